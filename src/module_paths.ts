@@ -1,0 +1,125 @@
+/**
+ * One vocabulary of module paths (design.md section 2). The same strings name the weights, the
+ * model's scopes, the analytic inventory rows, the trace records and the report rows.
+ *
+ *   token_embeddings
+ *   layers.{i}.ln1   layers.{i}.attn.{q_proj,k_proj,v_proj,output_proj}
+ *                    layers.{i}.attn.scores        (q @ k^T, with its scale and causal mask)
+ *                    layers.{i}.attn.softmax       (softmax over the masked scores)
+ *                    layers.{i}.attn.weighted_sum  (P @ v)
+ *                    layers.{i}.attn.rope          (rotary embedding of q and k)
+ *   layers.{i}.ln2   layers.{i}.ffn.{w1,w2,w3}
+ *                    layers.{i}.ffn.silu  layers.{i}.ffn.gate  (SiLU(w1 x) and its product with w3 x)
+ *   ln_final  lm_head  loss
+ *
+ * attn.rope, attn.softmax, ffn.silu, ffn.gate and loss extend design.md's list so that every
+ * non-matmul kernel (and every saved activation of the training step) has a leaf of its own.
+ * Kernels outside every leaf (head split/merge, residual adds) carry the enclosing path,
+ * e.g. `layers.3.attn` or `layers.3`.
+ */
+
+export const ATTENTION_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'output_proj'] as const;
+export const FFN_MATRICES = ['w1', 'w2', 'w3'] as const;
+
+export type AttentionProjection = (typeof ATTENTION_PROJECTIONS)[number];
+export type FfnMatrix = (typeof FFN_MATRICES)[number];
+
+export const path = {
+  tokenEmbeddings: 'token_embeddings',
+  layer: (i: number) => `layers.${i}`,
+  ln1: (i: number) => `layers.${i}.ln1`,
+  ln2: (i: number) => `layers.${i}.ln2`,
+  attn: (i: number) => `layers.${i}.attn`,
+  attnProjection: (i: number, name: AttentionProjection) => `layers.${i}.attn.${name}`,
+  scores: (i: number) => `layers.${i}.attn.scores`,
+  softmax: (i: number) => `layers.${i}.attn.softmax`,
+  weightedSum: (i: number) => `layers.${i}.attn.weighted_sum`,
+  rope: (i: number) => `layers.${i}.attn.rope`,
+  ffn: (i: number) => `layers.${i}.ffn`,
+  ffnMatrix: (i: number, name: FfnMatrix) => `layers.${i}.ffn.${name}`,
+  silu: (i: number) => `layers.${i}.ffn.silu`,
+  gate: (i: number) => `layers.${i}.ffn.gate`,
+  lnFinal: 'ln_final',
+  lmHead: 'lm_head',
+  loss: 'loss',
+} as const;
+
+/**
+ * Components for FLOP breakdowns. Matmul work falls in the first four; everything else
+ * (norms, softmax, RoPE, SiLU, residual adds, reshapes) is `non_matmul` and is reported apart.
+ */
+export const FLOP_COMPONENTS = [
+  'attention_projections',
+  'attention_core',
+  'ffn',
+  'lm_head',
+  'non_matmul',
+] as const;
+export type FlopComponent = (typeof FLOP_COMPONENTS)[number];
+
+/** Components for parameter breakdowns. */
+export const PARAMETER_COMPONENTS = [
+  'token_embeddings',
+  'attention',
+  'ffn',
+  'norms',
+  'lm_head',
+] as const;
+export type ParameterComponent = (typeof PARAMETER_COMPONENTS)[number];
+
+const LAYER_PATH = /^layers\.(\d+)(?:\.(.*))?$/;
+
+/** The layer index a path belongs to, or undefined for token_embeddings, ln_final, lm_head, loss. */
+export function layerIndexOf(modulePath: string): number | undefined {
+  const match = LAYER_PATH.exec(modulePath);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The path with its `layers.{i}.` prefix removed ("attn.q_proj"), or the path itself outside layers. */
+export function withinLayer(modulePath: string): string {
+  const match = LAYER_PATH.exec(modulePath);
+  return match ? (match[2] ?? '') : modulePath;
+}
+
+/** The FLOP component of a matmul at `modulePath`; undefined when the path names no matmul. */
+export function matmulComponentOf(modulePath: string): Exclude<FlopComponent, 'non_matmul'> | undefined {
+  const local = withinLayer(modulePath);
+  if (modulePath === path.lmHead) return 'lm_head';
+  if (layerIndexOf(modulePath) === undefined) return undefined;
+  if (/^attn\.(q_proj|k_proj|v_proj|output_proj)$/.test(local)) return 'attention_projections';
+  if (/^attn\.(scores|weighted_sum)$/.test(local)) return 'attention_core';
+  if (/^ffn\.(w1|w2|w3)$/.test(local)) return 'ffn';
+  return undefined;
+}
+
+/** The parameter component of a weight at `modulePath`. */
+export function parameterComponentOf(modulePath: string): ParameterComponent | undefined {
+  if (modulePath === path.tokenEmbeddings) return 'token_embeddings';
+  if (modulePath === path.lmHead) return 'lm_head';
+  if (modulePath === path.lnFinal) return 'norms';
+  const local = withinLayer(modulePath);
+  if (layerIndexOf(modulePath) === undefined) return undefined;
+  if (local === 'ln1' || local === 'ln2') return 'norms';
+  if (local.startsWith('attn.')) return 'attention';
+  if (local.startsWith('ffn.')) return 'ffn';
+  return undefined;
+}
+
+/** Every ancestor of a path, nearest last: "layers.3.attn.q_proj" -> ["layers", "layers.3", "layers.3.attn"]. */
+export function ancestorsOf(modulePath: string): string[] {
+  const parts = modulePath.split('.');
+  const ancestors: string[] = [];
+  for (let i = 1; i < parts.length; i++) ancestors.push(parts.slice(0, i).join('.'));
+  return ancestors;
+}
+
+/**
+ * The path rolled up to `depth` segments of meaning: depth 0 is the whole model (""),
+ * depth 1 a top-level module ("layers", "lm_head"), depth 2 one layer ("layers.3"), depth 3
+ * a block part ("layers.3.attn"), and deeper the leaf. Top-level modules are their own roll-up.
+ */
+export function rollUp(modulePath: string, depth: number): string {
+  if (depth <= 0) return '';
+  const parts = modulePath.split('.');
+  return parts.slice(0, Math.min(depth, parts.length)).join('.');
+}
