@@ -14,6 +14,11 @@ export interface ModelConfig {
   readonly d_model: number;
   readonly num_heads: number;
   readonly d_ff: number;
+  /**
+   * The overrides that changed this config from its preset or file, e.g. "ctx=16384, d_ff=4288 (swiglu)";
+   * absent when nothing changed. `name` stays the preset's so reports can group by it.
+   */
+  readonly variant?: string;
 }
 
 /** The keys a config file may hold, in the seed's order. */
