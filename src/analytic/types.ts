@@ -30,3 +30,6 @@ export interface ParameterRow {
   readonly shape: readonly number[];
   readonly count: bigint;
 }
+
+/** The FLOP components matmuls fall into; `non_matmul` work is counted elsewhere, by kernel rules. */
+export type MatmulComponent = Exclude<FlopComponent, 'non_matmul'>;

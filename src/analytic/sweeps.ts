@@ -1,0 +1,56 @@
+import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { forwardFlopBreakdown, type FlopBreakdown } from './flop_breakdown.js';
+import { summarizeParameters } from './parameters.js';
+
+/** One model at one run shape, with the counts a comparison table needs. */
+export interface SweepPoint {
+  label: string;
+  /** The config the counts were made with (context_length possibly raised, see label). */
+  config: ModelConfig;
+  run: RunShape;
+  parameters: bigint;
+  breakdown: FlopBreakdown;
+}
+
+/**
+ * A sweep asks "what if", so a run longer than the context is answered with the context raised
+ * to fit. Parameters do not depend on context_length (RoPE has none), only the question does,
+ * and the label says so.
+ */
+function sweepPoint(config: ModelConfig, run: RunShape, label: string): SweepPoint {
+  const raised = run.seq > config.context_length;
+  const fitted: ModelConfig = raised ? { ...config, context_length: run.seq } : config;
+  const fullLabel = raised
+    ? `${label} (context_length raised from ${config.context_length} to ${run.seq})`
+    : label;
+  return {
+    label: fullLabel,
+    config: fitted,
+    run,
+    parameters: summarizeParameters(fitted).total,
+    breakdown: forwardFlopBreakdown(fitted, run),
+  };
+}
+
+function runLabel(run: RunShape): string {
+  return run.batch === 1 ? `T=${run.seq}` : `B=${run.batch} T=${run.seq}`;
+}
+
+/** Several models, each by default at its own context_length with batch 1. */
+export function sweepModels(
+  configs: ModelConfig[],
+  run: (config: ModelConfig) => RunShape = (config) => ({ batch: 1, seq: config.context_length }),
+): SweepPoint[] {
+  return configs.map((config) => {
+    const shape = run(config);
+    return sweepPoint(config, shape, `${config.name} ${runLabel(shape)}`);
+  });
+}
+
+/** One model at several sequence lengths, which may exceed its context_length. */
+export function sweepSequenceLengths(config: ModelConfig, seqs: number[], batch = 1): SweepPoint[] {
+  return seqs.map((seq) => {
+    const shape: RunShape = { batch, seq };
+    return sweepPoint(config, shape, `${config.name} ${runLabel(shape)}`);
+  });
+}
