@@ -1,11 +1,14 @@
-/** Fractional digits kept when an exact bigint ratio becomes a display number. */
-const SCALE = 10n ** 12n;
+/**
+ * The fraction is taken in units of 2^-53: the integer fits a double exactly and dividing by a
+ * power of two is exact, so the fraction is off by less than 2^-53 before it meets the whole part.
+ */
+const SCALE = 2n ** 53n;
 
 /**
- * numerator / denominator as a number for display. The whole part and a 12-digit fraction are
- * taken exactly from the bigints, so counts far beyond 2^53 still give a correctly rounded-down
- * ratio. Infinity for a positive numerator over 0, NaN for 0/0: callers that compare shares
- * should cross-multiply the bigints instead.
+ * numerator / denominator as a number for display. The whole part and the fraction are taken
+ * from the bigints separately, so counts far beyond 2^53 still give a ratio within a rounding
+ * step of the exact one. Infinity for a positive numerator over 0, NaN for 0/0. Callers that
+ * compare shares should cross-multiply the bigints instead of comparing these numbers.
  */
 export function ratio(numerator: bigint, denominator: bigint): number {
   if (denominator === 0n) return numerator === 0n ? Number.NaN : numerator > 0n ? Infinity : -Infinity;

@@ -19,7 +19,13 @@ export interface SweepPoint {
  */
 function sweepPoint(config: ModelConfig, run: RunShape, label: string): SweepPoint {
   const raised = run.seq > config.context_length;
-  const fitted: ModelConfig = raised ? { ...config, context_length: run.seq } : config;
+  const fitted: ModelConfig = raised
+    ? {
+        ...config,
+        context_length: run.seq,
+        variant: [config.variant, `ctx=${run.seq}`].filter((part) => part !== undefined).join(', '),
+      }
+    : config;
   const fullLabel = raised
     ? `${label} (context_length raised from ${config.context_length} to ${run.seq})`
     : label;
@@ -32,8 +38,9 @@ function sweepPoint(config: ModelConfig, run: RunShape, label: string): SweepPoi
   };
 }
 
-function runLabel(run: RunShape): string {
-  return run.batch === 1 ? `T=${run.seq}` : `B=${run.batch} T=${run.seq}`;
+function describeRun(config: ModelConfig, run: RunShape): string {
+  const name = config.variant === undefined ? config.name : `${config.name} (${config.variant})`;
+  return run.batch === 1 ? `${name} T=${run.seq}` : `${name} B=${run.batch} T=${run.seq}`;
 }
 
 /** Several models, each by default at its own context_length with batch 1. */
@@ -43,7 +50,7 @@ export function sweepModels(
 ): SweepPoint[] {
   return configs.map((config) => {
     const shape = run(config);
-    return sweepPoint(config, shape, `${config.name} ${runLabel(shape)}`);
+    return sweepPoint(config, shape, describeRun(config, shape));
   });
 }
 
@@ -51,6 +58,6 @@ export function sweepModels(
 export function sweepSequenceLengths(config: ModelConfig, seqs: number[], batch = 1): SweepPoint[] {
   return seqs.map((seq) => {
     const shape: RunShape = { batch, seq };
-    return sweepPoint(config, shape, `${config.name} ${runLabel(shape)}`);
+    return sweepPoint(config, shape, describeRun(config, shape));
   });
 }
