@@ -1,0 +1,136 @@
+/**
+ * A tfjs backend that keeps each tensor's dtype and reference count and no data, so the unchanged
+ * model code can run full-size shapes (GPT-2 XL at 16,384 tokens) in milliseconds: every kernel
+ * computes only its output shape and dtype. The engine keeps the shapes; this storage keeps what
+ * tfjs's memory bookkeeping needs (dtype, refCount) so views, disposal and leak checks behave as
+ * they do on the cpu backend. PyTorch's meta device, for tfjs.
+ */
+import {
+  DataStorage,
+  KernelBackend,
+  engine,
+  util,
+  type BackendTimingInfo,
+  type BackendValues,
+  type DataId,
+  type DataType,
+  type TensorInfo,
+} from '@tensorflow/tfjs';
+
+import { UnavailableError } from '../errors.js';
+
+/** The registered backend name. tfjs keys its kernel registry as `${backend}_${kernel}`, so no '_'. */
+export const META_BACKEND_NAME = 'meta';
+
+export const META_READ_ERROR =
+  'meta backend holds shapes only: tensor data cannot be read; use --backend wasm or cpu for values';
+
+interface MetaTensorData {
+  dtype: DataType;
+  refCount: number;
+}
+
+export class MetaBackend extends KernelBackend {
+  readonly data: DataStorage<MetaTensorData>;
+  private nextDataId = 0;
+
+  constructor() {
+    super();
+    // The engine is the data mover: a tensor made on another backend is read there and handed to
+    // move() below, which keeps its dtype and drops the values.
+    this.data = new DataStorage<MetaTensorData>(this, engine());
+  }
+
+  override write(_values: BackendValues, _shape: number[], dtype: DataType): DataId {
+    return this.allocate(dtype);
+  }
+
+  override move(
+    dataId: DataId,
+    _values: BackendValues,
+    _shape: number[],
+    dtype: DataType,
+    refCount: number,
+  ): void {
+    this.data.set(dataId, { dtype, refCount });
+  }
+
+  /** A fresh output of the given shape and dtype, owning new (empty) storage. */
+  makeOutput(shape: number[], dtype: DataType): TensorInfo {
+    return { dataId: this.allocate(dtype), shape, dtype };
+  }
+
+  /** A view of `x` under a new shape (and dtype), sharing its storage, as cpu's Reshape does. */
+  shareStorage(x: TensorInfo, shape: number[], dtype: DataType = x.dtype): TensorInfo {
+    this.incRef(x.dataId);
+    return { dataId: x.dataId, shape, dtype };
+  }
+
+  override refCount(dataId: DataId): number {
+    return this.data.has(dataId) ? this.data.get(dataId).refCount : 0;
+  }
+
+  override incRef(dataId: DataId): void {
+    this.data.get(dataId).refCount++;
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    if (this.data.has(dataId)) {
+      const entry = this.data.get(dataId);
+      entry.refCount--;
+      if (!force && entry.refCount > 0) return false;
+      this.data.delete(dataId);
+    }
+    return true;
+  }
+
+  disposeIntermediateTensorInfo(tensorInfo: TensorInfo): void {
+    this.disposeData(tensorInfo.dataId);
+  }
+
+  override numDataIds(): number {
+    return this.data.numDataIds();
+  }
+
+  override read(_dataId: object): Promise<BackendValues> {
+    return Promise.reject(new UnavailableError(META_READ_ERROR));
+  }
+
+  override readSync(_dataId: object): BackendValues {
+    throw new UnavailableError(META_READ_ERROR);
+  }
+
+  // The engine adds its own logical counts (numTensors, numBytes) to this object; the backend
+  // itself holds no tensor bytes at all.
+  override memory(): { unreliable: boolean; numBytesHeld: number } {
+    return { unreliable: false, numBytesHeld: 0 };
+  }
+
+  // No kernel does device work worth timing. tf.profile therefore falls back to reading every
+  // output, which fails here with META_READ_ERROR: profile on cpu or wasm instead.
+  override timerAvailable(): boolean {
+    return false;
+  }
+
+  override async time(f: () => void): Promise<BackendTimingInfo> {
+    const start = util.now();
+    f();
+    return { kernelMs: util.now() - start };
+  }
+
+  override floatPrecision(): 32 {
+    return 32;
+  }
+
+  override epsilon(): number {
+    return super.epsilon();
+  }
+
+  override dispose(): void {}
+
+  private allocate(dtype: DataType): DataId {
+    const dataId = { id: this.nextDataId++ };
+    this.data.set(dataId, { dtype, refCount: 1 });
+    return dataId;
+  }
+}

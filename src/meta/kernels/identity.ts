@@ -1,0 +1,8 @@
+import { Identity, type TensorInfo } from '@tensorflow/tfjs';
+
+import { metaKernel } from '../meta_kernel.js';
+
+export const identityConfig = metaKernel<{ x: TensorInfo }, Record<string, never>>(
+  Identity,
+  ({ inputs: { x }, backend }) => backend.shareStorage(x, x.shape.slice()),
+);
