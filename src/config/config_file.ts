@@ -10,9 +10,15 @@ import { parseModelConfig } from './parse_model_config.js';
 
 /**
  * Load the config at `filePath`; `source` is how messages cite it, `name` becomes the config's name.
- * `notFoundHint` completes the "file not found" message (e.g. the presets one could use instead).
+ * `notFoundHint` completes the "file not found" message (e.g. the presets one could use instead);
+ * it runs only when the file is missing.
  */
-export function readConfigFile(filePath: string, source: string, name: string, notFoundHint?: string): ModelConfig {
+export function readConfigFile(
+  filePath: string,
+  source: string,
+  name: string,
+  notFoundHint?: () => string,
+): ModelConfig {
   let text: string;
   try {
     text = readFileSync(filePath, 'utf8');
@@ -34,11 +40,11 @@ export function readConfigFile(filePath: string, source: string, name: string, n
   return parseModelConfig(value, source, name);
 }
 
-function readFailure(source: string, error: unknown, notFoundHint: string | undefined): string {
+function readFailure(source: string, error: unknown, notFoundHint: (() => string) | undefined): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOENT':
-      return `${source}: file not found; check the path${notFoundHint !== undefined ? `, ${notFoundHint}` : ''}`;
+      return `${source}: file not found; check the path${notFoundHint !== undefined ? `, ${notFoundHint()}` : ''}`;
     case 'EISDIR':
       return `${source}: is a directory; pass a JSON config file`;
     case 'EACCES':

@@ -59,9 +59,8 @@ export function loadModelConfig(nameOrPath: string, overrides: ConfigOverrides =
 
 function loadFromPath(filePath: string): ModelConfig {
   const name = basename(filePath).replace(/\.json$/, '');
-  const hint = presetNames().includes(name)
-    ? `or use the preset name "${name}"`
-    : `or use a preset: ${listPresets().join(', ')}`;
+  const hint = (): string =>
+    presetNames().includes(name) ? `or use the preset name "${name}"` : `or use a preset: ${listPresets().join(', ')}`;
   return readConfigFile(filePath, filePath, name, hint);
 }
 

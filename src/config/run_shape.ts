@@ -14,7 +14,7 @@ export function resolveRunShape(config: ModelConfig, options: { batch?: number; 
   if (!isPositiveInteger(seq)) {
     problems.push(`--seq: ${seq} is not a positive integer; use e.g. --seq ${config.context_length}`);
   } else if (seq > config.context_length) {
-    const model = config.variant !== undefined ? `${config.name} (${config.variant})` : config.name;
+    const model = config.variant !== undefined ? `${config.name} with ${config.variant}` : config.name;
     problems.push(
       `--seq ${seq} is longer than the context length of ${model} (${config.context_length}); ` +
         `add --ctx ${seq} to raise the context length, or use --seq ${config.context_length} or less`,
