@@ -31,9 +31,10 @@ export function batchMatMulShape(
   const outerB = transposeB ? dim(b.shape, bRank - 2) : dim(b.shape, bRank - 1);
   util.assert(
     innerA === innerB,
+    // cpu's words exactly, so a shape error reads the same whichever backend caught it.
     () =>
-      `BatchMatMul: inner shapes (${innerA}) and (${innerB}) of [${a.shape}] and [${b.shape}] ` +
-      `with transposeA=${transposeA} and transposeB=${transposeB} must match`,
+      `Error in matMul: inner shapes (${innerA}) and (${innerB}) of Tensors with shapes ` +
+      `${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
   );
   const batch = broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   return [...batch, outerA, outerB];
