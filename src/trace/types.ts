@@ -31,8 +31,20 @@ export interface KernelRecord {
   /** True when this kernel ran inside another traced kernel (e.g. BatchMatMul inside _FusedMatMul). */
   readonly nested: boolean;
   /**
-   * Non-matmul FLOPs by the rule table; null when no rule covers the kernel (reported as
-   * uncounted, by name, never as zero). Matmul kernels carry their count in `matmul` and 0n here.
+   * Non-matmul FLOPs by the rule table (src/trace/flop_rules.ts); null when no rule covers the
+   * kernel (reported as uncounted, by name, never as zero). Matmul kernels carry their matmul
+   * count in `matmul`; here they carry only extra elementwise work (_FusedMatMul's bias add and
+   * activation), 0n for a plain BatchMatMul. A nested record keeps its own rule's value, but every
+   * total counts outermost records only: a nested kernel's work belongs to the kernel that called it.
    */
   readonly flops: bigint | null;
+  /**
+   * Wall time of the kernel function in milliseconds, only when traced with `timeKernels`. On
+   * wasm, cpu and tfjs-node kernels run synchronously, so this is compute time; on GPU backends
+   * (webgl, webgpu) it is only the time to dispatch the work. Includes nested kernels' time.
+   */
+  readonly timeMs?: number;
 }
+
+/** What a FLOP rule reads of an operand: its shape only, so formulas can run on shapes alone. */
+export type Shaped = Pick<TensorSignature, 'shape'>;

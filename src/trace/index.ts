@@ -1,0 +1,26 @@
+/** The kernel tracer and its FLOP formulas: knows tfjs kernels, not transformers. */
+export { traceKernels } from './tracer.js';
+export type { Trace, TraceOptions } from './tracer.js';
+export {
+  MATMUL_KERNELS,
+  einsumContraction,
+  isMatmulKernel,
+  matmulFromKernel,
+  tracedMatmul,
+} from './matmul_shapes.js';
+export type { MatmulKernel } from './matmul_shapes.js';
+export { FLOP_RULES, nonMatmulFlops, ruleFor } from './flop_rules.js';
+export type { FlopFormula, FlopRule, FlopRuleCategory } from './flop_rules.js';
+export {
+  matmulKernelCount,
+  outermostRecords,
+  totalMatmulFlops,
+  totalNonMatmulFlops,
+  totalTimeMs,
+  totalsByKernel,
+  totalsByPath,
+  traceTotals,
+  uncountedKernels,
+} from './summary.js';
+export type { KernelTotals } from './summary.js';
+export type { KernelRecord, Shaped, TensorSignature, TracedMatmul } from './types.js';
