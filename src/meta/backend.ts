@@ -84,10 +84,6 @@ export class MetaBackend extends KernelBackend {
     return true;
   }
 
-  disposeIntermediateTensorInfo(tensorInfo: TensorInfo): void {
-    this.disposeData(tensorInfo.dataId);
-  }
-
   override numDataIds(): number {
     return this.data.numDataIds();
   }
@@ -118,12 +114,9 @@ export class MetaBackend extends KernelBackend {
     return { kernelMs: util.now() - start };
   }
 
+  // epsilon() follows from this: 1e-7, float32's.
   override floatPrecision(): 32 {
     return 32;
-  }
-
-  override epsilon(): number {
-    return super.epsilon();
   }
 
   override dispose(): void {}
