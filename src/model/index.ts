@@ -1,0 +1,14 @@
+export { initWeights, weightEntries, disposeWeights, assertWeightsMatch, INIT_TRUNCATION_STD } from './weights.js';
+export type { LayerWeights, TransformerWeights, WeightEntry, WeightInit, InitOptions } from './weights.js';
+export { tokenIds } from './token_ids.js';
+export { forward, embedding, assertIdsMatch, defaultModelParts } from './transformer.js';
+export type { ModelParts } from './transformer.js';
+export { linear } from './linear.js';
+export { rmsNorm, RMS_NORM_EPS } from './rms_norm.js';
+export { applyRope, ropeTables, ROPE_THETA } from './rope.js';
+export type { RopeTables } from './rope.js';
+export { causalMask, causalScores, causalSoftmax, softmaxOverKeys } from './causal_softmax.js';
+export type { CausalSoftmaxParts } from './causal_softmax.js';
+export { attention, splitHeads, mergeHeads, defaultAttentionParts } from './attention.js';
+export type { AttentionWeights, AttentionParts } from './attention.js';
+export { swiglu, silu } from './swiglu.js';
