@@ -235,7 +235,7 @@ const RULE_GROUPS: readonly RuleGroup[] = [
   {
     kernels: [
       'Reshape', 'Transpose', 'Slice', 'StridedSlice', 'Concat', 'Pack', 'Unpack', 'SplitV',
-      'ExpandDims', 'Squeeze', 'Tile', 'BroadcastTo', 'Reverse', 'PadV2', 'MirrorPad', 'GatherV2',
+      'ExpandDims', 'Tile', 'BroadcastTo', 'Reverse', 'PadV2', 'MirrorPad', 'GatherV2',
       'GatherNd', 'TensorScatterUpdate', 'OneHot', 'Cast', 'Identity', 'DepthToSpace',
       'SpaceToBatchND', 'BatchToSpaceND', 'FlipLeftRight', 'Diag',
     ],
