@@ -40,3 +40,7 @@ export const heading = (text: string, level: 1 | 2 | 3 = 2): Block => ({ kind: '
 export const paragraph = (text: string): Block => ({ kind: 'paragraph', text });
 export const list = (items: readonly string[]): Block => ({ kind: 'list', items });
 export const tableBlock = (table: Table): Block => ({ kind: 'table', table });
+
+/** How far a breakdown goes: 0 the total, 1 components, 2 per layer, 3 every row. */
+export const DEPTHS = [0, 1, 2, 3] as const;
+export type Depth = (typeof DEPTHS)[number];

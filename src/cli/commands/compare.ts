@@ -1,0 +1,32 @@
+import { sweepModels } from '../../analytic/index.js';
+import { compareReport } from '../../report/compare_report.js';
+import { exampleHelp, type RegisterCommand } from '../command_context.js';
+import {
+  addFormatOption,
+  addModelOverrideOptions,
+  addRunShapeOptions,
+  loadModel,
+  runShapeOf,
+  writeReport,
+  type FormatOptions,
+  type ModelOverrideOptions,
+  type RunShapeOptions,
+} from '../options.js';
+
+export const registerCompare: RegisterCommand = (program, context) => {
+  const command = program
+    .command('compare')
+    .description('several models side by side: parameters, forward FLOPs and component shares')
+    .argument('<models...>', 'preset names or JSON config paths; override flags apply to each')
+    .addHelpText(
+      'after',
+      exampleHelp('flopledger compare gpt2-small gpt2-medium gpt2-large gpt2-xl', 'flopledger compare gpt2-small gpt2-xl --seq 512'),
+    );
+  addRunShapeOptions(command);
+  addModelOverrideOptions(command);
+  addFormatOption(command).action((models: string[], options: ModelOverrideOptions & RunShapeOptions & FormatOptions) => {
+    const configs = models.map((model) => loadModel(model, options));
+    const points = sweepModels(configs, (config) => runShapeOf(config, options));
+    writeReport(context, compareReport(points), options.format);
+  });
+};

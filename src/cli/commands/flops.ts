@@ -1,0 +1,48 @@
+import { forwardFlopBreakdown } from '../../analytic/index.js';
+import { flopsReport } from '../../report/flops_report.js';
+import { exampleHelp, type RegisterCommand } from '../command_context.js';
+import {
+  addDepthOption,
+  addFormatOption,
+  addModelOverrideOptions,
+  addRunShapeOptions,
+  depthOf,
+  loadModel,
+  runShapeOf,
+  writeReport,
+  type DepthOptions,
+  type FormatOptions,
+  type ModelOverrideOptions,
+  type RunShapeOptions,
+} from '../options.js';
+
+type FlopsOptions = ModelOverrideOptions & FormatOptions & DepthOptions & RunShapeOptions & { macs?: boolean };
+
+export const registerFlops: RegisterCommand = (program, context) => {
+  const command = program
+    .command('flops')
+    .description('forward-pass matmul FLOPs, from the total down to every matmul')
+    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .addHelpText(
+      'after',
+      exampleHelp(
+        'flopledger flops gpt2-xl --depth 1',
+        'flopledger flops gpt2-xl --ctx 16384 --seq 16384 --depth 2 --macs',
+      ),
+    );
+  addRunShapeOptions(command);
+  addDepthOption(command, '0 total, 1 components, 2 per layer x component, 3 every matmul');
+  command.option('--macs', 'also show multiply-accumulates (half the FLOPs)');
+  addModelOverrideOptions(command);
+  addFormatOption(command).action((model: string, options: FlopsOptions) => {
+    const config = loadModel(model, options);
+    const run = runShapeOf(config, options);
+    const report = flopsReport({
+      config,
+      breakdown: forwardFlopBreakdown(config, run),
+      depth: depthOf(options),
+      showMacs: options.macs === true,
+    });
+    writeReport(context, report, options.format);
+  });
+};

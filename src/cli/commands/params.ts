@@ -1,0 +1,39 @@
+import { parameterMemory, summarizeParameters } from '../../analytic/index.js';
+import { paramsReport } from '../../report/params_report.js';
+import { exampleHelp, type RegisterCommand } from '../command_context.js';
+import {
+  addDepthOption,
+  addFormatOption,
+  addModelOverrideOptions,
+  depthOf,
+  loadModel,
+  writeReport,
+  type DepthOptions,
+  type FormatOptions,
+  type ModelOverrideOptions,
+} from '../options.js';
+
+type ParamsOptions = ModelOverrideOptions & FormatOptions & DepthOptions;
+
+export const registerParams: RegisterCommand = (program, context) => {
+  const command = program
+    .command('params')
+    .description('count trainable parameters by component, per layer and in total')
+    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .addHelpText(
+      'after',
+      exampleHelp('flopledger params gpt2-xl', 'flopledger params gpt2-small --depth 3 --format csv'),
+    );
+  addDepthOption(command, '0 total, 1 components, 2 per layer x component, 3 every weight with its shape');
+  addModelOverrideOptions(command);
+  addFormatOption(command).action((model: string, options: ParamsOptions) => {
+    const config = loadModel(model, options);
+    const report = paramsReport({
+      config,
+      summary: summarizeParameters(config),
+      memory: parameterMemory(config),
+      depth: depthOf(options),
+    });
+    writeReport(context, report, options.format);
+  });
+};

@@ -1,0 +1,94 @@
+/**
+ * The CLI as a function: run(argv, io) parses, dispatches and returns the exit code instead of
+ * exiting, so tests drive it in-process and capture both streams.
+ *
+ * Exit codes (design.md section 4): 0 ok, 1 verification mismatch, 2 usage or input error,
+ * 3 internal error. Bad input never shows a stack trace: one line per problem on stderr, each
+ * starting "flopledger: ".
+ */
+import { Command, CommanderError } from 'commander';
+import { ExitCode, InputError } from '../errors.js';
+import { exampleHelp, type CommandContext } from './command_context.js';
+import { COMMANDS, DEFAULT_ARGV } from './commands/index.js';
+import { ERROR_PREFIX, processIo, type CliIo } from './io.js';
+import { packageVersion } from './version.js';
+
+export async function run(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  let exitCode: ExitCode = ExitCode.ok;
+  const context: CommandContext = {
+    io,
+    setExitCode(code) {
+      exitCode = code;
+    },
+  };
+  const args = argv.length === 0 ? [...DEFAULT_ARGV] : [...argv];
+  // A fresh program per call: commander keeps parsed state on the instance.
+  const program = buildProgram(context);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportFailure(error, io, helpInvocation(program, args));
+  }
+}
+
+function buildProgram(context: CommandContext): Command {
+  const program = new Command('flopledger')
+    .description(
+      'What a transformer LM costs - parameters, bytes, FLOPs - counted exactly.\n' +
+        'With no command, prints the answers to the accounting problem (flopledger answers).',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .helpCommand('help [command]', 'show help for a command')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => context.io.stdout(text),
+      writeErr: (text) => context.io.stderr(text),
+      // Usage errors are printed by reportFailure, in the same one-line form as every other error.
+      outputError: () => {},
+    })
+    .showSuggestionAfterError(true)
+    .addHelpText('after', exampleHelp('flopledger flops gpt2-xl --depth 1', 'flopledger answers > answers.md'));
+  for (const register of COMMANDS) register(program, context);
+  return program;
+}
+
+/** Where the user should look after a usage error: the command's own help when one was named. */
+function helpInvocation(program: Command, args: readonly string[]): string {
+  const first = args.find((arg) => !arg.startsWith('-'));
+  const named = program.commands.find((command) => command.name() === first && first !== 'help');
+  return named === undefined ? 'flopledger --help' : `flopledger ${named.name()} --help`;
+}
+
+function reportFailure(error: unknown, io: CliIo, helpHint: string): number {
+  const say = (line: string) => io.stderr(`${ERROR_PREFIX}${line}\n`);
+  if (error instanceof CommanderError) {
+    // --help and --version end parsing by "exiting" 0.
+    if (error.exitCode === 0) return ExitCode.ok;
+    // Help shown because of a usage problem has already been written to stderr.
+    if (error.code !== 'commander.help') say(`${commanderMessage(error)} (see ${helpHint})`);
+    return ExitCode.usage;
+  }
+  if (error instanceof InputError) {
+    for (const problem of error.problems) say(problem);
+    return ExitCode.usage;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  say(`internal error: ${message}`);
+  if (process.env['FLOPLEDGER_DEBUG'] === '1' && error instanceof Error && error.stack !== undefined) {
+    io.stderr(`${error.stack}\n`);
+  } else {
+    say('this is a bug in flopledger; please report it with the command you ran (FLOPLEDGER_DEBUG=1 shows the stack)');
+  }
+  return ExitCode.internal;
+}
+
+/** "error: unknown command 'flop'\n(Did you mean flops?)" -> "unknown command 'flop' (did you mean flops?)". */
+function commanderMessage(error: CommanderError): string {
+  return error.message
+    .replace(/^error: /, '')
+    .replace(/\s*\n\s*\(Did you mean/, ' (did you mean')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
+}
