@@ -7,6 +7,7 @@ import {
   applyRope,
   causalSoftmax,
   disposeWeights,
+  linear,
   forward,
   initWeights,
   rmsNorm,
@@ -58,7 +59,43 @@ function logitsOf(config: ModelConfig, weights: TransformerWeights, ids: tf.Tens
 
 describe('module functions against hand-computed cases', () => {
   beforeAll(async () => {
+    tf.env().set('IS_TEST', true); // the engine then checks every kernel for leaked tensors
     await useBackend('cpu');
+  });
+
+  it('linear applies W stored [d_out, d_in] to (B, T, d_in), and its gradients sum over all B*T tokens', () => {
+    const [B, T, dIn, dOut] = [2, 3, 4, 5];
+    const x = testValues(B * T * dIn, 11);
+    const w = testValues(dOut * dIn, 12);
+    const upstream = testValues(B * T * dOut, 13); // d(loss)/d(output)
+    const expectedOut: number[] = [];
+    const expectedDx = new Array<number>(B * T * dIn).fill(0);
+    const expectedDw = new Array<number>(dOut * dIn).fill(0);
+    for (let token = 0; token < B * T; token++) {
+      for (let o = 0; o < dOut; o++) {
+        let out = 0;
+        for (let i = 0; i < dIn; i++) {
+          out += (x[token * dIn + i] ?? 0) * (w[o * dIn + i] ?? 0);
+          expectedDx[token * dIn + i]! += (upstream[token * dOut + o] ?? 0) * (w[o * dIn + i] ?? 0);
+          expectedDw[o * dIn + i]! += (upstream[token * dOut + o] ?? 0) * (x[token * dIn + i] ?? 0);
+        }
+        expectedOut.push(out);
+      }
+    }
+    const baseline = tf.memory().numTensors;
+    const [out, dx, dw] = tf.tidy(() => {
+      const xT = tf.tensor3d(x, [B, T, dIn]);
+      const wT = tf.tensor2d(w, [dOut, dIn]);
+      const upstreamT = tf.tensor3d(upstream, [B, T, dOut]);
+      const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(linear(a as tf.Tensor3D, b as tf.Tensor2D), upstreamT)))([xT, wT]);
+      expect(gx!.shape).toEqual([B, T, dIn]);
+      expect(gw!.shape).toEqual([dOut, dIn]);
+      return [linear(xT, wT).dataSync(), gx!.dataSync(), gw!.dataSync()];
+    });
+    expect(tf.memory().numTensors).toBe(baseline);
+    expect(maxAbsDifference(out, expectedOut)).toBeLessThan(1e-5);
+    expect(maxAbsDifference(dx, expectedDx)).toBeLessThan(1e-5);
+    expect(maxAbsDifference(dw, expectedDw)).toBeLessThan(1e-5);
   });
 
   it('rmsNorm divides by the root mean square over the last axis, then applies the gain', () => {
@@ -288,6 +325,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     let ids: tf.Tensor2D;
 
     beforeAll(async () => {
+      tf.env().set('IS_TEST', true);
       await useBackend(backend);
       weights = initWeights(tiny, { seed: 11, init: 'random' });
       ids = tokenIds(tiny, { batch: 2, seq: 7 }, { seed: 11, init: 'random' });
@@ -347,7 +385,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       forward(tiny, weights, ids).dispose();
       expect(tf.memory().numTensors).toBe(baseline);
 
-      const badShape = tf.fill([2, 3, 4], 0, 'int32') as tf.Tensor2D;
+      const badShape = tf.fill([2, 3, 4], 0, 'int32') as tf.Tensor as tf.Tensor2D;
       const tooLong = tf.fill([1, 9], 0, 'int32') as tf.Tensor2D;
       const floatIds = tf.fill([1, 4], 0, 'float32') as tf.Tensor2D;
       const withBad = baseline + 3;
