@@ -1,0 +1,266 @@
+/**
+ * The timing math on synthetic inputs: medians, the least-squares fit, time and FLOP shares,
+ * the peak estimate from a made-up /proc/cpuinfo, matmul dispatch arithmetic. No test here runs
+ * a kernel or reads a clock.
+ */
+import { describe, expect, it } from 'vitest';
+import { matmulFlops } from '../src/counting.js';
+import {
+  NON_MATMUL,
+  nonMatmulTimeFraction,
+  ratio,
+  sharesByComponent,
+  sharesByPath,
+  type TimedRecord,
+} from '../src/timing/attribution.js';
+import {
+  dispatchDims,
+  dispatchFlops,
+  dispatchLabel,
+  fastPathDispatch,
+  isFastPathDispatch,
+  largestMatmulRecord,
+} from '../src/timing/calibrate.js';
+import { estimatePeak, parseCpuinfo, simdWidthOf } from '../src/timing/peak.js';
+import { leastSquares, median, summarize } from '../src/timing/statistics.js';
+import { MAX_TIMED_RUNS, MIN_TIMED_RUNS, plannedRuns } from '../src/timing/time_forward.js';
+import { tracedMatmul } from '../src/trace/matmul_shapes.js';
+
+describe('median and summary', () => {
+  it('takes the middle sample of an odd list, whatever the order', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([9])).toBe(9);
+    expect(median([2, 7, 1, 8, 2, 8, 1])).toBe(2);
+  });
+
+  it('averages the two middle samples of an even list', () => {
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([10, 20])).toBe(15);
+    expect(median([1, 1, 100, 100])).toBe(50.5);
+  });
+
+  it('does not reorder its input', () => {
+    const samples = [3, 1, 2];
+    median(samples);
+    expect(samples).toEqual([3, 1, 2]);
+  });
+
+  it('summarises min, median, max and mean', () => {
+    expect(summarize([4, 8, 6, 2])).toEqual({ count: 4, min: 2, median: 5, max: 8, mean: 5 });
+  });
+
+  it('refuses an empty list and non-finite samples', () => {
+    expect(() => median([])).toThrow(/no samples/);
+    expect(() => summarize([])).toThrow(/no samples/);
+    expect(() => summarize([1, NaN])).toThrow(/not a finite number/);
+  });
+});
+
+describe('least-squares fit', () => {
+  it('recovers an exact line with r^2 = 1', () => {
+    const points = [1, 2, 3, 4, 5].map((x) => ({ x, y: 3 * x + 2 }));
+    const fit = leastSquares(points);
+    expect(fit.slope).toBeCloseTo(3, 12);
+    expect(fit.intercept).toBeCloseTo(2, 12);
+    expect(fit.r2).toBeCloseTo(1, 12);
+    expect(fit.count).toBe(5);
+  });
+
+  it('keeps its precision at FLOP-sized x (1e12) and millisecond y', () => {
+    // 25 GFLOP/s = 4e-8 ms per FLOP, plus 1.5 ms of fixed cost.
+    const points = [1e11, 2e11, 4e11, 8e11, 1.6e12].map((x) => ({ x, y: 4e-8 * x + 1.5 }));
+    const fit = leastSquares(points);
+    expect(fit.slope / 4e-8).toBeCloseTo(1, 10);
+    expect(fit.intercept).toBeCloseTo(1.5, 6);
+    expect(fit.r2).toBeCloseTo(1, 12);
+  });
+
+  it('matches the closed form on noisy data', () => {
+    // Residuals +1, -1, -1, +1 around y = 2x + 1 are orthogonal to 1 and to x - mean(x),
+    // so the least-squares line is exactly y = 2x + 1.
+    const xs = [1, 2, 3, 4];
+    const noise = [1, -1, -1, 1];
+    const points = xs.map((x, i) => ({ x, y: 2 * x + 1 + (noise[i] as number) }));
+    const fit = leastSquares(points);
+    expect(fit.slope).toBeCloseTo(2, 12);
+    expect(fit.intercept).toBeCloseTo(1, 12);
+    // ys = 4, 4, 6, 10; mean 6; SS_tot = 4 + 4 + 0 + 16 = 24; SS_res = 4; r^2 = 1 - 4/24 = 5/6.
+    expect(fit.r2).toBeCloseTo(5 / 6, 12);
+  });
+
+  it('gives r^2 = 1 for a flat line and refuses a single x', () => {
+    expect(leastSquares([{ x: 1, y: 7 }, { x: 2, y: 7 }]).r2).toBe(1);
+    expect(() => leastSquares([{ x: 1, y: 1 }])).toThrow(/at least 2 points/);
+    expect(() => leastSquares([{ x: 3, y: 1 }, { x: 3, y: 2 }])).toThrow(/same x/);
+  });
+});
+
+/** A timed record of a matmul at `path` ([m, k] x [k, n]) or of a non-matmul kernel. */
+function matmulRecord(path: string, m: number, k: number, n: number, timeMs: number): TimedRecord {
+  return { path, matmul: tracedMatmul(1, m, k, n), flops: 0n, nested: false, timeMs };
+}
+function otherRecord(path: string, flops: bigint | null, timeMs: number, nested = false): TimedRecord {
+  return { path, flops, nested, timeMs };
+}
+
+describe('time and FLOP shares', () => {
+  const records: TimedRecord[] = [
+    matmulRecord('layers.0.attn.q_proj', 4, 8, 8, 2), // 512 FLOPs
+    matmulRecord('layers.0.attn.scores', 4, 2, 4, 1), // 64
+    otherRecord('layers.0.attn.softmax', 64n, 3),
+    matmulRecord('layers.0.ffn.w1', 4, 8, 16, 4), // 1024
+    otherRecord('layers.0', null, 1), // a kernel without a FLOP rule
+    otherRecord('layers.0.ffn.w1', 5n, 7, true), // nested: its time is inside its caller's
+    matmulRecord('lm_head', 4, 8, 32, 9), // 2048
+  ];
+
+  it('groups by component in component order, nested kernels left out', () => {
+    const rows = sharesByComponent(records);
+    expect(rows.map((row) => row.key)).toEqual(['attention_projections', 'attention_core', 'ffn', 'lm_head', NON_MATMUL]);
+    const byKey = Object.fromEntries(rows.map((row) => [row.key, row]));
+    expect(byKey['ffn']?.timeMs).toBe(4);
+    expect(byKey['ffn']?.kernels).toBe(1);
+    expect(byKey[NON_MATMUL]?.timeMs).toBe(4);
+    expect(byKey[NON_MATMUL]?.flops).toBe(64n);
+    expect(byKey[NON_MATMUL]?.uncountedKernels).toBe(1);
+    expect(byKey['lm_head']?.matmulFlops).toBe(matmulFlops(1n, 4n, 8n, 32n));
+  });
+
+  it('has time shares and FLOP shares that each sum to 1', () => {
+    for (const rows of [sharesByComponent(records), sharesByPath(records, 2), sharesByPath(records, 4)]) {
+      expect(rows.reduce((total, row) => total + row.timeShare, 0)).toBeCloseTo(1, 12);
+      expect(rows.reduce((total, row) => total + row.flopShare, 0)).toBeCloseTo(1, 12);
+    }
+    const rows = sharesByComponent(records);
+    // Kernel time 2 + 1 + 3 + 4 + 1 + 9 = 20 ms; FLOPs 512 + 64 + 64 + 1024 + 2048 = 3712.
+    const lmHead = rows.find((row) => row.key === 'lm_head');
+    expect(lmHead?.timeShare).toBeCloseTo(9 / 20, 12);
+    expect(lmHead?.flopShare).toBeCloseTo(2048 / 3712, 12);
+    expect(nonMatmulTimeFraction(records)).toBeCloseTo(4 / 20, 12);
+  });
+
+  it('rolls paths up to a depth', () => {
+    const rows = sharesByPath(records, 2);
+    expect(rows.map((row) => [row.key, row.timeMs])).toEqual([
+      ['layers.0', 11],
+      ['lm_head', 9],
+    ]);
+  });
+
+  it('refuses a record without a time', () => {
+    expect(() => sharesByComponent([{ path: 'lm_head', flops: 0n, nested: false }])).toThrow(/timeKernels/);
+  });
+
+  it('computes exact ratios past 2^53', () => {
+    expect(ratio(2n ** 60n, 2n ** 62n)).toBe(0.25);
+    expect(ratio(1n, 3n)).toBeCloseTo(1 / 3, 14);
+  });
+});
+
+/** A two-core VM without a nominal clock in the model name, the way many clouds show one. */
+const FAKE_CPUINFO = [0, 1]
+  .map(
+    (processor) => `processor\t: ${processor}
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC
+cpu MHz\t\t: 2500.000
+physical id\t: 0
+siblings\t: 2
+core id\t\t: ${processor}
+cpu cores\t: 2
+flags\t\t: fpu sse sse2 avx avx2 fma avx512f
+`,
+  )
+  .join('\n');
+
+describe('theoretical peak estimate', () => {
+  it('reads cores, clock and flags from /proc/cpuinfo', () => {
+    const cpu = parseCpuinfo(FAKE_CPUINFO);
+    expect(cpu.model).toBe('AMD EPYC');
+    expect(cpu.logicalCpus).toBe(2);
+    expect(cpu.physicalCores).toBe(2);
+    expect(cpu.clockMHz).toBe(2500);
+    expect(cpu.flags).toContain('fma');
+  });
+
+  it('prefers the nominal clock in the model name and counts SMT siblings once', () => {
+    const smt = [0, 1, 2, 3]
+      .map(
+        (p) =>
+          `processor : ${p}\nmodel name : Intel(R) Xeon(R) CPU @ 2.20GHz\ncpu MHz : 2199.998\nphysical id : 0\ncore id : ${p >> 1}\nflags : sse avx2 fma\n`,
+      )
+      .join('\n');
+    const cpu = parseCpuinfo(smt);
+    expect(cpu.clockMHz).toBe(2200);
+    expect(cpu.logicalCpus).toBe(4);
+    expect(cpu.physicalCores).toBe(2);
+  });
+
+  it('is cores x clock x lanes x 2 (FMA) x 2 pipes for wasm SIMD128', () => {
+    const cpu = parseCpuinfo(FAKE_CPUINFO);
+    const simd = simdWidthOf('wasm', cpu);
+    expect(simd.fp32Lanes).toBe(4);
+    const peak = estimatePeak(cpu, simd, 1);
+    // 4 lanes x 2 (FMA) x 2 pipes = 16 FLOP/cycle; x 2.5 GHz = 40 GFLOP/s per core.
+    expect(peak?.flopsPerCycle).toBe(16);
+    expect(peak?.perCoreGflops).toBeCloseTo(40, 12);
+    expect(peak?.machineGflops).toBeCloseTo(80, 12);
+    expect(peak?.usableGflops).toBeCloseTo(40, 12);
+    expect(peak?.derivation).toMatch(/^estimate: 2 cores x 2\.500 GHz/);
+  });
+
+  it('uses the native width for tensorflow and one lane for the cpu backend', () => {
+    const cpu = parseCpuinfo(FAKE_CPUINFO);
+    expect(estimatePeak(cpu, simdWidthOf('tensorflow', cpu), 2)?.machineGflops).toBeCloseTo(2 * 2.5 * 16 * 2 * 2, 9);
+    const noFma = { ...cpu, flags: ['sse2'] };
+    expect(estimatePeak(noFma, simdWidthOf('cpu', noFma), 1)?.flopsPerCycle).toBe(2);
+  });
+
+  it('gives no estimate when the clock cannot be read', () => {
+    const cpu = { ...parseCpuinfo(FAKE_CPUINFO), clockMHz: undefined };
+    expect(estimatePeak(cpu, simdWidthOf('wasm', cpu), 1)).toBeUndefined();
+  });
+});
+
+describe('matmul dispatch arithmetic', () => {
+  const projection = { aShape: [2, 256, 512], bShape: [1024, 512], transposeA: false, transposeB: true };
+
+  it('reads batch, m, k, n after transposes and broadcasting', () => {
+    expect(dispatchDims(projection)).toEqual({ batch: 2, m: 256, k: 512, n: 1024 });
+    expect(dispatchDims({ aShape: [8, 64, 256], bShape: [8, 64, 256], transposeA: true, transposeB: false })).toEqual({
+      batch: 8,
+      m: 256,
+      k: 64,
+      n: 256,
+    });
+    expect(dispatchFlops(projection)).toBe(matmulFlops(2n, 256n, 512n, 1024n));
+    expect(() => dispatchDims({ aShape: [4, 5], bShape: [6, 7], transposeA: false, transposeB: false })).toThrow(/inner dims/);
+  });
+
+  it('turns a dispatch into the same work on the fast path', () => {
+    const fast = fastPathDispatch(projection);
+    expect(fast).toEqual({ aShape: [512, 512], bShape: [512, 1024], transposeA: false, transposeB: false });
+    expect(dispatchFlops(fast)).toBe(dispatchFlops(projection));
+    expect(isFastPathDispatch(fast)).toBe(true);
+    expect(isFastPathDispatch(projection)).toBe(false);
+    expect(dispatchLabel(projection)).toBe('[2,256,512] x [1024,512]^T');
+  });
+
+  it('finds the largest outermost matmul', () => {
+    const records = [
+      { matmul: tracedMatmul(1, 2, 2, 2), nested: false, id: 'a' },
+      { matmul: tracedMatmul(1, 8, 8, 8), nested: true, id: 'nested' },
+      { matmul: tracedMatmul(1, 4, 4, 4), nested: false, id: 'b' },
+      { nested: false, id: 'no matmul' },
+    ];
+    expect(largestMatmulRecord(records)?.id).toBe('b');
+  });
+});
+
+describe('planned runs', () => {
+  it('fills the time budget within the run limits', () => {
+    expect(plannedRuns(100, 3000)).toBe(30);
+    expect(plannedRuns(2000, 3000)).toBe(MIN_TIMED_RUNS);
+    expect(plannedRuns(0.001, 3000)).toBe(MAX_TIMED_RUNS);
+  });
+});
