@@ -35,9 +35,6 @@ const TENSORFLOW_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node
 const TENSORFLOW_INSTALL_HINT =
   'npm install @tensorflow/tfjs-node (it needs internet to download libtensorflow), or use --backend wasm';
 
-/** Resolved against this file, whatever the current directory. */
-const META_MODULE = '../meta/index.js';
-
 export function parseBackendChoice(raw: string): BackendChoice {
   const choice = BACKEND_CHOICES.find((name) => name === raw);
   if (choice === undefined) {
@@ -93,21 +90,16 @@ async function loadTensorflowPackage(): Promise<string> {
   throw new UnavailableError(`--backend tensorflow: ${reason}. To use it: ${TENSORFLOW_INSTALL_HINT}`);
 }
 
-/** Imports src/meta and registers its backend under the name "meta". */
+/** Imports src/meta and registers its backend under the name "meta" (registration is idempotent). */
 async function loadMetaBackend(): Promise<void> {
-  if (tf.findBackendFactory('meta') != null) return;
-  let metaModule: { registerMetaBackend?: unknown };
+  // Loaded on demand: runs on real backends never pay for the meta kernels' registration.
+  let metaModule: typeof import('./meta/index.js');
   try {
-    // A string variable, so this file builds while src/meta is still being written.
-    const specifier: string = META_MODULE;
-    metaModule = (await import(specifier)) as { registerMetaBackend?: unknown };
+    metaModule = await import('./meta/index.js');
   } catch (error) {
     throw new UnavailableError(`--backend meta: the shape-only backend could not be loaded: ${firstLineOf(error)}`);
   }
-  if (typeof metaModule.registerMetaBackend !== 'function') {
-    throw new UnavailableError('--backend meta: src/meta does not export registerMetaBackend()');
-  }
-  (metaModule.registerMetaBackend as () => unknown)();
+  metaModule.registerMetaBackend();
 }
 
 async function activate(name: string): Promise<void> {

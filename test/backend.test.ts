@@ -1,0 +1,110 @@
+import { createRequire } from 'node:module';
+
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+
+import { availableBackends, parseBackendChoice, useBackend } from '../src/backend.js';
+import type { ModelConfig } from '../src/config/model_config.js';
+import { InputError, UnavailableError } from '../src/errors.js';
+import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
+
+function installed(packageName: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(packageName);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const tensorflowInstalled = installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu');
+
+describe('parseBackendChoice', () => {
+  it('accepts the five choices', () => {
+    for (const name of ['auto', 'cpu', 'wasm', 'tensorflow', 'meta']) expect(parseBackendChoice(name)).toBe(name);
+  });
+
+  it('rejects anything else with an InputError listing the choices', () => {
+    expect(() => parseBackendChoice('gpu')).toThrow(InputError);
+    expect(() => parseBackendChoice('gpu')).toThrow('--backend: "gpu" is not one of auto, cpu, wasm, tensorflow, meta');
+    expect(() => parseBackendChoice('WASM')).toThrow('--backend: "WASM" is not one of');
+    expect(() => parseBackendChoice('')).toThrow('--backend: "" is not one of');
+  });
+});
+
+describe('useBackend', () => {
+  it('starts cpu and wasm, each with synchronous kernel times', async () => {
+    const cpu = await useBackend('cpu');
+    expect(cpu).toEqual({ name: 'cpu', description: 'plain JavaScript kernels (slow reference)', synchronousKernelTimes: true });
+    expect(tf.getBackend()).toBe('cpu');
+
+    const wasm = await useBackend('wasm');
+    expect(wasm.name).toBe('wasm');
+    expect(wasm.description).toMatch(/^WebAssembly \((no )?SIMD, single thread\)$/);
+    expect(wasm.synchronousKernelTimes).toBe(true);
+    expect(tf.getBackend()).toBe('wasm');
+    expect(tf.tidy(() => Array.from(tf.matMul(tf.tensor2d([1, 2], [1, 2]), tf.tensor2d([3, 4], [2, 1])).dataSync()))).toEqual([11]);
+  });
+
+  it.skipIf(tensorflowInstalled)('refuses tensorflow where tfjs-node is absent, saying how to install it', async () => {
+    await useBackend('cpu');
+    const attempt = useBackend('tensorflow');
+    await expect(attempt).rejects.toThrow(UnavailableError);
+    await expect(useBackend('tensorflow')).rejects.toThrow(
+      '--backend tensorflow: @tensorflow/tfjs-node is not installed. To use it: npm install @tensorflow/tfjs-node ' +
+        '(it needs internet to download libtensorflow), or use --backend wasm',
+    );
+    // A refused choice leaves the active backend as it was.
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  it.skipIf(tensorflowInstalled)('falls back from auto to wasm where tfjs-node is absent', async () => {
+    const active = await useBackend('auto');
+    expect(active.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('starts the shape-only meta backend, which runs the model without data', async () => {
+    const active = await useBackend('meta');
+    expect(active).toEqual({
+      name: 'meta',
+      description: 'shape-only meta backend (no data, no kernel times)',
+      synchronousKernelTimes: false,
+    });
+    expect(tf.getBackend()).toBe('meta');
+    // A second call reuses the registration.
+    expect((await useBackend('meta')).name).toBe('meta');
+
+    const config: ModelConfig = {
+      name: 'gpt2-small',
+      source: 'test/backend.test.ts',
+      vocab_size: 50257,
+      context_length: 1024,
+      num_layers: 12,
+      d_model: 768,
+      num_heads: 12,
+      d_ff: 3072,
+    };
+    const baseline = tf.memory().numTensors;
+    const weights = initWeights(config, { seed: 0, init: 'fill' });
+    const ids = tokenIds(config, { batch: 2, seq: 1024 }, { seed: 0, init: 'fill' });
+    try {
+      const logits = forward(config, weights, ids);
+      expect(logits.shape).toEqual([2, 1024, 50257]);
+      expect(logits.dtype).toBe('float32');
+      logits.dispose();
+    } finally {
+      ids.dispose();
+      disposeWeights(weights);
+    }
+    expect(tf.memory().numTensors).toBe(baseline);
+    await useBackend('cpu');
+  });
+});
+
+describe('availableBackends', () => {
+  it('lists cpu, wasm and meta here, and tensorflow only when tfjs-node is installed', async () => {
+    const expected = tensorflowInstalled ? ['cpu', 'wasm', 'tensorflow', 'meta'] : ['cpu', 'wasm', 'meta'];
+    expect(await availableBackends()).toEqual(expected);
+  });
+});
