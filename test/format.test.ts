@@ -12,6 +12,7 @@ import {
   groupDigits,
 } from '../src/report/format.js';
 import { toJsonText } from '../src/report/json_text.js';
+import { shiftSentence } from '../src/report/shift_sentences.js';
 import { renderReport } from '../src/report/render.js';
 import { csvField, renderCsvTable } from '../src/report/render_csv.js';
 import { renderMarkdownTable } from '../src/report/render_markdown.js';
@@ -209,5 +210,33 @@ describe('text table', () => {
 
   it('prints the json payload for --format json', () => {
     expect(JSON.parse(renderReport({ blocks: [tableBlock(sample)], json: { total: 7n } }, 'json'))).toEqual({ total: '7' });
+  });
+});
+
+describe('shift sentences', () => {
+  it('adds decimals until a real change shows, and words it from the exact verdict', () => {
+    const sentence = shiftSentence({
+      component: 'ffn',
+      fromFlops: 1000n,
+      toFlops: 4000n,
+      fromShare: 0.12341,
+      toShare: 0.12344,
+      change: 'grows',
+      factor: 4,
+    });
+    expect(sentence).toBe('FFN (w1, w3, w2): share grows from 12.341% to 12.344% (FLOPs 4.00x)');
+  });
+
+  it('says a share stays when it is unchanged', () => {
+    const sentence = shiftSentence({
+      component: 'lm_head',
+      fromFlops: 3n,
+      toFlops: 6n,
+      fromShare: 0.25,
+      toShare: 0.25,
+      change: 'unchanged',
+      factor: 2,
+    });
+    expect(sentence).toBe('lm_head: share stays at 25.0% (FLOPs 2.00x)');
   });
 });

@@ -1,11 +1,13 @@
 import { describeShift, ratio, type SweepPoint } from '../analytic/index.js';
 import type { ModelConfig } from '../config/model_config.js';
-import { formatFlops, formatRatioOf } from './format.js';
+import { formatFlops, formatRatioOf, groupDigits } from './format.js';
 import { configJson, modelLabel } from './labels.js';
 import { componentSharesJson, SHARE_COLUMNS, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
 import { heading, list, paragraph, tableBlock, type Block, type Report } from './table.js';
 import { FLOP_CONVENTIONS } from './flops_report.js';
+
+const n = (value: number | bigint) => groupDigits(BigInt(value));
 
 /** One model at several sequence lengths: totals, growth against the first point, shares. */
 export function sweepReport(config: ModelConfig, points: readonly SweepPoint[]): Report {
@@ -34,15 +36,19 @@ export function sweepReport(config: ModelConfig, points: readonly SweepPoint[]):
   ];
   if (points.length > 1) {
     blocks.push(
-      paragraph(`From seq ${first.run.seq} to seq ${last.run.seq}:`),
+      paragraph(`From seq ${n(first.run.seq)} to seq ${n(last.run.seq)}:`),
       list(describeShift(first, last).map((shift) => shiftSentence(shift))),
     );
   }
   if (raised.length > 0) {
+    const sameParameters = points.every((point) => point.parameters === first.parameters);
     blocks.push(
       paragraph(
-        `context_length (${config.context_length}) is raised to the sequence length for ` +
-          `seq ${raised.map((point) => point.run.seq).join(', ')}; parameters do not change (RoPE has none).`,
+        `context_length (${n(config.context_length)}) is raised to the sequence length for ` +
+          `seq ${raised.map((point) => n(point.run.seq)).join(', ')}; ` +
+          (sameParameters
+            ? `the parameter count stays ${n(first.parameters)}.`
+            : `parameters: ${points.map((point) => n(point.parameters)).join(', ')}.`),
       ),
     );
   }
