@@ -1,4 +1,6 @@
 import { forwardFlopBreakdown } from '../../analytic/index.js';
+import { countingConventions } from '../../conventions/index.js';
+import { conventionsReport } from '../../report/conventions_report.js';
 import { flopsReport } from '../../report/flops_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import {
@@ -16,7 +18,10 @@ import {
   type RunShapeOptions,
 } from '../options.js';
 
-type FlopsOptions = ModelOverrideOptions & FormatOptions & DepthOptions & RunShapeOptions & { macs?: boolean };
+type FlopsOptions = ModelOverrideOptions &
+  FormatOptions &
+  DepthOptions &
+  RunShapeOptions & { macs?: boolean; conventions?: boolean };
 
 export const registerFlops: RegisterCommand = (program, context) => {
   const command = program
@@ -33,10 +38,17 @@ export const registerFlops: RegisterCommand = (program, context) => {
   addRunShapeOptions(command);
   addDepthOption(command, '0 total, 1 components, 2 per layer x component, 3 every matmul');
   command.option('--macs', 'also show multiply-accumulates (half the FLOPs)');
+  command.option(
+    '--conventions',
+    'count under each convention (MACs, causal attention, embedding, logits, N) beside Kaplan, PaLM and 6N',
+  );
   addModelOverrideOptions(command);
   addFormatOption(command).action((model: string, options: FlopsOptions) => {
     const config = loadModel(model, options);
     const run = runShapeOf(config, options);
+    if (options.conventions === true) {
+      return writeReport(context, conventionsReport(countingConventions(config, run)), options.format);
+    }
     const report = flopsReport({
       config,
       breakdown: forwardFlopBreakdown(config, run),

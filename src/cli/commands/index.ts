@@ -5,6 +5,7 @@ import { registerFlops } from './flops.js';
 import { registerMemory } from './memory.js';
 import { registerModels } from './models.js';
 import { registerParams } from './params.js';
+import { registerReport } from './report.js';
 import { registerSweep } from './sweep.js';
 
 /** Every command, in the order --help lists them. One line per command. */
@@ -16,6 +17,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerCompare,
   registerSweep,
   registerAnswers,
+  registerReport,
 ];
 
 /** What a bare `flopledger` runs. */

@@ -1,0 +1,76 @@
+import { resolve } from 'node:path';
+import type { ModelConfig, RunShape } from '../../config/model_config.js';
+import { ExitCode } from '../../errors.js';
+import { renderChartSvg, timeVsFlopsSpec } from '../../report/charts.js';
+import { buildReportDocument, documentFigures, type ReportCharts } from '../../report/document.js';
+import { renderDocumentHtml } from '../../report/document_html.js';
+import { renderDocumentMarkdown } from '../../report/document_markdown.js';
+import { collectReportData, renderShareCharts, reportRuns } from '../../report/report_data.js';
+import { readTimingData, type TimingData } from '../../report/timing_input.js';
+import { anyMismatch, type RunVerification, type Verification } from '../../report/verification_marks.js';
+import { checkOutputDirectory, writeFilesAtomically, type OutputFile } from '../../report/write_report_files.js';
+import { exampleHelp, type RegisterCommand } from '../command_context.js';
+
+interface ReportOptions {
+  out: string;
+  timing?: string;
+}
+
+const DEFAULT_OUT = 'report';
+
+const TIMING_HINT =
+  'Measure forward passes with the timing command, save its JSON output to a file, and pass it: ' +
+  '`flopledger report --timing timing.json`. The file holds {"backend": ..., "points": [{"label": ..., ' +
+  '"flops": "<decimal string>", "median_ms": ...}]}.';
+
+/** How a run's counts are checked. Without a trace verifier every run is formula only. */
+type RunVerifier = (config: ModelConfig, run: RunShape) => Promise<Verification>;
+
+const formulaOnly: RunVerifier = async () => ({ method: 'formula', reason: 'no trace verifier in this version' });
+
+export const registerReport: RegisterCommand = (program, context) => {
+  program
+    .command('report')
+    .description('write report.md and report.html: answers (a)-(e) with verification marks, charts, counting conventions')
+    .option('--out <dir>', 'directory to write the report into (created if absent)', DEFAULT_OUT)
+    .option('--timing <file>', "the timing command's JSON output, for a time-against-FLOPs chart")
+    .addHelpText(
+      'after',
+      exampleHelp('flopledger report --out report', 'flopledger report --out report --timing timing.json'),
+    )
+    .action(async (options: ReportOptions) => {
+      // Bad input is refused before any counting or drawing, and nothing is written.
+      checkOutputDirectory(options.out, '--out');
+      const timing = options.timing === undefined ? undefined : readTimingData(options.timing);
+
+      const data = collectReportData();
+      const verifications = await verifyRuns(reportRuns(data), formulaOnly);
+      const charts: ReportCharts = {
+        ...(await renderShareCharts(data)),
+        ...(timing === undefined ? {} : { timeVsFlops: await renderTimingChart(timing) }),
+      };
+      const document = buildReportDocument({ ...data, verifications, charts, timing, timingHint: TIMING_HINT });
+      const files: OutputFile[] = [
+        { name: 'report.md', content: renderDocumentMarkdown(document) },
+        { name: 'report.html', content: renderDocumentHtml(document) },
+        ...documentFigures(document).map((figure) => ({ name: figure.file, content: figure.svg })),
+      ];
+      const written = writeFilesAtomically(options.out, files, '--out');
+      context.io.stdout(`wrote ${written.length} files to ${resolve(options.out)}:\n`);
+      for (const path of written) context.io.stdout(`  ${path}\n`);
+      if (anyMismatch(verifications)) context.setExitCode(ExitCode.mismatch);
+    });
+};
+
+async function verifyRuns(
+  runs: readonly { config: ModelConfig; run: RunShape }[],
+  verify: RunVerifier,
+): Promise<RunVerification[]> {
+  const verifications: RunVerification[] = [];
+  for (const { config, run } of runs) verifications.push({ config, run, verification: await verify(config, run) });
+  return verifications;
+}
+
+function renderTimingChart(timing: TimingData): Promise<string> {
+  return renderChartSvg(timeVsFlopsSpec(timing.points, timing.backend), 'timing-');
+}
