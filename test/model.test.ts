@@ -421,10 +421,20 @@ for (const backend of ['cpu', 'wasm'] as const) {
     it('uses a planted module in place of the default one', () => {
       const reference = logitsOf(tiny, weights, ids);
       const w3Twice = forward(tiny, weights, ids, { ffn: (x, _w1, w2, w3) => swiglu(x, w3, w2, w3) });
+      let projections = 0;
+      const counted = forward(tiny, weights, ids, {
+        linear: (x, weight) => {
+          projections++;
+          return linear(x, weight);
+        },
+      });
       try {
         expect(maxAbsDifference(w3Twice.dataSync(), reference)).toBeGreaterThan(1e-3);
+        expect(projections).toBe(7 * tiny.num_layers + 1); // q, k, v, output, w1, w3, w2 per layer; lm_head
+        expect(Array.from(counted.dataSync())).toEqual(Array.from(reference));
       } finally {
         w3Twice.dispose();
+        counted.dispose();
       }
     });
   });

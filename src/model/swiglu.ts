@@ -12,15 +12,21 @@ export function silu<T extends tf.Tensor>(z: T): T {
   return tf.mul(z, tf.sigmoid(z));
 }
 
-/** x (B, T, d), W1 and W3 [F, d], W2 [d, F] -> (B, T, d). */
-export function swiglu(x: tf.Tensor3D, w1: tf.Tensor2D, w2: tf.Tensor2D, w3: tf.Tensor2D): tf.Tensor3D {
+/** x (B, T, d), W1 and W3 [F, d], W2 [d, F] -> (B, T, d); `project` applies each matrix. */
+export function swiglu(
+  x: tf.Tensor3D,
+  w1: tf.Tensor2D,
+  w2: tf.Tensor2D,
+  w3: tf.Tensor2D,
+  project: (x: tf.Tensor3D, weight: tf.Tensor2D) => tf.Tensor3D = linear,
+): tf.Tensor3D {
   tf.util.assert(
     tf.util.arraysEqual(w1.shape, w3.shape) && w2.shape[0] === w1.shape[1] && w2.shape[1] === w1.shape[0],
     () => `ffn: w1 [${w1.shape}], w3 [${w3.shape}] must be [F, d] and w2 [${w2.shape}] must be [d, F]`,
   );
-  const w1x = scope('w1', () => linear(x, w1)); // (B, T, F)
-  const w3x = scope('w3', () => linear(x, w3)); // (B, T, F)
+  const w1x = scope('w1', () => project(x, w1)); // (B, T, F)
+  const w3x = scope('w3', () => project(x, w3)); // (B, T, F)
   const activated = scope('silu', () => silu(w1x)); // (B, T, F)
   const gated = scope('gate', () => tf.mul<tf.Tensor3D>(activated, w3x)); // (B, T, F)
-  return scope('w2', () => linear(gated, w2)); // (B, T, d)
+  return scope('w2', () => project(gated, w2)); // (B, T, d)
 }

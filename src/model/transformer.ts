@@ -21,7 +21,8 @@ import { assertWeightsMatch, type LayerWeights, type TransformerWeights } from '
 
 /**
  * The module functions the model is assembled from. forward() takes a partial override, so a
- * test can plant one wrong module (say an ffn that applies w3 twice) and keep the rest.
+ * test can plant one wrong module (say an ffn that applies w3 twice) and keep the rest. A planted
+ * `linear` reaches every one of the 9 * L + 1 projections, the ffn's included.
  */
 export interface ModelParts extends AttentionParts {
   embedding: (table: tf.Tensor2D, ids: tf.Tensor2D) => tf.Tensor3D;
@@ -33,7 +34,13 @@ export interface ModelParts extends AttentionParts {
     rope: RopeTables,
     parts: AttentionParts,
   ) => tf.Tensor3D;
-  ffn: (x: tf.Tensor3D, w1: tf.Tensor2D, w2: tf.Tensor2D, w3: tf.Tensor2D) => tf.Tensor3D;
+  ffn: (
+    x: tf.Tensor3D,
+    w1: tf.Tensor2D,
+    w2: tf.Tensor2D,
+    w3: tf.Tensor2D,
+    project: (x: tf.Tensor3D, weight: tf.Tensor2D) => tf.Tensor3D,
+  ) => tf.Tensor3D;
 }
 
 /** Row lookup E[ids]: ids (B, T) into E [V, d] -> (B, T, d). A gather, not a matmul. */
@@ -54,7 +61,7 @@ function block(x: tf.Tensor3D, layer: LayerWeights, numHeads: number, rope: Rope
   const attended = scope('attn', () => parts.attention(attentionInput, layer, numHeads, rope, parts));
   const afterAttention = tf.add<tf.Tensor3D>(x, attended); // (B, T, d)
   const ffnInput = scope('ln2', () => parts.rmsNorm(afterAttention, layer.ln2, RMS_NORM_EPS));
-  const transformed = scope('ffn', () => parts.ffn(ffnInput, layer.w1, layer.w2, layer.w3));
+  const transformed = scope('ffn', () => parts.ffn(ffnInput, layer.w1, layer.w2, layer.w3, parts.linear));
   return tf.add<tf.Tensor3D>(afterAttention, transformed); // (B, T, d)
 }
 
