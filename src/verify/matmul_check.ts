@@ -1,0 +1,226 @@
+import type { MatmulRow } from '../analytic/types.js';
+import { product } from '../counting.js';
+import { FLOP_COMPONENTS, matmulComponentOf, type FlopComponent } from '../module_paths.js';
+import type { KernelRecord } from '../trace/types.js';
+
+/**
+ * Joins the analytic matmul inventory and the traced matmul kernels by module path and compares
+ * them exactly.
+ *
+ * Shapes are compared with the batch dims folded into the rows: a matmul of `batch` broadcast
+ * elements of [m, k] @ [k, n] is compared as (batch * m, k, n). tfjs folds batch dims before
+ * the kernel runs, and [B, T, d] @ [d, n] with a shared weight is the same work as
+ * [B*T, d] @ [d, n]; what must agree exactly is the row count, the contraction length k, the
+ * output width n, and the FLOPs.
+ */
+
+export type MismatchKind = 'missing' | 'extra' | 'shape' | 'count';
+
+export interface FoldedShape {
+  readonly rows: bigint;
+  readonly k: number;
+  readonly n: number;
+}
+
+export interface ExpectedMatmul {
+  readonly shape: FoldedShape;
+  /** How the formulas write it: "[B,T,d] x [d,d]" with numbers, e.g. "[1,1024,1600] x [1600,1600]". */
+  readonly display: string;
+  readonly flops: bigint;
+}
+
+export interface TracedMatmulView {
+  readonly kernel: string;
+  readonly index: number;
+  readonly shape: FoldedShape;
+  /** The kernel's operand shapes and transposes as recorded: "[1,1024,1600] x [1600,1600]^T". */
+  readonly display: string;
+  readonly flops: bigint;
+}
+
+export interface MatmulCheck {
+  readonly path: string;
+  readonly component: Exclude<FlopComponent, 'non_matmul'> | undefined;
+  /** undefined when the row and the kernel agree exactly. */
+  readonly mismatch: MismatchKind | undefined;
+  readonly expected: ExpectedMatmul | undefined;
+  readonly traced: TracedMatmulView | undefined;
+}
+
+export interface ComponentComparison {
+  readonly component: Exclude<FlopComponent, 'non_matmul'>;
+  readonly expected: bigint;
+  readonly traced: bigint;
+}
+
+export interface MatmulComparison {
+  readonly checks: readonly MatmulCheck[];
+  readonly byComponent: readonly ComponentComparison[];
+  readonly expectedTotal: bigint;
+  readonly tracedTotal: bigint;
+  readonly expectedCount: number;
+  readonly tracedCount: number;
+  readonly mismatches: readonly MatmulCheck[];
+  readonly ok: boolean;
+}
+
+function expectedOf(row: MatmulRow): ExpectedMatmul {
+  const rows = product(row.batch) * BigInt(row.m);
+  const left = [...row.batch, row.m, row.k].join(',');
+  return {
+    shape: { rows, k: row.k, n: row.n },
+    display: `[${left}] x [${row.k},${row.n}]`,
+    flops: row.flops,
+  };
+}
+
+function tracedOf(record: KernelRecord): TracedMatmulView {
+  const matmul = record.matmul!;
+  const transposeA = record.attrs['transposeA'] === true;
+  const transposeB = record.attrs['transposeB'] === true;
+  const [a, b] = record.inputs;
+  const display = `[${a?.shape.join(',') ?? ''}]${transposeA ? '^T' : ''} x [${b?.shape.join(',') ?? ''}]${transposeB ? '^T' : ''}`;
+  return {
+    kernel: record.kernel,
+    index: record.index,
+    shape: { rows: BigInt(matmul.batch) * BigInt(matmul.m), k: matmul.k, n: matmul.n },
+    display,
+    flops: matmul.flops,
+  };
+}
+
+function sameShape(a: FoldedShape, b: FoldedShape): boolean {
+  return a.rows === b.rows && a.k === b.k && a.n === b.n;
+}
+
+/**
+ * Pairs the rows and kernels of one path. A row first takes a kernel of exactly its folded shape
+ * (a backward pass may run a path's input- and weight-gradient matmuls in either order); what is
+ * left pairs up in execution order, so a wrong shape is reported against its nearest partner and
+ * a surplus on either side stays unpaired (missing or extra).
+ */
+function pairWithinPath(
+  rows: readonly MatmulRow[],
+  kernels: readonly KernelRecord[],
+): [MatmulRow | undefined, KernelRecord | undefined][] {
+  const kernelTaken = new Array<boolean>(kernels.length).fill(false);
+  const partner = rows.map((row) => {
+    const shape = expectedOf(row).shape;
+    const index = kernels.findIndex((kernel, i) => !kernelTaken[i] && sameShape(shape, tracedOf(kernel).shape));
+    if (index >= 0) kernelTaken[index] = true;
+    return index;
+  });
+  const leftoverKernels = kernels.filter((_, i) => !kernelTaken[i]);
+  const pairs: [MatmulRow | undefined, KernelRecord | undefined][] = rows.map((row, i) => {
+    const index = partner[i]!;
+    return [row, index >= 0 ? kernels[index] : leftoverKernels.shift()];
+  });
+  for (const kernel of leftoverKernels) pairs.push([undefined, kernel]);
+  // Report in execution order of the traced kernels; unpaired rows keep their inventory order at the end.
+  return pairs.sort(([, a], [, b]) => (a?.index ?? Infinity) - (b?.index ?? Infinity));
+}
+
+/** The outermost matmul kernels of a trace, the ones that carry a count. */
+export function countedMatmuls(records: readonly KernelRecord[]): KernelRecord[] {
+  return records.filter((record) => record.matmul !== undefined && !record.nested);
+}
+
+/**
+ * Compare expected matmuls with traced ones, path by path, in execution order within a path.
+ * A path with more traced kernels than rows yields `extra` checks; fewer yields `missing`.
+ */
+export function compareMatmuls(
+  inventory: readonly MatmulRow[],
+  records: readonly KernelRecord[],
+): MatmulComparison {
+  const tracedByPath = new Map<string, KernelRecord[]>();
+  const traced = countedMatmuls(records);
+  for (const record of traced) {
+    const list = tracedByPath.get(record.path);
+    if (list) list.push(record);
+    else tracedByPath.set(record.path, [record]);
+  }
+
+  const checks: MatmulCheck[] = [];
+  const rowsByPath = new Map<string, MatmulRow[]>();
+  for (const row of inventory) {
+    const list = rowsByPath.get(row.path);
+    if (list) list.push(row);
+    else rowsByPath.set(row.path, [row]);
+  }
+
+  for (const [modulePath, rows] of rowsByPath) {
+    const kernels = tracedByPath.get(modulePath) ?? [];
+    for (const [row, kernel] of pairWithinPath(rows, kernels)) {
+      const expected = row ? expectedOf(row) : undefined;
+      const tracedView = kernel ? tracedOf(kernel) : undefined;
+      let mismatch: MismatchKind | undefined;
+      if (!tracedView) mismatch = 'missing';
+      else if (!expected) mismatch = 'extra';
+      else if (!sameShape(expected.shape, tracedView.shape)) mismatch = 'shape';
+      else if (expected.flops !== tracedView.flops) mismatch = 'count';
+      checks.push({
+        path: modulePath,
+        component: row?.component ?? matmulComponentOf(modulePath),
+        mismatch,
+        expected,
+        traced: tracedView,
+      });
+    }
+    tracedByPath.delete(modulePath);
+  }
+  // Kernels at paths the inventory never mentions, in trace order.
+  for (const [modulePath, kernels] of tracedByPath) {
+    for (const kernel of kernels) {
+      checks.push({
+        path: modulePath,
+        component: matmulComponentOf(modulePath),
+        mismatch: 'extra',
+        expected: undefined,
+        traced: tracedOf(kernel),
+      });
+    }
+  }
+
+  const byComponent = FLOP_COMPONENTS.filter(
+    (component): component is Exclude<FlopComponent, 'non_matmul'> => component !== 'non_matmul',
+  ).map((component) => {
+    let expected = 0n;
+    let tracedFlops = 0n;
+    for (const check of checks) {
+      if (check.component !== component) continue;
+      expected += check.expected?.flops ?? 0n;
+      tracedFlops += check.traced?.flops ?? 0n;
+    }
+    return { component, expected, traced: tracedFlops };
+  });
+
+  let expectedTotal = 0n;
+  let tracedTotal = 0n;
+  for (const check of checks) {
+    expectedTotal += check.expected?.flops ?? 0n;
+    tracedTotal += check.traced?.flops ?? 0n;
+  }
+  const mismatches = checks.filter((check) => check.mismatch !== undefined);
+  return {
+    checks,
+    byComponent,
+    expectedTotal,
+    tracedTotal,
+    expectedCount: inventory.length,
+    tracedCount: traced.length,
+    mismatches,
+    ok: mismatches.length === 0,
+  };
+}
+
+/** One line per mismatch: path, kind, both shapes and both counts. */
+export function describeMismatch(check: MatmulCheck): string {
+  const expected = check.expected
+    ? `expected ${check.expected.display} = ${check.expected.flops} FLOPs`
+    : 'expected no matmul';
+  const traced = check.traced
+    ? `traced ${check.traced.kernel} ${check.traced.display} = ${check.traced.flops} FLOPs`
+    : 'traced no matmul';
+  return `${check.path}: ${check.mismatch ?? 'match'}: ${expected}; ${traced}`;
+}
