@@ -12,6 +12,7 @@ import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
 import { share } from '../analytic/ratio.js';
 import type { SweepPoint } from '../analytic/sweeps.js';
 import type { MatmulComponent } from '../analytic/types.js';
+import { formatShare } from './format.js';
 
 /** Component names as charts and tables show them. */
 export const COMPONENT_LABELS: Readonly<Record<MatmulComponent, string>> = {
@@ -52,8 +53,14 @@ export interface ShareDatum {
   /** Stacking order: components keep the order of MATMUL_COMPONENTS. */
   readonly order: number;
   readonly share: number;
-  /** Exact count as a decimal string, shown in the item's aria-label. */
+  /** Exact count as a decimal string, shown in the tooltip. */
   readonly flops: string;
+  /**
+   * The item's aria-label (Vega-Lite's description channel): "gpt2-xl | ffn | 66.9%" for a
+   * bar, "16384 | attention core | 55.2%" for a point. Fixed fields split by " | ", so a reader
+   * of the SVG (or a test) can tell series and positions apart.
+   */
+  readonly description: string;
 }
 
 export function shareData(points: readonly SweepPoint[], label: (point: SweepPoint) => string): ShareDatum[] {
@@ -65,6 +72,11 @@ export function shareData(points: readonly SweepPoint[], label: (point: SweepPoi
       order,
       share: share(point.breakdown.byComponent[component], point.breakdown.total),
       flops: point.breakdown.byComponent[component].toString(),
+      description: [
+        label(point),
+        COMPONENT_LABELS[component],
+        formatShare(point.breakdown.byComponent[component], point.breakdown.total),
+      ].join(' | '),
     })),
   );
 }
@@ -102,6 +114,7 @@ export function sharesBySizeSpec(points: readonly SweepPoint[]): TopLevelSpec {
           y: { ...shareAxis, stack: 'zero' },
           color: componentColor,
           order: { field: 'order', type: 'quantitative' },
+          description: { field: 'description' },
           tooltip: [
             { field: 'label', title: 'model' },
             { field: 'component' },
@@ -143,12 +156,18 @@ export function sharesByContextSpec(points: readonly SweepPoint[]): TopLevelSpec
     height: 260,
     data: { values },
     layer: [
-      { name: CHART_MARKS.sharesByContext.lines, mark: { type: 'line' }, encoding },
+      {
+        name: CHART_MARKS.sharesByContext.lines,
+        mark: { type: 'line' },
+        // One path per series: its label is the component it draws.
+        encoding: { ...encoding, description: { field: 'component' } },
+      },
       {
         name: CHART_MARKS.sharesByContext.points,
         mark: { type: 'point', filled: true, size: 40 },
         encoding: {
           ...encoding,
+          description: { field: 'description' },
           tooltip: [
             { field: 'seq', title: 'T' },
             { field: 'component' },
@@ -172,6 +191,7 @@ export interface TimingPoint {
 export function timeVsFlopsSpec(points: readonly TimingPoint[], backend: string): TopLevelSpec {
   const values = points.map((point) => ({
     label: point.label,
+    description: `${point.label} | ${point.flops} FLOPs | ${point.medianMs} ms`,
     gflops: Number(point.flops) / 1e9,
     flops: point.flops.toString(),
     median_ms: point.medianMs,
@@ -196,7 +216,12 @@ export function timeVsFlopsSpec(points: readonly TimingPoint[], backend: string)
       {
         name: CHART_MARKS.timeVsFlops.points,
         mark: { type: 'point', filled: true, size: 60 },
-        encoding: { x, y, tooltip: [{ field: 'label' }, { field: 'flops', title: 'FLOPs' }, { field: 'median_ms' }] },
+        encoding: {
+          x,
+          y,
+          description: { field: 'description' },
+          tooltip: [{ field: 'label' }, { field: 'flops', title: 'FLOPs' }, { field: 'median_ms' }],
+        },
       },
     ],
   };
