@@ -19,9 +19,9 @@ interface ReportOptions {
 const DEFAULT_OUT = 'report';
 
 const TIMING_HINT =
-  'Measure forward passes with the timing command, save its JSON output to a file, and pass it: ' +
-  '`flopledger report --timing timing.json`. The file holds {"backend": ..., "points": [{"label": ..., ' +
-  '"flops": "<decimal string>", "median_ms": ...}]}.';
+  'Time a series of forward passes and pass the JSON to the report: ' +
+  '`flopledger time tiny --sweep seq=16,32,64 --format json > timing.json`, then ' +
+  '`flopledger report --timing timing.json`.';
 
 /** How a run's counts are checked. Without a trace verifier every run is formula only. */
 type RunVerifier = (config: ModelConfig, run: RunShape) => Promise<Verification>;
