@@ -63,21 +63,21 @@ describe('module functions against hand-computed cases', () => {
     await useBackend('cpu');
   });
 
-  it('linear applies W stored [d_out, d_in] to (B, T, d_in), and its gradients sum over all B*T tokens', () => {
+  it('linear applies W stored [d_in, d_out] to (B, T, d_in), and its gradients sum over all B*T tokens', () => {
     const [B, T, dIn, dOut] = [2, 3, 4, 5];
     const x = testValues(B * T * dIn, 11);
-    const w = testValues(dOut * dIn, 12);
+    const w = testValues(dIn * dOut, 12); // [d_in, d_out], row-major
     const upstream = testValues(B * T * dOut, 13); // d(loss)/d(output)
     const expectedOut: number[] = [];
     const expectedDx = new Array<number>(B * T * dIn).fill(0);
-    const expectedDw = new Array<number>(dOut * dIn).fill(0);
+    const expectedDw = new Array<number>(dIn * dOut).fill(0);
     for (let token = 0; token < B * T; token++) {
       for (let o = 0; o < dOut; o++) {
         let out = 0;
         for (let i = 0; i < dIn; i++) {
-          out += (x[token * dIn + i] ?? 0) * (w[o * dIn + i] ?? 0);
-          expectedDx[token * dIn + i]! += (upstream[token * dOut + o] ?? 0) * (w[o * dIn + i] ?? 0);
-          expectedDw[o * dIn + i]! += (upstream[token * dOut + o] ?? 0) * (x[token * dIn + i] ?? 0);
+          out += (x[token * dIn + i] ?? 0) * (w[i * dOut + o] ?? 0);
+          expectedDx[token * dIn + i]! += (upstream[token * dOut + o] ?? 0) * (w[i * dOut + o] ?? 0);
+          expectedDw[i * dOut + o]! += (upstream[token * dOut + o] ?? 0) * (x[token * dIn + i] ?? 0);
         }
         expectedOut.push(out);
       }
@@ -85,11 +85,11 @@ describe('module functions against hand-computed cases', () => {
     const baseline = tf.memory().numTensors;
     const [out, dx, dw] = tf.tidy(() => {
       const xT = tf.tensor3d(x, [B, T, dIn]);
-      const wT = tf.tensor2d(w, [dOut, dIn]);
+      const wT = tf.tensor2d(w, [dIn, dOut]);
       const upstreamT = tf.tensor3d(upstream, [B, T, dOut]);
       const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(linear(a as tf.Tensor3D, b as tf.Tensor2D), upstreamT)))([xT, wT]);
       expect(gx!.shape).toEqual([B, T, dIn]);
-      expect(gw!.shape).toEqual([dOut, dIn]);
+      expect(gw!.shape).toEqual([dIn, dOut]);
       return [linear(xT, wT).dataSync(), gx!.dataSync(), gw!.dataSync()];
     });
     expect(tf.memory().numTensors).toBe(baseline);
@@ -162,7 +162,7 @@ describe('module functions against hand-computed cases', () => {
     }
   });
 
-  it('swiglu computes W2(SiLU(W1 x) * W3 x) with weights stored [d_out, d_in]', () => {
+  it('swiglu computes W2(SiLU(W1 x) * W3 x) with weights stored [d_in, d_out]', () => {
     const [T, d, F] = [3, 4, 5];
     const x = testValues(T * d, 5);
     const w1 = testValues(F * d, 6);
@@ -175,23 +175,23 @@ describe('module functions against hand-computed cases', () => {
         let a = 0;
         let b = 0;
         for (let j = 0; j < d; j++) {
-          a += (w1[f * d + j] ?? 0) * (x[t * d + j] ?? 0);
-          b += (w3[f * d + j] ?? 0) * (x[t * d + j] ?? 0);
+          a += (w1[j * F + f] ?? 0) * (x[t * d + j] ?? 0); // W1 [d, F]
+          b += (w3[j * F + f] ?? 0) * (x[t * d + j] ?? 0); // W3 [d, F]
         }
         gated.push((a / (1 + Math.exp(-a))) * b);
       }
       for (let o = 0; o < d; o++) {
         let out = 0;
-        for (let f = 0; f < F; f++) out += (w2[o * F + f] ?? 0) * (gated[f] ?? 0);
+        for (let f = 0; f < F; f++) out += (w2[f * d + o] ?? 0) * (gated[f] ?? 0); // W2 [F, d]
         expected.push(out);
       }
     }
     const actual = tf.tidy(() =>
       swiglu(
         tf.tensor3d(x, [1, T, d]),
-        tf.tensor2d(w1, [F, d]),
-        tf.tensor2d(w2, [d, F]),
-        tf.tensor2d(w3, [F, d]),
+        tf.tensor2d(w1, [d, F]),
+        tf.tensor2d(w2, [F, d]),
+        tf.tensor2d(w3, [d, F]),
       ).dataSync(),
     );
     expect(maxAbsDifference(actual, expected)).toBeLessThan(1e-5);
@@ -228,14 +228,14 @@ describe('weights', () => {
         'layers.0.attn.v_proj:weight:12x12',
         'layers.0.attn.output_proj:weight:12x12',
         'layers.0.ln2:gain:12',
-        'layers.0.ffn.w1:weight:20x12',
-        'layers.0.ffn.w2:weight:12x20',
-        'layers.0.ffn.w3:weight:20x12',
+        'layers.0.ffn.w1:weight:12x20',
+        'layers.0.ffn.w2:weight:20x12',
+        'layers.0.ffn.w3:weight:12x20',
         'layers.1.ln1:gain:12',
       ]);
       expect(entries.slice(-2).map((e) => `${e.path}:${e.name}:${e.tensor.shape.join('x')}`)).toEqual([
         'ln_final:gain:12',
-        'lm_head:weight:37x12',
+        'lm_head:weight:12x37',
       ]);
     } finally {
       disposeWeights(weights);
@@ -409,7 +409,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
           "forward: weights have 2 layers but tiny has num_layers 3",
         );
         expect(() => forward({ ...tiny, d_ff: 13 }, weights, ids)).toThrow(
-          "forward: weight layers.0.ffn.w1 has shape [12,8] but tiny needs [13,8]",
+          "forward: weight layers.0.ffn.w1 has shape [8,12] but tiny needs [8,13]",
         );
         expect(tf.memory().numTensors).toBe(withBad);
       } finally {

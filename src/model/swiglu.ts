@@ -12,7 +12,7 @@ export function silu<T extends tf.Tensor>(z: T): T {
   return tf.mul(z, tf.sigmoid(z));
 }
 
-/** x (B, T, d), W1 and W3 [F, d], W2 [d, F] -> (B, T, d); `project` applies each matrix. */
+/** x (B, T, d), W1 and W3 [d, F], W2 [F, d] -> (B, T, d); `project` applies each matrix. */
 export function swiglu(
   x: tf.Tensor3D,
   w1: tf.Tensor2D,
@@ -22,7 +22,7 @@ export function swiglu(
 ): tf.Tensor3D {
   tf.util.assert(
     tf.util.arraysEqual(w1.shape, w3.shape) && w2.shape[0] === w1.shape[1] && w2.shape[1] === w1.shape[0],
-    () => `ffn: w1 [${w1.shape}], w3 [${w3.shape}] must be [F, d] and w2 [${w2.shape}] must be [d, F]`,
+    () => `ffn: w1 [${w1.shape}], w3 [${w3.shape}] must be [d, F] and w2 [${w2.shape}] must be [F, d]`,
   );
   const w1x = scope('w1', () => project(x, w1)); // (B, T, F)
   const w3x = scope('w3', () => project(x, w3)); // (B, T, F)

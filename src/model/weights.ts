@@ -2,7 +2,9 @@
  * The model's weights as explicit tensors, their CS336 initialisation and the one ordered list
  * of (module path, tensor) the rest of the code reads them through.
  *
- * Matrices are stored [d_out, d_in] and applied as x @ W^T. Initialisation (CS336):
+ * Matrices are stored [d_in, d_out] and applied as x W (src/model/linear.ts says why: the fast
+ * matmul path of the wasm backend, and a gradient tfjs gets right). This is the transpose of the
+ * course's W [d_out, d_in]; the counts are the same. Initialisation (CS336):
  *   linear     N(0, 2 / (d_in + d_out)) truncated at 3 sigma
  *   embedding  N(0, 1) truncated at 3 sigma
  *   gains      1
@@ -68,11 +70,11 @@ function gainSpec(modulePath: string, size: number): WeightSpec {
   return { path: modulePath, name: 'gain', shape: [size], rule: { kind: 'gain' } };
 }
 
-function linearSpec(modulePath: string, dOut: number, dIn: number): WeightSpec {
+function linearSpec(modulePath: string, dIn: number, dOut: number): WeightSpec {
   return {
     path: modulePath,
     name: 'weight',
-    shape: [dOut, dIn], // [d_out, d_in]
+    shape: [dIn, dOut], // [d_in, d_out]
     rule: { kind: 'normal', std: Math.sqrt(2 / (dIn + dOut)) },
   };
 }
@@ -96,14 +98,14 @@ function weightSpecs(config: ModelConfig): WeightSpec[] {
       specs.push(linearSpec(path.attnProjection(i, projection), d, d));
     }
     specs.push(gainSpec(path.ln2(i), d));
-    const ffnShapes: Record<FfnMatrix, [number, number]> = { w1: [F, d], w2: [d, F], w3: [F, d] };
+    const ffnShapes: Record<FfnMatrix, [number, number]> = { w1: [d, F], w2: [F, d], w3: [d, F] };
     for (const matrix of ['w1', 'w2', 'w3'] as const) {
-      const [dOut, dIn] = ffnShapes[matrix];
-      specs.push(linearSpec(path.ffnMatrix(i, matrix), dOut, dIn));
+      const [dIn, dOut] = ffnShapes[matrix];
+      specs.push(linearSpec(path.ffnMatrix(i, matrix), dIn, dOut));
     }
   }
   specs.push(gainSpec(path.lnFinal, d));
-  specs.push(linearSpec(path.lmHead, V, d));
+  specs.push(linearSpec(path.lmHead, d, V));
   return specs;
 }
 
