@@ -213,10 +213,12 @@ describe('report with timing data', () => {
     const timing = join(workDir, 'timing.json');
     writeFileSync(
       timing,
+      // The shape `flopledger time <model> --sweep ... --format json` writes; fields the report does not use are ignored.
       JSON.stringify({
         backend: 'wasm',
+        backend_description: 'WebAssembly (SIMD, single thread)',
         points: [
-          { label: 'tiny T=16', flops: '4000000000', median_ms: 160 },
+          { label: 'tiny T=16', model: 'tiny', seq: 16, flops: '4000000000', runs: 9, median_ms: 160, min_ms: 150 },
           { label: 'tiny T=32', flops: '8000000000', median_ms: 330 },
           { label: 'tiny T=64', flops: '16000000000', median_ms: 640 },
         ],
@@ -230,6 +232,7 @@ describe('report with timing data', () => {
     expect(markItems(svg, CHART_MARKS.timeVsFlops.fit)).toHaveLength(1);
     const markdown = readFileSync(join(out, 'report.md'), 'utf8');
     expect(markdown).toContain('](time-vs-flops.svg)');
+    expect(markdown).toContain(`on the wasm backend (from ${timing})`);
     // 4e9 FLOPs in 160 ms = 25 GFLOP/s; 8e9 in 330 ms = 24.24 GFLOP/s.
     expect(markdown).toContain('| tiny T=16 | 4,000,000,000 | 160.000 | 25.00 |');
     expect(markdown).toContain('| tiny T=32 | 8,000,000,000 | 330.000 | 24.24 |');

@@ -9,6 +9,7 @@ import { InputError } from '../errors.js';
 import type { TimingPoint } from './charts.js';
 
 export interface TimingData {
+  /** The file the data came from, as the user named it. */
   readonly source: string;
   readonly backend: string;
   readonly points: readonly TimingPoint[];
@@ -27,21 +28,24 @@ const timingSchema = z.object({
     .min(1, 'must hold at least one measured point'),
 });
 
-/** Parsed and validated; every problem is one line naming the file and the field. */
-export function parseTimingData(text: string, source: string): TimingData {
+/**
+ * Parsed and validated; every problem is one line starting with `label` (how messages name the
+ * input, e.g. "--timing t.json") and naming the field.
+ */
+export function parseTimingData(text: string, source: string, label: string = source): TimingData {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new InputError(`${source}: not valid JSON (${reason}); write it with the timing command's JSON output`);
+    throw new InputError(`${label}: not valid JSON (${reason}); write it with the timing command's JSON output`);
   }
   const parsed = timingSchema.safeParse(json);
   if (!parsed.success) {
     throw new InputError(
       parsed.error.issues.map((issue) => {
         const where = issue.path.length === 0 ? 'the file' : fieldPath(issue.path);
-        return `${source}: ${where} ${issue.message}`;
+        return `${label}: ${where} ${issue.message}`;
       }),
     );
   }
@@ -65,7 +69,7 @@ export function readTimingData(path: string): TimingData {
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? String(error));
     throw new InputError(`--timing ${path}: cannot read it (${reason}); pass the JSON file the timing command wrote`);
   }
-  return parseTimingData(text, `--timing ${path}`);
+  return parseTimingData(text, path, `--timing ${path}`);
 }
 
 /** ["points", 2, "flops"] -> "points[2].flops". */
