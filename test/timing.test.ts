@@ -25,6 +25,10 @@ import { estimatePeak, parseCpuinfo, simdWidthOf } from '../src/timing/peak.js';
 import { leastSquares, median, summarize } from '../src/timing/statistics.js';
 import { MAX_TIMED_RUNS, MIN_TIMED_RUNS, plannedRuns } from '../src/timing/time_forward.js';
 import { tracedMatmul } from '../src/trace/matmul_shapes.js';
+import type { KernelRecord } from '../src/trace/types.js';
+import { whereTimeGoes } from '../src/timing/diagnosis.js';
+import { shouldShowProgress } from '../src/timing/progress.js';
+import { fitTimeAgainstFlops, parseSweepRequest } from '../src/timing/sweep.js';
 
 describe('median and summary', () => {
   it('takes the middle sample of an odd list, whatever the order', () => {
@@ -97,10 +101,10 @@ describe('least-squares fit', () => {
 
 /** A timed record of a matmul at `path` ([m, k] x [k, n]) or of a non-matmul kernel. */
 function matmulRecord(path: string, m: number, k: number, n: number, timeMs: number): TimedRecord {
-  return { path, matmul: tracedMatmul(1, m, k, n), flops: 0n, nested: false, timeMs };
+  return { kernel: 'BatchMatMul', path, matmul: tracedMatmul(1, m, k, n), flops: 0n, nested: false, timeMs };
 }
 function otherRecord(path: string, flops: bigint | null, timeMs: number, nested = false): TimedRecord {
-  return { path, flops, nested, timeMs };
+  return { kernel: 'Softmax', path, flops, nested, timeMs };
 }
 
 describe('time and FLOP shares', () => {
@@ -148,7 +152,7 @@ describe('time and FLOP shares', () => {
   });
 
   it('refuses a record without a time', () => {
-    expect(() => sharesByComponent([{ path: 'lm_head', flops: 0n, nested: false }])).toThrow(/timeKernels/);
+    expect(() => sharesByComponent([{ kernel: 'Add', path: 'lm_head', flops: 0n, nested: false }])).toThrow(/timeKernels/);
   });
 
   it('computes exact ratios past 2^53', () => {
@@ -262,5 +266,102 @@ describe('planned runs', () => {
     expect(plannedRuns(100, 3000)).toBe(30);
     expect(plannedRuns(2000, 3000)).toBe(MIN_TIMED_RUNS);
     expect(plannedRuns(0.001, 3000)).toBe(MAX_TIMED_RUNS);
+  });
+});
+
+describe('sweep requests and the time-against-FLOPs fit', () => {
+  it('parses AXIS=V1,V2 and refuses anything else', () => {
+    expect(parseSweepRequest('seq=64,128, 256')).toEqual({ axis: 'seq', values: ['64', '128', '256'] });
+    expect(parseSweepRequest('model=tiny,gpt2-small')).toEqual({ axis: 'model', values: ['tiny', 'gpt2-small'] });
+    expect(() => parseSweepRequest('64,128')).toThrow(/AXIS=V1,V2/);
+    expect(() => parseSweepRequest('heads=1,2')).toThrow(/one of seq, batch, model/);
+    expect(() => parseSweepRequest('seq=64')).toThrow(/at least 2/);
+  });
+
+  it('fits median ms against GFLOP: slope, fixed cost and the marginal rate', () => {
+    // 4 ms per GFLOP (250 GFLOP/s at the margin) plus 2 ms per pass.
+    const points = [1n, 2n, 4n, 8n].map((g) => ({ flops: g * 10n ** 9n, medianMs: 4 * Number(g) + 2 }));
+    const fit = fitTimeAgainstFlops(points);
+    expect(fit?.msPerGflop).toBeCloseTo(4, 10);
+    expect(fit?.interceptMs).toBeCloseTo(2, 10);
+    expect(fit?.marginalGflops).toBeCloseTo(250, 8);
+    expect(fit?.r2).toBeCloseTo(1, 12);
+    expect(fitTimeAgainstFlops([{ flops: 5n, medianMs: 1 }, { flops: 5n, medianMs: 2 }])).toBeUndefined();
+  });
+});
+
+describe('progress bar conditions', () => {
+  it('shows a bar only on a terminal, without --quiet, for runs over 2 s', () => {
+    expect(shouldShowProgress({ isTTY: true, quiet: false, expectedMs: 2500 })).toBe(true);
+    expect(shouldShowProgress({ isTTY: false, quiet: false, expectedMs: 2500 })).toBe(false);
+    expect(shouldShowProgress({ isTTY: true, quiet: true, expectedMs: 2500 })).toBe(false);
+    expect(shouldShowProgress({ isTTY: true, quiet: false, expectedMs: 1500 })).toBe(false);
+  });
+});
+
+describe('where the time goes', () => {
+  const signature = (shape: number[]) => ({ shape, dtype: 'float32' });
+  const record = (
+    index: number,
+    kernel: string,
+    path: string,
+    timeMs: number,
+    extra: Partial<KernelRecord> = {},
+  ): KernelRecord => ({
+    index,
+    kernel,
+    path,
+    inputs: [],
+    outputs: [],
+    attrs: {},
+    nested: false,
+    flops: 0n,
+    timeMs,
+    ...extra,
+  });
+  const records: KernelRecord[] = [
+    record(0, 'BatchMatMul', 'layers.0.ffn.w1', 6, {
+      inputs: [signature([2, 256, 512]), signature([2048, 512])],
+      attrs: { transposeA: false, transposeB: true },
+      matmul: tracedMatmul(2, 256, 512, 2048),
+    }),
+    record(1, 'BatchMatMul', 'lm_head', 1, {
+      inputs: [signature([512, 512]), signature([512, 4096])],
+      attrs: { transposeA: false, transposeB: false },
+      matmul: tracedMatmul(1, 512, 512, 4096),
+    }),
+    record(2, 'SplitV', 'layers.0.attn.rope', 2, { flops: null }),
+    record(3, 'Softmax', 'layers.0.attn.softmax', 1, { flops: 100n }),
+  ];
+
+  it('says the target is met in one sentence when it is', () => {
+    const sentences = whereTimeGoes({
+      backendName: 'wasm',
+      records,
+      achievedGflops: 20,
+      calibratedGflops: 25,
+      calibratedLabel: '[512,512] x [512,2048]',
+      tracedWallMs: 11,
+    });
+    expect(sentences).toHaveLength(1);
+    expect(sentences[0]).toContain('80.0% of the bare-matmul rate');
+  });
+
+  it('names each component, its dispatch and why it is off the fast path, then the kernels and the overhead', () => {
+    const sentences = whereTimeGoes({
+      backendName: 'wasm',
+      records,
+      achievedGflops: 5,
+      calibratedGflops: 25,
+      calibratedLabel: '[512,512] x [512,2048]',
+      tracedWallMs: 12,
+    });
+    expect(sentences[0]).toContain('20.0% of the bare-matmul rate calibrated on [512,512] x [512,2048] (25.00 GFLOP/s)');
+    // Most time first: ffn (6 ms), non-matmul (3 ms), lm_head (1 ms); then the time outside kernels.
+    expect(sentences[1]).toMatch(/^ffn: 60\.0% of kernel time/);
+    expect(sentences[1]).toContain('[2,256,512] x [2048,512]^T (x1): a transposed operand and a batch of 2 keep XNNPACK off its fast path');
+    expect(sentences[2]).toMatch(/^non-matmul kernels: 30\.0% of kernel time .* SplitV 20\.0%, Softmax 10\.0%\.$/);
+    expect(sentences[3]).toMatch(/^lm_head: 10\.0% .*dispatched as \[512,512\] x \[512,4096\] \(x1\)\.$/);
+    expect(sentences[4]).toContain('2.00 ms of the traced run\'s 12.00 ms (16.7%)');
   });
 });

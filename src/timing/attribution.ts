@@ -16,7 +16,7 @@ import { FLOP_COMPONENTS, matmulComponentOf, rollUp } from '../module_paths.js';
 import type { KernelRecord } from '../trace/types.js';
 
 /** What attribution reads of a trace record. */
-export type TimedRecord = Pick<KernelRecord, 'path' | 'matmul' | 'flops' | 'nested' | 'timeMs'>;
+export type TimedRecord = Pick<KernelRecord, 'kernel' | 'path' | 'matmul' | 'flops' | 'nested' | 'timeMs'>;
 
 export const NON_MATMUL = 'non_matmul';
 

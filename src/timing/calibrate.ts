@@ -154,3 +154,33 @@ export async function calibrateMatmul(dispatch: MatmulDispatch, options: Calibra
     b.dispose();
   }
 }
+
+/** The bare-matmul rates a forward pass is compared with. */
+export interface ForwardCalibration {
+  /** Module path of the largest matmul. */
+  readonly path: string;
+  /** The largest matmul exactly as the model dispatches it. */
+  readonly dispatched: MatmulCalibration;
+  /** The same work on the fast path; undefined when the model already dispatches it that way. */
+  readonly fastPath: MatmulCalibration | undefined;
+  /** The higher of the two rates: what "calibrated" means in an efficiency. */
+  readonly bestGflops: number;
+}
+
+/** Calibrate the largest matmul of a trace both ways; undefined when the trace has no matmul. */
+export async function calibrateLargestMatmul(
+  records: readonly KernelRecord[],
+  options: CalibrateOptions,
+): Promise<ForwardCalibration | undefined> {
+  const largest = largestMatmulRecord(records);
+  if (largest === undefined) return undefined;
+  const dispatch = dispatchOfRecord(largest);
+  const dispatched = await calibrateMatmul(dispatch, options);
+  const fastPath = isFastPathDispatch(dispatch) ? undefined : await calibrateMatmul(fastPathDispatch(dispatch), options);
+  return {
+    path: largest.path,
+    dispatched,
+    fastPath,
+    bestGflops: Math.max(dispatched.gflops, fastPath?.gflops ?? 0),
+  };
+}

@@ -23,6 +23,13 @@ export const MAX_TIMED_RUNS = 1000;
 /** How long the timed runs take by default: "a few seconds". */
 export const DEFAULT_TARGET_MS = 3000;
 export const DEFAULT_WARMUP_RUNS = 2;
+/**
+ * Without an explicit warm-up count, warm-up goes on until this much time has passed (at most
+ * MAX_WARMUP_RUNS runs): the first passes of a fresh process run unoptimised JavaScript and
+ * allocate wasm memory, and a fast model needs dozens of passes before its time settles.
+ */
+export const WARMUP_MIN_MS = 500;
+export const MAX_WARMUP_RUNS = 50;
 
 export type TimingPhase = 'warm-up' | 'timed' | 'traced';
 
@@ -30,6 +37,7 @@ export interface TimeForwardOptions {
   /** Timed runs; by default as many as fit in targetMs (at least MIN_TIMED_RUNS). */
   readonly runs?: number;
   readonly targetMs?: number;
+  /** Exactly this many warm-up runs; by default DEFAULT_WARMUP_RUNS or more, until WARMUP_MIN_MS. */
   readonly warmup?: number;
   readonly seed?: number;
   readonly init?: WeightInit;
@@ -84,7 +92,6 @@ export async function timeForward(
 ): Promise<ForwardTiming> {
   const init = options.init ?? 'random';
   const seed = options.seed ?? 0;
-  const warmup = Math.max(1, options.warmup ?? DEFAULT_WARMUP_RUNS);
   const progress = options.onProgress ?? (() => {});
   const weights = initWeights(config, { seed, init });
   let ids: tf.Tensor2D | undefined;
@@ -105,9 +112,15 @@ export async function timeForward(
     };
 
     const warmupMs: number[] = [];
-    for (let i = 0; i < warmup; i++) {
+    const warmupStart = performance.now();
+    const warmingUp = () =>
+      options.warmup !== undefined
+        ? warmupMs.length < Math.max(1, options.warmup)
+        : warmupMs.length < DEFAULT_WARMUP_RUNS ||
+          (warmupMs.length < MAX_WARMUP_RUNS && performance.now() - warmupStart < WARMUP_MIN_MS);
+    while (warmingUp()) {
       warmupMs.push(await timeOnce());
-      progress('warm-up', i + 1, warmup);
+      progress('warm-up', warmupMs.length, options.warmup ?? DEFAULT_WARMUP_RUNS);
     }
     const estimatedRunMs = warmupMs[warmupMs.length - 1] as number;
     const runs = options.runs ?? plannedRuns(estimatedRunMs, options.targetMs ?? DEFAULT_TARGET_MS);
@@ -137,7 +150,7 @@ export async function timeForward(
       config,
       run,
       backend,
-      warmupRuns: warmup,
+      warmupRuns: warmupMs.length,
       warmupMs,
       samplesMs,
       summary,

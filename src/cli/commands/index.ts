@@ -7,6 +7,7 @@ import { registerModels } from './models.js';
 import { registerParams } from './params.js';
 import { registerReport } from './report.js';
 import { registerSweep } from './sweep.js';
+import { registerTime } from './time.js';
 
 /** Every command, in the order --help lists them. One line per command. */
 export const COMMANDS: readonly RegisterCommand[] = [
@@ -18,6 +19,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerSweep,
   registerAnswers,
   registerReport,
+  registerTime,
 ];
 
 /** What a bare `flopledger` runs. */
