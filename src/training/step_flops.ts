@@ -1,0 +1,26 @@
+import { forwardFlopBreakdown } from '../analytic/flop_breakdown.js';
+import { summarizeParameters } from '../analytic/parameters.js';
+import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { adamwUpdateFlops } from './adamw.js';
+import { backwardFlopBreakdown } from './backward_flops.js';
+
+/**
+ * FLOPs of one training step on one batch: forward matmuls + backward matmuls + one AdamW update
+ * of every parameter. Non-matmul work (norms, softmax, RoPE, SiLU, residual adds, cross-entropy,
+ * the embedding's scatter-add) is left out of these totals: it is counted kernel by kernel from
+ * a trace, not by formula.
+ */
+export interface TrainingStepFlops {
+  run: RunShape;
+  forward: bigint;
+  backward: bigint;
+  optimizer: bigint;
+  total: bigint;
+}
+
+export function trainingStepFlops(config: ModelConfig, run: RunShape): TrainingStepFlops {
+  const forward = forwardFlopBreakdown(config, run).total;
+  const backward = backwardFlopBreakdown(config, run).total;
+  const optimizer = adamwUpdateFlops(summarizeParameters(config).total).total;
+  return { run, forward, backward, optimizer, total: forward + backward + optimizer };
+}
