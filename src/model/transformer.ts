@@ -43,9 +43,28 @@ export interface ModelParts extends AttentionParts {
   ) => tf.Tensor3D;
 }
 
-/** Row lookup E[ids]: ids (B, T) into E [V, d] -> (B, T, d). A gather, not a matmul. */
+/**
+ * Row lookup E[ids]: ids (B, T) into E [V, d] -> (B, T, d). A gather, not a matmul.
+ *
+ * Its gradient is a scatter-add of dy into the rows of dE, through ScatterNd (which sums
+ * duplicate ids) rather than tfjs's own GatherV2 gradient: that one needs UnsortedSegmentSum,
+ * which the wasm backend lacks, so tf.grads through the model would throw there. Neither is a
+ * matmul, so the backward pass keeps exactly the matmuls the analytic inventory lists.
+ */
 export function embedding(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
-  return tf.gather<tf.Tensor>(table, ids) as tf.Tensor3D; // (B, T, d)
+  // customGrad passes the table first, then its save function (unused: ids are in the closure).
+  const lookup = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const rows = inputs[0] as tf.Tensor2D;
+    const value = tf.gather<tf.Tensor>(rows, ids) as tf.Tensor3D; // (B, T, d)
+    const gradFunc = (dy: tf.Tensor3D): tf.Tensor => {
+      const [B, T, d] = dy.shape;
+      const indices = tf.reshape<tf.Rank.R2>(ids, [B * T, 1]); // (B*T, 1): one row index per token
+      const updates = tf.reshape<tf.Rank.R2>(dy, [B * T, d]); // (B*T, d)
+      return tf.scatterND(indices, updates, rows.shape); // (V, d)
+    };
+    return { value, gradFunc };
+  });
+  return lookup(table) as tf.Tensor3D;
 }
 
 export const defaultModelParts: ModelParts = {
