@@ -8,3 +8,5 @@ export * from './flop_polynomial.js';
 export * from './ratio.js';
 export * from './sweeps.js';
 export * from './describe_shift.js';
+export * from './non_matmul_estimate.js';
+export * from './run_memory.js';
