@@ -76,8 +76,10 @@ interface MarkedRun {
 export function buildReportDocument(input: ReportDocumentInput): ReportDocument {
   const { answers, verifications } = input;
   const markOf = (config: ModelConfig, run: RunShape) => verificationMark(verificationOf(verifications, config, run));
-  const verifiedLine = (runs: readonly MarkedRun[]) =>
-    paragraph(`Verified: ${runs.map(({ config, run }) => `${runName(config, run)}: ${markOf(config, run)}`).join('; ')}.`);
+  const verifiedLine = (runs: readonly MarkedRun[], scope = '') =>
+    paragraph(
+      `Verified: ${runs.map(({ config, run }) => `${runName(config, run)}: ${markOf(config, run)}`).join('; ')}.${scope}`,
+    );
 
   const sections = answerSections(answersReport(answers).blocks);
   const main: MarkedRun = { config: answers.model.config, run: answers.model.breakdown.run };
@@ -96,7 +98,12 @@ export function buildReportDocument(input: ReportDocumentInput): ReportDocument 
     paragraph(FLOP_CONVENTIONS),
     ...verificationSummary(verifications),
     ...sections.a,
-    verifiedLine([main]),
+    // A forward trace sees every weight that enters a matmul, but not the size of a gathered table or a gain.
+    verifiedLine(
+      [main],
+      ' A trace checks the shape of every matmul weight (attention, ffn, lm_head); the token-embedding table and ' +
+        'the norm gains are counted by formula.',
+    ),
     ...sections.b,
     verifiedLine([main]),
     ...sections.c,
