@@ -9,3 +9,4 @@ export * from './largest_batch.js';
 export * from './step_flops.js';
 export * from './run_time.js';
 export * from './parse_rates.js';
+export * from './six_n.js';

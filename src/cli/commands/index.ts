@@ -7,6 +7,7 @@ import { registerModels } from './models.js';
 import { registerParams } from './params.js';
 import { registerReport } from './report.js';
 import { registerSweep } from './sweep.js';
+import { registerTrain } from './train.js';
 import { registerTime } from './time.js';
 
 /** Every command, in the order --help lists them. One line per command. */
@@ -20,6 +21,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerAnswers,
   registerReport,
   registerTime,
+  registerTrain,
 ];
 
 /** What a bare `flopledger` runs. */
