@@ -1,6 +1,7 @@
 import type { MatmulRow } from '../analytic/types.js';
 import { product } from '../counting.js';
 import { FLOP_COMPONENTS, matmulComponentOf, type FlopComponent } from '../module_paths.js';
+import { groupDigits } from '../report/format.js';
 import type { KernelRecord } from '../trace/types.js';
 
 /**
@@ -26,6 +27,8 @@ export interface ExpectedMatmul {
   readonly shape: FoldedShape;
   /** How the formulas write it: "[B,T,d] x [d,d]" with numbers, e.g. "[1,1024,1600] x [1600,1600]". */
   readonly display: string;
+  /** The same in symbols, from the inventory: "[B,T,d] x [d,d]". */
+  readonly symbolic: string;
   readonly flops: bigint;
 }
 
@@ -60,6 +63,8 @@ export interface MatmulComparison {
   readonly tracedTotal: bigint;
   readonly expectedCount: number;
   readonly tracedCount: number;
+  /** Checks where an inventory row and a traced kernel agree exactly. */
+  readonly matchedCount: number;
   readonly mismatches: readonly MatmulCheck[];
   readonly ok: boolean;
 }
@@ -70,6 +75,7 @@ function expectedOf(row: MatmulRow): ExpectedMatmul {
   return {
     shape: { rows, k: row.k, n: row.n },
     display: `[${left}] x [${row.k},${row.n}]`,
+    symbolic: row.symbolicShapes,
     flops: row.flops,
   };
 }
@@ -209,18 +215,28 @@ export function compareMatmuls(
     tracedTotal,
     expectedCount: inventory.length,
     tracedCount: traced.length,
+    matchedCount: checks.length - mismatches.length,
     mismatches,
     ok: mismatches.length === 0,
   };
 }
 
-/** One line per mismatch: path, kind, both shapes and both counts. */
+/**
+ * A folded shape as the matmul it is compared as: "[10,8] x [8,12]" is rows x k times k x n.
+ * Both sides of a check print this way, so a reader compares like with like whatever batch dims,
+ * weight layout or transposes the kernel was called with (the raw shapes are in `display`).
+ */
+export function foldedShapeText(shape: FoldedShape): string {
+  return `[${shape.rows},${shape.k}] x [${shape.k},${shape.n}]`;
+}
+
+/** One line per mismatch: path, kind, both shapes (batch dims folded into rows) and both counts. */
 export function describeMismatch(check: MatmulCheck): string {
   const expected = check.expected
-    ? `expected ${check.expected.display} = ${check.expected.flops} FLOPs`
+    ? `expected ${foldedShapeText(check.expected.shape)} = ${groupDigits(check.expected.flops)} FLOPs`
     : 'expected no matmul';
   const traced = check.traced
-    ? `traced ${check.traced.kernel} ${check.traced.display} = ${check.traced.flops} FLOPs`
+    ? `traced ${check.traced.kernel} ${foldedShapeText(check.traced.shape)} = ${groupDigits(check.traced.flops)} FLOPs`
     : 'traced no matmul';
   return `${check.path}: ${check.mismatch ?? 'match'}: ${expected}; ${traced}`;
 }

@@ -1,0 +1,217 @@
+import * as tf from '@tensorflow/tfjs';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { nonMatmulEstimate, runMemoryEstimate } from '../src/analytic/index.js';
+import type { ModelConfig, RunShape } from '../src/config/model_config.js';
+import { InputError } from '../src/errors.js';
+import { registerMetaBackend } from '../src/meta/index.js';
+import { linear, type ModelParts } from '../src/model/index.js';
+import { ruleFor } from '../src/trace/index.js';
+import { assertRealRunFits, traceModel, WASM_HEAP_BYTES } from '../src/verify/index.js';
+
+/** The hand-worked model of test/verify.test.ts with one layer: N = B*T = 10 tokens, dk = 4. */
+const oneLayer: ModelConfig = {
+  name: 'hand-small',
+  source: 'test/verify_estimates.test.ts',
+  vocab_size: 11,
+  context_length: 8,
+  num_layers: 1,
+  d_model: 8,
+  num_heads: 2,
+  d_ff: 12,
+};
+const run: RunShape = { batch: 2, seq: 5 };
+
+const smallConfig = fc
+  .record({
+    vocab: fc.integer({ min: 2, max: 40 }),
+    layers: fc.integer({ min: 1, max: 3 }),
+    heads: fc.integer({ min: 1, max: 4 }),
+    halfHeadDim: fc.integer({ min: 1, max: 4 }),
+    ffn: fc.integer({ min: 1, max: 24 }),
+    batch: fc.integer({ min: 1, max: 3 }),
+    seq: fc.integer({ min: 1, max: 9 }),
+  })
+  .map(({ vocab, layers, heads, halfHeadDim, ffn, batch, seq }) => ({
+    config: {
+      name: 'random-small',
+      source: 'test/verify_estimates.test.ts',
+      vocab_size: vocab,
+      context_length: seq,
+      num_layers: layers,
+      d_model: heads * 2 * halfHeadDim,
+      num_heads: heads,
+      d_ff: ffn,
+    } satisfies ModelConfig,
+    run: { batch, seq } satisfies RunShape,
+  }));
+
+/**
+ * Non-matmul FLOPs under the rule table, in closed form (elementwise 1 per output, a mean of d
+ * values d per output, softmax 5n - 2 per row), with N = B*T tokens:
+ *   per layer: two RMSNorms 2 * (4Nd + 2N), RoPE 6Nd, scale + mask 2BHT^2 + 2T^2,
+ *              softmax BHT(5T - 2), residuals 2Nd, SiLU and gate 3NF
+ *   ln_final:  4Nd + 2N
+ */
+function nonMatmulClosedForm(config: ModelConfig, shape: RunShape): bigint {
+  const [L, d, H, F] = [config.num_layers, config.d_model, config.num_heads, config.d_ff].map(BigInt) as [bigint, bigint, bigint, bigint];
+  const [B, T] = [BigInt(shape.batch), BigInt(shape.seq)];
+  const N = B * T;
+  const perLayer = 2n * (4n * N * d + 2n * N) + 6n * N * d + 2n * B * H * T * T + 2n * T * T + B * H * T * (5n * T - 2n) + 2n * N * d + 3n * N * F;
+  return L * perLayer + 4n * N * d + 2n * N;
+}
+
+describe('nonMatmulEstimate', () => {
+  it('costs the hand-worked one-layer model at 2,390 + 340 FLOPs', () => {
+    const estimate = nonMatmulEstimate(oneLayer, run);
+    expect(estimate.total).toBe(2_730n);
+    // Per kernel, worked by hand: Square and Mean once per RMSNorm (3 x N*d), Rsqrt 3 x N,
+    // Softmax B*H*T = 20 rows of 5*5 - 2 = 23, Greater and Select T^2, Sigmoid N*F, Sub 2 x N*d/2.
+    expect(estimate.byKernel.get('Square')).toBe(240n);
+    expect(estimate.byKernel.get('Mean')).toBe(240n);
+    expect(estimate.byKernel.get('Rsqrt')).toBe(30n);
+    expect(estimate.byKernel.get('Softmax')).toBe(460n);
+    expect(estimate.byKernel.get('Greater')).toBe(25n);
+    expect(estimate.byKernel.get('Select')).toBe(25n);
+    expect(estimate.byKernel.get('Sigmoid')).toBe(120n);
+    expect(estimate.byKernel.get('Sub')).toBe(80n);
+    expect(estimate.byKernel.get('GatherV2')).toBe(0n);
+  });
+
+  it('equals the closed form for random configs, and names only kernels the rule table has', () => {
+    fc.assert(
+      fc.property(smallConfig, ({ config, run: shape }) => {
+        const estimate = nonMatmulEstimate(config, shape);
+        expect(estimate.total).toBe(nonMatmulClosedForm(config, shape));
+        for (const kernel of estimate.kernels) expect(ruleFor(kernel.kernel), kernel.kernel).toBeDefined();
+      }),
+      { numRuns: 100, seed: 20_240_611 },
+    );
+  });
+
+  it('equals the closed form for GPT-2 XL at 1,024 tokens', () => {
+    const xl: ModelConfig = { ...oneLayer, name: 'gpt2-xl', vocab_size: 50257, context_length: 1024, num_layers: 48, d_model: 1600, num_heads: 25, d_ff: 6400 };
+    expect(nonMatmulEstimate(xl, { batch: 1, seq: 1024 }).total).toBe(nonMatmulClosedForm(xl, { batch: 1, seq: 1024 }));
+  });
+});
+
+describe('runMemoryEstimate', () => {
+  /**
+   * Worked by hand for the one-layer model (N = 10, d = 8, F = 12, V = 11, H = 2, T = 5, dk = 4):
+   *   weights  (2Vd + L(4d^2 + 3dF + 2d) + d) * 4 = (176 + 560 + 8) * 4           = 2,976 B
+   *   ids      N * 4                                                              =    40 B
+   *   floats per layer: 47 tensors of N*d (norms 6, q k v 3 and their 6 views, 6 head
+   *     tensors, 14 of RoPE, P v, merge 2, output 1 + 2 views, residuals 2, w1/w3 input
+   *     views 2, w2 output and view 2) + 6 of N + 8 of N*F + 4 of B*H*T^2 + 6 of T^2
+   *     = 3,760 + 60 + 960 + 400 + 150                                           = 5,330
+   *   floats once: rope tables T*dk + embedding N*d + ln_final 3Nd + 3N + lm_head
+   *     input view N*d + logits and view 2NV = 20 + 80 + 270 + 80 + 220          =   670
+   *   plus 4 int32 positions of T (80 B) and one bool T x T (25 B)
+   *   activations (5,330 + 670) * 4 + 80 + 25                                    = 24,105 B
+   */
+  it('matches a hand computation for a one-layer model', () => {
+    const estimate = runMemoryEstimate(oneLayer, run);
+    expect(estimate.weights).toBe(2_976n);
+    expect(estimate.ids).toBe(40n);
+    expect(estimate.activations).toBe(24_105n);
+    expect(estimate.total).toBe(27_121n);
+  });
+
+  it('scales the per-layer rows with num_layers and the logits with V', () => {
+    const one = runMemoryEstimate(oneLayer, run);
+    const two = runMemoryEstimate({ ...oneLayer, num_layers: 2 }, run);
+    // One more layer: 5,330 floats and 105 int/bool bytes more activations.
+    expect(two.activations - one.activations).toBe(5_330n * 4n + 105n);
+    const wider = runMemoryEstimate({ ...oneLayer, vocab_size: 12 }, run);
+    // One more vocabulary entry: two logits-sized tensors grow by N floats each.
+    expect(wider.activations - one.activations).toBe(2n * 10n * 4n);
+  });
+
+  describe('against the bytes tfjs really holds', () => {
+    beforeAll(async () => {
+      registerMetaBackend();
+      await tf.setBackend('cpu');
+    });
+
+    it('is above the engine peak of a real forward pass on cpu and on wasm', async () => {
+      for (const backend of ['cpu', 'wasm'] as const) {
+        let peak = 0;
+        // Every intermediate stays alive until forward's tidy ends, so the engine's count after the
+        // last projection (lm_head) is the pass's peak.
+        const sampling: Partial<ModelParts> = {
+          linear: (x, weight) => {
+            const y = linear(x, weight);
+            peak = Math.max(peak, tf.memory().numBytes);
+            return y;
+          },
+        };
+        const before = tf.memory().numBytes;
+        const traced = await traceModel({ config: { ...oneLayer, num_layers: 2 }, run, backend, parts: sampling });
+        expect(tf.memory().numBytes).toBe(before);
+        const estimate = traced.memoryEstimate!;
+        expect(peak - before, backend).toBeGreaterThan(0);
+        expect(BigInt(peak - before), backend).toBeLessThanOrEqual(estimate.total);
+        // An estimate that errs high, not wildly: within 1.5x of what the engine counted.
+        expect(Number(estimate.total) / (peak - before), backend).toBeLessThan(1.5);
+      }
+    });
+
+    it('is above every tensor a meta forward pass makes, for random configs', async () => {
+      await fc.assert(
+        fc.asyncProperty(smallConfig, async ({ config, run: shape }) => {
+          const traced = await traceModel({ config, run: shape, backend: 'meta' });
+          let made = 0n;
+          for (const record of traced.records) {
+            for (const output of record.outputs) {
+              const elements = BigInt(output.shape.reduce((size, dim) => size * dim, 1));
+              made += elements * (output.dtype === 'bool' ? 1n : 4n);
+            }
+          }
+          // The RoPE tables are uploaded without a kernel: T * dk/2 floats each for cos and sin.
+          made += 2n * BigInt(shape.seq * (config.d_model / config.num_heads / 2)) * 4n;
+          const estimate = runMemoryEstimate(config, shape);
+          expect(made).toBeLessThanOrEqual(estimate.activations);
+        }),
+        { numRuns: 40, seed: 7 },
+      );
+    });
+  });
+});
+
+describe('assertRealRunFits', () => {
+  it('passes a run within the budget and returns its estimate', () => {
+    expect(assertRealRunFits(oneLayer, run, 'cpu', 27_121n).total).toBe(27_121n);
+  });
+
+  it('refuses a run over the budget with the estimate, the limit and the fix on one line', () => {
+    let error: unknown;
+    try {
+      assertRealRunFits(oneLayer, run, 'cpu', 27_120n);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).problems).toEqual([
+      'hand-small at batch 2 x 5 tokens needs about 27.1 kB on cpu (weights 2.98 kB + activations 24.1 kB), ' +
+        'over the 27.1 kB budget (--max-memory); use --backend meta to trace shapes without data, or lower --seq/--batch',
+    ]);
+  });
+
+  it('says when the weights alone do not fit', () => {
+    expect(() => assertRealRunFits(oneLayer, run, 'cpu', 2_000n)).toThrow(
+      'over the 2.00 kB budget (--max-memory); use --backend meta to trace shapes without data (the weights alone do not fit)',
+    );
+  });
+
+  it('holds wasm to its 32-bit heap even when the budget is larger', () => {
+    expect(WASM_HEAP_BYTES).toBe(4_294_967_296n);
+    // GPT-2 XL's fp32 weights alone are 8,508,230,400 bytes (the seed's anchor).
+    const xl: ModelConfig = { ...oneLayer, name: 'gpt2-xl', vocab_size: 50257, context_length: 1024, num_layers: 48, d_model: 1600, num_heads: 25, d_ff: 6400 };
+    expect(() => assertRealRunFits(xl, { batch: 1, seq: 8 }, 'wasm', 10n ** 12n)).toThrow(
+      /^gpt2-xl at batch 1 x 8 tokens needs about 8\.\d\d GB on wasm \(weights 8\.51 GB \+ activations \d+ MB\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); use --backend meta to trace shapes without data \(the weights alone do not fit\)$/,
+    );
+    // The same run on cpu with that budget fits.
+    expect(assertRealRunFits(xl, { batch: 1, seq: 8 }, 'cpu', 10n ** 12n).weights).toBe(8_508_230_400n);
+  });
+});
