@@ -16,6 +16,7 @@ const FLAG_EXAMPLES: Readonly<Record<string, number>> = {
   '--heads': 12,
   '--d-ff': 3072,
   '--vocab': 50257,
+  '--steps': 400000,
 };
 
 const GROUPED_DIGITS = /^(?:\d+|\d{1,3}(?:_\d{3})+|\d{1,3}(?:,\d{3})+)$/;
