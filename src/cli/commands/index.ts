@@ -7,6 +7,8 @@ import { registerModels } from './models.js';
 import { registerParams } from './params.js';
 import { registerReport } from './report.js';
 import { registerSweep } from './sweep.js';
+import { registerTrace } from './trace.js';
+import { registerStart, registerVerify } from './verify.js';
 import { registerTrain } from './train.js';
 import { registerTime } from './time.js';
 
@@ -20,9 +22,12 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerSweep,
   registerAnswers,
   registerReport,
+  registerTrace,
+  registerVerify,
+  registerStart,
   registerTime,
   registerTrain,
 ];
 
 /** What a bare `flopledger` runs. */
-export const DEFAULT_ARGV: readonly string[] = ['answers'];
+export const DEFAULT_ARGV: readonly string[] = ['start'];

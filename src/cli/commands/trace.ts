@@ -1,0 +1,45 @@
+import { traceReport } from '../../report/trace_report.js';
+import { traceModel } from '../../verify/index.js';
+import { exampleHelp, type RegisterCommand } from '../command_context.js';
+import {
+  addDepthOption,
+  addFormatOption,
+  addModelOverrideOptions,
+  addRunShapeOptions,
+  depthOf,
+  loadModel,
+  runShapeOf,
+  writeReport,
+  type DepthOptions,
+  type FormatOptions,
+  type ModelOverrideOptions,
+  type RunShapeOptions,
+} from '../options.js';
+import { addModelRunOptions, modelRunOptionsOf, type ModelRunFlags } from './verify.js';
+
+type TraceOptions = ModelOverrideOptions & FormatOptions & DepthOptions & RunShapeOptions & ModelRunFlags;
+
+export const registerTrace: RegisterCommand = (program, context) => {
+  const command = program
+    .command('trace')
+    .description('run one forward pass under the tracer: every kernel with its module path, shapes and FLOPs')
+    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .addHelpText(
+      'after',
+      exampleHelp(
+        'flopledger trace tiny',
+        'flopledger trace gpt2-small --seq 128 --depth 2',
+        'flopledger trace gpt2-xl --backend meta --format json > trace.json',
+      ),
+    );
+  addRunShapeOptions(command);
+  addModelRunOptions(command);
+  addDepthOption(command, '0 total, 1 top-level modules, 2 per layer, 3 every kernel', 3);
+  addModelOverrideOptions(command);
+  addFormatOption(command).action(async (model: string, options: TraceOptions) => {
+    const config = loadModel(model, options);
+    const run = runShapeOf(config, options);
+    const traced = await traceModel({ config, run, ...modelRunOptionsOf(options) });
+    writeReport(context, traceReport(traced, depthOf(options)), options.format);
+  });
+};

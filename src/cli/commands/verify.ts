@@ -1,0 +1,154 @@
+import type { Command } from 'commander';
+import {
+  forwardFlopBreakdown,
+  parameterMemory,
+  summarizeParameters,
+  sweepModels,
+  sweepSequenceLengths,
+} from '../../analytic/index.js';
+import { parseBackendChoice, type BackendChoice } from '../../backend.js';
+import { loadModelConfig, resolveRunShape } from '../../config/index.js';
+import type { ModelConfig, RunShape } from '../../config/model_config.js';
+import { InputError } from '../../errors.js';
+import { defaultRealRunBudget, parseByteSize } from '../../memory_budget.js';
+import { answersReport } from '../../report/answers_report.js';
+import type { Report } from '../../report/table.js';
+import { verificationReport, verificationSummaryReport, type TimedVerification } from '../../report/verify_report.js';
+import { verificationExitCode, verifyModel } from '../../verify/index.js';
+import { exampleHelp, type RegisterCommand } from '../command_context.js';
+import {
+  addDepthOption,
+  addFormatOption,
+  addModelOverrideOptions,
+  addRunShapeOptions,
+  depthOf,
+  loadModel,
+  runShapeOf,
+  writeReport,
+  type DepthOptions,
+  type FormatOptions,
+  type ModelOverrideOptions,
+  type RunShapeOptions,
+} from '../options.js';
+
+/** --backend, --seed and --max-memory: how a model runs under the tracer (trace and verify). */
+export interface ModelRunFlags {
+  backend: string;
+  seed?: string;
+  maxMemory?: string;
+}
+
+export function addModelRunOptions(command: Command): Command {
+  return command
+    .option(
+      '--backend <name>',
+      'auto (tensorflow if installed, else wasm), cpu, wasm, tensorflow, or meta (shapes only: any size in milliseconds)',
+      'auto',
+    )
+    .option('--seed <n>', 'seed of the random weights and token ids (default 0)')
+    .option('--max-memory <size>', 'refuse a real run whose estimated peak exceeds this, e.g. 8GB (default: half the free RAM)');
+}
+
+const WHOLE_NUMBER = /^\d+$/;
+
+/** The flags as library options; every bad value is an InputError naming its flag. */
+export function modelRunOptionsOf(flags: ModelRunFlags): { backend: BackendChoice; seed: number; maxMemoryBytes: bigint } {
+  const backend = parseBackendChoice(flags.backend);
+  let seed = 0;
+  if (flags.seed !== undefined) {
+    const raw = flags.seed.trim();
+    seed = Number(raw);
+    if (!WHOLE_NUMBER.test(raw) || !Number.isSafeInteger(seed)) {
+      throw new InputError(`--seed: "${flags.seed}" is not a whole number from 0 to 2^53 - 1; use e.g. --seed 0`);
+    }
+  }
+  const maxMemoryBytes =
+    flags.maxMemory === undefined ? defaultRealRunBudget() : parseByteSize(flags.maxMemory, '--max-memory');
+  return { backend, seed, maxMemoryBytes };
+}
+
+type VerifyOptions = ModelOverrideOptions & FormatOptions & DepthOptions & RunShapeOptions & ModelRunFlags;
+
+export const registerVerify: RegisterCommand = (program, context) => {
+  const command = program
+    .command('verify')
+    .description('trace a real forward pass and check every matmul against the formulas, exactly (exit 1 on any difference)')
+    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .addHelpText(
+      'after',
+      exampleHelp(
+        'flopledger verify gpt2-small --seq 128',
+        'flopledger verify gpt2-xl --backend meta',
+        'flopledger verify gpt2-xl --backend meta --ctx 16384 --seq 16384 --depth 3',
+      ),
+    );
+  addRunShapeOptions(command);
+  addModelRunOptions(command);
+  addDepthOption(command, '0 verdict, 1 components, 2 per layer, 3 every matmul');
+  addModelOverrideOptions(command);
+  addFormatOption(command).action(async (model: string, options: VerifyOptions) => {
+    const config = loadModel(model, options);
+    const run = runShapeOf(config, options);
+    const verification = await verifyModel({ config, run, ...modelRunOptionsOf(options) });
+    writeReport(context, verificationReport(verification, depthOf(options)), options.format);
+    context.setExitCode(verificationExitCode(verification));
+  });
+};
+
+/** The presets `npm start` verifies on meta at their full context. */
+const START_META_PRESETS = ['gpt2-small', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'];
+/** The real-compute check of `npm start`: short enough to run in seconds on one wasm thread. */
+const START_REAL_RUN = { preset: 'gpt2-small', backend: 'wasm', seq: 32 } as const;
+
+/** The seed problem's models, as the answers command uses them. */
+const ANSWER_MODEL = 'gpt2-xl';
+const ANSWER_SIZE_SERIES = ['gpt2-small', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'];
+const LONG_CONTEXT = 16_384;
+
+/** The answers command's report (src/cli/commands/answers.ts builds the same from the same models). */
+function seedAnswers(): Report {
+  const config = loadModelConfig(ANSWER_MODEL);
+  const [atContext, atLongContext] = sweepSequenceLengths(config, [config.context_length, LONG_CONTEXT]);
+  return answersReport({
+    model: {
+      config,
+      summary: summarizeParameters(config),
+      memory: parameterMemory(config),
+      breakdown: forwardFlopBreakdown(config, resolveRunShape(config)),
+    },
+    sizes: sweepModels(ANSWER_SIZE_SERIES.map((name) => loadModelConfig(name))),
+    longContext: [atContext!, atLongContext!],
+  });
+}
+
+async function timedVerification(config: ModelConfig, run: RunShape, backend: BackendChoice): Promise<TimedVerification> {
+  const start = performance.now();
+  const verification = await verifyModel({ config, run, backend });
+  return { verification, seconds: (performance.now() - start) / 1000 };
+}
+
+/** What a bare `flopledger` (and `npm start`) runs: verify the GPT-2 presets, then answer the seed problem. */
+export const registerStart: RegisterCommand = (program, context) => {
+  const command = program
+    .command('start', { hidden: true })
+    .description('verify the GPT-2 presets (meta at full context, gpt2-small on wasm with real compute), then the answers');
+  addFormatOption(command, ['markdown', 'json'], 'markdown').action(async (options: FormatOptions) => {
+    const entries: TimedVerification[] = [];
+    for (const name of START_META_PRESETS) {
+      const config = loadModelConfig(name);
+      entries.push(await timedVerification(config, resolveRunShape(config), 'meta'));
+    }
+    const realConfig = loadModelConfig(START_REAL_RUN.preset);
+    entries.push(
+      await timedVerification(realConfig, resolveRunShape(realConfig, { seq: START_REAL_RUN.seq }), START_REAL_RUN.backend),
+    );
+    const summary = verificationSummaryReport(entries);
+    const answers = seedAnswers();
+    writeReport(
+      context,
+      { blocks: [...summary.blocks, ...answers.blocks], json: { verifications: summary.json, answers: answers.json } },
+      options.format,
+    );
+    context.setExitCode(verificationExitCode({ ok: entries.every((entry) => entry.verification.ok) }));
+  });
+};
