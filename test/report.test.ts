@@ -106,7 +106,25 @@ describe('flopledger report', () => {
     // (d) rests on four runs, (e) on two.
     expect(verified[3]!.split('; ')).toHaveLength(4);
     expect(verified[4]!.split('; ')).toHaveLength(2);
-    for (const line of verified) expect(line).toMatch(/^(.+: (✓ trace \(\w+\)|formula only)(; |\.$))+/);
+    // Every run is traced on the meta backend by default, and every one matches.
+    for (const line of verified) {
+      const runs = line.split('. ')[0]!;
+      for (const entry of runs.split('; ')) expect(entry).toMatch(/^gpt2-\w+.*, 1 x [\d,]+ tokens: ✓ trace \(meta\)/);
+    }
+    expect(verified[0]).toContain('the token-embedding table and the norm gains are counted by formula');
+  });
+
+  it('lists every traced run with its matmul count and total', () => {
+    // 9 matmuls per layer plus lm_head: gpt2-small has 12 layers, gpt2-xl 48.
+    expect(markdown).toContain(
+      `| gpt2-small, 1 x 1,024 tokens | ✓ trace (meta) | 109 of 109 matmuls match exactly, ${group(forwardFlops(12n, 768n, 3072n, 50257n, 1024n))} FLOPs |`,
+    );
+    expect(markdown).toContain(
+      `| gpt2-xl (ctx=65536), 1 x 65,536 tokens | ✓ trace (meta) | 433 of 433 matmuls match exactly, ${group(forwardFlops(48n, 1600n, 6400n, 50257n, 65536n))} FLOPs |`,
+    );
+    const summaryRows = markdown.match(/^\| gpt2-[^|]* tokens \| [^|]* \| \d+ of \d+ matmuls[^|]*\|$/gm) ?? [];
+    expect(summaryRows).toHaveLength(10);
+    for (const row of summaryRows) expect(row).toContain('| ✓ trace (meta) |');
   });
 
   it('refers to both charts as images beside report.md, and says how to add timing', () => {
@@ -188,6 +206,14 @@ describe('report refuses bad input with one line, exit 2 and no files', () => {
     expect(result.code).toBe(2);
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain(`--timing ${timing}: points[0].flops`);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses an unknown backend', async () => {
+    const out = join(workDir, 'no-backend');
+    const result = await cli('report', '--out', out, '--backend', 'gpu');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('flopledger: --backend: "gpu" is not one of auto, cpu, wasm, tensorflow, meta\n');
     expect(existsSync(out)).toBe(false);
   });
 

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
+import { parseBackendChoice, type BackendChoice } from '../../backend.js';
 import type { ModelConfig, RunShape } from '../../config/model_config.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode, InputError, UnavailableError } from '../../errors.js';
+import { groupDigits } from '../../report/format.js';
 import { renderChartSvg, timeVsFlopsSpec } from '../../report/charts.js';
 import { buildReportDocument, documentFigures, type ReportCharts } from '../../report/document.js';
 import { renderDocumentHtml } from '../../report/document_html.js';
@@ -9,11 +11,13 @@ import { collectReportData, renderShareCharts, reportRuns } from '../../report/r
 import { readTimingData, type TimingData } from '../../report/timing_input.js';
 import { anyMismatch, type RunVerification, type Verification } from '../../report/verification_marks.js';
 import { checkOutputDirectory, writeFilesAtomically, type OutputFile } from '../../report/write_report_files.js';
+import { describeMismatch, verifyModel, type VerifyReport } from '../../verify/index.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 
 interface ReportOptions {
   out: string;
   timing?: string;
+  backend: string;
 }
 
 const DEFAULT_OUT = 'report';
@@ -23,10 +27,41 @@ const TIMING_HINT =
   '`flopledger time tiny --sweep seq=16,32,64 --format json > timing.json`, then ' +
   '`flopledger report --timing timing.json`.';
 
-/** How a run's counts are checked. Without a trace verifier every run is formula only. */
+/** How a run's counts are checked. */
 type RunVerifier = (config: ModelConfig, run: RunShape) => Promise<Verification>;
 
-const formulaOnly: RunVerifier = async () => ({ method: 'formula', reason: 'no trace verifier in this version' });
+/**
+ * Trace each run on `backend` and compare every matmul with the formulas. A run the backend
+ * cannot hold (a real backend refuses what would not fit in memory) is reported as formula
+ * only, with the reason; a backend that is not installed stops the command.
+ */
+function traceVerifier(backend: BackendChoice): RunVerifier {
+  return async (config, run) => {
+    try {
+      const report = await verifyModel({ config, run, backend });
+      const { matmuls } = report;
+      const detail = report.ok
+        ? `${matmuls.matchedCount} of ${matmuls.expectedCount} matmuls match exactly, ${groupDigits(matmuls.tracedTotal)} FLOPs`
+        : mismatchDetail(report);
+      return { method: 'trace', backend: report.backend.name, ok: report.ok, detail };
+    } catch (error) {
+      if (error instanceof InputError && !(error instanceof UnavailableError)) {
+        return { method: 'formula', reason: `not traced: ${error.problems[0] ?? error.message}` };
+      }
+      throw error;
+    }
+  };
+}
+
+function mismatchDetail(report: VerifyReport): string {
+  const first = report.matmuls.mismatches[0];
+  const kernels =
+    report.matmulKernelCount === report.expectedMatmulKernelCount
+      ? ''
+      : `${report.matmulKernelCount} matmul kernels ran, ${report.expectedMatmulKernelCount} expected; `;
+  const mismatches = `${report.matmuls.mismatches.length} of ${report.matmuls.expectedCount} matmuls differ`;
+  return `${kernels}${mismatches}${first === undefined ? '' : `, first ${describeMismatch(first)}`}`;
+}
 
 export const registerReport: RegisterCommand = (program, context) => {
   program
@@ -34,6 +69,12 @@ export const registerReport: RegisterCommand = (program, context) => {
     .description('write report.md and report.html: answers (a)-(e) with verification marks, charts, counting conventions')
     .option('--out <dir>', 'directory to write the report into (created if absent)', DEFAULT_OUT)
     .option('--timing <file>', "the timing command's JSON output, for a time-against-FLOPs chart")
+    .option(
+      '--backend <name>',
+      'backend to trace every run on: meta (shapes only, full-size models in moments), or a real one ' +
+        '(auto, wasm, cpu, tensorflow: computes, slow for large models; a run that cannot fit is marked formula only)',
+      'meta',
+    )
     .addHelpText(
       'after',
       exampleHelp('flopledger report --out report', 'flopledger report --out report --timing timing.json'),
@@ -41,10 +82,11 @@ export const registerReport: RegisterCommand = (program, context) => {
     .action(async (options: ReportOptions) => {
       // Bad input is refused before any counting or drawing, and nothing is written.
       checkOutputDirectory(options.out, '--out');
+      const backend = parseBackendChoice(options.backend);
       const timing = options.timing === undefined ? undefined : readTimingData(options.timing);
 
       const data = collectReportData();
-      const verifications = await verifyRuns(reportRuns(data), formulaOnly);
+      const verifications = await verifyRuns(reportRuns(data), traceVerifier(backend));
       const charts: ReportCharts = {
         ...(await renderShareCharts(data)),
         ...(timing === undefined ? {} : { timeVsFlops: await renderTimingChart(timing) }),
