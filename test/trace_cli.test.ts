@@ -145,7 +145,7 @@ describe('flopledger verify', () => {
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^flopledger: gpt2-xl at batch 1 x 1024 tokens needs about [\d.]+ [kMGT]B on wasm \(weights 8\.51 GB \+ activations [\d.]+ [kMGT]B\), over the 1\.00 GB budget \(--max-memory\); use --backend meta/,
+      /^flopledger: gpt2-xl at batch 1 x 1024 tokens needs about [\d.]+ [kMGT]B on wasm \(weights 8\.51 GB \+ their packed copies 8\.19 GB \+ activations [\d.]+ [kMGT]B\), over the 1\.00 GB budget \(--max-memory\); use --backend meta/,
     );
   });
 

@@ -118,6 +118,15 @@ describe('runMemoryEstimate', () => {
     expect(estimate.total).toBe(27_121n);
   });
 
+  it('adds a packed copy of every matmul weight when asked (wasm), and nothing else', () => {
+    const plain = runMemoryEstimate(oneLayer, run);
+    const packed = runMemoryEstimate(oneLayer, run, { packedMatmulWeights: true });
+    expect(plain.packedWeights).toBe(0n);
+    // q, k, v, o (4 d^2 = 256), w1, w3, w2 (3dF = 288), lm_head (Vd = 88): 632 floats; not E or the gains.
+    expect(packed.packedWeights).toBe(632n * 4n);
+    expect(packed.total - plain.total).toBe(2_528n);
+  });
+
   it('scales the per-layer rows with num_layers and the logits with V', () => {
     const one = runMemoryEstimate(oneLayer, run);
     const two = runMemoryEstimate({ ...oneLayer, num_layers: 2 }, run);
@@ -150,10 +159,13 @@ describe('runMemoryEstimate', () => {
         const traced = await traceModel({ config: { ...oneLayer, num_layers: 2 }, run, backend, parts: sampling });
         expect(tf.memory().numBytes).toBe(before);
         const estimate = traced.memoryEstimate!;
+        // The engine counts tensors; wasm's packed weight copies live outside them.
+        const tensorBytes = estimate.total - estimate.packedWeights;
+        expect(estimate.packedWeights > 0n, backend).toBe(backend === 'wasm');
         expect(peak - before, backend).toBeGreaterThan(0);
-        expect(BigInt(peak - before), backend).toBeLessThanOrEqual(estimate.total);
+        expect(BigInt(peak - before), backend).toBeLessThanOrEqual(tensorBytes);
         // An estimate that errs high, not wildly: within 1.5x of what the engine counted.
-        expect(Number(estimate.total) / (peak - before), backend).toBeLessThan(1.5);
+        expect(Number(tensorBytes) / (peak - before), backend).toBeLessThan(1.5);
       }
     });
 
@@ -206,10 +218,11 @@ describe('assertRealRunFits', () => {
 
   it('holds wasm to its 32-bit heap even when the budget is larger', () => {
     expect(WASM_HEAP_BYTES).toBe(4_294_967_296n);
-    // GPT-2 XL's fp32 weights alone are 8,508,230,400 bytes (the seed's anchor).
+    // GPT-2 XL's fp32 weights alone are 8,508,230,400 bytes (the seed's anchor); its matmul
+    // weights (all but the 80,411,200-entry embedding and the gains) are packed once more.
     const xl: ModelConfig = { ...oneLayer, name: 'gpt2-xl', vocab_size: 50257, context_length: 1024, num_layers: 48, d_model: 1600, num_heads: 25, d_ff: 6400 };
     expect(() => assertRealRunFits(xl, { batch: 1, seq: 8 }, 'wasm', 10n ** 12n)).toThrow(
-      /^gpt2-xl at batch 1 x 8 tokens needs about 8\.\d\d GB on wasm \(weights 8\.51 GB \+ activations \d+ MB\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); use --backend meta to trace shapes without data \(the weights alone do not fit\)$/,
+      /^gpt2-xl at batch 1 x 8 tokens needs about 16\.\d GB on wasm \(weights 8\.51 GB \+ their packed copies 8\.19 GB \+ activations \d+ MB\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); use --backend meta to trace shapes without data \(the weights alone do not fit\)$/,
     );
     // The same run on cpu with that budget fits.
     expect(assertRealRunFits(xl, { batch: 1, seq: 8 }, 'cpu', 10n ** 12n).weights).toBe(8_508_230_400n);

@@ -17,6 +17,9 @@ import { summarizeParameters } from './parameters.js';
  *   - Each projection may view its input and output as [B*T, .] around the matmul: two views per
  *     projection are allowed for, whether or not the linear layer makes them.
  *   - The causal mask is built in every layer; its broadcast copies are counted ([T, T] each).
+ *   - With `packedMatmulWeights` (the wasm backend): XNNPACK packs each weight matrix into a copy
+ *     of its own the first time it multiplies by it, and keeps the copy while the weight lives, so
+ *     every projection and lm_head is held twice (the embedding table and the gains are not).
  *   - Transient host arrays (a weight's values before upload) and the backend's own overhead
  *     (the wasm heap's growth policy, allocator slack) are not counted.
  *
@@ -47,9 +50,16 @@ export interface ActivationRow {
   readonly bytes: bigint;
 }
 
+export interface RunMemoryOptions {
+  /** Count a packed fp32 copy of every weight matrix a matmul uses, as the wasm backend keeps one. */
+  readonly packedMatmulWeights?: boolean;
+}
+
 export interface RunMemoryEstimate {
   /** fp32 weights. */
   readonly weights: bigint;
+  /** Packed copies of the matmul weights (0 unless asked for). */
+  readonly packedWeights: bigint;
   /** int32 token ids [B, T]. */
   readonly ids: bigint;
   /** Every intermediate of the forward pass, logits included. */
@@ -71,7 +81,7 @@ function row(
 }
 
 /** Peak bytes of one real forward pass of `config` at `run` (see the file comment for what it assumes). */
-export function runMemoryEstimate(config: ModelConfig, run: RunShape): RunMemoryEstimate {
+export function runMemoryEstimate(config: ModelConfig, run: RunShape, options: RunMemoryOptions = {}): RunMemoryEstimate {
   assertRunFits(config, run);
   const { vocab_size: V, num_layers: L, d_model: d, num_heads: H, d_ff: F } = config;
   const { batch: B, seq: T } = run;
@@ -119,9 +129,12 @@ export function runMemoryEstimate(config: ModelConfig, run: RunShape): RunMemory
     row('lm_head', 'logits and their flattened view', [B, T, V], 2, 1),
   ];
 
-  const weights = summarizeParameters(config).total * BYTES_PER_ELEMENT.fp32;
+  const parameters = summarizeParameters(config);
+  const weights = parameters.total * BYTES_PER_ELEMENT.fp32;
+  const { attention, ffn, lm_head } = parameters.byComponent;
+  const packedWeights = options.packedMatmulWeights === true ? (attention + ffn + lm_head) * BYTES_PER_ELEMENT.fp32 : 0n;
   const ids = BigInt(B) * BigInt(T) * TENSOR_DTYPE_BYTES.int32;
   let activations = 0n;
   for (const entry of rows) activations += entry.bytes;
-  return { weights, ids, activations, total: weights + ids + activations, rows };
+  return { weights, packedWeights, ids, activations, total: weights + packedWeights + ids + activations, rows };
 }

@@ -33,7 +33,7 @@ export function assertRealRunFits(
   backendName: string,
   budgetBytes: bigint,
 ): RunMemoryEstimate {
-  const estimate = runMemoryEstimate(config, run);
+  const estimate = runMemoryEstimate(config, run, { packedMatmulWeights: backendName === 'wasm' });
   const heapBound = backendName === 'wasm' && WASM_HEAP_BYTES < budgetBytes;
   const limit = heapBound ? WASM_HEAP_BYTES : budgetBytes;
   if (estimate.total <= limit) return estimate;
@@ -41,13 +41,16 @@ export function assertRealRunFits(
   const limitText = heapBound
     ? `the ${bytesText(limit)} a wasm heap can hold (32-bit WebAssembly memory)`
     : `the ${bytesText(limit)} budget (--max-memory)`;
+  const weights = estimate.weights + estimate.packedWeights;
   const fix =
-    estimate.weights > limit
+    weights > limit
       ? 'use --backend meta to trace shapes without data (the weights alone do not fit)'
       : 'use --backend meta to trace shapes without data, or lower --seq/--batch';
   throw new InputError(
     `${modelLabel(config)} at batch ${run.batch} x ${run.seq} tokens needs about ${bytesText(estimate.total)} ` +
-      `on ${backendName} (weights ${bytesText(estimate.weights)} + activations ${bytesText(estimate.total - estimate.weights)}), ` +
+      `on ${backendName} (weights ${bytesText(estimate.weights)}` +
+      (estimate.packedWeights > 0n ? ` + their packed copies ${bytesText(estimate.packedWeights)}` : '') +
+      ` + activations ${bytesText(estimate.total - weights)}), ` +
       `over ${limitText}; ${fix}`,
   );
 }
