@@ -1,0 +1,176 @@
+/**
+ * One forward-pass config measured for scripts/bench: untraced, traced and traced-with-kernel-
+ * timers runs interleaved (the order rotating every round, so drift and order effects fall on
+ * all three alike), the ratio of their medians, the achieved matmul rate against the calibrated
+ * bare matmul, and where the kernel time goes.
+ *
+ * Every run starts from a collected heap (a full GC before it, outside the clock): otherwise a
+ * run would pay for the garbage of the run before it, which belongs to another mode. Each run's
+ * process CPU time is kept beside its wall time: on a machine shared with other work, CPU time
+ * leaves out the time the process waited for a core.
+ */
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import type { ActiveBackend } from '../src/backend.js';
+import { loadModelConfig } from '../src/config/index.js';
+import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
+import { gflopsPerSecond, sharesByComponent } from '../src/timing/attribution.js';
+import { calibrateLargestMatmul } from '../src/timing/calibrate.js';
+import { efficiency, whereTimeGoes } from '../src/timing/diagnosis.js';
+import { median } from '../src/timing/statistics.js';
+import { traceKernels } from '../src/trace/tracer.js';
+import type { KernelRecord } from '../src/trace/types.js';
+import type { BenchConfig } from './bench_configs.js';
+
+/** Rounds of (untraced, traced, timed) per config: within this budget, but never fewer than MIN_ROUNDS. */
+const ROUND_BUDGET_MS = 12_000;
+const MIN_ROUNDS = 5;
+const MAX_ROUNDS = 40;
+const WARMUP_MS = 500;
+const CALIBRATION_MS = 800;
+
+const MODES = ['untraced', 'traced', 'timed'] as const;
+type Mode = (typeof MODES)[number];
+
+/** global.gc without starting node with --expose-gc. */
+function exposeGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
+export interface ForwardBenchResult {
+  readonly label: string;
+  readonly model: string;
+  readonly d_model: number;
+  readonly run: { batch: number; seq: number };
+  readonly matmul_flops: string;
+  readonly rounds: number;
+  readonly median_ms: Record<Mode, number>;
+  readonly min_ms: Record<Mode, number>;
+  /** traced / untraced and timed / untraced, medians. */
+  readonly overhead: { traced: number; timed: number };
+  /** Median process CPU time per run (user + system), and the same ratios over it. */
+  readonly median_cpu_ms: Record<Mode, number>;
+  readonly cpu_overhead: { traced: number; timed: number };
+  readonly forward_gflops: number;
+  readonly calibration: {
+    readonly path: string;
+    readonly dispatched: { label: string; gflops: number };
+    readonly fast_path: { label: string; gflops: number } | null;
+    readonly calibrated_gflops: number;
+  } | null;
+  readonly efficiency: number;
+  readonly shares: { key: string; time_share: number; flop_share: number; gflops: number }[];
+  readonly where_time_goes: string[];
+}
+
+export async function benchForward(bench: BenchConfig, backend: ActiveBackend): Promise<ForwardBenchResult> {
+  const config = loadModelConfig(bench.model, bench.overrides);
+  const weights = initWeights(config, { seed: 0, init: 'random' });
+  const ids = tokenIds(config, bench.run, { seed: 0, init: 'random' });
+  let lastRecords: KernelRecord[] = [];
+  let lastTimedWallMs = 0;
+  const runOnce: Record<Mode, () => number> = {
+    untraced: () => {
+      const start = performance.now();
+      forward(config, weights, ids).dispose();
+      return performance.now() - start;
+    },
+    traced: () => {
+      const start = performance.now();
+      traceKernels(() => forward(config, weights, ids)).result.dispose();
+      return performance.now() - start;
+    },
+    timed: () => {
+      const start = performance.now();
+      const trace = traceKernels(() => forward(config, weights, ids), { timeKernels: true });
+      trace.result.dispose();
+      const wall = performance.now() - start;
+      lastRecords = trace.records;
+      lastTimedWallMs = wall;
+      return wall;
+    },
+  };
+  try {
+    const warmupStart = performance.now();
+    let warmupRounds = 0;
+    let roundMs = 0;
+    while (warmupRounds < 2 || performance.now() - warmupStart < WARMUP_MS) {
+      const roundStart = performance.now();
+      for (const mode of MODES) runOnce[mode]();
+      roundMs = performance.now() - roundStart;
+      warmupRounds++;
+    }
+    const rounds = Math.min(MAX_ROUNDS, Math.max(MIN_ROUNDS, Math.floor(ROUND_BUDGET_MS / roundMs)));
+    const gc = exposeGc();
+    const samples: Record<Mode, number[]> = { untraced: [], traced: [], timed: [] };
+    const cpuSamples: Record<Mode, number[]> = { untraced: [], traced: [], timed: [] };
+    for (let round = 0; round < rounds; round++) {
+      for (let slot = 0; slot < MODES.length; slot++) {
+        const mode = MODES[(round + slot) % MODES.length] as Mode;
+        gc();
+        const cpuStart = process.cpuUsage();
+        samples[mode].push(runOnce[mode]());
+        const cpu = process.cpuUsage(cpuStart);
+        cpuSamples[mode].push((cpu.user + cpu.system) / 1000);
+      }
+    }
+    const medians = Object.fromEntries(MODES.map((mode) => [mode, median(samples[mode])])) as Record<Mode, number>;
+    const cpuMedians = Object.fromEntries(MODES.map((mode) => [mode, median(cpuSamples[mode])])) as Record<Mode, number>;
+    const minima = Object.fromEntries(MODES.map((mode) => [mode, Math.min(...samples[mode])])) as Record<Mode, number>;
+
+    let matmulFlops = 0n;
+    for (const record of lastRecords) if (!record.nested && record.matmul !== undefined) matmulFlops += record.matmul.flops;
+    const forwardGflops = gflopsPerSecond(matmulFlops, medians.untraced);
+    const calibration = await calibrateLargestMatmul(lastRecords, { synchronous: true, minTimeMs: CALIBRATION_MS });
+    const calibrated = calibration?.bestGflops ?? NaN;
+    const where =
+      calibration === undefined
+        ? []
+        : whereTimeGoes({
+            backendName: backend.name,
+            records: lastRecords,
+            achievedGflops: forwardGflops,
+            calibratedGflops: calibrated,
+            calibratedLabel: (calibration.fastPath ?? calibration.dispatched).label,
+            tracedWallMs: lastTimedWallMs,
+          });
+    return {
+      label: bench.label,
+      model: config.name,
+      d_model: config.d_model,
+      run: { batch: bench.run.batch, seq: bench.run.seq },
+      matmul_flops: matmulFlops.toString(),
+      rounds,
+      median_ms: medians,
+      min_ms: minima,
+      overhead: { traced: medians.traced / medians.untraced, timed: medians.timed / medians.untraced },
+      median_cpu_ms: cpuMedians,
+      cpu_overhead: { traced: cpuMedians.traced / cpuMedians.untraced, timed: cpuMedians.timed / cpuMedians.untraced },
+      forward_gflops: forwardGflops,
+      calibration:
+        calibration === undefined
+          ? null
+          : {
+              path: calibration.path,
+              dispatched: { label: calibration.dispatched.label, gflops: calibration.dispatched.gflops },
+              fast_path:
+                calibration.fastPath === undefined
+                  ? null
+                  : { label: calibration.fastPath.label, gflops: calibration.fastPath.gflops },
+              calibrated_gflops: calibrated,
+            },
+      efficiency: efficiency(forwardGflops, calibrated),
+      shares: sharesByComponent(lastRecords).map((row) => ({
+        key: row.key,
+        time_share: row.timeShare,
+        flop_share: row.flopShare,
+        gflops: gflopsPerSecond(row.flops, row.timeMs),
+      })),
+      where_time_goes: where,
+    };
+  } finally {
+    ids.dispose();
+    disposeWeights(weights);
+  }
+}
