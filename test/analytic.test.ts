@@ -81,16 +81,16 @@ describe('parameters', () => {
       [`layers.${i}.attn.v_proj`, 'weight', [6, 6], 36n],
       [`layers.${i}.attn.output_proj`, 'weight', [6, 6], 36n],
       [`layers.${i}.ln2`, 'gain', [6], 6n],
-      [`layers.${i}.ffn.w1`, 'weight', [10, 6], 60n],
-      [`layers.${i}.ffn.w2`, 'weight', [6, 10], 60n],
-      [`layers.${i}.ffn.w3`, 'weight', [10, 6], 60n],
+      [`layers.${i}.ffn.w1`, 'weight', [6, 10], 60n],
+      [`layers.${i}.ffn.w2`, 'weight', [10, 6], 60n],
+      [`layers.${i}.ffn.w3`, 'weight', [6, 10], 60n],
     ];
     const expected: [string, string, number[], bigint][] = [
       ['token_embeddings', 'weight', [11, 6], 66n],
       ...layer(0),
       ...layer(1),
       ['ln_final', 'gain', [6], 6n],
-      ['lm_head', 'weight', [11, 6], 66n],
+      ['lm_head', 'weight', [6, 11], 66n],
     ];
     const rows = parameterInventory(tiny).map((r) => [r.path, r.name, [...r.shape], r.count]);
     expect(rows).toEqual(expected);
@@ -138,15 +138,15 @@ describe('forward matmuls', () => {
       expected,
     );
     expect(rows.map((r) => r.description).slice(0, 9)).toEqual([
-      'x @ Wq^T',
-      'x @ Wk^T',
-      'x @ Wv^T',
+      'x @ Wq',
+      'x @ Wk',
+      'x @ Wv',
       'q @ k^T / sqrt(dk)',
       'P @ v',
-      'o @ Wo^T',
-      'x @ W1^T',
-      'x @ W3^T',
-      'h @ W2^T',
+      'o @ Wo',
+      'x @ W1',
+      'x @ W3',
+      'h @ W2',
     ]);
     const breakdown = forwardFlopBreakdown(tiny, { batch: 3, seq: 5 });
     expect(breakdown.total).toBe(25_020n); // 2 * (4*1080 + 2*900 + 3*1800) + 1980

@@ -76,7 +76,7 @@ describe('params and memory', () => {
     expect(weights).toHaveLength(1 + (1 + 9 * 2 + 2) + 1);
     // Total 164,160 (per layer 4*64^2 + 3*64*256 + 2*64 = 65,664; twice, plus 2*256*64 + 64), so 16,384 is 10.0%.
     expect(weights[1]).toBe('token_embeddings,weight,"[256, 64]",16384,10.0%');
-    expect(weights).toContain('layers.1.ffn.w2,weight,"[64, 256]",16384,10.0%');
+    expect(weights).toContain('layers.1.ffn.w2,weight,"[256, 64]",16384,10.0%');
     expect(weights).toContain('layers.0.ln1,gain,[64],64,0.0%');
     expect(parameterCount(2n, 64n, 256n, 256n)).toBe(164160n);
     expect(weights.at(-1)).toBe('total,,,164160,100.0%');

@@ -146,7 +146,7 @@ describe('train command', () => {
     [['gpt2-xl', '--batch', '0'], 'flopledger: --batch: "0" is not a positive integer; use e.g. --batch 8\n'],
     [['gpt2-xl', '--seq', '2048'], 'flopledger: --seq 2048 is longer than the context length of gpt2-xl (1024); add --ctx 2048 to raise the context length, or use --seq 1024 or less\n'],
     [['gpt2-xl', '--memory', '80'], 'flopledger: --memory: "80" is not a size; use a number with a unit, e.g. --memory 8GB or --memory 512MiB\n'],
-    [['gpt2-xl', '--steps', '4e5'], 'flopledger: --steps: "4e5" is not a positive integer; use e.g. --steps 16\n'],
+    [['gpt2-xl', '--steps', '4e5'], 'flopledger: --steps: "4e5" is not a positive integer; use e.g. --steps 400000\n'],
     [['gpt2-xl', '--peak-flops', 'fast'], 'flopledger: --peak-flops: "fast" is not a FLOP rate; use a number with an optional SI prefix, e.g. --peak-flops 19.5T (= 19.5e12 = 19500000000000 FLOP/s)\n'],
     [['gpt2-xl', '--mfu', '50'], 'flopledger: --mfu: "50" is more than 100% of peak; use a fraction in (0, 1] (for a percentage add %: --mfu 50%), e.g. --mfu 0.5 or --mfu 50%\n'],
     [['gpt2-xl', '--mfu', '0'], 'flopledger: --mfu: "0" is zero; a run needs some utilization, use e.g. --mfu 0.5 or --mfu 50%\n'],

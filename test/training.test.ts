@@ -100,7 +100,7 @@ describe('backward matmul inventory', () => {
     expect(at('layers.0.attn.q_proj', 'x')).toMatchObject({
       description: 'dx = dy @ Wq^T',
       symbolicShapes: '[B*T,d] x [d,d]',
-      forwardDescription: 'x @ Wq^T',
+      forwardDescription: 'x @ Wq',
       component: 'attention_projections',
     });
     expect(at('layers.1.ffn.w2', 'W')).toMatchObject({ description: 'dW2 = x^T @ dy', symbolicShapes: '[F,B*T] x [B*T,d]' });

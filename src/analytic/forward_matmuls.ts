@@ -8,7 +8,7 @@ import type { MatmulComponent, MatmulRow } from './types.js';
  * Derived from the architecture on paper (design.md section 1), not from the model's code, so
  * that checking a trace against these rows proves something.
  *
- * A weight W[d_out, d_in] is applied as x @ W^T: [B, T, d_in] x [d_in, d_out], batch [B],
+ * A weight W[d_in, d_out] is applied as x @ W: [B, T, d_in] x [d_in, d_out], batch [B],
  * m = T, k = d_in, n = d_out. Causal attention is counted in full: the kernels compute every
  * T x T score, masked or not.
  */
@@ -48,20 +48,20 @@ export function forwardMatmulInventory(config: ModelConfig, run: RunShape): Matm
   for (let i = 0; i < L; i++) {
     const projection = 'attention_projections';
     rows.push(
-      matmul(path.attnProjection(i, 'q_proj'), projection, 'x @ Wq^T', '[B,T,d] x [d,d]', [B], T, d, d),
-      matmul(path.attnProjection(i, 'k_proj'), projection, 'x @ Wk^T', '[B,T,d] x [d,d]', [B], T, d, d),
-      matmul(path.attnProjection(i, 'v_proj'), projection, 'x @ Wv^T', '[B,T,d] x [d,d]', [B], T, d, d),
+      matmul(path.attnProjection(i, 'q_proj'), projection, 'x @ Wq', '[B,T,d] x [d,d]', [B], T, d, d),
+      matmul(path.attnProjection(i, 'k_proj'), projection, 'x @ Wk', '[B,T,d] x [d,d]', [B], T, d, d),
+      matmul(path.attnProjection(i, 'v_proj'), projection, 'x @ Wv', '[B,T,d] x [d,d]', [B], T, d, d),
       // heads split: q, k, v are (B, H, T, dk)
       matmul(path.scores(i), 'attention_core', 'q @ k^T / sqrt(dk)', '[B,H,T,dk] x [B,H,dk,T]', [B, H], T, dk, T),
       matmul(path.weightedSum(i), 'attention_core', 'P @ v', '[B,H,T,T] x [B,H,T,dk]', [B, H], T, T, dk),
       // heads merged: o is (B, T, d)
-      matmul(path.attnProjection(i, 'output_proj'), projection, 'o @ Wo^T', '[B,T,d] x [d,d]', [B], T, d, d),
-      matmul(path.ffnMatrix(i, 'w1'), 'ffn', 'x @ W1^T', '[B,T,d] x [d,F]', [B], T, d, F),
-      matmul(path.ffnMatrix(i, 'w3'), 'ffn', 'x @ W3^T', '[B,T,d] x [d,F]', [B], T, d, F),
-      // h = SiLU(x W1^T) * (x W3^T) is (B, T, F)
-      matmul(path.ffnMatrix(i, 'w2'), 'ffn', 'h @ W2^T', '[B,T,F] x [F,d]', [B], T, F, d),
+      matmul(path.attnProjection(i, 'output_proj'), projection, 'o @ Wo', '[B,T,d] x [d,d]', [B], T, d, d),
+      matmul(path.ffnMatrix(i, 'w1'), 'ffn', 'x @ W1', '[B,T,d] x [d,F]', [B], T, d, F),
+      matmul(path.ffnMatrix(i, 'w3'), 'ffn', 'x @ W3', '[B,T,d] x [d,F]', [B], T, d, F),
+      // h = SiLU(x W1) * (x W3) is (B, T, F)
+      matmul(path.ffnMatrix(i, 'w2'), 'ffn', 'h @ W2', '[B,T,F] x [F,d]', [B], T, F, d),
     );
   }
-  rows.push(matmul(path.lmHead, 'lm_head', 'x @ Wlm^T', '[B,T,d] x [d,V]', [B], T, d, V));
+  rows.push(matmul(path.lmHead, 'lm_head', 'x @ Wlm', '[B,T,d] x [d,V]', [B], T, d, V));
   return rows;
 }

@@ -17,15 +17,16 @@ function row(modulePath: string, name: string, shape: readonly number[]): Parame
 
 /**
  * Every weight tensor in model order, as a data table (one shape per row) so it can be printed,
- * summed and diffed. Matrices are stored [d_out, d_in]; there are no biases and RoPE has no
+ * summed and diffed. Matrices are stored [d_in, d_out] and applied as x W (the transpose of the
+ * course's W[d_out, d_in]; the same count); there are no biases and RoPE has no
  * parameters, so nothing here depends on the context length.
  */
 export function parameterInventory(config: ModelConfig): ParameterRow[] {
   const { vocab_size: V, num_layers: L, d_model: d, d_ff: F } = config;
   const ffnShapes: Record<(typeof FFN_MATRICES)[number], readonly number[]> = {
-    w1: [F, d], // d -> F
-    w2: [d, F], // F -> d
-    w3: [F, d], // d -> F
+    w1: [d, F], // d -> F
+    w2: [F, d], // F -> d
+    w3: [d, F], // d -> F
   };
   const rows: ParameterRow[] = [row(path.tokenEmbeddings, 'weight', [V, d])];
   for (let i = 0; i < L; i++) {
@@ -39,7 +40,7 @@ export function parameterInventory(config: ModelConfig): ParameterRow[] {
     }
   }
   rows.push(row(path.lnFinal, 'gain', [d]));
-  rows.push(row(path.lmHead, 'weight', [V, d])); // untied from token_embeddings
+  rows.push(row(path.lmHead, 'weight', [d, V])); // d -> V, untied from token_embeddings
   return rows;
 }
 

@@ -9,7 +9,7 @@ export interface MatmulRow {
   /** Module path, e.g. "layers.3.attn.q_proj". */
   readonly path: string;
   readonly component: Exclude<FlopComponent, 'non_matmul'>;
-  /** Plain words: "x @ Wq^T", "q @ k^T". */
+  /** Plain words: "x @ Wq", "q @ k^T". */
   readonly description: string;
   /** Symbolic operand shapes as the formulas name them: "[B,T,d] x [d,d]". */
   readonly symbolicShapes: string;

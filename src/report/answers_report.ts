@@ -153,7 +153,7 @@ function answerB({ config, breakdown }: AnswersInput['model']): Answer {
           `in each of its ${n(config.num_layers)} layers plus ${once.map((group) => group.name).join(', ')}: ` +
           `${n(breakdown.rows.length)} matmuls in all, totalling ${exactAndSi(breakdown.total)}. ` +
           `Shapes use B=${n(batch)}, T=${n(seq)}, d=${n(config.d_model)}, H=${n(config.num_heads)}, ` +
-          `dk=d/H, F=${n(config.d_ff)}, V=${n(config.vocab_size)}; a weight W[out, in] is applied as x @ W^T.`,
+          `dk=d/H, F=${n(config.d_ff)}, V=${n(config.vocab_size)}; a weight W[in, out] is applied as x @ W.`,
       ),
       tableBlock({
         columns: [

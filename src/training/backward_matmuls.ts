@@ -14,7 +14,7 @@ export interface BackwardMatmulRow extends MatmulRow {
   readonly gradient: 'input' | 'weight';
   /** The forward operand this is the gradient of: 'x' or 'W' for a linear layer, 'q', 'k', 'P', 'v' in attention. */
   readonly operand: string;
-  /** The forward matmul's own description, e.g. "x @ Wq^T". */
+  /** The forward matmul's own description, e.g. "x @ Wq". */
   readonly forwardDescription: string;
   /** Why a real backward pass does not run this matmul; absent when it runs. */
   readonly skipped?: string;
