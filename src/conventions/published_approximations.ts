@@ -1,4 +1,5 @@
 import { forwardFlopBreakdown } from '../analytic/flop_breakdown.js';
+import { backwardFlopBreakdown } from '../training/backward_flops.js';
 import { headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { parameterConventions } from './parameter_counts.js';
 import { divideRationals, rational, type Rational } from './rational.js';
@@ -9,7 +10,7 @@ import { divideRationals, rational, type Rational } from './rational.js';
  * sequence length (the context each token's attention actually spans in this forward pass).
  */
 
-export const EXACT_TRAINING_LABEL = '3 x forward matmuls (backward traced in `verify --train`)';
+export const EXACT_TRAINING_LABEL = 'exact forward + backward matmuls / (B*T) (backward checked by `verify --train`)';
 export const EXACT_FORWARD_LABEL = 'exact forward matmuls / (B*T)';
 
 /**
@@ -58,13 +59,14 @@ export function exactForwardPerToken(config: ModelConfig, run: RunShape): Ration
 }
 
 /**
- * Training FLOPs per token as 3 x the exact forward matmuls: each forward matmul has two
- * backward matmuls of the same size (the input gradient and the weight gradient). The traced
- * backward inventory (`verify --train`) checks this; here it is the stated rule.
+ * Training matmul FLOPs per token: the exact forward matmuls plus the backward inventory's
+ * gradient matmuls (derived per matmul, not assumed as 2x; `verify --train` checks them against
+ * a traced training step). The optimizer step is not per token and is left out, as the papers do.
  */
 export function exactTrainingPerToken(config: ModelConfig, run: RunShape): Rational {
-  const forward = exactForwardPerToken(config, run);
-  return rational(3n * forward.numerator, forward.denominator);
+  const { total: forward } = forwardFlopBreakdown(config, run);
+  const { total: backward } = backwardFlopBreakdown(config, run);
+  return rational(forward + backward, BigInt(run.batch) * BigInt(run.seq));
 }
 
 export type PublishedApproximationKey =
