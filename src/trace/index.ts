@@ -23,4 +23,4 @@ export {
   uncountedKernels,
 } from './summary.js';
 export type { KernelTotals } from './summary.js';
-export type { KernelRecord, Shaped, TensorSignature, TracedMatmul } from './types.js';
+export type { KernelPhase, KernelRecord, Shaped, TensorSignature, TracedMatmul } from './types.js';

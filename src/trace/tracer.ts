@@ -26,7 +26,7 @@ import * as tf from '@tensorflow/tfjs';
 import { currentModulePath } from '../scope.js';
 import { isMatmulKernel, matmulFromKernel } from './matmul_shapes.js';
 import { nonMatmulFlops } from './flop_rules.js';
-import type { KernelRecord, TensorSignature } from './types.js';
+import type { KernelPhase, KernelRecord, TensorSignature } from './types.js';
 
 export interface TraceOptions {
   /**
@@ -34,6 +34,12 @@ export interface TraceOptions {
    * and tfjs-node this is compute time; on GPU backends it is only dispatch time.
    */
   readonly timeKernels?: boolean;
+  /**
+   * Asked as each kernel starts; its answer is kept as the record's `phase`. A traced training
+   * step answers forward, backward or optimizer from its own state: the tracer knows kernels,
+   * not what they are for.
+   */
+  readonly phaseOf?: () => KernelPhase | undefined;
 }
 
 export interface Trace<T> {
@@ -53,6 +59,7 @@ interface CapturedKernel {
   readonly attrs: Readonly<Record<string, unknown>>;
   readonly nested: boolean;
   readonly timeMs: number | undefined;
+  readonly phase: KernelPhase | undefined;
 }
 
 let traceRunning = false;
@@ -84,6 +91,7 @@ export function traceKernels<T>(fn: () => T, options: TraceOptions = {}): Trace<
       const inputs = signaturesOf(args.inputs);
       const attrs = args.attrs === undefined ? {} : jsonSafeAttrs(args.attrs);
       const nested = depth > 0;
+      const phase = options.phaseOf?.();
       depth++;
       let output: ReturnType<KernelConfig['kernelFunc']>;
       let timeMs: number | undefined;
@@ -99,7 +107,7 @@ export function traceKernels<T>(fn: () => T, options: TraceOptions = {}): Trace<
         depth--;
       }
       const outputs = Array.isArray(output) ? output.map(signatureOf) : [signatureOf(output)];
-      captured[slot] = { kernel, path, inputs, outputs, attrs, nested, timeMs };
+      captured[slot] = { kernel, path, inputs, outputs, attrs, nested, timeMs, phase };
       return output;
     };
     return { ...original, kernelFunc };
@@ -164,6 +172,7 @@ function finishRecords(captured: readonly (CapturedKernel | undefined)[]): Kerne
       nested: kernel.nested,
       flops: nonMatmulFlops(kernel.kernel, kernel.inputs, kernel.outputs, kernel.attrs),
       ...(kernel.timeMs === undefined ? {} : { timeMs: kernel.timeMs }),
+      ...(kernel.phase === undefined ? {} : { phase: kernel.phase }),
     });
   }
   return records;

@@ -15,6 +15,12 @@ export interface TracedMatmul {
   readonly flops: bigint;
 }
 
+/**
+ * Which part of a training step ran a kernel. Forward traces leave it unset; a traced training
+ * step (src/train_trace/) sets it through the tracer's `phaseOf` option.
+ */
+export type KernelPhase = 'forward' | 'backward' | 'optimizer';
+
 export interface KernelRecord {
   /** Order of execution within the trace, from 0. */
   readonly index: number;
@@ -44,6 +50,8 @@ export interface KernelRecord {
    * (webgl, webgpu) it is only the time to dispatch the work. Includes nested kernels' time.
    */
   readonly timeMs?: number;
+  /** Set only when the trace was asked for phases (TraceOptions.phaseOf). */
+  readonly phase?: KernelPhase;
 }
 
 /** What a FLOP rule reads of an operand: its shape only, so formulas can run on shapes alone. */
