@@ -20,12 +20,14 @@ import { greaterEqualConfig } from './kernels/greater_equal.js';
 import { identityConfig } from './kernels/identity.js';
 import { lessConfig } from './kernels/less.js';
 import { lessEqualConfig } from './kernels/less_equal.js';
+import { logConfig } from './kernels/log.js';
 import { maxConfig } from './kernels/max.js';
 import { maximumConfig } from './kernels/maximum.js';
 import { meanConfig } from './kernels/mean.js';
 import { minimumConfig } from './kernels/minimum.js';
 import { multiplyConfig } from './kernels/multiply.js';
 import { negConfig } from './kernels/neg.js';
+import { oneHotConfig } from './kernels/one_hot.js';
 import { onesLikeConfig } from './kernels/ones_like.js';
 import { packConfig } from './kernels/pack.js';
 import { powConfig } from './kernels/pow.js';
@@ -34,6 +36,7 @@ import { realDivConfig } from './kernels/real_div.js';
 import { reciprocalConfig } from './kernels/reciprocal.js';
 import { reshapeConfig } from './kernels/reshape.js';
 import { rsqrtConfig } from './kernels/rsqrt.js';
+import { scatterNdConfig } from './kernels/scatter_nd.js';
 import { selectConfig } from './kernels/select.js';
 import { sigmoidConfig } from './kernels/sigmoid.js';
 import { sinConfig } from './kernels/sin.js';
@@ -67,12 +70,14 @@ export const metaKernelConfigs: readonly KernelConfig[] = [
   identityConfig,
   lessConfig,
   lessEqualConfig,
+  logConfig,
   maxConfig,
   maximumConfig,
   meanConfig,
   minimumConfig,
   multiplyConfig,
   negConfig,
+  oneHotConfig,
   onesLikeConfig,
   packConfig,
   powConfig,
@@ -81,6 +86,7 @@ export const metaKernelConfigs: readonly KernelConfig[] = [
   reciprocalConfig,
   reshapeConfig,
   rsqrtConfig,
+  scatterNdConfig,
   selectConfig,
   sigmoidConfig,
   sinConfig,
