@@ -19,6 +19,96 @@ export interface ModelConfig {
    * absent when nothing changed. `name` stays the preset's so reports can group by it.
    */
   readonly variant?: string;
+
+  // Architecture variants (issue: GQA/MQA, tied embeddings, GPT-2-original blocks). Each is
+  // optional and its absence means the seed's model; read them through architectureOf(), the
+  // one place that knows the defaults.
+
+  /** Key/value heads: num_heads (multi-head, the default), 1 (multi-query) or a divisor (grouped-query). */
+  readonly num_kv_heads?: number;
+  /** lm_head reuses token_embeddings (logits = x @ E^T); default false (untied). */
+  readonly tie_embeddings?: boolean;
+  /** swiglu: W2(SiLU(W1 x) * W3 x) (default); gelu: W2(GELU(W1 x)), the two-matrix MLP. */
+  readonly ffn?: FfnKind;
+  /** rmsnorm: gain only (default); layernorm: mean-centred, with gain and bias. */
+  readonly norm?: NormKind;
+  /** rope: rotary, no parameters (default); learned: a [context_length, d_model] table added to the embeddings. */
+  readonly positions?: PositionKind;
+  /** Biases on every linear layer except lm_head; default false. */
+  readonly bias?: boolean;
+  /** The embedding table and lm_head are padded to a multiple of this (default 1: no padding). */
+  readonly vocab_multiple?: number;
+  /** RoPE base; default 10000. Changes no count, only the model's rotation angles. */
+  readonly rope_theta?: number;
+}
+
+export const FFN_KINDS = ['swiglu', 'gelu'] as const;
+export type FfnKind = (typeof FFN_KINDS)[number];
+export const NORM_KINDS = ['rmsnorm', 'layernorm'] as const;
+export type NormKind = (typeof NORM_KINDS)[number];
+export const POSITION_KINDS = ['rope', 'learned'] as const;
+export type PositionKind = (typeof POSITION_KINDS)[number];
+
+/** The architecture keys a config file may hold besides the six dimensions, in display order. */
+export const ARCHITECTURE_KEYS = [
+  'num_kv_heads',
+  'tie_embeddings',
+  'ffn',
+  'norm',
+  'positions',
+  'bias',
+  'vocab_multiple',
+  'rope_theta',
+] as const;
+export type ArchitectureKey = (typeof ARCHITECTURE_KEYS)[number];
+
+/** Every architecture choice of a config with its default filled in. */
+export interface Architecture {
+  readonly num_kv_heads: number;
+  readonly tie_embeddings: boolean;
+  readonly ffn: FfnKind;
+  readonly norm: NormKind;
+  readonly positions: PositionKind;
+  readonly bias: boolean;
+  readonly vocab_multiple: number;
+  readonly rope_theta: number;
+  /** vocab_size rounded up to a multiple of vocab_multiple: the rows of the embedding and lm_head. */
+  readonly padded_vocab_size: number;
+  /** d_model / num_heads. */
+  readonly head_dim: number;
+  /** num_kv_heads * head_dim: the width of the k and v projections. */
+  readonly kv_dim: number;
+}
+
+/** The seed's architecture: what a config means when it names no variant. */
+export const DEFAULT_ARCHITECTURE = {
+  tie_embeddings: false,
+  ffn: 'swiglu',
+  norm: 'rmsnorm',
+  positions: 'rope',
+  bias: false,
+  vocab_multiple: 1,
+  rope_theta: 10000,
+} as const;
+
+/** The config's architecture with every default applied (the one place defaults live). */
+export function architectureOf(config: ModelConfig): Architecture {
+  const num_kv_heads = config.num_kv_heads ?? config.num_heads;
+  const vocab_multiple = config.vocab_multiple ?? DEFAULT_ARCHITECTURE.vocab_multiple;
+  const head_dim = config.d_model / config.num_heads;
+  return {
+    num_kv_heads,
+    tie_embeddings: config.tie_embeddings ?? DEFAULT_ARCHITECTURE.tie_embeddings,
+    ffn: config.ffn ?? DEFAULT_ARCHITECTURE.ffn,
+    norm: config.norm ?? DEFAULT_ARCHITECTURE.norm,
+    positions: config.positions ?? DEFAULT_ARCHITECTURE.positions,
+    bias: config.bias ?? DEFAULT_ARCHITECTURE.bias,
+    vocab_multiple,
+    rope_theta: config.rope_theta ?? DEFAULT_ARCHITECTURE.rope_theta,
+    padded_vocab_size: Math.ceil(config.vocab_size / vocab_multiple) * vocab_multiple,
+    head_dim,
+    kv_dim: num_kv_heads * head_dim,
+  };
 }
 
 /** The keys a config file may hold, in the seed's order. */
