@@ -12,10 +12,13 @@ import type { ModelConfig, RunShape } from '../../config/model_config.js';
 import { InputError } from '../../errors.js';
 import { defaultRealRunBudget, parseByteSize } from '../../memory_budget.js';
 import { answersReport } from '../../report/answers_report.js';
+import { modelLabel, runLabel } from '../../report/labels.js';
 import type { Report } from '../../report/table.js';
 import { verificationReport, verificationSummaryReport, type TimedVerification } from '../../report/verify_report.js';
+import { trainingVerificationReport } from '../../report/verify_training_report.js';
 import { verificationExitCode, verifyModel } from '../../verify/index.js';
-import { exampleHelp, type RegisterCommand } from '../command_context.js';
+import { verifyTraining } from '../../verify/verify_training.js';
+import { exampleHelp, type CommandContext, type RegisterCommand } from '../command_context.js';
 import {
   addDepthOption,
   addFormatOption,
@@ -67,7 +70,11 @@ export function modelRunOptionsOf(flags: ModelRunFlags): { backend: BackendChoic
   return { backend, seed, maxMemoryBytes };
 }
 
-type VerifyOptions = ModelOverrideOptions & FormatOptions & DepthOptions & RunShapeOptions & ModelRunFlags;
+type VerifyOptions = ModelOverrideOptions &
+  FormatOptions &
+  DepthOptions &
+  RunShapeOptions &
+  ModelRunFlags & { train?: boolean };
 
 export const registerVerify: RegisterCommand = (program, context) => {
   const command = program
@@ -80,18 +87,39 @@ export const registerVerify: RegisterCommand = (program, context) => {
         'flopledger verify gpt2-small --seq 128',
         'flopledger verify gpt2-xl --backend meta',
         'flopledger verify gpt2-xl --backend meta --ctx 16384 --seq 16384 --depth 3',
+        'flopledger verify gpt2-xl --backend meta --train',
       ),
     );
   addRunShapeOptions(command);
   addModelRunOptions(command);
+  command.option(
+    '--train',
+    'also trace one training step (loss, backward pass, AdamW) and check every backward matmul against the formulas, exactly',
+  );
   addDepthOption(command, '0 verdict, 1 components, 2 per layer, 3 every matmul');
   addModelOverrideOptions(command);
   addFormatOption(command).action(async (model: string, options: VerifyOptions) => {
     const config = loadModel(model, options);
     const run = runShapeOf(config, options);
-    const verification = await verifyModel({ config, run, ...modelRunOptionsOf(options) });
-    writeReport(context, verificationReport(verification, depthOf(options)), options.format);
-    context.setExitCode(verificationExitCode(verification));
+    const runOptions = modelRunOptionsOf(options);
+    const verification = await verifyModel({ config, run, ...runOptions });
+    const report = verificationReport(verification, depthOf(options));
+    if (options.train !== true) {
+      writeReport(context, report, options.format);
+      context.setExitCode(verificationExitCode(verification));
+      return;
+    }
+    const training = await verifyTraining({ config, run, ...runOptions });
+    const trainingReport = trainingVerificationReport(training, depthOf(options));
+    writeReport(
+      context,
+      {
+        blocks: [...report.blocks, ...trainingReport.blocks],
+        json: { ...(report.json as Record<string, unknown>), training: trainingReport.json },
+      },
+      options.format,
+    );
+    context.setExitCode(verificationExitCode({ ok: verification.ok && training.ok }));
   });
 };
 
@@ -121,7 +149,14 @@ function seedAnswers(): Report {
   });
 }
 
-async function timedVerification(config: ModelConfig, run: RunShape, backend: BackendChoice): Promise<TimedVerification> {
+async function timedVerification(
+  context: CommandContext,
+  config: ModelConfig,
+  run: RunShape,
+  backend: BackendChoice,
+): Promise<TimedVerification> {
+  // Progress goes to stderr, so the report on stdout stays clean for a pipe or a file.
+  context.io.stderr(`verifying ${modelLabel(config)}, ${runLabel(run)}, on ${backend}\n`);
   const start = performance.now();
   const verification = await verifyModel({ config, run, backend });
   return { verification, seconds: (performance.now() - start) / 1000 };
@@ -136,11 +171,16 @@ export const registerStart: RegisterCommand = (program, context) => {
     const entries: TimedVerification[] = [];
     for (const name of START_META_PRESETS) {
       const config = loadModelConfig(name);
-      entries.push(await timedVerification(config, resolveRunShape(config), 'meta'));
+      entries.push(await timedVerification(context, config, resolveRunShape(config), 'meta'));
     }
     const realConfig = loadModelConfig(START_REAL_RUN.preset);
     entries.push(
-      await timedVerification(realConfig, resolveRunShape(realConfig, { seq: START_REAL_RUN.seq }), START_REAL_RUN.backend),
+      await timedVerification(
+        context,
+        realConfig,
+        resolveRunShape(realConfig, { seq: START_REAL_RUN.seq }),
+        START_REAL_RUN.backend,
+      ),
     );
     const summary = verificationSummaryReport(entries);
     const answers = seedAnswers();
