@@ -12,6 +12,10 @@
  *                    layers.{i}.ffn.silu  layers.{i}.ffn.gate  (SiLU(w1 x) and its product with w3 x)
  *   ln_final  lm_head  loss
  *
+ * Architecture variants add: position_embeddings (learned positions), layers.{i}.ffn.gelu (the
+ * two-matrix MLP's activation, between w1 and w2; that MLP has no w3), and for LayerNorm and
+ * biased linear layers a second weight named "bias" at the same module path.
+ *
  * attn.rope, attn.softmax, ffn.silu, ffn.gate and loss extend design.md's list so that every
  * non-matmul kernel (and every saved activation of the training step) has a leaf of its own.
  * Kernels outside every leaf (head split/merge, residual adds) carry the enclosing path,
@@ -26,6 +30,7 @@ export type FfnMatrix = (typeof FFN_MATRICES)[number];
 
 export const path = {
   tokenEmbeddings: 'token_embeddings',
+  positionEmbeddings: 'position_embeddings',
   layer: (i: number) => `layers.${i}`,
   ln1: (i: number) => `layers.${i}.ln1`,
   ln2: (i: number) => `layers.${i}.ln2`,
@@ -39,6 +44,7 @@ export const path = {
   ffnMatrix: (i: number, name: FfnMatrix) => `layers.${i}.ffn.${name}`,
   silu: (i: number) => `layers.${i}.ffn.silu`,
   gate: (i: number) => `layers.${i}.ffn.gate`,
+  gelu: (i: number) => `layers.${i}.ffn.gelu`,
   lnFinal: 'ln_final',
   lmHead: 'lm_head',
   loss: 'loss',
@@ -60,6 +66,7 @@ export type FlopComponent = (typeof FLOP_COMPONENTS)[number];
 /** Components for parameter breakdowns. */
 export const PARAMETER_COMPONENTS = [
   'token_embeddings',
+  'position_embeddings',
   'attention',
   'ffn',
   'norms',
@@ -69,7 +76,7 @@ export type ParameterComponent = (typeof PARAMETER_COMPONENTS)[number];
 
 const LAYER_PATH = /^layers\.(\d+)(?:\.(.*))?$/;
 
-/** The layer index a path belongs to, or undefined for token_embeddings, ln_final, lm_head, loss. */
+/** The layer index a path belongs to, or undefined outside the layers (embeddings, ln_final, lm_head, loss). */
 export function layerIndexOf(modulePath: string): number | undefined {
   const match = LAYER_PATH.exec(modulePath);
   return match ? Number(match[1]) : undefined;
@@ -95,6 +102,7 @@ export function matmulComponentOf(modulePath: string): Exclude<FlopComponent, 'n
 /** The parameter component of a weight at `modulePath`. */
 export function parameterComponentOf(modulePath: string): ParameterComponent | undefined {
   if (modulePath === path.tokenEmbeddings) return 'token_embeddings';
+  if (modulePath === path.positionEmbeddings) return 'position_embeddings';
   if (modulePath === path.lmHead) return 'lm_head';
   if (modulePath === path.lnFinal) return 'norms';
   const local = withinLayer(modulePath);

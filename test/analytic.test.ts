@@ -55,6 +55,7 @@ describe('parameters', () => {
     // V*d; L*4*d^2; L*3*d*F; (2L+1)*d; V*d
     expect(summary.byComponent).toEqual({
       token_embeddings: 80_411_200n,
+      position_embeddings: 0n, // RoPE has no parameters
       attention: 491_520_000n,
       ffn: 1_474_560_000n,
       norms: 155_200n,

@@ -22,6 +22,7 @@ export const MATMUL_COMPONENT_LONG: Readonly<Record<MatmulComponent, string>> = 
 
 export const PARAMETER_COMPONENT_LONG: Readonly<Record<ParameterComponent, string>> = {
   token_embeddings: 'token embeddings',
+  position_embeddings: 'position embeddings (learned)',
   attention: 'attention (Wq, Wk, Wv, Wo)',
   ffn: 'FFN (W1, W2, W3)',
   norms: 'RMSNorm gains',

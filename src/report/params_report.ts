@@ -63,7 +63,7 @@ function componentTable(summary: ParameterSummary): Table {
       { header: 'approx', align: 'right' },
       { header: 'share', align: 'right' },
     ],
-    rows: PARAMETER_COMPONENTS.map((component) => [
+    rows: presentComponents(summary).map((component) => [
       PARAMETER_COMPONENT_LONG[component],
       summary.byComponent[component],
       formatCountSi(summary.byComponent[component]),
@@ -73,8 +73,15 @@ function componentTable(summary: ParameterSummary): Table {
   };
 }
 
+/** Components this architecture has: learned position embeddings appear only where they exist. */
+function presentComponents(summary: ParameterSummary): ParameterComponent[] {
+  return PARAMETER_COMPONENTS.filter(
+    (component) => component !== 'position_embeddings' || summary.byComponent[component] > 0n,
+  );
+}
+
 function componentJson(summary: ParameterSummary) {
-  return PARAMETER_COMPONENTS.map((component) => ({
+  return presentComponents(summary).map((component) => ({
     component,
     parameters: summary.byComponent[component],
     share: share(summary.byComponent[component], summary.total),
