@@ -1,0 +1,307 @@
+/**
+ * Checking a traced training step against the analytic formulas, exactly:
+ *
+ *   - forward-phase matmuls against forwardMatmulInventory, backward-phase matmuls against
+ *     backwardMatmulInventory (its rows that run; skipped rows are left out), each joined by the
+ *     module path of the forward op (backward kernels carry it, src/train_trace/backward_attribution.ts)
+ *     and compared with batch dims folded into rows, so either order of dx and dW is fine;
+ *   - per module and per component, the traced backward/forward matmul FLOP ratio (2 by calculus);
+ *   - 6 * N * B * T against the traced forward + backward matmul FLOPs, N with and without embeddings;
+ *   - the optimizer phase's FLOPs by the rule table beside the analytic AdamW count;
+ *   - the measured peak memory beside the analytic training memory, with the reasons they differ.
+ *
+ * Only the matmul checks decide `ok`: the rest are comparisons between conventions, reported.
+ */
+import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
+import { summarizeParameters } from '../analytic/parameters.js';
+import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
+import type { MatmulComponent, MatmulRow } from '../analytic/types.js';
+import type { ActiveBackend } from '../backend.js';
+import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { parameterConventions, PARAMETER_CONVENTION_NOTES } from '../conventions/parameter_counts.js';
+import { sixNPerToken } from '../conventions/published_approximations.js';
+import { rational, type Rational } from '../conventions/rational.js';
+import type { MemoryPeak } from '../train_trace/memory_peak.js';
+import { traceTrainingStep, type TracedTrainingStep, type TrainingTraceOptions } from '../train_trace/trace_training_step.js';
+import { totalNonMatmulFlops, uncountedKernels } from '../trace/summary.js';
+import type { KernelPhase, KernelRecord } from '../trace/types.js';
+import {
+  ADAMW_FOLDED_FLOPS_PER_PARAMETER,
+  adamwUpdateFlops,
+  backwardMatmulInventory,
+  trainingMemory,
+  type AdamwFlops,
+  type BackwardMatmulRow,
+  type TrainingMemory,
+} from '../training/index.js';
+import { compareMatmuls, countedMatmuls, type MatmulComparison } from './matmul_check.js';
+
+export interface TrainingVerifyOptions extends TrainingTraceOptions {
+  /** The forward rows to check against (default: forwardMatmulInventory), to plant a wrong inventory. */
+  readonly forwardInventory?: readonly MatmulRow[];
+  /** The backward rows to check against (default: backwardMatmulInventory), to plant a wrong formula. */
+  readonly backwardInventory?: readonly BackwardMatmulRow[];
+}
+
+export interface BackwardToForwardFlops {
+  readonly forward: bigint;
+  readonly backward: bigint;
+  /** backward / forward, exact; undefined when the forward side is 0. */
+  readonly ratio: Rational | undefined;
+}
+
+export interface ModuleFlopRatio extends BackwardToForwardFlops {
+  readonly path: string;
+  readonly component: MatmulComponent;
+}
+
+export interface ComponentFlopRatio extends BackwardToForwardFlops {
+  readonly component: MatmulComponent;
+}
+
+export interface TracedSixN {
+  readonly convention: 'with_embeddings' | 'without_embeddings';
+  readonly note: string;
+  readonly parameters: bigint;
+  readonly tokens: bigint;
+  /** 6 * N * B * T. */
+  readonly estimate: bigint;
+  /** Traced forward + backward matmul FLOPs. */
+  readonly traced: bigint;
+  /** estimate / traced. */
+  readonly ratio: Rational;
+}
+
+export interface OptimizerComparison {
+  readonly parameterCount: bigint;
+  /** Non-matmul FLOPs of the optimizer phase by the rule table. */
+  readonly traced: bigint;
+  readonly tracedPerParameter: Rational;
+  /** Optimizer-phase kernels without a rule, by name and count (their work is in no total). */
+  readonly uncounted: ReadonlyMap<string, number>;
+  /** Matmul kernels in the optimizer phase (none expected). */
+  readonly matmulKernels: number;
+  /** The analytic count (its convention). */
+  readonly analytic: AdamwFlops;
+  /** The analytic alternative that folds both bias corrections into the step size, as the update runs. */
+  readonly foldedAnalytic: bigint;
+}
+
+export interface PhaseNonMatmul {
+  readonly phase: KernelPhase;
+  readonly kernels: number;
+  readonly flops: bigint;
+  readonly uncounted: ReadonlyMap<string, number>;
+}
+
+export interface MemoryComparison {
+  readonly measured: MemoryPeak;
+  readonly analytic: TrainingMemory;
+  /** tf.memory().numBytes at its peak / the analytic total. */
+  readonly tensorRatio: Rational;
+  /** Storage held at its peak (each buffer once) / the analytic total. */
+  readonly bufferRatio: Rational;
+  /** What is held before the step (weights, AdamW moments, ids, targets) against the analytic parameters + moments. */
+  readonly heldBeforeAnalytic: bigint;
+  /** Why the measured peak and the estimate differ, one sentence each, this run's figures included. */
+  readonly reasons: readonly string[];
+}
+
+export interface TrainingVerification {
+  readonly config: ModelConfig;
+  readonly run: RunShape;
+  readonly backend: ActiveBackend;
+  readonly forward: MatmulComparison;
+  readonly backward: MatmulComparison;
+  /** Backward inventory rows a real pass does not run (left out of the check). */
+  readonly skippedBackwardRows: readonly BackwardMatmulRow[];
+  /** Traced backward/forward matmul FLOPs per forward matmul path, in forward order. */
+  readonly modules: readonly ModuleFlopRatio[];
+  readonly components: readonly ComponentFlopRatio[];
+  readonly total: BackwardToForwardFlops;
+  readonly sixN: readonly TracedSixN[];
+  readonly optimizer: OptimizerComparison;
+  readonly nonMatmul: readonly PhaseNonMatmul[];
+  /**
+   * Adds the engine runs to sum the gradients of a tensor used more than once, outside every op's
+   * gradient (so at the step's own path): their count and FLOPs, part of the backward non-matmul total.
+   */
+  readonly gradientAccumulation: { readonly kernels: number; readonly flops: bigint };
+  readonly memory: MemoryComparison;
+  /** The loss before the update; undefined on meta. */
+  readonly loss: number | undefined;
+  readonly records: readonly KernelRecord[];
+  /** Every forward and backward matmul matches exactly. */
+  readonly ok: boolean;
+}
+
+/** Records of one phase, in execution order. */
+export function phaseRecords(records: readonly KernelRecord[], phase: KernelPhase): KernelRecord[] {
+  return records.filter((record) => record.phase === phase);
+}
+
+function flopRatio(forward: bigint, backward: bigint): BackwardToForwardFlops {
+  return { forward, backward, ratio: forward === 0n ? undefined : rational(backward, forward) };
+}
+
+function matmulFlopsByPath(records: readonly KernelRecord[]): Map<string, bigint> {
+  const byPath = new Map<string, bigint>();
+  for (const record of countedMatmuls(records)) {
+    byPath.set(record.path, (byPath.get(record.path) ?? 0n) + record.matmul!.flops);
+  }
+  return byPath;
+}
+
+function moduleRatios(
+  inventory: readonly MatmulRow[],
+  forwardRecords: readonly KernelRecord[],
+  backwardRecords: readonly KernelRecord[],
+): ModuleFlopRatio[] {
+  const forwardByPath = matmulFlopsByPath(forwardRecords);
+  const backwardByPath = matmulFlopsByPath(backwardRecords);
+  const seen = new Set<string>();
+  const modules: ModuleFlopRatio[] = [];
+  for (const row of inventory) {
+    if (seen.has(row.path)) continue;
+    seen.add(row.path);
+    modules.push({
+      path: row.path,
+      component: row.component,
+      ...flopRatio(forwardByPath.get(row.path) ?? 0n, backwardByPath.get(row.path) ?? 0n),
+    });
+  }
+  return modules;
+}
+
+function tracedSixN(config: ModelConfig, run: RunShape, traced: bigint): TracedSixN[] {
+  const N = parameterConventions(config);
+  const tokens = BigInt(run.batch) * BigInt(run.seq);
+  const compare = (convention: TracedSixN['convention'], note: string, parameters: bigint): TracedSixN => {
+    const estimate = sixNPerToken(parameters) * tokens;
+    return { convention, note, parameters, tokens, estimate, traced, ratio: rational(estimate, traced) };
+  };
+  return [
+    compare('with_embeddings', PARAMETER_CONVENTION_NOTES.withEmbeddings, N.withEmbeddings),
+    compare('without_embeddings', PARAMETER_CONVENTION_NOTES.withoutEmbeddings, N.withoutEmbeddings),
+  ];
+}
+
+function phaseNonMatmul(records: readonly KernelRecord[], phase: KernelPhase): PhaseNonMatmul {
+  const inPhase = phaseRecords(records, phase).filter((record) => !record.nested);
+  return { phase, kernels: inPhase.length, flops: totalNonMatmulFlops(inPhase), uncounted: uncountedKernels(inPhase) };
+}
+
+function optimizerComparison(config: ModelConfig, records: readonly KernelRecord[]): OptimizerComparison {
+  const parameterCount = summarizeParameters(config).total;
+  const optimizerRecords = phaseRecords(records, 'optimizer');
+  const traced = totalNonMatmulFlops(optimizerRecords);
+  return {
+    parameterCount,
+    traced,
+    tracedPerParameter: rational(traced, parameterCount),
+    uncounted: uncountedKernels(optimizerRecords),
+    matmulKernels: countedMatmuls(optimizerRecords).length,
+    analytic: adamwUpdateFlops(parameterCount),
+    foldedAnalytic: ADAMW_FOLDED_FLOPS_PER_PARAMETER * parameterCount,
+  };
+}
+
+const PHASE_WORDS: Readonly<Record<KernelPhase, string>> = {
+  forward: 'the forward pass',
+  backward: 'the backward pass',
+  optimizer: 'the optimizer update',
+};
+
+function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): MemoryComparison {
+  const measured = trace.memory;
+  const analyticTotal = analytic.total;
+  const heldBeforeAnalytic = analytic.parameters + analytic.adamMoments;
+  const peak = measured.tensorPeak;
+  const where = `${PHASE_WORDS[peak.phase ?? 'forward']}, after ${peak.kernel} at ${peak.path === '' ? 'the step itself' : peak.path}`;
+  const bytes = (value: number | bigint): string => BigInt(value).toString();
+  const reasons = [
+    `Before the step, weights, AdamW's m and v, ids and targets held ${bytes(measured.tensorBytesBefore)} bytes; ` +
+      `the estimate's parameters and moments are ${bytes(heldBeforeAnalytic)} bytes (the ids and targets are the difference).`,
+    `The measured peak came in ${where}. The estimate adds parameters, gradients (${bytes(analytic.gradients)} bytes), ` +
+      'm, v and the listed activations as if all were held at once.',
+    peak.phase === 'backward'
+      ? 'tfjs frees the tensors it kept for the gradients only when the whole backward pass is done, so late in the ' +
+        'backward pass every kept tensor and the gradients computed so far are held together, with the temporaries of the gradient at hand.'
+      : 'tfjs frees the tensors it kept for the gradients only when the whole backward pass is done.',
+    "tfjs keeps what each kernel's gradient needs, not the estimate's list of activations: both operands of every matmul " +
+      "(the weights too, as views), the inputs of RMSNorm's square, mean and products, RoPE's halves and tables, the " +
+      "masked scores; while the forward function runs, every intermediate stays alive until tf.grads's own tidy ends.",
+    "Gradients of non-matmul ops make full-size temporaries (RMSNorm's, RoPE's, SiLU's, the softmax's), and the engine " +
+      'adds up the gradients of tensors used more than once.',
+    "tf.memory().numBytes counts tensors, not storage: a reshape view, or a clone kept for a gradient that shares its " +
+      `source's storage, counts again. Storage actually held peaked at ${bytes(measured.bufferPeak.bytes)} bytes, each buffer once` +
+      (trace.backend.name === 'wasm' ? ' (on wasm a clone copies, so clones do hold storage there).' : '.'),
+  ];
+  if (trace.backend.name === 'meta') {
+    reasons.push(
+      'On meta no byte is held (its memory() reports 0): both measured figures count shapes, i.e. what the real tensors ' +
+        'would take on a backend that shares storage where cpu does.',
+    );
+  }
+  return {
+    measured,
+    analytic,
+    tensorRatio: rational(BigInt(peak.bytes), analyticTotal),
+    bufferRatio: rational(BigInt(measured.bufferPeak.bytes), analyticTotal),
+    heldBeforeAnalytic,
+    reasons,
+  };
+}
+
+/** Compare a traced training step with the analytic inventories (defaults from config and run). */
+export function checkTrainingTrace(
+  trace: TracedTrainingStep,
+  inventories: { forward?: readonly MatmulRow[]; backward?: readonly BackwardMatmulRow[] } = {},
+): TrainingVerification {
+  const { config, run, records } = trace;
+  const forwardRows = inventories.forward ?? forwardMatmulInventory(config, run);
+  const backwardRows = inventories.backward ?? backwardMatmulInventory(config, run);
+  const runningBackwardRows = backwardRows.filter((row) => row.skipped === undefined);
+  const forwardRecords = phaseRecords(records, 'forward');
+  const backwardRecords = phaseRecords(records, 'backward');
+  const forward = compareMatmuls(forwardRows, forwardRecords);
+  const backward = compareMatmuls(runningBackwardRows, backwardRecords);
+
+  const components = MATMUL_COMPONENTS.map((component): ComponentFlopRatio => {
+    const tracedForward = forward.byComponent.find((entry) => entry.component === component)?.traced ?? 0n;
+    const tracedBackward = backward.byComponent.find((entry) => entry.component === component)?.traced ?? 0n;
+    return { component, ...flopRatio(tracedForward, tracedBackward) };
+  });
+  const accumulation = backwardRecords.filter((record) => record.path === '' && !record.nested);
+
+  return {
+    config,
+    run,
+    backend: trace.backend,
+    forward,
+    backward,
+    skippedBackwardRows: backwardRows.filter((row) => row.skipped !== undefined),
+    modules: moduleRatios(forwardRows, forwardRecords, backwardRecords),
+    components,
+    total: flopRatio(forward.tracedTotal, backward.tracedTotal),
+    sixN: tracedSixN(config, run, forward.tracedTotal + backward.tracedTotal),
+    optimizer: optimizerComparison(config, records),
+    nonMatmul: (['forward', 'backward', 'optimizer'] as const).map((phase) => phaseNonMatmul(records, phase)),
+    gradientAccumulation: { kernels: accumulation.length, flops: totalNonMatmulFlops(accumulation) },
+    memory: memoryComparison(trace, trainingMemory(config, run)),
+    loss: trace.loss,
+    records,
+    ok: forward.ok && backward.ok,
+  };
+}
+
+/** Trace one training step and check it against the analytic inventories, exactly. */
+export async function verifyTraining(options: TrainingVerifyOptions): Promise<TrainingVerification> {
+  const { config, run } = options;
+  // The expected side first: a bad config or run is refused before any backend work.
+  const forward = options.forwardInventory ?? forwardMatmulInventory(config, run);
+  const backward = options.backwardInventory ?? backwardMatmulInventory(config, run);
+  trainingMemory(config, run);
+  const trace = await traceTrainingStep(options);
+  return checkTrainingTrace(trace, { forward, backward });
+}
