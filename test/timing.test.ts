@@ -28,7 +28,7 @@ import { tracedMatmul } from '../src/trace/matmul_shapes.js';
 import type { KernelRecord } from '../src/trace/types.js';
 import { whereTimeGoes } from '../src/timing/diagnosis.js';
 import { shouldShowProgress } from '../src/timing/progress.js';
-import { fitTimeAgainstFlops, parseSweepRequest } from '../src/timing/sweep.js';
+import { assertEnoughPoints, fitTimeAgainstFlops, parseSweepRequest } from '../src/timing/sweep.js';
 
 describe('median and summary', () => {
   it('takes the middle sample of an odd list, whatever the order', () => {
@@ -275,7 +275,9 @@ describe('sweep requests and the time-against-FLOPs fit', () => {
     expect(parseSweepRequest('model=tiny,gpt2-small')).toEqual({ axis: 'model', values: ['tiny', 'gpt2-small'] });
     expect(() => parseSweepRequest('64,128')).toThrow(/AXIS=V1,V2/);
     expect(() => parseSweepRequest('heads=1,2')).toThrow(/one of seq, batch, model/);
-    expect(() => parseSweepRequest('seq=64')).toThrow(/at least 2/);
+    expect(() => parseSweepRequest('seq=')).toThrow(/no values; use e.g. --sweep seq=64,128,256/);
+    expect(() => assertEnoughPoints(parseSweepRequest('seq=64'), 1)).toThrow(/gives 1 point; a fit needs at least 2/);
+    expect(() => assertEnoughPoints(parseSweepRequest('model=tiny'), 2)).not.toThrow();
   });
 
   it('fits median ms against GFLOP: slope, fixed cost and the marginal rate', () => {

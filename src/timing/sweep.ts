@@ -35,10 +35,22 @@ export function parseSweepRequest(raw: string): SweepRequest {
         'use e.g. --sweep seq=64,128,256 or --sweep model=tiny,gpt2-small',
     );
   }
-  if (values.length < 2) {
-    throw new InputError(`--sweep: "${raw}" has ${values.length} value(s); a fit needs at least 2, e.g. --sweep ${axis}=64,128,256`);
-  }
+  if (values.length === 0) throw new InputError(`--sweep: "${raw}" has no values; use e.g. --sweep ${SWEEP_EXAMPLES[axis as SweepAxis]}`);
   return { axis: axis as SweepAxis, values };
+}
+
+const SWEEP_EXAMPLES: Readonly<Record<SweepAxis, string>> = {
+  seq: 'seq=64,128,256',
+  batch: 'batch=1,2,4',
+  model: 'model=tiny,gpt2-small',
+};
+
+/** A fit needs two points; throws InputError naming the request otherwise. */
+export function assertEnoughPoints(request: SweepRequest, points: number): void {
+  if (points >= 2) return;
+  throw new InputError(
+    `--sweep ${request.axis}=${request.values.join(',')} gives ${points} point; a fit needs at least 2, e.g. --sweep ${SWEEP_EXAMPLES[request.axis]}`,
+  );
 }
 
 /** One point to time. */

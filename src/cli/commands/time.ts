@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { parseBackendChoice, useBackend, type ActiveBackend } from '../../backend.js';
 import { parseIntegerList, parsePositiveInteger } from '../../config/index.js';
 import type { ModelConfig } from '../../config/model_config.js';
@@ -7,7 +8,7 @@ import { modelLabel } from '../../report/labels.js';
 import { calibrateLargestMatmul } from '../../timing/calibrate.js';
 import { estimatePeak, readCpuInfo, simdWidthOf } from '../../timing/peak.js';
 import { SILENT_PROGRESS, shouldShowProgress, startProgressBar, type ProgressBar } from '../../timing/progress.js';
-import { parseSweepRequest, timeSweep, type SweepPointSpec, type SweepRequest } from '../../timing/sweep.js';
+import { assertEnoughPoints, parseSweepRequest, timeSweep, type SweepPointSpec, type SweepRequest } from '../../timing/sweep.js';
 import { timeForward, type TimingPlan } from '../../timing/time_forward.js';
 import { sweepTimingReport, timeReport } from '../../timing/time_report.js';
 import { exampleHelp, type CommandContext, type RegisterCommand } from '../command_context.js';
@@ -62,7 +63,7 @@ export const registerTime: RegisterCommand = (program, context) => {
     .addOption(
       new Option('--depth <depth>', 'share of time per module path at this depth instead of per component').choices(['1', '2', '3', '4']),
     )
-    .option('--sweep <axis=values>', 'time a series and fit time against FLOPs: seq=64,128,256 | batch=1,2,4 | model=tiny,gpt2-small')
+    .option('--sweep <axis=values>', 'time a series and fit time against FLOPs: seq=64,128,256 | batch=1,2,4 | model=tiny,gpt2-small (<model> is the first point)')
     .option('--seed <n>', 'seed for weights and token ids (default 0)')
     .option('--no-calibrate', 'skip the bare-matmul calibration')
     .option('--quiet', 'no progress bar on stderr');
@@ -122,21 +123,33 @@ function parseNonNegativeInteger(raw: string, flag: string): number {
 
 function peakFor(backend: ActiveBackend) {
   const cpu = readCpuInfo();
-  // The backend runs its kernels on one thread: wasm and cpu in Node, as src/backend.ts sets them up.
-  const threads = backend.name === 'tensorflow' ? (cpu.physicalCores ?? cpu.logicalCpus) : 1;
-  return estimatePeak(cpu, simdWidthOf(backend.name, cpu), threads);
+  return estimatePeak(cpu, simdWidthOf(backend.name, cpu), computeThreads(backend, cpu.physicalCores ?? cpu.logicalCpus));
+}
+
+/** Threads the backend computes on: XNNPACK's pool on wasm, every core for libtensorflow, one for cpu. */
+function computeThreads(backend: ActiveBackend, cores: number): number {
+  if (backend.name === 'tensorflow') return cores;
+  if (backend.name !== 'wasm') return 1;
+  try {
+    return Math.max(1, getThreadsCount());
+  } catch {
+    return 1;
+  }
 }
 
 /** The points of a sweep: one config per model, or one run shape per seq or batch value. */
 function sweepSpecs(model: string, sweep: SweepRequest, options: TimeOptions): SweepPointSpec[] {
   if (sweep.axis === 'model') {
-    return [model, ...sweep.values.filter((value) => value !== model)].map((nameOrPath) => {
+    const models = [...new Set([model, ...sweep.values])];
+    assertEnoughPoints(sweep, models.length);
+    return models.map((nameOrPath) => {
       const config: ModelConfig = loadModel(nameOrPath, options);
       return { label: modelLabel(config), config, run: runShapeOf(config, options) };
     });
   }
   const config = loadModel(model, options);
-  const values = parseIntegerList(sweep.values.join(','), `--sweep ${sweep.axis}`);
+  const values = [...new Set(parseIntegerList(sweep.values.join(','), `--sweep ${sweep.axis}`))];
+  assertEnoughPoints(sweep, values.length);
   return values.map((value) => {
     const shape = sweep.axis === 'seq' ? { ...options, seq: String(value) } : { ...options, batch: String(value) };
     return { label: `${sweep.axis}=${value}`, config, run: runShapeOf(config, shape) };
