@@ -35,6 +35,7 @@ import { rangeConfig } from './kernels/range.js';
 import { realDivConfig } from './kernels/real_div.js';
 import { reciprocalConfig } from './kernels/reciprocal.js';
 import { reshapeConfig } from './kernels/reshape.js';
+import { reverseConfig } from './kernels/reverse.js';
 import { rsqrtConfig } from './kernels/rsqrt.js';
 import { scatterNdConfig } from './kernels/scatter_nd.js';
 import { selectConfig } from './kernels/select.js';
@@ -85,6 +86,7 @@ export const metaKernelConfigs: readonly KernelConfig[] = [
   realDivConfig,
   reciprocalConfig,
   reshapeConfig,
+  reverseConfig,
   rsqrtConfig,
   scatterNdConfig,
   selectConfig,

@@ -13,10 +13,15 @@ import * as tf from '@tensorflow/tfjs';
 
 export const ROPE_THETA = 10000;
 
-/** cos and sin of every (position, pair) angle, each (T, dk/2, 1) to broadcast over (B, H, T, dk/2, 1). */
+/**
+ * The angle tables for every (position, channel), each (T, dk), broadcast over (B, H, T, dk):
+ *   cos[t, 2i] = cos[t, 2i+1] = cos(angle)
+ *   sin[t, 2i] = -sin(angle),  sin[t, 2i+1] = +sin(angle)
+ * so that rope(x) = x * cos + swapPairs(x) * sin, with swapPairs exchanging x[2i] and x[2i+1].
+ */
 export interface RopeTables {
-  cos: tf.Tensor3D;
-  sin: tf.Tensor3D;
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
 }
 
 /**
@@ -27,34 +32,38 @@ export interface RopeTables {
 export function ropeTables(seq: number, headDim: number, theta: number = ROPE_THETA): RopeTables {
   tf.util.assert(headDim % 2 === 0, () => `rope: head dimension ${headDim} must be even to rotate pairs`);
   const pairs = headDim / 2;
-  const cos = new Float32Array(seq * pairs);
-  const sin = new Float32Array(seq * pairs);
+  const cos = new Float32Array(seq * headDim);
+  const sin = new Float32Array(seq * headDim);
   for (let pair = 0; pair < pairs; pair++) {
     const inverseFrequency = theta ** ((-2 * pair) / headDim);
     for (let position = 0; position < seq; position++) {
       const angle = position * inverseFrequency;
-      cos[position * pairs + pair] = Math.cos(angle);
-      sin[position * pairs + pair] = Math.sin(angle);
+      const even = position * headDim + 2 * pair;
+      cos[even] = cos[even + 1] = Math.cos(angle);
+      sin[even] = -Math.sin(angle);
+      sin[even + 1] = Math.sin(angle);
     }
   }
   return {
-    cos: tf.tensor3d(cos, [seq, pairs, 1]), // (T, dk/2, 1)
-    sin: tf.tensor3d(sin, [seq, pairs, 1]), // (T, dk/2, 1)
+    cos: tf.tensor2d(cos, [seq, headDim]), // (T, dk)
+    sin: tf.tensor2d(sin, [seq, headDim]), // (T, dk)
   };
 }
 
-/** RoPE on one head-split activation x (B, H, T, dk) with tables for exactly T positions. */
+/**
+ * RoPE on one head-split activation x (B, H, T, dk) with tables for exactly T positions.
+ * Written as x * cos + swapPairs(x) * sin, where swapPairs reverses each pair: four kernels
+ * (Reverse, two Multiply, Add) instead of splitting and re-concatenating the pairs, which the
+ * wasm backend does slowly (SplitV and Concat took most of a small model's kernel time).
+ */
 export function applyRope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
   const [B, H, T, dk] = x.shape;
   tf.util.assert(dk % 2 === 0, () => `rope: x has shape [${x.shape}] whose last axis (dk) is odd`);
   tf.util.assert(
-    tables.cos.shape[0] === T && tables.cos.shape[1] === dk / 2,
-    () => `rope: x has shape [${x.shape}] but the tables have [${tables.cos.shape}] (want [${T},${dk / 2},1])`,
+    tables.cos.shape[0] === T && tables.cos.shape[1] === dk,
+    () => `rope: x has shape [${x.shape}] but the tables have [${tables.cos.shape}] (want [${T},${dk}])`,
   );
   const pairs = tf.reshape<tf.Rank.R5>(x, [B, H, T, dk / 2, 2]); // (B, H, T, dk/2, 2)
-  const [even, odd] = tf.split(pairs, 2, 4) as [tf.Tensor5D, tf.Tensor5D]; // each (B, H, T, dk/2, 1)
-  const rotatedEven = tf.sub(tf.mul(even, tables.cos), tf.mul(odd, tables.sin));
-  const rotatedOdd = tf.add(tf.mul(even, tables.sin), tf.mul(odd, tables.cos));
-  const rotatedPairs = tf.concat([rotatedEven, rotatedOdd], 4); // (B, H, T, dk/2, 2)
-  return tf.reshape<tf.Rank.R4>(rotatedPairs, [B, H, T, dk]); // (B, H, T, dk)
+  const swapped = tf.reshape<tf.Rank.R4>(tf.reverse(pairs, 4), [B, H, T, dk]); // (B, H, T, dk): x[2i+1], x[2i]
+  return tf.add(tf.mul(x, tables.cos), tf.mul(swapped, tables.sin));
 }
