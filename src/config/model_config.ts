@@ -40,6 +40,13 @@ export interface ModelConfig {
   readonly vocab_multiple?: number;
   /** RoPE base; default 10000. Changes no count, only the model's rotation angles. */
   readonly rope_theta?: number;
+
+  /**
+   * What the user should know about how the source was read, one line each, e.g. the keys of a
+   * Hugging Face config.json that were ignored (no effect on counts) or not understood. The CLI
+   * prints each on stderr as "flopledger: note: <line>"; absent when there is nothing to say.
+   */
+  readonly notes?: readonly string[];
 }
 
 export const FFN_KINDS = ['swiglu', 'gelu'] as const;
