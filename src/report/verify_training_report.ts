@@ -11,7 +11,7 @@ import { TRAINING_MEMORY_CONVENTION } from '../training/training_memory.js';
 import { describeMismatch, foldedShapeText, type MatmulCheck, type MatmulComparison } from '../verify/matmul_check.js';
 import { mismatchKindCounts } from '../verify/verdict.js';
 import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
-import { formatBytesSi, formatFixed, formatFlops, groupDigits } from './format.js';
+import { formatBytesSi, formatFixed, formatFlops, formatRatioOf, groupDigits } from './format.js';
 import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
 import { heading, list, paragraph, tableBlock, type Block, type Cell, type Depth, type Report, type Table } from './table.js';
 
@@ -266,9 +266,9 @@ function memoryTable(verification: TrainingVerification): Table {
     rows: [
       ['held before the step, measured (weights, m, v, ids, targets)', bytes(measured.tensorBytesBefore), formatBytesSi(BigInt(measured.tensorBytesBefore)), '', ''],
       ['held before the step, estimate (parameters, m, v)', heldBeforeAnalytic, formatBytesSi(heldBeforeAnalytic), '', ''],
-      ['peak, tf.memory().numBytes (tensors; views count again)', bytes(measured.tensorPeak.bytes), formatBytesSi(BigInt(measured.tensorPeak.bytes)), ratioText(tensorRatio), where(measured.tensorPeak)],
-      ['peak, storage held (each buffer once)', bytes(measured.bufferPeak.bytes), formatBytesSi(BigInt(measured.bufferPeak.bytes)), ratioText(bufferRatio), where(measured.bufferPeak)],
-      ['estimate: parameters + gradients + m, v + activations', analytic.total, formatBytesSi(analytic.total), ratioText(rational(1n)), 'just before the backward pass'],
+      ['peak, tf.memory().numBytes (tensors; views count again)', bytes(measured.tensorPeak.bytes), formatBytesSi(BigInt(measured.tensorPeak.bytes)), formatRatioOf(tensorRatio.numerator, tensorRatio.denominator), where(measured.tensorPeak)],
+      ['peak, storage held (each buffer once)', bytes(measured.bufferPeak.bytes), formatBytesSi(BigInt(measured.bufferPeak.bytes)), formatRatioOf(bufferRatio.numerator, bufferRatio.denominator), where(measured.bufferPeak)],
+      ['estimate: parameters + gradients + m, v + activations', analytic.total, formatBytesSi(analytic.total), '', 'just before the backward pass'],
     ],
     notes: [...reasons, `The estimate: ${TRAINING_MEMORY_CONVENTION}`],
   };

@@ -40,7 +40,7 @@ export interface MemoryPeak {
   readonly bufferBytesBefore: number;
   /** Highest storage held after any kernel, each buffer once, and where. */
   readonly bufferPeak: PeakMoment;
-  /** tf.memory().numBytes after the run. */
+  /** tf.memory().numBytes after the run, what `fn` returned still alive. */
   readonly tensorBytesAfter: number;
   /** Kernels sampled. */
   readonly kernels: number;

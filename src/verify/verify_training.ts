@@ -21,6 +21,7 @@ import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { parameterConventions, PARAMETER_CONVENTION_NOTES } from '../conventions/parameter_counts.js';
 import { sixNPerToken } from '../conventions/published_approximations.js';
 import { rational, type Rational } from '../conventions/rational.js';
+import { groupDigits } from '../report/format.js';
 import type { MemoryPeak } from '../train_trace/memory_peak.js';
 import { traceTrainingStep, type TracedTrainingStep, type TrainingTraceOptions } from '../train_trace/trace_training_step.js';
 import { totalNonMatmulFlops, uncountedKernels } from '../trace/summary.js';
@@ -218,11 +219,16 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
   const heldBeforeAnalytic = analytic.parameters + analytic.adamMoments;
   const peak = measured.tensorPeak;
   const where = `${PHASE_WORDS[peak.phase ?? 'forward']}, after ${peak.kernel} at ${peak.path === '' ? 'the step itself' : peak.path}`;
-  const bytes = (value: number | bigint): string => BigInt(value).toString();
+  const bytes = (value: number | bigint): string => `${groupDigits(BigInt(value))} bytes`;
+  const heldDifference = BigInt(measured.tensorBytesBefore) - heldBeforeAnalytic;
+  const idsAndTargets = 2n * 4n * BigInt(trace.run.batch) * BigInt(trace.run.seq);
   const reasons = [
-    `Before the step, weights, AdamW's m and v, ids and targets held ${bytes(measured.tensorBytesBefore)} bytes; ` +
-      `the estimate's parameters and moments are ${bytes(heldBeforeAnalytic)} bytes (the ids and targets are the difference).`,
-    `The measured peak came in ${where}. The estimate adds parameters, gradients (${bytes(analytic.gradients)} bytes), ` +
+    `Before the step, weights, AdamW's m and v, ids and targets held ${bytes(measured.tensorBytesBefore)}; ` +
+      `the estimate's parameters and moments are ${bytes(heldBeforeAnalytic)}: ` +
+      (heldDifference === idsAndTargets
+        ? `the difference is exactly the ids and targets (2 x B x T int32, ${bytes(idsAndTargets)}).`
+        : `a difference of ${bytes(heldDifference)}, where the ids and targets take ${bytes(idsAndTargets)}.`),
+    `The measured peak came in ${where}. The estimate adds parameters, gradients (${bytes(analytic.gradients)}), ` +
       'm, v and the listed activations as if all were held at once.',
     peak.phase === 'backward'
       ? 'tfjs frees the tensors it kept for the gradients only when the whole backward pass is done, so late in the ' +
@@ -234,7 +240,7 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
     "Gradients of non-matmul ops make full-size temporaries (RMSNorm's, RoPE's, SiLU's, the softmax's), and the engine " +
       'adds up the gradients of tensors used more than once.',
     "tf.memory().numBytes counts tensors, not storage: a reshape view, or a clone kept for a gradient that shares its " +
-      `source's storage, counts again. Storage actually held peaked at ${bytes(measured.bufferPeak.bytes)} bytes, each buffer once` +
+      `source's storage, counts again. Storage actually held peaked at ${bytes(measured.bufferPeak.bytes)}, each buffer once` +
       (trace.backend.name === 'wasm' ? ' (on wasm a clone copies, so clones do hold storage there).' : '.'),
   ];
   if (trace.backend.name === 'meta') {
