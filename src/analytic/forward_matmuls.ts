@@ -1,16 +1,19 @@
 import { matmulFlops, matmulMacs, product } from '../counting.js';
-import { headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
+import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { path } from '../module_paths.js';
+import { dimensionSymbols } from './dimension_symbols.js';
 import { assertRunFits } from './run_shape.js';
 import type { MatmulComponent, MatmulRow } from './types.js';
 
 /**
- * Derived from the architecture on paper (design.md section 1), not from the model's code, so
- * that checking a trace against these rows proves something.
+ * Derived from the architecture on paper (design.md section 1 and its variants, read through
+ * architectureOf), not from the model's code, so that checking a trace against these rows
+ * proves something.
  *
  * A weight W[d_in, d_out] is applied as x @ W: [B, T, d_in] x [d_in, d_out], batch [B],
  * m = T, k = d_in, n = d_out. Causal attention is counted in full: the kernels compute every
- * T x T score, masked or not.
+ * T x T score, masked or not. Bias adds, norms, the GELU/SiLU, the learned position add and the
+ * embedding lookup are not matmuls and are counted elsewhere, by kernel rules.
  */
 function matmul(
   modulePath: string,
@@ -38,30 +41,83 @@ function matmul(
   };
 }
 
-/** Every matmul of one forward pass, in execution order: 9 per layer, then lm_head. */
+/** Matmuls per layer: q, k, v, scores, weighted_sum, output_proj, then 3 (swiglu) or 2 (gelu) FFN matrices. */
+export function matmulsPerLayer(config: ModelConfig): number {
+  return 6 + (architectureOf(config).ffn === 'swiglu' ? 3 : 2);
+}
+
+/** Matmuls of one forward pass: 9L + 1 with the SwiGLU FFN, 8L + 1 with the GELU MLP (the 1 is lm_head). */
+export function expectedMatmulCount(config: ModelConfig): number {
+  return config.num_layers * matmulsPerLayer(config) + 1;
+}
+
+/**
+ * Every matmul of one forward pass, in execution order: per layer q, k, v, scores,
+ * weighted_sum, output_proj, then w1, w3, w2 (swiglu) or w1, w2 (gelu); then lm_head.
+ *
+ * Variants:
+ * - grouped-query / multi-query attention: k_proj and v_proj are [d, dkv], dkv = Hkv * dk. The
+ *   core still computes H score matrices: each key/value head is broadcast over the G = H / Hkv
+ *   query heads that share it, so scores and weighted_sum cost exactly what multi-head
+ *   attention's do.
+ * - GELU MLP: y = GELU(x W1) W2, two matrices, no w3.
+ * - vocab padding: lm_head's output width is the padded vocabulary Vp.
+ * - tied embeddings: lm_head multiplies by E^T, the token_embeddings table [Vp, d] transposed;
+ *   the same shape and FLOPs as an untied [d, Vp] weight.
+ */
 export function forwardMatmulInventory(config: ModelConfig, run: RunShape): MatmulRow[] {
   assertRunFits(config, run);
-  const { vocab_size: V, num_layers: L, d_model: d, num_heads: H, d_ff: F } = config;
+  const architecture = architectureOf(config);
+  const { num_layers: L, d_model: d, num_heads: H, d_ff: F } = config;
+  const { padded_vocab_size: Vp, kv_dim: dkv } = architecture;
   const { batch: B, seq: T } = run;
   const dk = headDim(config);
+  const symbol = dimensionSymbols(config);
+  const grouped = architecture.num_kv_heads !== H;
+  const kvHeads = grouped ? 'Hkv' : 'H';
+  const shared = grouped ? `, each k shared by H/Hkv = ${H / architecture.num_kv_heads} query heads` : '';
+  const sharedV = grouped ? `, each v shared by H/Hkv = ${H / architecture.num_kv_heads} query heads` : '';
   const rows: MatmulRow[] = [];
   for (let i = 0; i < L; i++) {
     const projection = 'attention_projections';
     rows.push(
       matmul(path.attnProjection(i, 'q_proj'), projection, 'x @ Wq', '[B,T,d] x [d,d]', [B], T, d, d),
-      matmul(path.attnProjection(i, 'k_proj'), projection, 'x @ Wk', '[B,T,d] x [d,d]', [B], T, d, d),
-      matmul(path.attnProjection(i, 'v_proj'), projection, 'x @ Wv', '[B,T,d] x [d,d]', [B], T, d, d),
-      // heads split: q, k, v are (B, H, T, dk)
-      matmul(path.scores(i), 'attention_core', 'q @ k^T / sqrt(dk)', '[B,H,T,dk] x [B,H,dk,T]', [B, H], T, dk, T),
-      matmul(path.weightedSum(i), 'attention_core', 'P @ v', '[B,H,T,T] x [B,H,T,dk]', [B, H], T, T, dk),
+      matmul(path.attnProjection(i, 'k_proj'), projection, 'x @ Wk', `[B,T,d] x [d,${symbol.kv}]`, [B], T, d, dkv),
+      matmul(path.attnProjection(i, 'v_proj'), projection, 'x @ Wv', `[B,T,d] x [d,${symbol.kv}]`, [B], T, d, dkv),
+      // heads split: q is (B, H, T, dk); k and v are (B, Hkv, T, dk), broadcast over each group of query heads
+      matmul(
+        path.scores(i),
+        'attention_core',
+        `q @ k^T / sqrt(dk)${shared}`,
+        `[B,H,T,dk] x [B,${kvHeads},dk,T]`,
+        [B, H],
+        T,
+        dk,
+        T,
+      ),
+      matmul(path.weightedSum(i), 'attention_core', `P @ v${sharedV}`, `[B,H,T,T] x [B,${kvHeads},T,dk]`, [B, H], T, T, dk),
       // heads merged: o is (B, T, d)
       matmul(path.attnProjection(i, 'output_proj'), projection, 'o @ Wo', '[B,T,d] x [d,d]', [B], T, d, d),
-      matmul(path.ffnMatrix(i, 'w1'), 'ffn', 'x @ W1', '[B,T,d] x [d,F]', [B], T, d, F),
-      matmul(path.ffnMatrix(i, 'w3'), 'ffn', 'x @ W3', '[B,T,d] x [d,F]', [B], T, d, F),
-      // h = SiLU(x W1) * (x W3) is (B, T, F)
-      matmul(path.ffnMatrix(i, 'w2'), 'ffn', 'h @ W2', '[B,T,F] x [F,d]', [B], T, F, d),
     );
+    if (architecture.ffn === 'swiglu') {
+      rows.push(
+        matmul(path.ffnMatrix(i, 'w1'), 'ffn', 'x @ W1', '[B,T,d] x [d,F]', [B], T, d, F),
+        matmul(path.ffnMatrix(i, 'w3'), 'ffn', 'x @ W3', '[B,T,d] x [d,F]', [B], T, d, F),
+        // h = SiLU(x W1) * (x W3) is (B, T, F)
+        matmul(path.ffnMatrix(i, 'w2'), 'ffn', 'h @ W2', '[B,T,F] x [F,d]', [B], T, F, d),
+      );
+    } else {
+      rows.push(
+        matmul(path.ffnMatrix(i, 'w1'), 'ffn', 'x @ W1', '[B,T,d] x [d,F]', [B], T, d, F),
+        // h = GELU(x W1) is (B, T, F)
+        matmul(path.ffnMatrix(i, 'w2'), 'ffn', 'h @ W2', '[B,T,F] x [F,d]', [B], T, F, d),
+      );
+    }
   }
-  rows.push(matmul(path.lmHead, 'lm_head', 'x @ Wlm', '[B,T,d] x [d,V]', [B], T, d, V));
+  rows.push(
+    architecture.tie_embeddings
+      ? matmul(path.lmHead, 'lm_head', 'x @ E^T (tied: reuses token_embeddings)', `[B,T,d] x [d,${symbol.vocab}]`, [B], T, d, Vp)
+      : matmul(path.lmHead, 'lm_head', 'x @ Wlm', `[B,T,d] x [d,${symbol.vocab}]`, [B], T, d, Vp),
+  );
   return rows;
 }

@@ -1,5 +1,6 @@
 export * from './types.js';
 export * from './run_shape.js';
+export * from './dimension_symbols.js';
 export * from './parameters.js';
 export * from './memory.js';
 export * from './forward_matmuls.js';

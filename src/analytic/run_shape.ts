@@ -1,10 +1,11 @@
 import { InputError } from '../errors.js';
-import { headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
+import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
 
 /**
  * The checks the formulas themselves depend on: whole, positive batch and seq, seq within the
- * context, and a whole head width. The config loader validates files; these guard the library
- * when it is called with hand-built values.
+ * context, a whole head width, key/value heads that split the query heads into whole groups, and
+ * a whole vocab multiple. The config loader validates files; these guard the library when it is
+ * called with hand-built values.
  */
 export function assertRunFits(config: ModelConfig, run: RunShape): void {
   const problems: string[] = [];
@@ -23,6 +24,16 @@ export function assertRunFits(config: ModelConfig, run: RunShape): void {
     problems.push(
       `${config.source}: d_model (${config.d_model}) must be divisible by num_heads (${config.num_heads})`,
     );
+  }
+  const { num_kv_heads, vocab_multiple } = architectureOf(config);
+  if (!Number.isSafeInteger(num_kv_heads) || num_kv_heads < 1 || config.num_heads % num_kv_heads !== 0) {
+    problems.push(
+      `${config.source}: num_kv_heads (${num_kv_heads}) must be a positive divisor of num_heads (${config.num_heads}); ` +
+        `use ${config.num_heads} (multi-head), 1 (multi-query) or another divisor (grouped-query)`,
+    );
+  }
+  if (!Number.isSafeInteger(vocab_multiple) || vocab_multiple < 1) {
+    problems.push(`${config.source}: vocab_multiple (${vocab_multiple}) must be a positive integer; use 1 for no padding`);
   }
   if (problems.length > 0) throw new InputError(problems);
 }

@@ -1,4 +1,4 @@
-import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { architectureOf, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { forwardFlopBreakdown, type FlopBreakdown } from './flop_breakdown.js';
 import { summarizeParameters } from './parameters.js';
 
@@ -14,8 +14,9 @@ export interface SweepPoint {
 
 /**
  * A sweep asks "what if", so a run longer than the context is answered with the context raised
- * to fit. Parameters do not depend on context_length (RoPE has none), only the question does,
- * and the label says so.
+ * to fit, and the label says so. With RoPE the parameters do not depend on context_length; with
+ * learned positions the position table grows to the raised context, so the point's parameter
+ * count is the raised model's, and the label says that too.
  */
 function sweepPoint(config: ModelConfig, run: RunShape, label: string): SweepPoint {
   const raised = run.seq > config.context_length;
@@ -26,8 +27,10 @@ function sweepPoint(config: ModelConfig, run: RunShape, label: string): SweepPoi
         variant: [config.variant, `ctx=${run.seq}`].filter((part) => part !== undefined).join(', '),
       }
     : config;
+  const positionTable =
+    architectureOf(config).positions === 'learned' ? `; the learned position table grows to ${run.seq} rows` : '';
   const fullLabel = raised
-    ? `${label} (context_length raised from ${config.context_length} to ${run.seq})`
+    ? `${label} (context_length raised from ${config.context_length} to ${run.seq}${positionTable})`
     : label;
   return {
     label: fullLabel,

@@ -25,7 +25,10 @@ export interface MatmulRow {
 export interface ParameterRow {
   /** Module path of the weight's owner, e.g. "layers.3.attn.q_proj". */
   readonly path: string;
-  /** Weight name within the module: "weight" (matrices, embeddings) or "gain" (RMSNorm). */
+  /**
+   * Weight name within the module: "weight" (matrices, embeddings), "gain" (RMSNorm, LayerNorm)
+   * or "bias" (LayerNorm's, and a linear layer's when the architecture has biases).
+   */
   readonly name: string;
   readonly shape: readonly number[];
   readonly count: bigint;
