@@ -1,0 +1,228 @@
+/**
+ * Every key a flopledger config file may hold, what kind of value it takes, and the one-line
+ * message for a value of the wrong kind: the field as the source spells it, the value, and a fix.
+ * The six dimensions are required; the architecture keys are optional and their absence means
+ * the seed's model (architectureOf holds the defaults).
+ */
+import { closestMatch } from './did_you_mean.js';
+import {
+  ARCHITECTURE_KEYS,
+  FFN_KINDS,
+  MODEL_CONFIG_KEYS,
+  NORM_KINDS,
+  POSITION_KINDS,
+  type ArchitectureKey,
+  type ModelDimension,
+} from './model_config.js';
+
+export type ConfigKey = ModelDimension | ArchitectureKey;
+
+/** The keys of a config file: the six required dimensions, then the optional architecture keys. */
+export const CONFIG_FILE_KEYS: readonly ConfigKey[] = [...MODEL_CONFIG_KEYS, ...ARCHITECTURE_KEYS];
+
+/**
+ * How messages spell a key. A flopledger file uses the keys themselves; a Hugging Face
+ * config.json read through the same rules names its own keys ("hidden_size" for d_model).
+ */
+export type KeyNames = (key: ConfigKey) => string;
+export const OWN_KEY_NAMES: KeyNames = (key) => key;
+
+interface Choice {
+  readonly values: readonly string[];
+  /** What each value means, for the fix of a value that is none of them. */
+  readonly meanings: Readonly<Record<string, string>>;
+  /** Names other tools use for the same choices, for "did you mean". */
+  readonly aliases: Readonly<Record<string, string>>;
+}
+
+const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions', Choice>> = {
+  ffn: {
+    values: FFN_KINDS,
+    meanings: { swiglu: 'W2(SiLU(W1 x) * W3 x)', gelu: 'W2 GELU(W1 x), two matrices' },
+    aliases: { silu: 'swiglu', swish: 'swiglu', glu: 'swiglu', gelu_new: 'gelu', gelu_pytorch_tanh: 'gelu', mlp: 'gelu' },
+  },
+  norm: {
+    values: NORM_KINDS,
+    meanings: { rmsnorm: 'gain only', layernorm: 'mean-centred, gain and bias' },
+    aliases: { rms: 'rmsnorm', rms_norm: 'rmsnorm', ln: 'layernorm', layer_norm: 'layernorm' },
+  },
+  positions: {
+    values: POSITION_KINDS,
+    meanings: { rope: 'rotary, no parameters', learned: 'a context_length x d_model table' },
+    aliases: { rotary: 'rope', absolute: 'learned', learned_absolute: 'learned', wpe: 'learned' },
+  },
+};
+
+type FieldKind = 'count' | 'switch' | 'choice' | 'number';
+
+const FIELD_KINDS: Readonly<Record<ConfigKey, FieldKind>> = {
+  vocab_size: 'count',
+  context_length: 'count',
+  num_layers: 'count',
+  d_model: 'count',
+  num_heads: 'count',
+  d_ff: 'count',
+  num_kv_heads: 'count',
+  tie_embeddings: 'switch',
+  ffn: 'choice',
+  norm: 'choice',
+  positions: 'choice',
+  bias: 'switch',
+  vocab_multiple: 'count',
+  rope_theta: 'number',
+};
+
+/** Example values for fixes: GPT-2 small's shape, and common architecture choices. */
+const EXAMPLE_COUNTS: Readonly<Record<ModelDimension | 'num_kv_heads' | 'vocab_multiple', number>> = {
+  vocab_size: 50257,
+  context_length: 1024,
+  num_layers: 12,
+  d_model: 768,
+  num_heads: 12,
+  d_ff: 3072,
+  num_kv_heads: 4,
+  vocab_multiple: 64,
+};
+
+/** Key names other tools use (Hugging Face, nanoGPT, Megatron), for "did you mean". */
+export const KEY_ALIASES: Readonly<Record<string, ConfigKey>> = {
+  n_vocab: 'vocab_size',
+  n_ctx: 'context_length',
+  n_positions: 'context_length',
+  block_size: 'context_length',
+  max_position_embeddings: 'context_length',
+  max_seq_len: 'context_length',
+  n_layer: 'num_layers',
+  n_layers: 'num_layers',
+  num_hidden_layers: 'num_layers',
+  n_embd: 'd_model',
+  hidden_size: 'd_model',
+  dim: 'd_model',
+  n_head: 'num_heads',
+  n_heads: 'num_heads',
+  num_attention_heads: 'num_heads',
+  n_inner: 'd_ff',
+  intermediate_size: 'd_ff',
+  ffn_dim: 'd_ff',
+  hidden_dim: 'd_ff',
+  num_key_value_heads: 'num_kv_heads',
+  n_kv_heads: 'num_kv_heads',
+  kv_heads: 'num_kv_heads',
+  tie_word_embeddings: 'tie_embeddings',
+  tied_embeddings: 'tie_embeddings',
+  hidden_act: 'ffn',
+  activation_function: 'ffn',
+  norm_type: 'norm',
+  normalization: 'norm',
+  position_embedding_type: 'positions',
+  pos_emb: 'positions',
+  use_bias: 'bias',
+  attention_bias: 'bias',
+  mlp_bias: 'bias',
+  pad_vocab_size_multiple: 'vocab_multiple',
+  make_vocab_size_divisible_by: 'vocab_multiple',
+  rope_base: 'rope_theta',
+  rotary_emb_base: 'rope_theta',
+};
+
+export function isConfigKey(key: string): key is ConfigKey {
+  return (CONFIG_FILE_KEYS as readonly string[]).includes(key);
+}
+
+/** "unknown key" with the closest key, or the list of keys when none is close. */
+export function unknownKeyProblem(source: string, key: string): string {
+  const suggestion = closestMatch(key, CONFIG_FILE_KEYS, KEY_ALIASES);
+  return suggestion !== undefined
+    ? `${source}: unknown key "${key}": did you mean "${suggestion}"?`
+    : `${source}: unknown key "${key}"; the keys are ${MODEL_CONFIG_KEYS.join(', ')} ` +
+        `and optionally ${ARCHITECTURE_KEYS.join(', ')}`;
+}
+
+/** The message for `field` holding `value`, which its schema rejected. `raw` is the whole object, for examples. */
+export function fieldProblem(
+  source: string,
+  field: ConfigKey,
+  value: unknown,
+  raw: Readonly<Record<string, unknown>>,
+  names: KeyNames = OWN_KEY_NAMES,
+): string {
+  const shown = `${source}: ${names(field)} (${showValue(value)})`;
+  switch (FIELD_KINDS[field]) {
+    case 'count':
+      return `${shown} must be a positive integer; fix: ${countFix(field as keyof typeof EXAMPLE_COUNTS, value, raw, names)}`;
+    case 'switch':
+      return `${shown} must be true or false; fix: ${switchFix(value)}`;
+    case 'choice':
+      return `${shown} must be ${quotedList(CHOICES[field as keyof typeof CHOICES].values)}; ${choiceFix(field as keyof typeof CHOICES, value, names)}`;
+    case 'number':
+      return `${shown} must be a positive number; fix: ${numberFix(value)}`;
+  }
+}
+
+function countFix(
+  field: keyof typeof EXAMPLE_COUNTS,
+  value: unknown,
+  raw: Readonly<Record<string, unknown>>,
+  names: KeyNames,
+): string {
+  const example = countExample(field, raw);
+  if (value === undefined) return `add it, e.g. "${names(field)}": ${example}`;
+  if (typeof value === 'string' && /^\s*\d+\s*$/.test(value) && BigInt(value.trim()) > 0n) {
+    return `write ${value.trim()} without quotes`;
+  }
+  if (typeof value !== 'number') return `use a whole number, e.g. ${example}`;
+  if (!Number.isFinite(value)) return `use a whole number, e.g. ${example}`;
+  if (!Number.isInteger(value)) {
+    const nearby = [Math.floor(value), Math.ceil(value)].filter((n) => n >= 1);
+    return `use a whole number, e.g. ${nearby.length > 0 ? nearby.join(' or ') : example}`;
+  }
+  if (value <= 0) return `use a value of at least 1, e.g. ${value < 0 ? -value : example}`;
+  return `use at most ${Number.MAX_SAFE_INTEGER} (2^53 - 1)`;
+}
+
+/** d_ff's example follows the config's own d_model (the GPT-2 rule d_ff = 4 * d_model) when that is valid. */
+function countExample(field: keyof typeof EXAMPLE_COUNTS, raw: Readonly<Record<string, unknown>>): string {
+  const d = raw['d_model'];
+  if (field === 'd_ff' && typeof d === 'number' && Number.isSafeInteger(d) && d > 0) return `${4 * d} (4 * d_model)`;
+  return String(EXAMPLE_COUNTS[field]);
+}
+
+function switchFix(value: unknown): string {
+  if (typeof value === 'string' && /^\s*(true|false)\s*$/i.test(value)) return `write ${value.trim().toLowerCase()} without quotes`;
+  if (value === 1 || value === 0) return `write ${value === 1 ? 'true' : 'false'}`;
+  return 'use true or false';
+}
+
+function choiceFix(field: keyof typeof CHOICES, value: unknown, names: KeyNames): string {
+  const choice = CHOICES[field];
+  if (typeof value === 'string') {
+    const suggestion = closestMatch(value, choice.values, choice.aliases);
+    if (suggestion !== undefined) return `did you mean "${suggestion}"?`;
+  }
+  const meanings = choice.values.map((kind) => `"${kind}" (${choice.meanings[kind]})`);
+  return `fix: use ${meanings.join(' or ')}, e.g. "${names(field)}": "${choice.values[0]}"`;
+}
+
+function numberFix(value: unknown): string {
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) && Number(value) > 0) {
+    return `write ${value.trim()} without quotes`;
+  }
+  return 'use e.g. 10000 (the RoPE paper and Llama 2) or 500000 (Llama 3)';
+}
+
+function quotedList(values: readonly string[]): string {
+  const quoted = values.map((value) => `"${value}"`);
+  return quoted.length <= 2 ? quoted.join(' or ') : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`;
+}
+
+export function showValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  let shown: string;
+  try {
+    shown = JSON.stringify(value) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  return shown.length > 40 ? `${shown.slice(0, 37)}...` : shown;
+}
