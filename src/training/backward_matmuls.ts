@@ -1,6 +1,7 @@
 import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import type { MatmulRow } from '../analytic/types.js';
-import { headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
+import { dimensionSymbols, queryGroupSize } from '../analytic/dimension_symbols.js';
+import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { matmulFlops, matmulMacs, product } from '../counting.js';
 import { InputError } from '../errors.js';
 import { layerIndexOf, path, withinLayer } from '../module_paths.js';
@@ -42,23 +43,27 @@ interface LinearLayer extends LinearShape {
 
 function linearLayers(config: ModelConfig): Readonly<Record<string, LinearLayer>> {
   const { d_model: d, d_ff: F } = config;
-  const square = (weight: string, inputFlows: LinearLayer['inputFlows']): LinearLayer => ({
-    weight,
-    dIn: d,
-    dOut: d,
-    inSymbol: 'd',
-    outSymbol: 'd',
-    inputFlows,
-  });
-  return {
-    'attn.q_proj': square('Wq', (flow) => flow.attentionInput),
-    'attn.k_proj': square('Wk', (flow) => flow.attentionInput),
-    'attn.v_proj': square('Wv', (flow) => flow.attentionInput),
-    'attn.output_proj': square('Wo', (flow) => flow.attentionOutput),
-    'ffn.w1': { weight: 'W1', dIn: d, dOut: F, inSymbol: 'd', outSymbol: 'F', inputFlows: (flow) => flow.ffnInput },
-    'ffn.w3': { weight: 'W3', dIn: d, dOut: F, inSymbol: 'd', outSymbol: 'F', inputFlows: (flow) => flow.ffnInput },
-    'ffn.w2': { weight: 'W2', dIn: F, dOut: d, inSymbol: 'F', outSymbol: 'd', inputFlows: (flow) => flow.ffnHidden },
+  const { kv_dim: dkv } = architectureOf(config);
+  const kv = dimensionSymbols(config).kv;
+  const layer = (
+    weight: string,
+    [dIn, inSymbol]: readonly [number, string],
+    [dOut, outSymbol]: readonly [number, string],
+    inputFlows: LinearLayer['inputFlows'],
+  ): LinearLayer => ({ weight, dIn, dOut, inSymbol, outSymbol, inputFlows });
+  const model: readonly [number, string] = [d, 'd'];
+  const hidden: readonly [number, string] = [F, 'F'];
+  const keyValue: readonly [number, string] = [dkv, kv];
+  const layers: Record<string, LinearLayer> = {
+    'attn.q_proj': layer('Wq', model, model, (flow) => flow.attentionInput),
+    'attn.k_proj': layer('Wk', model, keyValue, (flow) => flow.attentionInput),
+    'attn.v_proj': layer('Wv', model, keyValue, (flow) => flow.attentionInput),
+    'attn.output_proj': layer('Wo', model, model, (flow) => flow.attentionOutput),
+    'ffn.w1': layer('W1', model, hidden, (flow) => flow.ffnInput),
+    'ffn.w2': layer('W2', hidden, model, (flow) => flow.ffnHidden),
   };
+  if (architectureOf(config).ffn === 'swiglu') layers['ffn.w3'] = layer('W3', model, hidden, (flow) => flow.ffnInput);
+  return layers;
 }
 
 interface GradientShape {
@@ -108,11 +113,27 @@ function backwardRow(forward: MatmulRow, shape: GradientShape): BackwardMatmulRo
  * - weighted sum O = P v per (b, h), P [T, T], v [T, dk]:
  *     dP = dO v^T: [T, dk] x [dk, T]            (batch [B, H])
  *     dv = P^T dO: [T, T] x [T, dk]             (batch [B, H])
- * - lm_head is a linear layer from d to V.
+ * - lm_head is a linear layer from d to Vp (the padded vocabulary).
+ *
+ * Variants:
+ * - grouped-query / multi-query attention (Hkv key/value heads, G = H / Hkv query heads each):
+ *   k_proj and v_proj are linear layers from d to dkv = Hkv * dk. In the core a key/value head
+ *   is broadcast over its G query heads, so its gradient sums over them. Stacking the group's
+ *   query rows, q_group [G*T, dk] and S_group [G*T, T] per (b, j), that sum is the contraction
+ *   of one matmul:
+ *     dk = dS_group^T q_group: [T, G*T] x [G*T, dk]   (batch [B, Hkv])
+ *     dv = P_group^T dO_group: [T, G*T] x [G*T, dk]   (batch [B, Hkv])
+ *   dq and dP stay one per query head. With G = 1 these are the multi-head rows above.
+ * - GELU MLP: w1 and w2 only; biases add no matmul (a bias's gradient sums dy over the tokens).
+ * - tied embeddings: lm_head multiplies by E^T with E = token_embeddings [Vp, d], so its input
+ *   gradient is dx = dy E: [N, Vp] x [Vp, d], and its weight gradient lands on the table in
+ *   the table's own layout: dE = dy^T x: [Vp, N] x [N, d] (batch [], m = Vp, k = N, n = d),
+ *   added to the embedding lookup's scatter-add into the same table.
  *
  * Each gradient matmul has the same m*k*n as its forward matmul, so the backward matmuls cost
- * exactly twice the forward ones whenever none is skipped. The token embedding is a gather: its
- * gradient is a scatter-add of dy into the rows of dE (no matmul), and the integer ids get none.
+ * exactly twice the forward ones whenever none is skipped. The token embedding (and a learned
+ * position table) is a gather: its gradient is a scatter-add of dy into the rows of the table
+ * (no matmul), and the integer ids get none.
  *
  * A real backward pass skips a row only when its operand depends on no trained weight (see
  * gradientFlow). With every weight trained, which is what training does here, no row is skipped;
@@ -149,10 +170,7 @@ function gradientShapes(
   flow: GradientFlow,
   linears: Readonly<Record<string, LinearLayer>>,
 ): GradientShape[] {
-  if (forward.path === path.lmHead) {
-    const lmHead: LinearShape = { weight: 'Wlm', dIn: config.d_model, dOut: config.vocab_size, inSymbol: 'd', outSymbol: 'V' };
-    return linearGradients(lmHead, forward.path, tokens, flow.lmHeadInput, flow);
-  }
+  if (forward.path === path.lmHead) return lmHeadGradients(config, tokens, flow);
   const layer = layerIndexOf(forward.path);
   const layerFlow = layer === undefined ? undefined : flow.layers[layer];
   if (layerFlow === undefined) throw new Error(`backward: ${forward.path} is outside the model's layers`);
@@ -163,6 +181,9 @@ function gradientShapes(
   }
   const { batch: B, seq: T } = run;
   const H = config.num_heads;
+  const Hkv = architectureOf(config).num_kv_heads;
+  const G = queryGroupSize(config);
+  const grouped = G !== 1;
   const dk = headDim(config);
   const noFlow = (operand: string) => noGradientReason(operand, flow);
   if (local === 'attn.scores') {
@@ -181,11 +202,11 @@ function gradientShapes(
       {
         gradient: 'input',
         operand: 'k',
-        description: 'dk = dS^T @ q',
-        symbolicShapes: '[B,H,T,T] x [B,H,T,dk]',
-        batch: [B, H],
+        description: grouped ? `dk = dS^T @ q, summed over the ${G} query heads sharing each k` : 'dk = dS^T @ q',
+        symbolicShapes: grouped ? '[B,Hkv,T,G*T] x [B,Hkv,G*T,dk]' : '[B,H,T,T] x [B,H,T,dk]',
+        batch: [B, Hkv],
         m: T,
-        k: T,
+        k: G * T,
         n: dk,
         skipped: layerFlow.k ? undefined : noFlow('k'),
       },
@@ -207,17 +228,57 @@ function gradientShapes(
       {
         gradient: 'input',
         operand: 'v',
-        description: 'dv = P^T @ dO',
-        symbolicShapes: '[B,H,T,T] x [B,H,T,dk]',
-        batch: [B, H],
+        description: grouped ? `dv = P^T @ dO, summed over the ${G} query heads sharing each v` : 'dv = P^T @ dO',
+        symbolicShapes: grouped ? '[B,Hkv,T,G*T] x [B,Hkv,G*T,dk]' : '[B,H,T,T] x [B,H,T,dk]',
+        batch: [B, Hkv],
         m: T,
-        k: T,
+        k: G * T,
         n: dk,
         skipped: layerFlow.v ? undefined : noFlow('v'),
       },
     ];
   }
   throw new Error(`backward: no gradient rule for the matmul at ${forward.path}`);
+}
+
+/**
+ * lm_head's two gradients: an untied [d, Vp] weight is any linear layer; a tied one is E^T, whose
+ * weight gradient is formed in the table's [Vp, d] layout and belongs to token_embeddings.
+ */
+function lmHeadGradients(config: ModelConfig, tokens: number, flow: GradientFlow): GradientShape[] {
+  const { padded_vocab_size: Vp, tie_embeddings } = architectureOf(config);
+  const d = config.d_model;
+  const vocab = dimensionSymbols(config).vocab;
+  if (!tie_embeddings) {
+    const lmHead: LinearShape = { weight: 'Wlm', dIn: d, dOut: Vp, inSymbol: 'd', outSymbol: vocab };
+    return linearGradients(lmHead, path.lmHead, tokens, flow.lmHeadInput, flow);
+  }
+  return [
+    {
+      gradient: 'input',
+      operand: 'x',
+      description: 'dx = dy @ E (tied: E = token_embeddings)',
+      symbolicShapes: `[B*T,${vocab}] x [${vocab},d]`,
+      batch: [],
+      m: tokens,
+      k: Vp,
+      n: d,
+      skipped: flow.lmHeadInput ? undefined : noGradientReason('x', flow),
+    },
+    {
+      gradient: 'weight',
+      operand: 'E',
+      description: 'dE += dy^T @ x (tied: lands on token_embeddings, beside the lookup\'s scatter-add)',
+      symbolicShapes: `[${vocab},B*T] x [B*T,d]`,
+      batch: [],
+      m: Vp,
+      k: tokens,
+      n: d,
+      skipped: flow.trained.has(flow.lmHeadWeight)
+        ? undefined
+        : `${flow.lmHeadWeight} is frozen, so the tied lm_head weight gets no gradient`,
+    },
+  ];
 }
 
 function linearGradients(

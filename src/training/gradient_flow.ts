@@ -1,4 +1,4 @@
-import type { ModelConfig } from '../config/model_config.js';
+import { architectureOf, type ModelConfig } from '../config/model_config.js';
 import { parameterInventory } from '../analytic/parameters.js';
 import { InputError } from '../errors.js';
 import { ATTENTION_PROJECTIONS, path } from '../module_paths.js';
@@ -12,6 +12,13 @@ import { ATTENTION_PROJECTIONS, path } from '../module_paths.js';
  * With every weight trained nothing is pruned: even layer 0's input depends on token_embeddings.
  * Freezing the embedding alone still prunes no matmul gradient, because layer 0's ln1 gain is
  * trained and its output feeds q, k, v. The ids are integers and never get a gradient.
+ *
+ * Variants: a bias lives at its layer's path, so freezing a path freezes weight and bias
+ * together, and a trained bias makes its layer's output depend on a trained weight as its matrix
+ * does. Learned positions are added to the embeddings, so the residual stream starts trained when
+ * either table is. The GELU MLP's hidden value depends on w1 alone (there is no w3). Tied
+ * embeddings: lm_head has no weight of its own; its weight gradient lands on token_embeddings
+ * and exists when that table is trained.
  */
 export interface GradientFlowOptions {
   /** Module paths of parameters left out of training, e.g. ["token_embeddings", "layers.0.ln1"]. */
@@ -31,7 +38,7 @@ export interface LayerFlow {
   readonly attentionOutput: boolean;
   /** Input of w1 and w3: ln2's output. */
   readonly ffnInput: boolean;
-  /** Input of w2: SiLU(x W1) * (x W3). */
+  /** Input of w2: SiLU(x W1) * (x W3), or GELU(x W1) for the GELU MLP. */
   readonly ffnHidden: boolean;
 }
 
@@ -42,11 +49,14 @@ export interface GradientFlow {
   readonly layers: readonly LayerFlow[];
   /** Input of lm_head: ln_final's output. */
   readonly lmHeadInput: boolean;
+  /** The parameter path lm_head multiplies by: lm_head, or token_embeddings when tied. */
+  readonly lmHeadWeight: string;
 }
 
 /** Follows the architecture of design.md section 1 value by value, as written on paper. */
 export function gradientFlow(config: ModelConfig, options: GradientFlowOptions = {}): GradientFlow {
-  const parameterPaths = parameterInventory(config).map((row) => row.path);
+  const architecture = architectureOf(config);
+  const parameterPaths = [...new Set(parameterInventory(config).map((row) => row.path))];
   const frozen = [...new Set(options.frozen ?? [])];
   const unknown = frozen.filter((name) => !parameterPaths.includes(name));
   if (unknown.length > 0) {
@@ -61,8 +71,9 @@ export function gradientFlow(config: ModelConfig, options: GradientFlowOptions =
   const trained = new Set(parameterPaths.filter((name) => !frozen.includes(name)));
   const isTrained = (name: string) => trained.has(name);
 
-  // The residual stream starts as the embedding lookup E[ids].
-  let residual = isTrained(path.tokenEmbeddings);
+  // The residual stream starts as the embedding lookup E[ids] (+ P[0..T-1] with learned positions).
+  let residual =
+    isTrained(path.tokenEmbeddings) || (architecture.positions === 'learned' && isTrained(path.positionEmbeddings));
   const layers: LayerFlow[] = [];
   for (let i = 0; i < config.num_layers; i++) {
     const projected = (name: (typeof ATTENTION_PROJECTIONS)[number], input: boolean) =>
@@ -78,11 +89,12 @@ export function gradientFlow(config: ModelConfig, options: GradientFlowOptions =
 
     const ffnInput = residual || isTrained(path.ln2(i));
     const w1Output = ffnInput || isTrained(path.ffnMatrix(i, 'w1'));
-    const w3Output = ffnInput || isTrained(path.ffnMatrix(i, 'w3'));
+    const w3Output = architecture.ffn === 'swiglu' && (ffnInput || isTrained(path.ffnMatrix(i, 'w3')));
     const ffnHidden = w1Output || w3Output;
     residual = residual || ffnHidden || isTrained(path.ffnMatrix(i, 'w2'));
     layers.push({ attentionInput, q, k, v, probabilities, attentionOutput, ffnInput, ffnHidden });
   }
   const lmHeadInput = residual || isTrained(path.lnFinal);
-  return { trained, frozen, layers, lmHeadInput };
+  const lmHeadWeight = architecture.tie_embeddings ? path.tokenEmbeddings : path.lmHead;
+  return { trained, frozen, layers, lmHeadInput, lmHeadWeight };
 }

@@ -14,7 +14,10 @@ export interface TrainingMemoryPolynomial {
   readonly seq: number;
   readonly constant: bigint;
   readonly perBatch: bigint;
-  /** "16 P + 4 B (L (8 T d + 4 T F + 2 H T^2) + T d + 2 T V)" bytes, built from the activation table. */
+  /**
+   * "16 P + 4 B (L (8 T d + 4 T F + 2 H T^2) + T d + 2 T V)" bytes, built from the activation
+   * table; with learned positions the position add leads: "16 P + 4 B (T d + L (...) + ...)".
+   */
   readonly symbolic: string;
 }
 
@@ -23,10 +26,12 @@ export function trainingMemoryPolynomial(config: ModelConfig, seq: number): Trai
   const perBatch = oneSequence.activations.total;
   const constant = oneSequence.total - perBatch;
   const bytesPerParameter = constant / oneSequence.parameterCount;
+  const { initial: initialRows } = oneSequence.activations;
+  const initial = initialRows.length === 0 ? '' : `${perSequenceMonomials(initialRows)} + `;
   const perLayer = perSequenceMonomials(oneSequence.activations.perLayer);
   const final = perSequenceMonomials(oneSequence.activations.final);
   const symbolic =
-    `${bytesPerParameter} P + ${oneSequence.bytesPerElement} B ` + `(L (${perLayer}) + ${final})`;
+    `${bytesPerParameter} P + ${oneSequence.bytesPerElement} B ` + `(${initial}L (${perLayer}) + ${final})`;
   return { seq, constant, perBatch, symbolic };
 }
 

@@ -6,7 +6,8 @@ import { backwardFlopBreakdown } from './backward_flops.js';
 
 /**
  * FLOPs of one training step on one batch: forward matmuls + backward matmuls + one AdamW update
- * of every parameter. Non-matmul work (norms, softmax, RoPE, SiLU, residual adds, cross-entropy,
+ * of every parameter (a tied table is one parameter set, updated once). Non-matmul work (norms,
+ * softmax, RoPE, SiLU or GELU, bias and residual adds, the learned position add, cross-entropy,
  * the embedding's scatter-add) is left out of these totals: it is counted kernel by kernel from
  * a trace, not by formula.
  */
