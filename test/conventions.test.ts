@@ -76,7 +76,15 @@ describe('rational', () => {
 
 describe('counting conventions on a hand-sized model', () => {
   it('counts N with and without the embedding table', () => {
-    expect(parameterConventions(hand)).toEqual({ withEmbeddings: 1480n, withoutEmbeddings: 1400n, embeddingTable: 80n });
+    expect(parameterConventions(hand)).toMatchObject({
+      withEmbeddings: 1480n,
+      withoutEmbeddings: 1400n,
+      // untied and RoPE: only the token table is a lookup-only table, so PaLM's N is Kaplan's
+      withoutLookupTables: 1400n,
+      embeddingTable: 80n,
+      positionTable: 0n,
+      tiedEmbeddings: false,
+    });
   });
 
   it('counts FLOPs and MACs of the same matmuls', () => {

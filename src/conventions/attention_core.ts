@@ -12,7 +12,9 @@ import type { ModelConfig, RunShape } from '../config/model_config.js';
  *   Summed over rows: 2*dk * T(T+1)/2 each, so per layer 2 * H * dk * T(T+1) = 2*d*T(T+1).
  * - half: full / 2 = 2*d*T^2, the usual shorthand for "causal"; it undercounts the triangle by
  *   the diagonal, 2*d*T per layer and sequence.
- * Each is then multiplied by L layers and B sequences.
+ * Each is then multiplied by L layers and B sequences. With grouped-query or multi-query
+ * attention each key/value head is broadcast over its query heads, so there are still H score
+ * matrices and these counts do not change (d = H*dk counts query heads).
  */
 export interface AttentionCoreConventions {
   readonly full: bigint;

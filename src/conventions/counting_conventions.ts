@@ -1,9 +1,9 @@
 import { forwardFlopBreakdown } from '../analytic/flop_breakdown.js';
 import { sum } from '../counting.js';
-import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { architectureOf, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { attentionCoreConventions, type AttentionCoreConventions } from './attention_core.js';
 import { embeddingConventions, type EmbeddingConventions } from './embedding.js';
-import { PARAMETER_CONVENTION_NOTES, parameterConventions, type ParameterConventions } from './parameter_counts.js';
+import { parameterConventions, type ParameterConventions } from './parameter_counts.js';
 import { publishedApproximations, type PublishedApproximation } from './published_approximations.js';
 import { rational, type Rational } from './rational.js';
 
@@ -62,6 +62,9 @@ export function countingConventions(config: ModelConfig, run: RunShape): Countin
   const lmHeadFlops = breakdown.byComponent.lm_head;
   const parameters = parameterConventions(config);
   const relative = (value: bigint) => rational(value, flops);
+  const architecture = architectureOf(config);
+  const vocab = architecture.padded_vocab_size === config.vocab_size ? 'V' : 'Vp';
+  const table = architecture.tie_embeddings ? 'x @ E^T, tied' : 'lm_head';
 
   const counts: ConventionCount[] = [
     {
@@ -101,7 +104,7 @@ export function countingConventions(config: ModelConfig, run: RunShape): Countin
       label: 'FLOPs, embedding as a one-hot matmul',
       unit: 'FLOP',
       value: flops + embedding.oneHotMatmul,
-      note: 'adds onehot(ids) @ E: 2*B*T*V*d',
+      note: `adds onehot(ids) @ E: 2*B*T*${vocab}*d`,
       ratioToDefault: relative(flops + embedding.oneHotMatmul),
     },
     {
@@ -109,7 +112,7 @@ export function countingConventions(config: ModelConfig, run: RunShape): Countin
       label: 'FLOPs, logits excluded',
       unit: 'FLOP',
       value: flops - lmHeadFlops,
-      note: 'drops lm_head: 2*B*T*d*V',
+      note: `drops the logits matmul (${table}): 2*B*T*d*${vocab}`,
       ratioToDefault: relative(flops - lmHeadFlops),
     },
     {
@@ -117,14 +120,14 @@ export function countingConventions(config: ModelConfig, run: RunShape): Countin
       label: 'N with embeddings',
       unit: 'parameters',
       value: parameters.withEmbeddings,
-      note: PARAMETER_CONVENTION_NOTES.withEmbeddings,
+      note: parameters.notes.withEmbeddings,
     },
     {
       key: 'parameters_without_embeddings',
       label: 'N without embeddings',
       unit: 'parameters',
       value: parameters.withoutEmbeddings,
-      note: PARAMETER_CONVENTION_NOTES.withoutEmbeddings,
+      note: parameters.notes.withoutEmbeddings,
     },
   ];
 

@@ -16,9 +16,13 @@ export const EXACT_FORWARD_LABEL = 'exact forward matmuls / (B*T)';
 /**
  * Kaplan et al. 2020, "Scaling Laws for Neural Language Models", Table 1 (Total, non-embedding):
  *   C_forward ~= 2N + 2 * n_layer * n_ctx * d_attn   FLOPs per token,
- * N non-embedding. d_attn is the attention width H*dk, which is d_model here. The second term
- * is the attention core ("Attention: Mask" in the table); it is half of flopledger's full
- * 4 * n_layer * n_ctx * d_model.
+ * N non-embedding (token and position tables out; a tied table out too). d_attn is the
+ * attention width H*dk of the query heads, which is d_model here; with grouped-query or
+ * multi-query attention the scores are still one per query head, so d_attn stays H*dk and the
+ * narrower k and v projections enter only through N. The second term is the attention core
+ * ("Attention: Mask" in the table); it is half of flopledger's full 4 * n_layer * n_ctx * d_model.
+ * Kaplan's total leaves out the de-embedding (logits) FLOPs, so a tied model's logits matmul
+ * is in neither term.
  */
 export function kaplanForwardPerToken(config: ModelConfig, run: RunShape): bigint {
   const N = parameterConventions(config).withoutEmbeddings;
@@ -31,12 +35,15 @@ export function kaplanForwardPerToken(config: ModelConfig, run: RunShape): bigin
  * FLOPs utilization): training FLOPs per token
  *   6N + 12 * L * H * Q * T,
  * L layers, H heads, Q head dim, T sequence length; 12LHQT is the full (unmasked) attention
- * core, forward and backward. PaLM shares its embedding with the output layer, so its N counts
- * the matrix that does the logits matmul; the closest N here is without the embedding table
- * (untied lm_head kept).
+ * core, forward and backward. H is the number of query heads: PaLM itself uses multi-query
+ * attention (one key/value head) and still writes H, because every query head computes its own
+ * T x T scores; so with grouped-query or multi-query attention H stays num_heads here too.
+ * PaLM shares its embedding with the output layer, so its N counts the matrix that does the
+ * logits matmul: here N without the tables that are only looked up (an untied lm_head kept, a
+ * tied table kept, position tables out).
  */
 export function palmTrainingPerToken(config: ModelConfig, run: RunShape): bigint {
-  const N = parameterConventions(config).withoutEmbeddings;
+  const N = parameterConventions(config).withoutLookupTables;
   const L = BigInt(config.num_layers);
   const H = BigInt(config.num_heads);
   const Q = BigInt(headDim(config));
@@ -97,7 +104,8 @@ export function publishedApproximations(config: ModelConfig, run: RunShape): Pub
   const training = exactTrainingPerToken(config, run);
   const N = parameterConventions(config);
   const compare = (value: bigint, exact: Rational) => divideRationals(rational(value), exact);
-  const withoutEmbeddings = 'N without embeddings: attention, ffn, norm gains, lm_head';
+  const withoutEmbeddings = `N without embeddings: ${N.notes.withoutEmbeddings}`;
+  const withoutLookupTables = `N without lookup-only tables: ${N.notes.withoutLookupTables}`;
   return [
     {
       key: 'kaplan_forward',
@@ -115,9 +123,9 @@ export function publishedApproximations(config: ModelConfig, run: RunShape): Pub
       key: 'palm_training',
       name: 'PaLM (Chowdhery et al. 2022)',
       source: 'Chowdhery et al. 2022, PaLM: Scaling Language Modeling with Pathways, Appendix B',
-      formula: '6N + 12 * L * H * Q * T',
+      formula: '6N + 12 * L * H * Q * T (H query heads)',
       quantity: 'training FLOPs per token',
-      parameters: withoutEmbeddings,
+      parameters: withoutLookupTables,
       value: palmTrainingPerToken(config, run),
       exact: training,
       exactLabel: EXACT_TRAINING_LABEL,
@@ -129,7 +137,7 @@ export function publishedApproximations(config: ModelConfig, run: RunShape): Pub
       source: 'Kaplan et al. 2020, section 2.1 (C ~= 6N per token)',
       formula: '6N',
       quantity: 'training FLOPs per token',
-      parameters: 'N with embeddings: every parameter',
+      parameters: `N with embeddings: ${N.notes.withEmbeddings}`,
       value: sixNPerToken(N.withEmbeddings),
       exact: training,
       exactLabel: EXACT_TRAINING_LABEL,

@@ -1,5 +1,5 @@
 import type { ModelConfig, RunShape } from '../config/model_config.js';
-import { PARAMETER_CONVENTION_NOTES, parameterConventions } from '../conventions/parameter_counts.js';
+import { parameterConventions } from '../conventions/parameter_counts.js';
 import { sixNPerToken } from '../conventions/published_approximations.js';
 import { rational, type Rational } from '../conventions/rational.js';
 import { forwardFlopBreakdown } from '../analytic/flop_breakdown.js';
@@ -37,7 +37,7 @@ export function sixNComparison(config: ModelConfig, run: RunShape): SixNComparis
     return { convention, note, parameters, tokens, estimate, exact, ratio: rational(estimate, exact) };
   };
   return [
-    compare('with_embeddings', PARAMETER_CONVENTION_NOTES.withEmbeddings, N.withEmbeddings),
-    compare('without_embeddings', PARAMETER_CONVENTION_NOTES.withoutEmbeddings, N.withoutEmbeddings),
+    compare('with_embeddings', N.notes.withEmbeddings, N.withEmbeddings),
+    compare('without_embeddings', N.notes.withoutEmbeddings, N.withoutEmbeddings),
   ];
 }
