@@ -23,9 +23,9 @@ import type { KernelRecord } from '../src/trace/types.js';
 import type { BenchConfig } from './bench_configs.js';
 
 /** Rounds of (untraced, traced, timed) per config: within this budget, but never fewer than MIN_ROUNDS. */
-const ROUND_BUDGET_MS = 12_000;
+const ROUND_BUDGET_MS = 20_000;
 const MIN_ROUNDS = 5;
-const MAX_ROUNDS = 40;
+const MAX_ROUNDS = 60;
 const WARMUP_MS = 500;
 const CALIBRATION_MS = 800;
 
@@ -49,6 +49,11 @@ export interface ForwardBenchResult {
   readonly min_ms: Record<Mode, number>;
   /** traced / untraced and timed / untraced, medians. */
   readonly overhead: { traced: number; timed: number };
+  /**
+   * Median over rounds of each round's own traced / untraced (and timed / untraced): runs of one
+   * round are adjacent in time, so a change in the machine's load between rounds cancels.
+   */
+  readonly paired_overhead: { traced: number; timed: number };
   /** Median process CPU time per run (user + system), and the same ratios over it. */
   readonly median_cpu_ms: Record<Mode, number>;
   readonly cpu_overhead: { traced: number; timed: number };
@@ -145,6 +150,10 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
       median_ms: medians,
       min_ms: minima,
       overhead: { traced: medians.traced / medians.untraced, timed: medians.timed / medians.untraced },
+      paired_overhead: {
+        traced: median(samples.traced.map((ms, round) => ms / (samples.untraced[round] as number))),
+        timed: median(samples.timed.map((ms, round) => ms / (samples.untraced[round] as number))),
+      },
       median_cpu_ms: cpuMedians,
       cpu_overhead: { traced: cpuMedians.traced / cpuMedians.untraced, timed: cpuMedians.timed / cpuMedians.untraced },
       forward_gflops: forwardGflops,

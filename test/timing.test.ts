@@ -364,6 +364,8 @@ describe('where the time goes', () => {
     expect(sentences[1]).toContain('[2,256,512] x [2048,512]^T (x1): a transposed operand and a batch of 2 keep XNNPACK off its fast path');
     expect(sentences[2]).toMatch(/^non-matmul kernels: 30\.0% of kernel time .* SplitV 20\.0%, Softmax 10\.0%\.$/);
     expect(sentences[3]).toMatch(/^lm_head: 10\.0% .*dispatched as \[512,512\] x \[512,4096\] \(x1\)\.$/);
-    expect(sentences[4]).toContain('2.00 ms of the traced run\'s 12.00 ms (16.7%)');
+    // lm_head's 2.1 GFLOP in 1 ms is far above the calibrated 25 GFLOP/s, which gets a sentence of its own.
+    expect(sentences[4]).toMatch(/^a component above 100% of calibrated is not an error/);
+    expect(sentences[5]).toContain('2.00 ms of the traced run\'s 12.00 ms (16.7%)');
   });
 });

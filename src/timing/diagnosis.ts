@@ -107,6 +107,12 @@ export function whereTimeGoes(input: DiagnosisInput): string[] {
         `of calibrated); dispatched as ${listed}${why}.`,
     );
   }
+  if (rows.some((row) => row.key !== NON_MATMUL && efficiency(gflopsPerSecond(row.matmulFlops, row.timeMs), calibratedGflops) > 1)) {
+    sentences.push(
+      'a component above 100% of calibrated is not an error: every component is compared with the rate of the largest ' +
+        'matmul, and smaller shapes (or a quieter moment on a shared machine) can run faster.',
+    );
+  }
   const kernelMs = totalKernelMs(records);
   const outsideMs = Math.max(0, input.tracedWallMs - kernelMs);
   sentences.push(
