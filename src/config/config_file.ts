@@ -1,9 +1,11 @@
 /**
- * Reading one JSON config file: every way it can fail (missing, a directory, unreadable, not JSON,
- * not a valid config) becomes one InputError line that names the file as the user wrote it.
+ * Reading one JSON config file, a flopledger config or a Hugging Face config.json: every way it
+ * can fail (missing, a directory, unreadable, not JSON, not a valid config) becomes one InputError
+ * line that names the file as the user wrote it.
  */
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { isHuggingFaceConfig, parseHuggingFaceConfig } from './hf_config.js';
 import { describeJsonSyntaxError } from './json_syntax_error.js';
 import type { ModelConfig } from './model_config.js';
 import { parseModelConfig } from './parse_model_config.js';
@@ -37,7 +39,8 @@ export function readConfigFile(
         'fix the syntax (keys in double quotes, no trailing commas, no comments)',
     );
   }
-  return parseModelConfig(value, source, name);
+  // A Hugging Face config.json names its model_type; a flopledger config never has that key.
+  return isHuggingFaceConfig(value) ? parseHuggingFaceConfig(value, source, name) : parseModelConfig(value, source, name);
 }
 
 function readFailure(source: string, error: unknown, notFoundHint: (() => string) | undefined): string {
