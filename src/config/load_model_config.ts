@@ -3,15 +3,29 @@
  * ModelConfig. Overrides are applied after loading and the result is validated again, citing the
  * flags ("gpt2-xl with --d-model 1000: ...") so the user sees which change broke it.
  */
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { InputError } from '../errors.js';
 import { readConfigFile } from './config_file.js';
 import { closestMatch } from './did_you_mean.js';
-import { MODEL_CONFIG_KEYS, type ModelConfig, type ModelDimension } from './model_config.js';
+import {
+  ARCHITECTURE_KEYS,
+  MODEL_CONFIG_KEYS,
+  architectureOf,
+  type ArchitectureKey,
+  type FfnKind,
+  type ModelConfig,
+  type ModelDimension,
+  type NormKind,
+  type PositionKind,
+} from './model_config.js';
 import { parseModelConfig } from './parse_model_config.js';
 import { listPresets, loadPreset, presetNames } from './presets.js';
 import { swigluDff } from './swiglu.js';
 
+/**
+ * Changes to a loaded config. Choices arrive as the user typed them (validation names the flag
+ * and suggests the closest choice), so their types admit any string.
+ */
 export interface ConfigOverrides {
   context_length?: number;
   num_layers?: number;
@@ -21,9 +35,22 @@ export interface ConfigOverrides {
   vocab_size?: number;
   /** 'given': d_ff as loaded (or --d-ff); 'swiglu': d_ff = swigluDff(final d_model). */
   d_ff_rule?: 'given' | 'swiglu';
+  num_kv_heads?: number;
+  tie_embeddings?: boolean;
+  ffn?: FfnKind | (string & {});
+  norm?: NormKind | (string & {});
+  positions?: PositionKind | (string & {});
+  bias?: boolean;
+  vocab_multiple?: number;
 }
 
-/** The CLI flag that sets each override; messages name these. */
+/** The architecture keys a flag can change (the RoPE base has no flag: it changes no count). */
+type OverridableArchitectureKey = Exclude<ArchitectureKey, 'rope_theta'>;
+const OVERRIDABLE_ARCHITECTURE_KEYS: readonly OverridableArchitectureKey[] = ARCHITECTURE_KEYS.filter(
+  (key): key is OverridableArchitectureKey => key !== 'rope_theta',
+);
+
+/** The CLI flag that sets each override; messages name these (a false switch reads --no-<flag>). */
 export const OVERRIDE_FLAGS: Readonly<Record<keyof ConfigOverrides, string>> = {
   context_length: '--ctx',
   num_layers: '--layers',
@@ -32,16 +59,30 @@ export const OVERRIDE_FLAGS: Readonly<Record<keyof ConfigOverrides, string>> = {
   d_ff: '--d-ff',
   vocab_size: '--vocab',
   d_ff_rule: '--d-ff-rule',
+  num_kv_heads: '--kv-heads',
+  tie_embeddings: '--tie-embeddings',
+  ffn: '--ffn',
+  norm: '--norm',
+  positions: '--positions',
+  bias: '--bias',
+  vocab_multiple: '--vocab-multiple',
 };
 
-/** Short labels for a variant description, e.g. "ctx=16384, d_ff=4288 (swiglu)". */
-const VARIANT_LABELS: Readonly<Record<ModelDimension, string>> = {
+/** Short labels for a variant description, e.g. "ctx=16384, d_ff=4288 (swiglu), kv_heads=8". */
+const VARIANT_LABELS: Readonly<Record<ModelDimension | OverridableArchitectureKey, string>> = {
   vocab_size: 'vocab',
   context_length: 'ctx',
   num_layers: 'layers',
   d_model: 'd_model',
   num_heads: 'heads',
   d_ff: 'd_ff',
+  num_kv_heads: 'kv_heads',
+  tie_embeddings: 'tie_embeddings',
+  ffn: 'ffn',
+  norm: 'norm',
+  positions: 'positions',
+  bias: 'bias',
+  vocab_multiple: 'vocab_multiple',
 };
 
 const D_FF_RULES = ['given', 'swiglu'] as const;
@@ -57,11 +98,29 @@ export function loadModelConfig(nameOrPath: string, overrides: ConfigOverrides =
   return applyOverrides(base, overrides, nameOrPath);
 }
 
+/**
+ * Load the JSON file at `filePath` (a flopledger config or a Hugging Face config.json), whatever
+ * its name looks like, then apply `overrides`: what --config reads. Throws InputError.
+ */
+export function loadModelConfigFile(filePath: string, overrides: ConfigOverrides = {}): ModelConfig {
+  return applyOverrides(loadFromPath(filePath), overrides, filePath);
+}
+
 function loadFromPath(filePath: string): ModelConfig {
-  const name = basename(filePath).replace(/\.json$/, '');
+  const name = configName(filePath);
   const hint = (): string =>
     presetNames().includes(name) ? `or use the preset name "${name}"` : `or use a preset: ${listPresets().join(', ')}`;
   return readConfigFile(filePath, filePath, name, hint);
+}
+
+/**
+ * A file's base name without ".json"; a Hugging Face download's "config.json" takes its
+ * directory's name instead ("Llama-2-7b-hf/config.json" is "Llama-2-7b-hf").
+ */
+function configName(filePath: string): string {
+  const name = basename(filePath).replace(/\.json$/, '');
+  const directory = basename(dirname(filePath));
+  return name === 'config' && directory !== '' && directory !== '.' && directory !== '..' ? directory : name;
 }
 
 function loadFromPresetName(name: string): ModelConfig {
@@ -78,7 +137,7 @@ function loadFromPresetName(name: string): ModelConfig {
 /**
  * `base` with `overrides` applied and validated again. `label` is how the user named the base
  * (defaults to its name). Returns `base` itself when nothing is overridden; otherwise the result
- * keeps `base`'s name and source and describes what changed in `variant`.
+ * keeps `base`'s name, source and notes and describes what changed in `variant`.
  */
 export function applyOverrides(base: ModelConfig, overrides: ConfigOverrides, label: string = base.name): ModelConfig {
   const rule: unknown = overrides.d_ff_rule;
@@ -94,10 +153,11 @@ export function applyOverrides(base: ModelConfig, overrides: ConfigOverrides, la
       `${OVERRIDE_FLAGS.d_ff} ${overrides.d_ff} and ${OVERRIDE_FLAGS.d_ff_rule} swiglu both set d_ff; give only one`,
     );
   }
-  const overridden = MODEL_CONFIG_KEYS.filter((key) => overrides[key] !== undefined);
-  if (overridden.length === 0 && !swiglu) return base;
+  const dimensions = MODEL_CONFIG_KEYS.filter((key) => overrides[key] !== undefined);
+  const architecture = OVERRIDABLE_ARCHITECTURE_KEYS.filter((key) => overrides[key] !== undefined);
+  if (dimensions.length === 0 && architecture.length === 0 && !swiglu) return base;
 
-  const merged: Record<ModelDimension, number> = {
+  const merged: Record<string, unknown> = {
     vocab_size: base.vocab_size,
     context_length: base.context_length,
     num_layers: base.num_layers,
@@ -105,21 +165,39 @@ export function applyOverrides(base: ModelConfig, overrides: ConfigOverrides, la
     num_heads: base.num_heads,
     d_ff: base.d_ff,
   };
-  for (const key of overridden) merged[key] = overrides[key] as number;
+  // Only the architecture keys the base states are carried, so defaults stay in architectureOf.
+  for (const key of ARCHITECTURE_KEYS) if (base[key] !== undefined) merged[key] = base[key];
+  for (const key of [...dimensions, ...architecture]) merged[key] = overrides[key];
+  const dModel = merged['d_model'];
   // An invalid d_model is reported by the validation below; it has no SwiGLU width to compute.
-  if (swiglu && Number.isSafeInteger(merged.d_model) && merged.d_model > 0) merged.d_ff = swigluDff(merged.d_model);
+  if (swiglu && typeof dModel === 'number' && Number.isSafeInteger(dModel) && dModel > 0) merged['d_ff'] = swigluDff(dModel);
 
-  const flags = overridden.map((key) => `${OVERRIDE_FLAGS[key]} ${overrides[key]}`);
+  const flags = [...dimensions, ...architecture].map((key) => flagText(key, overrides[key]));
   if (swiglu) flags.push(`${OVERRIDE_FLAGS.d_ff_rule} swiglu`);
   const config = parseModelConfig(merged, `${label} with ${flags.join(' ')}`, base.name);
 
-  const changes = MODEL_CONFIG_KEYS.filter((key) => config[key] !== base[key]).map((key) => {
+  const dimensionChanges = MODEL_CONFIG_KEYS.filter((key) => config[key] !== base[key]).map((key) => {
     const change = `${VARIANT_LABELS[key]}=${config[key]}`;
     return key === 'd_ff' && swiglu ? `${change} (swiglu)` : change;
   });
+  // An architecture choice counts as changed when a flag set it to something the base did not
+  // resolve to; kv heads that follow a new head count implicitly are not a change of their own.
+  const [before, after] = [architectureOf(base), architectureOf(config)];
+  const architectureChanges = architecture
+    .filter((key) => after[key] !== before[key])
+    .map((key) => `${VARIANT_LABELS[key]}=${after[key]}`);
+  const changes = [...dimensionChanges, ...architectureChanges];
   return Object.freeze({
     ...config,
     source: base.source,
     ...(changes.length > 0 ? { variant: changes.join(', ') } : {}),
+    ...(base.notes !== undefined ? { notes: base.notes } : {}),
   });
+}
+
+/** "--heads 16", "--ffn gelu", "--no-bias". */
+function flagText(key: keyof ConfigOverrides, value: unknown): string {
+  const flag = OVERRIDE_FLAGS[key];
+  if (typeof value === 'boolean') return value ? flag : flag.replace(/^--/, '--no-');
+  return `${flag} ${String(value)}`;
 }
