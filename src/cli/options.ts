@@ -1,16 +1,28 @@
 /**
  * Options shared by several commands, so each flag is spelled, described and parsed once.
  * Integer values are parsed by the config module (one set of messages for every flag); fixed
- * choices (--format, --depth) are checked by commander, whose message lists the allowed values.
+ * choices (--format, --depth) are checked by commander, whose message lists the allowed values;
+ * architecture choices (--ffn, --norm, --positions) are checked by the config module, which
+ * suggests the closest one.
  */
 import { Option, type Command } from 'commander';
-import { loadModelConfig, parsePositiveInteger, resolveRunShape, type ConfigOverrides } from '../config/index.js';
+import {
+  loadModelConfig,
+  loadModelConfigFile,
+  parsePositiveInteger,
+  resolveRunShape,
+  type ConfigOverrides,
+} from '../config/index.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { InputError } from '../errors.js';
 import { renderReport, OUTPUT_FORMATS, type OutputFormat } from '../report/render.js';
 import type { Depth, Report } from '../report/table.js';
 import type { CommandContext } from './command_context.js';
+import { ERROR_PREFIX } from './io.js';
 
 export interface ModelOverrideOptions {
+  /** A flopledger config or a Hugging Face config.json, read in place of the model argument. */
+  config?: string;
   ctx?: string;
   layers?: string;
   dModel?: string;
@@ -18,18 +30,61 @@ export interface ModelOverrideOptions {
   dFf?: string;
   vocab?: string;
   dFfRule?: string;
+  kvHeads?: string;
+  tieEmbeddings?: boolean;
+  ffn?: string;
+  norm?: string;
+  positions?: string;
+  bias?: boolean;
+  vocabMultiple?: string;
 }
 
-/** --ctx, --layers, --d-model, --heads, --d-ff, --vocab, --d-ff-rule: change a preset or file without editing it. */
+/**
+ * --config, --ctx, --layers, --d-model, --heads, --kv-heads, --d-ff, --vocab, --vocab-multiple,
+ * --d-ff-rule, --ffn, --norm, --positions, --[no-]tie-embeddings, --[no-]bias: name a model by
+ * file, and change a preset or file without editing it.
+ *
+ * With --config the command's model argument (its first) may be left out: a preAction hook
+ * requires exactly one of them on a single-model command, and at least one on a command taking
+ * several models (where the --config file comes first).
+ */
 export function addModelOverrideOptions(command: Command): Command {
   return command
+    .option('--config <path>', 'a flopledger JSON config or a Hugging Face config.json (llama, mistral, gpt2), in place of <model>')
     .option('--ctx <n>', 'override context_length (needed for --seq beyond the preset context)')
     .option('--layers <n>', 'override num_layers')
     .option('--d-model <n>', 'override d_model')
     .option('--heads <n>', 'override num_heads')
+    .option('--kv-heads <n>', 'override num_kv_heads: key/value heads, a divisor of num_heads (1 = multi-query)')
     .option('--d-ff <n>', 'override d_ff')
     .option('--vocab <n>', 'override vocab_size')
-    .option('--d-ff-rule <rule>', 'given: d_ff as configured; swiglu: 8/3 * d_model rounded up to a multiple of 64');
+    .option('--vocab-multiple <n>', 'pad the embedding and lm_head rows to a multiple of n')
+    .option('--d-ff-rule <rule>', 'given: d_ff as configured; swiglu: 8/3 * d_model rounded up to a multiple of 64')
+    .option('--ffn <kind>', 'swiglu: W2(SiLU(W1 x) * W3 x); gelu: W2 GELU(W1 x), two matrices')
+    .option('--norm <kind>', 'rmsnorm (gain only) or layernorm (gain and bias)')
+    .option('--positions <kind>', 'rope (rotary, no parameters) or learned (a context_length x d_model table)')
+    .option('--tie-embeddings', 'lm_head reuses the token embedding table')
+    .option('--no-tie-embeddings', 'lm_head has its own weight')
+    .option('--bias', 'biases on every linear layer except lm_head')
+    .option('--no-bias', 'no biases on the linear layers')
+    .hook('preAction', requireOneModel);
+}
+
+/** The model argument and --config together name the models; a usage error when they name none, or two for one. */
+function requireOneModel(command: Command): void {
+  const argument = command.registeredArguments[0];
+  if (argument === undefined) return;
+  const given: unknown = command.processedArgs[0];
+  const named = Array.isArray(given) ? given.length > 0 : given !== undefined;
+  const { config } = command.opts<ModelOverrideOptions>();
+  if (!named && config === undefined) {
+    command.error(`error: missing required argument '${argument.name()}'`, { code: 'commander.missingArgument' });
+  }
+  if (named && config !== undefined && !argument.variadic) {
+    command.error(`error: the model is named twice, as "${String(given)}" and by --config ${config}; give only one`, {
+      code: 'commander.conflictingOption',
+    });
+  }
 }
 
 export function modelOverrides(options: ModelOverrideOptions): ConfigOverrides {
@@ -41,15 +96,42 @@ export function modelOverrides(options: ModelOverrideOptions): ConfigOverrides {
     num_heads: integer(options.heads, '--heads'),
     d_ff: integer(options.dFf, '--d-ff'),
     vocab_size: integer(options.vocab, '--vocab'),
-    // The config module validates the rule and explains both choices when it is wrong.
+    // The config module validates the rule and the architecture choices, and explains them when wrong.
     d_ff_rule: options.dFfRule as ConfigOverrides['d_ff_rule'],
+    num_kv_heads: integer(options.kvHeads, '--kv-heads'),
+    tie_embeddings: options.tieEmbeddings,
+    ffn: options.ffn,
+    norm: options.norm,
+    positions: options.positions,
+    bias: options.bias,
+    vocab_multiple: integer(options.vocabMultiple, '--vocab-multiple'),
   };
   return Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)) as ConfigOverrides;
 }
 
-/** A preset name or JSON path, with the override flags applied. Throws InputError. */
-export function loadModel(nameOrPath: string, options: ModelOverrideOptions): ModelConfig {
-  return loadModelConfig(nameOrPath, modelOverrides(options));
+/**
+ * The model a command names: `nameOrPath` (a preset name or JSON path) when given, else the file
+ * of --config (the preAction hook has refused a single-model command that names both), with the
+ * override flags applied. Its notes go to stderr, so stdout stays clean for JSON. Throws InputError.
+ */
+export function loadModel(nameOrPath: string | undefined, options: ModelOverrideOptions, context: CommandContext): ModelConfig {
+  const overrides = modelOverrides(options);
+  let config: ModelConfig;
+  if (nameOrPath !== undefined) config = loadModelConfig(nameOrPath, overrides);
+  else if (options.config !== undefined) config = loadModelConfigFile(options.config, overrides);
+  else throw new InputError('no model given: name a preset or a JSON config path, or pass --config <path>');
+  printNotes(context, config);
+  return config;
+}
+
+/** The models of a command taking several: the --config file first, then each argument. Throws InputError. */
+export function loadModels(namesOrPaths: readonly string[], options: ModelOverrideOptions, context: CommandContext): ModelConfig[] {
+  const fromFile = options.config === undefined ? [] : [loadModel(undefined, options, context)];
+  return [...fromFile, ...namesOrPaths.map((nameOrPath) => loadModel(nameOrPath, options, context))];
+}
+
+function printNotes(context: CommandContext, config: ModelConfig): void {
+  for (const note of config.notes ?? []) context.io.stderr(`${ERROR_PREFIX}note: ${note}\n`);
 }
 
 export interface FormatOptions {

@@ -27,7 +27,7 @@ export const registerFlops: RegisterCommand = (program, context) => {
   const command = program
     .command('flops')
     .description('forward-pass matmul FLOPs, from the total down to every matmul')
-    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
     .addHelpText(
       'after',
       exampleHelp(
@@ -43,8 +43,8 @@ export const registerFlops: RegisterCommand = (program, context) => {
     'count under each convention (MACs, causal attention, embedding, logits, N) beside Kaplan, PaLM and 6N',
   );
   addModelOverrideOptions(command);
-  addFormatOption(command).action((model: string, options: FlopsOptions) => {
-    const config = loadModel(model, options);
+  addFormatOption(command).action((model: string | undefined, options: FlopsOptions) => {
+    const config = loadModel(model, options, context);
     const run = runShapeOf(config, options);
     if (options.conventions === true) {
       return writeReport(context, conventionsReport(countingConventions(config, run)), options.format);

@@ -7,11 +7,11 @@ export const registerMemory: RegisterCommand = (program, context) => {
   const command = program
     .command('memory')
     .description('bytes to hold the weights in fp32, fp16, bf16 and int8')
-    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
     .addHelpText('after', exampleHelp('flopledger memory gpt2-xl', 'flopledger memory gpt2-xl --d-ff-rule swiglu'));
   addModelOverrideOptions(command);
-  addFormatOption(command).action((model: string, options: ModelOverrideOptions & FormatOptions) => {
-    const config = loadModel(model, options);
+  addFormatOption(command).action((model: string | undefined, options: ModelOverrideOptions & FormatOptions) => {
+    const config = loadModel(model, options, context);
     const report = memoryReport({
       config,
       parameters: summarizeParameters(config).total,

@@ -19,15 +19,15 @@ export const registerParams: RegisterCommand = (program, context) => {
   const command = program
     .command('params')
     .description('count trainable parameters by component, per layer and in total')
-    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
     .addHelpText(
       'after',
       exampleHelp('flopledger params gpt2-xl', 'flopledger params gpt2-small --depth 3 --format csv'),
     );
   addDepthOption(command, '0 total, 1 components, 2 per layer x component, 3 every weight with its shape');
   addModelOverrideOptions(command);
-  addFormatOption(command).action((model: string, options: ParamsOptions) => {
-    const config = loadModel(model, options);
+  addFormatOption(command).action((model: string | undefined, options: ParamsOptions) => {
+    const config = loadModel(model, options, context);
     const report = paramsReport({
       config,
       summary: summarizeParameters(config),

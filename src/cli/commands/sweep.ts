@@ -10,15 +10,15 @@ export const registerSweep: RegisterCommand = (program, context) => {
   const command = program
     .command('sweep')
     .description('forward FLOPs of one model over several sequence lengths (the context is raised to fit)')
-    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
     .requiredOption('--seq <list>', 'comma-separated sequence lengths, e.g. 1024,2048,4096')
     .option('--batch <n>', 'sequences per batch (default 1)')
     .addHelpText('after', exampleHelp('flopledger sweep gpt2-xl --seq 1024,2048,4096,8192,16384'));
   addModelOverrideOptions(command);
-  addFormatOption(command).action((model: string, options: SweepOptions) => {
+  addFormatOption(command).action((model: string | undefined, options: SweepOptions) => {
     const seqs = parseIntegerList(options.seq, '--seq');
     const batch = options.batch === undefined ? 1 : parsePositiveInteger(options.batch, '--batch');
-    const config = loadModel(model, options);
+    const config = loadModel(model, options, context);
     writeReport(context, sweepReport(config, sweepSequenceLengths(config, seqs, batch)), options.format);
   });
 };

@@ -45,7 +45,7 @@ export const registerTime: RegisterCommand = (program, context) => {
   const command = program
     .command('time')
     .description('time forward passes: wall time, tokens/s, GFLOP/s against a calibrated matmul, time shares against FLOP shares')
-    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
     .addHelpText(
       'after',
       exampleHelp(
@@ -68,7 +68,7 @@ export const registerTime: RegisterCommand = (program, context) => {
     .option('--no-calibrate', 'skip the bare-matmul calibration')
     .option('--quiet', 'no progress bar on stderr');
   addModelOverrideOptions(command);
-  addFormatOption(command).action(async (model: string, options: TimeOptions) => {
+  addFormatOption(command).action(async (model: string | undefined, options: TimeOptions) => {
     const integer = (raw: string | undefined, flag: string) => (raw === undefined ? undefined : parsePositiveInteger(raw, flag));
     const runs = integer(options.runs, '--runs');
     const warmup = integer(options.warmup, '--warmup');
@@ -76,8 +76,8 @@ export const registerTime: RegisterCommand = (program, context) => {
     const depth = options.depth === undefined ? undefined : Number(options.depth);
     const forwardOptions = { ...(runs === undefined ? {} : { runs }), ...(warmup === undefined ? {} : { warmup }), seed };
     const sweep = options.sweep === undefined ? undefined : parseSweepRequest(options.sweep);
-    const specs = sweep === undefined ? undefined : sweepSpecs(model, sweep, options);
-    const config = specs === undefined ? loadModel(model, options) : undefined;
+    const specs = sweep === undefined ? undefined : sweepSpecs(model, sweep, options, context);
+    const config = specs === undefined ? loadModel(model, options, context) : undefined;
     const run = config === undefined ? undefined : runShapeOf(config, options);
 
     const choice = parseBackendChoice(options.backend);
@@ -138,16 +138,16 @@ function computeThreads(backend: ActiveBackend, cores: number): number {
 }
 
 /** The points of a sweep: one config per model, or one run shape per seq or batch value. */
-function sweepSpecs(model: string, sweep: SweepRequest, options: TimeOptions): SweepPointSpec[] {
+function sweepSpecs(model: string | undefined, sweep: SweepRequest, options: TimeOptions, context: CommandContext): SweepPointSpec[] {
   if (sweep.axis === 'model') {
     const models = [...new Set([model, ...sweep.values])];
     assertEnoughPoints(sweep, models.length);
     return models.map((nameOrPath) => {
-      const config: ModelConfig = loadModel(nameOrPath, options);
+      const config: ModelConfig = loadModel(nameOrPath, options, context);
       return { label: modelLabel(config), config, run: runShapeOf(config, options) };
     });
   }
-  const config = loadModel(model, options);
+  const config = loadModel(model, options, context);
   const values = [...new Set(parseIntegerList(sweep.values.join(','), `--sweep ${sweep.axis}`))];
   assertEnoughPoints(sweep, values.length);
   return values.map((value) => {

@@ -23,7 +23,7 @@ export const registerTrace: RegisterCommand = (program, context) => {
   const command = program
     .command('trace')
     .description('run one forward pass under the tracer: every kernel with its module path, shapes and FLOPs')
-    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
     .addHelpText(
       'after',
       exampleHelp(
@@ -36,8 +36,8 @@ export const registerTrace: RegisterCommand = (program, context) => {
   addModelRunOptions(command);
   addDepthOption(command, '0 total, 1 top-level modules, 2 per layer, 3 every kernel', 3);
   addModelOverrideOptions(command);
-  addFormatOption(command).action(async (model: string, options: TraceOptions) => {
-    const config = loadModel(model, options);
+  addFormatOption(command).action(async (model: string | undefined, options: TraceOptions) => {
+    const config = loadModel(model, options, context);
     const run = runShapeOf(config, options);
     const traced = await traceModel({ config, run, ...modelRunOptionsOf(options) });
     writeReport(context, traceReport(traced, depthOf(options)), options.format);

@@ -51,7 +51,7 @@ export const registerTrain: RegisterCommand = (program, context) => {
   const command = program
     .command('train')
     .description('one AdamW training step: backward FLOPs, memory in B, the largest batch, run time')
-    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
     .addHelpText(
       'after',
       exampleHelp(
@@ -67,8 +67,8 @@ export const registerTrain: RegisterCommand = (program, context) => {
     .option('--mfu <fraction>', `model FLOPs utilization: 0.5 or 50% (default ${DEFAULTS.mfu})`);
   addDepthOption(command, '0 summary, 1 components and memory parts, 2 per layer, 3 every backward matmul and saved activation');
   addModelOverrideOptions(command);
-  addFormatOption(command).action((model: string, options: TrainOptions) => {
-    const config = loadModel(model, options);
+  addFormatOption(command).action((model: string | undefined, options: TrainOptions) => {
+    const config = loadModel(model, options, context);
     const run = runShapeOf(config, options);
     const memoryBudget = assumed(options.memory, DEFAULTS.memory, (text) => parseByteSize(text, '--memory'));
     const steps = assumed(options.steps, DEFAULTS.steps, (text) => BigInt(parsePositiveInteger(text, '--steps')));

@@ -80,7 +80,7 @@ export const registerVerify: RegisterCommand = (program, context) => {
   const command = program
     .command('verify')
     .description('trace a real forward pass and check every matmul against the formulas, exactly (exit 1 on any difference)')
-    .argument('<model>', 'preset name (see `flopledger models`) or path to a JSON config')
+    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
     .addHelpText(
       'after',
       exampleHelp(
@@ -98,18 +98,19 @@ export const registerVerify: RegisterCommand = (program, context) => {
   );
   addDepthOption(command, '0 verdict, 1 components, 2 per layer, 3 every matmul');
   addModelOverrideOptions(command);
-  addFormatOption(command).action(async (model: string, options: VerifyOptions) => {
-    const config = loadModel(model, options);
+  addFormatOption(command).action(async (model: string | undefined, options: VerifyOptions) => {
+    const config = loadModel(model, options, context);
     const run = runShapeOf(config, options);
     const runOptions = modelRunOptionsOf(options);
+    // The training step first: one that cannot fit is refused before the forward pass spends its time.
+    const training = options.train === true ? await verifyTraining({ config, run, ...runOptions }) : undefined;
     const verification = await verifyModel({ config, run, ...runOptions });
     const report = verificationReport(verification, depthOf(options));
-    if (options.train !== true) {
+    if (training === undefined) {
       writeReport(context, report, options.format);
       context.setExitCode(verificationExitCode(verification));
       return;
     }
-    const training = await verifyTraining({ config, run, ...runOptions });
     const trainingReport = trainingVerificationReport(training, depthOf(options));
     writeReport(
       context,
