@@ -295,6 +295,26 @@ describe('the verify command with --train', () => {
     );
   });
 
+  it('a real step that cannot fit is refused on one line before anything runs, exit 2', async () => {
+    // gpt2-small by hand: P = 2 V d + L (4 d^2 + 3 d F + 2 d) + d; weights, gradients, m, v and the kept
+    // copies are 5 x 4P bytes, one AdamW line on lm_head adds 6 x 4 V d: past the 2^32-byte wasm heap already.
+    const [V, d, F, L] = [50_257n, 768n, 3_072n, 12n];
+    const P = 2n * V * d + L * (4n * d * d + 3n * d * F + 2n * d) + d;
+    expect(5n * 4n * P + 6n * 4n * V * d).toBeGreaterThan(2n ** 32n);
+    const { io, out, err } = capture();
+    const code = await runCli(
+      ['verify', 'gpt2-small', '--backend', 'wasm', '--seq', '32', '--train', '--max-memory', '100GB'],
+      io,
+    );
+    expect(code).toBe(2);
+    expect(out.join('')).toBe('');
+    const lines = err.join('').trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^flopledger: a training step of gpt2-small at batch 1 x 32 tokens needs about [\d.]+ GB on wasm \(weights 762 MB, .*\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); use --backend meta to trace shapes without data, or lower --seq\/--batch$/,
+    );
+  });
+
   it('without --train the output has no training step', async () => {
     const { io, out } = capture();
     expect(await runCli(['verify', 'tiny', '--backend', 'meta', '--format', 'json'], io)).toBe(0);

@@ -13,9 +13,9 @@
  * Add), the step 5 (Sqrt, Add, RealDiv, Multiply, Sub), the decay 2 (Multiply, Sub): 14 in all,
  * so one update costs 14 P FLOPs for P parameters. Scalars are made on the host and cost none.
  *
- * Parameters, m and v are tf.Variables updated in place (assign), one parameter at a time inside
- * its own tidy, so the update holds at most one parameter's temporaries at once, as an in-place
- * optimizer does.
+ * Parameters, m and v are tf.Variables updated in place (assign), one parameter and one line of
+ * the update at a time, each line in its own tidy: the update holds at most the temporaries of one
+ * line for one parameter (the step's five), as an in-place optimizer does.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -99,6 +99,16 @@ export function assertAdamWHyperparameters(hyper: AdamWHyperparameters): void {
   if (problems.length > 0) throw new Error(`adamw: ${problems.join('; ')}`);
 }
 
+/**
+ * `target` takes the value `compute` returns; the temporaries are freed as soon as it has, and the
+ * old value when the assignment drops it, so one line of the update holds at most its own temporaries.
+ */
+function assignFrom(target: tf.Variable, compute: () => tf.Tensor): void {
+  const value = tf.tidy(compute);
+  target.assign(value);
+  value.dispose();
+}
+
 /** One AdamW update of every parameter from its gradient, in place; advances state.step. */
 export function adamwUpdate(
   parameters: readonly Parameter[],
@@ -122,14 +132,11 @@ export function adamwUpdate(
       tf.util.arraysEqual(gradient.shape, variable.shape),
       () => `adamw: ${path} has shape [${variable.shape}] but its gradient has [${gradient.shape}]`,
     );
-    tf.tidy(() => {
-      const m = tf.add(tf.mul(first, beta1), tf.mul(gradient, 1 - beta1));
-      const v = tf.add(tf.mul(second, beta2), tf.mul(tf.square(gradient), 1 - beta2));
-      const stepped = tf.sub(variable, tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsilon)), stepSize));
-      const decayed = tf.sub(stepped, tf.mul(stepped, lr * weightDecay));
-      first.assign(m);
-      second.assign(v);
-      variable.assign(decayed);
+    assignFrom(first, () => tf.add(tf.mul(first, beta1), tf.mul(gradient, 1 - beta1)));
+    assignFrom(second, () => tf.add(tf.mul(second, beta2), tf.mul(tf.square(gradient), 1 - beta2)));
+    assignFrom(variable, () => {
+      const stepped = tf.sub(variable, tf.mul(tf.div(first, tf.add(tf.sqrt(second), epsilon)), stepSize));
+      return tf.sub(stepped, tf.mul(stepped, lr * weightDecay));
     });
   });
   state.step = step;

@@ -1,15 +1,24 @@
 /**
  * Refusing a real training step that would not fit, before anything is allocated (the forward
- * guard's reasoning, src/verify/memory_guard.ts, for a step). The estimate errs high:
+ * guard's reasoning, src/verify/memory_guard.ts, for a step). The estimate errs high; each term
+ * is what this step's tfjs code holds, measured on the shape-only backend:
  *
- *   forward peak  runMemoryEstimate: weights, ids and every forward intermediate, views counted
- *   + 3 x weights the gradients and AdamW's two moments
- *   + activations again: the tensors kept for the gradients are clones, and on wasm a clone copies
+ *   weights                   fp32 parameters
+ *   + 3 x weights             their gradients and AdamW's m and v
+ *   + 1 x weights             the copy of every weight tfjs keeps for its matmul's gradient
+ *                             (a clone: a real copy on wasm, shared storage on cpu)
+ *   + 6 x largest parameter   the temporaries of one line of the AdamW update of the largest tensor
+ *   + 3 x activations         every forward intermediate (runMemoryEstimate, views counted): alive
+ *                             until the forward function returns, kept (or cloned) for the
+ *                             gradients, and each one's gradient, all held until the backward pass ends
+ *   + ids and targets
  *
  * The shape-only meta backend holds no data and is never refused.
  */
+import { parameterInventory } from '../analytic/parameters.js';
 import { runMemoryEstimate } from '../analytic/run_memory.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { BYTES_PER_ELEMENT } from '../counting.js';
 import { InputError } from '../errors.js';
 import { formatSi } from '../report/format.js';
 import { modelLabel } from '../report/labels.js';
@@ -17,17 +26,18 @@ import { WASM_HEAP_BYTES } from '../verify/memory_guard.js';
 
 export interface TrainingRunEstimate {
   readonly weights: bigint;
-  /** Gradients plus AdamW's m and v. */
+  /** Gradients, AdamW's m and v, the kept weight copies and one update's temporaries. */
   readonly optimizer: bigint;
-  /** Forward intermediates, ids and the tensors kept for the backward pass. */
+  /** Forward intermediates three times over, ids and targets. */
   readonly activations: bigint;
   readonly total: bigint;
 }
 
 export function trainingRunEstimate(config: ModelConfig, run: RunShape): TrainingRunEstimate {
   const forward = runMemoryEstimate(config, run);
-  const optimizer = 3n * forward.weights;
-  const activations = forward.ids + 2n * forward.activations;
+  const largest = parameterInventory(config).reduce((most, row) => (row.count > most ? row.count : most), 0n);
+  const optimizer = 4n * forward.weights + 6n * largest * BYTES_PER_ELEMENT.fp32;
+  const activations = 2n * forward.ids + 3n * forward.activations;
   return { weights: forward.weights, optimizer, activations, total: forward.weights + optimizer + activations };
 }
 
@@ -49,8 +59,9 @@ export function assertTrainingRunFits(
     : `the ${bytesText(limit)} budget (--max-memory)`;
   throw new InputError(
     `a training step of ${modelLabel(config)} at batch ${run.batch} x ${run.seq} tokens needs about ` +
-      `${bytesText(estimate.total)} on ${backendName} (weights ${bytesText(estimate.weights)}, gradients and ` +
-      `AdamW moments ${bytesText(estimate.optimizer)}, activations ${bytesText(estimate.activations)}), ` +
-      `over ${limitText}; use --backend meta to trace shapes without data, or lower --seq/--batch`,
+      `${bytesText(estimate.total)} on ${backendName} (weights ${bytesText(estimate.weights)}, gradients, AdamW ` +
+      `moments, kept copies and update temporaries ${bytesText(estimate.optimizer)}, activations and their gradients ` +
+      `${bytesText(estimate.activations)}), over ${limitText}; use --backend meta to trace shapes without data, ` +
+      'or lower --seq/--batch',
   );
 }

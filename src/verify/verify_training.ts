@@ -230,10 +230,11 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
         : `a difference of ${bytes(heldDifference)}, where the ids and targets take ${bytes(idsAndTargets)}.`),
     `The measured peak came in ${where}. The estimate adds parameters, gradients (${bytes(analytic.gradients)}), ` +
       'm, v and the listed activations as if all were held at once.',
-    peak.phase === 'backward'
-      ? 'tfjs frees the tensors it kept for the gradients only when the whole backward pass is done, so late in the ' +
-        'backward pass every kept tensor and the gradients computed so far are held together, with the temporaries of the gradient at hand.'
-      : 'tfjs frees the tensors it kept for the gradients only when the whole backward pass is done.',
+    'tfjs runs the whole backward pass in one tidy: it frees the tensors it kept for the gradients, and the gradient ' +
+      'of every intermediate tensor, only when the pass is done' +
+      (peak.phase === 'backward'
+        ? ', so late in the backward pass every kept tensor, every intermediate gradient so far and the weight gradients are held together.'
+        : '.'),
     "tfjs keeps what each kernel's gradient needs, not the estimate's list of activations: both operands of every matmul " +
       "(the weights too, as views), the inputs of RMSNorm's square, mean and products, RoPE's halves and tables, the " +
       "masked scores; while the forward function runs, every intermediate stays alive until tf.grads's own tidy ends.",
