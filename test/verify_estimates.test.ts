@@ -23,6 +23,23 @@ const oneLayer: ModelConfig = {
 };
 const run: RunShape = { batch: 2, seq: 5 };
 
+/**
+ * The same dimensions as an original-GPT-2-style block with multi-query attention: LayerNorm,
+ * GELU MLP, biases, learned positions, a tied and padded (to 12) vocabulary, one key/value head
+ * (dkv = 4).
+ */
+const variantLayer: ModelConfig = {
+  ...oneLayer,
+  name: 'hand-variant',
+  num_kv_heads: 1,
+  ffn: 'gelu',
+  norm: 'layernorm',
+  positions: 'learned',
+  bias: true,
+  tie_embeddings: true,
+  vocab_multiple: 4,
+};
+
 const smallConfig = fc
   .record({
     vocab: fc.integer({ min: 2, max: 40 }),
@@ -67,7 +84,8 @@ describe('nonMatmulEstimate', () => {
     const estimate = nonMatmulEstimate(oneLayer, run);
     expect(estimate.total).toBe(2_730n);
     // Per kernel, worked by hand: Square and Mean once per RMSNorm (3 x N*d), Rsqrt 3 x N,
-    // Softmax B*H*T = 20 rows of 5*5 - 2 = 23, Greater and Select T^2, Sigmoid N*F, Sub 2 x N*d/2.
+    // Softmax B*H*T = 20 rows of 5*5 - 2 = 23, Greater and Select T^2, Sigmoid N*F; RoPE as
+    // x cos + swap(x) sin needs no Sub.
     expect(estimate.byKernel.get('Square')).toBe(240n);
     expect(estimate.byKernel.get('Mean')).toBe(240n);
     expect(estimate.byKernel.get('Rsqrt')).toBe(30n);
@@ -75,8 +93,35 @@ describe('nonMatmulEstimate', () => {
     expect(estimate.byKernel.get('Greater')).toBe(25n);
     expect(estimate.byKernel.get('Select')).toBe(25n);
     expect(estimate.byKernel.get('Sigmoid')).toBe(120n);
-    expect(estimate.byKernel.get('Sub')).toBe(80n);
+    expect(estimate.byKernel.get('Sub')).toBeUndefined();
+    // Add: ln eps 2N, RoPE 2Nd, mask B*H*T^2, two residuals 2Nd, ln_final eps N = 20 + 160 + 100 + 160 + 10.
+    expect(estimate.byKernel.get('Add')).toBe(450n);
     expect(estimate.byKernel.get('GatherV2')).toBe(0n);
+  });
+
+  /**
+   * Worked by hand for the variant (N = 10, d = 8, dkv = 4, F = 12, B*H*T^2 = 100, T^2 = 25):
+   *   position add Nd = 80; three LayerNorms 3 * (7Nd + 2N) = 1,740; biases on q, k, v, o, w1,
+   *   w2: 80 + 40 + 40 + 80 + 120 + 80 = 440; no RoPE; scale and mask 2 * 100 + 2 * 25 = 250;
+   *   softmax 20 rows of 23 = 460; residuals 160; GELU 5 N*F = 600. Total 3,730.
+   */
+  it('costs the variant block by hand: LayerNorm, biases, learned positions, GELU, no RoPE', () => {
+    const estimate = nonMatmulEstimate(variantLayer, run);
+    expect(estimate.total).toBe(3_730n);
+    expect(estimate.byKernel.get('Erf')).toBe(120n);
+    expect(estimate.byKernel.get('Sigmoid')).toBeUndefined();
+    expect(estimate.byKernel.get('Reverse')).toBeUndefined();
+    // Sub only in LayerNorm's x - mean: three of N*d.
+    expect(estimate.byKernel.get('Sub')).toBe(240n);
+    expect(estimate.kernels.some((kernel) => kernel.path === 'position_embeddings' && kernel.kernel === 'Add')).toBe(true);
+    expect(estimate.kernels.some((kernel) => kernel.path === 'layers.0.ffn.gelu')).toBe(true);
+  });
+
+  it('rotates only the key/value heads of k under grouped-query attention', () => {
+    const grouped = nonMatmulEstimate({ ...oneLayer, num_kv_heads: 1 }, run);
+    const full = nonMatmulEstimate(oneLayer, run);
+    // RoPE on k costs 3 * N * dkv instead of 3 * N * d: 3 * 10 * (8 - 4) fewer FLOPs.
+    expect(full.total - grouped.total).toBe(120n);
   });
 
   it('equals the closed form for random configs, and names only kernels the rule table has', () => {
@@ -101,21 +146,37 @@ describe('runMemoryEstimate', () => {
    * Worked by hand for the one-layer model (N = 10, d = 8, F = 12, V = 11, H = 2, T = 5, dk = 4):
    *   weights  (2Vd + L(4d^2 + 3dF + 2d) + d) * 4 = (176 + 560 + 8) * 4           = 2,976 B
    *   ids      N * 4                                                              =    40 B
-   *   floats per layer: 47 tensors of N*d (norms 6, q k v 3 and their 6 views, 6 head
-   *     tensors, 14 of RoPE, P v, merge 2, output 1 + 2 views, residuals 2, w1/w3 input
+   *   floats per layer: 45 tensors of N*d (norms 6, q k v 3 and their 6 views, 6 head
+   *     tensors, 12 of RoPE, P v, merge 2, output 1 + 2 views, residuals 2, w1/w3 input
    *     views 2, w2 output and view 2) + 6 of N + 8 of N*F + 4 of B*H*T^2 + 6 of T^2
-   *     = 3,760 + 60 + 960 + 400 + 150                                           = 5,330
-   *   floats once: rope tables T*dk + embedding N*d + ln_final 3Nd + 3N + lm_head
-   *     input view N*d + logits and view 2NV = 20 + 80 + 270 + 80 + 220          =   670
+   *     = 3,600 + 60 + 960 + 400 + 150                                           = 5,170
+   *   floats once: rope tables 2 T*dk + embedding N*d + ln_final 3Nd + 3N + lm_head
+   *     input view N*d + logits and view 2NV = 40 + 80 + 270 + 80 + 220          =   690
    *   plus 4 int32 positions of T (80 B) and one bool T x T (25 B)
-   *   activations (5,330 + 670) * 4 + 80 + 25                                    = 24,105 B
+   *   activations (5,170 + 690) * 4 + 80 + 25                                    = 23,545 B
    */
   it('matches a hand computation for a one-layer model', () => {
     const estimate = runMemoryEstimate(oneLayer, run);
     expect(estimate.weights).toBe(2_976n);
     expect(estimate.ids).toBe(40n);
-    expect(estimate.activations).toBe(24_105n);
-    expect(estimate.total).toBe(27_121n);
+    expect(estimate.activations).toBe(23_545n);
+    expect(estimate.total).toBe(26_561n);
+  });
+
+  /**
+   * The variant block by hand (floats unless named): E[ids], positions and their slice 80 + 80 +
+   * 40; LayerNorm 5 Nd + 4N = 440 (three times); q and its bias 160, k, v and their biases 160,
+   * flattened inputs and q's output 320, k and v outputs 80; heads: q 160, k and v 160, repeated
+   * to H heads 320; scores 300 (+ 80 B int32, 25 B bool), mask 150, P 100, P v 80, merge 160,
+   * output and bias 160, its views 160, residuals 160; w1 and bias 240, its views 80 + 120, GELU
+   * 600; w2 input 120, output, view and bias 240; lm_head input 80, E^T 96, logits and view
+   * 240, cut to V 110. 6,076 floats = 24,304 B, + 105 B = 24,409 B.
+   */
+  it('matches a hand computation for the variant block', () => {
+    const estimate = runMemoryEstimate(variantLayer, run);
+    expect(estimate.activations).toBe(24_409n);
+    // Packed for wasm: q, k, v, o (72 + 36 + 36 + 72), w1, w2 (108 + 104) and the tied table (96), biases included.
+    expect(runMemoryEstimate(variantLayer, run, { packedMatmulWeights: true }).packedWeights).toBe(524n * 4n);
   });
 
   it('adds a packed copy of every matmul weight when asked (wasm), and nothing else', () => {
@@ -130,8 +191,8 @@ describe('runMemoryEstimate', () => {
   it('scales the per-layer rows with num_layers and the logits with V', () => {
     const one = runMemoryEstimate(oneLayer, run);
     const two = runMemoryEstimate({ ...oneLayer, num_layers: 2 }, run);
-    // One more layer: 5,330 floats and 105 int/bool bytes more activations.
-    expect(two.activations - one.activations).toBe(5_330n * 4n + 105n);
+    // One more layer: 5,170 floats and 105 int/bool bytes more activations.
+    expect(two.activations - one.activations).toBe(5_170n * 4n + 105n);
     const wider = runMemoryEstimate({ ...oneLayer, vocab_size: 12 }, run);
     // One more vocabulary entry: two logits-sized tensors grow by N floats each.
     expect(wider.activations - one.activations).toBe(2n * 10n * 4n);
@@ -193,20 +254,20 @@ describe('runMemoryEstimate', () => {
 
 describe('assertRealRunFits', () => {
   it('passes a run within the budget and returns its estimate', () => {
-    expect(assertRealRunFits(oneLayer, run, 'cpu', 27_121n).total).toBe(27_121n);
+    expect(assertRealRunFits(oneLayer, run, 'cpu', 26_561n).total).toBe(26_561n);
   });
 
   it('refuses a run over the budget with the estimate, the limit and the fix on one line', () => {
     let error: unknown;
     try {
-      assertRealRunFits(oneLayer, run, 'cpu', 27_120n);
+      assertRealRunFits(oneLayer, run, 'cpu', 26_560n);
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).problems).toEqual([
-      'hand-small at batch 2 x 5 tokens needs about 27.1 kB on cpu (weights 2.98 kB + activations 24.1 kB), ' +
-        'over the 27.1 kB budget (--max-memory); use --backend meta to trace shapes without data, or lower --seq/--batch',
+      'hand-small at batch 2 x 5 tokens needs about 26.6 kB on cpu (weights 2.98 kB + activations 23.6 kB), ' +
+        'over the 26.6 kB budget (--max-memory); use --backend meta to trace shapes without data, or lower --seq/--batch',
     ]);
   });
 

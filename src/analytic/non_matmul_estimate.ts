@@ -1,4 +1,4 @@
-import { headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
+import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { path } from '../module_paths.js';
 import { ruleFor } from '../trace/flop_rules.js';
 import type { Shaped } from '../trace/types.js';
@@ -11,16 +11,27 @@ import { assertRunFits } from './run_shape.js';
  *
  * Each piece of the math is written as the cheapest tfjs kernels that compute it:
  *   RMSNorm(x) = x * rsqrt(mean(x^2) + eps) * g    Square, Mean, Add, Rsqrt, Multiply, Multiply
- *   RoPE on q and k, per pair (a, b) of a head:     4 Multiply, Sub, Add over the [.., dk/2] planes
- *                                                   (cos and sin depend on positions only: constants)
+ *   LayerNorm(x) = (x - mean) * rsqrt(var + eps) * g + b
+ *                                                   Mean, Sub, Square, Mean, Add, Rsqrt, Multiply,
+ *                                                   Multiply, Add
+ *   linear bias (variant)                           Add of [n] to each projection's output
+ *   learned positions (variant)                     Slice of the table (data movement), Add
+ *   RoPE on q and k: each pair (a, b) of a head to (a cos - b sin, a sin + b cos), as
+ *   x cos + swap(x) sin                             Reverse (data movement), Multiply, Multiply, Add
+ *                                                   (cos and sin depend on positions only: constants);
+ *                                                   k has num_kv_heads heads
  *   scores / sqrt(dk)                               Multiply by a scalar
  *   causal mask                                     Greater over (key, query) positions, Select
  *                                                   0 or -inf, Add to the scores
  *   softmax over keys                               Softmax
  *   SiLU(z) = z * sigmoid(z), gate                  Sigmoid, Multiply, Multiply
+ *   GELU(z) = z * Phi(z) = 0.5 z (1 + erf(z/sqrt 2))  Multiply, Erf, Add, Multiply, Multiply
+ *                                                   (the exact form; GPT-2's tanh approximation
+ *                                                   takes more kernels and shows as a difference)
  *   residual adds                                   Add, twice per layer
  *   token embedding lookup                          GatherV2 (data movement, 0 FLOPs)
- * Head split and merge are data movement (0 FLOPs by the table) and are not listed.
+ * Head split and merge, sharing k and v across query heads (broadcast), the tied lm_head's
+ * transpose and vocabulary padding are data movement (0 FLOPs by the table) and are not listed.
  *
  * It is an estimate to set beside the traced non-matmul total: the trace, not this list,
  * decides nothing about pass or fail, and a model may legitimately spend its non-matmul work
@@ -79,53 +90,116 @@ function rmsNorm(modulePath: string, B: number, T: number, d: number): NonMatmul
   ];
 }
 
-/** RoPE of one head-split activation [B, H, T, dk]: each pair (a, b) -> (a cos - b sin, a sin + b cos). */
-function rope(modulePath: string, of: string, B: number, H: number, T: number, dk: number): NonMatmulKernelEstimate[] {
-  const plane = [B, H, T, dk / 2]; // one element of every pair
-  const angles = [T, dk / 2]; // cos or sin of each (position, pair)
+/** LayerNorm over the last axis of x [B, T, d] with a gain and a bias [d]. */
+function layerNorm(modulePath: string, B: number, T: number, d: number): NonMatmulKernelEstimate[] {
+  const x = [B, T, d];
+  const perToken = [B, T, 1];
   return [
-    kernelEstimate(modulePath, 'Multiply', `${of}: a cos`, [plane, angles], plane),
-    kernelEstimate(modulePath, 'Multiply', `${of}: b sin`, [plane, angles], plane),
-    kernelEstimate(modulePath, 'Sub', `${of}: a cos - b sin`, [plane, plane], plane),
-    kernelEstimate(modulePath, 'Multiply', `${of}: a sin`, [plane, angles], plane),
-    kernelEstimate(modulePath, 'Multiply', `${of}: b cos`, [plane, angles], plane),
-    kernelEstimate(modulePath, 'Add', `${of}: a sin + b cos`, [plane, plane], plane),
+    kernelEstimate(modulePath, 'Mean', 'mean of x over d', [x], perToken),
+    kernelEstimate(modulePath, 'Sub', 'x - mean', [x, perToken], x),
+    kernelEstimate(modulePath, 'Square', '(x - mean)^2', [x], x),
+    kernelEstimate(modulePath, 'Mean', 'variance over d', [x], perToken),
+    kernelEstimate(modulePath, 'Add', '+ eps', [perToken, []], perToken),
+    kernelEstimate(modulePath, 'Rsqrt', '1 / sqrt(.)', [perToken], perToken),
+    kernelEstimate(modulePath, 'Multiply', '(x - mean) * rsqrt', [x, perToken], x),
+    kernelEstimate(modulePath, 'Multiply', '* gain', [x, [d]], x),
+    kernelEstimate(modulePath, 'Add', '+ bias', [x, [d]], x),
+  ];
+}
+
+/**
+ * RoPE of one head-split activation x [B, heads, T, dk]: each pair (a, b) -> (a cos - b sin,
+ * a sin + b cos), written as x * cos + swap(x) * sin with swap(a, b) = (b, a) and the signs in
+ * the sin table: a Reverse (data movement), two Multiply and one Add over the whole activation.
+ */
+function rope(modulePath: string, of: string, B: number, heads: number, T: number, dk: number): NonMatmulKernelEstimate[] {
+  const x = [B, heads, T, dk];
+  const pairs = [B, heads, T, dk / 2, 2];
+  const angles = [T, dk]; // cos, or sin with the pair's sign, per (position, channel)
+  return [
+    kernelEstimate(modulePath, 'Reverse', `${of}: swap each pair`, [pairs], pairs),
+    kernelEstimate(modulePath, 'Multiply', `${of}: x cos`, [x, angles], x),
+    kernelEstimate(modulePath, 'Multiply', `${of}: swap(x) sin`, [x, angles], x),
+    kernelEstimate(modulePath, 'Add', `${of}: x cos + swap(x) sin`, [x, x], x),
+  ];
+}
+
+/** GELU(z) = 0.5 z (1 + erf(z / sqrt 2)) over z [B, T, F]. */
+function gelu(modulePath: string, z: readonly number[]): NonMatmulKernelEstimate[] {
+  return [
+    kernelEstimate(modulePath, 'Multiply', 'z / sqrt(2)', [z, []], z),
+    kernelEstimate(modulePath, 'Erf', 'erf(.)', [z], z),
+    kernelEstimate(modulePath, 'Add', '1 + erf(.)', [z, []], z),
+    kernelEstimate(modulePath, 'Multiply', 'z * (1 + erf(.))', [z, z], z),
+    kernelEstimate(modulePath, 'Multiply', '* 0.5', [z, []], z),
   ];
 }
 
 /** The non-matmul kernels of one forward pass of `config` at `run`, each costed by the rule table. */
 export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmulEstimate {
   assertRunFits(config, run);
+  const architecture = architectureOf(config);
   const { num_layers: L, d_model: d, num_heads: H, d_ff: F } = config;
   const { batch: B, seq: T } = run;
   const dk = headDim(config);
   const hidden = [B, T, d];
+  const kvHidden = [B, T, architecture.kv_dim];
   const ffnHidden = [B, T, F];
   const scores = [B, H, T, T];
   const positions = [T, T];
+  const norm = architecture.norm === 'layernorm' ? layerNorm : rmsNorm;
+  // A bias [n] added to a projection's output [B, T, n], when the linear layers have biases.
+  const bias = (modulePath: string, output: readonly number[]): NonMatmulKernelEstimate[] =>
+    architecture.bias
+      ? [kernelEstimate(modulePath, 'Add', '+ bias', [output, [output[output.length - 1]!]], output)]
+      : [];
 
   const kernels: NonMatmulKernelEstimate[] = [
-    kernelEstimate(path.tokenEmbeddings, 'GatherV2', 'E[ids]', [[config.vocab_size, d], [B, T]], hidden),
+    kernelEstimate(path.tokenEmbeddings, 'GatherV2', 'E[ids]', [[architecture.padded_vocab_size, d], [B, T]], hidden),
   ];
+  if (architecture.positions === 'learned') {
+    kernels.push(
+      kernelEstimate(path.positionEmbeddings, 'Slice', 'P[0:T]', [[config.context_length, d]], [T, d]),
+      kernelEstimate(path.positionEmbeddings, 'Add', 'E[ids] + P[0:T]', [hidden, [T, d]], hidden),
+    );
+  }
   for (let i = 0; i < L; i++) {
     kernels.push(
-      ...rmsNorm(path.ln1(i), B, T, d),
-      ...rope(path.rope(i), 'q', B, H, T, dk),
-      ...rope(path.rope(i), 'k', B, H, T, dk),
+      ...norm(path.ln1(i), B, T, d),
+      ...bias(path.attnProjection(i, 'q_proj'), hidden),
+      ...bias(path.attnProjection(i, 'k_proj'), kvHidden),
+      ...bias(path.attnProjection(i, 'v_proj'), kvHidden),
+    );
+    if (architecture.positions === 'rope') {
+      kernels.push(...rope(path.rope(i), 'q', B, H, T, dk), ...rope(path.rope(i), 'k', B, architecture.num_kv_heads, T, dk));
+    }
+    kernels.push(
       kernelEstimate(path.scores(i), 'Multiply', 'scores / sqrt(dk)', [scores, []], scores),
       kernelEstimate(path.scores(i), 'Greater', 'key position > query position', [[1, T], [T, 1]], positions),
       kernelEstimate(path.scores(i), 'Select', 'mask: -inf or 0', [positions, positions, positions], positions),
       kernelEstimate(path.scores(i), 'Add', 'scores + mask', [scores, positions], scores),
       kernelEstimate(path.softmax(i), 'Softmax', 'softmax over keys', [scores], scores),
+      ...bias(path.attnProjection(i, 'output_proj'), hidden),
       kernelEstimate(path.layer(i), 'Add', 'x + attn(ln1(x))', [hidden, hidden], hidden),
-      ...rmsNorm(path.ln2(i), B, T, d),
-      kernelEstimate(path.silu(i), 'Sigmoid', 'sigmoid(W1 x)', [ffnHidden], ffnHidden),
-      kernelEstimate(path.silu(i), 'Multiply', 'W1 x * sigmoid(W1 x)', [ffnHidden, ffnHidden], ffnHidden),
-      kernelEstimate(path.gate(i), 'Multiply', 'SiLU(W1 x) * W3 x', [ffnHidden, ffnHidden], ffnHidden),
+      ...norm(path.ln2(i), B, T, d),
+      ...bias(path.ffnMatrix(i, 'w1'), ffnHidden),
+    );
+    if (architecture.ffn === 'swiglu') {
+      kernels.push(
+        ...bias(path.ffnMatrix(i, 'w3'), ffnHidden),
+        kernelEstimate(path.silu(i), 'Sigmoid', 'sigmoid(W1 x)', [ffnHidden], ffnHidden),
+        kernelEstimate(path.silu(i), 'Multiply', 'W1 x * sigmoid(W1 x)', [ffnHidden, ffnHidden], ffnHidden),
+        kernelEstimate(path.gate(i), 'Multiply', 'SiLU(W1 x) * W3 x', [ffnHidden, ffnHidden], ffnHidden),
+      );
+    } else {
+      kernels.push(...gelu(path.gelu(i), ffnHidden));
+    }
+    kernels.push(
+      ...bias(path.ffnMatrix(i, 'w2'), hidden),
       kernelEstimate(path.layer(i), 'Add', 'x + ffn(ln2(x))', [hidden, hidden], hidden),
     );
   }
-  kernels.push(...rmsNorm(path.lnFinal, B, T, d));
+  kernels.push(...norm(path.lnFinal, B, T, d));
 
   let total = 0n;
   const byKernel = new Map<string, bigint>();

@@ -1,5 +1,5 @@
 import { BYTES_PER_ELEMENT, product } from '../counting.js';
-import { headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
+import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { assertRunFits } from './run_shape.js';
 import { summarizeParameters } from './parameters.js';
 
@@ -17,6 +17,12 @@ import { summarizeParameters } from './parameters.js';
  *   - Each projection may view its input and output as [B*T, .] around the matmul: two views per
  *     projection are allowed for, whether or not the linear layer makes them.
  *   - The causal mask is built in every layer; its broadcast copies are counted ([T, T] each).
+ *   - Variants: LayerNorm makes 5 activation-sized and 4 per-token tensors where RMSNorm makes 3
+ *     and 3; a biased projection one more output; learned positions a slice of the table and a
+ *     sum; grouped-query k and v are allowed a copy repeated to all H heads (and a view of it);
+ *     the GELU MLP 5 tensors of [B, T, F] for GELU(z) = 0.5 z (1 + erf(z / sqrt 2)); a tied
+ *     lm_head a transposed copy of the table; a padded vocabulary the logits cut back to V.
+ *     Allowing for what a model may make keeps the estimate above what it does make.
  *   - With `packedMatmulWeights` (the wasm backend): XNNPACK packs each weight matrix into a copy
  *     of its own the first time it multiplies by it, and keeps the copy while the weight lives, so
  *     every projection and lm_head is held twice (the embedding table and the gains are not).
@@ -83,27 +89,56 @@ function row(
 /** Peak bytes of one real forward pass of `config` at `run` (see the file comment for what it assumes). */
 export function runMemoryEstimate(config: ModelConfig, run: RunShape, options: RunMemoryOptions = {}): RunMemoryEstimate {
   assertRunFits(config, run);
+  const architecture = architectureOf(config);
   const { vocab_size: V, num_layers: L, d_model: d, num_heads: H, d_ff: F } = config;
+  const { padded_vocab_size: Vp, num_kv_heads: Hkv, kv_dim: dkv } = architecture;
   const { batch: B, seq: T } = run;
   const dk = headDim(config);
   const hidden = [B, T, d];
+  const kvHidden = [B, T, dkv];
   const tokens = [B * T, d]; // a projection's flattened view
   const perToken = [B, T, 1];
   const heads = [B, H, T, dk];
+  const kvHeads = [B, Hkv, T, dk];
   const scores = [B, H, T, T];
   const ffnHidden = [B, T, F];
+  const grouped = Hkv !== H;
+  const biased = architecture.bias ? 1 : 0;
+  const swiglu = architecture.ffn === 'swiglu';
+  const layerNorm = architecture.norm === 'layernorm';
+  const rope = architecture.positions === 'rope';
 
-  const rows: ActivationRow[] = [
-    row('rope tables', 'cos, sin of each (position, pair)', [T, dk / 2, 1], 2, 1),
+  const normRows = (module: string, occurrences: number): ActivationRow[] =>
+    layerNorm
+      ? [
+          row(module, 'x - mean, its square, * rsqrt, * gain, + bias', hidden, 5, occurrences),
+          row(module, 'mean, variance, + eps, rsqrt', perToken, 4, occurrences),
+        ]
+      : [
+          row(module, 'x^2, x * rsqrt, * gain', hidden, 3, occurrences),
+          row(module, 'mean, + eps, rsqrt', perToken, 3, occurrences),
+        ];
+
+  const candidates: ActivationRow[] = [
     row('token_embeddings', 'E[ids]', hidden, 1, 1),
-    row('layers.{i}.ln1', 'x^2, x * rsqrt, * gain', hidden, 3, L),
-    row('layers.{i}.ln1', 'mean, + eps, rsqrt', perToken, 3, L),
-    row('layers.{i}.attn.{q,k,v}_proj', 'q, k, v', hidden, 3, L),
-    row('layers.{i}.attn.{q,k,v}_proj', 'flattened input and output views of each', tokens, 6, L),
-    row('layers.{i}.attn', 'q, k, v split into heads: a view and a transpose each', heads, 6, L),
-    // Per rotated tensor: the pair view, two halves, six half-size products and sums, the
-    // concatenated pairs and the head view: 7 tensors of [B, H, T, dk] in all.
-    row('layers.{i}.attn.rope', 'q and k rotated: 7 head-sized tensors each', heads, 14, L),
+    ...(rope
+      ? [row('rope tables', 'cos and signed sin of each (position, channel)', [T, dk], 2, 1)]
+      : [row('position_embeddings', 'P[0:T], E[ids] + P[0:T]', hidden, 1, 1), row('position_embeddings', 'P[0:T]', [T, d], 1, 1)]),
+    ...normRows('layers.{i}.ln1', L),
+    row('layers.{i}.attn.q_proj', 'q (and + bias)', hidden, 1 + biased, L),
+    row('layers.{i}.attn.{k,v}_proj', 'k, v (and + bias)', kvHidden, 2 * (1 + biased), L),
+    row('layers.{i}.attn.{q,k,v}_proj', 'flattened inputs, and q\'s flattened output', tokens, 4, L),
+    row('layers.{i}.attn.{k,v}_proj', 'flattened outputs', [B * T, dkv], 2, L),
+    row('layers.{i}.attn', 'q split into heads: a view and a transpose', heads, 2, L),
+    row('layers.{i}.attn', 'k, v split into heads: a view and a transpose each', kvHeads, 4, L),
+    ...(grouped ? [row('layers.{i}.attn', 'k, v repeated to all H heads: a copy and a view each', heads, 4, L)] : []),
+    // Per rotated tensor: the pair view, the swapped pairs and their view, two products, the sum.
+    ...(rope
+      ? [
+          row('layers.{i}.attn.rope', 'q rotated: 6 head-sized tensors', heads, 6, L),
+          row('layers.{i}.attn.rope', 'k rotated: 6 head-sized tensors', kvHeads, 6, L),
+        ]
+      : []),
     row('layers.{i}.attn.scores', 'q k^T, / sqrt(dk), + mask', scores, 3, L),
     row('layers.{i}.attn.scores', 'key and query positions', [T], 4, L, 'int32'),
     row('layers.{i}.attn.scores', 'key > query', [T, T], 1, L, 'bool'),
@@ -111,28 +146,40 @@ export function runMemoryEstimate(config: ModelConfig, run: RunShape, options: R
     row('layers.{i}.attn.softmax', 'P', scores, 1, L),
     row('layers.{i}.attn.weighted_sum', 'P v', heads, 1, L),
     row('layers.{i}.attn', 'heads merged: a transpose and a view', hidden, 2, L),
-    row('layers.{i}.attn.output_proj', 'o Wo^T', hidden, 1, L),
+    row('layers.{i}.attn.output_proj', 'o Wo (and + bias)', hidden, 1 + biased, L),
     row('layers.{i}.attn.output_proj', 'flattened input and output views', tokens, 2, L),
     row('layers.{i}', 'two residual sums', hidden, 2, L),
-    row('layers.{i}.ln2', 'x^2, x * rsqrt, * gain', hidden, 3, L),
-    row('layers.{i}.ln2', 'mean, + eps, rsqrt', perToken, 3, L),
-    row('layers.{i}.ffn.{w1,w3}', 'W1 x, W3 x', ffnHidden, 2, L),
-    row('layers.{i}.ffn.{w1,w3}', 'flattened inputs', tokens, 2, L),
-    row('layers.{i}.ffn.{w1,w3}', 'flattened outputs', [B * T, F], 2, L),
-    row('layers.{i}.ffn.silu', 'sigmoid, SiLU', ffnHidden, 2, L),
-    row('layers.{i}.ffn.gate', 'SiLU(W1 x) * W3 x', ffnHidden, 1, L),
+    ...normRows('layers.{i}.ln2', L),
+    ...(swiglu
+      ? [
+          row('layers.{i}.ffn.{w1,w3}', 'W1 x, W3 x (and + bias)', ffnHidden, 2 * (1 + biased), L),
+          row('layers.{i}.ffn.{w1,w3}', 'flattened inputs', tokens, 2, L),
+          row('layers.{i}.ffn.{w1,w3}', 'flattened outputs', [B * T, F], 2, L),
+          row('layers.{i}.ffn.silu', 'sigmoid, SiLU', ffnHidden, 2, L),
+          row('layers.{i}.ffn.gate', 'SiLU(W1 x) * W3 x', ffnHidden, 1, L),
+        ]
+      : [
+          row('layers.{i}.ffn.w1', 'W1 x (and + bias)', ffnHidden, 1 + biased, L),
+          row('layers.{i}.ffn.w1', 'flattened input', tokens, 1, L),
+          row('layers.{i}.ffn.w1', 'flattened output', [B * T, F], 1, L),
+          row('layers.{i}.ffn.gelu', 'z / sqrt 2, erf, 1 + erf, z (1 + erf), * 0.5', ffnHidden, 5, L),
+        ]),
     row('layers.{i}.ffn.w2', 'flattened input', [B * T, F], 1, L),
-    row('layers.{i}.ffn.w2', 'W2 h and its flattened view', hidden, 2, L),
-    row('ln_final', 'x^2, x * rsqrt, * gain', hidden, 3, 1),
-    row('ln_final', 'mean, + eps, rsqrt', perToken, 3, 1),
+    row('layers.{i}.ffn.w2', 'W2 h, its flattened view (and + bias)', hidden, 2 + biased, L),
+    ...normRows('ln_final', 1),
     row('lm_head', 'flattened input', tokens, 1, 1),
-    row('lm_head', 'logits and their flattened view', [B, T, V], 2, 1),
+    ...(architecture.tie_embeddings ? [row('lm_head', 'E transposed for the tied logits', [d, Vp], 1, 1)] : []),
+    row('lm_head', 'logits and their flattened view', [B, T, Vp], 2, 1),
+    ...(Vp !== V ? [row('lm_head', 'logits cut back to the vocabulary', [B, T, V], 1, 1)] : []),
   ];
+  const rows = candidates.filter((entry) => entry.bytes > 0n);
 
   const parameters = summarizeParameters(config);
   const weights = parameters.total * BYTES_PER_ELEMENT.fp32;
-  const { attention, ffn, lm_head } = parameters.byComponent;
-  const packedWeights = options.packedMatmulWeights === true ? (attention + ffn + lm_head) * BYTES_PER_ELEMENT.fp32 : 0n;
+  const { attention, ffn, lm_head, token_embeddings } = parameters.byComponent;
+  // A tied lm_head multiplies by the embedding table, so that table is the one packed for it.
+  const matmulWeights = attention + ffn + (architecture.tie_embeddings ? token_embeddings : lm_head);
+  const packedWeights = options.packedMatmulWeights === true ? matmulWeights * BYTES_PER_ELEMENT.fp32 : 0n;
   const ids = BigInt(B) * BigInt(T) * TENSOR_DTYPE_BYTES.int32;
   let activations = 0n;
   for (const entry of rows) activations += entry.bytes;
