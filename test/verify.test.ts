@@ -120,7 +120,7 @@ describe('verifyModel on a hand-worked model (cpu)', () => {
     expect(text).toContain('- layers.0.ffn.w3: extra: expected no matmul; traced BatchMatMul [10,8] x [8,12] = 1,920 FLOPs');
     expect(text).toContain(
       'NOT verified: 19 of 19 expected matmuls match exactly; 2 mismatches (2 extra); ' +
-        '21 matmul kernels traced, 9 x L + 1 = 19 expected; traced 30,560 FLOPs, expected 26,720, on cpu',
+        '21 matmul kernels traced, 19 expected (9 per layer + lm_head); traced 30,560 FLOPs, expected 26,720, on cpu',
     );
     // The planted sum of the two W3 x is one Add of (B, T, F) = 120 FLOPs per layer the math does not need.
     expect(text).toContain('non-matmul FLOPs: traced 5,360, estimate 5,120: difference +240, made of Add +240');

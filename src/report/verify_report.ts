@@ -3,6 +3,7 @@
  * per layer and per matmul; every mismatch on one line; the traced non-matmul work beside its
  * estimate; and a verdict line that names what was checked and where.
  */
+import { matmulsPerLayer } from '../analytic/forward_matmuls.js';
 import type { MatmulComponent } from '../analytic/types.js';
 import { rollUp } from '../module_paths.js';
 import { describeMismatch, foldedShapeText, type MatmulCheck } from '../verify/matmul_check.js';
@@ -28,6 +29,11 @@ function signed(value: bigint): string {
   return value > 0n ? `+${groupDigits(value)}` : groupDigits(value);
 }
 
+/** "19 expected (9 per layer + lm_head)". */
+function expectedKernelsText(verification: VerifyReport): string {
+  return `${verification.expectedMatmulKernelCount} expected (${matmulsPerLayer(verification.config)} per layer + lm_head)`;
+}
+
 /**
  * The last line of a verification:
  *   verified: 433 of 433 matmuls match exactly (4,513,336,524,800 FLOPs) on meta
@@ -47,7 +53,7 @@ export function verdictLine(verification: VerifyReport): string {
   const countProblem =
     verification.matmulKernelCount === verification.expectedMatmulKernelCount
       ? ''
-      : `; ${verification.matmulKernelCount} matmul kernels traced, 9 x L + 1 = ${verification.expectedMatmulKernelCount} expected`;
+      : `; ${verification.matmulKernelCount} matmul kernels traced, ${expectedKernelsText(verification)}`;
   return (
     `NOT verified: ${matmuls.matchedCount} of ${matmuls.expectedCount} expected matmuls match exactly; ` +
     `${matmuls.mismatches.length} mismatches (${kinds})${countProblem}; ` +
@@ -197,6 +203,7 @@ export function nonMatmulSentence(verification: VerifyReport): string {
   const parts = nonMatmul.byKernel
     .filter((entry) => entry.difference !== 0n)
     .map((entry) => `${entry.kernel} ${signed(entry.difference)}`);
+  if (nonMatmul.difference === 0n) return `${head}: the same total, spent on other kernels: ${parts.join(', ')}`;
   return `${head}: difference ${signed(nonMatmul.difference)}, made of ${parts.join(', ')}`;
 }
 
@@ -290,7 +297,7 @@ export function verificationReport(verification: VerifyReport, depth: Depth): Re
     paragraph(
       `${dimensionsLabel(config)}; ${backend.description}. ` +
         `${groupDigits(BigInt(verification.kernelCount))} kernels traced, ${verification.matmulKernelCount} of them matmuls ` +
-        `(9 x L + 1 = ${verification.expectedMatmulKernelCount} expected).`,
+        `(${expectedKernelsText(verification)}).`,
     ),
   ];
   if (depth >= 1) blocks.push(tableBlock(componentTable(verification)));
