@@ -8,13 +8,17 @@
  * as the process exits, writes process.resourceUsage().maxRSS (the kernel's high-water mark of
  * resident memory, so the whole life of the process is covered) to an extra pipe. Wall time is
  * taken around the child process by this parent: it is what a user waits, Node's own start-up and
- * module loading included. Exits 1 when a run fails to verify.
+ * module loading included. CPU time (user + system, from the same resourceUsage) is shown beside
+ * it: on a machine shared with other work, wall time also counts the waits for a core. Exits 1
+ * when a run fails to verify.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 interface Measurement {
   readonly wallMs: number;
+  /** User plus system CPU time of the child: what the run costs, less shaken by other load than wall time. */
+  readonly cpuMs: number;
   readonly maxRssBytes: number;
   readonly exitCode: number | null;
   readonly verdict: string;
@@ -40,7 +44,10 @@ const RUNNER = `
 import { writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 const [main, ...args] = process.argv.slice(1);
-process.on('exit', () => writeSync(3, JSON.stringify({ maxRssKib: process.resourceUsage().maxRSS })));
+process.on('exit', () => {
+  const usage = process.resourceUsage();
+  writeSync(3, JSON.stringify({ maxRssKib: usage.maxRSS, cpuUs: usage.userCPUTime + usage.systemCPUTime }));
+});
 process.argv = [process.argv[0], main, ...args];
 await import(pathToFileURL(main).href);
 `;
@@ -62,15 +69,15 @@ function measureOnce(args: readonly string[]): Promise<Measurement> {
     child.on('error', reject);
     child.on('close', (exitCode) => {
       const wallMs = performance.now() - start;
-      let maxRssKib: number;
+      let reported: { maxRssKib: number; cpuUs: number };
       try {
-        maxRssKib = (JSON.parse(usage) as { maxRssKib: number }).maxRssKib;
+        reported = JSON.parse(usage) as { maxRssKib: number; cpuUs: number };
       } catch {
         reject(new Error(`measure_meta: the child reported no resource usage (exit ${exitCode}): ${usage}`));
         return;
       }
       const verdict = stdout.trimEnd().split('\n').at(-1) ?? '';
-      resolve({ wallMs, maxRssBytes: maxRssKib * 1024, exitCode, verdict });
+      resolve({ wallMs, cpuMs: reported.cpuUs / 1000, maxRssBytes: reported.maxRssKib * 1024, exitCode, verdict });
     });
   });
 }
@@ -107,17 +114,18 @@ for (const { label, args } of CASES) {
   const ok = measurements.every((m) => m.exitCode === 0 && m.verdict.startsWith('verified: '));
   failed ||= !ok;
   const walls = measurements.map((m) => m.wallMs);
+  const cpu = measurements.map((m) => m.cpuMs);
   const peak = Math.max(...measurements.map((m) => m.maxRssBytes));
   rows.push(
-    `| \`flopledger ${label}\` | ${runs} | ${seconds(median(walls))} | ${seconds(Math.max(...walls))} | ` +
+    `| \`flopledger ${label}\` | ${runs} | ${seconds(median(walls))} | ${seconds(Math.max(...walls))} | ${seconds(median(cpu))} | ` +
       `${megabytes(peak)} | ${ok ? measurements[0]!.verdict : `FAILED: ${measurements.find((m) => m.exitCode !== 0)?.verdict ?? ''}`} |`,
   );
 }
 
 process.stdout.write(
   [
-    '| command | runs | wall time (median) | wall time (max) | peak RSS (max) | result |',
-    '|:---|---:|---:|---:|---:|:---|',
+    '| command | runs | wall time (median) | wall time (max) | CPU time (median) | peak RSS (max) | result |',
+    '|:---|---:|---:|---:|---:|---:|:---|',
     ...rows,
   ].join('\n') + '\n',
 );
