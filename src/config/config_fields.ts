@@ -33,6 +33,11 @@ interface Choice {
   readonly meanings: Readonly<Record<string, string>>;
   /** Names other tools use for the same choices, for "did you mean". */
   readonly aliases: Readonly<Record<string, string>>;
+  /**
+   * Real alternatives flopledger does not model, a letter away from a choice ("relu" from
+   * "gelu", "nope" from "rope"): they get the list of choices, never a suggestion.
+   */
+  readonly others: readonly string[];
 }
 
 const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions', Choice>> = {
@@ -40,16 +45,19 @@ const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions', Choice>> = {
     values: FFN_KINDS,
     meanings: { swiglu: 'W2(SiLU(W1 x) * W3 x)', gelu: 'W2 GELU(W1 x), two matrices' },
     aliases: { silu: 'swiglu', swish: 'swiglu', glu: 'swiglu', gelu_new: 'gelu', gelu_pytorch_tanh: 'gelu', mlp: 'gelu' },
+    others: ['relu', 'relu2', 'squared_relu', 'geglu', 'reglu', 'gelu_glu'],
   },
   norm: {
     values: NORM_KINDS,
     meanings: { rmsnorm: 'gain only', layernorm: 'mean-centred, gain and bias' },
     aliases: { rms: 'rmsnorm', rms_norm: 'rmsnorm', ln: 'layernorm', layer_norm: 'layernorm' },
+    others: ['batchnorm', 'groupnorm', 'none'],
   },
   positions: {
     values: POSITION_KINDS,
     meanings: { rope: 'rotary, no parameters', learned: 'a context_length x d_model table' },
     aliases: { rotary: 'rope', absolute: 'learned', learned_absolute: 'learned', wpe: 'learned' },
+    others: ['nope', 'none', 'alibi', 'sinusoidal', 'relative'],
   },
 };
 
@@ -195,12 +203,17 @@ function switchFix(value: unknown): string {
 
 function choiceFix(field: keyof typeof CHOICES, value: unknown, names: KeyNames): string {
   const choice = CHOICES[field];
-  if (typeof value === 'string') {
+  if (typeof value === 'string' && !isOther(value, choice)) {
     const suggestion = closestMatch(value, choice.values, choice.aliases);
     if (suggestion !== undefined) return `did you mean "${suggestion}"?`;
   }
   const meanings = choice.values.map((kind) => `"${kind}" (${choice.meanings[kind]})`);
   return `fix: use ${meanings.join(' or ')}, e.g. "${names(field)}": "${choice.values[0]}"`;
+}
+
+function isOther(value: string, choice: Choice): boolean {
+  const folded = value.toLowerCase().replace(/[-_.\s]/g, '');
+  return choice.others.some((other) => other.replace(/_/g, '') === folded);
 }
 
 function numberFix(value: unknown): string {

@@ -1,7 +1,8 @@
 /**
- * "Did you mean" for unknown model names and config keys. Names are compared after folding case
- * and dropping separators, so "GPT2_XL", "gpt-2-xl" and "dModel" find "gpt2-xl" and "d_model";
- * a real typo then costs one edit per character.
+ * "Did you mean" for unknown model names, config keys and choices. Names are compared after
+ * folding case and dropping separators, so "GPT2_XL", "gpt-2-xl" and "dModel" find "gpt2-xl" and
+ * "d_model"; a real typo then costs one edit per character, and two swapped neighbours ("gleu"
+ * for "gelu") count as one edit.
  */
 import levenshtein from 'fast-levenshtein';
 
@@ -23,7 +24,7 @@ export function closestMatch(
   let bestDistance = Infinity;
   for (const candidate of candidates) {
     const target = fold(candidate);
-    const distance = levenshtein.get(folded, target);
+    const distance = isAdjacentSwap(folded, target) ? 1 : levenshtein.get(folded, target);
     const allowed = Math.max(1, Math.floor(target.length / 3));
     if (distance <= allowed && distance < bestDistance) {
       best = candidate;
@@ -31,6 +32,16 @@ export function closestMatch(
     }
   }
   return best;
+}
+
+/** Whether `a` is `b` with two neighbouring characters swapped. */
+function isAdjacentSwap(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  const differ = [...a].flatMap((char, i) => (char === b[i] ? [] : [i]));
+  const [first, second] = differ;
+  return (
+    differ.length === 2 && first !== undefined && second === first + 1 && a[first] === b[second] && a[second] === b[first]
+  );
 }
 
 function fold(name: string): string {

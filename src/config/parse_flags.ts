@@ -16,6 +16,8 @@ const FLAG_EXAMPLES: Readonly<Record<string, number>> = {
   '--heads': 12,
   '--d-ff': 3072,
   '--vocab': 50257,
+  '--kv-heads': 4,
+  '--vocab-multiple': 64,
   '--steps': 400000,
 };
 
