@@ -234,6 +234,27 @@ describe('training step on cpu', () => {
     expect(tf.memory().numTensors).toBe(baseline);
   });
 
+  it('toTrainable turns every weight into a variable over the same storage, and a shared tensor into one variable', () => {
+    const weights = initWeights(config, { seed: 2, init: 'random' });
+    const values = weightEntries(weights).map((entry) => Array.from(entry.tensor.dataSync()));
+    const bytes = tf.memory().numBytes;
+    const tensors = tf.memory().numTensors;
+    const trainable = toTrainable(weights);
+    const entries = weightEntries(trainable);
+    expect(entries.every((entry) => entry.tensor instanceof tf.Variable)).toBe(true);
+    expect(entries.map((entry) => Array.from(entry.tensor.dataSync()))).toEqual(values);
+    expect(tf.memory().numBytes).toBe(bytes);
+    expect(tf.memory().numTensors).toBe(tensors);
+    disposeWeights(trainable);
+    // A table held twice (tied weights) becomes one variable held twice.
+    const table = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const tied = toTrainable({ token_embeddings: table, layers: [], ln_final: tf.tensor1d([1, 1]), lm_head: table });
+    expect(tied.lm_head).toBe(tied.token_embeddings);
+    expect(tied.lm_head).toBeInstanceOf(tf.Variable);
+    tf.dispose([tied.token_embeddings, tied.ln_final]);
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+
   it('refuses plain tensors: weights must be variables for an in-place update', () => {
     const weights = initWeights(config, { seed: 1, init: 'random' });
     expect(() => parametersOf(weights)).toThrow(

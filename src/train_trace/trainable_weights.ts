@@ -5,34 +5,38 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-import { weightEntries, type LayerWeights, type TransformerWeights } from '../model/index.js';
+import { weightEntries, type TransformerWeights } from '../model/index.js';
 import type { Parameter } from './adamw.js';
 
-/** Converts every weight to a trainable variable; `weights` must not be used afterwards. */
+/** `holder` with every tensor field replaced by `convert(tensor)`; other fields kept as they are. */
+function withTensorsConverted<T extends object>(holder: T, convert: (tensor: tf.Tensor) => tf.Tensor): T {
+  return Object.fromEntries(
+    Object.entries(holder).map(([name, value]) => [name, value instanceof tf.Tensor ? convert(value) : value]),
+  ) as T;
+}
+
+/**
+ * Converts every weight to a trainable variable; `weights` must not be used afterwards. Every
+ * tensor field converts, whatever the layer holds, and a tensor held in two places (a tied table)
+ * becomes one variable.
+ */
 export function toTrainable(weights: TransformerWeights): TransformerWeights {
-  const asVariable = <T extends tf.Tensor>(tensor: T): T => {
+  const converted = new Map<tf.Tensor, tf.Variable>();
+  const asVariable = (tensor: tf.Tensor): tf.Tensor => {
     if (tensor instanceof tf.Variable) return tensor;
-    const variable = tf.variable(tensor, true);
-    tensor.dispose();
-    return variable as unknown as T;
+    let variable = converted.get(tensor);
+    if (variable === undefined) {
+      variable = tf.variable(tensor, true);
+      converted.set(tensor, variable);
+    }
+    return variable;
   };
-  const layers: LayerWeights[] = weights.layers.map((layer) => ({
-    ln1: asVariable(layer.ln1),
-    q_proj: asVariable(layer.q_proj),
-    k_proj: asVariable(layer.k_proj),
-    v_proj: asVariable(layer.v_proj),
-    output_proj: asVariable(layer.output_proj),
-    ln2: asVariable(layer.ln2),
-    w1: asVariable(layer.w1),
-    w2: asVariable(layer.w2),
-    w3: asVariable(layer.w3),
-  }));
-  return {
-    token_embeddings: asVariable(weights.token_embeddings),
-    layers,
-    ln_final: asVariable(weights.ln_final),
-    lm_head: asVariable(weights.lm_head),
+  const trainable: TransformerWeights = {
+    ...withTensorsConverted(weights, asVariable),
+    layers: weights.layers.map((layer) => withTensorsConverted(layer, asVariable)),
   };
+  for (const tensor of converted.keys()) tensor.dispose();
+  return trainable;
 }
 
 /** Every weight with its module path, in weightEntries order; throws unless each is a variable. */
