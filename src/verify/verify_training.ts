@@ -236,7 +236,7 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
         ? ', so late in the backward pass every kept tensor, every intermediate gradient so far and the weight gradients are held together.'
         : '.'),
     "tfjs keeps what each kernel's gradient needs, not the estimate's list of activations: both operands of every matmul " +
-      "(the weights too, as views), the inputs of RMSNorm's square, mean and products, RoPE's halves and tables, the " +
+      "(the weights too, as clones), the inputs of RMSNorm's square, mean and products, RoPE's inputs and tables, the " +
       "masked scores; while the forward function runs, every intermediate stays alive until tf.grads's own tidy ends.",
     "Gradients of non-matmul ops make full-size temporaries (RMSNorm's, RoPE's, SiLU's, the softmax's), and the engine " +
       'adds up the gradients of tensors used more than once.',
