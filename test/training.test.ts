@@ -168,19 +168,19 @@ describe('backward matmul inventory', () => {
 });
 
 describe('AdamW FLOPs', () => {
-  it('counts 16 FLOPs per parameter: 3 + 4 for the moments, 2 bias corrections, 7 for the update', () => {
-    expect(ADAMW_OPERATIONS.map((op) => op.flopsPerParameter)).toEqual([3n, 4n, 1n, 1n, 7n]);
+  it('counts 14 FLOPs per parameter: 3 + 4 for the moments, 5 for the step, 2 for the decay', () => {
+    expect(ADAMW_OPERATIONS.map((op) => op.flopsPerParameter)).toEqual([3n, 4n, 5n, 2n]);
     const adamw = adamwUpdateFlops(1000n);
-    expect(adamw.perParameter).toBe(16n);
-    expect(adamw.total).toBe(16_000n);
-    expect(adamw.convention).toContain('16 per parameter');
+    expect(adamw.perParameter).toBe(14n);
+    expect(adamw.total).toBe(14_000n);
     expect(adamw.convention).toContain('14 per parameter');
+    expect(adamw.convention).toContain('16 per parameter');
     expect(adamwUpdateFlops(0n).total).toBe(0n);
   });
 
-  it('gives GPT-2 XL one AdamW step of 16 * 2,127,057,600 = 34,032,921,600 FLOPs', () => {
-    expect(adamwUpdateFlops(XL_PARAMETERS).total).toBe(34_032_921_600n);
-    expect(trainingStepFlops(xl, { batch: 1, seq: 1024 }).optimizer).toBe(16n * XL_PARAMETERS);
+  it('gives GPT-2 XL one AdamW step of 14 * 2,127,057,600 = 29,778,806,400 FLOPs', () => {
+    expect(adamwUpdateFlops(XL_PARAMETERS).total).toBe(29_778_806_400n);
+    expect(trainingStepFlops(xl, { batch: 1, seq: 1024 }).optimizer).toBe(14n * XL_PARAMETERS);
   });
 });
 
@@ -263,17 +263,17 @@ describe('step FLOPs and run time', () => {
     return L * (2n * T * (4n * d * d + 3n * d * F) + 4n * T * T * d) + 2n * T * d * V;
   };
 
-  it('counts a GPT-2 XL step at batch 1024, context 1024 as 3 x forward + 16 P', () => {
+  it('counts a GPT-2 XL step at batch 1024, context 1024 as 3 x forward + 14 P', () => {
     expect(forwardPerSequence(1024n)).toBe(4_513_336_524_800n);
     const step = trainingStepFlops(xl, { batch: 1024, seq: 1024 });
     expect(step.forward).toBe(1024n * 4_513_336_524_800n);
     expect(step.backward).toBe(2n * 1024n * 4_513_336_524_800n);
-    expect(step.total).toBe(3n * 1024n * 4_513_336_524_800n + 34_032_921_600n);
-    expect(step.total).toBe(13_865_003_837_107_200n);
+    expect(step.total).toBe(3n * 1024n * 4_513_336_524_800n + 29_778_806_400n);
+    expect(step.total).toBe(13_864_999_582_992_000n);
   });
 
   it('takes about 6,584 days for 400K GPT-2 XL steps at 50% MFU of 19.5 TFLOP/s', () => {
-    const stepFlops = 3n * 1024n * forwardPerSequence(1024n) + 16n * XL_PARAMETERS;
+    const stepFlops = 3n * 1024n * forwardPerSequence(1024n) + 14n * XL_PARAMETERS;
     const time = runTime({
       stepFlops: trainingStepFlops(xl, { batch: 1024, seq: 1024 }).total,
       steps: 400_000n,

@@ -1,26 +1,27 @@
 import { sum } from '../counting.js';
 
 /**
- * AdamW (Loshchilov & Hutter 2019, Algorithm 2, with schedule multiplier 1) as one step updates
- * each parameter p with gradient g, moments m and v, step t:
+ * AdamW (Loshchilov & Hutter 2019, Algorithm 2, with schedule multiplier 1) in the form PyTorch
+ * and the CS336 handout implement it, and that flopledger's traced training step runs
+ * (src/train_trace/adamw.ts), for each parameter p with gradient g, moments m and v, step t:
  *
- *   m     = b1 * m + (1 - b1) * g
- *   v     = b2 * v + (1 - b2) * g^2
- *   m_hat = m / (1 - b1^t)
- *   v_hat = v / (1 - b2^t)
- *   p     = p - lr * (m_hat / (sqrt(v_hat) + eps) + wd * p)
+ *   m   = b1 * m + (1 - b1) * g
+ *   v   = b2 * v + (1 - b2) * g^2
+ *   a_t = lr * sqrt(1 - b2^t) / (1 - b1^t)         (both bias corrections folded into one scalar)
+ *   p   = p - a_t * m / (sqrt(v) + eps)
+ *   p   = p - lr * wd * p                          (decoupled weight decay)
  *
  * Convention: every elementwise arithmetic operation on a per-parameter value is one FLOP,
  * sqrt and division included (hardware spends more cycles on them; FLOP counts do not weigh
- * them). Scalars that are the same for every parameter (1 - b1, 1 - b2, b1^t, b2^t, 1 - b1^t,
- * 1 - b2^t) are computed once per step, not per parameter: a handful of FLOPs against billions,
- * so they are left out. Reading and writing memory, zeroing gradients and gradient clipping are
- * not arithmetic of the update and are not counted.
+ * them): 3 + 4 + 5 + 2 = 14 per parameter, the same count the tracer's rule table gives the
+ * optimizer's kernels, so the traced step checks it. Scalars that are the same for every
+ * parameter (1 - b1, 1 - b2, b1^t, b2^t, a_t, lr * wd) are computed once per step, not per
+ * parameter, and left out. Reading and writing memory, zeroing gradients and gradient clipping
+ * are not arithmetic of the update and are not counted.
  *
- * Folding both bias corrections into the step size, alpha_t = lr * sqrt(1 - b2^t) / (1 - b1^t),
- * as the CS336 handout and PyTorch write it (p -= alpha_t m / (sqrt(v) + eps); p -= lr wd p),
- * saves the two per-parameter divisions: 3 + 4 + 5 + 2 = 14 per parameter. That is an
- * alternative, stated here and not substituted.
+ * Applying the bias corrections to m and v per parameter instead (m_hat = m / (1 - b1^t),
+ * v_hat = v / (1 - b2^t), as the paper's Algorithm 2 writes it) costs two more divisions:
+ * 16 per parameter. That is an alternative, stated here and not substituted.
  */
 export interface AdamwOperation {
   /** The line of the update it belongs to. */
@@ -33,25 +34,20 @@ export interface AdamwOperation {
 export const ADAMW_OPERATIONS: readonly AdamwOperation[] = [
   { step: 'm = b1 m + (1 - b1) g', operations: 'b1 * m, (1 - b1) * g, add', flopsPerParameter: 3n },
   { step: 'v = b2 v + (1 - b2) g^2', operations: 'g * g, b2 * v, (1 - b2) * g^2, add', flopsPerParameter: 4n },
-  { step: 'm_hat = m / (1 - b1^t)', operations: 'divide', flopsPerParameter: 1n },
-  { step: 'v_hat = v / (1 - b2^t)', operations: 'divide', flopsPerParameter: 1n },
-  {
-    step: 'p = p - lr (m_hat / (sqrt(v_hat) + eps) + wd p)',
-    operations: 'sqrt, + eps, divide, wd * p, add, lr * (...), subtract',
-    flopsPerParameter: 7n,
-  },
+  { step: 'p = p - a_t m / (sqrt(v) + eps)', operations: 'sqrt, + eps, divide, a_t * (...), subtract', flopsPerParameter: 5n },
+  { step: 'p = p - lr wd p', operations: '(lr wd) * p, subtract', flopsPerParameter: 2n },
 ];
 
-/** FLOPs per parameter under the folded alternative described above (not used in totals). */
-export const ADAMW_FOLDED_FLOPS_PER_PARAMETER = 14n;
+/** FLOPs per parameter with the bias corrections applied per parameter (the alternative above; not used in totals). */
+export const ADAMW_UNFOLDED_FLOPS_PER_PARAMETER = 16n;
 
 export const ADAMW_CONVENTION =
   'AdamW FLOPs count every elementwise operation of the update on each parameter as 1 FLOP ' +
-  '(sqrt and divide included): m = b1 m + (1-b1) g (3), v = b2 v + (1-b2) g^2 (4), ' +
-  'm_hat = m/(1-b1^t) (1), v_hat = v/(1-b2^t) (1), p -= lr (m_hat/(sqrt(v_hat)+eps) + wd p) (7): ' +
-  `${sum(ADAMW_OPERATIONS.map((op) => op.flopsPerParameter))} per parameter. ` +
-  'Per-step scalars (1-b1, b1^t, 1-b1^t and the same for b2) are computed once, not per parameter, and left out. ' +
-  `Folding the bias corrections into the step size (CS336, PyTorch) gives ${ADAMW_FOLDED_FLOPS_PER_PARAMETER} per parameter instead.`;
+  '(sqrt and divide included), in the form PyTorch and CS336 implement and the traced step runs: ' +
+  'm = b1 m + (1-b1) g (3), v = b2 v + (1-b2) g^2 (4), p -= a_t m/(sqrt(v)+eps) (5), p -= lr wd p (2): ' +
+  `${sum(ADAMW_OPERATIONS.map((op) => op.flopsPerParameter))} per parameter, with both bias corrections folded into the scalar a_t. ` +
+  'Per-step scalars (1-b1, b1^t, a_t, lr wd and the like) are computed once, not per parameter, and left out. ' +
+  `Applying the bias corrections per parameter (m_hat, v_hat) gives ${ADAMW_UNFOLDED_FLOPS_PER_PARAMETER} per parameter instead.`;
 
 export interface AdamwFlops {
   perParameter: bigint;

@@ -27,7 +27,7 @@ import { traceTrainingStep, type TracedTrainingStep, type TrainingTraceOptions }
 import { totalNonMatmulFlops, uncountedKernels } from '../trace/summary.js';
 import type { KernelPhase, KernelRecord } from '../trace/types.js';
 import {
-  ADAMW_FOLDED_FLOPS_PER_PARAMETER,
+  ADAMW_UNFOLDED_FLOPS_PER_PARAMETER,
   adamwUpdateFlops,
   backwardMatmulInventory,
   trainingMemory,
@@ -85,7 +85,7 @@ export interface OptimizerComparison {
   /** The analytic count (its convention). */
   readonly analytic: AdamwFlops;
   /** The analytic alternative that folds both bias corrections into the step size, as the update runs. */
-  readonly foldedAnalytic: bigint;
+  readonly unfoldedAnalytic: bigint;
 }
 
 export interface PhaseNonMatmul {
@@ -203,7 +203,7 @@ function optimizerComparison(config: ModelConfig, records: readonly KernelRecord
     uncounted: uncountedKernels(optimizerRecords),
     matmulKernels: countedMatmuls(optimizerRecords).length,
     analytic: adamwUpdateFlops(parameterCount),
-    foldedAnalytic: ADAMW_FOLDED_FLOPS_PER_PARAMETER * parameterCount,
+    unfoldedAnalytic: ADAMW_UNFOLDED_FLOPS_PER_PARAMETER * parameterCount,
   };
 }
 
