@@ -16,7 +16,7 @@ import {
 import { packageRoot, presetsDir } from '../src/package_root.js';
 
 const KEYS_LIST = 'vocab_size, context_length, num_layers, d_model, num_heads, d_ff';
-const PRESETS_LIST = 'tiny, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl';
+const PRESETS_LIST = 'tiny, gpt2-original-small, gpt2-small, gpt2-medium, gpt2-original-medium, tinyllama-1.1b, gpt2-large, gpt2-original-large, gpt2-original-xl, gpt2-xl, llama-2-7b, llama-3-8b, mistral-7b';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flopledger-config-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -93,7 +93,8 @@ describe('presets', () => {
   });
 
   it('are listed smallest first, by d_model * num_layers', () => {
-    expect(listPresets()).toEqual(['tiny', 'gpt2-small', 'gpt2-medium', 'gpt2-large', 'gpt2-xl']);
+    // d_model * num_layers: 128, 9216 (x2, then by name), 24576 (x2), 45056 (tinyllama: 2048 x 22), 46080 (x2), 76800 (x2), 131072 (x3).
+    expect(listPresets()).toEqual(PRESETS_LIST.split(', '));
   });
 
   it('are found from the package root, whose package.json names flopledger', () => {
@@ -183,7 +184,7 @@ describe('malformed config files', () => {
     expect(problems).toEqual([
       `${path}: unknown key "dmodel": did you mean "d_model"?`,
       `${path}: unknown key "n_head": did you mean "num_heads"?`,
-      `${path}: unknown key "activation"; the keys are ${KEYS_LIST}`,
+      `${path}: unknown key "activation"; the keys are ${KEYS_LIST} and optionally num_kv_heads, tie_embeddings, ffn, norm, positions, bias, vocab_multiple, rope_theta`,
       `${path}: d_model (missing) must be a positive integer; fix: add it, e.g. "d_model": 768`,
     ]);
   });
@@ -333,7 +334,10 @@ describe('preset names and paths', () => {
     );
     expect(inputError(() => loadModelConfig('GPT2_Medium')).message).toMatch(/^unknown model "GPT2_Medium": did you mean "gpt2-medium"\?/);
     expect(inputError(() => loadModelConfig('llama-7b')).message).toBe(
-      `unknown model "llama-7b". Available presets: ${PRESETS_LIST}; or pass a path to a JSON config file.`,
+      `unknown model "llama-7b": did you mean "llama-2-7b"? Available presets: ${PRESETS_LIST}; or pass a path to a JSON config file.`,
+    );
+    expect(inputError(() => loadModelConfig('bert-base')).message).toBe(
+      `unknown model "bert-base". Available presets: ${PRESETS_LIST}; or pass a path to a JSON config file.`,
     );
   });
 });
