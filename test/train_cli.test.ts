@@ -43,7 +43,7 @@ describe('train command', () => {
       optimizer: (14n * XL_PARAMETERS).toString(),
       total: stepFlops.toString(),
     });
-    expect(json.adamw.total).toBe('29778806400' // 14 FLOPs per parameter x 2,127,057,600);
+    expect(json.adamw.total).toBe('29778806400'); // 14 FLOPs per parameter x 2,127,057,600
     // Peak memory = 16 P + B * 4 * (L (8Td + 4TF + 2HT^2) + Td + 2TV) at T = 1024.
     const perSequenceBytes = 4n * (48n * (8n * 1024n * 1600n + 4n * 1024n * 6400n + 2n * 25n * 1024n ** 2n) + 1024n * 1600n + 2n * 1024n * 50257n);
     expect(json.memory_polynomial).toMatchObject({ constant: (16n * XL_PARAMETERS).toString(), per_batch: perSequenceBytes.toString() });

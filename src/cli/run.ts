@@ -36,7 +36,7 @@ function buildProgram(context: CommandContext): Command {
   const program = new Command('flopledger')
     .description(
       'What a transformer LM costs - parameters, bytes, FLOPs - counted exactly.\n' +
-        'With no command, prints the answers to the accounting problem (flopledger answers).',
+        'With no command, verifies the GPT-2 presets against a trace, then prints the answers to the accounting problem.',
     )
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')

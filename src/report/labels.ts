@@ -1,5 +1,5 @@
 /** Words for the report: component names, model names, config and run-shape descriptions. */
-import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { ARCHITECTURE_KEYS, architectureOf, type ModelConfig, type RunShape } from '../config/model_config.js';
 import type { MatmulComponent } from '../analytic/types.js';
 import type { ParameterComponent } from '../module_paths.js';
 import { groupDigits } from './format.js';
@@ -20,14 +20,25 @@ export const MATMUL_COMPONENT_LONG: Readonly<Record<MatmulComponent, string>> = 
   lm_head: 'lm_head',
 };
 
-export const PARAMETER_COMPONENT_LONG: Readonly<Record<ParameterComponent, string>> = {
-  token_embeddings: 'token embeddings',
-  position_embeddings: 'position embeddings (learned)',
-  attention: 'attention (Wq, Wk, Wv, Wo)',
-  ffn: 'FFN (W1, W2, W3)',
-  norms: 'RMSNorm gains',
-  lm_head: 'lm_head',
-};
+/** What each parameter component holds in this architecture, e.g. "FFN (W1, W2) and biases". */
+export function parameterComponentLabel(component: ParameterComponent, config: ModelConfig): string {
+  const architecture = architectureOf(config);
+  const biases = architecture.bias ? ' and biases' : '';
+  switch (component) {
+    case 'token_embeddings':
+      return architecture.tie_embeddings ? 'token embeddings (shared with lm_head)' : 'token embeddings';
+    case 'position_embeddings':
+      return 'position embeddings (learned)';
+    case 'attention':
+      return `attention (Wq, Wk, Wv, Wo)${biases}`;
+    case 'ffn':
+      return `FFN (${architecture.ffn === 'swiglu' ? 'W1, W2, W3' : 'W1, W2'})${biases}`;
+    case 'norms':
+      return architecture.norm === 'rmsnorm' ? 'RMSNorm gains' : 'LayerNorm gains and biases';
+    case 'lm_head':
+      return architecture.tie_embeddings ? 'lm_head (tied: counted in token embeddings)' : 'lm_head';
+  }
+}
 
 /** "gpt2-xl", or "gpt2-xl (ctx=16384)" when overrides changed it. */
 export function modelLabel(config: ModelConfig): string {
@@ -60,5 +71,8 @@ export function configJson(config: ModelConfig): Record<string, unknown> {
     d_model: config.d_model,
     num_heads: config.num_heads,
     d_ff: config.d_ff,
+    // Architecture keys only where the config gave them, so the seed's model reads as before.
+    ...Object.fromEntries(ARCHITECTURE_KEYS.filter((key) => config[key] !== undefined).map((key) => [key, config[key]])),
+    ...(config.notes === undefined || config.notes.length === 0 ? {} : { notes: config.notes }),
   };
 }

@@ -2,7 +2,7 @@ import { share, type MemoryRow, type ParameterSummary } from '../analytic/index.
 import type { ModelConfig } from '../config/model_config.js';
 import { PARAMETER_COMPONENTS, parameterComponentOf, rollUp, type ParameterComponent } from '../module_paths.js';
 import { formatCountSi, formatGibibytes, formatGigabytes, formatShare } from './format.js';
-import { configJson, dimensionsLabel, modelLabel, PARAMETER_COMPONENT_LONG } from './labels.js';
+import { configJson, dimensionsLabel, modelLabel, parameterComponentLabel } from './labels.js';
 import { heading, paragraph, tableBlock, type Block, type Depth, type Report, type Table } from './table.js';
 
 export interface ParamsReportInput {
@@ -20,8 +20,9 @@ export function paramsReport({ config, summary, memory, depth }: ParamsReportInp
     heading(`Parameters of ${modelLabel(config)}`),
     paragraph(`${dimensionsLabel(config)}; from ${config.source}.`),
     tableBlock(summaryTable(config, summary, fp32Bytes)),
+    ...summary.notes.map((note) => paragraph(note)),
   ];
-  if (depth >= 1) blocks.push(tableBlock(componentTable(summary)));
+  if (depth >= 1) blocks.push(tableBlock(componentTable(config, summary)));
   if (depth >= 2) blocks.push(tableBlock(moduleTable(summary)));
   if (depth >= 3) blocks.push(tableBlock(weightTable(summary)));
 
@@ -33,6 +34,7 @@ export function paramsReport({ config, summary, memory, depth }: ParamsReportInp
       non_embedding: summary.nonEmbedding,
       per_layer: summary.perLayer,
       fp32_bytes: fp32Bytes,
+      notes: summary.notes,
       ...(depth >= 1 ? { components: componentJson(summary) } : {}),
       ...(depth >= 2 ? { modules: moduleRows(summary).map(({ module, total, byComponent }) => ({ module, total, by_component: byComponent })) } : {}),
       ...(depth >= 3
@@ -47,14 +49,14 @@ function summaryTable(config: ModelConfig, summary: ParameterSummary, fp32Bytes:
     columns: [{ header: 'quantity' }, { header: 'exact', align: 'right' }, { header: 'approx', align: 'right' }],
     rows: [
       ['total parameters', summary.total, formatCountSi(summary.total)],
-      ['non-embedding (total - token embeddings)', summary.nonEmbedding, formatCountSi(summary.nonEmbedding)],
+      ['non-embedding (total - embedding tables)', summary.nonEmbedding, formatCountSi(summary.nonEmbedding)],
       [`per layer (x ${config.num_layers} layers)`, summary.perLayer, formatCountSi(summary.perLayer)],
       ['fp32 bytes (4 per parameter)', fp32Bytes, `${formatGigabytes(fp32Bytes)} = ${formatGibibytes(fp32Bytes)}`],
     ],
   };
 }
 
-function componentTable(summary: ParameterSummary): Table {
+function componentTable(config: ModelConfig, summary: ParameterSummary): Table {
   return {
     title: 'By component',
     columns: [
@@ -64,7 +66,7 @@ function componentTable(summary: ParameterSummary): Table {
       { header: 'share', align: 'right' },
     ],
     rows: presentComponents(summary).map((component) => [
-      PARAMETER_COMPONENT_LONG[component],
+      parameterComponentLabel(component, config),
       summary.byComponent[component],
       formatCountSi(summary.byComponent[component]),
       formatShare(summary.byComponent[component], summary.total),
@@ -136,7 +138,7 @@ function moduleTable(summary: ParameterSummary): Table {
 
 function weightTable(summary: ParameterSummary): Table {
   return {
-    title: 'Every weight ([d_out, d_in] for matrices)',
+    title: 'Every weight (matrices stored [d_in, d_out], applied as x @ W)',
     columns: [
       { header: 'path' },
       { header: 'weight' },
