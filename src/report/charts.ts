@@ -5,8 +5,6 @@
  * `<g class="mark-rect role-mark flop_shares_by_size_bars">`, and gives every drawn item
  * role="graphics-symbol" and an aria-label with its data.
  */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
 import { share } from '../analytic/ratio.js';
@@ -232,6 +230,8 @@ export function timeVsFlopsSpec(points: readonly TimingPoint[], backend: string)
  * every view, so two charts inlined in one page would share ids: `idPrefix` makes them unique.
  */
 export async function renderChartSvg(spec: TopLevelSpec, idPrefix = ''): Promise<string> {
+  // Loaded here, not at the top: vega takes ~0.4 s to load and only `report` draws charts.
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();
