@@ -148,14 +148,16 @@ describe('gradients through the model', () => {
     const baseline = tf.memory().numTensors;
     try {
       const layer = weights.layers[1]!;
+      const untiedLmHead = weights.lm_head;
+      if (untiedLmHead === undefined) throw new Error('the seed model has an untied lm_head');
       const gradients = tf.grads((w1: tf.Tensor, ln1: tf.Tensor, lmHead: tf.Tensor) => {
         const layers = weights.layers.slice();
         layers[1] = { ...layer, w1: w1 as tf.Tensor2D, ln1: ln1 as tf.Tensor1D };
         const logits = forward(config, { ...weights, layers, lm_head: lmHead as tf.Tensor2D }, ids);
         return tf.sum(tf.square(logits));
-      })([layer.w1, layer.ln1, weights.lm_head]);
+      })([layer.w1, layer.ln1, untiedLmHead]);
       try {
-        expect(gradients.map((g) => g.shape)).toEqual([layer.w1.shape, layer.ln1.shape, weights.lm_head.shape]);
+        expect(gradients.map((g) => g.shape)).toEqual([layer.w1.shape, layer.ln1.shape, untiedLmHead.shape]);
         for (const g of gradients) {
           const values = g.dataSync();
           expect(values.every((v) => Number.isFinite(v))).toBe(true);

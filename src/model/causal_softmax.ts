@@ -1,34 +1,49 @@
 /**
  * Scaled dot-product scores with a causal mask, and the softmax over them. The mask is additive
- * (0 where key <= query, -Infinity after), built by tf ops from two ranges so it costs no host
- * array even at T = 16k and runs unchanged on a shape-only backend. Every T x T score is computed
- * and then masked: that is the work the kernels do, and what design.md section 3 counts.
+ * (0 where key <= query, -Infinity after), built by tf ops from ranges so it costs no host array
+ * even at T = 16k and runs unchanged on a shape-only backend. Every T x T score is computed and
+ * then masked: that is the work the kernels do, and what design.md section 3 counts.
+ *
+ * Grouped-query attention stacks the G query heads that share one key/value head along the rows
+ * (see attention.ts): q is then (B, Hkv, G*T, dk) against k (B, Hkv, T, dk), and score row g*T + t
+ * belongs to query position t. With G = 1 everything here is plain multi-head attention.
  */
 
 import * as tf from '@tensorflow/tfjs';
 import { scope } from '../scope.js';
 
-/** The additive causal mask (T, T): 0 on and below the diagonal, -Infinity above it. */
-export function causalMask(seq: number): tf.Tensor2D {
-  const queryPosition = tf.reshape<tf.Rank.R2>(tf.range(0, seq, 1, 'int32'), [seq, 1]); // (T, 1)
+/**
+ * The additive causal mask (G*T, T): 0 where the key position is at most the row's query
+ * position, -Infinity after it, with row r at query position r mod T. `groups` = G = 1 gives the
+ * plain (T, T) mask: 0 on and below the diagonal, -Infinity above it.
+ */
+export function causalMask(seq: number, groups = 1): tf.Tensor2D {
+  const rows = groups * seq;
+  const positions = tf.range(0, seq, 1, 'int32'); // (T)
+  const rowPositions = groups === 1 ? positions : tf.tile(positions, [groups]); // (G*T): r mod T
+  const queryPosition = tf.reshape<tf.Rank.R2>(rowPositions, [rows, 1]); // (G*T, 1)
   const keyPosition = tf.reshape<tf.Rank.R2>(tf.range(0, seq, 1, 'int32'), [1, seq]); // (1, T)
-  const isFuture = tf.greater(keyPosition, queryPosition); // (T, T)
-  return tf.where(isFuture, tf.fill([seq, seq], -Infinity), tf.fill([seq, seq], 0));
+  const isFuture = tf.greater(keyPosition, queryPosition); // (G*T, T)
+  return tf.where(isFuture, tf.fill([rows, seq], -Infinity), tf.fill([rows, seq], 0));
 }
 
-/** q k^T / sqrt(dk) with future keys masked to -Infinity: q, k (B, H, T, dk) -> (B, H, T, T). */
+/**
+ * q k^T / sqrt(dk) with future keys masked to -Infinity: q (B, heads, G*T, dk) and k
+ * (B, heads, T, dk) -> (B, heads, G*T, T). Multi-head: G = 1, q and k both (B, H, T, dk).
+ */
 export function causalScores(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D {
+  const [B, heads, queryRows, dk] = q.shape;
+  const T = k.shape[2];
   tf.util.assert(
-    tf.util.arraysEqual(q.shape, k.shape),
+    k.shape[0] === B && k.shape[1] === heads && k.shape[3] === dk && T > 0 && queryRows % T === 0,
     () => `attn scores: q has shape [${q.shape}] but k has [${k.shape}]`,
   );
-  const [, , T, dk] = q.shape;
-  const scores = tf.matMul<tf.Tensor4D>(q, k, false, true); // (B, H, T, T)
+  const scores = tf.matMul<tf.Tensor4D>(q, k, false, true); // (B, heads, G*T, T)
   const scaled = tf.mul<tf.Tensor4D>(scores, 1 / Math.sqrt(dk));
-  return tf.add<tf.Tensor4D>(scaled, causalMask(T));
+  return tf.add<tf.Tensor4D>(scaled, causalMask(T, queryRows / T));
 }
 
-/** Softmax over the key axis of (B, H, T, T) scores. */
+/** Softmax over the key axis of (B, heads, G*T, T) scores. */
 export function softmaxOverKeys(scores: tf.Tensor4D): tf.Tensor4D {
   return tf.softmax(scores, -1);
 }
@@ -41,8 +56,9 @@ export interface CausalSoftmaxParts {
 const defaultCausalSoftmaxParts: CausalSoftmaxParts = { scores: causalScores, softmax: softmaxOverKeys };
 
 /**
- * The attention weights P = softmax(mask(q k^T / sqrt(dk))), (B, H, T, T), with the scores under
- * the `scores` scope and the softmax under `softmax`. Row t sums to 1 over keys 0..t; later keys get 0.
+ * The attention weights P = softmax(mask(q k^T / sqrt(dk))), (B, heads, G*T, T), with the scores
+ * under the `scores` scope and the softmax under `softmax`. Each row sums to 1 over keys 0..t of
+ * its query position t; later keys get 0.
  */
 export function causalSoftmax(
   q: tf.Tensor4D,

@@ -12,8 +12,12 @@ import * as tf from '@tensorflow/tfjs';
  *   returns dW with shape [B, d, n] and tf.grads throws); a 2-D product needs no custom gradient.
  * The work is the same: [B, T, d_in] x [d_in, d_out] and [B*T, d_in] x [d_in, d_out] both cost
  * 2 * B * T * d_in * d_out FLOPs, and the verifier compares matmuls with batch dims folded.
+ *
+ * A bias [d_out], when the architecture has one, is added to the (B, T, d_out) output: one Add
+ * in the caller's scope, so it carries the module path of its matmul. Its gradient is tfjs's
+ * broadcast reduction (a Sum of dy over the B*T tokens), no matmul.
  */
-export function linear(x: tf.Tensor3D, weight: tf.Tensor2D): tf.Tensor3D {
+export function linear(x: tf.Tensor3D, weight: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor3D {
   const [B, T, dIn] = x.shape;
   const [weightIn, dOut] = weight.shape;
   tf.util.assert(
@@ -22,5 +26,11 @@ export function linear(x: tf.Tensor3D, weight: tf.Tensor2D): tf.Tensor3D {
   );
   const tokens = tf.reshape<tf.Rank.R2>(x, [B * T, dIn]); // (B*T, d_in)
   const projected = tf.matMul(tokens, weight); // (B*T, d_out)
-  return tf.reshape<tf.Rank.R3>(projected, [B, T, dOut]); // (B, T, d_out)
+  const output = tf.reshape<tf.Rank.R3>(projected, [B, T, dOut]); // (B, T, d_out)
+  if (bias === undefined) return output;
+  tf.util.assert(
+    bias.rank === 1 && bias.shape[0] === dOut,
+    () => `linear: the weight [d_in, d_out] has shape [${weight.shape}] but the bias has [${bias.shape}] (want [${dOut}])`,
+  );
+  return tf.add<tf.Tensor3D>(output, bias);
 }

@@ -1,50 +1,71 @@
 /**
- * The whole model, top to bottom (design.md section 1):
+ * The whole model, top to bottom (design.md section 1 and its architecture variants):
  *
- *   logits[B,T,V] = lm_head( ln_final( layers[L-1]( ... layers[0]( token_embeddings[ids] ))))
+ *   logits[B,T,Vp] = lm_head( ln_final( layers[L-1]( ... layers[0]( embed(ids) ))))
+ *   embed(ids)  = token_embeddings[ids]  (+ position_embeddings[0:T] with learned positions)
  *   block(x):  x = x + attn(ln1(x));  x = x + ffn(ln2(x))          (pre-norm)
  *
+ * Every choice comes from architectureOf(config): RMSNorm or LayerNorm; RoPE (theta = rope_theta)
+ * or learned positions; multi-head, grouped-query or multi-query attention; the SwiGLU FFN or the
+ * GELU MLP; biases on the linear layers; lm_head untied, or tied as x E^T; the vocabulary padded
+ * to a multiple (the embedding's rows and lm_head's columns are Vp).
+ *
  * Every module runs inside scope(path, fn) so each kernel carries its module path; the residual
- * adds sit at `layers.{i}`. A forward pass runs exactly 9 * L + 1 matmul kernels: per layer
- * q, k, v, output projections, scores, weighted sum, w1, w3, w2; then lm_head.
+ * adds sit at `layers.{i}`. A forward pass runs exactly expectedMatmulCount(config) matmul
+ * kernels: per layer q, k, v, scores, weighted sum, output, then w1, w3, w2 (SwiGLU, 9 per layer)
+ * or w1, w2 (GELU MLP, 8 per layer); then lm_head.
  */
 
 import * as tf from '@tensorflow/tfjs';
-import { headDim, type ModelConfig } from '../config/model_config.js';
+import { architectureOf, type Architecture, type ModelConfig } from '../config/model_config.js';
 import { path } from '../module_paths.js';
 import { scope } from '../scope.js';
-import { attention, defaultAttentionParts, type AttentionParts, type AttentionWeights } from './attention.js';
+import {
+  attention,
+  defaultAttentionParts,
+  type AttentionHeads,
+  type AttentionParts,
+  type AttentionWeights,
+} from './attention.js';
+import { geluMlp } from './gelu_mlp.js';
+import { LAYER_NORM_EPS, layerNorm } from './layer_norm.js';
+import { addLearnedPositions } from './learned_positions.js';
 import { RMS_NORM_EPS, rmsNorm } from './rms_norm.js';
 import { ropeTables, type RopeTables } from './rope.js';
 import { swiglu } from './swiglu.js';
+import { tiedLogits } from './tied_logits.js';
 import { assertWeightsMatch, type LayerWeights, type TransformerWeights } from './weights.js';
+
+/** Applies one FFN matrix, with its bias when the architecture has one. */
+export type Projection = (x: tf.Tensor3D, weight: tf.Tensor2D) => tf.Tensor3D;
 
 /**
  * The module functions the model is assembled from. forward() takes a partial override, so a
  * test can plant one wrong module (say an ffn that applies w3 twice) and keep the rest. A planted
- * `linear` reaches every one of the 9 * L + 1 projections, the ffn's included.
+ * `linear` reaches every projection, the ffn's included (and lm_head unless it is tied).
  */
 export interface ModelParts extends AttentionParts {
   embedding: (table: tf.Tensor2D, ids: tf.Tensor2D) => tf.Tensor3D;
+  positions: (x: tf.Tensor3D, table: tf.Tensor2D) => tf.Tensor3D;
   rmsNorm: (x: tf.Tensor3D, gain: tf.Tensor1D, eps: number) => tf.Tensor3D;
+  layerNorm: (x: tf.Tensor3D, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number) => tf.Tensor3D;
   attention: (
     x: tf.Tensor3D,
     weights: AttentionWeights,
-    numHeads: number,
-    rope: RopeTables,
+    heads: AttentionHeads,
+    rope: RopeTables | undefined,
     parts: AttentionParts,
   ) => tf.Tensor3D;
-  ffn: (
-    x: tf.Tensor3D,
-    w1: tf.Tensor2D,
-    w2: tf.Tensor2D,
-    w3: tf.Tensor2D,
-    project: (x: tf.Tensor3D, weight: tf.Tensor2D) => tf.Tensor3D,
-  ) => tf.Tensor3D;
+  /** The SwiGLU FFN. */
+  ffn: (x: tf.Tensor3D, w1: tf.Tensor2D, w2: tf.Tensor2D, w3: tf.Tensor2D, project: Projection) => tf.Tensor3D;
+  /** The GELU MLP. */
+  geluMlp: (x: tf.Tensor3D, w1: tf.Tensor2D, w2: tf.Tensor2D, project: Projection) => tf.Tensor3D;
+  /** lm_head with tied embeddings: x (B, T, d) times the table [Vp, d] transposed. */
+  tiedLogits: (x: tf.Tensor3D, table: tf.Tensor2D) => tf.Tensor3D;
 }
 
 /**
- * Row lookup E[ids]: ids (B, T) into E [V, d] -> (B, T, d). A gather, not a matmul.
+ * Row lookup E[ids]: ids (B, T) into E [Vp, d] -> (B, T, d). A gather, not a matmul.
  *
  * Its gradient is a scatter-add of dy into the rows of dE, through ScatterNd (which sums
  * duplicate ids) rather than tfjs's own GatherV2 gradient: that one needs UnsortedSegmentSum,
@@ -60,7 +81,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
       const [B, T, d] = dy.shape;
       const indices = tf.reshape<tf.Rank.R2>(ids, [B * T, 1]); // (B*T, 1): one row index per token
       const updates = tf.reshape<tf.Rank.R2>(dy, [B * T, d]); // (B*T, d)
-      return tf.scatterND(indices, updates, rows.shape); // (V, d)
+      return tf.scatterND(indices, updates, rows.shape); // (Vp, d)
     };
     return { value, gradFunc };
   });
@@ -70,17 +91,56 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
 export const defaultModelParts: ModelParts = {
   ...defaultAttentionParts,
   embedding,
+  positions: addLearnedPositions,
   rmsNorm,
+  layerNorm,
   attention,
   ffn: swiglu,
+  geluMlp,
+  tiedLogits,
 };
 
-function block(x: tf.Tensor3D, layer: LayerWeights, numHeads: number, rope: RopeTables, parts: ModelParts): tf.Tensor3D {
-  const attentionInput = scope('ln1', () => parts.rmsNorm(x, layer.ln1, RMS_NORM_EPS));
-  const attended = scope('attn', () => parts.attention(attentionInput, layer, numHeads, rope, parts));
+/** The normalisation of `architecture`: RMSNorm (gain) or LayerNorm (gain and bias). */
+function normOf(
+  architecture: Architecture,
+  parts: ModelParts,
+): (x: tf.Tensor3D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined) => tf.Tensor3D {
+  if (architecture.norm === 'rmsnorm') return (x, gain) => parts.rmsNorm(x, gain, RMS_NORM_EPS);
+  return (x, gain, bias) => {
+    if (bias === undefined) throw new Error('forward: a LayerNorm has no bias');
+    return parts.layerNorm(x, gain, bias, LAYER_NORM_EPS);
+  };
+}
+
+/** A Projection that adds each FFN matrix's bias (found by the matrix itself) after its matmul. */
+function ffnProjection(layer: LayerWeights, parts: ModelParts): Projection {
+  const biases = new Map<tf.Tensor, tf.Tensor1D | undefined>([
+    [layer.w1, layer.w1_bias],
+    [layer.w2, layer.w2_bias],
+  ]);
+  if (layer.w3 !== undefined) biases.set(layer.w3, layer.w3_bias);
+  return (x, weight) => parts.linear(x, weight, biases.get(weight));
+}
+
+function block(
+  x: tf.Tensor3D,
+  layer: LayerWeights,
+  architecture: Architecture,
+  heads: AttentionHeads,
+  rope: RopeTables | undefined,
+  parts: ModelParts,
+): tf.Tensor3D {
+  const norm = normOf(architecture, parts);
+  const attentionInput = scope('ln1', () => norm(x, layer.ln1, layer.ln1_bias));
+  const attended = scope('attn', () => parts.attention(attentionInput, layer, heads, rope, parts));
   const afterAttention = tf.add<tf.Tensor3D>(x, attended); // (B, T, d)
-  const ffnInput = scope('ln2', () => parts.rmsNorm(afterAttention, layer.ln2, RMS_NORM_EPS));
-  const transformed = scope('ffn', () => parts.ffn(ffnInput, layer.w1, layer.w2, layer.w3, parts.linear));
+  const ffnInput = scope('ln2', () => norm(afterAttention, layer.ln2, layer.ln2_bias));
+  const project = ffnProjection(layer, parts);
+  const transformed = scope('ffn', () => {
+    if (architecture.ffn === 'gelu') return parts.geluMlp(ffnInput, layer.w1, layer.w2, project);
+    if (layer.w3 === undefined) throw new Error('forward: a SwiGLU layer has no w3');
+    return parts.ffn(ffnInput, layer.w1, layer.w2, layer.w3, project);
+  });
   return tf.add<tf.Tensor3D>(afterAttention, transformed); // (B, T, d)
 }
 
@@ -97,9 +157,9 @@ export function assertIdsMatch(config: ModelConfig, ids: tf.Tensor): void {
 }
 
 /**
- * Logits (B, T, V) for ids (B, T). Runs inside tf.tidy, so every intermediate is released,
- * also when an assert or a kernel throws. Ids are not range-checked (that would read them back,
- * and a shape-only backend has no values): keep them in [0, V).
+ * Logits (B, T, Vp) for ids (B, T), Vp the padded vocabulary. Runs inside tf.tidy, so every
+ * intermediate is released, also when an assert or a kernel throws. Ids are not range-checked
+ * (that would read them back, and a shape-only backend has no values): keep them in [0, V).
  */
 export function forward(
   config: ModelConfig,
@@ -108,16 +168,26 @@ export function forward(
   parts: Partial<ModelParts> = {},
 ): tf.Tensor3D {
   const model: ModelParts = { ...defaultModelParts, ...parts };
+  const architecture = architectureOf(config);
+  const heads: AttentionHeads = { query: config.num_heads, keyValue: architecture.num_kv_heads };
   return tf.tidy(() => {
     assertIdsMatch(config, ids);
     assertWeightsMatch(config, weights);
     const [, seq] = ids.shape;
-    const rope = ropeTables(seq, headDim(config));
+    const rope =
+      architecture.positions === 'rope' ? ropeTables(seq, architecture.head_dim, architecture.rope_theta) : undefined;
     let x = scope(path.tokenEmbeddings, () => model.embedding(weights.token_embeddings, ids)); // (B, T, d)
+    const positionTable = weights.position_embeddings;
+    if (positionTable !== undefined) {
+      x = scope(path.positionEmbeddings, () => model.positions(x, positionTable)); // (B, T, d)
+    }
     weights.layers.forEach((layer, i) => {
-      x = scope(path.layer(i), () => block(x, layer, config.num_heads, rope, model)); // (B, T, d)
+      x = scope(path.layer(i), () => block(x, layer, architecture, heads, rope, model)); // (B, T, d)
     });
-    const normed = scope(path.lnFinal, () => model.rmsNorm(x, weights.ln_final, RMS_NORM_EPS));
-    return scope(path.lmHead, () => model.linear(normed, weights.lm_head)); // (B, T, V)
+    const normed = scope(path.lnFinal, () => normOf(architecture, model)(x, weights.ln_final, weights.ln_final_bias));
+    const lmHead = weights.lm_head;
+    return scope(path.lmHead, () =>
+      lmHead === undefined ? model.tiedLogits(normed, weights.token_embeddings) : model.linear(normed, lmHead),
+    ); // (B, T, Vp)
   });
 }

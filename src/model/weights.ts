@@ -1,40 +1,67 @@
 /**
- * The model's weights as explicit tensors, their CS336 initialisation and the one ordered list
- * of (module path, tensor) the rest of the code reads them through.
+ * The model's weights as explicit tensors, their initialisation and the one ordered list of
+ * (module path, name, tensor) the rest of the code reads them through.
  *
  * Matrices are stored [d_in, d_out] and applied as x W (src/model/linear.ts says why: the fast
  * matmul path of the wasm backend, and a gradient tfjs gets right). This is the transpose of the
- * course's W [d_out, d_in]; the counts are the same. Initialisation (CS336):
- *   linear     N(0, 2 / (d_in + d_out)) truncated at 3 sigma
- *   embedding  N(0, 1) truncated at 3 sigma
- *   gains      1
+ * course's W [d_out, d_in]; the counts are the same. Initialisation (CS336, and for the variants
+ * the same spirit):
+ *   linear                 N(0, 2 / (d_in + d_out)) truncated at 3 sigma
+ *   token embedding        N(0, 1) truncated at 3 sigma
+ *   position table         N(0, 1) truncated at 3 sigma, like the token embedding it is added to
+ *                          (GPT-2 itself draws it with std 0.02; the scale changes no shape or count)
+ *   gains                  1
+ *   biases (linear, LayerNorm)  0
  * 'fill' makes every tensor with tf.fill (a constant per tensor), so a shape-only backend never
  * needs a data buffer, and neither does the host: nothing is built in JavaScript first.
+ *
+ * Every architecture choice is read through architectureOf(config); the list of weights follows
+ * the analytic parameterInventory row for row (same paths, names, shapes and order), which
+ * test/model_variants.test.ts checks for random configs of every variant.
  */
 
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from '../config/model_config.js';
+import { architectureOf, type ModelConfig } from '../config/model_config.js';
 import { path, type AttentionProjection, type FfnMatrix } from '../module_paths.js';
 import { streamFor } from './seeded_random.js';
 import { truncatedNormalArray } from './truncated_normal.js';
 
+/**
+ * One transformer block's weights. A norm's gain and a linear layer's weight keep the seed's
+ * field names (ln1, q_proj, w1, ...); a bias sits beside its weight as `<field>_bias` and is
+ * absent when the architecture has none. w3 exists with the SwiGLU FFN only.
+ */
 export interface LayerWeights {
   ln1: tf.Tensor1D;
+  ln1_bias?: tf.Tensor1D;
   q_proj: tf.Tensor2D;
+  q_proj_bias?: tf.Tensor1D;
   k_proj: tf.Tensor2D;
+  k_proj_bias?: tf.Tensor1D;
   v_proj: tf.Tensor2D;
+  v_proj_bias?: tf.Tensor1D;
   output_proj: tf.Tensor2D;
+  output_proj_bias?: tf.Tensor1D;
   ln2: tf.Tensor1D;
+  ln2_bias?: tf.Tensor1D;
   w1: tf.Tensor2D;
+  w1_bias?: tf.Tensor1D;
   w2: tf.Tensor2D;
-  w3: tf.Tensor2D;
+  w2_bias?: tf.Tensor1D;
+  w3?: tf.Tensor2D;
+  w3_bias?: tf.Tensor1D;
 }
 
 export interface TransformerWeights {
+  /** [Vp, d]: the padded vocabulary's rows; also lm_head's matrix (as E^T) when embeddings are tied. */
   token_embeddings: tf.Tensor2D;
+  /** [context_length, d]: learned positions only. */
+  position_embeddings?: tf.Tensor2D;
   layers: LayerWeights[];
   ln_final: tf.Tensor1D;
-  lm_head: tf.Tensor2D;
+  ln_final_bias?: tf.Tensor1D;
+  /** [d, Vp]; absent when tied (lm_head then multiplies by token_embeddings transposed). */
+  lm_head?: tf.Tensor2D;
 }
 
 export type WeightInit = 'random' | 'fill';
@@ -44,21 +71,62 @@ export interface InitOptions {
   init: WeightInit;
 }
 
+/** The analytic inventory's names: a matrix or table is a 'weight', a norm's scale its 'gain'. */
+export type WeightName = 'weight' | 'gain' | 'bias';
+
 export interface WeightEntry {
   path: string;
-  name: 'weight' | 'gain';
+  name: WeightName;
   tensor: tf.Tensor;
 }
 
 /** How a tensor is initialised; `std` is the normal's standard deviation before truncation. */
-type InitRule = { kind: 'gain' } | { kind: 'normal'; std: number };
+type InitRule =
+  | { kind: 'constant'; value: number }
+  | { kind: 'normal'; std: number; fillValue: number };
+
+type TopField = Exclude<keyof TransformerWeights, 'layers'>;
+type LayerField = keyof LayerWeights;
 
 interface WeightSpec {
   path: string;
-  name: 'weight' | 'gain';
+  name: WeightName;
   shape: [number] | [number, number];
   rule: InitRule;
+  /** Where the tensor goes: a field of the model, or of layer `layer`. */
+  field: { layer: number; name: LayerField } | { layer: undefined; name: TopField };
 }
+
+/** A weight's slot in one block, in inventory order: each bias right after its weight or gain. */
+interface LayerSlot {
+  field: LayerField;
+  path: (layer: number) => string;
+  name: WeightName;
+}
+
+const projectionSlots = (projection: AttentionProjection): LayerSlot[] => [
+  { field: projection, path: (i) => path.attnProjection(i, projection), name: 'weight' },
+  { field: `${projection}_bias`, path: (i) => path.attnProjection(i, projection), name: 'bias' },
+];
+const ffnSlots = (matrix: FfnMatrix): LayerSlot[] => [
+  { field: matrix, path: (i) => path.ffnMatrix(i, matrix), name: 'weight' },
+  { field: `${matrix}_bias`, path: (i) => path.ffnMatrix(i, matrix), name: 'bias' },
+];
+
+/** Every field a block may hold, in the analytic inventory's order (absent fields are skipped). */
+const LAYER_SLOTS: readonly LayerSlot[] = [
+  { field: 'ln1', path: path.ln1, name: 'gain' },
+  { field: 'ln1_bias', path: path.ln1, name: 'bias' },
+  ...projectionSlots('q_proj'),
+  ...projectionSlots('k_proj'),
+  ...projectionSlots('v_proj'),
+  ...projectionSlots('output_proj'),
+  { field: 'ln2', path: path.ln2, name: 'gain' },
+  { field: 'ln2_bias', path: path.ln2, name: 'bias' },
+  ...ffnSlots('w1'),
+  ...ffnSlots('w2'),
+  ...ffnSlots('w3'),
+];
 
 /** Truncation point of every normal init, in standard deviations. */
 export const INIT_TRUNCATION_STD = 3;
@@ -66,85 +134,90 @@ export const INIT_TRUNCATION_STD = 3;
 /** The value 'fill' puts in every matrix: small enough that activations stay finite and moderate. */
 const FILL_VALUE = 0.02;
 
-function gainSpec(modulePath: string, size: number): WeightSpec {
-  return { path: modulePath, name: 'gain', shape: [size], rule: { kind: 'gain' } };
+const GAIN: InitRule = { kind: 'constant', value: 1 };
+const ZERO: InitRule = { kind: 'constant', value: 0 };
+/** Lookup tables (token and position embeddings): N(0, 1); 'fill' puts 1 in them. */
+const TABLE: InitRule = { kind: 'normal', std: 1, fillValue: 1 };
+
+function linearRule(dIn: number, dOut: number): InitRule {
+  return { kind: 'normal', std: Math.sqrt(2 / (dIn + dOut)), fillValue: FILL_VALUE };
 }
 
-function linearSpec(modulePath: string, dIn: number, dOut: number): WeightSpec {
-  return {
-    path: modulePath,
-    name: 'weight',
-    shape: [dIn, dOut], // [d_in, d_out]
-    rule: { kind: 'normal', std: Math.sqrt(2 / (dIn + dOut)) },
-  };
-}
-
-const LAYER_PROJECTIONS: readonly AttentionProjection[] = ['q_proj', 'k_proj', 'v_proj', 'output_proj'];
-
-/** Every weight of `config` in model order, with its shape and init rule. */
+/** Every weight of `config` in model order, with its shape, init rule and field. */
 function weightSpecs(config: ModelConfig): WeightSpec[] {
-  const { vocab_size: V, d_model: d, d_ff: F, num_layers: L } = config;
-  const specs: WeightSpec[] = [
-    {
-      path: path.tokenEmbeddings,
-      name: 'weight',
-      shape: [V, d], // [V, d]: a lookup table, not a projection
-      rule: { kind: 'normal', std: 1 },
-    },
-  ];
+  const architecture = architectureOf(config);
+  const { d_model: d, d_ff: F, num_layers: L } = config;
+  const { padded_vocab_size: Vp, kv_dim: dkv } = architecture;
+  const layerNorm = architecture.norm === 'layernorm';
+  const top = (name: TopField, modulePath: string, weightName: WeightName, shape: WeightSpec['shape'], rule: InitRule): WeightSpec => ({
+    path: modulePath,
+    name: weightName,
+    shape,
+    rule,
+    field: { layer: undefined, name },
+  });
+
+  const specs: WeightSpec[] = [top('token_embeddings', path.tokenEmbeddings, 'weight', [Vp, d], TABLE)]; // [Vp, d]: a lookup table
+  if (architecture.positions === 'learned') {
+    specs.push(top('position_embeddings', path.positionEmbeddings, 'weight', [config.context_length, d], TABLE)); // [ctx, d]
+  }
+  const matrixShapes: Partial<Record<LayerField, [number, number]>> = {
+    q_proj: [d, d],
+    k_proj: [d, dkv],
+    v_proj: [d, dkv],
+    output_proj: [d, d],
+    w1: [d, F],
+    w2: [F, d],
+    ...(architecture.ffn === 'swiglu' ? { w3: [d, F] as [number, number] } : {}),
+  };
   for (let i = 0; i < L; i++) {
-    specs.push(gainSpec(path.ln1(i), d));
-    for (const projection of LAYER_PROJECTIONS) {
-      specs.push(linearSpec(path.attnProjection(i, projection), d, d));
-    }
-    specs.push(gainSpec(path.ln2(i), d));
-    const ffnShapes: Record<FfnMatrix, [number, number]> = { w1: [d, F], w2: [F, d], w3: [d, F] };
-    for (const matrix of ['w1', 'w2', 'w3'] as const) {
-      const [dIn, dOut] = ffnShapes[matrix];
-      specs.push(linearSpec(path.ffnMatrix(i, matrix), dIn, dOut));
+    for (const slot of LAYER_SLOTS) {
+      const spec = (shape: WeightSpec['shape'], rule: InitRule): WeightSpec => ({
+        path: slot.path(i),
+        name: slot.name,
+        shape,
+        rule,
+        field: { layer: i, name: slot.field },
+      });
+      if (slot.name === 'gain') specs.push(spec([d], GAIN));
+      else if (slot.field === 'ln1_bias' || slot.field === 'ln2_bias') {
+        if (layerNorm) specs.push(spec([d], ZERO));
+      } else if (slot.name === 'weight') {
+        const shape = matrixShapes[slot.field];
+        if (shape !== undefined) specs.push(spec(shape, linearRule(shape[0], shape[1])));
+      } else {
+        const weightField = slot.field.slice(0, -'_bias'.length) as LayerField;
+        const shape = matrixShapes[weightField];
+        if (architecture.bias && shape !== undefined) specs.push(spec([shape[1]], ZERO)); // [d_out]
+      }
     }
   }
-  specs.push(gainSpec(path.lnFinal, d));
-  specs.push(linearSpec(path.lmHead, d, V));
+  specs.push(top('ln_final', path.lnFinal, 'gain', [d], GAIN));
+  if (layerNorm) specs.push(top('ln_final_bias', path.lnFinal, 'bias', [d], ZERO));
+  if (!architecture.tie_embeddings) specs.push(top('lm_head', path.lmHead, 'weight', [d, Vp], linearRule(d, Vp))); // [d, Vp]
   return specs;
 }
 
 function makeTensor(spec: WeightSpec, options: InitOptions): tf.Tensor {
+  const { rule } = spec;
+  if (rule.kind === 'constant') return tf.fill(spec.shape, rule.value);
+  if (options.init === 'fill') return tf.fill(spec.shape, rule.fillValue);
   const size = spec.shape.reduce((total, dim) => total * dim, 1);
-  if (spec.rule.kind === 'gain') return tf.fill(spec.shape, 1);
-  if (options.init === 'fill') {
-    return tf.fill(spec.shape, spec.path === path.tokenEmbeddings ? 1 : FILL_VALUE);
-  }
-  const values = truncatedNormalArray(size, spec.rule.std, INIT_TRUNCATION_STD, streamFor(options.seed, spec.path));
+  const values = truncatedNormalArray(size, rule.std, INIT_TRUNCATION_STD, streamFor(options.seed, spec.path));
   return tf.tensor(values, spec.shape, 'float32');
 }
 
-/** Builds the structured weights from tensors listed in weightSpecs order. */
-function assemble(config: ModelConfig, tensors: tf.Tensor[]): TransformerWeights {
-  let next = 0;
-  const take = <T extends tf.Tensor>(): T => {
-    const tensor = tensors[next++];
-    if (tensor === undefined) throw new Error(`initWeights: ran out of tensors at index ${next - 1}`);
-    return tensor as T;
-  };
-  const token_embeddings = take<tf.Tensor2D>();
-  const layers: LayerWeights[] = [];
-  for (let i = 0; i < config.num_layers; i++) {
-    layers.push({
-      ln1: take(),
-      q_proj: take(),
-      k_proj: take(),
-      v_proj: take(),
-      output_proj: take(),
-      ln2: take(),
-      w1: take(),
-      w2: take(),
-      w3: take(),
-    });
-  }
-  const ln_final = take<tf.Tensor1D>();
-  const lm_head = take<tf.Tensor2D>();
-  return { token_embeddings, layers, ln_final, lm_head };
+/** Builds the structured weights from the specs and their tensors, index for index. */
+function assemble(config: ModelConfig, specs: readonly WeightSpec[], tensors: readonly tf.Tensor[]): TransformerWeights {
+  const top: Partial<Record<TopField, tf.Tensor>> = {};
+  const layers: Partial<Record<LayerField, tf.Tensor>>[] = Array.from({ length: config.num_layers }, () => ({}));
+  specs.forEach((spec, index) => {
+    const tensor = tensors[index];
+    if (tensor === undefined) throw new Error(`initWeights: no tensor for ${spec.path} ${spec.name}`);
+    if (spec.field.layer === undefined) top[spec.field.name] = tensor;
+    else layers[spec.field.layer]![spec.field.name] = tensor;
+  });
+  return { ...(top as Omit<TransformerWeights, 'layers'>), layers: layers as unknown as LayerWeights[] };
 }
 
 /**
@@ -152,31 +225,35 @@ function assemble(config: ModelConfig, tensors: tf.Tensor[]): TransformerWeights
  * the seed and its module path, so the same seed always gives the same weights.
  */
 export function initWeights(config: ModelConfig, options: InitOptions): TransformerWeights {
+  const specs = weightSpecs(config);
   const tensors: tf.Tensor[] = [];
   try {
-    for (const spec of weightSpecs(config)) tensors.push(makeTensor(spec, options));
+    for (const spec of specs) tensors.push(makeTensor(spec, options));
   } catch (error) {
     for (const tensor of tensors) tensor.dispose();
     throw error;
   }
-  return assemble(config, tensors);
+  return assemble(config, specs, tensors);
 }
 
-/** Every weight in model order with its module path (the analytic inventory's row names). */
+/**
+ * Every weight in model order with its module path and name: the analytic parameterInventory's
+ * rows, one for one. A tied model lists its shared table once, as token_embeddings.
+ */
 export function weightEntries(weights: TransformerWeights): WeightEntry[] {
   const entries: WeightEntry[] = [{ path: path.tokenEmbeddings, name: 'weight', tensor: weights.token_embeddings }];
+  if (weights.position_embeddings !== undefined) {
+    entries.push({ path: path.positionEmbeddings, name: 'weight', tensor: weights.position_embeddings });
+  }
   weights.layers.forEach((layer, i) => {
-    entries.push({ path: path.ln1(i), name: 'gain', tensor: layer.ln1 });
-    for (const projection of LAYER_PROJECTIONS) {
-      entries.push({ path: path.attnProjection(i, projection), name: 'weight', tensor: layer[projection] });
-    }
-    entries.push({ path: path.ln2(i), name: 'gain', tensor: layer.ln2 });
-    for (const matrix of ['w1', 'w2', 'w3'] as const) {
-      entries.push({ path: path.ffnMatrix(i, matrix), name: 'weight', tensor: layer[matrix] });
+    for (const slot of LAYER_SLOTS) {
+      const tensor = layer[slot.field];
+      if (tensor !== undefined) entries.push({ path: slot.path(i), name: slot.name, tensor });
     }
   });
   entries.push({ path: path.lnFinal, name: 'gain', tensor: weights.ln_final });
-  entries.push({ path: path.lmHead, name: 'weight', tensor: weights.lm_head });
+  if (weights.ln_final_bias !== undefined) entries.push({ path: path.lnFinal, name: 'bias', tensor: weights.ln_final_bias });
+  if (weights.lm_head !== undefined) entries.push({ path: path.lmHead, name: 'weight', tensor: weights.lm_head });
   return entries;
 }
 
@@ -184,7 +261,10 @@ export function disposeWeights(weights: TransformerWeights): void {
   for (const entry of weightEntries(weights)) entry.tensor.dispose();
 }
 
-/** Throws when a weight's shape or the layer count disagrees with `config`, naming the path and both shapes. */
+/**
+ * Throws when the weights do not have exactly the tensors `config` needs (a missing or extra
+ * weight, a wrong shape, a different layer count), naming the path, the name and both shapes.
+ */
 export function assertWeightsMatch(config: ModelConfig, weights: TransformerWeights): void {
   tf.util.assert(
     weights.layers.length === config.num_layers,
@@ -192,11 +272,23 @@ export function assertWeightsMatch(config: ModelConfig, weights: TransformerWeig
   );
   const specs = weightSpecs(config);
   const entries = weightEntries(weights);
-  specs.forEach((spec, index) => {
+  const label = (entry: { path: string; name: WeightName }): string =>
+    entry.name === 'weight' ? entry.path : `${entry.path} ${entry.name}`;
+  const count = Math.max(specs.length, entries.length);
+  for (let index = 0; index < count; index++) {
+    const spec = specs[index];
     const entry = entries[index];
     tf.util.assert(
-      entry !== undefined && tf.util.arraysEqual(entry.tensor.shape, spec.shape),
-      () => `forward: weight ${spec.path} has shape [${entry?.tensor.shape}] but ${config.name} needs [${spec.shape}]`,
+      spec !== undefined && entry !== undefined && spec.path === entry.path && spec.name === entry.name,
+      () =>
+        spec === undefined
+          ? `forward: weights hold ${label(entry!)} [${entry!.tensor.shape}], which ${config.name} does not have`
+          : `forward: weights lack ${label(spec)} [${spec.shape}] that ${config.name} needs` +
+            (entry === undefined ? '' : ` (found ${label(entry)} in its place)`),
     );
-  });
+    tf.util.assert(
+      tf.util.arraysEqual(entry!.tensor.shape, spec!.shape),
+      () => `forward: weight ${label(spec!)} has shape [${entry!.tensor.shape}] but ${config.name} needs [${spec!.shape}]`,
+    );
+  }
 }
