@@ -97,13 +97,13 @@ describe('verify on the meta backend at full size', () => {
   });
 
   it('stops with the kernel and the backend named when meta lacks a kernel, and releases every tensor', async () => {
-    expect(META_KERNELS).not.toContain('Tanh');
-    const tanhSoftmax: Partial<ModelParts> = { softmax: (scores) => tf.tanh(scores) };
+    expect(META_KERNELS).not.toContain('Atan');
+    const atanSoftmax: Partial<ModelParts> = { softmax: (scores) => tf.atan(scores) };
     const config = loadModelConfig('tiny');
-    const attempt = verifyModel({ config, run: { batch: 1, seq: 8 }, backend: 'meta', parts: tanhSoftmax });
+    const attempt = verifyModel({ config, run: { batch: 1, seq: 8 }, backend: 'meta', parts: atanSoftmax });
     await expect(attempt).rejects.toBeInstanceOf(UnavailableError);
-    await expect(verifyModel({ config, run: { batch: 1, seq: 8 }, backend: 'meta', parts: tanhSoftmax })).rejects.toThrow(
-      'the meta backend has no kernel "Tanh" yet; run on --backend wasm or cpu for this model, or add src/meta/kernels/tanh.ts',
+    await expect(verifyModel({ config, run: { batch: 1, seq: 8 }, backend: 'meta', parts: atanSoftmax })).rejects.toThrow(
+      'the meta backend has no kernel "Atan" yet; run on --backend wasm or cpu for this model, or add src/meta/kernels/atan.ts',
     );
     expect(tf.memory().numTensors).toBe(baseline);
   });

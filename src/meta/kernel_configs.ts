@@ -30,6 +30,7 @@ import { negConfig } from './kernels/neg.js';
 import { oneHotConfig } from './kernels/one_hot.js';
 import { onesLikeConfig } from './kernels/ones_like.js';
 import { packConfig } from './kernels/pack.js';
+import { padV2Config } from './kernels/pad_v2.js';
 import { powConfig } from './kernels/pow.js';
 import { rangeConfig } from './kernels/range.js';
 import { realDivConfig } from './kernels/real_div.js';
@@ -49,6 +50,7 @@ import { squareConfig } from './kernels/square.js';
 import { stridedSliceConfig } from './kernels/strided_slice.js';
 import { subConfig } from './kernels/sub.js';
 import { sumConfig } from './kernels/sum.js';
+import { tanhConfig } from './kernels/tanh.js';
 import { tileConfig } from './kernels/tile.js';
 import { transposeConfig } from './kernels/transpose.js';
 import { unpackConfig } from './kernels/unpack.js';
@@ -81,6 +83,7 @@ export const metaKernelConfigs: readonly KernelConfig[] = [
   oneHotConfig,
   onesLikeConfig,
   packConfig,
+  padV2Config,
   powConfig,
   rangeConfig,
   realDivConfig,
@@ -100,6 +103,7 @@ export const metaKernelConfigs: readonly KernelConfig[] = [
   stridedSliceConfig,
   subConfig,
   sumConfig,
+  tanhConfig,
   tileConfig,
   transposeConfig,
   unpackConfig,
