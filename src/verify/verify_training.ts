@@ -17,7 +17,7 @@ import { summarizeParameters } from '../analytic/parameters.js';
 import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
 import type { MatmulComponent, MatmulRow } from '../analytic/types.js';
 import type { ActiveBackend } from '../backend.js';
-import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { architectureOf, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { parameterConventions, PARAMETER_CONVENTION_NOTES } from '../conventions/parameter_counts.js';
 import { sixNPerToken } from '../conventions/published_approximations.js';
 import { rational, type Rational } from '../conventions/rational.js';
@@ -222,6 +222,8 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
   const bytes = (value: number | bigint): string => `${groupDigits(BigInt(value))} bytes`;
   const heldDifference = BigInt(measured.tensorBytesBefore) - heldBeforeAnalytic;
   const idsAndTargets = 2n * 4n * BigInt(trace.run.batch) * BigInt(trace.run.seq);
+  const architecture = architectureOf(trace.config);
+  const norm = architecture.norm === 'rmsnorm' ? 'RMSNorm' : 'LayerNorm';
   const reasons = [
     `Before the step, weights, AdamW's m and v, ids and targets held ${bytes(measured.tensorBytesBefore)}; ` +
       `the estimate's parameters and moments are ${bytes(heldBeforeAnalytic)}: ` +
@@ -236,9 +238,12 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
         ? ', so late in the backward pass every kept tensor, every intermediate gradient so far and the weight gradients are held together.'
         : '.'),
     "tfjs keeps what each kernel's gradient needs, not the estimate's list of activations: both operands of every matmul " +
-      "(the weights too, as clones), the inputs of RMSNorm's square, mean and products, RoPE's inputs and tables, the " +
-      "masked scores; while the forward function runs, every intermediate stays alive until tf.grads's own tidy ends.",
-    "Gradients of non-matmul ops make full-size temporaries (RMSNorm's, RoPE's, SiLU's, the softmax's), and the engine " +
+      `(the weights too, as clones), each ${norm}'s normalised output, per-token scale and gain, ` +
+      (architecture.positions === 'rope' ? "RoPE's inputs and tables, " : '') +
+      "the masked scores; while the forward function runs, every intermediate stays alive until tf.grads's own tidy ends.",
+    `Gradients of non-matmul ops make full-size temporaries (the ${norm}s', ` +
+      (architecture.positions === 'rope' ? "RoPE's, " : '') +
+      `${architecture.ffn === 'swiglu' ? "SiLU's" : "GELU's"}, the softmax's), and the engine ` +
       'adds up the gradients of tensors used more than once.',
     "tf.memory().numBytes counts tensors, not storage: a reshape view, or a clone kept for a gradient that shares its " +
       `source's storage, counts again. Storage actually held peaked at ${bytes(measured.bufferPeak.bytes)}, each buffer once` +
