@@ -5,6 +5,13 @@ import { tokenAxes } from './token_axes.js';
 /** RMSNorm's epsilon (design.md section 1). */
 export const RMS_NORM_EPS = 1e-5;
 
+/** x * rsqrt(mean(x^2 over the last axis) + eps), and the per-token factor: Square, Mean, Add, Rsqrt, Multiply. */
+function rmsNormalise(x: tf.Tensor, eps: number): { normalised: tf.Tensor; inverseRms: tf.Tensor } {
+  const meanSquare = tf.mean(tf.square(x), -1, true); // (..., 1)
+  const inverseRms = tf.rsqrt(tf.add(meanSquare, eps)); // (..., 1)
+  return { normalised: tf.mul(x, inverseRms), inverseRms }; // (..., d)
+}
+
 /**
  * RMSNorm(x) = x / sqrt(mean(x^2 over the last axis) + eps) * gain. No bias, no mean subtraction.
  *
@@ -17,7 +24,9 @@ export const RMS_NORM_EPS = 1e-5;
  *   dx    = r * (dn - n * mean(dn * n))      (means over the last axis)
  *   dgain = sum over tokens of dy * n
  *
- * kernels only, nothing made on the host. n, r and the gain are kept for it (r is one value per token).
+ * kernels only, nothing made on the host. The gradient keeps the inputs x and gain and computes
+ * n and r again (five kernels): a tensor made inside the forward and kept would outlive it, which
+ * tfjs's per-kernel leak check (IS_TEST) reports, and the inputs are alive anyway.
  */
 export function rmsNorm<T extends tf.Tensor>(x: T, gain: tf.Tensor1D, eps: number = RMS_NORM_EPS): T {
   tf.util.assert(
@@ -27,14 +36,12 @@ export function rmsNorm<T extends tf.Tensor>(x: T, gain: tf.Tensor1D, eps: numbe
   // customGrad passes the inputs first, then the function that keeps tensors for the gradient.
   const normalise = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, scale, save] = inputs as [tf.Tensor, tf.Tensor1D, tf.GradSaveFunc];
-    const meanSquare = tf.mean(tf.square(input), -1, true); // (..., 1)
-    const inverseRms = tf.rsqrt(tf.add(meanSquare, eps)); // (..., 1)
-    const normalised = tf.mul(input, inverseRms); // (..., d)
-    const value = tf.mul(normalised, scale);
-    save([normalised, inverseRms, scale]);
+    const value = tf.mul(rmsNormalise(input, eps).normalised, scale);
+    save([input, scale]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [n, r, g] = saved as [tf.Tensor, tf.Tensor, tf.Tensor1D];
-      const dn = tf.mul(dy, g); // (..., d)
+      const [savedInput, savedScale] = saved as [tf.Tensor, tf.Tensor1D];
+      const { normalised: n, inverseRms: r } = rmsNormalise(savedInput, eps);
+      const dn = tf.mul(dy, savedScale); // (..., d)
       const projection = tf.mean(tf.mul(dn, n), -1, true); // (..., 1)
       const dx = tf.mul(r, tf.sub(dn, tf.mul(n, projection))); // (..., d)
       const dGain = tf.sum(tf.mul(dy, n), tokenAxes(dy.rank)); // (d)
