@@ -5,19 +5,22 @@
  * inside a forward pass, so one global stack is exact.
  */
 
-const segments: string[] = [];
+/** The full path of every open scope, outermost first; the last is the current path. */
+const openPaths: string[] = [];
 
 /** Run `fn` with `name` (one or more dot-joined segments) pushed onto the module path. */
 export function scope<T>(name: string, fn: () => T): T {
-  segments.push(name);
+  const parent = openPaths[openPaths.length - 1];
+  // Joined once here, not at every kernel: the tracer reads the path on each kernel call.
+  openPaths.push(parent === undefined ? name : `${parent}.${name}`);
   try {
     return fn();
   } finally {
-    segments.pop();
+    openPaths.pop();
   }
 }
 
 /** The full dot-joined module path of the innermost scope, or "" outside every scope. */
 export function currentModulePath(): string {
-  return segments.join('.');
+  return openPaths[openPaths.length - 1] ?? '';
 }

@@ -16,14 +16,23 @@ import type { KernelRecord } from '../src/trace/index.js';
 tf.enableProdMode();
 
 /** The registry entry of every kernel of `backend`, by name. */
-function registrySnapshot(backend: string): Map<string, ReturnType<typeof tf.getKernel>> {
-  return new Map(tf.getKernelsForBackend(backend).map((config) => [config.kernelName, config]));
+type KernelConfig = ReturnType<typeof tf.getKernel>;
+
+/** Every registered config of a backend with the kernelFunc it holds (the tracer swaps that in place). */
+function registrySnapshot(backend: string): Map<string, { config: KernelConfig; kernelFunc: KernelConfig['kernelFunc'] }> {
+  return new Map(tf.getKernelsForBackend(backend).map((config) => [config.kernelName, { config, kernelFunc: config.kernelFunc }]));
 }
 
-function expectRegistryIs(backend: string, snapshot: ReadonlyMap<string, ReturnType<typeof tf.getKernel>>): void {
+function expectRegistryIs(
+  backend: string,
+  snapshot: ReadonlyMap<string, { config: KernelConfig; kernelFunc: KernelConfig['kernelFunc'] }>,
+): void {
   const now = registrySnapshot(backend);
   expect([...now.keys()].sort()).toEqual([...snapshot.keys()].sort());
-  for (const [name, config] of snapshot) expect(tf.getKernel(name, backend), name).toBe(config);
+  for (const [name, { config, kernelFunc }] of snapshot) {
+    expect(tf.getKernel(name, backend), name).toBe(config);
+    expect(tf.getKernel(name, backend).kernelFunc, name).toBe(kernelFunc);
+  }
 }
 
 /** Kernel name, path and shapes of each record: what a reader checks first. */
@@ -166,27 +175,52 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
 
   test('the registry is restored after a throw: every original config object is back', () => {
     const before = registrySnapshot(backend);
-    const matmulConfig = before.get('BatchMatMul');
-    expect(matmulConfig).toBeDefined();
-    let seenInside: ReturnType<typeof tf.getKernel> | undefined;
+    const matmul = before.get('BatchMatMul');
+    expect(matmul).toBeDefined();
+    let seenInside: { config: KernelConfig; kernelFunc: KernelConfig['kernelFunc']; setupFunc: unknown } | undefined;
     expect(() =>
       traceKernels(() => {
         tf.tidy(() => tf.matMul(tf.ones([2, 2]), tf.ones([2, 2]))).dispose();
-        seenInside = tf.getKernel('BatchMatMul', backend);
+        const config = tf.getKernel('BatchMatMul', backend);
+        seenInside = { config, kernelFunc: config.kernelFunc, setupFunc: config.setupFunc };
         throw new Error('model failed');
       }),
     ).toThrow('model failed');
-    // While tracing the registry held a wrapper that kept the original setup and dispose functions.
-    expect(seenInside).not.toBe(matmulConfig);
-    expect(seenInside?.setupFunc).toBe(matmulConfig?.setupFunc);
-    expect(seenInside?.disposeFunc).toBe(matmulConfig?.disposeFunc);
-    expect(seenInside?.kernelName).toBe('BatchMatMul');
-    expect(seenInside?.backendName).toBe(backend);
+    // While tracing, the same registered config ran a tracing kernelFunc and kept its setup function.
+    expect(seenInside?.config).toBe(matmul?.config);
+    expect(seenInside?.kernelFunc).not.toBe(matmul?.kernelFunc);
+    expect(seenInside?.setupFunc).toBe(matmul?.config.setupFunc);
     expectRegistryIs(backend, before);
 
     const product = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]]));
     expect(product.arraySync()).toEqual([[19, 22], [43, 50]]);
     product.dispose();
+  });
+
+  test('a kernel registered after an earlier trace is traced too (the wrapper cache notices)', () => {
+    traceKernels(() => tf.tidy(() => tf.neg(tf.ones([2]))).dispose());
+    const probe = 'FlopledgerProbeKernel';
+    tf.registerKernel({
+      kernelName: probe,
+      backendName: backend,
+      kernelFunc: ({ inputs, backend: kernelBackend }) => {
+        const x = inputs['x'] as tf.TensorInfo;
+        (kernelBackend as { incRef(dataId: object): void }).incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      },
+    });
+    try {
+      const { records } = traceKernels(() => {
+        const x = tf.ones([3]);
+        const y = tf.engine().runKernel(probe, { x }, {}) as tf.Tensor;
+        x.dispose();
+        y.dispose();
+      });
+      expect(records.map((record) => record.kernel)).toContain(probe);
+      expect(records.find((record) => record.kernel === probe)?.flops).toBeNull(); // no rule: uncounted, by name
+    } finally {
+      tf.unregisterKernel(probe, backend);
+    }
   });
 
   test('nothing stays wrapped after a trace that returns', () => {
@@ -275,12 +309,12 @@ describe('traceKernels on wasm: setup and failing kernels', () => {
 
   test('wasm kernels all keep their setupFunc while wrapped, and work after the backend is set again', async () => {
     const originals = registrySnapshot('wasm');
-    const withSetup = [...originals.values()].filter((config) => config.setupFunc !== undefined);
+    const withSetup = [...originals.values()].filter(({ config }) => config.setupFunc !== undefined);
     expect(withSetup.length).toBeGreaterThan(100);
     const setupInside = traceKernels(() =>
       [...originals.keys()].map((name) => tf.getKernel(name, 'wasm').setupFunc),
     ).result;
-    expect(setupInside).toEqual([...originals.values()].map((config) => config.setupFunc));
+    expect(setupInside).toEqual([...originals.values()].map(({ config }) => config.setupFunc));
 
     await tf.setBackend('cpu');
     await tf.setBackend('wasm');

@@ -4,23 +4,24 @@
  *
  * Every op dispatches through the engine's runKernel, which looks the kernel up in the global
  * registry (tf.getKernel) at each call. So, for the duration of `fn` only, each kernel of the
- * active backend is re-registered as a copy of its config whose kernelFunc records what ran and
- * then calls the original. That catches kernels run by ops, by gradient functions (tf.grads
+ * active backend has its kernelFunc swapped for one that records what ran and then calls the
+ * original. That catches kernels run by ops, by gradient functions (tf.grads
  * runs ops too) and by kernels that call other kernels through the engine (tfjs-node's
  * _FusedMatMul calls BatchMatMul): a depth counter marks those inner records `nested`, and only
  * outermost matmuls are counted. Kernels a backend calls as plain functions (cpu and wasm
  * helpers) never pass through the registry and are part of the kernel that called them.
  *
- * The copy keeps setupFunc and disposeFunc: the engine calls setupFunc on every kernel of a
- * backend when that backend is set (engine.setupRegisteredKernels), and wasm kernels bind their
- * WebAssembly functions there. Wrapping happens after the backend is initialised, so the
- * originals have already run their setup and the wrapper only forwards to them; keeping
- * setupFunc means a backend set again while wrapped still initialises every kernel.
+ * The swap happens in place, on the registered config object itself, and is undone in `finally`:
+ * the registry keeps the very same objects (setupFunc and disposeFunc untouched, which wasm
+ * kernels need), and a trace costs a few microseconds to set up instead of the ~0.2 ms that
+ * unregistering and re-registering ~160 kernels takes, which mattered against a 4 ms forward pass.
  *
- * The wrapper never reads tensor data: it copies shapes, dtypes and attrs and reads the module
- * path, so tracing stays cheap. FLOPs are computed once `fn` has returned, outside the kernels.
- * Wrapping and restoring ~170 registry entries is a fixed cost of about half a millisecond per
- * trace on this machine, so trace a whole forward pass once rather than each small op.
+ * The wrapper never reads tensor data and does as little as it can while kernels run: it keeps
+ * references to the kernel's inputs, attrs and outputs and reads the module path; shapes are
+ * copied, attrs made JSON-safe and FLOPs computed once `fn` has returned. The wrappers of a
+ * backend are built once and reused (listing the registry costs ~2 ms, more than a small
+ * forward pass); the cache is rebuilt whenever the registry's size, a registered config or its
+ * kernelFunc has changed, so a kernel registered later is never missed.
  */
 import * as tf from '@tensorflow/tfjs';
 import { currentModulePath } from '../scope.js';
@@ -51,77 +52,63 @@ type KernelConfig = ReturnType<typeof tf.getKernel>;
 type KernelArgs = Parameters<KernelConfig['kernelFunc']>[0];
 
 /** What the wrapper captures while the kernel runs; FLOPs are added after `fn` returns. */
+/** What a kernel call leaves behind: references only, turned into a record after the trace. */
 interface CapturedKernel {
   readonly kernel: string;
   readonly path: string;
-  readonly inputs: readonly TensorSignature[];
-  readonly outputs: readonly TensorSignature[];
-  readonly attrs: Readonly<Record<string, unknown>>;
+  readonly inputs: KernelArgs['inputs'];
+  readonly output: ReturnType<KernelConfig['kernelFunc']>;
+  readonly attrs: KernelArgs['attrs'];
   readonly nested: boolean;
   readonly timeMs: number | undefined;
   readonly phase: KernelPhase | undefined;
 }
 
-let traceRunning = false;
+/** The capture of the trace now running; wrappers forward untouched when there is none. */
+interface ActiveCapture {
+  readonly captured: (CapturedKernel | undefined)[];
+  readonly timeKernels: boolean;
+  readonly phaseOf: (() => KernelPhase | undefined) | undefined;
+  depth: number;
+}
 
-/**
- * Run `fn` synchronously with every kernel of the active backend recorded, and restore the
- * kernel registry afterwards, also when `fn` throws. Traces do not nest.
- */
+let active: ActiveCapture | undefined;
+
+interface WrappedKernel {
+  /** The registered config object; its kernelFunc is swapped during a trace. */
+  readonly config: KernelConfig;
+  readonly originalFunc: KernelConfig['kernelFunc'];
+  readonly tracingFunc: KernelConfig['kernelFunc'];
+}
+
+interface BackendWrappers {
+  /** The kernel registry's size when the wrappers were built (undefined: not readable). */
+  readonly registrySize: number | undefined;
+  readonly kernels: readonly WrappedKernel[];
+}
+
+const wrappersByBackend = new Map<string, BackendWrappers>();
+
 export function traceKernels<T>(fn: () => T, options: TraceOptions = {}): Trace<T> {
-  if (traceRunning) {
+  if (active !== undefined) {
     throw new Error('traceKernels: a trace is already running; traces cannot nest (trace the outer function once)');
   }
   // tf.backend() initialises the default backend if none is set yet, and throws a clear error
   // if an asynchronous backend (wasm) has not finished initialising.
   tf.backend();
   const backendName = tf.getBackend();
-  const timeKernels = options.timeKernels === true;
+  const kernels = wrappersFor(backendName);
   // Slots are reserved when a kernel starts so records keep execution order (an outer kernel
   // before the kernels it calls); a kernel that throws leaves its slot empty.
-  const captured: (CapturedKernel | undefined)[] = [];
-  let depth = 0;
-
-  const wrap = (original: KernelConfig): KernelConfig => {
-    const kernel = original.kernelName;
-    const kernelFunc = (args: KernelArgs) => {
-      const slot = captured.length;
-      captured.push(undefined);
-      const path = currentModulePath();
-      const inputs = signaturesOf(args.inputs);
-      const attrs = args.attrs === undefined ? {} : jsonSafeAttrs(args.attrs);
-      const nested = depth > 0;
-      const phase = options.phaseOf?.();
-      depth++;
-      let output: ReturnType<KernelConfig['kernelFunc']>;
-      let timeMs: number | undefined;
-      try {
-        if (timeKernels) {
-          const start = performance.now();
-          output = original.kernelFunc(args);
-          timeMs = performance.now() - start;
-        } else {
-          output = original.kernelFunc(args);
-        }
-      } finally {
-        depth--;
-      }
-      const outputs = Array.isArray(output) ? output.map(signatureOf) : [signatureOf(output)];
-      captured[slot] = { kernel, path, inputs, outputs, attrs, nested, timeMs, phase };
-      return output;
-    };
-    return { ...original, kernelFunc };
+  const capture: ActiveCapture = {
+    captured: [],
+    timeKernels: options.timeKernels === true,
+    phaseOf: options.phaseOf,
+    depth: 0,
   };
-
-  traceRunning = true;
-  const wrapped = new Map<string, { original: KernelConfig; wrapper: KernelConfig }>();
+  active = capture;
   try {
-    for (const original of tf.getKernelsForBackend(backendName)) {
-      const wrapper = wrap(original);
-      tf.unregisterKernel(original.kernelName, backendName);
-      tf.registerKernel(wrapper);
-      wrapped.set(original.kernelName, { original, wrapper });
-    }
+    for (const entry of kernels) entry.config.kernelFunc = entry.tracingFunc;
     const result = fn();
     if (isPromiseLike(result)) {
       result.then(undefined, () => undefined);
@@ -134,43 +121,96 @@ export function traceKernels<T>(fn: () => T, options: TraceOptions = {}): Trace<
         `traceKernels: the backend changed from '${backendName}' to '${tf.getBackend()}' during the trace; set the backend before tracing`,
       );
     }
-    return { result, records: finishRecords(captured) };
+    return { result, records: finishRecords(capture.captured) };
   } finally {
-    restore(backendName, wrapped);
-    traceRunning = false;
+    for (const entry of kernels) entry.config.kernelFunc = entry.originalFunc;
+    active = undefined;
   }
 }
 
-/** Put each original config back, unless `fn` itself re-registered that kernel (its choice stands). */
-function restore(
-  backendName: string,
-  wrapped: ReadonlyMap<string, { original: KernelConfig; wrapper: KernelConfig }>,
-): void {
-  for (const [kernelName, { original, wrapper }] of wrapped) {
-    if (tf.getKernel(kernelName, backendName) !== wrapper) continue;
-    tf.unregisterKernel(kernelName, backendName);
-    tf.registerKernel(original);
+/** The size of tfjs's global kernel registry, where it can be read (tfjs keeps it in a global map). */
+function kernelRegistrySize(): number | undefined {
+  const globals = (globalThis as { _tfGlobals?: Map<string, unknown> })._tfGlobals;
+  const registry = globals?.get('kernelRegistry');
+  return registry instanceof Map ? registry.size : undefined;
+}
+
+/**
+ * This backend's kernels with their tracing functions, rebuilt unless the registry is exactly as
+ * it was when they were built: same size, every cached config still registered and still holding
+ * the kernelFunc it had.
+ */
+function wrappersFor(backendName: string): readonly WrappedKernel[] {
+  const registrySize = kernelRegistrySize();
+  const cached = wrappersByBackend.get(backendName);
+  if (
+    cached !== undefined &&
+    registrySize !== undefined &&
+    cached.registrySize === registrySize &&
+    cached.kernels.every(
+      ({ config, originalFunc }) => config.kernelFunc === originalFunc && tf.getKernel(config.kernelName, backendName) === config,
+    )
+  ) {
+    return cached.kernels;
   }
+  const kernels = tf.getKernelsForBackend(backendName).map((config) => ({
+    config,
+    originalFunc: config.kernelFunc,
+    tracingFunc: tracingKernelFunc(config.kernelName, config.kernelFunc),
+  }));
+  wrappersByBackend.set(backendName, { registrySize, kernels });
+  return kernels;
+}
+
+function tracingKernelFunc(kernel: string, originalFunc: KernelConfig['kernelFunc']): KernelConfig['kernelFunc'] {
+  return (args: KernelArgs) => {
+    const capture = active;
+    if (capture === undefined) return originalFunc(args);
+    const slot = capture.captured.length;
+    capture.captured.push(undefined);
+    const path = currentModulePath();
+    const nested = capture.depth > 0;
+    const phase = capture.phaseOf?.();
+    capture.depth++;
+    let output: ReturnType<KernelConfig['kernelFunc']>;
+    let timeMs: number | undefined;
+    try {
+      if (capture.timeKernels) {
+        const start = performance.now();
+        output = originalFunc(args);
+        timeMs = performance.now() - start;
+      } else {
+        output = originalFunc(args);
+      }
+    } finally {
+      capture.depth--;
+    }
+    capture.captured[slot] = { kernel, path, inputs: args.inputs, output, attrs: args.attrs, nested, timeMs, phase };
+    return output;
+  };
 }
 
 function finishRecords(captured: readonly (CapturedKernel | undefined)[]): KernelRecord[] {
   const records: KernelRecord[] = [];
   for (const kernel of captured) {
     if (kernel === undefined) continue;
+    const inputs = signaturesOf(kernel.inputs);
+    const outputs = Array.isArray(kernel.output) ? kernel.output.map(signatureOf) : [signatureOf(kernel.output)];
+    const attrs = kernel.attrs === undefined ? {} : jsonSafeAttrs(kernel.attrs);
     const matmul =
       isMatmulKernel(kernel.kernel) && !kernel.nested
-        ? matmulFromKernel(kernel.kernel, kernel.inputs, kernel.outputs, kernel.attrs)
+        ? matmulFromKernel(kernel.kernel, inputs, outputs, attrs)
         : undefined;
     records.push({
       index: records.length,
       kernel: kernel.kernel,
       path: kernel.path,
-      inputs: kernel.inputs,
-      outputs: kernel.outputs,
-      attrs: kernel.attrs,
+      inputs,
+      outputs,
+      attrs,
       ...(matmul === undefined ? {} : { matmul }),
       nested: kernel.nested,
-      flops: nonMatmulFlops(kernel.kernel, kernel.inputs, kernel.outputs, kernel.attrs),
+      flops: nonMatmulFlops(kernel.kernel, inputs, outputs, attrs),
       ...(kernel.timeMs === undefined ? {} : { timeMs: kernel.timeMs }),
       ...(kernel.phase === undefined ? {} : { phase: kernel.phase }),
     });
