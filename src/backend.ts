@@ -3,7 +3,9 @@
  *
  *   tensorflow  libtensorflow through @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (optional,
  *               its installer downloads libtensorflow, so it is often absent)
- *   wasm        WebAssembly with SIMD, single-threaded in Node (always here)
+ *   wasm        WebAssembly with SIMD, single-threaded in Node (always here); FLOPLEDGER_WASM_THREADS=N
+ *               starts the threaded build with N threads instead (src/wasm_threads.ts: opt-in, since
+ *               starting it in Node takes workarounds and it measured faster only on a quiet machine)
  *   cpu         plain JavaScript kernels: the slow reference
  *   meta        shape-only: tensors keep {shape, dtype} and no data (src/meta)
  *   auto        tensorflow when it loads, else wasm
@@ -102,7 +104,23 @@ async function loadMetaBackend(): Promise<void> {
   metaModule.registerMetaBackend();
 }
 
+/** Threads asked for through FLOPLEDGER_WASM_THREADS (1, the default, is the single-thread build). */
+function requestedWasmThreads(): number {
+  const raw = process.env['FLOPLEDGER_WASM_THREADS'];
+  if (raw === undefined || raw === '') return 1;
+  const threads = Number(raw);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new InputError(`FLOPLEDGER_WASM_THREADS: "${raw}" is not a positive integer; use e.g. FLOPLEDGER_WASM_THREADS=2, or unset it for one thread`);
+  }
+  return threads;
+}
+
 async function activate(name: string): Promise<void> {
+  if (name === 'wasm' && requestedWasmThreads() > 1 && tf.getBackend() !== 'wasm') {
+    const { startThreadedWasm } = await import('./wasm_threads.js');
+    await startThreadedWasm(requestedWasmThreads());
+    return;
+  }
   const ready = await tf.setBackend(name);
   if (!ready) throw new UnavailableError(`--backend ${name}: the backend failed to initialise`);
   await tf.ready();
@@ -112,9 +130,11 @@ async function describe(name: string): Promise<ActiveBackend> {
   switch (name) {
     case 'wasm': {
       const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
+      const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+      const threads = getThreadsCount();
       return {
         name,
-        description: `WebAssembly (${simd ? 'SIMD' : 'no SIMD'}, single thread)`,
+        description: `WebAssembly (${simd ? 'SIMD' : 'no SIMD'}, ${threads > 1 ? `${threads} threads` : 'single thread'})`,
         synchronousKernelTimes: true,
       };
     }

@@ -108,3 +108,20 @@ describe('availableBackends', () => {
     expect(await availableBackends()).toEqual(expected);
   });
 });
+
+describe('FLOPLEDGER_WASM_THREADS', () => {
+  it('refuses a value that is not a positive integer with one line naming the variable', async () => {
+    await useBackend('cpu');
+    process.env['FLOPLEDGER_WASM_THREADS'] = 'two';
+    try {
+      await expect(useBackend('wasm')).rejects.toThrow(
+        'FLOPLEDGER_WASM_THREADS: "two" is not a positive integer; use e.g. FLOPLEDGER_WASM_THREADS=2, or unset it for one thread',
+      );
+      await expect(useBackend('wasm')).rejects.toBeInstanceOf(InputError);
+    } finally {
+      delete process.env['FLOPLEDGER_WASM_THREADS'];
+    }
+    // Unset, the single-thread build starts as before.
+    expect((await useBackend('wasm')).description).toMatch(/single thread/);
+  });
+});
