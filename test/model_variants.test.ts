@@ -9,7 +9,6 @@ import {
   addLearnedPositions,
   attention,
   attentionCore,
-  causalMask,
   causalScores,
   disposeWeights,
   forward,
@@ -414,18 +413,21 @@ describe('variant modules against hand-computed cases (cpu)', () => {
     expect(maxAbsDifference(dz!, numericGradient((input) => input.map(referenceGelu), z, up))).toBeLessThan(1e-4);
   });
 
-  it('the grouped causal mask puts row r at query position r mod T', () => {
-    const mask = tf.tidy(() => causalMask(3, 2).arraySync());
-    const open = 0;
-    const shut = -Infinity;
-    expect(mask).toEqual([
-      [open, shut, shut],
-      [open, open, shut],
-      [open, open, open],
-      [open, shut, shut],
-      [open, open, shut],
-      [open, open, open],
-    ]);
+  it('grouped scores mask row r of a group at query position r mod T, each score q . k / sqrt(dk)', () => {
+    const [G, T, dk] = [2, 3, 2];
+    const q = testValues(G * T * dk, 35); // one key/value head's G query heads stacked: row g*T + t
+    const k = testValues(T * dk, 36);
+    const scores = tf.tidy(() => causalScores(tf.tensor4d(q, [1, 1, G * T, dk]), tf.tensor4d(k, [1, 1, T, dk])).arraySync()[0]![0]!);
+    expect(scores).toHaveLength(G * T);
+    scores.forEach((row, r) => {
+      row.forEach((score, s) => {
+        if (s > r % T) expect(score, `row ${r} key ${s}`).toBe(-Infinity);
+        else {
+          const dot = q[r * dk]! * k[s * dk]! + q[r * dk + 1]! * k[s * dk + 1]!;
+          expect(score).toBeCloseTo(dot / Math.sqrt(dk), 6);
+        }
+      });
+    });
   });
 
   it('grouped-query attention core: each query head attends with its group\'s k and v, worked out by hand', () => {

@@ -12,24 +12,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { scope } from '../scope.js';
 
-/**
- * The additive causal mask (G*T, T): 0 where the key position is at most the row's query
- * position, -Infinity after it, with row r at query position r mod T. `groups` = G = 1 gives the
- * plain (T, T) mask: 0 on and below the diagonal, -Infinity above it.
- */
-export function causalMask(seq: number, groups = 1): tf.Tensor2D {
-  const rows = groups * seq;
-  const positions = tf.range(0, seq, 1, 'int32'); // (T)
-  const rowPositions = groups === 1 ? positions : tf.tile(positions, [groups]); // (G*T): r mod T
-  const queryPosition = tf.reshape<tf.Rank.R2>(rowPositions, [rows, 1]); // (G*T, 1)
+/** The additive causal mask (T, T): 0 on and below the diagonal, -Infinity above it. */
+export function causalMask(seq: number): tf.Tensor2D {
+  const queryPosition = tf.reshape<tf.Rank.R2>(tf.range(0, seq, 1, 'int32'), [seq, 1]); // (T, 1)
   const keyPosition = tf.reshape<tf.Rank.R2>(tf.range(0, seq, 1, 'int32'), [1, seq]); // (1, T)
-  const isFuture = tf.greater(keyPosition, queryPosition); // (G*T, T)
-  return tf.where(isFuture, tf.fill([rows, seq], -Infinity), tf.fill([rows, seq], 0));
+  const isFuture = tf.greater(keyPosition, queryPosition); // (T, T)
+  return tf.where(isFuture, tf.fill([seq, seq], -Infinity), tf.fill([seq, seq], 0));
 }
 
 /**
  * q k^T / sqrt(dk) with future keys masked to -Infinity: q (B, heads, G*T, dk) and k
  * (B, heads, T, dk) -> (B, heads, G*T, T). Multi-head: G = 1, q and k both (B, H, T, dk).
+ *
+ * With G > 1 the mask goes on a view of the scores as (B, heads * G, T, T): row g*T + t of
+ * key/value head j is query head j*G + g at position t, so each T x T block takes the one (T, T)
+ * mask, i.e. row r is masked at query position r mod T. The views move no data, and the mask
+ * costs what multi-head attention's does.
  */
 export function causalScores(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D {
   const [B, heads, queryRows, dk] = q.shape;
@@ -40,7 +38,11 @@ export function causalScores(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D {
   );
   const scores = tf.matMul<tf.Tensor4D>(q, k, false, true); // (B, heads, G*T, T)
   const scaled = tf.mul<tf.Tensor4D>(scores, 1 / Math.sqrt(dk));
-  return tf.add<tf.Tensor4D>(scaled, causalMask(T, queryRows / T));
+  const groups = queryRows / T;
+  if (groups === 1) return tf.add<tf.Tensor4D>(scaled, causalMask(T));
+  const perQueryHead = tf.reshape<tf.Rank.R4>(scaled, [B, heads * groups, T, T]); // (B, H, T, T)
+  const masked = tf.add<tf.Tensor4D>(perQueryHead, causalMask(T)); // (B, H, T, T)
+  return tf.reshape<tf.Rank.R4>(masked, [B, heads, queryRows, T]); // (B, heads, G*T, T)
 }
 
 /** Softmax over the key axis of (B, heads, G*T, T) scores. */
