@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { parameterInventory, summarizeParameters } from '../src/analytic/parameters.js';
 import { useBackend } from '../src/backend.js';
-import { FFN_KINDS, NORM_KINDS, POSITION_KINDS, type ModelConfig } from '../src/config/model_config.js';
+import { FFN_KINDS, NORM_KINDS, POSITION_KINDS, type ModelConfig, type RunShape } from '../src/config/model_config.js';
+import { META_BACKEND_NAME, registerMetaBackend } from '../src/meta/index.js';
 import {
   addLearnedPositions,
   attention,
@@ -25,6 +26,17 @@ import {
   type AttentionWeights,
   type TransformerWeights,
 } from '../src/model/index.js';
+import { traceKernels, type KernelRecord } from '../src/trace/index.js';
+import {
+  DEFAULT_ADAMW,
+  currentPhase,
+  disposeAdamW,
+  initAdamW,
+  parametersOf,
+  targetIds,
+  toTrainable,
+  trainingStep,
+} from '../src/train_trace/index.js';
 
 /** A reproducible list of floats in [-1, 1) that does not come from the code under test. */
 function testValues(count: number, seed: number): number[] {
@@ -816,5 +828,55 @@ describe('gradients and backends for every variant', () => {
     } finally {
       await useBackend('cpu');
     }
+  });
+});
+
+describe('every variant on the meta backend', () => {
+  beforeAll(async () => {
+    tf.env().set('IS_TEST', true);
+    registerMetaBackend();
+    await useBackend('cpu');
+  });
+
+  /** One traced forward pass, or training step, on `backendName`; every tensor it made is released. */
+  async function traceOn(backendName: string, config: ModelConfig, run: RunShape, step: 'forward' | 'training'): Promise<KernelRecord[]> {
+    await tf.setBackend(backendName);
+    const init = backendName === META_BACKEND_NAME ? 'fill' : 'random';
+    const weights = toTrainable(initWeights(config, { seed: 8, init }));
+    const optimizer = initAdamW(parametersOf(weights));
+    const ids = tokenIds(config, run, { seed: 8, init });
+    const targets = targetIds(config, run, { seed: 8, init });
+    try {
+      const { result, records } = traceKernels(
+        () =>
+          step === 'forward'
+            ? forward(config, weights, ids)
+            : trainingStep(config, weights, { ids, targets }, optimizer, DEFAULT_ADAMW),
+        { phaseOf: currentPhase },
+      );
+      result.dispose();
+      return records.map(({ timeMs: _timeMs, ...rest }) => rest);
+    } finally {
+      tf.dispose([ids, targets]);
+      disposeAdamW(optimizer);
+      disposeWeights(weights);
+    }
+  }
+
+  it('traces kernel for kernel what cpu traces, forward and training step: names, paths, phases, shapes, dtypes, attrs', async () => {
+    const baseline = tf.memory().numTensors;
+    await fc.assert(
+      fc.asyncProperty(variantConfig, fc.integer({ min: 1, max: 2 }), async (config, batch) => {
+        const run = { batch, seq: config.context_length };
+        for (const step of ['forward', 'training'] as const) {
+          const onCpu = await traceOn('cpu', config, run, step);
+          const onMeta = await traceOn(META_BACKEND_NAME, config, run, step);
+          expect(onMeta).toEqual(onCpu);
+        }
+        expect(tf.memory().numTensors).toBe(baseline);
+      }),
+      { numRuns: 15, seed: 13_2026 },
+    );
+    await useBackend('cpu');
   });
 });
