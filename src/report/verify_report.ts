@@ -6,14 +6,14 @@
 import { matmulsPerLayer } from '../analytic/forward_matmuls.js';
 import type { MatmulComponent } from '../analytic/types.js';
 import { rollUp } from '../module_paths.js';
-import { describeMismatch, foldedShapeText, type MatmulCheck } from '../verify/matmul_check.js';
-import { mismatchKindCounts } from '../verify/verdict.js';
+import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
 import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from './format.js';
 import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
-import { heading, list, paragraph, tableBlock, type Block, type Cell, type Depth, type Report, type Table } from './table.js';
+import { MATCH_MARK, matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
+import { heading, list, paragraph, tableBlock, type Block, type Depth, type Report, type Table } from './table.js';
 
-export const MATCH_MARK = '✓ exact';
+export { MATCH_MARK };
 export const DIFFER_MARK = '✗ differs';
 
 const NON_MATMUL_NOTE =
@@ -47,9 +47,7 @@ export function verdictLine(verification: VerifyReport): string {
       `(${groupDigits(matmuls.expectedTotal)} FLOPs) on ${backend.name}`
     );
   }
-  const kinds = mismatchKindCounts(matmuls)
-    .map(({ kind, count }) => `${count} ${kind}`)
-    .join(', ');
+  const kinds = mismatchSummary(matmuls);
   const countProblem =
     verification.matmulKernelCount === verification.expectedMatmulKernelCount
       ? ''
@@ -137,35 +135,11 @@ function layerTable(verification: VerifyReport): Table {
   };
 }
 
-function checkStatus(check: MatmulCheck): string {
-  return check.mismatch === undefined ? MATCH_MARK : `✗ ${check.mismatch}`;
-}
-
 function matmulTable(verification: VerifyReport): Table {
-  const cell = (value: bigint | undefined): Cell => (value === undefined ? '-' : value);
-  return {
-    title: 'Every matmul: inventory row against traced kernel (compared with batch dims folded into rows)',
-    columns: [
-      { header: 'path' },
-      { header: 'expected shapes' },
-      { header: 'traced kernel' },
-      { header: 'traced shapes' },
-      { header: 'compared as' },
-      { header: 'expected FLOPs', align: 'right' },
-      { header: 'traced FLOPs', align: 'right' },
-      { header: 'status' },
-    ],
-    rows: verification.matmuls.checks.map((check) => [
-      check.path,
-      check.expected?.display ?? '-',
-      check.traced ? `${check.traced.kernel} #${check.traced.index}` : '-',
-      check.traced?.display ?? '-',
-      foldedShapeText((check.traced ?? check.expected)!.shape),
-      cell(check.expected?.flops),
-      cell(check.traced?.flops),
-      checkStatus(check),
-    ]),
-  };
+  return matmulCheckTable(
+    'Every matmul: inventory row against traced kernel (compared with batch dims folded into rows)',
+    verification.matmuls.checks,
+  );
 }
 
 function nonMatmulTable(verification: VerifyReport): Table {

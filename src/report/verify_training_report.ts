@@ -8,14 +8,12 @@
 import { rational, type Rational } from '../conventions/rational.js';
 import { rollUp } from '../module_paths.js';
 import { TRAINING_MEMORY_CONVENTION } from '../training/training_memory.js';
-import { describeMismatch, foldedShapeText, type MatmulCheck, type MatmulComparison } from '../verify/matmul_check.js';
-import { mismatchKindCounts } from '../verify/verdict.js';
+import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';
 import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
 import { formatBytesSi, formatFixed, formatFlops, formatRatioOf, groupDigits } from './format.js';
 import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
 import { heading, list, paragraph, tableBlock, type Block, type Cell, type Depth, type Report, type Table } from './table.js';
-
-const MATCH_MARK = '✓ exact';
 
 /** "2 exactly" for a whole ratio, else four decimals: "0.9652". */
 export function ratioText(ratio: Rational | undefined): string {
@@ -26,12 +24,6 @@ export function ratioText(ratio: Rational | undefined): string {
 
 function ratioJson(ratio: Rational | undefined): { numerator: bigint; denominator: bigint } | null {
   return ratio === undefined ? null : { numerator: ratio.numerator, denominator: ratio.denominator };
-}
-
-function mismatchSummary(matmuls: MatmulComparison): string {
-  return mismatchKindCounts(matmuls)
-    .map(({ kind, count }) => `${count} ${kind}`)
-    .join(', ');
 }
 
 /**
@@ -137,35 +129,11 @@ function moduleTable(verification: TrainingVerification): Table {
   };
 }
 
-function checkStatus(check: MatmulCheck): string {
-  return check.mismatch === undefined ? MATCH_MARK : `✗ ${check.mismatch}`;
-}
-
 function backwardCheckTable(verification: TrainingVerification): Table {
-  const cell = (value: bigint | undefined): Cell => (value === undefined ? '-' : value);
-  return {
-    title: 'Every backward matmul: inventory row against traced kernel (batch dims folded into rows)',
-    columns: [
-      { header: 'path' },
-      { header: 'expected shapes' },
-      { header: 'traced kernel' },
-      { header: 'traced shapes' },
-      { header: 'compared as' },
-      { header: 'expected FLOPs', align: 'right' },
-      { header: 'traced FLOPs', align: 'right' },
-      { header: 'status' },
-    ],
-    rows: verification.backward.checks.map((check) => [
-      check.path,
-      check.expected?.display ?? '-',
-      check.traced ? `${check.traced.kernel} #${check.traced.index}` : '-',
-      check.traced?.display ?? '-',
-      foldedShapeText((check.traced ?? check.expected)!.shape),
-      cell(check.expected?.flops),
-      cell(check.traced?.flops),
-      checkStatus(check),
-    ]),
-  };
+  return matmulCheckTable(
+    'Every backward matmul: inventory row against traced kernel (batch dims folded into rows)',
+    verification.backward.checks,
+  );
 }
 
 const SIX_N_NOTE =
