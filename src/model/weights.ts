@@ -97,32 +97,38 @@ interface WeightSpec {
   field: { layer: number; name: LayerField } | { layer: undefined; name: TopField };
 }
 
-/** A weight's slot in one block, in inventory order: each bias right after its weight or gain. */
+/**
+ * A weight's slot in one block, in inventory order. A bias names the field it is the bias of
+ * (`of`): a norm's gain or a linear layer's weight.
+ */
 interface LayerSlot {
   field: LayerField;
   path: (layer: number) => string;
   name: WeightName;
+  of?: LayerField;
 }
 
+const normSlots = (norm: 'ln1' | 'ln2'): LayerSlot[] => [
+  { field: norm, path: path[norm], name: 'gain' },
+  { field: `${norm}_bias`, path: path[norm], name: 'bias', of: norm },
+];
 const projectionSlots = (projection: AttentionProjection): LayerSlot[] => [
   { field: projection, path: (i) => path.attnProjection(i, projection), name: 'weight' },
-  { field: `${projection}_bias`, path: (i) => path.attnProjection(i, projection), name: 'bias' },
+  { field: `${projection}_bias`, path: (i) => path.attnProjection(i, projection), name: 'bias', of: projection },
 ];
 const ffnSlots = (matrix: FfnMatrix): LayerSlot[] => [
   { field: matrix, path: (i) => path.ffnMatrix(i, matrix), name: 'weight' },
-  { field: `${matrix}_bias`, path: (i) => path.ffnMatrix(i, matrix), name: 'bias' },
+  { field: `${matrix}_bias`, path: (i) => path.ffnMatrix(i, matrix), name: 'bias', of: matrix },
 ];
 
 /** Every field a block may hold, in the analytic inventory's order (absent fields are skipped). */
 const LAYER_SLOTS: readonly LayerSlot[] = [
-  { field: 'ln1', path: path.ln1, name: 'gain' },
-  { field: 'ln1_bias', path: path.ln1, name: 'bias' },
+  ...normSlots('ln1'),
   ...projectionSlots('q_proj'),
   ...projectionSlots('k_proj'),
   ...projectionSlots('v_proj'),
   ...projectionSlots('output_proj'),
-  { field: 'ln2', path: path.ln2, name: 'gain' },
-  { field: 'ln2_bias', path: path.ln2, name: 'bias' },
+  ...normSlots('ln2'),
   ...ffnSlots('w1'),
   ...ffnSlots('w2'),
   ...ffnSlots('w3'),
@@ -170,26 +176,20 @@ function weightSpecs(config: ModelConfig): WeightSpec[] {
     w2: [F, d],
     ...(architecture.ffn === 'swiglu' ? { w3: [d, F] as [number, number] } : {}),
   };
+  /** The shape of a slot's tensor under this architecture, or undefined when it has no such tensor. */
+  const shapeOf = (slot: LayerSlot): WeightSpec['shape'] | undefined => {
+    if (slot.name === 'gain') return [d];
+    if (slot.name === 'weight') return matrixShapes[slot.field];
+    if (slot.of === 'ln1' || slot.of === 'ln2') return layerNorm ? [d] : undefined; // LayerNorm's bias
+    const weight = slot.of === undefined ? undefined : matrixShapes[slot.of];
+    return architecture.bias && weight !== undefined ? [weight[1]] : undefined; // a linear bias [d_out]
+  };
   for (let i = 0; i < L; i++) {
     for (const slot of LAYER_SLOTS) {
-      const spec = (shape: WeightSpec['shape'], rule: InitRule): WeightSpec => ({
-        path: slot.path(i),
-        name: slot.name,
-        shape,
-        rule,
-        field: { layer: i, name: slot.field },
-      });
-      if (slot.name === 'gain') specs.push(spec([d], GAIN));
-      else if (slot.field === 'ln1_bias' || slot.field === 'ln2_bias') {
-        if (layerNorm) specs.push(spec([d], ZERO));
-      } else if (slot.name === 'weight') {
-        const shape = matrixShapes[slot.field];
-        if (shape !== undefined) specs.push(spec(shape, linearRule(shape[0], shape[1])));
-      } else {
-        const weightField = slot.field.slice(0, -'_bias'.length) as LayerField;
-        const shape = matrixShapes[weightField];
-        if (architecture.bias && shape !== undefined) specs.push(spec([shape[1]], ZERO)); // [d_out]
-      }
+      const shape = shapeOf(slot);
+      if (shape === undefined) continue;
+      const rule = slot.name === 'gain' ? GAIN : slot.name === 'bias' ? ZERO : linearRule(shape[0], shape[1]!);
+      specs.push({ path: slot.path(i), name: slot.name, shape, rule, field: { layer: i, name: slot.field } });
     }
   }
   specs.push(top('ln_final', path.lnFinal, 'gain', [d], GAIN));
