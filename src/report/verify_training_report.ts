@@ -89,8 +89,18 @@ function componentTable(verification: TrainingVerification): Table {
   };
 }
 
-function ratioRow(name: string, entry: BackwardToForwardFlops): Cell[] {
-  return [name, entry.forward, entry.backward, ratioText(entry.ratio)];
+/** One row per module: its traced forward and backward matmul FLOPs and their ratio. */
+function ratioTable(title: string, rows: readonly (readonly [module: string, entry: BackwardToForwardFlops])[]): Table {
+  return {
+    title,
+    columns: [
+      { header: 'module' },
+      { header: 'forward FLOPs', align: 'right' },
+      { header: 'backward FLOPs', align: 'right' },
+      { header: 'backward / forward', align: 'right' },
+    ],
+    rows: rows.map(([module, entry]) => [module, entry.forward, entry.backward, ratioText(entry.ratio)]),
+  };
 }
 
 function layerTable(verification: TrainingVerification): Table {
@@ -102,31 +112,20 @@ function layerTable(verification: TrainingVerification): Table {
     entry.backward += module.backward;
     layers.set(key, entry);
   }
-  return {
-    title: 'Traced backward / forward matmul FLOPs by layer',
-    columns: [
-      { header: 'module' },
-      { header: 'forward FLOPs', align: 'right' },
-      { header: 'backward FLOPs', align: 'right' },
-      { header: 'backward / forward', align: 'right' },
-    ],
-    rows: [...layers].map(([module, { forward, backward }]) =>
-      ratioRow(module, { forward, backward, ratio: forward === 0n ? undefined : rational(backward, forward) }),
-    ),
-  };
+  return ratioTable(
+    'Traced backward / forward matmul FLOPs by layer',
+    [...layers].map(([module, { forward, backward }]) => [
+      module,
+      { forward, backward, ratio: forward === 0n ? undefined : rational(backward, forward) },
+    ]),
+  );
 }
 
 function moduleTable(verification: TrainingVerification): Table {
-  return {
-    title: 'Traced backward / forward matmul FLOPs by module',
-    columns: [
-      { header: 'module' },
-      { header: 'forward FLOPs', align: 'right' },
-      { header: 'backward FLOPs', align: 'right' },
-      { header: 'backward / forward', align: 'right' },
-    ],
-    rows: verification.modules.map((module) => ratioRow(module.path, module)),
-  };
+  return ratioTable(
+    'Traced backward / forward matmul FLOPs by module',
+    verification.modules.map((module) => [module.path, module]),
+  );
 }
 
 function backwardCheckTable(verification: TrainingVerification): Table {
