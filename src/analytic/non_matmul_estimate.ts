@@ -25,9 +25,9 @@ import { assertRunFits } from './run_shape.js';
  *                                                   0 or -inf, Add to the scores
  *   softmax over keys                               Softmax
  *   SiLU(z) = z * sigmoid(z), gate                  Sigmoid, Multiply, Multiply
- *   GELU(z) = z * Phi(z) = 0.5 z (1 + erf(z/sqrt 2))  Multiply, Erf, Add, Multiply, Multiply
- *                                                   (the exact form; GPT-2's tanh approximation
- *                                                   takes more kernels and shows as a difference)
+ *   GELU, GPT-2's tanh approximation:               Square, Multiply, Add, Multiply, Tanh, Add,
+ *     0.5 z (1 + tanh(s (z + 0.044715 z^3))),        Multiply, Multiply (s = sqrt(2/pi); the
+ *     s = sqrt(2 / pi), as s z + (0.044715 s) z^3    exact erf form would take 5)
  *   residual adds                                   Add, twice per layer
  *   token embedding lookup                          GatherV2 (data movement, 0 FLOPs)
  * Head split and merge, sharing k and v across query heads (broadcast), the tied lm_head's
@@ -124,13 +124,19 @@ function rope(modulePath: string, of: string, B: number, heads: number, T: numbe
   ];
 }
 
-/** GELU(z) = 0.5 z (1 + erf(z / sqrt 2)) over z [B, T, F]. */
+/**
+ * GELU as GPT-2 defines it (the tanh approximation), over z [B, T, F]:
+ *   0.5 z (1 + tanh(s z + 0.044715 s z^3)) = 0.5 z (1 + tanh(z (s + 0.044715 s z^2))), s = sqrt(2/pi).
+ */
 function gelu(modulePath: string, z: readonly number[]): NonMatmulKernelEstimate[] {
   return [
-    kernelEstimate(modulePath, 'Multiply', 'z / sqrt(2)', [z, []], z),
-    kernelEstimate(modulePath, 'Erf', 'erf(.)', [z], z),
-    kernelEstimate(modulePath, 'Add', '1 + erf(.)', [z, []], z),
-    kernelEstimate(modulePath, 'Multiply', 'z * (1 + erf(.))', [z, z], z),
+    kernelEstimate(modulePath, 'Square', 'z^2', [z], z),
+    kernelEstimate(modulePath, 'Multiply', '0.044715 s z^2', [z, []], z),
+    kernelEstimate(modulePath, 'Add', 's + 0.044715 s z^2', [z, []], z),
+    kernelEstimate(modulePath, 'Multiply', 'z (s + 0.044715 s z^2)', [z, z], z),
+    kernelEstimate(modulePath, 'Tanh', 'tanh(.)', [z], z),
+    kernelEstimate(modulePath, 'Add', '1 + tanh(.)', [z, []], z),
+    kernelEstimate(modulePath, 'Multiply', 'z (1 + tanh(.))', [z, z], z),
     kernelEstimate(modulePath, 'Multiply', '* 0.5', [z, []], z),
   ];
 }

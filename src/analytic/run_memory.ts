@@ -20,7 +20,7 @@ import { summarizeParameters } from './parameters.js';
  *   - Variants: LayerNorm makes 5 activation-sized and 4 per-token tensors where RMSNorm makes 3
  *     and 3; a biased projection one more output; learned positions a slice of the table and a
  *     sum; grouped-query k and v are allowed a copy repeated to all H heads (and a view of it);
- *     the GELU MLP 5 tensors of [B, T, F] for GELU(z) = 0.5 z (1 + erf(z / sqrt 2)); a tied
+ *     the GELU MLP 8 tensors of [B, T, F] for GPT-2's tanh approximation of GELU; a tied
  *     lm_head a transposed copy of the table; a padded vocabulary the logits cut back to V.
  *     Allowing for what a model may make keeps the estimate above what it does make.
  *   - With `packedMatmulWeights` (the wasm backend): XNNPACK packs each weight matrix into a copy
@@ -162,7 +162,7 @@ export function runMemoryEstimate(config: ModelConfig, run: RunShape, options: R
           row('layers.{i}.ffn.w1', 'W1 x (and + bias)', ffnHidden, 1 + biased, L),
           row('layers.{i}.ffn.w1', 'flattened input', tokens, 1, L),
           row('layers.{i}.ffn.w1', 'flattened output', [B * T, F], 1, L),
-          row('layers.{i}.ffn.gelu', 'z / sqrt 2, erf, 1 + erf, z (1 + erf), * 0.5', ffnHidden, 5, L),
+          row('layers.{i}.ffn.gelu', 'z^2, scaled, + s, z (.), tanh, 1 + tanh, z (1 + tanh), * 0.5', ffnHidden, 8, L),
         ]),
     row('layers.{i}.ffn.w2', 'flattened input', [B * T, F], 1, L),
     row('layers.{i}.ffn.w2', 'W2 h, its flattened view (and + bias)', hidden, 2 + biased, L),
