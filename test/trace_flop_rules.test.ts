@@ -96,6 +96,8 @@ describe('rule values on hand-worked cases', () => {
     expect(flopsOf('Sum', [[0, 3]], [[3]])).toBe(0n);
     // Each of the 4*3 data elements is added into its segment once.
     expect(flopsOf('UnsortedSegmentSum', [[4, 3], [4]], [[2, 3]], { numSegments: 2 })).toBe(12n);
+    // ScatterNd(indices [5, 1], updates [5, 3]) into [8, 3]: each of the 15 update elements is added once.
+    expect(flopsOf('ScatterNd', [[5, 1], [5, 3]], [[8, 3]], { shape: [8, 3] })).toBe(15n);
   });
 
   test('softmax: 5n - 2 per row of n', () => {

@@ -197,6 +197,14 @@ const RULE_GROUPS: readonly RuleGroup[] = [
     why: 'each data element is added once into its zero-initialised segment; no data is read to find which segments are empty',
     flops: (inputs) => sizeOf(inputs[0]),
   },
+  {
+    kernels: ['ScatterNd'],
+    category: 'reduction',
+    formula: 'updates size',
+    why: 'each update element is added once into its zero-initialised slot (duplicate indices sum), as UnsortedSegmentSum',
+    // inputs are (indices, updates); the output shape is an attr
+    flops: (inputs) => sizeOf(inputs[1]),
+  },
 
   {
     kernels: ['Softmax'],
