@@ -24,13 +24,20 @@ export interface FlopBreakdown {
   rows: MatmulRow[];
 }
 
-function zeroByComponent(): Record<MatmulComponent, bigint> {
+/** One 0n per matmul component, to sum into. */
+export function zeroByComponent(): Record<MatmulComponent, bigint> {
   return Object.fromEntries(MATMUL_COMPONENTS.map((c) => [c, 0n])) as Record<MatmulComponent, bigint>;
 }
 
-/** Rows rolled up to components and to layers; every total is a sum of the rows beneath it. */
-export function forwardFlopBreakdown(config: ModelConfig, run: RunShape): FlopBreakdown {
-  const rows = forwardMatmulInventory(config, run);
+/**
+ * Matmul rows' FLOPs summed per component and per layer (lm_head is in no layer); `what` names
+ * the rows in the error for a path past the last layer.
+ */
+export function rollUpMatmulFlops(
+  config: ModelConfig,
+  rows: readonly Pick<MatmulRow, 'path' | 'component' | 'flops'>[],
+  what: string,
+): { byComponent: Record<MatmulComponent, bigint>; perLayer: LayerFlops[] } {
   const byComponent = zeroByComponent();
   const perLayer: LayerFlops[] = Array.from({ length: config.num_layers }, (_, layer) => ({
     layer,
@@ -42,9 +49,16 @@ export function forwardFlopBreakdown(config: ModelConfig, run: RunShape): FlopBr
     const layer = layerIndexOf(row.path);
     if (layer === undefined) continue;
     const entry = perLayer[layer];
-    if (entry === undefined) throw new Error(`flops: ${row.path} names layer ${layer} of ${config.num_layers}`);
+    if (entry === undefined) throw new Error(`${what}: ${row.path} names layer ${layer} of ${config.num_layers}`);
     entry.total += row.flops;
     entry.byComponent[row.component] += row.flops;
   }
+  return { byComponent, perLayer };
+}
+
+/** Rows rolled up to components and to layers; every total is a sum of the rows beneath it. */
+export function forwardFlopBreakdown(config: ModelConfig, run: RunShape): FlopBreakdown {
+  const rows = forwardMatmulInventory(config, run);
+  const { byComponent, perLayer } = rollUpMatmulFlops(config, rows, 'flops');
   return { run, total: sum(rows.map((r) => r.flops)), byComponent, perLayer, rows };
 }

@@ -1,4 +1,4 @@
-import { MATMUL_COMPONENTS, share, type FlopBreakdown, type MatmulComponent, type MatmulRow } from '../analytic/index.js';
+import { MATMUL_COMPONENTS, share, zeroByComponent, type FlopBreakdown, type MatmulComponent, type MatmulRow } from '../analytic/index.js';
 import { sum } from '../counting.js';
 import type { ModelConfig } from '../config/model_config.js';
 import { rollUp } from '../module_paths.js';
@@ -81,7 +81,7 @@ export function flopsReport({ config, breakdown, depth, showMacs }: FlopsReportI
 }
 
 function macsOf(rows: readonly MatmulRow[]): Record<MatmulComponent, bigint> {
-  const macs = Object.fromEntries(MATMUL_COMPONENTS.map((component) => [component, 0n])) as Record<MatmulComponent, bigint>;
+  const macs = zeroByComponent();
   for (const row of rows) macs[row.component] += row.macs;
   return macs;
 }

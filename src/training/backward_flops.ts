@@ -1,9 +1,8 @@
-import { forwardFlopBreakdown, MATMUL_COMPONENTS, type LayerFlops } from '../analytic/flop_breakdown.js';
+import { forwardFlopBreakdown, MATMUL_COMPONENTS, rollUpMatmulFlops, type LayerFlops } from '../analytic/flop_breakdown.js';
 import type { MatmulComponent } from '../analytic/types.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { rational, type Rational } from '../conventions/rational.js';
 import { sum } from '../counting.js';
-import { layerIndexOf } from '../module_paths.js';
 import { backwardMatmulInventory, type BackwardMatmulRow, type BackwardOptions } from './backward_matmuls.js';
 
 /** Backward matmul FLOPs of one batch; skipped rows are listed but counted in no total. */
@@ -17,10 +16,6 @@ export interface BackwardFlopBreakdown {
   skippedFlops: bigint;
 }
 
-function zeroByComponent(): Record<MatmulComponent, bigint> {
-  return Object.fromEntries(MATMUL_COMPONENTS.map((c) => [c, 0n])) as Record<MatmulComponent, bigint>;
-}
-
 /** Rows rolled up to components and layers, the way forwardFlopBreakdown rolls up the forward rows. */
 export function backwardFlopBreakdown(
   config: ModelConfig,
@@ -28,26 +23,9 @@ export function backwardFlopBreakdown(
   options: BackwardOptions = {},
 ): BackwardFlopBreakdown {
   const rows = backwardMatmulInventory(config, run, options);
-  const byComponent = zeroByComponent();
-  const perLayer: LayerFlops[] = Array.from({ length: config.num_layers }, (_, layer) => ({
-    layer,
-    total: 0n,
-    byComponent: zeroByComponent(),
-  }));
-  let skippedFlops = 0n;
-  for (const row of rows) {
-    if (row.skipped !== undefined) {
-      skippedFlops += row.flops;
-      continue;
-    }
-    byComponent[row.component] += row.flops;
-    const layer = layerIndexOf(row.path);
-    if (layer === undefined) continue;
-    const entry = perLayer[layer];
-    if (entry === undefined) throw new Error(`backward: ${row.path} names layer ${layer} of ${config.num_layers}`);
-    entry.total += row.flops;
-    entry.byComponent[row.component] += row.flops;
-  }
+  const counted = rows.filter((row) => row.skipped === undefined);
+  const skippedFlops = sum(rows.filter((row) => row.skipped !== undefined).map((row) => row.flops));
+  const { byComponent, perLayer } = rollUpMatmulFlops(config, counted, 'backward');
   return { run, total: sum(Object.values(byComponent)), byComponent, perLayer, rows, skippedFlops };
 }
 
