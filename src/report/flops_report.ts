@@ -3,7 +3,8 @@ import { sum } from '../counting.js';
 import type { ModelConfig } from '../config/model_config.js';
 import { rollUp } from '../module_paths.js';
 import { formatFlops, formatMacs, formatShare } from './format.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, MATMUL_COMPONENT_SHORT, modelLabel, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { layerComponentTable } from './layer_component_table.js';
 import { heading, paragraph, tableBlock, type Block, type Cell, type Column, type Depth, type Report, type Table } from './table.js';
 
 export interface FlopsReportInput {
@@ -132,48 +133,14 @@ function componentTable(
 }
 
 function layerTable(breakdown: FlopBreakdown, showMacs: boolean): Table {
-  const cell = (value: bigint): Cell => (value === 0n ? '' : value);
   // One MAC column per module (not per component): the component split is already shown in FLOPs.
   const layerMacs = new Map<string, bigint>();
   for (const row of breakdown.rows) {
     const module = rollUp(row.path, 2);
     layerMacs.set(module, (layerMacs.get(module) ?? 0n) + row.macs);
   }
-  const rows: Cell[][] = breakdown.perLayer.map((layer) => [
-    `layers.${layer.layer}`,
-    ...MATMUL_COMPONENTS.map((component) => cell(layer.byComponent[component])),
-    layer.total,
-    ...(showMacs ? [layerMacs.get(`layers.${layer.layer}`) ?? 0n] : []),
-    formatShare(layer.total, breakdown.total),
-  ]);
-  const lmHead = breakdown.byComponent.lm_head;
-  rows.push([
-    'lm_head',
-    ...MATMUL_COMPONENTS.map((component) => cell(component === 'lm_head' ? lmHead : 0n)),
-    lmHead,
-    ...(showMacs ? [layerMacs.get('lm_head') ?? 0n] : []),
-    formatShare(lmHead, breakdown.total),
-  ]);
-  return {
-    title: 'By layer and component (FLOPs)',
-    columns: [
-      { header: 'module' },
-      ...MATMUL_COMPONENTS.map((component) => ({ header: MATMUL_COMPONENT_SHORT[component], align: 'right' as const })),
-      { header: 'total', align: 'right' },
-      ...(showMacs ? [{ header: 'MACs', align: 'right' as const }] : []),
-      { header: 'share', align: 'right' },
-    ],
-    rows,
-    totals: [
-      [
-        'total',
-        ...MATMUL_COMPONENTS.map((component) => breakdown.byComponent[component]),
-        breakdown.total,
-        ...(showMacs ? [sum(breakdown.rows.map((row) => row.macs))] : []),
-        formatShare(breakdown.total, breakdown.total),
-      ],
-    ],
-  };
+  const macs = showMacs ? { byModule: layerMacs, total: sum(breakdown.rows.map((row) => row.macs)) } : undefined;
+  return layerComponentTable('By layer and component (FLOPs)', breakdown, macs);
 }
 
 /** "batch [1,25]: [1024,64] x [64,1024]" - the numbers the symbolic shapes stand for. */

@@ -22,7 +22,8 @@ import {
 } from '../training/index.js';
 import { numericShapes } from './flops_report.js';
 import { formatBytesBinary, formatBytesSi, formatFixed, formatFlops, formatGibibytes, formatGigabytes, formatShare, formatSi, groupDigits } from './format.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, MATMUL_COMPONENT_SHORT, modelLabel, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { layerComponentTable } from './layer_component_table.js';
 import { heading, list, paragraph, tableBlock, type Block, type Cell, type Depth, type Report, type Table } from './table.js';
 
 /** A run-time flag's value and whether the user gave it or the default (the course's question) stands. */
@@ -269,26 +270,7 @@ function runTimeTable({ time, step, steps, peakFlopsPerSecond, mfu }: TrainRepor
 }
 
 function backwardLayerTable(backward: BackwardFlopBreakdown): Table {
-  const cell = (value: bigint): Cell => (value === 0n ? '' : value);
-  const rows: Cell[][] = backward.perLayer.map((layer) => [
-    `layers.${layer.layer}`,
-    ...MATMUL_COMPONENTS.map((component) => cell(layer.byComponent[component])),
-    layer.total,
-    formatShare(layer.total, backward.total),
-  ]);
-  const lmHead = backward.byComponent.lm_head;
-  rows.push(['lm_head', ...MATMUL_COMPONENTS.map((component) => cell(component === 'lm_head' ? lmHead : 0n)), lmHead, formatShare(lmHead, backward.total)]);
-  return {
-    title: 'Backward matmul FLOPs by layer and component',
-    columns: [
-      { header: 'module' },
-      ...MATMUL_COMPONENTS.map((component) => ({ header: MATMUL_COMPONENT_SHORT[component], align: 'right' as const })),
-      { header: 'total', align: 'right' },
-      { header: 'share', align: 'right' },
-    ],
-    rows,
-    totals: [['total', ...MATMUL_COMPONENTS.map((component) => backward.byComponent[component]), backward.total, formatShare(backward.total, backward.total)]],
-  };
+  return layerComponentTable('Backward matmul FLOPs by layer and component', backward);
 }
 
 function backwardRowTable(backward: BackwardFlopBreakdown): Table {
