@@ -5,17 +5,19 @@ import {
   addDepthOption,
   addFormatOption,
   addModelOverrideOptions,
+  addModelRunOptions,
   addRunShapeOptions,
   depthOf,
   loadModel,
+  modelRunOptionsOf,
   runShapeOf,
   writeReport,
   type DepthOptions,
   type FormatOptions,
   type ModelOverrideOptions,
+  type ModelRunFlags,
   type RunShapeOptions,
 } from '../options.js';
-import { addModelRunOptions, modelRunOptionsOf, type ModelRunFlags } from './verify.js';
 
 type TraceOptions = ModelOverrideOptions & FormatOptions & DepthOptions & RunShapeOptions & ModelRunFlags;
 

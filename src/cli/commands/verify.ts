@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import {
   forwardFlopBreakdown,
   parameterMemory,
@@ -6,11 +5,9 @@ import {
   sweepModels,
   sweepSequenceLengths,
 } from '../../analytic/index.js';
-import { parseBackendChoice, type BackendChoice } from '../../backend.js';
+import type { BackendChoice } from '../../backend.js';
 import { loadModelConfig, resolveRunShape } from '../../config/index.js';
 import type { ModelConfig, RunShape } from '../../config/model_config.js';
-import { InputError } from '../../errors.js';
-import { defaultRealRunBudget, parseByteSize } from '../../memory_budget.js';
 import { answersReport } from '../../report/answers_report.js';
 import { modelLabel, runLabel } from '../../report/labels.js';
 import type { Report } from '../../report/table.js';
@@ -23,52 +20,19 @@ import {
   addDepthOption,
   addFormatOption,
   addModelOverrideOptions,
+  addModelRunOptions,
   addRunShapeOptions,
   depthOf,
   loadModel,
+  modelRunOptionsOf,
   runShapeOf,
   writeReport,
   type DepthOptions,
   type FormatOptions,
   type ModelOverrideOptions,
+  type ModelRunFlags,
   type RunShapeOptions,
 } from '../options.js';
-
-/** --backend, --seed and --max-memory: how a model runs under the tracer (trace and verify). */
-export interface ModelRunFlags {
-  backend: string;
-  seed?: string;
-  maxMemory?: string;
-}
-
-export function addModelRunOptions(command: Command): Command {
-  return command
-    .option(
-      '--backend <name>',
-      'auto (tensorflow if installed, else wasm), cpu, wasm, tensorflow, or meta (shapes only: any size in milliseconds)',
-      'auto',
-    )
-    .option('--seed <n>', 'seed of the random weights and token ids (default 0)')
-    .option('--max-memory <size>', 'refuse a real run whose estimated peak exceeds this, e.g. 8GB (default: half the free RAM)');
-}
-
-const WHOLE_NUMBER = /^\d+$/;
-
-/** The flags as library options; every bad value is an InputError naming its flag. */
-export function modelRunOptionsOf(flags: ModelRunFlags): { backend: BackendChoice; seed: number; maxMemoryBytes: bigint } {
-  const backend = parseBackendChoice(flags.backend);
-  let seed = 0;
-  if (flags.seed !== undefined) {
-    const raw = flags.seed.trim();
-    seed = Number(raw);
-    if (!WHOLE_NUMBER.test(raw) || !Number.isSafeInteger(seed)) {
-      throw new InputError(`--seed: "${flags.seed}" is not a whole number from 0 to 2^53 - 1; use e.g. --seed 0`);
-    }
-  }
-  const maxMemoryBytes =
-    flags.maxMemory === undefined ? defaultRealRunBudget() : parseByteSize(flags.maxMemory, '--max-memory');
-  return { backend, seed, maxMemoryBytes };
-}
 
 type VerifyOptions = ModelOverrideOptions &
   FormatOptions &
