@@ -22,6 +22,9 @@ import type { Depth, Report } from '../report/table.js';
 import type { CommandContext } from './command_context.js';
 import { ERROR_PREFIX } from './io.js';
 
+/** The help of the [model] argument of every command that reads one model. */
+export const MODEL_ARGUMENT_HELP = 'preset name (see `flopledger models`) or path to a JSON config (or give --config)';
+
 export interface ModelOverrideOptions {
   /** A flopledger config or a Hugging Face config.json, read in place of the model argument. */
   config?: string;

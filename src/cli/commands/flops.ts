@@ -10,6 +10,7 @@ import {
   addRunShapeOptions,
   depthOf,
   loadModel,
+  MODEL_ARGUMENT_HELP,
   runShapeOf,
   writeReport,
   type DepthOptions,
@@ -27,7 +28,7 @@ export const registerFlops: RegisterCommand = (program, context) => {
   const command = program
     .command('flops')
     .description('forward-pass matmul FLOPs, from the total down to every matmul')
-    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
+    .argument('[model]', MODEL_ARGUMENT_HELP)
     .addHelpText(
       'after',
       exampleHelp(

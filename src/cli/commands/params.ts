@@ -7,6 +7,7 @@ import {
   addModelOverrideOptions,
   depthOf,
   loadModel,
+  MODEL_ARGUMENT_HELP,
   writeReport,
   type DepthOptions,
   type FormatOptions,
@@ -19,7 +20,7 @@ export const registerParams: RegisterCommand = (program, context) => {
   const command = program
     .command('params')
     .description('count trainable parameters by component, per layer and in total')
-    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
+    .argument('[model]', MODEL_ARGUMENT_HELP)
     .addHelpText(
       'after',
       exampleHelp('flopledger params gpt2-xl', 'flopledger params gpt2-small --depth 3 --format csv'),

@@ -2,7 +2,15 @@ import { sweepSequenceLengths } from '../../analytic/index.js';
 import { parseIntegerList, parsePositiveInteger } from '../../config/index.js';
 import { sweepReport } from '../../report/sweep_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
-import { addFormatOption, addModelOverrideOptions, loadModel, writeReport, type FormatOptions, type ModelOverrideOptions } from '../options.js';
+import {
+  addFormatOption,
+  addModelOverrideOptions,
+  loadModel,
+  MODEL_ARGUMENT_HELP,
+  writeReport,
+  type FormatOptions,
+  type ModelOverrideOptions,
+} from '../options.js';
 
 type SweepOptions = ModelOverrideOptions & FormatOptions & { seq: string; batch?: string };
 
@@ -10,7 +18,7 @@ export const registerSweep: RegisterCommand = (program, context) => {
   const command = program
     .command('sweep')
     .description('forward FLOPs of one model over several sequence lengths (the context is raised to fit)')
-    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
+    .argument('[model]', MODEL_ARGUMENT_HELP)
     .requiredOption('--seq <list>', 'comma-separated sequence lengths, e.g. 1024,2048,4096')
     .option('--batch <n>', 'sequences per batch (default 1)')
     .addHelpText('after', exampleHelp('flopledger sweep gpt2-xl --seq 1024,2048,4096,8192,16384'));

@@ -18,6 +18,7 @@ import {
   addModelOverrideOptions,
   addRunShapeOptions,
   loadModel,
+  MODEL_ARGUMENT_HELP,
   runShapeOf,
   writeReport,
   type FormatOptions,
@@ -45,7 +46,7 @@ export const registerTime: RegisterCommand = (program, context) => {
   const command = program
     .command('time')
     .description('time forward passes: wall time, tokens/s, GFLOP/s against a calibrated matmul, time shares against FLOP shares')
-    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
+    .argument('[model]', MODEL_ARGUMENT_HELP)
     .addHelpText(
       'after',
       exampleHelp(

@@ -9,6 +9,7 @@ import {
   addRunShapeOptions,
   depthOf,
   loadModel,
+  MODEL_ARGUMENT_HELP,
   modelRunOptionsOf,
   runShapeOf,
   writeReport,
@@ -25,7 +26,7 @@ export const registerTrace: RegisterCommand = (program, context) => {
   const command = program
     .command('trace')
     .description('run one forward pass under the tracer: every kernel with its module path, shapes and FLOPs')
-    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
+    .argument('[model]', MODEL_ARGUMENT_HELP)
     .addHelpText(
       'after',
       exampleHelp(

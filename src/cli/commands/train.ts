@@ -23,6 +23,7 @@ import {
   addRunShapeOptions,
   depthOf,
   loadModel,
+  MODEL_ARGUMENT_HELP,
   runShapeOf,
   writeReport,
   type DepthOptions,
@@ -51,7 +52,7 @@ export const registerTrain: RegisterCommand = (program, context) => {
   const command = program
     .command('train')
     .description('one AdamW training step: backward FLOPs, memory in B, the largest batch, run time')
-    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
+    .argument('[model]', MODEL_ARGUMENT_HELP)
     .addHelpText(
       'after',
       exampleHelp(

@@ -24,6 +24,7 @@ import {
   addRunShapeOptions,
   depthOf,
   loadModel,
+  MODEL_ARGUMENT_HELP,
   modelRunOptionsOf,
   runShapeOf,
   writeReport,
@@ -44,7 +45,7 @@ export const registerVerify: RegisterCommand = (program, context) => {
   const command = program
     .command('verify')
     .description('trace a real forward pass and check every matmul against the formulas, exactly (exit 1 on any difference)')
-    .argument('[model]', 'preset name (see `flopledger models`) or path to a JSON config (or give --config)')
+    .argument('[model]', MODEL_ARGUMENT_HELP)
     .addHelpText(
       'after',
       exampleHelp(
