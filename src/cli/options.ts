@@ -189,6 +189,19 @@ export function runShapeOf(config: ModelConfig, options: RunShapeOptions): RunSh
   });
 }
 
+/** What a command reporting on one model at one run shape reads: the model, --batch/--seq, --format and --depth. */
+export type ModelReportOptions = ModelOverrideOptions & RunShapeOptions & FormatOptions & DepthOptions;
+
+/** The model a command names and the run shape --batch and --seq give it. Throws InputError. */
+export function loadModelRun(
+  nameOrPath: string | undefined,
+  options: ModelOverrideOptions & RunShapeOptions,
+  context: CommandContext,
+): { config: ModelConfig; run: RunShape } {
+  const config = loadModel(nameOrPath, options, context);
+  return { config, run: runShapeOf(config, options) };
+}
+
 /** --backend, --seed and --max-memory: how a model runs under the tracer (trace and verify). */
 export interface ModelRunFlags {
   backend: string;

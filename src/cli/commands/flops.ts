@@ -9,20 +9,13 @@ import {
   addModelOverrideOptions,
   addRunShapeOptions,
   depthOf,
-  loadModel,
+  loadModelRun,
   MODEL_ARGUMENT_HELP,
-  runShapeOf,
   writeReport,
-  type DepthOptions,
-  type FormatOptions,
-  type ModelOverrideOptions,
-  type RunShapeOptions,
+  type ModelReportOptions,
 } from '../options.js';
 
-type FlopsOptions = ModelOverrideOptions &
-  FormatOptions &
-  DepthOptions &
-  RunShapeOptions & { macs?: boolean; conventions?: boolean };
+type FlopsOptions = ModelReportOptions & { macs?: boolean; conventions?: boolean };
 
 export const registerFlops: RegisterCommand = (program, context) => {
   const command = program
@@ -45,8 +38,7 @@ export const registerFlops: RegisterCommand = (program, context) => {
   );
   addModelOverrideOptions(command);
   addFormatOption(command).action((model: string | undefined, options: FlopsOptions) => {
-    const config = loadModel(model, options, context);
-    const run = runShapeOf(config, options);
+    const { config, run } = loadModelRun(model, options, context);
     if (options.conventions === true) {
       return writeReport(context, conventionsReport(countingConventions(config, run)), options.format);
     }

@@ -8,19 +8,15 @@ import {
   addModelRunOptions,
   addRunShapeOptions,
   depthOf,
-  loadModel,
+  loadModelRun,
   MODEL_ARGUMENT_HELP,
   modelRunOptionsOf,
-  runShapeOf,
   writeReport,
-  type DepthOptions,
-  type FormatOptions,
-  type ModelOverrideOptions,
+  type ModelReportOptions,
   type ModelRunFlags,
-  type RunShapeOptions,
 } from '../options.js';
 
-type TraceOptions = ModelOverrideOptions & FormatOptions & DepthOptions & RunShapeOptions & ModelRunFlags;
+type TraceOptions = ModelReportOptions & ModelRunFlags;
 
 export const registerTrace: RegisterCommand = (program, context) => {
   const command = program
@@ -40,8 +36,7 @@ export const registerTrace: RegisterCommand = (program, context) => {
   addDepthOption(command, '0 total, 1 top-level modules, 2 per layer, 3 every kernel', 3);
   addModelOverrideOptions(command);
   addFormatOption(command).action(async (model: string | undefined, options: TraceOptions) => {
-    const config = loadModel(model, options, context);
-    const run = runShapeOf(config, options);
+    const { config, run } = loadModelRun(model, options, context);
     const traced = await traceModel({ config, run, ...modelRunOptionsOf(options) });
     writeReport(context, traceReport(traced, depthOf(options)), options.format);
   });

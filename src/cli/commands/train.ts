@@ -22,14 +22,10 @@ import {
   addModelOverrideOptions,
   addRunShapeOptions,
   depthOf,
-  loadModel,
+  loadModelRun,
   MODEL_ARGUMENT_HELP,
-  runShapeOf,
   writeReport,
-  type DepthOptions,
-  type FormatOptions,
-  type ModelOverrideOptions,
-  type RunShapeOptions,
+  type ModelReportOptions,
 } from '../options.js';
 
 /**
@@ -39,10 +35,7 @@ import {
  */
 const DEFAULTS = { memory: '80GB', steps: '400000', peakFlops: '19.5T', mfu: '0.5' } as const;
 
-type TrainOptions = ModelOverrideOptions &
-  FormatOptions &
-  DepthOptions &
-  RunShapeOptions & { memory?: string; steps?: string; peakFlops?: string; mfu?: string };
+type TrainOptions = ModelReportOptions & { memory?: string; steps?: string; peakFlops?: string; mfu?: string };
 
 function assumed<T>(raw: string | undefined, fallback: string, parse: (text: string) => T): Assumption<T> {
   return { value: parse(raw ?? fallback), isDefault: raw === undefined };
@@ -69,8 +62,7 @@ export const registerTrain: RegisterCommand = (program, context) => {
   addDepthOption(command, '0 summary, 1 components and memory parts, 2 per layer, 3 every backward matmul and saved activation');
   addModelOverrideOptions(command);
   addFormatOption(command).action((model: string | undefined, options: TrainOptions) => {
-    const config = loadModel(model, options, context);
-    const run = runShapeOf(config, options);
+    const { config, run } = loadModelRun(model, options, context);
     const memoryBudget = assumed(options.memory, DEFAULTS.memory, (text) => parseByteSize(text, '--memory'));
     const steps = assumed(options.steps, DEFAULTS.steps, (text) => BigInt(parsePositiveInteger(text, '--steps')));
     const peakFlopsPerSecond = assumed(options.peakFlops, DEFAULTS.peakFlops, (text) => parsePeakFlops(text, '--peak-flops'));

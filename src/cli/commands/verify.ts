@@ -23,23 +23,16 @@ import {
   addModelRunOptions,
   addRunShapeOptions,
   depthOf,
-  loadModel,
+  loadModelRun,
   MODEL_ARGUMENT_HELP,
   modelRunOptionsOf,
-  runShapeOf,
   writeReport,
-  type DepthOptions,
   type FormatOptions,
-  type ModelOverrideOptions,
+  type ModelReportOptions,
   type ModelRunFlags,
-  type RunShapeOptions,
 } from '../options.js';
 
-type VerifyOptions = ModelOverrideOptions &
-  FormatOptions &
-  DepthOptions &
-  RunShapeOptions &
-  ModelRunFlags & { train?: boolean };
+type VerifyOptions = ModelReportOptions & ModelRunFlags & { train?: boolean };
 
 export const registerVerify: RegisterCommand = (program, context) => {
   const command = program
@@ -64,8 +57,7 @@ export const registerVerify: RegisterCommand = (program, context) => {
   addDepthOption(command, '0 verdict, 1 components, 2 per layer, 3 every matmul');
   addModelOverrideOptions(command);
   addFormatOption(command).action(async (model: string | undefined, options: VerifyOptions) => {
-    const config = loadModel(model, options, context);
-    const run = runShapeOf(config, options);
+    const { config, run } = loadModelRun(model, options, context);
     const runOptions = modelRunOptionsOf(options);
     // The training step first: one that cannot fit is refused before the forward pass spends its time.
     const training = options.train === true ? await verifyTraining({ config, run, ...runOptions }) : undefined;
