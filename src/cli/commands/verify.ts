@@ -1,16 +1,7 @@
-import {
-  forwardFlopBreakdown,
-  parameterMemory,
-  summarizeParameters,
-  sweepModels,
-  sweepSequenceLengths,
-} from '../../analytic/index.js';
 import type { BackendChoice } from '../../backend.js';
 import { loadModelConfig, resolveRunShape } from '../../config/index.js';
 import type { ModelConfig, RunShape } from '../../config/model_config.js';
-import { answersReport } from '../../report/answers_report.js';
 import { modelLabel, runLabel } from '../../report/labels.js';
-import type { Report } from '../../report/table.js';
 import { verificationReport, verificationSummaryReport, type TimedVerification } from '../../report/verify_report.js';
 import { trainingVerificationReport } from '../../report/verify_training_report.js';
 import { verificationExitCode, verifyModel } from '../../verify/index.js';
@@ -31,6 +22,7 @@ import {
   type ModelReportOptions,
   type ModelRunFlags,
 } from '../options.js';
+import { seedAnswers } from '../seed_answers.js';
 
 type VerifyOptions = ModelReportOptions & ModelRunFlags & { train?: boolean };
 
@@ -85,27 +77,6 @@ export const registerVerify: RegisterCommand = (program, context) => {
 const START_META_PRESETS = ['gpt2-small', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'];
 /** The real-compute check of `npm start`: short enough to run in seconds on one wasm thread. */
 const START_REAL_RUN = { preset: 'gpt2-small', backend: 'wasm', seq: 32 } as const;
-
-/** The seed problem's models, as the answers command uses them. */
-const ANSWER_MODEL = 'gpt2-xl';
-const ANSWER_SIZE_SERIES = ['gpt2-small', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'];
-const LONG_CONTEXT = 16_384;
-
-/** The answers command's report (src/cli/commands/answers.ts builds the same from the same models). */
-function seedAnswers(): Report {
-  const config = loadModelConfig(ANSWER_MODEL);
-  const [atContext, atLongContext] = sweepSequenceLengths(config, [config.context_length, LONG_CONTEXT]);
-  return answersReport({
-    model: {
-      config,
-      summary: summarizeParameters(config),
-      memory: parameterMemory(config),
-      breakdown: forwardFlopBreakdown(config, resolveRunShape(config)),
-    },
-    sizes: sweepModels(ANSWER_SIZE_SERIES.map((name) => loadModelConfig(name))),
-    longContext: [atContext!, atLongContext!],
-  });
-}
 
 async function timedVerification(
   context: CommandContext,
