@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { run } from '../src/cli/run.js';
+import { cli } from './helpers/cli_runner.js';
 
 // A bug inside the library (not bad input) must surface as exit 3 with a report-it hint.
 vi.mock('../src/analytic/index.js', async (importOriginal) => {
@@ -11,20 +11,6 @@ vi.mock('../src/analytic/index.js', async (importOriginal) => {
     },
   };
 });
-
-async function cli(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { code, stdout, stderr };
-}
 
 describe('internal errors', () => {
   afterEach(() => {

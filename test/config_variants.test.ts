@@ -5,7 +5,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { run } from '../src/cli/run.js';
 import {
   architectureOf,
   listPresets,
@@ -15,6 +14,7 @@ import {
   type ModelConfig,
 } from '../src/config/index.js';
 import { InputError } from '../src/errors.js';
+import { cli } from './helpers/cli_runner.js';
 
 /** The InputError thrown by `fn`; fails the test when `fn` throws anything else or nothing. */
 function inputError(fn: () => unknown): InputError {
@@ -44,20 +44,6 @@ function llamaWith(changes: Record<string, unknown>): Record<string, unknown> {
 
 function problems(raw: Record<string, unknown>): readonly string[] {
   return inputError(() => parseModelConfig(raw, 'x.json', 'x')).problems;
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { code, stdout, stderr };
 }
 
 describe('architecture keys in a config file', () => {

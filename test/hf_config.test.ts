@@ -9,7 +9,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { run } from '../src/cli/run.js';
 import {
   architectureOf,
   loadModelConfig,
@@ -18,6 +17,7 @@ import {
   type ModelConfig,
 } from '../src/config/index.js';
 import { InputError } from '../src/errors.js';
+import { cli } from './helpers/cli_runner.js';
 
 const FIXTURES = 'test/fixtures/hf';
 const fixture = (file: string) => `${FIXTURES}/${file}`;
@@ -44,20 +44,6 @@ function inputError(fn: () => unknown): InputError {
     return problem;
   }
   throw new Error('expected an InputError, but nothing was thrown');
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { code, stdout, stderr };
 }
 
 /** Every dimension and architecture choice, defaults resolved, so files that say the same thing compare equal. */

@@ -2,7 +2,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../src/cli/run.js';
 import { InputError } from '../src/errors.js';
 import { CHART_MARKS, renderChartSvg, shareData, timeVsFlopsSpec } from '../src/report/charts.js';
 import { buildReportDocument } from '../src/report/document.js';
@@ -12,19 +11,7 @@ import { collectReportData, reportRuns } from '../src/report/report_data.js';
 import { parseTimingData } from '../src/report/timing_input.js';
 import { verificationMark, type RunVerification } from '../src/report/verification_marks.js';
 import { writeFilesAtomically } from '../src/report/write_report_files.js';
-
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...argv: string[]): Promise<Captured> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
-  return { code, stdout, stderr };
-}
+import { cli, type Captured } from './helpers/cli_runner.js';
 
 /** Forward matmul FLOPs of one sequence: T(2L(4d^2 + 3dF) + 2dV) + 4LdT^2 (design.md's model, worked by hand). */
 function forwardFlops(L: bigint, d: bigint, F: bigint, V: bigint, T: bigint): bigint {

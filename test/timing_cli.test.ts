@@ -4,18 +4,11 @@
  * counts, keys and types.
  */
 import { describe, expect, it } from 'vitest';
-import { run } from '../src/cli/run.js';
-
-async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
-  return { code, stdout, stderr };
-}
+import { cli } from './helpers/cli_runner.js';
 
 describe('time: refusals', () => {
   it('says tfjs-node is missing and how to install it, with exit 2', async () => {
-    const { code, stdout, stderr } = await runCli(['time', 'tiny', '--backend', 'tensorflow']);
+    const { code, stdout, stderr } = await cli('time', 'tiny', '--backend', 'tensorflow');
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toMatch(/^flopledger: --backend tensorflow: .*not installed/);
@@ -23,19 +16,19 @@ describe('time: refusals', () => {
   });
 
   it('refuses the meta backend, which computes nothing', async () => {
-    const { code, stderr } = await runCli(['time', 'tiny', '--backend', 'meta']);
+    const { code, stderr } = await cli('time', 'tiny', '--backend', 'meta');
     expect(code).toBe(2);
     expect(stderr).toContain('use --backend wasm');
   });
 
   it('refuses a malformed sweep before starting a backend', async () => {
-    const bad = await runCli(['time', 'tiny', '--sweep', 'tokens=1,2']);
+    const bad = await cli('time', 'tiny', '--sweep', 'tokens=1,2');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--sweep seq=64,128,256');
-    const single = await runCli(['time', 'tiny', '--sweep', 'seq=16']);
+    const single = await cli('time', 'tiny', '--sweep', 'seq=16');
     expect(single.code).toBe(2);
     expect(single.stderr).toContain('at least 2');
-    const tooLong = await runCli(['time', 'tiny', '--sweep', 'seq=16,128']);
+    const tooLong = await cli('time', 'tiny', '--sweep', 'seq=16,128');
     expect(tooLong.code).toBe(2);
     expect(tooLong.stderr).toContain('--ctx 128');
   });
@@ -43,7 +36,7 @@ describe('time: refusals', () => {
 
 describe('time: JSON structure', () => {
   it('times tiny twice and reports wall times, rates, calibration and shares', async () => {
-    const { code, stdout, stderr } = await runCli(['time', 'tiny', '--runs', '2', '--format', 'json', '--backend', 'wasm']);
+    const { code, stdout, stderr } = await cli('time', 'tiny', '--runs', '2', '--format', 'json', '--backend', 'wasm');
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const json = JSON.parse(stdout);
@@ -76,7 +69,7 @@ describe('time: JSON structure', () => {
   });
 
   it('sweeps sequence lengths into points and a fit, in the shape `report --timing` reads', async () => {
-    const { code, stdout } = await runCli([
+    const { code, stdout } = await cli(
       'time',
       'tiny',
       '--sweep',
@@ -89,7 +82,7 @@ describe('time: JSON structure', () => {
       'json',
       '--backend',
       'wasm',
-    ]);
+    );
     expect(code).toBe(0);
     const json = JSON.parse(stdout);
     expect(json.backend).toBe('wasm');

@@ -1,31 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { run } from '../src/cli/run.js';
-
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...argv: string[]): Promise<Captured> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { code, stdout, stderr };
-}
+import { cli, cliJson } from './helpers/cli_runner.js';
 
 async function trainJson(...argv: string[]): Promise<any> {
-  const result = await cli('train', ...argv, '--format', 'json');
-  expect(result.stderr).toBe('');
-  expect(result.code).toBe(0);
-  return JSON.parse(result.stdout);
+  return cliJson('train', ...argv);
 }
 
 /** GPT-2 XL by hand: P from the seed, forward matmul FLOPs of one 1024-token sequence L (2T(4d^2 + 3dF) + 4T^2 d) + 2TdV. */
