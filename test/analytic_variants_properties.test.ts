@@ -8,10 +8,11 @@ import {
   perSequenceFlopPolynomial,
   summarizeParameters,
 } from '../src/analytic/index.js';
-import { FFN_KINDS, NORM_KINDS, POSITION_KINDS, type ModelConfig, type RunShape } from '../src/config/model_config.js';
+import { FFN_KINDS, NORM_KINDS, POSITION_KINDS, type ModelConfig } from '../src/config/model_config.js';
 import { parameterConventions } from '../src/conventions/index.js';
 import { layerIndexOf } from '../src/module_paths.js';
 import { backwardFlopBreakdown, backwardMatmulInventory, trainingMemory } from '../src/training/index.js';
+import { withRunShape } from './helpers/arbitrary_config.js';
 
 /** Every variant combination: GQA/MQA/MHA, tied or not, both FFNs, both norms, both position kinds, biases, padding. */
 const arbitraryVariantConfig: fc.Arbitrary<ModelConfig> = fc
@@ -37,12 +38,7 @@ const arbitraryVariantConfig: fc.Arbitrary<ModelConfig> = fc
     return { name: 'random-variant', source: 'test:random-variant', ...fields, num_heads, d_model: num_heads * dk };
   });
 
-const arbitraryConfigAndRun: fc.Arbitrary<[ModelConfig, RunShape]> = arbitraryVariantConfig.chain((config) =>
-  fc.tuple(
-    fc.constant(config),
-    fc.record({ batch: fc.integer({ min: 1, max: 16 }), seq: fc.integer({ min: 1, max: config.context_length }) }),
-  ),
-);
+const arbitraryConfigAndRun = withRunShape(arbitraryVariantConfig, 16);
 
 const sumOf = (values: bigint[]): bigint => values.reduce((a, b) => a + b, 0n);
 const RUNS = { numRuns: 80 };

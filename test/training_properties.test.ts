@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { forwardFlopBreakdown, forwardMatmulInventory, MATMUL_COMPONENTS, parameterInventory } from '../src/analytic/index.js';
-import type { ModelConfig, RunShape } from '../src/config/model_config.js';
 import {
   backwardFlopBreakdown,
   backwardMatmulInventory,
@@ -11,32 +10,9 @@ import {
   trainingMemory,
   trainingMemoryPolynomial,
 } from '../src/training/index.js';
+import { arbitrarySeedConfig, withRunShape } from './helpers/arbitrary_config.js';
 
-const arbitraryConfig: fc.Arbitrary<ModelConfig> = fc
-  .record({
-    vocab_size: fc.integer({ min: 1, max: 200_000 }),
-    context_length: fc.integer({ min: 1, max: 32_768 }),
-    num_layers: fc.integer({ min: 1, max: 48 }),
-    num_heads: fc.integer({ min: 1, max: 64 }),
-    halfHeadDim: fc.integer({ min: 1, max: 128 }), // RoPE rotates pairs: dk is even
-    d_ff: fc.integer({ min: 1, max: 50_000 }),
-  })
-  .map(({ halfHeadDim, ...dims }) => ({
-    name: 'random',
-    source: 'test:random',
-    ...dims,
-    d_model: dims.num_heads * 2 * halfHeadDim,
-  }));
-
-const arbitraryConfigAndRun: fc.Arbitrary<[ModelConfig, RunShape]> = arbitraryConfig.chain((config) =>
-  fc.tuple(
-    fc.constant(config),
-    fc.record({
-      batch: fc.integer({ min: 1, max: 64 }),
-      seq: fc.integer({ min: 1, max: config.context_length }),
-    }),
-  ),
-);
+const arbitraryConfigAndRun = withRunShape(arbitrarySeedConfig, 64);
 
 const rowsTimesColumnsTimesInner = (row: { batch: readonly number[]; m: number; k: number; n: number }) =>
   row.batch.reduce((a, b) => a * BigInt(b), 1n) * BigInt(row.m) * BigInt(row.k) * BigInt(row.n);
