@@ -14,6 +14,7 @@ import {
   type ConfigOverrides,
 } from '../src/config/index.js';
 import { packageRoot, presetsDir } from '../src/package_root.js';
+import { inputErrorWithoutStack as inputError } from './helpers/input_error.js';
 
 const KEYS_LIST = 'vocab_size, context_length, num_layers, d_model, num_heads, d_ff';
 const PRESETS_LIST = 'tiny, gpt2-original-small, gpt2-small, gpt2-medium, gpt2-original-medium, tinyllama-1.1b, gpt2-large, gpt2-original-large, gpt2-original-xl, gpt2-xl, llama-2-7b, llama-3-8b, mistral-7b';
@@ -44,19 +45,6 @@ function writeConfig(text: string, fileName = `config_${fileCount++}.json`): str
   const file = join(dir, fileName);
   writeFileSync(file, text);
   return relative(process.cwd(), file);
-}
-
-/** The InputError thrown by `fn`; fails the test when `fn` throws anything else or nothing. */
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    const problem = error as InputError;
-    expect(problem.message).not.toMatch(/\n\s+at /);
-    return problem;
-  }
-  throw new Error('expected an InputError, but nothing was thrown');
 }
 
 function problemsOfFile(contents: Record<string, unknown> | string): { path: string; problems: readonly string[] } {

@@ -1,17 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../src/errors.js';
 import { loadModelConfig, parseIntegerList, parsePositiveInteger, resolveRunShape } from '../src/config/index.js';
-
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    return error as InputError;
-  }
-  throw new Error('expected an InputError, but nothing was thrown');
-}
+import { inputError } from './helpers/input_error.js';
 
 describe('parsePositiveInteger', () => {
   it('reads plain digits and thousands grouped by "," or "_"', () => {

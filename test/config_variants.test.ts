@@ -15,17 +15,7 @@ import {
 } from '../src/config/index.js';
 import { InputError } from '../src/errors.js';
 import { cli } from './helpers/cli_runner.js';
-
-/** The InputError thrown by `fn`; fails the test when `fn` throws anything else or nothing. */
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    return error as InputError;
-  }
-  throw new Error('expected an InputError, but nothing was thrown');
-}
+import { inputError } from './helpers/input_error.js';
 
 /** A valid Llama-shaped config (d 4096, 32 heads) with some fields replaced (undefined removes one). */
 function llamaWith(changes: Record<string, unknown>): Record<string, unknown> {

@@ -16,8 +16,8 @@ import {
   parseHuggingFaceConfig,
   type ModelConfig,
 } from '../src/config/index.js';
-import { InputError } from '../src/errors.js';
 import { cli } from './helpers/cli_runner.js';
+import { inputErrorWithoutStack as inputError } from './helpers/input_error.js';
 
 const FIXTURES = 'test/fixtures/hf';
 const fixture = (file: string) => `${FIXTURES}/${file}`;
@@ -32,18 +32,6 @@ function writeJson(contents: unknown, fileName = 'config.json', dir = `case_${fi
   const file = join(scratch, dir, fileName);
   writeFileSync(file, JSON.stringify(contents, null, 2));
   return relative(process.cwd(), file);
-}
-
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    const problem = error as InputError;
-    expect(problem.message).not.toMatch(/\n\s+at /);
-    return problem;
-  }
-  throw new Error('expected an InputError, but nothing was thrown');
 }
 
 /** Every dimension and architecture choice, defaults resolved, so files that say the same thing compare equal. */
