@@ -14,21 +14,9 @@ import {
 } from '../src/analytic/index.js';
 import type { ModelConfig } from '../src/config/model_config.js';
 import { InputError } from '../src/errors.js';
+import { GPT2_XL, gpt2Shape } from './helpers/gpt2_shapes.js';
 
-function gpt2(name: string, num_layers: number, d_model: number, num_heads: number): ModelConfig {
-  return {
-    name,
-    source: `test:${name}`,
-    vocab_size: 50257,
-    context_length: 1024,
-    num_layers,
-    d_model,
-    num_heads,
-    d_ff: 4 * d_model,
-  };
-}
-
-const xl = gpt2('gpt2-xl', 48, 1600, 25);
+const xl = GPT2_XL;
 
 /** Small enough to work every number out on paper: dk = 2. */
 const tiny: ModelConfig = {
@@ -258,9 +246,9 @@ describe('shares and shifts', () => {
     // With F = 4d per layer: projections 8Td^2, ffn 24Td^2, core 4T^2 d; lm_head 2TdV once.
     // core/ffn = T/(6d) and lm_head/ffn = V/(12 L d) both fall as d and L grow.
     const points = sweepModels([
-      gpt2('gpt2-small', 12, 768, 12),
-      gpt2('gpt2-medium', 24, 1024, 16),
-      gpt2('gpt2-large', 36, 1280, 20),
+      gpt2Shape('gpt2-small', 12, 768, 12),
+      gpt2Shape('gpt2-medium', 24, 1024, 16),
+      gpt2Shape('gpt2-large', 36, 1280, 20),
       xl,
     ]);
     expect(points.map((p) => p.label)).toEqual([

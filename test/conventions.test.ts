@@ -17,6 +17,7 @@ import {
   type ConventionKey,
   type PublishedApproximationKey,
 } from '../src/conventions/index.js';
+import { GPT2_XL } from './helpers/gpt2_shapes.js';
 
 /**
  * Small enough to work out on paper: V 10, L 2, d 8, H 2 (dk 4), F 16, one sequence of T 4.
@@ -41,16 +42,7 @@ const hand: ModelConfig = {
 };
 const handRun = { batch: 1, seq: 4 };
 
-const xl: ModelConfig = {
-  name: 'gpt2-xl',
-  source: 'test:gpt2-xl',
-  vocab_size: 50257,
-  context_length: 1024,
-  num_layers: 48,
-  d_model: 1600,
-  num_heads: 25,
-  d_ff: 6400,
-};
+const xl = GPT2_XL;
 const xlRun = { batch: 1, seq: 1024 };
 
 function countOf(key: ConventionKey) {

@@ -17,6 +17,7 @@ import {
   trainingMemoryPolynomial,
   trainingStepFlops,
 } from '../src/training/index.js';
+import { GPT2_XL } from './helpers/gpt2_shapes.js';
 
 /** Small enough to work every number out on paper: dk = 2, and N = B*T = 8 differs from d, F and V. */
 const tiny: ModelConfig = {
@@ -31,16 +32,7 @@ const tiny: ModelConfig = {
 };
 const tinyRun = { batch: 2, seq: 4 };
 
-const xl: ModelConfig = {
-  name: 'gpt2-xl',
-  source: 'test:gpt2-xl',
-  vocab_size: 50257,
-  context_length: 1024,
-  num_layers: 48,
-  d_model: 1600,
-  num_heads: 25,
-  d_ff: 6400,
-};
+const xl = GPT2_XL;
 /** The seed's part (a), checked there against the notebook: L (4d^2 + 3dF + 2d) + 2Vd + d. */
 const XL_PARAMETERS = 2_127_057_600n;
 
