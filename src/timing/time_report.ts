@@ -34,6 +34,15 @@ export function kernelTimeSentence(backend: ActiveBackend): string {
         'wall times wait for the logits to be read back, but per-kernel times are only dispatch times, so the shares below are not compute shares.';
 }
 
+/** The backend a timing ran on, as both timing reports' JSON names it. */
+function backendJson(backend: ActiveBackend) {
+  return {
+    backend: backend.name,
+    backend_description: backend.description,
+    synchronous_kernel_times: backend.synchronousKernelTimes,
+  };
+}
+
 function shareKey(row: ShareRow, byComponent: boolean): string {
   if (byComponent) {
     return row.key === NON_MATMUL ? 'non-matmul' : (MATMUL_COMPONENT_SHORT[row.key as MatmulComponent] ?? row.key);
@@ -177,9 +186,7 @@ export function timeReport({ timing, calibration, peak, depth }: TimeReportInput
   return {
     blocks,
     json: {
-      backend: backend.name,
-      backend_description: backend.description,
-      synchronous_kernel_times: backend.synchronousKernelTimes,
+      ...backendJson(backend),
       model: configJson(config),
       run: { batch: run.batch, seq: run.seq },
       warmup_runs: timing.warmupRuns,
@@ -277,9 +284,7 @@ export function sweepTimingReport(sweep: TimingSweep): Report {
   return {
     blocks,
     json: {
-      backend: backend.name,
-      backend_description: backend.description,
-      synchronous_kernel_times: backend.synchronousKernelTimes,
+      ...backendJson(backend),
       points: points.map(({ label, timing, nonMatmulTimeFraction }) => ({
         label,
         model: modelLabel(timing.config),
