@@ -162,10 +162,14 @@ function sixNTable(verification: TrainingVerification): Table {
   };
 }
 
+/** "none", or "Erf x 12, Cumsum x 1": kernels by name and how many ran. */
+function kernelCountsText(counts: ReadonlyMap<string, number>): string {
+  return counts.size === 0 ? 'none' : [...counts].map(([kernel, count]) => `${kernel} x ${count}`).join(', ');
+}
+
 function optimizerTable(verification: TrainingVerification): Table {
   const { optimizer } = verification;
   const perParameter = (total: bigint): string => ratioText(rational(total, optimizer.parameterCount));
-  const uncounted = [...optimizer.uncounted].map(([kernel, count]) => `${kernel} x ${count}`);
   return {
     title: `AdamW update FLOPs over ${groupDigits(optimizer.parameterCount)} parameters`,
     columns: [
@@ -183,15 +187,13 @@ function optimizerTable(verification: TrainingVerification): Table {
       optimizer.traced === optimizer.analytic.total
         ? 'The traced update matches the analytic count exactly.'
         : `The traced update differs from the analytic count by ${groupDigits(optimizer.traced - optimizer.analytic.total)} FLOPs.`,
-      `Uncounted optimizer kernels: ${uncounted.length === 0 ? 'none' : uncounted.join(', ')}; matmul kernels: ${optimizer.matmulKernels}.`,
+      `Uncounted optimizer kernels: ${kernelCountsText(optimizer.uncounted)}; matmul kernels: ${optimizer.matmulKernels}.`,
       optimizer.analytic.convention,
     ],
   };
 }
 
 function nonMatmulTable(verification: TrainingVerification): Table {
-  const uncounted = (map: ReadonlyMap<string, number>): string =>
-    map.size === 0 ? 'none' : [...map].map(([kernel, count]) => `${kernel} x ${count}`).join(', ');
   return {
     title: 'Non-matmul work by phase (the rule table over every kernel)',
     columns: [
@@ -206,7 +208,7 @@ function nonMatmulTable(verification: TrainingVerification): Table {
       BigInt(entry.kernels),
       entry.flops,
       formatFlops(entry.flops),
-      uncounted(entry.uncounted),
+      kernelCountsText(entry.uncounted),
     ]),
     notes: [
       `Of the backward work, ${groupDigits(BigInt(verification.gradientAccumulation.kernels))} Add kernels ` +
