@@ -121,7 +121,17 @@ export function traceKernels<T>(fn: () => T, options: TraceOptions = {}): Trace<
         `traceKernels: the backend changed from '${backendName}' to '${tf.getBackend()}' during the trace; set the backend before tracing`,
       );
     }
-    return { result, records: finishRecords(capture.captured) };
+    // Records (shapes copied, attrs made JSON-safe, FLOPs counted) are built when first read and
+    // kept: that is analysis of the trace, not part of running the traced function.
+    const captured = capture.captured;
+    let records: KernelRecord[] | undefined;
+    return {
+      result,
+      get records(): KernelRecord[] {
+        records ??= finishRecords(captured);
+        return records;
+      },
+    };
   } finally {
     for (const entry of kernels) entry.config.kernelFunc = entry.originalFunc;
     active = undefined;
