@@ -88,12 +88,15 @@ describe('flops', () => {
     expect(json.model.context_length).toBe(16384);
   });
 
-  it('refuses --seq beyond the context and says to add --ctx', async () => {
-    const { code, stdout, stderr } = await cli('flops', 'gpt2-xl', '--seq', '16384');
-    expect(code).toBe(2);
-    expect(stdout).toBe('');
-    expect(stderr).toMatch(/^flopledger: .*add --ctx 16384/);
-    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+  it('counts --seq beyond the context with the context raised, and says so on stderr', async () => {
+    const { code, stdout, stderr } = await cli('flops', 'gpt2-xl', '--seq', '16384', '--format', 'json');
+    expect(code).toBe(0);
+    expect(stderr).toBe(
+      "flopledger: note: --seq 16384 is past gpt2-xl's context_length 1024; counted with the context raised to 16384 (as --ctx 16384)\n",
+    );
+    const json = JSON.parse(stdout) as { total: string; model: { context_length: number } };
+    expect(json.total).toBe(forwardFlops(XL.L, XL.d, XL.F, XL.V, 16384n).toString());
+    expect(json.model.context_length).toBe(16384);
   });
 
   it('scales linearly with batch', async () => {
@@ -267,7 +270,7 @@ describe('bad input: one line, exit 2, no stack', () => {
     ['unknown key in a file', () => ['flops', join(dir, 'extra.json')], /extra\.json: unknown key "n_embd": did you mean "d_model"\?/],
     ['--d-ff-rule foo', () => ['params', 'gpt2-xl', '--d-ff-rule', 'foo'], /--d-ff-rule: "foo" is not a d_ff rule; use given .* or swiglu/],
     ['missing file', () => ['memory', join(dir, 'absent.json')], /absent\.json: file not found/],
-    ['--seq past the context', () => ['flops', 'gpt2-xl', '--seq', '16384'], /add --ctx 16384/],
+    ['--seq past the context of a model to run', () => ['trace', 'gpt2-xl', '--backend', 'meta', '--seq', '16384'], /add --ctx 16384/],
     ['sweep without --seq', () => ['sweep', 'gpt2-xl'], /required option '--seq <list>' not specified/],
     ['bad sweep list', () => ['sweep', 'gpt2-xl', '--seq', '1024,x'], /--seq: "x" in "1024,x" is not a positive integer/],
     ['unknown option', () => ['params', 'gpt2-xl', '--bogus'], /unknown option '--bogus'/],

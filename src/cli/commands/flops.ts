@@ -3,19 +3,40 @@ import { countingConventions } from '../../conventions/index.js';
 import { conventionsReport } from '../../report/conventions_report.js';
 import { flopsReport } from '../../report/flops_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
+import { applyOverrides, parsePositiveInteger } from '../../config/index.js';
+import type { ModelConfig } from '../../config/model_config.js';
+import type { CommandContext } from '../command_context.js';
 import {
   addDepthOption,
   addFormatOption,
   addModelOverrideOptions,
   addRunShapeOptions,
   depthOf,
-  loadModelRun,
+  loadModel,
   MODEL_ARGUMENT_HELP,
+  runShapeOf,
   writeReport,
   type ModelReportOptions,
 } from '../options.js';
 
 type FlopsOptions = ModelReportOptions & { macs?: boolean; conventions?: boolean };
+
+/**
+ * Counting asks "what if": a --seq past the model's context raises the context to fit (as
+ * `sweep` does) instead of refusing, with a note saying so. Only the count is affected: a RoPE
+ * model has no parameter that depends on the context, and a learned position table grows with
+ * it, which `params --ctx` shows. Commands that run the model (trace, verify) still refuse.
+ */
+function contextForSeq(config: ModelConfig, options: FlopsOptions, context: CommandContext): ModelConfig {
+  if (options.seq === undefined || options.ctx !== undefined) return config;
+  const seq = parsePositiveInteger(options.seq, '--seq');
+  if (seq <= config.context_length) return config;
+  context.io.stderr(
+    `flopledger: note: --seq ${seq} is past ${config.name}'s context_length ${config.context_length}; ` +
+      `counted with the context raised to ${seq} (as --ctx ${seq})\n`,
+  );
+  return applyOverrides(config, { context_length: seq });
+}
 
 export const registerFlops: RegisterCommand = (program, context) => {
   const command = program
@@ -26,7 +47,7 @@ export const registerFlops: RegisterCommand = (program, context) => {
       'after',
       exampleHelp(
         'flopledger flops gpt2-xl --depth 1',
-        'flopledger flops gpt2-xl --ctx 16384 --seq 16384 --depth 2 --macs',
+        'flopledger flops gpt2-xl --seq 16384 --depth 2 --macs',
       ),
     );
   addRunShapeOptions(command);
@@ -38,7 +59,8 @@ export const registerFlops: RegisterCommand = (program, context) => {
   );
   addModelOverrideOptions(command);
   addFormatOption(command).action((model: string | undefined, options: FlopsOptions) => {
-    const { config, run } = loadModelRun(model, options, context);
+    const config = contextForSeq(loadModel(model, options, context), options, context);
+    const run = runShapeOf(config, options);
     if (options.conventions === true) {
       return writeReport(context, conventionsReport(countingConventions(config, run)), options.format);
     }
