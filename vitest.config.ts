@@ -6,6 +6,9 @@ export default defineConfig({
     // tfjs keeps one global engine per process; forks isolate each file's backend and kernel registry.
     pool: 'forks',
     testTimeout: 120_000,
+    // One wasm thread in tests: each test file is a process of its own, and their kernels'
+    // results do not depend on the thread count (the threaded build is exercised by bench).
+    env: { FLOPLEDGER_WASM_THREADS: '1' },
     hookTimeout: 120_000,
   },
 });

@@ -86,6 +86,10 @@ async function main(): Promise<void> {
     threaded: runChild<ThreadBenchResult>('./bench_wasm_threads.js', ['threaded', String(threads)]),
   };
 
+  // The forward-pass sections compare traced with untraced runs and with a calibrated matmul on
+  // the single-thread build, whose figures are stable on a shared machine; the two builds are
+  // compared against each other above.
+  process.env['FLOPLEDGER_WASM_THREADS'] = '1';
   const backend = await useBackend('wasm');
   const forwards: ForwardBenchResult[] = [];
   for (const config of BENCH_CONFIGS) {

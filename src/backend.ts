@@ -3,15 +3,17 @@
  *
  *   tensorflow  libtensorflow through @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (optional,
  *               its installer downloads libtensorflow, so it is often absent)
- *   wasm        WebAssembly with SIMD, single-threaded in Node (always here); FLOPLEDGER_WASM_THREADS=N
- *               starts the threaded build with N threads instead (src/wasm_threads.ts: opt-in, since
- *               starting it in Node takes workarounds and it measured faster only on a quiet machine)
+ *   wasm        WebAssembly with SIMD (always here): the threaded build with one thread per core,
+ *               which measured faster than the single-thread build (docs/bench.md), started in Node
+ *               by src/wasm_threads.ts; FLOPLEDGER_WASM_THREADS=N sets the threads, 1 the
+ *               single-thread build
  *   cpu         plain JavaScript kernels: the slow reference
  *   meta        shape-only: tensors keep {shape, dtype} and no data (src/meta)
  *   auto        tensorflow when it loads, else wasm
  */
 
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { InputError, UnavailableError } from './errors.js';
@@ -104,10 +106,10 @@ async function loadMetaBackend(): Promise<void> {
   metaModule.registerMetaBackend();
 }
 
-/** Threads asked for through FLOPLEDGER_WASM_THREADS (1, the default, is the single-thread build). */
+/** Threads for the wasm backend: FLOPLEDGER_WASM_THREADS, else one per core (1 is the single-thread build). */
 function requestedWasmThreads(): number {
   const raw = process.env['FLOPLEDGER_WASM_THREADS'];
-  if (raw === undefined || raw === '') return 1;
+  if (raw === undefined || raw === '') return os.availableParallelism();
   const threads = Number(raw);
   if (!Number.isInteger(threads) || threads < 1) {
     throw new InputError(`FLOPLEDGER_WASM_THREADS: "${raw}" is not a positive integer; use e.g. FLOPLEDGER_WASM_THREADS=2, or unset it for one thread`);
