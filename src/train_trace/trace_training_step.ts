@@ -6,10 +6,9 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 
-import { assertRunFits } from '../analytic/run_shape.js';
-import { useBackend, type ActiveBackend, type BackendChoice } from '../backend.js';
+import type { ActiveBackend, BackendChoice } from '../backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
-import { defaultRealRunBudget } from '../memory_budget.js';
+import { setUpRun } from '../run_setup.js';
 import { explainMetaError } from '../meta/explain_meta_error.js';
 import { disposeWeights, initWeights, tokenIds, weightEntries, type ModelParts, type TransformerWeights } from '../model/index.js';
 import { traceKernels } from '../trace/tracer.js';
@@ -52,15 +51,7 @@ export interface TracedTrainingStep {
 /** Trace one training step of `config` at `run` on the chosen backend. */
 export async function traceTrainingStep(options: TrainingTraceOptions): Promise<TracedTrainingStep> {
   const { config, run } = options;
-  assertRunFits(config, run);
-  const backend = await useBackend(options.backend);
-  const real = backend.name !== 'meta';
-  // Before a single tensor exists: a step that cannot fit is refused, not attempted.
-  const guardEstimate = real
-    ? assertTrainingRunFits(config, run, backend.name, options.maxMemoryBytes ?? defaultRealRunBudget())
-    : undefined;
-  const init = real ? 'random' : 'fill';
-  const seed = options.seed ?? 0;
+  const { backend, real, init, seed, estimate: guardEstimate } = await setUpRun(options, assertTrainingRunFits);
   const hyper = options.hyper ?? DEFAULT_ADAMW;
 
   let weights: TransformerWeights | undefined;

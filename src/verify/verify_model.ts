@@ -8,11 +8,10 @@ import type * as tf from '@tensorflow/tfjs';
 import { expectedMatmulCount, forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import { nonMatmulEstimate } from '../analytic/non_matmul_estimate.js';
 import type { RunMemoryEstimate } from '../analytic/run_memory.js';
-import { assertRunFits } from '../analytic/run_shape.js';
 import type { MatmulRow } from '../analytic/types.js';
-import { useBackend, type ActiveBackend, type BackendChoice } from '../backend.js';
+import type { ActiveBackend, BackendChoice } from '../backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
-import { defaultRealRunBudget } from '../memory_budget.js';
+import { setUpRun } from '../run_setup.js';
 import { explainMetaError } from '../meta/explain_meta_error.js';
 import { disposeWeights, forward, initWeights, tokenIds, type ModelParts, type TransformerWeights } from '../model/index.js';
 import { matmulKernelCount, traceTotals, type KernelTotals } from '../trace/summary.js';
@@ -76,15 +75,7 @@ export interface VerifyReport {
 /** Trace one forward pass of `config` at `run` on the chosen backend. */
 export async function traceModel(options: ModelRunOptions): Promise<TracedRun> {
   const { config, run } = options;
-  assertRunFits(config, run);
-  const backend = await useBackend(options.backend);
-  const real = backend.name !== 'meta';
-  // Before a single tensor exists: a run that cannot fit is refused, not attempted.
-  const memoryEstimate = real
-    ? assertRealRunFits(config, run, backend.name, options.maxMemoryBytes ?? defaultRealRunBudget())
-    : undefined;
-  const init = real ? 'random' : 'fill';
-  const seed = options.seed ?? 0;
+  const { backend, real, init, seed, estimate: memoryEstimate } = await setUpRun(options, assertRealRunFits);
 
   let weights: TransformerWeights | undefined;
   let ids: tf.Tensor2D | undefined;
