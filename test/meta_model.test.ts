@@ -6,6 +6,7 @@ import type { ModelConfig, RunShape } from '../src/config/model_config.js';
 import { META_BACKEND_NAME, registerMetaBackend } from '../src/meta/index.js';
 import { disposeWeights, forward, initWeights, tokenIds, type WeightInit } from '../src/model/index.js';
 import { traceKernels, type KernelRecord } from '../src/trace/index.js';
+import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
 
 /** GPT-2 XL's shape (design.md section 1), with the context raised for the long run. */
 function gpt2Xl(contextLength: number): ModelConfig {
@@ -48,30 +49,17 @@ function untimed(record: KernelRecord): KernelRecord {
   return rest;
 }
 
-const smallConfig = fc
-  .record({
-    vocab: fc.integer({ min: 2, max: 40 }),
-    layers: fc.integer({ min: 1, max: 3 }),
-    heads: fc.integer({ min: 1, max: 4 }),
-    halfHeadDim: fc.integer({ min: 1, max: 4 }),
-    ffn: fc.integer({ min: 1, max: 24 }),
-    batch: fc.integer({ min: 1, max: 3 }),
-    seq: fc.integer({ min: 1, max: 9 }),
-    spareContext: fc.integer({ min: 0, max: 4 }),
-  })
-  .map(({ vocab, layers, heads, halfHeadDim, ffn, batch, seq, spareContext }) => ({
-    config: {
-      name: 'random-small',
-      source: 'test/meta_model.test.ts',
-      vocab_size: vocab,
-      context_length: seq + spareContext,
-      num_layers: layers,
-      d_model: heads * 2 * halfHeadDim, // dk = 2 * halfHeadDim: RoPE rotates pairs
-      num_heads: heads,
-      d_ff: ffn,
-    } satisfies ModelConfig,
-    run: { batch, seq } satisfies RunShape,
-  }));
+const smallConfig = arbitrarySmallModel({
+  source: 'test/meta_model.test.ts',
+  vocabMax: 40,
+  layersMax: 3,
+  headsMax: 4,
+  halfHeadDimMax: 4,
+  ffnMax: 24,
+  batchMax: 3,
+  seqMax: 9,
+  spareContextMax: 4,
+});
 
 describe('the model on the meta backend', () => {
   let baseline = 0;

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { parameterInventory, summarizeParameters } from '../src/analytic/parameters.js';
 import { useBackend } from '../src/backend.js';
-import { FFN_KINDS, NORM_KINDS, POSITION_KINDS, type ModelConfig, type RunShape } from '../src/config/model_config.js';
+import type { ModelConfig, RunShape } from '../src/config/model_config.js';
 import { META_BACKEND_NAME, registerMetaBackend } from '../src/meta/index.js';
 import {
   addLearnedPositions,
@@ -37,6 +37,7 @@ import {
   toTrainable,
   trainingStep,
 } from '../src/train_trace/index.js';
+import { arbitraryVariantConfig } from './helpers/arbitrary_small_model.js';
 
 /** A reproducible list of floats in [-1, 1) that does not come from the code under test. */
 function testValues(count: number, seed: number): number[] {
@@ -59,46 +60,12 @@ function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return max;
 }
 
-/** Every variant combination at tiny sizes: kv heads H, 1 or a proper divisor; both FFNs, norms, position kinds; biases; tying; padding. */
-const variantConfig: fc.Arbitrary<ModelConfig> = fc
-  .record({
-    vocab: fc.integer({ min: 2, max: 20 }),
-    vocabMultiple: fc.constantFrom(1, 3, 8),
-    layers: fc.integer({ min: 1, max: 2 }),
-    kvHeads: fc.integer({ min: 1, max: 3 }),
-    group: fc.integer({ min: 1, max: 3 }),
-    headDim: fc.integer({ min: 1, max: 4 }),
-    ffnWidth: fc.integer({ min: 1, max: 12 }),
-    context: fc.integer({ min: 1, max: 8 }),
-    ffn: fc.constantFrom(...FFN_KINDS),
-    norm: fc.constantFrom(...NORM_KINDS),
-    positions: fc.constantFrom(...POSITION_KINDS),
-    bias: fc.boolean(),
-    tie: fc.boolean(),
-    ropeTheta: fc.constantFrom(10000, 500000),
-  })
-  .map((v) => {
-    const numHeads = v.kvHeads * v.group; // group 1: multi-head; kvHeads 1: multi-query; else grouped
-    const dk = v.positions === 'rope' ? 2 * Math.ceil(v.headDim / 2) : v.headDim; // RoPE rotates pairs
-    return {
-      name: 'random-variant',
-      source: 'test/model_variants.test.ts',
-      vocab_size: v.vocab,
-      context_length: v.context,
-      num_layers: v.layers,
-      d_model: numHeads * dk,
-      num_heads: numHeads,
-      d_ff: v.ffnWidth,
-      num_kv_heads: v.kvHeads,
-      tie_embeddings: v.tie,
-      ffn: v.ffn,
-      norm: v.norm,
-      positions: v.positions,
-      bias: v.bias,
-      vocab_multiple: v.vocabMultiple,
-      rope_theta: v.ropeTheta,
-    } satisfies ModelConfig;
-  });
+const variantConfig = arbitraryVariantConfig({
+  source: 'test/model_variants.test.ts',
+  vocabMax: 20,
+  vocabMultiples: [1, 3, 8],
+  contextMax: 8,
+});
 
 // ---------------------------------------------------------------------------------------------
 // A reference forward pass in plain JavaScript (float64), written from the architecture's

@@ -9,6 +9,7 @@ import { registerMetaBackend } from '../src/meta/index.js';
 import { linear, type ModelParts } from '../src/model/index.js';
 import { ruleFor } from '../src/trace/index.js';
 import { assertRealRunFits, traceModel, WASM_HEAP_BYTES } from '../src/verify/index.js';
+import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
 
 /** The hand-worked model of test/verify.test.ts with one layer: N = B*T = 10 tokens, dk = 4. */
 const oneLayer: ModelConfig = {
@@ -40,29 +41,17 @@ const variantLayer: ModelConfig = {
   vocab_multiple: 4,
 };
 
-const smallConfig = fc
-  .record({
-    vocab: fc.integer({ min: 2, max: 40 }),
-    layers: fc.integer({ min: 1, max: 3 }),
-    heads: fc.integer({ min: 1, max: 4 }),
-    halfHeadDim: fc.integer({ min: 1, max: 4 }),
-    ffn: fc.integer({ min: 1, max: 24 }),
-    batch: fc.integer({ min: 1, max: 3 }),
-    seq: fc.integer({ min: 1, max: 9 }),
-  })
-  .map(({ vocab, layers, heads, halfHeadDim, ffn, batch, seq }) => ({
-    config: {
-      name: 'random-small',
-      source: 'test/verify_estimates.test.ts',
-      vocab_size: vocab,
-      context_length: seq,
-      num_layers: layers,
-      d_model: heads * 2 * halfHeadDim,
-      num_heads: heads,
-      d_ff: ffn,
-    } satisfies ModelConfig,
-    run: { batch, seq } satisfies RunShape,
-  }));
+/** Random small models whose context is exactly the run's seq. */
+const smallConfig = arbitrarySmallModel({
+  source: 'test/verify_estimates.test.ts',
+  vocabMax: 40,
+  layersMax: 3,
+  headsMax: 4,
+  halfHeadDimMax: 4,
+  ffnMax: 24,
+  batchMax: 3,
+  seqMax: 9,
+});
 
 /**
  * Non-matmul FLOPs under the rule table, in closed form (elementwise 1 per output, a mean of d

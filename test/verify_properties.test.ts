@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { ModelConfig, RunShape } from '../src/config/model_config.js';
 import { verifyModel } from '../src/verify/index.js';
+import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
 
 /**
  * Forward matmul FLOPs in closed form, worked from the architecture independently of
@@ -18,30 +19,17 @@ function forwardFlops(config: ModelConfig, run: RunShape): bigint {
 }
 
 /** Random small models: every dimension varies, dk stays even (RoPE rotates pairs). */
-const smallModel = fc
-  .record({
-    vocab: fc.integer({ min: 2, max: 48 }),
-    layers: fc.integer({ min: 1, max: 3 }),
-    heads: fc.integer({ min: 1, max: 4 }),
-    halfHeadDim: fc.integer({ min: 1, max: 4 }),
-    ffn: fc.integer({ min: 1, max: 32 }),
-    batch: fc.integer({ min: 1, max: 3 }),
-    seq: fc.integer({ min: 1, max: 12 }),
-    spareContext: fc.integer({ min: 0, max: 4 }),
-  })
-  .map(({ vocab, layers, heads, halfHeadDim, ffn, batch, seq, spareContext }) => ({
-    config: {
-      name: 'random-small',
-      source: 'test/verify_properties.test.ts',
-      vocab_size: vocab,
-      context_length: seq + spareContext,
-      num_layers: layers,
-      d_model: heads * 2 * halfHeadDim,
-      num_heads: heads,
-      d_ff: ffn,
-    } satisfies ModelConfig,
-    run: { batch, seq } satisfies RunShape,
-  }));
+const smallModel = arbitrarySmallModel({
+  source: 'test/verify_properties.test.ts',
+  vocabMax: 48,
+  layersMax: 3,
+  headsMax: 4,
+  halfHeadDimMax: 4,
+  ffnMax: 32,
+  batchMax: 3,
+  seqMax: 12,
+  spareContextMax: 4,
+});
 
 describe('verify over random small models, with real compute', () => {
   beforeAll(async () => {

@@ -9,6 +9,7 @@ import { trainingMismatchLines, trainingVerdictLine } from '../src/report/verify
 import { backwardMatmulInventory, type BackwardMatmulRow } from '../src/training/index.js';
 import { verificationExitCode } from '../src/verify/index.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
+import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
 
 /** Parameters by hand: E and lm_head V*d each, per layer 4 d^2 + 3 d F + 2 gains of d, the final gain d. */
 function parametersByHand(config: ModelConfig): bigint {
@@ -34,32 +35,18 @@ function expectExactTwo(verification: TrainingVerification): void {
   }
 }
 
-const smallConfig = fc
-  .record({
-    vocab: fc.integer({ min: 2, max: 24 }),
-    layers: fc.integer({ min: 1, max: 2 }),
-    heads: fc.integer({ min: 1, max: 3 }),
-    halfHeadDim: fc.integer({ min: 1, max: 3 }),
-    ffn: fc.integer({ min: 1, max: 16 }),
-    batch: fc.integer({ min: 1, max: 2 }),
-    seq: fc.integer({ min: 1, max: 6 }),
-    spareContext: fc.integer({ min: 0, max: 3 }),
-    seed: fc.integer({ min: 0, max: 1000 }),
-  })
-  .map(({ vocab, layers, heads, halfHeadDim, ffn, batch, seq, spareContext, seed }) => ({
-    config: {
-      name: 'random-small',
-      source: 'test/verify_train.test.ts',
-      vocab_size: vocab,
-      context_length: seq + spareContext,
-      num_layers: layers,
-      d_model: heads * 2 * halfHeadDim, // dk = 2 * halfHeadDim: RoPE rotates pairs
-      num_heads: heads,
-      d_ff: ffn,
-    } satisfies ModelConfig,
-    run: { batch, seq } satisfies RunShape,
-    seed,
-  }));
+const smallConfig = arbitrarySmallModel({
+  source: 'test/verify_train.test.ts',
+  vocabMax: 24,
+  layersMax: 2,
+  headsMax: 3,
+  halfHeadDimMax: 3,
+  ffnMax: 16,
+  batchMax: 2,
+  seqMax: 6,
+  spareContextMax: 3,
+  seedMax: 1000,
+});
 
 const tiny: ModelConfig = {
   name: 'tiny-train',

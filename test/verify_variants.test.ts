@@ -3,13 +3,14 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { listPresets, loadModelConfig } from '../src/config/index.js';
-import { FFN_KINDS, NORM_KINDS, POSITION_KINDS, type ModelConfig, type RunShape } from '../src/config/model_config.js';
+import type { ModelConfig, RunShape } from '../src/config/model_config.js';
 import { registerMetaBackend } from '../src/meta/index.js';
 import type { ModelParts } from '../src/model/index.js';
 import { path } from '../src/module_paths.js';
 import { verifyModel } from '../src/verify/index.js';
 import type { MatmulComparison } from '../src/verify/matmul_check.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
+import { arbitraryVariantRun } from './helpers/arbitrary_small_model.js';
 
 /**
  * The sizes every check below compares against, written from the architecture's definition and
@@ -59,50 +60,15 @@ function forwardFlops(config: ModelConfig, run: RunShape): bigint {
   return L * perLayer + 2n * N * d * BigInt(Vp);
 }
 
-/** Every variant combination at tiny sizes: kv heads H, 1 or a proper divisor; both FFNs, norms, position kinds; biases; tying; padding. */
-const variantRun = fc
-  .record({
-    vocab: fc.integer({ min: 2, max: 24 }),
-    vocabMultiple: fc.constantFrom(1, 4, 8),
-    layers: fc.integer({ min: 1, max: 2 }),
-    kvHeads: fc.integer({ min: 1, max: 3 }),
-    group: fc.integer({ min: 1, max: 3 }),
-    headDim: fc.integer({ min: 1, max: 4 }),
-    ffnWidth: fc.integer({ min: 1, max: 12 }),
-    ffn: fc.constantFrom(...FFN_KINDS),
-    norm: fc.constantFrom(...NORM_KINDS),
-    positions: fc.constantFrom(...POSITION_KINDS),
-    bias: fc.boolean(),
-    tie: fc.boolean(),
-    ropeTheta: fc.constantFrom(10000, 500000),
-    batch: fc.integer({ min: 1, max: 2 }),
-    seq: fc.integer({ min: 1, max: 6 }),
-    spareContext: fc.integer({ min: 0, max: 3 }),
-    seed: fc.integer({ min: 0, max: 1000 }),
-  })
-  .map((v) => {
-    const numHeads = v.kvHeads * v.group; // group 1: multi-head; kvHeads 1: multi-query; else grouped
-    const dk = v.positions === 'rope' ? 2 * Math.ceil(v.headDim / 2) : v.headDim; // RoPE rotates pairs
-    const config: ModelConfig = {
-      name: 'random-variant',
-      source: 'test/verify_variants.test.ts',
-      vocab_size: v.vocab,
-      context_length: v.seq + v.spareContext,
-      num_layers: v.layers,
-      d_model: numHeads * dk,
-      num_heads: numHeads,
-      d_ff: v.ffnWidth,
-      num_kv_heads: v.kvHeads,
-      tie_embeddings: v.tie,
-      ffn: v.ffn,
-      norm: v.norm,
-      positions: v.positions,
-      bias: v.bias,
-      vocab_multiple: v.vocabMultiple,
-      rope_theta: v.ropeTheta,
-    };
-    return { config, run: { batch: v.batch, seq: v.seq } satisfies RunShape, seed: v.seed };
-  });
+const variantRun = arbitraryVariantRun({
+  source: 'test/verify_variants.test.ts',
+  vocabMax: 24,
+  vocabMultiples: [1, 4, 8],
+  batchMax: 2,
+  seqMax: 6,
+  spareContextMax: 3,
+  seedMax: 1000,
+});
 
 /** The traced kernel shapes at `modulePath`, batch dims folded into rows: "rows x k x n". */
 function tracedShapesAt(comparison: MatmulComparison, modulePath: string): string[] {
