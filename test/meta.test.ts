@@ -14,24 +14,8 @@ import {
   metaKernelFileName,
   registerMetaBackend,
 } from '../src/meta/index.js';
+import { f, i32, signaturesOn, type Build } from './helpers/meta_signatures.js';
 
-interface Signature {
-  shape: number[];
-  dtype: string;
-}
-
-type Build = () => tf.Tensor | tf.Tensor[];
-
-/** Output shapes and dtypes of `build` on one backend; every tensor it made is released. */
-async function signaturesOn(backendName: string, build: Build): Promise<Signature[]> {
-  await tf.setBackend(backendName);
-  let signatures: Signature[] = [];
-  tf.tidy(() => {
-    const out = build();
-    signatures = (Array.isArray(out) ? out : [out]).map((t) => ({ shape: t.shape.slice(), dtype: t.dtype }));
-  });
-  return signatures;
-}
 
 /** Records the name of every meta kernel dispatched while `fn` runs, as a registry wrapper would. */
 function dispatchedMetaKernels(fn: () => void): Set<string> {
@@ -58,8 +42,6 @@ function dispatchedMetaKernels(fn: () => void): Set<string> {
   return seen;
 }
 
-const f = (shape: number[], value = 0.5): tf.Tensor => tf.fill(shape, value);
-const i32 = (shape: number[], value = 1): tf.Tensor => tf.fill(shape, value, 'int32');
 const bool = (shape: number[]): tf.Tensor => tf.fill(shape, 1, 'bool');
 
 /** The same op on cpu and on meta; `[name, build]`. Inputs are made inside, on the backend under test. */

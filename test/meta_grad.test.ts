@@ -16,27 +16,8 @@ import {
   trainingStep,
 } from '../src/train_trace/index.js';
 import { disposeWeights } from '../src/model/index.js';
+import { f, i32, signaturesOn, type Build } from './helpers/meta_signatures.js';
 
-interface Signature {
-  shape: number[];
-  dtype: string;
-}
-
-type Build = () => tf.Tensor | tf.Tensor[];
-
-/** Output shapes and dtypes of `build` on one backend; every tensor it made is released. */
-async function signaturesOn(backendName: string, build: Build): Promise<Signature[]> {
-  await tf.setBackend(backendName);
-  let signatures: Signature[] = [];
-  tf.tidy(() => {
-    const out = build();
-    signatures = (Array.isArray(out) ? out : [out]).map((t) => ({ shape: t.shape.slice(), dtype: t.dtype }));
-  });
-  return signatures;
-}
-
-const f = (shape: number[], value = 0.5): tf.Tensor => tf.fill(shape, value);
-const i32 = (shape: number[], value = 1): tf.Tensor => tf.fill(shape, value, 'int32');
 
 /** The kernels a training step needs beyond the forward pass: the same op on cpu and on meta. */
 const GRADIENT_KERNEL_CASES: readonly [string, string, Build][] = [

@@ -1,0 +1,28 @@
+/**
+ * Comparing an op on meta with the same op on cpu: meta computes no values, so what must agree is
+ * the shape and dtype of every output.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface Signature {
+  shape: number[];
+  dtype: string;
+}
+
+export type Build = () => tf.Tensor | tf.Tensor[];
+
+/** Output shapes and dtypes of `build` on one backend; every tensor it made is released. */
+export async function signaturesOn(backendName: string, build: Build): Promise<Signature[]> {
+  await tf.setBackend(backendName);
+  let signatures: Signature[] = [];
+  tf.tidy(() => {
+    const out = build();
+    signatures = (Array.isArray(out) ? out : [out]).map((t) => ({ shape: t.shape.slice(), dtype: t.dtype }));
+  });
+  return signatures;
+}
+
+/** A float32 input of `shape`, every element `value`. */
+export const f = (shape: number[], value = 0.5): tf.Tensor => tf.fill(shape, value);
+/** An int32 input of `shape`, every element `value`. */
+export const i32 = (shape: number[], value = 1): tf.Tensor => tf.fill(shape, value, 'int32');
