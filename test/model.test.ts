@@ -17,17 +17,9 @@ import {
   weightEntries,
   type TransformerWeights,
 } from '../src/model/index.js';
+import { tinyConfig } from './helpers/small_configs.js';
 
-const tiny: ModelConfig = {
-  name: 'tiny',
-  source: 'test/model.test.ts',
-  vocab_size: 11,
-  context_length: 8,
-  num_layers: 2,
-  d_model: 8,
-  num_heads: 2,
-  d_ff: 12,
-};
+const tiny = tinyConfig('tiny', 'test/model.test.ts');
 
 /** A reproducible list of floats in [-1, 1) that does not come from the code under test. */
 function testValues(count: number, seed: number): number[] {

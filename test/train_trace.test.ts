@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../src/backend.js';
-import type { ModelConfig, RunShape } from '../src/config/model_config.js';
+import type { RunShape } from '../src/config/model_config.js';
 import { disposeWeights, initWeights, swiglu, tokenIds, weightEntries, type ModelParts, type TransformerWeights } from '../src/model/index.js';
 import { currentModulePath, scope } from '../src/scope.js';
 import { traceKernels, type KernelRecord } from '../src/trace/index.js';
@@ -24,17 +24,9 @@ import {
   type AdamWHyperparameters,
   type AdamWState,
 } from '../src/train_trace/index.js';
+import { tinyConfig } from './helpers/small_configs.js';
 
-const config: ModelConfig = {
-  name: 'tiny-train',
-  source: 'test/train_trace.test.ts',
-  vocab_size: 11,
-  context_length: 8,
-  num_layers: 2,
-  d_model: 8,
-  num_heads: 2,
-  d_ff: 12,
-};
+const config = tinyConfig('tiny-train', 'test/train_trace.test.ts');
 const run: RunShape = { batch: 2, seq: 8 };
 
 interface Setup {

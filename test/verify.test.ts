@@ -3,13 +3,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { forwardMatmulInventory } from '../src/analytic/index.js';
 import { run as runCli } from '../src/cli/run.js';
-import type { ModelConfig, RunShape } from '../src/config/model_config.js';
+import type { RunShape } from '../src/config/model_config.js';
 import { ExitCode } from '../src/errors.js';
 import { linear, silu, type ModelParts } from '../src/model/index.js';
 import { renderReport } from '../src/report/render.js';
 import { verificationReport, verdictLine } from '../src/report/verify_report.js';
 import { currentModulePath, scope } from '../src/scope.js';
 import { describeMismatch, verificationExitCode, verifyModel } from '../src/verify/index.js';
+import { tinyConfig } from './helpers/small_configs.js';
 
 /**
  * A small model worked by hand. N = B*T = 10 tokens, dk = 4.
@@ -29,16 +30,7 @@ import { describeMismatch, verificationExitCode, verifyModel } from '../src/veri
  *   SiLU, gate    3 * N*F                    = 360
  *   per layer                                 = 2,390; two layers plus ln_final (340) = 5,120
  */
-const config: ModelConfig = {
-  name: 'hand-small',
-  source: 'test/verify.test.ts',
-  vocab_size: 11,
-  context_length: 8,
-  num_layers: 2,
-  d_model: 8,
-  num_heads: 2,
-  d_ff: 12,
-};
+const config = tinyConfig('hand-small', 'test/verify.test.ts'); // V 11, context 8, L 2, d 8, H 2, F 12
 const run: RunShape = { batch: 2, seq: 5 };
 
 /** An ffn that computes W3 x twice and adds the two: the extra matmul must be caught. */

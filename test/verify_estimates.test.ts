@@ -10,18 +10,10 @@ import { linear, type ModelParts } from '../src/model/index.js';
 import { ruleFor } from '../src/trace/index.js';
 import { assertRealRunFits, traceModel, WASM_HEAP_BYTES } from '../src/verify/index.js';
 import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
+import { tinyConfig } from './helpers/small_configs.js';
 
 /** The hand-worked model of test/verify.test.ts with one layer: N = B*T = 10 tokens, dk = 4. */
-const oneLayer: ModelConfig = {
-  name: 'hand-small',
-  source: 'test/verify_estimates.test.ts',
-  vocab_size: 11,
-  context_length: 8,
-  num_layers: 1,
-  d_model: 8,
-  num_heads: 2,
-  d_ff: 12,
-};
+const oneLayer: ModelConfig = { ...tinyConfig('hand-small', 'test/verify_estimates.test.ts'), num_layers: 1 };
 const run: RunShape = { batch: 2, seq: 5 };
 
 /**

@@ -10,6 +10,7 @@ import { backwardMatmulInventory, type BackwardMatmulRow } from '../src/training
 import { verificationExitCode } from '../src/verify/index.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
 import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
+import { tinyConfig } from './helpers/small_configs.js';
 
 /** Parameters by hand: E and lm_head V*d each, per layer 4 d^2 + 3 d F + 2 gains of d, the final gain d. */
 function parametersByHand(config: ModelConfig): bigint {
@@ -48,16 +49,7 @@ const smallConfig = arbitrarySmallModel({
   seedMax: 1000,
 });
 
-const tiny: ModelConfig = {
-  name: 'tiny-train',
-  source: 'test/verify_train.test.ts',
-  vocab_size: 11,
-  context_length: 8,
-  num_layers: 2,
-  d_model: 8,
-  num_heads: 2,
-  d_ff: 12,
-};
+const tiny = tinyConfig('tiny-train', 'test/verify_train.test.ts');
 const tinyRun: RunShape = { batch: 2, seq: 8 };
 
 function gpt2Xl(): ModelConfig {
