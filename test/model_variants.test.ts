@@ -38,6 +38,7 @@ import {
   trainingStep,
 } from '../src/train_trace/index.js';
 import { arbitraryVariantConfig } from './helpers/arbitrary_small_model.js';
+import { everyVariantConfig } from './helpers/small_configs.js';
 
 /** A reproducible list of floats in [-1, 1) that does not come from the code under test. */
 function testValues(count: number, seed: number): number[] {
@@ -614,23 +615,7 @@ describe('variant modules against hand-computed cases (cpu)', () => {
 });
 
 /** Every variant at once: GPT-2's block with grouped-query attention, a padded vocabulary and tied embeddings. */
-const everyVariant: ModelConfig = {
-  name: 'every-variant',
-  source: 'test/model_variants.test.ts',
-  vocab_size: 13,
-  context_length: 8,
-  num_layers: 2,
-  d_model: 12,
-  num_heads: 6,
-  d_ff: 10,
-  num_kv_heads: 2,
-  tie_embeddings: true,
-  ffn: 'gelu',
-  norm: 'layernorm',
-  positions: 'learned',
-  bias: true,
-  vocab_multiple: 8,
-};
+const everyVariant = everyVariantConfig('test/model_variants.test.ts');
 
 /** Logits of `ids` read back as [B][T][Vp]; the logits tensor is released. */
 function logitsOf(config: ModelConfig, weights: TransformerWeights, ids: number[][]): number[][][] {

@@ -11,6 +11,7 @@ import { verifyModel } from '../src/verify/index.js';
 import type { MatmulComparison } from '../src/verify/matmul_check.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
 import { arbitraryVariantRun } from './helpers/arbitrary_small_model.js';
+import { everyVariantConfig } from './helpers/small_configs.js';
 
 /**
  * The sizes every check below compares against, written from the architecture's definition and
@@ -186,23 +187,7 @@ describe('verify a variant model on wasm', () => {
   });
 
   it('grouped-query attention, the GELU MLP, LayerNorm, learned positions, biases, tied and padded vocabulary: forward and training step exact', async () => {
-    const config: ModelConfig = {
-      name: 'every-variant',
-      source: 'test/verify_variants.test.ts',
-      vocab_size: 13,
-      context_length: 8,
-      num_layers: 2,
-      d_model: 12,
-      num_heads: 6,
-      d_ff: 10,
-      num_kv_heads: 2,
-      tie_embeddings: true,
-      ffn: 'gelu',
-      norm: 'layernorm',
-      positions: 'learned',
-      bias: true,
-      vocab_multiple: 8,
-    };
+    const config = everyVariantConfig('test/verify_variants.test.ts');
     const run = { batch: 2, seq: 8 };
     const forward = await verifyModel({ config, run, backend: 'wasm', seed: 3 });
     expect(forward.backend.name).toBe('wasm');
