@@ -1,33 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { run } from '../src/cli/run.js';
-
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...argv: string[]): Promise<Captured> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { code, stdout, stderr };
-}
-
-async function cliJson(...argv: string[]): Promise<any> {
-  const result = await cli(...argv, '--format', 'json');
-  expect(result.stderr).toBe('');
-  expect(result.code).toBe(0);
-  return JSON.parse(result.stdout);
-}
+import { cli, cliJson } from './helpers/cli_runner.js';
 
 /** The tiny preset: V 256, ctx 64, L 2, d 64, H 4 (dk 16), F 256. */
 const TINY = { V: 256n, L: 2, d: 64n, F: 256n, T: 64n };

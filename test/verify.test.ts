@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { forwardMatmulInventory } from '../src/analytic/index.js';
-import { run as runCli } from '../src/cli/run.js';
 import type { RunShape } from '../src/config/model_config.js';
 import { ExitCode } from '../src/errors.js';
 import { linear, silu, type ModelParts } from '../src/model/index.js';
@@ -10,6 +9,7 @@ import { renderReport } from '../src/report/render.js';
 import { verificationReport, verdictLine } from '../src/report/verify_report.js';
 import { currentModulePath, scope } from '../src/scope.js';
 import { describeMismatch, verificationExitCode, verifyModel } from '../src/verify/index.js';
+import { cli } from './helpers/cli_runner.js';
 import { tinyConfig } from './helpers/small_configs.js';
 
 /**
@@ -162,20 +162,6 @@ describe('verifyModel on a hand-worked model (cpu)', () => {
 });
 
 describe('verify through run(argv)', () => {
-  async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(argv, {
-      stdout: (text) => {
-        stdout += text;
-      },
-      stderr: (text) => {
-        stderr += text;
-      },
-    });
-    return { code, stdout, stderr };
-  }
-
   it('exits 0 with the verdict for a real model written as a config file', async () => {
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
     const { join } = await import('node:path');

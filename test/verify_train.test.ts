@@ -3,13 +3,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { headDim, type ModelConfig, type RunShape } from '../src/config/model_config.js';
-import { run as runCli } from '../src/cli/run.js';
 import { registerMetaBackend } from '../src/meta/index.js';
 import { trainingMismatchLines, trainingVerdictLine } from '../src/report/verify_training_report.js';
 import { backwardMatmulInventory, type BackwardMatmulRow } from '../src/training/index.js';
 import { verificationExitCode } from '../src/verify/index.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
 import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
+import { cli } from './helpers/cli_runner.js';
 import { tinyConfig } from './helpers/small_configs.js';
 
 /** Parameters by hand: E and lm_head V*d each, per layer 4 d^2 + 3 d F + 2 gains of d, the final gain d. */
@@ -239,18 +239,11 @@ describe('verify --train on meta at full size', () => {
 });
 
 describe('the verify command with --train', () => {
-  function capture(): { io: { stdout: (text: string) => void; stderr: (text: string) => void }; out: string[]; err: string[] } {
-    const out: string[] = [];
-    const err: string[] = [];
-    return { io: { stdout: (text) => out.push(text), stderr: (text) => err.push(text) }, out, err };
-  }
-
   it('adds the training step to the forward verification and exits 0 when everything matches', async () => {
-    const { io, out, err } = capture();
-    const code = await runCli(['verify', 'tiny', '--backend', 'cpu', '--seq', '8', '--train', '--format', 'json'], io);
-    expect(err.join('')).toBe('');
+    const { code, stdout, stderr } = await cli('verify', 'tiny', '--backend', 'cpu', '--seq', '8', '--train', '--format', 'json');
+    expect(stderr).toBe('');
     expect(code).toBe(0);
-    const json = JSON.parse(out.join('')) as { ok: boolean; training: Record<string, unknown> };
+    const json = JSON.parse(stdout) as { ok: boolean; training: Record<string, unknown> };
     expect(json.ok).toBe(true);
     expect(json.training['ok']).toBe(true);
     // tiny: L = 2, so 19 forward and 38 backward matmuls.
@@ -262,10 +255,8 @@ describe('the verify command with --train', () => {
   });
 
   it('prints the training tables after the forward ones, ending with the training verdict', async () => {
-    const { io, out } = capture();
-    const code = await runCli(['verify', 'tiny', '--backend', 'meta', '--train', '--depth', '1'], io);
+    const { code, stdout: text } = await cli('verify', 'tiny', '--backend', 'meta', '--train', '--depth', '1');
     expect(code).toBe(0);
-    const text = out.join('');
     expect(text.indexOf('Verification of tiny')).toBeLessThan(text.indexOf('Training step of tiny'));
     expect(text).toContain('The 6N rule against the traced forward + backward matmul FLOPs');
     expect(text).toContain('Peak memory of the step');
@@ -280,14 +271,10 @@ describe('the verify command with --train', () => {
     const [V, d, F, L] = [50_257n, 768n, 3_072n, 12n];
     const P = 2n * V * d + L * (4n * d * d + 3n * d * F + 2n * d) + d;
     expect(5n * 4n * P + 6n * 4n * V * d).toBeGreaterThan(2n ** 32n);
-    const { io, out, err } = capture();
-    const code = await runCli(
-      ['verify', 'gpt2-small', '--backend', 'wasm', '--seq', '32', '--train', '--max-memory', '100GB'],
-      io,
-    );
+    const { code, stdout, stderr } = await cli('verify', 'gpt2-small', '--backend', 'wasm', '--seq', '32', '--train', '--max-memory', '100GB');
     expect(code).toBe(2);
-    expect(out.join('')).toBe('');
-    const lines = err.join('').trimEnd().split('\n');
+    expect(stdout).toBe('');
+    const lines = stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
       /^flopledger: a training step of gpt2-small at batch 1 x 32 tokens needs about [\d.]+ GB on wasm \(weights 762 MB, .*\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); use --backend meta to trace shapes without data, or lower --seq\/--batch$/,
@@ -295,8 +282,8 @@ describe('the verify command with --train', () => {
   });
 
   it('without --train the output has no training step', async () => {
-    const { io, out } = capture();
-    expect(await runCli(['verify', 'tiny', '--backend', 'meta', '--format', 'json'], io)).toBe(0);
-    expect(JSON.parse(out.join(''))).not.toHaveProperty('training');
+    const { code, stdout } = await cli('verify', 'tiny', '--backend', 'meta', '--format', 'json');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).not.toHaveProperty('training');
   });
 });
