@@ -18,26 +18,9 @@ import {
   type TransformerWeights,
 } from '../src/model/index.js';
 import { tinyConfig } from './helpers/small_configs.js';
+import { maxAbsDifference, testValues } from './helpers/test_values.js';
 
 const tiny = tinyConfig('tiny', 'test/model.test.ts');
-
-/** A reproducible list of floats in [-1, 1) that does not come from the code under test. */
-function testValues(count: number, seed: number): number[] {
-  const values: number[] = [];
-  let state = seed;
-  for (let i = 0; i < count; i++) {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    values.push((state / 2147483648) * 2 - 1);
-  }
-  return values;
-}
-
-function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return max;
-}
 
 /** Runs forward, reads the logits back and releases them. */
 function logitsOf(config: ModelConfig, weights: TransformerWeights, ids: tf.Tensor2D): Float32Array {

@@ -39,27 +39,10 @@ import {
 } from '../src/train_trace/index.js';
 import { arbitraryVariantConfig } from './helpers/arbitrary_small_model.js';
 import { everyVariantConfig } from './helpers/small_configs.js';
-
-/** A reproducible list of floats in [-1, 1) that does not come from the code under test. */
-function testValues(count: number, seed: number): number[] {
-  const values: number[] = [];
-  let state = seed;
-  for (let i = 0; i < count; i++) {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    values.push((state / 2147483648) * 2 - 1);
-  }
-  return values;
-}
+import { maxAbsDifference, testValues } from './helpers/test_values.js';
 
 /** The default attention-core modules: scaled masked scores and the softmax over keys. */
 const defaultCore = { scores: causalScores, softmax: softmaxOverKeys };
-
-function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return max;
-}
 
 const variantConfig = arbitraryVariantConfig({
   source: 'test/model_variants.test.ts',
