@@ -14,7 +14,7 @@ import {
   metaKernelFileName,
   registerMetaBackend,
 } from '../src/meta/index.js';
-import { f, i32, signaturesOn, type Build } from './helpers/meta_signatures.js';
+import { errorMessagesOnCpuAndMeta, f, i32, signaturesOn, type Build } from './helpers/meta_signatures.js';
 
 
 /** Records the name of every meta kernel dispatched while `fn` runs, as a registry wrapper would. */
@@ -197,18 +197,7 @@ describe('meta backend', () => {
       () => tf.slice(f([2, 3]), [1, 1], [2, 2]),
     ];
     for (const build of wrong) {
-      const messages = [];
-      for (const backendName of ['cpu', META_BACKEND_NAME]) {
-        await tf.setBackend(backendName);
-        try {
-          tf.tidy(() => {
-            build();
-          });
-          messages.push('no error');
-        } catch (error) {
-          messages.push((error as Error).message);
-        }
-      }
+      const messages = await errorMessagesOnCpuAndMeta(build, META_BACKEND_NAME);
       expect(messages[0]).not.toBe('no error');
       expect(messages[1]).toBe(messages[0]);
     }

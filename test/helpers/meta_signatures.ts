@@ -26,3 +26,20 @@ export async function signaturesOn(backendName: string, build: Build): Promise<S
 export const f = (shape: number[], value = 0.5): tf.Tensor => tf.fill(shape, value);
 /** An int32 input of `shape`, every element `value`. */
 export const i32 = (shape: number[], value = 1): tf.Tensor => tf.fill(shape, value, 'int32');
+
+/** The error message `build` raises on cpu and then on meta, in that order; 'no error' where it raises none. */
+export async function errorMessagesOnCpuAndMeta(build: Build, metaBackendName: string): Promise<string[]> {
+  const messages: string[] = [];
+  for (const backendName of ['cpu', metaBackendName]) {
+    await tf.setBackend(backendName);
+    try {
+      tf.tidy(() => {
+        build();
+      });
+      messages.push('no error');
+    } catch (error) {
+      messages.push((error as Error).message);
+    }
+  }
+  return messages;
+}
