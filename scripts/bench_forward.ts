@@ -11,7 +11,7 @@
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import type { ActiveBackend } from '../src/backend.js';
+import type { ActiveBackend } from '../src/runtime/backend.js';
 import { loadModelConfig } from '../src/config/index.js';
 import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
 import { gflopsPerSecond, sharesByComponent } from '../src/timing/attribution.js';
@@ -19,7 +19,7 @@ import { calibrateLargestMatmul } from '../src/timing/calibrate.js';
 import { efficiency, whereTimeGoes } from '../src/timing/diagnosis.js';
 import { median } from '../src/timing/statistics.js';
 import { traceKernels } from '../src/trace/tracer.js';
-import type { KernelRecord } from '../src/trace/types.js';
+import type { KernelRecord } from '../src/core/kernel_record.js';
 import type { BenchConfig } from './bench_configs.js';
 
 /** Rounds of (untraced, traced, timed) per config: within this budget, but never fewer than MIN_ROUNDS. */

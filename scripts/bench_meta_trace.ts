@@ -7,7 +7,7 @@
  * the meta backend, what the trace holds, and the process's peak resident set size.
  */
 import { pathToFileURL } from 'node:url';
-import { useBackend } from '../src/backend.js';
+import { useBackend } from '../src/runtime/backend.js';
 import { loadModelConfig } from '../src/config/index.js';
 import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
 import { matmulKernelCount, totalMatmulFlops } from '../src/trace/summary.js';

@@ -8,13 +8,13 @@
  * prints one JSON object: the thread count the backend reports, bare matmul rates at a few
  * shapes, and the median forward time of one config.
  *
- * Why the threaded build needs workarounds to start in Node, and what they are: src/wasm_threads.ts.
+ * Why the threaded build needs workarounds to start in Node, and what they are: src/runtime/wasm_threads.ts.
  */
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { startThreadedWasm } from '../src/wasm_threads.js';
-import type { ActiveBackend } from '../src/backend.js';
+import { startThreadedWasm } from '../src/runtime/wasm_threads.js';
+import type { ActiveBackend } from '../src/runtime/backend.js';
 import { loadModelConfig } from '../src/config/index.js';
 import { calibrateMatmul, type MatmulDispatch } from '../src/timing/calibrate.js';
 import { timeForward } from '../src/timing/time_forward.js';

@@ -6,9 +6,9 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../src/package_root.js';
-import { FIGURE_FILES } from '../src/report/document.js';
-import { collectReportData, renderShareCharts } from '../src/report/report_data.js';
+import { packageRoot } from '../src/core/package_root.js';
+import { FIGURE_FILES } from '../src/views/document.js';
+import { collectReportData, renderShareCharts } from '../src/views/report_data.js';
 
 const docsDir = join(packageRoot(), 'docs');
 const charts = await renderShareCharts(collectReportData());

@@ -13,7 +13,7 @@ import {
   sweepSequenceLengths,
 } from '../src/analytic/index.js';
 import type { ModelConfig } from '../src/config/model_config.js';
-import { InputError } from '../src/errors.js';
+import { InputError } from '../src/core/errors.js';
 import { GPT2_XL, gpt2Shape } from './helpers/gpt2_shapes.js';
 
 const xl = GPT2_XL;

@@ -14,8 +14,8 @@ import {
   kaplanForwardPerToken,
   palmTrainingPerToken,
   parameterConventions,
-} from '../src/conventions/index.js';
-import { InputError } from '../src/errors.js';
+} from '../src/analytic/conventions/index.js';
+import { InputError } from '../src/core/errors.js';
 import {
   backwardFlopBreakdown,
   backwardMatmulInventory,
@@ -23,7 +23,7 @@ import {
   trainingMemory,
   trainingMemoryPolynomial,
   trainingStepFlops,
-} from '../src/training/index.js';
+} from '../src/analytic/training/index.js';
 
 /**
  * Every variant at once, small enough to work out on paper: V = 10 padded to Vp = 12 (multiple
@@ -294,7 +294,7 @@ describe('training memory and step of every variant, by hand', () => {
     const step = trainingStepFlops(gptLike, run);
     expect(step.forward).toBe(13056n);
     expect(step.backward).toBe(26112n);
-    expect(step.optimizer).toBe(14n * 1232n); // 14 FLOPs per parameter (src/training/adamw.ts)
+    expect(step.optimizer).toBe(14n * 1232n); // 14 FLOPs per parameter (src/analytic/training/adamw.ts)
   });
 });
 

@@ -9,9 +9,9 @@ import {
   summarizeParameters,
 } from '../src/analytic/index.js';
 import { FFN_KINDS, NORM_KINDS, POSITION_KINDS, type ModelConfig } from '../src/config/model_config.js';
-import { parameterConventions } from '../src/conventions/index.js';
-import { layerIndexOf } from '../src/module_paths.js';
-import { backwardFlopBreakdown, backwardMatmulInventory, trainingMemory } from '../src/training/index.js';
+import { parameterConventions } from '../src/analytic/conventions/index.js';
+import { layerIndexOf } from '../src/core/module_paths.js';
+import { backwardFlopBreakdown, backwardMatmulInventory, trainingMemory } from '../src/analytic/training/index.js';
 import { withRunShape } from './helpers/arbitrary_config.js';
 
 /** Every variant combination: GQA/MQA/MHA, tied or not, both FFNs, both norms, both position kinds, biases, padding. */

@@ -3,9 +3,9 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 
-import { availableBackends, parseBackendChoice, useBackend } from '../src/backend.js';
+import { availableBackends, parseBackendChoice, useBackend } from '../src/runtime/backend.js';
 import type { ModelConfig } from '../src/config/model_config.js';
-import { InputError, UnavailableError } from '../src/errors.js';
+import { InputError, UnavailableError } from '../src/core/errors.js';
 import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
 
 function installed(packageName: string): boolean {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../src/errors.js';
+import { InputError } from '../src/core/errors.js';
 import {
   headDim,
   isConfigPath,
@@ -13,7 +13,7 @@ import {
   swigluDff,
   type ConfigOverrides,
 } from '../src/config/index.js';
-import { packageRoot, presetsDir } from '../src/package_root.js';
+import { packageRoot, presetsDir } from '../src/core/package_root.js';
 import { inputErrorWithoutStack as inputError } from './helpers/input_error.js';
 
 const KEYS_LIST = 'vocab_size, context_length, num_layers, d_model, num_heads, d_ff';

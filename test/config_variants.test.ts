@@ -13,7 +13,7 @@ import {
   type ConfigOverrides,
   type ModelConfig,
 } from '../src/config/index.js';
-import { InputError } from '../src/errors.js';
+import { InputError } from '../src/core/errors.js';
 import { cli } from './helpers/cli_runner.js';
 import { inputError } from './helpers/input_error.js';
 

@@ -16,7 +16,7 @@ import {
   sixNPerToken,
   type ConventionKey,
   type PublishedApproximationKey,
-} from '../src/conventions/index.js';
+} from '../src/analytic/conventions/index.js';
 import { GPT2_XL } from './helpers/gpt2_shapes.js';
 
 /**

@@ -10,14 +10,14 @@ import {
   formatShare,
   formatSi,
   groupDigits,
-} from '../src/report/format.js';
-import { toJsonText } from '../src/report/json_text.js';
-import { shiftSentence } from '../src/report/shift_sentences.js';
-import { renderReport } from '../src/report/render.js';
-import { csvField, renderCsvTable } from '../src/report/render_csv.js';
-import { renderMarkdownTable } from '../src/report/render_markdown.js';
-import { renderTextTable } from '../src/report/render_text_table.js';
-import { paragraph, tableBlock, type Table } from '../src/report/table.js';
+} from '../src/core/format.js';
+import { toJsonText } from '../src/render/json_text.js';
+import { shiftSentence } from '../src/views/shift_sentences.js';
+import { renderReport } from '../src/render/render.js';
+import { csvField, renderCsvTable } from '../src/render/render_csv.js';
+import { renderMarkdownTable } from '../src/render/render_markdown.js';
+import { renderTextTable } from '../src/render/render_text_table.js';
+import { paragraph, tableBlock, type Table } from '../src/render/table.js';
 
 describe('groupDigits', () => {
   it('groups by thousands', () => {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { UnavailableError } from '../src/errors.js';
+import { UnavailableError } from '../src/core/errors.js';
 import {
   META_BACKEND_NAME,
   META_KERNELS,

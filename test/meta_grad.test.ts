@@ -14,7 +14,7 @@ import {
   targetIds,
   toTrainable,
   trainingStep,
-} from '../src/train_trace/index.js';
+} from '../src/runtime/index.js';
 import { disposeWeights } from '../src/model/index.js';
 import { errorMessagesOnCpuAndMeta, f, i32, signaturesOn, type Build } from './helpers/meta_signatures.js';
 

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { useBackend } from '../src/backend.js';
+import { useBackend } from '../src/runtime/backend.js';
 import type { ModelConfig } from '../src/config/model_config.js';
 import { disposeWeights, forward, initWeights, tokenIds, type TransformerWeights } from '../src/model/index.js';
-import { path } from '../src/module_paths.js';
-import { currentModulePath } from '../src/scope.js';
+import { path } from '../src/core/module_paths.js';
+import { currentModulePath } from '../src/core/scope.js';
 
 const config: ModelConfig = {
   name: 'paths',

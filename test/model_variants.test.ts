@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { parameterInventory, summarizeParameters } from '../src/analytic/parameters.js';
-import { useBackend } from '../src/backend.js';
+import { useBackend } from '../src/runtime/backend.js';
 import type { ModelConfig, RunShape } from '../src/config/model_config.js';
 import { META_BACKEND_NAME, registerMetaBackend } from '../src/meta/index.js';
 import {
@@ -36,7 +36,7 @@ import {
   targetIds,
   toTrainable,
   trainingStep,
-} from '../src/train_trace/index.js';
+} from '../src/runtime/index.js';
 import { arbitraryVariantConfig } from './helpers/arbitrary_small_model.js';
 import { everyVariantConfig } from './helpers/small_configs.js';
 import { maxAbsDifference, testValues } from './helpers/test_values.js';

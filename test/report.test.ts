@@ -2,15 +2,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../src/errors.js';
-import { CHART_MARKS, renderChartSvg, shareData, timeVsFlopsSpec } from '../src/report/charts.js';
-import { buildReportDocument } from '../src/report/document.js';
-import { escapeHtml, renderDocumentHtml } from '../src/report/document_html.js';
-import { renderDocumentMarkdown } from '../src/report/document_markdown.js';
-import { collectReportData, reportRuns } from '../src/report/report_data.js';
-import { parseTimingData } from '../src/report/timing_input.js';
-import { verificationMark, type RunVerification } from '../src/report/verification_marks.js';
-import { writeFilesAtomically } from '../src/report/write_report_files.js';
+import { InputError } from '../src/core/errors.js';
+import { CHART_MARKS, renderChartSvg, shareData, timeVsFlopsSpec } from '../src/views/charts.js';
+import { buildReportDocument } from '../src/views/document.js';
+import { escapeHtml, renderDocumentHtml } from '../src/render/document_html.js';
+import { renderDocumentMarkdown } from '../src/render/document_markdown.js';
+import { collectReportData, reportRuns } from '../src/views/report_data.js';
+import { parseTimingData } from '../src/views/timing_input.js';
+import { verificationMark, type RunVerification } from '../src/views/verification_marks.js';
+import { writeFilesAtomically } from '../src/render/write_report_files.js';
 import { cli, type Captured } from './helpers/cli_runner.js';
 
 /** Forward matmul FLOPs of one sequence: T(2L(4d^2 + 3dF) + 2dV) + 4LdT^2 (design.md's model, worked by hand). */

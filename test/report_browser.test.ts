@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/cli/run.js';
-import { CHART_MARKS, COMPONENT_LABELS } from '../src/report/charts.js';
+import { CHART_MARKS, COMPONENT_LABELS } from '../src/views/charts.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // No network here: without these flags chromium keeps retrying refused connections.

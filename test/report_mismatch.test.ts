@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { forwardMatmulInventory } from '../src/analytic/index.js';
 import { run } from '../src/cli/run.js';
-import { InputError } from '../src/errors.js';
+import { InputError } from '../src/core/errors.js';
 
 /**
  * The report's verification through a verifier that meets a wrong inventory: gpt2-small's first

@@ -4,7 +4,7 @@
  * a kernel or reads a clock.
  */
 import { describe, expect, it } from 'vitest';
-import { matmulFlops } from '../src/counting.js';
+import { matmulFlops } from '../src/core/counting.js';
 import {
   NON_MATMUL,
   nonMatmulTimeFraction,
@@ -24,8 +24,8 @@ import {
 import { estimatePeak, parseCpuinfo, simdWidthOf } from '../src/timing/peak.js';
 import { leastSquares, median, summarize } from '../src/timing/statistics.js';
 import { MAX_TIMED_RUNS, MIN_TIMED_RUNS, plannedRuns } from '../src/timing/time_forward.js';
-import { tracedMatmul } from '../src/trace/matmul_shapes.js';
-import type { KernelRecord } from '../src/trace/types.js';
+import { tracedMatmul } from '../src/core/matmul_shapes.js';
+import type { KernelRecord } from '../src/core/kernel_record.js';
 import { whereTimeGoes } from '../src/timing/diagnosis.js';
 import { shouldShowProgress } from '../src/timing/progress.js';
 import { assertEnoughPoints, fitTimeAgainstFlops, parseSweepRequest } from '../src/timing/sweep.js';

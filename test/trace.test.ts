@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { scope } from '../src/scope.js';
+import { scope } from '../src/core/scope.js';
 import {
   matmulKernelCount,
   totalMatmulFlops,

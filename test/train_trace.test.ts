@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { useBackend } from '../src/backend.js';
+import { useBackend } from '../src/runtime/backend.js';
 import type { RunShape } from '../src/config/model_config.js';
 import { disposeWeights, initWeights, swiglu, tokenIds, weightEntries, type ModelParts, type TransformerWeights } from '../src/model/index.js';
-import { currentModulePath, scope } from '../src/scope.js';
+import { currentModulePath, scope } from '../src/core/scope.js';
 import { traceKernels, type KernelRecord } from '../src/trace/index.js';
 import {
   ADAMW_KERNELS_PER_ELEMENT,
@@ -23,7 +23,7 @@ import {
   withPhase,
   type AdamWHyperparameters,
   type AdamWState,
-} from '../src/train_trace/index.js';
+} from '../src/runtime/index.js';
 import { tinyConfig } from './helpers/small_configs.js';
 
 const config = tinyConfig('tiny-train', 'test/train_trace.test.ts');
@@ -419,7 +419,7 @@ describe('peak memory sampled after every kernel', () => {
 
 describe('cpu and wasm agree on a step', () => {
   // Off here: the leak check counts the loss's saved logits as a leak on wasm, where a clone copies
-  // (src/train_trace/cross_entropy.ts); the tensor counts below still check every release.
+  // (src/model/cross_entropy.ts); the tensor counts below still check every release.
   beforeAll(() => {
     tf.env().set('IS_TEST', false);
   });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { useBackend } from '../src/backend.js';
+import { useBackend } from '../src/runtime/backend.js';
 import { embedding } from '../src/model/index.js';
 import { traceKernels } from '../src/trace/index.js';
 

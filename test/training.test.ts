@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { forwardFlopBreakdown } from '../src/analytic/index.js';
 import type { ModelConfig } from '../src/config/model_config.js';
-import { InputError } from '../src/errors.js';
+import { InputError } from '../src/core/errors.js';
 import {
   ADAMW_OPERATIONS,
   adamwUpdateFlops,
@@ -16,7 +16,7 @@ import {
   trainingMemory,
   trainingMemoryPolynomial,
   trainingStepFlops,
-} from '../src/training/index.js';
+} from '../src/analytic/training/index.js';
 import { GPT2_XL } from './helpers/gpt2_shapes.js';
 
 /** Small enough to work every number out on paper: dk = 2, and N = B*T = 8 differs from d, F and V. */

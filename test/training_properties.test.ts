@@ -9,7 +9,7 @@ import {
   runTime,
   trainingMemory,
   trainingMemoryPolynomial,
-} from '../src/training/index.js';
+} from '../src/analytic/training/index.js';
 import { arbitrarySeedConfig, withRunShape } from './helpers/arbitrary_config.js';
 
 const arbitraryConfigAndRun = withRunShape(arbitrarySeedConfig, 64);

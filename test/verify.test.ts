@@ -3,11 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { forwardMatmulInventory } from '../src/analytic/index.js';
 import type { RunShape } from '../src/config/model_config.js';
-import { ExitCode } from '../src/errors.js';
+import { ExitCode } from '../src/core/errors.js';
 import { linear, silu, type ModelParts } from '../src/model/index.js';
-import { renderReport } from '../src/report/render.js';
-import { verificationReport, verdictLine } from '../src/report/verify_report.js';
-import { currentModulePath, scope } from '../src/scope.js';
+import { renderReport } from '../src/render/render.js';
+import { verificationReport, verdictLine } from '../src/views/verify_report.js';
+import { currentModulePath, scope } from '../src/core/scope.js';
 import { describeMismatch, verificationExitCode, verifyModel } from '../src/verify/index.js';
 import { cli } from './helpers/cli_runner.js';
 import { tinyConfig } from './helpers/small_configs.js';

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { nonMatmulEstimate, runMemoryEstimate } from '../src/analytic/index.js';
 import type { ModelConfig, RunShape } from '../src/config/model_config.js';
-import { InputError } from '../src/errors.js';
+import { InputError } from '../src/core/errors.js';
 import { registerMetaBackend } from '../src/meta/index.js';
 import { linear, type ModelParts } from '../src/model/index.js';
 import { ruleFor } from '../src/trace/index.js';

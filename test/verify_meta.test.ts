@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { listPresets, loadModelConfig } from '../src/config/index.js';
 import { architectureOf, DEFAULT_ARCHITECTURE, type ModelConfig } from '../src/config/model_config.js';
-import { UnavailableError } from '../src/errors.js';
+import { UnavailableError } from '../src/core/errors.js';
 import { META_KERNELS } from '../src/meta/index.js';
 import type { ModelParts } from '../src/model/index.js';
-import { verdictLine } from '../src/report/verify_report.js';
+import { verdictLine } from '../src/views/verify_report.js';
 import { verifyModel } from '../src/verify/index.js';
 
 /**

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { headDim, type ModelConfig, type RunShape } from '../src/config/model_config.js';
 import { registerMetaBackend } from '../src/meta/index.js';
-import { trainingMismatchLines, trainingVerdictLine } from '../src/report/verify_training_report.js';
-import { backwardMatmulInventory, type BackwardMatmulRow } from '../src/training/index.js';
+import { trainingMismatchLines, trainingVerdictLine } from '../src/views/verify_training_report.js';
+import { backwardMatmulInventory, type BackwardMatmulRow } from '../src/analytic/training/index.js';
 import { verificationExitCode } from '../src/verify/index.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
 import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
@@ -168,7 +168,7 @@ describe('verify --train on cpu', () => {
 
 describe('verify --train on wasm', () => {
   // Off on wasm: the leak check counts the loss's saved logits as a leak there, where a clone copies
-  // (src/train_trace/cross_entropy.ts). Tensor counts are still checked.
+  // (src/model/cross_entropy.ts). Tensor counts are still checked.
   beforeAll(() => {
     tf.env().set('IS_TEST', false);
   });

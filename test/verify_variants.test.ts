@@ -6,7 +6,7 @@ import { listPresets, loadModelConfig } from '../src/config/index.js';
 import type { ModelConfig, RunShape } from '../src/config/model_config.js';
 import { registerMetaBackend } from '../src/meta/index.js';
 import type { ModelParts } from '../src/model/index.js';
-import { path } from '../src/module_paths.js';
+import { path } from '../src/core/module_paths.js';
 import { verifyModel } from '../src/verify/index.js';
 import type { MatmulComparison } from '../src/verify/matmul_check.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
@@ -181,7 +181,7 @@ describe('verify every variant on cpu, forward and training step', () => {
 });
 
 describe('verify a variant model on wasm', () => {
-  // Off on wasm: a clone copies there, so the loss's kept logits count as a leak (src/train_trace/cross_entropy.ts).
+  // Off on wasm: a clone copies there, so the loss's kept logits count as a leak (src/model/cross_entropy.ts).
   beforeAll(() => {
     tf.env().set('IS_TEST', false);
   });

@@ -1,6 +1,6 @@
-import { sum } from '../counting.js';
+import { sum } from '../core/counting.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
-import { FLOP_COMPONENTS, layerIndexOf } from '../module_paths.js';
+import { FLOP_COMPONENTS, layerIndexOf } from '../core/module_paths.js';
 import { forwardMatmulInventory } from './forward_matmuls.js';
 import type { MatmulComponent, MatmulRow } from './types.js';
 

@@ -1,6 +1,6 @@
-import { matmulFlops, matmulMacs, product } from '../counting.js';
+import { matmulFlops, matmulMacs, product } from '../core/counting.js';
 import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
-import { path } from '../module_paths.js';
+import { path } from '../core/module_paths.js';
 import { dimensionSymbols } from './dimension_symbols.js';
 import { assertRunFits } from './run_shape.js';
 import type { MatmulComponent, MatmulRow } from './types.js';

@@ -1,4 +1,4 @@
-import { BYTES_PER_ELEMENT, type StorageDtype } from '../counting.js';
+import { BYTES_PER_ELEMENT, type StorageDtype } from '../core/counting.js';
 import type { ModelConfig } from '../config/model_config.js';
 import { summarizeParameters } from './parameters.js';
 

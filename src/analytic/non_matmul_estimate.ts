@@ -1,13 +1,13 @@
 import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
-import { path } from '../module_paths.js';
-import { ruleFor } from '../trace/flop_rules.js';
-import type { Shaped } from '../trace/types.js';
+import { path } from '../core/module_paths.js';
+import { ruleFor } from '../core/flop_rules.js';
+import type { Shaped } from '../core/kernel_record.js';
 import { assertRunFits } from './run_shape.js';
 
 /**
  * The non-matmul work of one forward pass, derived from the architecture on paper (design.md
  * section 1), not from the model's code, and costed by the one rule table
- * (src/trace/flop_rules.ts) so that it counts under the same conventions as a trace.
+ * (src/core/flop_rules.ts) so that it counts under the same conventions as a trace.
  *
  * Each piece of the math is written as the cheapest tfjs kernels that compute it:
  *   RMSNorm(x) = x * rsqrt(mean(x^2) + eps) * g    Square, Mean, Add, Rsqrt, Multiply, Multiply

@@ -1,4 +1,4 @@
-import { product, sum } from '../counting.js';
+import { product, sum } from '../core/counting.js';
 import { architectureOf, type Architecture, type ModelConfig } from '../config/model_config.js';
 import {
   ATTENTION_PROJECTIONS,
@@ -9,7 +9,7 @@ import {
   type AttentionProjection,
   type FfnMatrix,
   type ParameterComponent,
-} from '../module_paths.js';
+} from '../core/module_paths.js';
 import type { ParameterRow } from './types.js';
 
 function row(modulePath: string, name: string, shape: readonly number[]): ParameterRow {

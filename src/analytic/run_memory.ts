@@ -1,4 +1,4 @@
-import { BYTES_PER_ELEMENT, product } from '../counting.js';
+import { BYTES_PER_ELEMENT, product } from '../core/counting.js';
 import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { assertRunFits } from './run_shape.js';
 import { summarizeParameters } from './parameters.js';

@@ -1,4 +1,4 @@
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { FlopComponent } from '../module_paths.js';
+import type { FlopComponent } from '../core/module_paths.js';
 
 /**
  * One matmul of the forward pass as the formulas see it: `batch` broadcast batch dims of

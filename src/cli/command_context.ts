@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ExitCode } from '../errors.js';
+import type { ExitCode } from '../core/errors.js';
 import type { CliIo } from './io.js';
 
 /** What a command needs from the runner besides its parsed arguments. */

@@ -6,7 +6,7 @@
  * suggests the closest one.
  */
 import { Option, type Command } from 'commander';
-import { parseBackendChoice, type BackendChoice } from '../backend.js';
+import { parseBackendChoice, type BackendChoice } from '../runtime/backend.js';
 import {
   loadModelConfig,
   loadModelConfigFile,
@@ -15,10 +15,10 @@ import {
   type ConfigOverrides,
 } from '../config/index.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
-import { InputError } from '../errors.js';
-import { defaultRealRunBudget, parseByteSize } from '../memory_budget.js';
-import { renderReport, OUTPUT_FORMATS, type OutputFormat } from '../report/render.js';
-import type { Depth, Report } from '../report/table.js';
+import { InputError } from '../core/errors.js';
+import { defaultRealRunBudget, parseByteSize } from '../runtime/memory_budget.js';
+import { renderReport, OUTPUT_FORMATS, type OutputFormat } from '../render/render.js';
+import type { Depth, Report } from '../render/table.js';
 import type { CommandContext } from './command_context.js';
 import { ERROR_PREFIX } from './io.js';
 

@@ -7,7 +7,7 @@
  * starting "flopledger: ".
  */
 import { Command, CommanderError } from 'commander';
-import { ExitCode, InputError } from '../errors.js';
+import { ExitCode, InputError } from '../core/errors.js';
 import { exampleHelp, type CommandContext } from './command_context.js';
 import { COMMANDS, DEFAULT_ARGV } from './commands/index.js';
 import { ERROR_PREFIX, processIo, type CliIo } from './io.js';

@@ -4,8 +4,8 @@
  */
 import { forwardFlopBreakdown, parameterMemory, summarizeParameters, sweepModels, sweepSequenceLengths } from '../analytic/index.js';
 import { loadModelConfig, resolveRunShape } from '../config/index.js';
-import { answersReport } from '../report/answers_report.js';
-import type { Report } from '../report/table.js';
+import { answersReport } from '../views/answers_report.js';
+import type { Report } from '../render/table.js';
 
 /** (a)-(c) and (e) use the largest model; (d) compares all four. */
 const ANSWER_MODEL = 'gpt2-xl';

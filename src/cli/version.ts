@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../package_root.js';
+import { packageRoot } from '../core/package_root.js';
 
 /** The version in package.json, so `--version` never disagrees with what npm installed. */
 export function packageVersion(): string {

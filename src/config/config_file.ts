@@ -4,7 +4,7 @@
  * line that names the file as the user wrote it.
  */
 import { readFileSync } from 'node:fs';
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 import { isHuggingFaceConfig, parseHuggingFaceConfig } from './hf_config.js';
 import { describeJsonSyntaxError } from './json_syntax_error.js';
 import type { ModelConfig } from './model_config.js';

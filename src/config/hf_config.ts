@@ -10,7 +10,7 @@
  * = num_attention_heads, tie_word_embeddings false (llama, mistral) or true (gpt2), hidden_act
  * "silu", activation_function "gelu_new", n_inner 4 * n_embd, rope_theta 10000, no biases (llama).
  */
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 import { type ConfigKey, type KeyNames, fieldProblem, showValue } from './config_fields.js';
 import { describeIgnoredKey, ignoredKeys, type HuggingFaceFamily } from './hf_ignored_keys.js';
 import type { ModelConfig } from './model_config.js';

@@ -4,7 +4,7 @@
  * flags ("gpt2-xl with --d-model 1000: ...") so the user sees which change broke it.
  */
 import { basename, dirname } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 import { readConfigFile } from './config_file.js';
 import { closestMatch } from './did_you_mean.js';
 import {

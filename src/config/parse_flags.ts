@@ -4,7 +4,7 @@
  * suffixes: "1e3" or "16k" is more likely a slip than a shorthand, and a clear error costs less
  * than a silently different model.
  */
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 
 /** A typical value per flag, so an error can show a real invocation. */
 const FLAG_EXAMPLES: Readonly<Record<string, number>> = {

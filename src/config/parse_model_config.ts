@@ -6,7 +6,7 @@
  * The result carries only the keys the source gave: defaults live in architectureOf alone.
  */
 import * as z from 'zod';
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 import {
   CONFIG_FILE_KEYS,
   OWN_KEY_NAMES,

@@ -4,7 +4,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { presetsDir } from '../package_root.js';
+import { presetsDir } from '../core/package_root.js';
 import { readConfigFile } from './config_file.js';
 import type { ModelConfig } from './model_config.js';
 

@@ -3,7 +3,7 @@
  * the seed's "assume the input has context_length tokens". A longer seq is refused rather than
  * quietly extending the model: the context length is a model dimension, raised with --ctx.
  */
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 import type { ModelConfig, RunShape } from './model_config.js';
 
 export function resolveRunShape(config: ModelConfig, options: { batch?: number; seq?: number } = {}): RunShape {

@@ -6,7 +6,7 @@
  * Worked by hand: d=768 -> 32*64 = 2048; d=1024 -> ceil(42.67) = 43 -> 2752;
  * d=1280 -> ceil(53.33) = 54 -> 3456; d=1600 -> ceil(66.67) = 67 -> 4288.
  */
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 
 export function swigluDff(d_model: number): number {
   if (!Number.isSafeInteger(d_model) || d_model <= 0) {

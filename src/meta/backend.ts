@@ -17,7 +17,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs';
 
-import { UnavailableError } from '../errors.js';
+import { UnavailableError } from '../core/errors.js';
 
 /** The registered backend name. tfjs keys its kernel registry as `${backend}_${kernel}`, so no '_'. */
 export const META_BACKEND_NAME = 'meta';

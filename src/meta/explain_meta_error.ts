@@ -1,4 +1,4 @@
-import { UnavailableError } from '../errors.js';
+import { UnavailableError } from '../core/errors.js';
 import { META_BACKEND_NAME } from './backend.js';
 
 // The engine's message when a kernel is missing (tfjs-core engine.ts, runKernelFunc).

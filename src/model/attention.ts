@@ -11,12 +11,12 @@
  * (b, j) computes all G score matrices against the group's one k, and one the weighted sums with
  * its one v. No broadcast batch dims, so tfjs's own matMul gradients are right, and the gradients
  * of k and v sum over the G query heads inside a single matmul (contraction G*T), as
- * src/training/backward_matmuls.ts writes them. With Hkv = H (G = 1) this is exactly the
+ * src/analytic/training/backward_matmuls.ts writes them. With Hkv = H (G = 1) this is exactly the
  * multi-head path, kernel for kernel.
  */
 
 import * as tf from '@tensorflow/tfjs';
-import { scope } from '../scope.js';
+import { scope } from '../core/scope.js';
 import { causalScores, causalSoftmax, softmaxOverKeys, type CausalSoftmaxParts } from './causal_softmax.js';
 import { linear } from './linear.js';
 import { applyRope, type RopeTables } from './rope.js';

@@ -10,7 +10,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs';
-import { scope } from '../scope.js';
+import { scope } from '../core/scope.js';
 
 /** The additive causal mask (T, T): 0 on and below the diagonal, -Infinity above it. */
 export function causalMask(seq: number): tf.Tensor2D {

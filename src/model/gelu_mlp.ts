@@ -5,7 +5,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs';
-import { scope } from '../scope.js';
+import { scope } from '../core/scope.js';
 import { linear } from './linear.js';
 
 /** sqrt(2 / pi), the tanh approximation's scale. */

@@ -4,7 +4,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs';
-import { scope } from '../scope.js';
+import { scope } from '../core/scope.js';
 import { linear } from './linear.js';
 
 /** SiLU(z) = z * sigmoid(z) (tfjs has no SiLU op; two kernels, Sigmoid and Multiply). */

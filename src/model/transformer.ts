@@ -18,8 +18,8 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { architectureOf, type Architecture, type ModelConfig } from '../config/model_config.js';
-import { path } from '../module_paths.js';
-import { scope } from '../scope.js';
+import { path } from '../core/module_paths.js';
+import { scope } from '../core/scope.js';
 import {
   attention,
   defaultAttentionParts,

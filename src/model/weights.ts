@@ -22,7 +22,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { architectureOf, type ModelConfig } from '../config/model_config.js';
-import { path, type AttentionProjection, type FfnMatrix } from '../module_paths.js';
+import { path, type AttentionProjection, type FfnMatrix } from '../core/module_paths.js';
 import { streamFor } from './seeded_random.js';
 import { truncatedNormalArray } from './truncated_normal.js';
 

@@ -12,8 +12,8 @@
  * - Shares are of the totals over every group, so the time shares add up to 1, and so do the
  *   FLOP shares (up to rounding).
  */
-import { FLOP_COMPONENTS, matmulComponentOf, rollUp } from '../module_paths.js';
-import type { KernelRecord } from '../trace/types.js';
+import { FLOP_COMPONENTS, matmulComponentOf, rollUp } from '../core/module_paths.js';
+import type { KernelRecord } from '../core/kernel_record.js';
 
 /** What attribution reads of a trace record. */
 export type TimedRecord = Pick<KernelRecord, 'kernel' | 'path' | 'matmul' | 'flops' | 'nested' | 'timeMs'>;

@@ -13,8 +13,8 @@
  * JavaScript array first.
  */
 import * as tf from '@tensorflow/tfjs';
-import { matmulFlops, product } from '../counting.js';
-import type { KernelRecord } from '../trace/types.js';
+import { matmulFlops, product } from '../core/counting.js';
+import type { KernelRecord } from '../core/kernel_record.js';
 import { gflopsPerSecond } from './attribution.js';
 import { summarize, type SampleSummary } from './statistics.js';
 

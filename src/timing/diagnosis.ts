@@ -4,10 +4,10 @@
  * dispatched, the non-matmul kernels that cost the most, and the time spent outside kernels.
  * Built from the traced run's records alone, so it can be checked on synthetic records.
  */
-import { formatPercent } from '../report/format.js';
+import { formatPercent } from '../core/format.js';
 import { componentOfRecord, gflopsPerSecond, NON_MATMUL, sharesBy, sharesByComponent } from './attribution.js';
 import { dispatchDims, dispatchLabel, dispatchOfRecord, isFastPathDispatch } from './calibrate.js';
-import type { KernelRecord } from '../trace/types.js';
+import type { KernelRecord } from '../core/kernel_record.js';
 
 /** The forward pass should reach this fraction of the calibrated bare-matmul rate. */
 export const EFFICIENCY_TARGET = 0.7;

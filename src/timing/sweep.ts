@@ -4,9 +4,9 @@
  * the backend sustains as work grows), the intercept the fixed cost of a pass, and the fraction
  * of kernel time outside matmuls says how much of the line is not matmul work at all.
  */
-import type { ActiveBackend } from '../backend.js';
+import type { ActiveBackend } from '../runtime/backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 import { nonMatmulTimeFraction } from './attribution.js';
 import { leastSquares, type LinearFit } from './statistics.js';
 import { timeForward, type ForwardTiming, type TimeForwardOptions } from './time_forward.js';

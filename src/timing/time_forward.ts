@@ -8,11 +8,11 @@
  * queued the work when the call returns), so the clock stops when the device has finished.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ActiveBackend } from '../backend.js';
+import type { ActiveBackend } from '../runtime/backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { disposeWeights, forward, initWeights, tokenIds, type WeightInit } from '../model/index.js';
 import { traceKernels } from '../trace/tracer.js';
-import type { KernelRecord } from '../trace/types.js';
+import type { KernelRecord } from '../core/kernel_record.js';
 import { gflopsPerSecond } from './attribution.js';
 import { summarize, type SampleSummary } from './statistics.js';
 

@@ -7,10 +7,10 @@ export {
   isMatmulKernel,
   matmulFromKernel,
   tracedMatmul,
-} from './matmul_shapes.js';
-export type { MatmulKernel } from './matmul_shapes.js';
-export { FLOP_RULES, nonMatmulFlops, ruleFor } from './flop_rules.js';
-export type { FlopFormula, FlopRule, FlopRuleCategory } from './flop_rules.js';
+} from '../core/matmul_shapes.js';
+export type { MatmulKernel } from '../core/matmul_shapes.js';
+export { FLOP_RULES, nonMatmulFlops, ruleFor } from '../core/flop_rules.js';
+export type { FlopFormula, FlopRule, FlopRuleCategory } from '../core/flop_rules.js';
 export {
   matmulKernelCount,
   outermostRecords,
@@ -23,4 +23,4 @@ export {
   uncountedKernels,
 } from './summary.js';
 export type { KernelTotals } from './summary.js';
-export type { KernelPhase, KernelRecord, Shaped, TensorSignature, TracedMatmul } from './types.js';
+export type { KernelPhase, KernelRecord, Shaped, TensorSignature, TracedMatmul } from '../core/kernel_record.js';

@@ -3,8 +3,8 @@
  * run by another kernel through the engine) is part of the work of the kernel that called it,
  * so counting it again would count that work twice.
  */
-import { rollUp } from '../module_paths.js';
-import type { KernelRecord } from './types.js';
+import { rollUp } from '../core/module_paths.js';
+import type { KernelRecord } from '../core/kernel_record.js';
 
 /** Records that were not run by another traced kernel. */
 export function outermostRecords(records: readonly KernelRecord[]): KernelRecord[] {

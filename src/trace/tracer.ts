@@ -24,10 +24,10 @@
  * kernelFunc has changed, so a kernel registered later is never missed.
  */
 import * as tf from '@tensorflow/tfjs';
-import { currentModulePath } from '../scope.js';
-import { isMatmulKernel, matmulFromKernel } from './matmul_shapes.js';
-import { nonMatmulFlops } from './flop_rules.js';
-import type { KernelPhase, KernelRecord, TensorSignature } from './types.js';
+import { currentModulePath } from '../core/scope.js';
+import { isMatmulKernel, matmulFromKernel } from '../core/matmul_shapes.js';
+import { nonMatmulFlops } from '../core/flop_rules.js';
+import type { KernelPhase, KernelRecord, TensorSignature } from '../core/kernel_record.js';
 
 export interface TraceOptions {
   /**

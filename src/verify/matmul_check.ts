@@ -1,8 +1,8 @@
 import type { MatmulRow } from '../analytic/types.js';
-import { product } from '../counting.js';
-import { FLOP_COMPONENTS, matmulComponentOf, type FlopComponent } from '../module_paths.js';
-import { groupDigits } from '../report/format.js';
-import type { KernelRecord } from '../trace/types.js';
+import { product } from '../core/counting.js';
+import { FLOP_COMPONENTS, matmulComponentOf, type FlopComponent } from '../core/module_paths.js';
+import { groupDigits } from '../core/format.js';
+import type { KernelRecord } from '../core/kernel_record.js';
 
 /**
  * Joins the analytic matmul inventory and the traced matmul kernels by module path and compares

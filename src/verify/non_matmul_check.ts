@@ -1,5 +1,5 @@
 import type { NonMatmulEstimate } from '../analytic/non_matmul_estimate.js';
-import type { KernelRecord } from '../trace/types.js';
+import type { KernelRecord } from '../core/kernel_record.js';
 
 /**
  * The traced non-matmul FLOPs beside the analytic estimate, kernel name by kernel name, so the

@@ -1,4 +1,4 @@
-import { ExitCode } from '../errors.js';
+import { ExitCode } from '../core/errors.js';
 import type { MatmulComparison, MismatchKind } from './matmul_check.js';
 
 /** The exit code of a verification: 0 when everything matched, 1 when anything differs (design.md section 4). */

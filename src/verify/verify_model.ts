@@ -9,16 +9,16 @@ import { expectedMatmulCount, forwardMatmulInventory } from '../analytic/forward
 import { nonMatmulEstimate } from '../analytic/non_matmul_estimate.js';
 import type { RunMemoryEstimate } from '../analytic/run_memory.js';
 import type { MatmulRow } from '../analytic/types.js';
-import type { ActiveBackend, BackendChoice } from '../backend.js';
+import type { ActiveBackend, BackendChoice } from '../runtime/backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
-import { setUpRun } from '../run_setup.js';
+import { setUpRun } from '../runtime/run_setup.js';
 import { explainMetaError } from '../meta/explain_meta_error.js';
 import { disposeWeights, forward, initWeights, tokenIds, type ModelParts, type TransformerWeights } from '../model/index.js';
 import { matmulKernelCount, traceTotals, type KernelTotals } from '../trace/summary.js';
 import { traceKernels } from '../trace/tracer.js';
-import type { KernelRecord } from '../trace/types.js';
+import type { KernelRecord } from '../core/kernel_record.js';
 import { compareMatmuls, type MatmulComparison } from './matmul_check.js';
-import { assertRealRunFits } from './memory_guard.js';
+import { assertRealRunFits } from '../runtime/memory_guard.js';
 import { compareNonMatmul, type NonMatmulComparison } from './non_matmul_check.js';
 
 export interface ModelRunOptions {

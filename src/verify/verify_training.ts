@@ -3,7 +3,7 @@
  *
  *   - forward-phase matmuls against forwardMatmulInventory, backward-phase matmuls against
  *     backwardMatmulInventory (its rows that run; skipped rows are left out), each joined by the
- *     module path of the forward op (backward kernels carry it, src/train_trace/backward_attribution.ts)
+ *     module path of the forward op (backward kernels carry it, src/trace/backward_attribution.ts)
  *     and compared with batch dims folded into rows, so either order of dx and dW is fine;
  *   - per module and per component, the traced backward/forward matmul FLOP ratio (2 by calculus);
  *   - 6 * N * B * T against the traced forward + backward matmul FLOPs, N with and without embeddings;
@@ -16,16 +16,16 @@ import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import { summarizeParameters } from '../analytic/parameters.js';
 import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
 import type { MatmulComponent, MatmulRow } from '../analytic/types.js';
-import type { ActiveBackend } from '../backend.js';
+import type { ActiveBackend } from '../runtime/backend.js';
 import { architectureOf, type ModelConfig, type RunShape } from '../config/model_config.js';
-import { parameterConventions, PARAMETER_CONVENTION_NOTES } from '../conventions/parameter_counts.js';
-import { sixNPerToken } from '../conventions/published_approximations.js';
-import { rational, type Rational } from '../conventions/rational.js';
-import { groupDigits } from '../report/format.js';
-import type { MemoryPeak } from '../train_trace/memory_peak.js';
-import { traceTrainingStep, type TracedTrainingStep, type TrainingTraceOptions } from '../train_trace/trace_training_step.js';
+import { parameterConventions, PARAMETER_CONVENTION_NOTES } from '../analytic/conventions/parameter_counts.js';
+import { sixNPerToken } from '../analytic/conventions/published_approximations.js';
+import { rational, type Rational } from '../core/rational.js';
+import { groupDigits } from '../core/format.js';
+import type { MemoryPeak } from '../trace/memory_peak.js';
+import { traceTrainingStep, type TracedTrainingStep, type TrainingTraceOptions } from '../runtime/trace_training_step.js';
 import { totalNonMatmulFlops, uncountedKernels } from '../trace/summary.js';
-import type { KernelPhase, KernelRecord } from '../trace/types.js';
+import type { KernelPhase, KernelRecord } from '../core/kernel_record.js';
 import {
   ADAMW_UNFOLDED_FLOPS_PER_PARAMETER,
   adamwUpdateFlops,
@@ -34,7 +34,7 @@ import {
   type AdamwFlops,
   type BackwardMatmulRow,
   type TrainingMemory,
-} from '../training/index.js';
+} from '../analytic/training/index.js';
 import { compareMatmuls, countedMatmuls, type MatmulComparison } from './matmul_check.js';
 
 export interface TrainingVerifyOptions extends TrainingTraceOptions {

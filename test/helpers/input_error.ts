@@ -1,6 +1,6 @@
 /** Catching the InputError a bad input must raise, so a test can read its message and problems. */
 import { expect } from 'vitest';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/core/errors.js';
 
 /** The InputError thrown by `fn`; fails the test when `fn` throws anything else or nothing. */
 export function inputError(fn: () => unknown): InputError {

@@ -1,5 +1,5 @@
 import { sweepModels } from '../../analytic/index.js';
-import { compareReport } from '../../report/compare_report.js';
+import { compareReport } from '../../views/compare_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import {
   addFormatOption,

@@ -1,7 +1,7 @@
 import { forwardFlopBreakdown } from '../../analytic/index.js';
-import { countingConventions } from '../../conventions/index.js';
-import { conventionsReport } from '../../report/conventions_report.js';
-import { flopsReport } from '../../report/flops_report.js';
+import { countingConventions } from '../../analytic/conventions/index.js';
+import { conventionsReport } from '../../views/conventions_report.js';
+import { flopsReport } from '../../views/flops_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import { applyOverrides, parsePositiveInteger } from '../../config/index.js';
 import type { ModelConfig } from '../../config/model_config.js';

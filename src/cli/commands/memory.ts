@@ -1,5 +1,5 @@
 import { parameterMemory, summarizeParameters } from '../../analytic/index.js';
-import { memoryReport } from '../../report/memory_report.js';
+import { memoryReport } from '../../views/memory_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import {
   addFormatOption,

@@ -1,6 +1,6 @@
 import { summarizeParameters } from '../../analytic/index.js';
 import { listPresets, loadModelConfig } from '../../config/index.js';
-import { modelsReport } from '../../report/models_report.js';
+import { modelsReport } from '../../views/models_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import { addFormatOption, writeReport, type FormatOptions } from '../options.js';
 

@@ -1,5 +1,5 @@
 import { parameterMemory, summarizeParameters } from '../../analytic/index.js';
-import { paramsReport } from '../../report/params_report.js';
+import { paramsReport } from '../../views/params_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import {
   addDepthOption,

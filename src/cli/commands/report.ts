@@ -1,16 +1,16 @@
 import { resolve } from 'node:path';
-import { parseBackendChoice, type BackendChoice } from '../../backend.js';
+import { parseBackendChoice, type BackendChoice } from '../../runtime/backend.js';
 import type { ModelConfig, RunShape } from '../../config/model_config.js';
-import { ExitCode, InputError, UnavailableError } from '../../errors.js';
-import { groupDigits } from '../../report/format.js';
-import { renderChartSvg, timeVsFlopsSpec } from '../../report/charts.js';
-import { buildReportDocument, documentFigures, type ReportCharts } from '../../report/document.js';
-import { renderDocumentHtml } from '../../report/document_html.js';
-import { renderDocumentMarkdown } from '../../report/document_markdown.js';
-import { collectReportData, renderShareCharts, reportRuns } from '../../report/report_data.js';
-import { readTimingData, type TimingData } from '../../report/timing_input.js';
-import { anyMismatch, type RunVerification, type Verification } from '../../report/verification_marks.js';
-import { checkOutputDirectory, writeFilesAtomically, type OutputFile } from '../../report/write_report_files.js';
+import { ExitCode, InputError, UnavailableError } from '../../core/errors.js';
+import { groupDigits } from '../../core/format.js';
+import { renderChartSvg, timeVsFlopsSpec } from '../../views/charts.js';
+import { buildReportDocument, documentFigures, type ReportCharts } from '../../views/document.js';
+import { renderDocumentHtml } from '../../render/document_html.js';
+import { renderDocumentMarkdown } from '../../render/document_markdown.js';
+import { collectReportData, renderShareCharts, reportRuns } from '../../views/report_data.js';
+import { readTimingData, type TimingData } from '../../views/timing_input.js';
+import { anyMismatch, type RunVerification, type Verification } from '../../views/verification_marks.js';
+import { checkOutputDirectory, writeFilesAtomically, type OutputFile } from '../../render/write_report_files.js';
 import { describeMismatch, verifyModel, type VerifyReport } from '../../verify/index.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 

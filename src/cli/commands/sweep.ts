@@ -1,6 +1,6 @@
 import { sweepSequenceLengths } from '../../analytic/index.js';
 import { parseIntegerList, parsePositiveInteger } from '../../config/index.js';
-import { sweepReport } from '../../report/sweep_report.js';
+import { sweepReport } from '../../views/sweep_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import {
   addFormatOption,

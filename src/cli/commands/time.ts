@@ -1,16 +1,16 @@
 import { Option } from 'commander';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { parseBackendChoice, useBackend, type ActiveBackend } from '../../backend.js';
+import { parseBackendChoice, useBackend, type ActiveBackend } from '../../runtime/backend.js';
 import { parseIntegerList, parsePositiveInteger } from '../../config/index.js';
 import type { ModelConfig } from '../../config/model_config.js';
-import { InputError } from '../../errors.js';
-import { modelLabel } from '../../report/labels.js';
+import { InputError } from '../../core/errors.js';
+import { modelLabel } from '../../views/labels.js';
 import { calibrateLargestMatmul } from '../../timing/calibrate.js';
 import { estimatePeak, readCpuInfo, simdWidthOf } from '../../timing/peak.js';
 import { SILENT_PROGRESS, shouldShowProgress, startProgressBar, type ProgressBar } from '../../timing/progress.js';
 import { assertEnoughPoints, parseSweepRequest, timeSweep, type SweepPointSpec, type SweepRequest } from '../../timing/sweep.js';
 import { timeForward, type TimingPlan } from '../../timing/time_forward.js';
-import { sweepTimingReport, timeReport } from '../../timing/time_report.js';
+import { sweepTimingReport, timeReport } from '../../views/time_report.js';
 import { exampleHelp, type CommandContext, type RegisterCommand } from '../command_context.js';
 import { processIo } from '../io.js';
 import {

@@ -1,4 +1,4 @@
-import { traceReport } from '../../report/trace_report.js';
+import { traceReport } from '../../views/trace_report.js';
 import { traceModel } from '../../verify/index.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import {

@@ -1,7 +1,7 @@
 import { summarizeParameters } from '../../analytic/index.js';
 import { parsePositiveInteger } from '../../config/index.js';
-import { parseByteSize } from '../../memory_budget.js';
-import { trainReport, type Assumption } from '../../report/train_report.js';
+import { parseByteSize } from '../../runtime/memory_budget.js';
+import { trainReport, type Assumption } from '../../views/train_report.js';
 import {
   adamwUpdateFlops,
   backwardFlopBreakdown,
@@ -14,7 +14,7 @@ import {
   trainingMemory,
   trainingMemoryPolynomial,
   trainingStepFlops,
-} from '../../training/index.js';
+} from '../../analytic/training/index.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import {
   addDepthOption,

@@ -1,9 +1,9 @@
-import type { BackendChoice } from '../../backend.js';
+import type { BackendChoice } from '../../runtime/backend.js';
 import { loadModelConfig, resolveRunShape } from '../../config/index.js';
 import type { ModelConfig, RunShape } from '../../config/model_config.js';
-import { modelLabel, runLabel } from '../../report/labels.js';
-import { verificationReport, verificationSummaryReport, type TimedVerification } from '../../report/verify_report.js';
-import { trainingVerificationReport } from '../../report/verify_training_report.js';
+import { modelLabel, runLabel } from '../../views/labels.js';
+import { verificationReport, verificationSummaryReport, type TimedVerification } from '../../views/verify_report.js';
+import { trainingVerificationReport } from '../../views/verify_training_report.js';
 import { verificationExitCode, verifyModel } from '../../verify/index.js';
 import { verifyTraining } from '../../verify/verify_training.js';
 import { exampleHelp, type CommandContext, type RegisterCommand } from '../command_context.js';

@@ -1,0 +1,6 @@
+export * from '../../core/rational.js';
+export * from './attention_core.js';
+export * from './embedding.js';
+export * from './parameter_counts.js';
+export * from './published_approximations.js';
+export * from './counting_conventions.js';

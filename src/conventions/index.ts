@@ -1,6 +1,0 @@
-export * from './rational.js';
-export * from './attention_core.js';
-export * from './embedding.js';
-export * from './parameter_counts.js';
-export * from './published_approximations.js';
-export * from './counting_conventions.js';

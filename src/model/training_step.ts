@@ -1,0 +1,77 @@
+/**
+ * One training step of the real model: forward pass, mean cross-entropy loss, gradients of every
+ * weight by reverse-mode autodiff (tf.valueAndGrads over the weights in weightEntries order),
+ * then an AdamW update in place.
+ *
+ * Phases and paths, so a trace can tell the parts apart: the forward pass and the loss run in the
+ * 'forward' phase (the loss under the `loss` scope), every gradient kernel in 'backward' at the
+ * module path of the forward op it differentiates (backward_attribution.ts), the update in
+ * 'optimizer' under the `optimizer` scope.
+ *
+ * Memory: the forward pass runs inside tf.grads's own tidy, which frees every activation the
+ * gradients do not need as soon as the forward function returns; the tensors kept for the
+ * gradients live until the backward pass ends; gradients are freed after the update. So after a
+ * step, and after a step that throws, the live tensors are exactly those before it (weights and
+ * optimizer state are updated in place), plus the returned loss.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+import type { ModelConfig } from '../config/model_config.js';
+import { forward, type ModelParts, type TransformerWeights } from './index.js';
+import { scope } from '../core/scope.js';
+import { adamwUpdate, assertAdamWHyperparameters, type AdamWHyperparameters, type AdamWState } from './adamw.js';
+import { attributeBackward } from '../trace/backward_attribution.js';
+import { meanCrossEntropy } from './cross_entropy.js';
+import { withPhase } from '../trace/phase.js';
+import { parametersOf } from './trainable_weights.js';
+
+/** Module path of the loss kernels. */
+export const LOSS_SCOPE = 'loss';
+/** Module path of the optimizer kernels. */
+export const OPTIMIZER_SCOPE = 'optimizer';
+
+export interface TrainingBatch {
+  /** int32 (B, T) input ids. */
+  readonly ids: tf.Tensor2D;
+  /** int32 (B, T) ids each position should predict. */
+  readonly targets: tf.Tensor2D;
+}
+
+/**
+ * One step on `batch`; updates `weights` (variables, see toTrainable) and `optimizer` in place and
+ * returns the loss before the update, a scalar the caller disposes. `parts` plants modules as
+ * forward() does.
+ */
+export function trainingStep(
+  config: ModelConfig,
+  weights: TransformerWeights,
+  batch: TrainingBatch,
+  optimizer: AdamWState,
+  hyper: AdamWHyperparameters,
+  parts: Partial<ModelParts> = {},
+): tf.Scalar {
+  assertAdamWHyperparameters(hyper);
+  const parameters = parametersOf(weights);
+  const lossOf = (): tf.Scalar =>
+    withPhase('forward', () => {
+      const logits = forward(config, weights, batch.ids, parts); // (B, T, V)
+      return scope(LOSS_SCOPE, () => meanCrossEntropy(logits, batch.targets));
+    });
+  // The weights reach the loss through `weights` itself; tf.grads differentiates with respect to
+  // these same tensor objects, so the function's own arguments are not needed. The outer tidy
+  // frees the loss when the backward pass throws (tfjs would leave it alive).
+  const { value, grads } = attributeBackward(() =>
+    withPhase('backward', () =>
+      tf.tidy(() => tf.valueAndGrads(lossOf)(parameters.map((parameter) => parameter.variable))),
+    ),
+  );
+  try {
+    withPhase('optimizer', () => scope(OPTIMIZER_SCOPE, () => adamwUpdate(parameters, grads, optimizer, hyper)));
+  } catch (error) {
+    value.dispose();
+    throw error;
+  } finally {
+    tf.dispose(grads);
+  }
+  return value as tf.Scalar;
+}

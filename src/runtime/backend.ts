@@ -1,0 +1,207 @@
+/**
+ * Choosing and starting the TensorFlow.js backend a run uses.
+ *
+ *   tensorflow  libtensorflow through @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (optional,
+ *               its installer downloads libtensorflow, so it is often absent)
+ *   wasm        WebAssembly with SIMD (always here): the threaded build with one thread per core,
+ *               which measured faster than the single-thread build (docs/bench.md), started in Node
+ *               by src/runtime/wasm_threads.ts; FLOPLEDGER_WASM_THREADS=N sets the threads, 1 the
+ *               single-thread build
+ *   cpu         plain JavaScript kernels: the slow reference
+ *   meta        shape-only: tensors keep {shape, dtype} and no data (src/meta)
+ *   auto        tensorflow when it loads, else wasm
+ */
+
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { InputError, UnavailableError } from '../core/errors.js';
+
+export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'tensorflow', 'meta'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+export interface ActiveBackend {
+  /** The tfjs backend name now active: "cpu", "wasm", "tensorflow" or "meta". */
+  name: string;
+  /** One line for reports: what runs the kernels. */
+  description: string;
+  /**
+   * True when a kernel has finished by the time its call returns, so a wall clock around the
+   * call measures the kernel. False for GPU kernels (queued) and for meta (no real work).
+   */
+  synchronousKernelTimes: boolean;
+}
+
+/** Node packages that provide the "tensorflow" backend, the GPU build first. */
+const TENSORFLOW_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+const TENSORFLOW_INSTALL_HINT =
+  'npm install @tensorflow/tfjs-node (it needs internet to download libtensorflow), or use --backend wasm';
+
+export function parseBackendChoice(raw: string): BackendChoice {
+  const choice = BACKEND_CHOICES.find((name) => name === raw);
+  if (choice === undefined) {
+    throw new InputError(`--backend: "${raw}" is not one of ${BACKEND_CHOICES.join(', ')}`);
+  }
+  return choice;
+}
+
+let prodModeEnabled = false;
+
+function enableProdModeOnce(): void {
+  if (prodModeEnabled) return;
+  tf.enableProdMode();
+  prodModeEnabled = true;
+}
+
+/** The first non-empty line of an error's message (load errors can run to many lines). */
+function firstLineOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown error';
+}
+
+/** Whether `packageName` is installed where this file can see it (resolving does not load it). */
+function isInstalled(packageName: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(packageName);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Which tensorflow package loaded, once one has; the package registers the backend on import. */
+let tensorflowPackage: string | undefined;
+
+/** Imports the first tfjs-node package present; throws UnavailableError naming why none loaded. */
+async function loadTensorflowPackage(): Promise<string> {
+  if (tensorflowPackage !== undefined) return tensorflowPackage;
+  const failures: string[] = [];
+  for (const packageName of TENSORFLOW_PACKAGES) {
+    if (!isInstalled(packageName)) continue;
+    try {
+      // A string variable, so the compiler does not demand the optional package's types.
+      const specifier: string = packageName;
+      await import(specifier);
+      tensorflowPackage = packageName;
+      return packageName;
+    } catch (error) {
+      failures.push(`${packageName} is installed but failed to load: ${firstLineOf(error)}`);
+    }
+  }
+  const reason = failures.length > 0 ? failures.join('; ') : '@tensorflow/tfjs-node is not installed';
+  throw new UnavailableError(`--backend tensorflow: ${reason}. To use it: ${TENSORFLOW_INSTALL_HINT}`);
+}
+
+/** Imports src/meta and registers its backend under the name "meta" (registration is idempotent). */
+async function loadMetaBackend(): Promise<void> {
+  // Loaded on demand: runs on real backends never pay for the meta kernels' registration.
+  let metaModule: typeof import('../meta/index.js');
+  try {
+    metaModule = await import('../meta/index.js');
+  } catch (error) {
+    throw new UnavailableError(`--backend meta: the shape-only backend could not be loaded: ${firstLineOf(error)}`);
+  }
+  metaModule.registerMetaBackend();
+}
+
+/** Threads for the wasm backend: FLOPLEDGER_WASM_THREADS, else one per core (1 is the single-thread build). */
+function requestedWasmThreads(): number {
+  const raw = process.env['FLOPLEDGER_WASM_THREADS'];
+  if (raw === undefined || raw === '') return os.availableParallelism();
+  const threads = Number(raw);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new InputError(`FLOPLEDGER_WASM_THREADS: "${raw}" is not a positive integer; use e.g. FLOPLEDGER_WASM_THREADS=2, or unset it for one thread`);
+  }
+  return threads;
+}
+
+async function activate(name: string): Promise<void> {
+  if (name === 'wasm' && requestedWasmThreads() > 1 && tf.getBackend() !== 'wasm') {
+    const { startThreadedWasm } = await import('./wasm_threads.js');
+    await startThreadedWasm(requestedWasmThreads());
+    return;
+  }
+  const ready = await tf.setBackend(name);
+  if (!ready) throw new UnavailableError(`--backend ${name}: the backend failed to initialise`);
+  await tf.ready();
+}
+
+async function describe(name: string): Promise<ActiveBackend> {
+  switch (name) {
+    case 'wasm': {
+      const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
+      const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+      const threads = getThreadsCount();
+      return {
+        name,
+        description: `WebAssembly (${simd ? 'SIMD' : 'no SIMD'}, ${threads > 1 ? `${threads} threads` : 'single thread'})`,
+        synchronousKernelTimes: true,
+      };
+    }
+    case 'cpu':
+      return { name, description: 'plain JavaScript kernels (slow reference)', synchronousKernelTimes: true };
+    case 'tensorflow': {
+      const gpu = tensorflowPackage === '@tensorflow/tfjs-node-gpu';
+      return {
+        name,
+        description: `libtensorflow via ${tensorflowPackage ?? 'tfjs-node'}${gpu ? ' (GPU)' : ' (CPU)'}`,
+        synchronousKernelTimes: !gpu,
+      };
+    }
+    case 'meta':
+      return { name, description: 'shape-only meta backend (no data, no kernel times)', synchronousKernelTimes: false };
+    default:
+      return { name, description: name, synchronousKernelTimes: false };
+  }
+}
+
+/** Sets and readies the backend for `choice`; throws UnavailableError when it cannot run here. */
+export async function useBackend(choice: BackendChoice): Promise<ActiveBackend> {
+  enableProdModeOnce();
+  let name: string;
+  switch (choice) {
+    case 'auto':
+      try {
+        await loadTensorflowPackage();
+        name = 'tensorflow';
+      } catch (error) {
+        if (!(error instanceof UnavailableError)) throw error;
+        name = 'wasm';
+      }
+      break;
+    case 'tensorflow':
+      await loadTensorflowPackage();
+      name = 'tensorflow';
+      break;
+    case 'meta':
+      await loadMetaBackend();
+      name = 'meta';
+      break;
+    case 'cpu':
+    case 'wasm':
+      name = choice;
+      break;
+  }
+  await activate(name);
+  return describe(tf.getBackend());
+}
+
+/** The backend names that can run here, in BACKEND_CHOICES order (without "auto"). */
+export async function availableBackends(): Promise<string[]> {
+  const available = ['cpu', 'wasm'];
+  try {
+    await loadTensorflowPackage();
+    available.push('tensorflow');
+  } catch (error) {
+    if (!(error instanceof UnavailableError)) throw error;
+  }
+  try {
+    await loadMetaBackend();
+    available.push('meta');
+  } catch (error) {
+    if (!(error instanceof UnavailableError)) throw error;
+  }
+  return available;
+}

@@ -1,0 +1,121 @@
+/**
+ * The threaded SIMD build of the wasm backend, started in Node. Opt-in (FLOPLEDGER_WASM_THREADS=N,
+ * see src/runtime/backend.ts): measured here it ran a d=512 forward pass in 76% of the single-thread time
+ * on a quiet machine, but slower under load, and starting it takes the five workarounds below.
+ *
+ * tfjs-backend-wasm 4.22 ships a threaded SIMD build (pthreads on Web Workers) but does not start
+ * it in Node. Out of the box, in order:
+ *  1. WASM_HAS_MULTITHREAD_SUPPORT is hard-wired to false when IS_NODE (tfjs issue #3830), so
+ *     the single-thread SIMD binary loads. Setting the flag to true gets further, to:
+ *  2. Emscripten's pthread pool starts each worker from a blob: URL of the worker script, and
+ *     Node's Worker takes only a file path or source text with { eval: true } (ERR_WORKER_PATH);
+ *     setBackend resolves false ("Initialization of backend wasm failed").
+ *  3. Once the worker starts, it loads the main script from a Blob holding the factory
+ *     function's source, and the Node bundle's factory refers to the bundle's module-scope names:
+ *     "ReferenceError: require$$0 is not defined" in every worker.
+ *  4. It then runs, but with one thread: the C++ side caps the pool at
+ *     emscripten_num_logical_cores() / 2, i.e. os.cpus().length / 2, which is 1 on a 2-vCPU machine.
+ *  5. The pool's workers keep the event loop alive, so the process never exits by itself.
+ * startThreadedWasm() works around all five; see its comments.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+
+/**
+ * The module-scope `var require$$N = require('x')` lines of the Node bundle, so the worker can
+ * define the same names before the factory's source runs.
+ */
+function bundlePrelude(scriptPath: string): string {
+  const bundle = readFileSync(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'), 'utf8');
+  const requires = [...bundle.matchAll(/^var (require\$\$\d+) = require\('([^']+)'\);$/gm)].map(
+    ([, name, module]) => `var ${name} = require(${JSON.stringify(module)});`,
+  );
+  return [...requires, 'var commonjsGlobal = globalThis;', `var _scriptDir = ${JSON.stringify(scriptPath)};`, ''].join('\n');
+}
+
+/** Starts the threaded SIMD wasm backend with `threads` threads; returns the count XNNPACK reports. */
+export async function startThreadedWasm(threads: number): Promise<number> {
+  const scratch = mkdtempSync(join(os.tmpdir(), 'flopledger-wasm-threads-'));
+  process.once('exit', () => rmSync(scratch, { recursive: true, force: true }));
+  const mainScript = join(scratch, 'wasm-main.js');
+  let mainScriptWritten = false;
+
+  // (2, 3) Remember the text of every Blob made of strings, and which object URL names which text.
+  const blobText = new WeakMap<Blob, string>();
+  const urlText = new Map<string, string>();
+  const OriginalBlob = globalThis.Blob;
+  globalThis.Blob = class TextRecordingBlob extends OriginalBlob {
+    constructor(...args: ConstructorParameters<typeof Blob>) {
+      super(...args);
+      const [parts] = args;
+      if (parts?.every((part) => typeof part === 'string')) blobText.set(this, parts.join(''));
+    }
+  };
+  const originalCreateObjectURL = URL.createObjectURL.bind(URL);
+  URL.createObjectURL = (blob: Blob) => {
+    const url = originalCreateObjectURL(blob);
+    const text = blobText.get(blob);
+    if (text !== undefined) urlText.set(url, text);
+    return url;
+  };
+
+  let started = false;
+  const workers = new Set<NodeWorker>();
+  class BlobUrlWorker extends NodeWorker {
+    constructor(script: string | URL, options?: WorkerOptions) {
+      // (2) A blob: URL we saw created becomes its source text, run with eval.
+      const text = urlText.get(String(script));
+      super(text ?? script, text === undefined ? options : { ...options, eval: true });
+      workers.add(this);
+    }
+    override on(event: string | symbol, listener: (...args: any[]) => void): this {
+      super.on(event, listener);
+      // (5) Listeners ref the worker's port again; once started, keep every worker unref'd.
+      if (started) this.unref();
+      return this;
+    }
+    override postMessage(message: any, transfer?: readonly any[]): void {
+      // (3) The worker is told to load the main script from a Blob; give it a file it can read,
+      // with the bundle's module-scope names defined first.
+      // Written once: every worker of the pool reads the same file, and rewriting it while one
+      // reads it would hand that worker a truncated script.
+      const text = message?.cmd === 'load' ? blobText.get(message.urlOrBlob) : undefined;
+      if (text !== undefined) {
+        if (!mainScriptWritten) {
+          writeFileSync(mainScript, bundlePrelude(mainScript) + text);
+          mainScriptWritten = true;
+        }
+        message = { ...message, urlOrBlob: mainScript };
+      }
+      super.postMessage(message, transfer as never);
+    }
+  }
+  // Emscripten assigns global.Worker = worker_threads.Worker when its factory runs: keep ours.
+  Object.defineProperty(globalThis, 'Worker', { get: () => BlobUrlWorker, set: () => {}, configurable: true });
+
+  // (4) The cap reads os.cpus() once, while the module initialises: report twice the CPUs then.
+  const originalCpus = os.cpus;
+  os.cpus = () => {
+    const list = originalCpus();
+    return [...list, ...list];
+  };
+  try {
+    tf.enableProdMode();
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true); // (1)
+    setThreadsCount(threads);
+    if (!(await tf.setBackend('wasm'))) throw new Error('the threaded wasm backend failed to initialise');
+    await tf.ready();
+  } finally {
+    os.cpus = originalCpus;
+    globalThis.Blob = OriginalBlob;
+    URL.createObjectURL = originalCreateObjectURL;
+  }
+  started = true;
+  for (const worker of workers) worker.unref(); // (5)
+  return getThreadsCount();
+}

@@ -1,0 +1,252 @@
+/**
+ * Charts as Vega-Lite specs built from computed counts, rendered to SVG by Vega without a
+ * browser (renderer 'none'). Each chart's marks carry a stable name (see CHART_MARKS) so the
+ * SVG can be inspected: Vega writes a mark's name into its group's class, e.g.
+ * `<g class="mark-rect role-mark flop_shares_by_size_bars">`, and gives every drawn item
+ * role="graphics-symbol" and an aria-label with its data.
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
+import { share } from '../core/ratio.js';
+import type { SweepPoint } from '../analytic/sweeps.js';
+import type { MatmulComponent } from '../analytic/types.js';
+import { formatShare } from '../core/format.js';
+
+/** Component names as charts and tables show them. */
+export const COMPONENT_LABELS: Readonly<Record<MatmulComponent, string>> = {
+  attention_projections: 'attention projections',
+  attention_core: 'attention core',
+  ffn: 'ffn',
+  lm_head: 'lm_head',
+};
+
+/** One colour per component, shared by every chart so a component looks the same everywhere. */
+const COMPONENT_COLORS: Readonly<Record<MatmulComponent, string>> = {
+  attention_projections: '#4c78a8',
+  attention_core: '#e45756',
+  ffn: '#54a24b',
+  lm_head: '#f58518',
+};
+
+/** The names Vega writes into the class of each chart's mark group. */
+export const CHART_MARKS = {
+  sharesBySize: { chart: 'flop_shares_by_size', bars: 'flop_shares_by_size_bars' },
+  sharesByContext: {
+    chart: 'flop_shares_by_context',
+    lines: 'flop_shares_by_context_lines',
+    points: 'flop_shares_by_context_points',
+  },
+  timeVsFlops: {
+    chart: 'time_vs_flops',
+    points: 'time_vs_flops_points',
+    fit: 'time_vs_flops_fit',
+  },
+} as const;
+
+/** One bar segment or line point: a component's share of one sweep point's forward matmul FLOPs. */
+export interface ShareDatum {
+  readonly label: string;
+  readonly seq: number;
+  readonly component: string;
+  /** Stacking order: components keep the order of MATMUL_COMPONENTS. */
+  readonly order: number;
+  readonly share: number;
+  /** Exact count as a decimal string, shown in the tooltip. */
+  readonly flops: string;
+  /**
+   * The item's aria-label (Vega-Lite's description channel): "gpt2-xl | ffn | 66.9%" for a
+   * bar, "16384 | attention core | 55.2%" for a point. Fixed fields split by " | ", so a reader
+   * of the SVG (or a test) can tell series and positions apart.
+   */
+  readonly description: string;
+}
+
+export function shareData(points: readonly SweepPoint[], label: (point: SweepPoint) => string): ShareDatum[] {
+  return points.flatMap((point) =>
+    MATMUL_COMPONENTS.map((component, order) => ({
+      label: label(point),
+      seq: point.run.seq,
+      component: COMPONENT_LABELS[component],
+      order,
+      share: share(point.breakdown.byComponent[component], point.breakdown.total),
+      flops: point.breakdown.byComponent[component].toString(),
+      description: [
+        label(point),
+        COMPONENT_LABELS[component],
+        formatShare(point.breakdown.byComponent[component], point.breakdown.total),
+      ].join(' | '),
+    })),
+  );
+}
+
+const componentColor = {
+  field: 'component',
+  type: 'nominal',
+  title: 'component',
+  legend: { labelLimit: 240 },
+  scale: {
+    domain: MATMUL_COMPONENTS.map((c) => COMPONENT_LABELS[c]),
+    range: MATMUL_COMPONENTS.map((c) => COMPONENT_COLORS[c]),
+  },
+} as const;
+
+const shareAxis = { field: 'share', type: 'quantitative', title: 'share of forward matmul FLOPs', axis: { format: '.0%' } } as const;
+
+/** Stacked bars: one bar per model, one segment per component, shares summing to 1. */
+export function sharesBySizeSpec(points: readonly SweepPoint[]): TopLevelSpec {
+  const values = shareData(points, (point) => point.config.name);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    name: CHART_MARKS.sharesBySize.chart,
+    title: `Forward FLOP shares by component (T = ${uniqueSeqs(points)})`,
+    description: 'Stacked bar chart: share of forward matmul FLOPs by component for each model size.',
+    width: 360,
+    height: 260,
+    data: { values },
+    layer: [
+      {
+        name: CHART_MARKS.sharesBySize.bars,
+        mark: { type: 'bar' },
+        encoding: {
+          x: { field: 'label', type: 'nominal', title: 'model', sort: null, axis: { labelAngle: 0 } },
+          y: { ...shareAxis, stack: 'zero' },
+          color: componentColor,
+          order: { field: 'order', type: 'quantitative' },
+          description: { field: 'description' },
+          tooltip: [
+            { field: 'label', title: 'model' },
+            { field: 'component' },
+            { field: 'share', format: '.1%' },
+            { field: 'flops', title: 'FLOPs' },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/** One line per component: its share against sequence length on a log2 axis. */
+export function sharesByContextSpec(points: readonly SweepPoint[]): TopLevelSpec {
+  const values = shareData(points, (point) => String(point.run.seq));
+  const modelNames = [...new Set(points.map((point) => point.config.name))].join(', ');
+  const encoding = {
+    x: {
+      field: 'seq',
+      type: 'quantitative',
+      title: 'sequence length T (tokens)',
+      scale: { type: 'log', base: 2 },
+      // Tokens in units of 1024 ("16K"), the way context lengths are usually named.
+      axis: {
+        values: points.map((point) => point.run.seq),
+        labelExpr: "datum.value >= 1024 ? datum.value / 1024 + 'K' : datum.value",
+        labelOverlap: false,
+      },
+    },
+    y: shareAxis,
+    color: componentColor,
+  } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    name: CHART_MARKS.sharesByContext.chart,
+    title: `Forward FLOP shares by component against context length (${modelNames})`,
+    description: 'Line chart: share of forward matmul FLOPs by component as the sequence length grows.',
+    width: 420,
+    height: 260,
+    data: { values },
+    layer: [
+      {
+        name: CHART_MARKS.sharesByContext.lines,
+        mark: { type: 'line' },
+        // One path per series: its label is the component it draws.
+        encoding: { ...encoding, description: { field: 'component' } },
+      },
+      {
+        name: CHART_MARKS.sharesByContext.points,
+        mark: { type: 'point', filled: true, size: 40 },
+        encoding: {
+          ...encoding,
+          description: { field: 'description' },
+          tooltip: [
+            { field: 'seq', title: 'T' },
+            { field: 'component' },
+            { field: 'share', format: '.1%' },
+            { field: 'flops', title: 'FLOPs' },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/** A measured forward pass: its exact FLOPs and its median wall time. */
+export interface TimingPoint {
+  readonly label: string;
+  readonly flops: bigint;
+  readonly medianMs: number;
+}
+
+/** Measured points and a least-squares line through them (Vega-Lite's regression transform). */
+export function timeVsFlopsSpec(points: readonly TimingPoint[], backend: string): TopLevelSpec {
+  const values = points.map((point) => ({
+    label: point.label,
+    description: `${point.label} | ${point.flops} FLOPs | ${point.medianMs} ms`,
+    gflops: Number(point.flops) / 1e9,
+    flops: point.flops.toString(),
+    median_ms: point.medianMs,
+  }));
+  const x = { field: 'gflops', type: 'quantitative', title: 'forward matmul GFLOP' } as const;
+  const y = { field: 'median_ms', type: 'quantitative', title: `median time (ms), ${backend}` } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    name: CHART_MARKS.timeVsFlops.chart,
+    title: `Measured time against FLOPs (${backend})`,
+    description: 'Scatter plot of median forward time against exact FLOPs, with a least-squares line.',
+    width: 420,
+    height: 260,
+    data: { values },
+    layer: [
+      {
+        name: CHART_MARKS.timeVsFlops.fit,
+        transform: [{ regression: 'median_ms', on: 'gflops' }],
+        mark: { type: 'line', color: '#888', strokeDash: [4, 3] },
+        encoding: { x, y },
+      },
+      {
+        name: CHART_MARKS.timeVsFlops.points,
+        mark: { type: 'point', filled: true, size: 60 },
+        encoding: {
+          x,
+          y,
+          description: { field: 'description' },
+          tooltip: [{ field: 'label' }, { field: 'flops', title: 'FLOPs' }, { field: 'median_ms' }],
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * The spec drawn to a standalone SVG string. Vega numbers clip paths and gradients from 1 in
+ * every view, so two charts inlined in one page would share ids: `idPrefix` makes them unique.
+ */
+export async function renderChartSvg(spec: TopLevelSpec, idPrefix = ''): Promise<string> {
+  // Loaded here, not at the top: vega takes ~0.4 s to load and only `report` draws charts.
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    const svg = await view.toSVG();
+    return idPrefix === '' ? svg : prefixSvgIds(svg, idPrefix);
+  } finally {
+    view.finalize();
+  }
+}
+
+function prefixSvgIds(svg: string, prefix: string): string {
+  return svg
+    .replace(/\bid="([^"]+)"/g, (_match, id: string) => `id="${prefix}${id}"`)
+    .replace(/url\(#([^)]+)\)/g, (_match, id: string) => `url(#${prefix}${id})`);
+}
+
+function uniqueSeqs(points: readonly SweepPoint[]): string {
+  return [...new Set(points.map((point) => point.run.seq))].join(', ');
+}

@@ -1,0 +1,53 @@
+import { MATMUL_COMPONENTS, ratio, type SweepPoint } from '../analytic/index.js';
+import { formatCountSi, formatFlops, formatRatioOf, formatShare } from '../core/format.js';
+import { configJson, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { componentSharesJson } from './shares.js';
+import { heading, paragraph, tableBlock, type Cell, type Report } from '../render/table.js';
+import { FLOP_CONVENTIONS } from './flops_report.js';
+
+/** Several models side by side: one column per model, one row per quantity. */
+export function compareReport(points: readonly SweepPoint[]): Report {
+  const first = points[0];
+  if (first === undefined) throw new Error('compare: no models to compare');
+  const row = (label: string, cell: (point: SweepPoint) => Cell): Cell[] => [label, ...points.map(cell)];
+  const dims = (key: 'vocab_size' | 'context_length' | 'num_layers' | 'd_model' | 'num_heads' | 'd_ff') => (point: SweepPoint) =>
+    BigInt(point.config[key]);
+  return {
+    blocks: [
+      heading('Models side by side'),
+      tableBlock({
+        columns: [{ header: 'quantity' }, ...points.map((point) => ({ header: modelLabel(point.config), align: 'right' as const }))],
+        rows: [
+          row('vocab_size', dims('vocab_size')),
+          row('context_length', dims('context_length')),
+          row('num_layers', dims('num_layers')),
+          row('d_model', dims('d_model')),
+          row('num_heads', dims('num_heads')),
+          row('d_ff', dims('d_ff')),
+          row('parameters', (point) => point.parameters),
+          row('parameters (approx)', (point) => formatCountSi(point.parameters)),
+          row('run (batch x seq)', (point) => runLabel(point.run)),
+          row('forward FLOPs', (point) => point.breakdown.total),
+          row('forward FLOPs (approx)', (point) => formatFlops(point.breakdown.total)),
+          row(`FLOPs vs ${modelLabel(first.config)}`, (point) => formatRatioOf(point.breakdown.total, first.breakdown.total)),
+          ...MATMUL_COMPONENTS.map((component) =>
+            row(`share: ${MATMUL_COMPONENT_LONG[component]}`, (point) =>
+              formatShare(point.breakdown.byComponent[component], point.breakdown.total),
+            ),
+          ),
+        ],
+      }),
+      paragraph(FLOP_CONVENTIONS),
+    ],
+    json: {
+      models: points.map((point) => ({
+        model: configJson(point.config),
+        run: point.run,
+        parameters: point.parameters,
+        total: point.breakdown.total,
+        ratio_to_first: ratio(point.breakdown.total, first.breakdown.total),
+        components: componentSharesJson(point.breakdown),
+      })),
+    },
+  };
+}

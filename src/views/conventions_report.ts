@@ -1,0 +1,148 @@
+/**
+ * One model counted under every convention, and the published approximations next to the
+ * exact count: the tables behind `flops --conventions` and the report's conventions section.
+ */
+import type { CountingConventions, PublishedApproximation, Rational } from '../analytic/conventions/index.js';
+import { formatCountSi, formatFixed, formatFlops, formatMacs, formatSi, groupDigits } from '../core/format.js';
+import { configJson, dimensionsLabel, modelLabel, runLabel } from './labels.js';
+import { FORMULA_ONLY, verificationMark } from './verification_marks.js';
+import { heading, paragraph, tableBlock, type Block, type Cell, type Report, type Table } from '../render/table.js';
+
+const FORMULA_MARK = verificationMark(FORMULA_ONLY);
+
+/** A per-token count: exact digits when whole, else six decimals (it is a fraction of B*T). */
+export function rationalCell(value: Rational): Cell {
+  return value.denominator === 1n ? value.numerator : formatFixed(value.numerator, value.denominator, 6);
+}
+
+/** "0.9644x": value / reference to four decimals. */
+export function ratioText(value: Rational): string {
+  return `${formatFixed(value.numerator, value.denominator, 4)}x`;
+}
+
+function siOf(unit: 'FLOP' | 'MAC' | 'parameters', value: bigint): string {
+  if (unit === 'FLOP') return formatFlops(value);
+  if (unit === 'MAC') return formatMacs(value);
+  return formatCountSi(value);
+}
+
+export function conventionsTable(conventions: CountingConventions, verifiedAs?: string): Table {
+  return {
+    title: `The same model counted under each convention (${runLabel(conventions.run)})`,
+    columns: [
+      { header: 'convention' },
+      { header: 'count', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: 'vs default', align: 'right' },
+      { header: 'what it counts' },
+      ...(verifiedAs === undefined ? [] : [{ header: 'verified' }]),
+    ],
+    rows: conventions.counts.map((count): Cell[] => [
+      count.label,
+      count.value,
+      siOf(count.unit, count.value),
+      count.ratioToDefault === undefined ? '' : ratioText(count.ratioToDefault),
+      count.note,
+      // Only the default count is what the trace checks; the others are derived from it by formula.
+      ...(verifiedAs === undefined ? [] : [count.key === 'flops' || count.key === 'macs' ? verifiedAs : FORMULA_MARK]),
+    ]),
+    notes: [
+      'Default: forward matmuls at 2 FLOPs per multiply-add, causal attention counted in full (every T x T score), ' +
+        'the embedding as a lookup (no matmul), logits (lm_head) included.',
+    ],
+  };
+}
+
+function perTokenSi(value: Rational): string {
+  return formatSi(value.numerator / value.denominator, 'FLOP');
+}
+
+export function publishedTable(conventions: CountingConventions, verifiedAs?: string): Table {
+  return {
+    title: `Published approximations per token against flopledger's exact count (T = ${groupDigits(BigInt(conventions.run.seq))})`,
+    columns: [
+      { header: 'approximation' },
+      { header: 'formula' },
+      { header: 'estimates' },
+      { header: 'N counts' },
+      { header: 'estimate', align: 'right' },
+      { header: 'exact', align: 'right' },
+      { header: 'exact is' },
+      { header: 'estimate / exact', align: 'right' },
+      ...(verifiedAs === undefined ? [] : [{ header: 'exact verified' }]),
+    ],
+    rows: conventions.published.map((approximation): Cell[] => [
+      approximation.name,
+      approximation.formula,
+      approximation.quantity,
+      approximation.parameters,
+      approximation.value,
+      rationalCell(approximation.exact),
+      approximation.exactLabel,
+      ratioText(approximation.ratio),
+      ...(verifiedAs === undefined ? [] : [exactVerification(approximation, verifiedAs)]),
+    ]),
+    notes: [...new Set(conventions.published.map((approximation) => approximation.source))].map(
+      (source) => `Source: ${source}.`,
+    ),
+  };
+}
+
+/** The training count is 3 x the forward count: a trace can back the forward part only; the 3x is a rule. */
+function exactVerification(approximation: PublishedApproximation, verifiedAs: string): string {
+  if (approximation.quantity !== 'training FLOPs per token' || verifiedAs === FORMULA_MARK) return verifiedAs;
+  return `${verifiedAs} forward; x3 by rule`;
+}
+
+export function conventionsBlocks(conventions: CountingConventions, verifiedAs?: string): Block[] {
+  const { config, run } = conventions;
+  const perToken = conventions.published.find((approximation) => approximation.key === 'kaplan_forward')?.exact;
+  return [
+    heading(`Counting conventions for ${modelLabel(config)}, ${runLabel(run)}`),
+    paragraph(
+      `${dimensionsLabel(config)}. flopledger's forward count is ${groupDigits(conventions.forwardFlops)} FLOPs ` +
+        `(${formatFlops(conventions.forwardFlops)})` +
+        (perToken === undefined ? '' : `, ${perTokenSi(perToken)} per token`) +
+        '. Every other count below changes one convention at a time.',
+    ),
+    tableBlock(conventionsTable(conventions, verifiedAs)),
+    tableBlock(publishedTable(conventions, verifiedAs)),
+  ];
+}
+
+export function conventionsJson(conventions: CountingConventions) {
+  const rationalJson = (value: Rational) => ({ numerator: value.numerator, denominator: value.denominator });
+  return {
+    model: configJson(conventions.config),
+    run: conventions.run,
+    counts: conventions.counts.map((count) => ({
+      convention: count.key,
+      label: count.label,
+      unit: count.unit,
+      value: count.value,
+      note: count.note,
+      ...(count.ratioToDefault === undefined ? {} : { ratio_to_default: rationalJson(count.ratioToDefault) }),
+    })),
+    attention_core: conventions.attentionCore,
+    embedding: conventions.embedding,
+    lm_head_flops: conventions.lmHeadFlops,
+    parameters: conventions.parameters,
+    published: conventions.published.map((approximation) => ({
+      approximation: approximation.key,
+      name: approximation.name,
+      source: approximation.source,
+      formula: approximation.formula,
+      quantity: approximation.quantity,
+      parameters: approximation.parameters,
+      value_per_token: approximation.value,
+      exact_per_token: rationalJson(approximation.exact),
+      exact_is: approximation.exactLabel,
+      ratio: rationalJson(approximation.ratio),
+    })),
+  };
+}
+
+/** What `flops <model> --conventions` prints. */
+export function conventionsReport(conventions: CountingConventions): Report {
+  return { blocks: conventionsBlocks(conventions), json: conventionsJson(conventions) };
+}

@@ -1,0 +1,279 @@
+/**
+ * The report document: the seed's answers (a)-(e) with a verification mark for every run they
+ * rest on, the two FLOP-share charts, the counting conventions with the published
+ * approximations, and time against FLOPs when measurements are given. Built once as a list of
+ * parts; document_markdown.ts and document_html.ts decide how it looks.
+ */
+import { MATMUL_COMPONENTS, type SweepPoint } from '../analytic/index.js';
+import type { CountingConventions } from '../analytic/conventions/index.js';
+import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { answersReport, type AnswersInput } from './answers_report.js';
+import { conventionsBlocks } from './conventions_report.js';
+import { formatFixed, formatFlops, groupDigits } from '../core/format.js';
+import { FLOP_CONVENTIONS } from './flops_report.js';
+import { MATMUL_COMPONENT_LONG, modelLabel } from './labels.js';
+import { SHARE_COLUMNS, shareCells } from './shares.js';
+import { heading, paragraph, tableBlock, type Block, type Cell } from '../render/table.js';
+import type { TimingData } from './timing_input.js';
+import {
+  runName,
+  verificationMark,
+  verificationOf,
+  type RunVerification,
+  type Verification,
+} from './verification_marks.js';
+
+/** A chart: drawn inline in HTML, saved as `file` next to report.md. */
+export interface Figure {
+  readonly kind: 'figure';
+  /** Stable id: the HTML element id and the SVG file's base name. */
+  readonly id: string;
+  readonly file: string;
+  readonly title: string;
+  readonly caption: string;
+  readonly svg: string;
+}
+
+export type DocumentPart = Block | Figure;
+
+export interface ReportDocument {
+  readonly title: string;
+  readonly parts: readonly DocumentPart[];
+}
+
+/** The SVGs of the report's charts, drawn by charts.ts. */
+export interface ReportCharts {
+  readonly sharesBySize: string;
+  readonly sharesByContext: string;
+  readonly timeVsFlops?: string;
+}
+
+export interface ReportDocumentInput {
+  readonly answers: AnswersInput;
+  /** One model at growing sequence lengths, for the line chart and its table. */
+  readonly contextSweep: readonly SweepPoint[];
+  readonly conventions: CountingConventions;
+  readonly verifications: readonly RunVerification[];
+  readonly charts: ReportCharts;
+  readonly timing?: TimingData;
+  /** How to produce timing data, shown when there is none. */
+  readonly timingHint: string;
+}
+
+export const FIGURE_FILES = {
+  sharesBySize: 'flop-shares-by-size.svg',
+  sharesByContext: 'flop-shares-by-context.svg',
+  timeVsFlops: 'time-vs-flops.svg',
+} as const;
+
+const figureId = (file: string) => file.replace(/\.svg$/, '');
+
+interface MarkedRun {
+  readonly config: ModelConfig;
+  readonly run: RunShape;
+}
+
+export function buildReportDocument(input: ReportDocumentInput): ReportDocument {
+  const { answers, verifications } = input;
+  const markOf = (config: ModelConfig, run: RunShape) => verificationMark(verificationOf(verifications, config, run));
+  const verifiedLine = (runs: readonly MarkedRun[], scope = '') =>
+    paragraph(
+      `Verified: ${runs.map(({ config, run }) => `${runName(config, run)}: ${markOf(config, run)}`).join('; ')}.${scope}`,
+    );
+
+  const sections = answerSections(answersReport(answers).blocks);
+  const main: MarkedRun = { config: answers.model.config, run: answers.model.breakdown.run };
+  const sizeRuns = answers.sizes.map((point) => ({ config: point.config, run: point.run }));
+  const longRuns = answers.longContext.map((point) => ({ config: point.config, run: point.run }));
+  const title = `flopledger report: what ${modelLabel(answers.model.config)} costs`;
+
+  const parts: DocumentPart[] = [
+    heading(title, 1),
+    paragraph(
+      'Answers to the transformer accounting problem, every number computed from exact integer counts and ' +
+        'checked, where marked, against a traced forward pass of the real TensorFlow.js model. ' +
+        'Marks: "✓ trace (backend)" means the traced kernels matched the formulas exactly on that backend; ' +
+        '"formula only" means the number comes from the analytic formulas without a trace.',
+    ),
+    paragraph(FLOP_CONVENTIONS),
+    ...verificationSummary(verifications),
+    ...sections.a,
+    // A forward trace sees every weight that enters a matmul, but not the size of a gathered table or a gain.
+    verifiedLine(
+      [main],
+      ' A trace checks the shape of every matmul weight (attention, ffn, lm_head); the token-embedding table and ' +
+        'the norm gains are counted by formula.',
+    ),
+    ...sections.b,
+    verifiedLine([main]),
+    ...sections.c,
+    verifiedLine([main]),
+    ...sections.d,
+    verifiedLine(sizeRuns),
+    {
+      kind: 'figure',
+      id: figureId(FIGURE_FILES.sharesBySize),
+      file: FIGURE_FILES.sharesBySize,
+      title: 'Forward FLOP shares by component across model sizes',
+      caption: `Stacked shares of forward matmul FLOPs for ${answers.sizes.map((p) => p.config.name).join(', ')}.`,
+      svg: input.charts.sharesBySize,
+    },
+    ...sections.e,
+    verifiedLine(longRuns),
+    ...contextSweepBlocks(input.contextSweep, markOf),
+    {
+      kind: 'figure',
+      id: figureId(FIGURE_FILES.sharesByContext),
+      file: FIGURE_FILES.sharesByContext,
+      title: 'Forward FLOP shares by component against context length',
+      caption: `${modelLabel(input.contextSweep[0]?.config ?? answers.model.config)} from ${seqRange(input.contextSweep)} tokens (log2 axis).`,
+      svg: input.charts.sharesByContext,
+    },
+    ...conventionsBlocks(input.conventions, markOf(input.conventions.config, input.conventions.run)),
+    ...timingParts(input),
+  ];
+  return { title, parts };
+}
+
+interface AnswerSections {
+  a: Block[];
+  b: Block[];
+  c: Block[];
+  d: Block[];
+  e: Block[];
+}
+
+/** The answers' five level-2 sections in order, each from its heading up to the next. */
+function answerSections(blocks: readonly Block[]): AnswerSections {
+  const sections: Block[][] = [];
+  for (const block of blocks) {
+    if (block.kind === 'heading' && block.level === 2) sections.push([block]);
+    else if (block.kind !== 'heading' || block.level !== 1) sections.at(-1)?.push(block);
+  }
+  const [a, b, c, d, e] = sections;
+  if (sections.length !== 5 || a === undefined || b === undefined || c === undefined || d === undefined || e === undefined) {
+    throw new Error(`report: expected the answers' five sections (a)-(e), found ${sections.length}`);
+  }
+  return { a, b, c, d, e };
+}
+
+function verificationSummary(verifications: readonly RunVerification[]): Block[] {
+  if (verifications.length === 0) return [];
+  return [
+    heading('How the numbers were verified'),
+    tableBlock({
+      columns: [{ header: 'model and run' }, { header: 'verified' }, { header: 'detail' }],
+      rows: verifications.map((entry): Cell[] => [
+        runName(entry.config, entry.run),
+        verificationMark(entry.verification),
+        detailOf(entry.verification),
+      ]),
+    }),
+  ];
+}
+
+function detailOf(verification: Verification): string {
+  if (verification.method === 'formula') return verification.reason ?? '';
+  return verification.detail ?? '';
+}
+
+function seqRange(points: readonly SweepPoint[]): string {
+  const seqs = points.map((point) => point.run.seq);
+  return seqs.length === 0 ? '' : `${groupDigits(BigInt(Math.min(...seqs)))} to ${groupDigits(BigInt(Math.max(...seqs)))}`;
+}
+
+function contextSweepBlocks(
+  points: readonly SweepPoint[],
+  markOf: (config: ModelConfig, run: RunShape) => string,
+): Block[] {
+  const first = points[0];
+  if (first === undefined) return [];
+  return [
+    heading(`${modelLabel(first.config)} from ${seqRange(points)} tokens`, 3),
+    paragraph(
+      `${largestFromSentence(points)} Each run longer than the context raises the context length to fit; ` +
+        'the parameters do not change (RoPE has none).',
+    ),
+    tableBlock({
+      columns: [
+        { header: 'T', align: 'right' },
+        { header: 'forward FLOPs', align: 'right' },
+        { header: 'approx', align: 'right' },
+        ...SHARE_COLUMNS,
+        { header: 'verified' },
+      ],
+      rows: points.map((point): Cell[] => [
+        BigInt(point.run.seq),
+        point.breakdown.total,
+        formatFlops(point.breakdown.total),
+        ...shareCells(point.breakdown),
+        markOf(point.config, point.run),
+      ]),
+    }),
+  ];
+}
+
+/** Which component is largest at the first and last point, and from which T a new one leads, decided exactly. */
+function largestFromSentence(points: readonly SweepPoint[]): string {
+  const largest = (point: SweepPoint) =>
+    MATMUL_COMPONENTS.reduce((best, component) =>
+      point.breakdown.byComponent[component] > point.breakdown.byComponent[best] ? component : best,
+    );
+  const leaders = points.map(largest);
+  const changes = points.flatMap((point, index) =>
+    index > 0 && leaders[index] !== leaders[index - 1]
+      ? [`${MATMUL_COMPONENT_LONG[leaders[index]!]} from T = ${groupDigits(BigInt(point.run.seq))}`]
+      : [],
+  );
+  const start = `${MATMUL_COMPONENT_LONG[leaders[0]!]} takes the most FLOPs at T = ${groupDigits(BigInt(points[0]!.run.seq))}`;
+  return changes.length === 0 ? `${start}, at every length shown.` : `${start}; then ${changes.join(', then ')}.`;
+}
+
+function timingParts(input: ReportDocumentInput): DocumentPart[] {
+  const { timing } = input;
+  const lead = heading('Time against FLOPs');
+  if (timing === undefined || input.charts.timeVsFlops === undefined) {
+    return [lead, paragraph(`No timing data was given. ${input.timingHint}`)];
+  }
+  return [
+    lead,
+    paragraph(
+      `Median forward time of each measured run on the ${timing.backend} backend (from ${timing.source}) against its ` +
+        'exact forward matmul FLOPs. The dashed line is a least-squares fit; its slope is the marginal cost per FLOP.',
+    ),
+    {
+      kind: 'figure',
+      id: figureId(FIGURE_FILES.timeVsFlops),
+      file: FIGURE_FILES.timeVsFlops,
+      title: 'Measured time against FLOPs',
+      caption: `${timing.points.length} measured runs on ${timing.backend}.`,
+      svg: input.charts.timeVsFlops,
+    },
+    tableBlock({
+      columns: [
+        { header: 'run' },
+        { header: 'forward FLOPs', align: 'right' },
+        { header: 'median ms', align: 'right' },
+        { header: 'GFLOP/s', align: 'right' },
+      ],
+      rows: timing.points.map((point): Cell[] => [
+        point.label,
+        point.flops,
+        point.medianMs.toFixed(3),
+        throughputText(point.flops, point.medianMs),
+      ]),
+    }),
+  ];
+}
+
+/** FLOPs over milliseconds as GFLOP/s: flops / (ms * 1e6), the time taken as exact microseconds. */
+function throughputText(flops: bigint, medianMs: number): string {
+  const microseconds = BigInt(Math.max(1, Math.round(medianMs * 1000)));
+  return formatFixed(flops, microseconds * 1000n, 2);
+}
+
+/** The figures in document order, for writing their SVG files. */
+export function documentFigures(document: ReportDocument): Figure[] {
+  return document.parts.filter((part): part is Figure => part.kind === 'figure');
+}
+

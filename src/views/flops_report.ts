@@ -1,0 +1,176 @@
+import { MATMUL_COMPONENTS, share, zeroByComponent, type FlopBreakdown, type MatmulComponent, type MatmulRow } from '../analytic/index.js';
+import { sum } from '../core/counting.js';
+import type { ModelConfig } from '../config/model_config.js';
+import { rollUp } from '../core/module_paths.js';
+import { formatFlops, formatMacs, formatShare } from '../core/format.js';
+import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { layerComponentTable } from './layer_component_table.js';
+import { heading, paragraph, tableBlock, type Block, type Cell, type Column, type Depth, type Report, type Table } from '../render/table.js';
+
+export interface FlopsReportInput {
+  readonly config: ModelConfig;
+  readonly breakdown: FlopBreakdown;
+  readonly depth: Depth;
+  /** Add MAC columns next to the FLOP columns (depth 3 always shows both). */
+  readonly showMacs: boolean;
+}
+
+export const FLOP_CONVENTIONS =
+  'FLOPs count one multiply and one add per term of each matmul (2*m*k*n); a MAC is one multiply-add. ' +
+  'Causal attention is counted in full: the kernels compute every T x T score. ' +
+  'Matmuls only: norms, softmax, RoPE and SiLU are counted apart, from a trace.';
+
+/** Forward matmul FLOPs from the total (depth 0) down to every matmul (depth 3). */
+export function flopsReport({ config, breakdown, depth, showMacs }: FlopsReportInput): Report {
+  const macsByComponent = macsOf(breakdown.rows);
+  const totalMacs = sum(breakdown.rows.map((row) => row.macs));
+  const blocks: Block[] = [
+    heading(`Forward matmul FLOPs of ${modelLabel(config)}, ${runLabel(breakdown.run)}`),
+    paragraph(`${dimensionsLabel(config)}; from ${config.source}.`),
+    tableBlock(totalTable(breakdown, totalMacs, showMacs)),
+  ];
+  if (depth >= 1) blocks.push(tableBlock(componentTable(breakdown, macsByComponent, totalMacs, showMacs)));
+  if (depth >= 2) blocks.push(tableBlock(layerTable(breakdown, showMacs)));
+  if (depth >= 3) blocks.push(tableBlock(matmulTable(breakdown)));
+  blocks.push(paragraph(FLOP_CONVENTIONS));
+
+  return {
+    blocks,
+    json: {
+      model: configJson(config),
+      run: { batch: breakdown.run.batch, seq: breakdown.run.seq },
+      total: breakdown.total,
+      total_macs: totalMacs,
+      ...(depth >= 1
+        ? {
+            components: MATMUL_COMPONENTS.map((component) => ({
+              component,
+              flops: breakdown.byComponent[component],
+              macs: macsByComponent[component],
+              share: share(breakdown.byComponent[component], breakdown.total),
+            })),
+          }
+        : {}),
+      ...(depth >= 2
+        ? {
+            layers: breakdown.perLayer.map((layer) => ({
+              layer: layer.layer,
+              total: layer.total,
+              by_component: layer.byComponent,
+            })),
+          }
+        : {}),
+      ...(depth >= 3
+        ? {
+            matmuls: breakdown.rows.map((row) => ({
+              path: row.path,
+              component: row.component,
+              description: row.description,
+              symbolic_shapes: row.symbolicShapes,
+              batch: row.batch,
+              m: row.m,
+              k: row.k,
+              n: row.n,
+              flops: row.flops,
+              macs: row.macs,
+              share: share(row.flops, breakdown.total),
+            })),
+          }
+        : {}),
+    },
+  };
+}
+
+function macsOf(rows: readonly MatmulRow[]): Record<MatmulComponent, bigint> {
+  const macs = zeroByComponent();
+  for (const row of rows) macs[row.component] += row.macs;
+  return macs;
+}
+
+function totalTable(breakdown: FlopBreakdown, totalMacs: bigint, showMacs: boolean): Table {
+  const rows: Cell[][] = [['forward FLOPs', breakdown.total, formatFlops(breakdown.total)]];
+  if (showMacs) rows.push(['forward MACs', totalMacs, formatMacs(totalMacs)]);
+  rows.push(['matmuls', BigInt(breakdown.rows.length), '']);
+  return {
+    columns: [{ header: 'quantity' }, { header: 'exact', align: 'right' }, { header: 'approx', align: 'right' }],
+    rows,
+  };
+}
+
+function componentTable(
+  breakdown: FlopBreakdown,
+  macsByComponent: Record<MatmulComponent, bigint>,
+  totalMacs: bigint,
+  showMacs: boolean,
+): Table {
+  const macColumns: Column[] = showMacs ? [{ header: 'MACs', align: 'right' }] : [];
+  return {
+    title: 'By component',
+    columns: [
+      { header: 'component' },
+      { header: 'FLOPs', align: 'right' },
+      { header: 'approx', align: 'right' },
+      ...macColumns,
+      { header: 'share', align: 'right' },
+    ],
+    rows: MATMUL_COMPONENTS.map((component) => [
+      MATMUL_COMPONENT_LONG[component],
+      breakdown.byComponent[component],
+      formatFlops(breakdown.byComponent[component]),
+      ...(showMacs ? [macsByComponent[component]] : []),
+      formatShare(breakdown.byComponent[component], breakdown.total),
+    ]),
+    totals: [
+      [
+        'total',
+        breakdown.total,
+        formatFlops(breakdown.total),
+        ...(showMacs ? [totalMacs] : []),
+        formatShare(breakdown.total, breakdown.total),
+      ],
+    ],
+  };
+}
+
+function layerTable(breakdown: FlopBreakdown, showMacs: boolean): Table {
+  // One MAC column per module (not per component): the component split is already shown in FLOPs.
+  const layerMacs = new Map<string, bigint>();
+  for (const row of breakdown.rows) {
+    const module = rollUp(row.path, 2);
+    layerMacs.set(module, (layerMacs.get(module) ?? 0n) + row.macs);
+  }
+  const macs = showMacs ? { byModule: layerMacs, total: sum(breakdown.rows.map((row) => row.macs)) } : undefined;
+  return layerComponentTable('By layer and component (FLOPs)', breakdown, macs);
+}
+
+/** "batch [1,25]: [1024,64] x [64,1024]" - the numbers the symbolic shapes stand for. */
+export function numericShapes(row: MatmulRow): string {
+  return `batch [${row.batch.join(',')}]: [${row.m},${row.k}] x [${row.k},${row.n}]`;
+}
+
+function matmulTable(breakdown: FlopBreakdown): Table {
+  return {
+    title: 'Every matmul, in execution order',
+    columns: [
+      { header: 'path' },
+      { header: 'computes' },
+      { header: 'shapes' },
+      { header: 'numeric shapes' },
+      { header: 'FLOPs', align: 'right' },
+      { header: 'MACs', align: 'right' },
+      { header: 'share', align: 'right' },
+    ],
+    rows: breakdown.rows.map((row) => [
+      row.path,
+      row.description,
+      row.symbolicShapes,
+      numericShapes(row),
+      row.flops,
+      row.macs,
+      formatShare(row.flops, breakdown.total),
+    ]),
+    totals: [
+      ['total', '', '', '', breakdown.total, sum(breakdown.rows.map((row) => row.macs)), formatShare(breakdown.total, breakdown.total)],
+    ],
+  };
+}

@@ -1,0 +1,54 @@
+import { ratio, type MemoryRow } from '../analytic/index.js';
+import type { ModelConfig } from '../config/model_config.js';
+import { formatCountSi, formatFixed } from '../core/format.js';
+import { configJson, dimensionsLabel, modelLabel } from './labels.js';
+import { heading, paragraph, tableBlock, type Report } from '../render/table.js';
+
+const GIGABYTE = 10n ** 9n;
+const GIBIBYTE = 2n ** 30n;
+
+export interface MemoryReportInput {
+  readonly config: ModelConfig;
+  readonly parameters: bigint;
+  readonly memory: readonly MemoryRow[];
+}
+
+/** Bytes to hold the weights in each storage dtype, exact and in GB (10^9) and GiB (2^30). */
+export function memoryReport({ config, parameters, memory }: MemoryReportInput): Report {
+  return {
+    blocks: [
+      heading(`Weight memory of ${modelLabel(config)}`),
+      paragraph(
+        `${dimensionsLabel(config)}; ${formatCountSi(parameters)} parameters. ` +
+          'Weights only: activations, gradients and optimizer state come on top.',
+      ),
+      tableBlock({
+        columns: [
+          { header: 'dtype' },
+          { header: 'bytes/param', align: 'right' },
+          { header: 'bytes', align: 'right' },
+          { header: 'GB (10^9)', align: 'right' },
+          { header: 'GiB (2^30)', align: 'right' },
+        ],
+        rows: memory.map((row) => [
+          row.dtype,
+          row.bytesPerParameter,
+          row.bytes,
+          formatFixed(row.bytes, GIGABYTE, 3),
+          formatFixed(row.bytes, GIBIBYTE, 2),
+        ]),
+      }),
+    ],
+    json: {
+      model: configJson(config),
+      parameters,
+      dtypes: memory.map((row) => ({
+        dtype: row.dtype,
+        bytes_per_parameter: row.bytesPerParameter,
+        bytes: row.bytes,
+        gigabytes: ratio(row.bytes, GIGABYTE),
+        gibibytes: ratio(row.bytes, GIBIBYTE),
+      })),
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { share, type MemoryRow, type ParameterSummary } from '../analytic/index.js';
+import type { ModelConfig } from '../config/model_config.js';
+import { PARAMETER_COMPONENTS, parameterComponentOf, rollUp, type ParameterComponent } from '../core/module_paths.js';
+import { formatCountSi, formatGibibytes, formatGigabytes, formatShare } from '../core/format.js';
+import { configJson, dimensionsLabel, modelLabel, parameterComponentLabel } from './labels.js';
+import { heading, paragraph, tableBlock, type Block, type Depth, type Report, type Table } from '../render/table.js';
+
+export interface ParamsReportInput {
+  readonly config: ModelConfig;
+  readonly summary: ParameterSummary;
+  readonly memory: readonly MemoryRow[];
+  readonly depth: Depth;
+}
+
+/** Parameter counts from the total (depth 0) down to every weight with its shape (depth 3). */
+export function paramsReport({ config, summary, memory, depth }: ParamsReportInput): Report {
+  const fp32Bytes = memory.find((row) => row.dtype === 'fp32')?.bytes;
+  if (fp32Bytes === undefined) throw new Error('params: parameterMemory returned no fp32 row');
+  const blocks: Block[] = [
+    heading(`Parameters of ${modelLabel(config)}`),
+    paragraph(`${dimensionsLabel(config)}; from ${config.source}.`),
+    tableBlock(summaryTable(config, summary, fp32Bytes)),
+    ...summary.notes.map((note) => paragraph(note)),
+  ];
+  if (depth >= 1) blocks.push(tableBlock(componentTable(config, summary)));
+  if (depth >= 2) blocks.push(tableBlock(moduleTable(summary)));
+  if (depth >= 3) blocks.push(tableBlock(weightTable(summary)));
+
+  return {
+    blocks,
+    json: {
+      model: configJson(config),
+      total: summary.total,
+      non_embedding: summary.nonEmbedding,
+      per_layer: summary.perLayer,
+      fp32_bytes: fp32Bytes,
+      notes: summary.notes,
+      ...(depth >= 1 ? { components: componentJson(summary) } : {}),
+      ...(depth >= 2 ? { modules: moduleRows(summary).map(({ module, total, byComponent }) => ({ module, total, by_component: byComponent })) } : {}),
+      ...(depth >= 3
+        ? { weights: summary.rows.map((row) => ({ path: row.path, name: row.name, shape: row.shape, count: row.count })) }
+        : {}),
+    },
+  };
+}
+
+function summaryTable(config: ModelConfig, summary: ParameterSummary, fp32Bytes: bigint): Table {
+  return {
+    columns: [{ header: 'quantity' }, { header: 'exact', align: 'right' }, { header: 'approx', align: 'right' }],
+    rows: [
+      ['total parameters', summary.total, formatCountSi(summary.total)],
+      ['non-embedding (total - embedding tables)', summary.nonEmbedding, formatCountSi(summary.nonEmbedding)],
+      [`per layer (x ${config.num_layers} layers)`, summary.perLayer, formatCountSi(summary.perLayer)],
+      ['fp32 bytes (4 per parameter)', fp32Bytes, `${formatGigabytes(fp32Bytes)} = ${formatGibibytes(fp32Bytes)}`],
+    ],
+  };
+}
+
+function componentTable(config: ModelConfig, summary: ParameterSummary): Table {
+  return {
+    title: 'By component',
+    columns: [
+      { header: 'component' },
+      { header: 'parameters', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: 'share', align: 'right' },
+    ],
+    rows: presentComponents(summary).map((component) => [
+      parameterComponentLabel(component, config),
+      summary.byComponent[component],
+      formatCountSi(summary.byComponent[component]),
+      formatShare(summary.byComponent[component], summary.total),
+    ]),
+    totals: [['total', summary.total, formatCountSi(summary.total), formatShare(summary.total, summary.total)]],
+  };
+}
+
+/** Components this architecture has: learned position embeddings appear only where they exist. */
+function presentComponents(summary: ParameterSummary): ParameterComponent[] {
+  return PARAMETER_COMPONENTS.filter(
+    (component) => component !== 'position_embeddings' || summary.byComponent[component] > 0n,
+  );
+}
+
+function componentJson(summary: ParameterSummary) {
+  return presentComponents(summary).map((component) => ({
+    component,
+    parameters: summary.byComponent[component],
+    share: share(summary.byComponent[component], summary.total),
+  }));
+}
+
+interface ModuleRow {
+  module: string;
+  total: bigint;
+  byComponent: Record<ParameterComponent, bigint>;
+}
+
+/** Weights rolled up to one row per top-level module or layer, in model order. */
+function moduleRows(summary: ParameterSummary): ModuleRow[] {
+  const rows = new Map<string, ModuleRow>();
+  for (const weight of summary.rows) {
+    const module = rollUp(weight.path, weight.path.startsWith('layers.') ? 2 : 1);
+    const component = parameterComponentOf(weight.path);
+    if (component === undefined) throw new Error(`params: ${weight.path} belongs to no component`);
+    let row = rows.get(module);
+    if (row === undefined) {
+      row = { module, total: 0n, byComponent: Object.fromEntries(PARAMETER_COMPONENTS.map((c) => [c, 0n])) as Record<ParameterComponent, bigint> };
+      rows.set(module, row);
+    }
+    row.total += weight.count;
+    row.byComponent[component] += weight.count;
+  }
+  return [...rows.values()];
+}
+
+function moduleTable(summary: ParameterSummary): Table {
+  const rows = moduleRows(summary);
+  // Only components some module holds get a column (every preset has all five; a file may not).
+  const components = PARAMETER_COMPONENTS.filter((component) => rows.some((row) => row.byComponent[component] > 0n));
+  return {
+    title: 'By module and component',
+    columns: [
+      { header: 'module' },
+      ...components.map((component) => ({ header: component, align: 'right' as const })),
+      { header: 'total', align: 'right' },
+      { header: 'share', align: 'right' },
+    ],
+    rows: rows.map((row) => [
+      row.module,
+      ...components.map((component) => (row.byComponent[component] === 0n ? '' : row.byComponent[component])),
+      row.total,
+      formatShare(row.total, summary.total),
+    ]),
+    totals: [['total', ...components.map((component) => summary.byComponent[component]), summary.total, formatShare(summary.total, summary.total)]],
+  };
+}
+
+function weightTable(summary: ParameterSummary): Table {
+  return {
+    title: 'Every weight (matrices stored [d_in, d_out], applied as x @ W)',
+    columns: [
+      { header: 'path' },
+      { header: 'weight' },
+      { header: 'shape', align: 'right' },
+      { header: 'parameters', align: 'right' },
+      { header: 'share', align: 'right' },
+    ],
+    rows: summary.rows.map((row) => [row.path, row.name, `[${row.shape.join(', ')}]`, row.count, formatShare(row.count, summary.total)]),
+    totals: [['total', '', '', summary.total, formatShare(summary.total, summary.total)]],
+  };
+}

@@ -1,0 +1,83 @@
+import { describeShift, ratio, type SweepPoint } from '../analytic/index.js';
+import type { ModelConfig } from '../config/model_config.js';
+import { formatFlops, formatRatioOf, groupDigits } from '../core/format.js';
+import { configJson, modelLabel } from './labels.js';
+import { componentSharesJson, SHARE_COLUMNS, shareCells } from './shares.js';
+import { shiftSentence } from './shift_sentences.js';
+import { heading, list, paragraph, tableBlock, type Block, type Report } from '../render/table.js';
+import { FLOP_CONVENTIONS } from './flops_report.js';
+
+const n = (value: number | bigint) => groupDigits(BigInt(value));
+
+/** One model at several sequence lengths: totals, growth against the first point, shares. */
+export function sweepReport(config: ModelConfig, points: readonly SweepPoint[]): Report {
+  const first = points[0];
+  const last = points.at(-1);
+  if (first === undefined || last === undefined) throw new Error('sweep: no sequence lengths');
+  const raised = points.filter((point) => point.run.seq > config.context_length);
+  const blocks: Block[] = [
+    heading(`Forward matmul FLOPs of ${modelLabel(config)} by sequence length (batch ${first.run.batch})`),
+    tableBlock({
+      columns: [
+        { header: 'seq', align: 'right' },
+        { header: 'forward FLOPs', align: 'right' },
+        { header: 'approx', align: 'right' },
+        { header: `vs seq ${first.run.seq}`, align: 'right' },
+        ...SHARE_COLUMNS,
+      ],
+      rows: points.map((point) => [
+        BigInt(point.run.seq),
+        point.breakdown.total,
+        formatFlops(point.breakdown.total),
+        formatRatioOf(point.breakdown.total, first.breakdown.total),
+        ...shareCells(point.breakdown),
+      ]),
+    }),
+  ];
+  if (points.length > 1) {
+    blocks.push(
+      paragraph(`From seq ${n(first.run.seq)} to seq ${n(last.run.seq)}:`),
+      list(describeShift(first, last).map((shift) => shiftSentence(shift))),
+    );
+  }
+  if (raised.length > 0) {
+    const sameParameters = points.every((point) => point.parameters === first.parameters);
+    blocks.push(
+      paragraph(
+        `context_length (${n(config.context_length)}) is raised to the sequence length for ` +
+          `seq ${raised.map((point) => n(point.run.seq)).join(', ')}; ` +
+          (sameParameters
+            ? `the parameter count stays ${n(first.parameters)}.`
+            : `parameters: ${points.map((point) => n(point.parameters)).join(', ')}.`),
+      ),
+    );
+  }
+  blocks.push(paragraph(FLOP_CONVENTIONS));
+  return {
+    blocks,
+    json: {
+      model: configJson(config),
+      batch: first.run.batch,
+      points: points.map((point) => ({
+        seq: point.run.seq,
+        context_length: point.config.context_length,
+        total: point.breakdown.total,
+        ratio_to_first: ratio(point.breakdown.total, first.breakdown.total),
+        components: componentSharesJson(point.breakdown),
+      })),
+      shifts: points.length > 1 ? shiftsJson(first, last) : [],
+    },
+  };
+}
+
+function shiftsJson(first: SweepPoint, last: SweepPoint) {
+  return describeShift(first, last).map((shift) => ({
+    component: shift.component,
+    from_flops: shift.fromFlops,
+    to_flops: shift.toFlops,
+    from_share: shift.fromShare,
+    to_share: shift.toShare,
+    change: shift.change,
+    factor: shift.factor,
+  }));
+}

@@ -1,0 +1,330 @@
+/**
+ * The verification report: expected (analytic) against traced FLOPs side by side, per component,
+ * per layer and per matmul; every mismatch on one line; the traced non-matmul work beside its
+ * estimate; and a verdict line that names what was checked and where.
+ */
+import { matmulsPerLayer } from '../analytic/forward_matmuls.js';
+import type { MatmulComponent } from '../analytic/types.js';
+import { rollUp } from '../core/module_paths.js';
+import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
+import type { VerifyReport } from '../verify/verify_model.js';
+import { formatFlops, groupDigits } from '../core/format.js';
+import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { MATCH_MARK, matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
+import { heading, list, paragraph, tableBlock, type Block, type Depth, type Report, type Table } from '../render/table.js';
+
+export { MATCH_MARK };
+export const DIFFER_MARK = '✗ differs';
+
+const NON_MATMUL_NOTE =
+  'The estimate lists the non-matmul kernels the math needs (RMSNorm, RoPE, scale and causal mask, softmax, ' +
+  'SiLU, gate, residual adds), costed by the same rule table as the trace. It is an estimate: it does not decide the verdict.';
+
+function mark(same: boolean): string {
+  return same ? MATCH_MARK : DIFFER_MARK;
+}
+
+/** A signed count: "+1,234", "-56", "0". */
+function signed(value: bigint): string {
+  return value > 0n ? `+${groupDigits(value)}` : groupDigits(value);
+}
+
+/** "19 expected (9 per layer + lm_head)". */
+function expectedKernelsText(verification: VerifyReport): string {
+  return `${verification.expectedMatmulKernelCount} expected (${matmulsPerLayer(verification.config)} per layer + lm_head)`;
+}
+
+/**
+ * The last line of a verification:
+ *   verified: 433 of 433 matmuls match exactly (4,513,336,524,800 FLOPs) on meta
+ *   NOT verified: 8 of 9 expected matmuls match exactly; 2 mismatches (1 missing, 1 extra); traced 1,000 FLOPs, expected 900, on cpu
+ */
+export function verdictLine(verification: VerifyReport): string {
+  const { matmuls, backend } = verification;
+  if (verification.ok) {
+    return (
+      `verified: ${matmuls.matchedCount} of ${matmuls.expectedCount} matmuls match exactly ` +
+      `(${groupDigits(matmuls.expectedTotal)} FLOPs) on ${backend.name}`
+    );
+  }
+  const kinds = mismatchSummary(matmuls);
+  const countProblem =
+    verification.matmulKernelCount === verification.expectedMatmulKernelCount
+      ? ''
+      : `; ${verification.matmulKernelCount} matmul kernels traced, ${expectedKernelsText(verification)}`;
+  return (
+    `NOT verified: ${matmuls.matchedCount} of ${matmuls.expectedCount} expected matmuls match exactly; ` +
+    `${matmuls.mismatches.length} mismatches (${kinds})${countProblem}; ` +
+    `traced ${groupDigits(matmuls.tracedTotal)} FLOPs, expected ${groupDigits(matmuls.expectedTotal)}, on ${verification.backend.name}`
+  );
+}
+
+function componentTable(verification: VerifyReport): Table {
+  const { matmuls } = verification;
+  return {
+    title: 'Matmul FLOPs by component: formulas against the trace',
+    columns: [
+      { header: 'component' },
+      { header: 'expected FLOPs', align: 'right' },
+      { header: 'traced FLOPs', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: 'match' },
+    ],
+    rows: matmuls.byComponent.map((entry) => [
+      MATMUL_COMPONENT_LONG[entry.component],
+      entry.expected,
+      entry.traced,
+      formatFlops(entry.traced),
+      mark(entry.expected === entry.traced && componentChecksMatch(matmuls.checks, entry.component)),
+    ]),
+    totals: [
+      [
+        `total (${matmuls.expectedCount} expected, ${matmuls.tracedCount} traced matmuls)`,
+        matmuls.expectedTotal,
+        matmuls.tracedTotal,
+        formatFlops(matmuls.tracedTotal),
+        mark(matmuls.ok),
+      ],
+    ],
+  };
+}
+
+/** Equal totals can hide a shape mismatch: a component matches only if each of its checks does. */
+function componentChecksMatch(checks: readonly MatmulCheck[], component: MatmulComponent): boolean {
+  return checks.every((check) => check.component !== component || check.mismatch === undefined);
+}
+
+interface ModuleComparison {
+  module: string;
+  expected: bigint;
+  traced: bigint;
+  ok: boolean;
+}
+
+function moduleComparisons(checks: readonly MatmulCheck[]): ModuleComparison[] {
+  const modules = new Map<string, ModuleComparison>();
+  for (const check of checks) {
+    const module = rollUp(check.path, 2);
+    let entry = modules.get(module);
+    if (entry === undefined) {
+      entry = { module, expected: 0n, traced: 0n, ok: true };
+      modules.set(module, entry);
+    }
+    entry.expected += check.expected?.flops ?? 0n;
+    entry.traced += check.traced?.flops ?? 0n;
+    entry.ok &&= check.mismatch === undefined;
+  }
+  return [...modules.values()];
+}
+
+function layerTable(verification: VerifyReport): Table {
+  return {
+    title: 'Matmul FLOPs by layer',
+    columns: [
+      { header: 'module' },
+      { header: 'expected FLOPs', align: 'right' },
+      { header: 'traced FLOPs', align: 'right' },
+      { header: 'match' },
+    ],
+    rows: moduleComparisons(verification.matmuls.checks).map((entry) => [
+      entry.module,
+      entry.expected,
+      entry.traced,
+      mark(entry.ok),
+    ]),
+  };
+}
+
+function matmulTable(verification: VerifyReport): Table {
+  return matmulCheckTable(
+    'Every matmul: inventory row against traced kernel (compared with batch dims folded into rows)',
+    verification.matmuls.checks,
+  );
+}
+
+function nonMatmulTable(verification: VerifyReport): Table {
+  const { nonMatmul } = verification;
+  return {
+    title: 'Non-matmul FLOPs: traced against the analytic estimate',
+    columns: [
+      { header: 'kernel' },
+      { header: 'traced kernels', align: 'right' },
+      { header: 'traced FLOPs', align: 'right' },
+      { header: 'estimated kernels', align: 'right' },
+      { header: 'estimated FLOPs', align: 'right' },
+      { header: 'difference', align: 'right' },
+    ],
+    rows: nonMatmul.byKernel.map((entry) => [
+      entry.kernel,
+      entry.tracedKernels,
+      entry.traced,
+      entry.estimatedKernels,
+      entry.estimate,
+      signed(entry.difference),
+    ]),
+    totals: [['total', '', nonMatmul.traced, '', nonMatmul.estimate, signed(nonMatmul.difference)]],
+    notes: [NON_MATMUL_NOTE],
+  };
+}
+
+/** "traced 1,234 non-matmul FLOPs, estimate 1,234: no difference" or what the difference is made of. */
+export function nonMatmulSentence(verification: VerifyReport): string {
+  const { nonMatmul } = verification;
+  const head = `non-matmul FLOPs: traced ${groupDigits(nonMatmul.traced)}, estimate ${groupDigits(nonMatmul.estimate)}`;
+  if (nonMatmul.difference === 0n && nonMatmul.byKernel.every((entry) => entry.difference === 0n)) {
+    return `${head}: no difference`;
+  }
+  const parts = nonMatmul.byKernel
+    .filter((entry) => entry.difference !== 0n)
+    .map((entry) => `${entry.kernel} ${signed(entry.difference)}`);
+  if (nonMatmul.difference === 0n) return `${head}: the same total, spent on other kernels: ${parts.join(', ')}`;
+  return `${head}: difference ${signed(nonMatmul.difference)}, made of ${parts.join(', ')}`;
+}
+
+/** "uncounted kernels (no FLOP rule): none" or "..., Erf x 12, Cumsum x 1". */
+export function uncountedSentence(verification: VerifyReport): string {
+  const uncounted = verification.nonMatmul.uncounted;
+  const names = uncounted.length === 0 ? 'none' : uncounted.map((entry) => `${entry.kernel} x ${entry.count}`).join(', ');
+  return `uncounted kernels (no FLOP rule): ${names}`;
+}
+
+function checkJson(check: MatmulCheck): Record<string, unknown> {
+  return {
+    path: check.path,
+    component: check.component ?? null,
+    status: check.mismatch ?? 'match',
+    expected:
+      check.expected === undefined
+        ? null
+        : {
+            shapes: check.expected.display,
+            symbolic_shapes: check.expected.symbolic,
+            rows: check.expected.shape.rows,
+            k: check.expected.shape.k,
+            n: check.expected.shape.n,
+            flops: check.expected.flops,
+          },
+    traced:
+      check.traced === undefined
+        ? null
+        : {
+            kernel: check.traced.kernel,
+            index: check.traced.index,
+            shapes: check.traced.display,
+            rows: check.traced.shape.rows,
+            k: check.traced.shape.k,
+            n: check.traced.shape.n,
+            flops: check.traced.flops,
+          },
+  };
+}
+
+function verificationJson(verification: VerifyReport): Record<string, unknown> {
+  const { matmuls, nonMatmul } = verification;
+  return {
+    model: configJson(verification.config),
+    run: { batch: verification.run.batch, seq: verification.run.seq },
+    backend: { name: verification.backend.name, description: verification.backend.description },
+    ok: verification.ok,
+    verdict: verdictLine(verification),
+    kernel_count: verification.kernelCount,
+    matmul_kernel_count: verification.matmulKernelCount,
+    expected_matmul_kernel_count: verification.expectedMatmulKernelCount,
+    matmuls: {
+      expected_count: matmuls.expectedCount,
+      traced_count: matmuls.tracedCount,
+      matched_count: matmuls.matchedCount,
+      expected_total: matmuls.expectedTotal,
+      traced_total: matmuls.tracedTotal,
+      by_component: matmuls.byComponent.map((entry) => ({
+        component: entry.component,
+        expected: entry.expected,
+        traced: entry.traced,
+        match: entry.expected === entry.traced && componentChecksMatch(matmuls.checks, entry.component),
+      })),
+      by_module: moduleComparisons(matmuls.checks),
+      checks: matmuls.checks.map(checkJson),
+      mismatches: matmuls.mismatches.map(describeMismatch),
+    },
+    non_matmul: {
+      traced: nonMatmul.traced,
+      estimate: nonMatmul.estimate,
+      difference: nonMatmul.difference,
+      by_kernel: nonMatmul.byKernel.map((entry) => ({
+        kernel: entry.kernel,
+        traced_runs: entry.tracedKernels,
+        traced: entry.traced,
+        estimated_runs: entry.estimatedKernels,
+        estimate: entry.estimate,
+        difference: entry.difference,
+      })),
+      uncounted: nonMatmul.uncounted,
+    },
+  };
+}
+
+/** The side-by-side report of one verification, from the total (depth 0) down to every matmul (depth 3). */
+export function verificationReport(verification: VerifyReport, depth: Depth): Report {
+  const { config, run, backend } = verification;
+  const blocks: Block[] = [
+    heading(`Verification of ${modelLabel(config)}, ${runLabel(run)}, on ${backend.name}`),
+    paragraph(
+      `${dimensionsLabel(config)}; ${backend.description}. ` +
+        `${groupDigits(BigInt(verification.kernelCount))} kernels traced, ${verification.matmulKernelCount} of them matmuls ` +
+        `(${expectedKernelsText(verification)}).`,
+    ),
+  ];
+  if (depth >= 1) blocks.push(tableBlock(componentTable(verification)));
+  if (depth >= 2) blocks.push(tableBlock(layerTable(verification)));
+  if (depth >= 3) blocks.push(tableBlock(matmulTable(verification)));
+  if (verification.matmuls.mismatches.length > 0) {
+    blocks.push(heading('Mismatches', 3), list(verification.matmuls.mismatches.map(describeMismatch)));
+  }
+  if (depth >= 1) blocks.push(tableBlock(nonMatmulTable(verification)));
+  blocks.push(paragraph(nonMatmulSentence(verification)));
+  blocks.push(paragraph(uncountedSentence(verification)));
+  blocks.push(paragraph(verdictLine(verification)));
+  return { blocks, json: verificationJson(verification) };
+}
+
+/** One verification in the summary of several, with how long it took. */
+export interface TimedVerification {
+  readonly verification: VerifyReport;
+  readonly seconds: number;
+}
+
+/** A compact table of several verifications, one row each, and one verdict line per run. */
+export function verificationSummaryReport(entries: readonly TimedVerification[]): Report {
+  const table: Table = {
+    title: 'Verification: formulas against traced forward passes',
+    columns: [
+      { header: 'model' },
+      { header: 'run' },
+      { header: 'backend' },
+      { header: 'matmuls matched', align: 'right' },
+      { header: 'matmul FLOPs', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: 'non-matmul traced', align: 'right' },
+      { header: 'result' },
+      { header: 'time', align: 'right' },
+    ],
+    rows: entries.map(({ verification, seconds }) => [
+      modelLabel(verification.config),
+      runLabel(verification.run),
+      verification.backend.name,
+      `${verification.matmuls.matchedCount} of ${verification.matmuls.expectedCount}`,
+      verification.matmuls.tracedTotal,
+      formatFlops(verification.matmuls.tracedTotal),
+      verification.nonMatmul.traced,
+      verification.ok ? '✓ verified' : '✗ NOT verified',
+      `${seconds.toFixed(2)} s`,
+    ]),
+    notes: [
+      'meta traces shapes without data (weights are constants); the other backends compute with seeded random weights.',
+    ],
+  };
+  return {
+    blocks: [tableBlock(table), list(entries.map(({ verification }) => `${modelLabel(verification.config)}: ${verdictLine(verification)}`))],
+    json: entries.map(({ verification, seconds }) => ({ ...verificationJson(verification), seconds })),
+  };
+}

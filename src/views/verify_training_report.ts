@@ -1,0 +1,374 @@
+/**
+ * The training-step verification report: backward matmuls against the analytic backward
+ * inventory (every mismatch on one line), the traced backward/forward ratio per component, layer
+ * and module, 6N against the traced matmul FLOPs, the optimizer's FLOPs beside the AdamW count,
+ * non-matmul work by phase, and the measured peak memory beside the analytic estimate with the
+ * reasons they differ.
+ */
+import { rational, type Rational } from '../core/rational.js';
+import { rollUp } from '../core/module_paths.js';
+import { TRAINING_MEMORY_CONVENTION } from '../analytic/training/training_memory.js';
+import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';
+import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
+import { formatBytesSi, formatFixed, formatFlops, formatRatioOf, groupDigits } from '../core/format.js';
+import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
+import { heading, list, paragraph, tableBlock, type Block, type Cell, type Depth, type Report, type Table } from '../render/table.js';
+
+/** "2 exactly" for a whole ratio, else four decimals: "0.9652". */
+export function ratioText(ratio: Rational | undefined): string {
+  if (ratio === undefined) return 'n/a';
+  if (ratio.denominator === 1n) return `${groupDigits(ratio.numerator)} exactly`;
+  return formatFixed(ratio.numerator, ratio.denominator, 4);
+}
+
+function ratioJson(ratio: Rational | undefined): { numerator: bigint; denominator: bigint } | null {
+  return ratio === undefined ? null : { numerator: ratio.numerator, denominator: ratio.denominator };
+}
+
+/**
+ * The last line:
+ *   training step verified: 866 of 866 backward matmuls and 433 of 433 forward matmuls match exactly; traced backward/forward = 2 exactly, on meta
+ *   training step NOT verified: backward 37 of 38 match (1 shape); forward 19 of 19 match; on cpu
+ */
+export function trainingVerdictLine(verification: TrainingVerification): string {
+  const { backward, forward, backend } = verification;
+  if (verification.ok) {
+    return (
+      `training step verified: ${backward.matchedCount} of ${backward.expectedCount} backward matmuls and ` +
+      `${forward.matchedCount} of ${forward.expectedCount} forward matmuls match exactly; ` +
+      `traced backward/forward = ${ratioText(verification.total.ratio)}, on ${backend.name}`
+    );
+  }
+  const side = (name: string, matmuls: MatmulComparison): string =>
+    matmuls.ok
+      ? `${name} ${matmuls.matchedCount} of ${matmuls.expectedCount} match`
+      : `${name} ${matmuls.matchedCount} of ${matmuls.expectedCount} match (${mismatchSummary(matmuls)}); ` +
+        `traced ${groupDigits(matmuls.tracedTotal)} FLOPs, expected ${groupDigits(matmuls.expectedTotal)}`;
+  return `training step NOT verified: ${side('backward', backward)}; ${side('forward', forward)}; on ${backend.name}`;
+}
+
+/** Every mismatch of the step, backward first, each prefixed with its phase. */
+export function trainingMismatchLines(verification: TrainingVerification): string[] {
+  return [
+    ...verification.backward.mismatches.map((check) => `backward ${describeMismatch(check)}`),
+    ...verification.forward.mismatches.map((check) => `forward ${describeMismatch(check)}`),
+  ];
+}
+
+function componentTable(verification: TrainingVerification): Table {
+  const { backward, components, total } = verification;
+  return {
+    title: 'Backward matmul FLOPs against the forward ones, by component (both traced; backward checked against the formulas)',
+    columns: [
+      { header: 'component' },
+      { header: 'forward traced', align: 'right' },
+      { header: 'backward expected', align: 'right' },
+      { header: 'backward traced', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: 'backward / forward', align: 'right' },
+    ],
+    rows: components.map((entry) => [
+      MATMUL_COMPONENT_LONG[entry.component],
+      entry.forward,
+      backward.byComponent.find((component) => component.component === entry.component)?.expected ?? 0n,
+      entry.backward,
+      formatFlops(entry.backward),
+      ratioText(entry.ratio),
+    ]),
+    totals: [
+      [
+        `total (${backward.expectedCount} expected, ${backward.tracedCount} traced backward matmuls)`,
+        total.forward,
+        backward.expectedTotal,
+        total.backward,
+        formatFlops(total.backward),
+        ratioText(total.ratio),
+      ],
+    ],
+  };
+}
+
+/** One row per module: its traced forward and backward matmul FLOPs and their ratio. */
+function ratioTable(title: string, rows: readonly (readonly [module: string, entry: BackwardToForwardFlops])[]): Table {
+  return {
+    title,
+    columns: [
+      { header: 'module' },
+      { header: 'forward FLOPs', align: 'right' },
+      { header: 'backward FLOPs', align: 'right' },
+      { header: 'backward / forward', align: 'right' },
+    ],
+    rows: rows.map(([module, entry]) => [module, entry.forward, entry.backward, ratioText(entry.ratio)]),
+  };
+}
+
+function layerTable(verification: TrainingVerification): Table {
+  const layers = new Map<string, { forward: bigint; backward: bigint }>();
+  for (const module of verification.modules) {
+    const key = rollUp(module.path, 2);
+    const entry = layers.get(key) ?? { forward: 0n, backward: 0n };
+    entry.forward += module.forward;
+    entry.backward += module.backward;
+    layers.set(key, entry);
+  }
+  return ratioTable(
+    'Traced backward / forward matmul FLOPs by layer',
+    [...layers].map(([module, { forward, backward }]) => [
+      module,
+      { forward, backward, ratio: forward === 0n ? undefined : rational(backward, forward) },
+    ]),
+  );
+}
+
+function moduleTable(verification: TrainingVerification): Table {
+  return ratioTable(
+    'Traced backward / forward matmul FLOPs by module',
+    verification.modules.map((module) => [module.path, module]),
+  );
+}
+
+function backwardCheckTable(verification: TrainingVerification): Table {
+  return matmulCheckTable(
+    'Every backward matmul: inventory row against traced kernel (batch dims folded into rows)',
+    verification.backward.checks,
+  );
+}
+
+const SIX_N_NOTE =
+  '6N counts 2N forward and 4N backward FLOPs per token for N parameters; it leaves out the attention core ' +
+  '(q k^T and P v, which grow with T) and counts the norm gains, which do no matmul work. The optimizer is outside both sides.';
+
+function sixNTable(verification: TrainingVerification): Table {
+  return {
+    title: 'The 6N rule against the traced forward + backward matmul FLOPs',
+    columns: [
+      { header: 'N counts' },
+      { header: 'N', align: 'right' },
+      { header: '6 N B T', align: 'right' },
+      { header: 'traced', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: '6N / traced', align: 'right' },
+    ],
+    rows: verification.sixN.map((entry) => [
+      entry.note,
+      entry.parameters,
+      entry.estimate,
+      entry.traced,
+      formatFlops(entry.traced),
+      ratioText(entry.ratio),
+    ]),
+    notes: [SIX_N_NOTE],
+  };
+}
+
+/** "none", or "Erf x 12, Cumsum x 1": kernels by name and how many ran. */
+function kernelCountsText(counts: ReadonlyMap<string, number>): string {
+  return counts.size === 0 ? 'none' : [...counts].map(([kernel, count]) => `${kernel} x ${count}`).join(', ');
+}
+
+function optimizerTable(verification: TrainingVerification): Table {
+  const { optimizer } = verification;
+  const perParameter = (total: bigint): string => ratioText(rational(total, optimizer.parameterCount));
+  return {
+    title: `AdamW update FLOPs over ${groupDigits(optimizer.parameterCount)} parameters`,
+    columns: [
+      { header: 'count' },
+      { header: 'FLOPs', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: 'per parameter', align: 'right' },
+    ],
+    rows: [
+      ['traced (the rule table over the optimizer kernels)', optimizer.traced, formatFlops(optimizer.traced), ratioText(optimizer.tracedPerParameter)],
+      ['analytic (bias corrections folded into the step size, as the update runs)', optimizer.analytic.total, formatFlops(optimizer.analytic.total), perParameter(optimizer.analytic.total)],
+      ['alternative: m_hat and v_hat divided out per parameter', optimizer.unfoldedAnalytic, formatFlops(optimizer.unfoldedAnalytic), perParameter(optimizer.unfoldedAnalytic)],
+    ],
+    notes: [
+      optimizer.traced === optimizer.analytic.total
+        ? 'The traced update matches the analytic count exactly.'
+        : `The traced update differs from the analytic count by ${groupDigits(optimizer.traced - optimizer.analytic.total)} FLOPs.`,
+      `Uncounted optimizer kernels: ${kernelCountsText(optimizer.uncounted)}; matmul kernels: ${optimizer.matmulKernels}.`,
+      optimizer.analytic.convention,
+    ],
+  };
+}
+
+function nonMatmulTable(verification: TrainingVerification): Table {
+  return {
+    title: 'Non-matmul work by phase (the rule table over every kernel)',
+    columns: [
+      { header: 'phase' },
+      { header: 'kernels', align: 'right' },
+      { header: 'FLOPs', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: 'uncounted (no FLOP rule)' },
+    ],
+    rows: verification.nonMatmul.map((entry) => [
+      entry.phase,
+      BigInt(entry.kernels),
+      entry.flops,
+      formatFlops(entry.flops),
+      kernelCountsText(entry.uncounted),
+    ]),
+    notes: [
+      `Of the backward work, ${groupDigits(BigInt(verification.gradientAccumulation.kernels))} Add kernels ` +
+        `(${groupDigits(verification.gradientAccumulation.flops)} FLOPs) are the engine summing the gradients of tensors used ` +
+        'more than once (the residual stream, the input of q, k and v); they run outside every op\'s gradient and carry no module path.',
+    ],
+  };
+}
+
+function memoryTable(verification: TrainingVerification): Table {
+  const { measured, analytic, tensorRatio, bufferRatio, heldBeforeAnalytic, reasons } = verification.memory;
+  const bytes = (value: number | bigint): Cell => BigInt(value);
+  const where = (moment: { kernel: string; path: string; phase: string | undefined }): string =>
+    `${moment.phase ?? '-'}: ${moment.kernel} at ${moment.path === '' ? '(no module)' : moment.path}`;
+  return {
+    title: 'Peak memory of the step: measured after every kernel, beside the analytic estimate',
+    columns: [
+      { header: 'quantity' },
+      { header: 'bytes', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: 'over the estimate', align: 'right' },
+      { header: 'where' },
+    ],
+    rows: [
+      ['held before the step, measured (weights, m, v, ids, targets)', bytes(measured.tensorBytesBefore), formatBytesSi(BigInt(measured.tensorBytesBefore)), '', ''],
+      ['held before the step, estimate (parameters, m, v)', heldBeforeAnalytic, formatBytesSi(heldBeforeAnalytic), '', ''],
+      ['peak, tf.memory().numBytes (tensors; views count again)', bytes(measured.tensorPeak.bytes), formatBytesSi(BigInt(measured.tensorPeak.bytes)), formatRatioOf(tensorRatio.numerator, tensorRatio.denominator), where(measured.tensorPeak)],
+      ['peak, storage held (each buffer once)', bytes(measured.bufferPeak.bytes), formatBytesSi(BigInt(measured.bufferPeak.bytes)), formatRatioOf(bufferRatio.numerator, bufferRatio.denominator), where(measured.bufferPeak)],
+      ['estimate: parameters + gradients + m, v + activations', analytic.total, formatBytesSi(analytic.total), '', 'just before the backward pass'],
+    ],
+    notes: [...reasons, `The estimate: ${TRAINING_MEMORY_CONVENTION}`],
+  };
+}
+
+function comparisonJson(matmuls: MatmulComparison, withChecks: boolean): Record<string, unknown> {
+  return {
+    ok: matmuls.ok,
+    expected_count: matmuls.expectedCount,
+    traced_count: matmuls.tracedCount,
+    matched_count: matmuls.matchedCount,
+    expected_total: matmuls.expectedTotal,
+    traced_total: matmuls.tracedTotal,
+    by_component: matmuls.byComponent,
+    mismatches: matmuls.mismatches.map(describeMismatch),
+    ...(withChecks
+      ? {
+          checks: matmuls.checks.map((check) => ({
+            path: check.path,
+            status: check.mismatch ?? 'match',
+            expected: check.expected === undefined ? null : { shapes: check.expected.display, flops: check.expected.flops },
+            traced:
+              check.traced === undefined
+                ? null
+                : { kernel: check.traced.kernel, index: check.traced.index, shapes: check.traced.display, flops: check.traced.flops },
+          })),
+        }
+      : {}),
+  };
+}
+
+function trainingJson(verification: TrainingVerification, depth: Depth): Record<string, unknown> {
+  const { memory, optimizer } = verification;
+  const moment = (peak: typeof memory.measured.tensorPeak) => ({
+    bytes: BigInt(peak.bytes),
+    kernel: peak.kernel,
+    path: peak.path,
+    phase: peak.phase ?? null,
+  });
+  return {
+    model: configJson(verification.config),
+    run: { batch: verification.run.batch, seq: verification.run.seq },
+    backend: { name: verification.backend.name, description: verification.backend.description },
+    ok: verification.ok,
+    verdict: trainingVerdictLine(verification),
+    loss: verification.loss ?? null,
+    backward: comparisonJson(verification.backward, depth >= 3),
+    forward: comparisonJson(verification.forward, depth >= 3),
+    skipped_backward_rows: verification.skippedBackwardRows.map((row) => ({ path: row.path, description: row.description, reason: row.skipped })),
+    backward_to_forward: {
+      total: { forward: verification.total.forward, backward: verification.total.backward, ratio: ratioJson(verification.total.ratio) },
+      by_component: verification.components.map((entry) => ({
+        component: entry.component,
+        forward: entry.forward,
+        backward: entry.backward,
+        ratio: ratioJson(entry.ratio),
+      })),
+      by_module: verification.modules.map((entry) => ({
+        path: entry.path,
+        component: entry.component,
+        forward: entry.forward,
+        backward: entry.backward,
+        ratio: ratioJson(entry.ratio),
+      })),
+    },
+    six_n: verification.sixN.map((entry) => ({
+      convention: entry.convention,
+      parameters: entry.parameters,
+      tokens: entry.tokens,
+      estimate: entry.estimate,
+      traced: entry.traced,
+      ratio: ratioJson(entry.ratio),
+    })),
+    optimizer: {
+      parameters: optimizer.parameterCount,
+      traced: optimizer.traced,
+      traced_per_parameter: ratioJson(optimizer.tracedPerParameter),
+      analytic: optimizer.analytic.total,
+      analytic_per_parameter: optimizer.analytic.perParameter,
+      analytic_unfolded: optimizer.unfoldedAnalytic,
+      uncounted: Object.fromEntries(optimizer.uncounted),
+    },
+    non_matmul: verification.nonMatmul.map((entry) => ({
+      phase: entry.phase,
+      kernels: entry.kernels,
+      flops: entry.flops,
+      uncounted: Object.fromEntries(entry.uncounted),
+    })),
+    gradient_accumulation: verification.gradientAccumulation,
+    memory: {
+      held_before: BigInt(memory.measured.tensorBytesBefore),
+      held_before_estimate: memory.heldBeforeAnalytic,
+      tensor_peak: moment(memory.measured.tensorPeak),
+      storage_peak: moment(memory.measured.bufferPeak),
+      estimate: memory.analytic.total,
+      estimate_parts: {
+        parameters: memory.analytic.parameters,
+        gradients: memory.analytic.gradients,
+        adam_moments: memory.analytic.adamMoments,
+        activations: memory.analytic.activations.total,
+      },
+      tensor_peak_over_estimate: ratioJson(memory.tensorRatio),
+      storage_peak_over_estimate: ratioJson(memory.bufferRatio),
+      reasons: memory.reasons,
+    },
+  };
+}
+
+/** The training-step report, from the verdict and components (depth 0-1) down to every backward matmul (depth 3). */
+export function trainingVerificationReport(verification: TrainingVerification, depth: Depth): Report {
+  const { config, run, backend, records } = verification;
+  const phaseCount = (phase: string) => records.filter((record) => record.phase === phase && !record.nested).length;
+  const lossText = verification.loss === undefined ? '' : ` Loss before the update: ${verification.loss.toFixed(4)}.`;
+  const blocks: Block[] = [
+    heading(`Training step of ${modelLabel(config)}, ${runLabel(run)}, on ${backend.name}`),
+    paragraph(
+      `${dimensionsLabel(config)}; ${backend.description}. One step: forward pass, mean cross-entropy, gradients of every ` +
+        `weight, AdamW in place. ${groupDigits(BigInt(records.length))} kernels traced: ` +
+        `${groupDigits(BigInt(phaseCount('forward')))} forward, ${groupDigits(BigInt(phaseCount('backward')))} backward, ` +
+        `${groupDigits(BigInt(phaseCount('optimizer')))} optimizer; backward kernels carry the path of the forward op they differentiate.` +
+        lossText,
+    ),
+    tableBlock(componentTable(verification)),
+  ];
+  if (depth >= 2) blocks.push(tableBlock(layerTable(verification)));
+  if (depth >= 3) blocks.push(tableBlock(moduleTable(verification)), tableBlock(backwardCheckTable(verification)));
+  const mismatches = trainingMismatchLines(verification);
+  if (mismatches.length > 0) blocks.push(heading('Training-step mismatches', 3), list(mismatches));
+  blocks.push(tableBlock(sixNTable(verification)));
+  if (depth >= 1) blocks.push(tableBlock(optimizerTable(verification)), tableBlock(nonMatmulTable(verification)));
+  blocks.push(tableBlock(memoryTable(verification)));
+  blocks.push(paragraph(trainingVerdictLine(verification)));
+  return { blocks, json: trainingJson(verification, depth) };
+}
