@@ -107,7 +107,11 @@ async function main(): Promise<void> {
     generated: new Date().toISOString(),
     elapsed_s: elapsedS,
     machine: { ...machine, load_average_after: loadAfter },
-    backend: { name: backend.name, description: backend.description, synchronous_kernel_times: backend.synchronousKernelTimes },
+    backend: {
+      name: backend.name,
+      description: backend.description,
+      synchronous_kernel_times: backend.synchronousKernelTimes,
+    },
     peak_estimate:
       peak === undefined
         ? null
@@ -119,7 +123,11 @@ async function main(): Promise<void> {
       efficiency_ok_on_d_model_512_plus: efficiencyOk,
     },
     forward: forwards,
-    meta_trace: meta.map(({ model, seq, outcome }) => ({ model, seq, ...('result' in outcome ? outcome.result : outcome) })),
+    meta_trace: meta.map(({ model, seq, outcome }) => ({
+      model,
+      seq,
+      ...('result' in outcome ? outcome.result : outcome),
+    })),
     wasm_builds: {
       single: 'result' in builds.single ? builds.single.result : builds.single,
       threaded: 'result' in builds.threaded ? builds.threaded.result : builds.threaded,
@@ -139,7 +147,12 @@ function benchReport(
   json: {
     generated: string;
     elapsed_s: number;
-    machine: Record<string, unknown> & { cpu_model: string; nproc: number; load_average_before: number[]; load_average_after: number[] };
+    machine: Record<string, unknown> & {
+      cpu_model: string;
+      nproc: number;
+      load_average_before: number[];
+      load_average_after: number[];
+    };
     peak_estimate: { derivation: string } | null;
     checks: { overhead_ok: boolean; efficiency_ok_on_d_model_512_plus: boolean };
   },
@@ -187,7 +200,7 @@ function benchReport(
       ]),
       notes: [
         'Medians over rounds of one untraced, one traced and one traced-with-kernel-timers forward pass each, the order rotating every round; a full GC before every run, outside the clock.',
-        'The ratio of median wall times is the measure. Beside it, for a shared machine: the median of each round\'s own ratio (a round\'s runs are adjacent in time, so load changes between rounds cancel) and the ratio of the fastest runs (other work only ever adds time). docs/bench.json also has the process CPU-time ratios.',
+        "The ratio of median wall times is the measure. Beside it, for a shared machine: the median of each round's own ratio (a round's runs are adjacent in time, so load changes between rounds cancel) and the ratio of the fastest runs (other work only ever adds time). docs/bench.json also has the process CPU-time ratios.",
         `Traced / untraced is at most ${OVERHEAD_LIMIT} on every config: ${json.checks.overhead_ok ? 'yes' : 'NO'}.`,
       ],
     }),
@@ -203,12 +216,16 @@ function benchReport(
       rows: forwards.map((f) => [
         f.label,
         fixed(f.forward_gflops),
-        f.calibration === null ? 'n/a' : `${fixed(f.calibration.dispatched.gflops)} (${f.calibration.dispatched.label})`,
-        f.calibration?.fast_path == null ? 'same' : `${fixed(f.calibration.fast_path.gflops)} (${f.calibration.fast_path.label})`,
+        f.calibration === null
+          ? 'n/a'
+          : `${fixed(f.calibration.dispatched.gflops)} (${f.calibration.dispatched.label})`,
+        f.calibration?.fast_path == null
+          ? 'same'
+          : `${fixed(f.calibration.fast_path.gflops)} (${f.calibration.fast_path.label})`,
         formatPercent(f.efficiency),
       ]),
       notes: [
-        'Forward GFLOP/s is matmul FLOPs over the untraced median; the bare matmuls are the config\'s largest matmul timed alone, as the model dispatches it and as one batch-1 untransposed product.',
+        "Forward GFLOP/s is matmul FLOPs over the untraced median; the bare matmuls are the config's largest matmul timed alone, as the model dispatches it and as one batch-1 untransposed product.",
         'Efficiency is forward GFLOP/s over the higher bare-matmul rate.',
         `Theoretical peak: ${json.peak_estimate?.derivation ?? 'not available (clock unknown)'}`,
         `Configs with d_model >= 512 reach ${formatPercent(EFFICIENCY_TARGET, 0)}: ${json.checks.efficiency_ok_on_d_model_512_plus ? 'yes' : 'NO (see where the time goes)'}.`,
@@ -230,12 +247,18 @@ function benchReport(
           return row === undefined ? '-' : `${formatPercent(row.time_share)} / ${formatPercent(row.flop_share)}`;
         }),
       ]),
-      notes: ['From the last traced run with kernel timers of each config; kernel time only (time between kernels is not in it).'],
+      notes: [
+        'From the last traced run with kernel timers of each config; kernel time only (time between kernels is not in it).',
+      ],
     }),
   ];
   for (const f of forwards) {
     if (f.where_time_goes.length <= 1) continue;
-    blocks.push(heading(`Where the time goes: ${f.label}`, 3), paragraph(f.where_time_goes[0] as string), list(f.where_time_goes.slice(1)));
+    blocks.push(
+      heading(`Where the time goes: ${f.label}`, 3),
+      paragraph(f.where_time_goes[0] as string),
+      list(f.where_time_goes.slice(1)),
+    );
   }
 
   blocks.push(
@@ -265,7 +288,9 @@ function benchReport(
             ]
           : [model, seq, `failed: ${outcome.error}`, '', '', '', '', ''],
       ),
-      notes: ['Each trace runs in a child process; peak RSS is process.resourceUsage().maxRSS of that process (Node and tfjs included).'],
+      notes: [
+        'Each trace runs in a child process; peak RSS is process.resourceUsage().maxRSS of that process (Node and tfjs included).',
+      ],
     }),
   );
 
@@ -303,19 +328,22 @@ function benchReport(
         { header: '[8,256,64] x [8,256,64]^T', align: 'right' },
         { header: `forward ms, ${BENCH_THREAD_CONFIG.label}`, align: 'right' },
       ],
-      rows: [buildRow('SIMD, single thread', builds.single), buildRow(`threaded SIMD (${threads} requested)`, builds.threaded)],
+      rows: [
+        buildRow('SIMD, single thread', builds.single),
+        buildRow(`threaded SIMD (${threads} requested)`, builds.threaded),
+      ],
       notes: ['Bare matmul columns in GFLOP/s; each build runs in a child process of its own.'],
     }),
     paragraph(verdict),
     paragraph(
       'tfjs-backend-wasm 4.22 does not start its threaded build in Node. WASM_HAS_MULTITHREAD_SUPPORT is hard-wired to false ' +
-        'there; forced on, Emscripten starts its pthread workers from blob: URLs, which Node\'s Worker refuses ' +
+        "there; forced on, Emscripten starts its pthread workers from blob: URLs, which Node's Worker refuses " +
         '(ERR_WORKER_PATH: "The worker script or module filename must be an absolute path or a relative path starting with ' +
-        '\'./\' or \'../\'"), so setBackend resolves false. Past that, each worker loads the factory\'s source from a Blob and ' +
+        "'./' or '../'\"), so setBackend resolves false. Past that, each worker loads the factory's source from a Blob and " +
         'fails on the Node bundle\'s module-scope names ("ReferenceError: require$$0 is not defined"); past that, the C++ side ' +
         'caps the pool at os.cpus().length / 2 threads (1 on two vCPUs); and the workers keep the process alive. ' +
-        'scripts/bench_wasm_threads.ts works around all four (blob URLs become eval\'d source, the main script a temp file with ' +
-        'those names defined, os.cpus() reports twice the CPUs while the module starts, the workers are unref\'d).',
+        "scripts/bench_wasm_threads.ts works around all four (blob URLs become eval'd source, the main script a temp file with " +
+        "those names defined, os.cpus() reports twice the CPUs while the module starts, the workers are unref'd).",
     ),
   );
   return { blocks, json: null };

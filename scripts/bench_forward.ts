@@ -121,11 +121,15 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
       }
     }
     const medians = Object.fromEntries(MODES.map((mode) => [mode, median(samples[mode])])) as Record<Mode, number>;
-    const cpuMedians = Object.fromEntries(MODES.map((mode) => [mode, median(cpuSamples[mode])])) as Record<Mode, number>;
+    const cpuMedians = Object.fromEntries(MODES.map((mode) => [mode, median(cpuSamples[mode])])) as Record<
+      Mode,
+      number
+    >;
     const minima = Object.fromEntries(MODES.map((mode) => [mode, Math.min(...samples[mode])])) as Record<Mode, number>;
 
     let matmulFlops = 0n;
-    for (const record of lastRecords) if (!record.nested && record.matmul !== undefined) matmulFlops += record.matmul.flops;
+    for (const record of lastRecords)
+      if (!record.nested && record.matmul !== undefined) matmulFlops += record.matmul.flops;
     const forwardGflops = gflopsPerSecond(matmulFlops, medians.untraced);
     const calibration = await calibrateLargestMatmul(lastRecords, { synchronous: true, minTimeMs: CALIBRATION_MS });
     const calibrated = calibration?.bestGflops ?? NaN;

@@ -23,9 +23,18 @@ import { BENCH_THREAD_CONFIG } from './bench_configs.js';
 /** Shapes timed in both builds: the fast path, a transposed operand, and the attention core's batched form. */
 export const THREAD_BENCH_SHAPES: readonly { name: string; dispatch: MatmulDispatch }[] = [
   { name: 'fast path 512', dispatch: { aShape: [512, 512], bShape: [512, 512], transposeA: false, transposeB: false } },
-  { name: 'fast path 1024', dispatch: { aShape: [1024, 1024], bShape: [1024, 1024], transposeA: false, transposeB: false } },
-  { name: 'transposed b 512', dispatch: { aShape: [512, 512], bShape: [512, 512], transposeA: false, transposeB: true } },
-  { name: 'attention scores', dispatch: { aShape: [8, 256, 64], bShape: [8, 256, 64], transposeA: false, transposeB: true } },
+  {
+    name: 'fast path 1024',
+    dispatch: { aShape: [1024, 1024], bShape: [1024, 1024], transposeA: false, transposeB: false },
+  },
+  {
+    name: 'transposed b 512',
+    dispatch: { aShape: [512, 512], bShape: [512, 512], transposeA: false, transposeB: true },
+  },
+  {
+    name: 'attention scores',
+    dispatch: { aShape: [8, 256, 64], bShape: [8, 256, 64], transposeA: false, transposeB: true },
+  },
 ];
 
 export interface ThreadBenchResult {

@@ -117,11 +117,7 @@ describe('forward matmuls', () => {
       [`layers.${i}.ffn.w3`, 'ffn', '[B,T,d] x [d,F]', [3], 5, 6, 10, 1800n],
       [`layers.${i}.ffn.w2`, 'ffn', '[B,T,F] x [F,d]', [3], 5, 10, 6, 1800n],
     ];
-    const expected = [
-      ...layer(0),
-      ...layer(1),
-      ['lm_head', 'lm_head', '[B,T,d] x [d,V]', [3], 5, 6, 11, 1980n],
-    ];
+    const expected = [...layer(0), ...layer(1), ['lm_head', 'lm_head', '[B,T,d] x [d,V]', [3], 5, 6, 11, 1980n]];
     const rows = forwardMatmulInventory(tiny, { batch: 3, seq: 5 });
     expect(rows.map((r) => [r.path, r.component, r.symbolicShapes, [...r.batch], r.m, r.k, r.n, r.flops])).toEqual(
       expected,
@@ -200,7 +196,9 @@ describe('forward matmuls', () => {
 
   it('refuses runs the formulas cannot describe', () => {
     expect(() => forwardMatmulInventory(xl, { batch: 1, seq: 1025 })).toThrow(InputError);
-    expect(() => forwardMatmulInventory(xl, { batch: 1, seq: 1025 })).toThrow(/seq \(1025\) exceeds context_length \(1024\)/);
+    expect(() => forwardMatmulInventory(xl, { batch: 1, seq: 1025 })).toThrow(
+      /seq \(1025\) exceeds context_length \(1024\)/,
+    );
     expect(() => forwardMatmulInventory(xl, { batch: 0, seq: 8 })).toThrow(/batch \(0\)/);
     expect(() => forwardMatmulInventory(xl, { batch: 1, seq: 2.5 })).toThrow(/seq \(2.5\)/);
     expect(() => forwardMatmulInventory({ ...tiny, num_heads: 4 }, { batch: 1, seq: 4 })).toThrow(

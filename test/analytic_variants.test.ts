@@ -207,9 +207,14 @@ type Expected = [path: string, operand: string, batch: number[], m: number, k: n
 describe('backward matmuls of every variant, by calculus', () => {
   it('gives grouped k and v gradients one matmul over the G*T query rows sharing them, and the tied table its own layout', () => {
     // B = 2, T = 3, N = 6; G = 2 query heads per key/value head, Hkv = 2
-    const rows = backwardMatmulInventory(gptLike, run).map(
-      (row): Expected => [row.path, row.operand, [...row.batch], row.m, row.k, row.n],
-    );
+    const rows = backwardMatmulInventory(gptLike, run).map((row): Expected => [
+      row.path,
+      row.operand,
+      [...row.batch],
+      row.m,
+      row.k,
+      row.n,
+    ]);
     expect(rows.slice(0, 16)).toEqual([
       ['layers.0.attn.q_proj', 'x', [], 6, 8, 8],
       ['layers.0.attn.q_proj', 'W', [], 8, 6, 8],
@@ -299,7 +304,7 @@ describe('training memory and step of every variant, by hand', () => {
 });
 
 describe('conventions of every variant, by hand', () => {
-  it('leaves both tables out of Kaplan\'s N and keeps the tied table in PaLM\'s', () => {
+  it("leaves both tables out of Kaplan's N and keeps the tied table in PaLM's", () => {
     const N = parameterConventions(gptLike);
     expect(N).toMatchObject({
       withEmbeddings: 1232n,

@@ -82,7 +82,9 @@ describe('analytic accounting over random configs across all variant combination
         );
         const N = parameterConventions(config);
         expect(N.withEmbeddings - N.withoutEmbeddings).toBe(N.embeddingTable + N.positionTable);
-        expect(N.withoutLookupTables).toBe(config.tie_embeddings === true ? N.withoutEmbeddings + N.embeddingTable : N.withoutEmbeddings);
+        expect(N.withoutLookupTables).toBe(
+          config.tie_embeddings === true ? N.withoutEmbeddings + N.embeddingTable : N.withoutEmbeddings,
+        );
       }),
       RUNS,
     );
@@ -177,7 +179,7 @@ describe('analytic accounting over random configs across all variant combination
     );
   });
 
-  it('makes num_kv_heads = num_heads exactly plain multi-head attention, and explicit defaults the seed\'s model', () => {
+  it("makes num_kv_heads = num_heads exactly plain multi-head attention, and explicit defaults the seed's model", () => {
     fc.assert(
       fc.property(arbitraryConfigAndRun, ([config, run]) => {
         const { num_kv_heads: _kv, ...withoutKv } = config;

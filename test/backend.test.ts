@@ -35,7 +35,11 @@ describe('parseBackendChoice', () => {
 describe('useBackend', () => {
   it('starts cpu and wasm, each with synchronous kernel times', async () => {
     const cpu = await useBackend('cpu');
-    expect(cpu).toEqual({ name: 'cpu', description: 'plain JavaScript kernels (slow reference)', synchronousKernelTimes: true });
+    expect(cpu).toEqual({
+      name: 'cpu',
+      description: 'plain JavaScript kernels (slow reference)',
+      synchronousKernelTimes: true,
+    });
     expect(tf.getBackend()).toBe('cpu');
 
     const wasm = await useBackend('wasm');
@@ -43,7 +47,9 @@ describe('useBackend', () => {
     expect(wasm.description).toMatch(/^WebAssembly \((no )?SIMD, single thread\)$/);
     expect(wasm.synchronousKernelTimes).toBe(true);
     expect(tf.getBackend()).toBe('wasm');
-    expect(tf.tidy(() => Array.from(tf.matMul(tf.tensor2d([1, 2], [1, 2]), tf.tensor2d([3, 4], [2, 1])).dataSync()))).toEqual([11]);
+    expect(
+      tf.tidy(() => Array.from(tf.matMul(tf.tensor2d([1, 2], [1, 2]), tf.tensor2d([3, 4], [2, 1])).dataSync())),
+    ).toEqual([11]);
   });
 
   it.skipIf(tensorflowInstalled)('refuses tensorflow where tfjs-node is absent, saying how to install it', async () => {

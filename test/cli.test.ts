@@ -57,7 +57,9 @@ describe('params and memory', () => {
 
   it('gives weight bytes per dtype', async () => {
     const json = await cliJson('memory', 'gpt2-xl');
-    const bytes = Object.fromEntries((json.dtypes as { dtype: string; bytes: string }[]).map((row) => [row.dtype, row.bytes]));
+    const bytes = Object.fromEntries(
+      (json.dtypes as { dtype: string; bytes: string }[]).map((row) => [row.dtype, row.bytes]),
+    );
     expect(bytes).toEqual({ fp32: '8508230400', fp16: '4254115200', bf16: '4254115200', int8: '2127057600' });
     const table = await cli('memory', 'gpt2-xl');
     expect(table.stdout).toMatch(/fp32 .*8,508,230,400 .* 8\.508 .* 7\.92 /);
@@ -197,7 +199,8 @@ describe('answers', () => {
   it('says which components grow with model size from the computed shares', async () => {
     const json = await cliJson('answers');
     // small vs xl at T=1024: lm_head's share falls (2TdV grows with d only), ffn's rises.
-    const share = (L: bigint, d: bigint, part: bigint) => Number(part) / Number(forwardFlops(L, d, 4n * d, 50257n, 1024n));
+    const share = (L: bigint, d: bigint, part: bigint) =>
+      Number(part) / Number(forwardFlops(L, d, 4n * d, 50257n, 1024n));
     const lmSmall = share(12n, 768n, 2n * 1024n * 768n * 50257n);
     const lmXl = share(48n, 1600n, 2n * 1024n * 1600n * 50257n);
     expect(lmXl).toBeLessThan(lmSmall);
@@ -219,7 +222,9 @@ describe('answers', () => {
 
 describe('help and version', () => {
   it('prints the version from package.json and exits 0', async () => {
-    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     const { code, stdout } = await cli('--version');
     expect(code).toBe(0);
     expect(stdout.trim()).toBe(manifest.version);
@@ -251,7 +256,15 @@ describe('bad input: one line, exit 2, no stack', () => {
     writeFileSync(join(dir, 'broken.json'), '{"vocab_size": 10,');
     writeFileSync(
       join(dir, 'extra.json'),
-      JSON.stringify({ vocab_size: 256, context_length: 64, num_layers: 2, d_model: 64, num_heads: 4, d_ff: 256, n_embd: 64 }),
+      JSON.stringify({
+        vocab_size: 256,
+        context_length: 64,
+        num_layers: 2,
+        d_model: 64,
+        num_heads: 4,
+        d_ff: 256,
+        n_embd: 64,
+      }),
     );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -262,21 +275,53 @@ describe('bad input: one line, exit 2, no stack', () => {
     ['--seq 0', () => ['flops', 'gpt2-xl', '--seq', '0'], /--seq: "0" is not a positive integer; use e\.g\. --seq \d+/],
     ['--seq abc', () => ['flops', 'gpt2-xl', '--seq', 'abc'], /--seq: "abc" is not a positive integer/],
     ['--batch -1', () => ['flops', 'gpt2-xl', '--batch', '-1'], /--batch: "-1" is not a positive integer/],
-    ['--heads 7 with d 768', () => ['params', 'gpt2-small', '--heads', '7'], /--heads 7: d_model \(768\) must be divisible by num_heads \(7\)/],
-    ['--depth 9', () => ['flops', 'gpt2-xl', '--depth', '9'], /'--depth <depth>' argument '9' is invalid\. Allowed choices are 0, 1, 2, 3\./],
-    ['--format xml', () => ['params', 'gpt2-xl', '--format', 'xml'], /argument 'xml' is invalid\. Allowed choices are table, json, csv, markdown\./],
+    [
+      '--heads 7 with d 768',
+      () => ['params', 'gpt2-small', '--heads', '7'],
+      /--heads 7: d_model \(768\) must be divisible by num_heads \(7\)/,
+    ],
+    [
+      '--depth 9',
+      () => ['flops', 'gpt2-xl', '--depth', '9'],
+      /'--depth <depth>' argument '9' is invalid\. Allowed choices are 0, 1, 2, 3\./,
+    ],
+    [
+      '--format xml',
+      () => ['params', 'gpt2-xl', '--format', 'xml'],
+      /argument 'xml' is invalid\. Allowed choices are table, json, csv, markdown\./,
+    ],
     ['missing argument', () => ['params'], /missing required argument 'model' \(see flopledger params --help\)/],
     ['bad JSON file', () => ['params', join(dir, 'broken.json')], /broken\.json: invalid JSON at line 1/],
-    ['unknown key in a file', () => ['flops', join(dir, 'extra.json')], /extra\.json: unknown key "n_embd": did you mean "d_model"\?/],
-    ['--d-ff-rule foo', () => ['params', 'gpt2-xl', '--d-ff-rule', 'foo'], /--d-ff-rule: "foo" is not a d_ff rule; use given .* or swiglu/],
+    [
+      'unknown key in a file',
+      () => ['flops', join(dir, 'extra.json')],
+      /extra\.json: unknown key "n_embd": did you mean "d_model"\?/,
+    ],
+    [
+      '--d-ff-rule foo',
+      () => ['params', 'gpt2-xl', '--d-ff-rule', 'foo'],
+      /--d-ff-rule: "foo" is not a d_ff rule; use given .* or swiglu/,
+    ],
     ['missing file', () => ['memory', join(dir, 'absent.json')], /absent\.json: file not found/],
-    ['--seq past the context of a model to run', () => ['trace', 'gpt2-xl', '--backend', 'meta', '--seq', '16384'], /add --ctx 16384/],
+    [
+      '--seq past the context of a model to run',
+      () => ['trace', 'gpt2-xl', '--backend', 'meta', '--seq', '16384'],
+      /add --ctx 16384/,
+    ],
     ['sweep without --seq', () => ['sweep', 'gpt2-xl'], /required option '--seq <list>' not specified/],
-    ['bad sweep list', () => ['sweep', 'gpt2-xl', '--seq', '1024,x'], /--seq: "x" in "1024,x" is not a positive integer/],
+    [
+      'bad sweep list',
+      () => ['sweep', 'gpt2-xl', '--seq', '1024,x'],
+      /--seq: "x" in "1024,x" is not a positive integer/,
+    ],
     ['unknown option', () => ['params', 'gpt2-xl', '--bogus'], /unknown option '--bogus'/],
     ['too many arguments', () => ['params', 'gpt2-xl', 'gpt2-small'], /too many arguments for 'params'/],
     ['compare with no models', () => ['compare'], /missing required argument 'models'/],
-    ['answers as csv', () => ['answers', '--format', 'csv'], /argument 'csv' is invalid\. Allowed choices are markdown, json\./],
+    [
+      'answers as csv',
+      () => ['answers', '--format', 'csv'],
+      /argument 'csv' is invalid\. Allowed choices are markdown, json\./,
+    ],
     ['--ctx 0', () => ['flops', 'gpt2-xl', '--ctx', '0'], /--ctx: "0" is not a positive integer/],
   ];
 
@@ -298,10 +343,14 @@ describe('the built CLI in a real process', () => {
 
   beforeAll(() => {
     // Other parts of the tree may fail to typecheck while in progress; tsc still emits, so only the output is checked.
-    spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
-      cwd: root,
-      encoding: 'utf8',
-    });
+    spawnSync(
+      process.execPath,
+      [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')],
+      {
+        cwd: root,
+        encoding: 'utf8',
+      },
+    );
     expect(existsSync(main)).toBe(true);
   });
 

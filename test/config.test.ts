@@ -17,7 +17,8 @@ import { packageRoot, presetsDir } from '../src/core/package_root.js';
 import { inputErrorWithoutStack as inputError } from './helpers/input_error.js';
 
 const KEYS_LIST = 'vocab_size, context_length, num_layers, d_model, num_heads, d_ff';
-const PRESETS_LIST = 'tiny, gpt2-original-small, gpt2-small, gpt2-medium, gpt2-original-medium, tinyllama-1.1b, gpt2-large, gpt2-original-large, gpt2-original-xl, gpt2-xl, llama-2-7b, llama-3-8b, mistral-7b';
+const PRESETS_LIST =
+  'tiny, gpt2-original-small, gpt2-small, gpt2-medium, gpt2-original-medium, tinyllama-1.1b, gpt2-large, gpt2-original-large, gpt2-original-xl, gpt2-xl, llama-2-7b, llama-3-8b, mistral-7b';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flopledger-config-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -75,7 +76,12 @@ describe('presets', () => {
 
   it('give the seed parameter count for gpt2-xl (2,127,057,600), summed here from the shapes', () => {
     const c = loadModelConfig('gpt2-xl');
-    const [V, L, d, F] = [c.vocab_size, c.num_layers, c.d_model, c.d_ff].map(BigInt) as [bigint, bigint, bigint, bigint];
+    const [V, L, d, F] = [c.vocab_size, c.num_layers, c.d_model, c.d_ff].map(BigInt) as [
+      bigint,
+      bigint,
+      bigint,
+      bigint,
+    ];
     const perLayer = 4n * d * d + 3n * d * F + 2n * d;
     expect(2n * V * d + L * perLayer + d).toBe(2_127_057_600n);
   });
@@ -154,21 +160,47 @@ describe('malformed config files', () => {
   const fieldCases: [string, Record<string, unknown>, string][] = [
     ['zero', { num_layers: 0 }, 'num_layers (0) must be a positive integer; fix: use a value of at least 1, e.g. 12'],
     ['negative', { d_ff: -256 }, 'd_ff (-256) must be a positive integer; fix: use a value of at least 1, e.g. 256'],
-    ['fractional', { num_layers: 1.5 }, 'num_layers (1.5) must be a positive integer; fix: use a whole number, e.g. 1 or 2'],
-    ['a quoted number', { num_heads: '12' }, 'num_heads ("12") must be a positive integer; fix: write 12 without quotes'],
+    [
+      'fractional',
+      { num_layers: 1.5 },
+      'num_layers (1.5) must be a positive integer; fix: use a whole number, e.g. 1 or 2',
+    ],
+    [
+      'a quoted number',
+      { num_heads: '12' },
+      'num_heads ("12") must be a positive integer; fix: write 12 without quotes',
+    ],
     ['null', { vocab_size: null }, 'vocab_size (null) must be a positive integer; fix: use a whole number, e.g. 50257'],
-    ['a boolean', { context_length: true }, 'context_length (true) must be a positive integer; fix: use a whole number, e.g. 1024'],
-    ['beyond 2^53', { vocab_size: 1e300 }, 'vocab_size (1e+300) must be a positive integer; fix: use at most 9007199254740991 (2^53 - 1)'],
-    ['missing', { d_ff: undefined }, 'd_ff (missing) must be a positive integer; fix: add it, e.g. "d_ff": 256 (4 * d_model)'],
-    ['an array', { d_ff: [256] }, 'd_ff ([256]) must be a positive integer; fix: use a whole number, e.g. 256 (4 * d_model)'],
+    [
+      'a boolean',
+      { context_length: true },
+      'context_length (true) must be a positive integer; fix: use a whole number, e.g. 1024',
+    ],
+    [
+      'beyond 2^53',
+      { vocab_size: 1e300 },
+      'vocab_size (1e+300) must be a positive integer; fix: use at most 9007199254740991 (2^53 - 1)',
+    ],
+    [
+      'missing',
+      { d_ff: undefined },
+      'd_ff (missing) must be a positive integer; fix: add it, e.g. "d_ff": 256 (4 * d_model)',
+    ],
+    [
+      'an array',
+      { d_ff: [256] },
+      'd_ff ([256]) must be a positive integer; fix: use a whole number, e.g. 256 (4 * d_model)',
+    ],
   ];
   it.each(fieldCases)('a field that is %s', (_, changes, expected) => {
     const { path, problems } = problemsOfFile(tinyWith(changes));
     expect(problems).toEqual([`${path}: ${expected}`]);
   });
 
-  it('an unknown key, with did-you-mean for a typo and for another tool\'s name', () => {
-    const { path, problems } = problemsOfFile(tinyWith({ d_model: undefined, dmodel: 64, n_head: 4, activation: 'gelu' }));
+  it("an unknown key, with did-you-mean for a typo and for another tool's name", () => {
+    const { path, problems } = problemsOfFile(
+      tinyWith({ d_model: undefined, dmodel: 64, n_head: 4, activation: 'gelu' }),
+    );
     expect(problems).toEqual([
       `${path}: unknown key "dmodel": did you mean "d_model"?`,
       `${path}: unknown key "n_head": did you mean "num_heads"?`,
@@ -194,10 +226,14 @@ describe('malformed config files', () => {
 
   it('a top-level value that is not an object', () => {
     expect(problemsOfFile('[64, 4]').problems).toEqual([
-      expect.stringMatching(new RegExp(`: top-level value must be a JSON object with keys ${KEYS_LIST}; got an array$`)),
+      expect.stringMatching(
+        new RegExp(`: top-level value must be a JSON object with keys ${KEYS_LIST}; got an array$`),
+      ),
     ]);
     const { path, problems } = problemsOfFile('"gpt2-xl"');
-    expect(problems).toEqual([`${path}: top-level value must be a JSON object with keys ${KEYS_LIST}; got a string ("gpt2-xl")`]);
+    expect(problems).toEqual([
+      `${path}: top-level value must be a JSON object with keys ${KEYS_LIST}; got a string ("gpt2-xl")`,
+    ]);
   });
 
   it('a trailing comma: invalid JSON with the line and column of the fault', () => {
@@ -237,7 +273,9 @@ describe('malformed config files', () => {
       `${missing}: file not found; check the path, or use a preset: ${PRESETS_LIST}`,
     );
     const directory = `${relative(process.cwd(), scratch)}/`;
-    expect(inputError(() => loadModelConfig(directory)).message).toBe(`${directory}: is a directory; pass a JSON config file`);
+    expect(inputError(() => loadModelConfig(directory)).message).toBe(
+      `${directory}: is a directory; pass a JSON config file`,
+    );
   });
 
   it('a missing file named like a preset points to the preset', () => {
@@ -278,7 +316,9 @@ describe('parseModelConfig', () => {
         const [vocab_size, context_length, num_layers, d_model, num_heads, d_ff] = values;
         const config = { vocab_size, context_length, num_layers, d_model, num_heads, d_ff };
         const valid =
-          values.every((v) => Number.isSafeInteger(v) && v > 0) && d_model % num_heads === 0 && (d_model / num_heads) % 2 === 0;
+          values.every((v) => Number.isSafeInteger(v) && v > 0) &&
+          d_model % num_heads === 0 &&
+          (d_model / num_heads) % 2 === 0;
         let accepted = true;
         try {
           parseModelConfig(config, 'x.json', 'x');
@@ -320,7 +360,9 @@ describe('preset names and paths', () => {
     expect(inputError(() => loadModelConfig('gpt2-xxl')).message).toBe(
       `unknown model "gpt2-xxl": did you mean "gpt2-xl"? Available presets: ${PRESETS_LIST}; or pass a path to a JSON config file.`,
     );
-    expect(inputError(() => loadModelConfig('GPT2_Medium')).message).toMatch(/^unknown model "GPT2_Medium": did you mean "gpt2-medium"\?/);
+    expect(inputError(() => loadModelConfig('GPT2_Medium')).message).toMatch(
+      /^unknown model "GPT2_Medium": did you mean "gpt2-medium"\?/,
+    );
     expect(inputError(() => loadModelConfig('llama-7b')).message).toBe(
       `unknown model "llama-7b": did you mean "llama-2-7b"? Available presets: ${PRESETS_LIST}; or pass a path to a JSON config file.`,
     );
@@ -338,7 +380,10 @@ describe('overrides', () => {
   });
 
   it('d_ff_rule swiglu recomputes d_ff from the final d_model', () => {
-    expect(loadModelConfig('gpt2-xl', { d_ff_rule: 'swiglu' })).toMatchObject({ d_ff: 4288, variant: 'd_ff=4288 (swiglu)' });
+    expect(loadModelConfig('gpt2-xl', { d_ff_rule: 'swiglu' })).toMatchObject({
+      d_ff: 4288,
+      variant: 'd_ff=4288 (swiglu)',
+    });
     const resized = loadModelConfig('gpt2-small', { d_model: 1024, num_heads: 16, d_ff_rule: 'swiglu' });
     expect(resized).toMatchObject({ d_model: 1024, num_heads: 16, d_ff: 2752 });
     expect(resized.variant).toBe('d_model=1024, heads=16, d_ff=2752 (swiglu)');
@@ -347,7 +392,10 @@ describe('overrides', () => {
   it('that change nothing leave no variant', () => {
     expect(loadModelConfig('gpt2-xl', { context_length: 1024, d_ff_rule: 'given' }).variant).toBeUndefined();
     // 8*96/3 = 256 exactly, tiny's own d_ff: only d_model changed.
-    expect(loadModelConfig('tiny', { d_ff_rule: 'swiglu', d_model: 96 })).toMatchObject({ d_ff: 256, variant: 'd_model=96' });
+    expect(loadModelConfig('tiny', { d_ff_rule: 'swiglu', d_model: 96 })).toMatchObject({
+      d_ff: 256,
+      variant: 'd_model=96',
+    });
   });
 
   const badOverrides: [string, string, ConfigOverrides, string][] = [

@@ -15,7 +15,10 @@ describe('parsePositiveInteger', () => {
   it('round-trips every positive safe integer, plain and as en-US formats it', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (n) => {
-        return parsePositiveInteger(String(n), '--seq') === n && parsePositiveInteger(n.toLocaleString('en-US'), '--seq') === n;
+        return (
+          parsePositiveInteger(String(n), '--seq') === n &&
+          parsePositiveInteger(n.toLocaleString('en-US'), '--seq') === n
+        );
       }),
       { seed: 3, numRuns: 300 },
     );

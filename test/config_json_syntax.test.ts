@@ -14,17 +14,43 @@ function parseError(text: string): unknown {
 /** Text built from JSON's own tokens and a few strays, so most strings are almost-JSON. */
 const almostJson = fc
   .array(
-    fc.constantFrom('{', '}', '[', ']', '"', ':', ',', ' ', '\n', '0', '1', '-', '.', 'e', '+', 'true', 'null', 'x', '\\', 'u', '"a"', '"k":'),
+    fc.constantFrom(
+      '{',
+      '}',
+      '[',
+      ']',
+      '"',
+      ':',
+      ',',
+      ' ',
+      '\n',
+      '0',
+      '1',
+      '-',
+      '.',
+      'e',
+      '+',
+      'true',
+      'null',
+      'x',
+      '\\',
+      'u',
+      '"a"',
+      '"k":',
+    ),
     { maxLength: 16 },
   )
   .map((tokens) => tokens.join(''));
 
 describe('jsonErrorOffset', () => {
   it('finds no error in any JSON.stringify output', () => {
-    fc.assert(fc.property(fc.jsonValue(), (value) => jsonErrorOffset(JSON.stringify(value, null, 2)) === undefined), {
-      seed: 11,
-      numRuns: 300,
-    });
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => jsonErrorOffset(JSON.stringify(value, null, 2)) === undefined),
+      {
+        seed: 11,
+        numRuns: 300,
+      },
+    );
   });
 
   it('agrees with JSON.parse on validity, and on the offset whenever V8 names one', () => {

@@ -58,7 +58,11 @@ describe('architecture keys in a config file', () => {
       vocab_multiple: 64,
       rope_theta: 500000,
     };
-    expect(parseModelConfig(llamaWith(every), 'x.json', 'x')).toEqual({ name: 'x', source: 'x.json', ...llamaWith(every) });
+    expect(parseModelConfig(llamaWith(every), 'x.json', 'x')).toEqual({
+      name: 'x',
+      source: 'x.json',
+      ...llamaWith(every),
+    });
     // Only what the file says: the defaults stay in architectureOf.
     expect(Object.keys(parseModelConfig(llamaWith({ bias: false }), 'x.json', 'x'))).not.toContain('ffn');
   });
@@ -76,7 +80,11 @@ describe('architecture keys in a config file', () => {
 
   // Each expected line written out by hand: the divisors of 32 are 1, 2, 4, 8, 16, 32; of 12: 1, 2, 3, 4, 6, 12.
   const messages: [string, Record<string, unknown>, string][] = [
-    ['kv heads that do not divide the heads', { num_kv_heads: 3 }, 'num_kv_heads (3) must divide num_heads (32); e.g. 1, 2, 4, 8, 16 or 32'],
+    [
+      'kv heads that do not divide the heads',
+      { num_kv_heads: 3 },
+      'num_kv_heads (3) must divide num_heads (32); e.g. 1, 2, 4, 8, 16 or 32',
+    ],
     [
       'more kv heads than heads',
       { d_model: 768, num_heads: 12, num_kv_heads: 16 },
@@ -88,13 +96,29 @@ describe('architecture keys in a config file', () => {
       { d_model: 1440, num_heads: 720, num_kv_heads: 7 },
       'num_kv_heads (7) must divide num_heads (720); e.g. 6 or 8',
     ],
-    ['zero kv heads', { num_kv_heads: 0 }, 'num_kv_heads (0) must be a positive integer; fix: use a value of at least 1, e.g. 4'],
-    ['fractional kv heads', { num_kv_heads: 2.5 }, 'num_kv_heads (2.5) must be a positive integer; fix: use a whole number, e.g. 2 or 3'],
-    ['a quoted boolean', { tie_embeddings: 'true' }, 'tie_embeddings ("true") must be true or false; fix: write true without quotes'],
+    [
+      'zero kv heads',
+      { num_kv_heads: 0 },
+      'num_kv_heads (0) must be a positive integer; fix: use a value of at least 1, e.g. 4',
+    ],
+    [
+      'fractional kv heads',
+      { num_kv_heads: 2.5 },
+      'num_kv_heads (2.5) must be a positive integer; fix: use a whole number, e.g. 2 or 3',
+    ],
+    [
+      'a quoted boolean',
+      { tie_embeddings: 'true' },
+      'tie_embeddings ("true") must be true or false; fix: write true without quotes',
+    ],
     ['a number for a boolean', { bias: 0 }, 'bias (0) must be true or false; fix: write false'],
     ['a word for a boolean', { bias: 'yes' }, 'bias ("yes") must be true or false; fix: use true or false'],
     ['a typo in ffn', { ffn: 'gleu' }, 'ffn ("gleu") must be "swiglu" or "gelu"; did you mean "gelu"?'],
-    ['another tool\'s name for the activation', { ffn: 'silu' }, 'ffn ("silu") must be "swiglu" or "gelu"; did you mean "swiglu"?'],
+    [
+      "another tool's name for the activation",
+      { ffn: 'silu' },
+      'ffn ("silu") must be "swiglu" or "gelu"; did you mean "swiglu"?',
+    ],
     [
       'an ffn flopledger does not model',
       { ffn: 'relu' },
@@ -106,21 +130,41 @@ describe('architecture keys in a config file', () => {
       { positions: 'NoPE' },
       'positions ("NoPE") must be "rope" or "learned"; fix: use "rope" (rotary, no parameters) or "learned" (a context_length x d_model table), e.g. "positions": "rope"',
     ],
-    ['a norm spelled as in PyTorch', { norm: 'LayerNorm' }, 'norm ("LayerNorm") must be "rmsnorm" or "layernorm"; did you mean "layernorm"?'],
-    ['a norm alias', { norm: 'rms_norm' }, 'norm ("rms_norm") must be "rmsnorm" or "layernorm"; did you mean "rmsnorm"?'],
-    ['positions by another name', { positions: 'rotary' }, 'positions ("rotary") must be "rope" or "learned"; did you mean "rope"?'],
+    [
+      'a norm spelled as in PyTorch',
+      { norm: 'LayerNorm' },
+      'norm ("LayerNorm") must be "rmsnorm" or "layernorm"; did you mean "layernorm"?',
+    ],
+    [
+      'a norm alias',
+      { norm: 'rms_norm' },
+      'norm ("rms_norm") must be "rmsnorm" or "layernorm"; did you mean "rmsnorm"?',
+    ],
+    [
+      'positions by another name',
+      { positions: 'rotary' },
+      'positions ("rotary") must be "rope" or "learned"; did you mean "rope"?',
+    ],
     [
       'positions as a number',
       { positions: 1 },
       'positions (1) must be "rope" or "learned"; fix: use "rope" (rotary, no parameters) or "learned" (a context_length x d_model table), e.g. "positions": "rope"',
     ],
-    ['zero vocab multiple', { vocab_multiple: 0 }, 'vocab_multiple (0) must be a positive integer; fix: use a value of at least 1, e.g. 64'],
+    [
+      'zero vocab multiple',
+      { vocab_multiple: 0 },
+      'vocab_multiple (0) must be a positive integer; fix: use a value of at least 1, e.g. 64',
+    ],
     [
       'a negative RoPE base',
       { rope_theta: -1 },
       'rope_theta (-1) must be a positive number; fix: use e.g. 10000 (the RoPE paper and Llama 2) or 500000 (Llama 3)',
     ],
-    ['a quoted RoPE base', { rope_theta: '500000' }, 'rope_theta ("500000") must be a positive number; fix: write 500000 without quotes'],
+    [
+      'a quoted RoPE base',
+      { rope_theta: '500000' },
+      'rope_theta ("500000") must be a positive number; fix: write 500000 without quotes',
+    ],
     [
       // Learned positions need only divisibility: 100's divisors nearest 3 are 2 and 4; multiples of 3 around 100 are 99 and 102.
       'heads that do not split d_model, with learned positions',
@@ -133,8 +177,10 @@ describe('architecture keys in a config file', () => {
     expect(problems(llamaWith(changes))).toEqual([`x.json: ${expected}`]);
   });
 
-  it('suggests the architecture keys for typos and other tools\' names, and lists them when nothing is close', () => {
-    expect(problems(llamaWith({ num_kv_head: 8, tie_word_embeddings: true, vocab_multple: 64, colour: 'red' }))).toEqual([
+  it("suggests the architecture keys for typos and other tools' names, and lists them when nothing is close", () => {
+    expect(
+      problems(llamaWith({ num_kv_head: 8, tie_word_embeddings: true, vocab_multple: 64, colour: 'red' })),
+    ).toEqual([
       'x.json: unknown key "num_kv_head": did you mean "num_kv_heads"?',
       'x.json: unknown key "tie_word_embeddings": did you mean "tie_embeddings"?',
       'x.json: unknown key "vocab_multple": did you mean "vocab_multiple"?',
@@ -172,7 +218,15 @@ describe('architecture keys in a config file', () => {
       fc.property(variant, ({ headWidth, numHeads, extraWidth, ...architecture }) => {
         const d_model = headWidth * numHeads + extraWidth;
         const given = Object.fromEntries(Object.entries(architecture).filter(([, value]) => value !== undefined));
-        const raw = { vocab_size: 1000, context_length: 64, num_layers: 2, d_model, num_heads: numHeads, d_ff: 128, ...given };
+        const raw = {
+          vocab_size: 1000,
+          context_length: 64,
+          num_layers: 2,
+          d_model,
+          num_heads: numHeads,
+          d_ff: 128,
+          ...given,
+        };
 
         // Validity written out independently of the parser, rule by rule.
         const { num_kv_heads: kv, rope_theta: theta } = architecture;
@@ -207,12 +261,23 @@ describe('architecture keys in a config file', () => {
 
 describe('override flags for the variants', () => {
   it('change the architecture and say so in the variant', () => {
-    const overrides: ConfigOverrides = { ffn: 'gelu', norm: 'layernorm', positions: 'learned', bias: true, tie_embeddings: true };
+    const overrides: ConfigOverrides = {
+      ffn: 'gelu',
+      norm: 'layernorm',
+      positions: 'learned',
+      bias: true,
+      tie_embeddings: true,
+    };
     const config = loadModelConfig('gpt2-small', overrides);
     expect(config).toMatchObject({ name: 'gpt2-small', source: 'models/gpt2-small.json', ...overrides });
     expect(config.variant).toBe('tie_embeddings=true, ffn=gelu, norm=layernorm, positions=learned, bias=true');
-    expect(loadModelConfig('llama-3-8b', { num_kv_heads: 1 })).toMatchObject({ num_kv_heads: 1, variant: 'kv_heads=1' });
-    expect(loadModelConfig('tiny', { vocab_multiple: 64, context_length: 128 }).variant).toBe('ctx=128, vocab_multiple=64');
+    expect(loadModelConfig('llama-3-8b', { num_kv_heads: 1 })).toMatchObject({
+      num_kv_heads: 1,
+      variant: 'kv_heads=1',
+    });
+    expect(loadModelConfig('tiny', { vocab_multiple: 64, context_length: 128 }).variant).toBe(
+      'ctx=128, vocab_multiple=64',
+    );
   });
 
   it('that restate the preset leave no variant', () => {
@@ -228,8 +293,12 @@ describe('override flags for the variants', () => {
     expect(architectureOf(config).num_kv_heads).toBe(16);
   });
 
-  it('keep a grouped-query preset\'s kv heads, and name the flags when the new head count breaks them', () => {
-    expect(loadModelConfig('llama-3-8b', { num_heads: 64 })).toMatchObject({ num_heads: 64, num_kv_heads: 8, variant: 'heads=64' });
+  it("keep a grouped-query preset's kv heads, and name the flags when the new head count breaks them", () => {
+    expect(loadModelConfig('llama-3-8b', { num_heads: 64 })).toMatchObject({
+      num_heads: 64,
+      num_kv_heads: 8,
+      variant: 'heads=64',
+    });
     expect(inputError(() => loadModelConfig('llama-3-8b', { num_heads: 16, num_kv_heads: 3 })).problems).toEqual([
       'llama-3-8b with --heads 16 --kv-heads 3: num_kv_heads (3) must divide num_heads (16); e.g. 1, 2, 4, 8 or 16',
     ]);
@@ -246,15 +315,33 @@ describe('override flags for the variants', () => {
 
   it('allow an odd head width once --positions learned drops RoPE', () => {
     // tiny is d 64: 64 heads give width 1, which RoPE cannot rotate.
-    expect(inputError(() => loadModelConfig('tiny', { num_heads: 64 })).problems[0]).toMatch(/^tiny with --heads 64: head dim .* must be even/);
-    expect(loadModelConfig('tiny', { num_heads: 64, positions: 'learned' }).variant).toBe('heads=64, positions=learned');
+    expect(inputError(() => loadModelConfig('tiny', { num_heads: 64 })).problems[0]).toMatch(
+      /^tiny with --heads 64: head dim .* must be even/,
+    );
+    expect(loadModelConfig('tiny', { num_heads: 64, positions: 'learned' }).variant).toBe(
+      'heads=64, positions=learned',
+    );
   });
 });
 
 describe('the variant flags on the command line', () => {
   it('reach the config of every model command and show in its JSON', async () => {
-    const argv = ['--kv-heads', '4', '--ffn', 'gelu', '--norm', 'layernorm', '--positions', 'learned', '--bias', '--tie-embeddings', '--vocab-multiple', '64'];
-    const variant = 'kv_heads=4, tie_embeddings=true, ffn=gelu, norm=layernorm, positions=learned, bias=true, vocab_multiple=64';
+    const argv = [
+      '--kv-heads',
+      '4',
+      '--ffn',
+      'gelu',
+      '--norm',
+      'layernorm',
+      '--positions',
+      'learned',
+      '--bias',
+      '--tie-embeddings',
+      '--vocab-multiple',
+      '64',
+    ];
+    const variant =
+      'kv_heads=4, tie_embeddings=true, ffn=gelu, norm=layernorm, positions=learned, bias=true, vocab_multiple=64';
     for (const command of ['params', 'memory', 'flops']) {
       const { code, stdout, stderr } = await cli(command, 'gpt2-small', ...argv, '--format', 'json');
       expect({ command, code, stderr }).toEqual({ command, code: 0, stderr: '' });
@@ -263,17 +350,44 @@ describe('the variant flags on the command line', () => {
   });
 
   it('turn a switch off with --no-', async () => {
-    const { code, stdout } = await cli('params', 'gpt2-original-small', '--no-tie-embeddings', '--no-bias', '--format', 'json');
+    const { code, stdout } = await cli(
+      'params',
+      'gpt2-original-small',
+      '--no-tie-embeddings',
+      '--no-bias',
+      '--format',
+      'json',
+    );
     expect(code).toBe(0);
     expect(JSON.parse(stdout).model.variant).toBe('tie_embeddings=false, bias=false');
   });
 
   const bad: [string, string[], string][] = [
-    ['a mistyped --ffn', ['--ffn', 'gleu'], 'gpt2-small with --ffn gleu: ffn ("gleu") must be "swiglu" or "gelu"; did you mean "gelu"?'],
-    ['--kv-heads that do not divide', ['--kv-heads', '5'], 'gpt2-small with --kv-heads 5: num_kv_heads (5) must divide num_heads (12); e.g. 1, 2, 3, 4, 6 or 12'],
-    ['--kv-heads not a number', ['--kv-heads', 'all'], '--kv-heads: "all" is not a positive integer; use e.g. --kv-heads 4'],
-    ['--vocab-multiple 0', ['--vocab-multiple', '0'], '--vocab-multiple: "0" is not a positive integer; use e.g. --vocab-multiple 64'],
-    ['an unknown --norm', ['--norm', 'batchnorm'], 'gpt2-small with --norm batchnorm: norm ("batchnorm") must be "rmsnorm" or "layernorm"; fix: use "rmsnorm" (gain only) or "layernorm" (mean-centred, gain and bias), e.g. "norm": "rmsnorm"'],
+    [
+      'a mistyped --ffn',
+      ['--ffn', 'gleu'],
+      'gpt2-small with --ffn gleu: ffn ("gleu") must be "swiglu" or "gelu"; did you mean "gelu"?',
+    ],
+    [
+      '--kv-heads that do not divide',
+      ['--kv-heads', '5'],
+      'gpt2-small with --kv-heads 5: num_kv_heads (5) must divide num_heads (12); e.g. 1, 2, 3, 4, 6 or 12',
+    ],
+    [
+      '--kv-heads not a number',
+      ['--kv-heads', 'all'],
+      '--kv-heads: "all" is not a positive integer; use e.g. --kv-heads 4',
+    ],
+    [
+      '--vocab-multiple 0',
+      ['--vocab-multiple', '0'],
+      '--vocab-multiple: "0" is not a positive integer; use e.g. --vocab-multiple 64',
+    ],
+    [
+      'an unknown --norm',
+      ['--norm', 'batchnorm'],
+      'gpt2-small with --norm batchnorm: norm ("batchnorm") must be "rmsnorm" or "layernorm"; fix: use "rmsnorm" (gain only) or "layernorm" (mean-centred, gain and bias), e.g. "norm": "rmsnorm"',
+    ],
   ];
   it.each(bad)('%s: one line, exit 2', async (_, flags, line) => {
     const { code, stdout, stderr } = await cli('params', 'gpt2-small', ...flags);
@@ -286,9 +400,32 @@ describe('presets from published architectures', () => {
   const shape = (config: ModelConfig) => {
     const { num_kv_heads, tie_embeddings, ffn, norm, positions, bias, rope_theta } = architectureOf(config);
     const { vocab_size, context_length, num_layers, d_model, num_heads, d_ff } = config;
-    return { vocab_size, context_length, num_layers, d_model, num_heads, d_ff, num_kv_heads, tie_embeddings, ffn, norm, positions, bias, rope_theta };
+    return {
+      vocab_size,
+      context_length,
+      num_layers,
+      d_model,
+      num_heads,
+      d_ff,
+      num_kv_heads,
+      tie_embeddings,
+      ffn,
+      norm,
+      positions,
+      bias,
+      rope_theta,
+    };
   };
-  const gpt2 = { vocab_size: 50257, context_length: 1024, tie_embeddings: true, ffn: 'gelu', norm: 'layernorm', positions: 'learned', bias: true, rope_theta: 10000 };
+  const gpt2 = {
+    vocab_size: 50257,
+    context_length: 1024,
+    tie_embeddings: true,
+    ffn: 'gelu',
+    norm: 'layernorm',
+    positions: 'learned',
+    bias: true,
+    rope_theta: 10000,
+  };
   const llama = { tie_embeddings: false, ffn: 'swiglu', norm: 'rmsnorm', positions: 'rope', bias: false };
 
   // Radford et al. 2019 (Table 2) and the hub configs gpt2, gpt2-medium, gpt2-large, gpt2-xl: n_inner = 4 * n_embd.
@@ -298,30 +435,69 @@ describe('presets from published architectures', () => {
     ['gpt2-original-large', 36, 1280, 20],
     ['gpt2-original-xl', 48, 1600, 25],
   ])('%s: the original GPT-2 block (Radford et al. 2019; Hugging Face gpt2 configs)', (name, layers, width, heads) => {
-    expect(shape(loadModelConfig(name))).toEqual({ ...gpt2, num_layers: layers, d_model: width, num_heads: heads, num_kv_heads: heads, d_ff: 4 * width });
+    expect(shape(loadModelConfig(name))).toEqual({
+      ...gpt2,
+      num_layers: layers,
+      d_model: width,
+      num_heads: heads,
+      num_kv_heads: heads,
+      d_ff: 4 * width,
+    });
   });
 
   it('llama-2-7b (Touvron et al. 2023; meta-llama/Llama-2-7b-hf config.json)', () => {
     expect(shape(loadModelConfig('llama-2-7b'))).toEqual({
-      ...llama, vocab_size: 32000, context_length: 4096, num_layers: 32, d_model: 4096, num_heads: 32, num_kv_heads: 32, d_ff: 11008, rope_theta: 10000,
+      ...llama,
+      vocab_size: 32000,
+      context_length: 4096,
+      num_layers: 32,
+      d_model: 4096,
+      num_heads: 32,
+      num_kv_heads: 32,
+      d_ff: 11008,
+      rope_theta: 10000,
     });
   });
 
   it('llama-3-8b (meta-llama/Meta-Llama-3-8B config.json)', () => {
     expect(shape(loadModelConfig('llama-3-8b'))).toEqual({
-      ...llama, vocab_size: 128256, context_length: 8192, num_layers: 32, d_model: 4096, num_heads: 32, num_kv_heads: 8, d_ff: 14336, rope_theta: 500000,
+      ...llama,
+      vocab_size: 128256,
+      context_length: 8192,
+      num_layers: 32,
+      d_model: 4096,
+      num_heads: 32,
+      num_kv_heads: 8,
+      d_ff: 14336,
+      rope_theta: 500000,
     });
   });
 
   it('mistral-7b (Jiang et al. 2023; mistralai/Mistral-7B-v0.1 config.json; its sliding window changes no count)', () => {
     expect(shape(loadModelConfig('mistral-7b'))).toEqual({
-      ...llama, vocab_size: 32000, context_length: 32768, num_layers: 32, d_model: 4096, num_heads: 32, num_kv_heads: 8, d_ff: 14336, rope_theta: 10000,
+      ...llama,
+      vocab_size: 32000,
+      context_length: 32768,
+      num_layers: 32,
+      d_model: 4096,
+      num_heads: 32,
+      num_kv_heads: 8,
+      d_ff: 14336,
+      rope_theta: 10000,
     });
   });
 
   it('tinyllama-1.1b (TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T config.json)', () => {
     expect(shape(loadModelConfig('tinyllama-1.1b'))).toEqual({
-      ...llama, vocab_size: 32000, context_length: 2048, num_layers: 22, d_model: 2048, num_heads: 32, num_kv_heads: 4, d_ff: 5632, rope_theta: 10000,
+      ...llama,
+      vocab_size: 32000,
+      context_length: 2048,
+      num_layers: 22,
+      d_model: 2048,
+      num_heads: 32,
+      num_kv_heads: 4,
+      d_ff: 5632,
+      rope_theta: 10000,
     });
   });
 
@@ -344,8 +520,12 @@ describe('presets from published architectures', () => {
     ]);
   });
 
-  it('a near miss of a new preset\'s name is suggested', () => {
-    expect(inputError(() => loadModelConfig('llama-7b')).message).toMatch(/^unknown model "llama-7b": did you mean "llama-2-7b"\?/);
-    expect(inputError(() => loadModelConfig('mistral7b')).message).toMatch(/^unknown model "mistral7b": did you mean "mistral-7b"\?/);
+  it("a near miss of a new preset's name is suggested", () => {
+    expect(inputError(() => loadModelConfig('llama-7b')).message).toMatch(
+      /^unknown model "llama-7b": did you mean "llama-2-7b"\?/,
+    );
+    expect(inputError(() => loadModelConfig('mistral7b')).message).toMatch(
+      /^unknown model "mistral7b": did you mean "mistral-7b"\?/,
+    );
   });
 });

@@ -94,7 +94,11 @@ describe('counting conventions on a hand-sized model', () => {
   });
 
   it('has the triangle equal to full at T = 1 and exceed half by the diagonal 2*L*B*d*T', () => {
-    expect(attentionCoreConventions(hand, { batch: 3, seq: 1 })).toEqual({ full: 192n, causalTriangle: 192n, half: 96n });
+    expect(attentionCoreConventions(hand, { batch: 3, seq: 1 })).toEqual({
+      full: 192n,
+      causalTriangle: 192n,
+      half: 96n,
+    });
     const at8 = attentionCoreConventions(hand, { batch: 3, seq: 8 });
     expect(at8.causalTriangle - at8.half).toBe(2n * 2n * 3n * 8n * 8n);
   });
@@ -141,7 +145,10 @@ describe('published approximations on the hand-sized model', () => {
     expect(approximation(hand, handRun, 'six_n_with_embeddings').value).toBe(8880n);
     expect(approximation(hand, handRun, 'six_n_with_embeddings').ratio).toEqual({ numerator: 185n, denominator: 186n });
     expect(approximation(hand, handRun, 'six_n_without_embeddings').value).toBe(8400n);
-    expect(approximation(hand, handRun, 'six_n_without_embeddings').ratio).toEqual({ numerator: 175n, denominator: 186n });
+    expect(approximation(hand, handRun, 'six_n_without_embeddings').ratio).toEqual({
+      numerator: 175n,
+      denominator: 186n,
+    });
   });
 
   it('divides a batch total by B*T exactly', () => {

@@ -199,7 +199,13 @@ describe('markdown', () => {
 
 describe('text table', () => {
   it('draws grouped counts with right alignment and no colour codes', () => {
-    const text = renderTextTable({ columns: sample.columns, rows: [['a', 5n, ''], ['b', 2127057600n, '']] });
+    const text = renderTextTable({
+      columns: sample.columns,
+      rows: [
+        ['a', 5n, ''],
+        ['b', 2127057600n, ''],
+      ],
+    });
     expect(text).not.toContain('\u001b[');
     const countCells = text
       .split('\n')
@@ -209,7 +215,9 @@ describe('text table', () => {
   });
 
   it('prints the json payload for --format json', () => {
-    expect(JSON.parse(renderReport({ blocks: [tableBlock(sample)], json: { total: 7n } }, 'json'))).toEqual({ total: '7' });
+    expect(JSON.parse(renderReport({ blocks: [tableBlock(sample)], json: { total: 7n } }, 'json'))).toEqual({
+      total: '7',
+    });
   });
 });
 

@@ -98,7 +98,7 @@ describe('the hub configs', () => {
 });
 
 describe('translation', () => {
-  it('takes transformers\' defaults for absent or null keys', () => {
+  it("takes transformers' defaults for absent or null keys", () => {
     // LlamaConfig: num_key_value_heads None = multi-head; tie_word_embeddings False; hidden_act "silu"; rope_theta 10000.
     const llama = readEdited('Meta-Llama-3-8B.json', {
       num_key_value_heads: null,
@@ -107,15 +107,30 @@ describe('translation', () => {
       rope_theta: undefined,
       attention_bias: undefined,
     });
-    expect(architectureOf(llama)).toMatchObject({ num_kv_heads: 32, tie_embeddings: false, ffn: 'swiglu', rope_theta: 10000, bias: false });
+    expect(architectureOf(llama)).toMatchObject({
+      num_kv_heads: 32,
+      tie_embeddings: false,
+      ffn: 'swiglu',
+      rope_theta: 10000,
+      bias: false,
+    });
     // GPT2Config: n_inner None = 4 * n_embd; tie_word_embeddings True; activation "gelu_new".
     const gpt2 = readEdited('gpt2.json', { n_inner: null, activation_function: undefined });
     expect(gpt2.d_ff).toBe(4 * 768);
-    expect(architectureOf(gpt2)).toMatchObject({ tie_embeddings: true, ffn: 'gelu', norm: 'layernorm', positions: 'learned', bias: true });
+    expect(architectureOf(gpt2)).toMatchObject({
+      tie_embeddings: true,
+      ffn: 'gelu',
+      norm: 'layernorm',
+      positions: 'learned',
+      bias: true,
+    });
   });
 
   it('reads what the file sets over the defaults', () => {
-    expect(readEdited('gpt2.json', { n_inner: 1000, tie_word_embeddings: false })).toMatchObject({ d_ff: 1000, tie_embeddings: false });
+    expect(readEdited('gpt2.json', { n_inner: 1000, tie_word_embeddings: false })).toMatchObject({
+      d_ff: 1000,
+      tie_embeddings: false,
+    });
     expect(readEdited('gpt2.json', { activation_function: 'gelu_pytorch_tanh' }).ffn).toBe('gelu');
     expect(readEdited('Meta-Llama-3-8B.json', { attention_bias: true }).bias).toBe(true);
     expect(readEdited('Meta-Llama-3-8B.json', { mlp_bias: false }).bias).toBe(false);
@@ -125,14 +140,22 @@ describe('translation', () => {
   });
 
   it('names a downloaded config.json after its directory', () => {
-    const path = writeJson(fixtureJson('TinyLlama-1.1B-intermediate-step-1431k-3T.json'), 'config.json', 'TinyLlama-1.1B');
+    const path = writeJson(
+      fixtureJson('TinyLlama-1.1B-intermediate-step-1431k-3T.json'),
+      'config.json',
+      'TinyLlama-1.1B',
+    );
     expect(loadModelConfig(path).name).toBe('TinyLlama-1.1B');
   });
 
   it('reads --config files whatever their name', () => {
     const path = writeJson(fixtureJson('gpt2.json'), 'gpt2-config');
     expect(loadModelConfigFile(path)).toMatchObject({ name: 'gpt2-config', d_model: 768, positions: 'learned' });
-    expect(loadModelConfigFile('models/tiny.json', { num_layers: 3 })).toMatchObject({ name: 'tiny', num_layers: 3, variant: 'layers=3' });
+    expect(loadModelConfigFile('models/tiny.json', { num_layers: 3 })).toMatchObject({
+      name: 'tiny',
+      num_layers: 3,
+      variant: 'layers=3',
+    });
   });
 
   it('keeps its notes through override flags', () => {
@@ -142,7 +165,7 @@ describe('translation', () => {
   });
 });
 
-describe('refusals, one line each under the file\'s own key names', () => {
+describe("refusals, one line each under the file's own key names", () => {
   it('an unknown model_type, listing the supported ones', () => {
     const path = writeJson({ ...fixtureJson('gpt2.json'), model_type: 'bert' });
     expect(inputError(() => loadModelConfig(path)).problems).toEqual([
@@ -161,9 +184,24 @@ describe('refusals, one line each under the file\'s own key names', () => {
       { num_key_value_heads: 3 },
       'num_key_value_heads (3) must divide num_attention_heads (32); e.g. 1, 2, 4, 8, 16 or 32',
     ],
-    ['a missing width', 'Llama-2-7b-hf.json', { hidden_size: undefined }, 'hidden_size (missing) must be a positive integer; fix: add it, e.g. "hidden_size": 768'],
-    ['a quoted layer count', 'gpt2.json', { n_layer: '12' }, 'n_layer ("12") must be a positive integer; fix: write 12 without quotes'],
-    ['a quoted switch', 'Mistral-7B-v0.1.json', { tie_word_embeddings: 'false' }, 'tie_word_embeddings ("false") must be true or false; fix: write false without quotes'],
+    [
+      'a missing width',
+      'Llama-2-7b-hf.json',
+      { hidden_size: undefined },
+      'hidden_size (missing) must be a positive integer; fix: add it, e.g. "hidden_size": 768',
+    ],
+    [
+      'a quoted layer count',
+      'gpt2.json',
+      { n_layer: '12' },
+      'n_layer ("12") must be a positive integer; fix: write 12 without quotes',
+    ],
+    [
+      'a quoted switch',
+      'Mistral-7B-v0.1.json',
+      { tie_word_embeddings: 'false' },
+      'tie_word_embeddings ("false") must be true or false; fix: write false without quotes',
+    ],
     [
       // 4096 / 3 is no whole width; 4096's divisors nearest 3 with an even width are 2 and 4.
       'heads that do not split the width',
@@ -191,12 +229,17 @@ describe('refusals, one line each under the file\'s own key names', () => {
       'attention_bias (true) and mlp_bias (false) differ; flopledger has one bias switch for every linear layer, so it cannot ' +
         'count this model exactly; fix: set both to the same value',
     ],
-    ['a bias switch that is not a boolean', 'Meta-Llama-3-8B.json', { attention_bias: 'no' }, 'attention_bias ("no") must be true or false; fix: use true or false'],
+    [
+      'a bias switch that is not a boolean',
+      'Meta-Llama-3-8B.json',
+      { attention_bias: 'no' },
+      'attention_bias ("no") must be true or false; fix: use true or false',
+    ],
     [
       'a head_dim the width does not give',
       'Meta-Llama-3-8B.json',
       { head_dim: 256 },
-      'head_dim (256) differs from hidden_size / num_attention_heads (4096 / 32 = 128); flopledger\'s heads split hidden_size ' +
+      "head_dim (256) differs from hidden_size / num_attention_heads (4096 / 32 = 128); flopledger's heads split hidden_size " +
         'exactly, so it cannot count this model; fix: set head_dim to 128 or remove it',
     ],
     [
@@ -206,7 +249,12 @@ describe('refusals, one line each under the file\'s own key names', () => {
       'n_ctx (2048) and n_positions (1024) differ; the position table has n_positions rows and flopledger counts one context ' +
         'length; fix: remove n_ctx or set it to n_positions',
     ],
-    ['a zero RoPE base', 'Mistral-7B-v0.1.json', { rope_theta: 0 }, 'rope_theta (0) must be a positive number; fix: use e.g. 10000 (the RoPE paper and Llama 2) or 500000 (Llama 3)'],
+    [
+      'a zero RoPE base',
+      'Mistral-7B-v0.1.json',
+      { rope_theta: 0 },
+      'rope_theta (0) must be a positive number; fix: use e.g. 10000 (the RoPE paper and Llama 2) or 500000 (Llama 3)',
+    ],
   ];
   it.each(refusals)('%s', (_, file, changes, expected) => {
     expect(problemsOf(file, changes)).toEqual([`config.json: ${expected}`]);
@@ -227,7 +275,12 @@ describe('on the command line', () => {
     const path = fixture('Mistral-7B-v0.1.json');
     const { code, stdout, stderr } = await cli('params', '--config', path, '--format', 'json');
     expect(code).toBe(0);
-    expect(JSON.parse(stdout).model).toMatchObject({ name: 'Mistral-7B-v0.1', source: path, d_model: 4096, context_length: 32768 });
+    expect(JSON.parse(stdout).model).toMatchObject({
+      name: 'Mistral-7B-v0.1',
+      source: path,
+      d_model: 4096,
+      context_length: 32768,
+    });
     expect(stderr).toBe(
       `flopledger: note: ${path}: ignored (no effect on counts): architectures, bos_token_id, eos_token_id, initializer_range, ` +
         'rms_norm_eps, sliding_window (dense attention counted), torch_dtype, transformers_version, use_cache\n',
@@ -240,14 +293,27 @@ describe('on the command line', () => {
     expect(code).toBe(0);
     const lines = stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(new RegExp(`^flopledger: note: ${path.replace(/[.\\]/g, '\\$&')}: ignored \\(no effect on counts\\): architectures, `));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^flopledger: note: ${path.replace(/[.\\]/g, '\\$&')}: ignored \\(no effect on counts\\): architectures, `,
+      ),
+    );
     expect(lines[1]).toBe(
       `flopledger: note: ${path}: not understood: add_cross_attention; the counts leave it out, so check the model has nothing they add`,
     );
   });
 
   it('a hub config also works as the <model> argument, and takes the variant flags', async () => {
-    const { code, stdout } = await cli('flops', fixture('Meta-Llama-3-8B.json'), '--kv-heads', '1', '--seq', '128', '--format', 'json');
+    const { code, stdout } = await cli(
+      'flops',
+      fixture('Meta-Llama-3-8B.json'),
+      '--kv-heads',
+      '1',
+      '--seq',
+      '128',
+      '--format',
+      'json',
+    );
     expect(code).toBe(0);
     expect(JSON.parse(stdout).model).toMatchObject({ name: 'Meta-Llama-3-8B', variant: 'kv_heads=1' });
   });
@@ -263,28 +329,59 @@ describe('on the command line', () => {
       ['verify', '--backend', 'meta', '--seq', '16'],
     ];
     for (const [command, ...flags] of commands) {
-      const { code, stdout, stderr } = await cli(command as string, '--config', 'models/tiny.json', ...flags, '--format', 'json');
+      const { code, stdout, stderr } = await cli(
+        command as string,
+        '--config',
+        'models/tiny.json',
+        ...flags,
+        '--format',
+        'json',
+      );
       expect({ command, code, stderr }).toEqual({ command, code: 0, stderr: '' });
       expect(JSON.parse(stdout).model).toMatchObject({ name: 'tiny', source: 'models/tiny.json' });
     }
   });
 
   it('compare reads the --config file first, then its arguments', async () => {
-    const { code, stdout, stderr } = await cli('compare', 'tiny', '--config', fixture('gpt2.json'), '--seq', '64', '--format', 'json');
+    const { code, stdout, stderr } = await cli(
+      'compare',
+      'tiny',
+      '--config',
+      fixture('gpt2.json'),
+      '--seq',
+      '64',
+      '--format',
+      'json',
+    );
     expect(code).toBe(0);
     expect(stderr).toMatch(/^flopledger: note: test\/fixtures\/hf\/gpt2\.json: ignored/);
-    expect(JSON.parse(stdout).models.map((entry: { model: { name: string } }) => entry.model.name)).toEqual(['gpt2', 'tiny']);
+    expect(JSON.parse(stdout).models.map((entry: { model: { name: string } }) => entry.model.name)).toEqual([
+      'gpt2',
+      'tiny',
+    ]);
   });
 
   const usage: [string, string[], string][] = [
-    ['neither a model nor --config', ['params'], "flopledger: missing required argument 'model' (see flopledger params --help)"],
+    [
+      'neither a model nor --config',
+      ['params'],
+      "flopledger: missing required argument 'model' (see flopledger params --help)",
+    ],
     [
       'both a model and --config',
       ['flops', 'gpt2-small', '--config', 'models/tiny.json'],
       'flopledger: the model is named twice, as "gpt2-small" and by --config models/tiny.json; give only one (see flopledger flops --help)',
     ],
-    ['compare with neither', ['compare'], "flopledger: missing required argument 'models' (see flopledger compare --help)"],
-    ['--config that does not exist', ['params', '--config', 'nowhere/config.json'], 'flopledger: nowhere/config.json: file not found; check the path, or use a preset: '],
+    [
+      'compare with neither',
+      ['compare'],
+      "flopledger: missing required argument 'models' (see flopledger compare --help)",
+    ],
+    [
+      '--config that does not exist',
+      ['params', '--config', 'nowhere/config.json'],
+      'flopledger: nowhere/config.json: file not found; check the path, or use a preset: ',
+    ],
     [
       'an unsupported model_type',
       ['params', '--config', 'MODEL_TYPE_BERT'],

@@ -16,7 +16,6 @@ import {
 } from '../src/meta/index.js';
 import { errorMessagesOnCpuAndMeta, f, i32, signaturesOn, type Build } from './helpers/meta_signatures.js';
 
-
 /** Records the name of every meta kernel dispatched while `fn` runs, as a registry wrapper would. */
 function dispatchedMetaKernels(fn: () => void): Set<string> {
   const seen = new Set<string>();
@@ -58,7 +57,10 @@ const CASES: readonly [string, Build][] = [
   ['matMul broadcast batch', () => tf.matMul(f([2, 1, 3, 4]), f([5, 4, 6]))],
   ['matMul rank 3 by rank 2', () => tf.matMul(f([2, 3, 4]), f([5, 4]), false, true)],
   ['matMul int32', () => tf.matMul(i32([2, 3]), i32([3, 2]))],
-  ['fused matMul bias relu', () => tf.fused.matMul({ a: f([2, 3]), b: f([4, 3]), transposeB: true, bias: f([4]), activation: 'relu' })],
+  [
+    'fused matMul bias relu',
+    () => tf.fused.matMul({ a: f([2, 3]), b: f([4, 3]), transposeB: true, bias: f([4]), activation: 'relu' }),
+  ],
   ['fused matMul batch bias', () => tf.fused.matMul({ a: f([2, 2, 3]), b: f([3, 5]), bias: f([2, 1, 5]) })],
   [
     'fused matMul prelu',
@@ -137,12 +139,41 @@ const CASES: readonly [string, Build][] = [
   ['tile int32', () => tf.tile(i32([1, 2, 1]), [3, 1, 4])],
   ['reverse one axis', () => tf.reverse(f([2, 3, 2]), 2)],
   ['reverse two axes', () => tf.reverse(f([2, 3, 4]), [0, 2])],
-  ['pad rows after (a slice gradient)', () => tf.pad(f([3, 4]), [[0, 5], [0, 0]])],
-  ['pad every side of int32', () => tf.pad(i32([2, 1, 3]), [[1, 2], [0, 3], [2, 0]], 7)],
-  ['pad nothing', () => tf.pad(f([2, 3]), [[0, 0], [0, 0]])],
+  [
+    'pad rows after (a slice gradient)',
+    () =>
+      tf.pad(f([3, 4]), [
+        [0, 5],
+        [0, 0],
+      ]),
+  ],
+  [
+    'pad every side of int32',
+    () =>
+      tf.pad(
+        i32([2, 1, 3]),
+        [
+          [1, 2],
+          [0, 3],
+          [2, 0],
+        ],
+        7,
+      ),
+  ],
+  [
+    'pad nothing',
+    () =>
+      tf.pad(f([2, 3]), [
+        [0, 0],
+        [0, 0],
+      ]),
+  ],
   ['oneHot int32 (the default)', () => tf.oneHot(tf.tensor1d([0, 2, 1], 'int32'), 4)],
   ['oneHot float32 of 2-D indices', () => tf.oneHot(i32([2, 3]) as tf.Tensor2D, 5, 1, 0, 'float32')],
-  ['scatterND rows with a repeated index', () => tf.scatterND(tf.tensor2d([1, 3, 1], [3, 1], 'int32'), f([3, 2]), [5, 2])],
+  [
+    'scatterND rows with a repeated index',
+    () => tf.scatterND(tf.tensor2d([1, 3, 1], [3, 1], 'int32'), f([3, 2]), [5, 2]),
+  ],
   ['scatterND into a rank-3 output', () => tf.scatterND(i32([4, 1], 0), f([4, 2, 3]), [2, 2, 3])],
   ['zerosLike', () => tf.zerosLike(f([2, 3]))],
   ['onesLike int32', () => tf.onesLike(i32([4]))],

@@ -18,7 +18,6 @@ import {
 import { disposeWeights } from '../src/model/index.js';
 import { errorMessagesOnCpuAndMeta, f, i32, signaturesOn, type Build } from './helpers/meta_signatures.js';
 
-
 /** The kernels a training step needs beyond the forward pass: the same op on cpu and on meta. */
 const GRADIENT_KERNEL_CASES: readonly [string, string, Build][] = [
   ['Log', 'log float32', () => tf.log(f([2, 3]))],
@@ -52,7 +51,12 @@ function tiny(): ModelConfig {
 }
 
 /** One traced training step on `backendName`; every tensor it made is released. */
-async function traceStep(backendName: string, config: ModelConfig, run: RunShape, init: WeightInit): Promise<KernelRecord[]> {
+async function traceStep(
+  backendName: string,
+  config: ModelConfig,
+  run: RunShape,
+  init: WeightInit,
+): Promise<KernelRecord[]> {
   await tf.setBackend(backendName);
   const weights = toTrainable(initWeights(config, { seed: 5, init }));
   const optimizer = initAdamW(parametersOf(weights));
@@ -83,14 +87,17 @@ describe('meta gradient kernels', () => {
     expect(tf.memory().numTensors).toBe(0);
   });
 
-  it.each(GRADIENT_KERNEL_CASES)('%s: %s has the output shapes and dtypes it has on cpu', async (_kernel, _name, build) => {
-    const before = tf.memory().numTensors;
-    const onCpu = await signaturesOn('cpu', build);
-    const onMeta = await signaturesOn(META_BACKEND_NAME, build);
-    expect(onMeta).toEqual(onCpu);
-    expect(onMeta.length).toBeGreaterThan(0);
-    expect(tf.memory().numTensors).toBe(before);
-  });
+  it.each(GRADIENT_KERNEL_CASES)(
+    '%s: %s has the output shapes and dtypes it has on cpu',
+    async (_kernel, _name, build) => {
+      const before = tf.memory().numTensors;
+      const onCpu = await signaturesOn('cpu', build);
+      const onMeta = await signaturesOn(META_BACKEND_NAME, build);
+      expect(onMeta).toEqual(onCpu);
+      expect(onMeta.length).toBeGreaterThan(0);
+      expect(tf.memory().numTensors).toBe(before);
+    },
+  );
 
   it('the gradient kernels are registered on meta, each with a case above', () => {
     const covered = new Set(GRADIENT_KERNEL_CASES.map(([kernel]) => kernel));

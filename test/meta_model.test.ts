@@ -89,16 +89,19 @@ describe('the model on the meta backend', () => {
     );
   });
 
-  it.each([1024, 16384])('runs GPT-2 XL at %i tokens to logits [1, T, 50257] and releases every tensor', async (seq) => {
-    const config = gpt2Xl(seq);
-    const { logitsShape, records } = await traceForward(META_BACKEND_NAME, config, { batch: 1, seq }, 'fill');
-    expect(logitsShape).toEqual([1, seq, 50257]);
-    const outermostMatmuls = records.filter((record) => record.matmul !== undefined);
-    expect(outermostMatmuls.length).toBe(9 * 48 + 1);
-    const lmHead = records.filter((record) => record.path === 'lm_head' && record.matmul !== undefined);
-    expect(lmHead.map((record) => record.outputs[0]?.shape)).toEqual([[seq, 50257]]); // (B*T, V): tokens flattened before the projection
-    // 2 * T * d * V for the lm_head alone: 2 * 16384 * 1600 * 50257 = 2,634,866,278,400 at 16k.
-    expect(lmHead[0]?.matmul?.flops).toBe(2n * BigInt(seq) * 1600n * 50257n);
-    expect(tf.memory().numTensors).toBe(baseline);
-  });
+  it.each([1024, 16384])(
+    'runs GPT-2 XL at %i tokens to logits [1, T, 50257] and releases every tensor',
+    async (seq) => {
+      const config = gpt2Xl(seq);
+      const { logitsShape, records } = await traceForward(META_BACKEND_NAME, config, { batch: 1, seq }, 'fill');
+      expect(logitsShape).toEqual([1, seq, 50257]);
+      const outermostMatmuls = records.filter((record) => record.matmul !== undefined);
+      expect(outermostMatmuls.length).toBe(9 * 48 + 1);
+      const lmHead = records.filter((record) => record.path === 'lm_head' && record.matmul !== undefined);
+      expect(lmHead.map((record) => record.outputs[0]?.shape)).toEqual([[seq, 50257]]); // (B*T, V): tokens flattened before the projection
+      // 2 * T * d * V for the lm_head alone: 2 * 16384 * 1600 * 50257 = 2,634,866,278,400 at 16k.
+      expect(lmHead[0]?.matmul?.flops).toBe(2n * BigInt(seq) * 1600n * 50257n);
+      expect(tf.memory().numTensors).toBe(baseline);
+    },
+  );
 });

@@ -62,7 +62,9 @@ describe('module functions against hand-computed cases', () => {
       const xT = tf.tensor3d(x, [B, T, dIn]);
       const wT = tf.tensor2d(w, [dIn, dOut]);
       const upstreamT = tf.tensor3d(upstream, [B, T, dOut]);
-      const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(linear(a as tf.Tensor3D, b as tf.Tensor2D), upstreamT)))([xT, wT]);
+      const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(linear(a as tf.Tensor3D, b as tf.Tensor2D), upstreamT)),
+      )([xT, wT]);
       expect(gx!.shape).toEqual([B, T, dIn]);
       expect(gw!.shape).toEqual([dIn, dOut]);
       return [linear(xT, wT).dataSync(), gx!.dataSync(), gw!.dataSync()];
@@ -184,7 +186,15 @@ describe('weights', () => {
       c.num_layers * (4 * c.d_model ** 2 + 3 * c.d_model * c.d_ff + 2 * c.d_model) +
       c.d_model;
     // The closed form itself against the seed's anchor: GPT-2 XL has 2,127,057,600 parameters.
-    const xl = { ...tiny, vocab_size: 50257, context_length: 1024, num_layers: 48, d_model: 1600, num_heads: 25, d_ff: 6400 };
+    const xl = {
+      ...tiny,
+      vocab_size: 50257,
+      context_length: 1024,
+      num_layers: 48,
+      d_model: 1600,
+      num_heads: 25,
+      d_ff: 6400,
+    };
     expect(closedForm(xl)).toBe(2_127_057_600);
 
     const config: ModelConfig = { ...tiny, vocab_size: 37, num_layers: 3, d_model: 12, num_heads: 3, d_ff: 20 };
@@ -347,7 +357,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const after = logitsOf(tiny, weights, b);
         expect(maxAbsDifference(before.slice(0, 3 * V), after.slice(0, 3 * V))).toBeLessThan(1e-5);
         for (let t = 3; t < 8; t++) {
-          expect(maxAbsDifference(before.slice(t * V, (t + 1) * V), after.slice(t * V, (t + 1) * V))).toBeGreaterThan(1e-3);
+          expect(maxAbsDifference(before.slice(t * V, (t + 1) * V), after.slice(t * V, (t + 1) * V))).toBeGreaterThan(
+            1e-3,
+          );
         }
       } finally {
         a.dispose();
@@ -365,12 +377,16 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const floatIds = tf.fill([1, 4], 0, 'float32') as tf.Tensor2D;
       const withBad = baseline + 3;
       try {
-        expect(() => forward(tiny, weights, badShape)).toThrow('forward: ids must be [batch, seq] but have shape [2,3,4]');
+        expect(() => forward(tiny, weights, badShape)).toThrow(
+          'forward: ids must be [batch, seq] but have shape [2,3,4]',
+        );
         expect(tf.memory().numTensors).toBe(withBad);
         expect(() => forward(tiny, weights, tooLong)).toThrow(
           "forward: ids have shape [1,9] but tiny's context_length is 8",
         );
-        expect(() => forward(tiny, weights, floatIds)).toThrow('forward: ids must be int32 but are float32 with shape [1,4]');
+        expect(() => forward(tiny, weights, floatIds)).toThrow(
+          'forward: ids must be int32 but are float32 with shape [1,4]',
+        );
         // A module that throws half-way through the pass: everything made before it is released too.
         expect(() =>
           forward(tiny, weights, ids, {
@@ -381,10 +397,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
         ).toThrow('planted failure');
         expect(tf.memory().numTensors).toBe(withBad);
         expect(() => forward({ ...tiny, num_layers: 3 }, weights, ids)).toThrow(
-          "forward: weights have 2 layers but tiny has num_layers 3",
+          'forward: weights have 2 layers but tiny has num_layers 3',
         );
         expect(() => forward({ ...tiny, d_ff: 13 }, weights, ids)).toThrow(
-          "forward: weight layers.0.ffn.w1 has shape [8,12] but tiny needs [8,13]",
+          'forward: weight layers.0.ffn.w1 has shape [8,12] but tiny needs [8,13]',
         );
         expect(tf.memory().numTensors).toBe(withBad);
       } finally {

@@ -121,15 +121,28 @@ describe('kernels of one forward pass', () => {
   it('put the embedding gather, residual adds, softmax and SiLU where they belong', () => {
     const at = (p: string) => ran.filter((r) => r.path === p).map((r) => r.kernel);
     expect(at(path.tokenEmbeddings)).toEqual(['GatherV2']);
-    expect(at(path.attnProjection(2, 'q_proj'))).toEqual(['Reshape', 'BatchMatMul', 'Reshape'] /* tokens flattened, then restored */);
-    expect(at(path.ffnMatrix(2, 'w2'))).toEqual(['Reshape', 'BatchMatMul', 'Reshape'] /* tokens flattened, then restored */);
+    expect(at(path.attnProjection(2, 'q_proj'))).toEqual(
+      ['Reshape', 'BatchMatMul', 'Reshape'] /* tokens flattened, then restored */,
+    );
+    expect(at(path.ffnMatrix(2, 'w2'))).toEqual(
+      ['Reshape', 'BatchMatMul', 'Reshape'] /* tokens flattened, then restored */,
+    );
     expect(at(path.lmHead)).toEqual(['Reshape', 'BatchMatMul', 'Reshape'] /* tokens flattened, then restored */);
     expect(at(path.layer(1))).toEqual(['Add', 'Add']); // the two residual adds
     expect(at(path.softmax(1))).toEqual(['Softmax']);
     expect(at(path.silu(1))).toEqual(['Sigmoid', 'Multiply']);
     expect(at(path.gate(1))).toEqual(['Multiply']);
     expect(at(path.ln1(0))).toEqual(['Square', 'Mean', 'Add', 'Rsqrt', 'Multiply', 'Multiply']);
-    expect(at(path.attn(0))).toEqual(['Reshape', 'Transpose', 'Reshape', 'Transpose', 'Reshape', 'Transpose', 'Transpose', 'Reshape']);
+    expect(at(path.attn(0))).toEqual([
+      'Reshape',
+      'Transpose',
+      'Reshape',
+      'Transpose',
+      'Reshape',
+      'Transpose',
+      'Transpose',
+      'Reshape',
+    ]);
   });
 
   it('all exist on the wasm backend', () => {

@@ -78,7 +78,8 @@ function referenceNorm(x: Vector, kind: string, gain: Vector, bias?: Vector): Ve
   return x.map((v, j) => ((v - mean) / Math.sqrt(variance + 1e-5)) * gain[j]! + bias![j]!);
 }
 
-const referenceGelu = (z: number): number => 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z ** 3)));
+const referenceGelu = (z: number): number =>
+  0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z ** 3)));
 const referenceSilu = (z: number): number => z / (1 + Math.exp(-z));
 
 /** Rotates pairs (2i, 2i+1) of one head vector at position t by t / theta^(2i/dk). */
@@ -129,7 +130,9 @@ function referenceLogits(config: ModelConfig, weights: TransformerWeights, ids: 
         const kh = headOf(k, shared, true);
         const vh = headOf(v, shared, false);
         qh.forEach((query, t) => {
-          const scores = kh.slice(0, t + 1).map((key) => query.reduce((s, qj, j) => s + qj * key[j]!, 0) / Math.sqrt(dk));
+          const scores = kh
+            .slice(0, t + 1)
+            .map((key) => query.reduce((s, qj, j) => s + qj * key[j]!, 0) / Math.sqrt(dk));
           const top = Math.max(...scores);
           const weightsOf = scores.map((s) => Math.exp(s - top));
           const total = weightsOf.reduce((a, b) => a + b, 0);
@@ -159,7 +162,9 @@ function referenceLogits(config: ModelConfig, weights: TransformerWeights, ids: 
     return x.map((row) => {
       const normed = referenceNorm(row, config.norm ?? 'rmsnorm', lnFinal, lnFinalBias);
       // Tied: logits = x E^T, one dot product per table row.
-      return lmHead === undefined ? E.map((embedding) => embedding.reduce((s, e, j) => s + e * normed[j]!, 0)) : project(normed, lmHead);
+      return lmHead === undefined
+        ? E.map((embedding) => embedding.reduce((s, e, j) => s + e * normed[j]!, 0))
+        : project(normed, lmHead);
     });
   });
 }
@@ -240,8 +245,16 @@ describe('weights of every variant against the analytic parameter inventory', ()
       expect(weights.layers[0]!.w3).toBeUndefined();
       for (const entry of weightEntries(weights)) {
         const values = Array.from(entry.tensor.dataSync());
-        if (entry.name === 'bias') expect(values.every((value) => value === 0), entry.path).toBe(true);
-        if (entry.name === 'gain') expect(values.every((value) => value === 1), entry.path).toBe(true);
+        if (entry.name === 'bias')
+          expect(
+            values.every((value) => value === 0),
+            entry.path,
+          ).toBe(true);
+        if (entry.name === 'gain')
+          expect(
+            values.every((value) => value === 1),
+            entry.path,
+          ).toBe(true);
         if (entry.name === 'weight') expect(new Set(values).size, entry.path).toBe(values.length);
       }
     } finally {
@@ -282,7 +295,9 @@ describe('weights of every variant against the analytic parameter inventory', ()
       expect(maxAbs).toBeLessThanOrEqual(3);
       expect(maxAbs).toBeGreaterThan(2.9);
       // Same shape as the token table, different values: each tensor has its own stream.
-      expect(Array.from(weights.token_embeddings.dataSync().slice(0, 256))).not.toEqual(Array.from(table.slice(0, 256)));
+      expect(Array.from(weights.token_embeddings.dataSync().slice(0, 256))).not.toEqual(
+        Array.from(table.slice(0, 256)),
+      );
     } finally {
       disposeWeights(weights);
     }
@@ -321,7 +336,8 @@ describe('variant modules against hand-computed cases (cpu)', () => {
     const gain = [0.5, 1, 1.5, -2, 0.25];
     const bias = [0.1, -0.2, 0.3, 0, 1];
     const up = testValues(B * T * d, 22);
-    const reference = (input: number[], g: number[], b: number[]) => rows((row) => referenceNorm(row, 'layernorm', g, b), d)(input);
+    const reference = (input: number[], g: number[], b: number[]) =>
+      rows((row) => referenceNorm(row, 'layernorm', g, b), d)(input);
     const baseline = tf.memory().numTensors;
     const [value, dx, dGain, dBias] = tf.tidy(() => {
       const xT = tf.tensor3d(x, [B, T, d]);
@@ -334,12 +350,33 @@ describe('variant modules against hand-computed cases (cpu)', () => {
     });
     expect(tf.memory().numTensors).toBe(baseline);
     expect(maxAbsDifference(value!, reference(x, gain, bias))).toBeLessThan(1e-5);
-    expect(maxAbsDifference(dx!, numericGradient((input) => reference(input, gain, bias), x, up))).toBeLessThan(1e-4);
-    expect(maxAbsDifference(dGain!, numericGradient((g) => reference(x, g, bias), gain, up))).toBeLessThan(1e-4);
-    expect(maxAbsDifference(dBias!, numericGradient((b) => reference(x, gain, b), bias, up))).toBeLessThan(1e-4);
+    expect(
+      maxAbsDifference(
+        dx!,
+        numericGradient((input) => reference(input, gain, bias), x, up),
+      ),
+    ).toBeLessThan(1e-4);
+    expect(
+      maxAbsDifference(
+        dGain!,
+        numericGradient((g) => reference(x, g, bias), gain, up),
+      ),
+    ).toBeLessThan(1e-4);
+    expect(
+      maxAbsDifference(
+        dBias!,
+        numericGradient((b) => reference(x, gain, b), bias, up),
+      ),
+    ).toBeLessThan(1e-4);
     // With gain 1 and bias 0 a row comes out with mean 0 and variance var / (var + eps), about 1.
     const plain = tf.tidy(() =>
-      Array.from(layerNorm(tf.tensor2d(x.slice(0, d), [1, d]), tf.tensor1d([1, 1, 1, 1, 1]), tf.tensor1d([0, 0, 0, 0, 0])).dataSync()),
+      Array.from(
+        layerNorm(
+          tf.tensor2d(x.slice(0, d), [1, d]),
+          tf.tensor1d([1, 1, 1, 1, 1]),
+          tf.tensor1d([0, 0, 0, 0, 0]),
+        ).dataSync(),
+      ),
     );
     expect(Math.abs(plain.reduce((s, v) => s + v, 0) / d)).toBeLessThan(1e-6);
     expect(plain.reduce((s, v) => s + v * v, 0) / d).toBeCloseTo(1, 3);
@@ -354,11 +391,24 @@ describe('variant modules against hand-computed cases (cpu)', () => {
     const [dx, dGain] = tf.tidy(() => {
       const upT = tf.tensor2d(up, [T, d]);
       return tf
-        .grads((a: tf.Tensor, g: tf.Tensor) => tf.sum(tf.mul(rmsNorm(a, g as tf.Tensor1D), upT)))([tf.tensor2d(x, [T, d]), tf.tensor1d(gain)])
+        .grads((a: tf.Tensor, g: tf.Tensor) => tf.sum(tf.mul(rmsNorm(a, g as tf.Tensor1D), upT)))([
+          tf.tensor2d(x, [T, d]),
+          tf.tensor1d(gain),
+        ])
         .map((g) => g.dataSync());
     });
-    expect(maxAbsDifference(dx!, numericGradient((input) => reference(input, gain), x, up))).toBeLessThan(1e-4);
-    expect(maxAbsDifference(dGain!, numericGradient((g) => reference(x, g), gain, up))).toBeLessThan(1e-4);
+    expect(
+      maxAbsDifference(
+        dx!,
+        numericGradient((input) => reference(input, gain), x, up),
+      ),
+    ).toBeLessThan(1e-4);
+    expect(
+      maxAbsDifference(
+        dGain!,
+        numericGradient((g) => reference(x, g), gain, up),
+      ),
+    ).toBeLessThan(1e-4);
   });
 
   it("gelu is GPT-2's tanh approximation, with its gradient", () => {
@@ -366,21 +416,33 @@ describe('variant modules against hand-computed cases (cpu)', () => {
     const up = [1, 1, 1, 1, 1, 1, 1, 1];
     const [value, dz] = tf.tidy(() => {
       const zT = tf.tensor1d(z);
-      return [gelu(zT).dataSync(), tf.grad((a: tf.Tensor) => tf.sum(gelu(a)))(zT).dataSync()];
+      return [
+        gelu(zT).dataSync(),
+        tf
+          .grad((a: tf.Tensor) => tf.sum(gelu(a)))(zT)
+          .dataSync(),
+      ];
     });
     expect(maxAbsDifference(value!, z.map(referenceGelu))).toBeLessThan(1e-6);
     // Published values of the approximation: GELU(1) = 0.841192, GELU(-1) = -0.158808, GELU(0) = 0.
     expect(value![5]).toBeCloseTo(0.841192, 5);
     expect(value![1]).toBeCloseTo(-0.158808, 5);
     expect(value![3]).toBe(0);
-    expect(maxAbsDifference(dz!, numericGradient((input) => input.map(referenceGelu), z, up))).toBeLessThan(1e-4);
+    expect(
+      maxAbsDifference(
+        dz!,
+        numericGradient((input) => input.map(referenceGelu), z, up),
+      ),
+    ).toBeLessThan(1e-4);
   });
 
   it('grouped scores mask row r of a group at query position r mod T, each score q . k / sqrt(dk)', () => {
     const [G, T, dk] = [2, 3, 2];
     const q = testValues(G * T * dk, 35); // one key/value head's G query heads stacked: row g*T + t
     const k = testValues(T * dk, 36);
-    const scores = tf.tidy(() => causalScores(tf.tensor4d(q, [1, 1, G * T, dk]), tf.tensor4d(k, [1, 1, T, dk])).arraySync()[0]![0]!);
+    const scores = tf.tidy(
+      () => causalScores(tf.tensor4d(q, [1, 1, G * T, dk]), tf.tensor4d(k, [1, 1, T, dk])).arraySync()[0]![0]!,
+    );
     expect(scores).toHaveLength(G * T);
     scores.forEach((row, r) => {
       row.forEach((score, s) => {
@@ -393,7 +455,7 @@ describe('variant modules against hand-computed cases (cpu)', () => {
     });
   });
 
-  it('grouped-query attention core: each query head attends with its group\'s k and v, worked out by hand', () => {
+  it("grouped-query attention core: each query head attends with its group's k and v, worked out by hand", () => {
     const [H, Hkv, T, dk] = [4, 2, 3, 2];
     const q = testValues(H * T * dk, 41).map((v) => 2 * v);
     const k = testValues(Hkv * T * dk, 42).map((v) => 2 * v);
@@ -441,7 +503,7 @@ describe('variant modules against hand-computed cases (cpu)', () => {
       for (let b = 0; b < B; b++) {
         for (let head = 0; head < H; head++) {
           const shared = Math.floor(head / G);
-          out.push(...values.slice(((b * Hkv + shared) * T) * dk, ((b * Hkv + shared) * T + T) * dk));
+          out.push(...values.slice((b * Hkv + shared) * T * dk, ((b * Hkv + shared) * T + T) * dk));
         }
       }
       return out;
@@ -451,10 +513,18 @@ describe('variant modules against hand-computed cases (cpu)', () => {
       const upT = tf.tensor4d(up, [B, H, T, dk]);
       const loss = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
         tf.sum(tf.mul(attentionCore(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, defaultCore), upT));
-      const [qT, kT, vT] = [tf.tensor4d(q, [B, H, T, dk]), tf.tensor4d(k, [B, Hkv, T, dk]), tf.tensor4d(v, [B, Hkv, T, dk])];
+      const [qT, kT, vT] = [
+        tf.tensor4d(q, [B, H, T, dk]),
+        tf.tensor4d(k, [B, Hkv, T, dk]),
+        tf.tensor4d(v, [B, Hkv, T, dk]),
+      ];
       const [kRep, vRep] = [tf.tensor4d(repeat(k), [B, H, T, dk]), tf.tensor4d(repeat(v), [B, H, T, dk])];
-      const groupedGrads = tf.grads(loss)([qT, kT, vT]).map((g) => Array.from(g.dataSync()));
-      const repeatedGrads = tf.grads(loss)([qT, kRep, vRep]).map((g) => Array.from(g.dataSync()));
+      const groupedGrads = tf
+        .grads(loss)([qT, kT, vT])
+        .map((g) => Array.from(g.dataSync()));
+      const repeatedGrads = tf
+        .grads(loss)([qT, kRep, vRep])
+        .map((g) => Array.from(g.dataSync()));
       return [
         attentionCore(qT, kT, vT, defaultCore).dataSync(),
         attentionCore(qT, kRep, vRep, defaultCore).dataSync(),
@@ -472,7 +542,8 @@ describe('variant modules against hand-computed cases (cpu)', () => {
       for (let b = 0; b < B; b++) {
         for (let head = 0; head < H; head++) {
           const shared = Math.floor(head / G);
-          for (let i = 0; i < T * dk; i++) out[(b * Hkv + shared) * T * dk + i]! += repeatedGrad[(b * H + head) * T * dk + i]!;
+          for (let i = 0; i < T * dk; i++)
+            out[(b * Hkv + shared) * T * dk + i]! += repeatedGrad[(b * H + head) * T * dk + i]!;
         }
       }
       return out;
@@ -486,7 +557,8 @@ describe('variant modules against hand-computed cases (cpu)', () => {
     const dk = d / H;
     const dkv = Hkv * dk;
     const x = testValues(T * d, 61);
-    const matrix = (rowsCount: number, columns: number, seed: number) => testValues(rowsCount * columns, seed).map((v) => v * 0.7);
+    const matrix = (rowsCount: number, columns: number, seed: number) =>
+      testValues(rowsCount * columns, seed).map((v) => v * 0.7);
     const [wq, wk, wv, wo] = [matrix(d, d, 62), matrix(d, dkv, 63), matrix(d, dkv, 64), matrix(d, d, 65)];
     const [bk, bv] = [testValues(dkv, 66), testValues(dkv, 67)];
     // Columns of head h in the repeat are the grouped columns of kv head floor(h / G).
@@ -636,11 +708,15 @@ describe('the whole model for every variant (cpu)', () => {
 
           // Causality: change every token from position p on; logits before p stay, from p on they follow the reference.
           const p = Math.floor(T / 2);
-          const changed = ids.map((sequence) => sequence.map((id, t) => (t < p ? id : (id + 1 + t) % config.vocab_size)));
+          const changed = ids.map((sequence) =>
+            sequence.map((id, t) => (t < p ? id : (id + 1 + t) % config.vocab_size)),
+          );
           const after = logitsOf(config, weights, changed);
           const before = (values: number[][][]) => flat(values.map((sequence) => sequence.slice(0, p)));
           expect(maxAbsDifference(before(after), before(logits))).toBeLessThan(1e-5 * scale);
-          expect(maxAbsDifference(flat(after), flat(referenceLogits(config, weights, changed))) / scale).toBeLessThan(2e-5);
+          expect(maxAbsDifference(flat(after), flat(referenceLogits(config, weights, changed))) / scale).toBeLessThan(
+            2e-5,
+          );
           expect(tf.memory().numTensors).toBe(baseline);
         } finally {
           disposeWeights(weights);
@@ -650,9 +726,16 @@ describe('the whole model for every variant (cpu)', () => {
     );
   });
 
-  it('rotates by the config\'s rope_theta', () => {
+  it("rotates by the config's rope_theta", () => {
     // dk = 4: pair 1 turns by t / theta^(2/4) = t / sqrt(theta), so theta shows in its angle.
-    const config: ModelConfig = { ...everyVariant, positions: 'rope', d_model: 8, num_heads: 2, num_kv_heads: 1, rope_theta: 500000 };
+    const config: ModelConfig = {
+      ...everyVariant,
+      positions: 'rope',
+      d_model: 8,
+      num_heads: 2,
+      num_kv_heads: 1,
+      rope_theta: 500000,
+    };
     const weights = initWeights(config, { seed: 2, init: 'fill' });
     const angles: number[] = [];
     try {
@@ -698,7 +781,10 @@ describe('gradients and backends for every variant', () => {
           expect(gradient.shape, entries[i]!.path).toEqual(entries[i]!.tensor.shape);
           const values = gradient.dataSync();
           expect(values.every(Number.isFinite), entries[i]!.path).toBe(true);
-          expect(values.some((value) => value !== 0), `${entries[i]!.path} ${entries[i]!.name}`).toBe(true);
+          expect(
+            values.some((value) => value !== 0),
+            `${entries[i]!.path} ${entries[i]!.name}`,
+          ).toBe(true);
         });
         // The same model untied, its lm_head set to E^T: the two gradients the tied table sums, apart.
         const untiedConfig: ModelConfig = { ...everyVariant, tie_embeddings: false };
@@ -721,10 +807,26 @@ describe('gradients and backends for every variant', () => {
     const baseline = tf.memory().numTensors;
     try {
       for (const planted of [
-        { geluMlp: () => { throw new Error('planted failure in the GELU MLP'); } },
-        { layerNorm: () => { throw new Error('planted failure in LayerNorm'); } },
-        { tiedLogits: () => { throw new Error('planted failure in the tied lm_head'); } },
-        { positions: () => { throw new Error('planted failure in the position add'); } },
+        {
+          geluMlp: () => {
+            throw new Error('planted failure in the GELU MLP');
+          },
+        },
+        {
+          layerNorm: () => {
+            throw new Error('planted failure in LayerNorm');
+          },
+        },
+        {
+          tiedLogits: () => {
+            throw new Error('planted failure in the tied lm_head');
+          },
+        },
+        {
+          positions: () => {
+            throw new Error('planted failure in the position add');
+          },
+        },
       ]) {
         expect(() => forward(everyVariant, weights, ids, planted)).toThrow('planted failure');
         expect(tf.memory().numTensors).toBe(baseline);
@@ -774,7 +876,12 @@ describe('every variant on the meta backend', () => {
   });
 
   /** One traced forward pass, or training step, on `backendName`; every tensor it made is released. */
-  async function traceOn(backendName: string, config: ModelConfig, run: RunShape, step: 'forward' | 'training'): Promise<KernelRecord[]> {
+  async function traceOn(
+    backendName: string,
+    config: ModelConfig,
+    run: RunShape,
+    step: 'forward' | 'training',
+  ): Promise<KernelRecord[]> {
     await tf.setBackend(backendName);
     const init = backendName === META_BACKEND_NAME ? 'fill' : 'random';
     const weights = toTrainable(initWeights(config, { seed: 8, init }));

@@ -122,7 +122,7 @@ describe('preset parameter counts against published numbers', () => {
     });
   }
 
-  it('counts GPT-2 small\'s tied table once and leaves both embedding tables out of N without embeddings', () => {
+  it("counts GPT-2 small's tied table once and leaves both embedding tables out of N without embeddings", () => {
     const summary = summarizeParameters(loadModelConfig('gpt2-original-small'));
     expect(summary.byComponent.token_embeddings).toBe(50257n * 768n); // 38,597,376
     expect(summary.byComponent.position_embeddings).toBe(1024n * 768n); // 786,432
@@ -133,7 +133,7 @@ describe('preset parameter counts against published numbers', () => {
     expect(summary.notes.join(' ')).toContain('counted once');
   });
 
-  it('keeps Llama-2-7B\'s untied lm_head in N without embeddings', () => {
+  it("keeps Llama-2-7B's untied lm_head in N without embeddings", () => {
     const summary = summarizeParameters(loadModelConfig('llama-2-7b'));
     expect(summary.byComponent.lm_head).toBe(4096n * 32000n);
     expect(summary.nonEmbedding).toBe(6_738_415_616n - 4096n * 32000n);

@@ -23,7 +23,9 @@ const group = (value: bigint) => value.toString().replace(/\B(?=(\d{3})+(?!\d))/
 /** The mark groups Vega-Lite emits: a layer named X draws into `<g class="mark-... role-mark X_marks">`. */
 function markItems(svg: string, layerName: string): string[] {
   const groups = [...svg.matchAll(new RegExp(`<g class="mark-\\w+ role-mark ${layerName}_marks"[^>]*>(.*?)</g>`, 'g'))];
-  return groups.flatMap((match) => [...match[1]!.matchAll(/<path [^>]*role="graphics-symbol"[^>]*>/g)].map((m) => m[0]));
+  return groups.flatMap((match) =>
+    [...match[1]!.matchAll(/<path [^>]*role="graphics-symbol"[^>]*>/g)].map((m) => m[0]),
+  );
 }
 
 let workDir: string;
@@ -214,7 +216,14 @@ describe('report refuses bad input with one line, exit 2 and no files', () => {
     const target = join(workDir, 'half');
     // A name with a directory part cannot be written into the flat staging directory.
     expect(() =>
-      writeFilesAtomically(target, [{ name: 'a.txt', content: 'a' }, { name: 'no/such.txt', content: 'b' }], '--out'),
+      writeFilesAtomically(
+        target,
+        [
+          { name: 'a.txt', content: 'a' },
+          { name: 'no/such.txt', content: 'b' },
+        ],
+        '--out',
+      ),
     ).toThrow(InputError);
     expect(existsSync(target)).toBe(false);
     expect(readdirSync(workDir).filter((name) => name.startsWith('.half'))).toEqual([]);
@@ -288,7 +297,10 @@ describe('report document', () => {
     const [xl, small] = reportRuns(data);
     const verifications: RunVerification[] = [
       { ...xl!, verification: { method: 'trace', backend: 'meta', ok: true, detail: '433 matmuls match' } },
-      { ...small!, verification: { method: 'trace', backend: 'wasm', ok: false, detail: 'layers.0.attn.scores differs' } },
+      {
+        ...small!,
+        verification: { method: 'trace', backend: 'wasm', ok: false, detail: 'layers.0.attn.scores differs' },
+      },
     ];
     const document = buildReportDocument({ ...data, verifications, charts, timingHint: 'hint' });
     const markdown = renderDocumentMarkdown(document);
@@ -296,7 +308,9 @@ describe('report document', () => {
     expect(markdown).toContain(
       'Verified: gpt2-small, 1 x 1,024 tokens: ✗ trace mismatch (wasm); gpt2-medium, 1 x 1,024 tokens: formula only;',
     );
-    expect(markdown).toContain('| gpt2-small, 1 x 1,024 tokens | ✗ trace mismatch (wasm) | layers.0.attn.scores differs |');
+    expect(markdown).toContain(
+      '| gpt2-small, 1 x 1,024 tokens | ✗ trace mismatch (wasm) | layers.0.attn.scores differs |',
+    );
     // The forward count is what the trace checks; the 3x of training is a rule on top of it.
     expect(markdown).toContain('| FLOPs (flopledger default) | 4,513,336,524,800 | 4.513 TFLOP | 1.0000x |');
     expect(markdown).toMatch(/\| PaLM \(Chowdhery et al\. 2022\) \|.*\| ✓ trace \(meta\) forward; x3 by rule \|/);
@@ -327,7 +341,10 @@ describe('charts', () => {
     const core = 4n * 12n * 768n * 1024n * 1024n;
     const total = forwardFlops(12n, 768n, 3072n, 50257n, 1024n);
     expect(small.find((datum) => datum.component === 'attention core')!.flops).toBe(core.toString());
-    expect(small.find((datum) => datum.component === 'attention core')!.share).toBeCloseTo(Number(core) / Number(total), 12);
+    expect(small.find((datum) => datum.component === 'attention core')!.share).toBeCloseTo(
+      Number(core) / Number(total),
+      12,
+    );
     expect(small.reduce((acc, datum) => acc + datum.share, 0)).toBeCloseTo(1, 12);
   });
 

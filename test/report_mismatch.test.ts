@@ -34,7 +34,10 @@ let markdown: string;
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'flopledger-report-mismatch-'));
-  code = await run(['report', '--out', join(workDir, 'report')], { stdout: () => {}, stderr: (text) => (stderr += text) });
+  code = await run(['report', '--out', join(workDir, 'report')], {
+    stdout: () => {},
+    stderr: (text) => (stderr += text),
+  });
   markdown = readFileSync(join(workDir, 'report', 'report.md'), 'utf8');
 });
 

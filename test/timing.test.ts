@@ -93,9 +93,19 @@ describe('least-squares fit', () => {
   });
 
   it('gives r^2 = 1 for a flat line and refuses a single x', () => {
-    expect(leastSquares([{ x: 1, y: 7 }, { x: 2, y: 7 }]).r2).toBe(1);
+    expect(
+      leastSquares([
+        { x: 1, y: 7 },
+        { x: 2, y: 7 },
+      ]).r2,
+    ).toBe(1);
     expect(() => leastSquares([{ x: 1, y: 1 }])).toThrow(/at least 2 points/);
-    expect(() => leastSquares([{ x: 3, y: 1 }, { x: 3, y: 2 }])).toThrow(/same x/);
+    expect(() =>
+      leastSquares([
+        { x: 3, y: 1 },
+        { x: 3, y: 2 },
+      ]),
+    ).toThrow(/same x/);
   });
 });
 
@@ -120,7 +130,13 @@ describe('time and FLOP shares', () => {
 
   it('groups by component in component order, nested kernels left out', () => {
     const rows = sharesByComponent(records);
-    expect(rows.map((row) => row.key)).toEqual(['attention_projections', 'attention_core', 'ffn', 'lm_head', NON_MATMUL]);
+    expect(rows.map((row) => row.key)).toEqual([
+      'attention_projections',
+      'attention_core',
+      'ffn',
+      'lm_head',
+      NON_MATMUL,
+    ]);
     const byKey = Object.fromEntries(rows.map((row) => [row.key, row]));
     expect(byKey['ffn']?.timeMs).toBe(4);
     expect(byKey['ffn']?.kernels).toBe(1);
@@ -152,7 +168,9 @@ describe('time and FLOP shares', () => {
   });
 
   it('refuses a record without a time', () => {
-    expect(() => sharesByComponent([{ kernel: 'Add', path: 'lm_head', flops: 0n, nested: false }])).toThrow(/timeKernels/);
+    expect(() => sharesByComponent([{ kernel: 'Add', path: 'lm_head', flops: 0n, nested: false }])).toThrow(
+      /timeKernels/,
+    );
   });
 
   it('computes exact ratios past 2^53', () => {
@@ -238,7 +256,9 @@ describe('matmul dispatch arithmetic', () => {
       n: 256,
     });
     expect(dispatchFlops(projection)).toBe(matmulFlops(2n, 256n, 512n, 1024n));
-    expect(() => dispatchDims({ aShape: [4, 5], bShape: [6, 7], transposeA: false, transposeB: false })).toThrow(/inner dims/);
+    expect(() => dispatchDims({ aShape: [4, 5], bShape: [6, 7], transposeA: false, transposeB: false })).toThrow(
+      /inner dims/,
+    );
   });
 
   it('turns a dispatch into the same work on the fast path', () => {
@@ -288,7 +308,12 @@ describe('sweep requests and the time-against-FLOPs fit', () => {
     expect(fit?.interceptMs).toBeCloseTo(2, 10);
     expect(fit?.marginalGflops).toBeCloseTo(250, 8);
     expect(fit?.r2).toBeCloseTo(1, 12);
-    expect(fitTimeAgainstFlops([{ flops: 5n, medianMs: 1 }, { flops: 5n, medianMs: 2 }])).toBeUndefined();
+    expect(
+      fitTimeAgainstFlops([
+        { flops: 5n, medianMs: 1 },
+        { flops: 5n, medianMs: 2 },
+      ]),
+    ).toBeUndefined();
   });
 });
 
@@ -358,14 +383,18 @@ describe('where the time goes', () => {
       calibratedLabel: '[512,512] x [512,2048]',
       tracedWallMs: 12,
     });
-    expect(sentences[0]).toContain('20.0% of the bare-matmul rate calibrated on [512,512] x [512,2048] (25.00 GFLOP/s)');
+    expect(sentences[0]).toContain(
+      '20.0% of the bare-matmul rate calibrated on [512,512] x [512,2048] (25.00 GFLOP/s)',
+    );
     // Most time first: ffn (6 ms), non-matmul (3 ms), lm_head (1 ms); then the time outside kernels.
     expect(sentences[1]).toMatch(/^ffn: 60\.0% of kernel time/);
-    expect(sentences[1]).toContain('[2,256,512] x [2048,512]^T (x1): a transposed operand and a batch of 2 keep XNNPACK off its fast path');
+    expect(sentences[1]).toContain(
+      '[2,256,512] x [2048,512]^T (x1): a transposed operand and a batch of 2 keep XNNPACK off its fast path',
+    );
     expect(sentences[2]).toMatch(/^non-matmul kernels: 30\.0% of kernel time .* SplitV 20\.0%, Softmax 10\.0%\.$/);
     expect(sentences[3]).toMatch(/^lm_head: 10\.0% .*dispatched as \[512,512\] x \[512,4096\] \(x1\)\.$/);
     // lm_head's 2.1 GFLOP in 1 ms is far above the calibrated 25 GFLOP/s, which gets a sentence of its own.
     expect(sentences[4]).toMatch(/^a component above 100% of calibrated is not an error/);
-    expect(sentences[5]).toContain('2.00 ms of the traced run\'s 12.00 ms (16.7%)');
+    expect(sentences[5]).toContain("2.00 ms of the traced run's 12.00 ms (16.7%)");
   });
 });

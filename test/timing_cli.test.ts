@@ -60,7 +60,13 @@ describe('time: JSON structure', () => {
     expect(json.calibration.calibrated_gflops).toBe(Math.max(dispatched.gflops, fastPath?.gflops ?? 0));
     expect(json.shares.by).toBe('component');
     const rows = json.shares.rows as { key: string; kernels: number; time_share: number; flop_share: number }[];
-    expect(rows.map((row) => row.key)).toEqual(['attention_projections', 'attention_core', 'ffn', 'lm_head', 'non_matmul']);
+    expect(rows.map((row) => row.key)).toEqual([
+      'attention_projections',
+      'attention_core',
+      'ffn',
+      'lm_head',
+      'non_matmul',
+    ]);
     expect(rows.slice(0, 4).map((row) => row.kernels)).toEqual([8, 4, 6, 1]);
     expect(rows.reduce((total, row) => total + row.time_share, 0)).toBeCloseTo(1, 9);
     expect(rows.reduce((total, row) => total + row.flop_share, 0)).toBeCloseTo(1, 9);

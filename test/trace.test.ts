@@ -19,8 +19,12 @@ tf.enableProdMode();
 type KernelConfig = ReturnType<typeof tf.getKernel>;
 
 /** Every registered config of a backend with the kernelFunc it holds (the tracer swaps that in place). */
-function registrySnapshot(backend: string): Map<string, { config: KernelConfig; kernelFunc: KernelConfig['kernelFunc'] }> {
-  return new Map(tf.getKernelsForBackend(backend).map((config) => [config.kernelName, { config, kernelFunc: config.kernelFunc }]));
+function registrySnapshot(
+  backend: string,
+): Map<string, { config: KernelConfig; kernelFunc: KernelConfig['kernelFunc'] }> {
+  return new Map(
+    tf.getKernelsForBackend(backend).map((config) => [config.kernelName, { config, kernelFunc: config.kernelFunc }]),
+  );
 }
 
 function expectRegistryIs(
@@ -109,7 +113,14 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
   });
 
   test('matmul FLOPs follow transposes and broadcast batch dims as traced', () => {
-    const cases: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean; out: number[]; flops: bigint }[] = [
+    const cases: {
+      a: number[];
+      b: number[];
+      transposeA: boolean;
+      transposeB: boolean;
+      out: number[];
+      flops: bigint;
+    }[] = [
       // 2-D: 2 * 3*4*5.
       { a: [3, 4], b: [4, 5], transposeA: false, transposeB: false, out: [3, 5], flops: 120n },
       // Both transposed: a^T is [3, 4], b^T is [4, 5].
@@ -124,7 +135,9 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
       { a: [1, 4, 5], b: [3, 5, 6], transposeA: false, transposeB: false, out: [3, 4, 6], flops: 720n },
     ];
     for (const { a, b, transposeA, transposeB, out, flops } of cases) {
-      const { records } = traceKernels(() => tf.tidy(() => tf.matMul(tf.ones(a), tf.ones(b), transposeA, transposeB)).dispose());
+      const { records } = traceKernels(() =>
+        tf.tidy(() => tf.matMul(tf.ones(a), tf.ones(b), transposeA, transposeB)).dispose(),
+      );
       expect(records.map((record) => record.kernel)).toEqual(['BatchMatMul']);
       const record = records[0] as KernelRecord;
       expect(record.outputs[0]?.shape).toEqual(out);
@@ -135,7 +148,9 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
 
   test('a fused matmul counts its matmul apart from its bias add and activation', () => {
     const { records } = traceKernels(() =>
-      tf.tidy(() => tf.fused.matMul({ a: tf.ones([2, 3]), b: tf.ones([3, 4]), bias: tf.ones([4]), activation: 'relu' })).dispose(),
+      tf
+        .tidy(() => tf.fused.matMul({ a: tf.ones([2, 3]), b: tf.ones([3, 4]), bias: tf.ones([4]), activation: 'relu' }))
+        .dispose(),
     );
     expect(outline(records)).toEqual([
       'Reshape @ [2,3] -> [1,2,3]',
@@ -155,7 +170,10 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
     const { result, records } = traceKernels(() =>
       scope('train_step', () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.matMul(a, b, false, true)))([x, w])),
     );
-    expect(result.map((gradient) => gradient.shape)).toEqual([[3, 4], [5, 4]]);
+    expect(result.map((gradient) => gradient.shape)).toEqual([
+      [3, 4],
+      [5, 4],
+    ]);
     tf.dispose(result);
     const matmuls = records.filter((record) => record.kernel === 'BatchMatMul');
     expect(matmuls.map((record) => [outline([record])[0], record.attrs])).toEqual([
@@ -192,8 +210,20 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
     expect(seenInside?.setupFunc).toBe(matmul?.config.setupFunc);
     expectRegistryIs(backend, before);
 
-    const product = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]]));
-    expect(product.arraySync()).toEqual([[19, 22], [43, 50]]);
+    const product = tf.matMul(
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+      tf.tensor2d([
+        [5, 6],
+        [7, 8],
+      ]),
+    );
+    expect(product.arraySync()).toEqual([
+      [19, 22],
+      [43, 50],
+    ]);
     product.dispose();
   });
 
@@ -275,11 +305,13 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
 
   test('a kernel with no FLOP rule is recorded with flops null and reported by name', () => {
     const { records } = traceKernels(() =>
-      tf.tidy(() => {
-        const { values, indices } = tf.topk(tf.ones([3, 4]), 2);
-        indices.dispose();
-        return tf.exp(values);
-      }).dispose(),
+      tf
+        .tidy(() => {
+          const { values, indices } = tf.topk(tf.ones([3, 4]), 2);
+          indices.dispose();
+          return tf.exp(values);
+        })
+        .dispose(),
     );
     expect(records.map((record) => [record.kernel, record.flops])).toEqual([
       ['TopK', null],
@@ -318,7 +350,9 @@ describe('traceKernels on wasm: setup and failing kernels', () => {
 
     await tf.setBackend('cpu');
     await tf.setBackend('wasm');
-    const { result, records } = traceKernels(() => tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).arraySync()));
+    const { result, records } = traceKernels(() =>
+      tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).arraySync()),
+    );
     expect(result).toEqual([[11]]);
     expect(records.find((record) => record.kernel === 'BatchMatMul')?.matmul?.flops).toBe(4n);
   });
@@ -350,7 +384,11 @@ describe('nested kernels (a kernel that runs another kernel through the engine)'
       backendName: 'cpu',
       kernelFunc: ({ inputs, attrs }) => {
         const { a, b, bias } = inputs as { a: tf.Tensor; b: tf.Tensor; bias?: tf.Tensor };
-        const { transposeA, transposeB, activation } = attrs as { transposeA: boolean; transposeB: boolean; activation: string };
+        const { transposeA, transposeB, activation } = attrs as {
+          transposeA: boolean;
+          transposeB: boolean;
+          activation: string;
+        };
         return tf.tidy(() => {
           let y = tf.matMul(a, b, transposeA, transposeB);
           if (bias !== undefined) y = tf.add(y, bias);
@@ -364,12 +402,17 @@ describe('nested kernels (a kernel that runs another kernel through the engine)'
       const { result, records } = traceKernels(() =>
         scope('lm_head', () =>
           tf.tidy(() =>
-            tf.fused.matMul({ a: tf.ones([2, 3]), b: tf.ones([3, 4]), bias: tf.ones([4]), activation: 'relu' }).arraySync(),
+            tf.fused
+              .matMul({ a: tf.ones([2, 3]), b: tf.ones([3, 4]), bias: tf.ones([4]), activation: 'relu' })
+              .arraySync(),
           ),
         ),
       );
       // 3 ones summed, plus bias 1.
-      expect(result).toEqual([[4, 4, 4, 4], [4, 4, 4, 4]]);
+      expect(result).toEqual([
+        [4, 4, 4, 4],
+        [4, 4, 4, 4],
+      ]);
       expect(records.map((record) => [record.kernel, record.nested])).toEqual([
         ['Reshape', false],
         ['Reshape', false],

@@ -9,7 +9,17 @@ const TINY = { V: 256n, L: 2, d: 64n, F: 256n, T: 64n };
 function matmulPaths(layers: number): string[] {
   const paths: string[] = [];
   for (let i = 0; i < layers; i++) {
-    for (const leaf of ['attn.q_proj', 'attn.k_proj', 'attn.v_proj', 'attn.scores', 'attn.weighted_sum', 'attn.output_proj', 'ffn.w1', 'ffn.w3', 'ffn.w2']) {
+    for (const leaf of [
+      'attn.q_proj',
+      'attn.k_proj',
+      'attn.v_proj',
+      'attn.scores',
+      'attn.weighted_sum',
+      'attn.output_proj',
+      'ffn.w1',
+      'ffn.w3',
+      'ffn.w2',
+    ]) {
       paths.push(`layers.${i}.${leaf}`);
     }
   }
@@ -31,7 +41,9 @@ describe('flopledger trace', () => {
     kernels.forEach((kernel, index) => {
       expect(kernel.index).toBe(index);
       expect(typeof kernel.kernel).toBe('string');
-      expect(kernel.path).toMatch(/^(token_embeddings|ln_final|lm_head|layers\.[01](\.(ln1|ln2|attn|ffn)(\.[a-z_0-9]+)?)?)$/);
+      expect(kernel.path).toMatch(
+        /^(token_embeddings|ln_final|lm_head|layers\.[01](\.(ln1|ln2|attn|ffn)(\.[a-z_0-9]+)?)?)$/,
+      );
     });
     const matmuls = kernels.filter((kernel) => kernel.matmul !== null);
     expect(matmuls.map((kernel) => kernel.path)).toEqual(matmulPaths(TINY.L));
@@ -67,7 +79,9 @@ describe('flopledger trace', () => {
     const perKernel = await cli('trace', 'tiny', '--backend', 'cpu');
     expect(perKernel.code).toBe(0);
     expect(perKernel.stdout).toContain('Trace of tiny, 1 x 64 tokens, on cpu');
-    expect(perKernel.stdout).toMatch(/│ +0 │ token_embeddings +│ GatherV2 +│ \[256,64\], \[1,64\] -> \[1,64,64\] +│ +0 │ +0\.0% │/);
+    expect(perKernel.stdout).toMatch(
+      /│ +0 │ token_embeddings +│ GatherV2 +│ \[256,64\], \[1,64\] -> \[1,64,64\] +│ +0 │ +0\.0% │/,
+    );
     const perLayer = await cli('trace', 'tiny', '--backend', 'cpu', '--depth', '2');
     expect(perLayer.stdout).toMatch(/│ layers\.0 +│/);
     expect(perLayer.stdout).not.toContain('GatherV2');
@@ -87,7 +101,9 @@ describe('flopledger verify', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout.trimEnd().split('\n').at(-1)).toMatch(
-      new RegExp(`^verified: 19 of 19 matmuls match exactly \\(${groupDigits(TINY_MATMUL_FLOPS)} FLOPs\\) on (wasm|tensorflow)$`),
+      new RegExp(
+        `^verified: 19 of 19 matmuls match exactly \\(${groupDigits(TINY_MATMUL_FLOPS)} FLOPs\\) on (wasm|tensorflow)$`,
+      ),
     );
   });
 
@@ -106,7 +122,18 @@ describe('flopledger verify', () => {
   });
 
   it('verifies GPT-2 XL at 16,384 tokens on meta', async () => {
-    const result = await cli('verify', 'gpt2-xl', '--backend', 'meta', '--ctx', '16384', '--seq', '16384', '--depth', '0');
+    const result = await cli(
+      'verify',
+      'gpt2-xl',
+      '--backend',
+      'meta',
+      '--ctx',
+      '16384',
+      '--seq',
+      '16384',
+      '--depth',
+      '0',
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('verified: 433 of 433 matmuls match exactly (149,522,795,724,800 FLOPs) on meta');
   });
@@ -129,7 +156,10 @@ describe('flopledger verify', () => {
   });
 
   it.each([
-    [['--max-memory', 'garbage'], 'flopledger: --max-memory: "garbage" is not a size; use a number with a unit, e.g. --max-memory 8GB or --max-memory 512MiB'],
+    [
+      ['--max-memory', 'garbage'],
+      'flopledger: --max-memory: "garbage" is not a size; use a number with a unit, e.g. --max-memory 8GB or --max-memory 512MiB',
+    ],
     [['--max-memory', '0GB'], 'flopledger: --max-memory: "0GB" is zero; give a positive size, e.g. --max-memory 8GB'],
     [['--backend', 'gpu'], 'flopledger: --backend: "gpu" is not one of auto, cpu, wasm, tensorflow, meta'],
     [['--seed', '-1'], 'flopledger: --seed: "-1" is not a whole number from 0 to 2^53 - 1; use e.g. --seed 0'],

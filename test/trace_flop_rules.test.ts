@@ -19,18 +19,53 @@ describe('the rule table', () => {
   test('covers the kernels the convention names, each in its category', () => {
     const categoryOf = (kernel: string) => ruleFor(kernel)?.category;
     for (const kernel of [
-      'Add', 'Sub', 'Multiply', 'RealDiv', 'Neg', 'Square', 'Sqrt', 'Rsqrt', 'Exp', 'Log', 'Sigmoid',
-      'Tanh', 'Pow', 'SquaredDifference', 'Maximum', 'Minimum', 'Sin', 'Cos', 'Reciprocal', 'Relu',
-      'Abs', 'Erf',
+      'Add',
+      'Sub',
+      'Multiply',
+      'RealDiv',
+      'Neg',
+      'Square',
+      'Sqrt',
+      'Rsqrt',
+      'Exp',
+      'Log',
+      'Sigmoid',
+      'Tanh',
+      'Pow',
+      'SquaredDifference',
+      'Maximum',
+      'Minimum',
+      'Sin',
+      'Cos',
+      'Reciprocal',
+      'Relu',
+      'Abs',
+      'Erf',
     ]) {
       expect(categoryOf(kernel), kernel).toBe('elementwise');
     }
-    for (const kernel of ['Equal', 'Less', 'Greater', 'LogicalAnd', 'Select']) expect(categoryOf(kernel), kernel).toBe('comparison');
+    for (const kernel of ['Equal', 'Less', 'Greater', 'LogicalAnd', 'Select'])
+      expect(categoryOf(kernel), kernel).toBe('comparison');
     for (const kernel of ['Sum', 'Max', 'Min', 'Prod', 'Mean']) expect(categoryOf(kernel), kernel).toBe('reduction');
     expect(categoryOf('Softmax')).toBe('softmax');
     for (const kernel of [
-      'Reshape', 'Transpose', 'Slice', 'StridedSlice', 'Concat', 'Pack', 'Unpack', 'GatherV2', 'Cast',
-      'Identity', 'Fill', 'Range', 'Tile', 'SplitV', 'PadV2', 'ZerosLike', 'OnesLike',
+      'Reshape',
+      'Transpose',
+      'Slice',
+      'StridedSlice',
+      'Concat',
+      'Pack',
+      'Unpack',
+      'GatherV2',
+      'Cast',
+      'Identity',
+      'Fill',
+      'Range',
+      'Tile',
+      'SplitV',
+      'PadV2',
+      'ZerosLike',
+      'OnesLike',
     ]) {
       expect(categoryOf(kernel), kernel).toBe('data_movement');
       expect(ruleFor(kernel)?.formula, kernel).toBe('0 (data movement)');
@@ -51,7 +86,17 @@ describe('the rule table', () => {
 
   test('a kernel without a rule has no rule and null FLOPs, never zero', () => {
     expect(ruleFor('TopK')).toBeUndefined();
-    expect(flopsOf('TopK', [[3, 4]], [[3, 2], [3, 2]], { k: 2 })).toBeNull();
+    expect(
+      flopsOf(
+        'TopK',
+        [[3, 4]],
+        [
+          [3, 2],
+          [3, 2],
+        ],
+        { k: 2 },
+      ),
+    ).toBeNull();
     expect(flopsOf('MaxPool', [[1, 4, 4, 1]], [[1, 2, 2, 1]])).toBeNull();
     expect(flopsOf('NoSuchKernel', [], [])).toBeNull();
   });
@@ -66,18 +111,56 @@ describe('the rule table', () => {
 describe('rule values on hand-worked cases', () => {
   test('elementwise: one per output element, broadcasting included', () => {
     expect(flopsOf('Add', [[2, 3], [3]], [[2, 3]])).toBe(6n);
-    expect(flopsOf('Multiply', [[2, 3, 1], [1, 4]], [[2, 3, 4]])).toBe(24n);
+    expect(
+      flopsOf(
+        'Multiply',
+        [
+          [2, 3, 1],
+          [1, 4],
+        ],
+        [[2, 3, 4]],
+      ),
+    ).toBe(24n);
     expect(flopsOf('Sigmoid', [[5]], [[5]])).toBe(5n);
     expect(flopsOf('Rsqrt', [[]], [[]])).toBe(1n);
-    expect(flopsOf('SquaredDifference', [[2, 2], [2, 2]], [[2, 2]])).toBe(4n);
+    expect(
+      flopsOf(
+        'SquaredDifference',
+        [
+          [2, 2],
+          [2, 2],
+        ],
+        [[2, 2]],
+      ),
+    ).toBe(4n);
     // Three [2, 2] tensors: two adds per element.
-    expect(flopsOf('AddN', [[2, 2], [2, 2], [2, 2]], [[2, 2]])).toBe(8n);
+    expect(
+      flopsOf(
+        'AddN',
+        [
+          [2, 2],
+          [2, 2],
+          [2, 2],
+        ],
+        [[2, 2]],
+      ),
+    ).toBe(8n);
     expect(flopsOf('AddN', [[2, 2]], [[2, 2]])).toBe(0n);
   });
 
   test('comparisons and select: one per output element', () => {
     expect(flopsOf('Less', [[2, 3], []], [[2, 3]])).toBe(6n);
-    expect(flopsOf('Select', [[2, 3], [2, 3], [2, 3]], [[2, 3]])).toBe(6n);
+    expect(
+      flopsOf(
+        'Select',
+        [
+          [2, 3],
+          [2, 3],
+          [2, 3],
+        ],
+        [[2, 3]],
+      ),
+    ).toBe(6n);
   });
 
   test('reductions: input size - output size combines; mean adds the divides', () => {
@@ -97,7 +180,17 @@ describe('rule values on hand-worked cases', () => {
     // Each of the 4*3 data elements is added into its segment once.
     expect(flopsOf('UnsortedSegmentSum', [[4, 3], [4]], [[2, 3]], { numSegments: 2 })).toBe(12n);
     // ScatterNd(indices [5, 1], updates [5, 3]) into [8, 3]: each of the 15 update elements is added once.
-    expect(flopsOf('ScatterNd', [[5, 1], [5, 3]], [[8, 3]], { shape: [8, 3] })).toBe(15n);
+    expect(
+      flopsOf(
+        'ScatterNd',
+        [
+          [5, 1],
+          [5, 3],
+        ],
+        [[8, 3]],
+        { shape: [8, 3] },
+      ),
+    ).toBe(15n);
   });
 
   test('softmax: 5n - 2 per row of n', () => {
@@ -131,6 +224,16 @@ describe('rule values on hand-worked cases', () => {
   });
 
   test('a plain matmul has no work besides its contraction', () => {
-    expect(flopsOf('BatchMatMul', [[3, 4], [4, 5]], [[3, 5]], { transposeA: false, transposeB: false })).toBe(0n);
+    expect(
+      flopsOf(
+        'BatchMatMul',
+        [
+          [3, 4],
+          [4, 5],
+        ],
+        [[3, 5]],
+        { transposeA: false, transposeB: false },
+      ),
+    ).toBe(0n);
   });
 });

@@ -15,16 +15,30 @@ const shaped = (...shapes: number[][]): Shaped[] => shapes.map((shape) => ({ sha
 
 describe('matmulFromKernel from shapes alone', () => {
   test('BatchMatMul: m, k, n after transposes; batch from the output leading dims', () => {
-    expect(matmulFromKernel('BatchMatMul', shaped([3, 4], [4, 5]), shaped([3, 5]), { transposeA: false, transposeB: false }))
-      .toEqual({ batch: 1, m: 3, k: 4, n: 5, flops: 120n });
+    expect(
+      matmulFromKernel('BatchMatMul', shaped([3, 4], [4, 5]), shaped([3, 5]), { transposeA: false, transposeB: false }),
+    ).toEqual({ batch: 1, m: 3, k: 4, n: 5, flops: 120n });
     // x [B*T=6, d=8] @ W^T with W [16, 8]: 2 * 6*8*16.
-    expect(matmulFromKernel('BatchMatMul', shaped([6, 8], [16, 8]), shaped([6, 16]), { transposeA: false, transposeB: true }))
-      .toEqual({ batch: 1, m: 6, k: 8, n: 16, flops: 1536n });
+    expect(
+      matmulFromKernel('BatchMatMul', shaped([6, 8], [16, 8]), shaped([6, 16]), {
+        transposeA: false,
+        transposeB: true,
+      }),
+    ).toEqual({ batch: 1, m: 6, k: 8, n: 16, flops: 1536n });
     // q [B=2, H=3, T=4, dk=5] @ k^T: batch 6, m 4, k 5, n 4: 2 * 6*4*5*4.
-    expect(matmulFromKernel('BatchMatMul', shaped([2, 3, 4, 5], [2, 3, 4, 5]), shaped([2, 3, 4, 4]), { transposeA: false, transposeB: true }))
-      .toEqual({ batch: 6, m: 4, k: 5, n: 4, flops: 960n });
-    expect(matmulFromKernel('BatchMatMul', shaped([1, 4, 5], [3, 5, 6]), shaped([3, 4, 6]), {}))
-      .toEqual({ batch: 3, m: 4, k: 5, n: 6, flops: 720n });
+    expect(
+      matmulFromKernel('BatchMatMul', shaped([2, 3, 4, 5], [2, 3, 4, 5]), shaped([2, 3, 4, 4]), {
+        transposeA: false,
+        transposeB: true,
+      }),
+    ).toEqual({ batch: 6, m: 4, k: 5, n: 4, flops: 960n });
+    expect(matmulFromKernel('BatchMatMul', shaped([1, 4, 5], [3, 5, 6]), shaped([3, 4, 6]), {})).toEqual({
+      batch: 3,
+      m: 4,
+      k: 5,
+      n: 6,
+      flops: 720n,
+    });
   });
 
   test('BatchMatMul with inconsistent shapes is unreadable, not guessed', () => {
@@ -44,36 +58,79 @@ describe('matmulFromKernel from shapes alone', () => {
   });
 
   test('two-operand einsum: 2 * product of the sizes of all distinct indices', () => {
-    expect(einsumContraction('ij,jk->ik', [[3, 4], [4, 5]])).toEqual({ batch: 1, m: 3, k: 4, n: 5, flops: 120n });
+    expect(
+      einsumContraction('ij,jk->ik', [
+        [3, 4],
+        [4, 5],
+      ]),
+    ).toEqual({ batch: 1, m: 3, k: 4, n: 5, flops: 120n });
     // b is kept in both operands and the output: a batch index.
-    expect(einsumContraction('bij,bjk->bik', [[2, 3, 4], [2, 4, 5]])).toEqual({ batch: 2, m: 3, k: 4, n: 5, flops: 240n });
+    expect(
+      einsumContraction('bij,bjk->bik', [
+        [2, 3, 4],
+        [2, 4, 5],
+      ]),
+    ).toEqual({ batch: 2, m: 3, k: 4, n: 5, flops: 240n });
     // Attention scores as an einsum: b,h batch; t,s kept; d summed: 2 * 2*3*4*4*5.
-    expect(einsumContraction('bhtd,bhsd->bhts', [[2, 3, 4, 5], [2, 3, 4, 5]])?.flops).toBe(960n);
+    expect(
+      einsumContraction('bhtd,bhsd->bhts', [
+        [2, 3, 4, 5],
+        [2, 3, 4, 5],
+      ])?.flops,
+    ).toBe(960n);
     // A dot product sums i: 2 * 5.
     expect(einsumContraction('i,i->', [[5], [5]])).toEqual({ batch: 1, m: 1, k: 5, n: 1, flops: 10n });
     // An outer product sums nothing, yet the convention still counts 2 per term: 2 * 3*4.
     expect(einsumContraction('i,j->ij', [[3], [4]])).toEqual({ batch: 1, m: 3, k: 1, n: 4, flops: 24n });
     // Implicit output (numpy rule: indices used once, sorted): ij,jk -> ik.
-    expect(einsumContraction('ij,jk', [[3, 4], [4, 5]])?.flops).toBe(120n);
+    expect(
+      einsumContraction('ij,jk', [
+        [3, 4],
+        [4, 5],
+      ])?.flops,
+    ).toBe(120n);
     // An index summed inside one operand still counts: 2 * 2*3*4.
     expect(einsumContraction('ij,k->k', [[2, 3], [4]])?.flops).toBe(48n);
   });
 
   test('einsum that cannot be read is undefined: size clash, rank clash, ellipsis', () => {
-    expect(einsumContraction('ij,jk->ik', [[3, 4], [5, 6]])).toBeUndefined();
-    expect(einsumContraction('ij,jk->ik', [[3, 4, 1], [4, 5]])).toBeUndefined();
-    expect(einsumContraction('...ij,jk->...ik', [[2, 3, 4], [4, 5]])).toBeUndefined();
-    expect(einsumContraction('ij,jk->iz', [[3, 4], [4, 5]])).toBeUndefined();
+    expect(
+      einsumContraction('ij,jk->ik', [
+        [3, 4],
+        [5, 6],
+      ]),
+    ).toBeUndefined();
+    expect(
+      einsumContraction('ij,jk->ik', [
+        [3, 4, 1],
+        [4, 5],
+      ]),
+    ).toBeUndefined();
+    expect(
+      einsumContraction('...ij,jk->...ik', [
+        [2, 3, 4],
+        [4, 5],
+      ]),
+    ).toBeUndefined();
+    expect(
+      einsumContraction('ij,jk->iz', [
+        [3, 4],
+        [4, 5],
+      ]),
+    ).toBeUndefined();
     expect(nonMatmulFlops('Einsum', shaped([3, 4], [5, 6]), shaped([3, 6]), { equation: 'ij,jk->ik' })).toBeNull();
   });
 
   test('Conv2D as its im2col matmul: per image [outH*outW, kh*kw*inC] @ [kh*kw*inC, outC]', () => {
     // x [2,5,5,2], filter [3,3,2,4], same padding: y [2,5,5,4]; 2 * 2*25 * 18 * 4.
-    expect(matmulFromKernel('Conv2D', shaped([2, 5, 5, 2], [3, 3, 2, 4]), shaped([2, 5, 5, 4]), { dataFormat: 'NHWC' }))
-      .toEqual({ batch: 2, m: 25, k: 18, n: 4, flops: 7200n });
+    expect(
+      matmulFromKernel('Conv2D', shaped([2, 5, 5, 2], [3, 3, 2, 4]), shaped([2, 5, 5, 4]), { dataFormat: 'NHWC' }),
+    ).toEqual({ batch: 2, m: 25, k: 18, n: 4, flops: 7200n });
     // The same conv in NCHW: x [2,2,5,5], y [2,4,5,5].
-    expect(matmulFromKernel('Conv2D', shaped([2, 2, 5, 5], [3, 3, 2, 4]), shaped([2, 4, 5, 5]), { dataFormat: 'NCHW' })?.flops)
-      .toBe(7200n);
+    expect(
+      matmulFromKernel('Conv2D', shaped([2, 2, 5, 5], [3, 3, 2, 4]), shaped([2, 4, 5, 5]), { dataFormat: 'NCHW' })
+        ?.flops,
+    ).toBe(7200n);
     // Filter channels that do not match the input: unreadable.
     expect(matmulFromKernel('Conv2D', shaped([2, 5, 5, 3], [3, 3, 2, 4]), shaped([2, 5, 5, 4]), {})).toBeUndefined();
   });
@@ -101,20 +158,24 @@ describe('matmul counts of traced contraction kernels (cpu)', () => {
   });
 
   test('Conv2D valid: x [1,5,5,2], filter [3,3,2,4] -> y [1,3,3,4]: 2 * 9 * 18 * 4', () => {
-    const [conv] = traceOne(() => tf.conv2d(tf.ones([1, 5, 5, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 4]) as tf.Tensor4D, 1, 'valid'), 'Conv2D');
+    const [conv] = traceOne(
+      () => tf.conv2d(tf.ones([1, 5, 5, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 4]) as tf.Tensor4D, 1, 'valid'),
+      'Conv2D',
+    );
     expect(conv?.outputs[0]?.shape).toEqual([1, 3, 3, 4]);
     expect(conv?.matmul).toEqual({ batch: 1, m: 9, k: 18, n: 4, flops: 1296n });
   });
 
   test('Conv2D gradients cost what the forward conv costs: 1296 each', () => {
     const { result, records } = traceKernels(() =>
-      tf.grads((x: tf.Tensor, filter: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'valid')))([
-        tf.ones([1, 5, 5, 2]),
-        tf.ones([3, 3, 2, 4]),
-      ]),
+      tf.grads((x: tf.Tensor, filter: tf.Tensor) =>
+        tf.sum(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'valid')),
+      )([tf.ones([1, 5, 5, 2]), tf.ones([3, 3, 2, 4])]),
     );
     tf.dispose(result);
-    const byKernel = new Map(records.filter((record) => record.matmul !== undefined).map((record) => [record.kernel, record]));
+    const byKernel = new Map(
+      records.filter((record) => record.matmul !== undefined).map((record) => [record.kernel, record]),
+    );
     expect([...byKernel.keys()]).toEqual(['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
     // dx: dy [1,3,3,4] @ filter^T per image: m 9, k 4, n 18.
     expect(byKernel.get('Conv2DBackpropInput')?.matmul).toEqual({ batch: 1, m: 9, k: 4, n: 18, flops: 1296n });

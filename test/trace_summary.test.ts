@@ -62,7 +62,14 @@ test('non-matmul totals skip nested kernels and uncounted ones', () => {
   // Softmax 144 + Add 32 + the fused kernel's own 32; the nested Add is inside the fused kernel.
   expect(totalNonMatmulFlops(records)).toBe(208n);
   expect(outermostRecords(records).map((r) => r.kernel)).toEqual([
-    'GatherV2', 'BatchMatMul', 'BatchMatMul', 'Softmax', 'Add', '_FusedMatMul', 'TopK', 'TopK',
+    'GatherV2',
+    'BatchMatMul',
+    'BatchMatMul',
+    'Softmax',
+    'Add',
+    '_FusedMatMul',
+    'TopK',
+    'TopK',
   ]);
 });
 
@@ -75,9 +82,18 @@ test('roll-up by module path at each depth', () => {
   expect(totalsByPath(records, 0)).toEqual(new Map([['', traceTotals(records)]]));
   expect(totalsByPath(records, 1)).toEqual(
     new Map([
-      ['token_embeddings', { kernels: 1, matmulKernels: 0, matmulFlops: 0n, nonMatmulFlops: 0n, uncountedKernels: 0, timeMs: 0.5 }],
-      ['layers', { kernels: 5, matmulKernels: 3, matmulFlops: 1280n, nonMatmulFlops: 208n, uncountedKernels: 0, timeMs: 6.5 }],
-      ['lm_head', { kernels: 2, matmulKernels: 0, matmulFlops: 0n, nonMatmulFlops: 0n, uncountedKernels: 2, timeMs: 1 }],
+      [
+        'token_embeddings',
+        { kernels: 1, matmulKernels: 0, matmulFlops: 0n, nonMatmulFlops: 0n, uncountedKernels: 0, timeMs: 0.5 },
+      ],
+      [
+        'layers',
+        { kernels: 5, matmulKernels: 3, matmulFlops: 1280n, nonMatmulFlops: 208n, uncountedKernels: 0, timeMs: 6.5 },
+      ],
+      [
+        'lm_head',
+        { kernels: 2, matmulKernels: 0, matmulFlops: 0n, nonMatmulFlops: 0n, uncountedKernels: 2, timeMs: 1 },
+      ],
     ]),
   );
   const byLayer = totalsByPath(records, 2);
@@ -85,7 +101,12 @@ test('roll-up by module path at each depth', () => {
   expect(byLayer.get('layers.0')).toMatchObject({ kernels: 4, matmulFlops: 768n, nonMatmulFlops: 176n });
   expect(byLayer.get('layers.1')).toMatchObject({ kernels: 1, matmulFlops: 512n, nonMatmulFlops: 32n, timeMs: 3 });
   const byPart = totalsByPath(records, 3);
-  expect(byPart.get('layers.0.attn')).toMatchObject({ kernels: 3, matmulKernels: 2, matmulFlops: 768n, nonMatmulFlops: 144n });
+  expect(byPart.get('layers.0.attn')).toMatchObject({
+    kernels: 3,
+    matmulKernels: 2,
+    matmulFlops: 768n,
+    nonMatmulFlops: 144n,
+  });
   expect(byPart.get('layers.0')).toMatchObject({ kernels: 1, matmulFlops: 0n, nonMatmulFlops: 32n });
   expect(totalsByPath(records, 4).get('layers.0.attn.scores')).toMatchObject({ matmulFlops: 256n });
 });
@@ -94,7 +115,12 @@ test('totals per kernel name, in order of first appearance', () => {
   const byKernel = totalsByKernel(records);
   expect([...byKernel.keys()]).toEqual(['GatherV2', 'BatchMatMul', 'Softmax', 'Add', '_FusedMatMul', 'TopK']);
   expect(byKernel.get('BatchMatMul')).toEqual({
-    kernels: 2, matmulKernels: 2, matmulFlops: 768n, nonMatmulFlops: 0n, uncountedKernels: 0, timeMs: 3,
+    kernels: 2,
+    matmulKernels: 2,
+    matmulFlops: 768n,
+    nonMatmulFlops: 0n,
+    uncountedKernels: 0,
+    timeMs: 3,
   });
   expect(byKernel.get('Add')).toMatchObject({ kernels: 1, nonMatmulFlops: 32n });
   expect(byKernel.get('TopK')).toMatchObject({ kernels: 2, uncountedKernels: 2, nonMatmulFlops: 0n, timeMs: 1 });
@@ -107,6 +133,11 @@ test('time totals sum the outermost kernels; untimed traces have no time', () =>
   expect(totalTimeMs(untimed)).toBeUndefined();
   expect(traceTotals(untimed).timeMs).toBeUndefined();
   expect(traceTotals([])).toEqual({
-    kernels: 0, matmulKernels: 0, matmulFlops: 0n, nonMatmulFlops: 0n, uncountedKernels: 0, timeMs: undefined,
+    kernels: 0,
+    matmulKernels: 0,
+    matmulFlops: 0n,
+    nonMatmulFlops: 0n,
+    uncountedKernels: 0,
+    timeMs: undefined,
   });
 });

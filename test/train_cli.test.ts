@@ -7,7 +7,8 @@ async function trainJson(...argv: string[]): Promise<any> {
 
 /** GPT-2 XL by hand: P from the seed, forward matmul FLOPs of one 1024-token sequence L (2T(4d^2 + 3dF) + 4T^2 d) + 2TdV. */
 const XL_PARAMETERS = 2_127_057_600n;
-const XL_FORWARD_PER_SEQUENCE = 48n * (2n * 1024n * (4n * 1600n ** 2n + 3n * 1600n * 6400n) + 4n * 1024n ** 2n * 1600n) + 2n * 1024n * 1600n * 50257n;
+const XL_FORWARD_PER_SEQUENCE =
+  48n * (2n * 1024n * (4n * 1600n ** 2n + 3n * 1600n * 6400n) + 4n * 1024n ** 2n * 1600n) + 2n * 1024n * 1600n * 50257n;
 
 describe('train command', () => {
   it('answers the course question for GPT-2 XL at batch 1024 with the default assumptions', async () => {
@@ -22,13 +23,20 @@ describe('train command', () => {
     });
     expect(json.adamw.total).toBe('29778806400'); // 14 FLOPs per parameter x 2,127,057,600
     // Peak memory = 16 P + B * 4 * (L (8Td + 4TF + 2HT^2) + Td + 2TV) at T = 1024.
-    const perSequenceBytes = 4n * (48n * (8n * 1024n * 1600n + 4n * 1024n * 6400n + 2n * 25n * 1024n ** 2n) + 1024n * 1600n + 2n * 1024n * 50257n);
-    expect(json.memory_polynomial).toMatchObject({ constant: (16n * XL_PARAMETERS).toString(), per_batch: perSequenceBytes.toString() });
+    const perSequenceBytes =
+      4n *
+      (48n * (8n * 1024n * 1600n + 4n * 1024n * 6400n + 2n * 25n * 1024n ** 2n) + 1024n * 1600n + 2n * 1024n * 50257n);
+    expect(json.memory_polynomial).toMatchObject({
+      constant: (16n * XL_PARAMETERS).toString(),
+      per_batch: perSequenceBytes.toString(),
+    });
     expect(json.memory.total).toBe((16n * XL_PARAMETERS + 1024n * perSequenceBytes).toString());
     expect(json.largest_batch).toMatchObject({ memory_bytes: '80000000000', batch: 2 });
     // days = 400e3 * stepFlops / (0.5 * 19.5e12) / 86400, exactly: numerator / denominator.
     const days = json.run_time.days;
-    expect(BigInt(days.numerator) * 86_400n * 39n * 10n ** 12n).toBe(BigInt(days.denominator) * 400_000n * stepFlops * 4n);
+    expect(BigInt(days.numerator) * 86_400n * 39n * 10n ** 12n).toBe(
+      BigInt(days.denominator) * 400_000n * stepFlops * 4n,
+    );
     expect(days.value).toBeCloseTo((400e3 * Number(stepFlops)) / (0.5 * 19.5e12) / 86_400, 6);
     expect(json.assumptions.steps).toEqual({ value: '400000', default: true });
     expect(json.assumptions.mfu).toMatchObject({ numerator: '1', denominator: '2', default: true });
@@ -49,7 +57,21 @@ describe('train command', () => {
   });
 
   it('takes the flags as given and marks them so', async () => {
-    const json = await trainJson('tiny', '--batch', '2', '--seq', '4', '--memory', '4MiB', '--steps', '1,000', '--peak-flops', '2.5G', '--mfu', '40%');
+    const json = await trainJson(
+      'tiny',
+      '--batch',
+      '2',
+      '--seq',
+      '4',
+      '--memory',
+      '4MiB',
+      '--steps',
+      '1,000',
+      '--peak-flops',
+      '2.5G',
+      '--mfu',
+      '40%',
+    );
     expect(json.assumptions).toMatchObject({
       memory_bytes: { value: String(4 * 2 ** 20), default: false },
       steps: { value: '1000', default: false },
@@ -80,8 +102,20 @@ describe('train command', () => {
       flops: String(2 * 64 * 8 * 64),
     });
     expect(json.memory.per_layer.map((row: any) => row.name)).toEqual([
-      'ln1', 'q', 'k', 'v', 'scores', 'softmax', 'weighted sum', 'output projection',
-      'ln2', 'w1', 'w3', 'SiLU', 'product', 'w2',
+      'ln1',
+      'q',
+      'k',
+      'v',
+      'scores',
+      'softmax',
+      'weighted sum',
+      'output projection',
+      'ln2',
+      'w1',
+      'w3',
+      'SiLU',
+      'product',
+      'w2',
     ]);
     expect(json.memory.final.map((row: any) => [row.name, row.numeric_shape])).toEqual([
       ['final norm', [1, 8, 64]],
@@ -107,7 +141,7 @@ describe('train command', () => {
     const json = await trainJson('gpt2-xl', '--memory', '40GB');
     expect(json.largest_batch.batch).toBe(0);
     expect(json.largest_batch.reason).toBe(
-      'one sequence of 1024 tokens needs 52067257344 bytes (34032921600 for the weights\' state and 18034335744 of activations), ' +
+      "one sequence of 1024 tokens needs 52067257344 bytes (34032921600 for the weights' state and 18034335744 of activations), " +
         'more than the 40000000000 bytes available',
     );
   });
@@ -121,13 +155,31 @@ describe('train command', () => {
 
   const badCalls: [string[], string][] = [
     [['gpt2-xl', '--batch', '0'], 'flopledger: --batch: "0" is not a positive integer; use e.g. --batch 8\n'],
-    [['gpt2-xl', '--seq', '2048'], 'flopledger: --seq 2048 is longer than the context length of gpt2-xl (1024); add --ctx 2048 to raise the context length, or use --seq 1024 or less\n'],
-    [['gpt2-xl', '--memory', '80'], 'flopledger: --memory: "80" is not a size; use a number with a unit, e.g. --memory 8GB or --memory 512MiB\n'],
+    [
+      ['gpt2-xl', '--seq', '2048'],
+      'flopledger: --seq 2048 is longer than the context length of gpt2-xl (1024); add --ctx 2048 to raise the context length, or use --seq 1024 or less\n',
+    ],
+    [
+      ['gpt2-xl', '--memory', '80'],
+      'flopledger: --memory: "80" is not a size; use a number with a unit, e.g. --memory 8GB or --memory 512MiB\n',
+    ],
     [['gpt2-xl', '--steps', '4e5'], 'flopledger: --steps: "4e5" is not a positive integer; use e.g. --steps 400000\n'],
-    [['gpt2-xl', '--peak-flops', 'fast'], 'flopledger: --peak-flops: "fast" is not a FLOP rate; use a number with an optional SI prefix, e.g. --peak-flops 19.5T (= 19.5e12 = 19500000000000 FLOP/s)\n'],
-    [['gpt2-xl', '--mfu', '50'], 'flopledger: --mfu: "50" is more than 100% of peak; use a fraction in (0, 1] (for a percentage add %: --mfu 50%), e.g. --mfu 0.5 or --mfu 50%\n'],
-    [['gpt2-xl', '--mfu', '0'], 'flopledger: --mfu: "0" is zero; a run needs some utilization, use e.g. --mfu 0.5 or --mfu 50%\n'],
-    [['gpt2-xl', '--depth', '4'], "flopledger: option '--depth <depth>' argument '4' is invalid. Allowed choices are 0, 1, 2, 3. (see flopledger train --help)\n"],
+    [
+      ['gpt2-xl', '--peak-flops', 'fast'],
+      'flopledger: --peak-flops: "fast" is not a FLOP rate; use a number with an optional SI prefix, e.g. --peak-flops 19.5T (= 19.5e12 = 19500000000000 FLOP/s)\n',
+    ],
+    [
+      ['gpt2-xl', '--mfu', '50'],
+      'flopledger: --mfu: "50" is more than 100% of peak; use a fraction in (0, 1] (for a percentage add %: --mfu 50%), e.g. --mfu 0.5 or --mfu 50%\n',
+    ],
+    [
+      ['gpt2-xl', '--mfu', '0'],
+      'flopledger: --mfu: "0" is zero; a run needs some utilization, use e.g. --mfu 0.5 or --mfu 50%\n',
+    ],
+    [
+      ['gpt2-xl', '--depth', '4'],
+      "flopledger: option '--depth <depth>' argument '4' is invalid. Allowed choices are 0, 1, 2, 3. (see flopledger train --help)\n",
+    ],
     [['no-such-model'], ''],
     [[], "flopledger: missing required argument 'model' (see flopledger train --help)\n"],
   ];

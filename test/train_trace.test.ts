@@ -3,7 +3,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../src/runtime/backend.js';
 import type { RunShape } from '../src/config/model_config.js';
-import { disposeWeights, initWeights, swiglu, tokenIds, weightEntries, type ModelParts, type TransformerWeights } from '../src/model/index.js';
+import {
+  disposeWeights,
+  initWeights,
+  swiglu,
+  tokenIds,
+  weightEntries,
+  type ModelParts,
+  type TransformerWeights,
+} from '../src/model/index.js';
 import { currentModulePath, scope } from '../src/core/scope.js';
 import { traceKernels, type KernelRecord } from '../src/trace/index.js';
 import {
@@ -54,7 +62,14 @@ function tearDown({ weights, optimizer, ids, targets }: Setup): void {
 
 /** Runs one step and returns the loss it reported, releasing the scalar. */
 function stepLoss(setup: Setup, hyper: AdamWHyperparameters = DEFAULT_ADAMW, parts: Partial<ModelParts> = {}): number {
-  const loss = trainingStep(config, setup.weights, { ids: setup.ids, targets: setup.targets }, setup.optimizer, hyper, parts);
+  const loss = trainingStep(
+    config,
+    setup.weights,
+    { ids: setup.ids, targets: setup.targets },
+    setup.optimizer,
+    hyper,
+    parts,
+  );
   try {
     return loss.dataSync()[0]!;
   } finally {
@@ -92,7 +107,9 @@ describe('training step on cpu', () => {
       expected += lse - row[targetValues[t]!]!;
     }
     expected /= B * T;
-    const loss = tf.tidy(() => meanCrossEntropy(tf.tensor3d(logitValues, [B, T, V]), tf.tensor2d(targetValues, [B, T], 'int32')));
+    const loss = tf.tidy(() =>
+      meanCrossEntropy(tf.tensor3d(logitValues, [B, T, V]), tf.tensor2d(targetValues, [B, T], 'int32')),
+    );
     expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
     loss.dispose();
     expect(tf.memory().numTensors).toBe(baseline);
@@ -100,15 +117,13 @@ describe('training step on cpu', () => {
 
   it("its closed-form gradient equals tfjs's own differentiation of the formula, op by op", () => {
     const [B, T, V] = [2, 3, 5];
-    const logits = tf.tensor3d(Array.from({ length: B * T * V }, (_, i) => valueAt(i + 7)), [B, T, V]);
+    const logits = tf.tensor3d(
+      Array.from({ length: B * T * V }, (_, i) => valueAt(i + 7)),
+      [B, T, V],
+    );
     const targets = tf.tensor2d([4, 0, 2, 2, 1, 3], [B, T], 'int32');
     const opByOp = (z: tf.Tensor) =>
-      tf.mean(
-        tf.sub(
-          tf.logSumExp(z, -1),
-          tf.sum(tf.mul(z, tf.oneHot(targets, V).toFloat()), -1),
-        ),
-      );
+      tf.mean(tf.sub(tf.logSumExp(z, -1), tf.sum(tf.mul(z, tf.oneHot(targets, V).toFloat()), -1)));
     const [reference] = tf.grads(opByOp)([logits]);
     const [closedForm] = tf.grads((z: tf.Tensor) => meanCrossEntropy(z as tf.Tensor3D, targets))([logits]);
     const want = reference!.dataSync();
@@ -127,7 +142,13 @@ describe('training step on cpu', () => {
   it('one AdamW update of a small tensor matches the update written out by hand', () => {
     const initial = [0.5, -1.25, 2, 0];
     const gradient = [0.1, -0.3, 0.02, 1.5];
-    const hyper: AdamWHyperparameters = { learningRate: 0.1, beta1: 0.8, beta2: 0.95, epsilon: 1e-6, weightDecay: 0.05 };
+    const hyper: AdamWHyperparameters = {
+      learningRate: 0.1,
+      beta1: 0.8,
+      beta2: 0.95,
+      epsilon: 1e-6,
+      weightDecay: 0.05,
+    };
     const variable = tf.tidy(() => tf.variable(tf.tensor1d(initial)));
     const state = initAdamW([{ path: 'p', variable }]);
     const grads = [tf.tensor1d(gradient)];
@@ -193,7 +214,14 @@ describe('training step on cpu', () => {
       },
     }));
     const plantings: [string, Partial<ModelParts>][] = [
-      ['planted: forward throws', { ffn: () => { throw new Error('planted: forward throws'); } }],
+      [
+        'planted: forward throws',
+        {
+          ffn: () => {
+            throw new Error('planted: forward throws');
+          },
+        },
+      ],
       [
         'planted: forward throws late',
         {
@@ -262,7 +290,14 @@ describe('training step on cpu', () => {
     beforeAll(() => {
       const setup = setUp(3);
       const trace = traceKernels(
-        () => trainingStep(config, setup.weights, { ids: setup.ids, targets: setup.targets }, setup.optimizer, DEFAULT_ADAMW),
+        () =>
+          trainingStep(
+            config,
+            setup.weights,
+            { ids: setup.ids, targets: setup.targets },
+            setup.optimizer,
+            DEFAULT_ADAMW,
+          ),
         { phaseOf: currentPhase },
       );
       trace.result.dispose();
@@ -277,7 +312,8 @@ describe('training step on cpu', () => {
     });
 
     it('forward: 9L+1 matmuls, the loss under `loss`; backward: two matmuls per forward matmul at its path', () => {
-      const matmuls = (phase: string) => records.filter((record) => record.phase === phase && record.matmul !== undefined);
+      const matmuls = (phase: string) =>
+        records.filter((record) => record.phase === phase && record.matmul !== undefined);
       const forwardPaths = matmuls('forward').map((record) => record.path);
       expect(forwardPaths).toHaveLength(9 * config.num_layers + 1);
       const backwardPaths = matmuls('backward').map((record) => record.path);
@@ -302,10 +338,14 @@ describe('training step on cpu', () => {
     });
 
     it('the lm_head gradients are dx = dy W^T and dW = x^T dy on the flattened tokens', () => {
-      const lmHead = records.filter((record) => record.phase === 'backward' && record.path === 'lm_head' && record.matmul);
+      const lmHead = records.filter(
+        (record) => record.phase === 'backward' && record.path === 'lm_head' && record.matmul,
+      );
       const N = run.batch * run.seq;
       const [d, V] = [config.d_model, config.vocab_size];
-      expect(lmHead.map((record) => [record.matmul!.batch, record.matmul!.m, record.matmul!.k, record.matmul!.n])).toEqual([
+      expect(
+        lmHead.map((record) => [record.matmul!.batch, record.matmul!.m, record.matmul!.k, record.matmul!.n]),
+      ).toEqual([
         [1, N, V, d],
         [1, d, N, V],
       ]);
@@ -361,7 +401,9 @@ describe('training step on cpu', () => {
       },
     }));
     const grads = scope('outer', () =>
-      attributeBackward(() => tf.grads((t: tf.Tensor) => tf.sum(scope('inner.module', () => spy(t) as tf.Tensor)))([x])),
+      attributeBackward(() =>
+        tf.grads((t: tf.Tensor) => tf.sum(scope('inner.module', () => spy(t) as tf.Tensor)))([x]),
+      ),
     );
     expect(seen).toEqual(['backward outer.inner.module']);
     expect(Array.from(grads[0]!.dataSync())).toEqual([2, 2, 2]);
@@ -374,9 +416,11 @@ describe('training step on cpu', () => {
     withPhase('backward', () => {
       expect(withPhase('forward', () => currentPhase())).toBe('forward');
       expect(currentPhase()).toBe('backward');
-      expect(() => withPhase('optimizer', () => {
-        throw new Error('x');
-      })).toThrow('x');
+      expect(() =>
+        withPhase('optimizer', () => {
+          throw new Error('x');
+        }),
+      ).toThrow('x');
       expect(currentPhase()).toBe('backward');
     });
     expect(currentPhase()).toBeUndefined();
@@ -430,7 +474,10 @@ describe('cpu and wasm agree on a step', () => {
       await useBackend(backendName);
       const setup = setUp(9);
       const loss = stepLoss(setup);
-      outcome.push({ loss, weights: weightEntries(setup.weights).map((entry) => entry.tensor.dataSync() as Float32Array) });
+      outcome.push({
+        loss,
+        weights: weightEntries(setup.weights).map((entry) => entry.tensor.dataSync() as Float32Array),
+      });
       tearDown(setup);
       expect(tf.memory().numTensors).toBe(0);
     }

@@ -36,7 +36,15 @@ const xl = GPT2_XL;
 /** The seed's part (a), checked there against the notebook: L (4d^2 + 3dF + 2d) + 2Vd + d. */
 const XL_PARAMETERS = 2_127_057_600n;
 
-type Expected = [path: string, gradient: 'input' | 'weight', operand: string, batch: number[], m: number, k: number, n: number];
+type Expected = [
+  path: string,
+  gradient: 'input' | 'weight',
+  operand: string,
+  batch: number[],
+  m: number,
+  k: number,
+  n: number,
+];
 
 /**
  * The backward rows of one tiny layer, from calculus (B = 2, T = 4, N = 8, d = 6, H = 3, dk = 2, F = 10):
@@ -95,8 +103,14 @@ describe('backward matmul inventory', () => {
       forwardDescription: 'x @ Wq',
       component: 'attention_projections',
     });
-    expect(at('layers.1.ffn.w2', 'W')).toMatchObject({ description: 'dW2 = x^T @ dy', symbolicShapes: '[F,B*T] x [B*T,d]' });
-    expect(at('layers.1.attn.scores', 'k')).toMatchObject({ description: 'dk = dS^T @ q', component: 'attention_core' });
+    expect(at('layers.1.ffn.w2', 'W')).toMatchObject({
+      description: 'dW2 = x^T @ dy',
+      symbolicShapes: '[F,B*T] x [B*T,d]',
+    });
+    expect(at('layers.1.attn.scores', 'k')).toMatchObject({
+      description: 'dk = dS^T @ q',
+      component: 'attention_core',
+    });
     expect(at('layers.0.attn.weighted_sum', 'P')).toMatchObject({ symbolicShapes: '[B,H,T,dk] x [B,H,dk,T]' });
     expect(at('lm_head', 'W')).toMatchObject({ symbolicShapes: '[d,B*T] x [B*T,V]', component: 'lm_head' });
   });
@@ -181,14 +195,41 @@ describe('training memory', () => {
     const memory = trainingMemory(tiny, tinyRun);
     const perLayer = memory.activations.perLayer;
     expect(perLayer.map((row) => row.name)).toEqual([
-      'ln1', 'q', 'k', 'v', 'scores', 'softmax', 'weighted sum', 'output projection',
-      'ln2', 'w1', 'w3', 'SiLU', 'product', 'w2',
+      'ln1',
+      'q',
+      'k',
+      'v',
+      'scores',
+      'softmax',
+      'weighted sum',
+      'output projection',
+      'ln2',
+      'w1',
+      'w3',
+      'SiLU',
+      'product',
+      'w2',
     ]);
     const scores = perLayer.find((row) => row.name === 'scores')!;
     expect(scores.shape).toEqual({ symbolic: ['B', 'H', 'T', 'T'], numeric: [2, 3, 4, 4] });
     expect(scores.module).toBe('attn.scores');
     // B*T = 8: eight [B,T,d] rows of 48, four [B,T,F] rows of 80, two [B,H,T,T] rows of 96.
-    expect(perLayer.map((row) => row.elements)).toEqual([48n, 48n, 48n, 48n, 96n, 96n, 48n, 48n, 48n, 80n, 80n, 80n, 80n, 48n]);
+    expect(perLayer.map((row) => row.elements)).toEqual([
+      48n,
+      48n,
+      48n,
+      48n,
+      96n,
+      96n,
+      48n,
+      48n,
+      48n,
+      80n,
+      80n,
+      80n,
+      80n,
+      48n,
+    ]);
     expect(memory.activations.perLayerBytes).toBe(4n * 896n);
     // Final norm [B,T,d] 48, logits [B,T,V] 88, cross-entropy softmax [B,T,V] 88.
     expect(memory.activations.final.map((row) => [row.name, row.elements])).toEqual([
@@ -238,7 +279,7 @@ describe('largest batch', () => {
     expect(oneShort).toEqual({
       batch: 0,
       reason:
-        'one sequence of 4 tokens needs 16992 bytes (12960 for the weights\' state and 4032 of activations), ' +
+        "one sequence of 4 tokens needs 16992 bytes (12960 for the weights' state and 4032 of activations), " +
         'more than the 16991 bytes available',
     });
     expect(largestBatch(tiny, 4, 12_959n)).toEqual({
@@ -274,7 +315,9 @@ describe('step FLOPs and run time', () => {
     });
     // seconds = 400,000 * stepFlops / (0.5 * 19.5e12) = 400,000 * stepFlops * 4 / (39 * 10^12), cross-multiplied.
     expect(time.seconds.numerator * 39n * 10n ** 12n).toBe(time.seconds.denominator * 400_000n * stepFlops * 4n);
-    expect(time.days.numerator * 86_400n * time.seconds.denominator).toBe(time.seconds.numerator * time.days.denominator);
+    expect(time.days.numerator * 86_400n * time.seconds.denominator).toBe(
+      time.seconds.numerator * time.days.denominator,
+    );
     const days = (400e3 * Number(stepFlops)) / (0.5 * 19.5e12) / 86_400;
     expect(Number(time.days.numerator) / Number(time.days.denominator)).toBeCloseTo(days, 6);
     expect(days).toBeGreaterThan(6583);
@@ -286,7 +329,16 @@ describe('step FLOPs and run time', () => {
 describe('rate flags', () => {
   it('reads peak FLOP/s exactly in every spelling', () => {
     const expected = { numerator: 19_500_000_000_000n, denominator: 1n };
-    for (const spelling of ['19.5T', '19.5t', '19.5e12', '1.95E13', '19500000000000', '19.5 TFLOP/s', '19.5TFLOPS', ' 19500G ']) {
+    for (const spelling of [
+      '19.5T',
+      '19.5t',
+      '19.5e12',
+      '1.95E13',
+      '19500000000000',
+      '19.5 TFLOP/s',
+      '19.5TFLOPS',
+      ' 19500G ',
+    ]) {
       expect(parsePeakFlops(spelling, '--peak-flops'), spelling).toEqual(expected);
     }
     expect(parsePeakFlops('312T', '--peak-flops')).toEqual({ numerator: 312n * 10n ** 12n, denominator: 1n });
@@ -312,9 +364,13 @@ describe('rate flags', () => {
     expect(() => parseMfu('50', '--mfu')).toThrow(
       '--mfu: "50" is more than 100% of peak; use a fraction in (0, 1] (for a percentage add %: --mfu 50%), e.g. --mfu 0.5 or --mfu 50%',
     );
-    expect(() => parseMfu('150%', '--mfu')).toThrow('--mfu: "150%" is more than 100% of peak; use a fraction in (0, 1], e.g.');
+    expect(() => parseMfu('150%', '--mfu')).toThrow(
+      '--mfu: "150%" is more than 100% of peak; use a fraction in (0, 1], e.g.',
+    );
     expect(() => parseMfu('0%', '--mfu')).toThrow('--mfu: "0%" is zero');
-    expect(() => parseMfu('half', '--mfu')).toThrow('--mfu: "half" is not a fraction or percentage; use e.g. --mfu 0.5 or --mfu 50%');
+    expect(() => parseMfu('half', '--mfu')).toThrow(
+      '--mfu: "half" is not a fraction or percentage; use e.g. --mfu 0.5 or --mfu 50%',
+    );
   });
 
   it('keeps decimals exact', () => {

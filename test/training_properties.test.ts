@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { forwardFlopBreakdown, forwardMatmulInventory, MATMUL_COMPONENTS, parameterInventory } from '../src/analytic/index.js';
+import {
+  forwardFlopBreakdown,
+  forwardMatmulInventory,
+  MATMUL_COMPONENTS,
+  parameterInventory,
+} from '../src/analytic/index.js';
 import {
   backwardFlopBreakdown,
   backwardMatmulInventory,
@@ -49,11 +54,7 @@ describe('training accounting properties', () => {
 
   it('skips a weight gradient exactly when that weight is frozen, and keeps skipped rows out of totals', () => {
     const arbitraryFrozen = arbitraryConfigAndRun.chain(([config, run]) =>
-      fc.tuple(
-        fc.constant(config),
-        fc.constant(run),
-        fc.subarray(parameterInventory(config).map((row) => row.path)),
-      ),
+      fc.tuple(fc.constant(config), fc.constant(run), fc.subarray(parameterInventory(config).map((row) => row.path))),
     );
     fc.assert(
       fc.property(arbitraryFrozen, ([config, run, frozen]) => {
@@ -145,7 +146,9 @@ describe('training accounting properties', () => {
           expect(time.seconds.numerator * peak.numerator * utilization.numerator).toBe(
             steps * stepFlops * time.seconds.denominator * peak.denominator * utilization.denominator,
           );
-          expect(time.days.numerator * 86_400n * time.seconds.denominator).toBe(time.seconds.numerator * time.days.denominator);
+          expect(time.days.numerator * 86_400n * time.seconds.denominator).toBe(
+            time.seconds.numerator * time.days.denominator,
+          );
         },
       ),
       FEW_RUNS,

@@ -70,7 +70,9 @@ describe('verifyModel on a hand-worked model (cpu)', () => {
     expect(verification.nonMatmul.uncounted).toEqual([]);
     expect(verdictLine(verification)).toBe('verified: 19 of 19 matmuls match exactly (26,720 FLOPs) on cpu');
     expect(verificationExitCode(verification)).toBe(ExitCode.ok);
-    const byComponent = Object.fromEntries(verification.matmuls.byComponent.map((entry) => [entry.component, entry.traced]));
+    const byComponent = Object.fromEntries(
+      verification.matmuls.byComponent.map((entry) => [entry.component, entry.traced]),
+    );
     expect(byComponent).toEqual({
       attention_projections: 2n * 4n * 1_280n,
       attention_core: 2n * 2n * 800n,
@@ -90,8 +92,12 @@ describe('verifyModel on a hand-worked model (cpu)', () => {
       'layers.1.attn.output_proj: extra: expected no matmul; traced BatchMatMul [10,8] x [8,8] = 1,280 FLOPs',
     ]);
     const text = lines(renderReport(verificationReport(verification, 1), 'table'));
-    expect(text).toContain('- layers.0.attn.output_proj: extra: expected no matmul; traced BatchMatMul [10,8] x [8,8] = 1,280 FLOPs');
-    expect(text).toContain('- layers.1.attn.output_proj: extra: expected no matmul; traced BatchMatMul [10,8] x [8,8] = 1,280 FLOPs');
+    expect(text).toContain(
+      '- layers.0.attn.output_proj: extra: expected no matmul; traced BatchMatMul [10,8] x [8,8] = 1,280 FLOPs',
+    );
+    expect(text).toContain(
+      '- layers.1.attn.output_proj: extra: expected no matmul; traced BatchMatMul [10,8] x [8,8] = 1,280 FLOPs',
+    );
     // 26,720 traced; the inventory without two output projections expects 26,720 - 2 * 1,280.
     expect(text).toContain(
       'NOT verified: 17 of 17 expected matmuls match exactly; 2 mismatches (2 extra); traced 26,720 FLOPs, expected 24,160, on cpu',
@@ -109,7 +115,9 @@ describe('verifyModel on a hand-worked model (cpu)', () => {
       'layers.1.ffn.w3: extra: expected no matmul; traced BatchMatMul [10,8] x [8,12] = 1,920 FLOPs',
     ]);
     const text = lines(renderReport(verificationReport(verification, 3), 'table'));
-    expect(text).toContain('- layers.0.ffn.w3: extra: expected no matmul; traced BatchMatMul [10,8] x [8,12] = 1,920 FLOPs');
+    expect(text).toContain(
+      '- layers.0.ffn.w3: extra: expected no matmul; traced BatchMatMul [10,8] x [8,12] = 1,920 FLOPs',
+    );
     expect(text).toContain(
       'NOT verified: 19 of 19 expected matmuls match exactly; 2 mismatches (2 extra); ' +
         '21 matmul kernels traced, 19 expected (9 per layer + lm_head); traced 30,560 FLOPs, expected 26,720, on cpu',
@@ -156,7 +164,9 @@ describe('verifyModel on a hand-worked model (cpu)', () => {
         throw new Error('planted failure in softmax');
       },
     };
-    await expect(verifyModel({ config, run, backend: 'cpu', parts: broken })).rejects.toThrow('planted failure in softmax');
+    await expect(verifyModel({ config, run, backend: 'cpu', parts: broken })).rejects.toThrow(
+      'planted failure in softmax',
+    );
     expect(tf.memory().numTensors).toBe(baseline);
   });
 });

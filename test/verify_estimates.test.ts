@@ -53,10 +53,22 @@ const smallConfig = arbitrarySmallModel({
  *   ln_final:  4Nd + 2N
  */
 function nonMatmulClosedForm(config: ModelConfig, shape: RunShape): bigint {
-  const [L, d, H, F] = [config.num_layers, config.d_model, config.num_heads, config.d_ff].map(BigInt) as [bigint, bigint, bigint, bigint];
+  const [L, d, H, F] = [config.num_layers, config.d_model, config.num_heads, config.d_ff].map(BigInt) as [
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+  ];
   const [B, T] = [BigInt(shape.batch), BigInt(shape.seq)];
   const N = B * T;
-  const perLayer = 2n * (4n * N * d + 2n * N) + 6n * N * d + 2n * B * H * T * T + 2n * T * T + B * H * T * (5n * T - 2n) + 2n * N * d + 3n * N * F;
+  const perLayer =
+    2n * (4n * N * d + 2n * N) +
+    6n * N * d +
+    2n * B * H * T * T +
+    2n * T * T +
+    B * H * T * (5n * T - 2n) +
+    2n * N * d +
+    3n * N * F;
   return L * perLayer + 4n * N * d + 2n * N;
 }
 
@@ -95,7 +107,9 @@ describe('nonMatmulEstimate', () => {
     expect(estimate.byKernel.get('Reverse')).toBeUndefined();
     // Sub only in LayerNorm's x - mean: three of N*d.
     expect(estimate.byKernel.get('Sub')).toBe(240n);
-    expect(estimate.kernels.some((kernel) => kernel.path === 'position_embeddings' && kernel.kernel === 'Add')).toBe(true);
+    expect(estimate.kernels.some((kernel) => kernel.path === 'position_embeddings' && kernel.kernel === 'Add')).toBe(
+      true,
+    );
     expect(estimate.kernels.some((kernel) => kernel.path === 'layers.0.ffn.gelu')).toBe(true);
   });
 
@@ -118,7 +132,16 @@ describe('nonMatmulEstimate', () => {
   });
 
   it('equals the closed form for GPT-2 XL at 1,024 tokens', () => {
-    const xl: ModelConfig = { ...oneLayer, name: 'gpt2-xl', vocab_size: 50257, context_length: 1024, num_layers: 48, d_model: 1600, num_heads: 25, d_ff: 6400 };
+    const xl: ModelConfig = {
+      ...oneLayer,
+      name: 'gpt2-xl',
+      vocab_size: 50257,
+      context_length: 1024,
+      num_layers: 48,
+      d_model: 1600,
+      num_heads: 25,
+      d_ff: 6400,
+    };
     expect(nonMatmulEstimate(xl, { batch: 1, seq: 1024 }).total).toBe(nonMatmulClosedForm(xl, { batch: 1, seq: 1024 }));
   });
 });
@@ -263,7 +286,16 @@ describe('assertRealRunFits', () => {
     expect(WASM_HEAP_BYTES).toBe(4_294_967_296n);
     // GPT-2 XL's fp32 weights alone are 8,508,230,400 bytes (the seed's anchor); its matmul
     // weights (all but the 80,411,200-entry embedding and the gains) are packed once more.
-    const xl: ModelConfig = { ...oneLayer, name: 'gpt2-xl', vocab_size: 50257, context_length: 1024, num_layers: 48, d_model: 1600, num_heads: 25, d_ff: 6400 };
+    const xl: ModelConfig = {
+      ...oneLayer,
+      name: 'gpt2-xl',
+      vocab_size: 50257,
+      context_length: 1024,
+      num_layers: 48,
+      d_model: 1600,
+      num_heads: 25,
+      d_ff: 6400,
+    };
     expect(() => assertRealRunFits(xl, { batch: 1, seq: 8 }, 'wasm', 10n ** 12n)).toThrow(
       /^gpt2-xl at batch 1 x 8 tokens needs about 16\.\d GB on wasm \(weights 8\.51 GB \+ their packed copies 8\.19 GB \+ activations \d+ MB\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); use --backend meta to trace shapes without data \(the weights alone do not fit\)$/,
     );

@@ -14,7 +14,12 @@ import { verifyModel } from '../src/verify/index.js';
  * 2T(4d^2 + 3dF) for the projections and FFN and 4T^2 d for the attention core; 2TdV for lm_head.
  */
 function forwardFlops(config: ModelConfig, seq: number): bigint {
-  const [L, d, F, V] = [config.num_layers, config.d_model, config.d_ff, config.vocab_size].map(BigInt) as [bigint, bigint, bigint, bigint];
+  const [L, d, F, V] = [config.num_layers, config.d_model, config.d_ff, config.vocab_size].map(BigInt) as [
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+  ];
   const T = BigInt(seq);
   return L * (2n * T * (4n * d * d + 3n * d * F) + 4n * T * T * d) + 2n * T * d * V;
 }
@@ -54,7 +59,9 @@ describe('verify on the meta backend at full size', () => {
   });
 
   it('covers the course presets among the seed-architecture presets', () => {
-    expect(SEED_ARCHITECTURE_PRESETS).toEqual(expect.arrayContaining(['tiny', 'gpt2-small', 'gpt2-medium', 'gpt2-large', 'gpt2-xl']));
+    expect(SEED_ARCHITECTURE_PRESETS).toEqual(
+      expect.arrayContaining(['tiny', 'gpt2-small', 'gpt2-medium', 'gpt2-large', 'gpt2-xl']),
+    );
   });
 
   it.each(SEED_ARCHITECTURE_PRESETS)('verifies %s at its full context length exactly', async (name) => {
@@ -73,7 +80,9 @@ describe('verify on the meta backend at full size', () => {
     const verification = await verifyModel({ config, run: { batch: 1, seq: 1024 }, backend: 'meta' });
     // 48 * (2*1024*(4*1600^2 + 3*1600*6400) + 4*1024^2*1600) + 2*1024*1600*50257, by hand.
     expect(verification.matmuls.expectedTotal).toBe(4_513_336_524_800n);
-    expect(verdictLine(verification)).toBe('verified: 433 of 433 matmuls match exactly (4,513,336,524,800 FLOPs) on meta');
+    expect(verdictLine(verification)).toBe(
+      'verified: 433 of 433 matmuls match exactly (4,513,336,524,800 FLOPs) on meta',
+    );
   });
 
   it('verifies GPT-2 XL at 16,384 tokens exactly and releases every tensor', async () => {
@@ -101,7 +110,9 @@ describe('verify on the meta backend at full size', () => {
     const config = loadModelConfig('tiny');
     const attempt = verifyModel({ config, run: { batch: 1, seq: 8 }, backend: 'meta', parts: atanSoftmax });
     await expect(attempt).rejects.toBeInstanceOf(UnavailableError);
-    await expect(verifyModel({ config, run: { batch: 1, seq: 8 }, backend: 'meta', parts: atanSoftmax })).rejects.toThrow(
+    await expect(
+      verifyModel({ config, run: { batch: 1, seq: 8 }, backend: 'meta', parts: atanSoftmax }),
+    ).rejects.toThrow(
       'the meta backend has no kernel "Atan" yet; run on --backend wasm or cpu for this model, or add src/meta/kernels/atan.ts',
     );
     expect(tf.memory().numTensors).toBe(baseline);

@@ -13,7 +13,12 @@ import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
  * lm_head 2NdV once.
  */
 function forwardFlops(config: ModelConfig, run: RunShape): bigint {
-  const [L, d, F, V] = [config.num_layers, config.d_model, config.d_ff, config.vocab_size].map(BigInt) as [bigint, bigint, bigint, bigint];
+  const [L, d, F, V] = [config.num_layers, config.d_model, config.d_ff, config.vocab_size].map(BigInt) as [
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+  ];
   const [B, T] = [BigInt(run.batch), BigInt(run.seq)];
   return L * (2n * B * T * (4n * d * d + 3n * d * F) + 4n * B * T * T * d) + 2n * B * T * d * V;
 }

@@ -121,7 +121,12 @@ describe('verify --train on cpu', () => {
     const rows = backwardMatmulInventory(tiny, tinyRun);
     const N = tinyRun.batch * tinyRun.seq; // 16 tokens
     const planted = plant(rows, 'layers.0.ffn.w2', 'W', (row) => ({ ...row, m: tiny.d_model, k: N, n: tiny.d_ff }));
-    const verification = await verifyTraining({ config: tiny, run: tinyRun, backend: 'cpu', backwardInventory: planted });
+    const verification = await verifyTraining({
+      config: tiny,
+      run: tinyRun,
+      backend: 'cpu',
+      backwardInventory: planted,
+    });
     expect(verification.ok).toBe(false);
     expect(verificationExitCode(verification)).toBe(1);
     expect(trainingMismatchLines(verification)).toEqual([
@@ -145,7 +150,12 @@ describe('verify --train on cpu', () => {
       flops: flops([B, H], T, 1, T),
       macs: flops([B, H], T, 1, T) / 2n,
     }));
-    const verification = await verifyTraining({ config: tiny, run: tinyRun, backend: 'cpu', backwardInventory: planted });
+    const verification = await verifyTraining({
+      config: tiny,
+      run: tinyRun,
+      backend: 'cpu',
+      backwardInventory: planted,
+    });
     expect(trainingMismatchLines(verification)).toEqual([
       'backward layers.1.attn.weighted_sum: shape: expected [32,1] x [1,8] = 512 FLOPs; traced BatchMatMul [32,4] x [4,8] = 2,048 FLOPs',
     ]);
@@ -158,7 +168,9 @@ describe('verify --train on cpu', () => {
   });
 
   it('an inventory that forgets the lm_head input gradient reports it as an extra traced kernel', async () => {
-    const rows = backwardMatmulInventory(tiny, tinyRun).filter((row) => !(row.path === 'lm_head' && row.operand === 'x'));
+    const rows = backwardMatmulInventory(tiny, tinyRun).filter(
+      (row) => !(row.path === 'lm_head' && row.operand === 'x'),
+    );
     const verification = await verifyTraining({ config: tiny, run: tinyRun, backend: 'cpu', backwardInventory: rows });
     expect(trainingMismatchLines(verification)).toEqual([
       'backward lm_head: extra: expected no matmul; traced BatchMatMul [16,11] x [11,8] = 2,816 FLOPs',
@@ -240,7 +252,17 @@ describe('verify --train on meta at full size', () => {
 
 describe('the verify command with --train', () => {
   it('adds the training step to the forward verification and exits 0 when everything matches', async () => {
-    const { code, stdout, stderr } = await cli('verify', 'tiny', '--backend', 'cpu', '--seq', '8', '--train', '--format', 'json');
+    const { code, stdout, stderr } = await cli(
+      'verify',
+      'tiny',
+      '--backend',
+      'cpu',
+      '--seq',
+      '8',
+      '--train',
+      '--format',
+      'json',
+    );
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const json = JSON.parse(stdout) as { ok: boolean; training: Record<string, unknown> };
@@ -271,7 +293,17 @@ describe('the verify command with --train', () => {
     const [V, d, F, L] = [50_257n, 768n, 3_072n, 12n];
     const P = 2n * V * d + L * (4n * d * d + 3n * d * F + 2n * d) + d;
     expect(5n * 4n * P + 6n * 4n * V * d).toBeGreaterThan(2n ** 32n);
-    const { code, stdout, stderr } = await cli('verify', 'gpt2-small', '--backend', 'wasm', '--seq', '32', '--train', '--max-memory', '100GB');
+    const { code, stdout, stderr } = await cli(
+      'verify',
+      'gpt2-small',
+      '--backend',
+      'wasm',
+      '--seq',
+      '32',
+      '--train',
+      '--max-memory',
+      '100GB',
+    );
     expect(code).toBe(2);
     expect(stdout).toBe('');
     const lines = stderr.trimEnd().split('\n');

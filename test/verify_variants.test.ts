@@ -161,7 +161,11 @@ describe('verify every variant on cpu, forward and training step', () => {
       bias: true,
     };
     const plantings: Partial<ModelParts>[] = [
-      { geluMlp: () => { throw new Error('planted failure in the forward pass'); } },
+      {
+        geluMlp: () => {
+          throw new Error('planted failure in the forward pass');
+        },
+      },
       {
         // A norm whose backward pass throws, after the forward pass has run.
         layerNorm: (x) =>
@@ -174,7 +178,9 @@ describe('verify every variant on cpu, forward and training step', () => {
       },
     ];
     for (const parts of plantings) {
-      await expect(verifyTraining({ config, run: { batch: 2, seq: 6 }, backend: 'cpu', parts })).rejects.toThrow('planted failure');
+      await expect(verifyTraining({ config, run: { batch: 2, seq: 6 }, backend: 'cpu', parts })).rejects.toThrow(
+        'planted failure',
+      );
       expect(tf.memory().numTensors).toBe(0);
     }
   });
@@ -229,7 +235,9 @@ describe('every preset on meta at its full context length', () => {
   });
 
   it('covers the seed GPT-2 presets and the eight variant presets', () => {
-    expect(listPresets()).toEqual(expect.arrayContaining(['tiny', 'gpt2-small', 'gpt2-medium', 'gpt2-large', 'gpt2-xl', ...NEW_PRESETS]));
+    expect(listPresets()).toEqual(
+      expect.arrayContaining(['tiny', 'gpt2-small', 'gpt2-medium', 'gpt2-large', 'gpt2-xl', ...NEW_PRESETS]),
+    );
   });
 
   it.each(listPresets())('verifies %s exactly', async (name) => {
@@ -258,14 +266,17 @@ describe('every preset on meta at its full context length', () => {
     expect(tf.memory().numTensors).toBe(baseline);
   });
 
-  it.each(['gpt2-original-small', 'tinyllama-1.1b'])('verifies a training step of %s at full context exactly', async (name) => {
-    const config = loadModelConfig(name);
-    const run = { batch: 1, seq: config.context_length };
-    const training = await verifyTraining({ config, run, backend: 'meta' });
-    expect(training.ok).toBe(true);
-    expect(training.backward.matchedCount).toBe(2 * matmulCount(config));
-    expect(training.total.backward).toBe(2n * forwardFlops(config, run));
-    expect(training.optimizer.parameterCount).toBe(parameters(config));
-    expect(tf.memory().numTensors).toBe(baseline);
-  });
+  it.each(['gpt2-original-small', 'tinyllama-1.1b'])(
+    'verifies a training step of %s at full context exactly',
+    async (name) => {
+      const config = loadModelConfig(name);
+      const run = { batch: 1, seq: config.context_length };
+      const training = await verifyTraining({ config, run, backend: 'meta' });
+      expect(training.ok).toBe(true);
+      expect(training.backward.matchedCount).toBe(2 * matmulCount(config));
+      expect(training.total.backward).toBe(2n * forwardFlops(config, run));
+      expect(training.optimizer.parameterCount).toBe(parameters(config));
+      expect(tf.memory().numTensors).toBe(baseline);
+    },
+  );
 });

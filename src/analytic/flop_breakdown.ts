@@ -4,9 +4,7 @@ import { FLOP_COMPONENTS, layerIndexOf } from '../core/module_paths.js';
 import { forwardMatmulInventory } from './forward_matmuls.js';
 import type { MatmulComponent, MatmulRow } from './types.js';
 
-export const MATMUL_COMPONENTS = FLOP_COMPONENTS.filter(
-  (c): c is MatmulComponent => c !== 'non_matmul',
-);
+export const MATMUL_COMPONENTS = FLOP_COMPONENTS.filter((c): c is MatmulComponent => c !== 'non_matmul');
 
 export interface LayerFlops {
   layer: number;

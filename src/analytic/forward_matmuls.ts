@@ -95,7 +95,16 @@ export function forwardMatmulInventory(config: ModelConfig, run: RunShape): Matm
         dk,
         T,
       ),
-      matmul(path.weightedSum(i), 'attention_core', `P @ v${sharedV}`, `[B,H,T,T] x [B,${kvHeads},T,dk]`, [B, H], T, T, dk),
+      matmul(
+        path.weightedSum(i),
+        'attention_core',
+        `P @ v${sharedV}`,
+        `[B,H,T,T] x [B,${kvHeads},T,dk]`,
+        [B, H],
+        T,
+        T,
+        dk,
+      ),
       // heads merged: o is (B, T, d)
       matmul(path.attnProjection(i, 'output_proj'), projection, 'o @ Wo', '[B,T,d] x [d,d]', [B], T, d, d),
     );
@@ -116,7 +125,16 @@ export function forwardMatmulInventory(config: ModelConfig, run: RunShape): Matm
   }
   rows.push(
     architecture.tie_embeddings
-      ? matmul(path.lmHead, 'lm_head', 'x @ E^T (tied: reuses token_embeddings)', `[B,T,d] x [d,${symbol.vocab}]`, [B], T, d, Vp)
+      ? matmul(
+          path.lmHead,
+          'lm_head',
+          'x @ E^T (tied: reuses token_embeddings)',
+          `[B,T,d] x [d,${symbol.vocab}]`,
+          [B],
+          T,
+          d,
+          Vp,
+        )
       : matmul(path.lmHead, 'lm_head', 'x @ Wlm', `[B,T,d] x [d,${symbol.vocab}]`, [B], T, d, Vp),
   );
   return rows;

@@ -112,7 +112,14 @@ function layerNorm(modulePath: string, B: number, T: number, d: number): NonMatm
  * a sin + b cos), written as x * cos + swap(x) * sin with swap(a, b) = (b, a) and the signs in
  * the sin table: a Reverse (data movement), two Multiply and one Add over the whole activation.
  */
-function rope(modulePath: string, of: string, B: number, heads: number, T: number, dk: number): NonMatmulKernelEstimate[] {
+function rope(
+  modulePath: string,
+  of: string,
+  B: number,
+  heads: number,
+  T: number,
+  dk: number,
+): NonMatmulKernelEstimate[] {
   const x = [B, heads, T, dk];
   const pairs = [B, heads, T, dk / 2, 2];
   const angles = [T, dk]; // cos, or sin with the pair's sign, per (position, channel)
@@ -161,7 +168,16 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
       : [];
 
   const kernels: NonMatmulKernelEstimate[] = [
-    kernelEstimate(path.tokenEmbeddings, 'GatherV2', 'E[ids]', [[architecture.padded_vocab_size, d], [B, T]], hidden),
+    kernelEstimate(
+      path.tokenEmbeddings,
+      'GatherV2',
+      'E[ids]',
+      [
+        [architecture.padded_vocab_size, d],
+        [B, T],
+      ],
+      hidden,
+    ),
   ];
   if (architecture.positions === 'learned') {
     kernels.push(
@@ -177,11 +193,23 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
       ...bias(path.attnProjection(i, 'v_proj'), kvHidden),
     );
     if (architecture.positions === 'rope') {
-      kernels.push(...rope(path.rope(i), 'q', B, H, T, dk), ...rope(path.rope(i), 'k', B, architecture.num_kv_heads, T, dk));
+      kernels.push(
+        ...rope(path.rope(i), 'q', B, H, T, dk),
+        ...rope(path.rope(i), 'k', B, architecture.num_kv_heads, T, dk),
+      );
     }
     kernels.push(
       kernelEstimate(path.scores(i), 'Multiply', 'scores / sqrt(dk)', [scores, []], scores),
-      kernelEstimate(path.scores(i), 'Greater', 'key position > query position', [[1, T], [T, 1]], positions),
+      kernelEstimate(
+        path.scores(i),
+        'Greater',
+        'key position > query position',
+        [
+          [1, T],
+          [T, 1],
+        ],
+        positions,
+      ),
       kernelEstimate(path.scores(i), 'Select', 'mask: -inf or 0', [positions, positions, positions], positions),
       kernelEstimate(path.scores(i), 'Add', 'scores + mask', [scores, positions], scores),
       kernelEstimate(path.softmax(i), 'Softmax', 'softmax over keys', [scores], scores),

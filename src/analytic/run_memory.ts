@@ -87,7 +87,11 @@ function row(
 }
 
 /** Peak bytes of one real forward pass of `config` at `run` (see the file comment for what it assumes). */
-export function runMemoryEstimate(config: ModelConfig, run: RunShape, options: RunMemoryOptions = {}): RunMemoryEstimate {
+export function runMemoryEstimate(
+  config: ModelConfig,
+  run: RunShape,
+  options: RunMemoryOptions = {},
+): RunMemoryEstimate {
   assertRunFits(config, run);
   const architecture = architectureOf(config);
   const { vocab_size: V, num_layers: L, d_model: d, num_heads: H, d_ff: F } = config;
@@ -123,11 +127,14 @@ export function runMemoryEstimate(config: ModelConfig, run: RunShape, options: R
     row('token_embeddings', 'E[ids]', hidden, 1, 1),
     ...(rope
       ? [row('rope tables', 'cos and signed sin of each (position, channel)', [T, dk], 2, 1)]
-      : [row('position_embeddings', 'P[0:T], E[ids] + P[0:T]', hidden, 1, 1), row('position_embeddings', 'P[0:T]', [T, d], 1, 1)]),
+      : [
+          row('position_embeddings', 'P[0:T], E[ids] + P[0:T]', hidden, 1, 1),
+          row('position_embeddings', 'P[0:T]', [T, d], 1, 1),
+        ]),
     ...normRows('layers.{i}.ln1', L),
     row('layers.{i}.attn.q_proj', 'q (and + bias)', hidden, 1 + biased, L),
     row('layers.{i}.attn.{k,v}_proj', 'k, v (and + bias)', kvHidden, 2 * (1 + biased), L),
-    row('layers.{i}.attn.{q,k,v}_proj', 'flattened inputs, and q\'s flattened output', tokens, 4, L),
+    row('layers.{i}.attn.{q,k,v}_proj', "flattened inputs, and q's flattened output", tokens, 4, L),
     row('layers.{i}.attn.{k,v}_proj', 'flattened outputs', [B * T, dkv], 2, L),
     row('layers.{i}.attn', 'q split into heads: a view and a transpose', heads, 2, L),
     row('layers.{i}.attn', 'k, v split into heads: a view and a transpose each', kvHeads, 4, L),

@@ -21,9 +21,7 @@ export function assertRunFits(config: ModelConfig, run: RunShape): void {
     );
   }
   if (!Number.isSafeInteger(headDim(config))) {
-    problems.push(
-      `${config.source}: d_model (${config.d_model}) must be divisible by num_heads (${config.num_heads})`,
-    );
+    problems.push(`${config.source}: d_model (${config.d_model}) must be divisible by num_heads (${config.num_heads})`);
   }
   const { num_kv_heads, vocab_multiple } = architectureOf(config);
   if (!Number.isSafeInteger(num_kv_heads) || num_kv_heads < 1 || config.num_heads % num_kv_heads !== 0) {
@@ -33,7 +31,9 @@ export function assertRunFits(config: ModelConfig, run: RunShape): void {
     );
   }
   if (!Number.isSafeInteger(vocab_multiple) || vocab_multiple < 1) {
-    problems.push(`${config.source}: vocab_multiple (${vocab_multiple}) must be a positive integer; use 1 for no padding`);
+    problems.push(
+      `${config.source}: vocab_multiple (${vocab_multiple}) must be a positive integer; use 1 for no padding`,
+    );
   }
   if (problems.length > 0) throw new InputError(problems);
 }

@@ -55,7 +55,10 @@ export interface ModelOverrideOptions {
  */
 export function addModelOverrideOptions(command: Command): Command {
   return command
-    .option('--config <path>', 'a flopledger JSON config or a Hugging Face config.json (llama, mistral, gpt2), in place of <model>')
+    .option(
+      '--config <path>',
+      'a flopledger JSON config or a Hugging Face config.json (llama, mistral, gpt2), in place of <model>',
+    )
     .option('--ctx <n>', 'override context_length (needed for --seq beyond the preset context)')
     .option('--layers <n>', 'override num_layers')
     .option('--d-model <n>', 'override d_model')
@@ -93,7 +96,8 @@ function requireOneModel(command: Command): void {
 }
 
 export function modelOverrides(options: ModelOverrideOptions): ConfigOverrides {
-  const integer = (raw: string | undefined, flag: string) => (raw === undefined ? undefined : parsePositiveInteger(raw, flag));
+  const integer = (raw: string | undefined, flag: string) =>
+    raw === undefined ? undefined : parsePositiveInteger(raw, flag);
   const overrides: ConfigOverrides = {
     context_length: integer(options.ctx, '--ctx'),
     num_layers: integer(options.layers, '--layers'),
@@ -119,7 +123,11 @@ export function modelOverrides(options: ModelOverrideOptions): ConfigOverrides {
  * of --config (the preAction hook has refused a single-model command that names both), with the
  * override flags applied. Its notes go to stderr, so stdout stays clean for JSON. Throws InputError.
  */
-export function loadModel(nameOrPath: string | undefined, options: ModelOverrideOptions, context: CommandContext): ModelConfig {
+export function loadModel(
+  nameOrPath: string | undefined,
+  options: ModelOverrideOptions,
+  context: CommandContext,
+): ModelConfig {
   const overrides = modelOverrides(options);
   let config: ModelConfig;
   if (nameOrPath !== undefined) config = loadModelConfig(nameOrPath, overrides);
@@ -130,7 +138,11 @@ export function loadModel(nameOrPath: string | undefined, options: ModelOverride
 }
 
 /** The models of a command taking several: the --config file first, then each argument. Throws InputError. */
-export function loadModels(namesOrPaths: readonly string[], options: ModelOverrideOptions, context: CommandContext): ModelConfig[] {
+export function loadModels(
+  namesOrPaths: readonly string[],
+  options: ModelOverrideOptions,
+  context: CommandContext,
+): ModelConfig[] {
   const fromFile = options.config === undefined ? [] : [loadModel(undefined, options, context)];
   return [...fromFile, ...namesOrPaths.map((nameOrPath) => loadModel(nameOrPath, options, context))];
 }
@@ -148,9 +160,7 @@ export function addFormatOption(
   formats: readonly OutputFormat[] = OUTPUT_FORMATS,
   defaultFormat: OutputFormat = 'table',
 ): Command {
-  return command.addOption(
-    new Option('--format <format>', 'output format').choices(formats).default(defaultFormat),
-  );
+  return command.addOption(new Option('--format <format>', 'output format').choices(formats).default(defaultFormat));
 }
 
 export interface DepthOptions {
@@ -217,13 +227,20 @@ export function addModelRunOptions(command: Command): Command {
       'auto',
     )
     .option('--seed <n>', 'seed of the random weights and token ids (default 0)')
-    .option('--max-memory <size>', 'refuse a real run whose estimated peak exceeds this, e.g. 8GB (default: half the free RAM)');
+    .option(
+      '--max-memory <size>',
+      'refuse a real run whose estimated peak exceeds this, e.g. 8GB (default: half the free RAM)',
+    );
 }
 
 const WHOLE_NUMBER = /^\d+$/;
 
 /** The flags as library options; every bad value is an InputError naming its flag. */
-export function modelRunOptionsOf(flags: ModelRunFlags): { backend: BackendChoice; seed: number; maxMemoryBytes: bigint } {
+export function modelRunOptionsOf(flags: ModelRunFlags): {
+  backend: BackendChoice;
+  seed: number;
+  maxMemoryBytes: bigint;
+} {
   const backend = parseBackendChoice(flags.backend);
   let seed = 0;
   if (flags.seed !== undefined) {

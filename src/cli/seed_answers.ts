@@ -2,7 +2,13 @@
  * The seed problem's deliverables (a)-(e) as a report, computed from its models: the `answers`
  * command prints them, and the bare command prints them after its verifications.
  */
-import { forwardFlopBreakdown, parameterMemory, summarizeParameters, sweepModels, sweepSequenceLengths } from '../analytic/index.js';
+import {
+  forwardFlopBreakdown,
+  parameterMemory,
+  summarizeParameters,
+  sweepModels,
+  sweepSequenceLengths,
+} from '../analytic/index.js';
 import { loadModelConfig, resolveRunShape } from '../config/index.js';
 import { answersReport } from '../views/answers_report.js';
 import type { Report } from '../render/table.js';

@@ -44,7 +44,14 @@ const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions', Choice>> = {
   ffn: {
     values: FFN_KINDS,
     meanings: { swiglu: 'W2(SiLU(W1 x) * W3 x)', gelu: 'W2 GELU(W1 x), two matrices' },
-    aliases: { silu: 'swiglu', swish: 'swiglu', glu: 'swiglu', gelu_new: 'gelu', gelu_pytorch_tanh: 'gelu', mlp: 'gelu' },
+    aliases: {
+      silu: 'swiglu',
+      swish: 'swiglu',
+      glu: 'swiglu',
+      gelu_new: 'gelu',
+      gelu_pytorch_tanh: 'gelu',
+      mlp: 'gelu',
+    },
     others: ['relu', 'relu2', 'squared_relu', 'geglu', 'reglu', 'gelu_glu'],
   },
   norm: {
@@ -196,7 +203,8 @@ function countExample(field: keyof typeof EXAMPLE_COUNTS, raw: Readonly<Record<s
 }
 
 function switchFix(value: unknown): string {
-  if (typeof value === 'string' && /^\s*(true|false)\s*$/i.test(value)) return `write ${value.trim().toLowerCase()} without quotes`;
+  if (typeof value === 'string' && /^\s*(true|false)\s*$/i.test(value))
+    return `write ${value.trim().toLowerCase()} without quotes`;
   if (value === 1 || value === 0) return `write ${value === 1 ? 'true' : 'false'}`;
   return 'use true or false';
 }

@@ -40,7 +40,9 @@ export function readConfigFile(
     );
   }
   // A Hugging Face config.json names its model_type; a flopledger config never has that key.
-  return isHuggingFaceConfig(value) ? parseHuggingFaceConfig(value, source, name) : parseModelConfig(value, source, name);
+  return isHuggingFaceConfig(value)
+    ? parseHuggingFaceConfig(value, source, name)
+    : parseModelConfig(value, source, name);
 }
 
 function readFailure(source: string, error: unknown, notFoundHint: (() => string) | undefined): string {

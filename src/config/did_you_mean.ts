@@ -40,7 +40,11 @@ function isAdjacentSwap(a: string, b: string): boolean {
   const differ = [...a].flatMap((char, i) => (char === b[i] ? [] : [i]));
   const [first, second] = differ;
   return (
-    differ.length === 2 && first !== undefined && second === first + 1 && a[first] === b[second] && a[second] === b[first]
+    differ.length === 2 &&
+    first !== undefined &&
+    second === first + 1 &&
+    a[first] === b[second] &&
+    a[second] === b[first]
   );
 }
 

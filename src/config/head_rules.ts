@@ -30,7 +30,12 @@ export function headSplitProblem(
 }
 
 /** The num_kv_heads rule, or undefined when it holds. */
-export function kvHeadsProblem(source: string, numKvHeads: number, numHeads: number, names: KeyNames): string | undefined {
+export function kvHeadsProblem(
+  source: string,
+  numKvHeads: number,
+  numHeads: number,
+  names: KeyNames,
+): string | undefined {
   if (numHeads % numKvHeads === 0) return undefined;
   return (
     `${source}: ${names('num_kv_heads')} (${numKvHeads}) must divide ${names('num_heads')} (${numHeads}); ` +

@@ -129,9 +129,7 @@ function loadFromPresetName(name: string): ModelConfig {
   const suggestion = closestMatch(name, available);
   const lead =
     suggestion !== undefined ? `unknown model "${name}": did you mean "${suggestion}"?` : `unknown model "${name}".`;
-  throw new InputError(
-    `${lead} Available presets: ${available.join(', ')}; or pass a path to a JSON config file.`,
-  );
+  throw new InputError(`${lead} Available presets: ${available.join(', ')}; or pass a path to a JSON config file.`);
 }
 
 /**
@@ -170,7 +168,8 @@ export function applyOverrides(base: ModelConfig, overrides: ConfigOverrides, la
   for (const key of [...dimensions, ...architecture]) merged[key] = overrides[key];
   const dModel = merged['d_model'];
   // An invalid d_model is reported by the validation below; it has no SwiGLU width to compute.
-  if (swiglu && typeof dModel === 'number' && Number.isSafeInteger(dModel) && dModel > 0) merged['d_ff'] = swigluDff(dModel);
+  if (swiglu && typeof dModel === 'number' && Number.isSafeInteger(dModel) && dModel > 0)
+    merged['d_ff'] = swigluDff(dModel);
 
   const flags = [...dimensions, ...architecture].map((key) => flagText(key, overrides[key]));
   if (swiglu) flags.push(`${OVERRIDE_FLAGS.d_ff_rule} swiglu`);

@@ -49,7 +49,9 @@ export function parseIntegerList(raw: string, flag: string): number[] {
     const base = example(flag);
     const where = items.length > 1 ? ` in "${raw}"` : '';
     const verb = bad.length > 1 ? 'are not positive integers' : 'is not a positive integer';
-    throw new InputError(`${flag}: ${bad.join(', ')}${where} ${verb}; use e.g. ${flag} ${base},${2 * base},${4 * base}`);
+    throw new InputError(
+      `${flag}: ${bad.join(', ')}${where} ${verb}; use e.g. ${flag} ${base},${2 * base},${4 * base}`,
+    );
   }
   return values;
 }

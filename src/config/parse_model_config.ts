@@ -55,7 +55,12 @@ const configFileSchema = z.strictObject({
  * config with overrides reads "gpt2-xl with --d-model 1000"). `names` spells the keys in
  * messages when the object was translated from another format. Throws InputError listing every problem.
  */
-export function parseModelConfig(value: unknown, source: string, name: string, names: KeyNames = OWN_KEY_NAMES): ModelConfig {
+export function parseModelConfig(
+  value: unknown,
+  source: string,
+  name: string,
+  names: KeyNames = OWN_KEY_NAMES,
+): ModelConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InputError(
       `${source}: top-level value must be a JSON object with keys ${MODEL_CONFIG_KEYS.join(', ')}; got ${typeName(value)}`,
@@ -85,7 +90,9 @@ export function parseModelConfig(value: unknown, source: string, name: string, n
   ];
   if (problems.length > 0 || !result.success) throw new InputError(problems);
 
-  const given = Object.fromEntries(ARCHITECTURE_KEYS.filter((key) => result.data[key] !== undefined).map((key) => [key, result.data[key]]));
+  const given = Object.fromEntries(
+    ARCHITECTURE_KEYS.filter((key) => result.data[key] !== undefined).map((key) => [key, result.data[key]]),
+  );
   const dims = result.data;
   return Object.freeze({
     name,

@@ -15,7 +15,9 @@ export function swigluDff(d_model: number): number {
   const d = BigInt(d_model);
   const dff = ((d + 23n) / 24n) * 64n;
   if (dff > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new InputError(`swigluDff: d_model (${d_model}) is too large: the SwiGLU d_ff (${dff}) is not a safe integer`);
+    throw new InputError(
+      `swigluDff: d_model (${d_model}) is too large: the SwiGLU d_ff (${dff}) is not a safe integer`,
+    );
   }
   return Number(dff);
 }

@@ -25,13 +25,7 @@ import { einsumContraction, matmulFromKernel } from './matmul_shapes.js';
 import type { Shaped } from './kernel_record.js';
 
 export type FlopRuleCategory =
-  | 'matmul'
-  | 'elementwise'
-  | 'comparison'
-  | 'reduction'
-  | 'softmax'
-  | 'scan'
-  | 'data_movement';
+  'matmul' | 'elementwise' | 'comparison' | 'reduction' | 'softmax' | 'scan' | 'data_movement';
 
 export type FlopFormula = (
   inputs: readonly Shaped[],
@@ -93,12 +87,16 @@ const einsumExtraWork: FlopFormula = (inputs, _outputs, attrs) => {
   if (typeof equation !== 'string') return null;
   if (inputs.length === 1) return sizeOf(inputs[0]);
   if (inputs.length !== 2) return null;
-  return einsumContraction(equation, inputs.map((input) => input.shape)) === undefined ? null : 0n;
+  return einsumContraction(
+    equation,
+    inputs.map((input) => input.shape),
+  ) === undefined
+    ? null
+    : 0n;
 };
 
 function contractionOnly(kernel: string): FlopFormula {
-  return (inputs, outputs, attrs) =>
-    matmulFromKernel(kernel, inputs, outputs, attrs) === undefined ? null : 0n;
+  return (inputs, outputs, attrs) => (matmulFromKernel(kernel, inputs, outputs, attrs) === undefined ? null : 0n);
 }
 
 const RULE_GROUPS: readonly RuleGroup[] = [
@@ -129,8 +127,19 @@ const RULE_GROUPS: readonly RuleGroup[] = [
 
   {
     kernels: [
-      'Add', 'Sub', 'Multiply', 'RealDiv', 'FloorDiv', 'Mod', 'Pow', 'SquaredDifference',
-      'Maximum', 'Minimum', 'Atan2', 'Prelu', 'EluGrad',
+      'Add',
+      'Sub',
+      'Multiply',
+      'RealDiv',
+      'FloorDiv',
+      'Mod',
+      'Pow',
+      'SquaredDifference',
+      'Maximum',
+      'Minimum',
+      'Atan2',
+      'Prelu',
+      'EluGrad',
     ],
     category: 'elementwise',
     formula: 'output size',
@@ -139,10 +148,42 @@ const RULE_GROUPS: readonly RuleGroup[] = [
   },
   {
     kernels: [
-      'Neg', 'Abs', 'Square', 'Sqrt', 'Rsqrt', 'Reciprocal', 'Exp', 'Expm1', 'Log', 'Log1p',
-      'Sigmoid', 'Softplus', 'Tanh', 'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh',
-      'Asinh', 'Acosh', 'Atanh', 'Erf', 'Relu', 'Relu6', 'LeakyRelu', 'Elu', 'Selu', 'Step',
-      'Sign', 'Floor', 'Ceil', 'Round', 'ClipByValue',
+      'Neg',
+      'Abs',
+      'Square',
+      'Sqrt',
+      'Rsqrt',
+      'Reciprocal',
+      'Exp',
+      'Expm1',
+      'Log',
+      'Log1p',
+      'Sigmoid',
+      'Softplus',
+      'Tanh',
+      'Sin',
+      'Cos',
+      'Tan',
+      'Asin',
+      'Acos',
+      'Atan',
+      'Sinh',
+      'Cosh',
+      'Asinh',
+      'Acosh',
+      'Atanh',
+      'Erf',
+      'Relu',
+      'Relu6',
+      'LeakyRelu',
+      'Elu',
+      'Selu',
+      'Step',
+      'Sign',
+      'Floor',
+      'Ceil',
+      'Round',
+      'ClipByValue',
     ],
     category: 'elementwise',
     formula: 'output size',
@@ -163,8 +204,20 @@ const RULE_GROUPS: readonly RuleGroup[] = [
 
   {
     kernels: [
-      'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd',
-      'LogicalOr', 'LogicalXor', 'LogicalNot', 'IsNan', 'IsInf', 'IsFinite', 'Select',
+      'Equal',
+      'NotEqual',
+      'Greater',
+      'GreaterEqual',
+      'Less',
+      'LessEqual',
+      'LogicalAnd',
+      'LogicalOr',
+      'LogicalXor',
+      'LogicalNot',
+      'IsNan',
+      'IsInf',
+      'IsFinite',
+      'Select',
     ],
     category: 'comparison',
     formula: 'output size',
@@ -242,10 +295,31 @@ const RULE_GROUPS: readonly RuleGroup[] = [
 
   {
     kernels: [
-      'Reshape', 'Transpose', 'Slice', 'StridedSlice', 'Concat', 'Pack', 'Unpack', 'SplitV',
-      'ExpandDims', 'Tile', 'BroadcastTo', 'Reverse', 'PadV2', 'MirrorPad', 'GatherV2',
-      'GatherNd', 'TensorScatterUpdate', 'OneHot', 'Cast', 'Identity', 'DepthToSpace',
-      'SpaceToBatchND', 'BatchToSpaceND', 'FlipLeftRight', 'Diag',
+      'Reshape',
+      'Transpose',
+      'Slice',
+      'StridedSlice',
+      'Concat',
+      'Pack',
+      'Unpack',
+      'SplitV',
+      'ExpandDims',
+      'Tile',
+      'BroadcastTo',
+      'Reverse',
+      'PadV2',
+      'MirrorPad',
+      'GatherV2',
+      'GatherNd',
+      'TensorScatterUpdate',
+      'OneHot',
+      'Cast',
+      'Identity',
+      'DepthToSpace',
+      'SpaceToBatchND',
+      'BatchToSpaceND',
+      'FlipLeftRight',
+      'Diag',
     ],
     category: 'data_movement',
     formula: '0 (data movement)',
@@ -266,7 +340,13 @@ function buildTable(groups: readonly RuleGroup[]): ReadonlyMap<string, FlopRule>
   for (const group of groups) {
     for (const kernel of group.kernels) {
       if (table.has(kernel)) throw new Error(`flop_rules: kernel ${kernel} has two rules`);
-      table.set(kernel, { kernel, category: group.category, formula: group.formula, why: group.why, flops: group.flops });
+      table.set(kernel, {
+        kernel,
+        category: group.category,
+        formula: group.formula,
+        why: group.why,
+        flops: group.flops,
+      });
     }
   }
   return table;

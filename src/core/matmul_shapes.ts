@@ -61,7 +61,10 @@ export function matmulFromKernel(
       return batchMatmul(inputs, outputs, attrs);
     case 'Einsum':
       if (inputs.length !== 2 || typeof attrs['equation'] !== 'string') return undefined;
-      return einsumContraction(attrs['equation'], inputs.map((input) => input.shape));
+      return einsumContraction(
+        attrs['equation'],
+        inputs.map((input) => input.shape),
+      );
     case 'Conv2D':
       return conv2d(inputs, outputs, attrs);
     case 'Conv2DBackpropInput':
@@ -152,7 +155,12 @@ function parseEinsum(equation: string, operandShapes: readonly (readonly number[
     }
   }
   const output =
-    rhs ?? [...uses].filter(([, count]) => count === 1).map(([index]) => index).sort().join('');
+    rhs ??
+    [...uses]
+      .filter(([, count]) => count === 1)
+      .map(([index]) => index)
+      .sort()
+      .join('');
   if (![...output].every((index) => sizes.has(index))) return undefined;
   return { operands, output, sizes };
 }
@@ -209,7 +217,12 @@ function conv2dBackpropFilter(
   const filter = filterDims(outputs[0]?.shape);
   if (x === undefined || dy === undefined || filter === undefined) return undefined;
   if (filter.inChannels !== x.channels || filter.outChannels !== dy.channels) return undefined;
-  return tracedMatmul(1, filter.kh * filter.kw * filter.inChannels, dy.batch * dy.height * dy.width, filter.outChannels);
+  return tracedMatmul(
+    1,
+    filter.kh * filter.kw * filter.inChannels,
+    dy.batch * dy.height * dy.width,
+    filter.outChannels,
+  );
 }
 
 /** inputs {x, filter [kh, kw, inC, multiplier]}: each output channel sees only its own kh*kw window. */

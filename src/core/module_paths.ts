@@ -54,13 +54,7 @@ export const path = {
  * Components for FLOP breakdowns. Matmul work falls in the first four; everything else
  * (norms, softmax, RoPE, SiLU, residual adds, reshapes) is `non_matmul` and is reported apart.
  */
-export const FLOP_COMPONENTS = [
-  'attention_projections',
-  'attention_core',
-  'ffn',
-  'lm_head',
-  'non_matmul',
-] as const;
+export const FLOP_COMPONENTS = ['attention_projections', 'attention_core', 'ffn', 'lm_head', 'non_matmul'] as const;
 export type FlopComponent = (typeof FLOP_COMPONENTS)[number];
 
 /** Components for parameter breakdowns. */

@@ -45,13 +45,7 @@ export class MetaBackend extends KernelBackend {
     return this.allocate(dtype);
   }
 
-  override move(
-    dataId: DataId,
-    _values: BackendValues,
-    _shape: number[],
-    dtype: DataType,
-    refCount: number,
-  ): void {
+  override move(dataId: DataId, _values: BackendValues, _shape: number[], dtype: DataType, refCount: number): void {
     this.data.set(dataId, { dtype, refCount });
   }
 

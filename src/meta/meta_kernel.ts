@@ -17,10 +17,7 @@ export type MetaKernelFunc<Inputs, Attrs = Record<string, never>> = (
  * The registry entry for one meta kernel. The engine calls every kernel through the untyped
  * KernelFunc signature; the typed inputs and attrs are the kernel's own contract (kernel_names.ts).
  */
-export function metaKernel<Inputs, Attrs>(
-  kernelName: string,
-  kernelFunc: MetaKernelFunc<Inputs, Attrs>,
-): KernelConfig {
+export function metaKernel<Inputs, Attrs>(kernelName: string, kernelFunc: MetaKernelFunc<Inputs, Attrs>): KernelConfig {
   return {
     kernelName,
     backendName: META_BACKEND_NAME,

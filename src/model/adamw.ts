@@ -90,12 +90,15 @@ export function disposeAdamW(state: AdamWState): void {
 /** Checks hyperparameters once, naming the bad one; a wrong value would otherwise only show as NaN. */
 export function assertAdamWHyperparameters(hyper: AdamWHyperparameters): void {
   const problems: string[] = [];
-  if (!(hyper.learningRate > 0 && Number.isFinite(hyper.learningRate))) problems.push(`learningRate ${hyper.learningRate} must be positive`);
+  if (!(hyper.learningRate > 0 && Number.isFinite(hyper.learningRate)))
+    problems.push(`learningRate ${hyper.learningRate} must be positive`);
   for (const name of ['beta1', 'beta2'] as const) {
     if (!(hyper[name] >= 0 && hyper[name] < 1)) problems.push(`${name} ${hyper[name]} must be in [0, 1)`);
   }
-  if (!(hyper.epsilon > 0 && Number.isFinite(hyper.epsilon))) problems.push(`epsilon ${hyper.epsilon} must be positive`);
-  if (!(hyper.weightDecay >= 0 && Number.isFinite(hyper.weightDecay))) problems.push(`weightDecay ${hyper.weightDecay} must be >= 0`);
+  if (!(hyper.epsilon > 0 && Number.isFinite(hyper.epsilon)))
+    problems.push(`epsilon ${hyper.epsilon} must be positive`);
+  if (!(hyper.weightDecay >= 0 && Number.isFinite(hyper.weightDecay)))
+    problems.push(`weightDecay ${hyper.weightDecay} must be >= 0`);
   if (problems.length > 0) throw new Error(`adamw: ${problems.join('; ')}`);
 }
 

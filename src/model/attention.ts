@@ -56,7 +56,10 @@ export const defaultAttentionParts: AttentionParts = {
 /** (B, T, heads * dk) -> (B, heads, T, dk). */
 export function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {
   const [B, T, width] = x.shape;
-  tf.util.assert(width % numHeads === 0, () => `attn: width ${width} of x [${x.shape}] is not divisible by ${numHeads} heads`);
+  tf.util.assert(
+    width % numHeads === 0,
+    () => `attn: width ${width} of x [${x.shape}] is not divisible by ${numHeads} heads`,
+  );
   const heads = tf.reshape<tf.Rank.R4>(x, [B, T, numHeads, width / numHeads]); // (B, T, heads, dk)
   return tf.transpose(heads, [0, 2, 1, 3]); // (B, heads, T, dk)
 }
@@ -76,7 +79,12 @@ export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, pa
   const [B, H, T, dk] = q.shape;
   const Hkv = k.shape[1];
   tf.util.assert(
-    Hkv > 0 && H % Hkv === 0 && tf.util.arraysEqual(k.shape, v.shape) && k.shape[0] === B && k.shape[2] === T && k.shape[3] === dk,
+    Hkv > 0 &&
+      H % Hkv === 0 &&
+      tf.util.arraysEqual(k.shape, v.shape) &&
+      k.shape[0] === B &&
+      k.shape[2] === T &&
+      k.shape[3] === dk,
     () => `attn: q has shape [${q.shape}], k [${k.shape}] and v [${v.shape}]: k and v need a head count dividing q's`,
   );
   if (Hkv === H) {

@@ -9,7 +9,8 @@ export function addLearnedPositions(x: tf.Tensor3D, table: tf.Tensor2D): tf.Tens
   const [, T, d] = x.shape;
   tf.util.assert(
     table.shape[1] === d && table.shape[0] >= T,
-    () => `position_embeddings: x has shape [${x.shape}] but the table has [${table.shape}] (want at least [${T},${d}])`,
+    () =>
+      `position_embeddings: x has shape [${x.shape}] but the table has [${table.shape}] (want at least [${T},${d}])`,
   );
   const rows = tf.slice(table, [0, 0], [T, d]); // (T, d)
   return tf.add<tf.Tensor3D>(x, rows); // (B, T, d)

@@ -30,7 +30,8 @@ export function linear(x: tf.Tensor3D, weight: tf.Tensor2D, bias?: tf.Tensor1D):
   if (bias === undefined) return output;
   tf.util.assert(
     bias.rank === 1 && bias.shape[0] === dOut,
-    () => `linear: the weight [d_in, d_out] has shape [${weight.shape}] but the bias has [${bias.shape}] (want [${dOut}])`,
+    () =>
+      `linear: the weight [d_in, d_out] has shape [${weight.shape}] but the bias has [${bias.shape}] (want [${dOut}])`,
   );
   return tf.add<tf.Tensor3D>(output, bias);
 }

@@ -147,9 +147,15 @@ function block(
 /** Throws unless ids is int32 [B, T] with B >= 1 and 1 <= T <= context_length. */
 export function assertIdsMatch(config: ModelConfig, ids: tf.Tensor): void {
   tf.util.assert(ids.rank === 2, () => `forward: ids must be [batch, seq] but have shape [${ids.shape}]`);
-  tf.util.assert(ids.dtype === 'int32', () => `forward: ids must be int32 but are ${ids.dtype} with shape [${ids.shape}]`);
+  tf.util.assert(
+    ids.dtype === 'int32',
+    () => `forward: ids must be int32 but are ${ids.dtype} with shape [${ids.shape}]`,
+  );
   const [batch = 0, seq = 0] = ids.shape;
-  tf.util.assert(batch >= 1 && seq >= 1, () => `forward: ids have shape [${ids.shape}]: batch and seq must be at least 1`);
+  tf.util.assert(
+    batch >= 1 && seq >= 1,
+    () => `forward: ids have shape [${ids.shape}]: batch and seq must be at least 1`,
+  );
   tf.util.assert(
     seq <= config.context_length,
     () => `forward: ids have shape [${ids.shape}] but ${config.name}'s context_length is ${config.context_length}`,

@@ -61,12 +61,7 @@ function truncatedStandardNormal(rng: Sfc32, limit: number): number {
 }
 
 /** `count` draws of N(0, std^2) truncated at `limitInStd` standard deviations. */
-export function truncatedNormalArray(
-  count: number,
-  std: number,
-  limitInStd: number,
-  rng: Sfc32,
-): Float32Array {
+export function truncatedNormalArray(count: number, std: number, limitInStd: number, rng: Sfc32): Float32Array {
   if (!(limitInStd > 0 && limitInStd < TAIL_START)) {
     throw new RangeError(`truncatedNormalArray: limit must be in (0, ${TAIL_START}) sigma, got ${limitInStd}`);
   }

@@ -81,9 +81,7 @@ export interface WeightEntry {
 }
 
 /** How a tensor is initialised; `std` is the normal's standard deviation before truncation. */
-type InitRule =
-  | { kind: 'constant'; value: number }
-  | { kind: 'normal'; std: number; fillValue: number };
+type InitRule = { kind: 'constant'; value: number } | { kind: 'normal'; std: number; fillValue: number };
 
 type TopField = Exclude<keyof TransformerWeights, 'layers'>;
 type LayerField = keyof LayerWeights;
@@ -155,7 +153,13 @@ function weightSpecs(config: ModelConfig): WeightSpec[] {
   const { d_model: d, d_ff: F, num_layers: L } = config;
   const { padded_vocab_size: Vp, kv_dim: dkv } = architecture;
   const layerNorm = architecture.norm === 'layernorm';
-  const top = (name: TopField, modulePath: string, weightName: WeightName, shape: WeightSpec['shape'], rule: InitRule): WeightSpec => ({
+  const top = (
+    name: TopField,
+    modulePath: string,
+    weightName: WeightName,
+    shape: WeightSpec['shape'],
+    rule: InitRule,
+  ): WeightSpec => ({
     path: modulePath,
     name: weightName,
     shape,
@@ -208,7 +212,11 @@ function makeTensor(spec: WeightSpec, options: InitOptions): tf.Tensor {
 }
 
 /** Builds the structured weights from the specs and their tensors, index for index. */
-function assemble(config: ModelConfig, specs: readonly WeightSpec[], tensors: readonly tf.Tensor[]): TransformerWeights {
+function assemble(
+  config: ModelConfig,
+  specs: readonly WeightSpec[],
+  tensors: readonly tf.Tensor[],
+): TransformerWeights {
   const top: Partial<Record<TopField, tf.Tensor>> = {};
   const layers: Partial<Record<LayerField, tf.Tensor>>[] = Array.from({ length: config.num_layers }, () => ({}));
   specs.forEach((spec, index) => {
@@ -252,7 +260,8 @@ export function weightEntries(weights: TransformerWeights): WeightEntry[] {
     }
   });
   entries.push({ path: path.lnFinal, name: 'gain', tensor: weights.ln_final });
-  if (weights.ln_final_bias !== undefined) entries.push({ path: path.lnFinal, name: 'bias', tensor: weights.ln_final_bias });
+  if (weights.ln_final_bias !== undefined)
+    entries.push({ path: path.lnFinal, name: 'bias', tensor: weights.ln_final_bias });
   if (weights.lm_head !== undefined) entries.push({ path: path.lmHead, name: 'weight', tensor: weights.lm_head });
   return entries;
 }
@@ -268,7 +277,8 @@ export function disposeWeights(weights: TransformerWeights): void {
 export function assertWeightsMatch(config: ModelConfig, weights: TransformerWeights): void {
   tf.util.assert(
     weights.layers.length === config.num_layers,
-    () => `forward: weights have ${weights.layers.length} layers but ${config.name} has num_layers ${config.num_layers}`,
+    () =>
+      `forward: weights have ${weights.layers.length} layers but ${config.name} has num_layers ${config.num_layers}`,
   );
   const specs = weightSpecs(config);
   const entries = weightEntries(weights);
@@ -288,7 +298,8 @@ export function assertWeightsMatch(config: ModelConfig, weights: TransformerWeig
     );
     tf.util.assert(
       tf.util.arraysEqual(entry!.tensor.shape, spec!.shape),
-      () => `forward: weight ${label(spec!)} has shape [${entry!.tensor.shape}] but ${config.name} needs [${spec!.shape}]`,
+      () =>
+        `forward: weight ${label(spec!)} has shape [${entry!.tensor.shape}] but ${config.name} needs [${spec!.shape}]`,
     );
   }
 }

@@ -86,7 +86,9 @@ function renderTable(table: Table): string {
     ...(table.title === undefined ? [] : [`<caption>${escapeHtml(table.title)}</caption>`]),
     `<thead><tr>${table.columns.map((column, index) => cell('th', column.header, index)).join('')}</tr></thead>`,
     `<tbody>\n${table.rows.map(row).join('\n')}\n</tbody>`,
-    ...(table.totals === undefined || table.totals.length === 0 ? [] : [`<tfoot>${table.totals.map(row).join('')}</tfoot>`]),
+    ...(table.totals === undefined || table.totals.length === 0
+      ? []
+      : [`<tfoot>${table.totals.map(row).join('')}</tfoot>`]),
     '</table>',
     ...(table.notes ?? []).map((note) => `<p class="note">${escapeHtml(note)}</p>`),
   ];

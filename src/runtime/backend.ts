@@ -58,7 +58,12 @@ function enableProdModeOnce(): void {
 /** The first non-empty line of an error's message (load errors can run to many lines). */
 function firstLineOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown error';
+  return (
+    message
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? 'unknown error'
+  );
 }
 
 /** Whether `packageName` is installed where this file can see it (resolving does not load it). */
@@ -112,7 +117,9 @@ function requestedWasmThreads(): number {
   if (raw === undefined || raw === '') return os.availableParallelism();
   const threads = Number(raw);
   if (!Number.isInteger(threads) || threads < 1) {
-    throw new InputError(`FLOPLEDGER_WASM_THREADS: "${raw}" is not a positive integer; use e.g. FLOPLEDGER_WASM_THREADS=2, or unset it for one thread`);
+    throw new InputError(
+      `FLOPLEDGER_WASM_THREADS: "${raw}" is not a positive integer; use e.g. FLOPLEDGER_WASM_THREADS=2, or unset it for one thread`,
+    );
   }
   return threads;
 }

@@ -1,5 +1,12 @@
 /** One training step of the real model under the tracer: loss, attributed backward pass, AdamW, peak memory. */
-export { ADAMW_KERNELS_PER_ELEMENT, DEFAULT_ADAMW, adamwUpdate, assertAdamWHyperparameters, disposeAdamW, initAdamW } from '../model/adamw.js';
+export {
+  ADAMW_KERNELS_PER_ELEMENT,
+  DEFAULT_ADAMW,
+  adamwUpdate,
+  assertAdamWHyperparameters,
+  disposeAdamW,
+  initAdamW,
+} from '../model/adamw.js';
 export type { AdamWHyperparameters, AdamWMoments, AdamWState, Parameter } from '../model/adamw.js';
 export { attributeBackward } from '../trace/backward_attribution.js';
 export { meanCrossEntropy } from '../model/cross_entropy.js';

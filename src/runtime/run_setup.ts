@@ -38,6 +38,8 @@ export async function setUpRun<Estimate>(
   assertRunFits(config, run);
   const backend = await useBackend(options.backend);
   const real = backend.name !== 'meta';
-  const estimate = real ? guard(config, run, backend.name, options.maxMemoryBytes ?? defaultRealRunBudget()) : undefined;
+  const estimate = real
+    ? guard(config, run, backend.name, options.maxMemoryBytes ?? defaultRealRunBudget())
+    : undefined;
   return { backend, real, init: real ? 'random' : 'fill', seed: options.seed ?? 0, estimate };
 }

@@ -10,7 +10,14 @@ import type { ActiveBackend, BackendChoice } from './backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { setUpRun } from './run_setup.js';
 import { explainMetaError } from '../meta/explain_meta_error.js';
-import { disposeWeights, initWeights, tokenIds, weightEntries, type ModelParts, type TransformerWeights } from '../model/index.js';
+import {
+  disposeWeights,
+  initWeights,
+  tokenIds,
+  weightEntries,
+  type ModelParts,
+  type TransformerWeights,
+} from '../model/index.js';
 import { traceKernels } from '../trace/tracer.js';
 import type { KernelRecord } from '../core/kernel_record.js';
 import { DEFAULT_ADAMW, disposeAdamW, initAdamW, type AdamWHyperparameters, type AdamWState } from '../model/adamw.js';

@@ -35,7 +35,9 @@ function bundlePrelude(scriptPath: string): string {
   const requires = [...bundle.matchAll(/^var (require\$\$\d+) = require\('([^']+)'\);$/gm)].map(
     ([, name, module]) => `var ${name} = require(${JSON.stringify(module)});`,
   );
-  return [...requires, 'var commonjsGlobal = globalThis;', `var _scriptDir = ${JSON.stringify(scriptPath)};`, ''].join('\n');
+  return [...requires, 'var commonjsGlobal = globalThis;', `var _scriptDir = ${JSON.stringify(scriptPath)};`, ''].join(
+    '\n',
+  );
 }
 
 /** Starts the threaded SIMD wasm backend with `threads` threads; returns the count XNNPACK reports. */

@@ -72,7 +72,8 @@ export function dispatchDims(dispatch: MatmulDispatch): { batch: number; m: numb
   const k = transposeA ? last(a, 2) : last(a, 1);
   const kB = transposeB ? last(b, 1) : last(b, 2);
   const n = transposeB ? last(b, 2) : last(b, 1);
-  if (k !== kB) throw new Error(`calibrate: inner dims differ: [${a}]${transposeA ? '^T' : ''} x [${b}]${transposeB ? '^T' : ''}`);
+  if (k !== kB)
+    throw new Error(`calibrate: inner dims differ: [${a}]${transposeA ? '^T' : ''} x [${b}]${transposeB ? '^T' : ''}`);
   const batch = Number(product(broadcastShapes(a.slice(0, -2), b.slice(0, -2))));
   return { batch, m, k, n };
 }
@@ -112,7 +113,9 @@ export function dispatchLabel(dispatch: MatmulDispatch): string {
 }
 
 /** The outermost matmul record with the most FLOPs (the first of equals); undefined if none. */
-export function largestMatmulRecord<R extends Pick<KernelRecord, 'matmul' | 'nested'>>(records: readonly R[]): R | undefined {
+export function largestMatmulRecord<R extends Pick<KernelRecord, 'matmul' | 'nested'>>(
+  records: readonly R[],
+): R | undefined {
   let largest: R | undefined;
   for (const record of records) {
     if (record.nested || record.matmul === undefined) continue;
@@ -176,7 +179,9 @@ export async function calibrateLargestMatmul(
   if (largest === undefined) return undefined;
   const dispatch = dispatchOfRecord(largest);
   const dispatched = await calibrateMatmul(dispatch, options);
-  const fastPath = isFastPathDispatch(dispatch) ? undefined : await calibrateMatmul(fastPathDispatch(dispatch), options);
+  const fastPath = isFastPathDispatch(dispatch)
+    ? undefined
+    : await calibrateMatmul(fastPathDispatch(dispatch), options);
   return {
     path: largest.path,
     dispatched,

@@ -48,7 +48,9 @@ export function dispatchesByComponent(records: readonly KernelRecord[]): Map<str
       timeMs: (previous?.timeMs ?? 0) + (record.timeMs ?? 0),
     });
   }
-  return new Map([...byComponent].map(([component, map]) => [component, [...map.values()].sort((a, b) => b.timeMs - a.timeMs)]));
+  return new Map(
+    [...byComponent].map(([component, map]) => [component, [...map.values()].sort((a, b) => b.timeMs - a.timeMs)]),
+  );
 }
 
 export interface DiagnosisInput {
@@ -76,7 +78,8 @@ export function whereTimeGoes(input: DiagnosisInput): string[] {
   const headline =
     `The forward pass does its matmul work at ${rate(achievedGflops)}, ${formatPercent(reached)} of the bare-matmul ` +
     `rate calibrated on ${input.calibratedLabel} (${rate(calibratedGflops)})`;
-  if (reached >= EFFICIENCY_TARGET) return [`${headline}: at or above the ${formatPercent(EFFICIENCY_TARGET, 0)} target.`];
+  if (reached >= EFFICIENCY_TARGET)
+    return [`${headline}: at or above the ${formatPercent(EFFICIENCY_TARGET, 0)} target.`];
 
   const sentences = [`${headline}, below the ${formatPercent(EFFICIENCY_TARGET, 0)} target. Where the time goes:`];
   const dispatches = dispatchesByComponent(records);
@@ -107,7 +110,11 @@ export function whereTimeGoes(input: DiagnosisInput): string[] {
         `of calibrated); dispatched as ${listed}${why}.`,
     );
   }
-  if (rows.some((row) => row.key !== NON_MATMUL && efficiency(gflopsPerSecond(row.matmulFlops, row.timeMs), calibratedGflops) > 1)) {
+  if (
+    rows.some(
+      (row) => row.key !== NON_MATMUL && efficiency(gflopsPerSecond(row.matmulFlops, row.timeMs), calibratedGflops) > 1,
+    )
+  ) {
     sentences.push(
       'a component above 100% of calibrated is not an error: every component is compared with the rate of the largest ' +
         'matmul, and smaller shapes (or a quieter moment on a shared machine) can run faster.',

@@ -70,7 +70,8 @@ function physicalCoresOf(blocks: readonly Map<string, string>[]): number | undef
 /** A nominal clock in the model name ("@ 2.10GHz") wins over "cpu MHz", which is a momentary reading. */
 function clockOf(model: string, cpuMHz: string | undefined): Pick<CpuInfo, 'clockMHz' | 'clockSource'> {
   const nominal = /@\s*([\d.]+)\s*GHz/i.exec(model);
-  if (nominal !== null) return { clockMHz: Number(nominal[1]) * 1000, clockSource: 'nominal clock in the CPU model name' };
+  if (nominal !== null)
+    return { clockMHz: Number(nominal[1]) * 1000, clockSource: 'nominal clock in the CPU model name' };
   const reading = cpuMHz === undefined ? NaN : Number(cpuMHz);
   if (Number.isFinite(reading) && reading > 0) return { clockMHz: reading, clockSource: '"cpu MHz" in /proc/cpuinfo' };
   return { clockMHz: undefined, clockSource: 'not reported' };

@@ -35,7 +35,8 @@ export function parseSweepRequest(raw: string): SweepRequest {
         'use e.g. --sweep seq=64,128,256 or --sweep model=tiny,gpt2-small',
     );
   }
-  if (values.length === 0) throw new InputError(`--sweep: "${raw}" has no values; use e.g. --sweep ${SWEEP_EXAMPLES[axis as SweepAxis]}`);
+  if (values.length === 0)
+    throw new InputError(`--sweep: "${raw}" has no values; use e.g. --sweep ${SWEEP_EXAMPLES[axis as SweepAxis]}`);
   return { axis: axis as SweepAxis, values };
 }
 

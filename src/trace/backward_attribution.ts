@@ -46,7 +46,9 @@ let attributing = false;
  */
 export function attributeBackward<T>(fn: () => T): T {
   if (attributing) {
-    throw new Error('attributeBackward: backward attribution is already active; a training step cannot run inside another');
+    throw new Error(
+      'attributeBackward: backward attribution is already active; a training step cannot run inside another',
+    );
   }
   const engine = tf.engine() as unknown as TapeEngine;
   const hadOwnAddTapeNode = Object.prototype.hasOwnProperty.call(engine, 'addTapeNode');

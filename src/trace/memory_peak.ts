@@ -46,7 +46,11 @@ export interface MemoryPeak {
   readonly kernels: number;
 }
 
-type RunKernel = (kernelName: string, inputs: Record<string, tf.TensorInfo>, attrs?: Record<string, unknown>) => unknown;
+type RunKernel = (
+  kernelName: string,
+  inputs: Record<string, tf.TensorInfo>,
+  attrs?: Record<string, unknown>,
+) => unknown;
 
 interface TrackedEngine {
   runKernel: RunKernel;

@@ -76,7 +76,10 @@ function addRecord(totals: MutableTotals, record: KernelRecord): void {
   if (record.timeMs !== undefined) totals.timeMs = (totals.timeMs ?? 0) + record.timeMs;
 }
 
-function totalsBy(records: readonly KernelRecord[], keyOf: (record: KernelRecord) => string): Map<string, KernelTotals> {
+function totalsBy(
+  records: readonly KernelRecord[],
+  keyOf: (record: KernelRecord) => string,
+): Map<string, KernelTotals> {
   const groups = new Map<string, MutableTotals>();
   for (const record of records) {
     if (record.nested) continue;

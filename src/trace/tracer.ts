@@ -158,7 +158,8 @@ function wrappersFor(backendName: string): readonly WrappedKernel[] {
     registrySize !== undefined &&
     cached.registrySize === registrySize &&
     cached.kernels.every(
-      ({ config, originalFunc }) => config.kernelFunc === originalFunc && tf.getKernel(config.kernelName, backendName) === config,
+      ({ config, originalFunc }) =>
+        config.kernelFunc === originalFunc && tf.getKernel(config.kernelName, backendName) === config,
     )
   ) {
     return cached.kernels;

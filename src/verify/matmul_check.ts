@@ -135,10 +135,7 @@ export function countedMatmuls(records: readonly KernelRecord[]): KernelRecord[]
  * Compare expected matmuls with traced ones, path by path, in execution order within a path.
  * A path with more traced kernels than rows yields `extra` checks; fewer yields `missing`.
  */
-export function compareMatmuls(
-  inventory: readonly MatmulRow[],
-  records: readonly KernelRecord[],
-): MatmulComparison {
+export function compareMatmuls(inventory: readonly MatmulRow[], records: readonly KernelRecord[]): MatmulComparison {
   const tracedByPath = new Map<string, KernelRecord[]>();
   const traced = countedMatmuls(records);
   for (const record of traced) {

@@ -13,7 +13,14 @@ import type { ActiveBackend, BackendChoice } from '../runtime/backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { setUpRun } from '../runtime/run_setup.js';
 import { explainMetaError } from '../meta/explain_meta_error.js';
-import { disposeWeights, forward, initWeights, tokenIds, type ModelParts, type TransformerWeights } from '../model/index.js';
+import {
+  disposeWeights,
+  forward,
+  initWeights,
+  tokenIds,
+  type ModelParts,
+  type TransformerWeights,
+} from '../model/index.js';
 import { matmulKernelCount, traceTotals, type KernelTotals } from '../trace/summary.js';
 import { traceKernels } from '../trace/tracer.js';
 import type { KernelRecord } from '../core/kernel_record.js';

@@ -23,7 +23,11 @@ import { sixNPerToken } from '../analytic/conventions/published_approximations.j
 import { rational, type Rational } from '../core/rational.js';
 import { groupDigits } from '../core/format.js';
 import type { MemoryPeak } from '../trace/memory_peak.js';
-import { traceTrainingStep, type TracedTrainingStep, type TrainingTraceOptions } from '../runtime/trace_training_step.js';
+import {
+  traceTrainingStep,
+  type TracedTrainingStep,
+  type TrainingTraceOptions,
+} from '../runtime/trace_training_step.js';
 import { totalNonMatmulFlops, uncountedKernels } from '../trace/summary.js';
 import type { KernelPhase, KernelRecord } from '../core/kernel_record.js';
 import {
@@ -245,7 +249,7 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
       (architecture.positions === 'rope' ? "RoPE's, " : '') +
       `${architecture.ffn === 'swiglu' ? "SiLU's" : "GELU's"}, the softmax's), and the engine ` +
       'adds up the gradients of tensors used more than once.',
-    "tf.memory().numBytes counts tensors, not storage: a reshape view, or a clone kept for a gradient that shares its " +
+    'tf.memory().numBytes counts tensors, not storage: a reshape view, or a clone kept for a gradient that shares its ' +
       `source's storage, counts again. Storage actually held peaked at ${bytes(measured.bufferPeak.bytes)}, each buffer once` +
       (trace.backend.name === 'wasm' ? ' (on wasm a clone copies, so clones do hold storage there).' : '.'),
   ];

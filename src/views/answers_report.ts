@@ -176,7 +176,18 @@ function answerB({ config, breakdown }: AnswersInput['model']): Answer {
           group.flopsTotal,
           formatShare(group.flopsTotal, breakdown.total),
         ]),
-        totals: [['total', '', '', '', '', BigInt(breakdown.rows.length), breakdown.total, formatShare(breakdown.total, breakdown.total)]],
+        totals: [
+          [
+            'total',
+            '',
+            '',
+            '',
+            '',
+            BigInt(breakdown.rows.length),
+            breakdown.total,
+            formatShare(breakdown.total, breakdown.total),
+          ],
+        ],
       }),
     ],
     json: {
@@ -241,14 +252,19 @@ function answerC({ config, breakdown }: AnswersInput['model']): Answer {
 }
 
 /** Whether a component's share moves the same way at every step of a sweep, not just end to end. */
-function stepPattern(points: readonly SweepPoint[], component: MatmulComponent, overall: ComponentShift['change']): string {
+function stepPattern(
+  points: readonly SweepPoint[],
+  component: MatmulComponent,
+  overall: ComponentShift['change'],
+): string {
   const steps: ComponentShift['change'][] = [];
   for (let i = 1; i < points.length; i++) {
     const step = describeShift(points[i - 1]!, points[i]!).find((shift) => shift.component === component);
     if (step !== undefined) steps.push(step.change);
   }
   if (steps.length <= 1) return '';
-  if (steps.every((step) => step === overall)) return overall === 'unchanged' ? '' : '; it does so at every step in size';
+  if (steps.every((step) => step === overall))
+    return overall === 'unchanged' ? '' : '; it does so at every step in size';
   return `; step by step it ${steps.join(', then ')}`;
 }
 
@@ -335,7 +351,10 @@ function answerE([before, after]: readonly [SweepPoint, SweepPoint]): Answer {
   const totalVsTokens = after.breakdown.total * fromSeq - before.breakdown.total * toSeq;
   const pace = totalVsTokens > 0n ? 'faster than' : totalVsTokens < 0n ? 'slower than' : 'exactly in step with';
   const scalingGroups = (['quadratic', 'linear', 'other'] as const)
-    .map((scaling) => ({ scaling, shifts: scaled.filter((entry) => entry.scaling === scaling).map((entry) => entry.shift) }))
+    .map((scaling) => ({
+      scaling,
+      shifts: scaled.filter((entry) => entry.scaling === scaling).map((entry) => entry.shift),
+    }))
     .filter((group) => group.shifts.length > 0)
     .map(({ scaling, shifts: members }) => {
       const factor = formatRatioOf(members[0]!.toFlops, members[0]!.fromFlops);

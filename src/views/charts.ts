@@ -90,7 +90,12 @@ const componentColor = {
   },
 } as const;
 
-const shareAxis = { field: 'share', type: 'quantitative', title: 'share of forward matmul FLOPs', axis: { format: '.0%' } } as const;
+const shareAxis = {
+  field: 'share',
+  type: 'quantitative',
+  title: 'share of forward matmul FLOPs',
+  axis: { format: '.0%' },
+} as const;
 
 /** Stacked bars: one bar per model, one segment per component, shares summing to 1. */
 export function sharesBySizeSpec(points: readonly SweepPoint[]): TopLevelSpec {

@@ -10,13 +10,17 @@ export function compareReport(points: readonly SweepPoint[]): Report {
   const first = points[0];
   if (first === undefined) throw new Error('compare: no models to compare');
   const row = (label: string, cell: (point: SweepPoint) => Cell): Cell[] => [label, ...points.map(cell)];
-  const dims = (key: 'vocab_size' | 'context_length' | 'num_layers' | 'd_model' | 'num_heads' | 'd_ff') => (point: SweepPoint) =>
-    BigInt(point.config[key]);
+  const dims =
+    (key: 'vocab_size' | 'context_length' | 'num_layers' | 'd_model' | 'num_heads' | 'd_ff') => (point: SweepPoint) =>
+      BigInt(point.config[key]);
   return {
     blocks: [
       heading('Models side by side'),
       tableBlock({
-        columns: [{ header: 'quantity' }, ...points.map((point) => ({ header: modelLabel(point.config), align: 'right' as const }))],
+        columns: [
+          { header: 'quantity' },
+          ...points.map((point) => ({ header: modelLabel(point.config), align: 'right' as const })),
+        ],
         rows: [
           row('vocab_size', dims('vocab_size')),
           row('context_length', dims('context_length')),
@@ -29,7 +33,9 @@ export function compareReport(points: readonly SweepPoint[]): Report {
           row('run (batch x seq)', (point) => runLabel(point.run)),
           row('forward FLOPs', (point) => point.breakdown.total),
           row('forward FLOPs (approx)', (point) => formatFlops(point.breakdown.total)),
-          row(`FLOPs vs ${modelLabel(first.config)}`, (point) => formatRatioOf(point.breakdown.total, first.breakdown.total)),
+          row(`FLOPs vs ${modelLabel(first.config)}`, (point) =>
+            formatRatioOf(point.breakdown.total, first.breakdown.total),
+          ),
           ...MATMUL_COMPONENTS.map((component) =>
             row(`share: ${MATMUL_COMPONENT_LONG[component]}`, (point) =>
               formatShare(point.breakdown.byComponent[component], point.breakdown.total),

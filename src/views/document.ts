@@ -151,7 +151,14 @@ function answerSections(blocks: readonly Block[]): AnswerSections {
     else if (block.kind !== 'heading' || block.level !== 1) sections.at(-1)?.push(block);
   }
   const [a, b, c, d, e] = sections;
-  if (sections.length !== 5 || a === undefined || b === undefined || c === undefined || d === undefined || e === undefined) {
+  if (
+    sections.length !== 5 ||
+    a === undefined ||
+    b === undefined ||
+    c === undefined ||
+    d === undefined ||
+    e === undefined
+  ) {
     throw new Error(`report: expected the answers' five sections (a)-(e), found ${sections.length}`);
   }
   return { a, b, c, d, e };
@@ -179,7 +186,9 @@ function detailOf(verification: Verification): string {
 
 function seqRange(points: readonly SweepPoint[]): string {
   const seqs = points.map((point) => point.run.seq);
-  return seqs.length === 0 ? '' : `${groupDigits(BigInt(Math.min(...seqs)))} to ${groupDigits(BigInt(Math.max(...seqs)))}`;
+  return seqs.length === 0
+    ? ''
+    : `${groupDigits(BigInt(Math.min(...seqs)))} to ${groupDigits(BigInt(Math.max(...seqs)))}`;
 }
 
 function contextSweepBlocks(
@@ -276,4 +285,3 @@ function throughputText(flops: bigint, medianMs: number): string {
 export function documentFigures(document: ReportDocument): Figure[] {
   return document.parts.filter((part): part is Figure => part.kind === 'figure');
 }
-

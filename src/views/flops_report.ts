@@ -1,11 +1,28 @@
-import { MATMUL_COMPONENTS, share, zeroByComponent, type FlopBreakdown, type MatmulComponent, type MatmulRow } from '../analytic/index.js';
+import {
+  MATMUL_COMPONENTS,
+  share,
+  zeroByComponent,
+  type FlopBreakdown,
+  type MatmulComponent,
+  type MatmulRow,
+} from '../analytic/index.js';
 import { sum } from '../core/counting.js';
 import type { ModelConfig } from '../config/model_config.js';
 import { rollUp } from '../core/module_paths.js';
 import { formatFlops, formatMacs, formatShare } from '../core/format.js';
 import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
 import { layerComponentTable } from './layer_component_table.js';
-import { heading, paragraph, tableBlock, type Block, type Cell, type Column, type Depth, type Report, type Table } from '../render/table.js';
+import {
+  heading,
+  paragraph,
+  tableBlock,
+  type Block,
+  type Cell,
+  type Column,
+  type Depth,
+  type Report,
+  type Table,
+} from '../render/table.js';
 
 export interface FlopsReportInput {
   readonly config: ModelConfig;
@@ -170,7 +187,15 @@ function matmulTable(breakdown: FlopBreakdown): Table {
       formatShare(row.flops, breakdown.total),
     ]),
     totals: [
-      ['total', '', '', '', breakdown.total, sum(breakdown.rows.map((row) => row.macs)), formatShare(breakdown.total, breakdown.total)],
+      [
+        'total',
+        '',
+        '',
+        '',
+        breakdown.total,
+        sum(breakdown.rows.map((row) => row.macs)),
+        formatShare(breakdown.total, breakdown.total),
+      ],
     ],
   };
 }

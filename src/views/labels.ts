@@ -72,7 +72,9 @@ export function configJson(config: ModelConfig): Record<string, unknown> {
     num_heads: config.num_heads,
     d_ff: config.d_ff,
     // Architecture keys only where the config gave them, so the seed's model reads as before.
-    ...Object.fromEntries(ARCHITECTURE_KEYS.filter((key) => config[key] !== undefined).map((key) => [key, config[key]])),
+    ...Object.fromEntries(
+      ARCHITECTURE_KEYS.filter((key) => config[key] !== undefined).map((key) => [key, config[key]]),
+    ),
     ...(config.notes === undefined || config.notes.length === 0 ? {} : { notes: config.notes }),
   };
 }

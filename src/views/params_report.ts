@@ -36,9 +36,24 @@ export function paramsReport({ config, summary, memory, depth }: ParamsReportInp
       fp32_bytes: fp32Bytes,
       notes: summary.notes,
       ...(depth >= 1 ? { components: componentJson(summary) } : {}),
-      ...(depth >= 2 ? { modules: moduleRows(summary).map(({ module, total, byComponent }) => ({ module, total, by_component: byComponent })) } : {}),
+      ...(depth >= 2
+        ? {
+            modules: moduleRows(summary).map(({ module, total, byComponent }) => ({
+              module,
+              total,
+              by_component: byComponent,
+            })),
+          }
+        : {}),
       ...(depth >= 3
-        ? { weights: summary.rows.map((row) => ({ path: row.path, name: row.name, shape: row.shape, count: row.count })) }
+        ? {
+            weights: summary.rows.map((row) => ({
+              path: row.path,
+              name: row.name,
+              shape: row.shape,
+              count: row.count,
+            })),
+          }
         : {}),
     },
   };
@@ -105,7 +120,11 @@ function moduleRows(summary: ParameterSummary): ModuleRow[] {
     if (component === undefined) throw new Error(`params: ${weight.path} belongs to no component`);
     let row = rows.get(module);
     if (row === undefined) {
-      row = { module, total: 0n, byComponent: Object.fromEntries(PARAMETER_COMPONENTS.map((c) => [c, 0n])) as Record<ParameterComponent, bigint> };
+      row = {
+        module,
+        total: 0n,
+        byComponent: Object.fromEntries(PARAMETER_COMPONENTS.map((c) => [c, 0n])) as Record<ParameterComponent, bigint>,
+      };
       rows.set(module, row);
     }
     row.total += weight.count;
@@ -132,7 +151,14 @@ function moduleTable(summary: ParameterSummary): Table {
       row.total,
       formatShare(row.total, summary.total),
     ]),
-    totals: [['total', ...components.map((component) => summary.byComponent[component]), summary.total, formatShare(summary.total, summary.total)]],
+    totals: [
+      [
+        'total',
+        ...components.map((component) => summary.byComponent[component]),
+        summary.total,
+        formatShare(summary.total, summary.total),
+      ],
+    ],
   };
 }
 
@@ -146,7 +172,13 @@ function weightTable(summary: ParameterSummary): Table {
       { header: 'parameters', align: 'right' },
       { header: 'share', align: 'right' },
     ],
-    rows: summary.rows.map((row) => [row.path, row.name, `[${row.shape.join(', ')}]`, row.count, formatShare(row.count, summary.total)]),
+    rows: summary.rows.map((row) => [
+      row.path,
+      row.name,
+      `[${row.shape.join(', ')}]`,
+      row.count,
+      formatShare(row.count, summary.total),
+    ]),
     totals: [['total', '', '', summary.total, formatShare(summary.total, summary.total)]],
   };
 }

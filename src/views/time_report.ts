@@ -116,12 +116,22 @@ export function timeReport({ timing, calibration, peak, depth }: TimeReportInput
         formatPercent(efficiency(timing.achievedGflops, fastPath.gflops)),
       ]);
     }
-    rateNotes.push('Efficiency is the forward pass rate over the row\'s rate; "calibrated" means the higher of the bare-matmul rows.');
+    rateNotes.push(
+      'Efficiency is the forward pass rate over the row\'s rate; "calibrated" means the higher of the bare-matmul rows.',
+    );
   }
   if (peak !== undefined) {
     const threads = `${peak.threads} ${peak.threads === 1 ? 'thread' : 'threads'}`;
-    rateRows.push([`theoretical peak, ${threads} (estimate)`, gflops(peak.usableGflops), formatPercent(efficiency(timing.achievedGflops, peak.usableGflops))]);
-    rateRows.push([`theoretical peak, whole machine (estimate)`, gflops(peak.machineGflops), formatPercent(efficiency(timing.achievedGflops, peak.machineGflops))]);
+    rateRows.push([
+      `theoretical peak, ${threads} (estimate)`,
+      gflops(peak.usableGflops),
+      formatPercent(efficiency(timing.achievedGflops, peak.usableGflops)),
+    ]);
+    rateRows.push([
+      `theoretical peak, whole machine (estimate)`,
+      gflops(peak.machineGflops),
+      formatPercent(efficiency(timing.achievedGflops, peak.machineGflops)),
+    ]);
     rateNotes.push(`Peak ${peak.derivation}`);
   } else {
     rateNotes.push('No theoretical peak: the CPU clock could not be read here.');
@@ -129,7 +139,11 @@ export function timeReport({ timing, calibration, peak, depth }: TimeReportInput
   blocks.push(
     tableBlock({
       title: 'Matmul rates',
-      columns: [{ header: 'rate' }, { header: 'GFLOP/s', align: 'right' }, { header: 'forward efficiency', align: 'right' }],
+      columns: [
+        { header: 'rate' },
+        { header: 'GFLOP/s', align: 'right' },
+        { header: 'forward efficiency', align: 'right' },
+      ],
       rows: rateRows,
       notes: rateNotes,
     }),
@@ -158,7 +172,9 @@ export function timeReport({ timing, calibration, peak, depth }: TimeReportInput
         formatPercent(row.flopShare),
         gflops(gflopsPerSecond(row.flops, row.timeMs)),
       ]),
-      totals: [['kernels in total', rows.reduce((n, row) => n + row.kernels, 0), ms(timing.kernelMs), '100.0%', '100.0%', '']],
+      totals: [
+        ['kernels in total', rows.reduce((n, row) => n + row.kernels, 0), ms(timing.kernelMs), '100.0%', '100.0%', ''],
+      ],
       notes: [
         `Kernel times from one traced run (wall ${ms(timing.tracedWallMs)} ms, of which ${ms(timing.kernelMs)} ms inside kernels); ` +
           'each kernel is attributed to the module path it ran in.',
@@ -191,7 +207,13 @@ export function timeReport({ timing, calibration, peak, depth }: TimeReportInput
       run: { batch: run.batch, seq: run.seq },
       warmup_runs: timing.warmupRuns,
       runs: summary.count,
-      wall_ms: { min: summary.min, median: summary.median, max: summary.max, mean: summary.mean, samples: timing.samplesMs },
+      wall_ms: {
+        min: summary.min,
+        median: summary.median,
+        max: summary.max,
+        mean: summary.mean,
+        samples: timing.samplesMs,
+      },
       tokens_per_second: timing.tokensPerSecond,
       matmul_flops: timing.matmulFlops,
       achieved_gflops: timing.achievedGflops,
@@ -232,7 +254,11 @@ export function timeReport({ timing, calibration, peak, depth }: TimeReportInput
           uncounted_kernels: row.uncountedKernels,
         })),
       },
-      traced: { wall_ms: timing.tracedWallMs, kernel_ms: timing.kernelMs, kernels: timing.records.filter((r) => !r.nested).length },
+      traced: {
+        wall_ms: timing.tracedWallMs,
+        kernel_ms: timing.kernelMs,
+        kernels: timing.records.filter((r) => !r.nested).length,
+      },
       where_time_goes: diagnosis,
     },
   };
@@ -241,7 +267,10 @@ export function timeReport({ timing, calibration, peak, depth }: TimeReportInput
 /** The sweep: one row per point, then the fit of median time against matmul FLOPs. */
 export function sweepTimingReport(sweep: TimingSweep): Report {
   const { backend, points, fit } = sweep;
-  const blocks: Block[] = [heading(`Forward time across ${points.length} points on ${backend.name}`, 1), paragraph(kernelTimeSentence(backend))];
+  const blocks: Block[] = [
+    heading(`Forward time across ${points.length} points on ${backend.name}`, 1),
+    paragraph(kernelTimeSentence(backend)),
+  ];
   blocks.push(
     tableBlock({
       title: 'Time and FLOPs per point',
@@ -269,7 +298,7 @@ export function sweepTimingReport(sweep: TimingSweep): Report {
         gflops(timing.achievedGflops),
         formatPercent(nonMatmulTimeFraction),
       ]),
-      notes: ['Non-matmul time is the share of one traced run\'s kernel time spent in kernels that are not matmuls.'],
+      notes: ["Non-matmul time is the share of one traced run's kernel time spent in kernels that are not matmuls."],
     }),
   );
   blocks.push(

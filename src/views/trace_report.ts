@@ -73,7 +73,9 @@ function moduleTable(records: readonly KernelRecord[], depth: Depth, totals: Ker
     countedTotal(group),
     formatShare(countedTotal(group), total),
   ];
-  const rows = [...totalsByPath(records, depth)].map(([module, group]) => row(module === '' ? WHOLE_MODEL : module, group));
+  const rows = [...totalsByPath(records, depth)].map(([module, group]) =>
+    row(module === '' ? WHOLE_MODEL : module, group),
+  );
   return {
     title: depth === 0 ? 'The whole forward pass' : `Kernels rolled up to depth ${depth} of the module path`,
     columns: [

@@ -21,10 +21,30 @@ import {
   type TrainingStepFlops,
 } from '../analytic/training/index.js';
 import { numericShapes } from './flops_report.js';
-import { formatBytesBinary, formatBytesSi, formatFixed, formatFlops, formatGibibytes, formatGigabytes, formatShare, formatSi, groupDigits } from '../core/format.js';
+import {
+  formatBytesBinary,
+  formatBytesSi,
+  formatFixed,
+  formatFlops,
+  formatGibibytes,
+  formatGigabytes,
+  formatShare,
+  formatSi,
+  groupDigits,
+} from '../core/format.js';
 import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
 import { layerComponentTable } from './layer_component_table.js';
-import { heading, list, paragraph, tableBlock, type Block, type Cell, type Depth, type Report, type Table } from '../render/table.js';
+import {
+  heading,
+  list,
+  paragraph,
+  tableBlock,
+  type Block,
+  type Cell,
+  type Depth,
+  type Report,
+  type Table,
+} from '../render/table.js';
 
 /** A run-time flag's value and whether the user gave it or the default (the course's question) stands. */
 export interface Assumption<T> {
@@ -68,21 +88,32 @@ const STEP_CONVENTIONS =
 
 /** "19.50 TFLOP/s"; a rate that is not whole shows three decimals. */
 function formatRate(rate: Rational): string {
-  return rate.denominator === 1n ? formatSi(rate.numerator, 'FLOP/s') : `${formatFixed(rate.numerator, rate.denominator, 3)} FLOP/s`;
+  return rate.denominator === 1n
+    ? formatSi(rate.numerator, 'FLOP/s')
+    : `${formatFixed(rate.numerator, rate.denominator, 3)} FLOP/s`;
 }
 
 /** The largest unit that makes the value at least 1: "6,583.57 days", "2.50 h", "0.240 s". */
 function formatDuration(seconds: Rational): string {
-  const units: readonly [string, bigint][] = [['days', 86_400n], ['h', 3_600n], ['min', 60n]];
+  const units: readonly [string, bigint][] = [
+    ['days', 86_400n],
+    ['h', 3_600n],
+    ['min', 60n],
+  ];
   for (const [unit, size] of units) {
-    if (seconds.numerator >= size * seconds.denominator) return `${formatFixed(seconds.numerator, seconds.denominator * size, 2)} ${unit}`;
+    if (seconds.numerator >= size * seconds.denominator)
+      return `${formatFixed(seconds.numerator, seconds.denominator * size, 2)} ${unit}`;
   }
   return `${formatFixed(seconds.numerator, seconds.denominator, 3)} s`;
 }
 
 const formatMfu = (mfu: Rational) => formatShare(mfu.numerator, mfu.denominator);
 const bytesCells = (bytes: bigint): Cell[] => [bytes, formatGigabytes(bytes), formatGibibytes(bytes)];
-const rationalJson = (value: Rational) => ({ numerator: value.numerator, denominator: value.denominator, value: ratio(value.numerator, value.denominator) });
+const rationalJson = (value: Rational) => ({
+  numerator: value.numerator,
+  denominator: value.denominator,
+  value: ratio(value.numerator, value.denominator),
+});
 const ratioText = (value: Rational, decimals = 4) => `${formatFixed(value.numerator, value.denominator, decimals)}x`;
 
 export function trainReport(input: TrainReportInput): Report {
@@ -108,11 +139,21 @@ export function trainReport(input: TrainReportInput): Report {
   if (depth >= 3) {
     blocks.push(
       tableBlock(backwardRowTable(input.backward)),
-      tableBlock(activationTable(`Activations saved per block (x ${n(config.num_layers)} blocks)`, input.memory.activations.perLayer)),
+      tableBlock(
+        activationTable(
+          `Activations saved per block (x ${n(config.num_layers)} blocks)`,
+          input.memory.activations.perLayer,
+        ),
+      ),
       tableBlock(activationTable('Activations after the last block', input.memory.activations.final)),
     );
   }
-  blocks.push(paragraph(BACKWARD_CONVENTIONS), paragraph(STEP_CONVENTIONS), paragraph(ADAMW_CONVENTION), paragraph(TRAINING_MEMORY_CONVENTION));
+  blocks.push(
+    paragraph(BACKWARD_CONVENTIONS),
+    paragraph(STEP_CONVENTIONS),
+    paragraph(ADAMW_CONVENTION),
+    paragraph(TRAINING_MEMORY_CONVENTION),
+  );
   return { blocks, json: trainJson(input) };
 }
 
@@ -151,11 +192,25 @@ function assumptionLines(input: TrainReportInput): string[] {
 }
 
 function stepTable({ step }: TrainReportInput): Table {
-  const row = (label: string, flops: bigint): Cell[] => [label, flops, formatFlops(flops), formatShare(flops, step.total)];
+  const row = (label: string, flops: bigint): Cell[] => [
+    label,
+    flops,
+    formatFlops(flops),
+    formatShare(flops, step.total),
+  ];
   return {
     title: 'FLOPs of one training step',
-    columns: [{ header: 'part' }, { header: 'FLOPs', align: 'right' }, { header: 'approx', align: 'right' }, { header: 'share', align: 'right' }],
-    rows: [row('forward matmuls', step.forward), row('backward matmuls', step.backward), row('AdamW update', step.optimizer)],
+    columns: [
+      { header: 'part' },
+      { header: 'FLOPs', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: 'share', align: 'right' },
+    ],
+    rows: [
+      row('forward matmuls', step.forward),
+      row('backward matmuls', step.backward),
+      row('AdamW update', step.optimizer),
+    ],
     totals: [row('total', step.total)],
   };
 }
@@ -175,7 +230,14 @@ function backwardComponentTable({ ratios, backward }: TrainReportInput): Table {
     ],
     rows: MATMUL_COMPONENTS.map((component) => {
       const entry = ratios.byComponent[component];
-      return [MATMUL_COMPONENT_LONG[component], entry.forward, entry.backward, formatFlops(entry.backward), ratioText(entry.ratio), matmulCount(component)];
+      return [
+        MATMUL_COMPONENT_LONG[component],
+        entry.forward,
+        entry.backward,
+        formatFlops(entry.backward),
+        ratioText(entry.ratio),
+        matmulCount(component),
+      ];
     }),
     totals: [
       [
@@ -202,12 +264,19 @@ function sixNTable({ sixN }: TrainReportInput): Table {
       { header: '6N / exact', align: 'right' },
     ],
     rows: sixN.map((row) => [row.note, row.parameters, row.tokens, row.estimate, row.exact, ratioText(row.ratio)]),
-    notes: ['6N (2N forward + 4N backward per token) leaves out the attention core (q k^T and P v), which grows with T.'],
+    notes: [
+      '6N (2N forward + 4N backward per token) leaves out the attention core (q k^T and P v), which grows with T.',
+    ],
   };
 }
 
 function memoryTable({ memory }: TrainReportInput): Table {
-  const row = (label: string, perParameter: string, bytes: bigint): Cell[] => [label, perParameter, ...bytesCells(bytes), formatShare(bytes, memory.total)];
+  const row = (label: string, perParameter: string, bytes: bigint): Cell[] => [
+    label,
+    perParameter,
+    ...bytesCells(bytes),
+    formatShare(bytes, memory.total),
+  ];
   const activations = memory.activations;
   return {
     title: `Peak training memory at ${runLabel(memory.run)}`,
@@ -343,10 +412,18 @@ function trainJson(input: TrainReportInput) {
     assumptions: {
       memory_bytes: { value: input.memoryBudget.value, default: input.memoryBudget.isDefault },
       steps: { value: input.steps.value, default: input.steps.isDefault },
-      peak_flops_per_second: { ...rationalJson(input.peakFlopsPerSecond.value), default: input.peakFlopsPerSecond.isDefault },
+      peak_flops_per_second: {
+        ...rationalJson(input.peakFlopsPerSecond.value),
+        default: input.peakFlopsPerSecond.isDefault,
+      },
       mfu: { ...rationalJson(input.mfu.value), default: input.mfu.isDefault },
     },
-    step_flops: { forward: input.step.forward, backward: input.step.backward, optimizer: input.step.optimizer, total: input.step.total },
+    step_flops: {
+      forward: input.step.forward,
+      backward: input.step.backward,
+      optimizer: input.step.optimizer,
+      total: input.step.total,
+    },
     backward: {
       total: backward.total,
       skipped_flops: backward.skippedFlops,
@@ -363,7 +440,13 @@ function trainJson(input: TrainReportInput) {
           }
         : {}),
       ...(depth >= 2
-        ? { layers: backward.perLayer.map((layer) => ({ layer: layer.layer, total: layer.total, by_component: layer.byComponent })) }
+        ? {
+            layers: backward.perLayer.map((layer) => ({
+              layer: layer.layer,
+              total: layer.total,
+              by_component: layer.byComponent,
+            })),
+          }
         : {}),
       ...(depth >= 3
         ? {
@@ -406,7 +489,10 @@ function trainJson(input: TrainReportInput) {
       gigabytes: ratio(memory.total, GIGABYTE),
       gibibytes: ratio(memory.total, GIBIBYTE),
       ...(depth >= 3
-        ? { per_layer: memory.activations.perLayer.map(activationJson), final: memory.activations.final.map(activationJson) }
+        ? {
+            per_layer: memory.activations.perLayer.map(activationJson),
+            final: memory.activations.final.map(activationJson),
+          }
         : {}),
     },
     memory_polynomial: {

@@ -59,11 +59,7 @@ function sameRun(entry: RunVerification, config: ModelConfig, run: RunShape): bo
  * absence of a trace is never read as a pass. context_length is not compared: raising it to fit a
  * longer run changes no count.
  */
-export function verificationOf(
-  entries: readonly RunVerification[],
-  config: ModelConfig,
-  run: RunShape,
-): Verification {
+export function verificationOf(entries: readonly RunVerification[], config: ModelConfig, run: RunShape): Verification {
   return entries.find((entry) => sameRun(entry, config, run))?.verification ?? FORMULA_ONLY;
 }
 

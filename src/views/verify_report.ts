@@ -11,7 +11,16 @@ import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from '../core/format.js';
 import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
 import { MATCH_MARK, matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
-import { heading, list, paragraph, tableBlock, type Block, type Depth, type Report, type Table } from '../render/table.js';
+import {
+  heading,
+  list,
+  paragraph,
+  tableBlock,
+  type Block,
+  type Depth,
+  type Report,
+  type Table,
+} from '../render/table.js';
 
 export { MATCH_MARK };
 export const DIFFER_MARK = '✗ differs';
@@ -184,7 +193,8 @@ export function nonMatmulSentence(verification: VerifyReport): string {
 /** "uncounted kernels (no FLOP rule): none" or "..., Erf x 12, Cumsum x 1". */
 export function uncountedSentence(verification: VerifyReport): string {
   const uncounted = verification.nonMatmul.uncounted;
-  const names = uncounted.length === 0 ? 'none' : uncounted.map((entry) => `${entry.kernel} x ${entry.count}`).join(', ');
+  const names =
+    uncounted.length === 0 ? 'none' : uncounted.map((entry) => `${entry.kernel} x ${entry.count}`).join(', ');
   return `uncounted kernels (no FLOP rule): ${names}`;
 }
 
@@ -324,7 +334,10 @@ export function verificationSummaryReport(entries: readonly TimedVerification[])
     ],
   };
   return {
-    blocks: [tableBlock(table), list(entries.map(({ verification }) => `${modelLabel(verification.config)}: ${verdictLine(verification)}`))],
+    blocks: [
+      tableBlock(table),
+      list(entries.map(({ verification }) => `${modelLabel(verification.config)}: ${verdictLine(verification)}`)),
+    ],
     json: entries.map(({ verification, seconds }) => ({ ...verificationJson(verification), seconds })),
   };
 }

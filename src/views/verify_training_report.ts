@@ -13,7 +13,17 @@ import type { BackwardToForwardFlops, TrainingVerification } from '../verify/ver
 import { formatBytesSi, formatFixed, formatFlops, formatRatioOf, groupDigits } from '../core/format.js';
 import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
 import { matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
-import { heading, list, paragraph, tableBlock, type Block, type Cell, type Depth, type Report, type Table } from '../render/table.js';
+import {
+  heading,
+  list,
+  paragraph,
+  tableBlock,
+  type Block,
+  type Cell,
+  type Depth,
+  type Report,
+  type Table,
+} from '../render/table.js';
 
 /** "2 exactly" for a whole ratio, else four decimals: "0.9652". */
 export function ratioText(ratio: Rational | undefined): string {
@@ -59,7 +69,8 @@ export function trainingMismatchLines(verification: TrainingVerification): strin
 function componentTable(verification: TrainingVerification): Table {
   const { backward, components, total } = verification;
   return {
-    title: 'Backward matmul FLOPs against the forward ones, by component (both traced; backward checked against the formulas)',
+    title:
+      'Backward matmul FLOPs against the forward ones, by component (both traced; backward checked against the formulas)',
     columns: [
       { header: 'component' },
       { header: 'forward traced', align: 'right' },
@@ -179,9 +190,24 @@ function optimizerTable(verification: TrainingVerification): Table {
       { header: 'per parameter', align: 'right' },
     ],
     rows: [
-      ['traced (the rule table over the optimizer kernels)', optimizer.traced, formatFlops(optimizer.traced), ratioText(optimizer.tracedPerParameter)],
-      ['analytic (bias corrections folded into the step size, as the update runs)', optimizer.analytic.total, formatFlops(optimizer.analytic.total), perParameter(optimizer.analytic.total)],
-      ['alternative: m_hat and v_hat divided out per parameter', optimizer.unfoldedAnalytic, formatFlops(optimizer.unfoldedAnalytic), perParameter(optimizer.unfoldedAnalytic)],
+      [
+        'traced (the rule table over the optimizer kernels)',
+        optimizer.traced,
+        formatFlops(optimizer.traced),
+        ratioText(optimizer.tracedPerParameter),
+      ],
+      [
+        'analytic (bias corrections folded into the step size, as the update runs)',
+        optimizer.analytic.total,
+        formatFlops(optimizer.analytic.total),
+        perParameter(optimizer.analytic.total),
+      ],
+      [
+        'alternative: m_hat and v_hat divided out per parameter',
+        optimizer.unfoldedAnalytic,
+        formatFlops(optimizer.unfoldedAnalytic),
+        perParameter(optimizer.unfoldedAnalytic),
+      ],
     ],
     notes: [
       optimizer.traced === optimizer.analytic.total
@@ -213,7 +239,7 @@ function nonMatmulTable(verification: TrainingVerification): Table {
     notes: [
       `Of the backward work, ${groupDigits(BigInt(verification.gradientAccumulation.kernels))} Add kernels ` +
         `(${groupDigits(verification.gradientAccumulation.flops)} FLOPs) are the engine summing the gradients of tensors used ` +
-        'more than once (the residual stream, the input of q, k and v); they run outside every op\'s gradient and carry no module path.',
+        "more than once (the residual stream, the input of q, k and v); they run outside every op's gradient and carry no module path.",
     ],
   };
 }
@@ -233,11 +259,41 @@ function memoryTable(verification: TrainingVerification): Table {
       { header: 'where' },
     ],
     rows: [
-      ['held before the step, measured (weights, m, v, ids, targets)', bytes(measured.tensorBytesBefore), formatBytesSi(BigInt(measured.tensorBytesBefore)), '', ''],
-      ['held before the step, estimate (parameters, m, v)', heldBeforeAnalytic, formatBytesSi(heldBeforeAnalytic), '', ''],
-      ['peak, tf.memory().numBytes (tensors; views count again)', bytes(measured.tensorPeak.bytes), formatBytesSi(BigInt(measured.tensorPeak.bytes)), formatRatioOf(tensorRatio.numerator, tensorRatio.denominator), where(measured.tensorPeak)],
-      ['peak, storage held (each buffer once)', bytes(measured.bufferPeak.bytes), formatBytesSi(BigInt(measured.bufferPeak.bytes)), formatRatioOf(bufferRatio.numerator, bufferRatio.denominator), where(measured.bufferPeak)],
-      ['estimate: parameters + gradients + m, v + activations', analytic.total, formatBytesSi(analytic.total), '', 'just before the backward pass'],
+      [
+        'held before the step, measured (weights, m, v, ids, targets)',
+        bytes(measured.tensorBytesBefore),
+        formatBytesSi(BigInt(measured.tensorBytesBefore)),
+        '',
+        '',
+      ],
+      [
+        'held before the step, estimate (parameters, m, v)',
+        heldBeforeAnalytic,
+        formatBytesSi(heldBeforeAnalytic),
+        '',
+        '',
+      ],
+      [
+        'peak, tf.memory().numBytes (tensors; views count again)',
+        bytes(measured.tensorPeak.bytes),
+        formatBytesSi(BigInt(measured.tensorPeak.bytes)),
+        formatRatioOf(tensorRatio.numerator, tensorRatio.denominator),
+        where(measured.tensorPeak),
+      ],
+      [
+        'peak, storage held (each buffer once)',
+        bytes(measured.bufferPeak.bytes),
+        formatBytesSi(BigInt(measured.bufferPeak.bytes)),
+        formatRatioOf(bufferRatio.numerator, bufferRatio.denominator),
+        where(measured.bufferPeak),
+      ],
+      [
+        'estimate: parameters + gradients + m, v + activations',
+        analytic.total,
+        formatBytesSi(analytic.total),
+        '',
+        'just before the backward pass',
+      ],
     ],
     notes: [...reasons, `The estimate: ${TRAINING_MEMORY_CONVENTION}`],
   };
@@ -258,11 +314,17 @@ function comparisonJson(matmuls: MatmulComparison, withChecks: boolean): Record<
           checks: matmuls.checks.map((check) => ({
             path: check.path,
             status: check.mismatch ?? 'match',
-            expected: check.expected === undefined ? null : { shapes: check.expected.display, flops: check.expected.flops },
+            expected:
+              check.expected === undefined ? null : { shapes: check.expected.display, flops: check.expected.flops },
             traced:
               check.traced === undefined
                 ? null
-                : { kernel: check.traced.kernel, index: check.traced.index, shapes: check.traced.display, flops: check.traced.flops },
+                : {
+                    kernel: check.traced.kernel,
+                    index: check.traced.index,
+                    shapes: check.traced.display,
+                    flops: check.traced.flops,
+                  },
           })),
         }
       : {}),
@@ -286,9 +348,17 @@ function trainingJson(verification: TrainingVerification, depth: Depth): Record<
     loss: verification.loss ?? null,
     backward: comparisonJson(verification.backward, depth >= 3),
     forward: comparisonJson(verification.forward, depth >= 3),
-    skipped_backward_rows: verification.skippedBackwardRows.map((row) => ({ path: row.path, description: row.description, reason: row.skipped })),
+    skipped_backward_rows: verification.skippedBackwardRows.map((row) => ({
+      path: row.path,
+      description: row.description,
+      reason: row.skipped,
+    })),
     backward_to_forward: {
-      total: { forward: verification.total.forward, backward: verification.total.backward, ratio: ratioJson(verification.total.ratio) },
+      total: {
+        forward: verification.total.forward,
+        backward: verification.total.backward,
+        ratio: ratioJson(verification.total.ratio),
+      },
       by_component: verification.components.map((entry) => ({
         component: entry.component,
         forward: entry.forward,

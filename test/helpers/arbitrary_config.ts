@@ -24,7 +24,10 @@ export const arbitrarySeedConfig: fc.Arbitrary<ModelConfig> = fc
   }));
 
 /** Each config with a run of 1 to `maxBatch` sequences of 1 to context_length tokens. */
-export function withRunShape(configs: fc.Arbitrary<ModelConfig>, maxBatch: number): fc.Arbitrary<[ModelConfig, RunShape]> {
+export function withRunShape(
+  configs: fc.Arbitrary<ModelConfig>,
+  maxBatch: number,
+): fc.Arbitrary<[ModelConfig, RunShape]> {
   return configs.chain((config) =>
     fc.tuple(
       fc.constant(config),

@@ -5,7 +5,13 @@
  * test's fast-check seed keeps generating the same configs.
  */
 import fc from 'fast-check';
-import { FFN_KINDS, NORM_KINDS, POSITION_KINDS, type ModelConfig, type RunShape } from '../../src/config/model_config.js';
+import {
+  FFN_KINDS,
+  NORM_KINDS,
+  POSITION_KINDS,
+  type ModelConfig,
+  type RunShape,
+} from '../../src/config/model_config.js';
 
 export interface SmallModel {
   config: ModelConfig;
@@ -26,9 +32,13 @@ export interface SmallModelRanges {
 }
 
 /** The seed's architecture (SwiGLU, RMSNorm, RoPE, untied, no biases) with its run, and a weight seed when asked for. */
-export function arbitrarySmallModel(ranges: SmallModelRanges & { seedMax: number }): fc.Arbitrary<SmallModel & { seed: number }>;
+export function arbitrarySmallModel(
+  ranges: SmallModelRanges & { seedMax: number },
+): fc.Arbitrary<SmallModel & { seed: number }>;
 export function arbitrarySmallModel(ranges: SmallModelRanges): fc.Arbitrary<SmallModel>;
-export function arbitrarySmallModel(ranges: SmallModelRanges & { seedMax?: number }): fc.Arbitrary<SmallModel & { seed?: number }> {
+export function arbitrarySmallModel(
+  ranges: SmallModelRanges & { seedMax?: number },
+): fc.Arbitrary<SmallModel & { seed?: number }> {
   return fc
     .record({
       vocab: fc.integer({ min: 2, max: ranges.vocabMax }),
@@ -38,7 +48,9 @@ export function arbitrarySmallModel(ranges: SmallModelRanges & { seedMax?: numbe
       ffn: fc.integer({ min: 1, max: ranges.ffnMax }),
       batch: fc.integer({ min: 1, max: ranges.batchMax }),
       seq: fc.integer({ min: 1, max: ranges.seqMax }),
-      ...(ranges.spareContextMax === undefined ? {} : { spareContext: fc.integer({ min: 0, max: ranges.spareContextMax }) }),
+      ...(ranges.spareContextMax === undefined
+        ? {}
+        : { spareContext: fc.integer({ min: 0, max: ranges.spareContextMax }) }),
       ...(ranges.seedMax === undefined ? {} : { seed: fc.integer({ min: 0, max: ranges.seedMax }) }),
     })
     .map(({ vocab, layers, heads, halfHeadDim, ffn, batch, seq, spareContext, seed }) => ({

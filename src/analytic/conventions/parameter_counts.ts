@@ -39,7 +39,8 @@ export interface ParameterConventionNotes {
 /** The notes for the seed's architecture (RoPE, untied lm_head, RMSNorm gains, no biases). */
 export const PARAMETER_CONVENTION_NOTES = {
   withEmbeddings: 'all parameters: token_embeddings, attention, ffn, norm gains, lm_head',
-  withoutEmbeddings: 'all but token_embeddings: attention, ffn, norm gains, lm_head (untied, it does the logits matmul)',
+  withoutEmbeddings:
+    'all but token_embeddings: attention, ffn, norm gains, lm_head (untied, it does the logits matmul)',
   withoutLookupTables: 'all but token_embeddings (untied, only looked up): attention, ffn, norm gains, lm_head',
 } as const;
 

@@ -77,10 +77,7 @@ export function exactTrainingPerToken(config: ModelConfig, run: RunShape): Ratio
 }
 
 export type PublishedApproximationKey =
-  | 'kaplan_forward'
-  | 'palm_training'
-  | 'six_n_with_embeddings'
-  | 'six_n_without_embeddings';
+  'kaplan_forward' | 'palm_training' | 'six_n_with_embeddings' | 'six_n_without_embeddings';
 
 export interface PublishedApproximation {
   readonly key: PublishedApproximationKey;

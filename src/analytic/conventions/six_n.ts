@@ -28,11 +28,7 @@ export function sixNComparison(config: ModelConfig, run: RunShape): SixNComparis
   const N = parameterConventions(config);
   const tokens = BigInt(run.batch) * BigInt(run.seq);
   const exact = forwardFlopBreakdown(config, run).total + backwardFlopBreakdown(config, run).total;
-  const compare = (
-    convention: SixNComparison['convention'],
-    note: string,
-    parameters: bigint,
-  ): SixNComparison => {
+  const compare = (convention: SixNComparison['convention'], note: string, parameters: bigint): SixNComparison => {
     const estimate = sixNPerToken(parameters) * tokens;
     return { convention, note, parameters, tokens, estimate, exact, ratio: rational(estimate, exact) };
   };

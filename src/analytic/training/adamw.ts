@@ -34,7 +34,11 @@ export interface AdamwOperation {
 export const ADAMW_OPERATIONS: readonly AdamwOperation[] = [
   { step: 'm = b1 m + (1 - b1) g', operations: 'b1 * m, (1 - b1) * g, add', flopsPerParameter: 3n },
   { step: 'v = b2 v + (1 - b2) g^2', operations: 'g * g, b2 * v, (1 - b2) * g^2, add', flopsPerParameter: 4n },
-  { step: 'p = p - a_t m / (sqrt(v) + eps)', operations: 'sqrt, + eps, divide, a_t * (...), subtract', flopsPerParameter: 5n },
+  {
+    step: 'p = p - a_t m / (sqrt(v) + eps)',
+    operations: 'sqrt, + eps, divide, a_t * (...), subtract',
+    flopsPerParameter: 5n,
+  },
   { step: 'p = p - lr wd p', operations: '(lr wd) * p, subtract', flopsPerParameter: 2n },
 ];
 

@@ -268,7 +268,7 @@ function lmHeadGradients(config: ModelConfig, tokens: number, flow: GradientFlow
     {
       gradient: 'weight',
       operand: 'E',
-      description: 'dE += dy^T @ x (tied: lands on token_embeddings, beside the lookup\'s scatter-add)',
+      description: "dE += dy^T @ x (tied: lands on token_embeddings, beside the lookup's scatter-add)",
       symbolicShapes: `[${vocab},B*T] x [B*T,d]`,
       batch: [],
       m: Vp,

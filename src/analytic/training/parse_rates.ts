@@ -48,7 +48,8 @@ export function parsePeakFlops(raw: string, flag: string): Rational {
     prefix === undefined
       ? value
       : rational(value.numerator * 10n ** PREFIX_EXPONENTS[prefix.toLowerCase()]!, value.denominator);
-  if (scaled.numerator === 0n) throw new InputError(`${flag}: "${raw}" is zero; give the device's peak, e.g. ${flag} 19.5T`);
+  if (scaled.numerator === 0n)
+    throw new InputError(`${flag}: "${raw}" is zero; give the device's peak, e.g. ${flag} 19.5T`);
   return scaled;
 }
 
@@ -63,7 +64,8 @@ export function parseMfu(raw: string, flag: string): Rational {
   const example = `e.g. ${flag} 0.5 or ${flag} 50%`;
   if (number === undefined) throw new InputError(`${flag}: "${raw}" is not a fraction or percentage; use ${example}`);
   const fraction = percent ? rational(number.numerator, number.denominator * 100n) : number;
-  if (fraction.numerator === 0n) throw new InputError(`${flag}: "${raw}" is zero; a run needs some utilization, use ${example}`);
+  if (fraction.numerator === 0n)
+    throw new InputError(`${flag}: "${raw}" is zero; a run needs some utilization, use ${example}`);
   if (fraction.numerator > fraction.denominator) {
     const readsAsPercentage = !percent && fraction.numerator <= 100n * fraction.denominator;
     const hint = readsAsPercentage ? ` (for a percentage add %: ${flag} ${text}%)` : '';

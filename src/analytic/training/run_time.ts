@@ -25,7 +25,8 @@ export interface RunTime {
 export function runTime({ stepFlops, steps, peakFlopsPerSecond, mfu }: RunTimeInput): RunTime {
   if (peakFlopsPerSecond.numerator <= 0n) throw new RangeError('runTime: peak FLOP/s must be positive');
   if (mfu.numerator <= 0n || mfu.numerator > mfu.denominator) throw new RangeError('runTime: MFU must be in (0, 1]');
-  if (typeof steps === 'number' && !Number.isSafeInteger(steps)) throw new RangeError(`runTime: steps (${steps}) must be an integer`);
+  if (typeof steps === 'number' && !Number.isSafeInteger(steps))
+    throw new RangeError(`runTime: steps (${steps}) must be an integer`);
   const stepCount = BigInt(steps);
   if (stepFlops < 0n || stepCount < 0n) throw new RangeError('runTime: step FLOPs and steps must not be negative');
   const achieved = rational(

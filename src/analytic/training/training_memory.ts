@@ -130,7 +130,11 @@ export function initialActivations(config: ModelConfig, run: RunShape): Activati
   if (architectureOf(config).positions !== 'learned') return [];
   const row = rowMaker(config, run);
   return [
-    row('position add', 'position_embeddings', 'E[ids] + P[0..T-1], the residual stream entering the first block', ['B', 'T', 'd']),
+    row('position add', 'position_embeddings', 'E[ids] + P[0..T-1], the residual stream entering the first block', [
+      'B',
+      'T',
+      'd',
+    ]),
   ];
 }
 

@@ -17,16 +17,24 @@ export const registerCompare: RegisterCommand = (program, context) => {
   const command = program
     .command('compare')
     .description('several models side by side: parameters, forward FLOPs and component shares')
-    .argument('[models...]', 'preset names or JSON config paths (after the --config file, if given); override flags apply to each')
+    .argument(
+      '[models...]',
+      'preset names or JSON config paths (after the --config file, if given); override flags apply to each',
+    )
     .addHelpText(
       'after',
-      exampleHelp('flopledger compare gpt2-small gpt2-medium gpt2-large gpt2-xl', 'flopledger compare gpt2-small gpt2-xl --seq 512'),
+      exampleHelp(
+        'flopledger compare gpt2-small gpt2-medium gpt2-large gpt2-xl',
+        'flopledger compare gpt2-small gpt2-xl --seq 512',
+      ),
     );
   addRunShapeOptions(command);
   addModelOverrideOptions(command);
-  addFormatOption(command).action((models: string[], options: ModelOverrideOptions & RunShapeOptions & FormatOptions) => {
-    const configs = loadModels(models, options, context);
-    const points = sweepModels(configs, (config) => runShapeOf(config, options));
-    writeReport(context, compareReport(points), options.format);
-  });
+  addFormatOption(command).action(
+    (models: string[], options: ModelOverrideOptions & RunShapeOptions & FormatOptions) => {
+      const configs = loadModels(models, options, context);
+      const points = sweepModels(configs, (config) => runShapeOf(config, options));
+      writeReport(context, compareReport(points), options.format);
+    },
+  );
 };

@@ -45,10 +45,7 @@ export const registerFlops: RegisterCommand = (program, context) => {
     .argument('[model]', MODEL_ARGUMENT_HELP)
     .addHelpText(
       'after',
-      exampleHelp(
-        'flopledger flops gpt2-xl --depth 1',
-        'flopledger flops gpt2-xl --seq 16384 --depth 2 --macs',
-      ),
+      exampleHelp('flopledger flops gpt2-xl --depth 1', 'flopledger flops gpt2-xl --seq 16384 --depth 2 --macs'),
     );
   addRunShapeOptions(command);
   addDepthOption(command, '0 total, 1 components, 2 per layer x component, 3 every matmul');

@@ -66,7 +66,9 @@ function mismatchDetail(report: VerifyReport): string {
 export const registerReport: RegisterCommand = (program, context) => {
   program
     .command('report')
-    .description('write report.md and report.html: answers (a)-(e) with verification marks, charts, counting conventions')
+    .description(
+      'write report.md and report.html: answers (a)-(e) with verification marks, charts, counting conventions',
+    )
     .option('--out <dir>', 'directory to write the report into (created if absent)', DEFAULT_OUT)
     .option('--timing <file>', "the timing command's JSON output, for a time-against-FLOPs chart")
     .option(

@@ -8,7 +8,13 @@ import { modelLabel } from '../../views/labels.js';
 import { calibrateLargestMatmul } from '../../timing/calibrate.js';
 import { estimatePeak, readCpuInfo, simdWidthOf } from '../../timing/peak.js';
 import { SILENT_PROGRESS, shouldShowProgress, startProgressBar, type ProgressBar } from '../../timing/progress.js';
-import { assertEnoughPoints, parseSweepRequest, timeSweep, type SweepPointSpec, type SweepRequest } from '../../timing/sweep.js';
+import {
+  assertEnoughPoints,
+  parseSweepRequest,
+  timeSweep,
+  type SweepPointSpec,
+  type SweepRequest,
+} from '../../timing/sweep.js';
 import { timeForward, type TimingPlan } from '../../timing/time_forward.js';
 import { sweepTimingReport, timeReport } from '../../views/time_report.js';
 import { exampleHelp, type CommandContext, type RegisterCommand } from '../command_context.js';
@@ -45,7 +51,9 @@ const CALIBRATION_MS = 1000;
 export const registerTime: RegisterCommand = (program, context) => {
   const command = program
     .command('time')
-    .description('time forward passes: wall time, tokens/s, GFLOP/s against a calibrated matmul, time shares against FLOP shares')
+    .description(
+      'time forward passes: wall time, tokens/s, GFLOP/s against a calibrated matmul, time shares against FLOP shares',
+    )
     .argument('[model]', MODEL_ARGUMENT_HELP)
     .addHelpText(
       'after',
@@ -62,20 +70,33 @@ export const registerTime: RegisterCommand = (program, context) => {
     .option('--runs <n>', 'timed runs (default: as many as fill about 3 s, at least 3)')
     .option('--warmup <n>', 'untimed runs first (default: at least 2, and more until 0.5 s has passed)')
     .addOption(
-      new Option('--depth <depth>', 'share of time per module path at this depth instead of per component').choices(['1', '2', '3', '4']),
+      new Option('--depth <depth>', 'share of time per module path at this depth instead of per component').choices([
+        '1',
+        '2',
+        '3',
+        '4',
+      ]),
     )
-    .option('--sweep <axis=values>', 'time a series and fit time against FLOPs: seq=64,128,256 | batch=1,2,4 | model=tiny,gpt2-small (<model> is the first point)')
+    .option(
+      '--sweep <axis=values>',
+      'time a series and fit time against FLOPs: seq=64,128,256 | batch=1,2,4 | model=tiny,gpt2-small (<model> is the first point)',
+    )
     .option('--seed <n>', 'seed for weights and token ids (default 0)')
     .option('--no-calibrate', 'skip the bare-matmul calibration')
     .option('--quiet', 'no progress bar on stderr');
   addModelOverrideOptions(command);
   addFormatOption(command).action(async (model: string | undefined, options: TimeOptions) => {
-    const integer = (raw: string | undefined, flag: string) => (raw === undefined ? undefined : parsePositiveInteger(raw, flag));
+    const integer = (raw: string | undefined, flag: string) =>
+      raw === undefined ? undefined : parsePositiveInteger(raw, flag);
     const runs = integer(options.runs, '--runs');
     const warmup = integer(options.warmup, '--warmup');
     const seed = options.seed === undefined ? 0 : parseNonNegativeInteger(options.seed, '--seed');
     const depth = options.depth === undefined ? undefined : Number(options.depth);
-    const forwardOptions = { ...(runs === undefined ? {} : { runs }), ...(warmup === undefined ? {} : { warmup }), seed };
+    const forwardOptions = {
+      ...(runs === undefined ? {} : { runs }),
+      ...(warmup === undefined ? {} : { warmup }),
+      seed,
+    };
     const sweep = options.sweep === undefined ? undefined : parseSweepRequest(options.sweep);
     const specs = sweep === undefined ? undefined : sweepSpecs(model, sweep, options, context);
     const config = specs === undefined ? loadModel(model, options, context) : undefined;
@@ -83,7 +104,9 @@ export const registerTime: RegisterCommand = (program, context) => {
 
     const choice = parseBackendChoice(options.backend);
     if (choice === 'meta') {
-      throw new InputError('--backend meta: the meta backend keeps shapes only and computes nothing, so there is no time to measure; use --backend wasm');
+      throw new InputError(
+        '--backend meta: the meta backend keeps shapes only and computes nothing, so there is no time to measure; use --backend wasm',
+      );
     }
     const backend = await useBackend(choice);
     const progress = new ProgressControl(context, options.quiet === true);
@@ -106,7 +129,10 @@ export const registerTime: RegisterCommand = (program, context) => {
       });
       progress.calibrating();
       const calibration = options.calibrate
-        ? await calibrateLargestMatmul(timing.records, { synchronous: backend.synchronousKernelTimes, minTimeMs: CALIBRATION_MS })
+        ? await calibrateLargestMatmul(timing.records, {
+            synchronous: backend.synchronousKernelTimes,
+            minTimeMs: CALIBRATION_MS,
+          })
         : undefined;
       progress.stop();
       writeReport(context, timeReport({ timing, calibration, peak: peakFor(backend), depth }), options.format);
@@ -124,7 +150,11 @@ function parseNonNegativeInteger(raw: string, flag: string): number {
 
 function peakFor(backend: ActiveBackend) {
   const cpu = readCpuInfo();
-  return estimatePeak(cpu, simdWidthOf(backend.name, cpu), computeThreads(backend, cpu.physicalCores ?? cpu.logicalCpus));
+  return estimatePeak(
+    cpu,
+    simdWidthOf(backend.name, cpu),
+    computeThreads(backend, cpu.physicalCores ?? cpu.logicalCpus),
+  );
 }
 
 /** Threads the backend computes on: XNNPACK's pool on wasm, every core for libtensorflow, one for cpu. */
@@ -139,7 +169,12 @@ function computeThreads(backend: ActiveBackend, cores: number): number {
 }
 
 /** The points of a sweep: one config per model, or one run shape per seq or batch value. */
-function sweepSpecs(model: string | undefined, sweep: SweepRequest, options: TimeOptions, context: CommandContext): SweepPointSpec[] {
+function sweepSpecs(
+  model: string | undefined,
+  sweep: SweepRequest,
+  options: TimeOptions,
+  context: CommandContext,
+): SweepPointSpec[] {
   if (sweep.axis === 'model') {
     const models = [...new Set([model, ...sweep.values])];
     assertEnoughPoints(sweep, models.length);

@@ -55,17 +55,28 @@ export const registerTrain: RegisterCommand = (program, context) => {
     );
   addRunShapeOptions(command);
   command
-    .option('--memory <size>', `device memory for the largest batch, e.g. 80GB (10^9 bytes) or 80GiB (default ${DEFAULTS.memory})`)
+    .option(
+      '--memory <size>',
+      `device memory for the largest batch, e.g. 80GB (10^9 bytes) or 80GiB (default ${DEFAULTS.memory})`,
+    )
     .option('--steps <n>', `training steps of the run (default ${DEFAULTS.steps})`)
-    .option('--peak-flops <rate>', `device peak FLOP/s: 19.5T, 19.5e12 or 19500000000000 (default ${DEFAULTS.peakFlops})`)
+    .option(
+      '--peak-flops <rate>',
+      `device peak FLOP/s: 19.5T, 19.5e12 or 19500000000000 (default ${DEFAULTS.peakFlops})`,
+    )
     .option('--mfu <fraction>', `model FLOPs utilization: 0.5 or 50% (default ${DEFAULTS.mfu})`);
-  addDepthOption(command, '0 summary, 1 components and memory parts, 2 per layer, 3 every backward matmul and saved activation');
+  addDepthOption(
+    command,
+    '0 summary, 1 components and memory parts, 2 per layer, 3 every backward matmul and saved activation',
+  );
   addModelOverrideOptions(command);
   addFormatOption(command).action((model: string | undefined, options: TrainOptions) => {
     const { config, run } = loadModelRun(model, options, context);
     const memoryBudget = assumed(options.memory, DEFAULTS.memory, (text) => parseByteSize(text, '--memory'));
     const steps = assumed(options.steps, DEFAULTS.steps, (text) => BigInt(parsePositiveInteger(text, '--steps')));
-    const peakFlopsPerSecond = assumed(options.peakFlops, DEFAULTS.peakFlops, (text) => parsePeakFlops(text, '--peak-flops'));
+    const peakFlopsPerSecond = assumed(options.peakFlops, DEFAULTS.peakFlops, (text) =>
+      parsePeakFlops(text, '--peak-flops'),
+    );
     const mfu = assumed(options.mfu, DEFAULTS.mfu, (text) => parseMfu(text, '--mfu'));
 
     const step = trainingStepFlops(config, run);

@@ -29,7 +29,9 @@ type VerifyOptions = ModelReportOptions & ModelRunFlags & { train?: boolean };
 export const registerVerify: RegisterCommand = (program, context) => {
   const command = program
     .command('verify')
-    .description('trace a real forward pass and check every matmul against the formulas, exactly (exit 1 on any difference)')
+    .description(
+      'trace a real forward pass and check every matmul against the formulas, exactly (exit 1 on any difference)',
+    )
     .argument('[model]', MODEL_ARGUMENT_HELP)
     .addHelpText(
       'after',
@@ -95,7 +97,9 @@ async function timedVerification(
 export const registerStart: RegisterCommand = (program, context) => {
   const command = program
     .command('start', { hidden: true })
-    .description('verify the GPT-2 presets (meta at full context, gpt2-small on wasm with real compute), then the answers');
+    .description(
+      'verify the GPT-2 presets (meta at full context, gpt2-small on wasm with real compute), then the answers',
+    );
   addFormatOption(command, ['markdown', 'json'], 'markdown').action(async (options: FormatOptions) => {
     const entries: TimedVerification[] = [];
     for (const name of START_META_PRESETS) {

@@ -1,10 +1,4 @@
-import {
-  BatchMatMul,
-  broadcast_util,
-  util,
-  type BatchMatMulAttrs,
-  type TensorInfo,
-} from '@tensorflow/tfjs';
+import { BatchMatMul, broadcast_util, util, type BatchMatMulAttrs, type TensorInfo } from '@tensorflow/tfjs';
 
 import { metaKernel } from '../meta_kernel.js';
 
@@ -12,12 +6,7 @@ import { metaKernel } from '../meta_kernel.js';
  * The output shape of a @ b with optional transposes of the two innermost axes: the batch axes
  * broadcast, then [m, n]. The same reading of the operands as cpu's BatchMatMul.
  */
-export function batchMatMulShape(
-  a: TensorInfo,
-  b: TensorInfo,
-  transposeA: boolean,
-  transposeB: boolean,
-): number[] {
+export function batchMatMulShape(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): number[] {
   const aRank = a.shape.length;
   const bRank = b.shape.length;
   util.assert(

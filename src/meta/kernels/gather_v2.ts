@@ -7,12 +7,7 @@ export const gatherV2Config = metaKernel<{ x: TensorInfo; indices: TensorInfo },
   GatherV2,
   ({ inputs: { x, indices }, backend, attrs: { axis, batchDims } }) => {
     const parsedAxis = util.parseAxisParam(axis, x.shape)[0] as number;
-    const shapeInfo = backend_util.segment_util.collectGatherOpShapeInfo(
-      x,
-      indices,
-      parsedAxis,
-      batchDims ?? 0,
-    );
+    const shapeInfo = backend_util.segment_util.collectGatherOpShapeInfo(x, indices, parsedAxis, batchDims ?? 0);
     return backend.makeOutput(shapeInfo.outputShape, x.dtype);
   },
 );

@@ -6,6 +6,5 @@ import { metaKernel } from '../meta_kernel.js';
 // depth. The cross-entropy gradient builds its one-hot targets with it.
 export const oneHotConfig = metaKernel<{ indices: TensorInfo }, OneHotAttrs>(
   OneHot,
-  ({ inputs: { indices }, backend, attrs: { depth, dtype } }) =>
-    backend.makeOutput([...indices.shape, depth], dtype),
+  ({ inputs: { indices }, backend, attrs: { depth, dtype } }) => backend.makeOutput([...indices.shape, depth], dtype),
 );

@@ -10,6 +10,5 @@ export function rangeLength(start: number, stop: number, step: number): number {
 
 export const rangeConfig = metaKernel<Record<string, never>, RangeAttrs>(
   Range,
-  ({ backend, attrs: { start, stop, step, dtype } }) =>
-    backend.makeOutput([rangeLength(start, stop, step)], dtype),
+  ({ backend, attrs: { start, stop, step, dtype } }) => backend.makeOutput([rangeLength(start, stop, step)], dtype),
 );

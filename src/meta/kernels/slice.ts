@@ -11,6 +11,5 @@ export function sliceSize(x: TensorInfo, begin: number | number[], size: number 
 
 export const sliceConfig = metaKernel<{ x: TensorInfo }, SliceAttrs>(
   Slice,
-  ({ inputs: { x }, backend, attrs: { begin, size } }) =>
-    backend.makeOutput(sliceSize(x, begin, size), x.dtype),
+  ({ inputs: { x }, backend, attrs: { begin, size } }) => backend.makeOutput(sliceSize(x, begin, size), x.dtype),
 );
