@@ -139,3 +139,8 @@ export interface RunShape {
 export function headDim(config: ModelConfig): number {
   return config.d_model / config.num_heads;
 }
+
+/** "gpt2-xl", or "gpt2-xl (ctx=16384)" when overrides changed it. */
+export function modelLabel(config: ModelConfig): string {
+  return config.variant === undefined ? config.name : `${config.name} (${config.variant})`;
+}

@@ -20,9 +20,9 @@ import type { ModelConfig } from '../config/model_config.js';
 import { forward, type ModelParts, type TransformerWeights } from './index.js';
 import { scope } from '../core/scope.js';
 import { adamwUpdate, assertAdamWHyperparameters, type AdamWHyperparameters, type AdamWState } from './adamw.js';
-import { attributeBackward } from '../trace/backward_attribution.js';
+import { attributeBackward } from './backward_attribution.js';
 import { meanCrossEntropy } from './cross_entropy.js';
-import { withPhase } from '../trace/phase.js';
+import { withPhase } from '../core/phase.js';
 import { parametersOf } from './trainable_weights.js';
 
 /** Module path of the loss kernels. */

@@ -3,7 +3,7 @@
  * so the file opens offline, from any directory, with nothing to fetch.
  */
 import { displayText } from './cell_text.js';
-import type { DocumentPart, ReportDocument } from '../views/document.js';
+import type { DocumentPart, ReportDocument } from './document.js';
 import type { Alignment, Block, Cell, Table } from './table.js';
 
 const STYLE = `

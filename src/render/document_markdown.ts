@@ -1,4 +1,4 @@
-import type { ReportDocument } from '../views/document.js';
+import type { ReportDocument } from './document.js';
 import { renderMarkdownBlocks } from './render_markdown.js';
 
 /** report.md: GitHub-flavoured Markdown; each chart is an image of the SVG file saved beside it. */

@@ -8,11 +8,11 @@ export {
   initAdamW,
 } from '../model/adamw.js';
 export type { AdamWHyperparameters, AdamWMoments, AdamWState, Parameter } from '../model/adamw.js';
-export { attributeBackward } from '../trace/backward_attribution.js';
+export { attributeBackward } from '../model/backward_attribution.js';
 export { meanCrossEntropy } from '../model/cross_entropy.js';
 export { measurePeakMemory } from '../trace/memory_peak.js';
 export type { MemoryPeak, PeakMoment } from '../trace/memory_peak.js';
-export { currentPhase, withPhase } from '../trace/phase.js';
+export { currentPhase, withPhase } from '../core/phase.js';
 export { targetIds } from '../model/target_ids.js';
 export { parametersOf, toTrainable } from '../model/trainable_weights.js';
 export { LOSS_SCOPE, OPTIMIZER_SCOPE, trainingStep } from '../model/training_step.js';

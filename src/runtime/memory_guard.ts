@@ -2,7 +2,7 @@ import { runMemoryEstimate, type RunMemoryEstimate } from '../analytic/run_memor
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { InputError } from '../core/errors.js';
 import { formatSi } from '../core/format.js';
-import { modelLabel } from '../views/labels.js';
+import { modelLabel } from '../config/model_config.js';
 
 /**
  * Refusing a real run that would not fit, before anything is allocated: a forward pass that runs

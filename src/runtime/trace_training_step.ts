@@ -22,7 +22,7 @@ import { traceKernels } from '../trace/tracer.js';
 import type { KernelRecord } from '../core/kernel_record.js';
 import { DEFAULT_ADAMW, disposeAdamW, initAdamW, type AdamWHyperparameters, type AdamWState } from '../model/adamw.js';
 import { measurePeakMemory, type MemoryPeak } from '../trace/memory_peak.js';
-import { currentPhase } from '../trace/phase.js';
+import { currentPhase } from '../core/phase.js';
 import { targetIds } from '../model/target_ids.js';
 import { parametersOf, toTrainable } from '../model/trainable_weights.js';
 import { trainingStep } from '../model/training_step.js';

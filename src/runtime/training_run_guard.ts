@@ -21,7 +21,7 @@ import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { BYTES_PER_ELEMENT } from '../core/counting.js';
 import { InputError } from '../core/errors.js';
 import { formatSi } from '../core/format.js';
-import { modelLabel } from '../views/labels.js';
+import { modelLabel } from '../config/model_config.js';
 import { WASM_HEAP_BYTES } from './memory_guard.js';
 
 export interface TrainingRunEstimate {

@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { currentModulePath } from '../core/scope.js';
 import type { KernelPhase } from '../core/kernel_record.js';
-import { currentPhase } from './phase.js';
+import { currentPhase } from '../core/phase.js';
 
 /** Where a peak was reached: right after this kernel returned. */
 export interface PeakMoment {

@@ -15,7 +15,7 @@ import {
   type ParameterSummary,
   type SweepPoint,
 } from '../analytic/index.js';
-import type { ModelConfig } from '../config/model_config.js';
+import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { layerIndexOf, withinLayer } from '../core/module_paths.js';
 import {
   formatCountSi,
@@ -27,7 +27,7 @@ import {
   groupDigits,
 } from '../core/format.js';
 import { FLOP_CONVENTIONS, numericShapes } from './flops_report.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel } from './labels.js';
+import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG } from './labels.js';
 import { componentSharesJson, SHARE_COLUMNS, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
 import { heading, list, paragraph, tableBlock, type Block, type Cell, type Report } from '../render/table.js';

@@ -1,6 +1,7 @@
+import { modelLabel } from '../config/model_config.js';
 import { MATMUL_COMPONENTS, ratio, type SweepPoint } from '../analytic/index.js';
 import { formatCountSi, formatFlops, formatRatioOf, formatShare } from '../core/format.js';
-import { configJson, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { configJson, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
 import { componentSharesJson } from './shares.js';
 import { heading, paragraph, tableBlock, type Cell, type Report } from '../render/table.js';
 import { FLOP_CONVENTIONS } from './flops_report.js';

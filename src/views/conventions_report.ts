@@ -1,10 +1,11 @@
+import { modelLabel } from '../config/model_config.js';
 /**
  * One model counted under every convention, and the published approximations next to the
  * exact count: the tables behind `flops --conventions` and the report's conventions section.
  */
 import type { CountingConventions, PublishedApproximation, Rational } from '../analytic/conventions/index.js';
 import { formatCountSi, formatFixed, formatFlops, formatMacs, formatSi, groupDigits } from '../core/format.js';
-import { configJson, dimensionsLabel, modelLabel, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, runLabel } from './labels.js';
 import { FORMULA_ONLY, verificationMark } from './verification_marks.js';
 import { heading, paragraph, tableBlock, type Block, type Cell, type Report, type Table } from '../render/table.js';
 

@@ -6,14 +6,15 @@
  */
 import { MATMUL_COMPONENTS, type SweepPoint } from '../analytic/index.js';
 import type { CountingConventions } from '../analytic/conventions/index.js';
-import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { type ModelConfig, type RunShape, modelLabel } from '../config/model_config.js';
 import { answersReport, type AnswersInput } from './answers_report.js';
 import { conventionsBlocks } from './conventions_report.js';
 import { formatFixed, formatFlops, groupDigits } from '../core/format.js';
 import { FLOP_CONVENTIONS } from './flops_report.js';
-import { MATMUL_COMPONENT_LONG, modelLabel } from './labels.js';
+import { MATMUL_COMPONENT_LONG } from './labels.js';
 import { SHARE_COLUMNS, shareCells } from './shares.js';
 import { heading, paragraph, tableBlock, type Block, type Cell } from '../render/table.js';
+import type { DocumentPart, Figure, ReportDocument } from '../render/document.js';
 import type { TimingData } from './timing_input.js';
 import {
   runName,
@@ -22,24 +23,6 @@ import {
   type RunVerification,
   type Verification,
 } from './verification_marks.js';
-
-/** A chart: drawn inline in HTML, saved as `file` next to report.md. */
-export interface Figure {
-  readonly kind: 'figure';
-  /** Stable id: the HTML element id and the SVG file's base name. */
-  readonly id: string;
-  readonly file: string;
-  readonly title: string;
-  readonly caption: string;
-  readonly svg: string;
-}
-
-export type DocumentPart = Block | Figure;
-
-export interface ReportDocument {
-  readonly title: string;
-  readonly parts: readonly DocumentPart[];
-}
 
 /** The SVGs of the report's charts, drawn by charts.ts. */
 export interface ReportCharts {
@@ -279,9 +262,4 @@ function timingParts(input: ReportDocumentInput): DocumentPart[] {
 function throughputText(flops: bigint, medianMs: number): string {
   const microseconds = BigInt(Math.max(1, Math.round(medianMs * 1000)));
   return formatFixed(flops, microseconds * 1000n, 2);
-}
-
-/** The figures in document order, for writing their SVG files. */
-export function documentFigures(document: ReportDocument): Figure[] {
-  return document.parts.filter((part): part is Figure => part.kind === 'figure');
 }

@@ -7,10 +7,10 @@ import {
   type MatmulRow,
 } from '../analytic/index.js';
 import { sum } from '../core/counting.js';
-import type { ModelConfig } from '../config/model_config.js';
+import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { rollUp } from '../core/module_paths.js';
 import { formatFlops, formatMacs, formatShare } from '../core/format.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
 import { layerComponentTable } from './layer_component_table.js';
 import {
   heading,

@@ -40,11 +40,6 @@ export function parameterComponentLabel(component: ParameterComponent, config: M
   }
 }
 
-/** "gpt2-xl", or "gpt2-xl (ctx=16384)" when overrides changed it. */
-export function modelLabel(config: ModelConfig): string {
-  return config.variant === undefined ? config.name : `${config.name} (${config.variant})`;
-}
-
 /** "L=48, d=1,600, H=25, F=6,400, V=50,257, ctx=1,024". */
 export function dimensionsLabel(config: ModelConfig): string {
   const n = (value: number) => groupDigits(BigInt(value));

@@ -1,7 +1,7 @@
 import { ratio, type MemoryRow } from '../analytic/index.js';
-import type { ModelConfig } from '../config/model_config.js';
+import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { formatCountSi, formatFixed } from '../core/format.js';
-import { configJson, dimensionsLabel, modelLabel } from './labels.js';
+import { configJson, dimensionsLabel } from './labels.js';
 import { heading, paragraph, tableBlock, type Report } from '../render/table.js';
 
 const GIGABYTE = 10n ** 9n;

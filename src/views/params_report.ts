@@ -1,8 +1,8 @@
 import { share, type MemoryRow, type ParameterSummary } from '../analytic/index.js';
-import type { ModelConfig } from '../config/model_config.js';
+import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { PARAMETER_COMPONENTS, parameterComponentOf, rollUp, type ParameterComponent } from '../core/module_paths.js';
 import { formatCountSi, formatGibibytes, formatGigabytes, formatShare } from '../core/format.js';
-import { configJson, dimensionsLabel, modelLabel, parameterComponentLabel } from './labels.js';
+import { configJson, dimensionsLabel, parameterComponentLabel } from './labels.js';
 import { heading, paragraph, tableBlock, type Block, type Depth, type Report, type Table } from '../render/table.js';
 
 export interface ParamsReportInput {

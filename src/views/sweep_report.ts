@@ -1,7 +1,7 @@
 import { describeShift, ratio, type SweepPoint } from '../analytic/index.js';
-import type { ModelConfig } from '../config/model_config.js';
+import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { formatFlops, formatRatioOf, groupDigits } from '../core/format.js';
-import { configJson, modelLabel } from './labels.js';
+import { configJson } from './labels.js';
 import { componentSharesJson, SHARE_COLUMNS, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
 import { heading, list, paragraph, tableBlock, type Block, type Report } from '../render/table.js';

@@ -1,9 +1,10 @@
+import { modelLabel } from '../config/model_config.js';
 /**
  * The `time` command's reports: one forward pass timed (wall times, rates beside the calibrated
  * and theoretical ones, time shares beside FLOP shares, where the time goes), or a sweep of
  * them with a fit of time against FLOPs. Data in, Report out: rendering is src/report's.
  */
-import { MATMUL_COMPONENT_SHORT, configJson, modelLabel, runLabel } from './labels.js';
+import { MATMUL_COMPONENT_SHORT, configJson, runLabel } from './labels.js';
 import { formatFlops, formatPercent, groupDigits } from '../core/format.js';
 import { heading, list, paragraph, tableBlock, type Block, type Cell, type Report } from '../render/table.js';
 import type { MatmulComponent } from '../analytic/types.js';

@@ -1,3 +1,4 @@
+import { modelLabel } from '../config/model_config.js';
 /**
  * The trace of one forward pass, torchinfo-style: at depth 3 one row per kernel (module path,
  * kernel, input shapes -> output shapes, FLOPs, share); at depths 0-2 the kernels rolled up by
@@ -8,7 +9,7 @@ import { totalsByPath, type KernelTotals } from '../trace/summary.js';
 import type { KernelRecord, TensorSignature } from '../core/kernel_record.js';
 import type { TracedRun } from '../verify/verify_model.js';
 import { formatFlops, formatShare, groupDigits } from '../core/format.js';
-import { configJson, dimensionsLabel, modelLabel, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, runLabel } from './labels.js';
 import { heading, paragraph, tableBlock, type Cell, type Depth, type Report, type Table } from '../render/table.js';
 
 export const UNCOUNTED = 'uncounted';

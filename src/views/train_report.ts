@@ -3,8 +3,9 @@
  * the exact count, AdamW, fp32 memory and its expression in B, the largest batch for a memory
  * size, and the wall-clock time of a run. Every figure is formatted here from an exact value.
  */
+import { type SixNComparison } from '../analytic/conventions/index.js';
 import { MATMUL_COMPONENTS, ratio, share } from '../analytic/index.js';
-import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { type ModelConfig, type RunShape, modelLabel } from '../config/model_config.js';
 import type { Rational } from '../core/rational.js';
 import {
   ADAMW_CONVENTION,
@@ -15,7 +16,6 @@ import {
   type BackwardToForwardRatios,
   type LargestBatch,
   type RunTime,
-  type SixNComparison,
   type TrainingMemory,
   type TrainingMemoryPolynomial,
   type TrainingStepFlops,
@@ -32,7 +32,7 @@ import {
   formatSi,
   groupDigits,
 } from '../core/format.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
 import { layerComponentTable } from './layer_component_table.js';
 import {
   heading,

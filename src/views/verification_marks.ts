@@ -3,9 +3,8 @@
  * of the real model (on a named backend, matching or not) or comes from the formulas alone;
  * the report prints the mark next to it and never lets a formula pass for a trace.
  */
-import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { type ModelConfig, type RunShape, modelLabel } from '../config/model_config.js';
 import { groupDigits } from '../core/format.js';
-import { modelLabel } from './labels.js';
 
 export type Verification =
   | {

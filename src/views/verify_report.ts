@@ -1,3 +1,4 @@
+import { modelLabel } from '../config/model_config.js';
 /**
  * The verification report: expected (analytic) against traced FLOPs side by side, per component,
  * per layer and per matmul; every mismatch on one line; the traced non-matmul work beside its
@@ -9,7 +10,7 @@ import { rollUp } from '../core/module_paths.js';
 import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
 import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from '../core/format.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
 import { MATCH_MARK, matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
 import {
   heading,

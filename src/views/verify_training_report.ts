@@ -1,3 +1,4 @@
+import { modelLabel } from '../config/model_config.js';
 /**
  * The training-step verification report: backward matmuls against the analytic backward
  * inventory (every mismatch on one line), the traced backward/forward ratio per component, layer
@@ -11,7 +12,7 @@ import { TRAINING_MEMORY_CONVENTION } from '../analytic/training/training_memory
 import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';
 import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
 import { formatBytesSi, formatFixed, formatFlops, formatRatioOf, groupDigits } from '../core/format.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, modelLabel, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
 import { matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
 import {
   heading,

@@ -4,3 +4,4 @@ export * from './embedding.js';
 export * from './parameter_counts.js';
 export * from './published_approximations.js';
 export * from './counting_conventions.js';
+export * from './six_n.js';

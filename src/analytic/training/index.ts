@@ -9,4 +9,3 @@ export * from './largest_batch.js';
 export * from './step_flops.js';
 export * from './run_time.js';
 export * from './parse_rates.js';
-export * from '../conventions/six_n.js';

@@ -4,7 +4,7 @@ import { parseBackendChoice, useBackend, type ActiveBackend } from '../../runtim
 import { parseIntegerList, parsePositiveInteger } from '../../config/index.js';
 import type { ModelConfig } from '../../config/model_config.js';
 import { InputError } from '../../core/errors.js';
-import { modelLabel } from '../../views/labels.js';
+import { modelLabel } from '../../config/model_config.js';
 import { calibrateLargestMatmul } from '../../timing/calibrate.js';
 import { estimatePeak, readCpuInfo, simdWidthOf } from '../../timing/peak.js';
 import { SILENT_PROGRESS, shouldShowProgress, startProgressBar, type ProgressBar } from '../../timing/progress.js';

@@ -1,3 +1,4 @@
+import { sixNComparison } from '../../analytic/conventions/index.js';
 import { summarizeParameters } from '../../analytic/index.js';
 import { parsePositiveInteger } from '../../config/index.js';
 import { parseByteSize } from '../../runtime/memory_budget.js';
@@ -10,7 +11,6 @@ import {
   parseMfu,
   parsePeakFlops,
   runTime,
-  sixNComparison,
   trainingMemory,
   trainingMemoryPolynomial,
   trainingStepFlops,

@@ -1,7 +1,8 @@
 import type { BackendChoice } from '../../runtime/backend.js';
 import { loadModelConfig, resolveRunShape } from '../../config/index.js';
 import type { ModelConfig, RunShape } from '../../config/model_config.js';
-import { modelLabel, runLabel } from '../../views/labels.js';
+import { runLabel } from '../../views/labels.js';
+import { modelLabel } from '../../config/model_config.js';
 import { verificationReport, verificationSummaryReport, type TimedVerification } from '../../views/verify_report.js';
 import { trainingVerificationReport } from '../../views/verify_training_report.js';
 import { verificationExitCode, verifyModel } from '../../verify/index.js';

@@ -3,7 +3,7 @@
  * (src/core/scope.ts), read by the tracer's `phaseOf` option so every kernel record says whether it
  * belongs to the forward pass, the backward pass or the optimizer update.
  */
-import type { KernelPhase } from '../core/kernel_record.js';
+import type { KernelPhase } from './kernel_record.js';
 
 const phases: KernelPhase[] = [];
 

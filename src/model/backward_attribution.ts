@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { currentModulePath, scope } from '../core/scope.js';
-import { withPhase } from './phase.js';
+import { withPhase } from '../core/phase.js';
 
 type GradientClosures = Record<string, () => tf.Tensor>;
 
