@@ -1,5 +1,5 @@
 import { MATMUL_COMPONENTS } from './flop_breakdown.js';
-import { ratio, share } from '../core/ratio.js';
+import { ratio, share } from '../core/exact.js';
 import type { SweepPoint } from './sweeps.js';
 import type { MatmulComponent } from './types.js';
 

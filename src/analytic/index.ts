@@ -6,7 +6,7 @@ export * from './memory.js';
 export * from './forward_matmuls.js';
 export * from './flop_breakdown.js';
 export * from './flop_polynomial.js';
-export * from '../core/ratio.js';
+export * from '../core/exact.js';
 export * from './sweeps.js';
 export * from './describe_shift.js';
 export * from './non_matmul_estimate.js';

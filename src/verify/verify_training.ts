@@ -20,7 +20,7 @@ import type { ActiveBackend } from '../runtime/backend.js';
 import { architectureOf, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { parameterConventions, PARAMETER_CONVENTION_NOTES } from '../analytic/conventions/parameter_counts.js';
 import { sixNPerToken } from '../analytic/conventions/published_approximations.js';
-import { rational, type Rational } from '../core/rational.js';
+import { rational, type Rational } from '../core/exact.js';
 import { groupDigits } from '../core/format.js';
 import type { MemoryPeak } from '../trace/memory_peak.js';
 import {

@@ -7,7 +7,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
-import { share } from '../core/ratio.js';
+import { share } from '../core/exact.js';
 import type { SweepPoint } from '../analytic/sweeps.js';
 import type { MatmulComponent } from '../analytic/types.js';
 import { formatShare } from '../core/format.js';

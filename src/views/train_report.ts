@@ -6,7 +6,7 @@
 import { type SixNComparison } from '../analytic/conventions/index.js';
 import { MATMUL_COMPONENTS, ratio, share } from '../analytic/index.js';
 import { type ModelConfig, type RunShape, modelLabel } from '../config/model_config.js';
-import type { Rational } from '../core/rational.js';
+import type { Rational } from '../core/exact.js';
 import {
   ADAMW_CONVENTION,
   TRAINING_MEMORY_CONVENTION,

@@ -6,7 +6,7 @@ import { modelLabel } from '../config/model_config.js';
  * non-matmul work by phase, and the measured peak memory beside the analytic estimate with the
  * reasons they differ.
  */
-import { rational, type Rational } from '../core/rational.js';
+import { rational, type Rational } from '../core/exact.js';
 import { rollUp } from '../core/module_paths.js';
 import { TRAINING_MEMORY_CONVENTION } from '../analytic/training/training_memory.js';
 import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';

@@ -5,7 +5,7 @@ import { attentionCoreConventions, type AttentionCoreConventions } from './atten
 import { embeddingConventions, type EmbeddingConventions } from './embedding.js';
 import { parameterConventions, type ParameterConventions } from './parameter_counts.js';
 import { publishedApproximations, type PublishedApproximation } from './published_approximations.js';
-import { rational, type Rational } from '../../core/rational.js';
+import { rational, type Rational } from '../../core/exact.js';
 
 export type ConventionKey =
   | 'flops'

@@ -1,4 +1,4 @@
-export * from '../../core/rational.js';
+export * from '../../core/exact.js';
 export * from './attention_core.js';
 export * from './embedding.js';
 export * from './parameter_counts.js';

@@ -2,7 +2,7 @@ import { forwardFlopBreakdown } from '../flop_breakdown.js';
 import { backwardFlopBreakdown } from '../training/backward_flops.js';
 import { headDim, type ModelConfig, type RunShape } from '../../config/model_config.js';
 import { parameterConventions } from './parameter_counts.js';
-import { divideRationals, rational, type Rational } from '../../core/rational.js';
+import { divideRationals, rational, type Rational } from '../../core/exact.js';
 
 /**
  * Published closed-form FLOP estimates, each written from its paper's formula and set next to

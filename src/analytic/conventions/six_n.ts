@@ -1,7 +1,7 @@
 import type { ModelConfig, RunShape } from '../../config/model_config.js';
 import { parameterConventions } from './parameter_counts.js';
 import { sixNPerToken } from './published_approximations.js';
-import { rational, type Rational } from '../../core/rational.js';
+import { rational, type Rational } from '../../core/exact.js';
 import { forwardFlopBreakdown } from '../flop_breakdown.js';
 import { backwardFlopBreakdown } from '../training/backward_flops.js';
 

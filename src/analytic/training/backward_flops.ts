@@ -1,7 +1,7 @@
 import { forwardFlopBreakdown, MATMUL_COMPONENTS, rollUpMatmulFlops, type LayerFlops } from '../flop_breakdown.js';
 import type { MatmulComponent } from '../types.js';
 import type { ModelConfig, RunShape } from '../../config/model_config.js';
-import { rational, type Rational } from '../../core/rational.js';
+import { rational, type Rational } from '../../core/exact.js';
 import { sum } from '../../core/counting.js';
 import { backwardMatmulInventory, type BackwardMatmulRow, type BackwardOptions } from './backward_matmuls.js';
 

@@ -3,7 +3,7 @@
  * types ("19.5T", "0.5", "50%"); they are read into exact fractions so that a run time computed
  * from them has no rounding until it is shown.
  */
-import { rational, type Rational } from '../../core/rational.js';
+import { rational, type Rational } from '../../core/exact.js';
 import { InputError } from '../../core/errors.js';
 
 /** Powers of ten written after a number; case does not matter (a milli-FLOP/s is no device). */

@@ -1,4 +1,4 @@
-import { rational, type Rational } from '../../core/rational.js';
+import { rational, type Rational } from '../../core/exact.js';
 
 export const SECONDS_PER_DAY = 86_400n;
 
