@@ -11,8 +11,12 @@
  *     A reshape view, or a tensor saved for the gradient as a clone that shares storage (cpu,
  *     meta), counts again though no byte is copied.
  *   - bufferBytes: storage actually held, each buffer once, tracked here by data id from the
- *     tensors the kernels take and return (a buffer is dropped when the engine forgets its data
- *     id, i.e. when its last tensor is disposed).
+ *     tensors the kernels take and return. A buffer is dropped when the engine forgets its data
+ *     id (its last tensor disposed): the engine's removeDataId is wrapped for the run, so each
+ *     release costs O(1). Scanning every tracked buffer for freed ones instead, at each kernel
+ *     that could set a new peak, made a training step quadratic in the layer count: during the
+ *     forward pass nearly every kernel raises the peak, and the saved activations of all layers
+ *     so far are live.
  * On the meta backend both count shapes: what the real tensors would take on a backend that
  * stores values the way cpu does (meta shares storage where cpu does: reshape, identity, casts
  * that lose nothing). meta's own memory() reports 0 bytes held.
@@ -52,8 +56,11 @@ type RunKernel = (
   attrs?: Record<string, unknown>,
 ) => unknown;
 
+type RemoveDataId = (dataId: object, backend: unknown) => void;
+
 interface TrackedEngine {
   runKernel: RunKernel;
+  removeDataId: RemoveDataId;
   state: { numBytes: number; tensorInfo: WeakMap<object, unknown> };
 }
 
@@ -68,7 +75,9 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   if (measuring) throw new Error('measurePeakMemory: a measurement is already running; measurements cannot nest');
   const engine = tf.engine() as unknown as TrackedEngine;
   const hadOwnRunKernel = Object.prototype.hasOwnProperty.call(engine, 'runKernel');
+  const hadOwnRemoveDataId = Object.prototype.hasOwnProperty.call(engine, 'removeDataId');
   const original = engine.runKernel;
+  const originalRemoveDataId = engine.removeDataId;
 
   const buffers = new Map<object, number>();
   let bufferBytes = 0;
@@ -78,20 +87,17 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
     buffers.set(tensor.dataId, bytes);
     bufferBytes += bytes;
   };
-  /** Drops the buffers the engine has freed; returns the bytes still held. */
-  const sweep = (): number => {
-    for (const [dataId, bytes] of buffers) {
-      if (!engine.state.tensorInfo.has(dataId)) {
-        buffers.delete(dataId);
-        bufferBytes -= bytes;
-      }
-    }
-    return bufferBytes;
+  /** Forgets a buffer once the engine has (its last tensor disposed). */
+  const release = (dataId: object): void => {
+    const bytes = buffers.get(dataId);
+    if (bytes === undefined || engine.state.tensorInfo.has(dataId)) return;
+    buffers.delete(dataId);
+    bufferBytes -= bytes;
   };
 
   for (const tensor of held) track(tensor);
   const tensorBytesBefore = tf.memory().numBytes;
-  const bufferBytesBefore = sweep();
+  const bufferBytesBefore = bufferBytes;
   const moment = (bytes: number, kernel: string): PeakMoment => ({
     bytes,
     kernel,
@@ -112,12 +118,12 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
     for (const tensor of Array.isArray(output) ? output : [output]) track(tensor as tf.TensorInfo);
     const tensorBytes = tf.memory().numBytes;
     if (tensorBytes > tensorPeak.bytes) tensorPeak = moment(tensorBytes, kernelName);
-    // The unswept total only overstates what is held, so a sweep is needed only when it could be a new peak.
-    if (bufferBytes > bufferPeak.bytes) {
-      const held = sweep();
-      if (held > bufferPeak.bytes) bufferPeak = moment(held, kernelName);
-    }
+    if (bufferBytes > bufferPeak.bytes) bufferPeak = moment(bufferBytes, kernelName);
     return output;
+  };
+  engine.removeDataId = function (this: unknown, dataId, backend) {
+    originalRemoveDataId.call(this, dataId, backend);
+    release(dataId);
   };
 
   measuring = true;
@@ -137,6 +143,8 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   } finally {
     if (hadOwnRunKernel) engine.runKernel = original;
     else delete (engine as Partial<TrackedEngine>).runKernel;
+    if (hadOwnRemoveDataId) engine.removeDataId = originalRemoveDataId;
+    else delete (engine as Partial<TrackedEngine>).removeDataId;
     measuring = false;
   }
 }
