@@ -32,6 +32,12 @@ interface MetaTensorData {
 
 export class MetaBackend extends KernelBackend {
   readonly data: DataStorage<MetaTensorData>;
+  /**
+   * Says that values handed to this backend are dropped, so the model skips computing them
+   * (src/model/host_constant.ts reads it): a host array the size of a rope table or a weight
+   * would cost memory and time in proportion to the model for nothing.
+   */
+  readonly holdsValues = false;
   private nextDataId = 0;
 
   constructor() {

@@ -11,6 +11,8 @@
 
 import * as tf from '@tensorflow/tfjs';
 
+import { hostConstant } from './host_constant.js';
+
 export const ROPE_THETA = 10000;
 
 /**
@@ -28,9 +30,21 @@ export interface RopeTables {
  * The angle tables for positions 0..seq-1, computed in float64 on the host and uploaded as
  * constants: no kernels run, so nothing here shows up in a trace, and the angles are exact
  * before the cast to float32 (t * inverse frequency in float32 is off by ~1e-3 rad at t = 16k).
+ * A backend that keeps no values gets the shapes alone (host_constant.ts): the tables are
+ * T * dk floats each, 512 MB apiece at a million tokens of a 128-wide head.
  */
 export function ropeTables(seq: number, headDim: number, theta: number = ROPE_THETA): RopeTables {
   tf.util.assert(headDim % 2 === 0, () => `rope: head dimension ${headDim} must be even to rotate pairs`);
+  let tables: { cos: Float32Array; sin: Float32Array } | undefined;
+  const computed = (): { cos: Float32Array; sin: Float32Array } => (tables ??= angleTables(seq, headDim, theta));
+  return {
+    cos: hostConstant<tf.Rank.R2>([seq, headDim], 'float32', () => computed().cos), // (T, dk)
+    sin: hostConstant<tf.Rank.R2>([seq, headDim], 'float32', () => computed().sin), // (T, dk)
+  };
+}
+
+/** cos and sin tables (T, dk), row-major, as RopeTables describes them. */
+function angleTables(seq: number, headDim: number, theta: number): { cos: Float32Array; sin: Float32Array } {
   const pairs = headDim / 2;
   const cos = new Float32Array(seq * headDim);
   const sin = new Float32Array(seq * headDim);
@@ -44,10 +58,7 @@ export function ropeTables(seq: number, headDim: number, theta: number = ROPE_TH
       sin[even + 1] = Math.sin(angle);
     }
   }
-  return {
-    cos: tf.tensor2d(cos, [seq, headDim]), // (T, dk)
-    sin: tf.tensor2d(sin, [seq, headDim]), // (T, dk)
-  };
+  return { cos, sin };
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { hostConstant } from './host_constant.js';
 import { streamFor } from './seeded_random.js';
 import type { InitOptions } from './index.js';
 
@@ -15,8 +16,10 @@ const TARGET_IDS_STREAM = 'target_ids';
 export function targetIds(config: ModelConfig, run: RunShape, options: InitOptions): tf.Tensor2D {
   const shape: [number, number] = [run.batch, run.seq];
   if (options.init === 'fill') return tf.fill(shape, 0, 'int32');
-  const rng = streamFor(options.seed, TARGET_IDS_STREAM);
-  const ids = new Int32Array(run.batch * run.seq);
-  for (let i = 0; i < ids.length; i++) ids[i] = rng.nextBelow(config.vocab_size);
-  return tf.tensor2d(ids, shape, 'int32');
+  return hostConstant<tf.Rank.R2>(shape, 'int32', () => {
+    const rng = streamFor(options.seed, TARGET_IDS_STREAM);
+    const ids = new Int32Array(shape[0] * shape[1]);
+    for (let i = 0; i < ids.length; i++) ids[i] = rng.nextBelow(config.vocab_size);
+    return ids;
+  });
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { hostConstant } from './host_constant.js';
 import { streamFor } from './seeded_random.js';
 import type { InitOptions } from './weights.js';
 
@@ -22,8 +23,10 @@ export function tokenIds(config: ModelConfig, run: RunShape, options: InitOption
   );
   const shape: [number, number] = [batch, seq];
   if (options.init === 'fill') return tf.fill(shape, 0, 'int32');
-  const rng = streamFor(options.seed, TOKEN_IDS_STREAM);
-  const ids = new Int32Array(batch * seq);
-  for (let i = 0; i < ids.length; i++) ids[i] = rng.nextBelow(config.vocab_size);
-  return tf.tensor2d(ids, shape, 'int32');
+  return hostConstant<tf.Rank.R2>(shape, 'int32', () => {
+    const rng = streamFor(options.seed, TOKEN_IDS_STREAM);
+    const ids = new Int32Array(shape[0] * shape[1]);
+    for (let i = 0; i < ids.length; i++) ids[i] = rng.nextBelow(config.vocab_size);
+    return ids;
+  });
 }

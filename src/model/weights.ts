@@ -13,7 +13,8 @@
  *   gains                  1
  *   biases (linear, LayerNorm)  0
  * 'fill' makes every tensor with tf.fill (a constant per tensor), so a shape-only backend never
- * needs a data buffer, and neither does the host: nothing is built in JavaScript first.
+ * needs a data buffer, and neither does the host: nothing is built in JavaScript first. 'random'
+ * draws its values only on a backend that keeps them (host_constant.ts).
  *
  * Every architecture choice is read through architectureOf(config); the list of weights follows
  * the analytic parameterInventory row for row (same paths, names, shapes and order), which
@@ -23,6 +24,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { architectureOf, type ModelConfig } from '../config/model_config.js';
 import { path, type AttentionProjection, type FfnMatrix } from '../core/module_paths.js';
+import { hostConstant } from './host_constant.js';
 import { streamFor } from './seeded_random.js';
 import { truncatedNormalArray } from './truncated_normal.js';
 
@@ -207,8 +209,9 @@ function makeTensor(spec: WeightSpec, options: InitOptions): tf.Tensor {
   if (rule.kind === 'constant') return tf.fill(spec.shape, rule.value);
   if (options.init === 'fill') return tf.fill(spec.shape, rule.fillValue);
   const size = spec.shape.reduce((total, dim) => total * dim, 1);
-  const values = truncatedNormalArray(size, rule.std, INIT_TRUNCATION_STD, streamFor(options.seed, spec.path));
-  return tf.tensor(values, spec.shape, 'float32');
+  return hostConstant(spec.shape, 'float32', () =>
+    truncatedNormalArray(size, rule.std, INIT_TRUNCATION_STD, streamFor(options.seed, spec.path)),
+  );
 }
 
 /** Builds the structured weights from the specs and their tensors, index for index. */
