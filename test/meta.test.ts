@@ -15,6 +15,7 @@ import {
   registerMetaBackend,
 } from '../src/meta/index.js';
 import { errorMessagesOnCpuAndMeta, f, i32, signaturesOn, type Build } from './helpers/meta_signatures.js';
+import { ELEMENTWISE_KERNELS } from '../src/meta/kernels/elementwise.js';
 
 /** Records the name of every meta kernel dispatched while `fn` runs, as a registry wrapper would. */
 function dispatchedMetaKernels(fn: () => void): Set<string> {
@@ -360,8 +361,10 @@ describe('meta backend', () => {
     expect(metaKernelFileName('LRNGrad')).toBe('lrn_grad');
     for (const name of META_KERNELS) {
       const file = fileURLToPath(new URL(`../src/meta/kernels/${metaKernelFileName(name)}.ts`, import.meta.url));
-      expect(existsSync(file), `${name} -> ${file}`).toBe(true);
+      // An elementwise kernel is a row of one table, never a one-line file of its own.
+      expect(existsSync(file), `${name} -> ${file}`).toBe(!ELEMENTWISE_KERNELS.includes(name));
     }
+    expect(ELEMENTWISE_KERNELS).toEqual(expect.arrayContaining(['Add', 'Exp', 'Greater', 'Tanh']));
   });
 
   it('a kernel meta lacks fails by name with what to do, never with a number', async () => {
@@ -378,7 +381,7 @@ describe('meta backend', () => {
     expect(explained).toBeInstanceOf(UnavailableError);
     expect((explained as UnavailableError).message).toBe(
       'the meta backend has no kernel "Conv2D" yet; run on --backend wasm or cpu for this model, ' +
-        'or add src/meta/kernels/conv2d.ts',
+        'or add src/meta/kernels/conv2d.ts (or, for an elementwise kernel, a row of src/meta/kernels/elementwise.ts)',
     );
     expect(tf.memory().numTensors).toBe(baseline);
   });

@@ -5,7 +5,8 @@ import { META_BACKEND_NAME } from './backend.js';
 const MISSING_KERNEL = new RegExp(`^Kernel '([^']+)' not registered for backend '${META_BACKEND_NAME}'$`);
 
 /**
- * The file a kernel's meta implementation lives in: its registered name in snake_case, e.g.
+ * The file a kernel's meta implementation lives in unless it is a row of the elementwise table
+ * (kernels/elementwise.ts): its registered name in snake_case, e.g.
  * BatchMatMul -> batch_mat_mul, _FusedMatMul -> fused_mat_mul, GatherV2 -> gather_v2,
  * Conv2DBackpropInput -> conv2d_backprop_input.
  */
@@ -29,6 +30,7 @@ export function explainMetaError(error: unknown): unknown {
   if (kernelName == null) return error;
   return new UnavailableError(
     `the meta backend has no kernel "${kernelName}" yet; run on --backend wasm or cpu for this ` +
-      `model, or add src/meta/kernels/${metaKernelFileName(kernelName)}.ts`,
+      `model, or add src/meta/kernels/${metaKernelFileName(kernelName)}.ts (or, for an elementwise kernel, a row ` +
+      'of src/meta/kernels/elementwise.ts)',
   );
 }

@@ -1,6 +1,0 @@
-import { Cos } from '@tensorflow/tfjs';
-
-import { metaKernel } from '../meta_kernel.js';
-import { unaryKernelFunc } from '../unary_kernel.js';
-
-export const cosConfig = metaKernel(Cos, unaryKernelFunc());

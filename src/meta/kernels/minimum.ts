@@ -1,6 +1,0 @@
-import { Minimum } from '@tensorflow/tfjs';
-
-import { binaryKernelFunc } from '../binary_kernel.js';
-import { metaKernel } from '../meta_kernel.js';
-
-export const minimumConfig = metaKernel(Minimum, binaryKernelFunc());

@@ -1,6 +1,0 @@
-import { Multiply } from '@tensorflow/tfjs';
-
-import { binaryKernelFunc } from '../binary_kernel.js';
-import { metaKernel } from '../meta_kernel.js';
-
-export const multiplyConfig = metaKernel(Multiply, binaryKernelFunc());

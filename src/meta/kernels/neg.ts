@@ -1,6 +1,0 @@
-import { Neg } from '@tensorflow/tfjs';
-
-import { metaKernel } from '../meta_kernel.js';
-import { unaryKernelFunc } from '../unary_kernel.js';
-
-export const negConfig = metaKernel(Neg, unaryKernelFunc());

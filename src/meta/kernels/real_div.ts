@@ -1,6 +1,0 @@
-import { RealDiv } from '@tensorflow/tfjs';
-
-import { binaryKernelFunc } from '../binary_kernel.js';
-import { metaKernel } from '../meta_kernel.js';
-
-export const realDivConfig = metaKernel(RealDiv, binaryKernelFunc());
