@@ -36,7 +36,7 @@ export const BENCH_CONFIGS: readonly BenchConfig[] = [
 ];
 
 /** The matmul-bound config (d_model >= 512) both wasm builds are timed on. */
-export const BENCH_THREAD_CONFIG: BenchConfig = BENCH_CONFIGS[2] as BenchConfig;
+export const BENCH_THREAD_CONFIG: BenchConfig = BENCH_CONFIGS[2]!;
 
 /** Full-size shape-only traces: GPT-2 XL at its context and at 16,384 tokens. */
 export const META_POINTS: readonly { model: string; seq: number }[] = [

@@ -112,7 +112,7 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
     const cpuSamples: Record<Mode, number[]> = { untraced: [], traced: [], timed: [] };
     for (let round = 0; round < rounds; round++) {
       for (let slot = 0; slot < MODES.length; slot++) {
-        const mode = MODES[(round + slot) % MODES.length] as Mode;
+        const mode = MODES[(round + slot) % MODES.length]!;
         gc();
         const cpuStart = process.cpuUsage();
         samples[mode].push(runOnce[mode]());
@@ -155,8 +155,8 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
       min_ms: minima,
       overhead: { traced: medians.traced / medians.untraced, timed: medians.timed / medians.untraced },
       paired_overhead: {
-        traced: median(samples.traced.map((ms, round) => ms / (samples.untraced[round] as number))),
-        timed: median(samples.timed.map((ms, round) => ms / (samples.untraced[round] as number))),
+        traced: median(samples.traced.map((ms, round) => ms / samples.untraced[round]!)),
+        timed: median(samples.timed.map((ms, round) => ms / samples.untraced[round]!)),
       },
       median_cpu_ms: cpuMedians,
       cpu_overhead: { traced: cpuMedians.traced / cpuMedians.untraced, timed: cpuMedians.timed / cpuMedians.untraced },

@@ -92,7 +92,7 @@ describe('parameters', () => {
     const expectedSize = (modulePath: string): number => {
       if (modulePath === 'token_embeddings' || modulePath === 'lm_head') return V * d;
       if (modulePath === 'ln_final' || /\.ln[12]$/.test(modulePath)) return d;
-      if (/\.attn\./.test(modulePath)) return d * d;
+      if (modulePath.includes('.attn.')) return d * d;
       if (/\.ffn\.w[123]$/.test(modulePath)) return d * F;
       throw new Error(`unexpected parameter ${modulePath}`);
     };

@@ -159,7 +159,7 @@ describe('matmul counts of traced contraction kernels (cpu)', () => {
 
   test('Conv2D valid: x [1,5,5,2], filter [3,3,2,4] -> y [1,3,3,4]: 2 * 9 * 18 * 4', () => {
     const [conv] = traceOne(
-      () => tf.conv2d(tf.ones([1, 5, 5, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 4]) as tf.Tensor4D, 1, 'valid'),
+      () => tf.conv2d(tf.ones<tf.Rank.R4>([1, 5, 5, 2]), tf.ones<tf.Rank.R4>([3, 3, 2, 4]), 1, 'valid'),
       'Conv2D',
     );
     expect(conv?.outputs[0]?.shape).toEqual([1, 3, 3, 4]);
@@ -187,7 +187,7 @@ describe('matmul counts of traced contraction kernels (cpu)', () => {
 
   test('DepthwiseConv2dNative: x [1,5,5,2], filter [3,3,2,3] -> y [1,3,3,6]: 2 * 9 * 6 * 9', () => {
     const [conv] = traceOne(
-      () => tf.depthwiseConv2d(tf.ones([1, 5, 5, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 3]) as tf.Tensor4D, 1, 'valid'),
+      () => tf.depthwiseConv2d(tf.ones<tf.Rank.R4>([1, 5, 5, 2]), tf.ones<tf.Rank.R4>([3, 3, 2, 3]), 1, 'valid'),
       'DepthwiseConv2dNative',
     );
     expect(conv?.outputs[0]?.shape).toEqual([1, 3, 3, 6]);

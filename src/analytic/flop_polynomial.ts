@@ -35,9 +35,3 @@ export function perSequenceFlopPolynomial(config: ModelConfig): FlopPolynomial {
     quadratic: 4n * L * d,
   };
 }
-
-/** The polynomial's value at T tokens. */
-export function evaluateFlopPolynomial(polynomial: FlopPolynomial, seq: number): bigint {
-  const T = BigInt(seq);
-  return polynomial.constant + polynomial.linear * T + polynomial.quadratic * T * T;
-}

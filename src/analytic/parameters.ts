@@ -31,7 +31,7 @@ function normRows(modulePath: string, d: number, architecture: Architecture): Pa
 }
 
 /** The FFN's matrices in model order: swiglu has w1, w2, w3; the GELU MLP has w1 and w2 only. */
-export function ffnMatricesOf(config: ModelConfig): readonly FfnMatrix[] {
+function ffnMatricesOf(config: ModelConfig): readonly FfnMatrix[] {
   return architectureOf(config).ffn === 'swiglu' ? ['w1', 'w2', 'w3'] : ['w1', 'w2'];
 }
 

@@ -36,7 +36,7 @@ import { summarizeParameters } from './parameters.js';
 export type TensorDtype = 'float32' | 'int32' | 'bool';
 
 /** Bytes per element as tfjs stores each dtype. */
-export const TENSOR_DTYPE_BYTES: Readonly<Record<TensorDtype, bigint>> = {
+const TENSOR_DTYPE_BYTES: Readonly<Record<TensorDtype, bigint>> = {
   float32: BYTES_PER_ELEMENT.fp32,
   int32: 4n,
   bool: 1n,

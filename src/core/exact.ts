@@ -44,7 +44,7 @@ function gcd(a: bigint, b: bigint): bigint {
 }
 
 /** numerator/denominator in lowest terms; throws on a zero denominator (no count is ever divided by 0). */
-export function rational(numerator: bigint, denominator: bigint = 1n): Rational {
+export function rational(numerator: bigint, denominator = 1n): Rational {
   if (denominator === 0n) throw new RangeError(`rational: ${numerator}/0 has no value`);
   const sign = denominator < 0n ? -1n : 1n;
   const divisor = gcd(numerator, denominator) || 1n;
@@ -59,9 +59,4 @@ export function divideRationals(a: Rational, b: Rational): Rational {
 /** The nearest double, for display and charts only. */
 export function rationalToNumber(value: Rational): number {
   return ratio(value.numerator, value.denominator);
-}
-
-/** The bigint a rational equals, or undefined when it is not whole. */
-export function wholeValue(value: Rational): bigint | undefined {
-  return value.denominator === 1n ? value.numerator : undefined;
 }

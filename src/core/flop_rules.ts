@@ -76,7 +76,7 @@ const fusedMatmulExtraWork: FlopFormula = (inputs, outputs, attrs) => {
   if (matmulFromKernel('_FusedMatMul', inputs, outputs, attrs) === undefined) return null;
   const activation = attrs['activation'] ?? 'linear';
   if (activation !== 'linear' && (typeof activation !== 'string' || !FUSED_ACTIVATIONS.has(activation))) return null;
-  const elements = sizeOf(outputs[0]) as bigint;
+  const elements = sizeOf(outputs[0])!;
   const hasPreluWeights = activation === 'prelu';
   const hasBias = inputs.length - (hasPreluWeights ? 1 : 0) >= 3;
   return (hasBias ? elements : 0n) + (activation === 'linear' ? 0n : elements);
@@ -267,7 +267,7 @@ const RULE_GROUPS: readonly RuleGroup[] = [
     flops: (inputs) => {
       const logits = inputs[0];
       if (logits === undefined || logits.shape.length === 0) return null;
-      const n = BigInt(logits.shape[logits.shape.length - 1] as number);
+      const n = BigInt(logits.shape[logits.shape.length - 1]!);
       if (n === 0n) return 0n;
       const rows = product(logits.shape) / n;
       return rows * (5n * n - 2n);

@@ -14,8 +14,8 @@
 const SI_PREFIXES = ['', 'k', 'M', 'G', 'T', 'P', 'E', 'Z', 'Y', 'R', 'Q'] as const;
 const IEC_PREFIXES = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei', 'Zi', 'Yi'] as const;
 
-export const SI_SIGNIFICANT_DIGITS = 4;
-export const BINARY_SIGNIFICANT_DIGITS = 3;
+const SI_SIGNIFICANT_DIGITS = 4;
+const BINARY_SIGNIFICANT_DIGITS = 3;
 
 /** Exact digits grouped by thousands: 2127057600n -> "2,127,057,600". */
 export function groupDigits(value: bigint): string {
@@ -85,12 +85,6 @@ export function formatPercent(fraction: number, decimals = 1): string {
 export function formatRatioOf(numerator: bigint, denominator: bigint, decimals = 2): string {
   if (denominator === 0n) return 'n/a';
   return `${formatFixed(numerator, denominator, decimals)}x`;
-}
-
-/** A ratio already computed as a number: 38.2 -> "38.20x". */
-export function formatRatio(ratio: number, decimals = 2): string {
-  if (!Number.isFinite(ratio)) return 'n/a';
-  return `${ratio.toFixed(decimals)}x`;
 }
 
 /** numerator/denominator rounded half away from zero to `decimals` places, without floats. */

@@ -110,7 +110,7 @@ export function einsumContraction(
   operandShapes: readonly (readonly number[])[],
 ): TracedMatmul | undefined {
   const parsed = parseEinsum(equation, operandShapes);
-  if (parsed === undefined || parsed.operands.length !== 2) return undefined;
+  if (parsed?.operands.length !== 2) return undefined;
   const [left, right] = parsed.operands as [string, string];
   let batch = 1;
   let m = 1;
@@ -147,7 +147,7 @@ function parseEinsum(equation: string, operandShapes: readonly (readonly number[
     const shape = operandShapes[position];
     if (shape === undefined || !/^[a-zA-Z]*$/.test(term) || term.length !== shape.length) return undefined;
     for (const [axis, index] of [...term].entries()) {
-      const size = shape[axis] as number;
+      const size = shape[axis]!;
       const known = sizes.get(index);
       if (known !== undefined && known !== size) return undefined;
       sizes.set(index, size);
@@ -176,7 +176,7 @@ function imageDims(shape: readonly number[], attrs: Readonly<Record<string, unkn
 
 /** Filter [kh, kw, inC, outC] (or [kh, kw, inC, multiplier] for depthwise). */
 function filterDims(shape: readonly number[] | undefined) {
-  if (shape === undefined || shape.length !== 4) return undefined;
+  if (shape?.length !== 4) return undefined;
   const [kh, kw, inChannels, outChannels] = shape as [number, number, number, number];
   return { kh, kw, inChannels, outChannels };
 }
@@ -202,7 +202,7 @@ function conv2dBackpropInput(
 ): TracedMatmul | undefined {
   const dy = inputs[0] && imageDims(inputs[0].shape, attrs);
   const filter = filterDims(inputs[1]?.shape);
-  if (dy === undefined || filter === undefined || filter.outChannels !== dy.channels) return undefined;
+  if (dy === undefined || filter?.outChannels !== dy.channels) return undefined;
   return tracedMatmul(dy.batch, dy.height * dy.width, filter.outChannels, filter.kh * filter.kw * filter.inChannels);
 }
 

@@ -107,14 +107,6 @@ export function parameterComponentOf(modulePath: string): ParameterComponent | u
   return undefined;
 }
 
-/** Every ancestor of a path, nearest last: "layers.3.attn.q_proj" -> ["layers", "layers.3", "layers.3.attn"]. */
-export function ancestorsOf(modulePath: string): string[] {
-  const parts = modulePath.split('.');
-  const ancestors: string[] = [];
-  for (let i = 1; i < parts.length; i++) ancestors.push(parts.slice(0, i).join('.'));
-  return ancestors;
-}
-
 /**
  * The path rolled up to `depth` segments of meaning: depth 0 is the whole model (""),
  * depth 1 a top-level module ("layers", "lm_head"), depth 2 one layer ("layers.3"), depth 3

@@ -26,6 +26,8 @@ export async function cli(...argv: string[]): Promise<Captured> {
 }
 
 /** The command's JSON report; fails the test unless it exits 0 with nothing on stderr. */
+// Untyped JSON on purpose: every field a test reads is checked by expect().
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function cliJson(...argv: string[]): Promise<any> {
   const result = await cli(...argv, '--format', 'json');
   expect(result.stderr).toBe('');

@@ -45,7 +45,7 @@ export const PARAMETER_CONVENTION_NOTES = {
 } as const;
 
 /** Which parameters each N counts, in words for this config's architecture (the seed's reads as PARAMETER_CONVENTION_NOTES). */
-export function parameterConventionNotes(config: ModelConfig): ParameterConventionNotes {
+function parameterConventionNotes(config: ModelConfig): ParameterConventionNotes {
   const architecture = architectureOf(config);
   const learned = architecture.positions === 'learned';
   const tied = architecture.tie_embeddings;

@@ -10,8 +10,8 @@ import { divideRationals, rational, type Rational } from '../../core/exact.js';
  * sequence length (the context each token's attention actually spans in this forward pass).
  */
 
-export const EXACT_TRAINING_LABEL = 'exact forward + backward matmuls / (B*T) (backward checked by `verify --train`)';
-export const EXACT_FORWARD_LABEL = 'exact forward matmuls / (B*T)';
+const EXACT_TRAINING_LABEL = 'exact forward + backward matmuls / (B*T) (backward checked by `verify --train`)';
+const EXACT_FORWARD_LABEL = 'exact forward matmuls / (B*T)';
 
 /**
  * Kaplan et al. 2020, "Scaling Laws for Neural Language Models", Table 1 (Total, non-embedding):

@@ -39,7 +39,7 @@ export function trainingMemoryPolynomial(config: ModelConfig, seq: number): Trai
  * Sums the rows' shapes with B factored out, like terms gathered, lower degrees first:
  * [B,H,T,T] + 2 x [B,T,d] -> "2 T d + H T^2".
  */
-export function perSequenceMonomials(rows: readonly ActivationRow[]): string {
+function perSequenceMonomials(rows: readonly ActivationRow[]): string {
   const terms = new Map<string, { degree: number; count: number }>();
   for (const row of rows) {
     const [leading, ...rest] = row.shape.symbolic;

@@ -1,6 +1,6 @@
 import { rational, type Rational } from '../../core/exact.js';
 
-export const SECONDS_PER_DAY = 86_400n;
+const SECONDS_PER_DAY = 86_400n;
 
 export interface RunTimeInput {
   /** FLOPs of one training step. */

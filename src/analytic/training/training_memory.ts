@@ -126,7 +126,7 @@ function rowMaker(config: ModelConfig, run: RunShape): RowMaker {
 }
 
 /** The activations before the first block: the learned position add, or nothing. */
-export function initialActivations(config: ModelConfig, run: RunShape): ActivationRow[] {
+function initialActivations(config: ModelConfig, run: RunShape): ActivationRow[] {
   if (architectureOf(config).positions !== 'learned') return [];
   const row = rowMaker(config, run);
   return [
@@ -139,7 +139,7 @@ export function initialActivations(config: ModelConfig, run: RunShape): Activati
 }
 
 /** One block's saved activations as a data table, one shape per row, in forward order. */
-export function layerActivations(config: ModelConfig, run: RunShape): ActivationRow[] {
+function layerActivations(config: ModelConfig, run: RunShape): ActivationRow[] {
   const architecture = architectureOf(config);
   const { kv } = dimensionSymbols(config);
   const row = rowMaker(config, run);
@@ -176,7 +176,7 @@ export function layerActivations(config: ModelConfig, run: RunShape): Activation
 }
 
 /** The activations after the last block. */
-export function finalActivations(config: ModelConfig, run: RunShape): ActivationRow[] {
+function finalActivations(config: ModelConfig, run: RunShape): ActivationRow[] {
   const architecture = architectureOf(config);
   const { vocab } = dimensionSymbols(config);
   const row = rowMaker(config, run);
