@@ -1,0 +1,290 @@
+/**
+ * flopledger as a library: `import { ... } from 'flopledger'`.
+ *
+ * Everything a command computes is here, without flags or text: load a config, count it exactly
+ * (parameters, matmuls, FLOPs, memory, training), and run the real model under the tracer to
+ * verify or time those counts. Counts are exact bigints; format them yourself.
+ *
+ * Importing this module does not load TensorFlow.js (that takes about 0.3 s):
+ * the counting functions are pure, and the functions that run a model (traceForward, verifyModel,
+ * timeModel, ...) import tfjs on their first call.
+ */
+import {
+  applyOverrides as applyOverridesImpl,
+  loadModelConfig as loadModelConfigImpl,
+  loadModelConfigFile as loadModelConfigFileImpl,
+  type ConfigOverrides,
+} from './config/load_model_config.js';
+import { isHuggingFaceConfig, parseHuggingFaceConfig } from './config/hf_config.js';
+import { architectureOf as architectureOfImpl, type ModelConfig } from './config/model_config.js';
+import { parseModelConfig } from './config/parse_model_config.js';
+import { listPresets as listPresetsImpl } from './config/presets.js';
+import { resolveRunShape as resolveRunShapeImpl } from './config/run_shape.js';
+import { InputError } from './core/errors.js';
+import { rational as rationalImpl } from './core/exact.js';
+import { forwardFlopBreakdown as forwardFlopBreakdownImpl } from './analytic/flop_breakdown.js';
+import { forwardMatmulInventory as forwardMatmulInventoryImpl } from './analytic/forward_matmuls.js';
+import { parameterMemory as parameterMemoryImpl } from './analytic/memory.js';
+import { nonMatmulEstimate as nonMatmulEstimateImpl } from './analytic/non_matmul_estimate.js';
+import {
+  parameterInventory as parameterInventoryImpl,
+  summarizeParameters as summarizeParametersImpl,
+} from './analytic/parameters.js';
+import { runMemoryEstimate as runMemoryEstimateImpl } from './analytic/run_memory.js';
+import { adamwUpdateFlops as adamwUpdateFlopsImpl } from './analytic/training/adamw.js';
+import { backwardMatmulInventory as backwardMatmulInventoryImpl } from './analytic/training/backward_matmuls.js';
+import { largestBatch as largestBatchImpl } from './analytic/training/largest_batch.js';
+import { runTime as runTimeImpl } from './analytic/training/run_time.js';
+import { trainingStepFlops as trainingStepFlopsImpl } from './analytic/training/step_flops.js';
+import { trainingMemory as trainingMemoryImpl } from './analytic/training/training_memory.js';
+// Types only: these modules load tfjs, so their values are imported where a run starts.
+import type { BackendChoice } from './runtime/backend.js';
+import type { TracedTrainingStep } from './runtime/trace_training_step.js';
+import type { AdamWHyperparameters } from './model/adamw.js';
+import type { ForwardTiming, TimingPhase, TimingPlan } from './timing/time_forward.js';
+import type { TracedRun, VerifyReport } from './verify/verify_model.js';
+import type { TrainingVerification } from './verify/verify_training.js';
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+export type { Architecture, ConfigOverrides, ModelConfig, RunShape } from './config/index.js';
+export type { Rational } from './core/exact.js';
+export type { FlopComponent } from './core/module_paths.js';
+export type { KernelRecord } from './core/kernel_record.js';
+export type { MatmulRow, ParameterRow } from './analytic/types.js';
+export type { ParameterSummary } from './analytic/parameters.js';
+export type { MemoryRow } from './analytic/memory.js';
+export type { FlopBreakdown, LayerFlops } from './analytic/flop_breakdown.js';
+export type { NonMatmulEstimate, NonMatmulKernelEstimate } from './analytic/non_matmul_estimate.js';
+export type { ActivationRow, RunMemoryEstimate, RunMemoryOptions } from './analytic/run_memory.js';
+export type { AdamwFlops } from './analytic/training/adamw.js';
+export type { BackwardMatmulRow } from './analytic/training/backward_matmuls.js';
+export type { LargestBatch } from './analytic/training/largest_batch.js';
+export type { RunTime, RunTimeInput } from './analytic/training/run_time.js';
+export type { TrainingStepFlops } from './analytic/training/step_flops.js';
+export type { TrainingMemory } from './analytic/training/training_memory.js';
+export type { ActiveBackend, BackendChoice } from './runtime/backend.js';
+export type { TracedTrainingStep } from './runtime/trace_training_step.js';
+export type { AdamWHyperparameters } from './model/adamw.js';
+export type { MatmulComparison } from './verify/matmul_check.js';
+export type { NonMatmulComparison } from './verify/non_matmul_check.js';
+export type { TracedRun, VerifyReport } from './verify/verify_model.js';
+export type { TrainingVerification } from './verify/verify_training.js';
+export type { ForwardTiming, TimingPhase, TimingPlan } from './timing/time_forward.js';
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+// InputError: bad input (a malformed config, an unknown preset, a run that would not fit), with
+// `problems` one line each. UnavailableError, a subclass: a backend or kernel not available here.
+export { InputError, UnavailableError } from './core/errors.js';
+
+// ---------------------------------------------------------------------------------------------
+// Configs
+
+/**
+ * Loads a bundled preset by name (`'gpt2-xl'`, see {@link listPresets}) or a JSON file by path (a
+ * flopledger config, or a Hugging Face `config.json`), then applies `overrides`. A string with a
+ * path separator or ending in `.json` is a path. Throws {@link InputError}.
+ */
+export const loadModelConfig = loadModelConfigImpl;
+
+/** Loads the JSON config file at `filePath` whatever its name looks like, then applies `overrides`. */
+export const loadModelConfigFile = loadModelConfigFileImpl;
+
+/**
+ * The config a parsed JSON value describes: a flopledger config, or a Hugging Face `config.json`
+ * (recognised by its `model_type` key). `name` names the model in reports (default `'model'`);
+ * `overrides` are applied after validation. Throws {@link InputError} listing every problem.
+ */
+export function configFromJson(
+  value: unknown,
+  options: { readonly name?: string; readonly overrides?: ConfigOverrides } = {},
+): ModelConfig {
+  const name = options.name ?? 'model';
+  const base = isHuggingFaceConfig(value)
+    ? parseHuggingFaceConfig(value, name, name)
+    : parseModelConfig(value, name, name);
+  return applyOverridesImpl(base, options.overrides ?? {});
+}
+
+/** `config` with `overrides` applied and validated again; `config` itself when nothing changes. */
+export const applyOverrides = applyOverridesImpl;
+
+/** The bundled presets' names, smallest model first. */
+export const listPresets = listPresetsImpl;
+
+/** Every architecture choice of a config with its default filled in (head_dim, kv_dim, padded vocabulary...). */
+export const architectureOf = architectureOfImpl;
+
+/**
+ * A run shape for `config`: batch 1 and the full context by default. A seq longer than the
+ * context is refused (raise `context_length` with an override instead). Throws {@link InputError}.
+ */
+export const resolveRunShape = resolveRunShapeImpl;
+
+// ---------------------------------------------------------------------------------------------
+// Counting: pure functions of a config, exact bigints, no tfjs
+
+/** Every parameter tensor: module path, weight name, shape and count, in model order. */
+export const parameterInventory = parameterInventoryImpl;
+
+/** Parameters in total, per component, per layer and without the embeddings, with the inventory. */
+export const summarizeParameters = summarizeParametersImpl;
+
+/** Bytes of the weights alone in each storage dtype (fp32, bf16, ...): no activations, gradients or optimizer state. */
+export const parameterMemory = parameterMemoryImpl;
+
+/** Every matmul of one forward pass at `run`: path, [m, k] @ [k, n] with its batch dims, FLOPs and MACs. */
+export const forwardMatmulInventory = forwardMatmulInventoryImpl;
+
+/** Forward matmul FLOPs at `run` in total, per component and per layer. */
+export const forwardFlopBreakdown = forwardFlopBreakdownImpl;
+
+/** The non-matmul kernels (norms, softmax, RoPE, activations, adds) one forward pass runs, with their FLOPs. */
+export const nonMatmulEstimate = nonMatmulEstimateImpl;
+
+/** Peak bytes of one real forward pass at `run`: weights, token ids and every intermediate. */
+export const runMemoryEstimate = runMemoryEstimateImpl;
+
+/** Every matmul of the backward pass at `run` (the gradients of the inputs and of the weights). */
+export const backwardMatmulInventory = backwardMatmulInventoryImpl;
+
+/** FLOPs of one training step at `run`: forward and backward matmuls plus one AdamW update. */
+export const trainingStepFlops = trainingStepFlopsImpl;
+
+/** FLOPs of one AdamW update of `parameterCount` parameters, by the counted convention. */
+export const adamwUpdateFlops = adamwUpdateFlopsImpl;
+
+/** Peak bytes of a training step at `run`: parameters, gradients, AdamW moments and saved activations. */
+export const trainingMemory = trainingMemoryImpl;
+
+/** The largest batch of `seq`-token sequences whose training step fits in `memoryBytes`. */
+export const largestBatch = largestBatchImpl;
+
+/** Wall-clock time of a training run at a device's peak FLOP/s and a model FLOPs utilization, exact. */
+export const runTime = runTimeImpl;
+
+/** An exact fraction, `numerator / denominator` in lowest terms (what {@link runTime} takes and returns). */
+export const rational = rationalImpl;
+
+// ---------------------------------------------------------------------------------------------
+// Running the model: these load TensorFlow.js on first call
+
+/** How a model runs under the tracer. */
+export interface RunOptions {
+  /** Sequences per batch (default 1). */
+  readonly batch?: number;
+  /** Tokens per sequence (default: the config's context length). */
+  readonly seq?: number;
+  /**
+   * `'auto'` (default: tfjs-node when installed, else wasm), `'wasm'`, `'cpu'`, `'tensorflow'`,
+   * or `'meta'`: shapes only, no data, so a model of any size traces in about a second.
+   */
+  readonly backend?: BackendChoice;
+  /** Seed of the random weights and token ids on real backends (default 0). */
+  readonly seed?: number;
+  /** Bytes a real run may take (default: half the free memory); a run estimated above is refused. */
+  readonly maxMemoryBytes?: bigint;
+}
+
+/** How a training step runs: {@link RunOptions} and the AdamW hyperparameters. */
+export interface TrainingRunOptions extends RunOptions {
+  readonly hyper?: AdamWHyperparameters;
+}
+
+/** How forward passes are timed: {@link RunOptions} and the run counts. */
+export interface TimeOptions extends RunOptions {
+  /** Timed runs (default: as many as fill about 3 s, at least 3). */
+  readonly runs?: number;
+  /** Untimed runs first (default: at least 2, and more until 0.5 s has passed). */
+  readonly warmup?: number;
+  /** Called after each run with the runs done and planned in the phase. */
+  readonly onProgress?: (phase: TimingPhase, done: number, total: number) => void;
+  /** Called once the warm-up has measured one run, with the time the rest is expected to take. */
+  readonly onPlan?: (plan: TimingPlan) => void;
+}
+
+/** The library's run options as the runtime takes them; a bad batch or seq is refused here. */
+function modelRun(config: ModelConfig, options: RunOptions) {
+  return {
+    config,
+    run: resolveRunShapeImpl(config, { batch: options.batch, seq: options.seq }),
+    backend: options.backend ?? 'auto',
+    seed: options.seed,
+    maxMemoryBytes: options.maxMemoryBytes,
+  };
+}
+
+/** Traces one forward pass of `config`: every kernel with its module path, shapes and FLOPs. */
+export async function traceForward(config: ModelConfig, options: RunOptions = {}): Promise<TracedRun> {
+  const { traceModel } = await import('./verify/verify_model.js');
+  return traceModel(modelRun(config, options));
+}
+
+/**
+ * Traces one forward pass and checks every matmul against {@link forwardMatmulInventory},
+ * exactly; `ok` is true when every matmul matches and the pass ran the expected number of them.
+ */
+export async function verifyModel(config: ModelConfig, options: RunOptions = {}): Promise<VerifyReport> {
+  const verify = await import('./verify/verify_model.js');
+  return verify.verifyModel(modelRun(config, options));
+}
+
+/** Traces one training step (loss, backward pass, AdamW update) with the phase of every kernel and the peak memory. */
+export async function traceTrainingStep(
+  config: ModelConfig,
+  options: TrainingRunOptions = {},
+): Promise<TracedTrainingStep> {
+  const runtime = await import('./runtime/trace_training_step.js');
+  return runtime.traceTrainingStep({ ...modelRun(config, options), hyper: options.hyper });
+}
+
+/**
+ * Traces one training step and checks every forward and backward matmul against the formulas,
+ * exactly, with the backward/forward ratios, 6N, the optimizer's FLOPs and the memory peak.
+ */
+export async function verifyTraining(
+  config: ModelConfig,
+  options: TrainingRunOptions = {},
+): Promise<TrainingVerification> {
+  const verify = await import('./verify/verify_training.js');
+  return verify.verifyTraining({ ...modelRun(config, options), hyper: options.hyper });
+}
+
+/**
+ * Times forward passes of `config` on a backend that computes: warm-up runs, timed runs for the
+ * wall time and tokens/s, then one traced run that attributes kernel time to module paths.
+ * `backend: 'meta'` computes nothing and is refused with an {@link InputError}.
+ */
+export async function timeModel(config: ModelConfig, options: TimeOptions = {}): Promise<ForwardTiming> {
+  if (options.backend === 'meta') {
+    throw new InputError(
+      'timeModel: the meta backend keeps shapes only and computes nothing, so there is no time to measure; ' +
+        "use backend: 'wasm'",
+    );
+  }
+  const request = modelRun(config, options);
+  const [{ setUpRun }, { assertRealRunFits }, { timeForward }] = await Promise.all([
+    import('./runtime/run_setup.js'),
+    import('./runtime/memory_guard.js'),
+    import('./timing/time_forward.js'),
+  ]);
+  // The same set-up as every traced run: the run checked, the backend started, the memory guard applied.
+  const setup = await setUpRun(request, assertRealRunFits);
+  return timeForward(config, request.run, setup.backend, {
+    seed: setup.seed,
+    init: setup.init,
+    runs: options.runs,
+    warmup: options.warmup,
+    onProgress: options.onProgress,
+    onPlan: options.onPlan,
+  });
+}
+
+/** The backends that can run here: `'cpu'`, `'wasm'`, `'meta'`, and `'tensorflow'` when tfjs-node loads. */
+export async function availableBackends(): Promise<string[]> {
+  const backend = await import('./runtime/backend.js');
+  return backend.availableBackends();
+}
