@@ -24,26 +24,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { architectureOf, type ModelConfig } from '../config/model_config.js';
 import { path, type AttentionProjection, type FfnMatrix } from '../core/module_paths.js';
+import type { AttentionWeights } from './attention.js';
 import { hostConstant } from './host_constant.js';
 import { streamFor } from './seeded_random.js';
 import { truncatedNormalArray } from './truncated_normal.js';
 
 /**
- * One transformer block's weights. A norm's gain and a linear layer's weight keep the seed's
+ * One transformer block's weights: attention's (q_proj ... output_proj, declared with attention
+ * itself) and the norms' and the FFN's. A norm's gain and a linear layer's weight keep the seed's
  * field names (ln1, q_proj, w1, ...); a bias sits beside its weight as `<field>_bias` and is
  * absent when the architecture has none. w3 exists with the SwiGLU FFN only.
  */
-export interface LayerWeights {
+export interface LayerWeights extends AttentionWeights {
   ln1: tf.Tensor1D;
   ln1_bias?: tf.Tensor1D;
-  q_proj: tf.Tensor2D;
-  q_proj_bias?: tf.Tensor1D;
-  k_proj: tf.Tensor2D;
-  k_proj_bias?: tf.Tensor1D;
-  v_proj: tf.Tensor2D;
-  v_proj_bias?: tf.Tensor1D;
-  output_proj: tf.Tensor2D;
-  output_proj_bias?: tf.Tensor1D;
   ln2: tf.Tensor1D;
   ln2_bias?: tf.Tensor1D;
   w1: tf.Tensor2D;
