@@ -1,29 +1,18 @@
 /**
- * Opens report.html in a real browser (Debian's chromium, driven by playwright-core, which
- * downloads nothing) and checks that both charts drew every series. CI installs chromium when
- * it is absent; without it this test fails and says so rather than skipping.
+ * Opens report.html in a real headless Chromium (test/helpers/browser.ts: the one that
+ * @sparticuz/chromium ships in its npm tarball, else one on the PATH) and checks that both
+ * charts drew every series. Without a browser that starts this test fails and says so rather
+ * than skipping.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../src/cli/run.js';
 import { CHART_MARKS, COMPONENT_LABELS } from '../src/views/charts.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-// No network here: without these flags chromium keeps retrying refused connections.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { launchChromium } from './helpers/browser.js';
+import { cli } from './helpers/cli_runner.js';
 
 const MODELS = ['gpt2-small', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'];
 const COMPONENTS = Object.values(COMPONENT_LABELS);
@@ -43,19 +32,13 @@ const requests: string[] = [];
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} not found: install Debian's chromium package (apt-get install -y chromium) to run the report's browser test; .ci/run installs it when absent`,
-    );
-  }
   workDir = mkdtempSync(join(tmpdir(), 'flopledger-report-browser-'));
   const out = join(workDir, 'report');
-  let stderr = '';
-  const code = await run(['report', '--out', out], { stdout: () => {}, stderr: (text) => (stderr += text) });
+  const { code, stderr } = await cli('report', '--out', out);
   expect(stderr).toBe('');
   expect(code).toBe(0);
 
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on('request', (request) => requests.push(request.url()));
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -138,6 +121,42 @@ describe('report.html in headless chromium', () => {
       const box = await page.locator(`figure#${id} svg`).boundingBox();
       expect(box?.width).toBeGreaterThan(300);
       expect(box?.height).toBeGreaterThan(200);
+    }
+  });
+});
+
+describe('the test browser', () => {
+  // Browser tests of pages that draw with WebGL2 run here too, with no GPU: a GLSL ES 3.00 shader
+  // must compile and draw through the software renderer.
+  it('draws with WebGL2 and a GLSL ES 3.00 shader', async () => {
+    const blank = await browser.newPage();
+    try {
+      const drawn = await blank.evaluate<{ version: string; pixel: number[] } | string>(`(() => {
+        const gl = document.createElement('canvas').getContext('webgl2');
+        if (gl === null) return 'no webgl2 context';
+        const shader = (type, source) => {
+          const s = gl.createShader(type);
+          gl.shaderSource(s, source);
+          gl.compileShader(s);
+          return s;
+        };
+        const program = gl.createProgram();
+        // One triangle that covers the whole canvas, its corners from gl_VertexID alone.
+        gl.attachShader(program, shader(gl.VERTEX_SHADER, '#version 300 es\\nvoid main() { gl_Position = vec4(float(gl_VertexID == 1) * 4.0 - 1.0, float(gl_VertexID == 2) * 4.0 - 1.0, 0.0, 1.0); }'));
+        gl.attachShader(program, shader(gl.FRAGMENT_SHADER, '#version 300 es\\nprecision mediump float; out vec4 color; void main() { color = vec4(1.0, 0.0, 1.0, 1.0); }'));
+        gl.linkProgram(program);
+        if (!gl.getProgramParameter(program, gl.LINK_STATUS)) return 'link failed: ' + gl.getProgramInfoLog(program);
+        gl.useProgram(program);
+        gl.clearColor(0, 1, 0, 1);
+        gl.clear(gl.COLOR_BUFFER_BIT);
+        gl.drawArrays(gl.TRIANGLES, 0, 3);
+        const pixel = new Uint8Array(4);
+        gl.readPixels(gl.drawingBufferWidth >> 1, gl.drawingBufferHeight >> 1, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, pixel);
+        return { version: gl.getParameter(gl.VERSION), pixel: Array.from(pixel) };
+      })()`);
+      expect(drawn).toEqual({ version: expect.stringMatching(/^WebGL 2\.0/), pixel: [255, 0, 255, 255] });
+    } finally {
+      await blank.close();
     }
   });
 });
