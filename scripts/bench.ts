@@ -28,6 +28,7 @@ import { estimatePeak, readCpuInfo, simdWidthOf } from '../src/timing/peak.js';
 import { BENCH_CONFIGS, BENCH_THREAD_CONFIG, META_POINTS } from './bench_configs.js';
 import { benchForward, type ForwardBenchResult } from './bench_forward.js';
 import type { MetaTraceResult } from './bench_meta_trace.js';
+import { benchMetaScaling } from './measure_meta.js';
 import type { ThreadBenchResult } from './bench_wasm_threads.js';
 
 /** The overhead the tracer may add: traced / untraced median forward time. */
@@ -138,6 +139,7 @@ async function main(): Promise<void> {
   mkdirSync(docs, { recursive: true });
   writeFileSync(join(docs, 'bench.json'), JSON.stringify(json, null, 2) + '\n');
   writeFileSync(join(docs, 'bench.md'), renderReport(benchReport(json, forwards, meta, builds, threads), 'markdown'));
+  await benchMetaScaling(docs);
   step(`wrote docs/bench.md and docs/bench.json in ${elapsedS.toFixed(0)} s`);
 }
 
