@@ -139,6 +139,26 @@ describe('toJsonText', () => {
     });
     expect(text).toContain('"total": "2127057600"');
   });
+
+  it("writes field names in snake_case, a Map's keys as they are, and leaves undefined fields out", () => {
+    const data = {
+      totalMacs: 1n,
+      fp32Bytes: 4n,
+      by_component: { attention_core: 2n },
+      attrs: new Map([['transposeA', false]]),
+      skipped: undefined,
+      ratio: { numerator: 1n, denominator: 3n },
+    };
+    expect(JSON.parse(toJsonText(data))).toEqual({
+      total_macs: '1',
+      fp32_bytes: '4',
+      by_component: { attention_core: '2' },
+      attrs: { transposeA: false },
+      ratio: { numerator: '1', denominator: '3' },
+    });
+    // Keys that are not lower camelCase identifiers are data and stay as written.
+    expect(JSON.parse(toJsonText({ 'layers.0': 1, BatchMatMul: 2 }))).toEqual({ 'layers.0': 1, BatchMatMul: 2 });
+  });
 });
 
 const sample: Table = {

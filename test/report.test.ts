@@ -383,6 +383,14 @@ describe('flops --conventions', () => {
     expect(counts.attention_causal_triangle).toBe(
       (4_513_336_524_800n - 48n * 4n * 1600n * 1024n * 1024n + 48n * 2n * 1600n * 1024n * 1025n).toString(),
     );
+    // The parts under every convention, keyed in snake_case like every other JSON key.
+    expect(json.attention_core).toEqual({
+      full: (48n * 4n * 1600n * 1024n * 1024n).toString(),
+      causal_triangle: (48n * 2n * 1600n * 1024n * 1025n).toString(),
+      half: (48n * 2n * 1600n * 1024n * 1024n).toString(),
+    });
+    expect(json.embedding).toEqual({ lookup: '0', one_hot_matmul: (2n * 1024n * 50257n * 1600n).toString() });
+    expect(Object.keys(json.parameters)).toContain('without_lookup_tables');
   });
 
   it('renders as a table by default', async () => {

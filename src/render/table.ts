@@ -1,7 +1,7 @@
 /**
  * The report model every command hands to one renderer: a sequence of blocks (headings,
- * paragraphs, lists, tables) plus the JSON payload for `--format json`. Commands build data;
- * renderers decide how it looks.
+ * paragraphs, lists, tables) plus the report's typed data, which `--format json` writes. Views
+ * build both; renderers decide how they look.
  */
 
 export type Alignment = 'left' | 'right' | 'center';
@@ -30,10 +30,14 @@ export type Block =
   | { readonly kind: 'list'; readonly items: readonly string[] }
   | { readonly kind: 'table'; readonly table: Table };
 
-export interface Report {
+export interface Report<Data = unknown> {
   readonly blocks: readonly Block[];
-  /** What `--format json` prints; bigints become decimal strings. */
-  readonly json: unknown;
+  /**
+   * The report's data: exact bigints and TypeScript field names, with no JSON mapping of its
+   * own. `--format json` writes it through the one serializer, toJsonText (json_text.ts), which
+   * fixes the key case and writes bigints as decimal strings.
+   */
+  readonly json: Data;
 }
 
 export const heading = (text: string, level: 1 | 2 | 3 = 2): Block => ({ kind: 'heading', text, level });

@@ -28,7 +28,7 @@ import {
 } from '../core/format.js';
 import { FLOP_CONVENTIONS, numericShapes } from './flops_report.js';
 import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG } from './labels.js';
-import { componentSharesJson, SHARE_COLUMNS, shareCells } from './shares.js';
+import { componentShares, SHARE_COLUMNS, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
 import { heading, list, paragraph, tableBlock, type Block, type Cell, type Report } from '../render/table.js';
 
@@ -54,7 +54,7 @@ function joinWords(words: readonly string[]): string {
 const n = (value: number | bigint) => groupDigits(BigInt(value));
 const exactAndSi = (flops: bigint) => `${groupDigits(flops)} FLOPs (${formatFlops(flops)})`;
 
-export function answersReport(input: AnswersInput): Report {
+export function answersReport(input: AnswersInput): Report<AnswersData> {
   const a = answerA(input.model);
   const b = answerB(input.model);
   const c = answerC(input.model);
@@ -74,12 +74,16 @@ export function answersReport(input: AnswersInput): Report {
   };
 }
 
-interface Answer {
-  blocks: Block[];
-  json: unknown;
+/** What `answers --format json` writes: the data behind each of (a)-(e). */
+export interface AnswersData {
+  readonly a: ReturnType<typeof answerA>['json'];
+  readonly b: ReturnType<typeof answerB>['json'];
+  readonly c: ReturnType<typeof answerC>['json'];
+  readonly d: ReturnType<typeof answerD>['json'];
+  readonly e: ReturnType<typeof answerE>['json'];
 }
 
-function answerA({ config, summary, memory }: AnswersInput['model']): Answer {
+function answerA({ config, summary, memory }: AnswersInput['model']) {
   const fp32 = memory.find((row) => row.dtype === 'fp32');
   if (fp32 === undefined) throw new Error('answers: parameterMemory returned no fp32 row');
   return {
@@ -94,10 +98,10 @@ function answerA({ config, summary, memory }: AnswersInput['model']): Answer {
     json: {
       model: configJson(config),
       parameters: summary.total,
-      by_component: summary.byComponent,
-      fp32_bytes: fp32.bytes,
-      fp32_gigabytes: ratio(fp32.bytes, 10n ** 9n),
-      fp32_gibibytes: ratio(fp32.bytes, 2n ** 30n),
+      byComponent: summary.byComponent,
+      fp32Bytes: fp32.bytes,
+      fp32Gigabytes: ratio(fp32.bytes, 10n ** 9n),
+      fp32Gibibytes: ratio(fp32.bytes, 2n ** 30n),
     },
   };
 }
@@ -140,7 +144,7 @@ function matmulGroups(breakdown: FlopBreakdown): MatmulGroup[] {
   return [...groups.values()];
 }
 
-function answerB({ config, breakdown }: AnswersInput['model']): Answer {
+function answerB({ config, breakdown }: AnswersInput['model']) {
   const groups = matmulGroups(breakdown);
   const perLayer = groups.filter((group) => group.name.startsWith('layers.*.'));
   const once = groups.filter((group) => !group.name.startsWith('layers.*.'));
@@ -197,8 +201,8 @@ function answerB({ config, breakdown }: AnswersInput['model']): Answer {
         matmul: group.name,
         component: group.component,
         description: group.description,
-        symbolic_shapes: group.symbolicShapes,
-        flops_each: group.flopsEach,
+        symbolicShapes: group.symbolicShapes,
+        flopsEach: group.flopsEach,
         count: group.count,
         flops: group.flopsTotal,
       })),
@@ -220,7 +224,7 @@ function componentWithShare(component: MatmulComponent, breakdown: FlopBreakdown
   return `${MATMUL_COMPONENT_LONG[component]} ${formatShare(breakdown.byComponent[component], breakdown.total)}`;
 }
 
-function answerC({ config, breakdown }: AnswersInput['model']): Answer {
+function answerC({ config, breakdown }: AnswersInput['model']) {
   const ranking = rankComponents(breakdown);
   const [top, ...rest] = ranking;
   if (top === undefined) throw new Error('answers: no components');
@@ -268,7 +272,7 @@ function stepPattern(
   return `; step by step it ${steps.join(', then ')}`;
 }
 
-function answerD(points: readonly SweepPoint[]): Answer {
+function answerD(points: readonly SweepPoint[]) {
   const first = points[0];
   const last = points.at(-1);
   if (first === undefined || last === undefined) throw new Error('answers: part (d) needs at least one model');
@@ -324,14 +328,9 @@ function answerD(points: readonly SweepPoint[]): Answer {
         model: configJson(point.config),
         run: point.run,
         total: point.breakdown.total,
-        components: componentSharesJson(point.breakdown),
+        components: componentShares(point.breakdown),
       })),
-      shifts: shifts.map((shift) => ({
-        component: shift.component,
-        from_share: shift.fromShare,
-        to_share: shift.toShare,
-        change: shift.change,
-      })),
+      shifts: shifts.map(({ component, fromShare, toShare, change }) => ({ component, fromShare, toShare, change })),
     },
   };
 }
@@ -343,7 +342,7 @@ function scalingInSeq(shift: ComponentShift, fromSeq: bigint, toSeq: bigint): 'l
   return 'other';
 }
 
-function answerE([before, after]: readonly [SweepPoint, SweepPoint]): Answer {
+function answerE([before, after]: readonly [SweepPoint, SweepPoint]) {
   const fromSeq = BigInt(before.run.seq);
   const toSeq = BigInt(after.run.seq);
   const shifts = describeShift(before, after);
@@ -388,21 +387,21 @@ function answerE([before, after]: readonly [SweepPoint, SweepPoint]): Answer {
     ],
     json: {
       model: configJson(before.config),
-      from: { seq: before.run.seq, total: before.breakdown.total, components: componentSharesJson(before.breakdown) },
+      from: { seq: before.run.seq, total: before.breakdown.total, components: componentShares(before.breakdown) },
       to: {
         seq: after.run.seq,
-        context_length: after.config.context_length,
+        contextLength: after.config.context_length,
         total: after.breakdown.total,
-        components: componentSharesJson(after.breakdown),
+        components: componentShares(after.breakdown),
       },
       ratio: ratio(after.breakdown.total, before.breakdown.total),
-      shifts: scaled.map(({ shift, scaling }) => ({
-        component: shift.component,
-        from_share: shift.fromShare,
-        to_share: shift.toShare,
-        change: shift.change,
-        factor: shift.factor,
-        scaling_in_seq: scaling,
+      shifts: scaled.map(({ shift: { component, fromShare, toShare, change, factor }, scaling }) => ({
+        component,
+        fromShare,
+        toShare,
+        change,
+        factor,
+        scalingInSeq: scaling,
       })),
     },
   };

@@ -2,12 +2,12 @@ import { modelLabel } from '../config/model_config.js';
 import { MATMUL_COMPONENTS, ratio, type SweepPoint } from '../analytic/index.js';
 import { formatCountSi, formatFlops, formatRatioOf, formatShare } from '../core/format.js';
 import { configJson, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
-import { componentSharesJson } from './shares.js';
+import { componentShares } from './shares.js';
 import { heading, paragraph, tableBlock, type Cell, type Report } from '../render/table.js';
 import { FLOP_CONVENTIONS } from './flops_report.js';
 
 /** Several models side by side: one column per model, one row per quantity. */
-export function compareReport(points: readonly SweepPoint[]): Report {
+export function compareReport(points: readonly SweepPoint[]): Report<CompareData> {
   const first = points[0];
   if (first === undefined) throw new Error('compare: no models to compare');
   const row = (label: string, cell: (point: SweepPoint) => Cell): Cell[] => [label, ...points.map(cell)];
@@ -46,15 +46,22 @@ export function compareReport(points: readonly SweepPoint[]): Report {
       }),
       paragraph(FLOP_CONVENTIONS),
     ],
-    json: {
-      models: points.map((point) => ({
-        model: configJson(point.config),
-        run: point.run,
-        parameters: point.parameters,
-        total: point.breakdown.total,
-        ratio_to_first: ratio(point.breakdown.total, first.breakdown.total),
-        components: componentSharesJson(point.breakdown),
-      })),
-    },
+    json: compareData(points, first),
   };
 }
+
+/** What `compare --format json` writes: each model's counts and its FLOPs against the first. */
+function compareData(points: readonly SweepPoint[], first: SweepPoint) {
+  return {
+    models: points.map((point) => ({
+      model: configJson(point.config),
+      run: point.run,
+      parameters: point.parameters,
+      total: point.breakdown.total,
+      ratioToFirst: ratio(point.breakdown.total, first.breakdown.total),
+      components: componentShares(point.breakdown),
+    })),
+  };
+}
+
+export type CompareData = ReturnType<typeof compareData>;

@@ -111,22 +111,15 @@ export function conventionsBlocks(conventions: CountingConventions, verifiedAs?:
   ];
 }
 
-export function conventionsJson(conventions: CountingConventions) {
-  const rationalJson = (value: Rational) => ({ numerator: value.numerator, denominator: value.denominator });
+/** What `flops --conventions --format json` writes: every count, its parts, and the published approximations. */
+export function conventionsData(conventions: CountingConventions) {
   return {
     model: configJson(conventions.config),
     run: conventions.run,
-    counts: conventions.counts.map((count) => ({
-      convention: count.key,
-      label: count.label,
-      unit: count.unit,
-      value: count.value,
-      note: count.note,
-      ...(count.ratioToDefault === undefined ? {} : { ratio_to_default: rationalJson(count.ratioToDefault) }),
-    })),
-    attention_core: conventions.attentionCore,
+    counts: conventions.counts.map(({ key, ...count }) => ({ convention: key, ...count })),
+    attentionCore: conventions.attentionCore,
     embedding: conventions.embedding,
-    lm_head_flops: conventions.lmHeadFlops,
+    lmHeadFlops: conventions.lmHeadFlops,
     parameters: conventions.parameters,
     published: conventions.published.map((approximation) => ({
       approximation: approximation.key,
@@ -135,15 +128,17 @@ export function conventionsJson(conventions: CountingConventions) {
       formula: approximation.formula,
       quantity: approximation.quantity,
       parameters: approximation.parameters,
-      value_per_token: approximation.value,
-      exact_per_token: rationalJson(approximation.exact),
-      exact_is: approximation.exactLabel,
-      ratio: rationalJson(approximation.ratio),
+      valuePerToken: approximation.value,
+      exactPerToken: approximation.exact,
+      exactIs: approximation.exactLabel,
+      ratio: approximation.ratio,
     })),
   };
 }
 
+export type ConventionsData = ReturnType<typeof conventionsData>;
+
 /** What `flops <model> --conventions` prints. */
-export function conventionsReport(conventions: CountingConventions): Report {
-  return { blocks: conventionsBlocks(conventions), json: conventionsJson(conventions) };
+export function conventionsReport(conventions: CountingConventions): Report<ConventionsData> {
+  return { blocks: conventionsBlocks(conventions), json: conventionsData(conventions) };
 }

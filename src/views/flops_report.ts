@@ -38,7 +38,8 @@ export const FLOP_CONVENTIONS =
   'Matmuls only: norms, softmax, RoPE and SiLU are counted apart, from a trace.';
 
 /** Forward matmul FLOPs from the total (depth 0) down to every matmul (depth 3). */
-export function flopsReport({ config, breakdown, depth, showMacs }: FlopsReportInput): Report {
+export function flopsReport(input: FlopsReportInput): Report<FlopsData> {
+  const { config, breakdown, depth, showMacs } = input;
   const macsByComponent = macsOf(breakdown.rows);
   const totalMacs = sum(breakdown.rows.map((row) => row.macs));
   const blocks: Block[] = [
@@ -51,52 +52,36 @@ export function flopsReport({ config, breakdown, depth, showMacs }: FlopsReportI
   if (depth >= 3) blocks.push(tableBlock(matmulTable(breakdown)));
   blocks.push(paragraph(FLOP_CONVENTIONS));
 
+  return { blocks, json: flopsData(input, macsByComponent, totalMacs) };
+}
+
+/** What `flops --format json` writes: the counts down to the depth asked for. */
+function flopsData(
+  { config, breakdown, depth }: FlopsReportInput,
+  macsByComponent: Record<MatmulComponent, bigint>,
+  totalMacs: bigint,
+) {
   return {
-    blocks,
-    json: {
-      model: configJson(config),
-      run: { batch: breakdown.run.batch, seq: breakdown.run.seq },
-      total: breakdown.total,
-      total_macs: totalMacs,
-      ...(depth >= 1
-        ? {
-            components: MATMUL_COMPONENTS.map((component) => ({
-              component,
-              flops: breakdown.byComponent[component],
-              macs: macsByComponent[component],
-              share: share(breakdown.byComponent[component], breakdown.total),
-            })),
-          }
-        : {}),
-      ...(depth >= 2
-        ? {
-            layers: breakdown.perLayer.map((layer) => ({
-              layer: layer.layer,
-              total: layer.total,
-              by_component: layer.byComponent,
-            })),
-          }
-        : {}),
-      ...(depth >= 3
-        ? {
-            matmuls: breakdown.rows.map((row) => ({
-              path: row.path,
-              component: row.component,
-              description: row.description,
-              symbolic_shapes: row.symbolicShapes,
-              batch: row.batch,
-              m: row.m,
-              k: row.k,
-              n: row.n,
-              flops: row.flops,
-              macs: row.macs,
-              share: share(row.flops, breakdown.total),
-            })),
-          }
-        : {}),
-    },
+    model: configJson(config),
+    run: { batch: breakdown.run.batch, seq: breakdown.run.seq },
+    total: breakdown.total,
+    totalMacs,
+    components:
+      depth >= 1
+        ? MATMUL_COMPONENTS.map((component) => ({
+            component,
+            flops: breakdown.byComponent[component],
+            macs: macsByComponent[component],
+            share: share(breakdown.byComponent[component], breakdown.total),
+          }))
+        : undefined,
+    layers: depth >= 2 ? breakdown.perLayer : undefined,
+    matmuls:
+      depth >= 3 ? breakdown.rows.map((row) => ({ ...row, share: share(row.flops, breakdown.total) })) : undefined,
   };
 }
+
+export type FlopsData = ReturnType<typeof flopsData>;
 
 function macsOf(rows: readonly MatmulRow[]): Record<MatmulComponent, bigint> {
   const macs = zeroByComponent();

@@ -14,7 +14,7 @@ export interface MemoryReportInput {
 }
 
 /** Bytes to hold the weights in each storage dtype, exact and in GB (10^9) and GiB (2^30). */
-export function memoryReport({ config, parameters, memory }: MemoryReportInput): Report {
+export function memoryReport({ config, parameters, memory }: MemoryReportInput): Report<MemoryData> {
   return {
     blocks: [
       heading(`Weight memory of ${modelLabel(config)}`),
@@ -39,16 +39,21 @@ export function memoryReport({ config, parameters, memory }: MemoryReportInput):
         ]),
       }),
     ],
-    json: {
-      model: configJson(config),
-      parameters,
-      dtypes: memory.map((row) => ({
-        dtype: row.dtype,
-        bytes_per_parameter: row.bytesPerParameter,
-        bytes: row.bytes,
-        gigabytes: ratio(row.bytes, GIGABYTE),
-        gibibytes: ratio(row.bytes, GIBIBYTE),
-      })),
-    },
+    json: memoryData({ config, parameters, memory }),
   };
 }
+
+/** What `memory --format json` writes: each dtype's exact bytes, and GB and GiB as numbers. */
+function memoryData({ config, parameters, memory }: MemoryReportInput) {
+  return {
+    model: configJson(config),
+    parameters,
+    dtypes: memory.map((row) => ({
+      ...row,
+      gigabytes: ratio(row.bytes, GIGABYTE),
+      gibibytes: ratio(row.bytes, GIBIBYTE),
+    })),
+  };
+}
+
+export type MemoryData = ReturnType<typeof memoryData>;

@@ -9,7 +9,7 @@ export interface ModelListing {
 }
 
 /** The bundled presets with their dimensions and parameter counts. */
-export function modelsReport(models: readonly ModelListing[]): Report {
+export function modelsReport(models: readonly ModelListing[]): Report<ModelsData> {
   return {
     blocks: [
       heading('Model presets'),
@@ -39,6 +39,13 @@ export function modelsReport(models: readonly ModelListing[]): Report {
       }),
       paragraph('Any command also takes a path to a JSON file with the same six keys, e.g. models/gpt2-small.json.'),
     ],
-    json: { models: models.map(({ config, parameters }) => ({ ...configJson(config), parameters })) },
+    json: modelsData(models),
   };
 }
+
+/** What `models --format json` writes: each preset's dimensions and parameter count. */
+function modelsData(models: readonly ModelListing[]) {
+  return { models: models.map(({ config, parameters }) => ({ ...configJson(config), parameters })) };
+}
+
+export type ModelsData = ReturnType<typeof modelsData>;

@@ -13,7 +13,8 @@ export interface ParamsReportInput {
 }
 
 /** Parameter counts from the total (depth 0) down to every weight with its shape (depth 3). */
-export function paramsReport({ config, summary, memory, depth }: ParamsReportInput): Report {
+export function paramsReport(input: ParamsReportInput): Report<ParamsData> {
+  const { config, summary, memory, depth } = input;
   const fp32Bytes = memory.find((row) => row.dtype === 'fp32')?.bytes;
   if (fp32Bytes === undefined) throw new Error('params: parameterMemory returned no fp32 row');
   const blocks: Block[] = [
@@ -26,38 +27,32 @@ export function paramsReport({ config, summary, memory, depth }: ParamsReportInp
   if (depth >= 2) blocks.push(tableBlock(moduleTable(summary)));
   if (depth >= 3) blocks.push(tableBlock(weightTable(summary)));
 
+  return { blocks, json: paramsData(input, fp32Bytes) };
+}
+
+/** What `params --format json` writes: the counts down to the depth asked for. */
+function paramsData({ config, summary, depth }: ParamsReportInput, fp32Bytes: bigint) {
   return {
-    blocks,
-    json: {
-      model: configJson(config),
-      total: summary.total,
-      non_embedding: summary.nonEmbedding,
-      per_layer: summary.perLayer,
-      fp32_bytes: fp32Bytes,
-      notes: summary.notes,
-      ...(depth >= 1 ? { components: componentJson(summary) } : {}),
-      ...(depth >= 2
-        ? {
-            modules: moduleRows(summary).map(({ module, total, byComponent }) => ({
-              module,
-              total,
-              by_component: byComponent,
-            })),
-          }
-        : {}),
-      ...(depth >= 3
-        ? {
-            weights: summary.rows.map((row) => ({
-              path: row.path,
-              name: row.name,
-              shape: row.shape,
-              count: row.count,
-            })),
-          }
-        : {}),
-    },
+    model: configJson(config),
+    total: summary.total,
+    nonEmbedding: summary.nonEmbedding,
+    perLayer: summary.perLayer,
+    fp32Bytes,
+    notes: summary.notes,
+    components:
+      depth >= 1
+        ? presentComponents(summary).map((component) => ({
+            component,
+            parameters: summary.byComponent[component],
+            share: share(summary.byComponent[component], summary.total),
+          }))
+        : undefined,
+    modules: depth >= 2 ? moduleRows(summary) : undefined,
+    weights: depth >= 3 ? summary.rows : undefined,
   };
 }
+
+export type ParamsData = ReturnType<typeof paramsData>;
 
 function summaryTable(config: ModelConfig, summary: ParameterSummary, fp32Bytes: bigint): Table {
   return {
@@ -95,14 +90,6 @@ function presentComponents(summary: ParameterSummary): ParameterComponent[] {
   return PARAMETER_COMPONENTS.filter(
     (component) => component !== 'position_embeddings' || summary.byComponent[component] > 0n,
   );
-}
-
-function componentJson(summary: ParameterSummary) {
-  return presentComponents(summary).map((component) => ({
-    component,
-    parameters: summary.byComponent[component],
-    share: share(summary.byComponent[component], summary.total),
-  }));
 }
 
 interface ModuleRow {

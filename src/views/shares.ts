@@ -13,8 +13,8 @@ export function shareCells(breakdown: FlopBreakdown): Cell[] {
   return MATMUL_COMPONENTS.map((component) => formatShare(breakdown.byComponent[component], breakdown.total));
 }
 
-/** Components with their FLOPs and shares, as JSON carries them. */
-export function componentSharesJson(breakdown: FlopBreakdown) {
+/** Components with their FLOPs and shares, as the reports' data carries them. */
+export function componentShares(breakdown: FlopBreakdown) {
   return MATMUL_COMPONENTS.map((component) => ({
     component,
     flops: breakdown.byComponent[component],

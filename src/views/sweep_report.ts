@@ -2,7 +2,7 @@ import { describeShift, ratio, type SweepPoint } from '../analytic/index.js';
 import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { formatFlops, formatRatioOf, groupDigits } from '../core/format.js';
 import { configJson } from './labels.js';
-import { componentSharesJson, SHARE_COLUMNS, shareCells } from './shares.js';
+import { componentShares, SHARE_COLUMNS, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
 import { heading, list, paragraph, tableBlock, type Block, type Report } from '../render/table.js';
 import { FLOP_CONVENTIONS } from './flops_report.js';
@@ -10,7 +10,7 @@ import { FLOP_CONVENTIONS } from './flops_report.js';
 const n = (value: number | bigint) => groupDigits(BigInt(value));
 
 /** One model at several sequence lengths: totals, growth against the first point, shares. */
-export function sweepReport(config: ModelConfig, points: readonly SweepPoint[]): Report {
+export function sweepReport(config: ModelConfig, points: readonly SweepPoint[]): Report<SweepData> {
   const first = points[0];
   const last = points.at(-1);
   if (first === undefined || last === undefined) throw new Error('sweep: no sequence lengths');
@@ -53,31 +53,23 @@ export function sweepReport(config: ModelConfig, points: readonly SweepPoint[]):
     );
   }
   blocks.push(paragraph(FLOP_CONVENTIONS));
+  return { blocks, json: sweepData(config, points, first, last) };
+}
+
+/** What `sweep --format json` writes: each length's counts and how the shares moved end to end. */
+function sweepData(config: ModelConfig, points: readonly SweepPoint[], first: SweepPoint, last: SweepPoint) {
   return {
-    blocks,
-    json: {
-      model: configJson(config),
-      batch: first.run.batch,
-      points: points.map((point) => ({
-        seq: point.run.seq,
-        context_length: point.config.context_length,
-        total: point.breakdown.total,
-        ratio_to_first: ratio(point.breakdown.total, first.breakdown.total),
-        components: componentSharesJson(point.breakdown),
-      })),
-      shifts: points.length > 1 ? shiftsJson(first, last) : [],
-    },
+    model: configJson(config),
+    batch: first.run.batch,
+    points: points.map((point) => ({
+      seq: point.run.seq,
+      contextLength: point.config.context_length,
+      total: point.breakdown.total,
+      ratioToFirst: ratio(point.breakdown.total, first.breakdown.total),
+      components: componentShares(point.breakdown),
+    })),
+    shifts: points.length > 1 ? describeShift(first, last) : [],
   };
 }
 
-function shiftsJson(first: SweepPoint, last: SweepPoint) {
-  return describeShift(first, last).map((shift) => ({
-    component: shift.component,
-    from_flops: shift.fromFlops,
-    to_flops: shift.toFlops,
-    from_share: shift.fromShare,
-    to_share: shift.toShare,
-    change: shift.change,
-    factor: shift.factor,
-  }));
-}
+export type SweepData = ReturnType<typeof sweepData>;

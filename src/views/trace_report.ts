@@ -94,34 +94,55 @@ function moduleTable(records: readonly KernelRecord[], depth: Depth, totals: Ker
   };
 }
 
-function recordJson(record: KernelRecord): Record<string, unknown> {
+function recordData(record: KernelRecord) {
   return {
     index: record.index,
     path: record.path,
     kernel: record.kernel,
     inputs: record.inputs,
     outputs: record.outputs,
-    attrs: record.attrs,
+    // A Map: tfjs's attribute names (transposeA, keepDims) are data and keep their spelling.
+    attrs: new Map(Object.entries(record.attrs)),
     matmul: record.matmul ?? null,
-    non_matmul_flops: record.flops,
+    nonMatmulFlops: record.flops,
     flops: recordFlops(record) ?? null,
     nested: record.nested,
-    ...(record.timeMs === undefined ? {} : { time_ms: record.timeMs }),
+    timeMs: record.timeMs,
   };
 }
 
-function totalsJson(totals: KernelTotals): Record<string, unknown> {
+function totalsData(totals: KernelTotals) {
   return {
     kernels: totals.kernels,
-    matmul_kernels: totals.matmulKernels,
-    matmul_flops: totals.matmulFlops,
-    non_matmul_flops: totals.nonMatmulFlops,
+    matmulKernels: totals.matmulKernels,
+    matmulFlops: totals.matmulFlops,
+    nonMatmulFlops: totals.nonMatmulFlops,
     flops: countedTotal(totals),
-    uncounted_kernels: totals.uncountedKernels,
+    uncountedKernels: totals.uncountedKernels,
   };
 }
 
-export function traceReport(traced: TracedRun, depth: Depth): Report {
+/** What `trace --format json` writes: totals, the roll-up at the depth asked for, and every kernel. */
+function traceData(traced: TracedRun, depth: Depth) {
+  const { config, run, backend, records, totals } = traced;
+  return {
+    model: configJson(config),
+    run: { batch: run.batch, seq: run.seq },
+    backend: { name: backend.name, description: backend.description },
+    logitsShape: traced.logitsShape,
+    totals: totalsData(totals),
+    depth: depth >= 3 ? undefined : depth,
+    modules:
+      depth >= 3
+        ? undefined
+        : [...totalsByPath(records, depth)].map(([module, group]) => ({ module, ...totalsData(group) })),
+    kernels: records.map(recordData),
+  };
+}
+
+export type TraceData = ReturnType<typeof traceData>;
+
+export function traceReport(traced: TracedRun, depth: Depth): Report<TraceData> {
   const { config, run, backend, records, totals } = traced;
   const total = countedTotal(totals);
   const summary =
@@ -141,19 +162,6 @@ export function traceReport(traced: TracedRun, depth: Depth): Report {
           'data movement counts 0, and a kernel without a rule is uncounted, never 0.',
       ),
     ],
-    json: {
-      model: configJson(config),
-      run: { batch: run.batch, seq: run.seq },
-      backend: { name: backend.name, description: backend.description },
-      logits_shape: traced.logitsShape,
-      totals: totalsJson(totals),
-      ...(depth >= 3
-        ? {}
-        : {
-            depth,
-            modules: [...totalsByPath(records, depth)].map(([module, group]) => ({ module, ...totalsJson(group) })),
-          }),
-      kernels: records.map(recordJson),
-    },
+    json: traceData(traced, depth),
   };
 }

@@ -109,14 +109,11 @@ function formatDuration(seconds: Rational): string {
 
 const formatMfu = (mfu: Rational) => formatShare(mfu.numerator, mfu.denominator);
 const bytesCells = (bytes: bigint): Cell[] => [bytes, formatGigabytes(bytes), formatGibibytes(bytes)];
-const rationalJson = (value: Rational) => ({
-  numerator: value.numerator,
-  denominator: value.denominator,
-  value: ratio(value.numerator, value.denominator),
-});
+/** An exact fraction with its nearest double beside it, for readers that want a number. */
+const withValue = (value: Rational) => ({ ...value, value: ratio(value.numerator, value.denominator) });
 const ratioText = (value: Rational, decimals = 4) => `${formatFixed(value.numerator, value.denominator, decimals)}x`;
 
-export function trainReport(input: TrainReportInput): Report {
+export function trainReport(input: TrainReportInput): Report<TrainData> {
   const { config, run, depth } = input;
   const blocks: Block[] = [
     heading(`Training step of ${modelLabel(config)}: ${runLabel(run)}, AdamW, fp32`),
@@ -154,7 +151,7 @@ export function trainReport(input: TrainReportInput): Report {
     paragraph(ADAMW_CONVENTION),
     paragraph(TRAINING_MEMORY_CONVENTION),
   );
-  return { blocks, json: trainJson(input) };
+  return { blocks, json: trainData(input) };
 }
 
 function summaryTable(input: TrainReportInput): Table {
@@ -393,32 +390,33 @@ function activationTable(title: string, rows: readonly ActivationRow[]): Table {
   };
 }
 
-function activationJson(row: ActivationRow) {
+function activationData(row: ActivationRow) {
   return {
     name: row.name,
     module: row.module,
     description: row.description,
     shape: row.shape.symbolic,
-    numeric_shape: row.shape.numeric,
+    numericShape: row.shape.numeric,
     elements: row.elements,
   };
 }
 
-function trainJson(input: TrainReportInput) {
+/** A flag's value and whether it was the default, as `train --format json` writes an assumption. */
+const assumptionData = <T>({ value, isDefault }: Assumption<T>) => ({ value, default: isDefault });
+
+/** What `train --format json` writes: the step's counts, memory, largest batch and run time. */
+function trainData(input: TrainReportInput) {
   const { config, run, depth, backward, ratios, memory, polynomial, largest, time } = input;
   return {
     model: configJson(config),
     run: { batch: run.batch, seq: run.seq },
     assumptions: {
-      memory_bytes: { value: input.memoryBudget.value, default: input.memoryBudget.isDefault },
-      steps: { value: input.steps.value, default: input.steps.isDefault },
-      peak_flops_per_second: {
-        ...rationalJson(input.peakFlopsPerSecond.value),
-        default: input.peakFlopsPerSecond.isDefault,
-      },
-      mfu: { ...rationalJson(input.mfu.value), default: input.mfu.isDefault },
+      memoryBytes: assumptionData(input.memoryBudget),
+      steps: assumptionData(input.steps),
+      peakFlopsPerSecond: { ...withValue(input.peakFlopsPerSecond.value), default: input.peakFlopsPerSecond.isDefault },
+      mfu: { ...withValue(input.mfu.value), default: input.mfu.isDefault },
     },
-    step_flops: {
+    stepFlops: {
       forward: input.step.forward,
       backward: input.step.backward,
       optimizer: input.step.optimizer,
@@ -426,94 +424,82 @@ function trainJson(input: TrainReportInput) {
     },
     backward: {
       total: backward.total,
-      skipped_flops: backward.skippedFlops,
-      ratio_to_forward: rationalJson(ratios.total.ratio),
-      ...(depth >= 1
-        ? {
-            components: MATMUL_COMPONENTS.map((component) => ({
+      skippedFlops: backward.skippedFlops,
+      ratioToForward: withValue(ratios.total.ratio),
+      components:
+        depth >= 1
+          ? MATMUL_COMPONENTS.map((component) => ({
               component,
               forward: ratios.byComponent[component].forward,
               backward: ratios.byComponent[component].backward,
-              ratio: rationalJson(ratios.byComponent[component].ratio),
+              ratio: withValue(ratios.byComponent[component].ratio),
               share: share(ratios.byComponent[component].backward, backward.total),
-            })),
-          }
-        : {}),
-      ...(depth >= 2
-        ? {
-            layers: backward.perLayer.map((layer) => ({
-              layer: layer.layer,
-              total: layer.total,
-              by_component: layer.byComponent,
-            })),
-          }
-        : {}),
-      ...(depth >= 3
-        ? {
-            matmuls: backward.rows.map((row) => ({
+            }))
+          : undefined,
+      layers: depth >= 2 ? backward.perLayer : undefined,
+      matmuls:
+        depth >= 3
+          ? backward.rows.map((row) => ({
               path: row.path,
               component: row.component,
               gradient: row.gradient,
               operand: row.operand,
-              forward_description: row.forwardDescription,
+              forwardDescription: row.forwardDescription,
               description: row.description,
-              symbolic_shapes: row.symbolicShapes,
+              symbolicShapes: row.symbolicShapes,
               batch: row.batch,
               m: row.m,
               k: row.k,
               n: row.n,
               flops: row.flops,
-              ...(row.skipped === undefined ? {} : { skipped: row.skipped }),
-            })),
-          }
-        : {}),
+              skipped: row.skipped,
+            }))
+          : undefined,
     },
-    six_n: input.sixN.map((row) => ({
+    sixN: input.sixN.map((row) => ({
       convention: row.convention,
       parameters: row.parameters,
       tokens: row.tokens,
       estimate: row.estimate,
       exact: row.exact,
-      ratio: rationalJson(row.ratio),
+      ratio: withValue(row.ratio),
     })),
-    adamw: { per_parameter: input.adamw.perParameter, total: input.adamw.total, convention: input.adamw.convention },
+    adamw: { perParameter: input.adamw.perParameter, total: input.adamw.total, convention: input.adamw.convention },
     memory: {
-      parameter_count: memory.parameterCount,
+      parameterCount: memory.parameterCount,
       parameters: memory.parameters,
       gradients: memory.gradients,
-      adam_moments: memory.adamMoments,
+      adamMoments: memory.adamMoments,
       activations: memory.activations.total,
-      activations_per_layer: memory.activations.perLayerBytes,
-      activations_final: memory.activations.finalBytes,
+      activationsPerLayer: memory.activations.perLayerBytes,
+      activationsFinal: memory.activations.finalBytes,
       total: memory.total,
       gigabytes: ratio(memory.total, GIGABYTE),
       gibibytes: ratio(memory.total, GIBIBYTE),
-      ...(depth >= 3
-        ? {
-            per_layer: memory.activations.perLayer.map(activationJson),
-            final: memory.activations.final.map(activationJson),
-          }
-        : {}),
+      perLayer: depth >= 3 ? memory.activations.perLayer.map(activationData) : undefined,
+      final: depth >= 3 ? memory.activations.final.map(activationData) : undefined,
     },
-    memory_polynomial: {
+    memoryPolynomial: {
       seq: polynomial.seq,
       constant: polynomial.constant,
-      per_batch: polynomial.perBatch,
+      perBatch: polynomial.perBatch,
       symbolic: polynomial.symbolic,
     },
-    largest_batch: {
-      memory_bytes: input.memoryBudget.value,
+    largestBatch: {
+      memoryBytes: input.memoryBudget.value,
       batch: largest.batch,
       ...('reason' in largest
         ? { reason: largest.reason }
-        : { bytes_at_batch: largest.bytesAtBatch, bytes_at_next: largest.bytesAtNext }),
+        : { bytesAtBatch: largest.bytesAtBatch, bytesAtNext: largest.bytesAtNext }),
     },
-    run_time: {
+    runTime: {
       steps: input.steps.value,
-      achieved_flops_per_second: rationalJson(time.achievedFlopsPerSecond),
-      seconds_per_step: rationalJson(time.secondsPerStep),
-      seconds: rationalJson(time.seconds),
-      days: rationalJson(time.days),
+      achievedFlopsPerSecond: withValue(time.achievedFlopsPerSecond),
+      secondsPerStep: withValue(time.secondsPerStep),
+      seconds: withValue(time.seconds),
+      days: withValue(time.days),
     },
   };
 }
+
+export type TrainData = ReturnType<typeof trainData>;

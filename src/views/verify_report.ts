@@ -199,7 +199,7 @@ export function uncountedSentence(verification: VerifyReport): string {
   return `uncounted kernels (no FLOP rule): ${names}`;
 }
 
-function checkJson(check: MatmulCheck): Record<string, unknown> {
+function checkData(check: MatmulCheck) {
   return {
     path: check.path,
     component: check.component ?? null,
@@ -209,7 +209,7 @@ function checkJson(check: MatmulCheck): Record<string, unknown> {
         ? null
         : {
             shapes: check.expected.display,
-            symbolic_shapes: check.expected.symbolic,
+            symbolicShapes: check.expected.symbolic,
             rows: check.expected.shape.rows,
             k: check.expected.shape.k,
             n: check.expected.shape.n,
@@ -230,7 +230,8 @@ function checkJson(check: MatmulCheck): Record<string, unknown> {
   };
 }
 
-function verificationJson(verification: VerifyReport): Record<string, unknown> {
+/** What `verify --format json` writes: the verdict, and every comparison behind it. */
+function verificationData(verification: VerifyReport) {
   const { matmuls, nonMatmul } = verification;
   return {
     model: configJson(verification.config),
@@ -238,34 +239,34 @@ function verificationJson(verification: VerifyReport): Record<string, unknown> {
     backend: { name: verification.backend.name, description: verification.backend.description },
     ok: verification.ok,
     verdict: verdictLine(verification),
-    kernel_count: verification.kernelCount,
-    matmul_kernel_count: verification.matmulKernelCount,
-    expected_matmul_kernel_count: verification.expectedMatmulKernelCount,
+    kernelCount: verification.kernelCount,
+    matmulKernelCount: verification.matmulKernelCount,
+    expectedMatmulKernelCount: verification.expectedMatmulKernelCount,
     matmuls: {
-      expected_count: matmuls.expectedCount,
-      traced_count: matmuls.tracedCount,
-      matched_count: matmuls.matchedCount,
-      expected_total: matmuls.expectedTotal,
-      traced_total: matmuls.tracedTotal,
-      by_component: matmuls.byComponent.map((entry) => ({
+      expectedCount: matmuls.expectedCount,
+      tracedCount: matmuls.tracedCount,
+      matchedCount: matmuls.matchedCount,
+      expectedTotal: matmuls.expectedTotal,
+      tracedTotal: matmuls.tracedTotal,
+      byComponent: matmuls.byComponent.map((entry) => ({
         component: entry.component,
         expected: entry.expected,
         traced: entry.traced,
         match: entry.expected === entry.traced && componentChecksMatch(matmuls.checks, entry.component),
       })),
-      by_module: moduleComparisons(matmuls.checks),
-      checks: matmuls.checks.map(checkJson),
+      byModule: moduleComparisons(matmuls.checks),
+      checks: matmuls.checks.map(checkData),
       mismatches: matmuls.mismatches.map(describeMismatch),
     },
-    non_matmul: {
+    nonMatmul: {
       traced: nonMatmul.traced,
       estimate: nonMatmul.estimate,
       difference: nonMatmul.difference,
-      by_kernel: nonMatmul.byKernel.map((entry) => ({
+      byKernel: nonMatmul.byKernel.map((entry) => ({
         kernel: entry.kernel,
-        traced_runs: entry.tracedKernels,
+        tracedRuns: entry.tracedKernels,
         traced: entry.traced,
-        estimated_runs: entry.estimatedKernels,
+        estimatedRuns: entry.estimatedKernels,
         estimate: entry.estimate,
         difference: entry.difference,
       })),
@@ -274,8 +275,10 @@ function verificationJson(verification: VerifyReport): Record<string, unknown> {
   };
 }
 
+export type VerificationData = ReturnType<typeof verificationData>;
+
 /** The side-by-side report of one verification, from the total (depth 0) down to every matmul (depth 3). */
-export function verificationReport(verification: VerifyReport, depth: Depth): Report {
+export function verificationReport(verification: VerifyReport, depth: Depth): Report<VerificationData> {
   const { config, run, backend } = verification;
   const blocks: Block[] = [
     heading(`Verification of ${modelLabel(config)}, ${runLabel(run)}, on ${backend.name}`),
@@ -295,7 +298,7 @@ export function verificationReport(verification: VerifyReport, depth: Depth): Re
   blocks.push(paragraph(nonMatmulSentence(verification)));
   blocks.push(paragraph(uncountedSentence(verification)));
   blocks.push(paragraph(verdictLine(verification)));
-  return { blocks, json: verificationJson(verification) };
+  return { blocks, json: verificationData(verification) };
 }
 
 /** One verification in the summary of several, with how long it took. */
@@ -305,7 +308,9 @@ export interface TimedVerification {
 }
 
 /** A compact table of several verifications, one row each, and one verdict line per run. */
-export function verificationSummaryReport(entries: readonly TimedVerification[]): Report {
+export function verificationSummaryReport(
+  entries: readonly TimedVerification[],
+): Report<(VerificationData & { seconds: number })[]> {
   const table: Table = {
     title: 'Verification: formulas against traced forward passes',
     columns: [
@@ -339,6 +344,6 @@ export function verificationSummaryReport(entries: readonly TimedVerification[])
       tableBlock(table),
       list(entries.map(({ verification }) => `${modelLabel(verification.config)}: ${verdictLine(verification)}`)),
     ],
-    json: entries.map(({ verification, seconds }) => ({ ...verificationJson(verification), seconds })),
+    json: entries.map(({ verification, seconds }) => ({ ...verificationData(verification), seconds })),
   };
 }

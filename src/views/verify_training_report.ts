@@ -33,10 +33,6 @@ export function ratioText(ratio: Rational | undefined): string {
   return formatFixed(ratio.numerator, ratio.denominator, 4);
 }
 
-function ratioJson(ratio: Rational | undefined): { numerator: bigint; denominator: bigint } | null {
-  return ratio === undefined ? null : { numerator: ratio.numerator, denominator: ratio.denominator };
-}
-
 /**
  * The last line:
  *   training step verified: 866 of 866 backward matmuls and 433 of 433 forward matmuls match exactly; traced backward/forward = 2 exactly, on meta
@@ -300,45 +296,52 @@ function memoryTable(verification: TrainingVerification): Table {
   };
 }
 
-function comparisonJson(matmuls: MatmulComparison, withChecks: boolean): Record<string, unknown> {
+function comparisonData(matmuls: MatmulComparison, withChecks: boolean) {
   return {
     ok: matmuls.ok,
-    expected_count: matmuls.expectedCount,
-    traced_count: matmuls.tracedCount,
-    matched_count: matmuls.matchedCount,
-    expected_total: matmuls.expectedTotal,
-    traced_total: matmuls.tracedTotal,
-    by_component: matmuls.byComponent,
+    expectedCount: matmuls.expectedCount,
+    tracedCount: matmuls.tracedCount,
+    matchedCount: matmuls.matchedCount,
+    expectedTotal: matmuls.expectedTotal,
+    tracedTotal: matmuls.tracedTotal,
+    byComponent: matmuls.byComponent,
     mismatches: matmuls.mismatches.map(describeMismatch),
-    ...(withChecks
-      ? {
-          checks: matmuls.checks.map((check) => ({
-            path: check.path,
-            status: check.mismatch ?? 'match',
-            expected:
-              check.expected === undefined ? null : { shapes: check.expected.display, flops: check.expected.flops },
-            traced:
-              check.traced === undefined
-                ? null
-                : {
-                    kernel: check.traced.kernel,
-                    index: check.traced.index,
-                    shapes: check.traced.display,
-                    flops: check.traced.flops,
-                  },
-          })),
-        }
-      : {}),
+    checks: withChecks
+      ? matmuls.checks.map((check) => ({
+          path: check.path,
+          status: check.mismatch ?? 'match',
+          expected:
+            check.expected === undefined ? null : { shapes: check.expected.display, flops: check.expected.flops },
+          traced:
+            check.traced === undefined
+              ? null
+              : {
+                  kernel: check.traced.kernel,
+                  index: check.traced.index,
+                  shapes: check.traced.display,
+                  flops: check.traced.flops,
+                },
+        }))
+      : undefined,
   };
 }
 
-function trainingJson(verification: TrainingVerification, depth: Depth): Record<string, unknown> {
+/** A ratio that may have no value (a module with no forward matmul), written as null. */
+const ratioOrNull = (ratio: Rational | undefined): Rational | null => ratio ?? null;
+
+/** What `verify --train --format json` adds under "training": the step's verdict and every comparison behind it. */
+function trainingData(verification: TrainingVerification, depth: Depth) {
   const { memory, optimizer } = verification;
   const moment = (peak: typeof memory.measured.tensorPeak) => ({
     bytes: BigInt(peak.bytes),
     kernel: peak.kernel,
     path: peak.path,
     phase: peak.phase ?? null,
+  });
+  const ratioEntry = (entry: BackwardToForwardFlops) => ({
+    forward: entry.forward,
+    backward: entry.backward,
+    ratio: ratioOrNull(entry.ratio),
   });
   return {
     model: configJson(verification.config),
@@ -347,78 +350,72 @@ function trainingJson(verification: TrainingVerification, depth: Depth): Record<
     ok: verification.ok,
     verdict: trainingVerdictLine(verification),
     loss: verification.loss ?? null,
-    backward: comparisonJson(verification.backward, depth >= 3),
-    forward: comparisonJson(verification.forward, depth >= 3),
-    skipped_backward_rows: verification.skippedBackwardRows.map((row) => ({
+    backward: comparisonData(verification.backward, depth >= 3),
+    forward: comparisonData(verification.forward, depth >= 3),
+    skippedBackwardRows: verification.skippedBackwardRows.map((row) => ({
       path: row.path,
       description: row.description,
       reason: row.skipped,
     })),
-    backward_to_forward: {
-      total: {
-        forward: verification.total.forward,
-        backward: verification.total.backward,
-        ratio: ratioJson(verification.total.ratio),
-      },
-      by_component: verification.components.map((entry) => ({
-        component: entry.component,
-        forward: entry.forward,
-        backward: entry.backward,
-        ratio: ratioJson(entry.ratio),
-      })),
-      by_module: verification.modules.map((entry) => ({
+    backwardToForward: {
+      total: ratioEntry(verification.total),
+      byComponent: verification.components.map((entry) => ({ component: entry.component, ...ratioEntry(entry) })),
+      byModule: verification.modules.map((entry) => ({
         path: entry.path,
         component: entry.component,
-        forward: entry.forward,
-        backward: entry.backward,
-        ratio: ratioJson(entry.ratio),
+        ...ratioEntry(entry),
       })),
     },
-    six_n: verification.sixN.map((entry) => ({
+    sixN: verification.sixN.map((entry) => ({
       convention: entry.convention,
       parameters: entry.parameters,
       tokens: entry.tokens,
       estimate: entry.estimate,
       traced: entry.traced,
-      ratio: ratioJson(entry.ratio),
+      ratio: entry.ratio,
     })),
     optimizer: {
       parameters: optimizer.parameterCount,
       traced: optimizer.traced,
-      traced_per_parameter: ratioJson(optimizer.tracedPerParameter),
+      tracedPerParameter: optimizer.tracedPerParameter,
       analytic: optimizer.analytic.total,
-      analytic_per_parameter: optimizer.analytic.perParameter,
-      analytic_unfolded: optimizer.unfoldedAnalytic,
-      uncounted: Object.fromEntries(optimizer.uncounted),
+      analyticPerParameter: optimizer.analytic.perParameter,
+      analyticUnfolded: optimizer.unfoldedAnalytic,
+      uncounted: optimizer.uncounted,
     },
-    non_matmul: verification.nonMatmul.map((entry) => ({
+    nonMatmul: verification.nonMatmul.map((entry) => ({
       phase: entry.phase,
       kernels: entry.kernels,
       flops: entry.flops,
-      uncounted: Object.fromEntries(entry.uncounted),
+      uncounted: entry.uncounted,
     })),
-    gradient_accumulation: verification.gradientAccumulation,
+    gradientAccumulation: verification.gradientAccumulation,
     memory: {
-      held_before: BigInt(memory.measured.tensorBytesBefore),
-      held_before_estimate: memory.heldBeforeAnalytic,
-      tensor_peak: moment(memory.measured.tensorPeak),
-      storage_peak: moment(memory.measured.bufferPeak),
+      heldBefore: BigInt(memory.measured.tensorBytesBefore),
+      heldBeforeEstimate: memory.heldBeforeAnalytic,
+      tensorPeak: moment(memory.measured.tensorPeak),
+      storagePeak: moment(memory.measured.bufferPeak),
       estimate: memory.analytic.total,
-      estimate_parts: {
+      estimateParts: {
         parameters: memory.analytic.parameters,
         gradients: memory.analytic.gradients,
-        adam_moments: memory.analytic.adamMoments,
+        adamMoments: memory.analytic.adamMoments,
         activations: memory.analytic.activations.total,
       },
-      tensor_peak_over_estimate: ratioJson(memory.tensorRatio),
-      storage_peak_over_estimate: ratioJson(memory.bufferRatio),
+      tensorPeakOverEstimate: memory.tensorRatio,
+      storagePeakOverEstimate: memory.bufferRatio,
       reasons: memory.reasons,
     },
   };
 }
 
+export type TrainingVerificationData = ReturnType<typeof trainingData>;
+
 /** The training-step report, from the verdict and components (depth 0-1) down to every backward matmul (depth 3). */
-export function trainingVerificationReport(verification: TrainingVerification, depth: Depth): Report {
+export function trainingVerificationReport(
+  verification: TrainingVerification,
+  depth: Depth,
+): Report<TrainingVerificationData> {
   const { config, run, backend, records } = verification;
   const phaseCount = (phase: string) => records.filter((record) => record.phase === phase && !record.nested).length;
   const lossText = verification.loss === undefined ? '' : ` Loss before the update: ${verification.loss.toFixed(4)}.`;
@@ -441,5 +438,5 @@ export function trainingVerificationReport(verification: TrainingVerification, d
   if (depth >= 1) blocks.push(tableBlock(optimizerTable(verification)), tableBlock(nonMatmulTable(verification)));
   blocks.push(tableBlock(memoryTable(verification)));
   blocks.push(paragraph(trainingVerdictLine(verification)));
-  return { blocks, json: trainingJson(verification, depth) };
+  return { blocks, json: trainingData(verification, depth) };
 }
