@@ -4,7 +4,9 @@
  * The six dimensions are required; the architecture keys are optional and their absence means
  * the seed's model (architectureOf holds the defaults).
  */
+import type { FieldIssue } from '../core/errors.js';
 import { closestMatch } from './did_you_mean.js';
+import { isWholeNumberText, writtenNumber } from './json_document.js';
 import {
   ARCHITECTURE_KEYS,
   FFN_KINDS,
@@ -14,6 +16,7 @@ import {
   type ArchitectureKey,
   type ModelDimension,
 } from './model_config.js';
+import { printable } from './printable.js';
 
 export type ConfigKey = ModelDimension | ArchitectureKey;
 
@@ -147,9 +150,10 @@ export function isConfigKey(key: string): key is ConfigKey {
 /** "unknown key" with the closest key, or the list of keys when none is close. */
 export function unknownKeyProblem(source: string, key: string): string {
   const suggestion = closestMatch(key, CONFIG_FILE_KEYS, KEY_ALIASES);
+  const shown = printable(key);
   return suggestion !== undefined
-    ? `${source}: unknown key "${key}": did you mean "${suggestion}"?`
-    : `${source}: unknown key "${key}"; the keys are ${MODEL_CONFIG_KEYS.join(', ')} ` +
+    ? `${source}: unknown key "${shown}": did you mean "${suggestion}"?`
+    : `${source}: unknown key "${shown}"; the keys are ${MODEL_CONFIG_KEYS.join(', ')} ` +
         `and optionally ${ARCHITECTURE_KEYS.join(', ')}`;
 }
 
@@ -161,22 +165,69 @@ export function fieldProblem(
   raw: Readonly<Record<string, unknown>>,
   names: KeyNames = OWN_KEY_NAMES,
 ): string {
-  const shown = `${source}: ${names(field)} (${showValue(value)})`;
+  return fieldIssue(source, field, value, raw, names).problem;
+}
+
+/**
+ * The same problem as data (core/errors.ts FieldIssue): the field, the value as written, what it
+ * takes and the accepted values, so a command line can phrase the fix as a flag.
+ */
+export function fieldIssue(
+  source: string,
+  field: ConfigKey,
+  value: unknown,
+  raw: Readonly<Record<string, unknown>>,
+  names: KeyNames = OWN_KEY_NAMES,
+): FieldIssue {
+  const written = typeof value === 'number' ? writtenNumber(raw, field) : undefined;
+  const shown = `${source}: ${names(field)} (${written ?? showValue(value)})`;
+  const about = {
+    field,
+    key: names(field),
+    value,
+    ...(written !== undefined && written !== String(value) ? { written } : {}),
+  };
   switch (FIELD_KINDS[field]) {
-    case 'count':
-      return `${shown} must be a positive integer; fix: ${countFix(field as keyof typeof EXAMPLE_COUNTS, value, raw, names)}`;
+    case 'count': {
+      const fix = countFix(field as keyof typeof EXAMPLE_COUNTS, value, written, raw, names);
+      return { ...about, expected: 'a positive integer', problem: `${shown} must be a positive integer; fix: ${fix}` };
+    }
     case 'switch':
-      return `${shown} must be true or false; fix: ${switchFix(value)}`;
-    case 'choice':
-      return `${shown} must be ${quotedList(CHOICES[field as keyof typeof CHOICES].values)}; ${choiceFix(field as keyof typeof CHOICES, value, names)}`;
+      return {
+        ...about,
+        expected: 'true or false',
+        allowed: ['true', 'false'],
+        problem: `${shown} must be true or false; fix: ${switchFix(value)}`,
+      };
+    case 'choice': {
+      const choice = CHOICES[field as keyof typeof CHOICES];
+      const suggestion = choiceSuggestion(choice, value);
+      return {
+        ...about,
+        expected: `one of ${quotedList(choice.values)}`,
+        allowed: choice.values,
+        ...(suggestion !== undefined ? { suggestion } : {}),
+        problem: `${shown} must be ${quotedList(choice.values)}; ${choiceFix(field as keyof typeof CHOICES, suggestion, names)}`,
+      };
+    }
     case 'number':
-      return `${shown} must be a positive number; fix: ${numberFix(value)}`;
+      return {
+        ...about,
+        expected: 'a positive number',
+        problem: `${shown} must be a positive number; fix: ${numberFix(value)}`,
+      };
   }
+}
+
+/** Whether `field` holds a count (a positive integer), whose written form must be a whole number. */
+export function isCountField(field: ConfigKey): boolean {
+  return FIELD_KINDS[field] === 'count';
 }
 
 function countFix(
   field: keyof typeof EXAMPLE_COUNTS,
   value: unknown,
+  written: string | undefined,
   raw: Readonly<Record<string, unknown>>,
   names: KeyNames,
 ): string {
@@ -187,8 +238,9 @@ function countFix(
   }
   if (typeof value !== 'number') return `use a whole number, e.g. ${example}`;
   if (!Number.isFinite(value)) return `use a whole number, e.g. ${example}`;
-  if (!Number.isInteger(value)) {
-    const nearby = [Math.floor(value), Math.ceil(value)].filter((n) => n >= 1);
+  // A fraction too small for a double ("4096.00000000000000001") parses as a whole number.
+  if (!Number.isInteger(value) || (written !== undefined && !isWholeNumberText(written))) {
+    const nearby = [...new Set([Math.floor(value), Math.ceil(value)])].filter((n) => n >= 1);
     return `use a whole number, e.g. ${nearby.length > 0 ? nearby.join(' or ') : example}`;
   }
   if (value <= 0) return `use a value of at least 1, e.g. ${value < 0 ? -value : example}`;
@@ -209,12 +261,14 @@ function switchFix(value: unknown): string {
   return 'use true or false';
 }
 
-function choiceFix(field: keyof typeof CHOICES, value: unknown, names: KeyNames): string {
+function choiceSuggestion(choice: Choice, value: unknown): string | undefined {
+  if (typeof value !== 'string' || isOther(value, choice)) return undefined;
+  return closestMatch(value, choice.values, choice.aliases);
+}
+
+function choiceFix(field: keyof typeof CHOICES, suggestion: string | undefined, names: KeyNames): string {
+  if (suggestion !== undefined) return `did you mean "${suggestion}"?`;
   const choice = CHOICES[field];
-  if (typeof value === 'string' && !isOther(value, choice)) {
-    const suggestion = closestMatch(value, choice.values, choice.aliases);
-    if (suggestion !== undefined) return `did you mean "${suggestion}"?`;
-  }
   const meanings = choice.values.map((kind) => `"${kind}" (${choice.meanings[kind]})`);
   return `fix: use ${meanings.join(' or ')}, e.g. "${names(field)}": "${choice.values[0]}"`;
 }
@@ -236,14 +290,22 @@ function quotedList(values: readonly string[]): string {
   return quoted.length <= 2 ? quoted.join(' or ') : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`;
 }
 
+/** A value for a message: numbers as they are, anything else as JSON, printable and at most 40 characters. */
 export function showValue(value: unknown): string {
   if (value === undefined) return 'missing';
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   let shown: string;
   try {
-    shown = JSON.stringify(value) ?? String(value);
+    shown = JSON.stringify(value) ?? typeof value;
   } catch {
-    shown = String(value);
+    // A structure too deep or cyclic for JSON.stringify; its type is all a message needs.
+    shown = Array.isArray(value) ? '[...]' : typeof value;
   }
-  return shown.length > 40 ? `${shown.slice(0, 37)}...` : shown;
+  return printable(shown);
+}
+
+/** `raw[key]` for a message: a number as the source wrote it, anything else through showValue. */
+export function showField(raw: Readonly<Record<string, unknown>>, key: string): string {
+  const value = raw[key];
+  return (typeof value === 'number' ? writtenNumber(raw, key) : undefined) ?? showValue(value);
 }

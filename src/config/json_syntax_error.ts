@@ -1,9 +1,11 @@
 /**
  * Where a JSON config file is broken, as a line and column a user can jump to. V8's JSON.parse
  * names an offset for most errors ("... in JSON at position 42") but not all: "Unexpected token
- * 'a', "..." is not valid JSON" carries none. For those, a small scanner of RFC 8259 finds the
- * first offset where the text stops being JSON.
+ * 'a', "..." is not valid JSON" carries none. For those, the RFC 8259 parser of json_document.ts
+ * finds the first offset where the text stops being JSON.
  */
+import { JsonSyntaxAt, parseJsonDocument } from './json_document.js';
+import { printable } from './printable.js';
 
 export interface JsonSyntaxProblem {
   /** 1-based line of the offending character. */
@@ -23,7 +25,8 @@ export function describeJsonSyntaxError(text: string, error: unknown): JsonSynta
     .replace(/,\s*".*" is not valid JSON$/s, '')
     .replace(/\s*in JSON at position \d+.*$/s, '')
     .trim();
-  return { ...lineAndColumn(text, offset), reason: reason === '' ? 'not valid JSON' : reason };
+  // V8 quotes the offending character ("Unexpected token '\u0001'"), which may be a control byte.
+  return { ...lineAndColumn(text, offset), reason: reason === '' ? 'not valid JSON' : printable(reason, 120) };
 }
 
 /** 1-based line and column of `offset` in `text`. */
@@ -33,133 +36,13 @@ export function lineAndColumn(text: string, offset: number): { line: number; col
   return { line: before.split('\n').length, column: before.length - lineStart + 1 };
 }
 
-class SyntaxAt {
-  constructor(readonly offset: number) {}
-}
-
 /** Offset of the first character where `text` stops being one JSON value, or undefined if it is valid JSON. */
 export function jsonErrorOffset(text: string): number | undefined {
-  let pos = 0;
-  const fail = (): never => {
-    throw new SyntaxAt(pos);
-  };
-  const skipWhitespace = (): void => {
-    while (pos < text.length && ' \t\n\r'.includes(text.charAt(pos))) pos++;
-  };
-  const expect = (literal: string): void => {
-    for (const char of literal) {
-      if (text.charAt(pos) !== char) fail();
-      pos++;
-    }
-  };
-  const digits = (): void => {
-    if (!/[0-9]/.test(text.charAt(pos))) fail();
-    while (/[0-9]/.test(text.charAt(pos))) pos++;
-  };
-  const number = (): void => {
-    if (text.charAt(pos) === '-') pos++;
-    if (text.charAt(pos) === '0') pos++;
-    else digits();
-    if (text.charAt(pos) === '.') {
-      pos++;
-      digits();
-    }
-    if (/[eE]/.test(text.charAt(pos))) {
-      pos++;
-      if (/[+-]/.test(text.charAt(pos))) pos++;
-      digits();
-    }
-  };
-  const string = (): void => {
-    expect('"');
-    for (;;) {
-      if (pos >= text.length) fail();
-      const code = text.charCodeAt(pos);
-      if (code < 0x20) fail();
-      const char = text.charAt(pos);
-      if (char === '"') {
-        pos++;
-        return;
-      }
-      if (char === '\\') {
-        pos++;
-        const escape = text.charAt(pos);
-        if (escape === 'u') {
-          pos++;
-          for (let i = 0; i < 4; i++) {
-            if (!/[0-9a-fA-F]/.test(text.charAt(pos))) fail();
-            pos++;
-          }
-        } else if ('"\\/bfnrt'.includes(escape) && escape !== '') {
-          pos++;
-        } else {
-          fail();
-        }
-      } else {
-        pos++;
-      }
-    }
-  };
-  const value = (): void => {
-    skipWhitespace();
-    const char = text.charAt(pos);
-    if (char === '{') {
-      pos++;
-      skipWhitespace();
-      if (text.charAt(pos) === '}') {
-        pos++;
-        return;
-      }
-      for (;;) {
-        skipWhitespace();
-        string();
-        skipWhitespace();
-        expect(':');
-        value();
-        skipWhitespace();
-        if (text.charAt(pos) === '}') {
-          pos++;
-          return;
-        }
-        expect(',');
-      }
-    } else if (char === '[') {
-      pos++;
-      skipWhitespace();
-      if (text.charAt(pos) === ']') {
-        pos++;
-        return;
-      }
-      for (;;) {
-        value();
-        skipWhitespace();
-        if (text.charAt(pos) === ']') {
-          pos++;
-          return;
-        }
-        expect(',');
-      }
-    } else if (char === '"') {
-      string();
-    } else if (char === 't') {
-      expect('true');
-    } else if (char === 'f') {
-      expect('false');
-    } else if (char === 'n') {
-      expect('null');
-    } else if (char === '-' || /[0-9]/.test(char)) {
-      number();
-    } else {
-      fail();
-    }
-  };
   try {
-    value();
-    skipWhitespace();
-    if (pos < text.length) fail();
+    parseJsonDocument(text);
     return undefined;
   } catch (error) {
-    if (error instanceof SyntaxAt) return error.offset;
+    if (error instanceof JsonSyntaxAt) return error.offset;
     throw error;
   }
 }

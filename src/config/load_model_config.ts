@@ -6,6 +6,7 @@
 import { basename, dirname } from 'node:path';
 import { InputError } from '../core/errors.js';
 import { readConfigFile } from './config_file.js';
+import { showValue } from './config_fields.js';
 import { closestMatch } from './did_you_mean.js';
 import {
   ARCHITECTURE_KEYS,
@@ -140,10 +141,11 @@ function loadFromPresetName(name: string): ModelConfig {
 export function applyOverrides(base: ModelConfig, overrides: ConfigOverrides, label: string = base.name): ModelConfig {
   const rule: unknown = overrides.d_ff_rule;
   if (rule !== undefined && !(D_FF_RULES as readonly unknown[]).includes(rule)) {
-    throw new InputError(
-      `${OVERRIDE_FLAGS.d_ff_rule}: "${String(rule)}" is not a d_ff rule; use given (d_ff as configured) ` +
-        'or swiglu (8/3 * d_model rounded up to a multiple of 64)',
-    );
+    const problem =
+      `${OVERRIDE_FLAGS.d_ff_rule}: ${showValue(rule)} is not a d_ff rule; use given (d_ff as configured) ` +
+      'or swiglu (8/3 * d_model rounded up to a multiple of 64)';
+    const field = { field: 'd_ff_rule', key: 'd_ff_rule', value: rule, expected: 'a d_ff rule', allowed: D_FF_RULES };
+    throw new InputError(problem, { fields: [{ problem, ...field }] });
   }
   const swiglu = rule === 'swiglu';
   if (swiglu && overrides.d_ff !== undefined) {

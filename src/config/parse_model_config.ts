@@ -10,14 +10,16 @@ import { InputError } from '../core/errors.js';
 import {
   CONFIG_FILE_KEYS,
   OWN_KEY_NAMES,
-  fieldProblem,
+  fieldIssue,
   isConfigKey,
+  isCountField,
   showValue,
   unknownKeyProblem,
   type ConfigKey,
   type KeyNames,
 } from './config_fields.js';
 import { headSplitProblem, kvHeadsProblem } from './head_rules.js';
+import { isWholeNumberText, writtenNumber } from './json_document.js';
 import {
   ARCHITECTURE_KEYS,
   FFN_KINDS,
@@ -79,16 +81,23 @@ export function parseModelConfig(
       else otherProblems.push(`${source}: ${issue.message}`);
     }
   }
+  // A count written with a fraction too small for a double ("4096.00000000000000001") parses as
+  // a whole number; it was not written as one, so it is refused rather than rounded.
+  for (const field of CONFIG_FILE_KEYS) {
+    const written = writtenNumber(raw, field);
+    if (isCountField(field) && written !== undefined && !isWholeNumberText(written)) invalidFields.add(field);
+  }
 
+  const fields = CONFIG_FILE_KEYS.filter((field) => invalidFields.has(field)).map((field) =>
+    fieldIssue(source, field, raw[field], raw, names),
+  );
   const problems = [
     ...unknownKeys.map((key) => unknownKeyProblem(source, key)),
-    ...CONFIG_FILE_KEYS.filter((field) => invalidFields.has(field)).map((field) =>
-      fieldProblem(source, field, raw[field], raw, names),
-    ),
+    ...fields.map((issue) => issue.problem),
     ...otherProblems,
     ...crossFieldProblems(source, raw, invalidFields, names),
   ];
-  if (problems.length > 0 || !result.success) throw new InputError(problems);
+  if (problems.length > 0 || !result.success || invalidFields.size > 0) throw new InputError(problems, { fields });
 
   const given = Object.fromEntries(
     ARCHITECTURE_KEYS.filter((key) => result.data[key] !== undefined).map((key) => [key, result.data[key]]),
