@@ -1,14 +1,21 @@
 /**
- * Hugging Face config.json files read as they are. The fixtures in test/fixtures/hf/ hold the hub
- * configs of gpt2 (openai-community/gpt2), meta-llama/Llama-2-7b-hf, meta-llama/Meta-Llama-3-8B,
- * mistralai/Mistral-7B-v0.1 and TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T with their
- * usual bookkeeping keys. Each must describe exactly the model of its preset; keys that change no
- * count are named as ignored, any other as not understood, and both reach stderr as notes.
+ * Hugging Face config.json files read as the transformers model classes read them. The fixtures
+ * in test/fixtures/hf/ hold the hub configs of gpt2 (openai-community/gpt2),
+ * meta-llama/Llama-2-7b-hf, meta-llama/Meta-Llama-3-8B, mistralai/Mistral-7B-v0.1 and
+ * TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T with their usual bookkeeping keys. Each must
+ * describe exactly the model of its preset; the defaults taken for keys a file leaves out, the
+ * keys that change no count and the keys not understood reach stderr as notes; keys that add a
+ * component flopledger does not model are refused.
+ *
+ * Each test of a key cites the transformers source it follows: the config class's signature
+ * (transformers/models/<type>/configuration_<type>.py) for defaults, and the model class
+ * (modeling_<type>.py, or modular_mistral.py) for what builds a weight.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { summarizeParameters } from '../src/analytic/parameters.js';
 import {
   architectureOf,
   loadModelConfig,
@@ -21,7 +28,8 @@ import { inputErrorWithoutStack as inputError } from './helpers/input_error.js';
 
 const FIXTURES = 'test/fixtures/hf';
 const fixture = (file: string) => `${FIXTURES}/${file}`;
-const fixtureJson = (file: string) => JSON.parse(readFileSync(fixture(file), 'utf8')) as Record<string, unknown>;
+const fixtureText = (file: string) => readFileSync(fixture(file), 'utf8');
+const fixtureJson = (file: string) => JSON.parse(fixtureText(file)) as Record<string, unknown>;
 
 const scratch = mkdtempSync(join(tmpdir(), 'flopledger-hf-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -32,6 +40,12 @@ function writeJson(contents: unknown, fileName = 'config.json', dir = `case_${fi
   const file = join(scratch, dir, fileName);
   writeFileSync(file, JSON.stringify(contents, null, 2));
   return relative(process.cwd(), file);
+}
+function writeText(text: string): string {
+  const dir = join(scratch, `case_${fileCount++}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), text);
+  return relative(process.cwd(), join(dir, 'config.json'));
 }
 
 /** Every dimension and architecture choice, defaults resolved, so files that say the same thing compare equal. */
@@ -65,78 +79,293 @@ describe('the hub configs', () => {
     expect(config.source).toBe(fixture(file));
   });
 
-  it('name the keys that change no count, with a remark where leaving them out simplifies the model', () => {
-    const ignored = (file: string) => loadModelConfig(fixture(file)).notes;
-    expect(ignored('gpt2.json')).toEqual([
+  it('count the published parameters: Llama-3-8B 8,030,261,248, GPT-2 124,439,808', () => {
+    // Llama-3-8B: 2 x 128256 x 4096 (untied) + 32 x (2 x 4096^2 + 2 x 4096 x 1024 + 3 x 4096 x 14336
+    // + 2 x 4096) + 4096; the model card's "8B", and the sum of the checkpoint's tensor sizes.
+    expect(summarizeParameters(loadModelConfig(fixture('Meta-Llama-3-8B.json'))).total).toBe(8_030_261_248n);
+    // GPT-2 small: 124,439,808, the count of the openai-community/gpt2 checkpoint (tied lm_head).
+    expect(summarizeParameters(loadModelConfig(fixture('gpt2.json'))).total).toBe(124_439_808n);
+  });
+
+  it('name the defaults taken, the keys that change no count, with a remark where leaving them out simplifies', () => {
+    const notes = (file: string) => loadModelConfig(fixture(file)).notes;
+    expect(notes('gpt2.json')).toEqual([
+      // GPT2Config(n_inner=None) -> GPT2MLP uses 4 * hidden_size; tie_word_embeddings is
+      // PretrainedConfig's True, which GPT2Config does not override.
+      `${fixture('gpt2.json')}: not in the file, so GPT2Config's defaults (as transformers reads it): ` +
+        'n_inner 3072 (4 * n_embd), tie_word_embeddings true',
       `${fixture('gpt2.json')}: ignored (no effect on counts): architectures, attn_pdrop, bos_token_id, embd_pdrop, ` +
-        'eos_token_id, initializer_range, layer_norm_epsilon, resid_pdrop, summary_activation, summary_first_dropout, ' +
+        'eos_token_id, initializer_range, layer_norm_epsilon, n_ctx, resid_pdrop, summary_activation, summary_first_dropout, ' +
         'summary_proj_to_labels, summary_type, summary_use_proj, task_specific_params',
     ]);
-    expect(ignored('Mistral-7B-v0.1.json')).toEqual([
+    expect(notes('Mistral-7B-v0.1.json')).toEqual([
+      // MistralConfig(head_dim=None) -> hidden_size // num_attention_heads.
+      `${fixture('Mistral-7B-v0.1.json')}: not in the file, so MistralConfig's defaults (as transformers reads it): ` +
+        'head_dim 128 (hidden_size / num_attention_heads)',
       `${fixture('Mistral-7B-v0.1.json')}: ignored (no effect on counts): architectures, bos_token_id, eos_token_id, ` +
-        'initializer_range, rms_norm_eps, sliding_window (dense attention counted), torch_dtype, transformers_version, use_cache',
+        'initializer_range, rms_norm_eps, sliding_window (attention counted dense: every score, then the mask), ' +
+        'torch_dtype, transformers_version, use_cache',
     ]);
-    // rope_scaling is null here: nothing is left out, so no remark.
-    expect(ignored('Meta-Llama-3-8B.json')).toEqual([
+    // LlamaConfig: mlp_bias=False, head_dim=None (hidden_size // num_attention_heads); rope_scaling
+    // is null here: nothing is left out, so no remark.
+    expect(notes('Meta-Llama-3-8B.json')).toEqual([
+      `${fixture('Meta-Llama-3-8B.json')}: not in the file, so LlamaConfig's defaults (as transformers reads it): ` +
+        'mlp_bias false, head_dim 128 (hidden_size / num_attention_heads)',
       `${fixture('Meta-Llama-3-8B.json')}: ignored (no effect on counts): architectures, attention_dropout, bos_token_id, ` +
         'eos_token_id, initializer_range, pretraining_tp, rms_norm_eps, rope_scaling, torch_dtype, transformers_version, use_cache',
     ]);
+    // Llama-2's config predates rope_theta, attention_bias, mlp_bias and head_dim.
+    expect(notes('Llama-2-7b-hf.json')?.[0]).toBe(
+      `${fixture('Llama-2-7b-hf.json')}: not in the file, so LlamaConfig's defaults (as transformers reads it): ` +
+        'rope_theta 10000, attention_bias false, mlp_bias false, head_dim 128 (hidden_size / num_attention_heads)',
+    );
   });
 
   it('name a key not understood, apart from the ignored ones', () => {
     const config = readEdited('Meta-Llama-3-8B.json', {
       rope_scaling: { type: 'llama3', factor: 8.0 },
-      num_experts: 8,
       quantization_config: { bits: 4 },
+      '\u001b[31mred': 1,
     });
-    expect(config.notes).toEqual([
+    expect(config.notes?.slice(1)).toEqual([
       'config.json: ignored (no effect on counts): architectures, attention_dropout, bos_token_id, eos_token_id, ' +
         'initializer_range, pretraining_tp, rms_norm_eps, rope_scaling (not modelled), torch_dtype, transformers_version, use_cache',
-      'config.json: not understood: num_experts, quantization_config; the counts leave them out, so check the model has nothing they add',
+      // The escape sequence in a key is shown escaped, never sent to the terminal.
+      'config.json: not understood: quantization_config, \\u001b[31mred; the counts leave them out, so check the model has nothing they add',
     ]);
   });
 });
 
-describe('translation', () => {
-  it("takes transformers' defaults for absent or null keys", () => {
-    // LlamaConfig: num_key_value_heads None = multi-head; tie_word_embeddings False; hidden_act "silu"; rope_theta 10000.
-    const llama = readEdited('Meta-Llama-3-8B.json', {
-      num_key_value_heads: null,
-      tie_word_embeddings: undefined,
-      hidden_act: undefined,
-      rope_theta: undefined,
-      attention_bias: undefined,
+describe('each key read as transformers reads it', () => {
+  const llama3 = 'Meta-Llama-3-8B.json';
+
+  it('attention_bias alone: refused, since LlamaConfig.mlp_bias defaults to False', () => {
+    // transformers/models/llama/configuration_llama.py LlamaConfig: attention_bias=False, mlp_bias=False;
+    // modeling_llama.py LlamaAttention: q/k/v/o_proj bias=config.attention_bias; LlamaMLP:
+    // gate/up/down_proj bias=config.mlp_bias. So attention biases without MLP biases, which
+    // flopledger's single bias switch cannot count; it used to count MLP biases too.
+    expect(problemsOf(llama3, { attention_bias: true })).toEqual([
+      "config.json: attention_bias (true) and mlp_bias (false, LlamaConfig's default when absent) differ: LlamaModel " +
+        'gives biases to q_proj, k_proj, v_proj and o_proj but not to the MLP, and flopledger has one bias switch for ' +
+        'every linear layer, so it cannot count this model; if the model has those biases too, set mlp_bias to true',
+    ]);
+  });
+
+  it('mlp_bias alone: refused, since LlamaConfig.attention_bias defaults to False', () => {
+    // configuration_llama.py LlamaConfig: attention_bias=False.
+    expect(problemsOf(llama3, { attention_bias: undefined, mlp_bias: true })).toEqual([
+      "config.json: attention_bias (false, LlamaConfig's default when absent) and mlp_bias (true) differ: LlamaModel " +
+        'gives biases to the MLP but not to the attention projections, and flopledger has one bias switch for every ' +
+        'linear layer, so it cannot count this model; if the model has those biases too, set attention_bias to true',
+    ]);
+  });
+
+  it('attention_bias and mlp_bias both true: biases on all seven projections of each layer', () => {
+    // modeling_llama.py: q (4096), k (1024), v (1024), o (4096), gate (14336), up (14336), down (4096)
+    // biases per layer: 43,008; x 32 layers = 1,376,256 more than the published 8,030,261,248.
+    const config = readEdited(llama3, { attention_bias: true, mlp_bias: true });
+    expect(architectureOf(config).bias).toBe(true);
+    expect(summarizeParameters(config).total).toBe(8_030_261_248n + 32n * 43_008n);
+    expect(architectureOf(readEdited(llama3, { attention_bias: false, mlp_bias: false })).bias).toBe(false);
+  });
+
+  it('attention_bias and mlp_bias in a mistral config: ignored, MistralModel builds no biases', () => {
+    // transformers/models/mistral/modular_mistral.py MistralAttention and MistralMLP build every
+    // projection with bias=False; MistralConfig defines neither key.
+    const config = readEdited('Mistral-7B-v0.1.json', { attention_bias: true, mlp_bias: true });
+    expect(architectureOf(config).bias).toBe(false);
+    expect(config.notes?.[1]).toMatch(
+      /, attention_bias \(MistralModel builds no biases\), mlp_bias \(MistralModel builds no biases\)$/,
+    );
+  });
+
+  it('head_dim equal to hidden_size / num_attention_heads: accepted', () => {
+    // configuration_llama.py LlamaConfig.head_dim=None -> hidden_size // num_attention_heads; Llama-3.1 configs write it out.
+    expect(readEdited(llama3, { head_dim: 128 })).toMatchObject({ d_model: 4096, num_heads: 32 });
+    expect(readEdited('Mistral-7B-v0.1.json', { head_dim: 128 }).notes?.[0]).toMatch(/^config\.json: ignored/);
+  });
+
+  it('head_dim of its own (Gemma, Qwen3, Mistral-Nemo): refused, never counted as hidden_size / num_attention_heads', () => {
+    // modular_mistral.py MistralAttention: q_proj = Linear(hidden_size, num_attention_heads * head_dim),
+    // o_proj = Linear(num_attention_heads * head_dim, hidden_size). Mistral-Nemo: hidden 5120, 32 heads of 128.
+    expect(problemsOf('Mistral-7B-v0.1.json', { hidden_size: 5120, head_dim: 128 })).toEqual([
+      "config.json: head_dim (128) is not hidden_size / num_attention_heads (5120 / 32 = 160): the model's heads are " +
+        '32 x 128 = 4096 wide; flopledger splits hidden_size into the heads and does not model a head width of its ' +
+        'own yet, so it cannot count this model',
+    ]);
+    expect(problemsOf(llama3, { head_dim: 0 })).toEqual([
+      'config.json: head_dim (0) must be a positive integer; fix: remove it (it defaults to hidden_size / num_attention_heads)',
+    ]);
+  });
+
+  it('num_key_value_heads: absent is num_attention_heads for Llama, 8 for Mistral; null is num_attention_heads', () => {
+    // configuration_llama.py LlamaConfig: num_key_value_heads=None -> num_attention_heads.
+    expect(architectureOf(readEdited(llama3, { num_key_value_heads: undefined })).num_kv_heads).toBe(32);
+    expect(readEdited(llama3, { num_key_value_heads: null }).notes?.[0]).toContain(
+      'num_key_value_heads 32 (num_attention_heads)',
+    );
+    // configuration_mistral.py MistralConfig: num_key_value_heads=8; None -> num_attention_heads.
+    const mistral = readEdited('Mistral-7B-v0.1.json', { num_key_value_heads: undefined });
+    expect(architectureOf(mistral).num_kv_heads).toBe(8);
+    expect(mistral.notes?.[0]).toContain('num_key_value_heads 8');
+    expect(architectureOf(readEdited('Mistral-7B-v0.1.json', { num_key_value_heads: null })).num_kv_heads).toBe(32);
+  });
+
+  it('the dimensions: absent keys take the config class defaults, each named', () => {
+    // LlamaConfig: vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+    // num_attention_heads=32, max_position_embeddings=2048.
+    const llama = parseHuggingFaceConfig({ model_type: 'llama' }, 'config.json', 'bare');
+    expect(llama).toMatchObject({
+      vocab_size: 32000,
+      d_model: 4096,
+      d_ff: 11008,
+      num_layers: 32,
+      num_heads: 32,
+      context_length: 2048,
     });
-    expect(architectureOf(llama)).toMatchObject({
-      num_kv_heads: 32,
-      tie_embeddings: false,
-      ffn: 'swiglu',
-      rope_theta: 10000,
-      bias: false,
+    expect(llama.notes?.[0]).toBe(
+      "config.json: not in the file, so LlamaConfig's defaults (as transformers reads it): vocab_size 32000, " +
+        'max_position_embeddings 2048, num_hidden_layers 32, hidden_size 4096, num_attention_heads 32, ' +
+        'intermediate_size 11008, num_key_value_heads 32 (num_attention_heads), tie_word_embeddings false, ' +
+        'rope_theta 10000, hidden_act "silu", attention_bias false, mlp_bias false, ' +
+        'head_dim 128 (hidden_size / num_attention_heads)',
+    );
+    // MistralConfig: intermediate_size=14336, max_position_embeddings=4096*32.
+    expect(parseHuggingFaceConfig({ model_type: 'mistral' }, 'c.json', 'bare')).toMatchObject({
+      d_ff: 14336,
+      context_length: 131072,
+      num_kv_heads: 8,
     });
-    // GPT2Config: n_inner None = 4 * n_embd; tie_word_embeddings True; activation "gelu_new".
-    const gpt2 = readEdited('gpt2.json', { n_inner: null, activation_function: undefined });
-    expect(gpt2.d_ff).toBe(4 * 768);
-    expect(architectureOf(gpt2)).toMatchObject({
+    // GPT2Config: vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12.
+    expect(parseHuggingFaceConfig({ model_type: 'gpt2' }, 'c.json', 'bare')).toMatchObject({
+      vocab_size: 50257,
+      context_length: 1024,
+      d_model: 768,
+      num_layers: 12,
+      num_heads: 12,
+      d_ff: 3072,
       tie_embeddings: true,
-      ffn: 'gelu',
-      norm: 'layernorm',
-      positions: 'learned',
-      bias: true,
     });
   });
 
+  it('tie_word_embeddings: false for Llama and Mistral, true for GPT-2 when absent', () => {
+    // LlamaConfig and MistralConfig: tie_word_embeddings=False; GPT2Config does not set it, so
+    // PretrainedConfig's tie_word_embeddings=True applies (configuration_utils.py).
+    const untied = (file: string) =>
+      architectureOf(readEdited(file, { tie_word_embeddings: undefined })).tie_embeddings;
+    expect(untied(llama3)).toBe(false);
+    expect(untied('Mistral-7B-v0.1.json')).toBe(false);
+    expect(untied('gpt2.json')).toBe(true);
+    expect(readEdited(llama3, { tie_word_embeddings: undefined }).notes?.[0]).toContain('tie_word_embeddings false');
+    expect(readEdited('gpt2.json', { tie_word_embeddings: false }).tie_embeddings).toBe(false);
+  });
+
+  it('n_positions sizes the context; n_ctx is not read', () => {
+    // GPT2Config has n_positions=1024 and no n_ctx; GPT2Model: wpe = Embedding(max_position_embeddings
+    // (= n_positions by attribute_map), embed_dim). A config with only n_ctx gets 1024 positions.
+    const onlyCtx = readEdited('gpt2.json', { n_positions: undefined, n_ctx: 2048 });
+    expect(onlyCtx.context_length).toBe(1024);
+    expect(onlyCtx.notes?.[0]).toContain('n_positions 1024');
+    expect(onlyCtx.notes?.[1]).toContain("n_ctx (not read: GPT2Model's position table has n_positions (1024) rows)");
+    expect(readEdited('gpt2.json', { n_ctx: 2048 }).context_length).toBe(1024);
+    expect(readEdited('gpt2.json', { n_positions: 2048, n_ctx: undefined }).context_length).toBe(2048);
+  });
+
+  it("GPT-2's other names (attribute_map): hidden_size for n_embd and the like", () => {
+    // configuration_gpt2.py GPT2Config.attribute_map: hidden_size -> n_embd, max_position_embeddings
+    // -> n_positions, num_attention_heads -> n_head, num_hidden_layers -> n_layer.
+    const config = readEdited('gpt2.json', {
+      n_embd: undefined,
+      n_head: undefined,
+      hidden_size: 1024,
+      num_attention_heads: 16,
+    });
+    expect(config).toMatchObject({ d_model: 1024, num_heads: 16, d_ff: 4096 });
+    expect(problemsOf('gpt2.json', { hidden_size: 1024 })).toEqual([
+      'config.json: n_embd (768) and hidden_size (1024) disagree; GPT2Config reads hidden_size as another name for ' +
+        'n_embd, so the file says two things; fix: keep only n_embd',
+    ]);
+  });
+
+  it('n_inner: None is 4 * n_embd', () => {
+    // configuration_gpt2.py: n_inner=None; modeling_gpt2.py GPT2Block: inner_dim = n_inner if not None else 4 * hidden_size.
+    expect(readEdited('gpt2.json', { n_inner: null }).d_ff).toBe(3072);
+    expect(readEdited('gpt2.json', { n_inner: 1000 }).d_ff).toBe(1000);
+  });
+
+  it('rope_parameters.rope_theta (transformers 5) or rope_theta, else 10000', () => {
+    // LlamaConfig(rope_parameters=...) in transformers 5 carries the base; rope_theta=10000.0 before.
+    expect(
+      readEdited(llama3, { rope_theta: undefined, rope_parameters: { rope_type: 'default', rope_theta: 5e5 } })
+        .rope_theta,
+    ).toBe(5e5);
+    expect(architectureOf(readEdited(llama3, { rope_theta: undefined })).rope_theta).toBe(10000);
+  });
+
+  it('hidden_act and activation_function', () => {
+    // LlamaConfig.hidden_act="silu"; GPT2Config.activation_function="gelu_new".
+    expect(readEdited('gpt2.json', { activation_function: 'gelu_pytorch_tanh' }).ffn).toBe('gelu');
+    expect(readEdited(llama3, { hidden_act: 'swish' }).ffn).toBe('swiglu');
+  });
+});
+
+describe('keys that add what flopledger does not model: refused, one line each', () => {
+  const refusals: [string, string, Record<string, unknown>, string][] = [
+    // Mixtral's key; MistralModel would not read it and build a dense model, which is not what the file describes.
+    [
+      'experts in a mistral config',
+      'Mistral-7B-v0.1.json',
+      { num_local_experts: 8 },
+      'num_local_experts (8) adds mixture-of-experts layers',
+    ],
+    [
+      'Qwen-MoE experts',
+      'Meta-Llama-3-8B.json',
+      { num_experts: 60 },
+      'num_experts (60) adds mixture-of-experts layers',
+    ],
+    [
+      'DeepSeek routed experts',
+      'Meta-Llama-3-8B.json',
+      { n_routed_experts: 64 },
+      'n_routed_experts (64) adds mixture-of-experts layers',
+    ],
+    [
+      'latent attention',
+      'Meta-Llama-3-8B.json',
+      { kv_lora_rank: 512 },
+      'kv_lora_rank (512) adds multi-head latent attention',
+    ],
+    // modeling_gpt2.py GPT2Block: if config.add_cross_attention: crossattention and ln_cross_attn.
+    [
+      'cross-attention',
+      'gpt2.json',
+      { add_cross_attention: true },
+      'add_cross_attention (true) adds cross-attention in every block',
+    ],
+  ];
+  it.each(refusals)('%s', (_, file, changes, expected) => {
+    expect(problemsOf(file, changes)).toEqual([
+      `config.json: ${expected}, which flopledger does not model; counting the rest would describe another model, ` +
+        'so the file is refused (if the model has none, remove the key)',
+    ]);
+  });
+
+  it('unset, they change nothing: 0, false, null, an empty list', () => {
+    expect(readEdited('gpt2.json', { add_cross_attention: false, num_experts: 0, mlp_only_layers: [] }).d_model).toBe(
+      768,
+    );
+    expect(readEdited('Mistral-7B-v0.1.json', { num_local_experts: null }).d_model).toBe(4096);
+  });
+});
+
+describe('translation', () => {
   it('reads what the file sets over the defaults', () => {
     expect(readEdited('gpt2.json', { n_inner: 1000, tie_word_embeddings: false })).toMatchObject({
       d_ff: 1000,
       tie_embeddings: false,
     });
-    expect(readEdited('gpt2.json', { activation_function: 'gelu_pytorch_tanh' }).ffn).toBe('gelu');
-    expect(readEdited('Meta-Llama-3-8B.json', { attention_bias: true }).bias).toBe(true);
     expect(readEdited('Meta-Llama-3-8B.json', { mlp_bias: false }).bias).toBe(false);
-    expect(readEdited('Meta-Llama-3-8B.json', { head_dim: 128 }).d_model).toBe(4096);
-    // Older GPT-2 configs give only n_ctx.
-    expect(readEdited('gpt2.json', { n_positions: undefined, n_ctx: 2048 }).context_length).toBe(2048);
   });
 
   it('names a downloaded config.json after its directory', () => {
@@ -163,6 +392,17 @@ describe('translation', () => {
     expect(config).toMatchObject({ num_kv_heads: 1, variant: 'kv_heads=1', source: fixture('Mistral-7B-v0.1.json') });
     expect(config.notes).toEqual(loadModelConfig(fixture('Mistral-7B-v0.1.json')).notes);
   });
+
+  it('shows numbers as the file wrote them', () => {
+    const path = writeText(
+      fixtureText('gpt2.json')
+        .replace('"n_layer": 12', '"n_layer": 1.2e1')
+        .replace('"n_embd": 768', '"n_embd": 7.685e2'),
+    );
+    expect(inputError(() => loadModelConfig(path)).problems).toEqual([
+      `${path}: n_embd (7.685e2) must be a positive integer; fix: use a whole number, e.g. 768 or 769`,
+    ]);
+  });
 });
 
 describe("refusals, one line each under the file's own key names", () => {
@@ -185,10 +425,10 @@ describe("refusals, one line each under the file's own key names", () => {
       'num_key_value_heads (3) must divide num_attention_heads (32); e.g. 1, 2, 4, 8, 16 or 32',
     ],
     [
-      'a missing width',
+      'a width that is not a number',
       'Llama-2-7b-hf.json',
-      { hidden_size: undefined },
-      'hidden_size (missing) must be a positive integer; fix: add it, e.g. "hidden_size": 768',
+      { hidden_size: null },
+      'hidden_size (null) must be a positive integer; fix: use a whole number, e.g. 768',
     ],
     [
       'a quoted layer count',
@@ -223,31 +463,10 @@ describe("refusals, one line each under the file's own key names", () => {
       'activation_function ("relu") is not supported: flopledger\'s two-matrix MLP applies GELU; fix: use "gelu_new" or "gelu" or "gelu_pytorch_tanh" (absent means "gelu_new")',
     ],
     [
-      'bias switches that disagree',
-      'Meta-Llama-3-8B.json',
-      { attention_bias: true, mlp_bias: false },
-      'attention_bias (true) and mlp_bias (false) differ; flopledger has one bias switch for every linear layer, so it cannot ' +
-        'count this model exactly; fix: set both to the same value',
-    ],
-    [
       'a bias switch that is not a boolean',
       'Meta-Llama-3-8B.json',
       { attention_bias: 'no' },
       'attention_bias ("no") must be true or false; fix: use true or false',
-    ],
-    [
-      'a head_dim the width does not give',
-      'Meta-Llama-3-8B.json',
-      { head_dim: 256 },
-      "head_dim (256) differs from hidden_size / num_attention_heads (4096 / 32 = 128); flopledger's heads split hidden_size " +
-        'exactly, so it cannot count this model; fix: set head_dim to 128 or remove it',
-    ],
-    [
-      'two context lengths',
-      'gpt2.json',
-      { n_ctx: 2048 },
-      'n_ctx (2048) and n_positions (1024) differ; the position table has n_positions rows and flopledger counts one context ' +
-        'length; fix: remove n_ctx or set it to n_positions',
     ],
     [
       'a zero RoPE base',
@@ -260,13 +479,28 @@ describe("refusals, one line each under the file's own key names", () => {
     expect(problemsOf(file, changes)).toEqual([`config.json: ${expected}`]);
   });
 
-  it('every problem at once', () => {
+  it('every problem at once, and no second line for an n_inner that would follow an invalid n_embd', () => {
     expect(problemsOf('gpt2.json', { n_embd: 0, activation_function: 'swish' })).toEqual([
       'config.json: activation_function ("swish") is not supported: flopledger\'s two-matrix MLP applies GELU; fix: use "gelu_new" or "gelu" or "gelu_pytorch_tanh" (absent means "gelu_new")',
       'config.json: n_embd (0) must be a positive integer; fix: use a value of at least 1, e.g. 768',
-      // With no valid width there is no 4 * n_embd to default to.
-      'config.json: n_inner (missing) must be a positive integer; fix: add it, e.g. "n_inner": 3072',
     ]);
+    expect(problemsOf('gpt2.json', { n_embd: 'wide' })).toEqual([
+      'config.json: n_embd ("wide") must be a positive integer; fix: use a whole number, e.g. 768',
+    ]);
+  });
+
+  it('carry each field problem as data, for a command line to phrase', () => {
+    const error = inputError(() => readEdited('Llama-2-7b-hf.json', { hidden_act: 'gelu', tie_word_embeddings: 1 }));
+    expect(error.fields).toEqual([
+      expect.objectContaining({ field: 'ffn', key: 'hidden_act', value: 'gelu', allowed: ['silu', 'swish'] }),
+      expect.objectContaining({
+        field: 'tie_embeddings',
+        key: 'tie_word_embeddings',
+        value: 1,
+        allowed: ['true', 'false'],
+      }),
+    ]);
+    expect(error.fields.map((field) => field.problem)).toEqual(error.problems);
   });
 });
 
@@ -282,25 +516,37 @@ describe('on the command line', () => {
       context_length: 32768,
     });
     expect(stderr).toBe(
-      `flopledger: note: ${path}: ignored (no effect on counts): architectures, bos_token_id, eos_token_id, initializer_range, ` +
-        'rms_norm_eps, sliding_window (dense attention counted), torch_dtype, transformers_version, use_cache\n',
+      `flopledger: note: ${path}: not in the file, so MistralConfig's defaults (as transformers reads it): ` +
+        'head_dim 128 (hidden_size / num_attention_heads)\n' +
+        `flopledger: note: ${path}: ignored (no effect on counts): architectures, bos_token_id, eos_token_id, initializer_range, ` +
+        'rms_norm_eps, sliding_window (attention counted dense: every score, then the mask), torch_dtype, ' +
+        'transformers_version, use_cache\n',
     );
   });
 
-  it('prints the not-understood keys as a second note', async () => {
-    const path = writeJson({ ...fixtureJson('gpt2.json'), add_cross_attention: true });
+  it('prints the not-understood keys as a third note', async () => {
+    const path = writeJson({ ...fixtureJson('gpt2.json'), quantization_config: { bits: 4 } });
     const { code, stderr } = await cli('memory', '--config', path);
     expect(code).toBe(0);
     const lines = stderr.trimEnd().split('\n');
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(
-      new RegExp(
-        `^flopledger: note: ${path.replace(/[.\\]/g, '\\$&')}: ignored \\(no effect on counts\\): architectures, `,
-      ),
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^flopledger: note: .*: not in the file, so GPT2Config's defaults/);
+    expect(lines[1]).toMatch(/^flopledger: note: .*: ignored \(no effect on counts\): architectures, /);
+    expect(lines[2]).toBe(
+      `flopledger: note: ${path}: not understood: quantization_config; the counts leave it out, so check the model has nothing they add`,
     );
-    expect(lines[1]).toBe(
-      `flopledger: note: ${path}: not understood: add_cross_attention; the counts leave it out, so check the model has nothing they add`,
-    );
+  });
+
+  it('refuses a key that adds what flopledger does not model: one line, exit 2', async () => {
+    const path = writeJson({ ...fixtureJson('Mistral-7B-v0.1.json'), num_local_experts: 8, num_experts_per_tok: 2 });
+    const { code, stdout, stderr } = await cli('params', '--config', path);
+    expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+    expect(stderr.trimEnd().split('\n')).toEqual([
+      `flopledger: ${path}: num_local_experts (8) adds mixture-of-experts layers, which flopledger does not model; ` +
+        'counting the rest would describe another model, so the file is refused (if the model has none, remove the key)',
+      `flopledger: ${path}: num_experts_per_tok (2) adds mixture-of-experts routing, which flopledger does not model; ` +
+        'counting the rest would describe another model, so the file is refused (if the model has none, remove the key)',
+    ]);
   });
 
   it('a hub config also works as the <model> argument, and takes the variant flags', async () => {
@@ -330,7 +576,7 @@ describe('on the command line', () => {
     ];
     for (const [command, ...flags] of commands) {
       const { code, stdout, stderr } = await cli(
-        command as string,
+        command!,
         '--config',
         'models/tiny.json',
         ...flags,
@@ -354,7 +600,7 @@ describe('on the command line', () => {
       'json',
     );
     expect(code).toBe(0);
-    expect(stderr).toMatch(/^flopledger: note: test\/fixtures\/hf\/gpt2\.json: ignored/);
+    expect(stderr).toMatch(/^flopledger: note: test\/fixtures\/hf\/gpt2\.json: not in the file/);
     expect(JSON.parse(stdout).models.map((entry: { model: { name: string } }) => entry.model.name)).toEqual([
       'gpt2',
       'tiny',

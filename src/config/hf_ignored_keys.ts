@@ -1,9 +1,13 @@
 /**
- * Hugging Face config.json keys that flopledger understands but that change no count: training
- * regularisation (dropouts), tokenizer ids, storage and library bookkeeping, numerical epsilons,
- * and a few that change the model's arithmetic but not its shapes. Each is named to the user as
- * "ignored (no effect on counts)"; a remark says why when ignoring it is a real simplification.
- * Any key in none of these lists (and not read for a count) is reported as not understood.
+ * Hugging Face config.json keys that the model classes flopledger reads (LlamaModel,
+ * MistralModel, GPT2Model) never turn into a weight or a matmul: training regularisation
+ * (dropouts), tokenizer ids, storage and library bookkeeping, numerical epsilons, and a few that
+ * change the model's arithmetic but not its shapes. Each is named to the user as "ignored (no
+ * effect on counts)"; a remark says why when ignoring it is a real simplification.
+ *
+ * Keys that describe a component flopledger does not model (experts, latent attention,
+ * cross-attention) are refused instead: UNMODELLED_KEYS. Any key in none of these lists (and not
+ * read for a count) is reported as not understood.
  */
 
 /** Keys every transformers PretrainedConfig may carry. */
@@ -31,20 +35,33 @@ const COMMON: readonly string[] = [
   'finetuning_task',
   'tokenizer_class',
   'task_specific_params',
+  // PretrainedConfig's encoder-decoder switches; set (true) they are refused, see UNMODELLED_KEYS.
+  'is_decoder',
+  'add_cross_attention',
+  'is_encoder_decoder',
 ];
 
-/** Keys of the llama and mistral configs (LlamaConfig, MistralConfig). */
-const LLAMA_FAMILY: readonly string[] = [
+/** Keys of LlamaConfig (transformers/models/llama/configuration_llama.py) read for no count. */
+const LLAMA: readonly string[] = [
   'rms_norm_eps',
   'pretraining_tp',
   'attention_dropout',
   'rope_scaling',
+  'rope_parameters',
+  // Qwen2's window keys, which LlamaModel does not read.
   'sliding_window',
   'max_window_layers',
   'use_sliding_window',
 ];
 
-/** Keys of the gpt2 config (GPT2Config). */
+/**
+ * Keys of MistralConfig (transformers/models/mistral/configuration_mistral.py) read for no count.
+ * MistralAttention and MistralMLP (modular_mistral.py) build every projection with bias=False,
+ * so attention_bias and mlp_bias, which MistralConfig does not define, change nothing.
+ */
+const MISTRAL: readonly string[] = [...LLAMA, 'attention_bias', 'mlp_bias'];
+
+/** Keys of GPT2Config (transformers/models/gpt2/configuration_gpt2.py) read for no count. */
 const GPT2: readonly string[] = [
   'layer_norm_epsilon',
   'attn_pdrop',
@@ -58,25 +75,87 @@ const GPT2: readonly string[] = [
   'scale_attn_weights',
   'scale_attn_by_inverse_layer_idx',
   'reorder_and_upcast_attn',
+  // Older configs carry n_ctx; GPT2Config no longer defines it and GPT2Model never reads it.
+  'n_ctx',
 ];
 
-/** Why an ignored key is a simplification, shown beside it when its value is set (not null or false). */
-const REMARKS: Readonly<Record<string, string>> = {
-  rope_scaling: 'not modelled',
-  sliding_window: 'dense attention counted',
-  use_sliding_window: 'dense attention counted',
-};
+export type HuggingFaceFamily = 'llama' | 'mistral' | 'gpt2';
 
-export type HuggingFaceFamily = 'llama' | 'gpt2';
+/** Why an ignored key is a simplification, shown beside it when its value is set (not null or false). */
+const REMARKS: Readonly<Record<HuggingFaceFamily, Readonly<Record<string, string>>>> = {
+  llama: {
+    rope_scaling: 'not modelled',
+    sliding_window: 'LlamaModel does not read it',
+    use_sliding_window: 'LlamaModel does not read it',
+  },
+  mistral: {
+    rope_scaling: 'not modelled',
+    // MistralAttention passes the window to the attention kernel; eager and sdpa compute every
+    // score and then mask, which is what flopledger counts.
+    sliding_window: 'attention counted dense: every score, then the mask',
+    attention_bias: 'MistralModel builds no biases',
+    mlp_bias: 'MistralModel builds no biases',
+  },
+  gpt2: {},
+};
 
 /** The ignored keys of a model family. */
 export function ignoredKeys(family: HuggingFaceFamily): ReadonlySet<string> {
-  return new Set([...COMMON, ...(family === 'gpt2' ? GPT2 : LLAMA_FAMILY)]);
+  const own = family === 'gpt2' ? GPT2 : family === 'mistral' ? MISTRAL : LLAMA;
+  return new Set([...COMMON, ...own]);
 }
 
-/** "rope_scaling (not modelled)" when the key carries a setting that the counts leave out, else the key. */
-export function describeIgnoredKey(key: string, value: unknown): string {
-  const remark = REMARKS[key];
-  const isSet = value !== null && value !== undefined && value !== false;
-  return remark !== undefined && isSet ? `${key} (${remark})` : key;
+/** Whether a value switches something on: not absent, null, false, zero or empty. */
+export function isSet(value: unknown): boolean {
+  if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return true;
 }
+
+/**
+ * "rope_scaling (not modelled)" when the key carries a setting that the counts leave out, else
+ * the key. `extra` holds remarks a reader worked out from other keys (n_ctx against n_positions).
+ */
+export function describeIgnoredKey(
+  family: HuggingFaceFamily,
+  key: string,
+  value: unknown,
+  extra: ReadonlyMap<string, string> = new Map(),
+): string {
+  const remark = extra.get(key) ?? (isSet(value) ? (ropeRemark(key, value) ?? REMARKS[family][key]) : undefined);
+  return remark !== undefined ? `${key} (${remark})` : key;
+}
+
+/** rope_parameters (transformers 5) names its scaling in rope_type; "default" is plain RoPE. */
+function ropeRemark(key: string, value: unknown): string | undefined {
+  if (key !== 'rope_parameters' || typeof value !== 'object' || value === null) return undefined;
+  const type = (value as Record<string, unknown>)['rope_type'];
+  return typeof type === 'string' && type !== 'default' ? 'rope scaling not modelled' : undefined;
+}
+
+/**
+ * Keys that add a component flopledger does not model, with what they add. Set in any config
+ * (even one whose model class would not read them), they mean the file describes a model that a
+ * dense count would get wrong, so the file is refused.
+ */
+export const UNMODELLED_KEYS: Readonly<Record<string, string>> = {
+  num_local_experts: 'mixture-of-experts layers',
+  num_experts: 'mixture-of-experts layers',
+  n_routed_experts: 'mixture-of-experts layers',
+  n_shared_experts: 'shared experts',
+  num_experts_per_tok: 'mixture-of-experts routing',
+  moe_intermediate_size: 'mixture-of-experts layers',
+  shared_expert_intermediate_size: 'shared experts',
+  q_lora_rank: 'multi-head latent attention',
+  kv_lora_rank: 'multi-head latent attention',
+  qk_rope_head_dim: 'multi-head latent attention',
+  qk_nope_head_dim: 'multi-head latent attention',
+  v_head_dim: 'multi-head latent attention',
+  num_nextn_predict_layers: 'multi-token prediction layers',
+  add_cross_attention: 'cross-attention in every block',
+  cross_attention_layers: 'cross-attention layers',
+  is_encoder_decoder: 'an encoder and cross-attention',
+  use_qk_norm: 'norms on the queries and keys',
+  qk_layernorm: 'norms on the queries and keys',
+};
