@@ -201,3 +201,16 @@ describe('parseJsonDocument', () => {
     expect(value.b[0]).toBe(9007199254740992);
   });
 });
+
+describe('a field problem carries the number as written', () => {
+  it('in the FieldIssue data as in the message', () => {
+    const path = write(TINY.replace('"d_ff": 256', '"d_ff": 2.56e2').replace('"num_heads": 4', '"num_heads": 4.5e0'));
+    const error = inputError(() => loadModelConfig(path));
+    expect(error.fields).toEqual([
+      expect.objectContaining({ field: 'num_heads', value: 4.5, written: '4.5e0', expected: 'a positive integer' }),
+    ]);
+    expect(error.problems).toEqual([
+      `${path}: num_heads (4.5e0) must be a positive integer; fix: use a whole number, e.g. 4 or 5`,
+    ]);
+  });
+});

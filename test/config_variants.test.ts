@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  applyOverrides,
   architectureOf,
   listPresets,
   loadModelConfig,
@@ -311,6 +312,50 @@ describe('override flags for the variants', () => {
     expect(loadModelConfig('gpt2-original-small', { bias: false, tie_embeddings: false }).variant).toBe(
       'tie_embeddings=false, bias=false',
     );
+  });
+
+  it('carry each bad field as data: the field, the value, what it takes and the closest choice', () => {
+    const error = inputError(() => loadModelConfig('gpt2-small', { ffn: 'gleu', norm: 'batchnorm', num_layers: 0 }));
+    expect(error.fields).toEqual([
+      {
+        problem: error.problems[0],
+        field: 'num_layers',
+        key: 'num_layers',
+        value: 0,
+        expected: 'a positive integer',
+      },
+      {
+        problem: error.problems[1],
+        field: 'ffn',
+        key: 'ffn',
+        value: 'gleu',
+        expected: 'one of "swiglu" or "gelu"',
+        allowed: ['swiglu', 'gelu'],
+        suggestion: 'gelu',
+      },
+      // batchnorm is a real norm flopledger does not model: no suggestion, the list instead.
+      {
+        problem: error.problems[2],
+        field: 'norm',
+        key: 'norm',
+        value: 'batchnorm',
+        expected: 'one of "rmsnorm" or "layernorm"',
+        allowed: ['rmsnorm', 'layernorm'],
+      },
+    ]);
+    // Every missing dimension is a field problem with no value.
+    const missing = inputError(() => parseModelConfig({}, 'x.json', 'x')).fields;
+    expect(missing.map((issue) => [issue.field, issue.value])).toEqual([
+      ['vocab_size', undefined],
+      ['context_length', undefined],
+      ['num_layers', undefined],
+      ['d_model', undefined],
+      ['num_heads', undefined],
+      ['d_ff', undefined],
+    ]);
+    expect(
+      inputError(() => applyOverrides(loadModelConfig('tiny'), { d_ff_rule: 'swigul' as 'swiglu' })).fields,
+    ).toEqual([expect.objectContaining({ field: 'd_ff_rule', value: 'swigul', allowed: ['given', 'swiglu'] })]);
   });
 
   it('allow an odd head width once --positions learned drops RoPE', () => {

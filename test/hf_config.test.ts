@@ -14,7 +14,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { InputError } from '../src/core/errors.js';
 import { summarizeParameters } from '../src/analytic/parameters.js';
 import {
   architectureOf,
@@ -641,5 +643,46 @@ describe('on the command line', () => {
     expect(stdout).toBe('');
     expect(stderr.split('\n')).toHaveLength(2);
     expect(stderr.startsWith(line.replace('MODEL_TYPE_BERT', bert))).toBe(true);
+  });
+});
+
+describe('any edit of a hub config', () => {
+  const keys = [
+    ...new Set(
+      ['gpt2.json', 'Meta-Llama-3-8B.json', 'Mistral-7B-v0.1.json'].flatMap((file) => Object.keys(fixtureJson(file))),
+    ),
+    'head_dim',
+    'mlp_bias',
+    'n_inner',
+    'hidden_size',
+    'rope_parameters',
+    'num_local_experts',
+    'add_cross_attention',
+    '__proto__',
+  ];
+  const value = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.constantFrom(undefined, null, 0, -1, 1.5, 2 ** 53, 1e308, 'silu', 'gelu', true, false, 4096, 128),
+  );
+  it('reads as a config or refuses with one line per problem, never anything else', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('gpt2.json', 'Meta-Llama-3-8B.json', 'Mistral-7B-v0.1.json'),
+        fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 4 }),
+        (file, changes) => {
+          try {
+            const config = readEdited(file, changes);
+            expect(config.d_model % config.num_heads).toBe(0);
+          } catch (error) {
+            expect(error).toBeInstanceOf(InputError);
+            for (const problem of (error as InputError).problems) {
+              expect(problem).toMatch(/^config\.json: /);
+              expect(problem).not.toContain('\n');
+            }
+          }
+        },
+      ),
+      { seed: 31, numRuns: 500 },
+    );
   });
 });
