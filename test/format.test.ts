@@ -13,6 +13,8 @@ import {
 } from '../src/core/format.js';
 import { toJsonText } from '../src/render/json_text.js';
 import { shiftSentence } from '../src/views/shift_sentences.js';
+import { matmulComponentLabels } from '../src/views/labels.js';
+import { loadModelConfig } from '../src/config/index.js';
 import { renderReport } from '../src/render/render.js';
 import { csvField, renderCsvTable } from '../src/render/render_csv.js';
 import { renderMarkdownTable } from '../src/render/render_markdown.js';
@@ -242,29 +244,38 @@ describe('text table', () => {
 });
 
 describe('shift sentences', () => {
+  // gpt2-xl's preset has a SwiGLU FFN: three matrices.
+  const labels = matmulComponentLabels([loadModelConfig('gpt2-xl')]);
+
   it('adds decimals until a real change shows, and words it from the exact verdict', () => {
-    const sentence = shiftSentence({
-      component: 'ffn',
-      fromFlops: 1000n,
-      toFlops: 4000n,
-      fromShare: 0.12341,
-      toShare: 0.12344,
-      change: 'grows',
-      factor: 4,
-    });
+    const sentence = shiftSentence(
+      {
+        component: 'ffn',
+        fromFlops: 1000n,
+        toFlops: 4000n,
+        fromShare: 0.12341,
+        toShare: 0.12344,
+        change: 'grows',
+        factor: 4,
+      },
+      labels,
+    );
     expect(sentence).toBe('FFN (w1, w3, w2): share grows from 12.341% to 12.344% (FLOPs 4.00x)');
   });
 
   it('says a share stays when it is unchanged', () => {
-    const sentence = shiftSentence({
-      component: 'lm_head',
-      fromFlops: 3n,
-      toFlops: 6n,
-      fromShare: 0.25,
-      toShare: 0.25,
-      change: 'unchanged',
-      factor: 2,
-    });
+    const sentence = shiftSentence(
+      {
+        component: 'lm_head',
+        fromFlops: 3n,
+        toFlops: 6n,
+        fromShare: 0.25,
+        toShare: 0.25,
+        change: 'unchanged',
+        factor: 2,
+      },
+      labels,
+    );
     expect(sentence).toBe('lm_head: share stays at 25.0% (FLOPs 2.00x)');
   });
 });

@@ -26,8 +26,8 @@ import {
   formatShare,
   groupDigits,
 } from '../core/format.js';
-import { FLOP_CONVENTIONS, numericShapes } from './flops_report.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG } from './labels.js';
+import { numericShapes } from './flops_report.js';
+import { configJson, dimensionsLabel, flopConventions, matmulComponentLabels } from './labels.js';
 import { componentShares, SHARE_COLUMNS, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
 import { heading, list, paragraph, tableBlock, type Block, type Cell, type Report } from '../render/table.js';
@@ -63,7 +63,7 @@ export function answersReport(input: AnswersInput): Report<AnswersData> {
   return {
     blocks: [
       heading('Transformer LM resource accounting', 1),
-      paragraph(FLOP_CONVENTIONS),
+      paragraph(flopConventions(answerConfigs(input))),
       ...a.blocks,
       ...b.blocks,
       ...c.blocks,
@@ -220,11 +220,19 @@ function rankComponents(breakdown: FlopBreakdown): MatmulComponent[] {
   });
 }
 
-function componentWithShare(component: MatmulComponent, breakdown: FlopBreakdown): string {
-  return `${MATMUL_COMPONENT_LONG[component]} ${formatShare(breakdown.byComponent[component], breakdown.total)}`;
+type ComponentLabels = Readonly<Record<MatmulComponent, string>>;
+
+/** Every model the answers count, for the words that depend on the architecture. */
+function answerConfigs(input: AnswersInput): ModelConfig[] {
+  return [input.model.config, ...input.sizes.map((point) => point.config), ...input.longContext.map((p) => p.config)];
+}
+
+function componentWithShare(component: MatmulComponent, breakdown: FlopBreakdown, labels: ComponentLabels): string {
+  return `${labels[component]} ${formatShare(breakdown.byComponent[component], breakdown.total)}`;
 }
 
 function answerC({ config, breakdown }: AnswersInput['model']) {
+  const labels = matmulComponentLabels([config]);
   const ranking = rankComponents(breakdown);
   const [top, ...rest] = ranking;
   if (top === undefined) throw new Error('answers: no components');
@@ -232,8 +240,8 @@ function answerC({ config, breakdown }: AnswersInput['model']) {
   const topShare = formatShare(breakdown.byComponent[top], breakdown.total);
   const lead =
     tied.length === 0
-      ? `${MATMUL_COMPONENT_LONG[top]} takes the most, ${topShare} of forward FLOPs`
-      : `${joinWords([top, ...tied].map((component) => MATMUL_COMPONENT_LONG[component]))} tie for the most, ${topShare} of forward FLOPs each`;
+      ? `${labels[top]} takes the most, ${topShare} of forward FLOPs`
+      : `${joinWords([top, ...tied].map((component) => labels[component]))} tie for the most, ${topShare} of forward FLOPs each`;
   const others = rest.filter((component) => !tied.includes(component));
   return {
     blocks: [
@@ -241,7 +249,7 @@ function answerC({ config, breakdown }: AnswersInput['model']) {
       paragraph(
         `In ${modelLabel(config)} at T=${n(breakdown.run.seq)}, ${lead}` +
           (others.length > 0
-            ? `; then come ${others.map((component) => componentWithShare(component, breakdown)).join(', ')}.`
+            ? `; then come ${others.map((component) => componentWithShare(component, breakdown, labels)).join(', ')}.`
             : '.'),
       ),
     ],
@@ -276,9 +284,10 @@ function answerD(points: readonly SweepPoint[]) {
   const first = points[0];
   const last = points.at(-1);
   if (first === undefined || last === undefined) throw new Error('answers: part (d) needs at least one model');
+  const labels = matmulComponentLabels(points.map((point) => point.config));
   const shifts = describeShift(first, last);
   const names = (change: ComponentShift['change']) =>
-    shifts.filter((shift) => shift.change === change).map((shift) => MATMUL_COMPONENT_LONG[shift.component]);
+    shifts.filter((shift) => shift.change === change).map((shift) => labels[shift.component]);
   const more = names('grows');
   const less = names('shrinks');
   const summaryParts = [
@@ -321,7 +330,7 @@ function answerD(points: readonly SweepPoint[]) {
         `From ${modelLabel(first.config)} to ${modelLabel(last.config)}` +
           (summaryParts.length > 0 ? `, ${summaryParts.join(', while ')}.` : ', no component changes its share.'),
       ),
-      list(shifts.map((shift) => shiftSentence(shift) + stepPattern(points, shift.component, shift.change))),
+      list(shifts.map((shift) => shiftSentence(shift, labels) + stepPattern(points, shift.component, shift.change))),
     ],
     json: {
       models: points.map((point) => ({
@@ -343,6 +352,7 @@ function scalingInSeq(shift: ComponentShift, fromSeq: bigint, toSeq: bigint): 'l
 }
 
 function answerE([before, after]: readonly [SweepPoint, SweepPoint]) {
+  const labels = matmulComponentLabels([before.config, after.config]);
   const fromSeq = BigInt(before.run.seq);
   const toSeq = BigInt(after.run.seq);
   const shifts = describeShift(before, after);
@@ -357,7 +367,7 @@ function answerE([before, after]: readonly [SweepPoint, SweepPoint]) {
     .filter((group) => group.shifts.length > 0)
     .map(({ scaling, shifts: members }) => {
       const factor = formatRatioOf(members[0]!.toFlops, members[0]!.fromFlops);
-      const who = joinWords(members.map((shift) => MATMUL_COMPONENT_LONG[shift.component]));
+      const who = joinWords(members.map((shift) => labels[shift.component]));
       const how = scaling === 'quadratic' ? ' (as T^2)' : scaling === 'linear' ? ' (as T)' : '';
       return scaling === 'other'
         ? `${who} change${members.length === 1 ? 's' : ''} by ${members.map((shift) => formatRatioOf(shift.toFlops, shift.fromFlops)).join(', ')}`
@@ -369,9 +379,9 @@ function answerE([before, after]: readonly [SweepPoint, SweepPoint]) {
   const sameParameters = before.parameters === after.parameters;
   const leadSentence =
     leaderBefore === leaderAfter
-      ? `${MATMUL_COMPONENT_LONG[leaderAfter]} stays the largest part (${formatShare(before.breakdown.byComponent[leaderBefore], before.breakdown.total)} -> ${formatShare(after.breakdown.byComponent[leaderAfter], after.breakdown.total)}).`
-      : `The largest part changes from ${componentWithShare(leaderBefore, before.breakdown)} at T=${n(fromSeq)} to ` +
-        `${componentWithShare(leaderAfter, after.breakdown)} at T=${n(toSeq)}.`;
+      ? `${labels[leaderAfter]} stays the largest part (${formatShare(before.breakdown.byComponent[leaderBefore], before.breakdown.total)} -> ${formatShare(after.breakdown.byComponent[leaderAfter], after.breakdown.total)}).`
+      : `The largest part changes from ${componentWithShare(leaderBefore, before.breakdown, labels)} at T=${n(fromSeq)} to ` +
+        `${componentWithShare(leaderAfter, after.breakdown, labels)} at T=${n(toSeq)}.`;
   return {
     blocks: [
       heading(`(e) ${modelLabel(before.config)} at ${n(toSeq)} tokens`),
@@ -383,7 +393,7 @@ function answerE([before, after]: readonly [SweepPoint, SweepPoint]) {
           `${formatRatioOf(after.breakdown.total, before.breakdown.total)} the FLOPs for ${formatRatioOf(toSeq, fromSeq)} the tokens, ` +
           `growing ${pace} the sequence length, because ${scalingGroups.join(' while ')}. ${leadSentence}`,
       ),
-      list(shifts.map((shift) => shiftSentence(shift))),
+      list(shifts.map((shift) => shiftSentence(shift, labels))),
     ],
     json: {
       model: configJson(before.config),

@@ -1,16 +1,17 @@
 import { modelLabel } from '../config/model_config.js';
 import { MATMUL_COMPONENTS, ratio, type SweepPoint } from '../analytic/index.js';
 import { formatCountSi, formatFlops, formatRatioOf, formatShare } from '../core/format.js';
-import { configJson, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
+import { configJson, flopConventions, matmulComponentLabels, runLabel } from './labels.js';
 import { componentShares } from './shares.js';
 import { heading, paragraph, tableBlock, type Cell, type Report } from '../render/table.js';
-import { FLOP_CONVENTIONS } from './flops_report.js';
 
 /** Several models side by side: one column per model, one row per quantity. */
 export function compareReport(points: readonly SweepPoint[]): Report<CompareData> {
   const first = points[0];
   if (first === undefined) throw new Error('compare: no models to compare');
   const row = (label: string, cell: (point: SweepPoint) => Cell): Cell[] => [label, ...points.map(cell)];
+  const configs = points.map((point) => point.config);
+  const labels = matmulComponentLabels(configs);
   const dims =
     (key: 'vocab_size' | 'context_length' | 'num_layers' | 'd_model' | 'num_heads' | 'd_ff') => (point: SweepPoint) =>
       BigInt(point.config[key]);
@@ -38,13 +39,13 @@ export function compareReport(points: readonly SweepPoint[]): Report<CompareData
             formatRatioOf(point.breakdown.total, first.breakdown.total),
           ),
           ...MATMUL_COMPONENTS.map((component) =>
-            row(`share: ${MATMUL_COMPONENT_LONG[component]}`, (point) =>
+            row(`share: ${labels[component]}`, (point) =>
               formatShare(point.breakdown.byComponent[component], point.breakdown.total),
             ),
           ),
         ],
       }),
-      paragraph(FLOP_CONVENTIONS),
+      paragraph(flopConventions(configs)),
     ],
     json: compareData(points, first),
   };

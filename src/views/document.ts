@@ -10,8 +10,7 @@ import { type ModelConfig, type RunShape, modelLabel } from '../config/model_con
 import { answersReport, type AnswersInput } from './answers_report.js';
 import { conventionsBlocks } from './conventions_report.js';
 import { formatFixed, formatFlops, groupDigits } from '../core/format.js';
-import { FLOP_CONVENTIONS } from './flops_report.js';
-import { MATMUL_COMPONENT_LONG } from './labels.js';
+import { flopConventions, matmulComponentLabels } from './labels.js';
 import { SHARE_COLUMNS, shareCells } from './shares.js';
 import { heading, paragraph, tableBlock, type Block, type Cell } from '../render/table.js';
 import type { DocumentPart, Figure, ReportDocument } from '../render/document.js';
@@ -78,7 +77,7 @@ export function buildReportDocument(input: ReportDocumentInput): ReportDocument 
         'Marks: "✓ trace (backend)" means the traced kernels matched the formulas exactly on that backend; ' +
         '"formula only" means the number comes from the analytic formulas without a trace.',
     ),
-    paragraph(FLOP_CONVENTIONS),
+    paragraph(flopConventions([...sizeRuns, ...longRuns, main, ...input.contextSweep].map(({ config }) => config))),
     ...verificationSummary(verifications),
     ...sections.a,
     // A forward trace sees every weight that enters a matmul, but not the size of a gathered table or a gain.
@@ -212,12 +211,13 @@ function largestFromSentence(points: readonly SweepPoint[]): string {
       point.breakdown.byComponent[component] > point.breakdown.byComponent[best] ? component : best,
     );
   const leaders = points.map(largest);
+  const labels = matmulComponentLabels(points.map((point) => point.config));
   const changes = points.flatMap((point, index) =>
     index > 0 && leaders[index] !== leaders[index - 1]
-      ? [`${MATMUL_COMPONENT_LONG[leaders[index]!]} from T = ${groupDigits(BigInt(point.run.seq))}`]
+      ? [`${labels[leaders[index]!]} from T = ${groupDigits(BigInt(point.run.seq))}`]
       : [],
   );
-  const start = `${MATMUL_COMPONENT_LONG[leaders[0]!]} takes the most FLOPs at T = ${groupDigits(BigInt(points[0]!.run.seq))}`;
+  const start = `${labels[leaders[0]!]} takes the most FLOPs at T = ${groupDigits(BigInt(points[0]!.run.seq))}`;
   return changes.length === 0 ? `${start}, at every length shown.` : `${start}; then ${changes.join(', then ')}.`;
 }
 

@@ -10,7 +10,7 @@ import { sum } from '../core/counting.js';
 import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { rollUp } from '../core/module_paths.js';
 import { formatFlops, formatMacs, formatShare } from '../core/format.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, flopConventions, matmulComponentLabels, runLabel } from './labels.js';
 import { layerComponentTable } from './layer_component_table.js';
 import {
   heading,
@@ -32,11 +32,6 @@ export interface FlopsReportInput {
   readonly showMacs: boolean;
 }
 
-export const FLOP_CONVENTIONS =
-  'FLOPs count one multiply and one add per term of each matmul (2*m*k*n); a MAC is one multiply-add. ' +
-  'Causal attention is counted in full: the kernels compute every T x T score. ' +
-  'Matmuls only: norms, softmax, RoPE and SiLU are counted apart, from a trace.';
-
 /** Forward matmul FLOPs from the total (depth 0) down to every matmul (depth 3). */
 export function flopsReport(input: FlopsReportInput): Report<FlopsData> {
   const { config, breakdown, depth, showMacs } = input;
@@ -47,10 +42,10 @@ export function flopsReport(input: FlopsReportInput): Report<FlopsData> {
     paragraph(`${dimensionsLabel(config)}; from ${config.source}.`),
     tableBlock(totalTable(breakdown, totalMacs, showMacs)),
   ];
-  if (depth >= 1) blocks.push(tableBlock(componentTable(breakdown, macsByComponent, totalMacs, showMacs)));
+  if (depth >= 1) blocks.push(tableBlock(componentTable(config, breakdown, macsByComponent, totalMacs, showMacs)));
   if (depth >= 2) blocks.push(tableBlock(layerTable(breakdown, showMacs)));
   if (depth >= 3) blocks.push(tableBlock(matmulTable(breakdown)));
-  blocks.push(paragraph(FLOP_CONVENTIONS));
+  blocks.push(paragraph(flopConventions([config])));
 
   return { blocks, json: flopsData(input, macsByComponent, totalMacs) };
 }
@@ -100,12 +95,14 @@ function totalTable(breakdown: FlopBreakdown, totalMacs: bigint, showMacs: boole
 }
 
 function componentTable(
+  config: ModelConfig,
   breakdown: FlopBreakdown,
   macsByComponent: Record<MatmulComponent, bigint>,
   totalMacs: bigint,
   showMacs: boolean,
 ): Table {
   const macColumns: Column[] = showMacs ? [{ header: 'MACs', align: 'right' }] : [];
+  const labels = matmulComponentLabels([config]);
   return {
     title: 'By component',
     columns: [
@@ -116,7 +113,7 @@ function componentTable(
       { header: 'share', align: 'right' },
     ],
     rows: MATMUL_COMPONENTS.map((component) => [
-      MATMUL_COMPONENT_LONG[component],
+      labels[component],
       breakdown.byComponent[component],
       formatFlops(breakdown.byComponent[component]),
       ...(showMacs ? [macsByComponent[component]] : []),

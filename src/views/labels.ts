@@ -12,13 +12,46 @@ export const MATMUL_COMPONENT_SHORT: Readonly<Record<MatmulComponent, string>> =
   lm_head: 'lm_head',
 };
 
-/** Sentence names for matmul components, saying which matmuls each one holds. */
-export const MATMUL_COMPONENT_LONG: Readonly<Record<MatmulComponent, string>> = {
-  attention_projections: 'attention projections (q, k, v, output)',
-  attention_core: 'attention core (q @ k^T and P @ v)',
-  ffn: 'FFN (w1, w3, w2)',
-  lm_head: 'lm_head',
-};
+/**
+ * Sentence names for matmul components, saying which matmuls each one holds in these models:
+ * a SwiGLU FFN is "FFN (w1, w3, w2)", a GELU MLP "FFN (w1, w2)". Models of both kinds side by side
+ * (a comparison) share the plain "FFN".
+ */
+export function matmulComponentLabels(configs: readonly ModelConfig[]): Readonly<Record<MatmulComponent, string>> {
+  const kinds = new Set(configs.map((config) => architectureOf(config).ffn));
+  const ffnMatrices = kinds.size !== 1 ? '' : kinds.has('swiglu') ? ' (w1, w3, w2)' : ' (w1, w2)';
+  return {
+    attention_projections: 'attention projections (q, k, v, output)',
+    attention_core: 'attention core (q @ k^T and P @ v)',
+    ffn: `FFN${ffnMatrices}`,
+    lm_head: 'lm_head',
+  };
+}
+
+/**
+ * The non-matmul work these models do besides matmuls, in words: "norms, softmax, RoPE and
+ * SiLU" for a Llama-style model, "norms, softmax and GELU" for GPT-2's architecture.
+ */
+export function nonMatmulWork(configs: readonly ModelConfig[]): string {
+  const architectures = configs.map(architectureOf);
+  const parts = [
+    'norms',
+    'softmax',
+    ...(architectures.some((architecture) => architecture.positions === 'rope') ? ['RoPE'] : []),
+    ...(architectures.some((architecture) => architecture.ffn === 'swiglu') ? ['SiLU'] : []),
+    ...(architectures.some((architecture) => architecture.ffn === 'gelu') ? ['GELU'] : []),
+  ];
+  return `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
+}
+
+/** How forward matmul FLOPs are counted, and what they leave out for these models. */
+export function flopConventions(configs: readonly ModelConfig[]): string {
+  return (
+    'FLOPs count one multiply and one add per term of each matmul (2*m*k*n); a MAC is one multiply-add. ' +
+    'Causal attention is counted in full: the kernels compute every T x T score. ' +
+    `Matmuls only: ${nonMatmulWork(configs)} are counted apart, from a trace.`
+  );
+}
 
 /** What each parameter component holds in this architecture, e.g. "FFN (W1, W2) and biases". */
 export function parameterComponentLabel(component: ParameterComponent, config: ModelConfig): string {

@@ -1,6 +1,5 @@
-import type { ComponentShift } from '../analytic/index.js';
+import type { ComponentShift, MatmulComponent } from '../analytic/index.js';
 import { formatPercent, formatRatioOf } from '../core/format.js';
-import { MATMUL_COMPONENT_LONG } from './labels.js';
 
 const CHANGE_WORDS: Readonly<Record<ComponentShift['change'], string>> = {
   grows: 'grows',
@@ -12,11 +11,11 @@ const CHANGE_WORDS: Readonly<Record<ComponentShift['change'], string>> = {
  * "FFN (w1, w3, w2): share shrinks from 66.3% to 42.1% (FLOPs 16.00x)". The verb comes from
  * the exact comparison in describeShift, never from the rounded percentages.
  */
-export function shiftSentence(shift: ComponentShift): string {
+export function shiftSentence(shift: ComponentShift, labels: Readonly<Record<MatmulComponent, string>>): string {
   const [from, to] = distinctPercents(shift);
   const verb = CHANGE_WORDS[shift.change];
   const movement = shift.change === 'unchanged' ? `${verb} at ${from}` : `${verb} from ${from} to ${to}`;
-  return `${MATMUL_COMPONENT_LONG[shift.component]}: share ${movement} (FLOPs ${formatRatioOf(shift.toFlops, shift.fromFlops)})`;
+  return `${labels[shift.component]}: share ${movement} (FLOPs ${formatRatioOf(shift.toFlops, shift.fromFlops)})`;
 }
 
 /** The two shares at one decimal, or at more when a real change would otherwise print as none. */

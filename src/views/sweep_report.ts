@@ -1,11 +1,10 @@
 import { describeShift, ratio, type SweepPoint } from '../analytic/index.js';
 import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { formatFlops, formatRatioOf, groupDigits } from '../core/format.js';
-import { configJson } from './labels.js';
+import { configJson, flopConventions, matmulComponentLabels } from './labels.js';
 import { componentShares, SHARE_COLUMNS, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
 import { heading, list, paragraph, tableBlock, type Block, type Report } from '../render/table.js';
-import { FLOP_CONVENTIONS } from './flops_report.js';
 
 const n = (value: number | bigint) => groupDigits(BigInt(value));
 
@@ -37,7 +36,7 @@ export function sweepReport(config: ModelConfig, points: readonly SweepPoint[]):
   if (points.length > 1) {
     blocks.push(
       paragraph(`From seq ${n(first.run.seq)} to seq ${n(last.run.seq)}:`),
-      list(describeShift(first, last).map((shift) => shiftSentence(shift))),
+      list(describeShift(first, last).map((shift) => shiftSentence(shift, matmulComponentLabels([config])))),
     );
   }
   if (raised.length > 0) {
@@ -52,7 +51,7 @@ export function sweepReport(config: ModelConfig, points: readonly SweepPoint[]):
       ),
     );
   }
-  blocks.push(paragraph(FLOP_CONVENTIONS));
+  blocks.push(paragraph(flopConventions([config])));
   return { blocks, json: sweepData(config, points, first, last) };
 }
 

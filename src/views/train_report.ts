@@ -32,7 +32,7 @@ import {
   formatSi,
   groupDigits,
 } from '../core/format.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, matmulComponentLabels, runLabel } from './labels.js';
 import { layerComponentTable } from './layer_component_table.js';
 import {
   heading,
@@ -212,7 +212,8 @@ function stepTable({ step }: TrainReportInput): Table {
   };
 }
 
-function backwardComponentTable({ ratios, backward }: TrainReportInput): Table {
+function backwardComponentTable({ config, ratios, backward }: TrainReportInput): Table {
+  const labels = matmulComponentLabels([config]);
   const matmulCount = (component: string) =>
     BigInt(backward.rows.filter((row) => row.component === component && row.skipped === undefined).length);
   return {
@@ -228,7 +229,7 @@ function backwardComponentTable({ ratios, backward }: TrainReportInput): Table {
     rows: MATMUL_COMPONENTS.map((component) => {
       const entry = ratios.byComponent[component];
       return [
-        MATMUL_COMPONENT_LONG[component],
+        labels[component],
         entry.forward,
         entry.backward,
         formatFlops(entry.backward),

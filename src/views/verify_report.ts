@@ -1,4 +1,4 @@
-import { modelLabel } from '../config/model_config.js';
+import { architectureOf, modelLabel, type ModelConfig } from '../config/model_config.js';
 /**
  * The verification report: expected (analytic) against traced FLOPs side by side, per component,
  * per layer and per matmul; every mismatch on one line; the traced non-matmul work beside its
@@ -10,7 +10,7 @@ import { rollUp } from '../core/module_paths.js';
 import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
 import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from '../core/format.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, matmulComponentLabels, runLabel } from './labels.js';
 import { MATCH_MARK, matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
 import {
   heading,
@@ -26,9 +26,23 @@ import {
 export { MATCH_MARK };
 export const DIFFER_MARK = '✗ differs';
 
-const NON_MATMUL_NOTE =
-  'The estimate lists the non-matmul kernels the math needs (RMSNorm, RoPE, scale and causal mask, softmax, ' +
-  'SiLU, gate, residual adds), costed by the same rule table as the trace. It is an estimate: it does not decide the verdict.';
+/** What the non-matmul estimate is made of, for this architecture. */
+function nonMatmulNote(config: ModelConfig): string {
+  const architecture = architectureOf(config);
+  const parts = [
+    architecture.norm === 'rmsnorm' ? 'RMSNorm' : 'LayerNorm',
+    ...(architecture.bias ? ['bias adds'] : []),
+    architecture.positions === 'rope' ? 'RoPE' : 'position add',
+    'scale and causal mask',
+    'softmax',
+    ...(architecture.ffn === 'swiglu' ? ['SiLU', 'gate'] : ['GELU']),
+    'residual adds',
+  ];
+  return (
+    `The estimate lists the non-matmul kernels the math needs (${parts.join(', ')}), costed by the same rule ` +
+    'table as the trace. It is an estimate: it does not decide the verdict.'
+  );
+}
 
 function mark(same: boolean): string {
   return same ? MATCH_MARK : DIFFER_MARK;
@@ -71,6 +85,7 @@ export function verdictLine(verification: VerifyReport): string {
 
 function componentTable(verification: VerifyReport): Table {
   const { matmuls } = verification;
+  const labels = matmulComponentLabels([verification.config]);
   return {
     title: 'Matmul FLOPs by component: formulas against the trace',
     columns: [
@@ -81,7 +96,7 @@ function componentTable(verification: VerifyReport): Table {
       { header: 'match' },
     ],
     rows: matmuls.byComponent.map((entry) => [
-      MATMUL_COMPONENT_LONG[entry.component],
+      labels[entry.component],
       entry.expected,
       entry.traced,
       formatFlops(entry.traced),
@@ -173,7 +188,7 @@ function nonMatmulTable(verification: VerifyReport): Table {
       signed(entry.difference),
     ]),
     totals: [['total', '', nonMatmul.traced, '', nonMatmul.estimate, signed(nonMatmul.difference)]],
-    notes: [NON_MATMUL_NOTE],
+    notes: [nonMatmulNote(verification.config)],
   };
 }
 

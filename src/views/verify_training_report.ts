@@ -12,7 +12,7 @@ import { TRAINING_MEMORY_CONVENTION } from '../analytic/training/training_memory
 import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';
 import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
 import { formatBytesSi, formatFixed, formatFlops, formatRatioOf, groupDigits } from '../core/format.js';
-import { configJson, dimensionsLabel, MATMUL_COMPONENT_LONG, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, matmulComponentLabels, runLabel } from './labels.js';
 import { matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
 import {
   heading,
@@ -65,6 +65,7 @@ export function trainingMismatchLines(verification: TrainingVerification): strin
 
 function componentTable(verification: TrainingVerification): Table {
   const { backward, components, total } = verification;
+  const labels = matmulComponentLabels([verification.config]);
   return {
     title:
       'Backward matmul FLOPs against the forward ones, by component (both traced; backward checked against the formulas)',
@@ -77,7 +78,7 @@ function componentTable(verification: TrainingVerification): Table {
       { header: 'backward / forward', align: 'right' },
     ],
     rows: components.map((entry) => [
-      MATMUL_COMPONENT_LONG[entry.component],
+      labels[entry.component],
       entry.forward,
       backward.byComponent.find((component) => component.component === entry.component)?.expected ?? 0n,
       entry.backward,

@@ -10,8 +10,10 @@ import type { ModelConfig, RunShape } from '../../config/model_config.js';
  * - causalTriangle: only the terms a causal model needs. Query row i (0-based) attends to keys
  *   0..i, i+1 of them: its scores cost (i+1) * 2*dk, and its P @ v row (i+1) * 2*dk as well.
  *   Summed over rows: 2*dk * T(T+1)/2 each, so per layer 2 * H * dk * T(T+1) = 2*d*T(T+1).
- * - half: full / 2 = 2*d*T^2, the usual shorthand for "causal"; it undercounts the triangle by
- *   the diagonal, 2*d*T per layer and sequence.
+ * - half: full / 2 = 2*d*T^2, the usual shorthand for "causal": T^2/2 scores per head, which is
+ *   neither triangle. T^2/2 = T(T+1)/2 - T/2 = T(T-1)/2 + T/2, so it undercounts the triangle
+ *   with its diagonal by half the diagonal, 2*d*T per layer and sequence (the whole diagonal
+ *   costs 4*d*T), and overcounts the triangle without it by as much.
  * Each is then multiplied by L layers and B sequences. With grouped-query or multi-query
  * attention each key/value head is broadcast over its query heads, so there are still H score
  * matrices and these counts do not change (d = H*dk counts query heads).

@@ -96,7 +96,8 @@ export function countingConventions(config: ModelConfig, run: RunShape): Countin
       label: 'FLOPs, causal attention as half',
       unit: 'FLOP',
       value: flops - attentionCore.full + attentionCore.half,
-      note: 'attention core halved: 2*L*B*d*T^2 (the triangle minus its diagonal)',
+      // T^2/2 = T(T+1)/2 - T/2: neither the triangle with its diagonal nor T(T-1)/2 without it.
+      note: 'attention core halved: 2*L*B*d*T^2, T^2/2 scores per head: the causal triangle T(T+1)/2 less half its diagonal',
       ratioToDefault: relative(flops - attentionCore.full + attentionCore.half),
     },
     {
