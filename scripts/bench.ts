@@ -29,6 +29,7 @@ import { BENCH_CONFIGS, BENCH_THREAD_CONFIG, META_POINTS } from './bench_configs
 import { benchForward, type ForwardBenchResult } from './bench_forward.js';
 import type { MetaTraceResult } from './bench_meta_trace.js';
 import { benchMetaScaling } from './measure_meta.js';
+import { benchStartup } from './bench_startup.js';
 import type { ThreadBenchResult } from './bench_wasm_threads.js';
 
 /** The overhead the tracer may add: traced / untraced median forward time. */
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
   writeFileSync(join(docs, 'bench.json'), JSON.stringify(json, null, 2) + '\n');
   writeFileSync(join(docs, 'bench.md'), renderReport(benchReport(json, forwards, meta, builds, threads), 'markdown'));
   await benchMetaScaling(docs);
+  benchStartup(docs);
   step(`wrote docs/bench.md and docs/bench.json in ${elapsedS.toFixed(0)} s`);
 }
 

@@ -1,25 +1,41 @@
 /**
- * Options shared by several commands, so each flag is spelled, described and parsed once.
- * Integer values are parsed by the config module (one set of messages for every flag); fixed
- * choices (--format, --depth) are checked by commander, whose message lists the allowed values;
- * architecture choices (--ffn, --norm, --positions) are checked by the config module, which
- * suggests the closest one.
+ * The options commands share, so each flag is spelled, described and read once: the model and
+ * its overrides, the run shape, --format, --depth and --backend. Every value is parsed by
+ * flags.ts; fixed output choices (--format, --depth) are checked by commander, whose message
+ * lists the allowed values.
+ *
+ * Nothing here loads a backend: a command that runs a model imports the runtime in its action.
  */
 import { Option, type Command } from 'commander';
-import { parseBackendChoice, type BackendChoice } from '../runtime/backend.js';
 import {
+  applyOverrides,
+  architectureOf,
   loadModelConfig,
   loadModelConfigFile,
-  parsePositiveInteger,
   resolveRunShape,
   type ConfigOverrides,
 } from '../config/index.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { InputError } from '../core/errors.js';
-import { defaultRealRunBudget, parseByteSize } from '../runtime/memory_budget.js';
 import { renderReport, OUTPUT_FORMATS, type OutputFormat } from '../render/render.js';
-import type { Depth, Report } from '../render/table.js';
+import { DEPTHS, type Depth, type Report } from '../render/table.js';
+import type { BackendChoice } from '../runtime/backend.js';
+import { defaultRealRunBudget } from '../runtime/memory_budget.js';
 import type { CommandContext } from './command_context.js';
+import {
+  BACKEND_CHOICES,
+  D_FF_RULE_CHOICES,
+  FFN_CHOICES,
+  NORM_CHOICES,
+  POSITION_CHOICES,
+  describeChoices,
+  parseBackend,
+  parseByteSize,
+  parseChoice,
+  parsePositiveInteger,
+  parseSeed,
+  type Choices,
+} from './flags.js';
 import { ERROR_PREFIX } from './io.js';
 
 /** The help of the [model] argument of every command that reads one model. */
@@ -67,10 +83,10 @@ export function addModelOverrideOptions(command: Command): Command {
     .option('--d-ff <n>', 'override d_ff')
     .option('--vocab <n>', 'override vocab_size')
     .option('--vocab-multiple <n>', 'pad the embedding and lm_head rows to a multiple of n')
-    .option('--d-ff-rule <rule>', 'given: d_ff as configured; swiglu: 8/3 * d_model rounded up to a multiple of 64')
-    .option('--ffn <kind>', 'swiglu: W2(SiLU(W1 x) * W3 x); gelu: W2 GELU(W1 x), two matrices')
-    .option('--norm <kind>', 'rmsnorm (gain only) or layernorm (gain and bias)')
-    .option('--positions <kind>', 'rope (rotary, no parameters) or learned (a context_length x d_model table)')
+    .option('--d-ff-rule <rule>', describeChoices(D_FF_RULE_CHOICES))
+    .option('--ffn <kind>', describeChoices(FFN_CHOICES))
+    .option('--norm <kind>', describeChoices(NORM_CHOICES))
+    .option('--positions <kind>', describeChoices(POSITION_CHOICES))
     .option('--tie-embeddings', 'lm_head reuses the token embedding table')
     .option('--no-tie-embeddings', 'lm_head has its own weight')
     .option('--bias', 'biases on every linear layer except lm_head')
@@ -95,9 +111,12 @@ function requireOneModel(command: Command): void {
   }
 }
 
+/** The override flags as config overrides; a bad value is refused here, in flag syntax, before the config sees it. */
 export function modelOverrides(options: ModelOverrideOptions): ConfigOverrides {
   const integer = (raw: string | undefined, flag: string) =>
     raw === undefined ? undefined : parsePositiveInteger(raw, flag);
+  const choice = <T extends string>(raw: string | undefined, flag: string, choices: Choices<T>) =>
+    raw === undefined ? undefined : parseChoice(raw, flag, choices);
   const overrides: ConfigOverrides = {
     context_length: integer(options.ctx, '--ctx'),
     num_layers: integer(options.layers, '--layers'),
@@ -105,17 +124,16 @@ export function modelOverrides(options: ModelOverrideOptions): ConfigOverrides {
     num_heads: integer(options.heads, '--heads'),
     d_ff: integer(options.dFf, '--d-ff'),
     vocab_size: integer(options.vocab, '--vocab'),
-    // The config module validates the rule and the architecture choices, and explains them when wrong.
-    d_ff_rule: options.dFfRule as ConfigOverrides['d_ff_rule'],
+    d_ff_rule: choice(options.dFfRule, '--d-ff-rule', D_FF_RULE_CHOICES),
     num_kv_heads: integer(options.kvHeads, '--kv-heads'),
     tie_embeddings: options.tieEmbeddings,
-    ffn: options.ffn,
-    norm: options.norm,
-    positions: options.positions,
+    ffn: choice(options.ffn, '--ffn', FFN_CHOICES),
+    norm: choice(options.norm, '--norm', NORM_CHOICES),
+    positions: choice(options.positions, '--positions', POSITION_CHOICES),
     bias: options.bias,
     vocab_multiple: integer(options.vocabMultiple, '--vocab-multiple'),
   };
-  return Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)) as ConfigOverrides;
+  return Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
 }
 
 /**
@@ -133,7 +151,7 @@ export function loadModel(
   if (nameOrPath !== undefined) config = loadModelConfig(nameOrPath, overrides);
   else if (options.config !== undefined) config = loadModelConfigFile(options.config, overrides);
   else throw new InputError('no model given: name a preset or a JSON config path, or pass --config <path>');
-  printNotes(context, config);
+  for (const note of config.notes ?? []) say(context, `note: ${note}`);
   return config;
 }
 
@@ -147,8 +165,8 @@ export function loadModels(
   return [...fromFile, ...namesOrPaths.map((nameOrPath) => loadModel(nameOrPath, options, context))];
 }
 
-function printNotes(context: CommandContext, config: ModelConfig): void {
-  for (const note of config.notes ?? []) context.io.stderr(`${ERROR_PREFIX}note: ${note}\n`);
+function say(context: CommandContext, line: string): void {
+  context.io.stderr(`${ERROR_PREFIX}${line}\n`);
 }
 
 export interface FormatOptions {
@@ -167,10 +185,14 @@ export interface DepthOptions {
   depth: string;
 }
 
+/**
+ * --depth, 0 to 3 in every command: 0 the total, 1 components, 2 per layer, 3 every row. `levels`
+ * says what each level shows in this command.
+ */
 export function addDepthOption(command: Command, levels: string, defaultDepth: Depth = 1): Command {
   return command.addOption(
     new Option('--depth <depth>', `how far to break the count down: ${levels}`)
-      .choices(['0', '1', '2', '3'])
+      .choices(DEPTHS.map(String))
       .default(String(defaultDepth)),
   );
 }
@@ -191,7 +213,48 @@ export function addRunShapeOptions(command: Command): Command {
     .option('--seq <n>', 'tokens per sequence (default: the context length)');
 }
 
-/** --batch and --seq against the loaded config: seq beyond the context is an error that suggests --ctx. */
+/**
+ * The model fitted to run `seq` tokens, by one rule in every command. A seq within the context
+ * runs the model as it is. Past the context, a model with no parameter that depends on the
+ * context (RoPE) is counted with the context raised to seq, as --ctx would, and a note on stderr
+ * says so: asking for more tokens is asking "what if", and no count changes meaning. A model
+ * whose parameters grow with the context (a learned position table, one row per position) would
+ * become another model, so it is refused with the --ctx that asks for that model explicitly.
+ */
+export function fitContext(config: ModelConfig, seq: number, context: CommandContext): ModelConfig {
+  if (seq <= config.context_length) return config;
+  refuseContextBoundGrowth(config, seq);
+  say(
+    context,
+    `note: --seq ${seq} is past ${config.name}'s context_length ${config.context_length}; ` +
+      `counted with the context raised to ${seq} (as --ctx ${seq})`,
+  );
+  return applyOverrides(config, { context_length: seq });
+}
+
+/** The refusal half of fitContext, for a command (sweep) whose report itself says how each context was raised. */
+export function refuseContextBoundGrowth(config: ModelConfig, seq: number): void {
+  const ctx = config.context_length;
+  if (seq <= ctx || architectureOf(config).positions !== 'learned') return;
+  const model = config.variant === undefined ? config.name : `${config.name} with ${config.variant}`;
+  throw new InputError(
+    `--seq ${seq} is longer than the context length of ${model} (${ctx}), and its learned position table ` +
+      `has one row per position; add --ctx ${seq} to count the larger table, or use --seq ${ctx} or less`,
+  );
+}
+
+/** --batch and --seq against `config`: the run, and the config fitted to it (see fitContext). Throws InputError. */
+export function fitRunShape(
+  config: ModelConfig,
+  options: RunShapeOptions,
+  context: CommandContext,
+): { config: ModelConfig; run: RunShape } {
+  const batch = options.batch === undefined ? 1 : parsePositiveInteger(options.batch, '--batch');
+  const seq = options.seq === undefined ? config.context_length : parsePositiveInteger(options.seq, '--seq');
+  return { config: fitContext(config, seq, context), run: { batch, seq } };
+}
+
+/** The run shape alone, refusing a seq past the context: what `time` reads until it takes fitRunShape. */
 export function runShapeOf(config: ModelConfig, options: RunShapeOptions): RunShape {
   return resolveRunShape(config, {
     ...(options.batch === undefined ? {} : { batch: parsePositiveInteger(options.batch, '--batch') }),
@@ -202,14 +265,22 @@ export function runShapeOf(config: ModelConfig, options: RunShapeOptions): RunSh
 /** What a command reporting on one model at one run shape reads: the model, --batch/--seq, --format and --depth. */
 export type ModelReportOptions = ModelOverrideOptions & RunShapeOptions & FormatOptions & DepthOptions;
 
-/** The model a command names and the run shape --batch and --seq give it. Throws InputError. */
+/** The model a command names, fitted to the run shape --batch and --seq give it. Throws InputError. */
 export function loadModelRun(
   nameOrPath: string | undefined,
   options: ModelOverrideOptions & RunShapeOptions,
   context: CommandContext,
 ): { config: ModelConfig; run: RunShape } {
-  const config = loadModel(nameOrPath, options, context);
-  return { config, run: runShapeOf(config, options) };
+  return fitRunShape(loadModel(nameOrPath, options, context), options, context);
+}
+
+/**
+ * --backend, the one option of every command that runs a model: the same choices everywhere,
+ * `defaultChoice` and a note on what this command does with them.
+ */
+export function addBackendOption(command: Command, defaultChoice: BackendChoice = 'auto', note?: string): Command {
+  const help = describeChoices(BACKEND_CHOICES);
+  return command.option('--backend <name>', note === undefined ? help : `${help}; ${note}`, defaultChoice);
 }
 
 /** --backend, --seed and --max-memory: how a model runs under the tracer (trace and verify). */
@@ -220,12 +291,7 @@ export interface ModelRunFlags {
 }
 
 export function addModelRunOptions(command: Command): Command {
-  return command
-    .option(
-      '--backend <name>',
-      'auto (tensorflow if installed, else wasm), cpu, wasm, tensorflow, or meta (shapes only: any size in milliseconds)',
-      'auto',
-    )
+  return addBackendOption(command)
     .option('--seed <n>', 'seed of the random weights and token ids (default 0)')
     .option(
       '--max-memory <size>',
@@ -233,26 +299,45 @@ export function addModelRunOptions(command: Command): Command {
     );
 }
 
-const WHOLE_NUMBER = /^\d+$/;
-
 /** The flags as library options; every bad value is an InputError naming its flag. */
 export function modelRunOptionsOf(flags: ModelRunFlags): {
   backend: BackendChoice;
   seed: number;
   maxMemoryBytes: bigint;
 } {
-  const backend = parseBackendChoice(flags.backend);
-  let seed = 0;
-  if (flags.seed !== undefined) {
-    const raw = flags.seed.trim();
-    seed = Number(raw);
-    if (!WHOLE_NUMBER.test(raw) || !Number.isSafeInteger(seed)) {
-      throw new InputError(`--seed: "${flags.seed}" is not a whole number from 0 to 2^53 - 1; use e.g. --seed 0`);
-    }
+  return {
+    backend: parseBackend(flags.backend),
+    seed: flags.seed === undefined ? 0 : parseSeed(flags.seed),
+    maxMemoryBytes:
+      flags.maxMemory === undefined ? defaultRealRunBudget() : parseByteSize(flags.maxMemory, '--max-memory'),
+  };
+}
+
+/**
+ * Commander keeps the last of a repeated flag and drops the others silently, so `--seq 128 ...
+ * --seq 256` would run a shape the user may not have meant. A flag given twice with different
+ * values (or a switch with its --no- form) is refused, naming both; the same value twice is harmless.
+ */
+export function refuseContradictingFlags(command: Command): void {
+  const given = new Map<string, { typed: string; value: string | boolean }>();
+  for (const option of command.options) {
+    const flag = option.long ?? option.name();
+    command.on(`option:${option.name()}`, (raw: string | null | undefined) => {
+      const value = raw ?? !option.negate;
+      const typed = typeof value === 'boolean' ? flag : `${flag} ${value}`;
+      const key = option.attributeName();
+      const earlier = given.get(key);
+      if (earlier !== undefined && earlier.value !== value) {
+        throw new InputError(
+          typeof value === 'boolean'
+            ? `${earlier.typed} and ${typed} contradict each other; give only one`
+            : `${flag} is given twice, as ${String(earlier.value)} and ${value}; give it once`,
+        );
+      }
+      given.set(key, { typed, value });
+    });
   }
-  const maxMemoryBytes =
-    flags.maxMemory === undefined ? defaultRealRunBudget() : parseByteSize(flags.maxMemory, '--max-memory');
-  return { backend, seed, maxMemoryBytes };
+  for (const subcommand of command.commands) refuseContradictingFlags(subcommand);
 }
 
 /** The last step of every command: one report, one renderer. */

@@ -11,6 +11,7 @@ import { ExitCode, InputError } from '../core/errors.js';
 import { exampleHelp, type CommandContext } from './command_context.js';
 import { COMMANDS, DEFAULT_ARGV } from './commands/index.js';
 import { ERROR_PREFIX, processIo, type CliIo } from './io.js';
+import { refuseContradictingFlags } from './options.js';
 import { packageVersion } from './version.js';
 
 export async function run(argv: readonly string[], io: CliIo = processIo): Promise<number> {
@@ -21,9 +22,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       exitCode = code;
     },
   };
-  const args = argv.length === 0 ? [...DEFAULT_ARGV] : [...argv];
   // A fresh program per call: commander keeps parsed state on the instance.
   const program = buildProgram(context);
+  const args = argv.length === 0 ? [...DEFAULT_ARGV] : withoutUnknownHelpTopic(program, argv);
   try {
     await program.parseAsync(args, { from: 'user' });
     return exitCode;
@@ -45,13 +46,29 @@ function buildProgram(context: CommandContext): Command {
     .configureOutput({
       writeOut: (text) => context.io.stdout(text),
       writeErr: (text) => context.io.stderr(text),
-      // Usage errors are printed by reportFailure, in the same one-line form as every other error.
-      outputError: () => {},
+      outputError: () => {
+        // Usage errors are printed by reportFailure, in the same one-line form as every other error.
+      },
     })
     .showSuggestionAfterError(true)
     .addHelpText('after', exampleHelp('flopledger flops gpt2-xl --depth 1', 'flopledger answers > answers.md'));
   for (const register of COMMANDS) register(program, context);
+  refuseContradictingFlags(program);
   return program;
+}
+
+/**
+ * `help nosuch` would print the whole help (commander falls back to it); asking for help on a
+ * command that does not exist is the same mistake as running it, so it gets the same one line,
+ * exit 2 and suggestion as `flopledger nosuch`. `help help X` is `help X`.
+ */
+function withoutUnknownHelpTopic(program: Command, argv: readonly string[]): string[] {
+  let args = [...argv];
+  while (args[0] === 'help' && args[1] === 'help' && args.length > 2) args = args.slice(1);
+  const [first, topic] = args;
+  const known = (name: string) => name === 'help' || program.commands.some((command) => command.name() === name);
+  if (first === 'help' && topic !== undefined && !topic.startsWith('-') && !known(topic)) return [topic];
+  return args;
 }
 
 /** Where the user should look after a usage error: the command's own help when one was named. */

@@ -5,8 +5,8 @@ import {
   addFormatOption,
   addModelOverrideOptions,
   addRunShapeOptions,
+  fitRunShape,
   loadModels,
-  runShapeOf,
   writeReport,
   type FormatOptions,
   type ModelOverrideOptions,
@@ -32,8 +32,12 @@ export const registerCompare: RegisterCommand = (program, context) => {
   addModelOverrideOptions(command);
   addFormatOption(command).action(
     (models: string[], options: ModelOverrideOptions & RunShapeOptions & FormatOptions) => {
-      const configs = loadModels(models, options, context);
-      const points = sweepModels(configs, (config) => runShapeOf(config, options));
+      const fitted = loadModels(models, options, context).map((config) => fitRunShape(config, options, context));
+      const runs = new Map(fitted.map(({ config, run }) => [config, run]));
+      const points = sweepModels(
+        fitted.map(({ config }) => config),
+        (config) => runs.get(config)!,
+      );
       writeReport(context, compareReport(points), options.format);
     },
   );

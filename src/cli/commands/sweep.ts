@@ -1,12 +1,13 @@
 import { sweepSequenceLengths } from '../../analytic/index.js';
-import { parseIntegerList, parsePositiveInteger } from '../../config/index.js';
 import { sweepReport } from '../../views/sweep_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
+import { parseIntegerList, parsePositiveInteger } from '../flags.js';
 import {
   addFormatOption,
   addModelOverrideOptions,
   loadModel,
   MODEL_ARGUMENT_HELP,
+  refuseContextBoundGrowth,
   writeReport,
   type FormatOptions,
   type ModelOverrideOptions,
@@ -27,6 +28,8 @@ export const registerSweep: RegisterCommand = (program, context) => {
     const seqs = parseIntegerList(options.seq, '--seq');
     const batch = options.batch === undefined ? 1 : parsePositiveInteger(options.batch, '--batch');
     const config = loadModel(model, options, context);
+    // The report says how each point's context was raised; a raise that would grow the parameters is refused.
+    refuseContextBoundGrowth(config, Math.max(...seqs));
     writeReport(context, sweepReport(config, sweepSequenceLengths(config, seqs, batch)), options.format);
   });
 };

@@ -1,5 +1,3 @@
-import { traceReport } from '../../views/trace_report.js';
-import { traceModel } from '../../verify/index.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import {
   addDepthOption,
@@ -37,7 +35,13 @@ export const registerTrace: RegisterCommand = (program, context) => {
   addModelOverrideOptions(command);
   addFormatOption(command).action(async (model: string | undefined, options: TraceOptions) => {
     const { config, run } = loadModelRun(model, options, context);
-    const traced = await traceModel({ config, run, ...modelRunOptionsOf(options) });
+    const runOptions = modelRunOptionsOf(options);
+    // TensorFlow.js loads only once a model is to run, so the counting commands start fast.
+    const [{ traceForward }, { traceReport }] = await Promise.all([
+      import('../../runtime/traced_run.js'),
+      import('../../views/trace_report.js'),
+    ]);
+    const traced = await traceForward({ config, run, ...runOptions });
     writeReport(context, traceReport(traced, depthOf(options)), options.format);
   });
 };

@@ -1,21 +1,18 @@
 import { sixNComparison } from '../../analytic/conventions/index.js';
 import { summarizeParameters } from '../../analytic/index.js';
-import { parsePositiveInteger } from '../../config/index.js';
-import { parseByteSize } from '../../runtime/memory_budget.js';
 import { trainReport, type Assumption } from '../../views/train_report.js';
 import {
   adamwUpdateFlops,
   backwardFlopBreakdown,
   backwardToForwardRatio,
   largestBatch,
-  parseMfu,
-  parsePeakFlops,
   runTime,
   trainingMemory,
   trainingMemoryPolynomial,
   trainingStepFlops,
 } from '../../analytic/training/index.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
+import { parseByteSize, parseMfu, parsePeakFlops, parsePositiveInteger } from '../flags.js';
 import {
   addDepthOption,
   addFormatOption,

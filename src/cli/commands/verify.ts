@@ -3,10 +3,7 @@ import { loadModelConfig, resolveRunShape } from '../../config/index.js';
 import type { ModelConfig, RunShape } from '../../config/model_config.js';
 import { runLabel } from '../../views/labels.js';
 import { modelLabel } from '../../config/model_config.js';
-import { verificationReport, verificationSummaryReport, type TimedVerification } from '../../views/verify_report.js';
-import { trainingVerificationReport } from '../../views/verify_training_report.js';
-import { verificationExitCode, verifyModel } from '../../verify/index.js';
-import { verifyTraining } from '../../verify/verify_training.js';
+import type { TimedVerification } from '../../views/verify_report.js';
 import { exampleHelp, type CommandContext, type RegisterCommand } from '../command_context.js';
 import {
   addDepthOption,
@@ -26,6 +23,17 @@ import {
 import { seedAnswers } from '../seed_answers.js';
 
 type VerifyOptions = ModelReportOptions & ModelRunFlags & { train?: boolean };
+
+/** The tracer, the checks and their reports; imported when a model is to run, as they load TensorFlow.js. */
+async function verification() {
+  const [verify, training, report, trainingReport] = await Promise.all([
+    import('../../verify/index.js'),
+    import('../../verify/verify_training.js'),
+    import('../../views/verify_report.js'),
+    import('../../views/verify_training_report.js'),
+  ]);
+  return { ...verify, ...training, ...report, ...trainingReport };
+}
 
 export const registerVerify: RegisterCommand = (program, context) => {
   const command = program
@@ -54,16 +62,17 @@ export const registerVerify: RegisterCommand = (program, context) => {
   addFormatOption(command).action(async (model: string | undefined, options: VerifyOptions) => {
     const { config, run } = loadModelRun(model, options, context);
     const runOptions = modelRunOptionsOf(options);
+    const lib = await verification();
     // The training step first: one that cannot fit is refused before the forward pass spends its time.
-    const training = options.train === true ? await verifyTraining({ config, run, ...runOptions }) : undefined;
-    const verification = await verifyModel({ config, run, ...runOptions });
-    const report = verificationReport(verification, depthOf(options));
+    const training = options.train === true ? await lib.verifyTraining({ config, run, ...runOptions }) : undefined;
+    const verified = await lib.verifyModel({ config, run, ...runOptions });
+    const report = lib.verificationReport(verified, depthOf(options));
     if (training === undefined) {
       writeReport(context, report, options.format);
-      context.setExitCode(verificationExitCode(verification));
+      context.setExitCode(lib.verificationExitCode(verified));
       return;
     }
-    const trainingReport = trainingVerificationReport(training, depthOf(options));
+    const trainingReport = lib.trainingVerificationReport(training, depthOf(options));
     writeReport(
       context,
       {
@@ -72,7 +81,7 @@ export const registerVerify: RegisterCommand = (program, context) => {
       },
       options.format,
     );
-    context.setExitCode(verificationExitCode({ ok: verification.ok && training.ok }));
+    context.setExitCode(lib.verificationExitCode({ ok: verified.ok && training.ok }));
   });
 };
 
@@ -87,11 +96,12 @@ async function timedVerification(
   run: RunShape,
   backend: BackendChoice,
 ): Promise<TimedVerification> {
+  const { verifyModel } = await verification();
   // Progress goes to stderr, so the report on stdout stays clean for a pipe or a file.
   context.io.stderr(`verifying ${modelLabel(config)}, ${runLabel(run)}, on ${backend}\n`);
   const start = performance.now();
-  const verification = await verifyModel({ config, run, backend });
-  return { verification, seconds: (performance.now() - start) / 1000 };
+  const verified = await verifyModel({ config, run, backend });
+  return { verification: verified, seconds: (performance.now() - start) / 1000 };
 }
 
 /** What a bare `flopledger` (and `npm start`) runs: verify the GPT-2 presets, then answer the seed problem. */
@@ -116,6 +126,7 @@ export const registerStart: RegisterCommand = (program, context) => {
         START_REAL_RUN.backend,
       ),
     );
+    const { verificationExitCode, verificationSummaryReport } = await verification();
     const summary = verificationSummaryReport(entries);
     const answers = seedAnswers();
     writeReport(
