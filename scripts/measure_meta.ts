@@ -287,7 +287,7 @@ function layerSlopes(cases: readonly MetaCaseResult[]): LayerSlope[] {
 }
 
 /** Every case `runs` times, one of each per round after a warm-up round, in fresh processes. */
-export async function measureMetaScaling(runs: number, log: (line: string) => void = () => {}): Promise<MetaScaling> {
+export async function measureMetaScaling(runs: number, log: (line: string) => void): Promise<MetaScaling> {
   const loadBefore = os.loadavg();
   const measured = CASES.map(() => [] as Measurement[]);
   // The warm-up round fills the file cache, so every timed run starts from the same state.

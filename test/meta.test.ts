@@ -170,7 +170,7 @@ const CASES: readonly [string, Build][] = [
       ]),
   ],
   ['oneHot int32 (the default)', () => tf.oneHot(tf.tensor1d([0, 2, 1], 'int32'), 4)],
-  ['oneHot float32 of 2-D indices', () => tf.oneHot(i32([2, 3]) as tf.Tensor2D, 5, 1, 0, 'float32')],
+  ['oneHot float32 of 2-D indices', () => tf.oneHot(i32([2, 3]), 5, 1, 0, 'float32')],
   [
     'scatterND rows with a repeated index',
     () => tf.scatterND(tf.tensor2d([1, 3, 1], [3, 1], 'int32'), f([3, 2]), [5, 2]),
@@ -337,7 +337,7 @@ describe('meta backend', () => {
     expect(tf.memory().numTensors).toBe(baseline);
   });
 
-  it('registering twice changes nothing and warns about nothing', async () => {
+  it('registering twice changes nothing and warns about nothing', () => {
     const warn = vi.spyOn(console, 'warn');
     try {
       registerMetaBackend();

@@ -23,7 +23,7 @@ const GRADIENT_KERNEL_CASES: readonly [string, string, Build][] = [
   ['Log', 'log float32', () => tf.log(f([2, 3]))],
   ['Log', 'log rank 3', () => tf.log(f([2, 1, 4]))],
   ['OneHot', 'oneHot int32 (the default)', () => tf.oneHot(tf.tensor1d([0, 2, 1], 'int32'), 4)],
-  ['OneHot', 'oneHot float32 of 2-D indices', () => tf.oneHot(i32([2, 3]) as tf.Tensor2D, 5, 1, 0, 'float32')],
+  ['OneHot', 'oneHot float32 of 2-D indices', () => tf.oneHot(i32([2, 3]), 5, 1, 0, 'float32')],
   [
     'ScatterNd',
     'scatterND rows with a repeated index',

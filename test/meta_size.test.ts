@@ -35,14 +35,14 @@ import {
   traceTrainingStep,
 } from '../src/runtime/index.js';
 import { traceKernels } from '../src/trace/index.js';
-import { traceModel } from '../src/verify/verify_model.js';
+import { traceForward } from '../src/runtime/traced_run.js';
 import { everyVariantConfig } from './helpers/small_configs.js';
 
 /** The largest host array meta may be handed: a scalar an op makes from a number (x * 0.5). */
 const SCALAR = 1;
 
 /** Lengths of the value arrays handed to the meta backend while `fn` runs. */
-async function arraysHandedToMeta(fn: () => Promise<unknown> | unknown): Promise<number[]> {
+async function arraysHandedToMeta(fn: () => unknown): Promise<number[]> {
   const lengths: number[] = [];
   const write = vi.spyOn(MetaBackend.prototype, 'write');
   const move = vi.spyOn(MetaBackend.prototype, 'move');
@@ -117,7 +117,7 @@ describe('the meta backend holds no data at any size', () => {
       { batch: 2, seq: 8 },
     ],
   ])('a traced forward pass (%s) hands meta no array beyond a scalar', async (_label, config, run) => {
-    const lengths = await arraysHandedToMeta(() => traceModel({ config, run, backend: 'meta' }));
+    const lengths = await arraysHandedToMeta(() => traceForward({ config, run, backend: 'meta' }));
     expect(lengths.length).toBeGreaterThan(0);
     expect(Math.max(...lengths)).toBeLessThanOrEqual(SCALAR);
   });
@@ -154,6 +154,7 @@ describe('the meta backend holds no data at any size', () => {
 function weakMapLookups(fn: () => void): number {
   // Counted by hand: a vi.spyOn would keep the arguments of millions of calls.
   let lookups = 0;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with each map as `this`
   const { has, get } = WeakMap.prototype;
   WeakMap.prototype.has = function (this: WeakMap<object, unknown>, key: object): boolean {
     lookups++;

@@ -108,10 +108,10 @@ export class MetaBackend extends KernelBackend {
     return false;
   }
 
-  override async time(f: () => void): Promise<BackendTimingInfo> {
+  override time(f: () => void): Promise<BackendTimingInfo> {
     const start = util.now();
     f();
-    return { kernelMs: util.now() - start };
+    return Promise.resolve({ kernelMs: util.now() - start });
   }
 
   // epsilon() follows from this: 1e-7, float32's.
@@ -119,7 +119,9 @@ export class MetaBackend extends KernelBackend {
     return 32;
   }
 
-  override dispose(): void {}
+  override dispose(): void {
+    // Nothing to free: the storage holds dtypes and reference counts, which go with the backend.
+  }
 
   private allocate(dtype: DataType): DataId {
     const dataId = { id: this.nextDataId++ };

@@ -42,7 +42,7 @@ export function meanCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.
     const rowStart = tf.mul(tf.range(0, tokens, 1, 'int32'), tf.scalar(V, 'int32')); // (N)
     const targetIndex = tf.add(rowStart, tf.reshape<tf.Rank.R1>(targets, [tokens])); // (N)
     const targetLogit = tf.gather(tf.reshape<tf.Rank.R1>(flat, [tokens * V]), targetIndex); // (N)
-    const value = tf.mean(tf.sub(logNormaliser, targetLogit)) as tf.Scalar;
+    const value = tf.mean<tf.Scalar>(tf.sub(logNormaliser, targetLogit));
     save([flat]);
     const gradFunc = (dy: tf.Scalar, saved: tf.Tensor[]): tf.Tensor => {
       const [savedFlat] = saved as [tf.Tensor2D];

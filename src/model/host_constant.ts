@@ -38,6 +38,6 @@ export function hostConstant<R extends tf.Rank>(
   dtype: 'float32' | 'int32',
   values: () => Float32Array | Int32Array,
 ): tf.Tensor<R> {
-  if (backendHoldsValues()) return tf.tensor(values(), shape, dtype) as tf.Tensor<R>;
+  if (backendHoldsValues()) return tf.tensor<R>(values(), shape, dtype);
   return tf.engine().makeTensor(NO_VALUES[dtype], shape, dtype) as tf.Tensor<R>;
 }

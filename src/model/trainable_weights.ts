@@ -11,7 +11,10 @@ import type { Parameter } from './adamw.js';
 /** `holder` with every tensor field replaced by `convert(tensor)`; other fields kept as they are. */
 function withTensorsConverted<T extends object>(holder: T, convert: (tensor: tf.Tensor) => tf.Tensor): T {
   return Object.fromEntries(
-    Object.entries(holder).map(([name, value]) => [name, value instanceof tf.Tensor ? convert(value) : value]),
+    Object.entries(holder as Record<string, unknown>).map(([name, value]) => [
+      name,
+      value instanceof tf.Tensor ? convert(value as tf.Tensor) : value,
+    ]),
   ) as T;
 }
 

@@ -73,5 +73,5 @@ export function trainingStep(
   } finally {
     tf.dispose(grads);
   }
-  return value as tf.Scalar;
+  return value;
 }

@@ -85,7 +85,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
     };
     return { value, gradFunc };
   });
-  return lookup(table) as tf.Tensor3D;
+  return lookup(table);
 }
 
 export const defaultModelParts: ModelParts = {

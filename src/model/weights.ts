@@ -285,13 +285,11 @@ export function assertWeightsMatch(config: ModelConfig, weights: TransformerWeig
   for (let index = 0; index < count; index++) {
     const spec = specs[index];
     const entry = entries[index];
-    tf.util.assert(
-      spec !== undefined && entry !== undefined && spec.path === entry.path && spec.name === entry.name,
-      () =>
-        spec === undefined
-          ? `forward: weights hold ${label(entry!)} [${entry!.tensor.shape}], which ${config.name} does not have`
-          : `forward: weights lack ${label(spec)} [${spec.shape}] that ${config.name} needs` +
-            (entry === undefined ? '' : ` (found ${label(entry)} in its place)`),
+    tf.util.assert(spec !== undefined && spec.path === entry?.path && spec.name === entry.name, () =>
+      spec === undefined
+        ? `forward: weights hold ${label(entry!)} [${entry!.tensor.shape}], which ${config.name} does not have`
+        : `forward: weights lack ${label(spec)} [${spec.shape}] that ${config.name} needs` +
+          (entry === undefined ? '' : ` (found ${label(entry)} in its place)`),
     );
     tf.util.assert(
       tf.util.arraysEqual(entry!.tensor.shape, spec!.shape),

@@ -13,7 +13,7 @@ export function batchMatMulShape(a: TensorInfo, b: TensorInfo, transposeA: boole
     aRank >= 2 && bRank >= 2,
     () => `BatchMatMul: both operands need rank >= 2, got [${a.shape}] and [${b.shape}]`,
   );
-  const dim = (shape: number[], i: number): number => shape[i] as number;
+  const dim = (shape: number[], i: number): number => shape[i]!;
   const innerA = transposeA ? dim(a.shape, aRank - 2) : dim(a.shape, aRank - 1);
   const innerB = transposeB ? dim(b.shape, bRank - 1) : dim(b.shape, bRank - 2);
   const outerA = transposeA ? dim(a.shape, aRank - 1) : dim(a.shape, aRank - 2);

@@ -5,7 +5,7 @@ import { metaKernel } from '../meta_kernel.js';
 export const concatConfig = metaKernel<TensorInfo[], ConcatAttrs>(Concat, ({ inputs, backend, attrs: { axis } }) => {
   const first = inputs[0];
   if (first == null) throw new Error('Concat: needs at least one input');
-  const $axis = util.parseAxisParam(axis, first.shape)[0] as number;
+  const $axis = util.parseAxisParam(axis, first.shape)[0]!;
   const shapes = inputs.map((t) => t.shape);
   backend_util.assertParamsConsistent(shapes, $axis);
   const outShape = backend_util.computeOutShape(shapes, $axis);

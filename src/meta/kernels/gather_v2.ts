@@ -6,7 +6,7 @@ import { metaKernel } from '../meta_kernel.js';
 export const gatherV2Config = metaKernel<{ x: TensorInfo; indices: TensorInfo }, GatherV2Attrs>(
   GatherV2,
   ({ inputs: { x, indices }, backend, attrs: { axis, batchDims } }) => {
-    const parsedAxis = util.parseAxisParam(axis, x.shape)[0] as number;
+    const parsedAxis = util.parseAxisParam(axis, x.shape)[0]!;
     const shapeInfo = backend_util.segment_util.collectGatherOpShapeInfo(x, indices, parsedAxis, batchDims ?? 0);
     return backend.makeOutput(shapeInfo.outputShape, x.dtype);
   },

@@ -5,7 +5,7 @@ import { metaKernel } from '../meta_kernel.js';
 export const splitVConfig = metaKernel<{ x: TensorInfo }, SplitVAttrs>(
   SplitV,
   ({ inputs: { x }, backend, attrs: { numOrSizeSplits, axis } }) => {
-    const $axis = util.parseAxisParam(axis, x.shape)[0] as number;
+    const $axis = util.parseAxisParam(axis, x.shape)[0]!;
     const splitSizes = backend_util.prepareSplitSize(x, numOrSizeSplits, $axis);
     return splitSizes.map((size) => {
       const shape = x.shape.slice();

@@ -10,7 +10,7 @@ export const tileConfig = metaKernel<{ x: TensorInfo }, TileAttrs>(
       () => `Tile: reps [${reps}] must have one entry per axis of shape [${x.shape}]`,
     );
     return backend.makeOutput(
-      x.shape.map((size, i) => size * (reps[i] as number)),
+      x.shape.map((size, i) => size * reps[i]!),
       x.dtype,
     );
   },

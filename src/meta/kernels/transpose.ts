@@ -10,7 +10,7 @@ export const transposeConfig = metaKernel<{ x: TensorInfo }, TransposeAttrs>(
       () => `Transpose: perm [${perm}] must have one entry per axis of shape [${x.shape}]`,
     );
     return backend.makeOutput(
-      perm.map((axis) => x.shape[axis] as number),
+      perm.map((axis) => x.shape[axis]!),
       x.dtype,
     );
   },

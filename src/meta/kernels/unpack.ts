@@ -7,7 +7,7 @@ export const unpackConfig = metaKernel<{ value: TensorInfo }, UnpackAttrs>(
   Unpack,
   ({ inputs: { value }, backend, attrs }) => {
     const axis = attrs.axis < 0 ? attrs.axis + value.shape.length : attrs.axis;
-    const count = value.shape[axis] as number;
+    const count = value.shape[axis]!;
     const outShape = value.shape.filter((_, i) => i !== axis);
     return Array.from({ length: count }, () => backend.makeOutput(outShape.slice(), value.dtype));
   },
