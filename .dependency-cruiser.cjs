@@ -68,12 +68,6 @@ module.exports = {
       to: { path: '@tensorflow/' },
     },
     {
-      name: 'no-tfjs-in-pure-layers-dependency',
-      severity: 'error',
-      from: { path: '^src/(core|config|analytic)/' },
-      to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional'], path: '^@tensorflow' },
-    },
-    {
       name: 'no-folder-cycles',
       comment: 'No cycle between modules',
       severity: 'error',
