@@ -214,3 +214,18 @@ describe('a field problem carries the number as written', () => {
     ]);
   });
 });
+
+describe('many faults of one kind', () => {
+  it('take ten lines and a count, not a line each', () => {
+    const strays = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`stray_${i}`, i]));
+    const path = write(JSON.stringify({ ...JSON.parse(TINY), ...strays }));
+    const lines = problems(path);
+    expect(lines).toHaveLength(11);
+    expect(lines[0]).toBe(
+      `${path}: unknown key "stray_0"; the keys are vocab_size, context_length, num_layers, d_model, num_heads, d_ff and optionally num_kv_heads, tie_embeddings, ffn, norm, positions, bias, vocab_multiple, rope_theta`,
+    );
+    expect(lines[10]).toBe(`${path}: and 4990 more unknown keys`);
+    const twice = write(`{${Array.from({ length: 12 }, (_, i) => `"k${i}": 1, "k${i}": 2`).join(', ')}}`);
+    expect(problems(twice).at(-1)).toBe(`${twice}: and 2 more keys given twice`);
+  });
+});

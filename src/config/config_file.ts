@@ -14,7 +14,7 @@ import { isHuggingFaceConfig, parseHuggingFaceConfig } from './hf_config.js';
 import { JsonSyntaxAt, JsonTooDeep, parseJsonDocument, type DuplicateKey } from './json_document.js';
 import { describeJsonSyntaxError, lineAndColumn } from './json_syntax_error.js';
 import type { ModelConfig } from './model_config.js';
-import { parseModelConfig } from './parse_model_config.js';
+import { listed, parseModelConfig } from './parse_model_config.js';
 import { printable } from './printable.js';
 
 /** The largest config file read: 1 MiB. */
@@ -139,7 +139,11 @@ export function parseConfigText(text: string, source: string): unknown {
   }
   if (document.duplicates.length > 0) {
     throw new InputError(
-      document.duplicates.slice(0, 10).map((duplicate) => duplicateProblem(text, source, duplicate)),
+      listed(
+        document.duplicates,
+        (duplicate) => duplicateProblem(text, source, duplicate),
+        (more) => `${source}: and ${more} more keys given twice`,
+      ),
     );
   }
   return document.value;

@@ -44,7 +44,10 @@ export interface JsonDocument {
   readonly duplicates: readonly DuplicateKey[];
 }
 
-/** The text each number was written as, by the object (or array) holding it and its key (or index). */
+/**
+ * The text each number was written as, by the object (or array) holding it and its key (or
+ * index); kept only where it differs from the number's own String() (1e3, 4096.0, 2^53 + 1).
+ */
 const writtenNumbers = new WeakMap<object, Map<string, string>>();
 
 /** How the number at `container[key]` was written in its JSON text, when it came from one. */
@@ -57,6 +60,10 @@ export function writtenNumber(container: unknown, key: string): string | undefin
 export function copyWrittenNumber(from: unknown, fromKey: string, to: object, toKey: string): void {
   const text = writtenNumber(from, fromKey);
   if (text !== undefined) remember(to, toKey, text);
+}
+
+function rememberIfOther(container: object, key: string, value: number, text: string): void {
+  if (text !== String(value)) remember(container, key, text);
 }
 
 function remember(container: object, key: string, text: string): void {
@@ -96,7 +103,6 @@ type Frame =
     }
   | { readonly kind: 'array'; readonly value: unknown[]; readonly path: string; readonly start: number };
 
-const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const isDigit = (code: number): boolean => code >= 0x30 && code <= 0x39;
 const isHex = (code: number): boolean =>
   isDigit(code) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);
@@ -114,7 +120,7 @@ export function parseJsonDocument(text: string, maxDepth = Infinity): JsonDocume
   };
   const code = (): number => text.charCodeAt(pos); // NaN past the end, which matches nothing
   const skipWhitespace = (): void => {
-    while (WHITESPACE.has(code())) pos++;
+    for (let c = code(); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = code()) pos++;
   };
   const expect = (literal: string): void => {
     for (let i = 0; i < literal.length; i++, pos++) if (text.charCodeAt(pos) !== literal.charCodeAt(i)) fail();
@@ -148,12 +154,15 @@ export function parseJsonDocument(text: string, maxDepth = Infinity): JsonDocume
     const start = pos;
     if (code() !== 0x22) fail();
     pos++;
+    let escaped = false;
     for (;;) {
       const c = code();
       if (Number.isNaN(c) || c < 0x20) fail();
       pos++;
-      if (c === 0x22) return JSON.parse(text.slice(start, pos)) as string;
+      // Without escapes the text between the quotes is the string; with them JSON.parse decodes it.
+      if (c === 0x22) return escaped ? (JSON.parse(text.slice(start, pos)) as string) : text.slice(start + 1, pos - 1);
       if (c !== 0x5c) continue; // backslash: one escape follows
+      escaped = true;
       const escape = code();
       if (escape === 0x75) {
         pos++;
@@ -177,15 +186,18 @@ export function parseJsonDocument(text: string, maxDepth = Infinity): JsonDocume
     if (stack.length >= maxDepth) throw new JsonTooDeep(frame.start, maxDepth);
     stack.push(frame);
   };
-  const childPath = (parent: string, child: string): string => (parent === '' ? child : `${parent}.${child}`);
+  /** The dotted path of a container opened here, for naming a duplicate key inside it. */
+  const pathHere = (): string => {
+    const parent = stack.at(-1);
+    if (parent === undefined) return '';
+    if (parent.kind === 'array') return parent.path;
+    return parent.path === '' ? parent.key : `${parent.path}.${parent.key}`;
+  };
 
   for (;;) {
     // A value starts here: a scalar completes at once, a non-empty container is pushed.
     skipWhitespace();
     const start = pos;
-    const parent = stack.at(-1);
-    const path =
-      parent === undefined ? '' : parent.kind === 'object' ? childPath(parent.path, parent.key) : parent.path;
     let value: unknown;
     const c = code();
     if (c === 0x7b) {
@@ -195,7 +207,15 @@ export function parseJsonDocument(text: string, maxDepth = Infinity): JsonDocume
         pos++;
         value = {};
       } else {
-        const frame: Frame = { kind: 'object', value: {}, path, start, seen: new Map(), key: '', keyOffset: 0 };
+        const frame: Frame = {
+          kind: 'object',
+          value: {},
+          path: pathHere(),
+          start,
+          seen: new Map(),
+          key: '',
+          keyOffset: 0,
+        };
         open(frame);
         key(frame);
         continue;
@@ -207,7 +227,7 @@ export function parseJsonDocument(text: string, maxDepth = Infinity): JsonDocume
         pos++;
         value = [];
       } else {
-        open({ kind: 'array', value: [], path, start });
+        open({ kind: 'array', value: [], path: pathHere(), start });
         continue;
       }
     } else if (c === 0x22) value = string();
@@ -240,11 +260,22 @@ export function parseJsonDocument(text: string, maxDepth = Infinity): JsonDocume
           });
         }
         frame.seen.set(frame.key, { offset: frame.keyOffset, start: valueStart, end });
-        // defineProperty, as JSON.parse does, so a "__proto__" key is data, not the prototype.
-        Object.defineProperty(frame.value, frame.key, { value, writable: true, enumerable: true, configurable: true });
-        if (typeof value === 'number') remember(frame.value, frame.key, text.slice(valueStart, end));
+        // A "__proto__" key is data, as JSON.parse makes it, not the object's prototype.
+        if (frame.key === '__proto__') {
+          Object.defineProperty(frame.value, frame.key, {
+            value,
+            writable: true,
+            enumerable: true,
+            configurable: true,
+          });
+        } else {
+          frame.value[frame.key] = value;
+        }
+        if (typeof value === 'number') rememberIfOther(frame.value, frame.key, value, text.slice(valueStart, end));
       } else {
-        if (typeof value === 'number') remember(frame.value, String(frame.value.length), text.slice(valueStart, end));
+        if (typeof value === 'number') {
+          rememberIfOther(frame.value, String(frame.value.length), value, text.slice(valueStart, end));
+        }
         frame.value.push(value);
       }
       skipWhitespace();

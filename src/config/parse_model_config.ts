@@ -92,7 +92,11 @@ export function parseModelConfig(
     fieldIssue(source, field, raw[field], raw, names),
   );
   const problems = [
-    ...unknownKeys.map((key) => unknownKeyProblem(source, key)),
+    ...listed(
+      unknownKeys,
+      (key) => unknownKeyProblem(source, key),
+      (more) => `${source}: and ${more} more unknown keys`,
+    ),
     ...fields.map((issue) => issue.problem),
     ...otherProblems,
     ...crossFieldProblems(source, raw, invalidFields, names),
@@ -115,6 +119,14 @@ export function parseModelConfig(
     ...given,
   });
 }
+
+/** A line per item up to MAX_LINES_PER_KIND, then one line for the rest: a file of 60,000 stray keys needs no 60,000 lines. */
+export function listed<T>(items: readonly T[], line: (item: T) => string, rest: (more: number) => string): string[] {
+  const lines = items.slice(0, MAX_LINES_PER_KIND).map(line);
+  if (items.length > MAX_LINES_PER_KIND) lines.push(rest(items.length - MAX_LINES_PER_KIND));
+  return lines;
+}
+const MAX_LINES_PER_KIND = 10;
 
 /** The head rules, checked whenever the fields they involve are valid on their own. */
 function crossFieldProblems(
