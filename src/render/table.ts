@@ -6,8 +6,58 @@
 
 export type Alignment = 'left' | 'right' | 'center';
 
-/** A bigint cell is a count: exact digits, grouped in text views and plain in CSV. */
-export type Cell = string | number | bigint;
+/** An exact fraction shown to a fixed number of decimals: "556,709.3" for people, "556709.3" in CSV. */
+export interface FixedCell {
+  readonly kind: 'fixed';
+  readonly numerator: bigint;
+  readonly denominator: bigint;
+  readonly decimals: number;
+}
+
+/**
+ * Words with exact numbers in them ("1 x 1,024 tokens", "+1,234", "2.0000x"): the numbers are
+ * grouped in text views and written as plain digits in CSV, so a spreadsheet can read them.
+ */
+export interface TextCell {
+  readonly kind: 'text';
+  readonly parts: readonly (string | bigint | FixedCell)[];
+}
+
+/**
+ * A bigint cell is a count: exact digits, grouped in text views and plain in CSV. A string is
+ * shown as it is everywhere, so a number inside one belongs in a FixedCell or a TextCell.
+ */
+export type Cell = string | number | bigint | FixedCell | TextCell;
+
+/** numerator / denominator to `decimals` places, rounded half away from zero. */
+export const fixed = (numerator: bigint, denominator: bigint, decimals: number): FixedCell => ({
+  kind: 'fixed',
+  numerator,
+  denominator,
+  decimals,
+});
+
+/**
+ * A TextCell from a template: `cellText\`${seq} tokens\``. Bigints, whole numbers and FixedCells
+ * are numbers to format; strings are words.
+ */
+export function cellText(
+  words: TemplateStringsArray,
+  ...values: readonly (string | number | bigint | Cell)[]
+): TextCell {
+  const parts: (string | bigint | FixedCell)[] = [];
+  words.forEach((word, index) => {
+    if (word !== '') parts.push(word);
+    if (index < values.length) parts.push(...cellParts(values[index]!));
+  });
+  return { kind: 'text', parts };
+}
+
+function cellParts(value: string | number | bigint | Cell): TextCell['parts'] {
+  if (typeof value === 'number') return [Number.isSafeInteger(value) ? BigInt(value) : String(value)];
+  if (typeof value === 'string' || typeof value === 'bigint') return [value];
+  return value.kind === 'text' ? value.parts : [value];
+}
 
 export interface Column {
   readonly header: string;

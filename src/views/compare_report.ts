@@ -1,7 +1,8 @@
 import { modelLabel } from '../config/model_config.js';
 import { MATMUL_COMPONENTS, ratio, type SweepPoint } from '../analytic/index.js';
-import { formatCountSi, formatFlops, formatRatioOf, formatShare } from '../core/format.js';
-import { configJson, flopConventions, matmulComponentLabels, runLabel } from './labels.js';
+import { formatCountSi, formatFlops, formatShare } from '../core/format.js';
+import { ratioCell, runCell } from './cells.js';
+import { configJson, flopConventions, matmulComponentLabels } from './labels.js';
 import { componentShares } from './shares.js';
 import { heading, paragraph, tableBlock, type Cell, type Report } from '../render/table.js';
 
@@ -32,11 +33,11 @@ export function compareReport(points: readonly SweepPoint[]): Report<CompareData
           row('d_ff', dims('d_ff')),
           row('parameters', (point) => point.parameters),
           row('parameters (approx)', (point) => formatCountSi(point.parameters)),
-          row('run (batch x seq)', (point) => runLabel(point.run)),
+          row('run (batch x seq)', (point) => runCell(point.run)),
           row('forward FLOPs', (point) => point.breakdown.total),
           row('forward FLOPs (approx)', (point) => formatFlops(point.breakdown.total)),
           row(`FLOPs vs ${modelLabel(first.config)}`, (point) =>
-            formatRatioOf(point.breakdown.total, first.breakdown.total),
+            ratioCell(point.breakdown.total, first.breakdown.total),
           ),
           ...MATMUL_COMPONENTS.map((component) =>
             row(`share: ${labels[component]}`, (point) =>

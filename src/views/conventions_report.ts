@@ -4,22 +4,30 @@ import { modelLabel } from '../config/model_config.js';
  * exact count: the tables behind `flops --conventions` and the report's conventions section.
  */
 import type { CountingConventions, PublishedApproximation, Rational } from '../analytic/conventions/index.js';
-import { formatCountSi, formatFixed, formatFlops, formatMacs, formatSi, groupDigits } from '../core/format.js';
+import { formatCountSi, formatFlops, formatMacs, formatSi, groupDigits } from '../core/format.js';
+import { ratioCell } from './cells.js';
 import { configJson, dimensionsLabel, runLabel } from './labels.js';
 import { FORMULA_ONLY, verificationMark } from './verification_marks.js';
-import { heading, paragraph, tableBlock, type Block, type Cell, type Report, type Table } from '../render/table.js';
+import {
+  fixed,
+  heading,
+  paragraph,
+  tableBlock,
+  type Block,
+  type Cell,
+  type Report,
+  type Table,
+} from '../render/table.js';
 
 const FORMULA_MARK = verificationMark(FORMULA_ONLY);
 
 /** A per-token count: exact digits when whole, else six decimals (it is a fraction of B*T). */
-export function rationalCell(value: Rational): Cell {
-  return value.denominator === 1n ? value.numerator : formatFixed(value.numerator, value.denominator, 6);
+function rationalCell(value: Rational): Cell {
+  return value.denominator === 1n ? value.numerator : fixed(value.numerator, value.denominator, 6);
 }
 
 /** "0.9644x": value / reference to four decimals. */
-export function ratioText(value: Rational): string {
-  return `${formatFixed(value.numerator, value.denominator, 4)}x`;
-}
+const ratioText = (value: Rational): Cell => ratioCell(value.numerator, value.denominator, 4);
 
 function siOf(unit: 'FLOP' | 'MAC' | 'parameters', value: bigint): string {
   if (unit === 'FLOP') return formatFlops(value);

@@ -9,10 +9,10 @@ import type { CountingConventions } from '../analytic/conventions/index.js';
 import { type ModelConfig, type RunShape, modelLabel } from '../config/model_config.js';
 import { answersReport, type AnswersInput } from './answers_report.js';
 import { conventionsBlocks } from './conventions_report.js';
-import { formatFixed, formatFlops, groupDigits } from '../core/format.js';
+import { formatFlops, groupDigits } from '../core/format.js';
 import { flopConventions, matmulComponentLabels } from './labels.js';
 import { SHARE_COLUMNS, shareCells } from './shares.js';
-import { heading, paragraph, tableBlock, type Block, type Cell } from '../render/table.js';
+import { fixed, heading, paragraph, tableBlock, type Block, type Cell } from '../render/table.js';
 import type { DocumentPart, Figure, ReportDocument } from '../render/document.js';
 import type { TimingData } from './timing_input.js';
 import {
@@ -252,14 +252,14 @@ function timingParts(input: ReportDocumentInput): DocumentPart[] {
         point.label,
         point.flops,
         point.medianMs.toFixed(3),
-        throughputText(point.flops, point.medianMs),
+        throughputCell(point.flops, point.medianMs),
       ]),
     }),
   ];
 }
 
 /** FLOPs over milliseconds as GFLOP/s: flops / (ms * 1e6), the time taken as exact microseconds. */
-function throughputText(flops: bigint, medianMs: number): string {
+function throughputCell(flops: bigint, medianMs: number): Cell {
   const microseconds = BigInt(Math.max(1, Math.round(medianMs * 1000)));
-  return formatFixed(flops, microseconds * 1000n, 2);
+  return fixed(flops, microseconds * 1000n, 2);
 }

@@ -1,8 +1,8 @@
 import { ratio, type MemoryRow } from '../analytic/index.js';
 import { type ModelConfig, modelLabel } from '../config/model_config.js';
-import { formatCountSi, formatFixed } from '../core/format.js';
+import { formatCountSi } from '../core/format.js';
 import { configJson, dimensionsLabel } from './labels.js';
-import { heading, paragraph, tableBlock, type Report } from '../render/table.js';
+import { fixed, heading, paragraph, tableBlock, type Report } from '../render/table.js';
 
 const GIGABYTE = 10n ** 9n;
 const GIBIBYTE = 2n ** 30n;
@@ -34,8 +34,8 @@ export function memoryReport({ config, parameters, memory }: MemoryReportInput):
           row.dtype,
           row.bytesPerParameter,
           row.bytes,
-          formatFixed(row.bytes, GIGABYTE, 3),
-          formatFixed(row.bytes, GIBIBYTE, 2),
+          fixed(row.bytes, GIGABYTE, 3),
+          fixed(row.bytes, GIBIBYTE, 2),
         ]),
       }),
     ],

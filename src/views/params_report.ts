@@ -1,9 +1,19 @@
 import { share, type MemoryRow, type ParameterSummary } from '../analytic/index.js';
 import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { PARAMETER_COMPONENTS, parameterComponentOf, rollUp, type ParameterComponent } from '../core/module_paths.js';
-import { formatCountSi, formatGibibytes, formatGigabytes, formatShare } from '../core/format.js';
+import { formatCountSi, formatShare } from '../core/format.js';
+import { gibibytesCell, gigabytesCell } from './cells.js';
 import { configJson, dimensionsLabel, parameterComponentLabel } from './labels.js';
-import { heading, paragraph, tableBlock, type Block, type Depth, type Report, type Table } from '../render/table.js';
+import {
+  cellText,
+  heading,
+  paragraph,
+  tableBlock,
+  type Block,
+  type Depth,
+  type Report,
+  type Table,
+} from '../render/table.js';
 
 export interface ParamsReportInput {
   readonly config: ModelConfig;
@@ -61,7 +71,7 @@ function summaryTable(config: ModelConfig, summary: ParameterSummary, fp32Bytes:
       ['total parameters', summary.total, formatCountSi(summary.total)],
       ['non-embedding (total - embedding tables)', summary.nonEmbedding, formatCountSi(summary.nonEmbedding)],
       [`per layer (x ${config.num_layers} layers)`, summary.perLayer, formatCountSi(summary.perLayer)],
-      ['fp32 bytes (4 per parameter)', fp32Bytes, `${formatGigabytes(fp32Bytes)} = ${formatGibibytes(fp32Bytes)}`],
+      ['fp32 bytes (4 per parameter)', fp32Bytes, cellText`${gigabytesCell(fp32Bytes)} = ${gibibytesCell(fp32Bytes)}`],
     ],
   };
 }

@@ -1,6 +1,7 @@
 import { describeShift, ratio, type SweepPoint } from '../analytic/index.js';
 import { type ModelConfig, modelLabel } from '../config/model_config.js';
-import { formatFlops, formatRatioOf, groupDigits } from '../core/format.js';
+import { formatFlops, groupDigits } from '../core/format.js';
+import { ratioCell } from './cells.js';
 import { configJson, flopConventions, matmulComponentLabels } from './labels.js';
 import { componentShares, SHARE_COLUMNS, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
@@ -28,7 +29,7 @@ export function sweepReport(config: ModelConfig, points: readonly SweepPoint[]):
         BigInt(point.run.seq),
         point.breakdown.total,
         formatFlops(point.breakdown.total),
-        formatRatioOf(point.breakdown.total, first.breakdown.total),
+        ratioCell(point.breakdown.total, first.breakdown.total),
         ...shareCells(point.breakdown),
       ]),
     }),

@@ -24,7 +24,6 @@ import { numericShapes } from './flops_report.js';
 import {
   formatBytesBinary,
   formatBytesSi,
-  formatFixed,
   formatFlops,
   formatGibibytes,
   formatGigabytes,
@@ -34,7 +33,11 @@ import {
 } from '../core/format.js';
 import { configJson, dimensionsLabel, matmulComponentLabels, runLabel } from './labels.js';
 import { layerComponentTable } from './layer_component_table.js';
+import { displayText } from '../render/cell_text.js';
+import { gibibytesCell, gigabytesCell, ratioCell } from './cells.js';
 import {
+  cellText,
+  fixed,
   heading,
   list,
   paragraph,
@@ -87,14 +90,14 @@ const STEP_CONVENTIONS =
   "residual adds, cross-entropy, the embedding's scatter-add) is not in these totals; it is counted from a trace.";
 
 /** "19.50 TFLOP/s"; a rate that is not whole shows three decimals. */
-function formatRate(rate: Rational): string {
+function rateCell(rate: Rational): Cell {
   return rate.denominator === 1n
     ? formatSi(rate.numerator, 'FLOP/s')
-    : `${formatFixed(rate.numerator, rate.denominator, 3)} FLOP/s`;
+    : cellText`${fixed(rate.numerator, rate.denominator, 3)} FLOP/s`;
 }
 
 /** The largest unit that makes the value at least 1: "6,583.57 days", "2.50 h", "0.240 s". */
-function formatDuration(seconds: Rational): string {
+function durationCell(seconds: Rational): Cell {
   const units: readonly [string, bigint][] = [
     ['days', 86_400n],
     ['h', 3_600n],
@@ -102,16 +105,16 @@ function formatDuration(seconds: Rational): string {
   ];
   for (const [unit, size] of units) {
     if (seconds.numerator >= size * seconds.denominator)
-      return `${formatFixed(seconds.numerator, seconds.denominator * size, 2)} ${unit}`;
+      return cellText`${fixed(seconds.numerator, seconds.denominator * size, 2)} ${unit}`;
   }
-  return `${formatFixed(seconds.numerator, seconds.denominator, 3)} s`;
+  return cellText`${fixed(seconds.numerator, seconds.denominator, 3)} s`;
 }
 
 const formatMfu = (mfu: Rational) => formatShare(mfu.numerator, mfu.denominator);
-const bytesCells = (bytes: bigint): Cell[] => [bytes, formatGigabytes(bytes), formatGibibytes(bytes)];
+const bytesCells = (bytes: bigint): Cell[] => [bytes, gigabytesCell(bytes), gibibytesCell(bytes)];
 /** An exact fraction with its nearest double beside it, for readers that want a number. */
 const withValue = (value: Rational) => ({ ...value, value: ratio(value.numerator, value.denominator) });
-const ratioText = (value: Rational, decimals = 4) => `${formatFixed(value.numerator, value.denominator, decimals)}x`;
+const ratioText = (value: Rational, decimals = 4) => ratioCell(value.numerator, value.denominator, decimals);
 
 export function trainReport(input: TrainReportInput): Report<TrainData> {
   const { config, run, depth } = input;
@@ -156,23 +159,23 @@ export function trainReport(input: TrainReportInput): Report<TrainData> {
 
 function summaryTable(input: TrainReportInput): Table {
   const { step, memory, polynomial, largest, time, steps, memoryBudget } = input;
-  const largestCell = largest.batch === 0 ? 'none fits' : n(largest.batch);
+  const largestCell = largest.batch === 0 ? 'none fits' : BigInt(largest.batch);
   return {
     columns: [{ header: 'quantity' }, { header: 'exact', align: 'right' }, { header: 'approx', align: 'right' }],
     rows: [
       ['FLOPs of one training step', step.total, formatFlops(step.total)],
       [
-        `peak memory at batch ${n(input.run.batch)}`,
+        cellText`peak memory at batch ${input.run.batch}`,
         memory.total,
         `${formatBytesSi(memory.total)} (${formatBytesBinary(memory.total)})` +
           (memory.total > memoryBudget.value ? `, over ${formatBytesSi(memoryBudget.value)}` : ''),
       ],
-      ['peak memory in bytes, B sequences', `${n(polynomial.constant)} + ${n(polynomial.perBatch)} B`, ''],
-      [`largest batch in ${formatBytesSi(memoryBudget.value)} at ${n(polynomial.seq)} tokens`, largestCell, ''],
+      ['peak memory in bytes, B sequences', cellText`${polynomial.constant} + ${polynomial.perBatch} B`, ''],
+      [cellText`largest batch in ${formatBytesSi(memoryBudget.value)} at ${polynomial.seq} tokens`, largestCell, ''],
       [
-        `run time of ${n(steps.value)} steps at batch ${n(input.run.batch)}`,
-        formatDuration(time.seconds),
-        `${formatFixed(time.seconds.numerator, time.seconds.denominator, 1)} s`,
+        cellText`run time of ${steps.value} steps at batch ${input.run.batch}`,
+        durationCell(time.seconds),
+        cellText`${fixed(time.seconds.numerator, time.seconds.denominator, 1)} s`,
       ],
     ],
   };
@@ -183,7 +186,7 @@ function assumptionLines(input: TrainReportInput): string[] {
   return [
     `memory ${formatBytesSi(input.memoryBudget.value)} = ${n(input.memoryBudget.value)} bytes (GB = 10^9 bytes, GiB = 2^30): ${tag(input.memoryBudget)}`,
     `steps ${n(input.steps.value)}: ${tag(input.steps)}`,
-    `peak ${formatRate(input.peakFlopsPerSecond.value)}${input.peakFlopsPerSecond.isDefault ? ' (an A100 in fp32, as the course asks)' : ''}: ${tag(input.peakFlopsPerSecond)}`,
+    `peak ${displayText(rateCell(input.peakFlopsPerSecond.value))}${input.peakFlopsPerSecond.isDefault ? ' (an A100 in fp32, as the course asks)' : ''}: ${tag(input.peakFlopsPerSecond)}`,
     `MFU ${formatMfu(input.mfu.value)} of peak: ${tag(input.mfu)}`,
   ];
 }
@@ -269,7 +272,7 @@ function sixNTable({ sixN }: TrainReportInput): Table {
 }
 
 function memoryTable({ memory }: TrainReportInput): Table {
-  const row = (label: string, perParameter: string, bytes: bigint): Cell[] => [
+  const row = (label: string, perParameter: Cell, bytes: bigint): Cell[] => [
     label,
     perParameter,
     ...bytesCells(bytes),
@@ -292,11 +295,11 @@ function memoryTable({ memory }: TrainReportInput): Table {
       row('AdamW moments', '8 bytes x P (m and v)', memory.adamMoments),
       row(
         'activations',
-        `${n(activations.layers)} blocks x ${n(activations.perLayerBytes)} + ${n(activations.finalBytes)} after the last block`,
+        cellText`${activations.layers} blocks x ${activations.perLayerBytes} + ${activations.finalBytes} after the last block`,
         activations.total,
       ),
     ],
-    totals: [row('total', `P = ${n(memory.parameterCount)}`, memory.total)],
+    totals: [row('total', cellText`P = ${memory.parameterCount}`, memory.total)],
   };
 }
 
@@ -320,17 +323,17 @@ function largestBatchSentence({ largest, memoryBudget, polynomial }: TrainReport
 }
 
 function runTimeTable({ time, step, steps, peakFlopsPerSecond, mfu }: TrainReportInput): Table {
-  const fixed = (value: Rational, decimals: number) => formatFixed(value.numerator, value.denominator, decimals);
+  const decimal = (value: Rational, decimals: number) => fixed(value.numerator, value.denominator, decimals);
   return {
-    title: `Run time of ${n(steps.value)} steps at ${formatMfu(mfu.value)} MFU of ${formatRate(peakFlopsPerSecond.value)}`,
+    title: `Run time of ${n(steps.value)} steps at ${formatMfu(mfu.value)} MFU of ${displayText(rateCell(peakFlopsPerSecond.value))}`,
     columns: [{ header: 'quantity' }, { header: 'value', align: 'right' }],
     rows: [
-      ['FLOPs per step', `${n(step.total)} (${formatFlops(step.total)})`],
-      ['achieved FLOP/s (peak x MFU)', formatRate(time.achievedFlopsPerSecond)],
-      ['seconds per step', fixed(time.secondsPerStep, 3)],
-      ['seconds', fixed(time.seconds, 1)],
-      ['hours', fixed({ numerator: time.seconds.numerator, denominator: time.seconds.denominator * 3600n }, 1)],
-      ['days', fixed(time.days, 2)],
+      ['FLOPs per step', cellText`${step.total} (${formatFlops(step.total)})`],
+      ['achieved FLOP/s (peak x MFU)', rateCell(time.achievedFlopsPerSecond)],
+      ['seconds per step', decimal(time.secondsPerStep, 3)],
+      ['seconds', decimal(time.seconds, 1)],
+      ['hours', decimal({ numerator: time.seconds.numerator, denominator: time.seconds.denominator * 3600n }, 1)],
+      ['days', decimal(time.days, 2)],
     ],
     notes: ['seconds = steps x step FLOPs / (peak x MFU), exact until shown; a day is 86,400 s.'],
   };

@@ -11,6 +11,8 @@ import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
 import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from '../core/format.js';
 import { configJson, dimensionsLabel, matmulComponentLabels, runLabel } from './labels.js';
+import { signedCell } from './cells.js';
+import { displayText } from '../render/cell_text.js';
 import { MATCH_MARK, matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
 import {
   heading,
@@ -48,10 +50,8 @@ function mark(same: boolean): string {
   return same ? MATCH_MARK : DIFFER_MARK;
 }
 
-/** A signed count: "+1,234", "-56", "0". */
-function signed(value: bigint): string {
-  return value > 0n ? `+${groupDigits(value)}` : groupDigits(value);
-}
+/** A signed count in a sentence: "+1,234", "-56", "0". */
+const signed = (value: bigint): string => displayText(signedCell(value));
 
 /** "19 expected (9 per layer + lm_head)". */
 function expectedKernelsText(verification: VerifyReport): string {
@@ -185,9 +185,9 @@ function nonMatmulTable(verification: VerifyReport): Table {
       entry.traced,
       entry.estimatedKernels,
       entry.estimate,
-      signed(entry.difference),
+      signedCell(entry.difference),
     ]),
-    totals: [['total', '', nonMatmul.traced, '', nonMatmul.estimate, signed(nonMatmul.difference)]],
+    totals: [['total', '', nonMatmul.traced, '', nonMatmul.estimate, signedCell(nonMatmul.difference)]],
     notes: [nonMatmulNote(verification.config)],
   };
 }

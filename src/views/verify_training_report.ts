@@ -11,10 +11,14 @@ import { rollUp } from '../core/module_paths.js';
 import { TRAINING_MEMORY_CONVENTION } from '../analytic/training/training_memory.js';
 import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';
 import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
-import { formatBytesSi, formatFixed, formatFlops, formatRatioOf, groupDigits } from '../core/format.js';
+import { formatBytesSi, formatFlops, groupDigits } from '../core/format.js';
+import { displayText } from '../render/cell_text.js';
+import { ratioCell } from './cells.js';
 import { configJson, dimensionsLabel, matmulComponentLabels, runLabel } from './labels.js';
 import { matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
 import {
+  cellText,
+  fixed,
   heading,
   list,
   paragraph,
@@ -27,11 +31,13 @@ import {
 } from '../render/table.js';
 
 /** "2 exactly" for a whole ratio, else four decimals: "0.9652". */
-export function ratioText(ratio: Rational | undefined): string {
+function exactRatioCell(ratio: Rational | undefined): Cell {
   if (ratio === undefined) return 'n/a';
-  if (ratio.denominator === 1n) return `${groupDigits(ratio.numerator)} exactly`;
-  return formatFixed(ratio.numerator, ratio.denominator, 4);
+  if (ratio.denominator === 1n) return cellText`${ratio.numerator} exactly`;
+  return fixed(ratio.numerator, ratio.denominator, 4);
 }
+
+const ratioText = (ratio: Rational | undefined): string => displayText(exactRatioCell(ratio));
 
 /**
  * The last line:
@@ -83,7 +89,7 @@ function componentTable(verification: TrainingVerification): Table {
       backward.byComponent.find((component) => component.component === entry.component)?.expected ?? 0n,
       entry.backward,
       formatFlops(entry.backward),
-      ratioText(entry.ratio),
+      exactRatioCell(entry.ratio),
     ]),
     totals: [
       [
@@ -92,7 +98,7 @@ function componentTable(verification: TrainingVerification): Table {
         backward.expectedTotal,
         total.backward,
         formatFlops(total.backward),
-        ratioText(total.ratio),
+        exactRatioCell(total.ratio),
       ],
     ],
   };
@@ -108,7 +114,7 @@ function ratioTable(title: string, rows: readonly (readonly [module: string, ent
       { header: 'backward FLOPs', align: 'right' },
       { header: 'backward / forward', align: 'right' },
     ],
-    rows: rows.map(([module, entry]) => [module, entry.forward, entry.backward, ratioText(entry.ratio)]),
+    rows: rows.map(([module, entry]) => [module, entry.forward, entry.backward, exactRatioCell(entry.ratio)]),
   };
 }
 
@@ -165,7 +171,7 @@ function sixNTable(verification: TrainingVerification): Table {
       entry.estimate,
       entry.traced,
       formatFlops(entry.traced),
-      ratioText(entry.ratio),
+      exactRatioCell(entry.ratio),
     ]),
     notes: [SIX_N_NOTE],
   };
@@ -178,7 +184,7 @@ function kernelCountsText(counts: ReadonlyMap<string, number>): string {
 
 function optimizerTable(verification: TrainingVerification): Table {
   const { optimizer } = verification;
-  const perParameter = (total: bigint): string => ratioText(rational(total, optimizer.parameterCount));
+  const perParameter = (total: bigint): Cell => exactRatioCell(rational(total, optimizer.parameterCount));
   return {
     title: `AdamW update FLOPs over ${groupDigits(optimizer.parameterCount)} parameters`,
     columns: [
@@ -192,7 +198,7 @@ function optimizerTable(verification: TrainingVerification): Table {
         'traced (the rule table over the optimizer kernels)',
         optimizer.traced,
         formatFlops(optimizer.traced),
-        ratioText(optimizer.tracedPerParameter),
+        exactRatioCell(optimizer.tracedPerParameter),
       ],
       [
         'analytic (bias corrections folded into the step size, as the update runs)',
@@ -275,14 +281,14 @@ function memoryTable(verification: TrainingVerification): Table {
         'peak, tf.memory().numBytes (tensors; views count again)',
         bytes(measured.tensorPeak.bytes),
         formatBytesSi(BigInt(measured.tensorPeak.bytes)),
-        formatRatioOf(tensorRatio.numerator, tensorRatio.denominator),
+        ratioCell(tensorRatio.numerator, tensorRatio.denominator),
         where(measured.tensorPeak),
       ],
       [
         'peak, storage held (each buffer once)',
         bytes(measured.bufferPeak.bytes),
         formatBytesSi(BigInt(measured.bufferPeak.bytes)),
-        formatRatioOf(bufferRatio.numerator, bufferRatio.denominator),
+        ratioCell(bufferRatio.numerator, bufferRatio.denominator),
         where(measured.bufferPeak),
       ],
       [
