@@ -157,20 +157,11 @@ export function unknownKeyProblem(source: string, key: string): string {
         `and optionally ${ARCHITECTURE_KEYS.join(', ')}`;
 }
 
-/** The message for `field` holding `value`, which its schema rejected. `raw` is the whole object, for examples. */
-export function fieldProblem(
-  source: string,
-  field: ConfigKey,
-  value: unknown,
-  raw: Readonly<Record<string, unknown>>,
-  names: KeyNames = OWN_KEY_NAMES,
-): string {
-  return fieldIssue(source, field, value, raw, names).problem;
-}
-
 /**
- * The same problem as data (core/errors.ts FieldIssue): the field, the value as written, what it
- * takes and the accepted values, so a command line can phrase the fix as a flag.
+ * The problem of `field` holding `value`, which its schema rejected, as one message line (the
+ * field as the source spells it, the value, a fix) and as data (core/errors.ts FieldIssue: the
+ * value as written, what it takes, the accepted values), so a command line can phrase the fix as
+ * a flag. `raw` is the whole object, for examples.
  */
 export function fieldIssue(
   source: string,

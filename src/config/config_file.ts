@@ -20,7 +20,7 @@ import { printable } from './printable.js';
 /** The largest config file read: 1 MiB. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 /** The deepest nesting of objects and arrays a config may have (hub configs nest 3 deep). */
-export const MAX_CONFIG_DEPTH = 32;
+const MAX_CONFIG_DEPTH = 32;
 
 /**
  * Load the config at `filePath`; `source` is how messages cite it, `name` becomes the config's name.
@@ -41,7 +41,7 @@ export function readConfigFile(
 }
 
 /** The file's text, once it is known to be a regular UTF-8 text file of at most MAX_CONFIG_BYTES. */
-export function readConfigText(filePath: string, source: string, notFoundHint?: () => string): string {
+function readConfigText(filePath: string, source: string, notFoundHint?: () => string): string {
   let stats: Stats;
   try {
     stats = statSync(filePath);
@@ -122,7 +122,7 @@ function readAtMost(filePath: string, source: string, cap: number): Buffer {
 }
 
 /** The JSON value of a config's text; refuses bad syntax, duplicate keys and deep nesting. */
-export function parseConfigText(text: string, source: string): unknown {
+function parseConfigText(text: string, source: string): unknown {
   let document;
   try {
     document = parseJsonDocument(text, MAX_CONFIG_DEPTH);
