@@ -60,10 +60,10 @@ export function trainingStep(
   // The weights reach the loss through `weights` itself; tf.grads differentiates with respect to
   // these same tensor objects, so the function's own arguments are not needed. The outer tidy
   // frees the loss when the backward pass throws (tfjs would leave it alive).
-  const { value, grads } = attributeBackward(() =>
-    withPhase('backward', () =>
-      tf.tidy(() => tf.valueAndGrads(lossOf)(parameters.map((parameter) => parameter.variable))),
-    ),
+  const variables = parameters.map((parameter) => parameter.variable);
+  const { value, grads } = attributeBackward(
+    () => withPhase('backward', () => tf.tidy(() => tf.valueAndGrads(lossOf)(variables))),
+    variables,
   );
   try {
     withPhase('optimizer', () => scope(OPTIMIZER_SCOPE, () => adamwUpdate(parameters, grads, optimizer, hyper)));
