@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../src/cli/commands/index.js';
 import { builtCli } from './helpers/built_cli.js';
 import { cli, cliJson } from './helpers/cli_runner.js';
 
@@ -240,6 +242,17 @@ describe('help and version', () => {
       expect(stdout).toMatch(new RegExp(`Example:\\n  \\$ flopledger ${command}( |\\n)`));
     },
   );
+
+  it('loads each command from the module its catalogue entry names', async () => {
+    for (const entry of COMMANDS) {
+      const program = new Command();
+      (await entry.load())(program, {
+        io: { stdout: () => undefined, stderr: () => undefined },
+        setExitCode: () => undefined,
+      });
+      expect(program.commands.map((command) => command.name())).toEqual([entry.name]);
+    }
+  });
 
   it('--help lists every command', async () => {
     const { code, stdout } = await cli('--help');

@@ -9,7 +9,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, InputError } from '../core/errors.js';
 import { exampleHelp, type CommandContext } from './command_context.js';
-import { COMMANDS, DEFAULT_ARGV } from './commands/index.js';
+import { COMMANDS, DEFAULT_ARGV, type CommandEntry } from './commands/index.js';
 import { ERROR_PREFIX, processIo, type CliIo } from './io.js';
 import { refuseContradictingFlags } from './options.js';
 import { packageVersion } from './version.js';
@@ -22,10 +22,12 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       exitCode = code;
     },
   };
+  const args = argv.length === 0 ? [...DEFAULT_ARGV] : withoutUnknownHelpTopic(argv);
   // A fresh program per call: commander keeps parsed state on the instance.
-  const program = buildProgram(context);
-  const args = argv.length === 0 ? [...DEFAULT_ARGV] : withoutUnknownHelpTopic(program, argv);
+  const program = programFor(context);
   try {
+    for (const entry of commandsNamedBy(args)) (await entry.load())(program, context);
+    refuseContradictingFlags(program);
     await program.parseAsync(args, { from: 'user' });
     return exitCode;
   } catch (error) {
@@ -33,7 +35,17 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   }
 }
 
-function buildProgram(context: CommandContext): Command {
+/**
+ * The commands to register: the one the command line names (directly or as `help <command>`),
+ * else all of them, for the full help or commander's "did you mean" on an unknown command.
+ */
+function commandsNamedBy(args: readonly string[]): readonly CommandEntry[] {
+  const name = args[0] === 'help' ? args[1] : args[0];
+  const named = COMMANDS.find((entry) => entry.name === name);
+  return named === undefined ? COMMANDS : [named];
+}
+
+function programFor(context: CommandContext): Command {
   const program = new Command('flopledger')
     .description(
       'What a transformer LM costs - parameters, bytes, FLOPs - counted exactly.\n' +
@@ -52,8 +64,6 @@ function buildProgram(context: CommandContext): Command {
     })
     .showSuggestionAfterError(true)
     .addHelpText('after', exampleHelp('flopledger flops gpt2-xl --depth 1', 'flopledger answers > answers.md'));
-  for (const register of COMMANDS) register(program, context);
-  refuseContradictingFlags(program);
   return program;
 }
 
@@ -62,11 +72,11 @@ function buildProgram(context: CommandContext): Command {
  * command that does not exist is the same mistake as running it, so it gets the same one line,
  * exit 2 and suggestion as `flopledger nosuch`. `help help X` is `help X`.
  */
-function withoutUnknownHelpTopic(program: Command, argv: readonly string[]): string[] {
+function withoutUnknownHelpTopic(argv: readonly string[]): string[] {
   let args = [...argv];
   while (args[0] === 'help' && args[1] === 'help' && args.length > 2) args = args.slice(1);
   const [first, topic] = args;
-  const known = (name: string) => name === 'help' || program.commands.some((command) => command.name() === name);
+  const known = (name: string) => name === 'help' || COMMANDS.some((entry) => entry.name === name);
   if (first === 'help' && topic !== undefined && !topic.startsWith('-') && !known(topic)) return [topic];
   return args;
 }

@@ -1,32 +1,29 @@
 import type { RegisterCommand } from '../command_context.js';
-import { registerAnswers } from './answers.js';
-import { registerCompare } from './compare.js';
-import { registerFlops } from './flops.js';
-import { registerMemory } from './memory.js';
-import { registerModels } from './models.js';
-import { registerParams } from './params.js';
-import { registerReport } from './report.js';
-import { registerSweep } from './sweep.js';
-import { registerTrace } from './trace.js';
-import { registerStart, registerVerify } from './verify.js';
-import { registerTrain } from './train.js';
-import { registerTime } from './time.js';
 
-/** Every command, in the order --help lists them. One line per command. */
-export const COMMANDS: readonly RegisterCommand[] = [
-  registerModels,
-  registerParams,
-  registerMemory,
-  registerFlops,
-  registerCompare,
-  registerSweep,
-  registerAnswers,
-  registerReport,
-  registerTrace,
-  registerVerify,
-  registerStart,
-  registerTime,
-  registerTrain,
+/**
+ * Every command, in the order --help lists them: its name, and its module loaded on demand. A
+ * command line that names one command loads that module alone, so `params` never reads the
+ * modules of `time` or `report`; --help and anything unrecognised load them all.
+ */
+export interface CommandEntry {
+  readonly name: string;
+  readonly load: () => Promise<RegisterCommand>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'models', load: async () => (await import('./models.js')).registerModels },
+  { name: 'params', load: async () => (await import('./params.js')).registerParams },
+  { name: 'memory', load: async () => (await import('./memory.js')).registerMemory },
+  { name: 'flops', load: async () => (await import('./flops.js')).registerFlops },
+  { name: 'compare', load: async () => (await import('./compare.js')).registerCompare },
+  { name: 'sweep', load: async () => (await import('./sweep.js')).registerSweep },
+  { name: 'answers', load: async () => (await import('./answers.js')).registerAnswers },
+  { name: 'report', load: async () => (await import('./report.js')).registerReport },
+  { name: 'trace', load: async () => (await import('./trace.js')).registerTrace },
+  { name: 'verify', load: async () => (await import('./verify.js')).registerVerify },
+  { name: 'start', load: async () => (await import('./verify.js')).registerStart },
+  { name: 'time', load: async () => (await import('./time.js')).registerTime },
+  { name: 'train', load: async () => (await import('./train.js')).registerTrain },
 ];
 
 /** What a bare `flopledger` runs. */
