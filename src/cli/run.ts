@@ -37,9 +37,11 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
 
 /**
  * The commands to register: the one the command line names (directly or as `help <command>`),
- * else all of them, for the full help or commander's "did you mean" on an unknown command.
+ * none for --version, else all of them, for the full help or commander's "did you mean" on an
+ * unknown command.
  */
 function commandsNamedBy(args: readonly string[]): readonly CommandEntry[] {
+  if (args[0] === '-V' || args[0] === '--version') return [];
   const name = args[0] === 'help' ? args[1] : args[0];
   const named = COMMANDS.find((entry) => entry.name === name);
   return named === undefined ? COMMANDS : [named];
