@@ -58,20 +58,22 @@ function packagesLoadedBy(args: readonly string[]): { status: number | null; std
 const HEAVY = /^(@tensorflow\/|vega)/;
 
 describe('start-up of the commands that do not run a model', () => {
-  it.each([
-    ['params', 'gpt2-xl'],
-    ['memory', 'gpt2-xl'],
-    ['flops', 'gpt2-xl', '--depth', '3'],
-    ['models'],
-    ['compare', 'gpt2-small', 'gpt2-xl'],
-    ['sweep', 'gpt2-xl', '--seq', '1024,2048'],
-    ['answers'],
-    ['train', 'gpt2-xl'],
-    ['--help'],
-    ['--version'],
-    ['flops', '--help'],
-    ['params', 'no-such-model'],
-  ])('%s %s loads neither TensorFlow.js nor Vega', (...args) => {
+  it.each(
+    [
+      ['params', 'gpt2-xl'],
+      ['memory', 'gpt2-xl'],
+      ['flops', 'gpt2-xl', '--depth', '3'],
+      ['models'],
+      ['compare', 'gpt2-small', 'gpt2-xl'],
+      ['sweep', 'gpt2-xl', '--seq', '1024,2048'],
+      ['answers'],
+      ['train', 'gpt2-xl'],
+      ['--help'],
+      ['--version'],
+      ['flops', '--help'],
+      ['params', 'no-such-model'],
+    ].map((args) => [args.join(' '), args] as const),
+  )('%s loads neither TensorFlow.js nor Vega', (_line, args) => {
     const { status, stderr, packages } = packagesLoadedBy(args);
     expect({ status, stderr: stderr.split('\n')[0] }).toMatchObject({ status: args.includes('no-such-model') ? 2 : 0 });
     // The hook did run: commander parses every command line.
