@@ -9,11 +9,11 @@
  * In a list, commas separate items, so the items are plain digits; an empty item ("1024,,2048")
  * is refused like any other bad item, in every list flag.
  *
- * This module imports no backend: the commands that never run a model load it at start-up.
+ * Nothing here loads TensorFlow.js: the commands that never run a model read their flags here too.
  */
 import { InputError } from '../core/errors.js';
 import { closestMatch } from '../config/did_you_mean.js';
-import { FFN_KINDS, NORM_KINDS, POSITION_KINDS } from '../config/model_config.js';
+import type { FfnKind, NormKind, PositionKind } from '../config/model_config.js';
 import type { BackendChoice } from '../runtime/backend.js';
 export { parseByteSize } from '../runtime/memory_budget.js';
 export { parseMfu, parsePeakFlops } from '../analytic/training/parse_rates.js';
@@ -146,15 +146,15 @@ export interface Choices<T extends string> {
   readonly meanings: Readonly<Record<T, string>>;
 }
 
-export const FFN_CHOICES: Choices<(typeof FFN_KINDS)[number]> = {
+export const FFN_CHOICES: Choices<FfnKind> = {
   noun: 'an FFN kind',
   meanings: { swiglu: 'W2(SiLU(W1 x) * W3 x)', gelu: 'W2 GELU(W1 x), two matrices' },
 };
-export const NORM_CHOICES: Choices<(typeof NORM_KINDS)[number]> = {
+export const NORM_CHOICES: Choices<NormKind> = {
   noun: 'a norm',
   meanings: { rmsnorm: 'gain only', layernorm: 'gain and bias' },
 };
-export const POSITION_CHOICES: Choices<(typeof POSITION_KINDS)[number]> = {
+export const POSITION_CHOICES: Choices<PositionKind> = {
   noun: 'a position scheme',
   meanings: { rope: 'rotary, no parameters', learned: 'a context_length x d_model table' },
 };
