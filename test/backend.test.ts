@@ -1,4 +1,6 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +19,18 @@ function installed(packageName: string): boolean {
   }
 }
 
-const tensorflowInstalled = installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu');
+/**
+ * Whether tfjs-node can load here: installed, with the native binding its installer builds from
+ * the libtensorflow it downloads. `npm install` without internet leaves the package without it.
+ */
+function tensorflowLoads(packageName: string): boolean {
+  if (!installed(packageName)) return false;
+  const root = dirname(createRequire(import.meta.url).resolve(`${packageName}/package.json`));
+  const lib = join(root, 'lib');
+  return existsSync(lib) && readdirSync(lib).some((dir) => existsSync(join(lib, dir, 'tfjs_binding.node')));
+}
+
+const tensorflowAvailable = tensorflowLoads('@tensorflow/tfjs-node') || tensorflowLoads('@tensorflow/tfjs-node-gpu');
 
 describe('parseBackendChoice', () => {
   it('accepts the five choices', () => {
@@ -52,19 +65,21 @@ describe('useBackend', () => {
     ).toEqual([11]);
   });
 
-  it.skipIf(tensorflowInstalled)('refuses tensorflow where tfjs-node is absent, saying how to install it', async () => {
-    await useBackend('cpu');
-    const attempt = useBackend('tensorflow');
-    await expect(attempt).rejects.toThrow(UnavailableError);
-    await expect(useBackend('tensorflow')).rejects.toThrow(
-      '--backend tensorflow: @tensorflow/tfjs-node is not installed. To use it: npm install @tensorflow/tfjs-node ' +
-        '(it needs internet to download libtensorflow), or use --backend wasm',
-    );
-    // A refused choice leaves the active backend as it was.
-    expect(tf.getBackend()).toBe('cpu');
-  });
+  it.skipIf(tensorflowAvailable)(
+    'refuses tensorflow where tfjs-node is absent or cannot load, saying how to install it',
+    async () => {
+      await useBackend('cpu');
+      const attempt = useBackend('tensorflow');
+      await expect(attempt).rejects.toThrow(UnavailableError);
+      await expect(useBackend('tensorflow')).rejects.toThrow(
+        /^--backend tensorflow: @tensorflow\/tfjs-node (is not installed|is installed but failed to load: .*)\. To use it: npm install @tensorflow\/tfjs-node \(it needs internet to download libtensorflow\), or use --backend wasm$/,
+      );
+      // A refused choice leaves the active backend as it was.
+      expect(tf.getBackend()).toBe('cpu');
+    },
+  );
 
-  it.skipIf(tensorflowInstalled)('falls back from auto to wasm where tfjs-node is absent', async () => {
+  it.skipIf(tensorflowAvailable)('falls back from auto to wasm where tfjs-node is absent or cannot load', async () => {
     const active = await useBackend('auto');
     expect(active.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
@@ -110,7 +125,7 @@ describe('useBackend', () => {
 
 describe('availableBackends', () => {
   it('lists cpu, wasm and meta here, and tensorflow only when tfjs-node is installed', async () => {
-    const expected = tensorflowInstalled ? ['cpu', 'wasm', 'tensorflow', 'meta'] : ['cpu', 'wasm', 'meta'];
+    const expected = tensorflowAvailable ? ['cpu', 'wasm', 'tensorflow', 'meta'] : ['cpu', 'wasm', 'meta'];
     expect(await availableBackends()).toEqual(expected);
   });
 });

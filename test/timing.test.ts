@@ -22,13 +22,15 @@ import {
   largestMatmulRecord,
 } from '../src/timing/calibrate.js';
 import { estimatePeak, parseCpuinfo, simdWidthOf } from '../src/timing/peak.js';
-import { leastSquares, median, summarize } from '../src/timing/statistics.js';
+import { isSpreadLarge, leastSquares, median, spreadRatio, summarize } from '../src/timing/statistics.js';
 import { MAX_TIMED_RUNS, MIN_TIMED_RUNS, plannedRuns } from '../src/timing/time_forward.js';
 import { tracedMatmul } from '../src/core/matmul_shapes.js';
 import type { KernelRecord } from '../src/core/kernel_record.js';
 import { whereTimeGoes } from '../src/timing/diagnosis.js';
-import { shouldShowProgress } from '../src/timing/progress.js';
-import { assertEnoughPoints, fitTimeAgainstFlops, parseSweepRequest } from '../src/timing/sweep.js';
+import { timeReport } from '../src/views/time_report.js';
+import { assertEnoughPoints, fitTimeAgainstFlops, sweepPoints } from '../src/timing/sweep.js';
+import { loadModelConfig } from '../src/config/index.js';
+import type { ModelConfig } from '../src/config/model_config.js';
 
 describe('median and summary', () => {
   it('takes the middle sample of an odd list, whatever the order', () => {
@@ -290,14 +292,31 @@ describe('planned runs', () => {
 });
 
 describe('sweep requests and the time-against-FLOPs fit', () => {
-  it('parses AXIS=V1,V2 and refuses anything else', () => {
-    expect(parseSweepRequest('seq=64,128, 256')).toEqual({ axis: 'seq', values: ['64', '128', '256'] });
-    expect(parseSweepRequest('model=tiny,gpt2-small')).toEqual({ axis: 'model', values: ['tiny', 'gpt2-small'] });
-    expect(() => parseSweepRequest('64,128')).toThrow(/AXIS=V1,V2/);
-    expect(() => parseSweepRequest('heads=1,2')).toThrow(/one of seq, batch, model/);
-    expect(() => parseSweepRequest('seq=')).toThrow(/no values; use e.g. --sweep seq=64,128,256/);
-    expect(() => assertEnoughPoints(parseSweepRequest('seq=64'), 1)).toThrow(/gives 1 point; a fit needs at least 2/);
-    expect(() => assertEnoughPoints(parseSweepRequest('model=tiny'), 2)).not.toThrow();
+  // The CLI loads models (with their override flags) and fits run shapes; these stand in for it.
+  const load = (name: string | undefined) => loadModelConfig(name ?? 'tiny');
+  const shapeOf = (config: ModelConfig, axis: 'seq' | 'batch' | undefined, value: number | undefined) => ({
+    config,
+    run: { batch: axis === 'batch' ? (value as number) : 1, seq: axis === 'seq' ? (value as number) : 16 },
+  });
+
+  it('makes one point per distinct value, in the order given, the first model first', () => {
+    const seq = sweepPoints({ axis: 'seq', values: ['32', '16', '32'] }, 'tiny', load, shapeOf);
+    expect(seq.map((point) => [point.label, point.run.seq])).toEqual([
+      ['seq=32', 32],
+      ['seq=16', 16],
+    ]);
+    const models = sweepPoints({ axis: 'model', values: ['tiny', 'gpt2-small'] }, 'tiny', load, shapeOf);
+    expect(models.map((point) => point.label)).toEqual(['tiny', 'gpt2-small']);
+  });
+
+  it('refuses a sweep of one point and a value that is not a positive integer', () => {
+    expect(() => sweepPoints({ axis: 'batch', values: ['4', '4'] }, 'tiny', load, shapeOf)).toThrow(
+      /gives 1 point; a fit needs at least 2, e\.g\. --sweep batch=1,2,4/,
+    );
+    expect(() => sweepPoints({ axis: 'seq', values: ['16', ''] }, 'tiny', load, shapeOf)).toThrow(
+      /--sweep seq: "" in "16," is not a positive integer/,
+    );
+    expect(() => assertEnoughPoints({ axis: 'model', values: ['tiny'] }, 2)).not.toThrow();
   });
 
   it('fits median ms against GFLOP: slope, fixed cost and the marginal rate', () => {
@@ -317,12 +336,14 @@ describe('sweep requests and the time-against-FLOPs fit', () => {
   });
 });
 
-describe('progress bar conditions', () => {
-  it('shows a bar only on a terminal, without --quiet, for runs over 2 s', () => {
-    expect(shouldShowProgress({ isTTY: true, quiet: false, expectedMs: 2500 })).toBe(true);
-    expect(shouldShowProgress({ isTTY: false, quiet: false, expectedMs: 2500 })).toBe(false);
-    expect(shouldShowProgress({ isTTY: true, quiet: true, expectedMs: 2500 })).toBe(false);
-    expect(shouldShowProgress({ isTTY: true, quiet: false, expectedMs: 1500 })).toBe(false);
+describe('the spread of a timing', () => {
+  it('is max/min, large above 1.5', () => {
+    // The three medians `time tiny` once gave in a row on the threaded build: 3.4, 21.3 and 28.1 ms.
+    expect(spreadRatio(summarize([3.4, 21.3, 28.1]))).toBeCloseTo(28.1 / 3.4, 12);
+    expect(isSpreadLarge(summarize([3.4, 21.3, 28.1]))).toBe(true);
+    expect(isSpreadLarge(summarize([2, 3]))).toBe(false);
+    expect(isSpreadLarge(summarize([2, 3.0001]))).toBe(true);
+    expect(isSpreadLarge(summarize([5, 5, 5]))).toBe(false);
   });
 });
 
@@ -396,5 +417,107 @@ describe('where the time goes', () => {
     // lm_head's 2.1 GFLOP in 1 ms is far above the calibrated 25 GFLOP/s, which gets a sentence of its own.
     expect(sentences[4]).toMatch(/^a component above 100% of calibrated is not an error/);
     expect(sentences[5]).toContain("2.00 ms of the traced run's 12.00 ms (16.7%)");
+  });
+});
+
+describe('the time report', () => {
+  const backend = { name: 'wasm', description: 'WebAssembly (SIMD, single thread)', synchronousKernelTimes: true };
+  const signature = (shape: number[]) => ({ shape, dtype: 'float32' });
+  const kernel = (index: number, path: string, timeMs: number, matmul = false): KernelRecord => ({
+    index,
+    kernel: matmul ? 'BatchMatMul' : 'Add',
+    path,
+    inputs: matmul ? [signature([8, 8]), signature([8, 8])] : [],
+    outputs: [],
+    attrs: {},
+    nested: false,
+    flops: matmul ? 0n : 64n,
+    timeMs,
+    ...(matmul ? { matmul: tracedMatmul(1, 8, 8, 8) } : {}),
+  });
+  const records = [
+    kernel(0, 'layers.0.attn.q_proj', 1, true),
+    kernel(1, 'layers.0.ffn.w1', 2, true),
+    kernel(2, 'layers.1.ffn.w1', 3, true),
+    kernel(3, 'layers.1', 1),
+    kernel(4, 'lm_head', 1, true),
+  ];
+  const timed = (samplesMs: number[]) => {
+    const summary = summarize(samplesMs);
+    return {
+      timing: {
+        config: loadModelConfig('tiny'),
+        run: { batch: 1, seq: 64 },
+        backend,
+        warmupRuns: 2,
+        warmupMs: [9, 9],
+        samplesMs,
+        summary,
+        matmulFlops: 4096n,
+        tokensPerSecond: 64 / (summary.median / 1000),
+        achievedGflops: 4096 / summary.median / 1e6,
+        tracedWallMs: 9,
+        kernelMs: 8,
+        records,
+      },
+      calibration: undefined,
+      peak: undefined,
+    };
+  };
+  const texts = (report: ReturnType<typeof timeReport>) =>
+    report.blocks.map((block) =>
+      block.kind === 'table'
+        ? `table: ${block.table.title ?? ''}`
+        : block.kind === 'paragraph'
+          ? block.text
+          : block.kind,
+    );
+
+  it('warns about runs that spread over 1.5x, before any rate', () => {
+    // The medians `time tiny` once gave in three runs in a row on the threaded build.
+    const report = timeReport(timed([3.4, 21.3, 28.1]), 1);
+    const blocks = texts(report);
+    const warning = blocks.findIndex((text) => text.startsWith('Warning: '));
+    expect(blocks[warning]).toBe(
+      'Warning: the 3 untraced forward passes took from 3.40 to 28.10 ms (max/min 8.3x, over 1.5x), so the median ' +
+        '21.30 ms and every rate and efficiency taken from it are uncertain: the machine was busy or the timing is ' +
+        'unsteady. Rerun on a quieter machine, or with more --runs.',
+    );
+    expect(warning).toBeLessThan(blocks.findIndex((text) => text.startsWith('table: Wall time')));
+    expect(warning).toBeLessThan(blocks.indexOf('table: Matmul rates'));
+    // min, median and max are the wall-time table's first columns.
+    const wall = report.blocks.find((block) => block.kind === 'table' && block.table.title?.startsWith('Wall time'));
+    expect(wall?.kind === 'table' && wall.table.columns.map((column) => column.header).slice(1, 4)).toEqual([
+      'min ms',
+      'median ms',
+      'max ms',
+    ]);
+  });
+
+  it('says nothing of steady runs', () => {
+    expect(texts(timeReport(timed([3.4, 3.5, 3.6]), 1)).some((text) => text.startsWith('Warning'))).toBe(false);
+  });
+
+  it('reads --depth 0 to 3 as every command does: rates, then shares per component, per layer, per module', () => {
+    const shareTables = (depth: 0 | 1 | 2 | 3) =>
+      texts(timeReport(timed([3, 3, 3]), depth)).filter((text) => text.startsWith('table: Share'));
+    expect(shareTables(0)).toEqual([]);
+    expect(shareTables(3)).toEqual([
+      'table: Share of kernel time beside share of FLOPs, per component (one traced run)',
+      'table: Share of kernel time beside share of FLOPs, per layer (one traced run)',
+      'table: Share of kernel time beside share of FLOPs, per module (one traced run)',
+    ]);
+    const keys = (depth: 1 | 2 | 3) =>
+      (timeReport(timed([3, 3, 3]), depth).json as { shares: { by: string; rows: { key: string }[] } }).shares;
+    expect(keys(1).by).toBe('component');
+    expect(keys(2)).toMatchObject({ by: 'layer' });
+    expect(keys(2).rows.map((row) => row.key)).toEqual(['layers.0', 'layers.1', 'lm_head']);
+    expect(keys(3).rows.map((row) => row.key)).toEqual([
+      'layers.0.attn.q_proj',
+      'layers.0.ffn.w1',
+      'layers.1.ffn.w1',
+      'layers.1',
+      'lm_head',
+    ]);
   });
 });

@@ -171,10 +171,11 @@ describe('flopledger verify', () => {
     expect(result.stderr).toBe(`${line}\n`);
   });
 
-  it('exits 2 for a seq beyond the context, naming --ctx', async () => {
-    const result = await cli('verify', 'tiny', '--backend', 'meta', '--seq', '65');
+  it('exits 2 for a seq beyond the context of a learned position table, naming --ctx', async () => {
+    const result = await cli('verify', 'gpt2-original-small', '--backend', 'meta', '--seq', '1025');
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--seq 65 is longer than the context length of tiny (64); add --ctx 65');
+    expect(result.stderr).toContain('--seq 1025 is longer than the context length of gpt2-original-small (1024)');
+    expect(result.stderr).toContain('add --ctx 1025');
   });
 });
 

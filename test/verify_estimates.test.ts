@@ -8,7 +8,8 @@ import { InputError } from '../src/core/errors.js';
 import { registerMetaBackend } from '../src/meta/index.js';
 import { linear, type ModelParts } from '../src/model/index.js';
 import { ruleFor } from '../src/trace/index.js';
-import { assertRealRunFits, traceModel, WASM_HEAP_BYTES } from '../src/verify/index.js';
+import { assertRunFitsMemory, WASM_HEAP_BYTES } from '../src/runtime/memory_guard.js';
+import { traceForward } from '../src/runtime/traced_run.js';
 import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
 import { tinyConfig } from './helpers/small_configs.js';
 
@@ -222,7 +223,7 @@ describe('runMemoryEstimate', () => {
           },
         };
         const before = tf.memory().numBytes;
-        const traced = await traceModel({ config: { ...oneLayer, num_layers: 2 }, run, backend, parts: sampling });
+        const traced = await traceForward({ config: { ...oneLayer, num_layers: 2 }, run, backend, parts: sampling });
         expect(tf.memory().numBytes).toBe(before);
         const estimate = traced.memoryEstimate!;
         // The engine counts tensors; wasm's packed weight copies live outside them.
@@ -238,7 +239,7 @@ describe('runMemoryEstimate', () => {
     it('is above every tensor a meta forward pass makes, for random configs', async () => {
       await fc.assert(
         fc.asyncProperty(smallConfig, async ({ config, run: shape }) => {
-          const traced = await traceModel({ config, run: shape, backend: 'meta' });
+          const traced = await traceForward({ config, run: shape, backend: 'meta' });
           let made = 0n;
           for (const record of traced.records) {
             for (const output of record.outputs) {
@@ -257,15 +258,15 @@ describe('runMemoryEstimate', () => {
   });
 });
 
-describe('assertRealRunFits', () => {
+describe('assertRunFitsMemory for a forward pass', () => {
   it('passes a run within the budget and returns its estimate', () => {
-    expect(assertRealRunFits(oneLayer, run, 'cpu', 26_561n).total).toBe(26_561n);
+    expect(assertRunFitsMemory(oneLayer, run, 'forward', 'cpu', 26_561n).total).toBe(26_561n);
   });
 
   it('refuses a run over the budget with the estimate, the limit and the fix on one line', () => {
     let error: unknown;
     try {
-      assertRealRunFits(oneLayer, run, 'cpu', 26_560n);
+      assertRunFitsMemory(oneLayer, run, 'forward', 'cpu', 26_560n);
     } catch (caught) {
       error = caught;
     }
@@ -277,7 +278,7 @@ describe('assertRealRunFits', () => {
   });
 
   it('says when the weights alone do not fit', () => {
-    expect(() => assertRealRunFits(oneLayer, run, 'cpu', 2_000n)).toThrow(
+    expect(() => assertRunFitsMemory(oneLayer, run, 'forward', 'cpu', 2_000n)).toThrow(
       'over the 2.00 kB budget (--max-memory); use --backend meta to trace shapes without data (the weights alone do not fit)',
     );
   });
@@ -296,10 +297,10 @@ describe('assertRealRunFits', () => {
       num_heads: 25,
       d_ff: 6400,
     };
-    expect(() => assertRealRunFits(xl, { batch: 1, seq: 8 }, 'wasm', 10n ** 12n)).toThrow(
+    expect(() => assertRunFitsMemory(xl, { batch: 1, seq: 8 }, 'forward', 'wasm', 10n ** 12n)).toThrow(
       /^gpt2-xl at batch 1 x 8 tokens needs about 16\.\d GB on wasm \(weights 8\.51 GB \+ their packed copies 8\.19 GB \+ activations \d+ MB\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); use --backend meta to trace shapes without data \(the weights alone do not fit\)$/,
     );
     // The same run on cpu with that budget fits.
-    expect(assertRealRunFits(xl, { batch: 1, seq: 8 }, 'cpu', 10n ** 12n).weights).toBe(8_508_230_400n);
+    expect(assertRunFitsMemory(xl, { batch: 1, seq: 8 }, 'forward', 'cpu', 10n ** 12n).weights).toBe(8_508_230_400n);
   });
 });

@@ -309,7 +309,7 @@ describe('the verify command with --train', () => {
     const lines = stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^flopledger: a training step of gpt2-small at batch 1 x 32 tokens needs about [\d.]+ GB on wasm \(weights 762 MB, .*\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); use --backend meta to trace shapes without data, or lower --seq\/--batch$/,
+      /^flopledger: a training step of gpt2-small at batch 1 x 32 tokens needs about [\d.]+ GB on wasm \(weights 762 MB \+ their packed copies 607 MB \+ gradients, AdamW moments, kept copies and update temporaries [\d.]+ GB \+ activations and their gradients [\d.]+ MB\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); use --backend meta to trace shapes without data, or lower --seq\/--batch$/,
     );
   });
 

@@ -21,6 +21,8 @@ import { renderReport, OUTPUT_FORMATS, type OutputFormat } from '../render/rende
 import { DEPTHS, type Depth, type Report } from '../render/table.js';
 import type { BackendChoice } from '../runtime/backend.js';
 import { defaultRealRunBudget } from '../runtime/memory_budget.js';
+import type { ProgressSink } from '../runtime/progress.js';
+import type { RunOptions } from '../runtime/run_options.js';
 import type { CommandContext } from './command_context.js';
 import {
   BACKEND_CHOICES,
@@ -36,7 +38,7 @@ import {
   parseSeed,
   type Choices,
 } from './flags.js';
-import { ERROR_PREFIX } from './io.js';
+import { ERROR_PREFIX, processIo } from './io.js';
 
 /** The help of the [model] argument of every command that reads one model. */
 export const MODEL_ARGUMENT_HELP = 'preset name (see `flopledger models`) or path to a JSON config (or give --config)';
@@ -283,33 +285,43 @@ export function addBackendOption(command: Command, defaultChoice: BackendChoice 
   return command.option('--backend <name>', note === undefined ? help : `${help}; ${note}`, defaultChoice);
 }
 
-/** --backend, --seed and --max-memory: how a model runs under the tracer (trace and verify). */
+/** --backend, --seed, --max-memory and --quiet: how a model runs (trace, verify and time). */
 export interface ModelRunFlags {
   backend: string;
   seed?: string;
   maxMemory?: string;
+  quiet?: boolean;
 }
 
-export function addModelRunOptions(command: Command): Command {
-  return addBackendOption(command)
+export function addModelRunOptions(command: Command, backendNote?: string): Command {
+  return addBackendOption(command, 'auto', backendNote)
     .option('--seed <n>', 'seed of the random weights and token ids (default 0)')
     .option(
       '--max-memory <size>',
       'refuse a real run whose estimated peak exceeds this, e.g. 8GB (default: half the free RAM)',
-    );
+    )
+    .option('--quiet', 'no progress on stderr (shown for runs over about 2 s)');
+}
+
+/**
+ * Where a run's progress goes: a bar when stderr is a terminal, else a plain line when a long run
+ * starts and one when it ends (src/runtime/progress.ts); none with --quiet. Only a process's own
+ * stderr gets it: output captured through run(argv, io) stays what the command computed, not how
+ * long the machine took.
+ */
+function progressSinkOf(context: CommandContext, quiet: boolean): ProgressSink | undefined {
+  if (quiet || context.io !== processIo) return undefined;
+  return { terminal: process.stderr.isTTY ? process.stderr : undefined, line: (text) => say(context, text) };
 }
 
 /** The flags as library options; every bad value is an InputError naming its flag. */
-export function modelRunOptionsOf(flags: ModelRunFlags): {
-  backend: BackendChoice;
-  seed: number;
-  maxMemoryBytes: bigint;
-} {
+export function modelRunOptionsOf(flags: ModelRunFlags, context: CommandContext): RunOptions {
   return {
     backend: parseBackend(flags.backend),
     seed: flags.seed === undefined ? 0 : parseSeed(flags.seed),
     maxMemoryBytes:
       flags.maxMemory === undefined ? defaultRealRunBudget() : parseByteSize(flags.maxMemory, '--max-memory'),
+    progress: progressSinkOf(context, flags.quiet === true),
   };
 }
 

@@ -1,14 +1,37 @@
+/**
+ * The one memory guard. Every real-compute run (a traced forward pass, a traced training step, a
+ * timing run) is estimated here and refused, before any tensor exists, when it would not fit: a
+ * run that runs out of memory either swaps the machine to a halt, is killed, or (on wasm) dies
+ * with "memory access out of bounds". The shape-only meta backend holds no data and is never
+ * refused. The estimates err high; each term is what the code in src/model and src/timing holds.
+ *
+ *   forward        weights (fp32) + wasm's packed copies of the matmul weights + token ids + every
+ *                  intermediate of one pass (analytic/run_memory.ts: forward() frees them only
+ *                  when it returns)
+ *   training step  weights
+ *                  + 3 x weights       their gradients and AdamW's m and v
+ *                  + 1 x weights       the copy of every weight tfjs keeps for its matmul's
+ *                                      gradient (a clone: a real copy on wasm, shared on cpu)
+ *                  + 6 x largest parameter   one line of the AdamW update of the largest tensor
+ *                  + wasm's packed copies of the matmul weights
+ *                  + 3 x intermediates every forward intermediate, alive until the forward
+ *                                      function returns, kept (or cloned) for the gradients, and
+ *                                      each one's gradient, all held until the backward pass ends
+ *                  + ids and targets
+ *   timing         a forward pass as above, repeated: warm-up, timed and traced passes free their
+ *                  intermediates after each pass, but the next pass's tensors do not land exactly
+ *                  where the last one's were, so the wasm heap grows by up to REPEAT_SLACK of the
+ *                  intermediates from the first pass to the second (measured: see the constant)
+ *                  + the bare-matmul calibration: the largest matmul's two operands, its output
+ *                  and, on wasm, the packed copy of its right operand
+ */
+import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
+import { parameterInventory } from '../analytic/parameters.js';
 import { runMemoryEstimate, type RunMemoryEstimate } from '../analytic/run_memory.js';
-import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { modelLabel, type ModelConfig, type RunShape } from '../config/model_config.js';
+import { BYTES_PER_ELEMENT, product } from '../core/counting.js';
 import { InputError } from '../core/errors.js';
 import { formatSi } from '../core/format.js';
-import { modelLabel } from '../config/model_config.js';
-
-/**
- * Refusing a real run that would not fit, before anything is allocated: a forward pass that runs
- * out of memory either swaps the machine to a halt, is killed, or (on wasm) dies with "memory
- * access out of bounds". The shape-only meta backend holds no data and is never refused.
- */
 
 /**
  * The wasm backend's heap is one 32-bit WebAssembly memory: it cannot grow past 2^32 bytes
@@ -16,24 +39,136 @@ import { modelLabel } from '../config/model_config.js';
  */
 export const WASM_HEAP_BYTES = 2n ** 32n;
 
-const MEMORY_SI_DIGITS = 3;
+/** The runs the guard knows: what the model code allocates differs between them. */
+export type RunKind = 'forward' | 'training step' | 'timing';
 
-function bytesText(bytes: bigint): string {
-  return formatSi(bytes, 'B', MEMORY_SI_DIGITS);
+/**
+ * Growth of the wasm heap over repeated forward passes, as a share of one pass's intermediates,
+ * in percent. Measured on the heap size (which never shrinks) after 1, 2 and 7 passes plus the
+ * calibration: it grows on the second pass and then stays put.
+ */
+export const REPEAT_SLACK_PERCENT = 25n;
+
+export interface MemoryPart {
+  /** What the bytes hold, as the refusal names them: "weights", "their packed copies". */
+  readonly label: string;
+  readonly bytes: bigint;
+}
+
+export interface MemoryGuardEstimate {
+  readonly kind: RunKind;
+  readonly backendName: string;
+  /** One forward pass as this backend holds it (the rows of every intermediate). */
+  readonly forward: RunMemoryEstimate;
+  /** fp32 weights alone. */
+  readonly weights: bigint;
+  /** wasm's packed copies of the matmul weights (0 elsewhere). */
+  readonly packedWeights: bigint;
+  /** Every term, weights first; they sum to `total`. */
+  readonly parts: readonly MemoryPart[];
+  readonly total: bigint;
+}
+
+/** The largest parameter tensor's element count (one AdamW line's temporaries are that size). */
+function largestParameter(config: ModelConfig): bigint {
+  return parameterInventory(config).reduce((most, row) => (row.count > most ? row.count : most), 0n);
+}
+
+/** Bytes the bare-matmul calibration holds for the largest matmul: a, b, the output, b packed on wasm. */
+function calibrationBytes(config: ModelConfig, run: RunShape, packed: boolean): bigint {
+  let largest: bigint = 0n;
+  let bytes = 0n;
+  for (const row of forwardMatmulInventory(config, run)) {
+    if (row.flops <= largest) continue;
+    largest = row.flops;
+    const batch = product(row.batch);
+    const [m, k, n] = [BigInt(row.m), BigInt(row.k), BigInt(row.n)];
+    const right = batch * k * n;
+    bytes = (batch * m * k + right + batch * m * n + (packed ? right : 0n)) * BYTES_PER_ELEMENT.fp32;
+  }
+  return bytes;
+}
+
+/** What a real run of `kind` of `config` at `run` holds at its peak on `backendName`. */
+export function estimateRunMemory(
+  config: ModelConfig,
+  run: RunShape,
+  kind: RunKind,
+  backendName: string,
+): MemoryGuardEstimate {
+  const packed = backendName === 'wasm';
+  const forward = runMemoryEstimate(config, run, { packedMatmulWeights: packed });
+  const { weights, packedWeights } = forward;
+  const parts: MemoryPart[] = [{ label: 'weights', bytes: weights }];
+  if (packedWeights > 0n) parts.push({ label: 'their packed copies', bytes: packedWeights });
+  switch (kind) {
+    case 'forward':
+      parts.push({ label: 'activations', bytes: forward.ids + forward.activations });
+      break;
+    case 'training step':
+      parts.push(
+        {
+          label: 'gradients, AdamW moments, kept copies and update temporaries',
+          bytes: 4n * weights + 6n * largestParameter(config) * BYTES_PER_ELEMENT.fp32,
+        },
+        { label: 'activations and their gradients', bytes: 2n * forward.ids + 3n * forward.activations },
+      );
+      break;
+    case 'timing':
+      parts.push(
+        { label: 'activations', bytes: forward.ids + forward.activations },
+        {
+          label: 'heap growth over repeated passes',
+          bytes: packed ? (forward.activations * REPEAT_SLACK_PERCENT) / 100n : 0n,
+        },
+        { label: 'the calibration matmul', bytes: calibrationBytes(config, run, packed) },
+      );
+      break;
+  }
+  const kept = parts.filter((part) => part.bytes > 0n || part.label === 'weights');
+  const total = kept.reduce((sum, part) => sum + part.bytes, 0n);
+  return { kind, backendName, forward, weights, packedWeights, parts: kept, total };
+}
+
+const bytesText = (bytes: bigint): string => formatSi(bytes, 'B', 3);
+
+/** How the refusal names the run. */
+function subject(config: ModelConfig, run: RunShape, kind: RunKind): string {
+  const shape = `${modelLabel(config)} at batch ${run.batch} x ${run.seq} tokens`;
+  switch (kind) {
+    case 'forward':
+      return shape;
+    case 'training step':
+      return `a training step of ${shape}`;
+    case 'timing':
+      return `timing ${shape}`;
+  }
+}
+
+/** What to do instead; the weights alone not fitting rules out a smaller run shape. */
+function fixFor(kind: RunKind, weightsFit: boolean): string {
+  if (kind === 'timing') {
+    return weightsFit
+      ? 'lower --seq/--batch, or time fewer layers with --layers'
+      : 'the weights alone do not fit: time fewer layers with --layers, or a smaller model';
+  }
+  return weightsFit
+    ? 'use --backend meta to trace shapes without data, or lower --seq/--batch'
+    : 'use --backend meta to trace shapes without data (the weights alone do not fit)';
 }
 
 /**
- * The estimate for a real run of `config` at `run` on `backendName`; throws InputError naming the
- * estimate, the limit it exceeds and the fix when it does not fit in `budgetBytes` (or, on wasm,
- * in the wasm heap).
+ * The estimate for a real run of `kind`; throws InputError naming the estimate, the limit it
+ * exceeds and the fix when it does not fit in `budgetBytes` (or, on wasm, in the wasm heap).
  */
-export function assertRealRunFits(
+export function assertRunFitsMemory(
   config: ModelConfig,
   run: RunShape,
+  kind: RunKind,
   backendName: string,
   budgetBytes: bigint,
-): RunMemoryEstimate {
-  const estimate = runMemoryEstimate(config, run, { packedMatmulWeights: backendName === 'wasm' });
+): MemoryGuardEstimate {
+  const estimate = estimateRunMemory(config, run, kind, backendName);
   const heapBound = backendName === 'wasm' && WASM_HEAP_BYTES < budgetBytes;
   const limit = heapBound ? WASM_HEAP_BYTES : budgetBytes;
   if (estimate.total <= limit) return estimate;
@@ -41,16 +176,9 @@ export function assertRealRunFits(
   const limitText = heapBound
     ? `the ${bytesText(limit)} a wasm heap can hold (32-bit WebAssembly memory)`
     : `the ${bytesText(limit)} budget (--max-memory)`;
-  const weights = estimate.weights + estimate.packedWeights;
-  const fix =
-    weights > limit
-      ? 'use --backend meta to trace shapes without data (the weights alone do not fit)'
-      : 'use --backend meta to trace shapes without data, or lower --seq/--batch';
+  const parts = estimate.parts.map((part) => `${part.label} ${bytesText(part.bytes)}`).join(' + ');
   throw new InputError(
-    `${modelLabel(config)} at batch ${run.batch} x ${run.seq} tokens needs about ${bytesText(estimate.total)} ` +
-      `on ${backendName} (weights ${bytesText(estimate.weights)}` +
-      (estimate.packedWeights > 0n ? ` + their packed copies ${bytesText(estimate.packedWeights)}` : '') +
-      ` + activations ${bytesText(estimate.total - weights)}), ` +
-      `over ${limitText}; ${fix}`,
+    `${subject(config, run, kind)} needs about ${bytesText(estimate.total)} on ${backendName} (${parts}), ` +
+      `over ${limitText}; ${fixFor(kind, estimate.weights + estimate.packedWeights <= limit)}`,
   );
 }

@@ -13,6 +13,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import type { ActiveBackend } from '../runtime/backend.js';
 
 export interface CpuInfo {
   /** "AMD EPYC 7B13", as reported. */
@@ -177,4 +179,26 @@ export function estimatePeak(cpu: CpuInfo, simd: SimdWidth, threads: number): Pe
     usableGflops: perCoreGflops * usedCores,
     derivation,
   };
+}
+
+/** Threads the backend computes on: XNNPACK's pool on wasm, every core for libtensorflow, one for cpu. */
+function computeThreads(backend: ActiveBackend, cores: number): number {
+  if (backend.name === 'tensorflow') return cores;
+  if (backend.name !== 'wasm') return 1;
+  try {
+    return Math.max(1, getThreadsCount());
+  } catch {
+    // The count is unreadable before the wasm module has started; one thread is the safe reading.
+    return 1;
+  }
+}
+
+/** The estimate for the active backend on this machine's CPU; undefined when the clock cannot be read. */
+export function peakOfBackend(backend: ActiveBackend): PeakEstimate | undefined {
+  const cpu = readCpuInfo();
+  return estimatePeak(
+    cpu,
+    simdWidthOf(backend.name, cpu),
+    computeThreads(backend, cpu.physicalCores ?? cpu.logicalCpus),
+  );
 }

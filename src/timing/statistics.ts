@@ -88,3 +88,19 @@ export function leastSquares(points: readonly Point[]): LinearFit {
   const r2 = syy === 0 ? 1 : Math.max(0, 1 - residual / syy);
   return { slope, intercept, r2, count: n };
 }
+
+/**
+ * Above this max/min, the runs of one timing disagree too much for its median to be read as the
+ * backend's speed: the machine was busy, or the backend's own timing is unsteady (a threaded
+ * build waiting for a core). Reports warn before they show any rate.
+ */
+export const LARGE_SPREAD_RATIO = 1.5;
+
+/** max / min of the samples: 1 when every run took the same time. */
+export function spreadRatio(summary: SampleSummary): number {
+  return summary.min > 0 ? summary.max / summary.min : Infinity;
+}
+
+export function isSpreadLarge(summary: SampleSummary): boolean {
+  return spreadRatio(summary) > LARGE_SPREAD_RATIO;
+}

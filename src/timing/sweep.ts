@@ -5,11 +5,12 @@
  * of kernel time outside matmuls says how much of the line is not matmul work at all.
  */
 import type { ActiveBackend } from '../runtime/backend.js';
-import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { parseIntegerList } from '../config/index.js';
+import { modelLabel, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { InputError } from '../core/errors.js';
-import { nonMatmulTimeFraction } from './attribution.js';
+import type { ModelShape } from '../runtime/run_options.js';
 import { leastSquares, type LinearFit } from './statistics.js';
-import { timeForward, type ForwardTiming, type TimeForwardOptions } from './time_forward.js';
+import type { ForwardTiming } from './time_forward.js';
 
 export const SWEEP_AXES = ['seq', 'batch', 'model'] as const;
 export type SweepAxis = (typeof SWEEP_AXES)[number];
@@ -18,26 +19,6 @@ export interface SweepRequest {
   readonly axis: SweepAxis;
   /** Raw values: integers for seq and batch, preset names or config paths for model. */
   readonly values: readonly string[];
-}
-
-/** "seq=64,128,256" -> { axis: 'seq', values: ['64', '128', '256'] }. Throws InputError. */
-export function parseSweepRequest(raw: string): SweepRequest {
-  const equals = raw.indexOf('=');
-  const axis = raw.slice(0, equals).trim();
-  const values = raw
-    .slice(equals + 1)
-    .split(',')
-    .map((value) => value.trim())
-    .filter((value) => value !== '');
-  if (equals < 0 || !(SWEEP_AXES as readonly string[]).includes(axis)) {
-    throw new InputError(
-      `--sweep: "${raw}" must be AXIS=V1,V2,... with AXIS one of ${SWEEP_AXES.join(', ')}; ` +
-        'use e.g. --sweep seq=64,128,256 or --sweep model=tiny,gpt2-small',
-    );
-  }
-  if (values.length === 0)
-    throw new InputError(`--sweep: "${raw}" has no values; use e.g. --sweep ${SWEEP_EXAMPLES[axis as SweepAxis]}`);
-  return { axis: axis as SweepAxis, values };
 }
 
 const SWEEP_EXAMPLES: Readonly<Record<SweepAxis, string>> = {
@@ -59,6 +40,32 @@ export interface SweepPointSpec {
   readonly label: string;
   readonly config: ModelConfig;
   readonly run: RunShape;
+}
+
+/**
+ * The points of a sweep: each model once, `firstModel` first, or the first model at each seq or
+ * batch value once. The caller loads models and fits run shapes, as it knows the override flags
+ * and the context rule; values are parsed here, each bad one refused naming --sweep.
+ */
+export function sweepPoints(
+  request: SweepRequest,
+  firstModel: string | undefined,
+  loadModel: (nameOrPath: string | undefined) => ModelConfig,
+  shapeOf: (config: ModelConfig, axis: 'seq' | 'batch' | undefined, value: number | undefined) => ModelShape,
+): SweepPointSpec[] {
+  if (request.axis === 'model') {
+    const models = [...new Set([firstModel, ...request.values])];
+    assertEnoughPoints(request, models.length);
+    return models.map((nameOrPath) => {
+      const point = shapeOf(loadModel(nameOrPath), undefined, undefined);
+      return { label: modelLabel(point.config), ...point };
+    });
+  }
+  const axis = request.axis;
+  const config = loadModel(firstModel);
+  const values = [...new Set(parseIntegerList(request.values.join(','), `--sweep ${axis}`))];
+  assertEnoughPoints(request, values.length);
+  return values.map((value) => ({ label: `${axis}=${value}`, ...shapeOf(config, axis, value) }));
 }
 
 export interface TimedPoint {
@@ -98,35 +105,4 @@ export function fitTimeAgainstFlops(points: readonly { flops: bigint; medianMs: 
     marginalGflops: fit.slope > 0 ? 1000 / fit.slope : NaN,
     count: fit.count,
   };
-}
-
-export interface TimeSweepOptions extends Omit<TimeForwardOptions, 'onProgress' | 'onPlan'> {
-  /** Called before each point is timed (index from 0). */
-  readonly onPointStart?: (index: number, spec: SweepPointSpec) => void;
-  /** Forwarded to each point's timeForward. */
-  readonly onPointProgress?: TimeForwardOptions['onProgress'];
-  readonly onPointPlan?: TimeForwardOptions['onPlan'];
-}
-
-/** Time every point in order on the active backend and fit time against FLOPs. */
-export async function timeSweep(
-  specs: readonly SweepPointSpec[],
-  backend: ActiveBackend,
-  options: TimeSweepOptions = {},
-): Promise<TimingSweep> {
-  const { onPointStart, onPointProgress, onPointPlan, ...forwardOptions } = options;
-  const points: TimedPoint[] = [];
-  for (const [index, spec] of specs.entries()) {
-    onPointStart?.(index, spec);
-    const timing = await timeForward(spec.config, spec.run, backend, {
-      ...forwardOptions,
-      ...(onPointProgress === undefined ? {} : { onProgress: onPointProgress }),
-      ...(onPointPlan === undefined ? {} : { onPlan: onPointPlan }),
-    });
-    points.push({ label: spec.label, timing, nonMatmulTimeFraction: nonMatmulTimeFraction(timing.records) });
-  }
-  const fit = fitTimeAgainstFlops(
-    points.map((point) => ({ flops: point.timing.matmulFlops, medianMs: point.timing.summary.median })),
-  );
-  return { backend, points, fit };
 }

@@ -11,7 +11,6 @@ export type {
 } from './matmul_check.js';
 export { compareNonMatmul } from './non_matmul_check.js';
 export type { NonMatmulComparison, NonMatmulKernelComparison, UncountedKernel } from './non_matmul_check.js';
-export { assertRealRunFits, WASM_HEAP_BYTES } from '../runtime/memory_guard.js';
-export { traceModel, verifyModel } from './verify_model.js';
-export type { ModelRunOptions, TracedRun, VerifyOptions, VerifyReport } from './verify_model.js';
+export { verifyModel } from './verify_model.js';
+export type { VerifyOptions, VerifyReport } from './verify_model.js';
 export { mismatchKindCounts, verificationExitCode } from './verdict.js';

@@ -23,11 +23,7 @@ import { sixNPerToken } from '../analytic/conventions/published_approximations.j
 import { rational, type Rational } from '../core/exact.js';
 import { groupDigits } from '../core/format.js';
 import type { MemoryPeak } from '../trace/memory_peak.js';
-import {
-  traceTrainingStep,
-  type TracedTrainingStep,
-  type TrainingTraceOptions,
-} from '../runtime/trace_training_step.js';
+import { traceTrainingStep, type TracedTrainingStep, type TrainingTraceOptions } from '../runtime/traced_run.js';
 import { totalNonMatmulFlops, uncountedKernels } from '../trace/summary.js';
 import type { KernelPhase, KernelRecord } from '../core/kernel_record.js';
 import {

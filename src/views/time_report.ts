@@ -1,28 +1,34 @@
-import { modelLabel } from '../config/model_config.js';
 /**
  * The `time` command's reports: one forward pass timed (wall times, rates beside the calibrated
  * and theoretical ones, time shares beside FLOP shares, where the time goes), or a sweep of
- * them with a fit of time against FLOPs. Data in, Report out: rendering is src/report's.
+ * them with a fit of time against FLOPs. Data in, Report out: rendering is src/render's.
+ *
+ * --depth reads as in every command: 0 the wall time and the rates, 1 adds the time shares per
+ * component, 2 per layer, 3 per module. A warning about the spread of the runs comes before any
+ * rate, so no efficiency is read without it.
  */
+import { modelLabel } from '../config/model_config.js';
 import { MATMUL_COMPONENT_SHORT, configJson, runLabel } from './labels.js';
 import { formatFlops, formatPercent, groupDigits } from '../core/format.js';
-import { heading, list, paragraph, tableBlock, type Block, type Cell, type Report } from '../render/table.js';
+import {
+  heading,
+  list,
+  paragraph,
+  tableBlock,
+  type Block,
+  type Cell,
+  type Depth,
+  type Report,
+} from '../render/table.js';
 import type { MatmulComponent } from '../analytic/types.js';
 import { gflopsPerSecond, NON_MATMUL, sharesByComponent, sharesByPath, type ShareRow } from '../timing/attribution.js';
-import type { ForwardCalibration, MatmulCalibration } from '../timing/calibrate.js';
+import type { MatmulCalibration } from '../timing/calibrate.js';
 import { efficiency, whereTimeGoes } from '../timing/diagnosis.js';
-import type { PeakEstimate } from '../timing/peak.js';
+import { isSpreadLarge, LARGE_SPREAD_RATIO, spreadRatio, type SampleSummary } from '../timing/statistics.js';
 import type { TimingSweep } from '../timing/sweep.js';
 import type { ForwardTiming } from '../timing/time_forward.js';
+import type { ModelTiming } from '../timing/time_model.js';
 import type { ActiveBackend } from '../runtime/backend.js';
-
-export interface TimeReportInput {
-  readonly timing: ForwardTiming;
-  readonly calibration: ForwardCalibration | undefined;
-  readonly peak: PeakEstimate | undefined;
-  /** Shares per component when undefined, else per module path rolled up to this depth. */
-  readonly depth: number | undefined;
-}
 
 const ms = (value: number) => value.toFixed(value >= 100 ? 1 : value >= 1 ? 2 : 3);
 const gflops = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : 'n/a');
@@ -44,15 +50,63 @@ function backendJson(backend: ActiveBackend) {
   };
 }
 
-function shareKey(row: ShareRow, byComponent: boolean): string {
-  if (byComponent) {
+/** How the time shares are grouped at each depth from 1: components, layers, whole module paths. */
+type ShareGrouping = 'component' | 'layer' | 'module';
+
+const SHARE_GROUPINGS: readonly ShareGrouping[] = ['component', 'layer', 'module'];
+
+/** Path segments a grouping keeps: "layers.3" per layer; every segment per module. */
+const PATH_SEGMENTS: Readonly<Record<Exclude<ShareGrouping, 'component'>, number>> = {
+  layer: 2,
+  module: Number.POSITIVE_INFINITY,
+};
+
+function shareKey(row: ShareRow, grouping: ShareGrouping): string {
+  if (grouping === 'component') {
     return row.key === NON_MATMUL ? 'non-matmul' : (MATMUL_COMPONENT_SHORT[row.key as MatmulComponent] ?? row.key);
   }
   return row.key === '' ? '(outside modules)' : row.key;
 }
 
-function shareRows(timing: ForwardTiming, depth: number | undefined): ShareRow[] {
-  return depth === undefined ? sharesByComponent(timing.records) : sharesByPath(timing.records, depth);
+function shareRows(timing: ForwardTiming, grouping: ShareGrouping): ShareRow[] {
+  return grouping === 'component'
+    ? sharesByComponent(timing.records)
+    : sharesByPath(timing.records, PATH_SEGMENTS[grouping]);
+}
+
+const SHARE_TITLES: Readonly<Record<ShareGrouping, string>> = {
+  component: 'per component',
+  layer: 'per layer',
+  module: 'per module',
+};
+
+const times = (ratio: number) => (Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : 'unbounded');
+
+/**
+ * One sentence per timing whose runs spread over LARGE_SPREAD_RATIO (max/min): its median, and
+ * every rate or efficiency taken from it, is then not the backend's speed but the machine's mood.
+ */
+export function spreadWarnings(
+  measured: readonly { readonly what: string; readonly summary: SampleSummary }[],
+): string[] {
+  return measured
+    .filter(({ summary }) => isSpreadLarge(summary))
+    .map(
+      ({ what, summary }) =>
+        `Warning: the ${summary.count} ${what} took from ${ms(summary.min)} to ${ms(summary.max)} ms (max/min ` +
+        `${times(spreadRatio(summary))}, over ${LARGE_SPREAD_RATIO}x), so the median ${ms(summary.median)} ms and ` +
+        'every rate and efficiency taken from it are uncertain: the machine was busy or the timing is unsteady. ' +
+        'Rerun on a quieter machine, or with more --runs.',
+    );
+}
+
+function calibrationSpreads(calibration: ModelTiming['calibration']) {
+  if (calibration === undefined) return [];
+  const runs = (matmul: MatmulCalibration) => ({
+    what: `calls of the bare matmul ${matmul.label}`,
+    summary: matmul.summary,
+  });
+  return [runs(calibration.dispatched), ...(calibration.fastPath === undefined ? [] : [runs(calibration.fastPath)])];
 }
 
 function calibrationJson(calibration: MatmulCalibration | undefined, achieved: number) {
@@ -67,11 +121,14 @@ function calibrationJson(calibration: MatmulCalibration | undefined, achieved: n
   };
 }
 
-export function timeReport({ timing, calibration, peak, depth }: TimeReportInput): Report {
+export function timeReport({ timing, calibration, peak }: ModelTiming, depth: Depth): Report {
   const { summary, config, run, backend } = timing;
   const blocks: Block[] = [
     heading(`Forward time: ${modelLabel(config)}, ${runLabel(run)}, on ${backend.name}`, 1),
     paragraph(kernelTimeSentence(backend)),
+    ...spreadWarnings([{ what: 'untraced forward passes', summary }, ...calibrationSpreads(calibration)]).map(
+      (warning) => paragraph(warning),
+    ),
   ];
 
   blocks.push(
@@ -150,39 +207,50 @@ export function timeReport({ timing, calibration, peak, depth }: TimeReportInput
     }),
   );
 
-  const rows = shareRows(timing, depth);
-  const byComponent = depth === undefined;
-  blocks.push(
-    tableBlock({
-      title: byComponent
-        ? 'Share of kernel time beside share of FLOPs, per component (one traced run)'
-        : `Share of kernel time beside share of FLOPs, per module at depth ${depth} (one traced run)`,
-      columns: [
-        { header: byComponent ? 'component' : 'module' },
-        { header: 'kernels', align: 'right' },
-        { header: 'time ms', align: 'right' },
-        { header: 'time share', align: 'right' },
-        { header: 'FLOP share', align: 'right' },
-        { header: 'GFLOP/s', align: 'right' },
-      ],
-      rows: rows.map((row) => [
-        shareKey(row, byComponent),
-        row.kernels,
-        ms(row.timeMs),
-        formatPercent(row.timeShare),
-        formatPercent(row.flopShare),
-        gflops(gflopsPerSecond(row.flops, row.timeMs)),
-      ]),
-      totals: [
-        ['kernels in total', rows.reduce((n, row) => n + row.kernels, 0), ms(timing.kernelMs), '100.0%', '100.0%', ''],
-      ],
-      notes: [
-        `Kernel times from one traced run (wall ${ms(timing.tracedWallMs)} ms, of which ${ms(timing.kernelMs)} ms inside kernels); ` +
-          'each kernel is attributed to the module path it ran in.',
-        'FLOPs are matmul FLOPs plus non-matmul FLOPs by the rule table; kernels without a rule add time but no FLOPs.',
-      ],
-    }),
-  );
+  // Depth 1 adds the shares per component, 2 per layer, 3 per module, as verify adds its tables.
+  const groupings = SHARE_GROUPINGS.slice(0, depth);
+  for (const grouping of groupings) {
+    const shares = shareRows(timing, grouping);
+    blocks.push(
+      tableBlock({
+        title: `Share of kernel time beside share of FLOPs, ${SHARE_TITLES[grouping]} (one traced run)`,
+        columns: [
+          { header: grouping },
+          { header: 'kernels', align: 'right' },
+          { header: 'time ms', align: 'right' },
+          { header: 'time share', align: 'right' },
+          { header: 'FLOP share', align: 'right' },
+          { header: 'GFLOP/s', align: 'right' },
+        ],
+        rows: shares.map((row) => [
+          shareKey(row, grouping),
+          row.kernels,
+          ms(row.timeMs),
+          formatPercent(row.timeShare),
+          formatPercent(row.flopShare),
+          gflops(gflopsPerSecond(row.flops, row.timeMs)),
+        ]),
+        totals: [
+          [
+            'kernels in total',
+            shares.reduce((n, row) => n + row.kernels, 0),
+            ms(timing.kernelMs),
+            '100.0%',
+            '100.0%',
+            '',
+          ],
+        ],
+        notes: [
+          `Kernel times from one traced run (wall ${ms(timing.tracedWallMs)} ms, of which ${ms(timing.kernelMs)} ms inside kernels); ` +
+            'each kernel is attributed to the module path it ran in.',
+          'FLOPs are matmul FLOPs plus non-matmul FLOPs by the rule table; kernels without a rule add time but no FLOPs.',
+        ],
+      }),
+    );
+  }
+  // JSON carries the finest grouping shown, and the components at depth 0.
+  const grouping = groupings.at(-1) ?? 'component';
+  const rows = shareRows(timing, grouping);
 
   const diagnosis =
     calibration === undefined
@@ -195,7 +263,7 @@ export function timeReport({ timing, calibration, peak, depth }: TimeReportInput
           calibratedLabel: (calibration.fastPath ?? calibration.dispatched).label,
           tracedWallMs: timing.tracedWallMs,
         });
-  if (diagnosis.length > 0) {
+  if (depth >= 1 && diagnosis.length > 0) {
     blocks.push(heading('Where the time goes', 2), paragraph(diagnosis[0] as string));
     if (diagnosis.length > 1) blocks.push(list(diagnosis.slice(1)));
   }
@@ -244,7 +312,7 @@ export function timeReport({ timing, calibration, peak, depth }: TimeReportInput
               machine_gflops: peak.machineGflops,
             },
       shares: {
-        by: byComponent ? 'component' : `depth ${depth}`,
+        by: grouping,
         rows: rows.map((row) => ({
           key: row.key,
           kernels: row.kernels,
@@ -271,6 +339,9 @@ export function sweepTimingReport(sweep: TimingSweep): Report {
   const blocks: Block[] = [
     heading(`Forward time across ${points.length} points on ${backend.name}`, 1),
     paragraph(kernelTimeSentence(backend)),
+    ...spreadWarnings(
+      points.map(({ label, timing }) => ({ what: `untraced forward passes of ${label}`, summary: timing.summary })),
+    ).map((warning) => paragraph(warning)),
   ];
   blocks.push(
     tableBlock({

@@ -7,7 +7,7 @@ import { modelLabel } from '../config/model_config.js';
  */
 import { totalsByPath, type KernelTotals } from '../trace/summary.js';
 import type { KernelRecord, TensorSignature } from '../core/kernel_record.js';
-import type { TracedRun } from '../verify/verify_model.js';
+import type { TracedRun } from '../runtime/traced_run.js';
 import { formatFlops, formatShare, groupDigits } from '../core/format.js';
 import { configJson, dimensionsLabel, runLabel } from './labels.js';
 import { heading, paragraph, tableBlock, type Cell, type Depth, type Report, type Table } from '../render/table.js';

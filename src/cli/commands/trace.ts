@@ -35,7 +35,7 @@ export const registerTrace: RegisterCommand = (program, context) => {
   addModelOverrideOptions(command);
   addFormatOption(command).action(async (model: string | undefined, options: TraceOptions) => {
     const { config, run } = loadModelRun(model, options, context);
-    const runOptions = modelRunOptionsOf(options);
+    const runOptions = modelRunOptionsOf(options, context);
     // TensorFlow.js loads only once a model is to run, so the counting commands start fast.
     const [{ traceForward }, { traceReport }] = await Promise.all([
       import('../../runtime/traced_run.js'),

@@ -61,7 +61,7 @@ export const registerVerify: RegisterCommand = (program, context) => {
   addModelOverrideOptions(command);
   addFormatOption(command).action(async (model: string | undefined, options: VerifyOptions) => {
     const { config, run } = loadModelRun(model, options, context);
-    const runOptions = modelRunOptionsOf(options);
+    const runOptions = modelRunOptionsOf(options, context);
     const lib = await verification();
     // The training step first: one that cannot fit is refused before the forward pass spends its time.
     const training = options.train === true ? await lib.verifyTraining({ config, run, ...runOptions }) : undefined;

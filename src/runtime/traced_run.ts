@@ -1,0 +1,215 @@
+/**
+ * Running the model under the tracer: one forward pass, or one training step (loss, attributed
+ * backward pass, AdamW, peak memory). Each goes through setUpRun (the run checked, the backend
+ * started, the memory guard applied before a tensor exists), makes its weights and inputs,
+ * traces, and releases every tensor, also on a throw. Progress is reported as each kernel starts:
+ * which layer the pass has reached. Verification (src/verify) compares what these return with
+ * the formulas; the trace and verify commands render it.
+ */
+import type * as tf from '@tensorflow/tfjs';
+
+import type { KernelRecord } from '../core/kernel_record.js';
+import { currentModulePath } from '../core/scope.js';
+import { currentPhase } from '../core/phase.js';
+import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { modelLabel } from '../config/model_config.js';
+import { explainMetaError } from '../meta/explain_meta_error.js';
+import { DEFAULT_ADAMW, disposeAdamW, initAdamW, type AdamWHyperparameters, type AdamWState } from '../model/adamw.js';
+import {
+  disposeWeights,
+  forward,
+  initWeights,
+  tokenIds,
+  weightEntries,
+  type ModelParts,
+  type TransformerWeights,
+} from '../model/index.js';
+import { targetIds } from '../model/target_ids.js';
+import { parametersOf, toTrainable } from '../model/trainable_weights.js';
+import { trainingStep } from '../model/training_step.js';
+import { measurePeakMemory, type MemoryPeak } from '../trace/memory_peak.js';
+import { traceTotals, type KernelTotals } from '../trace/summary.js';
+import { traceKernels } from '../trace/tracer.js';
+import type { ActiveBackend } from './backend.js';
+import type { MemoryGuardEstimate } from './memory_guard.js';
+import { RunProgress } from './progress.js';
+import type { ModelRunOptions } from './run_options.js';
+import { setUpRun } from './run_setup.js';
+
+export interface ForwardTraceOptions extends ModelRunOptions {
+  /** Modules to replace, to plant a wrong model. */
+  readonly parts?: Partial<ModelParts>;
+  /** Record each kernel's wall time. */
+  readonly timeKernels?: boolean;
+}
+
+export interface TracedRun {
+  readonly config: ModelConfig;
+  readonly run: RunShape;
+  readonly backend: ActiveBackend;
+  readonly records: readonly KernelRecord[];
+  /** Totals over the outermost kernels. */
+  readonly totals: KernelTotals;
+  /** The logits' shape, [B, T, V] for a correct model. */
+  readonly logitsShape: readonly number[];
+  /** The memory guard's estimate; undefined on meta, which holds no data. */
+  readonly memoryEstimate: MemoryGuardEstimate | undefined;
+}
+
+export interface TrainingTraceOptions extends ModelRunOptions {
+  /** Modules to replace, to plant a wrong model. */
+  readonly parts?: Partial<ModelParts>;
+  readonly hyper?: AdamWHyperparameters;
+}
+
+export interface TracedTrainingStep {
+  readonly config: ModelConfig;
+  readonly run: RunShape;
+  readonly backend: ActiveBackend;
+  /** Every kernel of the step in execution order, each with its phase. */
+  readonly records: readonly KernelRecord[];
+  readonly memory: MemoryPeak;
+  /** The memory guard's estimate; undefined on meta, which holds no data. */
+  readonly memoryEstimate: MemoryGuardEstimate | undefined;
+  /** The loss before the update; undefined on meta, which has no values. */
+  readonly loss: number | undefined;
+  readonly hyper: AdamWHyperparameters;
+}
+
+/** "gpt2-small (batch 1 x 512 tokens) on wasm". */
+function runTitle(config: ModelConfig, run: RunShape, backend: ActiveBackend): string {
+  return `${modelLabel(config)} (batch ${run.batch} x ${run.seq} tokens) on ${backend.name}`;
+}
+
+/**
+ * Where a pass has got, from the module path of the kernel starting: step 0 the embeddings,
+ * step i + 1 layer i, step L + 1 the final norm, lm_head and loss; L + 2 steps in all.
+ */
+function layerStep(path: string, layers: number): number {
+  if (!path.startsWith('layers.')) {
+    return path === '' || path.endsWith('embeddings') || path.startsWith('token_') ? 0 : layers + 1;
+  }
+  const layer = Number.parseInt(path.slice('layers.'.length), 10);
+  return Number.isInteger(layer) ? Math.min(layer + 1, layers) : 0;
+}
+
+function layerStepText(step: number, layers: number): string {
+  if (step === 0) return 'embeddings';
+  return step > layers ? 'final norm and lm_head' : `layer ${step} of ${layers}`;
+}
+
+/**
+ * The tracer asks its `phaseOf` as each kernel starts: the one call it makes per kernel, so a
+ * traced run reports its progress there, at no cost beyond a string comparison while the layer
+ * stays the same.
+ */
+function kernelProgress(
+  progress: RunProgress,
+  layers: number,
+  phaseOf: () => ReturnType<typeof currentPhase>,
+): () => ReturnType<typeof currentPhase> {
+  const perPass = layers + 2;
+  let lastPath: string | undefined;
+  let lastPhase: ReturnType<typeof currentPhase>;
+  return () => {
+    const phase = phaseOf();
+    const path = currentModulePath();
+    if (path === lastPath && phase === lastPhase) return phase;
+    lastPath = path;
+    lastPhase = phase;
+    const step = layerStep(path, layers);
+    if (phase === 'optimizer') progress.update(2 * perPass, 2 * perPass + 1, 'AdamW update');
+    else if (phase === 'backward')
+      progress.update(perPass + (perPass - 1 - step), 2 * perPass + 1, `backward, ${layerStepText(step, layers)}`);
+    else if (phase === 'forward') progress.update(step, 2 * perPass + 1, `forward, ${layerStepText(step, layers)}`);
+    else progress.update(step, perPass, layerStepText(step, layers));
+    return phase;
+  };
+}
+
+/** Trace one forward pass of `config` at `run` on the chosen backend. */
+export async function traceForward(options: ForwardTraceOptions): Promise<TracedRun> {
+  const { config, run } = options;
+  const { backend, real, init, seed, estimate: memoryEstimate } = await setUpRun(options, 'forward');
+  const progress = new RunProgress(options.progress, `forward pass of ${runTitle(config, run, backend)}`);
+
+  let weights: TransformerWeights | undefined;
+  let ids: tf.Tensor2D | undefined;
+  try {
+    progress.update(0, config.num_layers + 2, 'making weights');
+    weights = initWeights(config, { seed, init });
+    ids = tokenIds(config, run, { seed, init });
+    const modelWeights = weights;
+    const modelIds = ids;
+    const trace = traceKernels(() => forward(config, modelWeights, modelIds, options.parts), {
+      timeKernels: options.timeKernels === true,
+      phaseOf: kernelProgress(progress, config.num_layers, () => undefined),
+    });
+    const logitsShape = trace.result.shape.slice();
+    trace.result.dispose();
+    return {
+      config,
+      run,
+      backend,
+      records: trace.records,
+      totals: traceTotals(trace.records),
+      logitsShape,
+      memoryEstimate,
+    };
+  } catch (error) {
+    // A kernel meta lacks must stop the run by name, never yield a wrong number.
+    throw real ? error : explainMetaError(error);
+  } finally {
+    ids?.dispose();
+    if (weights !== undefined) disposeWeights(weights);
+    progress.finish();
+  }
+}
+
+/** Trace one training step of `config` at `run` on the chosen backend. */
+export async function traceTrainingStep(options: TrainingTraceOptions): Promise<TracedTrainingStep> {
+  const { config, run } = options;
+  const { backend, real, init, seed, estimate: memoryEstimate } = await setUpRun(options, 'training step');
+  const hyper = options.hyper ?? DEFAULT_ADAMW;
+  const progress = new RunProgress(options.progress, `training step of ${runTitle(config, run, backend)}`);
+
+  let weights: TransformerWeights | undefined;
+  let optimizer: AdamWState | undefined;
+  const inputs: tf.Tensor[] = [];
+  try {
+    progress.update(0, 2 * (config.num_layers + 2) + 1, 'making weights');
+    weights = toTrainable(initWeights(config, { seed, init }));
+    optimizer = initAdamW(parametersOf(weights));
+    const ids = tokenIds(config, run, { seed, init });
+    inputs.push(ids);
+    const targets = targetIds(config, run, { seed, init });
+    inputs.push(targets);
+    const model = weights;
+    const state = optimizer;
+    const held = [
+      ...weightEntries(model).map((entry) => entry.tensor),
+      ...state.moments.flatMap((moment) => [moment.first, moment.second]),
+      ...inputs,
+    ];
+    const { result: trace, memory } = measurePeakMemory(held, () =>
+      traceKernels(() => trainingStep(config, model, { ids, targets }, state, hyper, options.parts), {
+        phaseOf: kernelProgress(progress, config.num_layers, currentPhase),
+      }),
+    );
+    let loss: number | undefined;
+    try {
+      loss = real ? (trace.result.dataSync()[0] as number) : undefined;
+    } finally {
+      trace.result.dispose();
+    }
+    return { config, run, backend, records: trace.records, memory, memoryEstimate, loss, hyper };
+  } catch (error) {
+    // A kernel meta lacks must stop the run by name, never yield a wrong number.
+    throw real ? error : explainMetaError(error);
+  } finally {
+    for (const tensor of inputs) tensor.dispose();
+    if (optimizer !== undefined) disposeAdamW(optimizer);
+    if (weights !== undefined) disposeWeights(weights);
+    progress.finish();
+  }
+}
