@@ -4,23 +4,22 @@
  *   docs/flop-shares-by-context.svg  FLOP shares of GPT-2 XL from 1K to 64K tokens
  * Run after a build: `npm run build && node dist/scripts/render_docs_charts.js`.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../src/core/package_root.js';
-import { FIGURE_FILES } from '../src/views/document.js';
-import { collectReportData, renderShareCharts } from '../src/views/report_data.js';
+import { documentFigures, drawDocument } from '../src/render/document.js';
+import { writeFilesAtomically } from '../src/render/write_report_files.js';
+import { buildReportDocument, FIGURE_FILES } from '../src/views/document.js';
+import { collectReportData } from '../src/views/report_data.js';
 
-const docsDir = join(packageRoot(), 'docs');
-const charts = await renderShareCharts(collectReportData());
-mkdirSync(docsDir, { recursive: true });
-for (const [file, svg] of [
-  [FIGURE_FILES.sharesBySize, charts.sharesBySize],
-  [FIGURE_FILES.sharesByContext, charts.sharesByContext],
-] as const) {
-  // Written beside the target and renamed, so an interrupted run never leaves half an SVG.
-  const target = join(docsDir, file);
-  const staging = `${target}.tmp-${process.pid}`;
-  writeFileSync(staging, svg);
-  renameSync(staging, target);
-  process.stdout.write(`wrote ${target}\n`);
-}
+const CHARTS: readonly string[] = [FIGURE_FILES.sharesBySize, FIGURE_FILES.sharesByContext];
+
+// The report's own figures, drawn as the report draws them; no run is traced for the charts.
+const document = buildReportDocument({ ...collectReportData(), verifications: [] });
+const figures = documentFigures(await drawDocument(document)).filter((figure) => CHARTS.includes(figure.file));
+// Both charts replace the old ones together, or neither does.
+const written = await writeFilesAtomically(
+  join(packageRoot(), 'docs'),
+  figures.map((figure) => ({ name: figure.file, content: figure.svg })),
+  'docs',
+);
+for (const path of written) process.stdout.write(`wrote ${path}\n`);

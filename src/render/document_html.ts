@@ -3,7 +3,7 @@
  * so the file opens offline, from any directory, with nothing to fetch.
  */
 import { displayText } from './cell_text.js';
-import type { DocumentPart, ReportDocument } from './document.js';
+import type { DocumentPart, DrawnFigure, ReportDocument } from './document.js';
 import type { Alignment, Block, Cell, Table } from './table.js';
 
 const STYLE = `
@@ -29,7 +29,7 @@ export function escapeHtml(text: string): string {
     .replaceAll("'", '&#39;');
 }
 
-export function renderDocumentHtml(document: ReportDocument): string {
+export function renderDocumentHtml(document: ReportDocument<DrawnFigure>): string {
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',
@@ -47,7 +47,7 @@ export function renderDocumentHtml(document: ReportDocument): string {
   ].join('\n');
 }
 
-function renderPart(part: DocumentPart): string {
+function renderPart(part: DocumentPart<DrawnFigure>): string {
   if (part.kind === 'figure') {
     return [
       `<figure id="${escapeHtml(part.id)}" data-chart="${escapeHtml(part.id)}">`,

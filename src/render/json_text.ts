@@ -40,7 +40,7 @@ export function toJsonValue(value: unknown): JsonValue {
   }
   if (value === null) return null;
   if (Array.isArray(value)) return value.map((item: unknown) => toJsonValue(item));
-  const object: { [key: string]: JsonValue } = {};
+  const object: Record<string, JsonValue> = {};
   if (value instanceof Map) {
     for (const [key, item] of value as Map<unknown, unknown>) {
       if (item !== undefined) object[String(key)] = toJsonValue(item);

@@ -30,7 +30,7 @@ import { numericShapes } from './flops_report.js';
 import { configJson, dimensionsLabel, flopConventions, matmulComponentLabels } from './labels.js';
 import { componentShares, SHARE_COLUMNS, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
-import { heading, list, paragraph, tableBlock, type Block, type Cell, type Report } from '../render/table.js';
+import { heading, list, paragraph, tableBlock, type Cell, type Report } from '../render/table.js';
 
 export interface AnswersInput {
   /** (a)-(c): the model, its parameters and weight memory, and one forward pass at its context length. */

@@ -1,6 +1,6 @@
 /**
- * Charts as Vega-Lite specs built from computed counts, rendered to SVG by Vega without a
- * browser (renderer 'none'). Each chart's marks carry a stable name (see CHART_MARKS) so the
+ * Charts as Vega-Lite specs built from computed counts; render/chart_svg.ts draws them to SVG
+ * with Vega, without a browser. Each chart's marks carry a stable name (see CHART_MARKS) so the
  * SVG can be inspected: Vega writes a mark's name into its group's class, e.g.
  * `<g class="mark-rect role-mark flop_shares_by_size_bars">`, and gives every drawn item
  * role="graphics-symbol" and an aria-label with its data.
@@ -228,28 +228,6 @@ export function timeVsFlopsSpec(points: readonly TimingPoint[], backend: string)
       },
     ],
   };
-}
-
-/**
- * The spec drawn to a standalone SVG string. Vega numbers clip paths and gradients from 1 in
- * every view, so two charts inlined in one page would share ids: `idPrefix` makes them unique.
- */
-export async function renderChartSvg(spec: TopLevelSpec, idPrefix = ''): Promise<string> {
-  // Loaded here, not at the top: vega takes ~0.4 s to load and only `report` draws charts.
-  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
-  try {
-    const svg = await view.toSVG();
-    return idPrefix === '' ? svg : prefixSvgIds(svg, idPrefix);
-  } finally {
-    view.finalize();
-  }
-}
-
-function prefixSvgIds(svg: string, prefix: string): string {
-  return svg
-    .replace(/\bid="([^"]+)"/g, (_match, id: string) => `id="${prefix}${id}"`)
-    .replace(/url\(#([^)]+)\)/g, (_match, id: string) => `url(#${prefix}${id})`);
 }
 
 function uniqueSeqs(points: readonly SweepPoint[]): string {

@@ -13,8 +13,9 @@ import { formatFlops, groupDigits } from '../core/format.js';
 import { flopConventions, matmulComponentLabels } from './labels.js';
 import { SHARE_COLUMNS, shareCells } from './shares.js';
 import { fixed, heading, paragraph, tableBlock, type Block, type Cell } from '../render/table.js';
-import type { DocumentPart, Figure, ReportDocument } from '../render/document.js';
+import type { DocumentPart, ReportDocument } from '../render/document.js';
 import type { TimingData } from './timing_input.js';
+import { sharesByContextSpec, sharesBySizeSpec, timeVsFlopsSpec } from './charts.js';
 import {
   runName,
   verificationMark,
@@ -23,24 +24,20 @@ import {
   type Verification,
 } from './verification_marks.js';
 
-/** The SVGs of the report's charts, drawn by charts.ts. */
-export interface ReportCharts {
-  readonly sharesBySize: string;
-  readonly sharesByContext: string;
-  readonly timeVsFlops?: string;
-}
-
 export interface ReportDocumentInput {
   readonly answers: AnswersInput;
   /** One model at growing sequence lengths, for the line chart and its table. */
   readonly contextSweep: readonly SweepPoint[];
   readonly conventions: CountingConventions;
   readonly verifications: readonly RunVerification[];
-  readonly charts: ReportCharts;
   readonly timing?: TimingData;
-  /** How to produce timing data, shown when there is none. */
-  readonly timingHint: string;
 }
+
+/** How to produce timing data, shown when there is none. */
+const TIMING_HINT =
+  'Time a series of forward passes and pass the JSON to the report: ' +
+  '`flopledger time tiny --sweep seq=16,32,64 --format json > timing.json`, then ' +
+  '`flopledger report --timing timing.json`.';
 
 export const FIGURE_FILES = {
   sharesBySize: 'flop-shares-by-size.svg',
@@ -98,7 +95,7 @@ export function buildReportDocument(input: ReportDocumentInput): ReportDocument 
       file: FIGURE_FILES.sharesBySize,
       title: 'Forward FLOP shares by component across model sizes',
       caption: `Stacked shares of forward matmul FLOPs for ${answers.sizes.map((p) => p.config.name).join(', ')}.`,
-      svg: input.charts.sharesBySize,
+      spec: sharesBySizeSpec(answers.sizes),
     },
     ...sections.e,
     verifiedLine(longRuns),
@@ -109,7 +106,7 @@ export function buildReportDocument(input: ReportDocumentInput): ReportDocument 
       file: FIGURE_FILES.sharesByContext,
       title: 'Forward FLOP shares by component against context length',
       caption: `${modelLabel(input.contextSweep[0]?.config ?? answers.model.config)} from ${seqRange(input.contextSweep)} tokens (log2 axis).`,
-      svg: input.charts.sharesByContext,
+      spec: sharesByContextSpec(input.contextSweep),
     },
     ...conventionsBlocks(input.conventions, markOf(input.conventions.config, input.conventions.run)),
     ...timingParts(input),
@@ -224,9 +221,7 @@ function largestFromSentence(points: readonly SweepPoint[]): string {
 function timingParts(input: ReportDocumentInput): DocumentPart[] {
   const { timing } = input;
   const lead = heading('Time against FLOPs');
-  if (timing === undefined || input.charts.timeVsFlops === undefined) {
-    return [lead, paragraph(`No timing data was given. ${input.timingHint}`)];
-  }
+  if (timing === undefined) return [lead, paragraph(`No timing data was given. ${TIMING_HINT}`)];
   return [
     lead,
     paragraph(
@@ -239,7 +234,7 @@ function timingParts(input: ReportDocumentInput): DocumentPart[] {
       file: FIGURE_FILES.timeVsFlops,
       title: 'Measured time against FLOPs',
       caption: `${timing.points.length} measured runs on ${timing.backend}.`,
-      svg: input.charts.timeVsFlops,
+      spec: timeVsFlopsSpec(timing.points, timing.backend),
     },
     tableBlock({
       columns: [

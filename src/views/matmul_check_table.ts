@@ -23,7 +23,7 @@ export function mismatchSummary(matmuls: MatmulComparison): string {
 
 /** Every check on one row, expected and traced shapes side by side with how they were compared. */
 export function matmulCheckTable(title: string, checks: readonly MatmulCheck[]): Table {
-  const cell = (value: bigint | undefined): Cell => (value === undefined ? '-' : value);
+  const cell = (value: bigint | undefined): Cell => value ?? '-';
   return {
     title,
     columns: [

@@ -1,6 +1,6 @@
+import { seedAnswers } from '../../views/report_data.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import { addFormatOption, writeReport, type FormatOptions } from '../options.js';
-import { seedAnswers } from '../seed_answers.js';
 
 export const registerAnswers: RegisterCommand = (program, context) => {
   const command = program
