@@ -1,7 +1,9 @@
 /**
  * The shape-only `meta` backend: tensors hold {shape, dtype} and no data, so a forward pass of any
  * size traces in milliseconds. Weights there come from tf.fill (tf.zeros and tf.ones build full JS
- * arrays before the backend sees them).
+ * arrays before the backend sees them), and host-made constants such as the rope tables from
+ * src/model/host_constant.ts, which skips their values here: no array proportional to the model
+ * is ever made for meta (test/meta_size.test.ts).
  */
 import { findBackendFactory, getKernel, registerBackend, registerKernel } from '@tensorflow/tfjs';
 
