@@ -47,6 +47,16 @@ describe('--seq past the context: one rule in every command', () => {
     expect(model.context_length).toBe(2048);
   });
 
+  it('time raises the context of a RoPE model, with the note', async () => {
+    const quick = ['--runs', '1', '--warmup', '1', '--no-calibrate', '--backend', 'cpu', '--format', 'json'];
+    const { code, stdout, stderr } = await cli('time', 'tiny', '--seq', '65', ...quick);
+    expect(stderr).toBe(
+      "flopledger: note: --seq 65 is past tiny's context_length 64; counted with the context raised to 65 (as --ctx 65)\n",
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).model.context_length).toBe(65);
+  });
+
   it('counts the raised run as --ctx would: the closed form at T = 2,048', async () => {
     const { stdout } = await cli('flops', 'gpt2-xl', '--seq', '2048', '--format', 'json');
     const withCtx = await cli('flops', 'gpt2-xl', '--ctx', '2048', '--seq', '2048', '--format', 'json');
@@ -67,6 +77,8 @@ describe('--seq past the context: one rule in every command', () => {
     ['verify', '--seq', '2048', '--backend', 'meta'],
     ['trace', '--seq', '2048', '--backend', 'meta'],
     ['sweep', '--seq', '1024,2048'],
+    ['time', '--seq', '2048'],
+    ['time', '--sweep', 'seq=512,2048'],
   ])('%s refuses a model with learned positions', async (command, ...flags) => {
     expect(await refusal(command, 'gpt2-original-small', ...flags)).toBe(refused);
   });
@@ -193,6 +205,12 @@ describe('a bad choice flag: the fix is a flag', () => {
 });
 
 describe('--depth: 0 to 3 in every command', () => {
+  it('time refuses 4 as every command does', async () => {
+    expect(await refusal('time', 'tiny', '--depth', '4')).toBe(
+      "flopledger: option '--depth <depth>' argument '4' is invalid. Allowed choices are 0, 1, 2, 3. (see flopledger time --help)",
+    );
+  });
+
   it.each(['params', 'flops', 'train', 'trace', 'verify'])('%s takes 0 and refuses 4', async (command) => {
     const backend = command === 'trace' || command === 'verify' ? ['--backend', 'meta'] : [];
     const zero = await cli(command, 'tiny', '--depth', '0', ...backend);

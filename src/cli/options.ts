@@ -12,7 +12,6 @@ import {
   architectureOf,
   loadModelConfig,
   loadModelConfigFile,
-  resolveRunShape,
   type ConfigOverrides,
 } from '../config/index.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
@@ -254,14 +253,6 @@ export function fitRunShape(
   const batch = options.batch === undefined ? 1 : parsePositiveInteger(options.batch, '--batch');
   const seq = options.seq === undefined ? config.context_length : parsePositiveInteger(options.seq, '--seq');
   return { config: fitContext(config, seq, context), run: { batch, seq } };
-}
-
-/** The run shape alone, refusing a seq past the context: what `time` reads until it takes fitRunShape. */
-export function runShapeOf(config: ModelConfig, options: RunShapeOptions): RunShape {
-  return resolveRunShape(config, {
-    ...(options.batch === undefined ? {} : { batch: parsePositiveInteger(options.batch, '--batch') }),
-    ...(options.seq === undefined ? {} : { seq: parsePositiveInteger(options.seq, '--seq') }),
-  });
 }
 
 /** What a command reporting on one model at one run shape reads: the model, --batch/--seq, --format and --depth. */
