@@ -126,7 +126,7 @@ export interface PipelineStage {
   readonly rows: readonly ShardedParameterRow[];
   /** Parameters on each device of this stage. */
   readonly parameters: bigint;
-  /** Parameters of one of this stage's blocks on each device (0n for a stage without blocks, which cannot occur). */
+  /** Parameters of one of this stage's blocks on each device (every block has the same). */
   readonly perLayer: bigint;
 }
 
