@@ -16,12 +16,12 @@
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** `camelCase` -> `camel_case`; keys that are not lower camelCase identifiers are kept. */
-export function jsonKey(name: string): string {
+function jsonKey(name: string): string {
   return /^[a-z][A-Za-z0-9]*$/.test(name) ? name.replace(/[A-Z]/g, (capital) => `_${capital.toLowerCase()}`) : name;
 }
 
 /** `value` as plain JSON data under the rules above. */
-export function toJsonValue(value: unknown): JsonValue {
+function toJsonValue(value: unknown): JsonValue {
   switch (typeof value) {
     case 'bigint':
       return value.toString();

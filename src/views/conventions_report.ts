@@ -35,7 +35,7 @@ function siOf(unit: 'FLOP' | 'MAC' | 'parameters', value: bigint): string {
   return formatCountSi(value);
 }
 
-export function conventionsTable(conventions: CountingConventions, verifiedAs?: string): Table {
+function conventionsTable(conventions: CountingConventions, verifiedAs?: string): Table {
   return {
     title: `The same model counted under each convention (${runLabel(conventions.run)})`,
     columns: [
@@ -66,7 +66,7 @@ function perTokenSi(value: Rational): string {
   return formatSi(value.numerator / value.denominator, 'FLOP');
 }
 
-export function publishedTable(conventions: CountingConventions, verifiedAs?: string): Table {
+function publishedTable(conventions: CountingConventions, verifiedAs?: string): Table {
   return {
     title: `Published approximations per token against flopledger's exact count (T = ${groupDigits(BigInt(conventions.run.seq))})`,
     columns: [

@@ -32,7 +32,7 @@ export function matmulComponentLabels(configs: readonly ModelConfig[]): Readonly
  * The non-matmul work these models do besides matmuls, in words: "norms, softmax, RoPE and
  * SiLU" for a Llama-style model, "norms, softmax and GELU" for GPT-2's architecture.
  */
-export function nonMatmulWork(configs: readonly ModelConfig[]): string {
+function nonMatmulWork(configs: readonly ModelConfig[]): string {
   const architectures = configs.map(architectureOf);
   const parts = [
     'norms',

@@ -10,7 +10,7 @@ import type { Cell, Table } from '../render/table.js';
 export const MATCH_MARK = '✓ exact';
 
 /** "✓ exact", or the kind of mismatch: "✗ shape". */
-export function checkStatus(check: MatmulCheck): string {
+function checkStatus(check: MatmulCheck): string {
   return check.mismatch === undefined ? MATCH_MARK : `✗ ${check.mismatch}`;
 }
 

@@ -36,7 +36,7 @@ const LONG_CONTEXT = 16_384;
 const CONTEXT_SERIES = [1024, 2048, 4096, 8192, 16_384, 32_768, 65_536] as const;
 
 /** What the answers (a)-(e) are computed from. */
-export function seedAnswersInput(): AnswersInput {
+function seedAnswersInput(): AnswersInput {
   const config = loadModelConfig(REPORT_MODEL);
   const [atContext, atLongContext] = sweepSequenceLengths(config, [config.context_length, LONG_CONTEXT]);
   return {
@@ -94,7 +94,7 @@ export function reportRuns(data: ReportData): { config: ModelConfig; run: RunSha
  * cannot hold (a real backend refuses what would not fit in memory) is marked formula only, with
  * the reason; a backend that is not installed stops the report.
  */
-export async function verifyReportRuns(data: ReportData, backend: BackendChoice): Promise<RunVerification[]> {
+async function verifyReportRuns(data: ReportData, backend: BackendChoice): Promise<RunVerification[]> {
   // Loaded here: the verifier brings TensorFlow.js, which only a traced run needs.
   const { verifyModel } = await import('../verify/verify_model.js');
   const verifications: RunVerification[] = [];

@@ -12,14 +12,14 @@ import { formatFlops, formatShare, groupDigits } from '../core/format.js';
 import { configJson, dimensionsLabel, runLabel } from './labels.js';
 import { heading, paragraph, tableBlock, type Cell, type Depth, type Report, type Table } from '../render/table.js';
 
-export const UNCOUNTED = 'uncounted';
+const UNCOUNTED = 'uncounted';
 /** Shown for a kernel run by another kernel: its work is already in its caller's count. */
-export const IN_CALLER = 'in caller';
+const IN_CALLER = 'in caller';
 /** The roll-up row of kernels outside every module scope, and of the whole model at depth 0. */
-export const WHOLE_MODEL = '(model)';
+const WHOLE_MODEL = '(model)';
 
 /** Counted FLOPs of one record (matmul plus rule), or undefined when it has no rule or is nested. */
-export function recordFlops(record: KernelRecord): bigint | undefined {
+function recordFlops(record: KernelRecord): bigint | undefined {
   if (record.nested || record.flops === null) return undefined;
   return (record.matmul?.flops ?? 0n) + record.flops;
 }
@@ -29,7 +29,7 @@ function shapesText(tensors: readonly TensorSignature[]): string {
 }
 
 /** "[1,1024,1600], [1600,1600] -> [1,1024,1600]". */
-export function kernelShapesText(record: KernelRecord): string {
+function kernelShapesText(record: KernelRecord): string {
   return `${shapesText(record.inputs)} -> ${shapesText(record.outputs)}`;
 }
 

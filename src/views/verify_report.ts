@@ -25,8 +25,7 @@ import {
   type Table,
 } from '../render/table.js';
 
-export { MATCH_MARK };
-export const DIFFER_MARK = '✗ differs';
+const DIFFER_MARK = '✗ differs';
 
 /** What the non-matmul estimate is made of, for this architecture. */
 function nonMatmulNote(config: ModelConfig): string {
@@ -193,7 +192,7 @@ function nonMatmulTable(verification: VerifyReport): Table {
 }
 
 /** "traced 1,234 non-matmul FLOPs, estimate 1,234: no difference" or what the difference is made of. */
-export function nonMatmulSentence(verification: VerifyReport): string {
+function nonMatmulSentence(verification: VerifyReport): string {
   const { nonMatmul } = verification;
   const head = `non-matmul FLOPs: traced ${groupDigits(nonMatmul.traced)}, estimate ${groupDigits(nonMatmul.estimate)}`;
   if (nonMatmul.difference === 0n && nonMatmul.byKernel.every((entry) => entry.difference === 0n)) {
@@ -207,7 +206,7 @@ export function nonMatmulSentence(verification: VerifyReport): string {
 }
 
 /** "uncounted kernels (no FLOP rule): none" or "..., Erf x 12, Cumsum x 1". */
-export function uncountedSentence(verification: VerifyReport): string {
+function uncountedSentence(verification: VerifyReport): string {
   const uncounted = verification.nonMatmul.uncounted;
   const names =
     uncounted.length === 0 ? 'none' : uncounted.map((entry) => `${entry.kernel} x ${entry.count}`).join(', ');
