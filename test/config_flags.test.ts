@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadModelConfig, parseIntegerList, parsePositiveInteger, resolveRunShape } from '../src/config/index.js';
+import { parseIntegerList, parsePositiveInteger } from '../src/cli/flags.js';
+import { loadModelConfig, resolveRunShape } from '../src/config/index.js';
 import { inputError } from './helpers/input_error.js';
 
 describe('parsePositiveInteger', () => {

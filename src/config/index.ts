@@ -1,4 +1,4 @@
-/** The config module's public API: presets, loading with overrides, validation, flag parsing, run shapes. */
+/** The config module's public API: presets, loading with overrides, validation, run shapes. */
 export {
   ARCHITECTURE_KEYS,
   DEFAULT_ARCHITECTURE,
@@ -33,6 +33,5 @@ export { CONFIG_FILE_KEYS } from './config_fields.js';
 export type { ConfigKey } from './config_fields.js';
 export { HF_MODEL_TYPES, isHuggingFaceConfig, parseHuggingFaceConfig } from './hf_config.js';
 export { swigluDff } from './swiglu.js';
-export { parsePositiveInteger, parseIntegerList } from './parse_flags.js';
 export { resolveRunShape } from './run_shape.js';
 export { closestMatch } from './did_you_mean.js';

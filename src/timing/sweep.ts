@@ -5,7 +5,6 @@
  * of kernel time outside matmuls says how much of the line is not matmul work at all.
  */
 import type { ActiveBackend } from '../runtime/backend.js';
-import { parseIntegerList } from '../config/index.js';
 import { modelLabel, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { InputError } from '../core/errors.js';
 import type { ModelShape } from '../runtime/run_options.js';
@@ -63,9 +62,18 @@ export function sweepPoints(
   }
   const axis = request.axis;
   const config = loadModel(firstModel);
-  const values = [...new Set(parseIntegerList(request.values.join(','), `--sweep ${axis}`))];
+  const values = [...new Set(request.values.map((text) => positiveInteger(request, text)))];
   assertEnoughPoints(request, values.length);
   return values.map((value) => ({ label: `${axis}=${value}`, ...shapeOf(config, axis, value) }));
+}
+
+/** A seq or batch value; the CLI's list parser has read them, a library caller may not have. */
+function positiveInteger(request: SweepRequest, text: string): number {
+  const value = Number(text);
+  if (/^\d+$/.test(text) && Number.isSafeInteger(value) && value > 0) return value;
+  throw new InputError(
+    `--sweep ${request.axis}=${request.values.join(',')}: "${text}" is not a positive integer; use e.g. --sweep ${SWEEP_EXAMPLES[request.axis]}`,
+  );
 }
 
 export interface TimedPoint {
