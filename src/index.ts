@@ -20,7 +20,6 @@ import { architectureOf as architectureOfImpl, type ModelConfig } from './config
 import { parseModelConfig } from './config/parse_model_config.js';
 import { listPresets as listPresetsImpl } from './config/presets.js';
 import { resolveRunShape as resolveRunShapeImpl } from './config/run_shape.js';
-import { InputError } from './core/errors.js';
 import { rational as rationalImpl } from './core/exact.js';
 import { forwardFlopBreakdown as forwardFlopBreakdownImpl } from './analytic/flop_breakdown.js';
 import { forwardMatmulInventory as forwardMatmulInventoryImpl } from './analytic/forward_matmuls.js';
@@ -39,10 +38,11 @@ import { trainingStepFlops as trainingStepFlopsImpl } from './analytic/training/
 import { trainingMemory as trainingMemoryImpl } from './analytic/training/training_memory.js';
 // Types only: these modules load tfjs, so their values are imported where a run starts.
 import type { BackendChoice } from './runtime/backend.js';
-import type { TracedTrainingStep } from './runtime/trace_training_step.js';
+import type { ProgressSink } from './runtime/progress.js';
+import type { TracedRun, TracedTrainingStep } from './runtime/traced_run.js';
 import type { AdamWHyperparameters } from './model/adamw.js';
-import type { ForwardTiming, TimingPhase, TimingPlan } from './timing/time_forward.js';
-import type { TracedRun, VerifyReport } from './verify/verify_model.js';
+import type { ModelTiming } from './timing/time_model.js';
+import type { VerifyReport } from './verify/verify_model.js';
 import type { TrainingVerification } from './verify/verify_training.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -65,13 +65,17 @@ export type { RunTime, RunTimeInput } from './analytic/training/run_time.js';
 export type { TrainingStepFlops } from './analytic/training/step_flops.js';
 export type { TrainingMemory } from './analytic/training/training_memory.js';
 export type { ActiveBackend, BackendChoice } from './runtime/backend.js';
-export type { TracedTrainingStep } from './runtime/trace_training_step.js';
+export type { ProgressSink } from './runtime/progress.js';
+export type { TracedRun, TracedTrainingStep } from './runtime/traced_run.js';
 export type { AdamWHyperparameters } from './model/adamw.js';
 export type { MatmulComparison } from './verify/matmul_check.js';
 export type { NonMatmulComparison } from './verify/non_matmul_check.js';
-export type { TracedRun, VerifyReport } from './verify/verify_model.js';
+export type { VerifyReport } from './verify/verify_model.js';
 export type { TrainingVerification } from './verify/verify_training.js';
-export type { ForwardTiming, TimingPhase, TimingPlan } from './timing/time_forward.js';
+export type { ForwardTiming } from './timing/time_forward.js';
+export type { ForwardCalibration } from './timing/calibrate.js';
+export type { PeakEstimate } from './timing/peak.js';
+export type { ModelTiming } from './timing/time_model.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -187,6 +191,8 @@ export interface RunOptions {
   readonly seed?: number;
   /** Bytes a real run may take (default: half the free memory); a run estimated above is refused. */
   readonly maxMemoryBytes?: bigint;
+  /** Where progress goes for a run over about 2 s (default: nowhere). */
+  readonly progress?: ProgressSink;
 }
 
 /** How a training step runs: {@link RunOptions} and the AdamW hyperparameters. */
@@ -200,10 +206,8 @@ export interface TimeOptions extends RunOptions {
   readonly runs?: number;
   /** Untimed runs first (default: at least 2, and more until 0.5 s has passed). */
   readonly warmup?: number;
-  /** Called after each run with the runs done and planned in the phase. */
-  readonly onProgress?: (phase: TimingPhase, done: number, total: number) => void;
-  /** Called once the warm-up has measured one run, with the time the rest is expected to take. */
-  readonly onPlan?: (plan: TimingPlan) => void;
+  /** Also time the largest matmul alone, for an efficiency against it (default true; about 2 s). */
+  readonly calibrate?: boolean;
 }
 
 /** The library's run options as the runtime takes them; a bad batch or seq is refused here. */
@@ -214,13 +218,14 @@ function modelRun(config: ModelConfig, options: RunOptions) {
     backend: options.backend ?? 'auto',
     seed: options.seed,
     maxMemoryBytes: options.maxMemoryBytes,
+    progress: options.progress,
   };
 }
 
 /** Traces one forward pass of `config`: every kernel with its module path, shapes and FLOPs. */
 export async function traceForward(config: ModelConfig, options: RunOptions = {}): Promise<TracedRun> {
-  const { traceModel } = await import('./verify/verify_model.js');
-  return traceModel(modelRun(config, options));
+  const runtime = await import('./runtime/traced_run.js');
+  return runtime.traceForward(modelRun(config, options));
 }
 
 /**
@@ -237,7 +242,7 @@ export async function traceTrainingStep(
   config: ModelConfig,
   options: TrainingRunOptions = {},
 ): Promise<TracedTrainingStep> {
-  const runtime = await import('./runtime/trace_training_step.js');
+  const runtime = await import('./runtime/traced_run.js');
   return runtime.traceTrainingStep({ ...modelRun(config, options), hyper: options.hyper });
 }
 
@@ -254,32 +259,18 @@ export async function verifyTraining(
 }
 
 /**
- * Times forward passes of `config` on a backend that computes: warm-up runs, timed runs for the
- * wall time and tokens/s, then one traced run that attributes kernel time to module paths.
- * `backend: 'meta'` computes nothing and is refused with an {@link InputError}.
+ * Times forward passes of `config` on a backend that computes, after the same set-up and memory
+ * guard as a traced run: warm-up runs, timed runs for the wall time and tokens/s, one traced run
+ * that attributes kernel time to module paths, then the largest matmul alone and the machine's
+ * theoretical peak. The `'meta'` backend computes nothing and is refused with an {@link InputError}.
  */
-export async function timeModel(config: ModelConfig, options: TimeOptions = {}): Promise<ForwardTiming> {
-  if (options.backend === 'meta') {
-    throw new InputError(
-      'timeModel: the meta backend keeps shapes only and computes nothing, so there is no time to measure; ' +
-        "use backend: 'wasm'",
-    );
-  }
-  const request = modelRun(config, options);
-  const [{ setUpRun }, { assertRealRunFits }, { timeForward }] = await Promise.all([
-    import('./runtime/run_setup.js'),
-    import('./runtime/memory_guard.js'),
-    import('./timing/time_forward.js'),
-  ]);
-  // The same set-up as every traced run: the run checked, the backend started, the memory guard applied.
-  const setup = await setUpRun(request, assertRealRunFits);
-  return timeForward(config, request.run, setup.backend, {
-    seed: setup.seed,
-    init: setup.init,
+export async function timeModel(config: ModelConfig, options: TimeOptions = {}): Promise<ModelTiming> {
+  const timing = await import('./timing/time_model.js');
+  return timing.timeModel({
+    ...modelRun(config, options),
     runs: options.runs,
     warmup: options.warmup,
-    onProgress: options.onProgress,
-    onPlan: options.onPlan,
+    calibrate: options.calibrate,
   });
 }
 

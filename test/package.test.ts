@@ -98,7 +98,7 @@ const xl = flopledger.loadModelConfig('gpt2-xl');
 const hf = flopledger.configFromJson(JSON.parse(readFileSync(process.argv[2], 'utf8')), { name: 'gpt2' });
 const tiny = flopledger.loadModelConfig('tiny');
 const verified = await flopledger.verifyModel(tiny, { backend: 'wasm', seq: 16 });
-const timed = await flopledger.timeModel(tiny, { backend: 'wasm', seq: 16, runs: 3, warmup: 1 });
+const timed = await flopledger.timeModel(tiny, { backend: 'wasm', seq: 16, runs: 3, warmup: 1, calibrate: false });
 console.log(JSON.stringify({
   exports: Object.keys(flopledger).sort(),
   tfjsOnImport: onImport,
@@ -108,7 +108,7 @@ console.log(JSON.stringify({
   hfParameters: String(flopledger.summarizeParameters(hf).total),
   tinyVerified: verified.ok,
   tinyBackend: verified.backend.name,
-  timedRuns: timed.samplesMs.length,
+  timedRuns: timed.timing.samplesMs.length,
 }));
 `;
 
