@@ -48,7 +48,7 @@ interface Measurement {
   readonly cpuMs: number;
   readonly maxRssBytes: number;
   readonly exitCode: number | null;
-  /** The last line the command printed: its verdict. */
+  /** The last line the command printed: its verdict, or its error when it failed. */
   readonly verdict: string;
 }
 
@@ -200,9 +200,14 @@ function measureOnce(args: readonly string[]): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const child = spawn(process.execPath, ['--input-type=module', '-e', RUNNER, MAIN, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
+      // stderr is kept, not shown: the CLI's progress lines would bury the tables; a failed run reports its last line.
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     let usage = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
@@ -220,7 +225,8 @@ function measureOnce(args: readonly string[]): Promise<Measurement> {
         reject(new Error(`measure_meta: the child reported no resource usage (exit ${exitCode}): ${usage}`));
         return;
       }
-      const verdict = stdout.trimEnd().split('\n').at(-1) ?? '';
+      const output = exitCode === 0 ? stdout : stderr || stdout;
+      const verdict = output.trimEnd().split('\n').at(-1) ?? '';
       resolve({ wallMs, cpuMs: reported.cpuUs / 1000, maxRssBytes: reported.maxRssKib * 1024, exitCode, verdict });
     });
   });
