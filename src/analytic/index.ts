@@ -11,3 +11,4 @@ export * from './sweeps.js';
 export * from './describe_shift.js';
 export * from './non_matmul_estimate.js';
 export * from './run_memory.js';
+export * from './devices.js';
