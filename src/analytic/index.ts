@@ -12,3 +12,4 @@ export * from './describe_shift.js';
 export * from './non_matmul_estimate.js';
 export * from './run_memory.js';
 export * from './devices.js';
+export * from './bytes.js';
