@@ -13,3 +13,4 @@ export * from './non_matmul_estimate.js';
 export * from './run_memory.js';
 export * from './devices.js';
 export * from './bytes.js';
+export * from './roofline.js';

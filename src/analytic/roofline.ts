@@ -1,0 +1,410 @@
+/**
+ * Roofline prediction of a pass's time on a named device, kernel by kernel (Williams, Waterman
+ * and Patterson, "Roofline", CACM 2009):
+ *
+ *   time(kernel) = max(FLOPs / (peak x compute efficiency), bytes / (bandwidth x memory efficiency))
+ *                  + launch cost
+ *
+ * - peak: a matmul runs at the device's dense peak for the chosen dtype; every other kernel runs
+ *   on the vector units, at the fp32 (non-tensor) peak when the table has one, else at the matmul
+ *   peak (and the prediction says which).
+ * - bytes: what the kernel reads and writes once (src/analytic/bytes.ts).
+ * - A kernel is bound by whichever of its compute time, memory time and launch cost is largest;
+ *   a module by whichever bound its kernels' time mostly falls under.
+ * - MFU = FLOPs / (time x matmul peak), for every kernel, every module and the whole pass. A
+ *   value above 100% cannot happen with efficiencies in (0, 1] and a vector peak no faster than
+ *   the matmul peak; when given figures make it happen, the prediction is refused rather than
+ *   reported.
+ *
+ * Every time is an exact fraction of a second; nothing is rounded until it is shown.
+ */
+import { type ModelConfig, type RunShape } from '../config/model_config.js';
+import { InputError } from '../core/errors.js';
+import { rational, ratio, type Rational } from '../core/exact.js';
+import { rollUp } from '../core/module_paths.js';
+import {
+  addSplits,
+  arithmeticIntensity,
+  forwardKernelCosts,
+  kernelBytes,
+  NO_BYTES,
+  splitTotal,
+  type ByteSplit,
+  type KernelCost,
+  type KernelList,
+} from './bytes.js';
+import { DEVICE_DTYPES, type Device, type DeviceDtype } from './devices.js';
+
+export interface RooflineOptions {
+  /** The dtype whose dense peak the matmuls run at (default bf16). */
+  readonly dtype?: DeviceDtype;
+  /** Overrides the device's default, in (0, 1]. */
+  readonly computeEfficiency?: Rational;
+  /** Overrides the device's default, in (0, 1]. */
+  readonly memoryEfficiency?: Rational;
+  /** Overrides the device's default launch cost per kernel, in seconds (0 or more). */
+  readonly launchSeconds?: Rational;
+  /** The matmul peak in FLOP/s, in place of the table's (e.g. for a device the table has none for). */
+  readonly peakFlopsPerSecond?: bigint;
+  /** The peak non-matmul kernels run at, in place of the table's fp32 figure. */
+  readonly vectorFlopsPerSecond?: bigint;
+  /** The memory bandwidth in bytes/s, in place of the table's. */
+  readonly bandwidthBytesPerSecond?: bigint;
+  /** Roll kernels up to this many path segments per module (rollUp); the full path when absent. */
+  readonly depth?: number;
+}
+
+export type Bound = 'compute' | 'memory' | 'launch';
+
+/** Every figure a prediction used, and where each came from. */
+export interface RooflineAssumptions {
+  readonly device: string;
+  readonly dtype: DeviceDtype;
+  readonly matmulPeak: bigint;
+  readonly matmulPeakFrom: 'device table' | 'given';
+  readonly vectorPeak: bigint;
+  readonly vectorPeakFrom: 'device table fp32' | 'matmul peak (no fp32 figure)' | 'given';
+  readonly bandwidth: bigint;
+  readonly bandwidthFrom: 'device table' | 'given';
+  readonly computeEfficiency: Rational;
+  readonly memoryEfficiency: Rational;
+  readonly launchSeconds: Rational;
+  /** Where the device's defaults come from (given values replace them). */
+  readonly defaultsWhy: string;
+}
+
+export interface KernelPrediction {
+  readonly cost: KernelCost;
+  readonly bytes: bigint;
+  /** FLOPs per byte; undefined for a kernel that moves nothing. */
+  readonly intensity: Rational | undefined;
+  readonly computeSeconds: Rational;
+  readonly memorySeconds: Rational;
+  readonly launchSeconds: Rational;
+  readonly seconds: Rational;
+  readonly bound: Bound;
+  readonly mfu: Rational;
+}
+
+export interface SecondsByBound {
+  readonly compute: Rational;
+  readonly memory: Rational;
+  readonly launch: Rational;
+}
+
+export interface ModulePrediction {
+  /** The module path (rolled up to `depth` segments when asked). */
+  readonly module: string;
+  readonly kernels: number;
+  readonly flops: bigint;
+  readonly read: ByteSplit;
+  readonly written: ByteSplit;
+  readonly bytes: bigint;
+  readonly intensity: Rational | undefined;
+  readonly seconds: Rational;
+  /** The module's time split by the bound of each of its kernels. */
+  readonly secondsByBound: SecondsByBound;
+  /** The bound most of its time falls under (compute on a tie). */
+  readonly bound: Bound;
+  /** Its time over the whole pass's. */
+  readonly share: Rational;
+  readonly mfu: Rational;
+}
+
+export interface RooflineTotals {
+  readonly kernels: number;
+  readonly flops: bigint;
+  readonly matmulFlops: bigint;
+  readonly read: ByteSplit;
+  readonly written: ByteSplit;
+  readonly bytes: bigint;
+  readonly seconds: Rational;
+  readonly secondsByBound: SecondsByBound;
+  readonly mfu: Rational;
+}
+
+export interface RooflinePrediction {
+  readonly assumptions: RooflineAssumptions;
+  readonly kernels: readonly KernelPrediction[];
+  /** In order of first appearance. */
+  readonly modules: readonly ModulePrediction[];
+  readonly totals: RooflineTotals;
+  /** Tokens the pass processes or produces, when the caller says. */
+  readonly tokens?: bigint;
+  readonly tokensPerSecond?: Rational;
+  /** Work the kernel list leaves out. */
+  readonly omitted: readonly string[];
+}
+
+const ZERO = rational(0n);
+
+function add(a: Rational, b: Rational): Rational {
+  return rational(a.numerator * b.denominator + b.numerator * a.denominator, a.denominator * b.denominator);
+}
+
+/** Sign of a - b (denominators are positive). */
+function compare(a: Rational, b: Rational): number {
+  const difference = a.numerator * b.denominator - b.numerator * a.denominator;
+  return difference > 0n ? 1 : difference < 0n ? -1 : 0;
+}
+
+function max(a: Rational, b: Rational): Rational {
+  return compare(a, b) >= 0 ? a : b;
+}
+
+/** work / (rate x efficiency), exact. */
+function secondsFor(work: bigint, rate: bigint, efficiency: Rational): Rational {
+  return rational(work * efficiency.denominator, rate * efficiency.numerator);
+}
+
+function percent(value: Rational): string {
+  return `${(ratio(value.numerator, value.denominator) * 100).toFixed(1)}%`;
+}
+
+function checkFraction(value: Rational, name: string): void {
+  if (value.numerator <= 0n || value.numerator > value.denominator) {
+    throw new InputError(
+      `roofline: ${name} ${value.numerator}/${value.denominator} is not in (0, 1]; use a fraction such as 0.9`,
+    );
+  }
+}
+
+function checkPositive(value: bigint | undefined, name: string): void {
+  if (value !== undefined && value <= 0n) throw new InputError(`roofline: ${name} (${value}) must be positive`);
+}
+
+function resolveAssumptions(device: Device, options: RooflineOptions): RooflineAssumptions {
+  const dtype = options.dtype ?? 'bf16';
+  if (!(DEVICE_DTYPES as readonly string[]).includes(dtype)) {
+    throw new InputError(`roofline: unknown dtype "${dtype}"; use one of ${DEVICE_DTYPES.join(', ')}`);
+  }
+  checkPositive(options.peakFlopsPerSecond, 'the peak FLOP/s');
+  checkPositive(options.vectorFlopsPerSecond, 'the vector peak FLOP/s');
+  checkPositive(options.bandwidthBytesPerSecond, 'the bandwidth');
+  const tablePeak = device.peaks[dtype]?.value;
+  const matmulPeak = options.peakFlopsPerSecond ?? tablePeak;
+  if (matmulPeak === undefined) {
+    const listed = DEVICE_DTYPES.filter((entry) => device.peaks[entry] !== undefined);
+    const fix =
+      listed.length === 0
+        ? 'the table holds no peak for it (its sources publish none); give the peak FLOP/s'
+        : `use --dtype ${listed.join('|')}, or give the peak FLOP/s`;
+    throw new InputError(`--device ${device.id}: no sourced dense ${dtype} peak in the device table; ${fix}`);
+  }
+  const tableVector = device.peaks.fp32?.value;
+  const computeEfficiency = options.computeEfficiency ?? device.defaults.computeEfficiency;
+  const memoryEfficiency = options.memoryEfficiency ?? device.defaults.memoryEfficiency;
+  const launchSeconds = options.launchSeconds ?? device.defaults.launchSeconds;
+  checkFraction(computeEfficiency, 'compute efficiency');
+  checkFraction(memoryEfficiency, 'memory efficiency');
+  if (launchSeconds.numerator < 0n) throw new InputError('roofline: the launch cost must not be negative');
+  return {
+    device: device.id,
+    dtype,
+    matmulPeak,
+    matmulPeakFrom: options.peakFlopsPerSecond === undefined ? 'device table' : 'given',
+    vectorPeak: options.vectorFlopsPerSecond ?? tableVector ?? matmulPeak,
+    vectorPeakFrom:
+      options.vectorFlopsPerSecond !== undefined
+        ? 'given'
+        : tableVector !== undefined
+          ? 'device table fp32'
+          : 'matmul peak (no fp32 figure)',
+    bandwidth: options.bandwidthBytesPerSecond ?? device.bandwidth.value,
+    bandwidthFrom: options.bandwidthBytesPerSecond === undefined ? 'device table' : 'given',
+    computeEfficiency,
+    memoryEfficiency,
+    launchSeconds,
+    defaultsWhy: device.defaults.why,
+  };
+}
+
+/** flops / (seconds x peak); refused when above 1, which no real kernel reaches. */
+function mfuOf(flops: bigint, seconds: Rational, assumptions: RooflineAssumptions, where: string): Rational {
+  if (seconds.numerator === 0n) {
+    if (flops === 0n) return ZERO;
+    throw new InputError(
+      `roofline on ${assumptions.device}: ${where} does ${flops} FLOPs in no time; check the figures given`,
+    );
+  }
+  const mfu = rational(flops * seconds.denominator, seconds.numerator * assumptions.matmulPeak);
+  if (mfu.numerator > mfu.denominator) {
+    throw new InputError(
+      `roofline on ${assumptions.device}: ${where} would run at ${percent(mfu)} of the ${assumptions.dtype} peak ` +
+        `(MFU above 100%), which no device does; a peak, bandwidth or efficiency given is wrong ` +
+        `(vector peak ${assumptions.vectorPeak} FLOP/s, matmul peak ${assumptions.matmulPeak} FLOP/s)`,
+    );
+  }
+  return mfu;
+}
+
+function predictKernel(cost: KernelCost, assumptions: RooflineAssumptions): KernelPrediction {
+  const bytes = kernelBytes(cost);
+  const peak = cost.matmul ? assumptions.matmulPeak : assumptions.vectorPeak;
+  const computeSeconds = secondsFor(cost.flops, peak, assumptions.computeEfficiency);
+  const memorySeconds = secondsFor(bytes, assumptions.bandwidth, assumptions.memoryEfficiency);
+  const busy = max(computeSeconds, memorySeconds);
+  const seconds = add(busy, assumptions.launchSeconds);
+  const bound: Bound =
+    compare(assumptions.launchSeconds, busy) > 0
+      ? 'launch'
+      : compare(computeSeconds, memorySeconds) >= 0
+        ? 'compute'
+        : 'memory';
+  const where = `${cost.path} (${cost.kernel}: ${cost.computes})`;
+  return {
+    cost,
+    bytes,
+    intensity: arithmeticIntensity(cost.flops, bytes),
+    computeSeconds,
+    memorySeconds,
+    launchSeconds: assumptions.launchSeconds,
+    seconds,
+    bound,
+    mfu: mfuOf(cost.flops, seconds, assumptions, where),
+  };
+}
+
+interface Accumulator {
+  kernels: number;
+  flops: bigint;
+  matmulFlops: bigint;
+  read: ByteSplit;
+  written: ByteSplit;
+  compute: Rational;
+  memory: Rational;
+  launch: Rational;
+}
+
+function emptyAccumulator(): Accumulator {
+  return {
+    kernels: 0,
+    flops: 0n,
+    matmulFlops: 0n,
+    read: NO_BYTES,
+    written: NO_BYTES,
+    compute: ZERO,
+    memory: ZERO,
+    launch: ZERO,
+  };
+}
+
+function accumulate(into: Accumulator, kernel: KernelPrediction): void {
+  into.kernels += 1;
+  into.flops += kernel.cost.flops;
+  if (kernel.cost.matmul) into.matmulFlops += kernel.cost.flops;
+  into.read = addSplits(into.read, kernel.cost.read);
+  into.written = addSplits(into.written, kernel.cost.written);
+  into[kernel.bound] = add(into[kernel.bound], kernel.seconds);
+}
+
+function dominantBound(byBound: SecondsByBound): Bound {
+  const order: readonly Bound[] = ['compute', 'memory', 'launch'];
+  return order.reduce((best, next) => (compare(byBound[next], byBound[best]) > 0 ? next : best));
+}
+
+/**
+ * The roofline of any list of kernels on `device`: per kernel, per module and in total. The other
+ * entry points build their kernel lists and call this; an inference inventory (prefill, decode)
+ * passes its own rows.
+ */
+export function predictRoofline(
+  list: KernelList,
+  device: Device,
+  options: RooflineOptions = {},
+  tokens?: bigint,
+): RooflinePrediction {
+  const assumptions = resolveAssumptions(device, options);
+  if (tokens !== undefined && tokens <= 0n) throw new InputError(`roofline: tokens (${tokens}) must be positive`);
+  const kernels = list.kernels.map((cost) => predictKernel(cost, assumptions));
+  const byModule = new Map<string, Accumulator>();
+  const total = emptyAccumulator();
+  for (const kernel of kernels) {
+    const module = options.depth === undefined ? kernel.cost.path : rollUp(kernel.cost.path, options.depth);
+    let entry = byModule.get(module);
+    if (entry === undefined) {
+      entry = emptyAccumulator();
+      byModule.set(module, entry);
+    }
+    accumulate(entry, kernel);
+    accumulate(total, kernel);
+  }
+  const totalSeconds = add(add(total.compute, total.memory), total.launch);
+  const modules = [...byModule].map(([module, entry]): ModulePrediction => {
+    const secondsByBound = { compute: entry.compute, memory: entry.memory, launch: entry.launch };
+    const seconds = add(add(entry.compute, entry.memory), entry.launch);
+    const bytes = splitTotal(entry.read) + splitTotal(entry.written);
+    return {
+      module,
+      kernels: entry.kernels,
+      flops: entry.flops,
+      read: entry.read,
+      written: entry.written,
+      bytes,
+      intensity: arithmeticIntensity(entry.flops, bytes),
+      seconds,
+      secondsByBound,
+      bound: dominantBound(secondsByBound),
+      share:
+        totalSeconds.numerator === 0n
+          ? ZERO
+          : rational(seconds.numerator * totalSeconds.denominator, seconds.denominator * totalSeconds.numerator),
+      mfu: mfuOf(entry.flops, seconds, assumptions, `module ${module || '(whole model)'}`),
+    };
+  });
+  const totals: RooflineTotals = {
+    kernels: total.kernels,
+    flops: total.flops,
+    matmulFlops: total.matmulFlops,
+    read: total.read,
+    written: total.written,
+    bytes: splitTotal(total.read) + splitTotal(total.written),
+    seconds: totalSeconds,
+    secondsByBound: { compute: total.compute, memory: total.memory, launch: total.launch },
+    mfu: mfuOf(total.flops, totalSeconds, assumptions, 'the whole pass'),
+  };
+  const throughput =
+    tokens === undefined || totalSeconds.numerator === 0n
+      ? {}
+      : { tokens, tokensPerSecond: rational(tokens * totalSeconds.denominator, totalSeconds.numerator) };
+  return { assumptions, kernels, modules, totals, ...throughput, omitted: list.omitted };
+}
+
+/** The B x T tokens of a pass over `run`. */
+export function tokensOf(run: RunShape): bigint {
+  return BigInt(run.batch) * BigInt(run.seq);
+}
+
+/** One forward pass of `config` at `run` on `device`; tokens per second counts B x T tokens. */
+export function rooflineForward(
+  config: ModelConfig,
+  run: RunShape,
+  device: Device,
+  options: RooflineOptions = {},
+): RooflinePrediction {
+  const list = forwardKernelCosts(config, run, options.dtype ?? 'bf16');
+  return predictRoofline(list, device, options, tokensOf(run));
+}
+
+/** A prefill over `promptTokens` tokens (B x prompt length), from any kernel list. */
+export function rooflinePrefill(
+  list: KernelList,
+  device: Device,
+  promptTokens: bigint,
+  options: RooflineOptions = {},
+): RooflinePrediction {
+  return predictRoofline(list, device, options, promptTokens);
+}
+
+/**
+ * One decode step that produces `tokensPerStep` tokens (one per sequence: B), from any kernel
+ * list; its time is the per-token latency, and tokens per second counts the batch.
+ */
+export function rooflineDecode(
+  list: KernelList,
+  device: Device,
+  tokensPerStep: bigint,
+  options: RooflineOptions = {},
+): RooflinePrediction {
+  return predictRoofline(list, device, options, tokensPerStep);
+}
