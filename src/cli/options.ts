@@ -113,7 +113,7 @@ function requireOneModel(command: Command): void {
 }
 
 /** The override flags as config overrides; a bad value is refused here, in flag syntax, before the config sees it. */
-export function modelOverrides(options: ModelOverrideOptions): ConfigOverrides {
+function modelOverrides(options: ModelOverrideOptions): ConfigOverrides {
   const integer = (raw: string | undefined, flag: string) =>
     raw === undefined ? undefined : parsePositiveInteger(raw, flag);
   const choice = <T extends string>(raw: string | undefined, flag: string, choices: Choices<T>) =>
@@ -222,7 +222,7 @@ export function addRunShapeOptions(command: Command): Command {
  * whose parameters grow with the context (a learned position table, one row per position) would
  * become another model, so it is refused with the --ctx that asks for that model explicitly.
  */
-export function fitContext(config: ModelConfig, seq: number, context: CommandContext): ModelConfig {
+function fitContext(config: ModelConfig, seq: number, context: CommandContext): ModelConfig {
   if (seq <= config.context_length) return config;
   refuseContextBoundGrowth(config, seq);
   say(

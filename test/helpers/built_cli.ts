@@ -8,8 +8,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const BUILT_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BUILT_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
