@@ -86,7 +86,7 @@ describe('least-squares fit', () => {
     // so the least-squares line is exactly y = 2x + 1.
     const xs = [1, 2, 3, 4];
     const noise = [1, -1, -1, 1];
-    const points = xs.map((x, i) => ({ x, y: 2 * x + 1 + (noise[i] as number) }));
+    const points = xs.map((x, i) => ({ x, y: 2 * x + 1 + noise[i]! }));
     const fit = leastSquares(points);
     expect(fit.slope).toBeCloseTo(2, 12);
     expect(fit.intercept).toBeCloseTo(1, 12);
@@ -296,7 +296,7 @@ describe('sweep requests and the time-against-FLOPs fit', () => {
   const load = (name: string | undefined) => loadModelConfig(name ?? 'tiny');
   const shapeOf = (config: ModelConfig, axis: 'seq' | 'batch' | undefined, value: number | undefined) => ({
     config,
-    run: { batch: axis === 'batch' ? (value as number) : 1, seq: axis === 'seq' ? (value as number) : 16 },
+    run: { batch: axis === 'batch' ? value! : 1, seq: axis === 'seq' ? value! : 16 },
   });
 
   it('makes one point per distinct value, in the order given, the first model first', () => {
@@ -314,7 +314,7 @@ describe('sweep requests and the time-against-FLOPs fit', () => {
       /gives 1 point; a fit needs at least 2, e\.g\. --sweep batch=1,2,4/,
     );
     expect(() => sweepPoints({ axis: 'seq', values: ['16', ''] }, 'tiny', load, shapeOf)).toThrow(
-      /--sweep seq: "" in "16," is not a positive integer/,
+      '--sweep seq=16,: "" is not a positive integer; use e.g. --sweep seq=64,128,256',
     );
     expect(() => assertEnoughPoints({ axis: 'model', values: ['tiny'] }, 2)).not.toThrow();
   });

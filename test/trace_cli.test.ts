@@ -31,12 +31,27 @@ const TINY_MATMUL_FLOPS =
   BigInt(TINY.L) * (2n * TINY.T * (4n * TINY.d * TINY.d + 3n * TINY.d * TINY.F) + 4n * TINY.T * TINY.T * TINY.d) +
   2n * TINY.T * TINY.d * TINY.V;
 
+/** A kernel and a module row of the trace command's JSON, as these tests read them. */
+interface KernelJson {
+  index: number;
+  kernel: string;
+  path: string;
+  matmul: unknown;
+  flops: string;
+}
+interface ModuleJson {
+  module: string;
+  flops: string;
+  kernels: number;
+  matmul_kernels: number;
+}
+
 describe('flopledger trace', () => {
   it('lists every kernel with its module path in JSON', async () => {
     const json = await cliJson('trace', 'tiny', '--backend', 'cpu');
     expect(json.backend.name).toBe('cpu');
     expect(json.logits_shape).toEqual([1, 64, 256]);
-    const kernels: any[] = json.kernels;
+    const kernels = json.kernels as KernelJson[];
     expect(kernels.length).toBe(json.totals.kernels);
     kernels.forEach((kernel, index) => {
       expect(kernel.index).toBe(index);
@@ -65,10 +80,13 @@ describe('flopledger trace', () => {
     };
     for (const depth of [0, 1, 2]) {
       const json = await cliJson('trace', 'tiny', '--backend', 'cpu', '--depth', String(depth));
-      expect(json.modules.map((module: any) => module.module)).toEqual(expectedModules[depth]);
-      const flops = json.modules.reduce((total: bigint, module: any) => total + BigInt(module.flops), 0n);
-      const kernels = json.modules.reduce((total: number, module: any) => total + module.kernels, 0);
-      const matmulKernels = json.modules.reduce((total: number, module: any) => total + module.matmul_kernels, 0);
+      expect(json.modules.map((module: ModuleJson) => module.module)).toEqual(expectedModules[depth]);
+      const flops = json.modules.reduce((total: bigint, module: ModuleJson) => total + BigInt(module.flops), 0n);
+      const kernels = json.modules.reduce((total: number, module: ModuleJson) => total + module.kernels, 0);
+      const matmulKernels = json.modules.reduce(
+        (total: number, module: ModuleJson) => total + module.matmul_kernels,
+        0,
+      );
       expect(flops).toBe(BigInt(full.totals.flops));
       expect(kernels).toBe(full.kernels.length);
       expect(matmulKernels).toBe(9 * TINY.L + 1);
@@ -112,7 +130,7 @@ describe('flopledger verify', () => {
     expect(json.ok).toBe(true);
     expect(json.run).toEqual({ batch: 2, seq: 16 });
     expect(json.matmuls.checks).toHaveLength(19);
-    expect(json.matmuls.checks.every((check: any) => check.status === 'match')).toBe(true);
+    expect(json.matmuls.checks.every((check: { status: string }) => check.status === 'match')).toBe(true);
     expect(json.matmuls.mismatches).toEqual([]);
     const q = json.matmuls.checks[0];
     // q_proj: batch 2 of [16,64] x [64,64], folded to 32 rows: 2 * 32 * 64 * 64 FLOPs.

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cli, cliJson } from './helpers/cli_runner.js';
 
+/** The train command's JSON; each test reads the fields it checks. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed report, read field by field
 async function trainJson(...argv: string[]): Promise<any> {
   return cliJson('train', ...argv);
 }
@@ -101,7 +103,7 @@ describe('train command', () => {
       n: 64,
       flops: String(2 * 64 * 8 * 64),
     });
-    expect(json.memory.per_layer.map((row: any) => row.name)).toEqual([
+    expect(json.memory.per_layer.map((row: { name: string }) => row.name)).toEqual([
       'ln1',
       'q',
       'k',
@@ -117,7 +119,9 @@ describe('train command', () => {
       'product',
       'w2',
     ]);
-    expect(json.memory.final.map((row: any) => [row.name, row.numeric_shape])).toEqual([
+    expect(
+      json.memory.final.map((row: { name: string; numeric_shape: number[] }) => [row.name, row.numeric_shape]),
+    ).toEqual([
       ['final norm', [1, 8, 64]],
       ['logits', [1, 8, 256]],
       ['cross-entropy', [1, 8, 256]],
@@ -149,15 +153,17 @@ describe('train command', () => {
   it('ends its help with an example', async () => {
     const { code, stdout } = await cli('train', '--help');
     expect(code).toBe(0);
-    expect(stdout.trimEnd()).toMatch(/Example:\n(  \$ flopledger train .*\n?)+$/);
+    expect(stdout.trimEnd()).toMatch(/Example:\n( {2}\$ flopledger train .*\n?)+$/);
     expect(stdout).toContain('--peak-flops <rate>');
   });
 
   const badCalls: [string[], string][] = [
     [['gpt2-xl', '--batch', '0'], 'flopledger: --batch: "0" is not a positive integer; use e.g. --batch 8\n'],
     [
-      ['gpt2-xl', '--seq', '2048'],
-      'flopledger: --seq 2048 is longer than the context length of gpt2-xl (1024); add --ctx 2048 to raise the context length, or use --seq 1024 or less\n',
+      // A learned position table has one row per position, so a longer seq would be another model.
+      ['gpt2-original-xl', '--seq', '2048'],
+      'flopledger: --seq 2048 is longer than the context length of gpt2-original-xl (1024), and its learned position ' +
+        'table has one row per position; add --ctx 2048 to count the larger table, or use --seq 1024 or less\n',
     ],
     [
       ['gpt2-xl', '--memory', '80'],

@@ -401,9 +401,7 @@ describe('training step on cpu', () => {
       },
     }));
     const grads = scope('outer', () =>
-      attributeBackward(() =>
-        tf.grads((t: tf.Tensor) => tf.sum(scope('inner.module', () => spy(t) as tf.Tensor)))([x]),
-      ),
+      attributeBackward(() => tf.grads((t: tf.Tensor) => tf.sum(scope('inner.module', () => spy(t))))([x])),
     );
     expect(seen).toEqual(['backward outer.inner.module']);
     expect(Array.from(grads[0]!.dataSync())).toEqual([2, 2, 2]);

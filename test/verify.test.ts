@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -173,9 +176,6 @@ describe('verifyModel on a hand-worked model (cpu)', () => {
 
 describe('verify through run(argv)', () => {
   it('exits 0 with the verdict for a real model written as a config file', async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'flopledger-verify-'));
     try {
       const file = join(dir, 'hand-small.json');

@@ -76,7 +76,7 @@ function largestParameter(config: ModelConfig): bigint {
 
 /** Bytes the bare-matmul calibration holds for the largest matmul: a, b, the output, b packed on wasm. */
 function calibrationBytes(config: ModelConfig, run: RunShape, packed: boolean): bigint {
-  let largest: bigint = 0n;
+  let largest = 0n;
   let bytes = 0n;
   for (const row of forwardMatmulInventory(config, run)) {
     if (row.flops <= largest) continue;

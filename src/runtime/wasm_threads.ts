@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
-import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads';
+import { Worker as NodeWorker, type TransferListItem, type WorkerOptions } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 
@@ -75,30 +75,39 @@ export async function startThreadedWasm(threads: number): Promise<number> {
       super(text ?? script, text === undefined ? options : { ...options, eval: true });
       workers.add(this);
     }
+    // Node's Worker declares its listeners with `any` arguments; an override must match them.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     override on(event: string | symbol, listener: (...args: any[]) => void): this {
       super.on(event, listener);
       // (5) Listeners ref the worker's port again; once started, keep every worker unref'd.
       if (started) this.unref();
       return this;
     }
-    override postMessage(message: any, transfer?: readonly any[]): void {
+    override postMessage(message: unknown, transfer?: readonly TransferListItem[]): void {
       // (3) The worker is told to load the main script from a Blob; give it a file it can read,
       // with the bundle's module-scope names defined first.
       // Written once: every worker of the pool reads the same file, and rewriting it while one
       // reads it would hand that worker a truncated script.
-      const text = message?.cmd === 'load' ? blobText.get(message.urlOrBlob) : undefined;
+      const load = message as { cmd?: unknown; urlOrBlob?: unknown } | null;
+      const text = load?.cmd === 'load' && load.urlOrBlob instanceof Blob ? blobText.get(load.urlOrBlob) : undefined;
       if (text !== undefined) {
         if (!mainScriptWritten) {
           writeFileSync(mainScript, bundlePrelude(mainScript) + text);
           mainScriptWritten = true;
         }
-        message = { ...message, urlOrBlob: mainScript };
+        super.postMessage({ ...load, urlOrBlob: mainScript }, transfer);
+        return;
       }
-      super.postMessage(message, transfer as never);
+      super.postMessage(message, transfer);
     }
   }
   // Emscripten assigns global.Worker = worker_threads.Worker when its factory runs: keep ours.
-  Object.defineProperty(globalThis, 'Worker', { get: () => BlobUrlWorker, set: () => {}, configurable: true });
+  Object.defineProperty(globalThis, 'Worker', {
+    get: () => BlobUrlWorker,
+    // Emscripten's assignment is ignored on purpose: the getter above answers every read.
+    set: () => undefined,
+    configurable: true,
+  });
 
   // (4) The cap reads os.cpus() once, while the module initialises: report twice the CPUs then.
   const originalCpus = os.cpus;

@@ -67,7 +67,7 @@ export function dispatchDims(dispatch: MatmulDispatch): { batch: number; m: numb
   if (a.length < 2 || b.length < 2) {
     throw new Error(`calibrate: matmul operands must have rank >= 2, got [${a}] and [${b}]`);
   }
-  const last = (shape: readonly number[], fromEnd: number) => shape[shape.length - fromEnd] as number;
+  const last = (shape: readonly number[], fromEnd: number) => shape[shape.length - fromEnd]!;
   const m = transposeA ? last(a, 1) : last(a, 2);
   const k = transposeA ? last(a, 2) : last(a, 1);
   const kB = transposeB ? last(b, 1) : last(b, 2);

@@ -22,9 +22,9 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError('median: no samples');
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
-  const upper = sorted[middle] as number;
+  const upper = sorted[middle]!;
   if (sorted.length % 2 === 1) return upper;
-  return ((sorted[middle - 1] as number) + upper) / 2;
+  return (sorted[middle - 1]! + upper) / 2;
 }
 
 /** Count, min, median, max and mean of `values`; throws on an empty list. */

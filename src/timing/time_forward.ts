@@ -92,7 +92,7 @@ export async function timeForward(
 ): Promise<ForwardTiming> {
   const init = options.init ?? 'random';
   const seed = options.seed ?? 0;
-  const progress = options.onProgress ?? (() => {});
+  const progress = options.onProgress ?? (() => undefined);
   const weights = initWeights(config, { seed, init });
   let ids: tf.Tensor2D | undefined;
   try {
@@ -122,7 +122,7 @@ export async function timeForward(
       warmupMs.push(await timeOnce());
       progress('warm-up', warmupMs.length, options.warmup ?? DEFAULT_WARMUP_RUNS);
     }
-    const estimatedRunMs = warmupMs[warmupMs.length - 1] as number;
+    const estimatedRunMs = warmupMs[warmupMs.length - 1]!;
     const runs = options.runs ?? plannedRuns(estimatedRunMs, options.targetMs ?? DEFAULT_TARGET_MS);
     options.onPlan?.({ timedRuns: runs, estimatedRunMs, expectedMs: estimatedRunMs * (runs + 1) });
 

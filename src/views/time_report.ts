@@ -264,7 +264,7 @@ export function timeReport({ timing, calibration, peak }: ModelTiming, depth: De
           tracedWallMs: timing.tracedWallMs,
         });
   if (depth >= 1 && diagnosis.length > 0) {
-    blocks.push(heading('Where the time goes', 2), paragraph(diagnosis[0] as string));
+    blocks.push(heading('Where the time goes', 2), paragraph(diagnosis[0]!));
     if (diagnosis.length > 1) blocks.push(list(diagnosis.slice(1)));
   }
 
