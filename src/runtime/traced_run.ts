@@ -198,7 +198,7 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
     );
     let loss: number | undefined;
     try {
-      loss = real ? (trace.result.dataSync()[0]!) : undefined;
+      loss = real ? trace.result.dataSync()[0]! : undefined;
     } finally {
       trace.result.dispose();
     }
