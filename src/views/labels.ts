@@ -1,7 +1,8 @@
 /** Words for the report: component names, model names, config and run-shape descriptions. */
 import { ARCHITECTURE_KEYS, architectureOf, type ModelConfig, type RunShape } from '../config/model_config.js';
 import type { MatmulComponent } from '../analytic/types.js';
-import type { ParameterComponent } from '../core/module_paths.js';
+import { layerIndexOf, withinLayer, type ParameterComponent } from '../core/module_paths.js';
+import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import { groupDigits } from '../core/format.js';
 
 /** Column-width names for matmul components. */
@@ -13,33 +14,56 @@ export const MATMUL_COMPONENT_SHORT: Readonly<Record<MatmulComponent, string>> =
 };
 
 /**
+ * The matmuls of one block that belong to `component`, named by the last part of their module
+ * paths in execution order: ["q", "k", "v", "output"], ["w1", "w3", "w2"] for a gated FFN,
+ * ["w1", "w2"] for a GELU MLP. Read off the analytic inventory of a one-layer copy, so a new
+ * variant (fused projections, another FFN) names its own matmuls.
+ */
+function blockMatmuls(config: ModelConfig, component: 'attention_projections' | 'ffn'): string[] {
+  return forwardMatmulInventory({ ...config, num_layers: 1 }, { batch: 1, seq: 1 })
+    .filter((row) => row.component === component && layerIndexOf(row.path) === 0)
+    .map((row) =>
+      withinLayer(row.path)
+        .split('.')
+        .at(-1)!
+        .replace(/_proj$/, ''),
+    );
+}
+
+/** "(w1, w3, w2)" when every model has these matmuls, else nothing (models of different kinds side by side). */
+function sharedMatmuls(configs: readonly ModelConfig[], component: 'attention_projections' | 'ffn'): string {
+  const names = new Set(configs.map((config) => blockMatmuls(config, component).join(', ')));
+  const [only] = names;
+  return names.size === 1 && only !== undefined ? ` (${only})` : '';
+}
+
+/**
  * Sentence names for matmul components, saying which matmuls each one holds in these models:
- * a SwiGLU FFN is "FFN (w1, w3, w2)", a GELU MLP "FFN (w1, w2)". Models of both kinds side by side
- * (a comparison) share the plain "FFN".
+ * a SwiGLU FFN is "FFN (w1, w3, w2)", a GELU MLP "FFN (w1, w2)". Models of different kinds side
+ * by side (a comparison) share the plain "FFN".
  */
 export function matmulComponentLabels(configs: readonly ModelConfig[]): Readonly<Record<MatmulComponent, string>> {
-  const kinds = new Set(configs.map((config) => architectureOf(config).ffn));
-  const ffnMatrices = kinds.size !== 1 ? '' : kinds.has('swiglu') ? ' (w1, w3, w2)' : ' (w1, w2)';
   return {
-    attention_projections: 'attention projections (q, k, v, output)',
+    attention_projections: `attention projections${sharedMatmuls(configs, 'attention_projections')}`,
     attention_core: 'attention core (q @ k^T and P @ v)',
-    ffn: `FFN${ffnMatrices}`,
+    ffn: `FFN${sharedMatmuls(configs, 'ffn')}`,
     lm_head: 'lm_head',
   };
 }
+
+/** The FFN's activation: SiLU for SwiGLU, GELU for the GELU MLP and GeGLU. */
+const activationOf = (config: ModelConfig): string => (architectureOf(config).ffn === 'swiglu' ? 'SiLU' : 'GELU');
 
 /**
  * The non-matmul work these models do besides matmuls, in words: "norms, softmax, RoPE and
  * SiLU" for a Llama-style model, "norms, softmax and GELU" for GPT-2's architecture.
  */
 function nonMatmulWork(configs: readonly ModelConfig[]): string {
-  const architectures = configs.map(architectureOf);
   const parts = [
     'norms',
     'softmax',
-    ...(architectures.some((architecture) => architecture.positions === 'rope') ? ['RoPE'] : []),
-    ...(architectures.some((architecture) => architecture.ffn === 'swiglu') ? ['SiLU'] : []),
-    ...(architectures.some((architecture) => architecture.ffn === 'gelu') ? ['GELU'] : []),
+    ...(configs.some((config) => architectureOf(config).positions === 'rope') ? ['RoPE'] : []),
+    ...['SiLU', 'GELU'].filter((activation) => configs.some((config) => activationOf(config) === activation)),
   ];
   return `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
 }
@@ -63,14 +87,20 @@ export function parameterComponentLabel(component: ParameterComponent, config: M
     case 'position_embeddings':
       return 'position embeddings (learned)';
     case 'attention':
-      return `attention (Wq, Wk, Wv, Wo)${biases}`;
+      return `attention (${weightNames(config, 'attention_projections')})${biases}`;
     case 'ffn':
-      return `FFN (${architecture.ffn === 'swiglu' ? 'W1, W2, W3' : 'W1, W2'})${biases}`;
+      return `FFN (${weightNames(config, 'ffn')})${biases}`;
     case 'norms':
       return architecture.norm === 'rmsnorm' ? 'RMSNorm gains' : 'LayerNorm gains and biases';
     case 'lm_head':
       return architecture.tie_embeddings ? 'lm_head (tied: counted in token embeddings)' : 'lm_head';
   }
+}
+
+/** The block's matrices as weights: "Wq, Wk, Wv, Wo"; "W1, W2, W3" (in name order). */
+function weightNames(config: ModelConfig, component: 'attention_projections' | 'ffn'): string {
+  const names = blockMatmuls(config, component).map((name) => `W${name === 'output' ? 'o' : name.replace(/^w/, '')}`);
+  return (component === 'ffn' ? names.sort() : names).join(', ');
 }
 
 /** "L=48, d=1,600, H=25, F=6,400, V=50,257, ctx=1,024". */

@@ -36,7 +36,8 @@ function nonMatmulNote(config: ModelConfig): string {
     architecture.positions === 'rope' ? 'RoPE' : 'position add',
     'scale and causal mask',
     'softmax',
-    ...(architecture.ffn === 'swiglu' ? ['SiLU', 'gate'] : ['GELU']),
+    // SwiGLU gates with SiLU, GeGLU with GELU; the GELU MLP has no gate.
+    ...(architecture.ffn === 'swiglu' ? ['SiLU', 'gate'] : architecture.ffn === 'gelu' ? ['GELU'] : ['GELU', 'gate']),
     'residual adds',
   ];
   return (
