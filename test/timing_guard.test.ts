@@ -33,7 +33,8 @@ describe('every real-compute command refuses what the guard estimates over the b
     await useBackend('wasm');
     // And the modules each command imports when it runs, which vitest transforms on first import.
     await Promise.all([
-      import('../src/timing/index.js'),
+      import('../src/timing/sweep.js'),
+      import('../src/timing/time_model.js'),
       import('../src/views/time_report.js'),
       import('../src/runtime/traced_run.js'),
       import('../src/verify/index.js'),

@@ -26,7 +26,7 @@ export interface DispatchCount {
 }
 
 /** Distinct matmul dispatches per component, most time first. */
-export function dispatchesByComponent(records: readonly KernelRecord[]): Map<string, DispatchCount[]> {
+function dispatchesByComponent(records: readonly KernelRecord[]): Map<string, DispatchCount[]> {
   const byComponent = new Map<string, Map<string, DispatchCount>>();
   for (const record of records) {
     if (record.nested || record.matmul === undefined) continue;

@@ -124,7 +124,7 @@ export function simdWidthOf(backendName: string, cpu: CpuInfo, wasmSimd = true):
 }
 
 /** Vector FP operations a core issues per cycle (assumed; see the file comment). */
-export const VECTOR_PIPES = 2;
+const VECTOR_PIPES = 2;
 
 export interface PeakEstimate {
   readonly cpu: CpuInfo;

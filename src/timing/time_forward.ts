@@ -21,15 +21,15 @@ export const MIN_TIMED_RUNS = 3;
 /** Most timed runs the budget can ask for. */
 export const MAX_TIMED_RUNS = 1000;
 /** How long the timed runs take by default: "a few seconds". */
-export const DEFAULT_TARGET_MS = 3000;
-export const DEFAULT_WARMUP_RUNS = 2;
+const DEFAULT_TARGET_MS = 3000;
+const DEFAULT_WARMUP_RUNS = 2;
 /**
  * Without an explicit warm-up count, warm-up goes on until this much time has passed (at most
  * MAX_WARMUP_RUNS runs): the first passes of a fresh process run unoptimised JavaScript and
  * allocate wasm memory, and a fast model needs dozens of passes before its time settles.
  */
-export const WARMUP_MIN_MS = 500;
-export const MAX_WARMUP_RUNS = 50;
+const WARMUP_MIN_MS = 500;
+const MAX_WARMUP_RUNS = 50;
 
 export type TimingPhase = 'warm-up' | 'timed' | 'traced';
 

@@ -19,7 +19,7 @@ import { fitTimeAgainstFlops, type SweepPointSpec, type TimedPoint, type TimingS
 import { timeForward, type ForwardTiming, type TimeForwardOptions, type TimingPlan } from './time_forward.js';
 
 /** Each bare-matmul calibration runs for at least this long (two shapes at most). */
-export const CALIBRATION_MS = 1000;
+const CALIBRATION_MS = 1000;
 
 /** How forward passes are timed, beyond how any run is carried out. */
 export interface TimingOptions extends RunOptions {

@@ -1,5 +1,5 @@
-/** Checking a traced forward pass against the analytic formulas, exactly. */
-export { compareMatmuls, countedMatmuls, describeMismatch, foldedShapeText } from './matmul_check.js';
+/** Checking a traced forward pass against the analytic formulas, exactly: what the commands use. */
+export { describeMismatch } from './matmul_check.js';
 export type {
   ComponentComparison,
   ExpectedMatmul,
@@ -9,8 +9,7 @@ export type {
   MismatchKind,
   TracedMatmulView,
 } from './matmul_check.js';
-export { compareNonMatmul } from './non_matmul_check.js';
 export type { NonMatmulComparison, NonMatmulKernelComparison, UncountedKernel } from './non_matmul_check.js';
 export { verifyModel } from './verify_model.js';
 export type { VerifyOptions, VerifyReport } from './verify_model.js';
-export { mismatchKindCounts, verificationExitCode } from './verdict.js';
+export { verificationExitCode } from './verdict.js';

@@ -137,7 +137,7 @@ export interface TrainingVerification {
 }
 
 /** Records of one phase, in execution order. */
-export function phaseRecords(records: readonly KernelRecord[], phase: KernelPhase): KernelRecord[] {
+function phaseRecords(records: readonly KernelRecord[], phase: KernelPhase): KernelRecord[] {
   return records.filter((record) => record.phase === phase);
 }
 
@@ -266,7 +266,7 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
 }
 
 /** Compare a traced training step with the analytic inventories (defaults from config and run). */
-export function checkTrainingTrace(
+function checkTrainingTrace(
   trace: TracedTrainingStep,
   inventories: { forward?: readonly MatmulRow[]; backward?: readonly BackwardMatmulRow[] } = {},
 ): TrainingVerification {

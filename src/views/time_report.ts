@@ -34,7 +34,7 @@ const ms = (value: number) => value.toFixed(value >= 100 ? 1 : value >= 1 ? 2 : 
 const gflops = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : 'n/a');
 
 /** One sentence on what the backend's kernel times mean. */
-export function kernelTimeSentence(backend: ActiveBackend): string {
+function kernelTimeSentence(backend: ActiveBackend): string {
   return backend.synchronousKernelTimes
     ? `Backend: ${backend.name} (${backend.description}). Its kernels finish before they return, so the clock around each kernel measures its compute.`
     : `Backend: ${backend.name} (${backend.description}). Its kernels return before the device has finished: ` +
@@ -86,7 +86,7 @@ const times = (ratio: number) => (Number.isFinite(ratio) ? `${ratio.toFixed(1)}x
  * One sentence per timing whose runs spread over LARGE_SPREAD_RATIO (max/min): its median, and
  * every rate or efficiency taken from it, is then not the backend's speed but the machine's mood.
  */
-export function spreadWarnings(
+function spreadWarnings(
   measured: readonly { readonly what: string; readonly summary: SampleSummary }[],
 ): string[] {
   return measured

@@ -57,19 +57,23 @@ export const registerTime: RegisterCommand = (program, context) => {
       calibrate: options.calibrate,
     };
     // TensorFlow.js loads only once a model is to run.
-    const [timing, views] = await Promise.all([import('../../timing/index.js'), import('../../views/time_report.js')]);
+    const [{ sweepPoints }, { timeModel, timeSweep }, { sweepTimingReport, timeReport }] = await Promise.all([
+      import('../../timing/sweep.js'),
+      import('../../timing/time_model.js'),
+      import('../../views/time_report.js'),
+    ]);
     if (options.sweep !== undefined) {
-      const points = timing.sweepPoints(
+      const points = sweepPoints(
         parseSweep(options.sweep),
         model,
         (nameOrPath) => loadModel(nameOrPath, options, context),
         (config, axis, value) =>
           fitRunShape(config, axis === undefined ? options : { ...options, [axis]: String(value) }, context),
       );
-      writeReport(context, views.sweepTimingReport(await timing.timeSweep(points, timingOptions)), options.format);
+      writeReport(context, sweepTimingReport(await timeSweep(points, timingOptions)), options.format);
       return;
     }
-    const timed = await timing.timeModel({ ...loadModelRun(model, options, context), ...timingOptions });
-    writeReport(context, views.timeReport(timed, depthOf(options)), options.format);
+    const timed = await timeModel({ ...loadModelRun(model, options, context), ...timingOptions });
+    writeReport(context, timeReport(timed, depthOf(options)), options.format);
   });
 };
