@@ -19,7 +19,7 @@ import { renderReport } from '../src/render/render.js';
 import { csvField, renderCsvTable } from '../src/render/render_csv.js';
 import { renderMarkdownTable } from '../src/render/render_markdown.js';
 import { renderTextTable } from '../src/render/render_text_table.js';
-import { paragraph, tableBlock, type Table } from '../src/render/table.js';
+import { cellText, fixed, paragraph, tableBlock, type Table } from '../src/render/table.js';
 
 describe('groupDigits', () => {
   it('groups by thousands', () => {
@@ -196,6 +196,16 @@ describe('csv', () => {
         '"with, comma",1,"say ""hi"""\r\n' +
         'pipe | here,12,"two\nlines"\r\n' +
         'total,2127057613,\r\n',
+    );
+  });
+
+  it('writes numbers inside words as plain digits, and groups them for people', () => {
+    const run = cellText`${1} x ${1024n} tokens, ${fixed(11_134_186n, 20n, 1)} s`;
+    expect(
+      renderCsvTable({ columns: [{ header: 'run' }], rows: [[run], [fixed(3n * 10n ** 12n, 10n ** 9n, 3)]] }),
+    ).toBe('run\r\n"1 x 1024 tokens, 556709.3 s"\r\n3000.000\r\n');
+    expect(renderMarkdownTable({ columns: [{ header: 'run' }], rows: [[run]] })).toContain(
+      '| 1 x 1,024 tokens, 556,709.3 s |',
     );
   });
 
