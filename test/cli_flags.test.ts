@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseIntegerList, parseSweep } from '../src/cli/flags.js';
+import { FFN_KINDS } from '../src/config/index.js';
 import { cli } from './helpers/cli_runner.js';
 import { inputError } from './helpers/input_error.js';
 
@@ -180,11 +181,15 @@ describe('help on a command that does not exist', () => {
 });
 
 describe('a bad choice flag: the fix is a flag', () => {
+  it('offers every FFN kind the config accepts, each as a flag', async () => {
+    const message = await refusal('params', 'gpt2-small', '--ffn', 'relu');
+    expect(message).toMatch(/^flopledger: --ffn: "relu" is not an FFN kind; (did you mean --ffn \w+\? Or )?use --ffn /);
+    for (const kind of FFN_KINDS) expect(message).toContain(`--ffn ${kind} (`);
+    expect(message).toContain('--ffn swiglu (W2(SiLU(W1 x) * W3 x))');
+    expect(message).not.toMatch(/"ffn":/);
+  });
+
   it.each([
-    [
-      ['--ffn', 'relu'],
-      'flopledger: --ffn: "relu" is not an FFN kind; did you mean --ffn gelu? Or use --ffn swiglu (W2(SiLU(W1 x) * W3 x)) or --ffn gelu (W2 GELU(W1 x), two matrices)',
-    ],
     [
       ['--norm', 'rms'],
       'flopledger: --norm: "rms" is not a norm; use --norm rmsnorm (gain only) or --norm layernorm (gain and bias)',
@@ -200,7 +205,7 @@ describe('a bad choice flag: the fix is a flag', () => {
   ])('%j', async (flags, line) => {
     const message = await refusal('params', 'gpt2-small', ...flags);
     expect(message).toBe(line);
-    expect(message).not.toMatch(/"(ffn|norm|positions)":/);
+    expect(message).not.toMatch(/"(norm|positions|d_ff_rule)":/);
   });
 });
 

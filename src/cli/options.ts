@@ -316,33 +316,6 @@ export function modelRunOptionsOf(flags: ModelRunFlags, context: CommandContext)
   };
 }
 
-/**
- * Commander keeps the last of a repeated flag and drops the others silently, so `--seq 128 ...
- * --seq 256` would run a shape the user may not have meant. A flag given twice with different
- * values (or a switch with its --no- form) is refused, naming both; the same value twice is harmless.
- */
-export function refuseContradictingFlags(command: Command): void {
-  const given = new Map<string, { typed: string; value: string | boolean }>();
-  for (const option of command.options) {
-    const flag = option.long ?? option.name();
-    command.on(`option:${option.name()}`, (raw: string | null | undefined) => {
-      const value = raw ?? !option.negate;
-      const typed = typeof value === 'boolean' ? flag : `${flag} ${value}`;
-      const key = option.attributeName();
-      const earlier = given.get(key);
-      if (earlier !== undefined && earlier.value !== value) {
-        throw new InputError(
-          typeof value === 'boolean'
-            ? `${earlier.typed} and ${typed} contradict each other; give only one`
-            : `${flag} is given twice, as ${String(earlier.value)} and ${value}; give it once`,
-        );
-      }
-      given.set(key, { typed, value });
-    });
-  }
-  for (const subcommand of command.commands) refuseContradictingFlags(subcommand);
-}
-
 /** The last step of every command: one report, one renderer. */
 export function writeReport(context: CommandContext, report: Report, format: OutputFormat): void {
   context.io.stdout(renderReport(report, format));

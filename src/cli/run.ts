@@ -11,7 +11,6 @@ import { ExitCode, InputError } from '../core/errors.js';
 import { exampleHelp, type CommandContext } from './command_context.js';
 import { COMMANDS, DEFAULT_ARGV, type CommandEntry } from './commands/index.js';
 import { ERROR_PREFIX, processIo, type CliIo } from './io.js';
-import { refuseContradictingFlags } from './options.js';
 import { packageVersion } from './version.js';
 
 export async function run(argv: readonly string[], io: CliIo = processIo): Promise<number> {
@@ -81,6 +80,33 @@ function withoutUnknownHelpTopic(argv: readonly string[]): string[] {
   const known = (name: string) => name === 'help' || COMMANDS.some((entry) => entry.name === name);
   if (first === 'help' && topic !== undefined && !topic.startsWith('-') && !known(topic)) return [topic];
   return args;
+}
+
+/**
+ * Commander keeps the last of a repeated flag and drops the others silently, so `--seq 128 ...
+ * --seq 256` would run a shape the user may not have meant. A flag given twice with different
+ * values (or a switch with its --no- form) is refused, naming both; the same value twice is harmless.
+ */
+function refuseContradictingFlags(command: Command): void {
+  const given = new Map<string, { typed: string; value: string | boolean }>();
+  for (const option of command.options) {
+    const flag = option.long ?? option.name();
+    command.on(`option:${option.name()}`, (raw: string | null | undefined) => {
+      const value = raw ?? !option.negate;
+      const typed = typeof value === 'boolean' ? flag : `${flag} ${value}`;
+      const key = option.attributeName();
+      const earlier = given.get(key);
+      if (earlier !== undefined && earlier.value !== value) {
+        throw new InputError(
+          typeof value === 'boolean'
+            ? `${earlier.typed} and ${typed} contradict each other; give only one`
+            : `${flag} is given twice, as ${String(earlier.value)} and ${value}; give it once`,
+        );
+      }
+      given.set(key, { typed, value });
+    });
+  }
+  for (const subcommand of command.commands) refuseContradictingFlags(subcommand);
 }
 
 /** Where the user should look after a usage error: the command's own help when one was named. */
