@@ -23,6 +23,10 @@ export function assertRunFits(config: ModelConfig, run: RunShape): void {
   if (!Number.isSafeInteger(headDim(config))) {
     problems.push(`${config.source}: d_model (${config.d_model}) must be divisible by num_heads (${config.num_heads})`);
   }
+  const attention = run.attention;
+  if (attention?.kind === 'blocked' && (!Number.isSafeInteger(attention.block) || attention.block < 1)) {
+    problems.push(`run: the attention block (${attention.block}) must be a positive whole number of positions`);
+  }
   const { num_kv_heads, vocab_multiple } = architectureOf(config);
   if (!Number.isSafeInteger(num_kv_heads) || num_kv_heads < 1 || config.num_heads % num_kv_heads !== 0) {
     problems.push(

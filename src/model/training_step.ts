@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { ModelConfig } from '../config/model_config.js';
-import { forward, type ModelParts, type TransformerWeights } from './index.js';
+import { forward, type ForwardOptions, type ModelParts, type TransformerWeights } from './index.js';
 import { scope } from '../core/scope.js';
 import { adamwUpdate, assertAdamWHyperparameters, type AdamWHyperparameters, type AdamWState } from './adamw.js';
 import { attributeBackward } from './backward_attribution.js';
@@ -49,12 +49,13 @@ export function trainingStep(
   optimizer: AdamWState,
   hyper: AdamWHyperparameters,
   parts: Partial<ModelParts> = {},
+  options: ForwardOptions = {},
 ): tf.Scalar {
   assertAdamWHyperparameters(hyper);
   const parameters = parametersOf(weights);
   const lossOf = (): tf.Scalar =>
     withPhase('forward', () => {
-      const logits = forward(config, weights, batch.ids, parts); // (B, T, V)
+      const logits = forward(config, weights, batch.ids, parts, options); // (B, T, V)
       return scope(LOSS_SCOPE, () => meanCrossEntropy(logits, batch.targets));
     });
   // The weights reach the loss through `weights` itself; tf.grads differentiates with respect to

@@ -141,7 +141,8 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
     ids = tokenIds(config, run, { seed, init });
     const modelWeights = weights;
     const modelIds = ids;
-    const trace = traceKernels(() => forward(config, modelWeights, modelIds, options.parts), {
+    const how = run.attention === undefined ? {} : { attention: run.attention };
+    const trace = traceKernels(() => forward(config, modelWeights, modelIds, options.parts, how), {
       timeKernels: options.timeKernels === true,
       phaseOf: kernelProgress(progress, config.num_layers, () => undefined),
     });
@@ -192,9 +193,15 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
       ...inputs,
     ];
     const { result: trace, memory } = measurePeakMemory(held, () =>
-      traceKernels(() => trainingStep(config, model, { ids, targets }, state, hyper, options.parts), {
-        phaseOf: kernelProgress(progress, config.num_layers, currentPhase),
-      }),
+      traceKernels(
+        () =>
+          trainingStep(config, model, { ids, targets }, state, hyper, options.parts, {
+            ...(run.attention === undefined ? {} : { attention: run.attention }),
+          }),
+        {
+          phaseOf: kernelProgress(progress, config.num_layers, currentPhase),
+        },
+      ),
     );
     let loss: number | undefined;
     try {

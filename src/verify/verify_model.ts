@@ -47,7 +47,7 @@ export async function verifyModel(options: VerifyOptions): Promise<VerifyReport>
   const traced = await traceForward(options);
   const matmuls = compareMatmuls(inventory, traced.records);
   const tracedMatmulKernels = matmulKernelCount(traced.records);
-  const expectedMatmulKernelCount = expectedMatmulCount(config);
+  const expectedMatmulKernelCount = expectedMatmulCount(config, run);
   return {
     config,
     run,

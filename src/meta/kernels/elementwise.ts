@@ -14,6 +14,7 @@ import {
   Less,
   LessEqual,
   Log,
+  LogicalOr,
   Maximum,
   Minimum,
   Multiply,
@@ -60,6 +61,7 @@ const BINARY: readonly Row[] = [
   [GreaterEqual, 'bool'],
   [Less, 'bool'],
   [LessEqual, 'bool'],
+  [LogicalOr, 'bool'], // a sliding window's mask: a future key, or one the window has passed
   [Maximum],
   [Minimum],
   [Multiply],
