@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/core/errors.js';
 import {
+  ARCHITECTURE_KEYS,
   headDim,
   isConfigPath,
   listPresets,
@@ -204,7 +205,7 @@ describe('malformed config files', () => {
     expect(problems).toEqual([
       `${path}: unknown key "dmodel": did you mean "d_model"?`,
       `${path}: unknown key "n_head": did you mean "num_heads"?`,
-      `${path}: unknown key "activation"; the keys are ${KEYS_LIST} and optionally num_kv_heads, tie_embeddings, ffn, norm, positions, bias, vocab_multiple, rope_theta`,
+      `${path}: unknown key "activation"; the keys are ${KEYS_LIST} and optionally ${ARCHITECTURE_KEYS.join(', ')}`,
       `${path}: d_model (missing) must be a positive integer; fix: add it, e.g. "d_model": 768`,
     ]);
   });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadModelConfig, loadModelConfigFile, parseModelConfig } from '../src/config/index.js';
+import { ARCHITECTURE_KEYS, loadModelConfig, loadModelConfigFile, parseModelConfig } from '../src/config/index.js';
 import { MAX_CONFIG_BYTES } from '../src/config/config_file.js';
 import { isWholeNumberText, parseJsonDocument, writtenNumber } from '../src/config/json_document.js';
 import { cli } from './helpers/cli_runner.js';
@@ -222,7 +222,7 @@ describe('many faults of one kind', () => {
     const lines = problems(path);
     expect(lines).toHaveLength(11);
     expect(lines[0]).toBe(
-      `${path}: unknown key "stray_0"; the keys are vocab_size, context_length, num_layers, d_model, num_heads, d_ff and optionally num_kv_heads, tie_embeddings, ffn, norm, positions, bias, vocab_multiple, rope_theta`,
+      `${path}: unknown key "stray_0"; the keys are vocab_size, context_length, num_layers, d_model, num_heads, d_ff and optionally ${ARCHITECTURE_KEYS.join(', ')}`,
     );
     expect(lines[10]).toBe(`${path}: and 4990 more unknown keys`);
     const twice = write(`{${Array.from({ length: 12 }, (_, i) => `"k${i}": 1, "k${i}": 2`).join(', ')}}`);

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  ARCHITECTURE_KEYS,
   applyOverrides,
   architectureOf,
   listPresets,
@@ -114,16 +115,16 @@ describe('architecture keys in a config file', () => {
     ],
     ['a number for a boolean', { bias: 0 }, 'bias (0) must be true or false; fix: write false'],
     ['a word for a boolean', { bias: 'yes' }, 'bias ("yes") must be true or false; fix: use true or false'],
-    ['a typo in ffn', { ffn: 'gleu' }, 'ffn ("gleu") must be "swiglu" or "gelu"; did you mean "gelu"?'],
+    ['a typo in ffn', { ffn: 'gleu' }, 'ffn ("gleu") must be "swiglu", "gelu" or "geglu"; did you mean "gelu"?'],
     [
       "another tool's name for the activation",
       { ffn: 'silu' },
-      'ffn ("silu") must be "swiglu" or "gelu"; did you mean "swiglu"?',
+      'ffn ("silu") must be "swiglu", "gelu" or "geglu"; did you mean "swiglu"?',
     ],
     [
       'an ffn flopledger does not model',
       { ffn: 'relu' },
-      'ffn ("relu") must be "swiglu" or "gelu"; fix: use "swiglu" (W2(SiLU(W1 x) * W3 x)) or "gelu" (W2 GELU(W1 x), two matrices), e.g. "ffn": "swiglu"',
+      'ffn ("relu") must be "swiglu", "gelu" or "geglu"; fix: use "swiglu" (W2(SiLU(W1 x) * W3 x)), "gelu" (W2 GELU(W1 x), two matrices) or "geglu" (W2(GELU(W1 x) * W3 x)), e.g. "ffn": "swiglu"',
     ],
     [
       // One letter from "rope", but a different scheme (no positional encoding): no suggestion.
@@ -186,14 +187,14 @@ describe('architecture keys in a config file', () => {
       'x.json: unknown key "tie_word_embeddings": did you mean "tie_embeddings"?',
       'x.json: unknown key "vocab_multple": did you mean "vocab_multiple"?',
       'x.json: unknown key "colour"; the keys are vocab_size, context_length, num_layers, d_model, num_heads, d_ff ' +
-        'and optionally num_kv_heads, tie_embeddings, ffn, norm, positions, bias, vocab_multiple, rope_theta',
+        `and optionally ${ARCHITECTURE_KEYS.join(', ')}`,
     ]);
   });
 
   it('reports every problem at once: unknown keys, then fields in key order, then the head rules', () => {
     expect(problems(llamaWith({ n_kv_heads: 2, ffn: 'gleu', bias: 'no', d_model: 100, num_heads: 3 }))).toEqual([
       'x.json: unknown key "n_kv_heads": did you mean "num_kv_heads"?',
-      'x.json: ffn ("gleu") must be "swiglu" or "gelu"; did you mean "gelu"?',
+      'x.json: ffn ("gleu") must be "swiglu", "gelu" or "geglu"; did you mean "gelu"?',
       'x.json: bias ("no") must be true or false; fix: use true or false',
       'x.json: d_model (100) must be divisible by num_heads (3); choose num_heads that divides d_model into an even ' +
         'head dim, e.g. 2 or 5, or make d_model a multiple of 2 * num_heads = 6, e.g. 96 or 102',
@@ -307,7 +308,7 @@ describe('override flags for the variants', () => {
 
   it('name a switch turned off as --no-<flag>, and a mistyped choice with its suggestion', () => {
     expect(inputError(() => loadModelConfig('gpt2-original-small', { ffn: 'gleu', bias: false })).problems).toEqual([
-      'gpt2-original-small with --ffn gleu --no-bias: ffn ("gleu") must be "swiglu" or "gelu"; did you mean "gelu"?',
+      'gpt2-original-small with --ffn gleu --no-bias: ffn ("gleu") must be "swiglu", "gelu" or "geglu"; did you mean "gelu"?',
     ]);
     expect(loadModelConfig('gpt2-original-small', { bias: false, tie_embeddings: false }).variant).toBe(
       'tie_embeddings=false, bias=false',
@@ -329,8 +330,8 @@ describe('override flags for the variants', () => {
         field: 'ffn',
         key: 'ffn',
         value: 'gleu',
-        expected: 'one of "swiglu" or "gelu"',
-        allowed: ['swiglu', 'gelu'],
+        expected: 'one of "swiglu", "gelu" or "geglu"',
+        allowed: ['swiglu', 'gelu', 'geglu'],
         suggestion: 'gelu',
       },
       // batchnorm is a real norm flopledger does not model: no suggestion, the list instead.

@@ -141,25 +141,21 @@ describe('the hub configs', () => {
 describe('each key read as transformers reads it', () => {
   const llama3 = 'Meta-Llama-3-8B.json';
 
-  it('attention_bias alone: refused, since LlamaConfig.mlp_bias defaults to False', () => {
+  it('attention_bias alone: biases on q, k, v and o_proj, none on the MLP (LlamaConfig.mlp_bias defaults to False)', () => {
     // transformers/models/llama/configuration_llama.py LlamaConfig: attention_bias=False, mlp_bias=False;
     // modeling_llama.py LlamaAttention: q/k/v/o_proj bias=config.attention_bias; LlamaMLP:
-    // gate/up/down_proj bias=config.mlp_bias. So attention biases without MLP biases, which
-    // flopledger's single bias switch cannot count; it used to count MLP biases too.
-    expect(problemsOf(llama3, { attention_bias: true })).toEqual([
-      "config.json: attention_bias (true) and mlp_bias (false, LlamaConfig's default when absent) differ: LlamaModel " +
-        'gives biases to q_proj, k_proj, v_proj and o_proj but not to the MLP, and flopledger has one bias switch for ' +
-        'every linear layer, so it cannot count this model; if the model has those biases too, set mlp_bias to true',
-    ]);
+    // gate/up/down_proj bias=config.mlp_bias. Biases per layer: q 4096 + k 1024 + v 1024 + o 4096 = 10,240.
+    const config = readEdited(llama3, { attention_bias: true });
+    expect(config).toMatchObject({ qkv_bias: true, output_bias: true, mlp_bias: false });
+    expect(config.bias).toBeUndefined();
+    expect(summarizeParameters(config).total).toBe(8_030_261_248n + 32n * 10_240n);
   });
 
-  it('mlp_bias alone: refused, since LlamaConfig.attention_bias defaults to False', () => {
-    // configuration_llama.py LlamaConfig: attention_bias=False.
-    expect(problemsOf(llama3, { attention_bias: undefined, mlp_bias: true })).toEqual([
-      "config.json: attention_bias (false, LlamaConfig's default when absent) and mlp_bias (true) differ: LlamaModel " +
-        'gives biases to the MLP but not to the attention projections, and flopledger has one bias switch for every ' +
-        'linear layer, so it cannot count this model; if the model has those biases too, set attention_bias to true',
-    ]);
+  it('mlp_bias alone: biases on gate, up and down_proj only (LlamaConfig.attention_bias defaults to False)', () => {
+    // configuration_llama.py LlamaConfig: attention_bias=False. Biases per layer: 14336 + 14336 + 4096 = 32,768.
+    const config = readEdited(llama3, { attention_bias: undefined, mlp_bias: true });
+    expect(config).toMatchObject({ qkv_bias: false, output_bias: false, mlp_bias: true });
+    expect(summarizeParameters(config).total).toBe(8_030_261_248n + 32n * 32_768n);
   });
 
   it('attention_bias and mlp_bias both true: biases on all seven projections of each layer', () => {
@@ -187,16 +183,19 @@ describe('each key read as transformers reads it', () => {
     expect(readEdited('Mistral-7B-v0.1.json', { head_dim: 128 }).notes?.[0]).toMatch(/^config\.json: ignored/);
   });
 
-  it('head_dim of its own (Gemma, Qwen3, Mistral-Nemo): refused, never counted as hidden_size / num_attention_heads', () => {
+  it('head_dim of its own (Gemma, Qwen3, Mistral-Nemo): counted as num_attention_heads * head_dim, never hidden_size', () => {
     // modular_mistral.py MistralAttention: q_proj = Linear(hidden_size, num_attention_heads * head_dim),
-    // o_proj = Linear(num_attention_heads * head_dim, hidden_size). Mistral-Nemo: hidden 5120, 32 heads of 128.
-    expect(problemsOf('Mistral-7B-v0.1.json', { hidden_size: 5120, head_dim: 128 })).toEqual([
-      "config.json: head_dim (128) is not hidden_size / num_attention_heads (5120 / 32 = 160): the model's heads are " +
-        '32 x 128 = 4096 wide; flopledger splits hidden_size into the heads and does not model a head width of its ' +
-        'own yet, so it cannot count this model',
-    ]);
+    // o_proj = Linear(num_attention_heads * head_dim, hidden_size). Mistral-Nemo: hidden 5120, 32 heads of 128,
+    // 8 key/value heads: per layer q 5120 x 4096, k and v 5120 x 1024, o 4096 x 5120.
+    const nemo = readEdited('Mistral-7B-v0.1.json', { hidden_size: 5120, head_dim: 128 });
+    expect(architectureOf(nemo)).toMatchObject({ head_dim: 128, q_dim: 4096, kv_dim: 1024 });
+    const attention = summarizeParameters(nemo).byComponent.attention;
+    expect(attention).toBe(32n * (5120n * 4096n + 2n * 5120n * 1024n + 4096n * 5120n));
     expect(problemsOf(llama3, { head_dim: 0 })).toEqual([
       'config.json: head_dim (0) must be a positive integer; fix: remove it (it defaults to hidden_size / num_attention_heads)',
+    ]);
+    expect(problemsOf(llama3, { head_dim: 127 })).toEqual([
+      'config.json: head_dim (127) must be even because RoPE rotates pairs of features; fix: use 126 or 128',
     ]);
   });
 
@@ -411,8 +410,8 @@ describe("refusals, one line each under the file's own key names", () => {
   it('an unknown model_type, listing the supported ones', () => {
     const path = writeJson({ ...fixtureJson('gpt2.json'), model_type: 'bert' });
     expect(inputError(() => loadModelConfig(path)).problems).toEqual([
-      `${path}: model_type "bert" is not supported; flopledger reads Hugging Face configs with model_type llama, mistral ` +
-        'or gpt2, or a flopledger config (see `flopledger models` and models/*.json)',
+      `${path}: model_type "bert" is not supported; flopledger reads Hugging Face configs with model_type llama, mistral, ` +
+        'qwen2, qwen3, phi3, gemma2, gemma3_text or gpt2, or a flopledger config (see `flopledger models` and models/*.json)',
     ]);
     expect(inputError(() => parseHuggingFaceConfig({ model_type: null }, 'c.json', 'c')).message).toMatch(
       /^c\.json: model_type null is not supported/,
@@ -633,7 +632,7 @@ describe('on the command line', () => {
     [
       'an unsupported model_type',
       ['params', '--config', 'MODEL_TYPE_BERT'],
-      'flopledger: MODEL_TYPE_BERT: model_type "bert" is not supported; flopledger reads Hugging Face configs with model_type llama, mistral or gpt2',
+      'flopledger: MODEL_TYPE_BERT: model_type "bert" is not supported; flopledger reads Hugging Face configs with model_type llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3_text or gpt2',
     ],
   ];
   it.each(usage)('%s: one line, exit 2', async (_, argv, line) => {

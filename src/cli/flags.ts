@@ -13,6 +13,12 @@
  */
 import { InputError } from '../core/errors.js';
 import { closestMatch } from '../config/did_you_mean.js';
+import {
+  DEFAULT_ATTENTION_BLOCK,
+  DENSE_ATTENTION,
+  type AttentionKind,
+  type AttentionSchedule,
+} from '../config/attention_schedule.js';
 import type { FfnKind, NormKind, PositionKind } from '../config/model_config.js';
 import type { BackendChoice } from '../runtime/backend.js';
 export { parseByteSize } from '../runtime/memory_budget.js';
@@ -34,6 +40,7 @@ const FLAG_EXAMPLES: Readonly<Record<string, number>> = {
   '--steps': 400000,
   '--runs': 10,
   '--warmup': 2,
+  '--block': 64,
 };
 
 const GROUPED_DIGITS = /^(?:\d+|\d{1,3}(?:_\d{3})+|\d{1,3}(?:,\d{3})+)$/;
@@ -148,7 +155,11 @@ export interface Choices<T extends string> {
 
 export const FFN_CHOICES: Choices<FfnKind> = {
   noun: 'an FFN kind',
-  meanings: { swiglu: 'W2(SiLU(W1 x) * W3 x)', gelu: 'W2 GELU(W1 x), two matrices' },
+  meanings: {
+    swiglu: 'W2(SiLU(W1 x) * W3 x)',
+    gelu: 'W2 GELU(W1 x), two matrices',
+    geglu: 'W2(GELU(W1 x) * W3 x)',
+  },
 };
 export const NORM_CHOICES: Choices<NormKind> = {
   noun: 'a norm',
@@ -158,6 +169,32 @@ export const POSITION_CHOICES: Choices<PositionKind> = {
   noun: 'a position scheme',
   meanings: { rope: 'rotary, no parameters', learned: 'a context_length x d_model table' },
 };
+export const ATTENTION_CHOICES: Choices<AttentionKind> = {
+  noun: 'a way to compute attention',
+  meanings: {
+    dense: 'every T x T score, then the mask',
+    blocked: 'query and key blocks of --block positions; blocks the mask empties are skipped',
+  },
+};
+
+/**
+ * --attention and --block as a run's attention schedule: undefined (dense, the default) when
+ * neither is given; --block alone is refused, as it would change nothing in a dense run.
+ */
+export function parseAttention(kind: string | undefined, block: string | undefined): AttentionSchedule | undefined {
+  const chosen = kind === undefined ? undefined : parseChoice(kind, '--attention', ATTENTION_CHOICES);
+  const size = block === undefined ? undefined : parsePositiveInteger(block, '--block');
+  if (chosen !== 'blocked') {
+    if (size !== undefined) {
+      throw new InputError(
+        `--block ${block}: the block size applies to blocked attention only; add --attention blocked, or leave out --block`,
+      );
+    }
+    return chosen === undefined ? undefined : DENSE_ATTENTION;
+  }
+  return { kind: 'blocked', block: size ?? DEFAULT_ATTENTION_BLOCK };
+}
+
 export const D_FF_RULE_CHOICES: Choices<'given' | 'swiglu'> = {
   noun: 'a d_ff rule',
   meanings: { given: 'd_ff as configured', swiglu: '8/3 * d_model rounded up to a multiple of 64' },

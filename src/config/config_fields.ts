@@ -17,6 +17,7 @@ import {
   type ModelDimension,
 } from './model_config.js';
 import { printable } from './printable.js';
+import { windowLayersTypeProblem } from './windows.js';
 
 export type ConfigKey = ModelDimension | ArchitectureKey;
 
@@ -46,7 +47,11 @@ interface Choice {
 const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions', Choice>> = {
   ffn: {
     values: FFN_KINDS,
-    meanings: { swiglu: 'W2(SiLU(W1 x) * W3 x)', gelu: 'W2 GELU(W1 x), two matrices' },
+    meanings: {
+      swiglu: 'W2(SiLU(W1 x) * W3 x)',
+      gelu: 'W2 GELU(W1 x), two matrices',
+      geglu: 'W2(GELU(W1 x) * W3 x)',
+    },
     aliases: {
       silu: 'swiglu',
       swish: 'swiglu',
@@ -54,8 +59,10 @@ const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions', Choice>> = {
       gelu_new: 'gelu',
       gelu_pytorch_tanh: 'gelu',
       mlp: 'gelu',
+      gelu_glu: 'geglu',
+      gated_gelu: 'geglu',
     },
-    others: ['relu', 'relu2', 'squared_relu', 'geglu', 'reglu', 'gelu_glu'],
+    others: ['relu', 'relu2', 'squared_relu', 'reglu'],
   },
   norm: {
     values: NORM_KINDS,
@@ -71,7 +78,7 @@ const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions', Choice>> = {
   },
 };
 
-type FieldKind = 'count' | 'switch' | 'choice' | 'number';
+type FieldKind = 'count' | 'switch' | 'choice' | 'number' | 'layers';
 
 const FIELD_KINDS: Readonly<Record<ConfigKey, FieldKind>> = {
   vocab_size: 'count',
@@ -81,17 +88,33 @@ const FIELD_KINDS: Readonly<Record<ConfigKey, FieldKind>> = {
   num_heads: 'count',
   d_ff: 'count',
   num_kv_heads: 'count',
+  head_dim: 'count',
   tie_embeddings: 'switch',
   ffn: 'choice',
   norm: 'choice',
   positions: 'choice',
   bias: 'switch',
+  qkv_bias: 'switch',
+  output_bias: 'switch',
+  mlp_bias: 'switch',
+  qk_norm: 'switch',
+  fused_qkv: 'switch',
+  fused_gate_up: 'switch',
+  scale_embeddings: 'switch',
+  zero_centered_gain: 'switch',
+  post_norms: 'switch',
+  attn_softcap: 'number',
+  final_softcap: 'number',
+  window: 'count',
+  window_layers: 'layers',
   vocab_multiple: 'count',
   rope_theta: 'number',
 };
 
 /** Example values for fixes: GPT-2 small's shape, and common architecture choices. */
-const EXAMPLE_COUNTS: Readonly<Record<ModelDimension | 'num_kv_heads' | 'vocab_multiple', number>> = {
+const EXAMPLE_COUNTS: Readonly<
+  Record<ModelDimension | 'num_kv_heads' | 'head_dim' | 'window' | 'vocab_multiple', number>
+> = {
   vocab_size: 50257,
   context_length: 1024,
   num_layers: 12,
@@ -99,6 +122,8 @@ const EXAMPLE_COUNTS: Readonly<Record<ModelDimension | 'num_kv_heads' | 'vocab_m
   num_heads: 12,
   d_ff: 3072,
   num_kv_heads: 4,
+  head_dim: 128,
+  window: 4096,
   vocab_multiple: 64,
 };
 
@@ -135,8 +160,23 @@ export const KEY_ALIASES: Readonly<Record<string, ConfigKey>> = {
   position_embedding_type: 'positions',
   pos_emb: 'positions',
   use_bias: 'bias',
-  attention_bias: 'bias',
-  mlp_bias: 'bias',
+  attention_bias: 'qkv_bias',
+  qkv_proj_bias: 'qkv_bias',
+  o_proj_bias: 'output_bias',
+  dim_head: 'head_dim',
+  head_size: 'head_dim',
+  kv_channels: 'head_dim',
+  use_qk_norm: 'qk_norm',
+  qk_layernorm: 'qk_norm',
+  attn_logit_softcapping: 'attn_softcap',
+  final_logit_softcapping: 'final_softcap',
+  sandwich_norm: 'post_norms',
+  sliding_window: 'window',
+  window_size: 'window',
+  attention_window: 'window',
+  layer_types: 'window_layers',
+  sliding_window_pattern: 'window_layers',
+  max_window_layers: 'window_layers',
   pad_vocab_size_multiple: 'vocab_multiple',
   make_vocab_size_divisible_by: 'vocab_multiple',
   rope_base: 'rope_theta',
@@ -201,11 +241,17 @@ export function fieldIssue(
         problem: `${shown} must be ${quotedList(choice.values)}; ${choiceFix(field as keyof typeof CHOICES, suggestion, names)}`,
       };
     }
+    case 'layers':
+      return {
+        ...about,
+        expected: 'a pattern of L and G, or a list of layer indices',
+        problem: windowLayersTypeProblem(shown, names),
+      };
     case 'number':
       return {
         ...about,
         expected: 'a positive number',
-        problem: `${shown} must be a positive number; fix: ${numberFix(value)}`,
+        problem: `${shown} must be a positive number; fix: ${numberFix(field, value)}`,
       };
   }
 }
@@ -261,7 +307,9 @@ function choiceFix(field: keyof typeof CHOICES, suggestion: string | undefined, 
   if (suggestion !== undefined) return `did you mean "${suggestion}"?`;
   const choice = CHOICES[field];
   const meanings = choice.values.map((kind) => `"${kind}" (${choice.meanings[kind]})`);
-  return `fix: use ${meanings.join(' or ')}, e.g. "${names(field)}": "${choice.values[0]}"`;
+  const listed =
+    meanings.length <= 2 ? meanings.join(' or ') : `${meanings.slice(0, -1).join(', ')} or ${meanings.at(-1)}`;
+  return `fix: use ${listed}, e.g. "${names(field)}": "${choice.values[0]}"`;
 }
 
 function isOther(value: string, choice: Choice): boolean {
@@ -269,10 +317,12 @@ function isOther(value: string, choice: Choice): boolean {
   return choice.others.some((other) => other.replace(/_/g, '') === folded);
 }
 
-function numberFix(value: unknown): string {
+function numberFix(field: ConfigKey, value: unknown): string {
   if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) && Number(value) > 0) {
     return `write ${value.trim()} without quotes`;
   }
+  if (field === 'attn_softcap') return 'use e.g. 50 (Gemma 2), or remove the key for no cap';
+  if (field === 'final_softcap') return 'use e.g. 30 (Gemma 2), or remove the key for no cap';
   return 'use e.g. 10000 (the RoPE paper and Llama 2) or 500000 (Llama 3)';
 }
 

@@ -29,6 +29,19 @@ export function headSplitProblem(
   return undefined;
 }
 
+/**
+ * The rule for a head width of its own (head_dim given): with RoPE it is even, as it rotates pairs
+ * of features; it need not divide d_model, since q is num_heads * head_dim wide.
+ */
+export function headDimProblem(source: string, headDim: number, pairs: boolean, names: KeyNames): string | undefined {
+  if (!pairs || headDim % 2 === 0) return undefined;
+  const nearby = [headDim - 1, headDim + 1].filter((width) => width > 0);
+  return (
+    `${source}: ${names('head_dim')} (${headDim}) must be even because RoPE rotates pairs of features; ` +
+    `fix: use ${nearby.join(' or ')}`
+  );
+}
+
 /** The num_kv_heads rule, or undefined when it holds. */
 export function kvHeadsProblem(
   source: string,

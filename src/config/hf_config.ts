@@ -1,10 +1,12 @@
 /**
  * A Hugging Face config.json read as the transformers model classes read it. The keys of the
- * llama, mistral and gpt2 model types are translated to a flopledger config, which is then
- * validated by the same rules as a flopledger file, with messages that name the Hugging Face
- * keys ("hidden_size (4096) must be divisible by num_attention_heads (3)"). What the
- * architecture fixes but the file does not say (GPT-2's LayerNorm, learned positions and biases;
- * Llama's RMSNorm and RoPE) is written out.
+ * llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3_text and gpt2 model types are translated to
+ * a flopledger config, which is then validated by the same rules as a flopledger file, with
+ * messages that name the Hugging Face keys ("hidden_size (4096) must be divisible by
+ * num_attention_heads (3)"). What the architecture fixes but the file does not say (GPT-2's
+ * LayerNorm, learned positions and biases; Llama's RMSNorm and RoPE; Qwen2's q/k/v biases;
+ * Phi-3's fused projections; Gemma's GeGLU, scaled embeddings, (1 + w) norms and post-norms) is
+ * written out.
  *
  * A key the file leaves out takes the default of its config class, and each default taken is
  * named in a note. The defaults, from transformers' configuration_*.py and modeling_*.py:
@@ -16,6 +18,28 @@
  *                  mlp_bias False (gate, up and down_proj).
  *   MistralConfig  as Llama but intermediate_size 14336, max_position_embeddings 4096 * 32,
  *                  num_key_value_heads 8 (None = num_attention_heads); no biases at all.
+ *   Qwen2Config    vocab_size 151936, max_position_embeddings 32768, num_hidden_layers 32,
+ *                  hidden_size 4096, num_attention_heads 32, intermediate_size 22016,
+ *                  num_key_value_heads 32 (None = num_attention_heads), tie_word_embeddings False,
+ *                  rope_theta 10000; Qwen2Attention reads head_dim with getattr (default
+ *                  hidden_size // num_attention_heads) and hard-codes bias=True on q, k and v_proj,
+ *                  bias=False on o_proj; Qwen2MLP has no biases.
+ *   Qwen3Config    as Qwen2 but head_dim 128 and attention_bias False (all four projections);
+ *                  q_norm and k_norm, RMSNorms over head_dim, on every query and key head.
+ *   Phi3Config     vocab_size 32064, max_position_embeddings 4096, num_hidden_layers 32,
+ *                  hidden_size 3072, num_attention_heads 32, intermediate_size 8192,
+ *                  num_key_value_heads None = num_attention_heads, tie_word_embeddings False,
+ *                  rope_theta 10000; head_dim by getattr; fused qkv_proj [H + 2 Hkv heads] and
+ *                  gate_up_proj [2 * intermediate_size], no biases.
+ *   Gemma2Config   vocab_size 256000, max_position_embeddings 8192, num_hidden_layers 26,
+ *                  hidden_size 2304, num_attention_heads 8, num_key_value_heads 4, head_dim 256,
+ *                  intermediate_size 9216, hidden_activation "gelu_pytorch_tanh",
+ *                  tie_word_embeddings True, rope_theta 10000, attention_bias False (all four
+ *                  projections), final_logit_softcapping 30.0, attn_logit_softcapping 50.0;
+ *                  embeddings times sqrt(hidden_size), every RMSNorm times (1 + weight), four
+ *                  norms per layer (input, post_attention, pre_feedforward, post_feedforward).
+ *   Gemma3TextConfig as Gemma2 but vocab_size 262208, max_position_embeddings 131072,
+ *                  rope_theta 1000000, both softcappings None, and q_norm and k_norm over head_dim.
  *   GPT2Config     vocab_size 50257, n_positions 1024, n_embd 768, n_layer 12, n_head 12, n_inner
  *                  None = 4 * n_embd, activation_function "gelu_new", tie_word_embeddings True
  *                  (PretrainedConfig's); hidden_size, max_position_embeddings,
@@ -28,13 +52,14 @@
 import { InputError, type FieldIssue } from '../core/errors.js';
 import { type ConfigKey, type KeyNames, fieldIssue, showField, showValue } from './config_fields.js';
 import { UNMODELLED_KEYS, describeIgnoredKey, ignoredKeys, isSet, type HuggingFaceFamily } from './hf_ignored_keys.js';
+import { readHuggingFaceWindows } from './hf_windows.js';
 import { copyWrittenNumber } from './json_document.js';
 import type { ModelConfig } from './model_config.js';
 import { parseModelConfig } from './parse_model_config.js';
 import { printable, shortList } from './printable.js';
 
 /** The model_type values flopledger reads. */
-export const HF_MODEL_TYPES = ['llama', 'mistral', 'gpt2'] as const;
+export const HF_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3_text', 'gpt2'] as const;
 export type HuggingFaceModelType = (typeof HF_MODEL_TYPES)[number];
 
 /** A parsed JSON value is read as a Hugging Face config when it is an object with a "model_type" key. */
@@ -45,6 +70,12 @@ export function isHuggingFaceConfig(value: unknown): value is Record<string, unk
 /** The flopledger config a Hugging Face config.json describes, with notes on the keys left out. Throws InputError. */
 export function parseHuggingFaceConfig(raw: Record<string, unknown>, source: string, name: string): ModelConfig {
   const modelType = raw['model_type'];
+  if (modelType === 'gemma3') {
+    throw new InputError(
+      `${source}: model_type "gemma3" is Gemma 3 with its vision tower, which flopledger does not model; ` +
+        'its text model is counted from the text_config object saved as a file of its own with "model_type": "gemma3_text"',
+    );
+  }
   if (typeof modelType !== 'string' || !(HF_MODEL_TYPES as readonly string[]).includes(modelType)) {
     throw new InputError(
       `${source}: model_type ${showValue(modelType)} is not supported; flopledger reads Hugging Face configs ` +
@@ -53,7 +84,12 @@ export function parseHuggingFaceConfig(raw: Record<string, unknown>, source: str
     );
   }
   const family = modelType as HuggingFaceFamily;
-  const reading = family === 'gpt2' ? readGpt2(raw, source) : readLlamaFamily(raw, source, family);
+  const reading =
+    family === 'gpt2'
+      ? readGpt2(raw, source)
+      : family === 'gemma2' || family === 'gemma3_text'
+        ? readGemma(raw, source, family)
+        : readLlamaFamily(raw, source, family);
   const names: KeyNames = (key) => reading.names[key] ?? key;
 
   const problems = [...unmodelledProblems(raw, source), ...reading.problems];
@@ -187,6 +223,21 @@ class Translation {
     return undefined;
   }
 
+  /**
+   * A number or null key with a default in its config class (a soft-cap: null turns it off): the
+   * file's value, else the default, named. Only a number reaches the field.
+   */
+  optionalNumber(key: string, field: ConfigKey, fallback: number | null): void {
+    this.used.add(key);
+    this.names[field] = key;
+    if (!this.has(key)) {
+      this.defaults.push(`${key} ${fallback === null ? 'None' : String(fallback)}`);
+      if (fallback !== null) this.mapped[field] = fallback;
+      return;
+    }
+    if (this.raw[key] !== null) this.copy(key, field);
+  }
+
   /** The value a field will be validated with, when it is a positive safe integer. */
   count(field: ConfigKey): number | undefined {
     const value = this.mapped[field];
@@ -208,42 +259,234 @@ class Translation {
   }
 }
 
+/** How a Llama-shaped model type builds its weights (each from its configuration_*.py and modeling_*.py). */
+interface LlamaLikeFamily {
+  readonly configClass: string;
+  readonly modelClass: string;
+  readonly vocab_size: number;
+  readonly max_position_embeddings: number;
+  readonly num_hidden_layers: number;
+  readonly hidden_size: number;
+  readonly num_attention_heads: number;
+  readonly intermediate_size: number;
+  /** num_key_value_heads when the key is absent (None still means num_attention_heads); undefined: num_attention_heads. */
+  readonly num_key_value_heads?: number;
+  /** head_dim when absent: a number of its own (Qwen3), or undefined for hidden_size // num_attention_heads. */
+  readonly head_dim?: number;
+  /**
+   * llama: attention_bias on q, k, v and o, mlp_bias on the MLP; attention: attention_bias on the
+   * four projections, no MLP biases; qkv: q, k and v always, nothing else; none: no biases.
+   */
+  readonly biases: 'llama' | 'attention' | 'qkv' | 'none';
+  readonly qkNorm: boolean;
+  readonly fused: boolean;
+}
+
+const LLAMA_LIKE: Readonly<Record<'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3', LlamaLikeFamily>> = {
+  llama: {
+    configClass: 'LlamaConfig',
+    modelClass: 'LlamaModel',
+    vocab_size: 32000,
+    max_position_embeddings: 2048,
+    num_hidden_layers: 32,
+    hidden_size: 4096,
+    num_attention_heads: 32,
+    intermediate_size: 11008,
+    biases: 'llama',
+    qkNorm: false,
+    fused: false,
+  },
+  mistral: {
+    configClass: 'MistralConfig',
+    modelClass: 'MistralModel',
+    vocab_size: 32000,
+    max_position_embeddings: 4096 * 32,
+    num_hidden_layers: 32,
+    hidden_size: 4096,
+    num_attention_heads: 32,
+    intermediate_size: 14336,
+    num_key_value_heads: 8,
+    biases: 'none',
+    qkNorm: false,
+    fused: false,
+  },
+  qwen2: {
+    configClass: 'Qwen2Config',
+    modelClass: 'Qwen2Model',
+    vocab_size: 151936,
+    max_position_embeddings: 32768,
+    num_hidden_layers: 32,
+    hidden_size: 4096,
+    num_attention_heads: 32,
+    intermediate_size: 22016,
+    num_key_value_heads: 32,
+    biases: 'qkv',
+    qkNorm: false,
+    fused: false,
+  },
+  qwen3: {
+    configClass: 'Qwen3Config',
+    modelClass: 'Qwen3Model',
+    vocab_size: 151936,
+    max_position_embeddings: 32768,
+    num_hidden_layers: 32,
+    hidden_size: 4096,
+    num_attention_heads: 32,
+    intermediate_size: 22016,
+    num_key_value_heads: 32,
+    head_dim: 128,
+    biases: 'attention',
+    qkNorm: true,
+    fused: false,
+  },
+  phi3: {
+    configClass: 'Phi3Config',
+    modelClass: 'Phi3Model',
+    vocab_size: 32064,
+    max_position_embeddings: 4096,
+    num_hidden_layers: 32,
+    hidden_size: 3072,
+    num_attention_heads: 32,
+    intermediate_size: 8192,
+    biases: 'none',
+    qkNorm: false,
+    fused: true,
+  },
+};
+
+/** The dimensions every Llama- and Gemma-shaped config names the same way, with its class's defaults. */
+function readDimensions(
+  t: Translation,
+  defaults: Pick<
+    LlamaLikeFamily,
+    | 'vocab_size'
+    | 'max_position_embeddings'
+    | 'num_hidden_layers'
+    | 'hidden_size'
+    | 'num_attention_heads'
+    | 'intermediate_size'
+    | 'num_key_value_heads'
+  >,
+): void {
+  t.withDefault('vocab_size', 'vocab_size', defaults.vocab_size);
+  t.withDefault('max_position_embeddings', 'context_length', defaults.max_position_embeddings);
+  t.withDefault('num_hidden_layers', 'num_layers', defaults.num_hidden_layers);
+  t.withDefault('hidden_size', 'd_model', defaults.hidden_size);
+  t.withDefault('num_attention_heads', 'num_heads', defaults.num_attention_heads);
+  t.withDefault('intermediate_size', 'd_ff', defaults.intermediate_size);
+  const heads = t.count('num_heads');
+  const allHeads = `${heads ?? ''} (num_attention_heads)`.trimStart();
+  if (defaults.num_key_value_heads !== undefined && !t.has('num_key_value_heads')) {
+    t.withDefault('num_key_value_heads', 'num_kv_heads', defaults.num_key_value_heads);
+  } else t.noneMeans('num_key_value_heads', 'num_kv_heads', undefined, allHeads);
+}
+
 /**
- * LlamaConfig and MistralConfig: SwiGLU MLP, RMSNorm, RoPE, optional grouped-query attention.
+ * LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config and Phi3Config: SwiGLU MLP, RMSNorm, RoPE,
+ * optional grouped-query attention; the biases, q/k norms and fused projections of LLAMA_LIKE.
  * LlamaAttention builds q, k, v and o_proj with bias=config.attention_bias and LlamaMLP its three
  * projections with bias=config.mlp_bias; MistralAttention and MistralMLP use bias=False throughout.
  */
-function readLlamaFamily(raw: Readonly<Record<string, unknown>>, source: string, family: 'llama' | 'mistral'): Reading {
-  const mistral = family === 'mistral';
-  const t = new Translation(raw, source, mistral ? 'MistralConfig' : 'LlamaConfig');
-  t.withDefault('vocab_size', 'vocab_size', 32000);
-  t.withDefault('max_position_embeddings', 'context_length', mistral ? 4096 * 32 : 2048);
-  t.withDefault('num_hidden_layers', 'num_layers', 32);
-  t.withDefault('hidden_size', 'd_model', 4096);
-  t.withDefault('num_attention_heads', 'num_heads', 32);
-  t.withDefault('intermediate_size', 'd_ff', mistral ? 14336 : 11008);
-  const heads = t.count('num_heads');
-  const allHeads = `${heads ?? ''} (num_attention_heads)`.trimStart();
-  if (mistral && !t.has('num_key_value_heads')) t.withDefault('num_key_value_heads', 'num_kv_heads', 8);
-  else t.noneMeans('num_key_value_heads', 'num_kv_heads', undefined, allHeads);
+function readLlamaFamily(
+  raw: Readonly<Record<string, unknown>>,
+  source: string,
+  family: keyof typeof LLAMA_LIKE,
+): Reading {
+  const spec = LLAMA_LIKE[family];
+  const t = new Translation(raw, source, spec.configClass);
+  readDimensions(t, spec);
   t.withDefault('tie_word_embeddings', 'tie_embeddings', false);
-  readRopeTheta(t);
+  readRopeTheta(t, 10000);
   // transformers' SiLU is also registered as "swish".
   t.oneOf('hidden_act', 'ffn', ['silu', 'swish'], 'silu', "flopledger's SwiGLU MLP gates with SiLU");
   t.fixed('ffn', 'swiglu');
   t.fixed('norm', 'rmsnorm');
   t.fixed('positions', 'rope');
-  if (mistral) t.fixed('bias', false);
-  else readLlamaBiases(t);
-  readHeadDim(t);
+  if (spec.biases === 'llama') readLlamaBiases(t);
+  else if (spec.biases === 'attention') readAttentionBias(t);
+  else if (spec.biases === 'qkv') setBiases(t, true, false, false);
+  else t.fixed('bias', false);
+  if (spec.qkNorm) t.fixed('qk_norm', true);
+  if (spec.fused) {
+    t.fixed('fused_qkv', true);
+    t.fixed('fused_gate_up', true);
+  }
+  if (family === 'phi3') readPartialRotary(t);
+  readHeadDim(t, spec.head_dim);
+  readWindows(t, family);
   return t.reading();
 }
 
 /**
- * The RoPE base: rope_parameters.rope_theta (transformers 5), else rope_theta, else 10000. It
- * changes no count, only the model's rotation angles.
+ * Gemma2Config and Gemma3TextConfig (the text model of Gemma 3): GeGLU MLP (hidden_activation,
+ * the tanh GELU), head_dim of its own, embeddings times sqrt(hidden_size), RMSNorms that multiply
+ * by (1 + weight), a norm before and after each sub-block, attention_bias on the four
+ * projections, soft-capped logits; Gemma 3 adds q_norm and k_norm and drops the caps by default.
  */
-function readRopeTheta(t: Translation): void {
+function readGemma(raw: Readonly<Record<string, unknown>>, source: string, family: 'gemma2' | 'gemma3_text'): Reading {
+  const gemma3 = family === 'gemma3_text';
+  const t = new Translation(raw, source, gemma3 ? 'Gemma3TextConfig' : 'Gemma2Config');
+  readDimensions(t, {
+    vocab_size: gemma3 ? 262208 : 256000,
+    max_position_embeddings: gemma3 ? 131072 : 8192,
+    num_hidden_layers: 26,
+    hidden_size: 2304,
+    num_attention_heads: 8,
+    intermediate_size: 9216,
+    num_key_value_heads: 4,
+  });
+  t.withDefault('tie_word_embeddings', 'tie_embeddings', true);
+  readRopeTheta(t, gemma3 ? 1_000_000 : 10000);
+  // Gemma's MLP reads hidden_activation; "gelu_pytorch_tanh" and "gelu_new" are the same tanh GELU.
+  t.oneOf(
+    'hidden_activation',
+    'ffn',
+    ['gelu_pytorch_tanh', 'gelu_new'],
+    'gelu_pytorch_tanh',
+    "flopledger's GeGLU MLP gates with GELU's tanh approximation",
+  );
+  t.fixed('ffn', 'geglu');
+  t.fixed('norm', 'rmsnorm');
+  t.fixed('positions', 'rope');
+  t.fixed('scale_embeddings', true);
+  t.fixed('zero_centered_gain', true);
+  t.fixed('post_norms', true);
+  if (gemma3) t.fixed('qk_norm', true);
+  readAttentionBias(t);
+  t.optionalNumber('final_logit_softcapping', 'final_softcap', gemma3 ? null : 30);
+  t.optionalNumber('attn_logit_softcapping', 'attn_softcap', gemma3 ? null : 50);
+  readHeadDim(t, 256);
+  readWindows(t, family);
+  const scalar = t.raw['query_pre_attn_scalar'];
+  const headDim = t.mapped['head_dim'];
+  if (typeof scalar === 'number' && typeof headDim === 'number' && scalar !== headDim) {
+    t.remarks.set(
+      'query_pre_attn_scalar',
+      `scores scaled by 1/sqrt(${showField(t.raw, 'query_pre_attn_scalar')}) in the model, by 1/sqrt(head_dim ${headDim}) here: the same count`,
+    );
+  }
+  return t.reading();
+}
+
+/** The sliding windows, as hf_windows.ts reads each model type's keys. */
+function readWindows(t: Translation, family: HuggingFaceFamily): void {
+  const windows = readHuggingFaceWindows(t.raw, t.source, family, t.count('num_layers'));
+  for (const key of windows.used) t.used.add(key);
+  t.defaults.push(...windows.defaults);
+  t.problems.push(...windows.problems);
+  if (windows.names.window !== undefined) t.names.window = windows.names.window;
+  if (windows.names.window_layers !== undefined) t.names.window_layers = windows.names.window_layers;
+  // The file's value keeps its written form for messages; a class default has none.
+  if (windows.window !== undefined && t.has('sliding_window')) t.copy('sliding_window', 'window');
+  else if (windows.window !== undefined) t.fixed('window', windows.window);
+  if (windows.windowLayers !== undefined) t.fixed('window_layers', windows.windowLayers);
+}
+
+/**
+ * The RoPE base: rope_parameters.rope_theta (transformers 5), else rope_theta, else the config
+ * class's default. It changes no count, only the model's rotation angles.
+ */
+function readRopeTheta(t: Translation, fallback: number): void {
   const parameters = t.raw['rope_parameters'];
   if (typeof parameters === 'object' && parameters !== null && Object.hasOwn(parameters, 'rope_theta')) {
     t.names.rope_theta = 'rope_parameters.rope_theta';
@@ -252,58 +495,87 @@ function readRopeTheta(t: Translation): void {
     t.used.add('rope_theta');
     return;
   }
-  t.withDefault('rope_theta', 'rope_theta', 10000);
+  t.withDefault('rope_theta', 'rope_theta', fallback);
 }
 
-/** attention_bias and mlp_bias, both False by default: flopledger's one switch counts only the two alike. */
+/** The three bias switches: the one shorthand when they agree (every linear layer or none), else each. */
+function setBiases(t: Translation, qkv: boolean, output: boolean, mlp: boolean): void {
+  if (qkv === output && output === mlp) {
+    t.fixed('bias', qkv);
+    return;
+  }
+  t.fixed('qkv_bias', qkv);
+  t.fixed('output_bias', output);
+  t.fixed('mlp_bias', mlp);
+}
+
+/** LlamaConfig's attention_bias (q, k, v and o_proj) and mlp_bias (gate, up and down_proj), both False by default. */
 function readLlamaBiases(t: Translation): void {
   const attention = t.switchValue('attention_bias', false);
   const mlp = t.switchValue('mlp_bias', false);
   if (attention === undefined || mlp === undefined) return;
-  if (attention === mlp) {
-    t.fixed('bias', attention);
-    return;
-  }
-  const said = (key: string, value: boolean) =>
-    `${key} (${value}${t.has(key) ? '' : `, ${t.configClass}'s default when absent`})`;
-  const [absent] = ['attention_bias', 'mlp_bias'].filter((key) => !t.has(key));
-  const hint = absent !== undefined ? `; if the model has those biases too, set ${absent} to true` : '';
+  t.names.qkv_bias = 'attention_bias';
+  t.names.output_bias = 'attention_bias';
+  t.names.mlp_bias = 'mlp_bias';
+  setBiases(t, attention, attention, mlp);
+}
+
+/** attention_bias on q, k, v and o_proj (Qwen3, Gemma), False by default; the MLP has no biases. */
+function readAttentionBias(t: Translation): void {
+  const attention = t.switchValue('attention_bias', false);
+  if (attention === undefined) return;
+  t.names.qkv_bias = 'attention_bias';
+  t.names.output_bias = 'attention_bias';
+  setBiases(t, attention, attention, false);
+}
+
+/**
+ * Phi-3's partial_rotary_factor (top level, or in rope_parameters): RoPE on that share of each
+ * head. flopledger rotates whole heads, so a share below 1 is refused rather than counted wrong.
+ */
+function readPartialRotary(t: Translation): void {
+  t.used.add('partial_rotary_factor');
+  const parameters = t.raw['rope_parameters'];
+  const nested =
+    typeof parameters === 'object' && parameters !== null
+      ? (parameters as Record<string, unknown>)['partial_rotary_factor']
+      : undefined;
+  const value = t.raw['partial_rotary_factor'] ?? nested;
+  if (value === undefined || value === null || value === 1) return;
   t.problems.push(
-    `${t.source}: ${said('attention_bias', attention)} and ${said('mlp_bias', mlp)} differ: LlamaModel gives biases ` +
-      `to ${attention ? 'q_proj, k_proj, v_proj and o_proj but not to the MLP' : 'the MLP but not to the attention projections'}, ` +
-      `and flopledger has one bias switch for every linear layer, so it cannot count this model${hint}`,
+    `${t.source}: partial_rotary_factor (${showValue(value)}) rotates only part of each head, which flopledger ` +
+      'does not model (it rotates whole heads); fix: remove it if the model rotates whole heads (1.0)',
   );
 }
 
 /**
- * head_dim (None = hidden_size // num_attention_heads). flopledger's attention splits d_model
- * into the heads, so a head width of its own (Gemma, Qwen3, Mistral-Nemo) is refused, not counted
- * as hidden_size / num_attention_heads.
+ * head_dim: the file's value, else the config class's default (Qwen3 128, Gemma 256), else
+ * hidden_size // num_attention_heads. A width of its own makes q and the attention output
+ * num_attention_heads * head_dim wide (Gemma, Qwen3, Mistral-Nemo).
  */
-function readHeadDim(t: Translation): void {
+function readHeadDim(t: Translation, fallback: number | undefined): void {
   t.used.add('head_dim');
+  t.names.head_dim = 'head_dim';
+  if (t.present('head_dim')) {
+    const value = t.raw['head_dim'];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+      t.problems.push(
+        `${t.source}: head_dim (${showField(t.raw, 'head_dim')}) must be a positive integer; ` +
+          `fix: remove it (it defaults to ${fallback ?? 'hidden_size / num_attention_heads'})`,
+      );
+      return;
+    }
+    t.copy('head_dim', 'head_dim');
+    return;
+  }
+  if (fallback !== undefined) {
+    t.mapped['head_dim'] = fallback;
+    t.defaults.push(`head_dim ${fallback}`);
+    return;
+  }
   const [width, heads] = [t.count('d_model'), t.count('num_heads')];
   const split = width !== undefined && heads !== undefined && width % heads === 0 ? width / heads : undefined;
-  if (!t.present('head_dim')) {
-    t.defaults.push(`head_dim ${split ?? ''} (hidden_size / num_attention_heads)`.replace('  ', ' '));
-    return;
-  }
-  const value = t.raw['head_dim'];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    t.problems.push(
-      `${t.source}: head_dim (${showField(t.raw, 'head_dim')}) must be a positive integer; ` +
-        'fix: remove it (it defaults to hidden_size / num_attention_heads)',
-    );
-    return;
-  }
-  // With no whole split, the head rule reports hidden_size and num_attention_heads themselves.
-  if (split === undefined || value === split) return;
-  t.problems.push(
-    `${t.source}: head_dim (${showField(t.raw, 'head_dim')}) is not hidden_size / num_attention_heads ` +
-      `(${width} / ${heads} = ${split}): the model's heads are ${heads} x ${value} = ${heads! * value} wide; ` +
-      'flopledger splits hidden_size into the heads and does not model a head width of its own yet, ' +
-      'so it cannot count this model',
-  );
+  t.defaults.push(`head_dim ${split ?? ''} (hidden_size / num_attention_heads)`.replace('  ', ' '));
 }
 
 /** The four GPT2Config keys its attribute_map gives a second name, and the field each fills. */

@@ -1,6 +1,7 @@
 /**
  * Hugging Face config.json keys that the model classes flopledger reads (LlamaModel,
- * MistralModel, GPT2Model) never turn into a weight or a matmul: training regularisation
+ * MistralModel, Qwen2Model, Qwen3Model, Phi3Model, Gemma2Model, Gemma3TextModel, GPT2Model) never
+ * turn into a weight or a matmul: training regularisation
  * (dropouts), tokenizer ids, storage and library bookkeeping, numerical epsilons, and a few that
  * change the model's arithmetic but not its shapes. Each is named to the user as "ignored (no
  * effect on counts)"; a remark says why when ignoring it is a real simplification.
@@ -61,6 +62,57 @@ const LLAMA: readonly string[] = [
  */
 const MISTRAL: readonly string[] = [...LLAMA, 'attention_bias', 'mlp_bias'];
 
+/**
+ * Keys of Qwen2Config and Qwen3Config read for no count. Qwen2Attention hard-codes its biases (q,
+ * k and v, not o) and neither MLP has any, so attention_bias in a Qwen2 file and mlp_bias in
+ * either change nothing; use_mrope is Qwen2-VL's multimodal RoPE, not read by Qwen2Model.
+ */
+const QWEN: readonly string[] = [
+  'rms_norm_eps',
+  'attention_dropout',
+  'rope_scaling',
+  'rope_parameters',
+  'use_mrope',
+  'mlp_bias',
+];
+const QWEN2: readonly string[] = [...QWEN, 'attention_bias'];
+
+/**
+ * Keys of Phi3Config read for no count: dropouts, and original_max_position_embeddings, the
+ * pre-training length LongRoPE scaling starts from. Phi3Attention and Phi3MLP build every
+ * projection with bias=False, so attention_bias and mlp_bias, which Phi3Config does not define,
+ * change nothing.
+ */
+const PHI3: readonly string[] = [
+  'rms_norm_eps',
+  'attention_dropout',
+  'resid_pdrop',
+  'embd_pdrop',
+  'rope_scaling',
+  'rope_parameters',
+  'original_max_position_embeddings',
+  'attention_bias',
+  'mlp_bias',
+];
+
+/**
+ * Keys of Gemma2Config and Gemma3TextConfig read for no count. Gemma's MLP reads
+ * hidden_activation, so hidden_act changes nothing; query_pre_attn_scalar sets the score scale, a
+ * value, not a shape; cache_implementation is generation bookkeeping; rope_local_base_freq is
+ * Gemma 3's RoPE base on its sliding layers (an angle, no count).
+ */
+const GEMMA: readonly string[] = [
+  'rms_norm_eps',
+  'attention_dropout',
+  'rope_scaling',
+  'rope_parameters',
+  'hidden_act',
+  'query_pre_attn_scalar',
+  'cache_implementation',
+  'mlp_bias',
+];
+const GEMMA3: readonly string[] = [...GEMMA, 'rope_local_base_freq'];
+
 /** Keys of GPT2Config (transformers/models/gpt2/configuration_gpt2.py) read for no count. */
 const GPT2: readonly string[] = [
   'layer_norm_epsilon',
@@ -79,7 +131,7 @@ const GPT2: readonly string[] = [
   'n_ctx',
 ];
 
-export type HuggingFaceFamily = 'llama' | 'mistral' | 'gpt2';
+export type HuggingFaceFamily = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3_text' | 'gpt2';
 
 /** Why an ignored key is a simplification, shown beside it when its value is set (not null or false). */
 const REMARKS: Readonly<Record<HuggingFaceFamily, Readonly<Record<string, string>>>> = {
@@ -96,13 +148,46 @@ const REMARKS: Readonly<Record<HuggingFaceFamily, Readonly<Record<string, string
     attention_bias: 'MistralModel builds no biases',
     mlp_bias: 'MistralModel builds no biases',
   },
+  qwen2: {
+    rope_scaling: 'not modelled',
+    attention_bias: 'Qwen2Model builds biases on q, k and v_proj whatever it says',
+    mlp_bias: 'Qwen2MLP builds no biases',
+    use_mrope: 'Qwen2-VL only',
+  },
+  qwen3: { rope_scaling: 'not modelled', mlp_bias: 'Qwen3MLP builds no biases', use_mrope: 'Qwen2-VL only' },
+  phi3: {
+    rope_scaling: 'not modelled',
+    attention_bias: 'Phi3Model builds no biases',
+    mlp_bias: 'Phi3Model builds no biases',
+  },
+  gemma2: {
+    rope_scaling: 'not modelled',
+    hidden_act: 'Gemma2MLP reads hidden_activation',
+    mlp_bias: 'Gemma2MLP builds no biases',
+  },
+  gemma3_text: {
+    rope_scaling: 'not modelled',
+    hidden_act: 'Gemma3MLP reads hidden_activation',
+    mlp_bias: 'Gemma3MLP builds no biases',
+    rope_local_base_freq: 'RoPE base of the sliding layers: no count',
+  },
   gpt2: {},
+};
+
+const FAMILY_KEYS: Readonly<Record<HuggingFaceFamily, readonly string[]>> = {
+  llama: LLAMA,
+  mistral: MISTRAL,
+  qwen2: QWEN2,
+  qwen3: QWEN,
+  phi3: PHI3,
+  gemma2: GEMMA,
+  gemma3_text: GEMMA3,
+  gpt2: GPT2,
 };
 
 /** The ignored keys of a model family. */
 export function ignoredKeys(family: HuggingFaceFamily): ReadonlySet<string> {
-  const own = family === 'gpt2' ? GPT2 : family === 'mistral' ? MISTRAL : LLAMA;
-  return new Set([...COMMON, ...own]);
+  return new Set([...COMMON, ...FAMILY_KEYS[family]]);
 }
 
 /** Whether a value switches something on: not absent, null, false, zero or empty. */

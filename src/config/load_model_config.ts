@@ -45,11 +45,23 @@ export interface ConfigOverrides {
   vocab_multiple?: number;
 }
 
-/** The architecture keys a flag can change (the RoPE base has no flag: it changes no count). */
-type OverridableArchitectureKey = Exclude<ArchitectureKey, 'rope_theta'>;
-const OVERRIDABLE_ARCHITECTURE_KEYS: readonly OverridableArchitectureKey[] = ARCHITECTURE_KEYS.filter(
-  (key): key is OverridableArchitectureKey => key !== 'rope_theta',
-);
+/**
+ * The architecture keys a flag can change. The RoPE base has no flag (it changes no count); the
+ * keys of the newer architectures (head_dim, the split biases, q/k norms, fused projections,
+ * Gemma's scaling, norms and caps) come from a config file.
+ */
+const OVERRIDABLE_ARCHITECTURE_KEYS = [
+  'num_kv_heads',
+  'tie_embeddings',
+  'ffn',
+  'norm',
+  'positions',
+  'bias',
+  'vocab_multiple',
+] as const satisfies readonly ArchitectureKey[];
+type OverridableArchitectureKey = (typeof OVERRIDABLE_ARCHITECTURE_KEYS)[number];
+/** The keys --bias and --no-bias set together: the shorthand replaces what the base said of each. */
+const BIAS_KEYS = ['qkv_bias', 'output_bias', 'mlp_bias'] as const satisfies readonly ArchitectureKey[];
 
 /** The CLI flag that sets each override; messages name these (a false switch reads --no-<flag>). */
 export const OVERRIDE_FLAGS: Readonly<Record<keyof ConfigOverrides, string>> = {
@@ -167,6 +179,7 @@ export function applyOverrides(base: ModelConfig, overrides: ConfigOverrides, la
   };
   // Only the architecture keys the base states are carried, so defaults stay in architectureOf.
   for (const key of ARCHITECTURE_KEYS) if (base[key] !== undefined) merged[key] = base[key];
+  if (overrides.bias !== undefined) for (const key of BIAS_KEYS) delete merged[key];
   for (const key of [...dimensions, ...architecture]) merged[key] = overrides[key];
   const dModel = merged['d_model'];
   // An invalid d_model is reported by the validation below; it has no SwiGLU width to compute.
@@ -185,7 +198,9 @@ export function applyOverrides(base: ModelConfig, overrides: ConfigOverrides, la
   // resolve to; kv heads that follow a new head count implicitly are not a change of their own.
   const [before, after] = [architectureOf(base), architectureOf(config)];
   const architectureChanges = architecture
-    .filter((key) => after[key] !== before[key])
+    .filter((key) =>
+      key === 'bias' ? after.bias !== before.bias || after.any_bias !== before.any_bias : after[key] !== before[key],
+    )
     .map((key) => `${VARIANT_LABELS[key]}=${after[key]}`);
   const changes = [...dimensionChanges, ...architectureChanges];
   return Object.freeze({

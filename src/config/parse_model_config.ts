@@ -18,8 +18,9 @@ import {
   type ConfigKey,
   type KeyNames,
 } from './config_fields.js';
-import { headSplitProblem, kvHeadsProblem } from './head_rules.js';
+import { headDimProblem, headSplitProblem, kvHeadsProblem } from './head_rules.js';
 import { isWholeNumberText, writtenNumber } from './json_document.js';
+import { windowProblems } from './windows.js';
 import {
   ARCHITECTURE_KEYS,
   FFN_KINDS,
@@ -41,11 +42,27 @@ const configFileSchema = z.strictObject({
   num_heads: count,
   d_ff: count,
   num_kv_heads: count.optional(),
+  head_dim: count.optional(),
   tie_embeddings: z.boolean().optional(),
   ffn: z.enum(FFN_KINDS).optional(),
   norm: z.enum(NORM_KINDS).optional(),
   positions: z.enum(POSITION_KINDS).optional(),
   bias: z.boolean().optional(),
+  qkv_bias: z.boolean().optional(),
+  output_bias: z.boolean().optional(),
+  mlp_bias: z.boolean().optional(),
+  qk_norm: z.boolean().optional(),
+  fused_qkv: z.boolean().optional(),
+  fused_gate_up: z.boolean().optional(),
+  scale_embeddings: z.boolean().optional(),
+  zero_centered_gain: z.boolean().optional(),
+  post_norms: z.boolean().optional(),
+  // z.number() refuses Infinity and NaN.
+  attn_softcap: z.number().positive().optional(),
+  final_softcap: z.number().positive().optional(),
+  window: count.optional(),
+  // A pattern of L and G, or the sliding layers' indices; windows.ts checks either against the model.
+  window_layers: z.union([z.string(), z.array(z.int().nonnegative())]).optional(),
   vocab_multiple: count.optional(),
   // z.number() refuses Infinity and NaN.
   rope_theta: z.number().positive().optional(),
@@ -128,20 +145,28 @@ export function listed<T>(items: readonly T[], line: (item: T) => string, rest: 
 }
 const MAX_LINES_PER_KIND = 10;
 
-/** The head rules, checked whenever the fields they involve are valid on their own. */
+/** The rules across fields, each checked whenever the fields it involves are valid on their own. */
 function crossFieldProblems(
   source: string,
   raw: Readonly<Record<string, unknown>>,
   invalid: ReadonlySet<ConfigKey>,
   names: KeyNames,
 ): string[] {
-  if (invalid.has('d_model') || invalid.has('num_heads')) return [];
+  const problems: string[] = [];
+  const fusion = fusedGateUpProblem(source, raw, invalid, names);
+  if (fusion !== undefined) problems.push(fusion);
+  problems.push(...windowProblems(source, raw, invalid, names));
+  if (invalid.has('d_model') || invalid.has('num_heads') || invalid.has('head_dim')) return problems;
   const dModel = raw['d_model'] as number;
   const numHeads = raw['num_heads'] as number;
-  const problems: string[] = [];
   // Whether RoPE needs pairs depends on positions; when that field is itself wrong, only divisibility is checked.
   const positions = invalid.has('positions') ? 'learned' : architectureOf(headsOnly(raw, dModel, numHeads)).positions;
-  const split = headSplitProblem(source, dModel, numHeads, positions === 'rope', names);
+  const headDim = raw['head_dim'];
+  // A head width of its own need not split d_model; with RoPE it must still be even.
+  const split =
+    typeof headDim === 'number'
+      ? headDimProblem(source, headDim, positions === 'rope', names)
+      : headSplitProblem(source, dModel, numHeads, positions === 'rope', names);
   if (split !== undefined) problems.push(split);
   const numKvHeads = raw['num_kv_heads'];
   if (!invalid.has('num_kv_heads') && typeof numKvHeads === 'number') {
@@ -149,6 +174,23 @@ function crossFieldProblems(
     if (kv !== undefined) problems.push(kv);
   }
   return problems;
+}
+
+/** fused_gate_up joins W1 and W3, so the two-matrix GELU MLP, which has no W3, cannot have it. */
+function fusedGateUpProblem(
+  source: string,
+  raw: Readonly<Record<string, unknown>>,
+  invalid: ReadonlySet<ConfigKey>,
+  names: KeyNames,
+): string | undefined {
+  if (invalid.has('ffn') || invalid.has('fused_gate_up') || raw['fused_gate_up'] !== true || raw['ffn'] !== 'gelu') {
+    return undefined;
+  }
+  const [fused, ffn] = [names('fused_gate_up'), names('ffn')];
+  return (
+    `${source}: ${fused} (true) joins W1 and W3, but ${ffn} "gelu" is the two-matrix MLP with no W3; ` +
+    `fix: use ${ffn} "swiglu" or "geglu", or remove ${fused}`
+  );
 }
 
 /** A config holding only what the head rules read, so architectureOf supplies the positions default. */
