@@ -26,12 +26,13 @@ export function perSequenceFlopPolynomial(config: ModelConfig): FlopPolynomial {
   const L = BigInt(config.num_layers);
   const d = BigInt(config.d_model);
   const F = BigInt(config.d_ff);
+  const dq = BigInt(architecture.q_dim);
   const dkv = BigInt(architecture.kv_dim);
   const Vp = BigInt(architecture.padded_vocab_size);
-  const ffnMatrices = architecture.ffn === 'swiglu' ? 3n : 2n;
+  const ffnMatrices = architecture.gated_ffn ? 3n : 2n;
   return {
     constant: 0n,
-    linear: 2n * L * (2n * d * d + 2n * d * dkv + ffnMatrices * d * F) + 2n * d * Vp,
-    quadratic: 4n * L * d,
+    linear: 2n * L * (2n * d * dq + 2n * d * dkv + ffnMatrices * d * F) + 2n * d * Vp,
+    quadratic: 4n * L * dq,
   };
 }

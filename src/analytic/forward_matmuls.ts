@@ -2,6 +2,7 @@ import { matmulFlops, matmulMacs, product } from '../core/counting.js';
 import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { path } from '../core/module_paths.js';
 import { dimensionSymbols } from './dimension_symbols.js';
+import { blockedExtraMatmuls, scheduledCoreRows } from './attention_blocks.js';
 import { assertRunFits } from './run_shape.js';
 import type { MatmulComponent, MatmulRow } from './types.js';
 
@@ -41,21 +42,38 @@ function matmul(
   };
 }
 
-/** Matmuls per layer: q, k, v, scores, weighted_sum, output_proj, then 3 (swiglu) or 2 (gelu) FFN matrices. */
+/**
+ * Matmuls per layer: q, k, v (or one fused qkv_proj), scores, weighted_sum, output_proj, then 3
+ * FFN matrices for a gated FFN (swiglu, geglu; 2 with gate_up fused) or 2 for the GELU MLP.
+ */
 export function matmulsPerLayer(config: ModelConfig): number {
-  return 6 + (architectureOf(config).ffn === 'swiglu' ? 3 : 2);
+  const architecture = architectureOf(config);
+  const projections = architecture.fused_qkv ? 2 : 4;
+  const ffn = architecture.gated_ffn && !architecture.fused_gate_up ? 3 : 2;
+  return projections + 2 + ffn;
 }
 
-/** Matmuls of one forward pass: 9L + 1 with the SwiGLU FFN, 8L + 1 with the GELU MLP (the 1 is lm_head). */
-export function expectedMatmulCount(config: ModelConfig): number {
-  return config.num_layers * matmulsPerLayer(config) + 1;
+/**
+ * Matmuls of one forward pass: 9L + 1 with the SwiGLU FFN, 8L + 1 with the GELU MLP (the 1 is
+ * lm_head); fewer when fused; with a blocked run, two per computed pair of blocks in place of a
+ * layer's two core matmuls (attention_blocks.ts).
+ */
+export function expectedMatmulCount(config: ModelConfig, run?: RunShape): number {
+  return config.num_layers * matmulsPerLayer(config) + 1 + (run === undefined ? 0 : blockedExtraMatmuls(config, run));
 }
 
 /**
  * Every matmul of one forward pass, in execution order: per layer q, k, v, scores,
- * weighted_sum, output_proj, then w1, w3, w2 (swiglu) or w1, w2 (gelu); then lm_head.
+ * weighted_sum, output_proj, then w1, w3, w2 (swiglu, geglu) or w1, w2 (gelu); then lm_head.
  *
  * Variants:
+ * - head_dim of its own (dh, not d / H): q is [d, dq] with dq = H * dh, k and v [d, Hkv * dh],
+ *   output_proj [dq, d], and the core's products are dh deep.
+ * - fused q/k/v (Phi-3): one matmul [B,T,d] x [d, dq + 2 dkv], split after it; fused gate/up: one
+ *   [B,T,d] x [d, 2F]. The same FLOPs as the matmuls they join, in fewer rows.
+ * - GeGLU: the SwiGLU's three matrices with GELU in place of SiLU (not a matmul).
+ * - q/k norms, post-norms, soft-caps and the embedding scale are elementwise work, counted by
+ *   kernel rules (non_matmul_estimate.ts), not here.
  * - grouped-query / multi-query attention: k_proj and v_proj are [d, dkv], dkv = Hkv * dk. The
  *   core still computes H score matrices: each key/value head is broadcast over the G = H / Hkv
  *   query heads that share it, so scores and weighted_sum cost exactly what multi-head
@@ -69,7 +87,7 @@ export function forwardMatmulInventory(config: ModelConfig, run: RunShape): Matm
   assertRunFits(config, run);
   const architecture = architectureOf(config);
   const { num_layers: L, d_model: d, num_heads: H, d_ff: F } = config;
-  const { padded_vocab_size: Vp, kv_dim: dkv } = architecture;
+  const { padded_vocab_size: Vp, q_dim: dq, kv_dim: dkv } = architecture;
   const { batch: B, seq: T } = run;
   const dk = headDim(config);
   const symbol = dimensionSymbols(config);
@@ -81,9 +99,43 @@ export function forwardMatmulInventory(config: ModelConfig, run: RunShape): Matm
   for (let i = 0; i < L; i++) {
     const projection = 'attention_projections';
     rows.push(
-      matmul(path.attnProjection(i, 'q_proj'), projection, 'x @ Wq', '[B,T,d] x [d,d]', [B], T, d, d),
-      matmul(path.attnProjection(i, 'k_proj'), projection, 'x @ Wk', `[B,T,d] x [d,${symbol.kv}]`, [B], T, d, dkv),
-      matmul(path.attnProjection(i, 'v_proj'), projection, 'x @ Wv', `[B,T,d] x [d,${symbol.kv}]`, [B], T, d, dkv),
+      ...(architecture.fused_qkv
+        ? [
+            // one matmul for q, k and v, split after it along the output features
+            matmul(
+              path.qkvProj(i),
+              projection,
+              'x @ [Wq | Wk | Wv] (fused)',
+              `[B,T,d] x [d,${symbol.q}+2*${symbol.kv}]`,
+              [B],
+              T,
+              d,
+              dq + 2 * dkv,
+            ),
+          ]
+        : [
+            matmul(path.attnProjection(i, 'q_proj'), projection, 'x @ Wq', `[B,T,d] x [d,${symbol.q}]`, [B], T, d, dq),
+            matmul(
+              path.attnProjection(i, 'k_proj'),
+              projection,
+              'x @ Wk',
+              `[B,T,d] x [d,${symbol.kv}]`,
+              [B],
+              T,
+              d,
+              dkv,
+            ),
+            matmul(
+              path.attnProjection(i, 'v_proj'),
+              projection,
+              'x @ Wv',
+              `[B,T,d] x [d,${symbol.kv}]`,
+              [B],
+              T,
+              d,
+              dkv,
+            ),
+          ]),
       // heads split: q is (B, H, T, dk); k and v are (B, Hkv, T, dk), broadcast over each group of query heads
       matmul(
         path.scores(i),
@@ -105,14 +157,30 @@ export function forwardMatmulInventory(config: ModelConfig, run: RunShape): Matm
         T,
         dk,
       ),
-      // heads merged: o is (B, T, d)
-      matmul(path.attnProjection(i, 'output_proj'), projection, 'o @ Wo', '[B,T,d] x [d,d]', [B], T, d, d),
+      // heads merged: o is (B, T, dq)
+      matmul(
+        path.attnProjection(i, 'output_proj'),
+        projection,
+        'o @ Wo',
+        `[B,T,${symbol.q}] x [${symbol.q},d]`,
+        [B],
+        T,
+        dq,
+        d,
+      ),
     );
-    if (architecture.ffn === 'swiglu') {
+    if (architecture.gated_ffn && architecture.fused_gate_up) {
+      rows.push(
+        // one matmul for W1 x and W3 x, split after it into the gate's halves
+        matmul(path.gateUpProj(i), 'ffn', 'x @ [W1 | W3] (fused)', '[B,T,d] x [d,2*F]', [B], T, d, 2 * F),
+        // h = SiLU(x W1) * (x W3), or GELU(x W1) * (x W3) for GeGLU, is (B, T, F)
+        matmul(path.ffnMatrix(i, 'w2'), 'ffn', 'h @ W2', '[B,T,F] x [F,d]', [B], T, F, d),
+      );
+    } else if (architecture.gated_ffn) {
       rows.push(
         matmul(path.ffnMatrix(i, 'w1'), 'ffn', 'x @ W1', '[B,T,d] x [d,F]', [B], T, d, F),
         matmul(path.ffnMatrix(i, 'w3'), 'ffn', 'x @ W3', '[B,T,d] x [d,F]', [B], T, d, F),
-        // h = SiLU(x W1) * (x W3) is (B, T, F)
+        // h = SiLU(x W1) * (x W3), or GELU(x W1) * (x W3) for GeGLU, is (B, T, F)
         matmul(path.ffnMatrix(i, 'w2'), 'ffn', 'h @ W2', '[B,T,F] x [F,d]', [B], T, F, d),
       );
     } else {
@@ -137,5 +205,6 @@ export function forwardMatmulInventory(config: ModelConfig, run: RunShape): Matm
         )
       : matmul(path.lmHead, 'lm_head', 'x @ Wlm', `[B,T,d] x [d,${symbol.vocab}]`, [B], T, d, Vp),
   );
-  return rows;
+  // A blocked run computes each layer's core block by block (attention_blocks.ts).
+  return scheduledCoreRows(config, run, rows);
 }

@@ -30,6 +30,16 @@ import { assertRunFits } from './run_shape.js';
  *     s = sqrt(2 / pi), as s z + (0.044715 s) z^3    exact erf form would take 5)
  *   residual adds                                   Add, twice per layer
  *   token embedding lookup                          GatherV2 (data movement, 0 FLOPs)
+ *   embeddings times sqrt(d) (variant)              Multiply by a scalar
+ *   zero-centred gain (variant): (1 + g)            Add of 1 to the gain [d], once per norm
+ *   q/k norms (variant) over each head's dh         the norm's kernels at [B, heads, T, dh]
+ *   fused q/k/v or gate/up (variant)                one bias Add over the joined output; the
+ *                                                   split after it is data movement (SplitV)
+ *   post-norms (variant)                            the norm's kernels on each sub-block's output
+ *   GeGLU (variant): GELU(W1 x) * W3 x              the GELU kernels, Multiply
+ *   soft-cap (variant): cap * tanh(x / cap)         Multiply, Tanh, Multiply, on the attention
+ *                                                   logits [B, H, T, T] (before the mask) and on
+ *                                                   the output logits [B, T, Vp]
  * Head split and merge, sharing k and v across query heads (broadcast), the tied lm_head's
  * transpose and vocabulary padding are data movement (0 FLOPs by the table) and are not listed.
  *
@@ -76,10 +86,10 @@ function kernelEstimate(
   return { path: modulePath, kernel, computes, inputs: inputShapes, outputs: outputShapes, flops };
 }
 
-/** RMSNorm over the last axis of x [B, T, d] with a gain [d]. */
-function rmsNorm(modulePath: string, B: number, T: number, d: number): NonMatmulKernelEstimate[] {
-  const x = [B, T, d];
-  const perToken = [B, T, 1];
+/** RMSNorm over the last axis of x [..., d] with a gain [d]. */
+function rmsNorm(modulePath: string, x: readonly number[]): NonMatmulKernelEstimate[] {
+  const d = x[x.length - 1]!;
+  const perToken = [...x.slice(0, -1), 1];
   return [
     kernelEstimate(modulePath, 'Square', 'x^2', [x], x),
     kernelEstimate(modulePath, 'Mean', 'mean of x^2 over d', [x], perToken),
@@ -90,10 +100,10 @@ function rmsNorm(modulePath: string, B: number, T: number, d: number): NonMatmul
   ];
 }
 
-/** LayerNorm over the last axis of x [B, T, d] with a gain and a bias [d]. */
-function layerNorm(modulePath: string, B: number, T: number, d: number): NonMatmulKernelEstimate[] {
-  const x = [B, T, d];
-  const perToken = [B, T, 1];
+/** LayerNorm over the last axis of x [..., d] with a gain and a bias [d]. */
+function layerNorm(modulePath: string, x: readonly number[]): NonMatmulKernelEstimate[] {
+  const d = x[x.length - 1]!;
+  const perToken = [...x.slice(0, -1), 1];
   return [
     kernelEstimate(modulePath, 'Mean', 'mean of x over d', [x], perToken),
     kernelEstimate(modulePath, 'Sub', 'x - mean', [x, perToken], x),
@@ -148,6 +158,15 @@ function gelu(modulePath: string, z: readonly number[]): NonMatmulKernelEstimate
   ];
 }
 
+/** cap * tanh(x / cap) over x: Multiply, Tanh, Multiply. */
+function softcap(modulePath: string, of: string, x: readonly number[]): NonMatmulKernelEstimate[] {
+  return [
+    kernelEstimate(modulePath, 'Multiply', `${of} / cap`, [x, []], x),
+    kernelEstimate(modulePath, 'Tanh', `tanh(${of} / cap)`, [x], x),
+    kernelEstimate(modulePath, 'Multiply', `cap * tanh(${of} / cap)`, [x, []], x),
+  ];
+}
+
 /** The non-matmul kernels of one forward pass of `config` at `run`, each costed by the rule table. */
 export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmulEstimate {
   assertRunFits(config, run);
@@ -155,17 +174,30 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
   const { num_layers: L, d_model: d, num_heads: H, d_ff: F } = config;
   const { batch: B, seq: T } = run;
   const dk = headDim(config);
+  const { q_dim: dq, kv_dim: dkv, num_kv_heads: Hkv, padded_vocab_size: Vp } = architecture;
   const hidden = [B, T, d];
-  const kvHidden = [B, T, architecture.kv_dim];
+  const qHidden = [B, T, dq];
+  const kvHidden = [B, T, dkv];
   const ffnHidden = [B, T, F];
   const scores = [B, H, T, T];
   const positions = [T, T];
-  const norm = architecture.norm === 'layernorm' ? layerNorm : rmsNorm;
-  // A bias [n] added to a projection's output [B, T, n], when the linear layers have biases.
-  const bias = (modulePath: string, output: readonly number[]): NonMatmulKernelEstimate[] =>
-    architecture.bias
-      ? [kernelEstimate(modulePath, 'Add', '+ bias', [output, [output[output.length - 1]!]], output)]
-      : [];
+  const normKernels = architecture.norm === 'layernorm' ? layerNorm : rmsNorm;
+  // A zero-centred gain is stored as g and applied as (1 + g): one Add over the gain per norm.
+  const norm = (modulePath: string, x: readonly number[]): NonMatmulKernelEstimate[] => {
+    const width = [x[x.length - 1]!];
+    return [
+      ...(architecture.zero_centered_gain ? [kernelEstimate(modulePath, 'Add', '1 + gain', [width, []], width)] : []),
+      ...normKernels(modulePath, x),
+    ];
+  };
+  // A bias [n] added to a projection's output [B, T, n], when that layer has one.
+  const biasIf =
+    (biased: boolean) =>
+    (modulePath: string, output: readonly number[]): NonMatmulKernelEstimate[] =>
+      biased ? [kernelEstimate(modulePath, 'Add', '+ bias', [output, [output[output.length - 1]!]], output)] : [];
+  const qkvBias = biasIf(architecture.qkv_bias);
+  const outputBias = biasIf(architecture.output_bias);
+  const mlpBias = biasIf(architecture.mlp_bias);
 
   const kernels: NonMatmulKernelEstimate[] = [
     kernelEstimate(
@@ -173,12 +205,15 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
       'GatherV2',
       'E[ids]',
       [
-        [architecture.padded_vocab_size, d],
+        [Vp, d],
         [B, T],
       ],
       hidden,
     ),
   ];
+  if (architecture.scale_embeddings) {
+    kernels.push(kernelEstimate(path.embeddingScale, 'Multiply', 'E[ids] * sqrt(d)', [hidden, []], hidden));
+  }
   if (architecture.positions === 'learned') {
     kernels.push(
       kernelEstimate(path.positionEmbeddings, 'Slice', 'P[0:T]', [[config.context_length, d]], [T, d]),
@@ -186,20 +221,24 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
     );
   }
   for (let i = 0; i < L; i++) {
-    kernels.push(
-      ...norm(path.ln1(i), B, T, d),
-      ...bias(path.attnProjection(i, 'q_proj'), hidden),
-      ...bias(path.attnProjection(i, 'k_proj'), kvHidden),
-      ...bias(path.attnProjection(i, 'v_proj'), kvHidden),
-    );
-    if (architecture.positions === 'rope') {
+    kernels.push(...norm(path.ln1(i), hidden));
+    if (architecture.fused_qkv) kernels.push(...qkvBias(path.qkvProj(i), [B, T, dq + 2 * dkv]));
+    else {
       kernels.push(
-        ...rope(path.rope(i), 'q', B, H, T, dk),
-        ...rope(path.rope(i), 'k', B, architecture.num_kv_heads, T, dk),
+        ...qkvBias(path.attnProjection(i, 'q_proj'), qHidden),
+        ...qkvBias(path.attnProjection(i, 'k_proj'), kvHidden),
+        ...qkvBias(path.attnProjection(i, 'v_proj'), kvHidden),
       );
     }
+    if (architecture.qk_norm) {
+      kernels.push(...norm(path.qNorm(i), [B, H, T, dk]), ...norm(path.kNorm(i), [B, Hkv, T, dk]));
+    }
+    if (architecture.positions === 'rope') {
+      kernels.push(...rope(path.rope(i), 'q', B, H, T, dk), ...rope(path.rope(i), 'k', B, Hkv, T, dk));
+    }
+    kernels.push(kernelEstimate(path.scores(i), 'Multiply', 'scores / sqrt(dk)', [scores, []], scores));
+    if (architecture.attn_softcap !== undefined) kernels.push(...softcap(path.attnSoftcap(i), 'scores', scores));
     kernels.push(
-      kernelEstimate(path.scores(i), 'Multiply', 'scores / sqrt(dk)', [scores, []], scores),
       kernelEstimate(
         path.scores(i),
         'Greater',
@@ -213,27 +252,38 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
       kernelEstimate(path.scores(i), 'Select', 'mask: -inf or 0', [positions, positions, positions], positions),
       kernelEstimate(path.scores(i), 'Add', 'scores + mask', [scores, positions], scores),
       kernelEstimate(path.softmax(i), 'Softmax', 'softmax over keys', [scores], scores),
-      ...bias(path.attnProjection(i, 'output_proj'), hidden),
+      ...outputBias(path.attnProjection(i, 'output_proj'), hidden),
+      ...(architecture.post_norms ? norm(path.postAttnNorm(i), hidden) : []),
       kernelEstimate(path.layer(i), 'Add', 'x + attn(ln1(x))', [hidden, hidden], hidden),
-      ...norm(path.ln2(i), B, T, d),
-      ...bias(path.ffnMatrix(i, 'w1'), ffnHidden),
+      ...norm(path.ln2(i), hidden),
     );
+    if (architecture.fused_gate_up) kernels.push(...mlpBias(path.gateUpProj(i), [B, T, 2 * F]));
+    else {
+      kernels.push(...mlpBias(path.ffnMatrix(i, 'w1'), ffnHidden));
+      if (architecture.gated_ffn) kernels.push(...mlpBias(path.ffnMatrix(i, 'w3'), ffnHidden));
+    }
     if (architecture.ffn === 'swiglu') {
       kernels.push(
-        ...bias(path.ffnMatrix(i, 'w3'), ffnHidden),
         kernelEstimate(path.silu(i), 'Sigmoid', 'sigmoid(W1 x)', [ffnHidden], ffnHidden),
         kernelEstimate(path.silu(i), 'Multiply', 'W1 x * sigmoid(W1 x)', [ffnHidden, ffnHidden], ffnHidden),
         kernelEstimate(path.gate(i), 'Multiply', 'SiLU(W1 x) * W3 x', [ffnHidden, ffnHidden], ffnHidden),
+      );
+    } else if (architecture.ffn === 'geglu') {
+      kernels.push(
+        ...gelu(path.gelu(i), ffnHidden),
+        kernelEstimate(path.gate(i), 'Multiply', 'GELU(W1 x) * W3 x', [ffnHidden, ffnHidden], ffnHidden),
       );
     } else {
       kernels.push(...gelu(path.gelu(i), ffnHidden));
     }
     kernels.push(
-      ...bias(path.ffnMatrix(i, 'w2'), hidden),
+      ...mlpBias(path.ffnMatrix(i, 'w2'), hidden),
+      ...(architecture.post_norms ? norm(path.postFfnNorm(i), hidden) : []),
       kernelEstimate(path.layer(i), 'Add', 'x + ffn(ln2(x))', [hidden, hidden], hidden),
     );
   }
-  kernels.push(...norm(path.lnFinal, B, T, d));
+  kernels.push(...norm(path.lnFinal, hidden));
+  if (architecture.final_softcap !== undefined) kernels.push(...softcap(path.finalSoftcap, 'logits', [B, T, Vp]));
 
   let total = 0n;
   const byKernel = new Map<string, bigint>();

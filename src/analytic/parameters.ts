@@ -1,13 +1,10 @@
 import { product, sum } from '../core/counting.js';
 import { architectureOf, type Architecture, type ModelConfig } from '../config/model_config.js';
 import {
-  ATTENTION_PROJECTIONS,
   PARAMETER_COMPONENTS,
   layerIndexOf,
   parameterComponentOf,
   path,
-  type AttentionProjection,
-  type FfnMatrix,
   type ParameterComponent,
 } from '../core/module_paths.js';
 import type { ParameterRow } from './types.js';
@@ -16,10 +13,10 @@ function row(modulePath: string, name: string, shape: readonly number[]): Parame
   return { path: modulePath, name, shape, count: product(shape) };
 }
 
-/** A linear layer's weight [d_in, d_out] and, when the architecture has biases, its bias [d_out]. */
-function linearRows(modulePath: string, dIn: number, dOut: number, architecture: Architecture): ParameterRow[] {
+/** A linear layer's weight [d_in, d_out] and, when `biased`, its bias [d_out]. */
+function linearRows(modulePath: string, dIn: number, dOut: number, biased: boolean): ParameterRow[] {
   const rows = [row(modulePath, 'weight', [dIn, dOut])];
-  if (architecture.bias) rows.push(row(modulePath, 'bias', [dOut]));
+  if (biased) rows.push(row(modulePath, 'bias', [dOut]));
   return rows;
 }
 
@@ -30,11 +27,6 @@ function normRows(modulePath: string, d: number, architecture: Architecture): Pa
   return rows;
 }
 
-/** The FFN's matrices in model order: swiglu has w1, w2, w3; the GELU MLP has w1 and w2 only. */
-function ffnMatricesOf(config: ModelConfig): readonly FfnMatrix[] {
-  return architectureOf(config).ffn === 'swiglu' ? ['w1', 'w2', 'w3'] : ['w1', 'w2'];
-}
-
 /**
  * Every weight tensor in model order, as a data table (one shape per row) so it can be printed,
  * summed and diffed. Written from the architecture (architectureOf), not from the model's code:
@@ -43,50 +35,64 @@ function ffnMatricesOf(config: ModelConfig): readonly FfnMatrix[] {
  *   position_embeddings   weight [ctx, d]         learned positions only (RoPE has no parameters)
  *   per layer:
  *     ln1                 gain [d] (+ bias [d] for LayerNorm)
- *     attn.q_proj         weight [d, d]     (+ bias [d])
- *     attn.k_proj         weight [d, dkv]   (+ bias [dkv])   dkv = num_kv_heads * dk
- *     attn.v_proj         weight [d, dkv]   (+ bias [dkv])
- *     attn.output_proj    weight [d, d]     (+ bias [d])
+ *     attn.q_proj         weight [d, dq]    (+ bias [dq])    dq = H * dh (d unless head_dim is its own)
+ *     attn.k_proj         weight [d, dkv]   (+ bias [dkv])   dkv = Hkv * dh
+ *     attn.v_proj         weight [d, dkv]   (+ bias [dkv])   (q, k, v biases: qkv_bias)
+ *       or, fused: attn.qkv_proj  weight [d, dq + 2 dkv]  (+ bias [dq + 2 dkv])
+ *     attn.q_norm         gain [dh] (+ bias [dh])          qk_norm: one vector shared by all heads
+ *     attn.k_norm         as q_norm
+ *     attn.output_proj    weight [dq, d]    (+ bias [d]: output_bias)
+ *     post_attn_norm      as ln1                           post_norms only
  *     ln2                 as ln1
- *     ffn.w1              weight [d, F]     (+ bias [F])
+ *     ffn.w1              weight [d, F]     (+ bias [F])   (FFN biases: mlp_bias)
  *     ffn.w2              weight [F, d]     (+ bias [d])
- *     ffn.w3              weight [d, F]     (+ bias [F])     swiglu only
+ *     ffn.w3              weight [d, F]     (+ bias [F])   gated FFNs (swiglu, geglu) only
+ *       or, fused: ffn.gate_up_proj  weight [d, 2F] (+ bias [2F]), then ffn.w2
+ *     post_ffn_norm       as ln1                           post_norms only
  *   ln_final              as ln1
  *   lm_head               weight [d, Vp], never a bias; absent when tied (it reuses token_embeddings)
  *
  * Matrices are stored [d_in, d_out] and applied as x W (the transpose of the course's
- * W[d_out, d_in]; the same count). Biases (the "bias" option) sit on every linear layer but lm_head.
+ * W[d_out, d_in]; the same count). A fused projection holds exactly the elements of the ones it
+ * joins, so only the rows differ. A zero-centred gain (Gemma's 1 + w) is still one vector.
  */
 export function parameterInventory(config: ModelConfig): ParameterRow[] {
   const architecture = architectureOf(config);
   const { num_layers: L, d_model: d, d_ff: F } = config;
-  const { padded_vocab_size: Vp, kv_dim: dkv } = architecture;
-  const projectionShapes: Record<AttentionProjection, readonly [number, number]> = {
-    q_proj: [d, d],
-    k_proj: [d, dkv],
-    v_proj: [d, dkv],
-    output_proj: [d, d],
-  };
-  const ffnShapes: Record<FfnMatrix, readonly [number, number]> = {
-    w1: [d, F], // d -> F
-    w2: [F, d], // F -> d
-    w3: [d, F], // d -> F
-  };
+  const { padded_vocab_size: Vp, q_dim: dq, kv_dim: dkv, head_dim: dh } = architecture;
+  const { qkv_bias, output_bias, mlp_bias } = architecture;
   const rows: ParameterRow[] = [row(path.tokenEmbeddings, 'weight', [Vp, d])];
   if (architecture.positions === 'learned') {
     rows.push(row(path.positionEmbeddings, 'weight', [config.context_length, d]));
   }
   for (let i = 0; i < L; i++) {
     rows.push(...normRows(path.ln1(i), d, architecture));
-    for (const projection of ATTENTION_PROJECTIONS) {
-      const [dIn, dOut] = projectionShapes[projection];
-      rows.push(...linearRows(path.attnProjection(i, projection), dIn, dOut, architecture));
+    if (architecture.fused_qkv) rows.push(...linearRows(path.qkvProj(i), d, dq + 2 * dkv, qkv_bias));
+    else {
+      rows.push(
+        ...linearRows(path.attnProjection(i, 'q_proj'), d, dq, qkv_bias),
+        ...linearRows(path.attnProjection(i, 'k_proj'), d, dkv, qkv_bias),
+        ...linearRows(path.attnProjection(i, 'v_proj'), d, dkv, qkv_bias),
+      );
     }
+    if (architecture.qk_norm)
+      rows.push(...normRows(path.qNorm(i), dh, architecture), ...normRows(path.kNorm(i), dh, architecture));
+    rows.push(...linearRows(path.attnProjection(i, 'output_proj'), dq, d, output_bias));
+    if (architecture.post_norms) rows.push(...normRows(path.postAttnNorm(i), d, architecture));
     rows.push(...normRows(path.ln2(i), d, architecture));
-    for (const matrix of ffnMatricesOf(config)) {
-      const [dIn, dOut] = ffnShapes[matrix];
-      rows.push(...linearRows(path.ffnMatrix(i, matrix), dIn, dOut, architecture));
+    if (architecture.fused_gate_up) {
+      rows.push(
+        ...linearRows(path.gateUpProj(i), d, 2 * F, mlp_bias), // d -> [gate | up], 2F
+        ...linearRows(path.ffnMatrix(i, 'w2'), F, d, mlp_bias),
+      );
+    } else {
+      rows.push(
+        ...linearRows(path.ffnMatrix(i, 'w1'), d, F, mlp_bias),
+        ...linearRows(path.ffnMatrix(i, 'w2'), F, d, mlp_bias),
+      );
+      if (architecture.gated_ffn) rows.push(...linearRows(path.ffnMatrix(i, 'w3'), d, F, mlp_bias));
     }
+    if (architecture.post_norms) rows.push(...normRows(path.postFfnNorm(i), d, architecture));
   }
   rows.push(...normRows(path.lnFinal, d, architecture));
   if (!architecture.tie_embeddings) rows.push(row(path.lmHead, 'weight', [d, Vp])); // d -> Vp

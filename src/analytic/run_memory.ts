@@ -18,7 +18,10 @@ import { summarizeParameters } from './parameters.js';
  *     projection are allowed for, whether or not the linear layer makes them.
  *   - The causal mask is built in every layer; its broadcast copies are counted ([T, T] each).
  *   - Variants: LayerNorm makes 5 activation-sized and 4 per-token tensors where RMSNorm makes 3
- *     and 3; a biased projection one more output; learned positions a slice of the table and a
+ *     and 3 (a zero-centred gain one more, gain-sized); q/k norms those of a norm over each head;
+ *     a fused projection its joined output, its views and the pieces split off it; post-norms
+ *     those of a norm; GeGLU the GELU's 8 tensors; a soft-cap 3 tensors of what it caps; the
+ *     embedding scale one of the embeddings' size; a biased projection one more output; learned positions a slice of the table and a
  *     sum; grouped-query k and v are allowed a copy repeated to all H heads (and a view of it);
  *     the GELU MLP 8 tensors of [B, T, F] for GPT-2's tanh approximation of GELU; a tied
  *     lm_head a transposed copy of the table; a padded vocabulary the logits cut back to V.
@@ -95,49 +98,105 @@ export function runMemoryEstimate(
   assertRunFits(config, run);
   const architecture = architectureOf(config);
   const { vocab_size: V, num_layers: L, d_model: d, num_heads: H, d_ff: F } = config;
-  const { padded_vocab_size: Vp, num_kv_heads: Hkv, kv_dim: dkv } = architecture;
+  const { padded_vocab_size: Vp, num_kv_heads: Hkv, q_dim: dq, kv_dim: dkv } = architecture;
   const { batch: B, seq: T } = run;
   const dk = headDim(config);
   const hidden = [B, T, d];
+  const qHidden = [B, T, dq];
   const kvHidden = [B, T, dkv];
   const tokens = [B * T, d]; // a projection's flattened view
-  const perToken = [B, T, 1];
   const heads = [B, H, T, dk];
   const kvHeads = [B, Hkv, T, dk];
   const scores = [B, H, T, T];
   const ffnHidden = [B, T, F];
   const grouped = Hkv !== H;
-  const biased = architecture.bias ? 1 : 0;
-  const swiglu = architecture.ffn === 'swiglu';
+  const qkvBiased = architecture.qkv_bias ? 1 : 0;
+  const outputBiased = architecture.output_bias ? 1 : 0;
+  const mlpBiased = architecture.mlp_bias ? 1 : 0;
+  const gated = architecture.gated_ffn;
   const layerNorm = architecture.norm === 'layernorm';
   const rope = architecture.positions === 'rope';
 
-  const normRows = (module: string, occurrences: number): ActivationRow[] =>
-    layerNorm
+  // A norm over the last axis of x: its activation-sized and per-row tensors, and with a
+  // zero-centred gain the (1 + gain) it multiplies by.
+  const normRows = (module: string, x: readonly number[], occurrences: number): ActivationRow[] => {
+    const perRow = [...x.slice(0, -1), 1];
+    const offset = architecture.zero_centered_gain ? [row(module, '1 + gain', [x[x.length - 1]!], 1, occurrences)] : [];
+    return layerNorm
       ? [
-          row(module, 'x - mean, its square, * rsqrt, * gain, + bias', hidden, 5, occurrences),
-          row(module, 'mean, variance, + eps, rsqrt', perToken, 4, occurrences),
+          row(module, 'x - mean, its square, * rsqrt, * gain, + bias', x, 5, occurrences),
+          row(module, 'mean, variance, + eps, rsqrt', perRow, 4, occurrences),
+          ...offset,
         ]
       : [
-          row(module, 'x^2, x * rsqrt, * gain', hidden, 3, occurrences),
-          row(module, 'mean, + eps, rsqrt', perToken, 3, occurrences),
+          row(module, 'x^2, x * rsqrt, * gain', x, 3, occurrences),
+          row(module, 'mean, + eps, rsqrt', perRow, 3, occurrences),
+          ...offset,
         ];
+  };
+  const fusedQkvWidth = dq + 2 * dkv;
+  const projections = architecture.fused_qkv
+    ? [
+        row('layers.{i}.attn.qkv_proj', 'x [Wq | Wk | Wv] (and + bias)', [B, T, fusedQkvWidth], 1 + qkvBiased, L),
+        row('layers.{i}.attn.qkv_proj', 'flattened input', tokens, 1, L),
+        row('layers.{i}.attn.qkv_proj', 'flattened output', [B * T, fusedQkvWidth], 1, L),
+        row('layers.{i}.attn.qkv_proj', 'q split off', qHidden, 1, L),
+        row('layers.{i}.attn.qkv_proj', 'k, v split off', kvHidden, 2, L),
+      ]
+    : [
+        row('layers.{i}.attn.q_proj', 'q (and + bias)', qHidden, 1 + qkvBiased, L),
+        row('layers.{i}.attn.{k,v}_proj', 'k, v (and + bias)', kvHidden, 2 * (1 + qkvBiased), L),
+        row('layers.{i}.attn.{q,k,v}_proj', 'flattened inputs', tokens, 3, L),
+        row('layers.{i}.attn.q_proj', 'flattened output', [B * T, dq], 1, L),
+        row('layers.{i}.attn.{k,v}_proj', 'flattened outputs', [B * T, dkv], 2, L),
+      ];
+  const gateUpRows = architecture.fused_gate_up
+    ? [
+        row('layers.{i}.ffn.gate_up_proj', 'x [W1 | W3] (and + bias)', [B, T, 2 * F], 1 + mlpBiased, L),
+        row('layers.{i}.ffn.gate_up_proj', 'flattened input', tokens, 1, L),
+        row('layers.{i}.ffn.gate_up_proj', 'flattened output', [B * T, 2 * F], 1, L),
+        row('layers.{i}.ffn.gate_up_proj', 'W1 x, W3 x split off', ffnHidden, 2, L),
+      ]
+    : [
+        row('layers.{i}.ffn.{w1,w3}', 'W1 x, W3 x (and + bias)', ffnHidden, 2 * (1 + mlpBiased), L),
+        row('layers.{i}.ffn.{w1,w3}', 'flattened inputs', tokens, 2, L),
+        row('layers.{i}.ffn.{w1,w3}', 'flattened outputs', [B * T, F], 2, L),
+      ];
+  const geluRow = (module: string) =>
+    row(module, 'z^2, scaled, + s, z (.), tanh, 1 + tanh, z (1 + tanh), * 0.5', ffnHidden, 8, L);
+  const ffnRows = !gated
+    ? [
+        row('layers.{i}.ffn.w1', 'W1 x (and + bias)', ffnHidden, 1 + mlpBiased, L),
+        row('layers.{i}.ffn.w1', 'flattened input', tokens, 1, L),
+        row('layers.{i}.ffn.w1', 'flattened output', [B * T, F], 1, L),
+        geluRow('layers.{i}.ffn.gelu'),
+      ]
+    : [
+        ...gateUpRows,
+        architecture.ffn === 'geglu'
+          ? geluRow('layers.{i}.ffn.gelu')
+          : row('layers.{i}.ffn.silu', 'sigmoid, SiLU', ffnHidden, 2, L),
+        row('layers.{i}.ffn.gate', 'act(W1 x) * W3 x', ffnHidden, 1, L),
+      ];
 
   const candidates: ActivationRow[] = [
     row('token_embeddings', 'E[ids]', hidden, 1, 1),
+    ...(architecture.scale_embeddings
+      ? [row('embedding_scale', 'E[ids] * sqrt(d), and the scalar', hidden, 1, 1)]
+      : []),
     ...(rope
       ? [row('rope tables', 'cos and signed sin of each (position, channel)', [T, dk], 2, 1)]
       : [
           row('position_embeddings', 'P[0:T], E[ids] + P[0:T]', hidden, 1, 1),
           row('position_embeddings', 'P[0:T]', [T, d], 1, 1),
         ]),
-    ...normRows('layers.{i}.ln1', L),
-    row('layers.{i}.attn.q_proj', 'q (and + bias)', hidden, 1 + biased, L),
-    row('layers.{i}.attn.{k,v}_proj', 'k, v (and + bias)', kvHidden, 2 * (1 + biased), L),
-    row('layers.{i}.attn.{q,k,v}_proj', "flattened inputs, and q's flattened output", tokens, 4, L),
-    row('layers.{i}.attn.{k,v}_proj', 'flattened outputs', [B * T, dkv], 2, L),
+    ...normRows('layers.{i}.ln1', hidden, L),
+    ...projections,
     row('layers.{i}.attn', 'q split into heads: a view and a transpose', heads, 2, L),
     row('layers.{i}.attn', 'k, v split into heads: a view and a transpose each', kvHeads, 4, L),
+    ...(architecture.qk_norm
+      ? [...normRows('layers.{i}.attn.q_norm', heads, L), ...normRows('layers.{i}.attn.k_norm', kvHeads, L)]
+      : []),
     ...(grouped ? [row('layers.{i}.attn', 'k, v repeated to all H heads: a copy and a view each', heads, 4, L)] : []),
     // Per rotated tensor: the pair view, the swapped pairs and their view, two products, the sum.
     ...(rope
@@ -147,36 +206,32 @@ export function runMemoryEstimate(
         ]
       : []),
     row('layers.{i}.attn.scores', 'q k^T, / sqrt(dk), + mask', scores, 3, L),
+    ...(architecture.attn_softcap !== undefined
+      ? [row('layers.{i}.attn.softcap', 'scores / cap, tanh, * cap', scores, 3, L)]
+      : []),
     row('layers.{i}.attn.scores', 'key and query positions', [T], 4, L, 'int32'),
     row('layers.{i}.attn.scores', 'key > query', [T, T], 1, L, 'bool'),
     row('layers.{i}.attn.scores', '-inf and 0 fills, their broadcast copies, the mask', [T, T], 6, L),
     row('layers.{i}.attn.softmax', 'P', scores, 1, L),
     row('layers.{i}.attn.weighted_sum', 'P v', heads, 1, L),
-    row('layers.{i}.attn', 'heads merged: a transpose and a view', hidden, 2, L),
-    row('layers.{i}.attn.output_proj', 'o Wo (and + bias)', hidden, 1 + biased, L),
-    row('layers.{i}.attn.output_proj', 'flattened input and output views', tokens, 2, L),
+    row('layers.{i}.attn', 'heads merged: a transpose and a view', qHidden, 2, L),
+    row('layers.{i}.attn.output_proj', 'o Wo (and + bias)', hidden, 1 + outputBiased, L),
+    row('layers.{i}.attn.output_proj', 'flattened input', [B * T, dq], 1, L),
+    row('layers.{i}.attn.output_proj', 'flattened output', tokens, 1, L),
+    ...(architecture.post_norms ? normRows('layers.{i}.post_attn_norm', hidden, L) : []),
     row('layers.{i}', 'two residual sums', hidden, 2, L),
-    ...normRows('layers.{i}.ln2', L),
-    ...(swiglu
-      ? [
-          row('layers.{i}.ffn.{w1,w3}', 'W1 x, W3 x (and + bias)', ffnHidden, 2 * (1 + biased), L),
-          row('layers.{i}.ffn.{w1,w3}', 'flattened inputs', tokens, 2, L),
-          row('layers.{i}.ffn.{w1,w3}', 'flattened outputs', [B * T, F], 2, L),
-          row('layers.{i}.ffn.silu', 'sigmoid, SiLU', ffnHidden, 2, L),
-          row('layers.{i}.ffn.gate', 'SiLU(W1 x) * W3 x', ffnHidden, 1, L),
-        ]
-      : [
-          row('layers.{i}.ffn.w1', 'W1 x (and + bias)', ffnHidden, 1 + biased, L),
-          row('layers.{i}.ffn.w1', 'flattened input', tokens, 1, L),
-          row('layers.{i}.ffn.w1', 'flattened output', [B * T, F], 1, L),
-          row('layers.{i}.ffn.gelu', 'z^2, scaled, + s, z (.), tanh, 1 + tanh, z (1 + tanh), * 0.5', ffnHidden, 8, L),
-        ]),
+    ...normRows('layers.{i}.ln2', hidden, L),
+    ...ffnRows,
     row('layers.{i}.ffn.w2', 'flattened input', [B * T, F], 1, L),
-    row('layers.{i}.ffn.w2', 'W2 h, its flattened view (and + bias)', hidden, 2 + biased, L),
-    ...normRows('ln_final', 1),
+    row('layers.{i}.ffn.w2', 'W2 h, its flattened view (and + bias)', hidden, 2 + mlpBiased, L),
+    ...(architecture.post_norms ? normRows('layers.{i}.post_ffn_norm', hidden, L) : []),
+    ...normRows('ln_final', hidden, 1),
     row('lm_head', 'flattened input', tokens, 1, 1),
     ...(architecture.tie_embeddings ? [row('lm_head', 'E transposed for the tied logits', [d, Vp], 1, 1)] : []),
     row('lm_head', 'logits and their flattened view', [B, T, Vp], 2, 1),
+    ...(architecture.final_softcap !== undefined
+      ? [row('final_softcap', 'logits / cap, tanh, * cap', [B, T, Vp], 3, 1)]
+      : []),
     ...(Vp !== V ? [row('lm_head', 'logits cut back to the vocabulary', [B, T, V], 1, 1)] : []),
   ];
   const rows = candidates.filter((entry) => entry.bytes > 0n);

@@ -16,6 +16,17 @@
  * two-matrix MLP's activation, between w1 and w2; that MLP has no w3), and for LayerNorm and
  * biased linear layers a second weight named "bias" at the same module path.
  *
+ * The newer dense architectures add their own leaves, never an old name with a new meaning:
+ *   layers.{i}.attn.qkv_proj       q, k and v as one fused projection (Phi-3), instead of q_proj, k_proj, v_proj
+ *   layers.{i}.attn.q_norm, k_norm a norm over head_dim on each query and key head (Qwen3, Gemma 3)
+ *   layers.{i}.attn.softcap        cap * tanh(scores / cap) on the attention logits (Gemma 2)
+ *   layers.{i}.post_attn_norm      the norm of the attention output before its residual add (Gemma 2)
+ *   layers.{i}.post_ffn_norm       the norm of the FFN output before its residual add (Gemma 2)
+ *   layers.{i}.ffn.gate_up_proj    W1 and W3 as one fused projection (Phi-3), instead of w1 and w3
+ *   layers.{i}.ffn.gelu            also GeGLU's activation, whose product with w3 x is ffn.gate
+ *   embedding_scale                the embeddings times sqrt(d_model) (Gemma)
+ *   final_softcap                  cap * tanh(logits / cap) on lm_head's output (Gemma 2)
+ *
  * attn.rope, attn.softmax, ffn.silu, ffn.gate and loss extend design.md's list so that every
  * non-matmul kernel (and every saved activation of the training step) has a leaf of its own.
  * Kernels outside every leaf (head split/merge, residual adds) carry the enclosing path,
@@ -40,13 +51,22 @@ export const path = {
   softmax: (i: number) => `layers.${i}.attn.softmax`,
   weightedSum: (i: number) => `layers.${i}.attn.weighted_sum`,
   rope: (i: number) => `layers.${i}.attn.rope`,
+  qkvProj: (i: number) => `layers.${i}.attn.qkv_proj`,
+  qNorm: (i: number) => `layers.${i}.attn.q_norm`,
+  kNorm: (i: number) => `layers.${i}.attn.k_norm`,
+  attnSoftcap: (i: number) => `layers.${i}.attn.softcap`,
+  postAttnNorm: (i: number) => `layers.${i}.post_attn_norm`,
+  postFfnNorm: (i: number) => `layers.${i}.post_ffn_norm`,
   ffn: (i: number) => `layers.${i}.ffn`,
   ffnMatrix: (i: number, name: FfnMatrix) => `layers.${i}.ffn.${name}`,
+  gateUpProj: (i: number) => `layers.${i}.ffn.gate_up_proj`,
   silu: (i: number) => `layers.${i}.ffn.silu`,
   gate: (i: number) => `layers.${i}.ffn.gate`,
   gelu: (i: number) => `layers.${i}.ffn.gelu`,
+  embeddingScale: 'embedding_scale',
   lnFinal: 'ln_final',
   lmHead: 'lm_head',
+  finalSoftcap: 'final_softcap',
   loss: 'loss',
 } as const;
 
@@ -68,6 +88,22 @@ export const PARAMETER_COMPONENTS = [
 ] as const;
 export type ParameterComponent = (typeof PARAMETER_COMPONENTS)[number];
 
+/**
+ * Blocked attention's blocks, a leaf under the module that computes them: "q2_k0" is query block
+ * 2 against key block 0 (layers.{i}.attn.scores.q2_k0, weighted_sum.q2_k0), "q2" all of query
+ * block 2 (softmax.q2, and weighted_sum.q2 for the sum over its key blocks).
+ */
+export function blockLeaf(queryBlock: number, keyBlock?: number): string {
+  return keyBlock === undefined ? `q${queryBlock}` : `q${queryBlock}_k${keyBlock}`;
+}
+
+/** The block leaf a path ends in ("layers.0.attn.scores.q2_k0" -> query 2, key 0), or undefined. */
+export function blockOfPath(modulePath: string): { query: number; key: number | undefined } | undefined {
+  const match = /\.q(\d+)(?:_k(\d+))?$/.exec(modulePath);
+  if (match === null) return undefined;
+  return { query: Number(match[1]), key: match[2] === undefined ? undefined : Number(match[2]) };
+}
+
 const LAYER_PATH = /^layers\.(\d+)(?:\.(.*))?$/;
 
 /** The layer index a path belongs to, or undefined outside the layers (embeddings, ln_final, lm_head, loss). */
@@ -87,9 +123,9 @@ export function matmulComponentOf(modulePath: string): Exclude<FlopComponent, 'n
   const local = withinLayer(modulePath);
   if (modulePath === path.lmHead) return 'lm_head';
   if (layerIndexOf(modulePath) === undefined) return undefined;
-  if (/^attn\.(q_proj|k_proj|v_proj|output_proj)$/.test(local)) return 'attention_projections';
-  if (/^attn\.(scores|weighted_sum)$/.test(local)) return 'attention_core';
-  if (/^ffn\.(w1|w2|w3)$/.test(local)) return 'ffn';
+  if (/^attn\.(q_proj|k_proj|v_proj|qkv_proj|output_proj)$/.test(local)) return 'attention_projections';
+  if (/^attn\.(scores|weighted_sum)(\.q\d+_k\d+)?$/.test(local)) return 'attention_core';
+  if (/^ffn\.(w1|w2|w3|gate_up_proj)$/.test(local)) return 'ffn';
   return undefined;
 }
 
@@ -101,7 +137,7 @@ export function parameterComponentOf(modulePath: string): ParameterComponent | u
   if (modulePath === path.lnFinal) return 'norms';
   const local = withinLayer(modulePath);
   if (layerIndexOf(modulePath) === undefined) return undefined;
-  if (local === 'ln1' || local === 'ln2') return 'norms';
+  if (/^(ln1|ln2|post_attn_norm|post_ffn_norm|attn\.q_norm|attn\.k_norm)$/.test(local)) return 'norms';
   if (local.startsWith('attn.')) return 'attention';
   if (local.startsWith('ffn.')) return 'ffn';
   return undefined;

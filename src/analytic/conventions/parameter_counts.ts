@@ -51,7 +51,7 @@ function parameterConventionNotes(config: ModelConfig): ParameterConventionNotes
   const tied = architecture.tie_embeddings;
   const tables = learned ? 'token_embeddings, position_embeddings' : 'token_embeddings';
   const norms = architecture.norm === 'layernorm' ? 'norm gains and biases' : 'norm gains';
-  const blocks = `attention, ffn, ${norms}${architecture.bias ? ', linear biases' : ''}`;
+  const blocks = `attention, ffn, ${norms}${architecture.any_bias ? ', linear biases' : ''}`;
   if (!tied) {
     return {
       withEmbeddings: `all parameters: ${tables}, ${blocks}, lm_head`,

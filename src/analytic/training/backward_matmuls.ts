@@ -43,8 +43,9 @@ interface LinearLayer extends LinearShape {
 
 function linearLayers(config: ModelConfig): Readonly<Record<string, LinearLayer>> {
   const { d_model: d, d_ff: F } = config;
-  const { kv_dim: dkv } = architectureOf(config);
-  const kv = dimensionSymbols(config).kv;
+  const architecture = architectureOf(config);
+  const { q_dim: dq, kv_dim: dkv } = architecture;
+  const { q: qSymbol, kv } = dimensionSymbols(config);
   const layer = (
     weight: string,
     [dIn, inSymbol]: readonly [number, string],
@@ -53,16 +54,26 @@ function linearLayers(config: ModelConfig): Readonly<Record<string, LinearLayer>
   ): LinearLayer => ({ weight, dIn, dOut, inSymbol, outSymbol, inputFlows });
   const model: readonly [number, string] = [d, 'd'];
   const hidden: readonly [number, string] = [F, 'F'];
+  const query: readonly [number, string] = [dq, qSymbol];
   const keyValue: readonly [number, string] = [dkv, kv];
   const layers: Record<string, LinearLayer> = {
-    'attn.q_proj': layer('Wq', model, model, (flow) => flow.attentionInput),
-    'attn.k_proj': layer('Wk', model, keyValue, (flow) => flow.attentionInput),
-    'attn.v_proj': layer('Wv', model, keyValue, (flow) => flow.attentionInput),
-    'attn.output_proj': layer('Wo', model, model, (flow) => flow.attentionOutput),
-    'ffn.w1': layer('W1', model, hidden, (flow) => flow.ffnInput),
+    'attn.output_proj': layer('Wo', query, model, (flow) => flow.attentionOutput),
     'ffn.w2': layer('W2', hidden, model, (flow) => flow.ffnHidden),
   };
-  if (architectureOf(config).ffn === 'swiglu') layers['ffn.w3'] = layer('W3', model, hidden, (flow) => flow.ffnInput);
+  if (architecture.fused_qkv) {
+    const joined: readonly [number, string] = [dq + 2 * dkv, `${qSymbol}+2*${kv}`];
+    layers['attn.qkv_proj'] = layer('Wqkv', model, joined, (flow) => flow.attentionInput);
+  } else {
+    layers['attn.q_proj'] = layer('Wq', model, query, (flow) => flow.attentionInput);
+    layers['attn.k_proj'] = layer('Wk', model, keyValue, (flow) => flow.attentionInput);
+    layers['attn.v_proj'] = layer('Wv', model, keyValue, (flow) => flow.attentionInput);
+  }
+  if (architecture.fused_gate_up) {
+    layers['ffn.gate_up_proj'] = layer('W13', model, [2 * F, '2*F'], (flow) => flow.ffnInput);
+  } else {
+    layers['ffn.w1'] = layer('W1', model, hidden, (flow) => flow.ffnInput);
+    if (architecture.gated_ffn) layers['ffn.w3'] = layer('W3', model, hidden, (flow) => flow.ffnInput);
+  }
   return layers;
 }
 
@@ -125,6 +136,11 @@ function backwardRow(forward: MatmulRow, shape: GradientShape): BackwardMatmulRo
  *     dv = P_group^T dO_group: [T, G*T] x [G*T, dk]   (batch [B, Hkv])
  *   dq and dP stay one per query head. With G = 1 these are the multi-head rows above.
  * - GELU MLP: w1 and w2 only; biases add no matmul (a bias's gradient sums dy over the tokens).
+ * - head_dim of its own: q_proj is a linear layer from d to dq = H * dh, output_proj from dq to d.
+ * - fused qkv_proj (d to dq + 2 dkv) and gate_up_proj (d to 2F) are linear layers like any
+ *   other: one dx and one dW each, where the unfused layers have three and two. The split after
+ *   them is data movement; its gradient concatenates the three (two) gradients into one.
+ * - q/k norms, post-norms, the embedding scale and the soft-caps are elementwise: no matmul.
  * - tied embeddings: lm_head multiplies by E^T with E = token_embeddings [Vp, d], so its input
  *   gradient is dx = dy E: [N, Vp] x [Vp, d], and its weight gradient lands on the table in
  *   the table's own layout: dE = dy^T x: [Vp, N] x [N, d] (batch [], m = Vp, k = N, n = d),
@@ -186,6 +202,68 @@ function gradientShapes(
   const grouped = G !== 1;
   const dk = headDim(config);
   const noFlow = (operand: string) => noGradientReason(operand, flow);
+  const block = /^attn\.(scores|weighted_sum)\.q\d+_k\d+$/.exec(local);
+  if (block !== null) {
+    // A block of blocked attention: its R queries against its C keys, read off the forward row
+    // (scores [R,dk] x [dk,C]; weighted sum [R,C] x [C,dk]); the same calculus with T -> R, C.
+    const R = forward.m;
+    const C = block[1] === 'scores' ? forward.n : forward.k;
+    const kv = grouped ? 'Hkv' : 'H';
+    if (block[1] === 'scores') {
+      return [
+        {
+          gradient: 'input',
+          operand: 'q',
+          description: 'dq_a += dS_ab @ k_b',
+          symbolicShapes: `[B,H,${R},${C}] x [B,${kv},${C},dk]`,
+          batch: [B, H],
+          m: R,
+          k: C,
+          n: dk,
+          skipped: layerFlow.q ? undefined : noFlow('q'),
+        },
+        {
+          gradient: 'input',
+          operand: 'k',
+          description: grouped
+            ? `dk_b += dS_ab^T @ q_a, summed over the ${G} query heads sharing each k`
+            : 'dk_b += dS_ab^T @ q_a',
+          symbolicShapes: `[B,${kv},${C},${grouped ? 'G*' : ''}${R}] x [B,${kv},${grouped ? 'G*' : ''}${R},dk]`,
+          batch: [B, Hkv],
+          m: C,
+          k: G * R,
+          n: dk,
+          skipped: layerFlow.k ? undefined : noFlow('k'),
+        },
+      ];
+    }
+    return [
+      {
+        gradient: 'input',
+        operand: 'P',
+        description: 'dP_ab = dO_a @ v_b^T',
+        symbolicShapes: `[B,H,${R},dk] x [B,${kv},dk,${C}]`,
+        batch: [B, H],
+        m: R,
+        k: dk,
+        n: C,
+        skipped: layerFlow.probabilities ? undefined : noFlow('P'),
+      },
+      {
+        gradient: 'input',
+        operand: 'v',
+        description: grouped
+          ? `dv_b += P_ab^T @ dO_a, summed over the ${G} query heads sharing each v`
+          : 'dv_b += P_ab^T @ dO_a',
+        symbolicShapes: `[B,${kv},${C},${grouped ? 'G*' : ''}${R}] x [B,${kv},${grouped ? 'G*' : ''}${R},dk]`,
+        batch: [B, Hkv],
+        m: C,
+        k: G * R,
+        n: dk,
+        skipped: layerFlow.v ? undefined : noFlow('v'),
+      },
+    ];
+  }
   if (local === 'attn.scores') {
     return [
       {

@@ -18,7 +18,10 @@ import { ATTENTION_PROJECTIONS, path } from '../../core/module_paths.js';
  * does. Learned positions are added to the embeddings, so the residual stream starts trained when
  * either table is. The GELU MLP's hidden value depends on w1 alone (there is no w3). Tied
  * embeddings: lm_head has no weight of its own; its weight gradient lands on token_embeddings
- * and exists when that table is trained.
+ * and exists when that table is trained. A fused qkv_proj (gate_up_proj) is one weight for q, k
+ * and v (w1 and w3). A q or k norm's gain makes q or k depend on a trained weight; a post-norm's
+ * gain does the same for the sub-block output it normalises. The embedding scale and the
+ * soft-caps have no parameters.
  */
 export interface GradientFlowOptions {
   /** Module paths of parameters left out of training, e.g. ["token_embeddings", "layers.0.ln1"]. */
@@ -77,21 +80,30 @@ export function gradientFlow(config: ModelConfig, options: GradientFlowOptions =
   const layers: LayerFlow[] = [];
   for (let i = 0; i < config.num_layers; i++) {
     const projected = (name: (typeof ATTENTION_PROJECTIONS)[number], input: boolean) =>
-      input || isTrained(path.attnProjection(i, name));
+      input ||
+      isTrained(architecture.fused_qkv && name !== 'output_proj' ? path.qkvProj(i) : path.attnProjection(i, name));
+    const normed = (value: boolean, normPath: string, present: boolean) => value || (present && isTrained(normPath));
     const attentionInput = residual || isTrained(path.ln1(i));
-    // RoPE has no parameters, so rotated q and k depend on what q and k depend on.
-    const q = projected('q_proj', attentionInput);
-    const k = projected('k_proj', attentionInput);
+    // RoPE has no parameters, so rotated q and k depend on what q and k (after their norms) depend on.
+    const q = normed(projected('q_proj', attentionInput), path.qNorm(i), architecture.qk_norm);
+    const k = normed(projected('k_proj', attentionInput), path.kNorm(i), architecture.qk_norm);
     const v = projected('v_proj', attentionInput);
     const probabilities = q || k;
     const attentionOutput = probabilities || v;
-    residual = residual || projected('output_proj', attentionOutput);
+    const attended = normed(projected('output_proj', attentionOutput), path.postAttnNorm(i), architecture.post_norms);
+    residual = residual || attended;
 
     const ffnInput = residual || isTrained(path.ln2(i));
-    const w1Output = ffnInput || isTrained(path.ffnMatrix(i, 'w1'));
-    const w3Output = architecture.ffn === 'swiglu' && (ffnInput || isTrained(path.ffnMatrix(i, 'w3')));
+    const fusedOutput = architecture.fused_gate_up && (ffnInput || isTrained(path.gateUpProj(i)));
+    const w1Output = fusedOutput || ffnInput || isTrained(path.ffnMatrix(i, 'w1'));
+    const w3Output = architecture.gated_ffn && (fusedOutput || ffnInput || isTrained(path.ffnMatrix(i, 'w3')));
     const ffnHidden = w1Output || w3Output;
-    residual = residual || ffnHidden || isTrained(path.ffnMatrix(i, 'w2'));
+    const transformed = normed(
+      ffnHidden || isTrained(path.ffnMatrix(i, 'w2')),
+      path.postFfnNorm(i),
+      architecture.post_norms,
+    );
+    residual = residual || transformed;
     layers.push({ attentionInput, q, k, v, probabilities, attentionOutput, ffnInput, ffnHidden });
   }
   const lmHeadInput = residual || isTrained(path.lnFinal);

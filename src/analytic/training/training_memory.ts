@@ -32,6 +32,15 @@ import { BYTES_PER_ELEMENT, product, sum } from '../../core/counting.js';
  *   enters the first block, is one more tensor (the [T, d] slice of position rows is shared by
  *   the batch and not counted);
  * - vocab padding: logits and the cross-entropy softmax are [B, T, Vp];
+ * - head_dim of its own: q and the weighted sum are [B, T, dq], dq = H * dh;
+ * - fused q/k/v (gate/up): one output [B, T, dq + 2 dkv] ([B, T, 2F]) in place of the three (two)
+ *   it joins; the split pieces are views of it, not counted again;
+ * - q/k norms: the normed q and k, [B, T, dq] and [B, T, dkv], the inputs of RoPE;
+ * - attention soft-cap: the capped scores [B, H, T, T], the input of the mask and softmax;
+ * - post-norms: each sub-block's normed output [B, T, d];
+ * - GeGLU: as SwiGLU with GELU(x W1) in place of SiLU(x W1);
+ * - embedding scale: E[ids] * sqrt(d), the residual stream entering the first block [B, T, d];
+ * - output soft-cap: the capped logits [B, T, Vp], the input of the cross-entropy;
  * - tied embeddings change no activation. The one shared table has one gradient buffer, into
  *   which both the lookup's scatter-add and lm_head's weight gradient are added: the parameter
  *   count counts the table once, and gradients and AdamW moments follow the parameter count.
@@ -110,7 +119,10 @@ function dimensionsOf(config: ModelConfig, run: RunShape): Record<string, number
     B: run.batch,
     T: run.seq,
     d: config.d_model,
+    dq: architecture.q_dim,
     dkv: architecture.kv_dim,
+    'dq+2*dkv': architecture.q_dim + 2 * architecture.kv_dim,
+    '2*F': 2 * config.d_ff,
     H: config.num_heads,
     F: config.d_ff,
     V: config.vocab_size,
@@ -125,53 +137,102 @@ function rowMaker(config: ModelConfig, run: RunShape): RowMaker {
   return (name, module, description, symbolic) => activation(name, module, description, symbolic, dims);
 }
 
-/** The activations before the first block: the learned position add, or nothing. */
+/** The activations before the first block: the embedding scale and the learned position add, or nothing. */
 function initialActivations(config: ModelConfig, run: RunShape): ActivationRow[] {
-  if (architectureOf(config).positions !== 'learned') return [];
+  const architecture = architectureOf(config);
   const row = rowMaker(config, run);
-  return [
-    row('position add', 'position_embeddings', 'E[ids] + P[0..T-1], the residual stream entering the first block', [
-      'B',
-      'T',
-      'd',
-    ]),
-  ];
+  const rows: ActivationRow[] = [];
+  if (architecture.scale_embeddings) {
+    rows.push(row('embedding scale', 'embedding_scale', 'E[ids] * sqrt(d), the scaled embeddings', ['B', 'T', 'd']));
+  }
+  if (architecture.positions === 'learned') {
+    rows.push(
+      row('position add', 'position_embeddings', 'E[ids] + P[0..T-1], the residual stream entering the first block', [
+        'B',
+        'T',
+        'd',
+      ]),
+    );
+  }
+  return rows;
 }
 
 /** One block's saved activations as a data table, one shape per row, in forward order. */
 function layerActivations(config: ModelConfig, run: RunShape): ActivationRow[] {
   const architecture = architectureOf(config);
-  const { kv } = dimensionSymbols(config);
+  const { q, kv } = dimensionSymbols(config);
   const row = rowMaker(config, run);
   const norm = architecture.norm === 'layernorm' ? 'LayerNorm' : 'RMSNorm';
-  const plus = (bias: string) => (architecture.bias ? ` + ${bias}` : '');
+  const plus = (biased: boolean, bias: string) => (biased ? ` + ${bias}` : '');
+  const qkvBias = (bias: string) => plus(architecture.qkv_bias, bias);
+  const mlpBias = (bias: string) => plus(architecture.mlp_bias, bias);
+  const projections = architecture.fused_qkv
+    ? [row('qkv', 'attn.qkv_proj', `x [Wq | Wk | Wv]${qkvBias('bqkv')}, split into q, k, v`, ['B', 'T', 'dq+2*dkv'])]
+    : [
+        row('q', 'attn.q_proj', `queries x Wq${qkvBias('bq')}`, ['B', 'T', q]),
+        row('k', 'attn.k_proj', `keys x Wk${qkvBias('bk')}`, ['B', 'T', kv]),
+        row('v', 'attn.v_proj', `values x Wv${qkvBias('bv')}`, ['B', 'T', kv]),
+      ];
+  const qkNorms = architecture.qk_norm
+    ? [
+        row('q norm', 'attn.q_norm', `${norm} of each query head, input of RoPE`, ['B', 'T', q]),
+        row('k norm', 'attn.k_norm', `${norm} of each key head, input of RoPE`, ['B', 'T', kv]),
+      ]
+    : [];
+  const softcap =
+    architecture.attn_softcap === undefined
+      ? []
+      : [row('capped scores', 'attn.softcap', 'cap * tanh(scores / cap), before the mask', ['B', 'H', 'T', 'T'])];
+  const postAttention = architecture.post_norms
+    ? [row('post-attention norm', 'post_attn_norm', `${norm} of the attention output`, ['B', 'T', 'd'])]
+    : [];
   const attention = [
     row('ln1', 'ln1', `${norm} output, input of q, k, v`, ['B', 'T', 'd']),
-    row('q', 'attn.q_proj', `queries x Wq${plus('bq')}`, ['B', 'T', 'd']),
-    row('k', 'attn.k_proj', `keys x Wk${plus('bk')}`, ['B', 'T', kv]),
-    row('v', 'attn.v_proj', `values x Wv${plus('bv')}`, ['B', 'T', kv]),
+    ...projections,
+    ...qkNorms,
     row('scores', 'attn.scores', 'q k^T / sqrt(dk), causally masked, per query head', ['B', 'H', 'T', 'T']),
+    ...softcap,
     row('softmax', 'attn.softmax', 'attention probabilities P, per query head', ['B', 'H', 'T', 'T']),
-    row('weighted sum', 'attn.weighted_sum', 'P v with heads merged, input of output_proj', ['B', 'T', 'd']),
-    row('output projection', 'attn.output_proj', `attention output o Wo${plus('bo')}`, ['B', 'T', 'd']),
+    row('weighted sum', 'attn.weighted_sum', 'P v with heads merged, input of output_proj', ['B', 'T', q]),
+    row('output projection', 'attn.output_proj', `attention output o Wo${plus(architecture.output_bias, 'bo')}`, [
+      'B',
+      'T',
+      'd',
+    ]),
+    ...postAttention,
   ];
+  const postFfn = architecture.post_norms
+    ? [row('post-FFN norm', 'post_ffn_norm', `${norm} of the FFN output`, ['B', 'T', 'd'])]
+    : [];
   if (architecture.ffn === 'gelu') {
     return [
       ...attention,
       row('ln2', 'ln2', `${norm} output, input of w1`, ['B', 'T', 'd']),
-      row('w1', 'ffn.w1', `x W1${plus('b1')}, input of GELU`, ['B', 'T', 'F']),
+      row('w1', 'ffn.w1', `x W1${mlpBias('b1')}, input of GELU`, ['B', 'T', 'F']),
       row('GELU', 'ffn.gelu', 'GELU(x W1), input of w2', ['B', 'T', 'F']),
-      row('w2', 'ffn.w2', `FFN output h W2${plus('b2')}`, ['B', 'T', 'd']),
+      row('w2', 'ffn.w2', `FFN output h W2${mlpBias('b2')}`, ['B', 'T', 'd']),
+      ...postFfn,
     ];
   }
+  const [activation, activationModule] = architecture.ffn === 'geglu' ? ['GELU', 'ffn.gelu'] : ['SiLU', 'ffn.silu'];
+  const gateInputs = architecture.fused_gate_up
+    ? [row('gate_up', 'ffn.gate_up_proj', `x [W1 | W3]${mlpBias('b13')}, split into x W1 and x W3`, ['B', 'T', '2*F'])]
+    : [
+        row('w1', 'ffn.w1', `x W1${mlpBias('b1')}, input of ${activation}`, ['B', 'T', 'F']),
+        row('w3', 'ffn.w3', `x W3${mlpBias('b3')}, the gate`, ['B', 'T', 'F']),
+      ];
   return [
     ...attention,
-    row('ln2', 'ln2', `${norm} output, input of w1 and w3`, ['B', 'T', 'd']),
-    row('w1', 'ffn.w1', `x W1${plus('b1')}, input of SiLU`, ['B', 'T', 'F']),
-    row('w3', 'ffn.w3', `x W3${plus('b3')}, the gate`, ['B', 'T', 'F']),
-    row('SiLU', 'ffn.silu', 'SiLU(x W1)', ['B', 'T', 'F']),
-    row('product', 'ffn.gate', 'SiLU(x W1) * (x W3), input of w2', ['B', 'T', 'F']),
-    row('w2', 'ffn.w2', `FFN output h W2${plus('b2')}`, ['B', 'T', 'd']),
+    row('ln2', 'ln2', `${norm} output, input of ${architecture.fused_gate_up ? 'gate_up_proj' : 'w1 and w3'}`, [
+      'B',
+      'T',
+      'd',
+    ]),
+    ...gateInputs,
+    row(activation, activationModule, `${activation}(x W1)`, ['B', 'T', 'F']),
+    row('product', 'ffn.gate', `${activation}(x W1) * (x W3), input of w2`, ['B', 'T', 'F']),
+    row('w2', 'ffn.w2', `FFN output h W2${mlpBias('b2')}`, ['B', 'T', 'd']),
+    ...postFfn,
   ];
 }
 
@@ -185,6 +246,9 @@ function finalActivations(config: ModelConfig, run: RunShape): ActivationRow[] {
   return [
     row('final norm', 'ln_final', `${norm} output, input of lm_head`, ['B', 'T', 'd']),
     row('logits', 'lm_head', logits, ['B', 'T', vocab]),
+    ...(architecture.final_softcap === undefined
+      ? []
+      : [row('capped logits', 'final_softcap', 'cap * tanh(logits / cap), input of the loss', ['B', 'T', vocab])]),
     row('cross-entropy', 'loss', 'softmax over the vocabulary, kept for dlogits = p - onehot', ['B', 'T', vocab]),
   ];
 }
