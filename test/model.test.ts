@@ -236,7 +236,7 @@ describe('weights', () => {
       const massWithin3 = 0.9973002039367398;
       const truncatedStdRatio = Math.sqrt(1 - (6 * phi3) / massWithin3);
       const cases = [
-        { tensor: weights.layers[0]!.w1, sigma: Math.sqrt(2 / (256 + 1024)) }, // 262,144 values
+        { tensor: weights.layers[0]!.w1!, sigma: Math.sqrt(2 / (256 + 1024)) }, // 262,144 values
         { tensor: weights.token_embeddings, sigma: 1 }, // 512,000 values
       ];
       for (const { tensor, sigma } of cases) {
@@ -274,7 +274,7 @@ describe('weights', () => {
     const deeper = initWeights({ ...tiny, num_layers: 3 }, { seed: 5, init: 'random' });
     const other = initWeights(tiny, { seed: 6, init: 'random' });
     try {
-      const qOf = (w: TransformerWeights, layer: number) => Array.from(w.layers[layer]!.q_proj.dataSync());
+      const qOf = (w: TransformerWeights, layer: number) => Array.from(w.layers[layer]!.q_proj!.dataSync());
       expect(qOf(deeper, 1)).toEqual(qOf(a, 1));
       expect(qOf(a, 0)).not.toEqual(qOf(a, 1));
       expect(qOf(other, 1)).not.toEqual(qOf(a, 1));

@@ -168,9 +168,9 @@ describe('gradients through the model', () => {
         layers[1] = { ...layer, w1: w1 as tf.Tensor2D, ln1: ln1 as tf.Tensor1D };
         const logits = forward(config, { ...weights, layers, lm_head: lmHead as tf.Tensor2D }, ids);
         return tf.sum(tf.square(logits));
-      })([layer.w1, layer.ln1, untiedLmHead]);
+      })([layer.w1!, layer.ln1, untiedLmHead]);
       try {
-        expect(gradients.map((g) => g.shape)).toEqual([layer.w1.shape, layer.ln1.shape, untiedLmHead.shape]);
+        expect(gradients.map((g) => g.shape)).toEqual([layer.w1!.shape, layer.ln1.shape, untiedLmHead.shape]);
         for (const g of gradients) {
           const values = g.dataSync();
           expect(values.every((v) => Number.isFinite(v))).toBe(true);

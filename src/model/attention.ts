@@ -1,8 +1,9 @@
 /**
  * Causal self-attention: multi-head, grouped-query or multi-query, with RoPE on q and k when the
  * model uses rotary positions. Called inside the `attn` scope; each sub-module runs in its own leaf
- * scope (q_proj, k_proj, v_proj, rope, scores, softmax, weighted_sum, output_proj), and the head
- * split/merge reshapes and transposes stay at `attn`.
+ * scope (q_proj, k_proj, v_proj or the fused qkv_proj; q_norm and k_norm; rope, scores, softmax,
+ * weighted_sum, output_proj), and the head split/merge reshapes and transposes stay at `attn`.
+ * With a head_dim of its own, q and the merged heads are H * dh wide rather than d.
  *
  * Grouped-query attention (Hkv key/value heads, each shared by G = H / Hkv query heads) shares
  * K and V without repeating them: query head h = j*G + g belongs to key/value head j (the
@@ -16,23 +17,50 @@
  */
 
 import * as tf from '@tensorflow/tfjs';
+import { DENSE_ATTENTION, type AttentionSchedule } from '../config/attention_schedule.js';
 import { scope } from '../core/scope.js';
-import { causalScores, causalSoftmax, softmaxOverKeys, type CausalSoftmaxParts } from './causal_softmax.js';
+import { blockedAttentionCore } from './blocked_attention.js';
+import {
+  CAUSAL_SQUARE,
+  causalScores,
+  causalSoftmax,
+  softcapScores,
+  softmaxOverKeys,
+  type CausalSoftmaxParts,
+} from './causal_softmax.js';
 import { linear } from './linear.js';
 import { applyRope, type RopeTables } from './rope.js';
 
+/**
+ * Attention's weights: q, k and v as three projections, or as one fused qkv_proj (Phi-3); the
+ * q and k norms' gains (and LayerNorm biases) when the model has them; the output projection.
+ */
 export interface AttentionWeights {
-  q_proj: tf.Tensor2D;
+  /** [d, dq], dq = H * dh (d unless head_dim is its own). */
+  q_proj?: tf.Tensor2D;
   q_proj_bias?: tf.Tensor1D;
-  /** [d, dkv], dkv = Hkv * dk. */
-  k_proj: tf.Tensor2D;
+  /** [d, dkv], dkv = Hkv * dh. */
+  k_proj?: tf.Tensor2D;
   k_proj_bias?: tf.Tensor1D;
   /** [d, dkv]. */
-  v_proj: tf.Tensor2D;
+  v_proj?: tf.Tensor2D;
   v_proj_bias?: tf.Tensor1D;
+  /** [d, dq + 2 dkv]: Wq, Wk and Wv side by side, in that order. */
+  qkv_proj?: tf.Tensor2D;
+  qkv_proj_bias?: tf.Tensor1D;
+  /** [dh]: one gain for every query head. */
+  q_norm?: tf.Tensor1D;
+  q_norm_bias?: tf.Tensor1D;
+  /** [dh]: one gain for every key head. */
+  k_norm?: tf.Tensor1D;
+  k_norm_bias?: tf.Tensor1D;
+  /** [dq, d]. */
   output_proj: tf.Tensor2D;
   output_proj_bias?: tf.Tensor1D;
 }
+
+/** The model's norm applied to each head's dh features: (B, heads, T, dh) with a gain [dh] (and a LayerNorm bias). */
+export type HeadNorm = (x: tf.Tensor4D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined) => tf.Tensor4D;
 
 /** Query heads H and key/value heads Hkv (Hkv divides H: H for multi-head, 1 for multi-query). */
 export interface AttentionHeads {
@@ -51,7 +79,21 @@ export const defaultAttentionParts: AttentionParts = {
   rope: applyRope,
   scores: causalScores,
   softmax: softmaxOverKeys,
+  softcap: softcapScores,
 };
+
+/** What one layer's attention core needs besides q, k and v: which keys it keeps, and how it is computed. */
+export interface AttentionCoreSpec {
+  /** The layer's sliding window (keys q - window < k <= q), or undefined for full causal attention. */
+  readonly window: number | undefined;
+  /** Dense (every score, then the mask) or blocked (skip the blocks the mask empties). */
+  readonly schedule: AttentionSchedule;
+  /** cap * tanh(scores / cap) before the mask (Gemma 2), or undefined for none. */
+  readonly softcap?: number;
+}
+
+/** Full causal attention computed densely: what every layer did before windows and blocks. */
+export const DENSE_CAUSAL_CORE: AttentionCoreSpec = { window: undefined, schedule: DENSE_ATTENTION };
 
 /** (B, T, heads * dk) -> (B, heads, T, dk). */
 export function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {
@@ -74,8 +116,16 @@ export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
 /**
  * The attention core for q (B, H, T, dk) and k, v (B, Hkv, T, dk): softmax(mask(q k^T / sqrt(dk)))
  * v, (B, H, T, dk). Each key/value head serves its G = H / Hkv query heads, stacked along the rows.
+ * `core` says which keys each query keeps (causal, and a window's band) and whether the scores
+ * are computed densely or block by block (blocked_attention.ts).
  */
-export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, parts: CausalSoftmaxParts): tf.Tensor4D {
+export function attentionCore(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  parts: CausalSoftmaxParts,
+  core: AttentionCoreSpec = DENSE_CAUSAL_CORE,
+): tf.Tensor4D {
   const [B, H, T, dk] = q.shape;
   const Hkv = k.shape[1];
   tf.util.assert(
@@ -87,20 +137,25 @@ export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, pa
       k.shape[3] === dk,
     () => `attn: q has shape [${q.shape}], k [${k.shape}] and v [${v.shape}]: k and v need a head count dividing q's`,
   );
+  if (core.schedule.kind === 'blocked') {
+    return blockedAttentionCore(q, k, v, parts, core.schedule.block, core.window, core.softcap);
+  }
+  const square = { ...CAUSAL_SQUARE, window: core.window };
   if (Hkv === H) {
-    const probabilities = causalSoftmax(q, k, parts); // (B, H, T, T)
+    const probabilities = causalSoftmax(q, k, parts, square, core.softcap); // (B, H, T, T)
     return scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, H, T, dk)
   }
   const G = H / Hkv;
   const grouped = tf.reshape<tf.Rank.R4>(q, [B, Hkv, G * T, dk]); // (B, Hkv, G*T, dk): row g*T + t is head j*G + g at t
-  const probabilities = causalSoftmax(grouped, k, parts); // (B, Hkv, G*T, T)
+  const probabilities = causalSoftmax(grouped, k, parts, { ...square, queries: T }, core.softcap); // (B, Hkv, G*T, T)
   const weighted = scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, Hkv, G*T, dk)
   return tf.reshape<tf.Rank.R4>(weighted, [B, H, T, dk]); // (B, H, T, dk)
 }
 
 /**
  * Self-attention of x (B, T, d). `rope` holds the rotary tables for T positions, or is undefined
- * when the model adds learned positions to its embeddings instead.
+ * when the model adds learned positions to its embeddings instead. `headNorm` is the model's norm
+ * for the q and k norms, when the weights have them.
  */
 export function attention(
   x: tf.Tensor3D,
@@ -108,16 +163,67 @@ export function attention(
   heads: AttentionHeads,
   rope: RopeTables | undefined,
   parts: AttentionParts = defaultAttentionParts,
+  core: AttentionCoreSpec = DENSE_CAUSAL_CORE,
+  headNorm?: HeadNorm,
 ): tf.Tensor3D {
-  const q = scope('q_proj', () => parts.linear(x, weights.q_proj, weights.q_proj_bias)); // (B, T, d)
-  const k = scope('k_proj', () => parts.linear(x, weights.k_proj, weights.k_proj_bias)); // (B, T, dkv)
-  const v = scope('v_proj', () => parts.linear(x, weights.v_proj, weights.v_proj_bias)); // (B, T, dkv)
-  const qHeads = splitHeads(q, heads.query); // (B, H, T, dk)
-  const kHeads = splitHeads(k, heads.keyValue); // (B, Hkv, T, dk)
+  const [q, k, v] = projectQkv(x, weights, heads, parts); // (B, T, dq), (B, T, dkv), (B, T, dkv)
+  const [qHeads, kHeads] = normHeads(splitHeads(q, heads.query), splitHeads(k, heads.keyValue), weights, headNorm); // (B, H, T, dk), (B, Hkv, T, dk)
   const vHeads = splitHeads(v, heads.keyValue); // (B, Hkv, T, dk)
   const [qPositioned, kPositioned] =
     rope === undefined ? [qHeads, kHeads] : scope('rope', () => [parts.rope(qHeads, rope), parts.rope(kHeads, rope)]);
-  const weighted = attentionCore(qPositioned, kPositioned, vHeads, parts); // (B, H, T, dk)
-  const merged = mergeHeads(weighted); // (B, T, d)
+  const weighted = attentionCore(qPositioned, kPositioned, vHeads, parts, core); // (B, H, T, dk)
+  const merged = mergeHeads(weighted); // (B, T, dq)
   return scope('output_proj', () => parts.linear(merged, weights.output_proj, weights.output_proj_bias)); // (B, T, d)
+}
+
+/**
+ * q, k and v of x (B, T, d): three projections, or one fused qkv_proj whose output
+ * (B, T, dq + 2 dkv) is split along its features into q, k and v (a SplitV: data movement).
+ */
+function projectQkv(
+  x: tf.Tensor3D,
+  weights: AttentionWeights,
+  heads: AttentionHeads,
+  parts: AttentionParts,
+): [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D] {
+  const { qkv_proj: fused, q_proj: wq, k_proj: wk, v_proj: wv } = weights;
+  if (fused !== undefined) {
+    return scope('qkv_proj', () => {
+      const width = fused.shape[1];
+      const headWidth = width / (heads.query + 2 * heads.keyValue);
+      tf.util.assert(
+        Number.isInteger(headWidth),
+        () => `attn: qkv_proj [${fused.shape}] is not ${heads.query} + 2 x ${heads.keyValue} heads wide`,
+      );
+      const joined = parts.linear(x, fused, weights.qkv_proj_bias); // (B, T, dq + 2 dkv)
+      const [dq, dkv] = [heads.query * headWidth, heads.keyValue * headWidth];
+      return tf.split<tf.Tensor3D>(joined, [dq, dkv, dkv], -1) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    });
+  }
+  if (wq === undefined || wk === undefined || wv === undefined) {
+    throw new Error('attn: the weights hold neither qkv_proj nor all of q_proj, k_proj and v_proj');
+  }
+  return [
+    scope('q_proj', () => parts.linear(x, wq, weights.q_proj_bias)), // (B, T, dq)
+    scope('k_proj', () => parts.linear(x, wk, weights.k_proj_bias)), // (B, T, dkv)
+    scope('v_proj', () => parts.linear(x, wv, weights.v_proj_bias)), // (B, T, dkv)
+  ];
+}
+
+/** q and k heads through their norms (Qwen3's q_norm and k_norm, over each head's dh features), when the model has them. */
+function normHeads(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  weights: AttentionWeights,
+  headNorm: HeadNorm | undefined,
+): [tf.Tensor4D, tf.Tensor4D] {
+  const { q_norm: qGain, k_norm: kGain } = weights;
+  if (qGain === undefined && kGain === undefined) return [q, k];
+  if (qGain === undefined || kGain === undefined || headNorm === undefined) {
+    throw new Error("attn: q and k norms need both gains and the model's norm");
+  }
+  return [
+    scope('q_norm', () => headNorm(q, qGain, weights.q_norm_bias)), // (B, H, T, dk)
+    scope('k_norm', () => headNorm(k, kGain, weights.k_norm_bias)), // (B, Hkv, T, dk)
+  ];
 }

@@ -5,12 +5,8 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { scope } from '../core/scope.js';
+import { gatedOutput } from './gated_ffn.js';
 import { linear } from './linear.js';
-
-/** SiLU(z) = z * sigmoid(z) (tfjs has no SiLU op; two kernels, Sigmoid and Multiply). */
-export function silu<T extends tf.Tensor>(z: T): T {
-  return tf.mul(z, tf.sigmoid(z));
-}
 
 /** x (B, T, d), W1 and W3 [d, F], W2 [F, d] -> (B, T, d); `project` applies each matrix. */
 export function swiglu(
@@ -26,7 +22,5 @@ export function swiglu(
   );
   const w1x = scope('w1', () => project(x, w1)); // (B, T, F)
   const w3x = scope('w3', () => project(x, w3)); // (B, T, F)
-  const activated = scope('silu', () => silu(w1x)); // (B, T, F)
-  const gated = scope('gate', () => tf.mul<tf.Tensor3D>(activated, w3x)); // (B, T, F)
-  return scope('w2', () => project(gated, w2)); // (B, T, d)
+  return gatedOutput(w1x, w3x, w2, 'silu', project);
 }

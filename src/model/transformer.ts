@@ -1,32 +1,41 @@
 /**
  * The whole model, top to bottom (design.md section 1 and its architecture variants):
  *
- *   logits[B,T,Vp] = lm_head( ln_final( layers[L-1]( ... layers[0]( embed(ids) ))))
- *   embed(ids)  = token_embeddings[ids]  (+ position_embeddings[0:T] with learned positions)
- *   block(x):  x = x + attn(ln1(x));  x = x + ffn(ln2(x))          (pre-norm)
+ *   logits[B,T,Vp] = cap( lm_head( ln_final( layers[L-1]( ... layers[0]( embed(ids) )))))
+ *   embed(ids)  = token_embeddings[ids]  (* sqrt(d) when scaled; + position_embeddings[0:T] with learned positions)
+ *   block(x):  x = x + post(attn(ln1(x)));  x = x + post(ffn(ln2(x)))       (pre-norm)
+ *   post: post_attn_norm and post_ffn_norm with post_norms (Gemma 2), else nothing
+ *   cap(z) = final_softcap * tanh(z / final_softcap) when the model caps its logits, else z
  *
  * Every choice comes from architectureOf(config): RMSNorm or LayerNorm; RoPE (theta = rope_theta)
  * or learned positions; multi-head, grouped-query or multi-query attention; the SwiGLU FFN or the
- * GELU MLP; biases on the linear layers; lm_head untied, or tied as x E^T; the vocabulary padded
- * to a multiple (the embedding's rows and lm_head's columns are Vp).
+ * GELU MLP or GeGLU; fused q/k/v and gate/up projections; q/k norms; a head_dim of its own;
+ * biases on any of q/k/v, the output and the FFN; norms that multiply by (1 + gain); lm_head
+ * untied, or tied as x E^T; the vocabulary padded to a multiple (the embedding's rows and
+ * lm_head's columns are Vp).
  *
  * Every module runs inside scope(path, fn) so each kernel carries its module path; the residual
  * adds sit at `layers.{i}`. A forward pass runs exactly expectedMatmulCount(config) matmul
- * kernels: per layer q, k, v, scores, weighted sum, output, then w1, w3, w2 (SwiGLU, 9 per layer)
- * or w1, w2 (GELU MLP, 8 per layer); then lm_head.
+ * kernels: per layer q, k, v (or qkv_proj), scores, weighted sum, output, then w1, w3, w2 (SwiGLU,
+ * GeGLU; 9 per layer), gate_up_proj, w2 (fused) or w1, w2 (GELU MLP, 8 per layer); then lm_head.
  */
 
 import * as tf from '@tensorflow/tfjs';
+import { DENSE_ATTENTION, type AttentionSchedule } from '../config/attention_schedule.js';
 import { architectureOf, type Architecture, type ModelConfig } from '../config/model_config.js';
+import { layerWindow } from '../config/windows.js';
 import { path } from '../core/module_paths.js';
 import { scope } from '../core/scope.js';
 import {
   attention,
   defaultAttentionParts,
+  type AttentionCoreSpec,
   type AttentionHeads,
   type AttentionParts,
   type AttentionWeights,
+  type HeadNorm,
 } from './attention.js';
+import { fusedGatedFfn, geglu, type GateActivation } from './gated_ffn.js';
 import { geluMlp } from './gelu_mlp.js';
 import { LAYER_NORM_EPS, layerNorm } from './layer_norm.js';
 import { addLearnedPositions } from './learned_positions.js';
@@ -55,11 +64,27 @@ export interface ModelParts extends AttentionParts {
     heads: AttentionHeads,
     rope: RopeTables | undefined,
     parts: AttentionParts,
+    core: AttentionCoreSpec,
+    headNorm?: HeadNorm,
   ) => tf.Tensor3D;
   /** The SwiGLU FFN. */
   ffn: (x: tf.Tensor3D, w1: tf.Tensor2D, w2: tf.Tensor2D, w3: tf.Tensor2D, project: Projection) => tf.Tensor3D;
+  /** The GeGLU FFN. */
+  geglu: (x: tf.Tensor3D, w1: tf.Tensor2D, w2: tf.Tensor2D, w3: tf.Tensor2D, project: Projection) => tf.Tensor3D;
+  /** A gated FFN (SwiGLU or GeGLU) whose W1 and W3 are one fused projection [d, 2F]. */
+  fusedGatedFfn: (
+    x: tf.Tensor3D,
+    gateUp: tf.Tensor2D,
+    w2: tf.Tensor2D,
+    activation: GateActivation,
+    project: Projection,
+  ) => tf.Tensor3D;
   /** The GELU MLP. */
   geluMlp: (x: tf.Tensor3D, w1: tf.Tensor2D, w2: tf.Tensor2D, project: Projection) => tf.Tensor3D;
+  /** The embeddings times sqrt(d_model) (Gemma). */
+  scaleEmbeddings: (x: tf.Tensor3D) => tf.Tensor3D;
+  /** cap * tanh(logits / cap) on the output logits (Gemma 2). */
+  capLogits: (logits: tf.Tensor3D, cap: number) => tf.Tensor3D;
   /** lm_head with tied embeddings: x (B, T, d) times the table [Vp, d] transposed. */
   tiedLogits: (x: tf.Tensor3D, table: tf.Tensor2D) => tf.Tensor3D;
 }
@@ -88,6 +113,16 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
   return lookup(table);
 }
 
+/** x * sqrt(d): Gemma's embedding scale, one Multiply by a scalar (no parameter). */
+export function scaleEmbeddings(x: tf.Tensor3D): tf.Tensor3D {
+  return tf.mul<tf.Tensor3D>(x, Math.sqrt(x.shape[2]));
+}
+
+/** cap * tanh(z / cap): Multiply, Tanh, Multiply. */
+export function softcap<T extends tf.Tensor>(z: T, cap: number): T {
+  return tf.mul<T>(tf.tanh(tf.mul(z, 1 / cap)), cap);
+}
+
 export const defaultModelParts: ModelParts = {
   ...defaultAttentionParts,
   embedding,
@@ -96,30 +131,73 @@ export const defaultModelParts: ModelParts = {
   layerNorm,
   attention,
   ffn: swiglu,
+  geglu,
+  fusedGatedFfn,
   geluMlp,
   tiedLogits,
+  scaleEmbeddings,
+  capLogits: softcap,
 };
 
-/** The normalisation of `architecture`: RMSNorm (gain) or LayerNorm (gain and bias). */
-function normOf(
-  architecture: Architecture,
-  parts: ModelParts,
-): (x: tf.Tensor3D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined) => tf.Tensor3D {
-  if (architecture.norm === 'rmsnorm') return (x, gain) => parts.rmsNorm(x, gain, RMS_NORM_EPS);
-  return (x, gain, bias) => {
+/** A norm of the model's kind over the last axis of x, with its gain [n] and (LayerNorm) bias [n]. */
+type Norm = <T extends tf.Tensor>(x: T, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined) => T;
+
+/**
+ * The normalisation of `architecture`: RMSNorm (gain) or LayerNorm (gain and bias). A zero-centred
+ * gain (Gemma) is stored as g and applied as 1 + g: one Add over the gain each time the norm runs.
+ */
+function normOf(architecture: Architecture, parts: ModelParts): Norm {
+  const gainOf = (gain: tf.Tensor1D): tf.Tensor1D =>
+    architecture.zero_centered_gain ? tf.add<tf.Tensor1D>(gain, 1) : gain; // (n)
+  if (architecture.norm === 'rmsnorm') {
+    return <T extends tf.Tensor>(x: T, gain: tf.Tensor1D) =>
+      parts.rmsNorm(x as unknown as tf.Tensor3D, gainOf(gain), RMS_NORM_EPS) as unknown as T;
+  }
+  return <T extends tf.Tensor>(x: T, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined) => {
     if (bias === undefined) throw new Error('forward: a LayerNorm has no bias');
-    return parts.layerNorm(x, gain, bias, LAYER_NORM_EPS);
+    return parts.layerNorm(x as unknown as tf.Tensor3D, gainOf(gain), bias, LAYER_NORM_EPS) as unknown as T;
   };
 }
 
 /** A Projection that adds each FFN matrix's bias (found by the matrix itself) after its matmul. */
 function ffnProjection(layer: LayerWeights, parts: ModelParts): Projection {
-  const biases = new Map<tf.Tensor, tf.Tensor1D | undefined>([
+  const biases = new Map<tf.Tensor | undefined, tf.Tensor1D | undefined>([
     [layer.w1, layer.w1_bias],
     [layer.w2, layer.w2_bias],
+    [layer.w3, layer.w3_bias],
+    [layer.gate_up_proj, layer.gate_up_proj_bias],
   ]);
-  if (layer.w3 !== undefined) biases.set(layer.w3, layer.w3_bias);
   return (x, weight) => parts.linear(x, weight, biases.get(weight));
+}
+
+/** The FFN of `architecture` on x (B, T, d): the GELU MLP, SwiGLU or GeGLU, with W1 and W3 fused or not. */
+function feedForward(
+  x: tf.Tensor3D,
+  layer: LayerWeights,
+  architecture: Architecture,
+  parts: ModelParts,
+  project: Projection,
+): tf.Tensor3D {
+  const { w1, w2, w3, gate_up_proj: gateUp } = layer;
+  if (architecture.ffn === 'gelu') {
+    if (w1 === undefined) throw new Error('forward: a GELU MLP layer has no w1');
+    return parts.geluMlp(x, w1, w2, project);
+  }
+  const activation: GateActivation = architecture.ffn === 'geglu' ? 'gelu' : 'silu';
+  if (gateUp !== undefined) return parts.fusedGatedFfn(x, gateUp, w2, activation, project);
+  if (w1 === undefined || w3 === undefined) throw new Error('forward: a gated FFN layer has no w1 or w3');
+  return architecture.ffn === 'geglu' ? parts.geglu(x, w1, w2, w3, project) : parts.ffn(x, w1, w2, w3, project);
+}
+
+/** `y` through the post-norm at `leaf` when the layer has one (Gemma 2), else as it is. */
+function postNorm(
+  y: tf.Tensor3D,
+  leaf: string,
+  gain: tf.Tensor1D | undefined,
+  bias: tf.Tensor1D | undefined,
+  norm: Norm,
+) {
+  return gain === undefined ? y : scope(leaf, () => norm(y, gain, bias)); // (B, T, d)
 }
 
 function block(
@@ -129,19 +207,31 @@ function block(
   heads: AttentionHeads,
   rope: RopeTables | undefined,
   parts: ModelParts,
+  core: AttentionCoreSpec,
 ): tf.Tensor3D {
   const norm = normOf(architecture, parts);
   const attentionInput = scope('ln1', () => norm(x, layer.ln1, layer.ln1_bias));
-  const attended = scope('attn', () => parts.attention(attentionInput, layer, heads, rope, parts));
-  const afterAttention = tf.add<tf.Tensor3D>(x, attended); // (B, T, d)
+  const headNorm: HeadNorm = (heads4d, gain, bias) => norm(heads4d, gain, bias);
+  const attended = scope('attn', () => parts.attention(attentionInput, layer, heads, rope, parts, core, headNorm));
+  const attendedOut = postNorm(attended, 'post_attn_norm', layer.post_attn_norm, layer.post_attn_norm_bias, norm);
+  const afterAttention = tf.add<tf.Tensor3D>(x, attendedOut); // (B, T, d)
   const ffnInput = scope('ln2', () => norm(afterAttention, layer.ln2, layer.ln2_bias));
   const project = ffnProjection(layer, parts);
-  const transformed = scope('ffn', () => {
-    if (architecture.ffn === 'gelu') return parts.geluMlp(ffnInput, layer.w1, layer.w2, project);
-    if (layer.w3 === undefined) throw new Error('forward: a SwiGLU layer has no w3');
-    return parts.ffn(ffnInput, layer.w1, layer.w2, layer.w3, project);
-  });
-  return tf.add<tf.Tensor3D>(afterAttention, transformed); // (B, T, d)
+  const transformed = scope('ffn', () => feedForward(ffnInput, layer, architecture, parts, project));
+  const transformedOut = postNorm(transformed, 'post_ffn_norm', layer.post_ffn_norm, layer.post_ffn_norm_bias, norm);
+  return tf.add<tf.Tensor3D>(afterAttention, transformedOut); // (B, T, d)
+}
+
+/** How a forward pass computes attention (the run's choice, not the model's). */
+export interface ForwardOptions {
+  /** Dense (default) or blocked; src/config/attention_schedule.ts. */
+  readonly attention?: AttentionSchedule;
+}
+
+/** Layer i's attention core: its window (from the config's window and window_layers), the run's schedule, the cap. */
+function attentionCoreOf(config: ModelConfig, i: number, schedule: AttentionSchedule): AttentionCoreSpec {
+  const cap = architectureOf(config).attn_softcap;
+  return { window: layerWindow(config, i), schedule, ...(cap === undefined ? {} : { softcap: cap }) };
 }
 
 /** Throws unless ids is int32 [B, T] with B >= 1 and 1 <= T <= context_length. */
@@ -172,6 +262,7 @@ export function forward(
   weights: TransformerWeights,
   ids: tf.Tensor2D,
   parts: Partial<ModelParts> = {},
+  options: ForwardOptions = {},
 ): tf.Tensor3D {
   const model: ModelParts = { ...defaultModelParts, ...parts };
   const architecture = architectureOf(config);
@@ -183,17 +274,22 @@ export function forward(
     const rope =
       architecture.positions === 'rope' ? ropeTables(seq, architecture.head_dim, architecture.rope_theta) : undefined;
     let x = scope(path.tokenEmbeddings, () => model.embedding(weights.token_embeddings, ids)); // (B, T, d)
+    if (architecture.scale_embeddings) x = scope(path.embeddingScale, () => model.scaleEmbeddings(x)); // (B, T, d)
     const positionTable = weights.position_embeddings;
     if (positionTable !== undefined) {
       x = scope(path.positionEmbeddings, () => model.positions(x, positionTable)); // (B, T, d)
     }
+    const schedule = options.attention ?? DENSE_ATTENTION;
     weights.layers.forEach((layer, i) => {
-      x = scope(path.layer(i), () => block(x, layer, architecture, heads, rope, model)); // (B, T, d)
+      const core = attentionCoreOf(config, i, schedule);
+      x = scope(path.layer(i), () => block(x, layer, architecture, heads, rope, model, core)); // (B, T, d)
     });
     const normed = scope(path.lnFinal, () => normOf(architecture, model)(x, weights.ln_final, weights.ln_final_bias));
     const lmHead = weights.lm_head;
-    return scope(path.lmHead, () =>
+    const logits = scope(path.lmHead, () =>
       lmHead === undefined ? model.tiedLogits(normed, weights.token_embeddings) : model.linear(normed, lmHead),
     ); // (B, T, Vp)
+    const cap = architecture.final_softcap;
+    return cap === undefined ? logits : scope(path.finalSoftcap, () => model.capLogits(logits, cap)); // (B, T, Vp)
   });
 }

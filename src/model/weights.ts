@@ -10,7 +10,7 @@
  *   token embedding        N(0, 1) truncated at 3 sigma
  *   position table         N(0, 1) truncated at 3 sigma, like the token embedding it is added to
  *                          (GPT-2 itself draws it with std 0.02; the scale changes no shape or count)
- *   gains                  1
+ *   gains                  1 (0 when zero-centred: the model applies 1 + gain)
  *   biases (linear, LayerNorm)  0
  * 'fill' makes every tensor with tf.fill (a constant per tensor), so a shape-only backend never
  * needs a data buffer, and neither does the host: nothing is built in JavaScript first. 'random'
@@ -30,22 +30,31 @@ import { streamFor } from './seeded_random.js';
 import { truncatedNormalArray } from './truncated_normal.js';
 
 /**
- * One transformer block's weights: attention's (q_proj ... output_proj, declared with attention
- * itself) and the norms' and the FFN's. A norm's gain and a linear layer's weight keep the seed's
- * field names (ln1, q_proj, w1, ...); a bias sits beside its weight as `<field>_bias` and is
- * absent when the architecture has none. w3 exists with the SwiGLU FFN only.
+ * One transformer block's weights: attention's (q_proj ... output_proj, or qkv_proj, and the q
+ * and k norms, declared with attention itself) and the norms' and the FFN's. A norm's gain and a
+ * linear layer's weight keep the seed's field names (ln1, q_proj, w1, ...); a bias sits beside
+ * its weight as `<field>_bias` and is absent when the architecture has none. w3 exists with a
+ * gated FFN only; gate_up_proj replaces w1 and w3 when they are fused; the post-norms exist with
+ * post_norms only.
  */
 export interface LayerWeights extends AttentionWeights {
   ln1: tf.Tensor1D;
   ln1_bias?: tf.Tensor1D;
+  post_attn_norm?: tf.Tensor1D;
+  post_attn_norm_bias?: tf.Tensor1D;
   ln2: tf.Tensor1D;
   ln2_bias?: tf.Tensor1D;
-  w1: tf.Tensor2D;
+  w1?: tf.Tensor2D;
   w1_bias?: tf.Tensor1D;
+  /** [d, 2F]: W1 and W3 side by side, the gate's half first. */
+  gate_up_proj?: tf.Tensor2D;
+  gate_up_proj_bias?: tf.Tensor1D;
   w2: tf.Tensor2D;
   w2_bias?: tf.Tensor1D;
   w3?: tf.Tensor2D;
   w3_bias?: tf.Tensor1D;
+  post_ffn_norm?: tf.Tensor1D;
+  post_ffn_norm_bias?: tf.Tensor1D;
 }
 
 export interface TransformerWeights {
@@ -93,39 +102,61 @@ interface WeightSpec {
 
 /**
  * A weight's slot in one block, in inventory order. A bias names the field it is the bias of
- * (`of`): a norm's gain or a linear layer's weight.
+ * (`of`): a norm's gain or a linear layer's weight. `group` says which switch gives a linear
+ * layer its bias (qkv_bias, output_bias, mlp_bias).
  */
 interface LayerSlot {
   field: LayerField;
   path: (layer: number) => string;
   name: WeightName;
   of?: LayerField;
+  group?: BiasGroup;
 }
 
-const normSlots = (norm: 'ln1' | 'ln2'): LayerSlot[] => [
-  { field: norm, path: path[norm], name: 'gain' },
-  { field: `${norm}_bias`, path: path[norm], name: 'bias', of: norm },
+type BiasGroup = 'qkv_bias' | 'output_bias' | 'mlp_bias';
+type NormField = 'ln1' | 'ln2' | 'q_norm' | 'k_norm' | 'post_attn_norm' | 'post_ffn_norm';
+const NORM_FIELDS: ReadonlySet<LayerField> = new Set<NormField>([
+  'ln1',
+  'ln2',
+  'q_norm',
+  'k_norm',
+  'post_attn_norm',
+  'post_ffn_norm',
+]);
+
+const normSlots = (norm: NormField, modulePath: (i: number) => string): LayerSlot[] => [
+  { field: norm, path: modulePath, name: 'gain' },
+  { field: `${norm}_bias`, path: modulePath, name: 'bias', of: norm },
 ];
-const projectionSlots = (projection: AttentionProjection): LayerSlot[] => [
-  { field: projection, path: (i) => path.attnProjection(i, projection), name: 'weight' },
-  { field: `${projection}_bias`, path: (i) => path.attnProjection(i, projection), name: 'bias', of: projection },
+const linearSlots = (
+  field: AttentionProjection | FfnMatrix | 'qkv_proj' | 'gate_up_proj',
+  modulePath: (i: number) => string,
+  group: BiasGroup,
+): LayerSlot[] => [
+  { field, path: modulePath, name: 'weight' },
+  { field: `${field}_bias`, path: modulePath, name: 'bias', of: field, group },
 ];
-const ffnSlots = (matrix: FfnMatrix): LayerSlot[] => [
-  { field: matrix, path: (i) => path.ffnMatrix(i, matrix), name: 'weight' },
-  { field: `${matrix}_bias`, path: (i) => path.ffnMatrix(i, matrix), name: 'bias', of: matrix },
-];
+const projectionSlots = (projection: AttentionProjection, group: BiasGroup): LayerSlot[] =>
+  linearSlots(projection, (i) => path.attnProjection(i, projection), group);
+const ffnSlots = (matrix: FfnMatrix): LayerSlot[] => linearSlots(matrix, (i) => path.ffnMatrix(i, matrix), 'mlp_bias');
 
 /** Every field a block may hold, in the analytic inventory's order (absent fields are skipped). */
 const LAYER_SLOTS: readonly LayerSlot[] = [
-  ...normSlots('ln1'),
-  ...projectionSlots('q_proj'),
-  ...projectionSlots('k_proj'),
-  ...projectionSlots('v_proj'),
-  ...projectionSlots('output_proj'),
-  ...normSlots('ln2'),
+  ...normSlots('ln1', path.ln1),
+  ...projectionSlots('q_proj', 'qkv_bias'),
+  ...projectionSlots('k_proj', 'qkv_bias'),
+  ...projectionSlots('v_proj', 'qkv_bias'),
+  ...linearSlots('qkv_proj', path.qkvProj, 'qkv_bias'),
+  ...normSlots('q_norm', path.qNorm),
+  ...normSlots('k_norm', path.kNorm),
+  ...projectionSlots('output_proj', 'output_bias'),
+  ...normSlots('post_attn_norm', path.postAttnNorm),
+  ...normSlots('ln2', path.ln2),
+  ...linearSlots('gate_up_proj', path.gateUpProj, 'mlp_bias'),
   ...ffnSlots('w1'),
   ...ffnSlots('w2'),
   ...ffnSlots('w3'),
+  ...normSlots('post_ffn_norm', path.postFfnNorm),
 ];
 
 /** Truncation point of every normal init, in standard deviations. */
@@ -167,32 +198,55 @@ function weightSpecs(config: ModelConfig): WeightSpec[] {
   if (architecture.positions === 'learned') {
     specs.push(top('position_embeddings', path.positionEmbeddings, 'weight', [config.context_length, d], TABLE)); // [ctx, d]
   }
+  const { q_dim: dq, head_dim: dh } = architecture;
+  const fusedQkv = architecture.fused_qkv;
+  const fusedGateUp = architecture.fused_gate_up;
   const matrixShapes: Partial<Record<LayerField, [number, number]>> = {
-    q_proj: [d, d],
-    k_proj: [d, dkv],
-    v_proj: [d, dkv],
-    output_proj: [d, d],
-    w1: [d, F],
+    ...(fusedQkv
+      ? { qkv_proj: [d, dq + 2 * dkv] as [number, number] }
+      : {
+          q_proj: [d, dq] as [number, number],
+          k_proj: [d, dkv] as [number, number],
+          v_proj: [d, dkv] as [number, number],
+        }),
+    output_proj: [dq, d],
+    ...(fusedGateUp ? { gate_up_proj: [d, 2 * F] as [number, number] } : { w1: [d, F] as [number, number] }),
     w2: [F, d],
-    ...(architecture.ffn === 'swiglu' ? { w3: [d, F] as [number, number] } : {}),
+    ...(architecture.gated_ffn && !fusedGateUp ? { w3: [d, F] as [number, number] } : {}),
+  };
+  /** The width of each norm this architecture has. */
+  const normWidths: Partial<Record<LayerField, number>> = {
+    ln1: d,
+    ln2: d,
+    ...(architecture.qk_norm ? { q_norm: dh, k_norm: dh } : {}),
+    ...(architecture.post_norms ? { post_attn_norm: d, post_ffn_norm: d } : {}),
   };
   /** The shape of a slot's tensor under this architecture, or undefined when it has no such tensor. */
   const shapeOf = (slot: LayerSlot): WeightSpec['shape'] | undefined => {
-    if (slot.name === 'gain') return [d];
+    if (slot.name === 'gain') {
+      const width = normWidths[slot.field];
+      return width === undefined ? undefined : [width];
+    }
     if (slot.name === 'weight') return matrixShapes[slot.field];
-    if (slot.of === 'ln1' || slot.of === 'ln2') return layerNorm ? [d] : undefined; // LayerNorm's bias
+    if (slot.of !== undefined && NORM_FIELDS.has(slot.of)) {
+      const width = normWidths[slot.of];
+      return layerNorm && width !== undefined ? [width] : undefined; // LayerNorm's bias
+    }
     const weight = slot.of === undefined ? undefined : matrixShapes[slot.of];
-    return architecture.bias && weight !== undefined ? [weight[1]] : undefined; // a linear bias [d_out]
+    const biased = slot.group !== undefined && architecture[slot.group];
+    return biased && weight !== undefined ? [weight[1]] : undefined; // a linear bias [d_out]
   };
+  // A zero-centred gain is applied as (1 + gain), so it starts at 0 to scale by 1.
+  const gainRule = architecture.zero_centered_gain ? ZERO : GAIN;
   for (let i = 0; i < L; i++) {
     for (const slot of LAYER_SLOTS) {
       const shape = shapeOf(slot);
       if (shape === undefined) continue;
-      const rule = slot.name === 'gain' ? GAIN : slot.name === 'bias' ? ZERO : linearRule(shape[0], shape[1]!);
+      const rule = slot.name === 'gain' ? gainRule : slot.name === 'bias' ? ZERO : linearRule(shape[0], shape[1]!);
       specs.push({ path: slot.path(i), name: slot.name, shape, rule, field: { layer: i, name: slot.field } });
     }
   }
-  specs.push(top('ln_final', path.lnFinal, 'gain', [d], GAIN));
+  specs.push(top('ln_final', path.lnFinal, 'gain', [d], gainRule));
   if (layerNorm) specs.push(top('ln_final_bias', path.lnFinal, 'bias', [d], ZERO));
   if (!architecture.tie_embeddings) specs.push(top('lm_head', path.lmHead, 'weight', [d, Vp], linearRule(d, Vp))); // [d, Vp]
   return specs;
