@@ -68,6 +68,7 @@ describe('start-up of the commands that do not run a model', () => {
       ['sweep', 'gpt2-xl', '--seq', '1024,2048'],
       ['answers'],
       ['train', 'gpt2-xl'],
+      ['infer', 'llama-3-8b', '--prompt', '4096', '--generate', '16'],
       ['--help'],
       ['--version'],
       ['flops', '--help'],

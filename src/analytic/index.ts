@@ -14,3 +14,4 @@ export * from './run_memory.js';
 export * from './devices.js';
 export * from './bytes.js';
 export * from './roofline.js';
+export * from './inference/index.js';

@@ -24,6 +24,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'start', load: async () => (await import('./verify.js')).registerStart },
   { name: 'time', load: async () => (await import('./time.js')).registerTime },
   { name: 'train', load: async () => (await import('./train.js')).registerTrain },
+  { name: 'infer', load: async () => (await import('./infer.js')).registerInfer },
 ];
 
 /** What a bare `flopledger` runs. */
