@@ -36,6 +36,32 @@ import { largestBatch as largestBatchImpl } from './analytic/training/largest_ba
 import { runTime as runTimeImpl } from './analytic/training/run_time.js';
 import { trainingStepFlops as trainingStepFlopsImpl } from './analytic/training/step_flops.js';
 import { trainingMemory as trainingMemoryImpl } from './analytic/training/training_memory.js';
+import {
+  decodeFlopsAtContext as decodeFlopsAtContextImpl,
+  decodeGenerationFlops as decodeGenerationFlopsImpl,
+  decodeMatmulInventory as decodeMatmulInventoryImpl,
+  decodeStepFlops as decodeStepFlopsImpl,
+} from './analytic/inference/decode.js';
+import { inferenceEstimate as inferenceEstimateImpl } from './analytic/inference/estimate.js';
+import {
+  decodeStepBytes as decodeStepBytesImpl,
+  largestServedBatch as largestServedBatchImpl,
+  largestServedContext as largestServedContextImpl,
+  servedMemoryBytes as servedMemoryBytesImpl,
+  servedModel as servedModelImpl,
+} from './analytic/inference/fit.js';
+import {
+  INFERENCE_DTYPES as INFERENCE_DTYPES_IMPL,
+  storageFormat as storageFormatImpl,
+} from './analytic/inference/formats.js';
+import {
+  kvCacheBytesPerSequence as kvCacheBytesPerSequenceImpl,
+  kvCacheBytesPerToken as kvCacheBytesPerTokenImpl,
+  kvCacheLayers as kvCacheLayersImpl,
+  latentCacheLayers as latentCacheLayersImpl,
+} from './analytic/inference/kv_cache.js';
+import { prefillFlops as prefillFlopsImpl } from './analytic/inference/prefill.js';
+import { weightBytes as weightBytesImpl } from './analytic/inference/weights.js';
 // Types only: these modules load tfjs, so their values are imported where a run starts.
 import type { BackendChoice } from './runtime/backend.js';
 import type { ProgressSink } from './runtime/progress.js';
@@ -64,6 +90,19 @@ export type { LargestBatch } from './analytic/training/largest_batch.js';
 export type { RunTime, RunTimeInput } from './analytic/training/run_time.js';
 export type { TrainingStepFlops } from './analytic/training/step_flops.js';
 export type { TrainingMemory } from './analytic/training/training_memory.js';
+export type { DecodeGenerationFlops, DecodeStep, GenerationRequest } from './analytic/inference/decode.js';
+export type { DecodeStepCost, InferenceEstimate, InferenceRequest } from './analytic/inference/estimate.js';
+export type {
+  DecodeStepBytes,
+  LargestServedBatch,
+  LargestServedContext,
+  ServedModel,
+  ServedModelOptions,
+} from './analytic/inference/fit.js';
+export type { InferenceDtype, StorageFormat } from './analytic/inference/formats.js';
+export type { CacheLayer } from './analytic/inference/kv_cache.js';
+export type { PrefillFlops } from './analytic/inference/prefill.js';
+export type { WeightBytes, WeightBytesRow } from './analytic/inference/weights.js';
 export type { ActiveBackend, BackendChoice } from './runtime/backend.js';
 export type { ProgressSink } from './runtime/progress.js';
 export type { TracedRun, TracedTrainingStep } from './runtime/traced_run.js';
@@ -172,6 +211,66 @@ export const runTime = runTimeImpl;
 
 /** An exact fraction, `numerator / denominator` in lowest terms (what {@link runTime} takes and returns). */
 export const rational = rationalImpl;
+
+// ---------------------------------------------------------------------------------------------
+// Inference: prefill, decode, KV cache, weights by dtype, what fits (pure, exact bigints, no tfjs)
+
+/** The dtypes a KV cache or the weights can be stored in: fp32, fp16, bf16, fp8, int8, int4. */
+export const INFERENCE_DTYPES = INFERENCE_DTYPES_IMPL;
+
+/**
+ * How a dtype is stored: bits per value and its scales (fp8: one fp32 per tensor; int8 and int4:
+ * one fp16 per group of 32 values along a row, ggml's Q8_0 and Q4_0; `groupSize` changes the group).
+ */
+export const storageFormat = storageFormatImpl;
+
+/** The KV cache's layers: K and V per key/value head, head_dim wide, each capped at its layer's window. */
+export const kvCacheLayers = kvCacheLayersImpl;
+
+/** The cache layers of latent attention: kv_lora_rank + qk_rope_head_dim values per position per layer. */
+export const latentCacheLayers = latentCacheLayersImpl;
+
+/** Bytes one more position adds to the cache in every layer (131,072 for Llama-3-8B in bf16). */
+export const kvCacheBytesPerToken = kvCacheBytesPerTokenImpl;
+
+/** Bytes of one sequence's cache at context t: min(t, w) positions in a windowed layer, t in the others. */
+export const kvCacheBytesPerSequence = kvCacheBytesPerSequenceImpl;
+
+/** Matmul FLOPs of a prefill of P tokens for B sequences, with logits at every position and at the last only. */
+export const prefillFlops = prefillFlopsImpl;
+
+/** Every matmul of one decode step: N new tokens per sequence over P + N keys (min(P, w - 1) + N in a window). */
+export const decodeMatmulInventory = decodeMatmulInventoryImpl;
+
+/** Matmul FLOPs of one decode step, all B sequences. */
+export const decodeStepFlops = decodeStepFlopsImpl;
+
+/** Matmul FLOPs to decode one token at context t (t - 1 positions cached), for `batch` sequences (default 1). */
+export const decodeFlopsAtContext = decodeFlopsAtContextImpl;
+
+/** Decode FLOPs of generating G tokens after a P-token prompt: first and last step, and the exact total in closed form. */
+export const decodeGenerationFlops = decodeGenerationFlopsImpl;
+
+/** Bytes of the weights in a storage format (fp8, int8, int4 quantise the block linear layers; the rest stays bf16). */
+export const weightBytes = weightBytesImpl;
+
+/** A model as served: its weights and its cache layers, each in its format (bf16 unless told). */
+export const servedModel = servedModelImpl;
+
+/** Bytes one decode step reads (weights once, each sequence's cache) and writes. */
+export const decodeStepBytes = decodeStepBytesImpl;
+
+/** Bytes held while serving B sequences at context t: weights, the cache's fixed bytes, B caches. */
+export const servedMemoryBytes = servedMemoryBytesImpl;
+
+/** The largest batch whose caches at context t fit in a memory with the weights. */
+export const largestServedBatch = largestServedBatchImpl;
+
+/** The longest context (up to a maximum) at which B sequences' caches fit in a memory with the weights. */
+export const largestServedContext = largestServedContextImpl;
+
+/** Every figure of a prefill of P tokens and G decode steps for B sequences, as `flopledger infer` reports them. */
+export const inferenceEstimate = inferenceEstimateImpl;
 
 // ---------------------------------------------------------------------------------------------
 // Running the model: these load TensorFlow.js on first call

@@ -321,3 +321,14 @@ describe('bytes read per decoded token and what fits', () => {
     expect(estimate.memoryAtEnd).toBe(6_027_747_328n + 2n * 4112n * 131_072n);
   });
 });
+
+describe('as a library', () => {
+  it('exports the inference accounting by name', async () => {
+    const library = await import('../src/index.js');
+    const config = library.loadModelConfig('llama-3-8b');
+    const layers = library.kvCacheLayers(config);
+    expect(library.kvCacheBytesPerToken(layers, library.storageFormat('bf16'))).toBe(131_072n);
+    expect(library.decodeFlopsAtContext(config, 8192)).toBe(decodeFlopsAtContext(llama3, 8192));
+    expect(library.INFERENCE_DTYPES).toEqual(['fp32', 'fp16', 'bf16', 'fp8', 'int8', 'int4']);
+  });
+});
