@@ -2,6 +2,7 @@ import { architectureOf, headDim, type ModelConfig, type RunShape } from '../con
 import { path } from '../core/module_paths.js';
 import { ruleFor } from '../core/flop_rules.js';
 import type { Shaped } from '../core/kernel_record.js';
+import { attentionCoreKernels } from './attention_core_kernels.js';
 import { assertRunFits } from './run_shape.js';
 
 /**
@@ -179,8 +180,6 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
   const qHidden = [B, T, dq];
   const kvHidden = [B, T, dkv];
   const ffnHidden = [B, T, F];
-  const scores = [B, H, T, T];
-  const positions = [T, T];
   const normKernels = architecture.norm === 'layernorm' ? layerNorm : rmsNorm;
   // A zero-centred gain is stored as g and applied as (1 + g): one Add over the gain per norm.
   const norm = (modulePath: string, x: readonly number[]): NonMatmulKernelEstimate[] => {
@@ -236,22 +235,9 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
     if (architecture.positions === 'rope') {
       kernels.push(...rope(path.rope(i), 'q', B, H, T, dk), ...rope(path.rope(i), 'k', B, Hkv, T, dk));
     }
-    kernels.push(kernelEstimate(path.scores(i), 'Multiply', 'scores / sqrt(dk)', [scores, []], scores));
-    if (architecture.attn_softcap !== undefined) kernels.push(...softcap(path.attnSoftcap(i), 'scores', scores));
+    // The scale, cap, mask and softmax, dense or block by block (attention_core_kernels.ts).
+    kernels.push(...attentionCoreKernels(config, run, i, kernelEstimate));
     kernels.push(
-      kernelEstimate(
-        path.scores(i),
-        'Greater',
-        'key position > query position',
-        [
-          [1, T],
-          [T, 1],
-        ],
-        positions,
-      ),
-      kernelEstimate(path.scores(i), 'Select', 'mask: -inf or 0', [positions, positions, positions], positions),
-      kernelEstimate(path.scores(i), 'Add', 'scores + mask', [scores, positions], scores),
-      kernelEstimate(path.softmax(i), 'Softmax', 'softmax over keys', [scores], scores),
       ...outputBias(path.attnProjection(i, 'output_proj'), hidden),
       ...(architecture.post_norms ? norm(path.postAttnNorm(i), hidden) : []),
       kernelEstimate(path.layer(i), 'Add', 'x + attn(ln1(x))', [hidden, hidden], hidden),

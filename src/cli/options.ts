@@ -23,13 +23,16 @@ import { defaultRealRunBudget } from '../runtime/memory_budget.js';
 import type { ProgressSink } from '../runtime/progress.js';
 import type { RunOptions } from '../runtime/run_options.js';
 import type { CommandContext } from './command_context.js';
+import { DEFAULT_ATTENTION_BLOCK } from '../config/attention_schedule.js';
 import {
+  ATTENTION_CHOICES,
   BACKEND_CHOICES,
   D_FF_RULE_CHOICES,
   FFN_CHOICES,
   NORM_CHOICES,
   POSITION_CHOICES,
   describeChoices,
+  parseAttention,
   parseBackend,
   parseByteSize,
   parseChoice,
@@ -206,6 +209,22 @@ export function depthOf(options: DepthOptions): Depth {
 export interface RunShapeOptions {
   batch?: string;
   seq?: string;
+  /** --attention and --block, on the commands that add them (addAttentionOptions). */
+  attention?: string;
+  block?: string;
+}
+
+/**
+ * --attention dense|blocked and --block: how the attention core is computed (src/config/
+ * attention_schedule.ts), on the commands whose counts follow it (flops, trace, verify).
+ */
+export function addAttentionOptions(command: Command): Command {
+  return command
+    .option('--attention <kind>', `how attention is computed: ${describeChoices(ATTENTION_CHOICES)} (default dense)`)
+    .option(
+      '--block <n>',
+      `positions per query and key block of --attention blocked (default ${DEFAULT_ATTENTION_BLOCK})`,
+    );
 }
 
 export function addRunShapeOptions(command: Command): Command {
@@ -252,7 +271,11 @@ export function fitRunShape(
 ): { config: ModelConfig; run: RunShape } {
   const batch = options.batch === undefined ? 1 : parsePositiveInteger(options.batch, '--batch');
   const seq = options.seq === undefined ? config.context_length : parsePositiveInteger(options.seq, '--seq');
-  return { config: fitContext(config, seq, context), run: { batch, seq } };
+  const attention = parseAttention(options.attention, options.block);
+  return {
+    config: fitContext(config, seq, context),
+    run: { batch, seq, ...(attention === undefined ? {} : { attention }) },
+  };
 }
 
 /** What a command reporting on one model at one run shape reads: the model, --batch/--seq, --format and --depth. */

@@ -31,9 +31,11 @@ export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 /** The block size a blocked run takes when none is given: FlashAttention-2's usual 64. */
 export const DEFAULT_ATTENTION_BLOCK = 64;
 
-/** "dense", or "blocked (64 x 64 blocks)". */
+/** "dense attention", or "blocked attention, 64 x 64 blocks". */
 export function attentionLabel(schedule: AttentionSchedule): string {
-  return schedule.kind === 'dense' ? 'dense' : `blocked (${schedule.block} x ${schedule.block} blocks)`;
+  return schedule.kind === 'dense'
+    ? 'dense attention'
+    : `blocked attention, ${schedule.block} x ${schedule.block} blocks`;
 }
 
 /** The block size of a blocked schedule, or undefined for dense. */

@@ -11,6 +11,8 @@ import type { KernelRecord } from '../core/kernel_record.js';
 import type { ActiveBackend } from '../runtime/backend.js';
 import { traceForward, type ForwardTraceOptions } from '../runtime/traced_run.js';
 import { matmulKernelCount } from '../trace/summary.js';
+import { expectedMasks } from '../analytic/attention_blocks.js';
+import { compareMasks, type MaskComparison } from './mask_check.js';
 import { compareMatmuls, type MatmulComparison } from './matmul_check.js';
 import { compareNonMatmul, type NonMatmulComparison } from './non_matmul_check.js';
 
@@ -33,8 +35,13 @@ export interface VerifyReport {
    */
   readonly expectedMatmulKernelCount: number;
   readonly nonMatmul: NonMatmulComparison;
+  /** The attention masks (which positions, which window) the trace shows, against the formulas'. */
+  readonly masks: MaskComparison;
   readonly records: readonly KernelRecord[];
-  /** Every matmul matches exactly and the pass ran exactly the expected number of matmul kernels. */
+  /**
+   * Every matmul matches exactly, the pass ran exactly the expected number of matmul kernels, and
+   * every attention mask was built for the expected positions and window.
+   */
   readonly ok: boolean;
 }
 
@@ -46,6 +53,7 @@ export async function verifyModel(options: VerifyOptions): Promise<VerifyReport>
   const estimate = nonMatmulEstimate(config, run);
   const traced = await traceForward(options);
   const matmuls = compareMatmuls(inventory, traced.records);
+  const masks = compareMasks(expectedMasks(config, run), traced.records);
   const tracedMatmulKernels = matmulKernelCount(traced.records);
   const expectedMatmulKernelCount = expectedMatmulCount(config, run);
   return {
@@ -57,7 +65,8 @@ export async function verifyModel(options: VerifyOptions): Promise<VerifyReport>
     matmulKernelCount: tracedMatmulKernels,
     expectedMatmulKernelCount,
     nonMatmul: compareNonMatmul(estimate, traced.records),
+    masks,
     records: traced.records,
-    ok: matmuls.ok && tracedMatmulKernels === expectedMatmulKernelCount,
+    ok: matmuls.ok && masks.ok && tracedMatmulKernels === expectedMatmulKernelCount,
   };
 }

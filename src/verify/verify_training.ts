@@ -12,7 +12,9 @@
  *
  * Only the matmul checks decide `ok`: the rest are comparisons between conventions, reported.
  */
+import { expectedMasks } from '../analytic/attention_blocks.js';
 import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
+import { compareMasks, type MaskComparison } from './mask_check.js';
 import { summarizeParameters } from '../analytic/parameters.js';
 import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
 import type { MatmulComponent, MatmulRow } from '../analytic/types.js';
@@ -131,8 +133,10 @@ export interface TrainingVerification {
   readonly memory: MemoryComparison;
   /** The loss before the update; undefined on meta. */
   readonly loss: number | undefined;
+  /** The attention masks of the forward phase against the formulas' (positions and window). */
+  readonly masks: MaskComparison;
   readonly records: readonly KernelRecord[];
-  /** Every forward and backward matmul matches exactly. */
+  /** Every forward and backward matmul matches exactly, and every attention mask has the expected band. */
   readonly ok: boolean;
 }
 
@@ -278,6 +282,7 @@ function checkTrainingTrace(
   const backwardRecords = phaseRecords(records, 'backward');
   const forward = compareMatmuls(forwardRows, forwardRecords);
   const backward = compareMatmuls(runningBackwardRows, backwardRecords);
+  const masks = compareMasks(expectedMasks(config, run), forwardRecords);
 
   const components = MATMUL_COMPONENTS.map((component): ComponentFlopRatio => {
     const tracedForward = forward.byComponent.find((entry) => entry.component === component)?.traced ?? 0n;
@@ -302,8 +307,9 @@ function checkTrainingTrace(
     gradientAccumulation: { kernels: accumulation.length, flops: totalNonMatmulFlops(accumulation) },
     memory: memoryComparison(trace, trainingMemory(config, run)),
     loss: trace.loss,
+    masks,
     records,
-    ok: forward.ok && backward.ok,
+    ok: forward.ok && backward.ok && masks.ok,
   };
 }
 

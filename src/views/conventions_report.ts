@@ -56,8 +56,79 @@ function conventionsTable(conventions: CountingConventions, verifiedAs?: string)
       ...(verifiedAs === undefined ? [] : [count.key === 'flops' || count.key === 'macs' ? verifiedAs : FORMULA_MARK]),
     ]),
     notes: [
-      'Default: forward matmuls at 2 FLOPs per multiply-add, causal attention counted in full (every T x T score), ' +
-        'the embedding as a lookup (no matmul), logits (lm_head) included.',
+      'Default: forward matmuls at 2 FLOPs per multiply-add, the attention core as the run computes it ' +
+        (conventions.attentionCore.counted === 'dense'
+          ? '(dense: every T x T score, then the mask)'
+          : '(blocked: the blocks the mask empties are skipped)') +
+        ', the embedding as a lookup (no matmul), logits (lm_head) included.',
+    ],
+  };
+}
+
+/**
+ * The attention core alone, each way of counting it side by side: dense and blocked (what
+ * kernels compute), the exact useful count (what the model needs), the shorthand half; with
+ * each one's ratio to dense and to the useful count.
+ */
+function attentionCoreTable(conventions: CountingConventions, verifiedAs?: string): Table {
+  const core = conventions.attentionCore;
+  const { block } = core.blocked;
+  const windowed = core.useful !== core.causalTriangle;
+  const rows: { label: string; value: bigint; counts: string; computed: boolean }[] = [
+    {
+      label: 'dense',
+      value: core.full,
+      counts: 'every T x T score, then the mask',
+      computed: core.counted === 'dense',
+    },
+    {
+      label: `blocked, ${block} x ${block} blocks`,
+      value: core.blocked.flops,
+      counts: 'every score of the blocks the mask does not empty, partly masked blocks in full',
+      computed: core.counted === 'blocked',
+    },
+    {
+      label: windowed ? 'useful: the window band' : 'useful: the causal triangle',
+      value: core.useful,
+      counts: windowed ? 'min(q + 1, w) keys for query q on a layer with window w' : 'q + 1 keys for query q: T(T+1)/2',
+      computed: false,
+    },
+    ...(windowed
+      ? [
+          {
+            label: 'causal triangle (no window)',
+            value: core.causalTriangle,
+            counts: 'T(T+1)/2 scores',
+            computed: false,
+          },
+        ]
+      : []),
+    { label: 'half', value: core.half, counts: 'T^2/2 scores, the shorthand', computed: false },
+  ];
+  const ratio = (value: bigint, reference: bigint): Cell =>
+    reference === 0n ? '' : ratioText({ numerator: value, denominator: reference });
+  return {
+    title: 'Attention core (q @ k^T and P @ v), counted each way',
+    columns: [
+      { header: 'counted as' },
+      { header: 'FLOPs', align: 'right' },
+      { header: 'approx', align: 'right' },
+      { header: 'vs dense', align: 'right' },
+      { header: 'vs useful', align: 'right' },
+      { header: 'what it counts' },
+      ...(verifiedAs === undefined ? [] : [{ header: 'verified' }]),
+    ],
+    rows: rows.map((row): Cell[] => [
+      row.computed ? `${row.label} (this run)` : row.label,
+      row.value,
+      formatFlops(row.value),
+      ratio(row.value, core.full),
+      ratio(row.value, core.useful),
+      row.counts,
+      ...(verifiedAs === undefined ? [] : [row.computed ? verifiedAs : FORMULA_MARK]),
+    ]),
+    notes: [
+      'Kernels compute dense or blocked; the useful count is what the mask keeps, a labelled alternative, never the default.',
     ],
   };
 }
@@ -115,6 +186,7 @@ export function conventionsBlocks(conventions: CountingConventions, verifiedAs?:
         '. Every other count below changes one convention at a time.',
     ),
     tableBlock(conventionsTable(conventions, verifiedAs)),
+    tableBlock(attentionCoreTable(conventions, verifiedAs)),
     tableBlock(publishedTable(conventions, verifiedAs)),
   ];
 }

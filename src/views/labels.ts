@@ -1,4 +1,5 @@
 /** Words for the report: component names, model names, config and run-shape descriptions. */
+import { attentionLabel } from '../config/attention_schedule.js';
 import { ARCHITECTURE_KEYS, architectureOf, type ModelConfig, type RunShape } from '../config/model_config.js';
 import type { MatmulComponent } from '../analytic/types.js';
 import { layerIndexOf, withinLayer, type ParameterComponent } from '../core/module_paths.js';
@@ -112,9 +113,10 @@ export function dimensionsLabel(config: ModelConfig): string {
   );
 }
 
-/** "1 x 1,024 tokens" (batch x sequence length). */
+/** "1 x 1,024 tokens" (batch x sequence length); "... tokens (blocked attention, 64 x 64 blocks)" for a blocked run. */
 export function runLabel(run: RunShape): string {
-  return `${groupDigits(BigInt(run.batch))} x ${groupDigits(BigInt(run.seq))} tokens`;
+  const attention = run.attention?.kind === 'blocked' ? ` (${attentionLabel(run.attention)})` : '';
+  return `${groupDigits(BigInt(run.batch))} x ${groupDigits(BigInt(run.seq))} tokens${attention}`;
 }
 
 /** The config as JSON output carries it. */

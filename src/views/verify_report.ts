@@ -7,6 +7,7 @@ import { architectureOf, modelLabel, type ModelConfig } from '../config/model_co
 import { matmulsPerLayer } from '../analytic/forward_matmuls.js';
 import type { MatmulComponent } from '../analytic/types.js';
 import { rollUp } from '../core/module_paths.js';
+import { describeMaskMismatch } from '../verify/mask_check.js';
 import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
 import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from '../core/format.js';
@@ -53,9 +54,18 @@ function mark(same: boolean): string {
 /** A signed count in a sentence: "+1,234", "-56", "0". */
 const signed = (value: bigint): string => displayText(signedCell(value));
 
-/** "19 expected (9 per layer + lm_head)". */
+/** "19 expected (9 per layer + lm_head)"; a blocked run has two per computed block in place of a layer's two core matmuls. */
 function expectedKernelsText(verification: VerifyReport): string {
-  return `${verification.expectedMatmulKernelCount} expected (${matmulsPerLayer(verification.config)} per layer + lm_head)`;
+  const blocked = verification.run.attention?.kind === 'blocked' ? ', the core 2 per computed block' : '';
+  return `${verification.expectedMatmulKernelCount} expected (${matmulsPerLayer(verification.config)} per layer${blocked} + lm_head)`;
+}
+
+/** Every mismatch, matmuls then attention masks, one line each. */
+function mismatchLines(verification: VerifyReport): string[] {
+  return [
+    ...verification.matmuls.mismatches.map(describeMismatch),
+    ...verification.masks.mismatches.map(describeMaskMismatch),
+  ];
 }
 
 /**
@@ -76,9 +86,14 @@ export function verdictLine(verification: VerifyReport): string {
     verification.matmulKernelCount === verification.expectedMatmulKernelCount
       ? ''
       : `; ${verification.matmulKernelCount} matmul kernels traced, ${expectedKernelsText(verification)}`;
+  const { masks } = verification;
+  const maskProblem = masks.ok
+    ? ''
+    : `; ${masks.mismatches.length} of ${masks.expectedCount} expected attention masks differ ` +
+      `(${[...new Set(masks.mismatches.map((check) => check.mismatch))].join(', ')})`;
   return (
     `NOT verified: ${matmuls.matchedCount} of ${matmuls.expectedCount} expected matmuls match exactly; ` +
-    `${matmuls.mismatches.length} mismatches (${kinds})${countProblem}; ` +
+    `${matmuls.mismatches.length} mismatches${matmuls.ok ? '' : ` (${kinds})`}${countProblem}${maskProblem}; ` +
     `traced ${groupDigits(matmuls.tracedTotal)} FLOPs, expected ${groupDigits(matmuls.expectedTotal)}, on ${verification.backend.name}`
   );
 }
@@ -273,6 +288,11 @@ function verificationData(verification: VerifyReport) {
       checks: matmuls.checks.map(checkData),
       mismatches: matmuls.mismatches.map(describeMismatch),
     },
+    masks: {
+      expectedCount: verification.masks.expectedCount,
+      tracedCount: verification.masks.tracedCount,
+      mismatches: verification.masks.mismatches.map(describeMaskMismatch),
+    },
     nonMatmul: {
       traced: nonMatmul.traced,
       estimate: nonMatmul.estimate,
@@ -306,9 +326,8 @@ export function verificationReport(verification: VerifyReport, depth: Depth): Re
   if (depth >= 1) blocks.push(tableBlock(componentTable(verification)));
   if (depth >= 2) blocks.push(tableBlock(layerTable(verification)));
   if (depth >= 3) blocks.push(tableBlock(matmulTable(verification)));
-  if (verification.matmuls.mismatches.length > 0) {
-    blocks.push(heading('Mismatches', 3), list(verification.matmuls.mismatches.map(describeMismatch)));
-  }
+  const mismatches = mismatchLines(verification);
+  if (mismatches.length > 0) blocks.push(heading('Mismatches', 3), list(mismatches));
   if (depth >= 1) blocks.push(tableBlock(nonMatmulTable(verification)));
   blocks.push(paragraph(nonMatmulSentence(verification)));
   blocks.push(paragraph(uncountedSentence(verification)));

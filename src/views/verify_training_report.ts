@@ -9,6 +9,7 @@ import { modelLabel } from '../config/model_config.js';
 import { rational, type Rational } from '../core/exact.js';
 import { rollUp } from '../core/module_paths.js';
 import { TRAINING_MEMORY_CONVENTION } from '../analytic/training/training_memory.js';
+import { describeMaskMismatch } from '../verify/mask_check.js';
 import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';
 import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
 import { formatBytesSi, formatFlops, groupDigits } from '../core/format.js';
@@ -58,7 +59,12 @@ export function trainingVerdictLine(verification: TrainingVerification): string 
       ? `${name} ${matmuls.matchedCount} of ${matmuls.expectedCount} match`
       : `${name} ${matmuls.matchedCount} of ${matmuls.expectedCount} match (${mismatchSummary(matmuls)}); ` +
         `traced ${groupDigits(matmuls.tracedTotal)} FLOPs, expected ${groupDigits(matmuls.expectedTotal)}`;
-  return `training step NOT verified: ${side('backward', backward)}; ${side('forward', forward)}; on ${backend.name}`;
+  const { masks } = verification;
+  const maskSide = masks.ok
+    ? ''
+    : `; attention masks: ${masks.mismatches.length} of ${masks.expectedCount} differ ` +
+      `(${[...new Set(masks.mismatches.map((check) => check.mismatch))].join(', ')})`;
+  return `training step NOT verified: ${side('backward', backward)}; ${side('forward', forward)}${maskSide}; on ${backend.name}`;
 }
 
 /** Every mismatch of the step, backward first, each prefixed with its phase. */
@@ -66,6 +72,7 @@ export function trainingMismatchLines(verification: TrainingVerification): strin
   return [
     ...verification.backward.mismatches.map((check) => `backward ${describeMismatch(check)}`),
     ...verification.forward.mismatches.map((check) => `forward ${describeMismatch(check)}`),
+    ...verification.masks.mismatches.map((check) => `forward ${describeMaskMismatch(check)}`),
   ];
 }
 

@@ -1,7 +1,7 @@
 import { forwardFlopBreakdown } from '../flop_breakdown.js';
 import { sum } from '../../core/counting.js';
 import { architectureOf, type ModelConfig, type RunShape } from '../../config/model_config.js';
-import { attentionCoreConventions, type AttentionCoreConventions } from './attention_core.js';
+import { attentionCoreConventions, countedAttentionCore, type AttentionCoreConventions } from './attention_core.js';
 import { embeddingConventions, type EmbeddingConventions } from './embedding.js';
 import { parameterConventions, type ParameterConventions } from './parameter_counts.js';
 import { publishedApproximations, type PublishedApproximation } from './published_approximations.js';
@@ -10,6 +10,9 @@ import { rational, type Rational } from '../../core/exact.js';
 export type ConventionKey =
   | 'flops'
   | 'macs'
+  | 'attention_dense'
+  | 'attention_blocked'
+  | 'attention_useful'
   | 'attention_causal_triangle'
   | 'attention_half'
   | 'embedding_one_hot'
@@ -31,8 +34,9 @@ export interface ConventionCount {
 
 /**
  * The same model and run counted under each convention a paper or tool might use, with
- * flopledger's default first: forward matmul FLOPs, attention core in full, the embedding as a
- * lookup (0 FLOPs), logits (lm_head) included.
+ * flopledger's default first: forward matmul FLOPs, the attention core as the run computes it
+ * (dense: every score; blocked: the blocks the mask does not empty), the embedding as a lookup
+ * (0 FLOPs), logits (lm_head) included.
  */
 export interface CountingConventions {
   readonly config: ModelConfig;
@@ -52,16 +56,42 @@ export function countingConventions(config: ModelConfig, run: RunShape): Countin
   const flops = breakdown.total;
   const macs = sum(breakdown.rows.map((row) => row.macs));
   const attentionCore = attentionCoreConventions(config, run);
-  if (attentionCore.full !== breakdown.byComponent.attention_core) {
+  const counted = countedAttentionCore(attentionCore);
+  if (counted !== breakdown.byComponent.attention_core) {
     throw new Error(
-      `conventions: attention core closed form ${attentionCore.full} disagrees with the inventory's ` +
+      `conventions: attention core closed form ${counted} (${attentionCore.counted}) disagrees with the inventory's ` +
         `${breakdown.byComponent.attention_core}`,
     );
   }
+  const relative = (value: bigint) => rational(value, flops);
+  const withCore = (core: bigint) => flops - counted + core;
+  const { block } = attentionCore.blocked;
+  const blocks = `${block} x ${block} blocks`;
+  const windowed = attentionCore.useful !== attentionCore.causalTriangle;
+  // The other way of computing the core than the run's, so dense and blocked stand side by side.
+  const otherSchedule: ConventionCount =
+    attentionCore.counted === 'dense'
+      ? {
+          key: 'attention_blocked',
+          label: `FLOPs, attention blocked (${blocks})`,
+          unit: 'FLOP',
+          value: withCore(attentionCore.blocked.flops),
+          note:
+            'attention core as FlashAttention-style kernels compute it: the blocks the causal' +
+            `${windowed ? ' or window' : ''} mask empties are skipped, partly masked blocks computed in full`,
+          ratioToDefault: relative(withCore(attentionCore.blocked.flops)),
+        }
+      : {
+          key: 'attention_dense',
+          label: 'FLOPs, attention dense',
+          unit: 'FLOP',
+          value: withCore(attentionCore.full),
+          note: 'attention core as eager attention computes it: every T x T score, then the mask',
+          ratioToDefault: relative(withCore(attentionCore.full)),
+        };
   const embedding = embeddingConventions(config, run);
   const lmHeadFlops = breakdown.byComponent.lm_head;
   const parameters = parameterConventions(config);
-  const relative = (value: bigint) => rational(value, flops);
   const architecture = architectureOf(config);
   const vocab = architecture.padded_vocab_size === config.vocab_size ? 'V' : 'Vp';
   const table = architecture.tie_embeddings ? 'x @ E^T, tied' : 'lm_head';
@@ -72,7 +102,10 @@ export function countingConventions(config: ModelConfig, run: RunShape): Countin
       label: 'FLOPs (flopledger default)',
       unit: 'FLOP',
       value: flops,
-      note: 'forward matmuls, 2 FLOPs per multiply-add; attention core in full; embedding a lookup; logits included',
+      note:
+        'forward matmuls, 2 FLOPs per multiply-add; attention core ' +
+        (attentionCore.counted === 'dense' ? 'dense (every score)' : `blocked (${blocks})`) +
+        '; embedding a lookup; logits included',
       ratioToDefault: relative(flops),
     },
     {
@@ -83,22 +116,37 @@ export function countingConventions(config: ModelConfig, run: RunShape): Countin
       note: 'the same matmuls, 1 per multiply-add (FLOPs / 2)',
       ratioToDefault: relative(macs),
     },
+    otherSchedule,
+    ...(windowed
+      ? [
+          {
+            key: 'attention_useful',
+            label: 'FLOPs, attention as the exact window band',
+            unit: 'FLOP',
+            value: withCore(attentionCore.useful),
+            note: 'attention core counts only the scores each query keeps: min(q + 1, w) on a layer with window w',
+            ratioToDefault: relative(withCore(attentionCore.useful)),
+          } satisfies ConventionCount,
+        ]
+      : []),
     {
       key: 'attention_causal_triangle',
       label: 'FLOPs, causal attention as the exact T(T+1)/2 triangle',
       unit: 'FLOP',
-      value: flops - attentionCore.full + attentionCore.causalTriangle,
-      note: 'attention core counts only the scores a causal model needs: 2*L*B*d*T(T+1) instead of 4*L*B*d*T^2',
-      ratioToDefault: relative(flops - attentionCore.full + attentionCore.causalTriangle),
+      value: withCore(attentionCore.causalTriangle),
+      note:
+        'attention core counts only the scores a causal model needs: 2*L*B*d*T(T+1) instead of 4*L*B*d*T^2' +
+        (windowed ? ' (no window)' : ''),
+      ratioToDefault: relative(withCore(attentionCore.causalTriangle)),
     },
     {
       key: 'attention_half',
       label: 'FLOPs, causal attention as half',
       unit: 'FLOP',
-      value: flops - attentionCore.full + attentionCore.half,
+      value: withCore(attentionCore.half),
       // T^2/2 = T(T+1)/2 - T/2: neither the triangle with its diagonal nor T(T-1)/2 without it.
       note: 'attention core halved: 2*L*B*d*T^2, T^2/2 scores per head: the causal triangle T(T+1)/2 less half its diagonal',
-      ratioToDefault: relative(flops - attentionCore.full + attentionCore.half),
+      ratioToDefault: relative(withCore(attentionCore.half)),
     },
     {
       key: 'embedding_one_hot',

@@ -7,6 +7,7 @@ import {
   addDepthOption,
   addFormatOption,
   addModelOverrideOptions,
+  addAttentionOptions,
   addRunShapeOptions,
   depthOf,
   loadModelRun,
@@ -27,6 +28,7 @@ export const registerFlops: RegisterCommand = (program, context) => {
       exampleHelp('flopledger flops gpt2-xl --depth 1', 'flopledger flops gpt2-xl --seq 16384 --depth 2 --macs'),
     );
   addRunShapeOptions(command);
+  addAttentionOptions(command);
   addDepthOption(command, '0 total, 1 components, 2 per layer x component, 3 every matmul');
   command.option('--macs', 'also show multiply-accumulates (half the FLOPs)');
   command.option(
