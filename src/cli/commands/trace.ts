@@ -4,6 +4,7 @@ import {
   addFormatOption,
   addModelOverrideOptions,
   addModelRunOptions,
+  addAttentionOptions,
   addRunShapeOptions,
   depthOf,
   loadModelRun,
@@ -30,6 +31,7 @@ export const registerTrace: RegisterCommand = (program, context) => {
       ),
     );
   addRunShapeOptions(command);
+  addAttentionOptions(command);
   addModelRunOptions(command);
   addDepthOption(command, '0 total, 1 top-level modules, 2 per layer, 3 every kernel', 3);
   addModelOverrideOptions(command);

@@ -10,6 +10,7 @@ import {
   addFormatOption,
   addModelOverrideOptions,
   addModelRunOptions,
+  addAttentionOptions,
   addRunShapeOptions,
   depthOf,
   loadModelRun,
@@ -52,6 +53,7 @@ export const registerVerify: RegisterCommand = (program, context) => {
       ),
     );
   addRunShapeOptions(command);
+  addAttentionOptions(command);
   addModelRunOptions(command);
   command.option(
     '--train',
