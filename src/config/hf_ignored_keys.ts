@@ -110,6 +110,8 @@ const GEMMA: readonly string[] = [
   'query_pre_attn_scalar',
   'cache_implementation',
   'mlp_bias',
+  // gemma-2-9b's config carries it beside sliding_window; Gemma2Config does not read it.
+  'sliding_window_size',
 ];
 const GEMMA3: readonly string[] = [...GEMMA, 'rope_local_base_freq'];
 
@@ -164,12 +166,14 @@ const REMARKS: Readonly<Record<HuggingFaceFamily, Readonly<Record<string, string
     rope_scaling: 'not modelled',
     hidden_act: 'Gemma2MLP reads hidden_activation',
     mlp_bias: 'Gemma2MLP builds no biases',
+    sliding_window_size: 'not read: the window is sliding_window',
   },
   gemma3_text: {
     rope_scaling: 'not modelled',
     hidden_act: 'Gemma3MLP reads hidden_activation',
     mlp_bias: 'Gemma3MLP builds no biases',
     rope_local_base_freq: 'RoPE base of the sliding layers: no count',
+    sliding_window_size: 'not read: the window is sliding_window',
   },
   gpt2: {},
 };
