@@ -112,6 +112,19 @@ describe('sliding-window cache', () => {
     expect(kvCacheBytesPerSequence(kvCacheLayers(mistral), bf16, 32_768)).toBe(32_768n * 131_072n);
   });
 
+  it("reads Gemma 2 9B's windows and head_dim from its preset: every other layer stops at 4,096 positions", () => {
+    // google/gemma-2-9b: 42 layers, 8 KV heads of head_dim 256 (not 3584 / 16 = 224), sliding_window 4096
+    // on the even layers. Per position per layer: 2 x 8 x 256 x 2 bytes = 8,192 in bf16.
+    const gemma = loadModelConfig('gemma-2-9b');
+    const layers = kvCacheLayers(gemma);
+    expect(kvCacheBytesPerToken(layers, bf16)).toBe(2n * 8n * 256n * 42n * 2n); // 344,064
+    const perSequence = (t: number) => kvCacheBytesPerSequence(layers, bf16, t);
+    expect(perSequence(4096)).toBe(4096n * 344_064n);
+    // Past the window only the 21 global layers grow.
+    expect(perSequence(4097) - perSequence(4096)).toBe(21n * 8192n);
+    expect(perSequence(8192)).toBe(21n * 8192n * (4096n + 8192n)); // 2,113,929,216, not 344,064 x 8,192
+  });
+
   it('caps each layer at its own window (every other layer global, as Gemma 2 alternates)', () => {
     const windows = Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? 4096 : undefined));
     const layers = kvCacheLayers(mistral, windows);
