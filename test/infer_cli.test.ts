@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cli, cliJson } from './helpers/cli_runner.js';
+import { ROOT } from './helpers/built_cli.js';
 
 /** The infer command's JSON; each test reads the fields it checks. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed report, read field by field
@@ -92,6 +94,16 @@ describe('infer command', () => {
     const json = await inferJson('tiny', '--prompt', '10', '--generate', '20', '--depth', '3');
     const scores = json.last_step_matmuls.find((row: { path: string }) => row.path === 'layers.0.attn.scores');
     expect(scores).toMatchObject({ batch: [1, 4], m: 1, k: 16, n: 30 });
+  });
+
+  it("prints the README tour's table as the README shows it", async () => {
+    const readme = readFileSync(`${ROOT}/README.md`, 'utf8');
+    const block = /\$ flopledger (infer [^\n]+)\n([\s\S]*?)\n```/.exec(readme);
+    expect(block).not.toBeNull();
+    const [, command, table] = block!;
+    const { code, stdout } = await cli(...command!.split(' '));
+    expect(code).toBe(0);
+    expect(stdout).toContain(table!);
   });
 
   it('raises the context of a RoPE model for a generation past it, and says so', async () => {
