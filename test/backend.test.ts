@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -9,6 +10,7 @@ import { availableBackends, parseBackendChoice, useBackend } from '../src/runtim
 import type { ModelConfig } from '../src/config/model_config.js';
 import { InputError, UnavailableError } from '../src/core/errors.js';
 import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
+import { builtCli, ROOT } from './helpers/built_cli.js';
 
 function installed(packageName: string): boolean {
   try {
@@ -144,5 +146,33 @@ describe('FLOPLEDGER_WASM_THREADS', () => {
     }
     // At 1 the single-thread build starts.
     expect((await useBackend('wasm')).description).toMatch(/single thread/);
+  });
+});
+
+describe('the default wasm build', () => {
+  /** `time tiny` in a process of its own (a process holds one wasm module), with `threads` as the variable's value. */
+  function timeTinyWith(threads: string | undefined): { backend_description: string; runs: number } {
+    const env = { ...process.env };
+    delete env['FLOPLEDGER_WASM_THREADS'];
+    if (threads !== undefined) env['FLOPLEDGER_WASM_THREADS'] = threads;
+    const args = ['time', 'tiny', '--backend', 'wasm', '--runs', '3', '--warmup', '1', '--no-calibrate'];
+    const child = spawnSync(process.execPath, [builtCli(), ...args, '--format', 'json', '--quiet'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env,
+    });
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    return JSON.parse(child.stdout) as { backend_description: string; runs: number };
+  }
+
+  it('is the single-thread build when FLOPLEDGER_WASM_THREADS is unset (the threaded one was slower here)', () => {
+    expect(timeTinyWith(undefined).backend_description).toMatch(/^WebAssembly \(SIMD, single thread\)$/);
+  });
+
+  it('starts the threaded build when FLOPLEDGER_WASM_THREADS asks for threads', () => {
+    const timed = timeTinyWith('2');
+    expect(timed.backend_description).toBe('WebAssembly (SIMD, 2 threads)');
+    expect(timed.runs).toBe(3);
   });
 });

@@ -5,6 +5,10 @@
  * and on cpu, a run the guard estimates over the budget is refused on one line, with the estimate,
  * the limit and the fix, in under 2 s, before TensorFlow.js has made a single tensor.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
@@ -12,6 +16,7 @@ import { listPresets, loadModelConfig } from '../src/config/index.js';
 import { formatSi } from '../src/core/format.js';
 import { useBackend } from '../src/runtime/backend.js';
 import { estimateRunMemory, WASM_HEAP_BYTES, type RunKind } from '../src/runtime/memory_guard.js';
+import { builtCli } from './helpers/built_cli.js';
 import { cli } from './helpers/cli_runner.js';
 
 const COMMANDS: readonly { argv: readonly string[]; kind: RunKind }[] = [
@@ -111,5 +116,69 @@ describe('every real-compute command refuses what the guard estimates over the b
     expect(stderr).toContain(
       'over the 24.0 GB budget (--max-memory); the weights alone do not fit: time fewer layers with --layers, or a smaller model',
     );
+  });
+});
+
+/** Runs in Node's loader thread: notes every TensorFlow.js module the process loads. */
+const HOOKS = `
+import { appendFileSync } from 'node:fs';
+export async function load(url, context, nextLoad) {
+  if (url.includes('/node_modules/@tensorflow/')) appendFileSync(process.env.FLOPLEDGER_TEST_LOAD_LOG, url + '\\n');
+  return nextLoad(url, context);
+}`;
+const REGISTER = `import { register } from 'node:module'; register(${JSON.stringify(
+  `data:text/javascript,${encodeURIComponent(HOOKS)}`,
+)});`;
+
+describe('the built CLI refuses before it loads TensorFlow.js', () => {
+  /** Exit code, stderr, and whether the process loaded any @tensorflow module. */
+  function run(args: readonly string[]): { status: number | null; stderr: string; loadedTfjs: boolean } {
+    const dir = mkdtempSync(join(tmpdir(), 'flopledger-guard-'));
+    try {
+      const log = join(dir, 'loaded.log');
+      const child = spawnSync(
+        process.execPath,
+        ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, builtCli(), ...args],
+        { encoding: 'utf8', env: { ...process.env, FLOPLEDGER_TEST_LOAD_LOG: log } },
+      );
+      let loadedTfjs = false;
+      try {
+        loadedTfjs = readFileSync(log, 'utf8').trim() !== '';
+      } catch {
+        // No log: nothing under @tensorflow was loaded.
+      }
+      return { status: child.status, stderr: child.stderr, loadedTfjs };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it.each([
+    [['time', 'gpt2-small', '--backend', 'wasm']],
+    [['time', 'mistral-7b', '--backend', 'cpu', '--max-memory', '24GB']],
+    [['time', 'tiny', '--sweep', 'model=gpt2-small', '--backend', 'wasm']],
+    [['verify', 'gpt2-xl', '--backend', 'wasm']],
+    [['verify', 'gpt2-small', '--backend', 'wasm', '--seq', '32', '--train', '--max-memory', '100GB']],
+    [['trace', 'gpt2-xl', '--backend', 'cpu', '--max-memory', '2GiB']],
+  ])('%j: one line, exit 2, TensorFlow.js never loaded', (args) => {
+    const { status, stderr, loadedTfjs } = run(args);
+    expect(stderr).toMatch(/^flopledger: .* needs about .*, over the .*; .*\n$/);
+    expect(status).toBe(2);
+    expect(loadedTfjs).toBe(false);
+  });
+
+  it('loads it for a run that fits (the control: the hook sees tfjs when it loads)', () => {
+    const { status, loadedTfjs } = run([
+      'time',
+      'tiny',
+      '--backend',
+      'wasm',
+      '--runs',
+      '3',
+      '--no-calibrate',
+      '--quiet',
+    ]);
+    expect(status).toBe(0);
+    expect(loadedTfjs).toBe(true);
   });
 });

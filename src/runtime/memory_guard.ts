@@ -28,10 +28,12 @@
 import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import { parameterInventory } from '../analytic/parameters.js';
 import { runMemoryEstimate, type RunMemoryEstimate } from '../analytic/run_memory.js';
+import { assertRunFits } from '../analytic/run_shape.js';
 import { modelLabel, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { BYTES_PER_ELEMENT, product } from '../core/counting.js';
 import { InputError } from '../core/errors.js';
 import { formatSi } from '../core/format.js';
+import { defaultRealRunBudget } from './memory_budget.js';
 
 /**
  * The wasm backend's heap is one 32-bit WebAssembly memory: it cannot grow past 2^32 bytes
@@ -190,4 +192,23 @@ export function assertRunFitsMemory(
     `${subject(config, run, kind)} needs about ${bytesText(estimate.total)} on ${backendName} (${parts}), ` +
       `over ${limitText}; ${fixFor(kind, estimate.weights + estimate.packedWeights <= limit)}`,
   );
+}
+
+/**
+ * The guard before anything is loaded: a run on a backend named outright (wasm or cpu) is held
+ * to the budget here, from the config alone, so a command can refuse it before it imports
+ * TensorFlow.js (which takes longer than the whole refusal). Runs on auto, tensorflow or meta
+ * are left to setUpRuns, which knows what the backend turned out to be.
+ */
+export function refuseBeforeStart(
+  options: { readonly backend: string; readonly maxMemoryBytes?: bigint },
+  kind: RunKind,
+  runs: readonly { readonly config: ModelConfig; readonly run: RunShape }[],
+): void {
+  if (options.backend !== 'wasm' && options.backend !== 'cpu') return;
+  const budget = options.maxMemoryBytes ?? defaultRealRunBudget();
+  for (const { config, run } of runs) {
+    assertRunFits(config, run);
+    assertRunFitsMemory(config, run, kind, options.backend, budget);
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * The threaded SIMD build of the wasm backend, started in Node. Opt-in (FLOPLEDGER_WASM_THREADS=N,
- * see src/runtime/backend.ts): measured here it ran a d=512 forward pass in 76% of the single-thread time
- * on a quiet machine, but slower under load, and starting it takes the five workarounds below.
+ * see src/runtime/backend.ts): measured here it ran a d=512 forward pass in 76% of the single-thread
+ * time on a quiet machine, but 1.2x slower (and `time tiny` 1.9x slower) on a shared one, and
+ * starting it takes the five workarounds below.
  *
  * tfjs-backend-wasm 4.22 ships a threaded SIMD build (pthreads on Web Workers) but does not start
  * it in Node. Out of the box, in order:

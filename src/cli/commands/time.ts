@@ -1,3 +1,5 @@
+import { refuseBeforeStart } from '../../runtime/memory_guard.js';
+import { sweepPoints } from '../../timing/sweep.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import { parsePositiveInteger, parseSweep } from '../flags.js';
 import {
@@ -56,12 +58,6 @@ export const registerTime: RegisterCommand = (program, context) => {
       warmup: count(options.warmup, '--warmup'),
       calibrate: options.calibrate,
     };
-    // TensorFlow.js loads only once a model is to run.
-    const [{ sweepPoints }, { timeModel, timeSweep }, { sweepTimingReport, timeReport }] = await Promise.all([
-      import('../../timing/sweep.js'),
-      import('../../timing/time_model.js'),
-      import('../../views/time_report.js'),
-    ]);
     if (options.sweep !== undefined) {
       const points = sweepPoints(
         parseSweep(options.sweep),
@@ -70,10 +66,32 @@ export const registerTime: RegisterCommand = (program, context) => {
         (config, axis, value) =>
           fitRunShape(config, axis === undefined ? options : { ...options, [axis]: String(value) }, context),
       );
+      refuseBeforeStart(timingOptions, 'timing', points);
+      const { timeSweep, sweepTimingReport } = await timingModules();
       writeReport(context, sweepTimingReport(await timeSweep(points, timingOptions)), options.format);
       return;
     }
-    const timed = await timeModel({ ...loadModelRun(model, options, context), ...timingOptions });
+    const shape = loadModelRun(model, options, context);
+    refuseBeforeStart(timingOptions, 'timing', [shape]);
+    const { timeModel, timeReport } = await timingModules();
+    const timed = await timeModel({ ...shape, ...timingOptions });
     writeReport(context, timeReport(timed, depthOf(options)), options.format);
   });
 };
+
+/**
+ * The timing runs and their reports, imported once a model is to run: they load TensorFlow.js,
+ * which a run the guard refuses never needs.
+ */
+async function timingModules() {
+  const [timing, views] = await Promise.all([
+    import('../../timing/time_model.js'),
+    import('../../views/time_report.js'),
+  ]);
+  return {
+    timeModel: timing.timeModel,
+    timeSweep: timing.timeSweep,
+    timeReport: views.timeReport,
+    sweepTimingReport: views.sweepTimingReport,
+  };
+}

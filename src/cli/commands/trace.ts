@@ -1,3 +1,4 @@
+import { refuseBeforeStart } from '../../runtime/memory_guard.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import {
   addDepthOption,
@@ -38,6 +39,8 @@ export const registerTrace: RegisterCommand = (program, context) => {
   addFormatOption(command).action(async (model: string | undefined, options: TraceOptions) => {
     const { config, run } = loadModelRun(model, options, context);
     const runOptions = modelRunOptionsOf(options, context);
+    // A real run that cannot fit is refused before TensorFlow.js loads.
+    refuseBeforeStart(runOptions, 'forward', [{ config, run }]);
     // TensorFlow.js loads only once a model is to run, so the counting commands start fast.
     const [{ traceForward }, { traceReport }] = await Promise.all([
       import('../../runtime/traced_run.js'),

@@ -4,6 +4,7 @@ import type { ModelConfig, RunShape } from '../../config/model_config.js';
 import { runLabel } from '../../views/labels.js';
 import { modelLabel } from '../../config/model_config.js';
 import type { TimedVerification } from '../../views/verify_report.js';
+import { refuseBeforeStart } from '../../runtime/memory_guard.js';
 import { exampleHelp, type CommandContext, type RegisterCommand } from '../command_context.js';
 import {
   addDepthOption,
@@ -64,6 +65,9 @@ export const registerVerify: RegisterCommand = (program, context) => {
   addFormatOption(command).action(async (model: string | undefined, options: VerifyOptions) => {
     const { config, run } = loadModelRun(model, options, context);
     const runOptions = modelRunOptionsOf(options, context);
+    // A real run that cannot fit is refused before TensorFlow.js loads, the training step first.
+    if (options.train === true) refuseBeforeStart(runOptions, 'training step', [{ config, run }]);
+    refuseBeforeStart(runOptions, 'forward', [{ config, run }]);
     const lib = await verification();
     // The training step first: one that cannot fit is refused before the forward pass spends its time.
     const training = options.train === true ? await lib.verifyTraining({ config, run, ...runOptions }) : undefined;
