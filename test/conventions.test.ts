@@ -88,7 +88,16 @@ describe('counting conventions on a hand-sized model', () => {
   it('counts causal attention in full, as the T(T+1)/2 triangle and as half', () => {
     // Triangle, per head: query rows see 1, 2, 3, 4 keys = 10 scores of dk 4 -> 10*2*4 = 80
     // FLOPs, and P @ v the same 80; 160 per head, x 2 heads x 2 layers = 640.
-    expect(attentionCoreConventions(hand, handRun)).toEqual({ full: 1024n, causalTriangle: 640n, half: 512n });
+    // One 64-position block holds all 4 positions, so blocked computes every score, as dense does;
+    // with no window the useful count is the triangle.
+    expect(attentionCoreConventions(hand, handRun)).toEqual({
+      full: 1024n,
+      causalTriangle: 640n,
+      half: 512n,
+      useful: 640n,
+      blocked: { block: 64, flops: 1024n },
+      counted: 'dense',
+    });
     expect(countOf('attention_causal_triangle').value).toBe(11904n - 1024n + 640n);
     expect(countOf('attention_half').value).toBe(11904n - 512n);
   });
@@ -98,6 +107,9 @@ describe('counting conventions on a hand-sized model', () => {
       full: 192n,
       causalTriangle: 192n,
       half: 96n,
+      useful: 192n,
+      blocked: { block: 64, flops: 192n },
+      counted: 'dense',
     });
     const at8 = attentionCoreConventions(hand, { batch: 3, seq: 8 });
     expect(at8.causalTriangle - at8.half).toBe(2n * 2n * 3n * 8n * 8n);
