@@ -74,6 +74,11 @@ export type WeightInit = 'random' | 'fill';
 export interface InitOptions {
   seed: number;
   init: WeightInit;
+  /**
+   * Called after each tensor is made, with the tensors made and the total: making a large model's
+   * random weights takes seconds, and a caller showing progress needs to hear from it meanwhile.
+   */
+  onTensor?: (made: number, total: number) => void;
 }
 
 /** The analytic inventory's names: a matrix or table is a 'weight', a norm's scale its 'gain'. */
@@ -287,7 +292,10 @@ export function initWeights(config: ModelConfig, options: InitOptions): Transfor
   const specs = weightSpecs(config);
   const tensors: tf.Tensor[] = [];
   try {
-    for (const spec of specs) tensors.push(makeTensor(spec, options));
+    for (const spec of specs) {
+      tensors.push(makeTensor(spec, options));
+      options.onTensor?.(tensors.length, specs.length);
+    }
   } catch (error) {
     for (const tensor of tensors) tensor.dispose();
     throw error;

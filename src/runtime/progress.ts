@@ -80,6 +80,14 @@ export class RunProgress {
     }
   }
 
+  /**
+   * Progress while a model's weights are made, step 0 of `steps`: a large model's random weights
+   * take seconds before any kernel runs. Handed to initWeights as its onTensor.
+   */
+  makingWeights(steps: number): (made: number, total: number) => void {
+    return (made, total) => this.update(0, steps, `making weights (${made} of ${total} tensors)`);
+  }
+
   /** The run is over (also when it threw): clear the bar, or say how long the run took. */
   finish(): void {
     if (this.finished) return;

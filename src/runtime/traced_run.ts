@@ -136,8 +136,7 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
   let weights: TransformerWeights | undefined;
   let ids: tf.Tensor2D | undefined;
   try {
-    progress.update(0, config.num_layers + 2, 'making weights');
-    weights = initWeights(config, { seed, init });
+    weights = initWeights(config, { seed, init, onTensor: progress.makingWeights(config.num_layers + 2) });
     ids = tokenIds(config, run, { seed, init });
     const modelWeights = weights;
     const modelIds = ids;
@@ -178,8 +177,8 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
   let optimizer: AdamWState | undefined;
   const inputs: tf.Tensor[] = [];
   try {
-    progress.update(0, 2 * (config.num_layers + 2) + 1, 'making weights');
-    weights = toTrainable(initWeights(config, { seed, init }));
+    const onTensor = progress.makingWeights(2 * (config.num_layers + 2) + 1);
+    weights = toTrainable(initWeights(config, { seed, init, onTensor }));
     optimizer = initAdamW(parametersOf(weights));
     const ids = tokenIds(config, run, { seed, init });
     inputs.push(ids);

@@ -45,6 +45,8 @@ export interface TimeForwardOptions {
   readonly onProgress?: (phase: TimingPhase, done: number, total: number) => void;
   /** Called once the warm-up has measured one run, with the time the rest is expected to take. */
   readonly onPlan?: (plan: TimingPlan) => void;
+  /** Called after each weight tensor is made, with the tensors made and the total. */
+  readonly onWeightTensor?: (made: number, total: number) => void;
 }
 
 export interface TimingPlan {
@@ -93,7 +95,11 @@ export async function timeForward(
   const init = options.init ?? 'random';
   const seed = options.seed ?? 0;
   const progress = options.onProgress ?? (() => undefined);
-  const weights = initWeights(config, { seed, init });
+  const weights = initWeights(config, {
+    seed,
+    init,
+    ...(options.onWeightTensor === undefined ? {} : { onTensor: options.onWeightTensor }),
+  });
   let ids: tf.Tensor2D | undefined;
   try {
     ids = tokenIds(config, run, { seed, init });

@@ -83,6 +83,7 @@ export async function timeModel(options: ModelTimingOptions): Promise<ModelTimin
         steps = plan.timedRuns + 2;
         progress.expect(plan.expectedMs + (calibrate ? 2 * CALIBRATION_MS : 0));
       },
+      onWeightTensor: progress.makingWeights(steps),
       onProgress: (phase, done, total) => {
         if (phase === 'warm-up') progress.update(0, steps, `warm-up pass ${done}`);
         else if (phase === 'timed') progress.update(done, steps, `timed run ${done} of ${total}`);
@@ -122,6 +123,8 @@ export async function timeSweep(points: readonly SweepPointSpec[], options: Timi
         onPlan: (plan) => {
           if (index === 0) progress.expect(plan.expectedMs * points.length);
         },
+        onWeightTensor: (made, total) =>
+          progress.update(index, points.length, `${point.label}, making weights (${made} of ${total} tensors)`),
         onProgress: () => progress.update(index, points.length, point.label),
       });
       timed.push({ label: point.label, timing, nonMatmulTimeFraction: nonMatmulTimeFraction(timing.records) });
