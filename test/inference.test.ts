@@ -109,7 +109,8 @@ describe('sliding-window cache', () => {
     expect(perSequence(4096)).toBe(4096n * 131_072n);
     expect(perSequence(4097)).toBe(perSequence(4096));
     expect(perSequence(32_768)).toBe(perSequence(4096)); // 512 MiB, where full attention would hold 4 GiB
-    expect(kvCacheBytesPerSequence(kvCacheLayers(mistral), bf16, 32_768)).toBe(32_768n * 131_072n);
+    const fullAttention = kvCacheLayers(mistral, new Array<undefined>(32).fill(undefined));
+    expect(kvCacheBytesPerSequence(fullAttention, bf16, 32_768)).toBe(32_768n * 131_072n);
   });
 
   it("reads Gemma 2 9B's windows and head_dim from its preset: every other layer stops at 4,096 positions", () => {
