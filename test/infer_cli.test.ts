@@ -131,7 +131,7 @@ describe('infer command', () => {
     ],
     [
       ['tiny', '--prompt', '0', '--generate', '4'],
-      'flopledger: --prompt: "0" is not a positive integer; use e.g. --prompt 16\n',
+      'flopledger: --prompt: "0" is not a positive integer; use e.g. --prompt 4096\n',
     ],
     [
       ['tiny', '--generate', '4'],
@@ -152,7 +152,10 @@ describe('infer command', () => {
       ['tiny', '--prompt', '4', '--generate', '4', '--kv-group', '64'],
       'flopledger: --kv-group 64: bf16 has no group scales; use --kv-dtype int8 or --kv-dtype int4 with it, or drop --kv-group\n',
     ],
-    [['tiny', '--prompt', '4', '--generate', '4', '--weight-dtype', 'int4', '--weight-group', '0'], ''],
+    [
+      ['tiny', '--prompt', '4', '--generate', '4', '--weight-dtype', 'int4', '--weight-group', '0'],
+      'flopledger: --weight-group: "0" is not a positive integer; use e.g. --weight-group 128\n',
+    ],
     [['tiny', '--prompt', '4', '--generate', '4', '--memory', 'lots'], ''],
     [['tiny', '--prompt', '4', '--generate', '4', '--batch', '-1'], ''],
     [['no-such-model', '--prompt', '4', '--generate', '4'], ''],

@@ -41,6 +41,10 @@ const FLAG_EXAMPLES: Readonly<Record<string, number>> = {
   '--runs': 10,
   '--warmup': 2,
   '--block': 64,
+  '--prompt': 4096,
+  '--generate': 512,
+  '--kv-group': 32,
+  '--weight-group': 128,
 };
 
 const GROUPED_DIGITS = /^(?:\d+|\d{1,3}(?:_\d{3})+|\d{1,3}(?:,\d{3})+)$/;
