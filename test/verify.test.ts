@@ -123,9 +123,13 @@ describe('verifyModel on a hand-worked model (cpu)', () => {
     );
     expect(text).toContain(
       'NOT verified: 19 of 19 expected matmuls match exactly; 2 mismatches (2 extra); ' +
-        '21 matmul kernels traced, 19 expected (9 per layer + lm_head); traced 30,560 FLOPs, expected 26,720, on cpu',
+        "21 matmul kernels traced, 19 expected (9 per layer + lm_head); 4 of 13 modules' non-matmul work differs " +
+        '(missing, work); traced 30,560 FLOPs, expected 26,720, on cpu',
     );
-    // The planted sum of the two W3 x is one Add of (B, T, F) = 120 FLOPs per layer the math does not need.
+    // The planted ffn runs SiLU inside its gate module, and adds the two W3 x there: one Add of
+    // (B, T, F) = 120 FLOPs per layer the math does not need.
+    expect(text).toContain('- layers.0.ffn.silu: missing: expected 2 kernels, 240 FLOPs; traced none');
+    expect(text).toContain('- layers.0.ffn.gate: work: expected 1 kernel, 120 FLOPs; traced 4 kernels, 480 FLOPs');
     expect(text).toContain('non-matmul FLOPs: traced 5,360, estimate 5,120: difference +240, made of Add +240');
     const json = JSON.parse(renderReport(verificationReport(verification, 3), 'json'));
     expect(json.ok).toBe(false);

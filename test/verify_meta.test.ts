@@ -36,7 +36,13 @@ function seedArchitecture(config: ModelConfig): boolean {
     architecture.ffn === DEFAULT_ARCHITECTURE.ffn &&
     architecture.norm === DEFAULT_ARCHITECTURE.norm &&
     architecture.positions === DEFAULT_ARCHITECTURE.positions &&
-    architecture.bias === DEFAULT_ARCHITECTURE.bias &&
+    !architecture.any_bias &&
+    // None of the newer dense features (test/dense_presets_meta.test.ts verifies those presets).
+    architecture.q_dim === config.d_model &&
+    !architecture.fused_qkv &&
+    !architecture.fused_gate_up &&
+    !architecture.qk_norm &&
+    !architecture.post_norms &&
     architecture.tie_embeddings === DEFAULT_ARCHITECTURE.tie_embeddings &&
     architecture.padded_vocab_size === config.vocab_size
   );

@@ -22,15 +22,19 @@ function sizes(config: ModelConfig) {
   const multiple = config.vocab_multiple ?? 1;
   const Vp = Math.ceil(config.vocab_size / multiple) * multiple;
   const Hkv = config.num_kv_heads ?? config.num_heads;
-  const dk = config.d_model / config.num_heads;
+  const dk = config.head_dim ?? config.d_model / config.num_heads;
   const matrices = config.ffn === 'gelu' ? 2 : 3;
   const normVectors = config.norm === 'layernorm' ? 2 : 1;
-  return { Vp, Hkv, dk, dkv: Hkv * dk, G: config.num_heads / Hkv, matrices, normVectors };
+  return { Vp, Hkv, dk, dq: config.num_heads * dk, dkv: Hkv * dk, G: config.num_heads / Hkv, matrices, normVectors };
 }
 
-/** Matmul kernels of one forward pass: per layer q, k, v, scores, weighted sum, output and the FFN's matrices; then lm_head. */
+/**
+ * Matmul kernels of one forward pass: per layer q, k, v, scores, weighted sum, output and the FFN's
+ * matrices; then lm_head. A fused qkv_proj is one kernel for three, a fused gate_up one for two.
+ */
 function matmulCount(config: ModelConfig): number {
-  return config.num_layers * (6 + sizes(config).matrices) + 1;
+  const fused = (config.fused_qkv === true ? 2 : 0) + (config.fused_gate_up === true ? 1 : 0);
+  return config.num_layers * (6 + sizes(config).matrices - fused) + 1;
 }
 
 /**
@@ -48,16 +52,18 @@ function parameters(config: ModelConfig): bigint {
 }
 
 /**
- * Forward matmul FLOPs, 2 per multiply-add, N = B T tokens: per layer 2N (2 d^2 + 2 d dkv + c d F) for
- * the projections and FFN, 4 B T^2 d for the core (H score matrices of T x T x dk, and the weighted
- * sums, whatever Hkv); then 2 N d Vp for lm_head.
+ * Forward matmul FLOPs, 2 per multiply-add, N = B T tokens: per layer 2N (2 d dq + 2 d dkv + c d F) for
+ * the projections and FFN, 4 B T^2 dq for the core (H score matrices of T x T x dk, and the weighted
+ * sums, whatever Hkv); then 2 N d Vp for lm_head. dq = H dk is d unless head_dim is its own.
  */
 function forwardFlops(config: ModelConfig, run: RunShape): bigint {
-  const { Vp, dkv, matrices } = sizes(config);
+  const { Vp, dq, dkv, matrices } = sizes(config);
   const [d, F, L] = [config.d_model, config.d_ff, config.num_layers].map(BigInt) as [bigint, bigint, bigint];
   const [B, T] = [BigInt(run.batch), BigInt(run.seq)];
   const N = B * T;
-  const perLayer = 2n * N * (2n * d * d + 2n * d * BigInt(dkv) + BigInt(matrices) * d * F) + 4n * B * T * T * d;
+  // q and the attention output are dq = H dh wide (d unless head_dim is its own).
+  const perLayer =
+    2n * N * (2n * d * BigInt(dq) + 2n * d * BigInt(dkv) + BigInt(matrices) * d * F) + 4n * B * T * T * BigInt(dq);
   return L * perLayer + 2n * N * d * BigInt(Vp);
 }
 

@@ -13,3 +13,5 @@ export type { NonMatmulComparison, NonMatmulKernelComparison, UncountedKernel } 
 export { verifyModel } from './verify_model.js';
 export type { VerifyOptions, VerifyReport } from './verify_model.js';
 export { verificationExitCode } from './verdict.js';
+export { describeWorkMismatch } from './work_check.js';
+export type { ModuleWork, WorkCheck, WorkComparison, WorkMismatchKind } from './work_check.js';

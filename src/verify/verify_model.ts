@@ -1,7 +1,7 @@
 /**
  * Checking a traced forward pass against the analytic inventory, exactly: every matmul by module
- * path, the number of matmul kernels, and the non-matmul FLOPs beside their estimate. The pass
- * itself runs in src/runtime/traced_run.ts.
+ * path, the number of matmul kernels, the attention masks, and the non-matmul work of each module
+ * outside the attention core beside its estimate. The pass itself runs in src/runtime/traced_run.ts.
  */
 import { expectedMatmulCount, forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import { nonMatmulEstimate } from '../analytic/non_matmul_estimate.js';
@@ -15,6 +15,7 @@ import { expectedMasks } from '../analytic/attention_blocks.js';
 import { compareMasks, type MaskComparison } from './mask_check.js';
 import { compareMatmuls, type MatmulComparison } from './matmul_check.js';
 import { compareNonMatmul, type NonMatmulComparison } from './non_matmul_check.js';
+import { compareModuleWork, type WorkComparison } from './work_check.js';
 
 export interface VerifyOptions extends ForwardTraceOptions {
   /** The rows to check against (default: forwardMatmulInventory), to plant a wrong inventory. */
@@ -37,10 +38,16 @@ export interface VerifyReport {
   readonly nonMatmul: NonMatmulComparison;
   /** The attention masks (which positions, which window) the trace shows, against the formulas'. */
   readonly masks: MaskComparison;
+  /**
+   * The non-matmul work (norms, q/k norms, post-norms, soft-caps, activations, bias adds) of each
+   * module outside the attention core, against the estimate's, module by module.
+   */
+  readonly work: WorkComparison;
   readonly records: readonly KernelRecord[];
   /**
-   * Every matmul matches exactly, the pass ran exactly the expected number of matmul kernels, and
-   * every attention mask was built for the expected positions and window.
+   * Every matmul matches exactly, the pass ran exactly the expected number of matmul kernels,
+   * every attention mask was built for the expected positions and window, and every module outside
+   * the core did exactly the non-matmul work the estimate lists.
    */
   readonly ok: boolean;
 }
@@ -54,6 +61,7 @@ export async function verifyModel(options: VerifyOptions): Promise<VerifyReport>
   const traced = await traceForward(options);
   const matmuls = compareMatmuls(inventory, traced.records);
   const masks = compareMasks(expectedMasks(config, run), traced.records);
+  const work = compareModuleWork(estimate, traced.records);
   const tracedMatmulKernels = matmulKernelCount(traced.records);
   const expectedMatmulKernelCount = expectedMatmulCount(config, run);
   return {
@@ -66,7 +74,8 @@ export async function verifyModel(options: VerifyOptions): Promise<VerifyReport>
     expectedMatmulKernelCount,
     nonMatmul: compareNonMatmul(estimate, traced.records),
     masks,
+    work,
     records: traced.records,
-    ok: matmuls.ok && masks.ok && tracedMatmulKernels === expectedMatmulKernelCount,
+    ok: matmuls.ok && masks.ok && work.ok && tracedMatmulKernels === expectedMatmulKernelCount,
   };
 }

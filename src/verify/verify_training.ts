@@ -15,6 +15,8 @@
 import { expectedMasks } from '../analytic/attention_blocks.js';
 import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import { compareMasks, type MaskComparison } from './mask_check.js';
+import { nonMatmulEstimate } from '../analytic/non_matmul_estimate.js';
+import { compareModuleWork, type WorkComparison } from './work_check.js';
 import { summarizeParameters } from '../analytic/parameters.js';
 import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
 import type { MatmulComponent, MatmulRow } from '../analytic/types.js';
@@ -135,8 +137,13 @@ export interface TrainingVerification {
   readonly loss: number | undefined;
   /** The attention masks of the forward phase against the formulas' (positions and window). */
   readonly masks: MaskComparison;
+  /** The non-matmul work of each module outside the attention core in the forward phase, against the estimate's. */
+  readonly work: WorkComparison;
   readonly records: readonly KernelRecord[];
-  /** Every forward and backward matmul matches exactly, and every attention mask has the expected band. */
+  /**
+   * Every forward and backward matmul matches exactly, every attention mask has the expected band,
+   * and every module outside the core did the forward non-matmul work the estimate lists.
+   */
   readonly ok: boolean;
 }
 
@@ -283,6 +290,7 @@ function checkTrainingTrace(
   const forward = compareMatmuls(forwardRows, forwardRecords);
   const backward = compareMatmuls(runningBackwardRows, backwardRecords);
   const masks = compareMasks(expectedMasks(config, run), forwardRecords);
+  const work = compareModuleWork(nonMatmulEstimate(config, run), forwardRecords);
 
   const components = MATMUL_COMPONENTS.map((component): ComponentFlopRatio => {
     const tracedForward = forward.byComponent.find((entry) => entry.component === component)?.traced ?? 0n;
@@ -308,8 +316,9 @@ function checkTrainingTrace(
     memory: memoryComparison(trace, trainingMemory(config, run)),
     loss: trace.loss,
     masks,
+    work,
     records,
-    ok: forward.ok && backward.ok && masks.ok,
+    ok: forward.ok && backward.ok && masks.ok && work.ok,
   };
 }
 

@@ -8,6 +8,7 @@ import { matmulsPerLayer } from '../analytic/forward_matmuls.js';
 import type { MatmulComponent } from '../analytic/types.js';
 import { rollUp } from '../core/module_paths.js';
 import { describeMaskMismatch } from '../verify/mask_check.js';
+import { describeWorkMismatch, type WorkComparison } from '../verify/work_check.js';
 import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
 import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from '../core/format.js';
@@ -60,12 +61,20 @@ function expectedKernelsText(verification: VerifyReport): string {
   return `${verification.expectedMatmulKernelCount} expected (${matmulsPerLayer(verification.config)} per layer${blocked} + lm_head)`;
 }
 
-/** Every mismatch, matmuls then attention masks, one line each. */
+/** Every mismatch, matmuls, attention masks, then modules' non-matmul work, one line each. */
 function mismatchLines(verification: VerifyReport): string[] {
   return [
     ...verification.matmuls.mismatches.map(describeMismatch),
     ...verification.masks.mismatches.map(describeMaskMismatch),
+    ...verification.work.mismatches.map(describeWorkMismatch),
   ];
+}
+
+/** "; 1 of 41 modules' non-matmul work differs (work)", or nothing when every module matches. */
+export function workProblem(work: WorkComparison): string {
+  if (work.ok) return '';
+  const kinds = [...new Set(work.mismatches.map((check) => check.mismatch))].join(', ');
+  return `; ${work.mismatches.length} of ${work.expectedCount} modules' non-matmul work differs (${kinds})`;
 }
 
 /**
@@ -93,7 +102,8 @@ export function verdictLine(verification: VerifyReport): string {
       `(${[...new Set(masks.mismatches.map((check) => check.mismatch))].join(', ')})`;
   return (
     `NOT verified: ${matmuls.matchedCount} of ${matmuls.expectedCount} expected matmuls match exactly; ` +
-    `${matmuls.mismatches.length} mismatches${matmuls.ok ? '' : ` (${kinds})`}${countProblem}${maskProblem}; ` +
+    `${matmuls.mismatches.length} mismatches${matmuls.ok ? '' : ` (${kinds})`}${countProblem}${maskProblem}` +
+    `${workProblem(verification.work)}; ` +
     `traced ${groupDigits(matmuls.tracedTotal)} FLOPs, expected ${groupDigits(matmuls.expectedTotal)}, on ${verification.backend.name}`
   );
 }
@@ -292,6 +302,10 @@ function verificationData(verification: VerifyReport) {
       expectedCount: verification.masks.expectedCount,
       tracedCount: verification.masks.tracedCount,
       mismatches: verification.masks.mismatches.map(describeMaskMismatch),
+    },
+    work: {
+      expectedCount: verification.work.expectedCount,
+      mismatches: verification.work.mismatches.map(describeWorkMismatch),
     },
     nonMatmul: {
       traced: nonMatmul.traced,

@@ -10,6 +10,8 @@ import { rational, type Rational } from '../core/exact.js';
 import { rollUp } from '../core/module_paths.js';
 import { TRAINING_MEMORY_CONVENTION } from '../analytic/training/training_memory.js';
 import { describeMaskMismatch } from '../verify/mask_check.js';
+import { describeWorkMismatch } from '../verify/work_check.js';
+import { workProblem } from './verify_report.js';
 import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';
 import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
 import { formatBytesSi, formatFlops, groupDigits } from '../core/format.js';
@@ -64,7 +66,10 @@ export function trainingVerdictLine(verification: TrainingVerification): string 
     ? ''
     : `; attention masks: ${masks.mismatches.length} of ${masks.expectedCount} differ ` +
       `(${[...new Set(masks.mismatches.map((check) => check.mismatch))].join(', ')})`;
-  return `training step NOT verified: ${side('backward', backward)}; ${side('forward', forward)}${maskSide}; on ${backend.name}`;
+  return (
+    `training step NOT verified: ${side('backward', backward)}; ${side('forward', forward)}${maskSide}` +
+    `${workProblem(verification.work)}; on ${backend.name}`
+  );
 }
 
 /** Every mismatch of the step, backward first, each prefixed with its phase. */
@@ -73,6 +78,7 @@ export function trainingMismatchLines(verification: TrainingVerification): strin
     ...verification.backward.mismatches.map((check) => `backward ${describeMismatch(check)}`),
     ...verification.forward.mismatches.map((check) => `forward ${describeMismatch(check)}`),
     ...verification.masks.mismatches.map((check) => `forward ${describeMaskMismatch(check)}`),
+    ...verification.work.mismatches.map((check) => `forward ${describeWorkMismatch(check)}`),
   ];
 }
 
