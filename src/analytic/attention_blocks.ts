@@ -30,7 +30,6 @@
 import { blockOf } from '../config/attention_schedule.js';
 import { architectureOf, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { layerWindow } from '../config/windows.js';
-import { matmulFlops, matmulMacs } from '../core/counting.js';
 import { blockLeaf, path } from '../core/module_paths.js';
 import type { MatmulRow } from './types.js';
 
@@ -141,63 +140,67 @@ export function scoreBlocks(seq: number, block: number, window: number | undefin
  * q_a @ k_b^T [B,H,R,dh] x [B,Hkv,dh,C] and the weighted sum P_ab @ v_b [B,H,R,C] x [B,Hkv,C,dh],
  * each at its block's path (layers.{i}.attn.scores.q{a}_k{b}, weighted_sum.q{a}_k{b}). As in the
  * dense rows, a key/value head serves its G query heads, so the batch counts H query heads.
+ * `pairs` is scoreBlocks for the layer's window (shared by the layers with the same window).
  */
-export function blockedCoreRows(config: ModelConfig, run: RunShape, layer: number, block: number): MatmulRow[] {
+function blockedCoreRows(
+  config: ModelConfig,
+  run: RunShape,
+  layer: number,
+  pairs: readonly ScoreBlockRow[],
+): { scores: MatmulRow[]; weighted: MatmulRow[] } {
   const { head_dim: dh, num_kv_heads: Hkv } = architectureOf(config);
   const H = config.num_heads;
   const kvHeads = Hkv === H ? 'H' : 'Hkv';
-  const rows: MatmulRow[] = [];
-  for (const pair of scoreBlocks(run.seq, block, layerWindow(config, layer))) {
+  const batch = [run.batch, H] as const;
+  const heads = BigInt(run.batch) * BigInt(H);
+  const depth = BigInt(dh);
+  const [scoresPath, weightedPath] = [path.scores(layer), path.weightedSum(layer)];
+  const scores: MatmulRow[] = [];
+  const weighted: MatmulRow[] = [];
+  // Most blocks are b x b: their shapes and counts are made once, not once per block.
+  const shapes = new Map<string, { macs: bigint; scores: string; weighted: string }>();
+  for (const pair of pairs) {
     const leaf = blockLeaf(pair.queryBlock, pair.keyBlock);
     const { queries: R, keys: C } = pair;
-    const of = `q block ${pair.queryBlock} (positions ${pair.queryStart}..${pair.queryStart + R - 1}), k block ${pair.keyBlock} (${pair.keyStart}..${pair.keyStart + C - 1})`;
-    rows.push(
-      coreRow(
-        `${path.scores(layer)}.${leaf}`,
-        `q_a @ k_b^T / sqrt(dk), ${of}`,
-        `[B,H,${R},dk] x [B,${kvHeads},dk,${C}]`,
-        [run.batch, H],
-        R,
-        dh,
-        C,
-      ),
-      coreRow(
-        `${path.weightedSum(layer)}.${leaf}`,
-        `P_ab @ v_b, ${of}`,
-        `[B,H,${R},${C}] x [B,${kvHeads},${C},dk]`,
-        [run.batch, H],
-        R,
-        C,
-        dh,
-      ),
-    );
+    const size = `${R}x${C}`;
+    let shape = shapes.get(size);
+    if (shape === undefined) {
+      shape = {
+        // Both products have the same m*k*n = R*C*dh per query head.
+        macs: heads * BigInt(R) * BigInt(C) * depth,
+        scores: `[B,H,${R},dk] x [B,${kvHeads},dk,${C}]`,
+        weighted: `[B,H,${R},${C}] x [B,${kvHeads},${C},dk]`,
+      };
+      shapes.set(size, shape);
+    }
+    const { macs } = shape;
+    const of = `q block ${pair.queryBlock}, k block ${pair.keyBlock}`;
+    scores.push({
+      path: `${scoresPath}.${leaf}`,
+      component: 'attention_core',
+      description: `q_a @ k_b^T / sqrt(dk), ${of}`,
+      symbolicShapes: shape.scores,
+      batch,
+      m: R,
+      k: dh,
+      n: C,
+      flops: 2n * macs,
+      macs,
+    });
+    weighted.push({
+      path: `${weightedPath}.${leaf}`,
+      component: 'attention_core',
+      description: `P_ab @ v_b, ${of}`,
+      symbolicShapes: shape.weighted,
+      batch,
+      m: R,
+      k: C,
+      n: dh,
+      flops: 2n * macs,
+      macs,
+    });
   }
-  return rows;
-}
-
-function coreRow(
-  modulePath: string,
-  description: string,
-  symbolicShapes: string,
-  batch: readonly number[],
-  m: number,
-  k: number,
-  n: number,
-): MatmulRow {
-  const elements = BigInt(batch.reduce((product, dim) => product * dim, 1));
-  const [bm, bk, bn] = [BigInt(m), BigInt(k), BigInt(n)];
-  return {
-    path: modulePath,
-    component: 'attention_core',
-    description,
-    symbolicShapes,
-    batch,
-    m,
-    k,
-    n,
-    flops: matmulFlops(elements, bm, bk, bn),
-    macs: matmulMacs(elements, bm, bk, bn),
-  };
+  return { scores, weighted };
 }
 
 /**
@@ -207,17 +210,32 @@ function coreRow(
 export function scheduledCoreRows(config: ModelConfig, run: RunShape, rows: readonly MatmulRow[]): MatmulRow[] {
   const block = blockOf(run.attention);
   if (block === undefined) return [...rows];
+  const pairsByWindow = new Map<number | undefined, ScoreBlockRow[]>();
+  const pairsOf = (window: number | undefined) => {
+    let pairs = pairsByWindow.get(window);
+    if (pairs === undefined) pairsByWindow.set(window, (pairs = scoreBlocks(run.seq, block, window)));
+    return pairs;
+  };
+  const byLayer = new Map<number, { scores: MatmulRow[]; weighted: MatmulRow[] }>();
+  const blocksOf = (layer: number) => {
+    let rowsOf = byLayer.get(layer);
+    if (rowsOf === undefined) {
+      rowsOf = blockedCoreRows(config, run, layer, pairsOf(layerWindow(config, layer)));
+      byLayer.set(layer, rowsOf);
+    }
+    return rowsOf;
+  };
   const out: MatmulRow[] = [];
   for (const row of rows) {
     const match = /^layers\.(\d+)\.attn\.(scores|weighted_sum)$/.exec(row.path);
-    if (match === null) out.push(row);
-    else if (match[2] === 'scores') {
-      out.push(...blockedCoreRows(config, run, Number(match[1]), block).filter((r) => r.path.includes('.scores.')));
-    } else {
-      out.push(
-        ...blockedCoreRows(config, run, Number(match[1]), block).filter((r) => r.path.includes('.weighted_sum.')),
-      );
+    if (match === null) {
+      out.push(row);
+      continue;
     }
+    const layer = Number(match[1]);
+    const blocks = blocksOf(layer);
+    for (const blockRow of match[2] === 'scores' ? blocks.scores : blocks.weighted) out.push(blockRow);
+    if (match[2] === 'weighted_sum') byLayer.delete(layer);
   }
   return out;
 }
