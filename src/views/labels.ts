@@ -57,14 +57,24 @@ const activationOf = (config: ModelConfig): string => (architectureOf(config).ff
 
 /**
  * The non-matmul work these models do besides matmuls, in words: "norms, softmax, RoPE and
- * SiLU" for a Llama-style model, "norms, softmax and GELU" for GPT-2's architecture.
+ * SiLU" for a Llama-style model, "norms, softmax and GELU" for GPT-2's architecture, with the
+ * newer components named when a model has them (q/k norms, post-norms, soft-caps, the
+ * embedding scale).
  */
 function nonMatmulWork(configs: readonly ModelConfig[]): string {
+  const any = (has: (architecture: ReturnType<typeof architectureOf>) => boolean): boolean =>
+    configs.some((config) => has(architectureOf(config)));
   const parts = [
     'norms',
+    ...(any((architecture) => architecture.qk_norm) ? ['q/k norms'] : []),
+    ...(any((architecture) => architecture.post_norms) ? ['post-norms'] : []),
     'softmax',
-    ...(configs.some((config) => architectureOf(config).positions === 'rope') ? ['RoPE'] : []),
+    ...(any((architecture) => architecture.positions === 'rope') ? ['RoPE'] : []),
     ...['SiLU', 'GELU'].filter((activation) => configs.some((config) => activationOf(config) === activation)),
+    ...(any((architecture) => architecture.attn_softcap !== undefined || architecture.final_softcap !== undefined)
+      ? ['soft-caps']
+      : []),
+    ...(any((architecture) => architecture.scale_embeddings) ? ['the embedding scale'] : []),
   ];
   return `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
 }
@@ -81,18 +91,25 @@ export function flopConventions(configs: readonly ModelConfig[]): string {
 /** What each parameter component holds in this architecture, e.g. "FFN (W1, W2) and biases". */
 export function parameterComponentLabel(component: ParameterComponent, config: ModelConfig): string {
   const architecture = architectureOf(config);
-  const biases = architecture.bias ? ' and biases' : '';
+  const attentionBiases = architecture.qkv_bias || architecture.output_bias ? ' and biases' : '';
+  const ffnBiases = architecture.mlp_bias ? ' and biases' : '';
   switch (component) {
     case 'token_embeddings':
       return architecture.tie_embeddings ? 'token embeddings (shared with lm_head)' : 'token embeddings';
     case 'position_embeddings':
       return 'position embeddings (learned)';
     case 'attention':
-      return `attention (${weightNames(config, 'attention_projections')})${biases}`;
+      return `attention (${weightNames(config, 'attention_projections')})${attentionBiases}`;
     case 'ffn':
-      return `FFN (${weightNames(config, 'ffn')})${biases}`;
-    case 'norms':
-      return architecture.norm === 'rmsnorm' ? 'RMSNorm gains' : 'LayerNorm gains and biases';
+      return `FFN (${weightNames(config, 'ffn')})${ffnBiases}`;
+    case 'norms': {
+      const extra = [
+        ...(architecture.qk_norm ? ['q/k norms'] : []),
+        ...(architecture.post_norms ? ['post-norms'] : []),
+      ];
+      const kind = architecture.norm === 'rmsnorm' ? 'RMSNorm gains' : 'LayerNorm gains and biases';
+      return extra.length === 0 ? kind : `${kind} (with ${extra.join(' and ')})`;
+    }
     case 'lm_head':
       return architecture.tie_embeddings ? 'lm_head (tied: counted in token embeddings)' : 'lm_head';
   }

@@ -34,17 +34,24 @@ function nonMatmulNote(config: ModelConfig): string {
   const architecture = architectureOf(config);
   const parts = [
     architecture.norm === 'rmsnorm' ? 'RMSNorm' : 'LayerNorm',
-    ...(architecture.bias ? ['bias adds'] : []),
+    ...(architecture.zero_centered_gain ? ['1 + gain'] : []),
+    ...(architecture.scale_embeddings ? ['embedding scale'] : []),
+    ...(architecture.any_bias ? ['bias adds'] : []),
+    ...(architecture.qk_norm ? ['q/k norms'] : []),
     architecture.positions === 'rope' ? 'RoPE' : 'position add',
     'scale and causal mask',
+    ...(architecture.attn_softcap !== undefined ? ['attention soft-cap'] : []),
     'softmax',
+    ...(architecture.post_norms ? ['post-norms'] : []),
     // SwiGLU gates with SiLU, GeGLU with GELU; the GELU MLP has no gate.
     ...(architecture.ffn === 'swiglu' ? ['SiLU', 'gate'] : architecture.ffn === 'gelu' ? ['GELU'] : ['GELU', 'gate']),
     'residual adds',
+    ...(architecture.final_softcap !== undefined ? ['output soft-cap'] : []),
   ];
   return (
     `The estimate lists the non-matmul kernels the math needs (${parts.join(', ')}), costed by the same rule ` +
-    'table as the trace. It is an estimate: it does not decide the verdict.'
+    'table as the trace. Every module outside the attention core must do exactly its work (the verdict ' +
+    "checks each module's kernels and FLOPs); the core's totals are set beside it."
   );
 }
 
