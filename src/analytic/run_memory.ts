@@ -1,3 +1,4 @@
+import { layerWindows } from '../config/windows.js';
 import { BYTES_PER_ELEMENT, product } from '../core/counting.js';
 import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { assertRunFits } from './run_shape.js';
@@ -116,6 +117,8 @@ export function runMemoryEstimate(
   const gated = architecture.gated_ffn;
   const layerNorm = architecture.norm === 'layernorm';
   const rope = architecture.positions === 'rope';
+  // Layers with a sliding window; a blocked run is counted as dense, an upper bound of its scores.
+  const windowed = layerWindows(config).filter((window) => window !== undefined).length;
 
   // A norm over the last axis of x: its activation-sized and per-row tensors, and with a
   // zero-centred gain the (1 + gain) it multiplies by.
@@ -206,12 +209,18 @@ export function runMemoryEstimate(
         ]
       : []),
     row('layers.{i}.attn.scores', 'q k^T, / sqrt(dk), + mask', scores, 3, L),
+    // Grouped-query scores are masked on a per-query-head view and viewed back: two more.
+    ...(grouped ? [row('layers.{i}.attn.scores', 'the scores viewed per query head and back', scores, 2, L)] : []),
     ...(architecture.attn_softcap !== undefined
       ? [row('layers.{i}.attn.softcap', 'scores / cap, tanh, * cap', scores, 3, L)]
       : []),
     row('layers.{i}.attn.scores', 'key and query positions', [T], 4, L, 'int32'),
     row('layers.{i}.attn.scores', 'key > query', [T, T], 1, L, 'bool'),
     row('layers.{i}.attn.scores', '-inf and 0 fills, their broadcast copies, the mask', [T, T], 6, L),
+    // A sliding layer's mask also holds each query's earliest key (a range and its view), the keys
+    // before it, and the union with the future keys.
+    row('layers.{i}.attn.scores', 'earliest kept key per query (window)', [T], 2, windowed, 'int32'),
+    row('layers.{i}.attn.scores', 'key < earliest, or key > query (window)', [T, T], 2, windowed, 'bool'),
     row('layers.{i}.attn.softmax', 'P', scores, 1, L),
     row('layers.{i}.attn.weighted_sum', 'P v', heads, 1, L),
     row('layers.{i}.attn', 'heads merged: a transpose and a view', qHidden, 2, L),
