@@ -168,3 +168,48 @@ describe('the newer dense features on meta: the kernels cpu runs, record for rec
     );
   });
 });
+
+describe('the newer dense features on wasm', () => {
+  // Off on wasm: a clone copies there, so the loss's kept logits count as a leak (src/model/cross_entropy.ts).
+  beforeAll(() => {
+    tf.env().set('IS_TEST', false);
+  });
+
+  it('every feature at once (Gemma 2 with Qwen3 q/k norms, Qwen2 biases, Phi-3 fusion): forward and training step exact', async () => {
+    const config: ModelConfig = {
+      name: 'every-dense-feature',
+      source: 'test/dense_features_verify.test.ts',
+      vocab_size: 11,
+      context_length: 8,
+      num_layers: 2,
+      d_model: 12,
+      num_heads: 4,
+      d_ff: 10,
+      num_kv_heads: 2,
+      head_dim: 4,
+      ffn: 'geglu',
+      qkv_bias: true,
+      qk_norm: true,
+      fused_qkv: true,
+      fused_gate_up: true,
+      scale_embeddings: true,
+      zero_centered_gain: true,
+      post_norms: true,
+      attn_softcap: 50,
+      final_softcap: 30,
+      tie_embeddings: true,
+    };
+    const run = { batch: 2, seq: 8 };
+    const forward = await verifyModel({ config, run, backend: 'wasm', seed: 3 });
+    expect(forward.backend.name).toBe('wasm');
+    expect(forward.ok).toBe(true);
+    expect(forward.matmulKernelCount).toBe(matmulCount(config)); // 2 x (qkv, scores, weighted sum, output, gate_up, w2) + lm_head = 13
+    expect(forward.matmuls.tracedTotal).toBe(forwardFlops(config, run));
+    const training = await verifyTraining({ config, run, backend: 'wasm', seed: 3 });
+    expect(training.ok).toBe(true);
+    expect(training.backward.matchedCount).toBe(2 * 13);
+    expect(training.total.backward).toBe(2n * forwardFlops(config, run));
+    expect(training.optimizer.parameterCount).toBe(parameters(config));
+    expect(tf.memory().numTensors).toBe(0);
+  });
+});
