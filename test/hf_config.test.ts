@@ -104,9 +104,9 @@ describe('the hub configs', () => {
       // MistralConfig(head_dim=None) -> hidden_size // num_attention_heads.
       `${fixture('Mistral-7B-v0.1.json')}: not in the file, so MistralConfig's defaults (as transformers reads it): ` +
         'head_dim 128 (hidden_size / num_attention_heads)',
+      // sliding_window is read: the window of every layer (test/windows_config.test.ts).
       `${fixture('Mistral-7B-v0.1.json')}: ignored (no effect on counts): architectures, bos_token_id, eos_token_id, ` +
-        'initializer_range, rms_norm_eps, sliding_window (attention counted dense: every score, then the mask), ' +
-        'torch_dtype, transformers_version, use_cache',
+        'initializer_range, rms_norm_eps, torch_dtype, transformers_version, use_cache',
     ]);
     // LlamaConfig: mlp_bias=False, head_dim=None (hidden_size // num_attention_heads); rope_scaling
     // is null here: nothing is left out, so no remark.
@@ -520,8 +520,7 @@ describe('on the command line', () => {
       `flopledger: note: ${path}: not in the file, so MistralConfig's defaults (as transformers reads it): ` +
         'head_dim 128 (hidden_size / num_attention_heads)\n' +
         `flopledger: note: ${path}: ignored (no effect on counts): architectures, bos_token_id, eos_token_id, initializer_range, ` +
-        'rms_norm_eps, sliding_window (attention counted dense: every score, then the mask), torch_dtype, ' +
-        'transformers_version, use_cache\n',
+        'rms_norm_eps, torch_dtype, transformers_version, use_cache\n',
     );
   });
 

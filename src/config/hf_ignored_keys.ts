@@ -144,9 +144,6 @@ const REMARKS: Readonly<Record<HuggingFaceFamily, Readonly<Record<string, string
   },
   mistral: {
     rope_scaling: 'not modelled',
-    // MistralAttention passes the window to the attention kernel; eager and sdpa compute every
-    // score and then mask, which is what flopledger counts.
-    sliding_window: 'attention counted dense: every score, then the mask',
     attention_bias: 'MistralModel builds no biases',
     mlp_bias: 'MistralModel builds no biases',
   },
