@@ -61,7 +61,7 @@ export function geglu(
  * W1 x and W3 x from one fused projection x [W1 | W3]: one matmul (B, T, 2F), then a split
  * along the features (SplitV, data movement) into the gate's half and the up half.
  */
-export function gateUp(
+function gateUp(
   x: tf.Tensor3D,
   fused: tf.Tensor2D,
   project: (x: tf.Tensor3D, weight: tf.Tensor2D) => tf.Tensor3D = linear,

@@ -1,7 +1,7 @@
 export { initWeights, weightEntries, disposeWeights, assertWeightsMatch, INIT_TRUNCATION_STD } from './weights.js';
 export type { LayerWeights, TransformerWeights, WeightEntry, WeightInit, WeightName, InitOptions } from './weights.js';
 export { tokenIds } from './token_ids.js';
-export { forward, embedding, assertIdsMatch, defaultModelParts, scaleEmbeddings, softcap } from './transformer.js';
+export { forward, embedding, assertIdsMatch, defaultModelParts, softcap } from './transformer.js';
 export type { ForwardOptions, ModelParts, Projection } from './transformer.js';
 export { linear } from './linear.js';
 export { rmsNorm, RMS_NORM_EPS } from './rms_norm.js';
@@ -29,7 +29,7 @@ export {
 } from './attention.js';
 export type { AttentionWeights, AttentionParts, AttentionHeads, AttentionCoreSpec, HeadNorm } from './attention.js';
 export { swiglu } from './swiglu.js';
-export { silu, geglu, gateUp, fusedGatedFfn, gatedOutput } from './gated_ffn.js';
+export { silu, fusedGatedFfn } from './gated_ffn.js';
 export type { GateActivation } from './gated_ffn.js';
 export { gelu, geluMlp } from './gelu_mlp.js';
 export { addLearnedPositions } from './learned_positions.js';

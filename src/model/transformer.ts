@@ -114,7 +114,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
 }
 
 /** x * sqrt(d): Gemma's embedding scale, one Multiply by a scalar (no parameter). */
-export function scaleEmbeddings(x: tf.Tensor3D): tf.Tensor3D {
+function scaleEmbeddings(x: tf.Tensor3D): tf.Tensor3D {
   return tf.mul<tf.Tensor3D>(x, Math.sqrt(x.shape[2]));
 }
 
