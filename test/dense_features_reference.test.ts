@@ -218,7 +218,7 @@ describe('the newer dense features against a plain-JavaScript reference (cpu)', 
         try {
           const baseline = tf.memory().numTensors;
           const idsT = tokenIds(config, run, { seed, init: 'random' });
-          const ids = idsT.arraySync() as number[][];
+          const ids = idsT.arraySync();
           const logits = tf.tidy(() => forward(config, weights, idsT).arraySync());
           idsT.dispose();
           const reference = referenceLogits(config, weights, ids);
