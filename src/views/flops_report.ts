@@ -10,7 +10,7 @@ import { sum } from '../core/counting.js';
 import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { rollUp } from '../core/module_paths.js';
 import { formatFlops, formatMacs, formatShare } from '../core/format.js';
-import { configJson, dimensionsLabel, flopConventions, matmulComponentLabels, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, flopConventions, matmulComponentLabels, runJson, runLabel } from './labels.js';
 import { layerComponentTable } from './layer_component_table.js';
 import {
   heading,
@@ -45,7 +45,7 @@ export function flopsReport(input: FlopsReportInput): Report<FlopsData> {
   if (depth >= 1) blocks.push(tableBlock(componentTable(config, breakdown, macsByComponent, totalMacs, showMacs)));
   if (depth >= 2) blocks.push(tableBlock(layerTable(breakdown, showMacs)));
   if (depth >= 3) blocks.push(tableBlock(matmulTable(breakdown)));
-  blocks.push(paragraph(flopConventions([config])));
+  blocks.push(paragraph(flopConventions([config], breakdown.run)));
 
   return { blocks, json: flopsData(input, macsByComponent, totalMacs) };
 }
@@ -58,7 +58,7 @@ function flopsData(
 ) {
   return {
     model: configJson(config),
-    run: { batch: breakdown.run.batch, seq: breakdown.run.seq },
+    run: runJson(breakdown.run),
     total: breakdown.total,
     totalMacs,
     components:

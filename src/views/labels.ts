@@ -79,13 +79,32 @@ function nonMatmulWork(configs: readonly ModelConfig[]): string {
   return `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
 }
 
-/** How forward matmul FLOPs are counted, and what they leave out for these models. */
-export function flopConventions(configs: readonly ModelConfig[]): string {
+/**
+ * How forward matmul FLOPs are counted, and what they leave out for these models; `run` says how
+ * attention is computed (dense when absent).
+ */
+export function flopConventions(configs: readonly ModelConfig[], run?: RunShape): string {
+  const block = run?.attention?.kind === 'blocked' ? run.attention.block : undefined;
+  const windowed = configs.some((config) => config.window !== undefined);
+  const attention =
+    block === undefined
+      ? 'Causal attention is counted in full: the kernels compute every T x T score' +
+        (windowed ? ' (a sliding window masks scores, it computes no fewer)' : '')
+      : `Attention is computed in ${block} x ${block} blocks: the blocks the causal${windowed ? ' or window' : ''} ` +
+        'mask empties are skipped, the others computed in full';
   return (
     'FLOPs count one multiply and one add per term of each matmul (2*m*k*n); a MAC is one multiply-add. ' +
-    'Causal attention is counted in full: the kernels compute every T x T score. ' +
-    `Matmuls only: ${nonMatmulWork(configs)} are counted apart, from a trace.`
+    `${attention}. Matmuls only: ${nonMatmulWork(configs)} are counted apart, from a trace.`
   );
+}
+
+/** The run as JSON output carries it: batch, seq, and how attention is computed when it is blocked. */
+export function runJson(run: RunShape): Record<string, unknown> {
+  return {
+    batch: run.batch,
+    seq: run.seq,
+    ...(run.attention?.kind === 'blocked' ? { attention: { kind: 'blocked', block: run.attention.block } } : {}),
+  };
 }
 
 /** What each parameter component holds in this architecture, e.g. "FFN (W1, W2) and biases". */

@@ -9,7 +9,7 @@ import { totalsByPath, type KernelTotals } from '../trace/summary.js';
 import type { KernelRecord, TensorSignature } from '../core/kernel_record.js';
 import type { TracedRun } from '../runtime/traced_run.js';
 import { formatFlops, formatShare, groupDigits } from '../core/format.js';
-import { configJson, dimensionsLabel, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, runJson, runLabel } from './labels.js';
 import { heading, paragraph, tableBlock, type Cell, type Depth, type Report, type Table } from '../render/table.js';
 
 const UNCOUNTED = 'uncounted';
@@ -127,7 +127,7 @@ function traceData(traced: TracedRun, depth: Depth) {
   const { config, run, backend, records, totals } = traced;
   return {
     model: configJson(config),
-    run: { batch: run.batch, seq: run.seq },
+    run: runJson(run),
     backend: { name: backend.name, description: backend.description },
     logitsShape: traced.logitsShape,
     totals: totalsData(totals),

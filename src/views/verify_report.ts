@@ -12,7 +12,7 @@ import { describeWorkMismatch, type WorkComparison } from '../verify/work_check.
 import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
 import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from '../core/format.js';
-import { configJson, dimensionsLabel, matmulComponentLabels, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, matmulComponentLabels, runJson, runLabel } from './labels.js';
 import { signedCell } from './cells.js';
 import { displayText } from '../render/cell_text.js';
 import { MATCH_MARK, matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
@@ -64,8 +64,8 @@ const signed = (value: bigint): string => displayText(signedCell(value));
 
 /** "19 expected (9 per layer + lm_head)"; a blocked run has two per computed block in place of a layer's two core matmuls. */
 function expectedKernelsText(verification: VerifyReport): string {
-  const blocked = verification.run.attention?.kind === 'blocked' ? ', the core 2 per computed block' : '';
-  return `${verification.expectedMatmulKernelCount} expected (${matmulsPerLayer(verification.config)} per layer${blocked} + lm_head)`;
+  const blocked = verification.run.attention?.kind === 'blocked' ? '; the core 2 per computed block' : '';
+  return `${verification.expectedMatmulKernelCount} expected (${matmulsPerLayer(verification.config)} per layer + lm_head${blocked})`;
 }
 
 /** Every mismatch, matmuls, attention masks, then modules' non-matmul work, one line each. */
@@ -282,7 +282,7 @@ function verificationData(verification: VerifyReport) {
   const { matmuls, nonMatmul } = verification;
   return {
     model: configJson(verification.config),
-    run: { batch: verification.run.batch, seq: verification.run.seq },
+    run: runJson(verification.run),
     backend: { name: verification.backend.name, description: verification.backend.description },
     ok: verification.ok,
     verdict: verdictLine(verification),

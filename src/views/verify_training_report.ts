@@ -17,7 +17,7 @@ import type { BackwardToForwardFlops, TrainingVerification } from '../verify/ver
 import { formatBytesSi, formatFlops, groupDigits } from '../core/format.js';
 import { displayText } from '../render/cell_text.js';
 import { ratioCell } from './cells.js';
-import { configJson, dimensionsLabel, matmulComponentLabels, runLabel } from './labels.js';
+import { configJson, dimensionsLabel, matmulComponentLabels, runJson, runLabel } from './labels.js';
 import { matmulCheckTable, mismatchSummary } from './matmul_check_table.js';
 import {
   cellText,
@@ -365,7 +365,7 @@ function trainingData(verification: TrainingVerification, depth: Depth) {
   });
   return {
     model: configJson(verification.config),
-    run: { batch: verification.run.batch, seq: verification.run.seq },
+    run: runJson(verification.run),
     backend: { name: verification.backend.name, description: verification.backend.description },
     ok: verification.ok,
     verdict: trainingVerdictLine(verification),
