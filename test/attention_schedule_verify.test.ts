@@ -182,7 +182,7 @@ describe('windows per layer, dense and blocked, traced on cpu and meta', () => {
             expect(verification.nonMatmul.difference).toBe(0n);
             expect(verification.nonMatmul.uncounted).toEqual([]);
             expect(tf.memory().numTensors).toBe(before);
-            traces.push(verification.records.map((record) => record as KernelRecord));
+            traces.push([...verification.records]);
           }
           expect(traces[1]!.map(shown)).toEqual(traces[0]!.map(shown));
         }

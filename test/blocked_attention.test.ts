@@ -140,7 +140,7 @@ describe('the attention core with windows, dense and blocked', () => {
     const core: AttentionCoreSpec = { window: 3, schedule: { kind: 'blocked', block: 4 } };
     const trace = traceKernels(() =>
       tf.tidy(() => {
-        const x = tf.ones([B, H, T, dk]) as tf.Tensor4D;
+        const x = tf.ones<tf.Rank.R4>([B, H, T, dk]);
         return attentionCore(x, x, x, defaultAttentionParts, core);
       }),
     );

@@ -48,7 +48,7 @@ export function usefulScores(seq: number, window: number | undefined): bigint {
 }
 
 /** How many whole key blocks before its own a query block's window reaches: floor((w + b - 2) / b); undefined: no limit. */
-export function windowReach(block: number, window: number | undefined): number | undefined {
+function windowReach(block: number, window: number | undefined): number | undefined {
   return window === undefined ? undefined : Math.floor((window + block - 2) / block);
 }
 

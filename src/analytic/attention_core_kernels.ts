@@ -21,26 +21,25 @@ import { architectureOf, type ModelConfig, type RunShape } from '../config/model
 import { layerWindow } from '../config/windows.js';
 import { blockLeaf, path } from '../core/module_paths.js';
 import { scoreBlocks } from './attention_blocks.js';
-import type { NonMatmulKernelEstimate } from './non_matmul_estimate.js';
 
-/** How non_matmul_estimate.ts costs one kernel by the rule table. */
-export type KernelEstimator = (
+/** How non_matmul_estimate.ts costs one kernel by the rule table, into its own kernel record K. */
+export type KernelEstimator<K> = (
   modulePath: string,
   kernel: string,
   computes: string,
   inputs: readonly (readonly number[])[],
   output: readonly number[],
-) => NonMatmulKernelEstimate;
+) => K;
 
 /** The mask of R queries x C keys and its add to scores [B, H, R, C], at `at`. */
-function mask(
-  estimate: KernelEstimator,
+function mask<K>(
+  estimate: KernelEstimator<K>,
   at: string,
   scores: readonly number[],
   R: number,
   C: number,
   window: number | undefined,
-): NonMatmulKernelEstimate[] {
+): K[] {
   const square = [R, C];
   const [keys, queries] = [
     [1, C],
@@ -63,7 +62,7 @@ function mask(
 }
 
 /** cap * tanh(x / cap): Multiply, Tanh, Multiply. */
-function softcap(estimate: KernelEstimator, at: string, x: readonly number[]): NonMatmulKernelEstimate[] {
+function softcap<K>(estimate: KernelEstimator<K>, at: string, x: readonly number[]): K[] {
   return [
     estimate(at, 'Multiply', 'scores / cap', [x, []], x),
     estimate(at, 'Tanh', 'tanh(scores / cap)', [x], x),
@@ -72,18 +71,18 @@ function softcap(estimate: KernelEstimator, at: string, x: readonly number[]): N
 }
 
 /** Layer `layer`'s attention-core kernels besides its matmuls, in the order the model runs them. */
-export function attentionCoreKernels(
+export function attentionCoreKernels<K>(
   config: ModelConfig,
   run: RunShape,
   layer: number,
-  estimate: KernelEstimator,
-): NonMatmulKernelEstimate[] {
+  estimate: KernelEstimator<K>,
+): K[] {
   const { head_dim: dh, attn_softcap: cap } = architectureOf(config);
   const H = config.num_heads;
   const { batch: B, seq: T } = run;
   const window = layerWindow(config, layer);
   const block = blockOf(run.attention);
-  const kernels: NonMatmulKernelEstimate[] = [];
+  const kernels: K[] = [];
   if (block === undefined) {
     const scores = [B, H, T, T];
     kernels.push(estimate(path.scores(layer), 'Multiply', 'scores / sqrt(dk)', [scores, []], scores));

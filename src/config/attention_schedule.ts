@@ -25,8 +25,7 @@ export type AttentionSchedule =
 
 export const DENSE_ATTENTION: AttentionSchedule = { kind: 'dense' };
 
-export const ATTENTION_KINDS = ['dense', 'blocked'] as const;
-export type AttentionKind = (typeof ATTENTION_KINDS)[number];
+export type AttentionKind = AttentionSchedule['kind'];
 
 /** The block size a blocked run takes when none is given: FlashAttention-2's usual 64. */
 export const DEFAULT_ATTENTION_BLOCK = 64;

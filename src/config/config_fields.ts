@@ -17,7 +17,6 @@ import {
   type ModelDimension,
 } from './model_config.js';
 import { printable } from './printable.js';
-import { windowLayersTypeProblem } from './windows.js';
 
 export type ConfigKey = ModelDimension | ArchitectureKey;
 
@@ -245,7 +244,9 @@ export function fieldIssue(
       return {
         ...about,
         expected: 'a pattern of L and G, or a list of layer indices',
-        problem: windowLayersTypeProblem(shown, names),
+        problem:
+          `${shown} must be a pattern of L (sliding) and G (full attention) such as "LG", ` +
+          `or a list of layer indices such as [0, 2]; fix: e.g. "${names('window_layers')}": "LG"`,
       };
     case 'number':
       return {

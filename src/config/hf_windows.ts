@@ -22,7 +22,7 @@
  */
 import { showField, showValue } from './config_fields.js';
 import type { HuggingFaceFamily } from './hf_ignored_keys.js';
-import type { WindowLayers } from './windows.js';
+import type { WindowLayers } from './model_config.js';
 
 /** What the file says about windows, in flopledger's fields, and how it was read. */
 export interface WindowReading {

@@ -4,7 +4,6 @@
  * file, the JSON output and the code read the same.
  */
 import type { AttentionSchedule } from './attention_schedule.js';
-import type { WindowLayers } from './windows.js';
 
 export interface ModelConfig {
   /** Preset name ("gpt2-xl") or the config file's base name without extension. */
@@ -91,6 +90,9 @@ export interface ModelConfig {
    */
   readonly notes?: readonly string[];
 }
+
+/** Which layers have the sliding window: a pattern of L and G repeated from layer 0, or the sliding layers' indices (windows.ts). */
+export type WindowLayers = string | readonly number[];
 
 export const FFN_KINDS = ['swiglu', 'gelu', 'geglu'] as const;
 export type FfnKind = (typeof FFN_KINDS)[number];

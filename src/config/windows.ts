@@ -23,11 +23,8 @@
  * A pattern follows a change of num_layers (--layers); a list must name layers the model has.
  */
 import type { KeyNames } from './config_fields.js';
-import type { ModelConfig } from './model_config.js';
+import type { ModelConfig, WindowLayers } from './model_config.js';
 import { printable } from './printable.js';
-
-/** Which layers slide: a pattern of L and G repeated from layer 0, or the sliding layers' indices. */
-export type WindowLayers = string | readonly number[];
 
 const LOCAL = 'L';
 const PATTERN = /^[LG]+$/;
@@ -53,24 +50,6 @@ export function layerWindows(config: ModelConfig): readonly (number | undefined)
 /** The window of layer `i`, or undefined for full causal attention. */
 export function layerWindow(config: ModelConfig, i: number): number | undefined {
   return config.window !== undefined && slides(config.window_layers, i) ? config.window : undefined;
-}
-
-/** "w = 4096 on every layer", "w = 4096 on 13 of 26 layers (pattern LG)": how a report names the windows. */
-export function windowSummary(config: ModelConfig): string | undefined {
-  const { window, window_layers } = config;
-  if (window === undefined) return undefined;
-  const sliding = layerWindows(config).filter((w) => w !== undefined).length;
-  const where = sliding === config.num_layers ? 'every layer' : `${sliding} of ${config.num_layers} layers`;
-  const how = typeof window_layers === 'string' ? ` (pattern ${window_layers})` : '';
-  return `window ${window} on ${where}${how}`;
-}
-
-/** The message for a window_layers value of the wrong type (neither a string nor a list of whole numbers). */
-export function windowLayersTypeProblem(shown: string, names: KeyNames): string {
-  return (
-    `${shown} must be a pattern of L (sliding) and G (full attention) such as "LG", ` +
-    `or a list of layer indices such as [0, 2]; fix: e.g. "${names('window_layers')}": "LG"`
-  );
 }
 
 /**

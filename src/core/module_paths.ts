@@ -97,13 +97,6 @@ export function blockLeaf(queryBlock: number, keyBlock?: number): string {
   return keyBlock === undefined ? `q${queryBlock}` : `q${queryBlock}_k${keyBlock}`;
 }
 
-/** The block leaf a path ends in ("layers.0.attn.scores.q2_k0" -> query 2, key 0), or undefined. */
-export function blockOfPath(modulePath: string): { query: number; key: number | undefined } | undefined {
-  const match = /\.q(\d+)(?:_k(\d+))?$/.exec(modulePath);
-  if (match === null) return undefined;
-  return { query: Number(match[1]), key: match[2] === undefined ? undefined : Number(match[2]) };
-}
-
 const LAYER_PATH = /^layers\.(\d+)(?:\.(.*))?$/;
 
 /** The layer index a path belongs to, or undefined outside the layers (embeddings, ln_final, lm_head, loss). */

@@ -73,7 +73,7 @@ export function causalMask(seq: number): tf.Tensor2D {
  * returned unmasked (a soft-capped layer masks after its cap, with maskScores).
  */
 export function causalScores(q: tf.Tensor4D, k: tf.Tensor4D, block: ScoreBlock = CAUSAL_SQUARE): tf.Tensor4D {
-  const [B, heads, queryRows, dk] = q.shape;
+  const [B, heads, , dk] = q.shape;
   const C = k.shape[2];
   tf.util.assert(
     k.shape[0] === B && k.shape[1] === heads && k.shape[3] === dk && C > 0,
