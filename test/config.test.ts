@@ -19,7 +19,9 @@ import { inputErrorWithoutStack as inputError } from './helpers/input_error.js';
 
 const KEYS_LIST = 'vocab_size, context_length, num_layers, d_model, num_heads, d_ff';
 const PRESETS_LIST =
-  'tiny, gpt2-original-small, gpt2-small, gpt2-medium, gpt2-original-medium, tinyllama-1.1b, gpt2-large, gpt2-original-large, gpt2-original-xl, gpt2-xl, llama-2-7b, llama-3-8b, mistral-7b';
+  'tiny, gpt2-original-small, gpt2-small, qwen2.5-0.5b, gpt2-medium, gpt2-original-medium, tinyllama-1.1b, ' +
+  'gpt2-large, gpt2-original-large, gemma-2-2b, gpt2-original-xl, gpt2-xl, phi-3-mini-4k, qwen2.5-7b, llama-2-7b, ' +
+  'llama-3-8b, llama-3.1-8b, mistral-7b, qwen3-8b, gemma-2-9b, llama-3.1-70b, llama-3.1-405b';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flopledger-config-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -88,7 +90,9 @@ describe('presets', () => {
   });
 
   it('are listed smallest first, by d_model * num_layers', () => {
-    // d_model * num_layers: 128, 9216 (x2, then by name), 24576 (x2), 45056 (tinyllama: 2048 x 22), 46080 (x2), 76800 (x2), 131072 (x3).
+    // d_model * num_layers: 128, 9216 (x2, then by name), 21504 (qwen2.5-0.5b), 24576 (x2), 45056 (tinyllama: 2048 x 22),
+    // 46080 (x2), 59904 (gemma-2-2b), 76800 (x2), 98304 (phi-3), 100352 (qwen2.5-7b), 131072 (x4), 147456 (qwen3-8b),
+    // 150528 (gemma-2-9b), 655360 (llama-3.1-70b), 2064384 (llama-3.1-405b).
     expect(listPresets()).toEqual(PRESETS_LIST.split(', '));
   });
 

@@ -553,21 +553,32 @@ describe('presets from published architectures', () => {
   });
 
   it('are listed smallest first by d_model * num_layers, ties by name', () => {
-    // d * L: tiny 128; small 9,216; medium 24,576; tinyllama 45,056; large 46,080; xl 76,800; the 7-8B models 131,072.
+    // d * L: tiny 128; small 9,216; qwen2.5-0.5b 21,504; medium 24,576; tinyllama 45,056; large 46,080;
+    // gemma-2-2b 59,904; xl 76,800; phi-3 98,304; qwen2.5-7b 100,352; the Llama and Mistral 7-8B models 131,072;
+    // qwen3-8b 147,456; gemma-2-9b 150,528; llama-3.1-70b 655,360; llama-3.1-405b 2,064,384.
     expect(listPresets()).toEqual([
       'tiny',
       'gpt2-original-small',
       'gpt2-small',
+      'qwen2.5-0.5b',
       'gpt2-medium',
       'gpt2-original-medium',
       'tinyllama-1.1b',
       'gpt2-large',
       'gpt2-original-large',
+      'gemma-2-2b',
       'gpt2-original-xl',
       'gpt2-xl',
+      'phi-3-mini-4k',
+      'qwen2.5-7b',
       'llama-2-7b',
       'llama-3-8b',
+      'llama-3.1-8b',
       'mistral-7b',
+      'qwen3-8b',
+      'gemma-2-9b',
+      'llama-3.1-70b',
+      'llama-3.1-405b',
     ]);
   });
 
