@@ -113,6 +113,20 @@ describe('RunProgress', () => {
     expect(terminal.written).toMatch(/3\/9 backward, layer 2 of 2/);
   });
 
+  it('says how long a run took that passed 2 s after its last step, on a plain stream only', () => {
+    const plain = steppingSink(1100);
+    const progress = new RunProgress(plain, 'timing tiny');
+    progress.update(1, 2, 'timed run 1 of 1'); // 1.1 s
+    progress.finish(); // 2.2 s
+    expect(plain.lines).toEqual(['timing tiny: done in 2.2 s']);
+    const terminal = { ...steppingSink(1100), terminal: fakeTerminal() };
+    const onTerminal = new RunProgress(terminal, 'timing tiny');
+    onTerminal.update(1, 2, 'timed run 1 of 1');
+    onTerminal.finish();
+    expect(terminal.lines).toEqual([]);
+    expect(terminal.terminal.written).toBe('');
+  });
+
   it('writes nothing without a sink (--quiet)', () => {
     const progress = new RunProgress(undefined, 'anything');
     progress.expect(60_000);
@@ -168,20 +182,34 @@ describe('the runtime reports progress for every kind of run', () => {
     expect(sink.lines[1]).toMatch(/: done in \d+\.\d s$/);
   });
 
-  it('a timing run: the expected duration at once, when the warm-up says it will be long', async () => {
+  it('a timing run: the same lines, from the weights through the passes to the calibration', async () => {
+    // 0.3 s a read: the 7th of the 21 weight tensors passes 2 s.
+    const sink = steppingSink(300);
+    const timed = await timeModel({ config, run, backend: 'cpu', runs: 3, warmup: 1, progress: sink });
+    expect(timed.timing.summary.count).toBe(3);
+    expect(sink.lines).toHaveLength(2);
+    expect(sink.lines[0]).toBe(
+      'timing tiny (batch 1 x 8 tokens) on cpu: running for 2.1 s so far, at making weights (7 of 21 tensors)',
+    );
+    expect(sink.lines[1]).toMatch(/^timing tiny \(batch 1 x 8 tokens\) on cpu: done in \d+\.\d s$/);
+  });
+
+  it('a timing run the warm-up says will be long: the expected duration at once', async () => {
     const lines: string[] = [];
+    // 600 timed runs of a pass that takes well over 3 ms on cpu: over 2 s expected.
     await timeModel({
       config,
       run,
       backend: 'cpu',
-      runs: 3,
+      runs: 600,
       warmup: 1,
+      calibrate: false,
       progress: { line: (text) => lines.push(text) },
     });
-    // The calibration alone is planned at 2 x 1 s, so a timing with it always says what runs.
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^timing tiny \(batch 1 x 8 tokens\) on cpu: running, about \d+\.\d s expected/);
-    expect(lines[1]).toMatch(/^timing tiny \(batch 1 x 8 tokens\) on cpu: done in \d+\.\d s$/);
+    expect(lines[0]).toMatch(
+      /^timing tiny \(batch 1 x 8 tokens\) on cpu: running, about \d+\.\d s expected, at warm-up pass 1$/,
+    );
+    expect(lines[1]).toMatch(/: done in \d+\.\d s$/);
   });
 });
 
@@ -189,16 +217,31 @@ describe('the CLI process: progress on stderr, the report on stdout', () => {
   it('`time` piped: two plain lines on stderr, the JSON alone on stdout; --quiet: none', () => {
     const main = builtCli();
     const env = { ...process.env, FLOPLEDGER_WASM_THREADS: '1' };
-    const args = [main, 'time', 'tiny', '--backend', 'wasm', '--runs', '3', '--warmup', '1', '--format', 'json'];
+    // Making 45M random weights and three passes over 128 tokens: seconds, on any machine.
+    const model = ['gpt2-small', '--layers', '1', '--seq', '128'];
+    const args = [
+      main,
+      'time',
+      ...model,
+      '--backend',
+      'wasm',
+      '--runs',
+      '1',
+      '--warmup',
+      '1',
+      '--no-calibrate',
+      '--format',
+      'json',
+    ];
     const piped = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env });
     expect(piped.status).toBe(0);
-    expect(JSON.parse(piped.stdout).runs).toBe(3);
+    expect(JSON.parse(piped.stdout).runs).toBe(1);
     const lines = piped.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(
-      /^flopledger: timing tiny \(batch 1 x 64 tokens\) on wasm: running, about [\d.]+ s expected/,
+    expect(lines[0]).toMatch(/^flopledger: timing gpt2-small \(layers=1\) \(batch 1 x 128 tokens\) on wasm: running/);
+    expect(lines[1]).toMatch(
+      /^flopledger: timing gpt2-small \(layers=1\) \(batch 1 x 128 tokens\) on wasm: done in [\d.]+ s$/,
     );
-    expect(lines[1]).toMatch(/^flopledger: timing tiny \(batch 1 x 64 tokens\) on wasm: done in [\d.]+ s$/);
 
     const quiet = spawnSync(process.execPath, [...args, '--quiet'], { cwd: ROOT, encoding: 'utf8', env });
     expect(quiet.status).toBe(0);

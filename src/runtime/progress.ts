@@ -93,7 +93,12 @@ export class RunProgress {
     if (this.finished) return;
     this.finished = true;
     if (this.bar !== undefined) this.bar.stop();
-    if (this.shown === 'lines') this.sink?.line(`${this.title}: done in ${seconds(this.now() - this.startedMs)}`);
+    if (this.sink === undefined || this.shown === 'bar') return;
+    const elapsedMs = this.now() - this.startedMs;
+    // A run that passed 2 s after its last step (no step to show it at) still says how long it took.
+    if (this.shown === 'lines' || (elapsedMs > PROGRESS_THRESHOLD_MS && this.sink.terminal === undefined)) {
+      this.sink.line(`${this.title}: done in ${seconds(elapsedMs)}`);
+    }
   }
 
   private show(when: { readonly elapsedMs: number } | { readonly expectedMs: number }): void {

@@ -45,6 +45,8 @@ export interface CalibrateOptions {
   readonly warmupRuns?: number;
   /** False on backends whose kernels return before the work is done: then each call awaits its result. */
   readonly synchronous: boolean;
+  /** Called after each timed call (a calibration runs for about a second per shape). */
+  readonly onCall?: () => void;
 }
 
 /** The dispatch of a traced matmul record (its operand shapes and transposes). */
@@ -148,6 +150,7 @@ export async function calibrateMatmul(dispatch: MatmulDispatch, options: Calibra
     const started = performance.now();
     while (samples.length < maxRuns && (samples.length < minRuns || performance.now() - started < minTimeMs)) {
       samples.push(await once());
+      options.onCall?.();
     }
     const summary = summarize(samples);
     const flops = dispatchFlops(dispatch);

@@ -81,7 +81,8 @@ export async function timeModel(options: ModelTimingOptions): Promise<ModelTimin
       ...forwardOptions(options, seed),
       onPlan: (plan: TimingPlan) => {
         steps = plan.timedRuns + 2;
-        progress.expect(plan.expectedMs + (calibrate ? 2 * CALIBRATION_MS : 0));
+        // The calibration's length is unknown until its matmul has run; it counts as a step.
+        progress.expect(plan.expectedMs);
       },
       onWeightTensor: progress.makingWeights(steps),
       onProgress: (phase, done, total) => {
@@ -94,6 +95,7 @@ export async function timeModel(options: ModelTimingOptions): Promise<ModelTimin
       ? await calibrateLargestMatmul(timing.records, {
           synchronous: backend.synchronousKernelTimes,
           minTimeMs: CALIBRATION_MS,
+          onCall: () => progress.update(steps - 1, steps, 'calibrating the largest matmul'),
         })
       : undefined;
     return { timing, calibration, peak: peakOfBackend(backend) };
