@@ -84,6 +84,8 @@ const CASES: readonly [string, Build][] = [
   ['greaterEqual int32', () => tf.greaterEqual(i32([2, 1]), i32([4]))],
   ['less', () => tf.less(f([3, 1]), f([1, 2]))],
   ['lessEqual', () => tf.lessEqual(f([2]), f([2]))],
+  // A sliding window's mask: a future key, or one before the window (src/model/causal_softmax.ts).
+  ['logicalOr broadcast', () => tf.logicalOr(tf.greater(i32([1, 4]), i32([3, 1])), tf.less(i32([1, 4]), i32([3, 1])))],
   ['equal', () => tf.equal(i32([2, 3]), i32([3]))],
   ['square', () => tf.square(f([2, 3]))],
   ['sqrt', () => tf.sqrt(f([4]))],

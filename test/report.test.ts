@@ -370,10 +370,15 @@ describe('flops --conventions', () => {
       (4_513_336_524_800n - 48n * 4n * 1600n * 1024n * 1024n + 48n * 2n * 1600n * 1024n * 1025n).toString(),
     );
     // The parts under every convention, keyed in snake_case like every other JSON key.
+    // Blocked in 64-blocks: 16 query blocks keep 1 + 2 + ... + 16 = 136 blocks of 64 x 64 scores.
+    // No window, so the useful count is the triangle.
     expect(json.attention_core).toEqual({
       full: (48n * 4n * 1600n * 1024n * 1024n).toString(),
       causal_triangle: (48n * 2n * 1600n * 1024n * 1025n).toString(),
       half: (48n * 2n * 1600n * 1024n * 1024n).toString(),
+      useful: (48n * 2n * 1600n * 1024n * 1025n).toString(),
+      blocked: { block: 64, flops: (48n * 4n * 1600n * 136n * 64n * 64n).toString() },
+      counted: 'dense',
     });
     expect(json.embedding).toEqual({ lookup: '0', one_hot_matmul: (2n * 1024n * 50257n * 1600n).toString() });
     expect(Object.keys(json.parameters)).toContain('without_lookup_tables');

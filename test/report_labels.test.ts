@@ -57,10 +57,14 @@ describe('the "half" attention convention', () => {
     const withoutDiagonal = 2n * L * d * T * (T - 1n); // T(T-1)/2
     const diagonal = withDiagonal - withoutDiagonal; // T scores per head: 4*L*d*T
     expect(diagonal).toBe(4n * L * d * T);
+    // One 64-block holds all 4 positions, so blocked computes every score, as dense does.
     expect(json.attention_core).toEqual({
       full: full.toString(),
       causal_triangle: withDiagonal.toString(),
       half: (full / 2n).toString(),
+      useful: withDiagonal.toString(),
+      blocked: { block: 64, flops: full.toString() },
+      counted: 'dense',
     });
     // T^2/2 sits exactly half a diagonal below the triangle with its diagonal, and as far above the one without.
     expect(full / 2n).toBe(withDiagonal - diagonal / 2n);

@@ -4,10 +4,10 @@
  *
  *   scores / sqrt(dk)                     Multiply by a scalar, over every score computed
  *   cap * tanh(scores / cap) (a cap)      Multiply, Tanh, Multiply, before the mask
- *   the mask of R queries x C keys        Range x 2 (query and key positions), Greater (a future
- *                                         key); with a window Range (each query's earliest key),
- *                                         Less and LogicalOr; Fill x 2 (-inf and 0), Select, and
- *                                         Add to the scores
+ *   the mask of R queries x C keys        Greater (a future key; the positions are Range kernels,
+ *                                         data movement); with a window Less (a key before each
+ *                                         query's earliest, q - w + 1) and LogicalOr; Select of
+ *                                         -inf or 0 (two Fills, data movement), Add to the scores
  *   softmax over the kept keys            Softmax
  *   blocked: a query block's sum of its   Add, one fewer than its kept key blocks
  *   P_ab @ v_b
@@ -46,13 +46,10 @@ function mask<K>(
     [R, 1],
   ];
   return [
-    estimate(at, 'Range', 'query positions', [], [R]),
-    estimate(at, 'Range', 'key positions', [], [C]),
     estimate(at, 'Greater', 'key position > query position', [keys, queries], square),
     ...(window === undefined
       ? []
       : [
-          estimate(at, 'Range', 'earliest key each query keeps, q - w + 1', [], [R]),
           estimate(at, 'Less', 'key position < q - w + 1', [keys, queries], square),
           estimate(at, 'LogicalOr', 'future or out of the window', [square, square], square),
         ]),
