@@ -93,7 +93,7 @@ export interface AttentionCoreSpec {
 }
 
 /** Full causal attention computed densely: what every layer did before windows and blocks. */
-export const DENSE_CAUSAL_CORE: AttentionCoreSpec = { window: undefined, schedule: DENSE_ATTENTION };
+const DENSE_CAUSAL_CORE: AttentionCoreSpec = { window: undefined, schedule: DENSE_ATTENTION };
 
 /** (B, T, heads * dk) -> (B, heads, T, dk). */
 export function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {

@@ -90,7 +90,7 @@ export function causalScores(q: tf.Tensor4D, k: tf.Tensor4D, block: ScoreBlock =
  * position queryStart + r, so each R x C block takes the one (R, C) mask. The views move no data,
  * and the mask costs what multi-head attention's does.
  */
-export function maskScores(scores: tf.Tensor4D, block: ScoreBlock): tf.Tensor4D {
+function maskScores(scores: tf.Tensor4D, block: ScoreBlock): tf.Tensor4D {
   const [B, heads, queryRows, C] = scores.shape;
   const R = block.queries ?? C;
   tf.util.assert(

@@ -8,25 +8,9 @@ export { rmsNorm, RMS_NORM_EPS } from './rms_norm.js';
 export { layerNorm, LAYER_NORM_EPS } from './layer_norm.js';
 export { applyRope, ropeTables, ROPE_THETA } from './rope.js';
 export type { RopeTables } from './rope.js';
-export {
-  bandMask,
-  causalMask,
-  causalScores,
-  causalSoftmax,
-  maskScores,
-  softcapScores,
-  softmaxOverKeys,
-} from './causal_softmax.js';
+export { bandMask, causalMask, causalScores, causalSoftmax, softmaxOverKeys } from './causal_softmax.js';
 export type { CausalSoftmaxParts, ScoreBlock } from './causal_softmax.js';
-export { blockedAttentionCore } from './blocked_attention.js';
-export {
-  attention,
-  attentionCore,
-  splitHeads,
-  mergeHeads,
-  defaultAttentionParts,
-  DENSE_CAUSAL_CORE,
-} from './attention.js';
+export { attention, attentionCore, splitHeads, mergeHeads, defaultAttentionParts } from './attention.js';
 export type { AttentionWeights, AttentionParts, AttentionHeads, AttentionCoreSpec, HeadNorm } from './attention.js';
 export { swiglu } from './swiglu.js';
 export { silu, fusedGatedFfn } from './gated_ffn.js';

@@ -72,7 +72,7 @@ function boundsOf(record: KernelRecord): RangeBounds | undefined {
  * The masks of a trace, read off the Range kernels of each scores module (forward kernels only):
  * two ranges (queries, keys) make a causal mask, three (and the earliest keys) a windowed one.
  */
-export function tracedMasks(records: readonly KernelRecord[]): TracedMask[] {
+function tracedMasks(records: readonly KernelRecord[]): TracedMask[] {
   const byPath = new Map<string, RangeBounds[]>();
   for (const record of records) {
     if (record.nested || record.kernel !== 'Range' || !SCORES_PATH.test(record.path)) continue;
@@ -137,7 +137,7 @@ export function compareMasks(expected: readonly ExpectedMask[], records: readonl
 type Band = Omit<ExpectedMask, 'path'>;
 
 /** "keys q - 4096 < k <= q (window 4096), queries 0..32,767, keys 0..32,767". */
-export function bandText(band: Band): string {
+function bandText(band: Band): string {
   const n = (value: number) => groupDigits(BigInt(value));
   const kept =
     band.window === undefined
