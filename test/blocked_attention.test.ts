@@ -1,8 +1,9 @@
 /**
  * Sliding windows and blocked attention in the tfjs model, against a plain-JavaScript reference
  * written here from the definitions: query q keeps keys k with q - w < k <= q (w = Infinity on a
- * layer without a window), softmax over them, weighted sum of v. The blocked core must give the
- * dense core's values and gradients (within 1e-5), and skip exactly the blocks it should.
+ * layer without a window), each score soft-capped as cap * tanh(s / cap) when asked, softmax over
+ * them, weighted sum of v. The blocked core must give the dense core's values and gradients
+ * (within 1e-5), and skip exactly the blocks it should.
  */
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
@@ -30,6 +31,7 @@ function referenceAttention(
   v: number[],
   [B, H, Hkv, T, dk]: readonly [number, number, number, number, number],
   window: number | undefined,
+  softcap?: number,
 ): number[] {
   const out: number[] = [];
   const G = H / Hkv;
@@ -45,7 +47,8 @@ function referenceAttention(
         const scores = keys.map((s) => {
           let dot = 0;
           for (let i = 0; i < dk; i++) dot += qAt(t, i) * kvAt(k, s, i);
-          return dot / Math.sqrt(dk);
+          const scaled = dot / Math.sqrt(dk);
+          return softcap === undefined ? scaled : softcap * Math.tanh(scaled / softcap);
         });
         const top = Math.max(...scores);
         const total = scores.reduce((sum, score) => sum + Math.exp(score - top), 0);
@@ -68,6 +71,7 @@ const shapes = fc.record({
   dk: fc.integer({ min: 1, max: 4 }),
   block: fc.integer({ min: 1, max: 8 }),
   window: fc.option(fc.integer({ min: 1, max: 15 }), { nil: undefined }),
+  softcap: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
   seed: fc.integer({ min: 1, max: 10_000 }),
 });
 
@@ -90,15 +94,16 @@ describe('the attention core with windows, dense and blocked', () => {
 
   it('dense and blocked both equal the reference, values within 1e-5, and their gradients agree', () => {
     fc.assert(
-      fc.property(shapes, ({ B, Hkv, G, T, dk, block, window, seed }) => {
+      fc.property(shapes, ({ B, Hkv, G, T, dk, block, window, softcap, seed }) => {
         const H = Hkv * G;
         const q = testValues(B * H * T * dk, seed).map((x) => 2 * x);
         const k = testValues(B * Hkv * T * dk, seed + 1).map((x) => 2 * x);
         const v = testValues(B * Hkv * T * dk, seed + 2);
         const up = testValues(B * H * T * dk, seed + 3);
-        const expected = referenceAttention(q, k, v, [B, H, Hkv, T, dk], window);
-        const dense: AttentionCoreSpec = { window, schedule: DENSE_ATTENTION };
-        const blocked: AttentionCoreSpec = { window, schedule: { kind: 'blocked', block } };
+        const expected = referenceAttention(q, k, v, [B, H, Hkv, T, dk], window, softcap);
+        const cap = softcap === undefined ? {} : { softcap };
+        const dense: AttentionCoreSpec = { window, schedule: DENSE_ATTENTION, ...cap };
+        const blocked: AttentionCoreSpec = { window, schedule: { kind: 'blocked', block }, ...cap };
         const before = tf.memory().numTensors;
         const [denseOut, blockedOut, denseGrads, blockedGrads] = tf.tidy(() => {
           const qT = tf.tensor4d(q, [B, H, T, dk]);
