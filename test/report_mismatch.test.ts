@@ -35,7 +35,7 @@ let markdown: string;
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'flopledger-report-mismatch-'));
   code = await run(['report', '--out', join(workDir, 'report')], {
-    stdout: () => {},
+    stdout: () => undefined,
     stderr: (text) => (stderr += text),
   });
   markdown = readFileSync(join(workDir, 'report', 'report.md'), 'utf8');

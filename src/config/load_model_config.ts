@@ -52,7 +52,7 @@ const OVERRIDABLE_ARCHITECTURE_KEYS: readonly OverridableArchitectureKey[] = ARC
 );
 
 /** The CLI flag that sets each override; messages name these (a false switch reads --no-<flag>). */
-export const OVERRIDE_FLAGS: Readonly<Record<keyof ConfigOverrides, string>> = {
+const OVERRIDE_FLAGS: Readonly<Record<keyof ConfigOverrides, string>> = {
   context_length: '--ctx',
   num_layers: '--layers',
   d_model: '--d-model',

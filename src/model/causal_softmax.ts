@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { scope } from '../core/scope.js';
 
 /** The additive causal mask (T, T): 0 on and below the diagonal, -Infinity above it. */
-export function causalMask(seq: number): tf.Tensor2D {
+function causalMask(seq: number): tf.Tensor2D {
   const queryPosition = tf.reshape<tf.Rank.R2>(tf.range(0, seq, 1, 'int32'), [seq, 1]); // (T, 1)
   const keyPosition = tf.reshape<tf.Rank.R2>(tf.range(0, seq, 1, 'int32'), [1, seq]); // (1, T)
   const isFuture = tf.greater(keyPosition, queryPosition); // (T, T)

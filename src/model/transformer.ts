@@ -88,7 +88,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
   return lookup(table);
 }
 
-export const defaultModelParts: ModelParts = {
+const defaultModelParts: ModelParts = {
   ...defaultAttentionParts,
   embedding,
   positions: addLearnedPositions,
@@ -145,7 +145,7 @@ function block(
 }
 
 /** Throws unless ids is int32 [B, T] with B >= 1 and 1 <= T <= context_length. */
-export function assertIdsMatch(config: ModelConfig, ids: tf.Tensor): void {
+function assertIdsMatch(config: ModelConfig, ids: tf.Tensor): void {
   tf.util.assert(ids.rank === 2, () => `forward: ids must be [batch, seq] but have shape [${ids.shape}]`);
   tf.util.assert(
     ids.dtype === 'int32',

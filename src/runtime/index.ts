@@ -4,13 +4,7 @@
  */
 export { traceTrainingStep } from './traced_run.js';
 export type { TracedTrainingStep, TrainingTraceOptions } from './traced_run.js';
-export {
-  ADAMW_KERNELS_PER_ELEMENT,
-  DEFAULT_ADAMW,
-  adamwUpdate,
-  disposeAdamW,
-  initAdamW,
-} from '../model/adamw.js';
+export { ADAMW_KERNELS_PER_ELEMENT, DEFAULT_ADAMW, adamwUpdate, disposeAdamW, initAdamW } from '../model/adamw.js';
 export type { AdamWHyperparameters, AdamWMoments, AdamWState, Parameter } from '../model/adamw.js';
 export { attributeBackward } from '../model/backward_attribution.js';
 export { meanCrossEntropy } from '../model/cross_entropy.js';

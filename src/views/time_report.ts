@@ -86,9 +86,7 @@ const times = (ratio: number) => (Number.isFinite(ratio) ? `${ratio.toFixed(1)}x
  * One sentence per timing whose runs spread over LARGE_SPREAD_RATIO (max/min): its median, and
  * every rate or efficiency taken from it, is then not the backend's speed but the machine's mood.
  */
-function spreadWarnings(
-  measured: readonly { readonly what: string; readonly summary: SampleSummary }[],
-): string[] {
+function spreadWarnings(measured: readonly { readonly what: string; readonly summary: SampleSummary }[]): string[] {
   return measured
     .filter(({ summary }) => isSpreadLarge(summary))
     .map(
