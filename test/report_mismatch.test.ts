@@ -11,8 +11,8 @@ import { InputError } from '../src/core/errors.js';
  * q_proj row is planted one column too wide, so the real trace disagrees with it; gpt2-medium is
  * refused as a real backend refuses a run that cannot fit. Everything else is traced as usual.
  */
-vi.mock('../src/verify/index.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../src/verify/index.js')>();
+vi.mock('../src/verify/verify_model.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../src/verify/verify_model.js')>();
   return {
     ...original,
     verifyModel: async (options: Parameters<typeof original.verifyModel>[0]) => {
