@@ -35,6 +35,7 @@ let markdown: string;
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'flopledger-report-mismatch-'));
   code = await run(['report', '--out', join(workDir, 'report')], {
+    // The list of files written is not what this test reads.
     stdout: () => undefined,
     stderr: (text) => (stderr += text),
   });
