@@ -171,7 +171,7 @@ function benchReport(
     heading('flopledger benchmark', 1),
     paragraph(
       `Generated ${json.generated} by \`npm run bench\` in ${json.elapsed_s.toFixed(0)} s on: ${m.cpu_model}, ` +
-        `nproc ${m.nproc}, ${String(m['clock_mhz'] ?? '?')} MHz (${String(m['clock_source'])}), SIMD flags ` +
+        `nproc ${m.nproc}, ${m['clock_mhz'] === undefined ? '?' : JSON.stringify(m['clock_mhz'])} MHz (${String(m['clock_source'])}), SIMD flags ` +
         `${(m['simd_flags'] as string[]).join(' ')}; Node ${String(m['node'])}, tfjs ${String(m['tfjs'])}, ${String(m['platform'])}. ` +
         `Load average (1/5/15 min) ${load(m.load_average_before)} before and ${load(m.load_average_after)} after: ` +
         'the machine is shared, so absolute times carry that noise; ratios of interleaved runs carry less.',
@@ -260,7 +260,7 @@ function benchReport(
     if (f.where_time_goes.length <= 1) continue;
     blocks.push(
       heading(`Where the time goes: ${f.label}`, 3),
-      paragraph(f.where_time_goes[0] as string),
+      paragraph(f.where_time_goes[0]!),
       list(f.where_time_goes.slice(1)),
     );
   }

@@ -372,9 +372,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
       forward(tiny, weights, ids).dispose();
       expect(tf.memory().numTensors).toBe(baseline);
 
-      const badShape = tf.fill([2, 3, 4], 0, 'int32') as tf.Tensor as tf.Tensor2D;
-      const tooLong = tf.fill([1, 9], 0, 'int32') as tf.Tensor2D;
-      const floatIds = tf.fill([1, 4], 0, 'float32') as tf.Tensor2D;
+      const badShape = tf.fill([2, 3, 4], 0, 'int32') as unknown as tf.Tensor2D;
+      const tooLong = tf.fill<tf.Rank.R2>([1, 9], 0, 'int32');
+      const floatIds = tf.fill<tf.Rank.R2>([1, 4], 0, 'float32');
       const withBad = baseline + 3;
       try {
         expect(() => forward(tiny, weights, badShape)).toThrow(

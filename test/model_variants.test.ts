@@ -349,7 +349,7 @@ describe('variant modules against hand-computed cases (cpu)', () => {
       return [layerNorm(xT, gT, bT).dataSync(), ...grads.map((g) => g.dataSync())];
     });
     expect(tf.memory().numTensors).toBe(baseline);
-    expect(maxAbsDifference(value!, reference(x, gain, bias))).toBeLessThan(1e-5);
+    expect(maxAbsDifference(value, reference(x, gain, bias))).toBeLessThan(1e-5);
     expect(
       maxAbsDifference(
         dx!,
@@ -423,14 +423,14 @@ describe('variant modules against hand-computed cases (cpu)', () => {
           .dataSync(),
       ];
     });
-    expect(maxAbsDifference(value!, z.map(referenceGelu))).toBeLessThan(1e-6);
+    expect(maxAbsDifference(value, z.map(referenceGelu))).toBeLessThan(1e-6);
     // Published values of the approximation: GELU(1) = 0.841192, GELU(-1) = -0.158808, GELU(0) = 0.
-    expect(value![5]).toBeCloseTo(0.841192, 5);
-    expect(value![1]).toBeCloseTo(-0.158808, 5);
-    expect(value![3]).toBe(0);
+    expect(value[5]).toBeCloseTo(0.841192, 5);
+    expect(value[1]).toBeCloseTo(-0.158808, 5);
+    expect(value[3]).toBe(0);
     expect(
       maxAbsDifference(
-        dz!,
+        dz,
         numericGradient((input) => input.map(referenceGelu), z, up),
       ),
     ).toBeLessThan(1e-4);
@@ -595,7 +595,7 @@ describe('variant modules against hand-computed cases (cpu)', () => {
         attention(xT, repeatedWeights, { query: H, keyValue: H }, rope).dataSync(),
       ];
     });
-    expect(maxAbsDifference(grouped!, repeated!)).toBeLessThan(1e-5);
+    expect(maxAbsDifference(grouped, repeated)).toBeLessThan(1e-5);
   });
 
   it('tied logits are x E^T with E [Vp, d] as stored, and the table gets dE = dy^T x', () => {
@@ -622,8 +622,8 @@ describe('variant modules against hand-computed cases (cpu)', () => {
       expect(grad.shape).toEqual([Vp, d]);
       return [tiedLogits(xT, tableT).dataSync(), grad.dataSync()];
     });
-    expect(maxAbsDifference(logits!, expected)).toBeLessThan(1e-6);
-    expect(maxAbsDifference(dTable!, expectedDTable)).toBeLessThan(1e-6);
+    expect(maxAbsDifference(logits, expected)).toBeLessThan(1e-6);
+    expect(maxAbsDifference(dTable, expectedDTable)).toBeLessThan(1e-6);
   });
 
   it('learned positions add table rows 0..T-1; the table gets the batch-summed dy in those rows and 0 after', () => {
@@ -639,8 +639,8 @@ describe('variant modules against hand-computed cases (cpu)', () => {
       const grad = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(addLearnedPositions(xT, p as tf.Tensor2D), upT)))(tableT);
       return [addLearnedPositions(xT, tableT).dataSync(), grad.dataSync()];
     });
-    expect(maxAbsDifference(sum!, expected)).toBeLessThan(1e-7);
-    expect(maxAbsDifference(dTable!, expectedDTable)).toBeLessThan(1e-6);
+    expect(maxAbsDifference(sum, expected)).toBeLessThan(1e-7);
+    expect(maxAbsDifference(dTable, expectedDTable)).toBeLessThan(1e-6);
   });
 
   it('a biased linear adds b after x W; the bias gets dy summed over all tokens', () => {
@@ -664,8 +664,8 @@ describe('variant modules against hand-computed cases (cpu)', () => {
       const grad = tf.grad((bias: tf.Tensor) => tf.sum(tf.mul(linear(xT, wT, bias as tf.Tensor1D), upT)))(bT);
       return [linear(xT, wT, bT).dataSync(), grad.dataSync()];
     });
-    expect(maxAbsDifference(out!, expected)).toBeLessThan(1e-6);
-    expect(maxAbsDifference(db!, expectedDb)).toBeLessThan(1e-6);
+    expect(maxAbsDifference(out, expected)).toBeLessThan(1e-6);
+    expect(maxAbsDifference(db, expectedDb)).toBeLessThan(1e-6);
   });
 });
 
@@ -697,7 +697,7 @@ describe('the whole model for every variant (cpu)', () => {
           const baseline = tf.memory().numTensors;
           const T = config.context_length;
           const idsT = tokenIds(config, { batch, seq: T }, { seed, init: 'random' });
-          const ids = idsT.arraySync() as number[][];
+          const ids = idsT.arraySync();
           idsT.dispose();
           const logits = logitsOf(config, weights, ids);
           const Vp = Math.ceil(config.vocab_size / config.vocab_multiple!) * config.vocab_multiple!;
@@ -740,7 +740,7 @@ describe('the whole model for every variant (cpu)', () => {
     const angles: number[] = [];
     try {
       tf.tidy(() => {
-        forward(config, weights, tf.fill([1, 4], 1, 'int32') as tf.Tensor2D, {
+        forward(config, weights, tf.fill<tf.Rank.R2>([1, 4], 1, 'int32'), {
           rope: (x, tables) => {
             angles.push(tables.sin.dataSync()[1 * 4 + 3]!); // position 1, channel 3 = pair 1's +sin
             return x;
@@ -793,9 +793,9 @@ describe('gradients and backends for every variant', () => {
         return [tied[0]!.dataSync(), untied[0]!.dataSync(), tf.transpose(untied.at(-1)!).dataSync()];
       });
       expect(tf.memory().numTensors).toBe(baseline);
-      const summed = Array.from(untiedTable!, (value, i) => value + lmHeadTransposed![i]!);
-      expect(maxAbsDifference(tiedTable!, summed)).toBeLessThan(1e-4);
-      expect(maxAbsDifference(lmHeadTransposed!, new Float32Array(lmHeadTransposed!.length))).toBeGreaterThan(1e-3);
+      const summed = Array.from(untiedTable, (value, i) => value + lmHeadTransposed[i]!);
+      expect(maxAbsDifference(tiedTable, summed)).toBeLessThan(1e-4);
+      expect(maxAbsDifference(lmHeadTransposed, new Float32Array(lmHeadTransposed.length))).toBeGreaterThan(1e-3);
     } finally {
       disposeWeights(weights);
     }

@@ -139,7 +139,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
         tf.tidy(() => tf.matMul(tf.ones(a), tf.ones(b), transposeA, transposeB)).dispose(),
       );
       expect(records.map((record) => record.kernel)).toEqual(['BatchMatMul']);
-      const record = records[0] as KernelRecord;
+      const record = records[0]!;
       expect(record.outputs[0]?.shape).toEqual(out);
       expect(record.attrs).toEqual({ transposeA, transposeB });
       expect(record.matmul?.flops, `[${a}] x [${b}]`).toBe(flops);
@@ -158,7 +158,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
       '_FusedMatMul @ [1,2,3] [1,3,4] [4] -> [1,2,4]',
       'Reshape @ [1,2,4] -> [2,4]',
     ]);
-    const fused = records[2] as KernelRecord;
+    const fused = records[2]!;
     expect(fused.matmul).toEqual({ batch: 1, m: 2, k: 3, n: 4, flops: 48n });
     // 8 bias adds + 8 relus.
     expect(fused.flops).toBe(16n);
@@ -234,7 +234,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
       kernelName: probe,
       backendName: backend,
       kernelFunc: ({ inputs, backend: kernelBackend }) => {
-        const x = inputs['x'] as tf.TensorInfo;
+        const x = inputs['x']!;
         (kernelBackend as { incRef(dataId: object): void }).incRef(x.dataId);
         return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
       },
@@ -242,7 +242,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
     try {
       const { records } = traceKernels(() => {
         const x = tf.ones([3]);
-        const y = tf.engine().runKernel(probe, { x }, {}) as tf.Tensor;
+        const y = tf.engine().runKernel<tf.Tensor>(probe, { x }, {});
         x.dispose();
         y.dispose();
       });
@@ -268,7 +268,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
 
   test('an asynchronous function is refused: kernels after an await would escape the trace', () => {
     const before = registrySnapshot(backend);
-    expect(() => traceKernels(async () => 1)).toThrow(/returned a promise/);
+    expect(() => traceKernels(() => Promise.resolve(1))).toThrow(/returned a promise/);
     expectRegistryIs(backend, before);
   });
 
@@ -299,7 +299,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
       expect(Number.isFinite(record.timeMs)).toBe(true);
       expect(record.timeMs).toBeGreaterThanOrEqual(0);
     }
-    const sum = records.reduce((total, record) => total + (record.timeMs as number), 0);
+    const sum = records.reduce((total, record) => total + record.timeMs!, 0);
     expect(totalTimeMs(records)).toBeCloseTo(sum, 12);
   });
 
@@ -422,8 +422,8 @@ describe('nested kernels (a kernel that runs another kernel through the engine)'
         ['Relu', true],
         ['Reshape', false],
       ]);
-      const fused = records[2] as KernelRecord;
-      const inner = records[3] as KernelRecord;
+      const fused = records[2]!;
+      const inner = records[3]!;
       expect(fused.matmul).toEqual({ batch: 1, m: 2, k: 3, n: 4, flops: 48n });
       expect(inner.matmul).toBeUndefined();
       expect(inner.path).toBe('lm_head');

@@ -35,8 +35,8 @@ function record(
 }
 
 // [2, 8] @ [8, 16]: 2 * 2*8*16 = 512. [4, 4] @ [4, 4] x 2 heads: 2 * 2*4*4*4 = 256.
-const projection = tracedMatmul(1, 2, 8, 16) as TracedMatmul;
-const scores = tracedMatmul(2, 4, 4, 4) as TracedMatmul;
+const projection = tracedMatmul(1, 2, 8, 16)!;
+const scores = tracedMatmul(2, 4, 4, 4)!;
 
 /** A small trace: two layers, a fused kernel with nested work, an uncounted kernel. */
 const records: KernelRecord[] = [

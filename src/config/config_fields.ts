@@ -127,7 +127,7 @@ const EXAMPLE_COUNTS: Readonly<
 };
 
 /** Key names other tools use (Hugging Face, nanoGPT, Megatron), for "did you mean". */
-export const KEY_ALIASES: Readonly<Record<string, ConfigKey>> = {
+const KEY_ALIASES: Readonly<Record<string, ConfigKey>> = {
   n_vocab: 'vocab_size',
   n_ctx: 'context_length',
   n_positions: 'context_length',

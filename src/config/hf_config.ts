@@ -59,8 +59,7 @@ import { parseModelConfig } from './parse_model_config.js';
 import { printable, shortList } from './printable.js';
 
 /** The model_type values flopledger reads. */
-export const HF_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3_text', 'gpt2'] as const;
-export type HuggingFaceModelType = (typeof HF_MODEL_TYPES)[number];
+const HF_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3_text', 'gpt2'] as const;
 
 /** A parsed JSON value is read as a Hugging Face config when it is an object with a "model_type" key. */
 export function isHuggingFaceConfig(value: unknown): value is Record<string, unknown> {

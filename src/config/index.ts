@@ -1,14 +1,5 @@
 /** The config module's public API: presets, loading with overrides, validation, run shapes. */
-export {
-  ARCHITECTURE_KEYS,
-  DEFAULT_ARCHITECTURE,
-  FFN_KINDS,
-  MODEL_CONFIG_KEYS,
-  NORM_KINDS,
-  POSITION_KINDS,
-  architectureOf,
-  headDim,
-} from './model_config.js';
+export { ARCHITECTURE_KEYS, FFN_KINDS, architectureOf, headDim } from './model_config.js';
 export type {
   Architecture,
   ArchitectureKey,
@@ -20,18 +11,10 @@ export type {
   RunShape,
 } from './model_config.js';
 export { listPresets } from './presets.js';
-export {
-  loadModelConfig,
-  loadModelConfigFile,
-  applyOverrides,
-  isConfigPath,
-  OVERRIDE_FLAGS,
-} from './load_model_config.js';
+export { loadModelConfig, loadModelConfigFile, applyOverrides, isConfigPath } from './load_model_config.js';
 export type { ConfigOverrides } from './load_model_config.js';
 export { parseModelConfig } from './parse_model_config.js';
-export { CONFIG_FILE_KEYS } from './config_fields.js';
 export type { ConfigKey } from './config_fields.js';
-export { HF_MODEL_TYPES, isHuggingFaceConfig, parseHuggingFaceConfig } from './hf_config.js';
+export { parseHuggingFaceConfig } from './hf_config.js';
 export { swigluDff } from './swiglu.js';
 export { resolveRunShape } from './run_shape.js';
-export { closestMatch } from './did_you_mean.js';

@@ -64,7 +64,7 @@ type OverridableArchitectureKey = (typeof OVERRIDABLE_ARCHITECTURE_KEYS)[number]
 const BIAS_KEYS = ['qkv_bias', 'output_bias', 'mlp_bias'] as const satisfies readonly ArchitectureKey[];
 
 /** The CLI flag that sets each override; messages name these (a false switch reads --no-<flag>). */
-export const OVERRIDE_FLAGS: Readonly<Record<keyof ConfigOverrides, string>> = {
+const OVERRIDE_FLAGS: Readonly<Record<keyof ConfigOverrides, string>> = {
   context_length: '--ctx',
   num_layers: '--layers',
   d_model: '--d-model',

@@ -159,6 +159,8 @@ function crossFieldProblems(
   if (invalid.has('d_model') || invalid.has('num_heads') || invalid.has('head_dim')) return problems;
   const dModel = raw['d_model'] as number;
   const numHeads = raw['num_heads'] as number;
+  const depth = depthProblem(source, raw, invalid, names);
+  if (depth !== undefined) problems.push(depth);
   // Whether RoPE needs pairs depends on positions; when that field is itself wrong, only divisibility is checked.
   const positions = invalid.has('positions') ? 'learned' : architectureOf(headsOnly(raw, dModel, numHeads)).positions;
   const headDim = raw['head_dim'];
@@ -215,4 +217,24 @@ function typeName(value: unknown): string {
   if (typeof value === 'string') return `a string (${showValue(value)})`;
   if (typeof value === 'number') return `a number (${value})`;
   return `a ${typeof value}`;
+}
+
+/**
+ * Every count is exact at any size, but the inventories hold a row per layer: ten million layers
+ * would take minutes and gigabytes to list. The deepest published models have under 200 layers.
+ */
+const MAX_LAYERS = 10_000;
+
+function depthProblem(
+  source: string,
+  raw: Readonly<Record<string, unknown>>,
+  invalid: ReadonlySet<ConfigKey>,
+  names: KeyNames,
+): string | undefined {
+  const layers = raw['num_layers'];
+  if (invalid.has('num_layers') || typeof layers !== 'number' || layers <= MAX_LAYERS) return undefined;
+  return (
+    `${source}: ${names('num_layers')} (${layers}) is more than the ${MAX_LAYERS.toLocaleString('en-US')} ` +
+    `layers flopledger lists one by one; fix: use at most ${MAX_LAYERS}`
+  );
 }

@@ -96,7 +96,7 @@ export interface AttentionCoreSpec {
 const DENSE_CAUSAL_CORE: AttentionCoreSpec = { window: undefined, schedule: DENSE_ATTENTION };
 
 /** (B, T, heads * dk) -> (B, heads, T, dk). */
-export function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {
+function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {
   const [B, T, width] = x.shape;
   tf.util.assert(
     width % numHeads === 0,
@@ -107,7 +107,7 @@ export function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {
 }
 
 /** (B, H, T, dk) -> (B, T, d). */
-export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
+function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
   const [B, H, T, dk] = x.shape;
   const heads = tf.transpose(x, [0, 2, 1, 3]); // (B, T, H, dk)
   return tf.reshape<tf.Rank.R3>(heads, [B, T, H * dk]); // (B, T, d)

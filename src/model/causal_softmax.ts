@@ -62,11 +62,6 @@ export function bandMask(
   return tf.where(removed, tf.fill([queries, keys], -Infinity), tf.fill([queries, keys], 0));
 }
 
-/** The additive causal mask (T, T): 0 on and below the diagonal, -Infinity above it. */
-export function causalMask(seq: number): tf.Tensor2D {
-  return bandMask(0, seq, 0, seq, undefined);
-}
-
 /**
  * q k^T / sqrt(dk) with the removed keys masked to -Infinity: q (B, heads, G*R, dk) and k
  * (B, heads, C, dk) -> (B, heads, G*R, C). Multi-head: G = 1. A block with `masked` false is

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { hostConstant } from './host_constant.js';
 
-export const ROPE_THETA = 10000;
+const ROPE_THETA = 10000;
 
 /**
  * The angle tables for every (position, channel), each (T, dk), broadcast over (B, H, T, dk):

@@ -26,9 +26,9 @@ import { withPhase } from '../core/phase.js';
 import { parametersOf } from './trainable_weights.js';
 
 /** Module path of the loss kernels. */
-export const LOSS_SCOPE = 'loss';
+const LOSS_SCOPE = 'loss';
 /** Module path of the optimizer kernels. */
-export const OPTIMIZER_SCOPE = 'optimizer';
+const OPTIMIZER_SCOPE = 'optimizer';
 
 export interface TrainingBatch {
   /** int32 (B, T) input ids. */

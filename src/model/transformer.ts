@@ -235,7 +235,7 @@ function attentionCoreOf(config: ModelConfig, i: number, schedule: AttentionSche
 }
 
 /** Throws unless ids is int32 [B, T] with B >= 1 and 1 <= T <= context_length. */
-export function assertIdsMatch(config: ModelConfig, ids: tf.Tensor): void {
+function assertIdsMatch(config: ModelConfig, ids: tf.Tensor): void {
   tf.util.assert(ids.rank === 2, () => `forward: ids must be [batch, seq] but have shape [${ids.shape}]`);
   tf.util.assert(
     ids.dtype === 'int32',

@@ -165,7 +165,7 @@ const LAYER_SLOTS: readonly LayerSlot[] = [
 ];
 
 /** Truncation point of every normal init, in standard deviations. */
-export const INIT_TRUNCATION_STD = 3;
+const INIT_TRUNCATION_STD = 3;
 
 /** The value 'fill' puts in every matrix: small enough that activations stay finite and moderate. */
 const FILL_VALUE = 0.02;

@@ -1,13 +1,7 @@
 /** The kernel tracer and its FLOP formulas: knows tfjs kernels, not transformers. */
 export { traceKernels } from './tracer.js';
 export type { Trace, TraceOptions } from './tracer.js';
-export {
-  MATMUL_KERNELS,
-  einsumContraction,
-  isMatmulKernel,
-  matmulFromKernel,
-  tracedMatmul,
-} from '../core/matmul_shapes.js';
+export { einsumContraction, isMatmulKernel, matmulFromKernel, tracedMatmul } from '../core/matmul_shapes.js';
 export type { MatmulKernel } from '../core/matmul_shapes.js';
 export { FLOP_RULES, nonMatmulFlops, ruleFor } from '../core/flop_rules.js';
 export type { FlopFormula, FlopRule, FlopRuleCategory } from '../core/flop_rules.js';

@@ -362,7 +362,10 @@ export interface TimedVerification {
   readonly seconds: number;
 }
 
-/** A compact table of several verifications, one row each, and one verdict line per run. */
+/**
+ * A compact table of several verifications, one row each, and one verdict line per run.
+ * @public (loaded by the CLI through a dynamic import)
+ */
 export function verificationSummaryReport(
   entries: readonly TimedVerification[],
 ): Report<(VerificationData & { seconds: number })[]> {

@@ -431,7 +431,10 @@ function trainingData(verification: TrainingVerification, depth: Depth) {
 
 export type TrainingVerificationData = ReturnType<typeof trainingData>;
 
-/** The training-step report, from the verdict and components (depth 0-1) down to every backward matmul (depth 3). */
+/**
+ * The training-step report, from the verdict and components (depth 0-1) down to every backward matmul (depth 3).
+ * @public (loaded by the CLI through a dynamic import)
+ */
 export function trainingVerificationReport(
   verification: TrainingVerification,
   depth: Depth,

@@ -84,14 +84,9 @@ export const registerTime: RegisterCommand = (program, context) => {
  * which a run the guard refuses never needs.
  */
 async function timingModules() {
-  const [timing, views] = await Promise.all([
+  const [{ timeModel, timeSweep }, { timeReport, sweepTimingReport }] = await Promise.all([
     import('../../timing/time_model.js'),
     import('../../views/time_report.js'),
   ]);
-  return {
-    timeModel: timing.timeModel,
-    timeSweep: timing.timeSweep,
-    timeReport: views.timeReport,
-    sweepTimingReport: views.sweepTimingReport,
-  };
+  return { timeModel, timeSweep, timeReport, sweepTimingReport };
 }

@@ -3,7 +3,7 @@ import { Range, type RangeAttrs } from '@tensorflow/tfjs';
 import { metaKernel } from '../meta_kernel.js';
 
 /** How many values tf.range(start, stop, step) holds, by the rule of cpu's rangeImpl. */
-export function rangeLength(start: number, stop: number, step: number): number {
+function rangeLength(start: number, stop: number, step: number): number {
   const empty = start === stop || (start < stop && step < 0) || (stop < start && step > 1);
   return empty ? 0 : Math.abs(Math.ceil((stop - start) / step));
 }

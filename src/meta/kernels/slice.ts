@@ -3,7 +3,7 @@ import { Slice, slice_util, type SliceAttrs, type TensorInfo } from '@tensorflow
 import { metaKernel } from '../meta_kernel.js';
 
 /** The checked [begin, size] of a slice of `x` (size -1 means "to the end"), as cpu reads them. */
-export function sliceSize(x: TensorInfo, begin: number | number[], size: number | number[]): number[] {
+function sliceSize(x: TensorInfo, begin: number | number[], size: number | number[]): number[] {
   const [$begin, $size] = slice_util.parseSliceParams(x, begin, size) as [number[], number[]];
   slice_util.assertParamsValid(x, $begin, $size);
   return $size;

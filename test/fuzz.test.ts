@@ -1,0 +1,408 @@
+/**
+ * Bad input that can find new faults: random mutations of valid flopledger configs, of the
+ * Hugging Face config.json fixtures and of command lines, run through the CLI in-process.
+ * Every case must end in one of two ways:
+ *   - exit 0, and the parameter count (params) or the forward matmul FLOPs (flops) equal to a
+ *     closed form written here from the definitions, for the model the command says it counted;
+ *   - exit 2, with one line per problem on stderr, each starting "flopledger: ", and no stack trace.
+ * Never exit 1 or 3, never an exception out of run(), never more than a few seconds per case.
+ */
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli, type Captured } from './helpers/cli_runner.js';
+
+const CASE_BUDGET_MS = 5_000;
+const workDir = mkdtempSync(join(tmpdir(), 'flopledger-fuzz-'));
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+let fileCounter = 0;
+function writeCase(text: string | Uint8Array): string {
+  const path = join(workDir, `case-${fileCounter++}.json`);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** The model a command reports it counted, as its JSON carries it. */
+interface CountedModel {
+  vocab_size: number;
+  context_length: number;
+  num_layers: number;
+  d_model: number;
+  num_heads: number;
+  d_ff: number;
+  num_kv_heads?: number;
+  head_dim?: number;
+  tie_embeddings?: boolean;
+  ffn?: string;
+  norm?: string;
+  positions?: string;
+  bias?: boolean;
+  attention_bias?: boolean;
+  mlp_bias?: boolean;
+  vocab_multiple?: number;
+}
+
+const big = (value: number | undefined, fallback: number) => BigInt(value ?? fallback);
+
+/** Rows of the embedding table and lm_head: the vocabulary padded up to the multiple. */
+function paddedVocab(model: CountedModel): bigint {
+  const vocab = BigInt(model.vocab_size);
+  const multiple = big(model.vocab_multiple, 1);
+  return ((vocab + multiple - 1n) / multiple) * multiple;
+}
+
+/** Parameters from the definitions: embeddings, per-layer attention, FFN and norms, final norm, lm_head. */
+function parametersClosedForm(model: CountedModel): bigint {
+  const d = BigInt(model.d_model);
+  const heads = BigInt(model.num_heads);
+  const kvHeads = big(model.num_kv_heads, model.num_heads);
+  const headDim = model.head_dim === undefined ? d / heads : BigInt(model.head_dim);
+  const f = BigInt(model.d_ff);
+  const vocab = paddedVocab(model);
+  const attentionBias = model.attention_bias ?? model.bias ?? false;
+  const mlpBias = model.mlp_bias ?? model.bias ?? false;
+  const gated = (model.ffn ?? 'swiglu') === 'swiglu';
+  const normWidth = (model.norm ?? 'rmsnorm') === 'rmsnorm' ? d : 2n * d;
+
+  const qWidth = heads * headDim;
+  const kvWidth = kvHeads * headDim;
+  const attention = d * qWidth + 2n * d * kvWidth + qWidth * d + (attentionBias ? qWidth + 2n * kvWidth + d : 0n);
+  const ffn = (gated ? 3n : 2n) * d * f + (mlpBias ? (gated ? 2n * f : f) + d : 0n);
+  const layer = attention + ffn + 2n * normWidth;
+  const embeddings = vocab * d + ((model.positions ?? 'rope') === 'learned' ? BigInt(model.context_length) * d : 0n);
+  const lmHead = model.tie_embeddings === true ? 0n : vocab * d;
+  return embeddings + BigInt(model.num_layers) * layer + normWidth + lmHead;
+}
+
+/** Forward matmul FLOPs for B sequences of T tokens, 2mkn per matmul, every T x T score computed. */
+function forwardFlopsClosedForm(model: CountedModel, batch: number, seq: number): bigint {
+  const tokens = BigInt(batch) * BigInt(seq);
+  const d = BigInt(model.d_model);
+  const heads = BigInt(model.num_heads);
+  const kvHeads = big(model.num_kv_heads, model.num_heads);
+  const headDim = model.head_dim === undefined ? d / heads : BigInt(model.head_dim);
+  const gated = (model.ffn ?? 'swiglu') === 'swiglu';
+  const projections = 2n * tokens * (2n * d * heads * headDim + 2n * d * kvHeads * headDim);
+  const core = 2n * 2n * BigInt(batch) * heads * BigInt(seq) * BigInt(seq) * headDim;
+  const ffn = 2n * tokens * d * BigInt(model.d_ff) * (gated ? 3n : 2n);
+  const lmHead = 2n * tokens * d * paddedVocab(model);
+  return BigInt(model.num_layers) * (projections + core + ffn) + lmHead;
+}
+
+/** Each problem on one line of its own, prefixed, with no raw control bytes echoed from the input. */
+function expectProblemLines(stderr: string, context: string): void {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines.length, context).toBeGreaterThan(0);
+  for (const line of lines) {
+    expect(line, context).toMatch(/^flopledger: \S/);
+    // eslint-disable-next-line no-control-regex
+    expect(line, context).not.toMatch(/[\u0000-\u0008\u000e-\u001f\u007f]/);
+  }
+}
+
+/** The outcome every case must have; returns the parsed JSON on success. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON, checked field by field
+function expectCleanOutcome(result: Captured, elapsedMs: number, label: string): any {
+  const context = `${label}\nexit ${result.code}\nstderr: ${result.stderr}\nstdout: ${result.stdout.slice(0, 400)}`;
+  expect(elapsedMs, context).toBeLessThan(CASE_BUDGET_MS);
+  expect([0, 2], context).toContain(result.code);
+  expect(result.stderr, context).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  if (result.code === 2) {
+    expectProblemLines(result.stderr, context);
+    expect(result.stdout, context).toBe('');
+    return undefined;
+  }
+  return JSON.parse(result.stdout);
+}
+
+async function timed(argv: string[]): Promise<[Captured, number]> {
+  const started = performance.now();
+  const result = await cli(...argv);
+  return [result, performance.now() - started];
+}
+
+/** Checks exit 0 results against the closed forms; returns whether the case was accepted. */
+async function runParamsAndFlops(source: string[], label: string): Promise<boolean> {
+  const [paramsResult, paramsMs] = await timed(['params', ...source, '--format', 'json']);
+  const params = expectCleanOutcome(paramsResult, paramsMs, `params ${label}`);
+  if (params === undefined) return false;
+  const model = params.model as CountedModel;
+  expect(BigInt(params.total), `params ${label}: ${JSON.stringify(model)}`).toBe(parametersClosedForm(model));
+
+  const seq = Math.min(model.context_length, 64);
+  const [flopsResult, flopsMs] = await timed(['flops', ...source, '--seq', String(seq), '--format', 'json']);
+  const flops = expectCleanOutcome(flopsResult, flopsMs, `flops ${label}`);
+  expect(flops, `flops ${label} refused what params accepted: ${flopsResult.stderr}`).toBeDefined();
+  expect(BigInt(flops.total), `flops ${label}: ${JSON.stringify(model)}`).toBe(
+    forwardFlopsClosedForm(flops.model as CountedModel, 1, seq),
+  );
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutations of JSON documents.
+
+const oddValues: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(0, -1, 1, 2, 3, 7, 64, 1.5, -0, 1e308, 2 ** 53, 2 ** 31, 1e-9, '', 'x', 'null', true, false, null),
+  fc.constantFrom('64', '1e3', ' 64', 'rope', 'gelu', 'layernorm', 'relu', 'swiglu', 'silu', 'learned'),
+  fc.constantFrom([], {}, [64], { value: 64 }),
+  fc.integer({ min: -5, max: 100_000 }),
+  fc.string({ maxLength: 12 }),
+);
+
+type Mutation =
+  | { kind: 'delete'; index: number }
+  | { kind: 'set'; index: number; value: unknown }
+  | { kind: 'add'; key: string; value: unknown }
+  | { kind: 'scale'; index: number; factor: number };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant('delete' as const), index: fc.nat() }),
+  fc.record({ kind: fc.constant('set' as const), index: fc.nat(), value: oddValues }),
+  fc.record({
+    kind: fc.constant('add' as const),
+    key: fc.oneof(
+      fc.constantFrom(
+        'num_local_experts',
+        'num_experts',
+        'n_routed_experts',
+        'sliding_window',
+        'head_dim',
+        'attention_bias',
+        'mlp_bias',
+        'tie_word_embeddings',
+        'n_inner',
+        'n_ctx',
+        'rope_scaling',
+        'torch_dtype',
+        'bias',
+        'vocab_multiple',
+        'num_kv_heads',
+        'positions',
+        'ffn',
+        'norm',
+        'is_encoder_decoder',
+        'add_cross_attention',
+      ),
+      fc.string({ minLength: 1, maxLength: 10 }),
+    ),
+    value: oddValues,
+  }),
+  fc.record({ kind: fc.constant('scale' as const), index: fc.nat(), factor: fc.constantFrom(0, 2, 3, 1000, 1e6, -1) }),
+);
+
+function applyMutations(document: Record<string, unknown>, mutations: readonly Mutation[]): Record<string, unknown> {
+  const result = { ...document };
+  for (const change of mutations) {
+    const keys = Object.keys(result);
+    const key = keys.length === 0 ? undefined : keys[('index' in change ? change.index : 0) % keys.length];
+    if (change.kind === 'delete' && key !== undefined) delete result[key];
+    if (change.kind === 'set' && key !== undefined) result[key] = change.value;
+    if (change.kind === 'add') result[change.key] = change.value;
+    if (change.kind === 'scale' && key !== undefined && typeof result[key] === 'number') {
+      result[key] = result[key] * change.factor;
+    }
+  }
+  return result;
+}
+
+type TextDamage = 'none' | 'truncate' | 'duplicate-key' | 'binary' | 'bom' | 'trailing-comma' | 'big-integer';
+
+function damageText(text: string, damage: TextDamage, at: number): string | Uint8Array {
+  switch (damage) {
+    case 'none':
+      return text;
+    case 'truncate':
+      return text.slice(0, at % Math.max(1, text.length));
+    case 'duplicate-key': {
+      const match = /"([^"]+)":\s*([^,\n}]+)/.exec(text);
+      return match === null ? text : text.replace('{', `{"${match[1]}": ${match[2]}, `);
+    }
+    case 'binary':
+      return new Uint8Array([0x00, 0xff, 0x1b, 0x5b, 0x32, 0x4a, 0x07, ...Buffer.from(text).subarray(0, at % 40)]);
+    case 'bom':
+      return '\ufeff' + text;
+    case 'trailing-comma':
+      return text.replace(/\n}\s*$/, ',\n}');
+    case 'big-integer':
+      return text.replace(/:\s*(\d+)/, ': 9007199254740993');
+  }
+}
+
+const textDamage = fc.constantFrom<TextDamage>(
+  'none',
+  'none',
+  'none',
+  'truncate',
+  'duplicate-key',
+  'binary',
+  'bom',
+  'trailing-comma',
+  'big-integer',
+);
+
+const validFlopledgerConfig = fc.record(
+  {
+    vocab_size: fc.integer({ min: 1, max: 5000 }),
+    context_length: fc.integer({ min: 1, max: 4096 }),
+    num_layers: fc.integer({ min: 1, max: 12 }),
+    d_model: fc.constantFrom(8, 16, 32, 48, 64, 96, 128),
+    num_heads: fc.constantFrom(1, 2, 4, 8),
+    d_ff: fc.integer({ min: 1, max: 512 }),
+    num_kv_heads: fc.constantFrom(1, 2, 4),
+    tie_embeddings: fc.boolean(),
+    ffn: fc.constantFrom('swiglu', 'gelu'),
+    norm: fc.constantFrom('rmsnorm', 'layernorm'),
+    positions: fc.constantFrom('rope', 'learned'),
+    bias: fc.boolean(),
+    vocab_multiple: fc.constantFrom(1, 8, 64),
+  },
+  { requiredKeys: ['vocab_size', 'context_length', 'num_layers', 'd_model', 'num_heads', 'd_ff'] },
+);
+
+const HF_FIXTURES_DIR = join(import.meta.dirname, 'fixtures', 'hf');
+const hfFixtures = readdirSync(HF_FIXTURES_DIR)
+  .filter((name) => name.endsWith('.json'))
+  .map((name) => ({ name, document: JSON.parse(readFileSync(join(HF_FIXTURES_DIR, name), 'utf8')) as object }));
+
+describe('fuzz: every mutated input ends in a count equal to the closed form, or exit 2 and a line per problem', () => {
+  it('flopledger configs: 250 mutated files through params and flops', async () => {
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        validFlopledgerConfig,
+        fc.array(mutation, { maxLength: 3 }),
+        textDamage,
+        fc.nat(),
+        async (config, mutations, damage, at) => {
+          const text = JSON.stringify(applyMutations(config, mutations), null, 2);
+          const file = writeCase(damageText(text, damage, at));
+          if (await runParamsAndFlops([file], `${file}: ${readFileSync(file, 'utf8').slice(0, 300)}`)) accepted++;
+        },
+      ),
+      { numRuns: 250 },
+    );
+    // The mutations are mostly small: a suite where everything is refused would prove nothing.
+    expect(accepted).toBeGreaterThan(25);
+  });
+
+  it('Hugging Face config.json files: 150 mutated fixtures through params and flops', async () => {
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...hfFixtures),
+        fc.array(mutation, { maxLength: 2 }),
+        textDamage,
+        fc.nat(),
+        async (fixture, mutations, damage, at) => {
+          const text = JSON.stringify(applyMutations(fixture.document as Record<string, unknown>, mutations), null, 2);
+          const file = writeCase(damageText(text, damage, at));
+          const label = `${fixture.name} mutated by ${JSON.stringify(mutations)} and ${damage}`;
+          if (await runParamsAndFlops(['--config', file], label)) accepted++;
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(accepted).toBeGreaterThan(15);
+  });
+
+  it('refuses a depth it would take minutes to list, and counts the deepest it accepts', async () => {
+    // Found by this suite: params tiny --layers 10000000 ran for over a minute and grew past 1.5 GB.
+    const [refused, refusedMs] = await timed(['params', 'tiny', '--layers', '10000000', '--format', 'json']);
+    expectCleanOutcome(refused, refusedMs, 'params tiny --layers 10000000');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('fix: use at most 10000');
+    const [deepest, deepestMs] = await timed(['params', 'tiny', '--layers', '10000', '--format', 'json']);
+    const report = expectCleanOutcome(deepest, deepestMs, 'params tiny --layers 10000');
+    expect(BigInt(report.total)).toBe(parametersClosedForm(report.model as CountedModel));
+  });
+
+  const COMMANDS = ['params', 'flops', 'memory', 'train', 'sweep', 'compare', 'models', 'verify', 'trace'] as const;
+  const MODELS = ['tiny', 'gpt2-small', 'llama-3-8b', 'mistral-7b', 'gpt2-original-small', 'nosuch', ''];
+  const FLAG_VALUES = [
+    '0',
+    '1',
+    '2',
+    '3',
+    '8',
+    '64',
+    '1,024',
+    '1_000',
+    '-1',
+    '1e3',
+    '16k',
+    '',
+    'x',
+    '99999999999999999999',
+  ];
+  const FLAGS = [
+    '--batch',
+    '--seq',
+    '--ctx',
+    '--layers',
+    '--d-model',
+    '--heads',
+    '--kv-heads',
+    '--d-ff',
+    '--vocab',
+    '--vocab-multiple',
+    '--depth',
+    '--format',
+    '--ffn',
+    '--norm',
+    '--positions',
+    '--d-ff-rule',
+    '--memory',
+    '--steps',
+    '--mfu',
+    '--backend',
+    '--models',
+    '--tie-embeddings',
+    '--bias',
+    '--no-bias',
+    '--macs',
+    '--conventions',
+    '--nosuch',
+  ];
+  const flagWithValue = fc.tuple(
+    fc.constantFrom(...FLAGS),
+    fc.oneof(fc.constantFrom(...FLAG_VALUES), fc.constantFrom('json', 'csv', 'meta', 'gelu', 'layernorm', 'learned')),
+  );
+
+  it('command lines: 200 random invocations exit 0, or 2 with a line per problem', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...COMMANDS),
+        fc.constantFrom(...MODELS),
+        fc.array(flagWithValue, { maxLength: 4 }),
+        async (command, model, flags) => {
+          const argv: string[] = [command];
+          if (model !== '') argv.push(model);
+          for (const [flag, value] of flags) argv.push(flag, value);
+          // Real compute is bounded by the memory guard, not by this test: keep real runs to the meta backend.
+          if (command === 'verify' || command === 'trace') {
+            if (!argv.includes('--backend')) argv.push('--backend', 'meta');
+            const backendIndex = argv.indexOf('--backend');
+            argv[backendIndex + 1] = 'meta';
+          }
+          if (!argv.includes('--format')) argv.push('--format', 'json');
+          const [result, elapsed] = await timed(argv);
+          const label = `flopledger ${argv.join(' ')}`;
+          const context = `${label}\nexit ${result.code}\nstderr: ${result.stderr}`;
+          expect(elapsed, context).toBeLessThan(CASE_BUDGET_MS);
+          expect([0, 2], context).toContain(result.code);
+          expect(result.stderr, context).not.toMatch(/\n\s+at .+:\d+:\d+/);
+          if (result.code === 2) expectProblemLines(result.stderr, context);
+          if (result.code === 0 && command === 'params' && argv[argv.indexOf('--format') + 1] === 'json') {
+            const report = JSON.parse(result.stdout);
+            expect(BigInt(report.total), context).toBe(parametersClosedForm(report.model as CountedModel));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
