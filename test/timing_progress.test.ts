@@ -196,18 +196,30 @@ describe('the runtime reports progress for every kind of run', () => {
 
   it('a timing run the warm-up says will be long: the expected duration at once', async () => {
     const lines: string[] = [];
-    // 600 timed runs of a pass that takes well over 3 ms on cpu: over 2 s expected.
-    await timeModel({
-      config,
-      run,
+    // A pass of some milliseconds of arithmetic (tiny's is mostly dispatch, and from 1 to 20 ms
+    // as the JIT warms), timed here first: its runs are then about 3 s, over the 2 s threshold.
+    const wider = { ...config, d_model: 64, d_ff: 256, context_length: 64 };
+    const widerRun = { batch: 1, seq: 64 };
+    const probe = await timeModel({
+      config: wider,
+      run: widerRun,
       backend: 'cpu',
-      runs: 600,
+      runs: 5,
+      warmup: 3,
+      calibrate: false,
+    });
+    const runs = Math.ceil(3000 / probe.timing.summary.min);
+    await timeModel({
+      config: wider,
+      run: widerRun,
+      backend: 'cpu',
+      runs,
       warmup: 1,
       calibrate: false,
       progress: { line: (text) => lines.push(text) },
     });
     expect(lines[0]).toMatch(
-      /^timing tiny \(batch 1 x 8 tokens\) on cpu: running, about \d+\.\d s expected, at warm-up pass 1$/,
+      /^timing tiny \(batch 1 x 64 tokens\) on cpu: running, about \d+\.\d s expected, at warm-up pass 1$/,
     );
     expect(lines[1]).toMatch(/: done in \d+\.\d s$/);
   });
