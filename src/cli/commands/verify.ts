@@ -22,7 +22,7 @@ import {
   type ModelReportOptions,
   type ModelRunFlags,
 } from '../options.js';
-import { seedAnswers } from '../seed_answers.js';
+import { seedAnswers } from '../../views/report_data.js';
 
 type VerifyOptions = ModelReportOptions & ModelRunFlags & { train?: boolean };
 
