@@ -74,7 +74,7 @@ import type { TrainingVerification } from './verify/verify_training.js';
 // ---------------------------------------------------------------------------------------------
 // Types
 
-export type { Architecture, ConfigOverrides, ModelConfig, RunShape } from './config/index.js';
+export type { Architecture, ConfigOverrides, ModelConfig, OverrideSpelling, RunShape } from './config/index.js';
 export type { Rational } from './core/exact.js';
 export type { FlopComponent } from './core/module_paths.js';
 export type { KernelRecord } from './core/kernel_record.js';
@@ -129,7 +129,9 @@ export { InputError, UnavailableError } from './core/errors.js';
 /**
  * Loads a bundled preset by name (`'gpt2-xl'`, see {@link listPresets}) or a JSON file by path (a
  * flopledger config, or a Hugging Face `config.json`), then applies `overrides`. A string with a
- * path separator or ending in `.json` is a path. Throws {@link InputError}.
+ * path separator or ending in `.json` is a path. Throws {@link InputError}; a problem an override
+ * causes names the fields it set (`"gpt2-xl with d_model=1010: ..."`), or as an optional
+ * {@link OverrideSpelling} quotes them (the CLI quotes its flags).
  */
 export const loadModelConfig = loadModelConfigImpl;
 

@@ -409,7 +409,7 @@ describe('overrides', () => {
       'gpt2-xl',
       { d_model: 1010 },
       // 1010 = 2*5*101: even head dims come from 1, 5, 101, 505 heads; nearest to 25 are 5 and 101.
-      'gpt2-xl with --d-model 1010: d_model (1010) must be divisible by num_heads (25); choose num_heads that divides ' +
+      'gpt2-xl with d_model=1010: d_model (1010) must be divisible by num_heads (25); choose num_heads that divides ' +
         'd_model into an even head dim, e.g. 5 or 101, or make d_model a multiple of 2 * num_heads = 50, e.g. 1000 or 1050',
     ],
     [
@@ -417,36 +417,36 @@ describe('overrides', () => {
       'gpt2-small',
       { num_heads: 7 },
       // 768 = 2^8 * 3: 6 and 8 heads give widths 128 and 96.
-      'gpt2-small with --heads 7: d_model (768) must be divisible by num_heads (7); choose num_heads that divides ' +
+      'gpt2-small with num_heads=7: d_model (768) must be divisible by num_heads (7); choose num_heads that divides ' +
         'd_model into an even head dim, e.g. 6 or 8, or make d_model a multiple of 2 * num_heads = 14, e.g. 756 or 770',
     ],
     [
       'zero layers',
       'gpt2-small',
       { num_layers: 0, context_length: 2048 },
-      'gpt2-small with --ctx 2048 --layers 0: num_layers (0) must be a positive integer; fix: use a value of at least 1, e.g. 12',
+      'gpt2-small with context_length=2048, num_layers=0: num_layers (0) must be a positive integer; fix: use a value of at least 1, e.g. 12',
     ],
     [
       'd_ff given twice',
       'gpt2-xl',
       { d_ff: 3000, d_ff_rule: 'swiglu' },
-      '--d-ff 3000 and --d-ff-rule swiglu both set d_ff; give only one',
+      'd_ff=3000 and d_ff_rule=swiglu both set d_ff; give only one',
     ],
     [
       'an unknown d_ff rule',
       'gpt2-xl',
       { d_ff_rule: 'foo' as 'swiglu' },
-      '--d-ff-rule: "foo" is not a d_ff rule; use given (d_ff as configured) or swiglu (8/3 * d_model rounded up to a multiple of 64)',
+      'd_ff_rule: "foo" is not a d_ff rule; use d_ff_rule=given (d_ff as configured) or d_ff_rule=swiglu (8/3 * d_model rounded up to a multiple of 64)',
     ],
   ];
-  it.each(badOverrides)('reject %s, naming the flags', (_, model, overrides, expected) => {
+  it.each(badOverrides)('reject %s, naming the fields', (_, model, overrides, expected) => {
     expect(inputError(() => loadModelConfig(model, overrides)).message).toBe(expected);
   });
 
   it('on a file cite the path as the user gave it', () => {
     const path = writeConfig(JSON.stringify(tinyWith({})));
     expect(inputError(() => loadModelConfig(path, { num_heads: 3 })).message).toBe(
-      `${path} with --heads 3: d_model (64) must be divisible by num_heads (3); choose num_heads that divides d_model ` +
+      `${path} with num_heads=3: d_model (64) must be divisible by num_heads (3); choose num_heads that divides d_model ` +
         'into an even head dim, e.g. 2 or 4, or make d_model a multiple of 2 * num_heads = 6, e.g. 60 or 66',
     );
   });

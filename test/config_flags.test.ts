@@ -89,21 +89,21 @@ describe('resolveRunShape', () => {
 
   it('refuses a sequence longer than the context and says how to raise it', () => {
     expect(inputError(() => resolveRunShape(xl, { seq: 16384 })).message).toBe(
-      '--seq 16384 is longer than the context length of gpt2-xl (1024); add --ctx 16384 to raise the context length, ' +
-        'or use --seq 1024 or less',
+      'seq=16384 is longer than the context length of gpt2-xl (1024); set context_length=16384 to raise it, ' +
+        'or use seq=1024 or less',
     );
     const long = loadModelConfig('gpt2-xl', { context_length: 16384 });
     expect(resolveRunShape(long, { seq: 16384 })).toEqual({ batch: 1, seq: 16384 });
     expect(resolveRunShape(long, {})).toEqual({ batch: 1, seq: 16384 });
     expect(inputError(() => resolveRunShape(long, { seq: 20000 })).message).toMatch(
-      /^--seq 20000 is longer than the context length of gpt2-xl with ctx=16384 \(16384\); add --ctx 20000/,
+      /^seq=20000 is longer than the context length of gpt2-xl with ctx=16384 \(16384\); set context_length=20000/,
     );
   });
 
   it('reports a bad batch and a bad seq together', () => {
     expect(inputError(() => resolveRunShape(xl, { batch: 0, seq: 1.5 })).problems).toEqual([
-      '--batch: 0 is not a positive integer; use e.g. --batch 8',
-      '--seq: 1.5 is not a positive integer; use e.g. --seq 1024',
+      'batch: 0 is not a positive integer; use e.g. batch=8',
+      'seq: 1.5 is not a positive integer; use e.g. seq=1024',
     ]);
   });
 });

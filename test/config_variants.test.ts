@@ -295,20 +295,20 @@ describe('override flags for the variants', () => {
     expect(architectureOf(config).num_kv_heads).toBe(16);
   });
 
-  it("keep a grouped-query preset's kv heads, and name the flags when the new head count breaks them", () => {
+  it("keep a grouped-query preset's kv heads, and name the fields when the new head count breaks them", () => {
     expect(loadModelConfig('llama-3-8b', { num_heads: 64 })).toMatchObject({
       num_heads: 64,
       num_kv_heads: 8,
       variant: 'heads=64',
     });
     expect(inputError(() => loadModelConfig('llama-3-8b', { num_heads: 16, num_kv_heads: 3 })).problems).toEqual([
-      'llama-3-8b with --heads 16 --kv-heads 3: num_kv_heads (3) must divide num_heads (16); e.g. 1, 2, 4, 8 or 16',
+      'llama-3-8b with num_heads=16, num_kv_heads=3: num_kv_heads (3) must divide num_heads (16); e.g. 1, 2, 4, 8 or 16',
     ]);
   });
 
-  it('name a switch turned off as --no-<flag>, and a mistyped choice with its suggestion', () => {
+  it('name a switch turned off as field=false, and a mistyped choice with its suggestion', () => {
     expect(inputError(() => loadModelConfig('gpt2-original-small', { ffn: 'gleu', bias: false })).problems).toEqual([
-      'gpt2-original-small with --ffn gleu --no-bias: ffn ("gleu") must be "swiglu", "gelu" or "geglu"; did you mean "gelu"?',
+      'gpt2-original-small with ffn=gleu, bias=false: ffn ("gleu") must be "swiglu", "gelu" or "geglu"; did you mean "gelu"?',
     ]);
     expect(loadModelConfig('gpt2-original-small', { bias: false, tie_embeddings: false }).variant).toBe(
       'tie_embeddings=false, bias=false',
@@ -362,7 +362,7 @@ describe('override flags for the variants', () => {
   it('allow an odd head width once --positions learned drops RoPE', () => {
     // tiny is d 64: 64 heads give width 1, which RoPE cannot rotate.
     expect(inputError(() => loadModelConfig('tiny', { num_heads: 64 })).problems[0]).toMatch(
-      /^tiny with --heads 64: head dim .* must be even/,
+      /^tiny with num_heads=64: head dim .* must be even/,
     );
     expect(loadModelConfig('tiny', { num_heads: 64, positions: 'learned' }).variant).toBe(
       'heads=64, positions=learned',
@@ -413,6 +413,17 @@ describe('the variant flags on the command line', () => {
       '--kv-heads that do not divide',
       ['--kv-heads', '5'],
       'gpt2-small with --kv-heads 5: num_kv_heads (5) must divide num_heads (12); e.g. 1, 2, 3, 4, 6 or 12',
+    ],
+    [
+      // The config layer names fields (num_heads=12, bias=false); the command line quotes the flags typed.
+      'a switch turned off, quoted as --no-<flag>',
+      ['--kv-heads', '5', '--no-bias'],
+      'gpt2-small with --kv-heads 5 --no-bias: num_kv_heads (5) must divide num_heads (12); e.g. 1, 2, 3, 4, 6 or 12',
+    ],
+    [
+      'd_ff set twice',
+      ['--d-ff', '3000', '--d-ff-rule', 'swiglu'],
+      '--d-ff 3000 and --d-ff-rule swiglu both set d_ff; give only one',
     ],
     [
       '--kv-heads not a number',

@@ -80,7 +80,7 @@ describe('window and window_layers in a flopledger config', () => {
     ]);
     const list = parse({ window: 8, window_layers: [1, 3] });
     expect(inputError(() => applyOverrides(list, { num_layers: 2 })).problems).toEqual([
-      'x with --layers 2: window_layers ([1, 3]) names layer 3, but the model has 2 layers (num_layers), ' +
+      'x with num_layers=2: window_layers ([1, 3]) names layer 3, but the model has 2 layers (num_layers), ' +
         'numbered 0 to 1; fix: [1]',
     ]);
   });

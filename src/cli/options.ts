@@ -13,6 +13,7 @@ import {
   loadModelConfig,
   loadModelConfigFile,
   type ConfigOverrides,
+  type OverrideSpelling,
 } from '../config/index.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { InputError } from '../core/errors.js';
@@ -115,27 +116,61 @@ function requireOneModel(command: Command): void {
   }
 }
 
+/** The flag that sets each config override (a false switch reads --no-<flag>). */
+const OVERRIDE_FLAGS: Readonly<Record<keyof ConfigOverrides, string>> = {
+  context_length: '--ctx',
+  num_layers: '--layers',
+  d_model: '--d-model',
+  num_heads: '--heads',
+  d_ff: '--d-ff',
+  vocab_size: '--vocab',
+  d_ff_rule: '--d-ff-rule',
+  num_kv_heads: '--kv-heads',
+  tie_embeddings: '--tie-embeddings',
+  ffn: '--ffn',
+  norm: '--norm',
+  positions: '--positions',
+  bias: '--bias',
+  vocab_multiple: '--vocab-multiple',
+};
+
+/**
+ * The config layer names the fields an override changed ("d_model=1000"); on the command line
+ * its messages quote the flags instead ("gpt2-xl with --d-model 1000 --no-bias: ..."), so the
+ * user reads what they typed and a fix they can type.
+ */
+const FLAG_SPELLING: OverrideSpelling = {
+  name: (key) => OVERRIDE_FLAGS[key],
+  setting: (key, value) => {
+    const flag = OVERRIDE_FLAGS[key];
+    if (typeof value === 'boolean') return value ? flag : flag.replace(/^--/, '--no-');
+    return `${flag} ${String(value)}`;
+  },
+  separator: ' ',
+};
+
 /** The override flags as config overrides; a bad value is refused here, in flag syntax, before the config sees it. */
 function modelOverrides(options: ModelOverrideOptions): ConfigOverrides {
+  const flags = OVERRIDE_FLAGS;
   const integer = (raw: string | undefined, flag: string) =>
     raw === undefined ? undefined : parsePositiveInteger(raw, flag);
   const choice = <T extends string>(raw: string | undefined, flag: string, choices: Choices<T>) =>
     raw === undefined ? undefined : parseChoice(raw, flag, choices);
   const overrides: ConfigOverrides = {
-    context_length: integer(options.ctx, '--ctx'),
-    num_layers: integer(options.layers, '--layers'),
-    d_model: integer(options.dModel, '--d-model'),
-    num_heads: integer(options.heads, '--heads'),
-    d_ff: integer(options.dFf, '--d-ff'),
-    vocab_size: integer(options.vocab, '--vocab'),
-    d_ff_rule: choice(options.dFfRule, '--d-ff-rule', D_FF_RULE_CHOICES),
-    num_kv_heads: integer(options.kvHeads, '--kv-heads'),
+    context_length: integer(options.ctx, flags.context_length),
+    num_layers: integer(options.layers, flags.num_layers),
+    d_model: integer(options.dModel, flags.d_model),
+    num_heads: integer(options.heads, flags.num_heads),
+    d_ff: integer(options.dFf, flags.d_ff),
+    vocab_size: integer(options.vocab, flags.vocab_size),
+    d_ff_rule: choice(options.dFfRule, flags.d_ff_rule, D_FF_RULE_CHOICES),
+    num_kv_heads: integer(options.kvHeads, flags.num_kv_heads),
     tie_embeddings: options.tieEmbeddings,
-    ffn: choice(options.ffn, '--ffn', FFN_CHOICES),
-    norm: choice(options.norm, '--norm', NORM_CHOICES),
-    positions: choice(options.positions, '--positions', POSITION_CHOICES),
+    ffn: choice(options.ffn, flags.ffn, FFN_CHOICES),
+    norm: choice(options.norm, flags.norm, NORM_CHOICES),
+    positions: choice(options.positions, flags.positions, POSITION_CHOICES),
     bias: options.bias,
-    vocab_multiple: integer(options.vocabMultiple, '--vocab-multiple'),
+    vocab_multiple: integer(options.vocabMultiple, flags.vocab_multiple),
   };
   return Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
 }
@@ -152,8 +187,8 @@ export function loadModel(
 ): ModelConfig {
   const overrides = modelOverrides(options);
   let config: ModelConfig;
-  if (nameOrPath !== undefined) config = loadModelConfig(nameOrPath, overrides);
-  else if (options.config !== undefined) config = loadModelConfigFile(options.config, overrides);
+  if (nameOrPath !== undefined) config = loadModelConfig(nameOrPath, overrides, FLAG_SPELLING);
+  else if (options.config !== undefined) config = loadModelConfigFile(options.config, overrides, FLAG_SPELLING);
   else throw new InputError('no model given: name a preset or a JSON config path, or pass --config <path>');
   for (const note of config.notes ?? []) say(context, `note: ${note}`);
   return config;
@@ -249,7 +284,12 @@ function fitContext(config: ModelConfig, seq: number, context: CommandContext): 
     `note: --seq ${seq} is past ${config.name}'s context_length ${config.context_length}; ` +
       `counted with the context raised to ${seq} (as --ctx ${seq})`,
   );
-  return applyOverrides(config, { context_length: seq });
+  return raiseContext(config, seq);
+}
+
+/** `config` with its context raised to `tokens`, as --ctx would; a refusal quotes --ctx. */
+export function raiseContext(config: ModelConfig, tokens: number): ModelConfig {
+  return applyOverrides(config, { context_length: tokens }, config.name, FLAG_SPELLING);
 }
 
 /** The refusal half of fitContext, for a command (sweep) whose report itself says how each context was raised. */

@@ -12,7 +12,7 @@ export type {
 } from './model_config.js';
 export { listPresets } from './presets.js';
 export { loadModelConfig, loadModelConfigFile, applyOverrides, isConfigPath } from './load_model_config.js';
-export type { ConfigOverrides } from './load_model_config.js';
+export type { ConfigOverrides, OverrideSpelling } from './load_model_config.js';
 export { parseModelConfig } from './parse_model_config.js';
 export type { ConfigKey } from './config_fields.js';
 export { parseHuggingFaceConfig } from './hf_config.js';

@@ -1,7 +1,8 @@
 /**
  * From what the user typed (a preset name or a file path, plus override flags) to one validated
  * ModelConfig. Overrides are applied after loading and the result is validated again, citing the
- * flags ("gpt2-xl with --d-model 1000: ...") so the user sees which change broke it.
+ * overrides ("gpt2-xl with d_model=1000: ...") so the user sees which change broke it. This layer
+ * knows fields, not flags: the CLI passes an OverrideSpelling that quotes the flags it parsed.
  */
 import { basename, dirname } from 'node:path';
 import { InputError } from '../core/errors.js';
@@ -34,7 +35,7 @@ export interface ConfigOverrides {
   num_heads?: number;
   d_ff?: number;
   vocab_size?: number;
-  /** 'given': d_ff as loaded (or --d-ff); 'swiglu': d_ff = swigluDff(final d_model). */
+  /** 'given': d_ff as loaded (or as overridden); 'swiglu': d_ff = swigluDff(final d_model). */
   d_ff_rule?: 'given' | 'swiglu';
   num_kv_heads?: number;
   tie_embeddings?: boolean;
@@ -60,25 +61,27 @@ const OVERRIDABLE_ARCHITECTURE_KEYS = [
   'vocab_multiple',
 ] as const satisfies readonly ArchitectureKey[];
 type OverridableArchitectureKey = (typeof OVERRIDABLE_ARCHITECTURE_KEYS)[number];
-/** The keys --bias and --no-bias set together: the shorthand replaces what the base said of each. */
+/** The keys the bias override sets together: the shorthand replaces what the base said of each. */
 const BIAS_KEYS = ['qkv_bias', 'output_bias', 'mlp_bias'] as const satisfies readonly ArchitectureKey[];
 
-/** The CLI flag that sets each override; messages name these (a false switch reads --no-<flag>). */
-const OVERRIDE_FLAGS: Readonly<Record<keyof ConfigOverrides, string>> = {
-  context_length: '--ctx',
-  num_layers: '--layers',
-  d_model: '--d-model',
-  num_heads: '--heads',
-  d_ff: '--d-ff',
-  vocab_size: '--vocab',
-  d_ff_rule: '--d-ff-rule',
-  num_kv_heads: '--kv-heads',
-  tie_embeddings: '--tie-embeddings',
-  ffn: '--ffn',
-  norm: '--norm',
-  positions: '--positions',
-  bias: '--bias',
-  vocab_multiple: '--vocab-multiple',
+/**
+ * How messages quote the overrides asked for. By default they name fields ("d_model=1000",
+ * "bias=false"); the CLI passes one that spells the flags the user typed ("--d-model 1000",
+ * "--no-bias"), so a message shows what was typed and its fix is valid syntax there.
+ */
+export interface OverrideSpelling {
+  /** The override alone: "d_ff_rule", or "--d-ff-rule". */
+  name(key: keyof ConfigOverrides): string;
+  /** The override set to `value`: "num_heads=16", or "--heads 16". */
+  setting(key: keyof ConfigOverrides, value: unknown): string;
+  /** Between settings listed together: ", " between fields, " " between flags as on a command line. */
+  readonly separator: string;
+}
+
+const FIELD_SPELLING: OverrideSpelling = {
+  name: (key) => key,
+  setting: (key, value) => `${key}=${String(value)}`,
+  separator: ', ',
 };
 
 /** Short labels for a variant description, e.g. "ctx=16384, d_ff=4288 (swiglu), kv_heads=8". */
@@ -106,17 +109,25 @@ export function isConfigPath(nameOrPath: string): boolean {
 }
 
 /** Load a preset by name or a JSON config file by path, then apply `overrides`. Throws InputError. */
-export function loadModelConfig(nameOrPath: string, overrides: ConfigOverrides = {}): ModelConfig {
+export function loadModelConfig(
+  nameOrPath: string,
+  overrides: ConfigOverrides = {},
+  spelling: OverrideSpelling = FIELD_SPELLING,
+): ModelConfig {
   const base = isConfigPath(nameOrPath) ? loadFromPath(nameOrPath) : loadFromPresetName(nameOrPath);
-  return applyOverrides(base, overrides, nameOrPath);
+  return applyOverrides(base, overrides, nameOrPath, spelling);
 }
 
 /**
  * Load the JSON file at `filePath` (a flopledger config or a Hugging Face config.json), whatever
- * its name looks like, then apply `overrides`: what --config reads. Throws InputError.
+ * its name looks like, then apply `overrides`. Throws InputError.
  */
-export function loadModelConfigFile(filePath: string, overrides: ConfigOverrides = {}): ModelConfig {
-  return applyOverrides(loadFromPath(filePath), overrides, filePath);
+export function loadModelConfigFile(
+  filePath: string,
+  overrides: ConfigOverrides = {},
+  spelling: OverrideSpelling = FIELD_SPELLING,
+): ModelConfig {
+  return applyOverrides(loadFromPath(filePath), overrides, filePath, spelling);
 }
 
 function loadFromPath(filePath: string): ModelConfig {
@@ -147,22 +158,30 @@ function loadFromPresetName(name: string): ModelConfig {
 
 /**
  * `base` with `overrides` applied and validated again. `label` is how the user named the base
- * (defaults to its name). Returns `base` itself when nothing is overridden; otherwise the result
- * keeps `base`'s name, source and notes and describes what changed in `variant`.
+ * (defaults to its name); `spelling` how messages quote the overrides. Returns `base` itself when
+ * nothing is overridden; otherwise the result keeps `base`'s name, source and notes and describes
+ * what changed in `variant`.
  */
-export function applyOverrides(base: ModelConfig, overrides: ConfigOverrides, label: string = base.name): ModelConfig {
+export function applyOverrides(
+  base: ModelConfig,
+  overrides: ConfigOverrides,
+  label: string = base.name,
+  spelling: OverrideSpelling = FIELD_SPELLING,
+): ModelConfig {
   const rule: unknown = overrides.d_ff_rule;
   if (rule !== undefined && !(D_FF_RULES as readonly unknown[]).includes(rule)) {
     const problem =
-      `${OVERRIDE_FLAGS.d_ff_rule}: ${showValue(rule)} is not a d_ff rule; use given (d_ff as configured) ` +
-      'or swiglu (8/3 * d_model rounded up to a multiple of 64)';
+      `${spelling.name('d_ff_rule')}: ${showValue(rule)} is not a d_ff rule; ` +
+      `use ${spelling.setting('d_ff_rule', 'given')} (d_ff as configured) ` +
+      `or ${spelling.setting('d_ff_rule', 'swiglu')} (8/3 * d_model rounded up to a multiple of 64)`;
     const field = { field: 'd_ff_rule', key: 'd_ff_rule', value: rule, expected: 'a d_ff rule', allowed: D_FF_RULES };
     throw new InputError(problem, { fields: [{ problem, ...field }] });
   }
   const swiglu = rule === 'swiglu';
   if (swiglu && overrides.d_ff !== undefined) {
     throw new InputError(
-      `${OVERRIDE_FLAGS.d_ff} ${overrides.d_ff} and ${OVERRIDE_FLAGS.d_ff_rule} swiglu both set d_ff; give only one`,
+      `${spelling.setting('d_ff', overrides.d_ff)} and ${spelling.setting('d_ff_rule', 'swiglu')} both set d_ff; ` +
+        'give only one',
     );
   }
   const dimensions = MODEL_CONFIG_KEYS.filter((key) => overrides[key] !== undefined);
@@ -186,9 +205,9 @@ export function applyOverrides(base: ModelConfig, overrides: ConfigOverrides, la
   if (swiglu && typeof dModel === 'number' && Number.isSafeInteger(dModel) && dModel > 0)
     merged['d_ff'] = swigluDff(dModel);
 
-  const flags = [...dimensions, ...architecture].map((key) => flagText(key, overrides[key]));
-  if (swiglu) flags.push(`${OVERRIDE_FLAGS.d_ff_rule} swiglu`);
-  const config = parseModelConfig(merged, `${label} with ${flags.join(' ')}`, base.name);
+  const settings = [...dimensions, ...architecture].map((key) => spelling.setting(key, overrides[key]));
+  if (swiglu) settings.push(spelling.setting('d_ff_rule', 'swiglu'));
+  const config = parseModelConfig(merged, `${label} with ${settings.join(spelling.separator)}`, base.name);
 
   const dimensionChanges = MODEL_CONFIG_KEYS.filter((key) => config[key] !== base[key]).map((key) => {
     const change = `${VARIANT_LABELS[key]}=${config[key]}`;
@@ -209,11 +228,4 @@ export function applyOverrides(base: ModelConfig, overrides: ConfigOverrides, la
     ...(changes.length > 0 ? { variant: changes.join(', ') } : {}),
     ...(base.notes !== undefined ? { notes: base.notes } : {}),
   });
-}
-
-/** "--heads 16", "--ffn gelu", "--no-bias". */
-function flagText(key: keyof ConfigOverrides, value: unknown): string {
-  const flag = OVERRIDE_FLAGS[key];
-  if (typeof value === 'boolean') return value ? flag : flag.replace(/^--/, '--no-');
-  return `${flag} ${String(value)}`;
 }

@@ -71,7 +71,7 @@ const configFileSchema = z.strictObject({
 /**
  * Validate `value` (parsed JSON) as a model config. `source` prefixes every message and is kept
  * as the user wrote it (a relative path stays relative; a preset reads "models/gpt2-xl.json"; a
- * config with overrides reads "gpt2-xl with --d-model 1000"). `names` spells the keys in
+ * config with overrides reads "gpt2-xl with d_model=1000", or as the CLI spells them). `names` spells the keys in
  * messages when the object was translated from another format. Throws InputError listing every problem.
  */
 export function parseModelConfig(

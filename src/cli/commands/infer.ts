@@ -1,5 +1,5 @@
 import { inferenceEstimate, type InferenceDtype } from '../../analytic/inference/index.js';
-import { applyOverrides, architectureOf, type ModelConfig } from '../../config/index.js';
+import { architectureOf, type ModelConfig } from '../../config/index.js';
 import { InputError } from '../../core/errors.js';
 import { inferReport, type Given } from '../../views/infer_report.js';
 import { exampleHelp, type CommandContext, type RegisterCommand } from '../command_context.js';
@@ -12,6 +12,7 @@ import {
   depthOf,
   loadModel,
   MODEL_ARGUMENT_HELP,
+  raiseContext,
   writeReport,
   type DepthOptions,
   type FormatOptions,
@@ -91,7 +92,7 @@ function fitPositions(config: ModelConfig, prompt: number, generate: number, con
     `${ERROR_PREFIX}note: ${typed} needs ${needed} positions, past ${config.name}'s context_length ${ctx}; ` +
       `counted with the context raised to ${needed} (as --ctx ${needed})\n`,
   );
-  return applyOverrides(config, { context_length: needed });
+  return raiseContext(config, needed);
 }
 
 export const registerInfer: RegisterCommand = (program, context) => {
