@@ -20,9 +20,18 @@ export async function load(url, context, nextLoad) {
   if (url.includes('/node_modules/')) appendFileSync(process.env.FLOPLEDGER_TEST_LOAD_LOG, url + '\\n');
   return nextLoad(url, context);
 }`;
-const REGISTER = `import { register } from 'node:module'; register(${JSON.stringify(
-  `data:text/javascript,${encodeURIComponent(HOOKS)}`,
-)});`;
+/**
+ * Runs in the main thread before the CLI: registers the hook, and at exit adds the modules
+ * loaded through require (zod: src/config/zod.ts), which the hook does not see; the
+ * require cache is one for the process, so any base path reads it.
+ */
+const REGISTER = `import { createRequire, register } from 'node:module';
+import { appendFileSync } from 'node:fs';
+register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOKS)}`)});
+process.on('exit', () => {
+  const paths = Object.keys(createRequire('/').cache).filter((path) => path.includes('/node_modules/'));
+  if (paths.length > 0) appendFileSync(process.env.FLOPLEDGER_TEST_LOAD_LOG, paths.join('\\n') + '\\n');
+});`;
 const IMPORT_HOOKS = `data:text/javascript,${encodeURIComponent(REGISTER)}`;
 
 let main: string;
@@ -80,6 +89,25 @@ describe('start-up of the commands that do not run a model', () => {
     // The hook did run: commander parses every command line.
     expect(packages).toContain('commander');
     expect([...packages].filter((name) => HEAVY.test(name))).toEqual([]);
+  });
+
+  // zod's hundred-odd modules take about as long to load as Node takes to start (src/config/zod.ts).
+  it.each(
+    [['params', 'gpt2-xl'], ['flops', 'llama-3-8b'], ['models'], ['--version']].map(
+      (args) => [args.join(' '), args] as const,
+    ),
+  )('%s does not load zod', (_line, args) => {
+    const { status, packages } = packagesLoadedBy(args);
+    expect(status).toBe(0);
+    expect(packages).toContain('commander');
+    expect(packages).not.toContain('zod');
+  });
+
+  it('loads zod, through require, once a config needs its schema', () => {
+    // The control of the check above: an override is validated by the schema, so zod must show.
+    const { status, packages } = packagesLoadedBy(['params', 'gpt2-xl', '--layers', '2']);
+    expect(status).toBe(0);
+    expect(packages).toContain('zod');
   });
 
   it('sees TensorFlow.js when a command runs a model', () => {

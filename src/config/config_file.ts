@@ -14,7 +14,7 @@ import { isHuggingFaceConfig, parseHuggingFaceConfig } from './hf_config.js';
 import { JsonSyntaxAt, JsonTooDeep, parseJsonDocument, type DuplicateKey } from './json_document.js';
 import { describeJsonSyntaxError, lineAndColumn } from './json_syntax_error.js';
 import type { ModelConfig } from './model_config.js';
-import { listed, parseModelConfig } from './parse_model_config.js';
+import { listed, parseBundledPreset, parseModelConfig } from './parse_model_config.js';
 import { printable } from './printable.js';
 
 /** The largest config file read: 1 MiB. */
@@ -25,19 +25,19 @@ const MAX_CONFIG_DEPTH = 32;
 /**
  * Load the config at `filePath`; `source` is how messages cite it, `name` becomes the config's name.
  * `notFoundHint` completes the "file not found" message (e.g. the presets one could use instead);
- * it runs only when the file is missing.
+ * it runs only when the file is missing. `bundled` marks one of the package's own presets, read
+ * without the per-field schema (parse_model_config.ts, parseBundledPreset).
  */
 export function readConfigFile(
   filePath: string,
   source: string,
   name: string,
-  notFoundHint?: () => string,
+  options: { readonly notFoundHint?: () => string; readonly bundled?: boolean } = {},
 ): ModelConfig {
-  const value = parseConfigText(readConfigText(filePath, source, notFoundHint), source);
+  const value = parseConfigText(readConfigText(filePath, source, options.notFoundHint), source);
   // A Hugging Face config.json names its model_type; a flopledger config never has that key.
-  return isHuggingFaceConfig(value)
-    ? parseHuggingFaceConfig(value, source, name)
-    : parseModelConfig(value, source, name);
+  if (isHuggingFaceConfig(value)) return parseHuggingFaceConfig(value, source, name);
+  return options.bundled === true ? parseBundledPreset(value, source, name) : parseModelConfig(value, source, name);
 }
 
 /** The file's text, once it is known to be a regular UTF-8 text file of at most MAX_CONFIG_BYTES. */

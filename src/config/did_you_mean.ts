@@ -4,7 +4,18 @@
  * "d_model"; a real typo then costs one edit per character, and two swapped neighbours ("gleu"
  * for "gelu") count as one edit.
  */
-import levenshtein from 'fast-levenshtein';
+import { createRequire } from 'node:module';
+import type levenshteinModule from 'fast-levenshtein';
+
+/**
+ * fast-levenshtein, required the first time a name is compared: it sets up an Intl.Collator as it
+ * loads (about 10 ms), and only a mistyped name needs it.
+ */
+let levenshtein: typeof levenshteinModule | undefined;
+function editDistance(a: string, b: string): number {
+  levenshtein ??= createRequire(import.meta.url)('fast-levenshtein') as typeof levenshteinModule;
+  return levenshtein.get(a, b);
+}
 
 /**
  * The candidate closest to `input`, or undefined when none is close: at most one edit per three
@@ -24,7 +35,7 @@ export function closestMatch(
   let bestDistance = Infinity;
   for (const candidate of candidates) {
     const target = fold(candidate);
-    const distance = isAdjacentSwap(folded, target) ? 1 : levenshtein.get(folded, target);
+    const distance = isAdjacentSwap(folded, target) ? 1 : editDistance(folded, target);
     const allowed = Math.max(1, Math.floor(target.length / 3));
     if (distance <= allowed && distance < bestDistance) {
       best = candidate;

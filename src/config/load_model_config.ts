@@ -134,7 +134,7 @@ function loadFromPath(filePath: string): ModelConfig {
   const name = configName(filePath);
   const hint = (): string =>
     presetNames().includes(name) ? `or use the preset name "${name}"` : `or use a preset: ${listPresets().join(', ')}`;
-  return readConfigFile(filePath, filePath, name, hint);
+  return readConfigFile(filePath, filePath, name, { notFoundHint: hint });
 }
 
 /**

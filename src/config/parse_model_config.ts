@@ -5,7 +5,6 @@
  * collected and reported together, one line each, naming the source, the field, the value and a fix.
  * The result carries only the keys the source gave: defaults live in architectureOf alone.
  */
-import * as z from 'zod';
 import { InputError } from '../core/errors.js';
 import {
   CONFIG_FILE_KEYS,
@@ -21,6 +20,7 @@ import {
 import { headDimProblem, headSplitProblem, kvHeadsProblem } from './head_rules.js';
 import { isWholeNumberText, writtenNumber } from './json_document.js';
 import { windowProblems } from './windows.js';
+import { zod } from './zod.js';
 import {
   ARCHITECTURE_KEYS,
   FFN_KINDS,
@@ -31,42 +31,52 @@ import {
   type ModelConfig,
 } from './model_config.js';
 
-// z.int() accepts only safe integers, so 1.5, 1e300 and NaN fail here too.
-const count = z.int().positive();
+/** The per-field schema, built the first time a config is checked (zod loads then: zod.ts). */
+function configFileSchema() {
+  schema ??= buildSchema();
+  return schema;
+}
+let schema: ReturnType<typeof buildSchema> | undefined;
 
-const configFileSchema = z.strictObject({
-  vocab_size: count,
-  context_length: count,
-  num_layers: count,
-  d_model: count,
-  num_heads: count,
-  d_ff: count,
-  num_kv_heads: count.optional(),
-  head_dim: count.optional(),
-  tie_embeddings: z.boolean().optional(),
-  ffn: z.enum(FFN_KINDS).optional(),
-  norm: z.enum(NORM_KINDS).optional(),
-  positions: z.enum(POSITION_KINDS).optional(),
-  bias: z.boolean().optional(),
-  qkv_bias: z.boolean().optional(),
-  output_bias: z.boolean().optional(),
-  mlp_bias: z.boolean().optional(),
-  qk_norm: z.boolean().optional(),
-  fused_qkv: z.boolean().optional(),
-  fused_gate_up: z.boolean().optional(),
-  scale_embeddings: z.boolean().optional(),
-  zero_centered_gain: z.boolean().optional(),
-  post_norms: z.boolean().optional(),
-  // z.number() refuses Infinity and NaN.
-  attn_softcap: z.number().positive().optional(),
-  final_softcap: z.number().positive().optional(),
-  window: count.optional(),
-  // A pattern of L and G, or the sliding layers' indices; windows.ts checks either against the model.
-  window_layers: z.union([z.string(), z.array(z.int().nonnegative())]).optional(),
-  vocab_multiple: count.optional(),
-  // z.number() refuses Infinity and NaN.
-  rope_theta: z.number().positive().optional(),
-});
+function buildSchema() {
+  const z = zod();
+  // z.int() accepts only safe integers, so 1.5, 1e300 and NaN fail here too.
+  const count = z.int().positive();
+
+  return z.strictObject({
+    vocab_size: count,
+    context_length: count,
+    num_layers: count,
+    d_model: count,
+    num_heads: count,
+    d_ff: count,
+    num_kv_heads: count.optional(),
+    head_dim: count.optional(),
+    tie_embeddings: z.boolean().optional(),
+    ffn: z.enum(FFN_KINDS).optional(),
+    norm: z.enum(NORM_KINDS).optional(),
+    positions: z.enum(POSITION_KINDS).optional(),
+    bias: z.boolean().optional(),
+    qkv_bias: z.boolean().optional(),
+    output_bias: z.boolean().optional(),
+    mlp_bias: z.boolean().optional(),
+    qk_norm: z.boolean().optional(),
+    fused_qkv: z.boolean().optional(),
+    fused_gate_up: z.boolean().optional(),
+    scale_embeddings: z.boolean().optional(),
+    zero_centered_gain: z.boolean().optional(),
+    post_norms: z.boolean().optional(),
+    // z.number() refuses Infinity and NaN.
+    attn_softcap: z.number().positive().optional(),
+    final_softcap: z.number().positive().optional(),
+    window: count.optional(),
+    // A pattern of L and G, or the sliding layers' indices; windows.ts checks either against the model.
+    window_layers: z.union([z.string(), z.array(z.int().nonnegative())]).optional(),
+    vocab_multiple: count.optional(),
+    // z.number() refuses Infinity and NaN.
+    rope_theta: z.number().positive().optional(),
+  });
+}
 
 /**
  * Validate `value` (parsed JSON) as a model config. `source` prefixes every message and is kept
@@ -80,23 +90,54 @@ export function parseModelConfig(
   name: string,
   names: KeyNames = OWN_KEY_NAMES,
 ): ModelConfig {
+  const raw = configObject(value, source);
+  const result = configFileSchema().safeParse(raw);
+  return checkedConfig(raw, source, name, names, result.success ? [] : result.error.issues);
+}
+
+/**
+ * A bundled preset (models/*.json): every check of parseModelConfig except the per-field schema,
+ * so that counting a preset does not load zod (zod.ts). The presets are the package's own files:
+ * test/bundled_presets.test.ts runs each through parseModelConfig, schema included, and requires the same
+ * config from both. Throws InputError.
+ */
+export function parseBundledPreset(value: unknown, source: string, name: string): ModelConfig {
+  return checkedConfig(configObject(value, source), source, name, OWN_KEY_NAMES, []);
+}
+
+function configObject(value: unknown, source: string): Readonly<Record<string, unknown>> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InputError(
       `${source}: top-level value must be a JSON object with keys ${MODEL_CONFIG_KEYS.join(', ')}; got ${typeName(value)}`,
     );
   }
-  const raw = value as Record<string, unknown>;
-  const result = configFileSchema.safeParse(raw);
+  return value as Record<string, unknown>;
+}
+
+/** What a zod issue carries that the messages use. */
+interface SchemaIssue {
+  readonly code: string;
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  readonly keys?: readonly string[];
+}
+
+/** The config `raw` describes, once the schema's issues and the checks across fields have found nothing. */
+function checkedConfig(
+  raw: Readonly<Record<string, unknown>>,
+  source: string,
+  name: string,
+  names: KeyNames,
+  issues: readonly SchemaIssue[],
+): ModelConfig {
   const unknownKeys: string[] = [];
   const invalidFields = new Set<ConfigKey>();
   const otherProblems: string[] = [];
-  if (!result.success) {
-    for (const issue of result.error.issues) {
-      const field = issue.path[0];
-      if (issue.code === 'unrecognized_keys') unknownKeys.push(...issue.keys);
-      else if (typeof field === 'string' && isConfigKey(field)) invalidFields.add(field);
-      else otherProblems.push(`${source}: ${issue.message}`);
-    }
+  for (const issue of issues) {
+    const field = issue.path[0];
+    if (issue.code === 'unrecognized_keys') unknownKeys.push(...(issue.keys ?? []));
+    else if (typeof field === 'string' && isConfigKey(field)) invalidFields.add(field);
+    else otherProblems.push(`${source}: ${issue.message}`);
   }
   // A count written with a fraction too small for a double ("4096.00000000000000001") parses as
   // a whole number; it was not written as one, so it is refused rather than rounded.
@@ -118,12 +159,17 @@ export function parseModelConfig(
     ...otherProblems,
     ...crossFieldProblems(source, raw, invalidFields, names),
   ];
-  if (problems.length > 0 || !result.success || invalidFields.size > 0) throw new InputError(problems, { fields });
+  if (problems.length > 0 || issues.length > 0 || invalidFields.size > 0) throw new InputError(problems, { fields });
 
+  // The schema passed (or, for a bundled preset, its test did): every present key holds a value of its type.
+  const dims = raw as Readonly<Record<(typeof MODEL_CONFIG_KEYS)[number], number>>;
   const given = Object.fromEntries(
-    ARCHITECTURE_KEYS.filter((key) => result.data[key] !== undefined).map((key) => [key, result.data[key]]),
-  );
-  const dims = result.data;
+    ARCHITECTURE_KEYS.filter((key) => raw[key] !== undefined).map((key) => {
+      // A list (window_layers) is copied, so the config does not share the caller's array.
+      const value = raw[key];
+      return [key, Array.isArray(value) ? [...(value as unknown[])] : value];
+    }),
+  ) as Partial<ModelConfig>;
   return Object.freeze({
     name,
     source,

@@ -18,7 +18,7 @@ export function presetNames(): string[] {
 
 /** Load the preset `name`, which must be one of presetNames(). */
 export function loadPreset(name: string): ModelConfig {
-  return readConfigFile(join(presetsDir(), `${name}.json`), `models/${name}.json`, name);
+  return readConfigFile(join(presetsDir(), `${name}.json`), `models/${name}.json`, name, { bundled: true });
 }
 
 /** Preset names from smallest to largest: by d_model * num_layers, then by name, so the order is deterministic. */

@@ -1,4 +1,6 @@
-import { share, type MemoryRow, type ParameterSummary } from '../analytic/index.js';
+import type { MemoryRow } from '../analytic/memory.js';
+import type { ParameterSummary } from '../analytic/parameters.js';
+import { share } from '../core/exact.js';
 import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { PARAMETER_COMPONENTS, parameterComponentOf, rollUp, type ParameterComponent } from '../core/module_paths.js';
 import { formatCountSi, formatShare } from '../core/format.js';

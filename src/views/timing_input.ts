@@ -4,7 +4,7 @@
  * FLOPs travel as decimal strings because JSON numbers lose digits past 2^53.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { zod } from '../config/zod.js';
 import { InputError } from '../core/errors.js';
 import type { TimingPoint } from './charts.js';
 
@@ -15,18 +15,22 @@ export interface TimingData {
   readonly points: readonly TimingPoint[];
 }
 
-const timingSchema = z.object({
-  backend: z.string().min(1, 'must name the backend the times were measured on'),
-  points: z
-    .array(
-      z.object({
-        label: z.string().min(1, 'must not be empty'),
-        flops: z.string().regex(/^[0-9]+$/, 'must be a decimal string of digits, e.g. "4513336524800"'),
-        median_ms: z.number().positive('must be a positive number of milliseconds'),
-      }),
-    )
-    .min(1, 'must hold at least one measured point'),
-});
+/** Built when a file is read (zod loads then: config/zod.ts). */
+function timingSchema() {
+  const z = zod();
+  return z.object({
+    backend: z.string().min(1, 'must name the backend the times were measured on'),
+    points: z
+      .array(
+        z.object({
+          label: z.string().min(1, 'must not be empty'),
+          flops: z.string().regex(/^[0-9]+$/, 'must be a decimal string of digits, e.g. "4513336524800"'),
+          median_ms: z.number().positive('must be a positive number of milliseconds'),
+        }),
+      )
+      .min(1, 'must hold at least one measured point'),
+  });
+}
 
 /**
  * Parsed and validated; every problem is one line starting with `label` (how messages name the
@@ -40,7 +44,7 @@ export function parseTimingData(text: string, source: string, label: string = so
     const reason = error instanceof Error ? error.message : String(error);
     throw new InputError(`${label}: not valid JSON (${reason}); write it with the timing command's JSON output`);
   }
-  const parsed = timingSchema.safeParse(json);
+  const parsed = timingSchema().safeParse(json);
   if (!parsed.success) {
     throw new InputError(
       parsed.error.issues.map((issue) => {

@@ -1,4 +1,6 @@
-import { parameterMemory, summarizeParameters } from '../../analytic/index.js';
+// The modules themselves, not the analytic barrel: a count should load only what it uses (start-up, README).
+import { parameterMemory } from '../../analytic/memory.js';
+import { summarizeParameters } from '../../analytic/parameters.js';
 import { paramsReport } from '../../views/params_report.js';
 import { exampleHelp, type RegisterCommand } from '../command_context.js';
 import {
