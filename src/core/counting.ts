@@ -6,7 +6,7 @@
  *   FLOPs and MACs may both be shown, never mixed in one total.
  * - Causal attention is counted in full (the kernels compute every T x T score); the
  *   "useful" causal triangle T(T+1)/2 is a labelled alternative, never substituted silently.
- * - Every count is an exact bigint; formatting happens only at the edge (src/report).
+ * - Every count is an exact bigint; formatting happens only at the edge (src/views and src/render).
  */
 
 /** FLOPs of one matmul with `batch` broadcast batch elements of [m, k] @ [k, n]. */
