@@ -68,10 +68,54 @@ export interface AttentionHeads {
   keyValue: number;
 }
 
+/** One layer's cached keys and values: (B, Hkv, C, dk) each, C consecutive positions. */
+export interface CachedKeys {
+  readonly k: tf.Tensor4D;
+  readonly v: tf.Tensor4D;
+}
+
+/**
+ * One layer's KV cache as one call of attention sees it: `start` (P) positions come before the
+ * call's tokens, `past` holds the last of them (undefined for a prefill, which starts at 0), and
+ * attention sets `present` to what the cache holds after the call, kept out of the caller's tidy.
+ */
+export interface AttentionCacheSlot {
+  readonly start: number;
+  readonly past: CachedKeys | undefined;
+  present?: CachedKeys;
+}
+
 /** The modules attention is built from, replaceable one at a time (see ModelParts). */
 export interface AttentionParts extends CausalSoftmaxParts {
   linear: (x: tf.Tensor3D, weight: tf.Tensor2D, bias?: tf.Tensor1D) => tf.Tensor3D;
   rope: (x: tf.Tensor4D, tables: RopeTables) => tf.Tensor4D;
+  /**
+   * The keys and values the new queries attend over: the cached ones a window still reaches,
+   * then the fresh ones (B, Hkv, N, dk); the fresh ones alone for a prefill.
+   */
+  extendCache: (past: CachedKeys | undefined, fresh: CachedKeys, window: number | undefined) => CachedKeys;
+}
+
+/** The last `count` positions of a cached (B, heads, C, dk) tensor: (B, heads, min(C, count), dk). */
+function lastPositions(x: tf.Tensor4D, count: number): tf.Tensor4D {
+  const [B, heads, C, dk] = x.shape;
+  return C <= count ? x : tf.slice(x, [0, 0, C - count, 0], [B, heads, count, dk]);
+}
+
+/**
+ * The cache with the fresh keys and values appended. With a window w the newest query keeps
+ * itself and the w - 1 positions before it, so only the last w - 1 cached positions are
+ * attended (src/analytic/inference/decode.ts counts min(P, w - 1) + N keys).
+ */
+function extendCache(past: CachedKeys | undefined, fresh: CachedKeys, window: number | undefined): CachedKeys {
+  if (past === undefined) return fresh;
+  const reach = window === undefined ? Infinity : window - 1;
+  const [k, v] = [lastPositions(past.k, reach), lastPositions(past.v, reach)];
+  if (k.shape[2] === 0) return fresh;
+  return {
+    k: tf.concat([k, fresh.k], 2), // (B, Hkv, C + N, dk)
+    v: tf.concat([v, fresh.v], 2), // (B, Hkv, C + N, dk)
+  };
 }
 
 export const defaultAttentionParts: AttentionParts = {
@@ -80,6 +124,7 @@ export const defaultAttentionParts: AttentionParts = {
   scores: causalScores,
   softmax: softmaxOverKeys,
   softcap: softcapScores,
+  extendCache,
 };
 
 /** What one layer's attention core needs besides q, k and v: which keys it keeps, and how it is computed. */
@@ -153,9 +198,76 @@ export function attentionCore(
 }
 
 /**
- * Self-attention of x (B, T, d). `rope` holds the rotary tables for T positions, or is undefined
- * when the model adds learned positions to its embeddings instead. `headNorm` is the model's norm
- * for the q and k norms, when the weights have them.
+ * The attention core of a decode step: q (B, H, N, dk) at positions queryStart.. against k and v
+ * (B, Hkv, C, dk) at positions keyStart.., C >= N, the new tokens' keys last. The N x C block is
+ * computed densely, as the formulas count a decode step, and masked only where it removes a
+ * pair: among the new queries (N > 1) or past a window.
+ */
+function cachedAttentionCore(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  parts: CausalSoftmaxParts,
+  core: AttentionCoreSpec,
+  queryStart: number,
+  keyStart: number,
+): tf.Tensor4D {
+  const [B, H, N, dk] = q.shape;
+  const [, Hkv, C] = k.shape;
+  tf.util.assert(
+    Hkv > 0 && H % Hkv === 0 && tf.util.arraysEqual(k.shape, v.shape) && k.shape[0] === B && k.shape[3] === dk,
+    () => `attn: q has shape [${q.shape}], k [${k.shape}] and v [${v.shape}]: k and v need a head count dividing q's`,
+  );
+  tf.util.assert(
+    C >= N && keyStart + C === queryStart + N,
+    () => `attn: ${N} new queries at position ${queryStart} cannot attend over ${C} keys from position ${keyStart}`,
+  );
+  const { window } = core;
+  const masked = N > 1 || (window !== undefined && keyStart < queryStart - window + 1);
+  const G = H / Hkv;
+  const grouped = tf.reshape<tf.Rank.R4>(q, [B, Hkv, G * N, dk]); // (B, Hkv, G*N, dk): row g*N + n is head j*G + g
+  const block = { queryStart, queries: N, keyStart, window, masked };
+  const probabilities = causalSoftmax(grouped, k, parts, block, core.softcap); // (B, Hkv, G*N, C)
+  const weighted = scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, Hkv, G*N, dk)
+  return tf.reshape<tf.Rank.R4>(weighted, [B, H, N, dk]); // (B, H, N, dk)
+}
+
+/**
+ * The attention core with a KV cache: a prefill (no past) runs the forward core over its T
+ * positions; a decode step attends over the cache extended by its own keys. Either way the cache
+ * then keeps what the next step needs, at most `window` positions on a sliding layer, in `slot`.
+ */
+function coreWithCache(
+  q: tf.Tensor4D,
+  fresh: CachedKeys,
+  parts: AttentionParts,
+  core: AttentionCoreSpec,
+  slot: AttentionCacheSlot,
+): tf.Tensor4D {
+  tf.util.assert(
+    slot.past !== undefined || slot.start === 0,
+    () => `attn: a step at position ${slot.start} needs the cache of the positions before it`,
+  );
+  const attended = scope('kv_cache', () => parts.extendCache(slot.past, fresh, core.window));
+  const N = q.shape[2];
+  const C = attended.k.shape[2];
+  const weighted =
+    slot.past === undefined
+      ? attentionCore(q, attended.k, attended.v, parts, core) // (B, H, T, dk)
+      : cachedAttentionCore(q, attended.k, attended.v, parts, core, slot.start, slot.start + N - C); // (B, H, N, dk)
+  const kept = core.window ?? Infinity;
+  slot.present = scope('kv_cache', () => ({
+    k: tf.keep(lastPositions(attended.k, kept)), // (B, Hkv, min(C, w), dk)
+    v: tf.keep(lastPositions(attended.v, kept)), // (B, Hkv, min(C, w), dk)
+  }));
+  return weighted;
+}
+
+/**
+ * Self-attention of x (B, T, d). `rope` holds the rotary tables for the T positions, or is
+ * undefined when the model adds learned positions to its embeddings instead. `headNorm` is the
+ * model's norm for the q and k norms, when the weights have them. With a `cache` slot the keys
+ * and values are cached (a prefill) or the queries attend over the cache too (a decode step).
  */
 export function attention(
   x: tf.Tensor3D,
@@ -165,13 +277,17 @@ export function attention(
   parts: AttentionParts = defaultAttentionParts,
   core: AttentionCoreSpec = DENSE_CAUSAL_CORE,
   headNorm?: HeadNorm,
+  cache?: AttentionCacheSlot,
 ): tf.Tensor3D {
   const [q, k, v] = projectQkv(x, weights, heads, parts); // (B, T, dq), (B, T, dkv), (B, T, dkv)
   const [qHeads, kHeads] = normHeads(splitHeads(q, heads.query), splitHeads(k, heads.keyValue), weights, headNorm); // (B, H, T, dk), (B, Hkv, T, dk)
   const vHeads = splitHeads(v, heads.keyValue); // (B, Hkv, T, dk)
   const [qPositioned, kPositioned] =
     rope === undefined ? [qHeads, kHeads] : scope('rope', () => [parts.rope(qHeads, rope), parts.rope(kHeads, rope)]);
-  const weighted = attentionCore(qPositioned, kPositioned, vHeads, parts, core); // (B, H, T, dk)
+  const weighted =
+    cache === undefined
+      ? attentionCore(qPositioned, kPositioned, vHeads, parts, core) // (B, H, T, dk)
+      : coreWithCache(qPositioned, { k: kPositioned, v: vHeads }, parts, core, cache); // (B, H, T, dk)
   const merged = mergeHeads(weighted); // (B, T, dq)
   return scope('output_proj', () => parts.linear(merged, weights.output_proj, weights.output_proj_bias)); // (B, T, d)
 }

@@ -18,3 +18,6 @@ export type { GateActivation } from './gated_ffn.js';
 export { gelu } from './gelu_mlp.js';
 export { addLearnedPositions } from './learned_positions.js';
 export { tiedLogits } from './tied_logits.js';
+export { prefill, decodeStep, disposeCache, cacheTensorBytes } from './generation.js';
+export type { KvCache, CachedLogits } from './generation.js';
+export type { CachedKeys } from './attention.js';

@@ -27,32 +27,38 @@ export interface RopeTables {
 }
 
 /**
- * The angle tables for positions 0..seq-1, computed in float64 on the host and uploaded as
+ * The angle tables for positions start..start+seq-1 (a decode step's new tokens start at the
+ * cached length, not at 0), computed in float64 on the host and uploaded as
  * constants: no kernels run, so nothing here shows up in a trace, and the angles are exact
  * before the cast to float32 (t * inverse frequency in float32 is off by ~1e-3 rad at t = 16k).
  * A backend that keeps no values gets the shapes alone (host_constant.ts): the tables are
  * T * dk floats each, 512 MB apiece at a million tokens of a 128-wide head.
  */
-export function ropeTables(seq: number, headDim: number, theta: number = ROPE_THETA): RopeTables {
+export function ropeTables(seq: number, headDim: number, theta: number = ROPE_THETA, start = 0): RopeTables {
   tf.util.assert(headDim % 2 === 0, () => `rope: head dimension ${headDim} must be even to rotate pairs`);
   let tables: { cos: Float32Array; sin: Float32Array } | undefined;
-  const computed = (): { cos: Float32Array; sin: Float32Array } => (tables ??= angleTables(seq, headDim, theta));
+  const computed = (): { cos: Float32Array; sin: Float32Array } => (tables ??= angleTables(seq, headDim, theta, start));
   return {
     cos: hostConstant<tf.Rank.R2>([seq, headDim], 'float32', () => computed().cos), // (T, dk)
     sin: hostConstant<tf.Rank.R2>([seq, headDim], 'float32', () => computed().sin), // (T, dk)
   };
 }
 
-/** cos and sin tables (T, dk), row-major, as RopeTables describes them. */
-function angleTables(seq: number, headDim: number, theta: number): { cos: Float32Array; sin: Float32Array } {
+/** cos and sin tables (T, dk) for positions start..start+T-1, row-major, as RopeTables describes them. */
+function angleTables(
+  seq: number,
+  headDim: number,
+  theta: number,
+  start: number,
+): { cos: Float32Array; sin: Float32Array } {
   const pairs = headDim / 2;
   const cos = new Float32Array(seq * headDim);
   const sin = new Float32Array(seq * headDim);
   for (let pair = 0; pair < pairs; pair++) {
     const inverseFrequency = theta ** ((-2 * pair) / headDim);
-    for (let position = 0; position < seq; position++) {
-      const angle = position * inverseFrequency;
-      const even = position * headDim + 2 * pair;
+    for (let row = 0; row < seq; row++) {
+      const angle = (start + row) * inverseFrequency;
+      const even = row * headDim + 2 * pair;
       cos[even] = cos[even + 1] = Math.cos(angle);
       sin[even] = -Math.sin(angle);
       sin[even + 1] = Math.sin(angle);

@@ -29,6 +29,7 @@ import { scope } from '../core/scope.js';
 import {
   attention,
   defaultAttentionParts,
+  type AttentionCacheSlot,
   type AttentionCoreSpec,
   type AttentionHeads,
   type AttentionParts,
@@ -55,7 +56,8 @@ export type Projection = (x: tf.Tensor3D, weight: tf.Tensor2D) => tf.Tensor3D;
  */
 export interface ModelParts extends AttentionParts {
   embedding: (table: tf.Tensor2D, ids: tf.Tensor2D) => tf.Tensor3D;
-  positions: (x: tf.Tensor3D, table: tf.Tensor2D) => tf.Tensor3D;
+  /** Adds the learned position embeddings of positions start.. (0 unless a decode step's). */
+  positions: (x: tf.Tensor3D, table: tf.Tensor2D, start?: number) => tf.Tensor3D;
   rmsNorm: (x: tf.Tensor3D, gain: tf.Tensor1D, eps: number) => tf.Tensor3D;
   layerNorm: (x: tf.Tensor3D, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number) => tf.Tensor3D;
   attention: (
@@ -66,6 +68,7 @@ export interface ModelParts extends AttentionParts {
     parts: AttentionParts,
     core: AttentionCoreSpec,
     headNorm?: HeadNorm,
+    cache?: AttentionCacheSlot,
   ) => tf.Tensor3D;
   /** The SwiGLU FFN. */
   ffn: (x: tf.Tensor3D, w1: tf.Tensor2D, w2: tf.Tensor2D, w3: tf.Tensor2D, project: Projection) => tf.Tensor3D;
@@ -208,11 +211,16 @@ function block(
   rope: RopeTables | undefined,
   parts: ModelParts,
   core: AttentionCoreSpec,
+  cache: AttentionCacheSlot | undefined,
 ): tf.Tensor3D {
   const norm = normOf(architecture, parts);
   const attentionInput = scope('ln1', () => norm(x, layer.ln1, layer.ln1_bias));
   const headNorm: HeadNorm = (heads4d, gain, bias) => norm(heads4d, gain, bias);
-  const attended = scope('attn', () => parts.attention(attentionInput, layer, heads, rope, parts, core, headNorm));
+  const attended = scope('attn', () =>
+    cache === undefined
+      ? parts.attention(attentionInput, layer, heads, rope, parts, core, headNorm)
+      : parts.attention(attentionInput, layer, heads, rope, parts, core, headNorm, cache),
+  );
   const attendedOut = postNorm(attended, 'post_attn_norm', layer.post_attn_norm, layer.post_attn_norm_bias, norm);
   const afterAttention = tf.add<tf.Tensor3D>(x, attendedOut); // (B, T, d)
   const ffnInput = scope('ln2', () => norm(afterAttention, layer.ln2, layer.ln2_bias));
@@ -234,8 +242,8 @@ function attentionCoreOf(config: ModelConfig, i: number, schedule: AttentionSche
   return { window: layerWindow(config, i), schedule, ...(cap === undefined ? {} : { softcap: cap }) };
 }
 
-/** Throws unless ids is int32 [B, T] with B >= 1 and 1 <= T <= context_length. */
-function assertIdsMatch(config: ModelConfig, ids: tf.Tensor): void {
+/** Throws unless ids is int32 [B, T] with B >= 1, T >= 1 and start + T <= context_length. */
+function assertIdsMatch(config: ModelConfig, ids: tf.Tensor, start: number): void {
   tf.util.assert(ids.rank === 2, () => `forward: ids must be [batch, seq] but have shape [${ids.shape}]`);
   tf.util.assert(
     ids.dtype === 'int32',
@@ -246,10 +254,64 @@ function assertIdsMatch(config: ModelConfig, ids: tf.Tensor): void {
     batch >= 1 && seq >= 1,
     () => `forward: ids have shape [${ids.shape}]: batch and seq must be at least 1`,
   );
-  tf.util.assert(
-    seq <= config.context_length,
-    () => `forward: ids have shape [${ids.shape}] but ${config.name}'s context_length is ${config.context_length}`,
+  tf.util.assert(start + seq <= config.context_length, () =>
+    start === 0
+      ? `forward: ids have shape [${ids.shape}] but ${config.name}'s context_length is ${config.context_length}`
+      : `decode: ids have shape [${ids.shape}] at position ${start}, past ${config.name}'s context_length of ${config.context_length}`,
   );
+}
+
+/**
+ * Where a pass over some tokens sits in its sequence: `start` positions come before them, and
+ * `layers` holds each layer's cache slot (absent: a plain forward pass, nothing cached).
+ */
+export interface CachePosition {
+  readonly start: number;
+  readonly layers: readonly AttentionCacheSlot[];
+}
+
+/**
+ * Logits (B, T, Vp) for ids (B, T) at positions start..start+T-1, the model top to bottom. With
+ * cache slots, each layer's attention reads and refills its slot. Not tidied: the callers are.
+ */
+export function logitsAt(
+  config: ModelConfig,
+  weights: TransformerWeights,
+  ids: tf.Tensor2D,
+  model: ModelParts,
+  schedule: AttentionSchedule,
+  cache: CachePosition | undefined,
+): tf.Tensor3D {
+  const architecture = architectureOf(config);
+  const heads: AttentionHeads = { query: config.num_heads, keyValue: architecture.num_kv_heads };
+  const start = cache?.start ?? 0;
+  assertIdsMatch(config, ids, start);
+  assertWeightsMatch(config, weights);
+  const [, seq] = ids.shape;
+  const rope =
+    architecture.positions === 'rope'
+      ? ropeTables(seq, architecture.head_dim, architecture.rope_theta, start)
+      : undefined;
+  let x = scope(path.tokenEmbeddings, () => model.embedding(weights.token_embeddings, ids)); // (B, T, d)
+  if (architecture.scale_embeddings) x = scope(path.embeddingScale, () => model.scaleEmbeddings(x)); // (B, T, d)
+  const positionTable = weights.position_embeddings;
+  if (positionTable !== undefined) {
+    x = scope(path.positionEmbeddings, () =>
+      start === 0 ? model.positions(x, positionTable) : model.positions(x, positionTable, start),
+    ); // (B, T, d)
+  }
+  weights.layers.forEach((layer, i) => {
+    const core = attentionCoreOf(config, i, schedule);
+    const slot = cache?.layers[i];
+    x = scope(path.layer(i), () => block(x, layer, architecture, heads, rope, model, core, slot)); // (B, T, d)
+  });
+  const normed = scope(path.lnFinal, () => normOf(architecture, model)(x, weights.ln_final, weights.ln_final_bias));
+  const lmHead = weights.lm_head;
+  const logits = scope(path.lmHead, () =>
+    lmHead === undefined ? model.tiedLogits(normed, weights.token_embeddings) : model.linear(normed, lmHead),
+  ); // (B, T, Vp)
+  const cap = architecture.final_softcap;
+  return cap === undefined ? logits : scope(path.finalSoftcap, () => model.capLogits(logits, cap)); // (B, T, Vp)
 }
 
 /**
@@ -265,31 +327,5 @@ export function forward(
   options: ForwardOptions = {},
 ): tf.Tensor3D {
   const model: ModelParts = { ...defaultModelParts, ...parts };
-  const architecture = architectureOf(config);
-  const heads: AttentionHeads = { query: config.num_heads, keyValue: architecture.num_kv_heads };
-  return tf.tidy(() => {
-    assertIdsMatch(config, ids);
-    assertWeightsMatch(config, weights);
-    const [, seq] = ids.shape;
-    const rope =
-      architecture.positions === 'rope' ? ropeTables(seq, architecture.head_dim, architecture.rope_theta) : undefined;
-    let x = scope(path.tokenEmbeddings, () => model.embedding(weights.token_embeddings, ids)); // (B, T, d)
-    if (architecture.scale_embeddings) x = scope(path.embeddingScale, () => model.scaleEmbeddings(x)); // (B, T, d)
-    const positionTable = weights.position_embeddings;
-    if (positionTable !== undefined) {
-      x = scope(path.positionEmbeddings, () => model.positions(x, positionTable)); // (B, T, d)
-    }
-    const schedule = options.attention ?? DENSE_ATTENTION;
-    weights.layers.forEach((layer, i) => {
-      const core = attentionCoreOf(config, i, schedule);
-      x = scope(path.layer(i), () => block(x, layer, architecture, heads, rope, model, core)); // (B, T, d)
-    });
-    const normed = scope(path.lnFinal, () => normOf(architecture, model)(x, weights.ln_final, weights.ln_final_bias));
-    const lmHead = weights.lm_head;
-    const logits = scope(path.lmHead, () =>
-      lmHead === undefined ? model.tiedLogits(normed, weights.token_embeddings) : model.linear(normed, lmHead),
-    ); // (B, T, Vp)
-    const cap = architecture.final_softcap;
-    return cap === undefined ? logits : scope(path.finalSoftcap, () => model.capLogits(logits, cap)); // (B, T, Vp)
-  });
+  return tf.tidy(() => logitsAt(config, weights, ids, model, options.attention ?? DENSE_ATTENTION, undefined));
 }

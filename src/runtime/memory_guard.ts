@@ -18,6 +18,9 @@
  *                                      function returns, kept (or cloned) for the gradients, and
  *                                      each one's gradient, all held until the backward pass ends
  *                  + ids and targets
+ *   decode         a forward pass over the whole sequence (the prefill covers fewer positions, a
+ *                  step fewer queries) + the fp32 KV cache at its full length, twice: a step
+ *                  builds the extended cache before the old one is released
  *   timing         a forward pass as above, repeated: warm-up, timed and traced passes free their
  *                  intermediates after each pass, but the next pass's tensors do not land exactly
  *                  where the last one's were, so the wasm heap grows by up to REPEAT_SLACK of the
@@ -26,6 +29,8 @@
  *                  and, on wasm, the packed copy of its right operand
  */
 import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
+import { storageFormat } from '../analytic/inference/formats.js';
+import { kvCacheBytesPerSequence, kvCacheLayers } from '../analytic/inference/kv_cache.js';
 import { parameterInventory } from '../analytic/parameters.js';
 import { runMemoryEstimate, type RunMemoryEstimate } from '../analytic/run_memory.js';
 import { assertRunFits } from '../analytic/run_shape.js';
@@ -42,7 +47,7 @@ import { defaultRealRunBudget } from './memory_budget.js';
 export const WASM_HEAP_BYTES = 2n ** 32n;
 
 /** The runs the guard knows: what the model code allocates differs between them. */
-export type RunKind = 'forward' | 'training step' | 'timing';
+export type RunKind = 'forward' | 'training step' | 'timing' | 'decode';
 
 /**
  * Growth of the wasm heap over repeated forward passes, as a share of one pass's intermediates,
@@ -100,6 +105,11 @@ function calibrationBytes(config: ModelConfig, run: RunShape, packed: boolean): 
   return bytes;
 }
 
+/** The fp32 cache of `run.batch` sequences of `run.seq` positions, every layer's keys and values. */
+function fp32CacheBytes(config: ModelConfig, run: RunShape): bigint {
+  return BigInt(run.batch) * kvCacheBytesPerSequence(kvCacheLayers(config), storageFormat('fp32'), run.seq);
+}
+
 /** What a real run of `kind` of `config` at `run` holds at its peak on `backendName`. */
 export function estimateRunMemory(
   config: ModelConfig,
@@ -123,6 +133,12 @@ export function estimateRunMemory(
           bytes: 4n * weights + 6n * largestParameter(config) * BYTES_PER_ELEMENT.fp32,
         },
         { label: 'activations and their gradients', bytes: 2n * forward.ids + 3n * forward.activations },
+      );
+      break;
+    case 'decode':
+      parts.push(
+        { label: 'activations', bytes: forward.ids + forward.activations },
+        { label: 'the KV cache and its extended copy', bytes: 2n * fp32CacheBytes(config, run) },
       );
       break;
     case 'timing':
@@ -153,6 +169,8 @@ function subject(config: ModelConfig, run: RunShape, kind: RunKind): string {
       return `a training step of ${shape}`;
     case 'timing':
       return `timing ${shape}`;
+    case 'decode':
+      return `decoding ${shape}`;
   }
 }
 
@@ -162,6 +180,9 @@ function fixFor(kind: RunKind, weightsFit: boolean): string {
     return weightsFit
       ? 'lower --seq/--batch, or time fewer layers with --layers'
       : 'the weights alone do not fit: time fewer layers with --layers, or a smaller model';
+  }
+  if (kind === 'decode' && weightsFit) {
+    return 'use --backend meta to trace shapes without data, or lower --prompt/--generate/--batch';
   }
   return weightsFit
     ? 'use --backend meta to trace shapes without data, or lower --seq/--batch'

@@ -48,7 +48,7 @@ type InferOptions = ModelOverrideOptions &
   };
 
 /** A required count flag; a missing one is named with an example, like a bad one. */
-function requiredCount(raw: string | undefined, flag: string, what: string, example: number): number {
+export function requiredCount(raw: string | undefined, flag: string, what: string, example: number): number {
   if (raw === undefined) throw new InputError(`${flag} is required: ${what}; use e.g. ${flag} ${example}`);
   return parsePositiveInteger(raw, flag);
 }
@@ -75,7 +75,12 @@ function groupSize(
  * RoPE model is counted with the context raised (a note says so), and a model with a learned
  * position table, one row per position, is refused with the --ctx that asks for the larger one.
  */
-function fitPositions(config: ModelConfig, prompt: number, generate: number, context: CommandContext): ModelConfig {
+export function fitPositions(
+  config: ModelConfig,
+  prompt: number,
+  generate: number,
+  context: CommandContext,
+): ModelConfig {
   const needed = prompt + generate;
   const ctx = config.context_length;
   if (needed <= ctx) return config;

@@ -14,6 +14,7 @@ import {
   addAttentionOptions,
   addRunShapeOptions,
   depthOf,
+  loadModel,
   loadModelRun,
   MODEL_ARGUMENT_HELP,
   modelRunOptionsOf,
@@ -23,8 +24,48 @@ import {
   type ModelRunFlags,
 } from '../options.js';
 import { seedAnswers } from '../../views/report_data.js';
+import { InputError } from '../../core/errors.js';
+import { parsePositiveInteger } from '../flags.js';
+import { fitPositions, requiredCount } from './infer.js';
 
-type VerifyOptions = ModelReportOptions & ModelRunFlags & { train?: boolean };
+type VerifyOptions = ModelReportOptions &
+  ModelRunFlags & { train?: boolean; decode?: boolean; prompt?: string; generate?: string };
+
+/** The decode check and its report; imported when a model is to run, as they load TensorFlow.js. */
+async function decodeVerification() {
+  const [verify, report, verdict] = await Promise.all([
+    import('../../verify/verify_decode.js'),
+    import('../../views/verify_decode_report.js'),
+    import('../../verify/verdict.js'),
+  ]);
+  return { ...verify, ...report, ...verdict };
+}
+
+/** Flags that belong to a forward pass or a training step, refused beside --decode rather than ignored. */
+const NOT_WITH_DECODE = [
+  ['seq', '--seq', 'give the prompt with --prompt'],
+  ['train', '--train', 'verify the training step in a run of its own'],
+  ['attention', '--attention', 'decode steps are counted as the dense kernel computes them'],
+  ['block', '--block', 'decode steps are counted as the dense kernel computes them'],
+] as const;
+
+/** `verify --decode`: a prefill of --prompt tokens and --generate steps of one token, traced and checked. */
+async function verifyDecodeAction(model: string | undefined, options: VerifyOptions, context: CommandContext) {
+  for (const [key, flag, fix] of NOT_WITH_DECODE) {
+    if (options[key] !== undefined) throw new InputError(`${flag} does not go with --decode: ${fix}`);
+  }
+  const prompt = requiredCount(options.prompt, '--prompt', 'the prompt length in tokens', 4096);
+  const generate = requiredCount(options.generate, '--generate', 'the decode steps to trace', 16);
+  const batch = options.batch === undefined ? 1 : parsePositiveInteger(options.batch, '--batch');
+  const config = fitPositions(loadModel(model, options, context), prompt, generate, context);
+  const runOptions = modelRunOptionsOf(options, context);
+  // A real run that cannot fit is refused before TensorFlow.js loads.
+  refuseBeforeStart(runOptions, 'decode', [{ config, run: { batch, seq: prompt + generate } }]);
+  const lib = await decodeVerification();
+  const verified = await lib.verifyDecode({ config, request: { batch, prompt, generate }, ...runOptions });
+  writeReport(context, lib.decodeVerificationReport(verified, depthOf(options)), options.format);
+  context.setExitCode(lib.verificationExitCode(verified));
+}
 
 /** The tracer, the checks and their reports; imported when a model is to run, as they load TensorFlow.js. */
 async function verification() {
@@ -51,6 +92,7 @@ export const registerVerify: RegisterCommand = (program, context) => {
         'flopledger verify gpt2-xl --backend meta',
         'flopledger verify gpt2-xl --backend meta --ctx 16384 --seq 16384 --depth 3',
         'flopledger verify gpt2-xl --backend meta --train',
+        'flopledger verify llama-3-8b --backend meta --decode --prompt 4096 --generate 16',
       ),
     );
   addRunShapeOptions(command);
@@ -60,9 +102,21 @@ export const registerVerify: RegisterCommand = (program, context) => {
     '--train',
     'also trace one training step (loss, backward pass, AdamW) and check every backward matmul against the formulas, exactly',
   );
-  addDepthOption(command, '0 verdict, 1 components, 2 per layer, 3 every matmul');
+  command
+    .option(
+      '--decode',
+      'trace a prefill and decode steps with a KV cache instead, and check every step and the cache against the formulas, exactly',
+    )
+    .option('--prompt <n>', 'with --decode: prompt tokens per sequence, prefilled at once (required)')
+    .option('--generate <n>', 'with --decode: decode steps of one token per sequence (required)');
+  addDepthOption(command, '0 verdict, 1 components (with --decode: passes), 2 per layer, 3 every matmul');
   addModelOverrideOptions(command);
   addFormatOption(command).action(async (model: string | undefined, options: VerifyOptions) => {
+    if (options.decode === true) return verifyDecodeAction(model, options, context);
+    for (const flag of ['prompt', 'generate'] as const) {
+      if (options[flag] !== undefined)
+        throw new InputError(`--${flag} needs --decode; add --decode to trace generation`);
+    }
     const { config, run } = loadModelRun(model, options, context);
     const runOptions = modelRunOptionsOf(options, context);
     // A real run that cannot fit is refused before TensorFlow.js loads, the training step first.
