@@ -59,6 +59,11 @@ export interface KernelCost {
   readonly flops: bigint;
   readonly read: ByteSplit;
   readonly written: ByteSplit;
+  /**
+   * How many times the kernel runs alike (default 1): a decode generation runs every kernel whose
+   * shape does not depend on the context once per step. FLOPs and bytes above are per run.
+   */
+  readonly runs?: bigint;
 }
 
 /** The kernels of one pass and what their accounting leaves out. */
@@ -122,7 +127,11 @@ function isGradient(row: MatmulRow | GradientMatmulRow): row is GradientMatmulRo
  *   sum P @ v, and the gradients dq = dS @ k and dP = dO @ v^T) read it for [B, Hkv] heads, not
  *   [B, H]; the gradients dk and dv are already formed per key/value head.
  */
-function matmulOperands(row: MatmulRow | GradientMatmulRow, config: ModelConfig): [Operand, Operand, Operand] {
+function matmulOperands(
+  row: MatmulRow | GradientMatmulRow,
+  config: ModelConfig,
+  keysAndValues: ByteKind,
+): [Operand, Operand, Operand] {
   const batch = product(row.batch);
   const [m, k, n] = [BigInt(row.m), BigInt(row.k), BigInt(row.n)];
   const activation = (elements: bigint): Operand => ({ elements, holds: 'activations' });
@@ -142,14 +151,25 @@ function matmulOperands(row: MatmulRow | GradientMatmulRow, config: ModelConfig)
     if (row.operand === 'q' || row.operand === 'P') return [first, activation(keyValueHeads() * k * n), output];
     return [first, activation(batch * k * n), output];
   }
-  if (row.component === 'attention_core') return [first, activation(keyValueHeads() * k * n), output];
+  if (row.component === 'attention_core') {
+    return [first, { elements: keyValueHeads() * k * n, holds: keysAndValues }, output];
+  }
   return [first, weight(k * n), output];
 }
 
-/** A matmul row of the forward or backward inventory with the bytes it moves at `dtype`. */
-export function matmulRowCost(row: MatmulRow | GradientMatmulRow, config: ModelConfig, dtype: DeviceDtype): KernelCost {
+/**
+ * A matmul row of the forward or backward inventory with the bytes it moves at `dtype`. The keys
+ * and values an attention-core row reads are activations in a forward pass; a decode step reads
+ * them from the KV cache (`keysAndValues: 'kvCache'`).
+ */
+export function matmulRowCost(
+  row: MatmulRow | GradientMatmulRow,
+  config: ModelConfig,
+  dtype: DeviceDtype,
+  keysAndValues: ByteKind = 'activations',
+): KernelCost {
   const width = ELEMENT_BYTES[dtype];
-  const [a, b, c] = matmulOperands(row, config);
+  const [a, b, c] = matmulOperands(row, config, keysAndValues);
   return {
     path: row.path,
     kernel: 'MatMul',
