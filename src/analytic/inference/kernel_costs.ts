@@ -110,7 +110,7 @@ function contextFreeKernels(config: ModelConfig, batch: number, dtype: DeviceDty
     .map((row) => matmulRowCost(row, config, dtype));
   const others = nonMatmulEstimate(config, { batch, seq: 1 })
     .kernels.filter((kernel) => !inCore(kernel.path))
-    .map((kernel) => nonMatmulKernelCost(kernel, dtype));
+    .map((kernel) => nonMatmulKernelCost(kernel, dtype, architectureOf(config).zero_centered_gain));
   const writes = Array.from({ length: config.num_layers }, (_, layer) => cacheWrite(config, layer, batch, 1, dtype));
   return [...matmuls, ...others, ...writes];
 }
