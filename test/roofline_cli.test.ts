@@ -2,7 +2,9 @@
  * The roofline and devices commands: the FasterTransformer 13B case through the CLI (source and
  * measured figures in test/roofline_fastertransformer.test.ts), overrides, refusals, formats.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ROOT } from './helpers/built_cli.js';
 import { cli, cliJson } from './helpers/cli_runner.js';
 
 const FT = 'test/fixtures/gpt-13b-fastertransformer.json';
@@ -130,6 +132,16 @@ describe('roofline command', () => {
     expect(result.stderr).toMatch(message);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stdout).toBe('');
+  });
+
+  it("prints the README tour's lines as the README shows them", async () => {
+    const readme = readFileSync(`${ROOT}/README.md`, 'utf8');
+    const block = /\$ flopledger (roofline [^\n]+)\n([\s\S]*?)\n```/.exec(readme);
+    expect(block).not.toBeNull();
+    const [, command, lines] = block!;
+    const { code, stdout } = await cli(...command!.split(' '));
+    expect(code).toBe(0);
+    for (const line of lines!.split('\n')) expect(stdout).toContain(line);
   });
 
   it('writes Markdown and CSV like every command', async () => {
