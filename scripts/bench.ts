@@ -9,6 +9,8 @@
  *  3. Shape-only (meta) traces of GPT-2 XL at 1,024 and 16,384 tokens: trace time and peak RSS,
  *     each in a child process so the peak is that trace's alone.
  *  4. Single-thread against threaded wasm (each in a child process).
+ *  5. The local roofline (scripts/bench_roofline.ts): predicted against measured kernel time per
+ *     module, written to docs/bench_roofline.md and .json.
  *
  * Run after `npm run build`; takes two to three minutes on two cores.
  */
@@ -142,6 +144,9 @@ async function main(): Promise<void> {
   writeFileSync(join(docs, 'bench.md'), renderReport(benchReport(json, forwards, meta, builds, threads), 'markdown'));
   await benchMetaScaling(docs);
   benchStartup(docs);
+  step('local roofline: predicted against measured kernel time (child process)');
+  const roofline = runChild<{ results: number }>('./bench_roofline.js', []);
+  if ('error' in roofline) step(`local roofline failed: ${roofline.error}`);
   step(`wrote docs/bench.md and docs/bench.json in ${elapsedS.toFixed(0)} s`);
 }
 

@@ -320,9 +320,9 @@ describe('a window one position too wide is caught', () => {
 
   it('what the trace cannot see: a mask with the right ranges but a comparison off by one', async () => {
     // The same three ranges as the model's mask, but "<=" where the window needs "<": each query
-    // keeps one key fewer. The trace shows the same ranges and shapes, so every check passes; only
-    // a kernel name differs (LessEqual for Less), in the non-matmul comparison, which decides
-    // nothing. The values catch it: the logits move.
+    // keeps one key fewer. The trace shows the same ranges and shapes, so the matmul, mask and
+    // work checks pass; only a kernel name differs (LessEqual for Less), which the kernel-by-kernel
+    // bytes check reads as a kernel missing and one extra. The values catch it too: the logits move.
     const lessEqual: Partial<ModelParts> = {
       scores: (q, k, block) => {
         if (block?.window === undefined || !block.masked) return defaultModelParts.scores(q, k, block);
@@ -342,7 +342,11 @@ describe('a window one position too wide is caught', () => {
     };
     const run: RunShape = { batch: 1, seq: 12 };
     const planted = await verifyModel({ config, run, backend: 'cpu', parts: lessEqual });
-    expect(planted.ok).toBe(true);
+    expect([planted.matmuls.ok, planted.masks.ok, planted.work.ok]).toEqual([true, true, true]);
+    expect(planted.ok).toBe(false);
+    expect(planted.bytes.mismatches.map((check) => [check.missing[0]?.kernel, check.extra[0]?.kernel])).toEqual([
+      ['Less', 'LessEqual'],
+    ]);
     const lessEqualRow = planted.nonMatmul.byKernel.find((entry) => entry.kernel === 'LessEqual');
     expect(lessEqualRow).toMatchObject({ tracedKernels: 1, estimatedKernels: 0 });
     const weights = initWeights(config, { seed: 3, init: 'random' });

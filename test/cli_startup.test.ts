@@ -78,6 +78,8 @@ describe('start-up of the commands that do not run a model', () => {
       ['answers'],
       ['train', 'gpt2-xl'],
       ['infer', 'llama-3-8b', '--prompt', '4096', '--generate', '16'],
+      ['roofline', 'gpt2-xl', '--device', 'h100-sxm'],
+      ['devices'],
       ['--help'],
       ['--version'],
       ['flops', '--help'],

@@ -140,7 +140,7 @@ describe('a planted fault per new kind of component, caught with its exact repor
     ]);
     expect(verdictLine(verification)).toBe(
       "NOT verified: 10 of 10 expected matmuls match exactly; 0 mismatches; 1 of 9 modules' non-matmul work differs " +
-        '(work); traced 2,720 FLOPs, expected 2,720, on cpu',
+        "(work); the bytes of 1 of 21 modules' kernels differ; traced 2,720 FLOPs, expected 2,720, on cpu",
     );
     // The report lists it with the matmul mismatches, one line each.
     expect(renderReport(verificationReport(verification, 1), 'table').split('\n')).toContain(

@@ -20,10 +20,12 @@ import {
   rational,
   rationalToNumber,
   ROOFLINE_DEFAULTS,
+  rooflineDecode,
   rooflinePrefill,
   summarizeParameters,
   type Rational,
 } from '../src/analytic/index.js';
+import { decodeGenerationKernelCosts, prefillKernelCosts } from '../src/analytic/inference/index.js';
 import type { ModelConfig } from '../src/config/model_config.js';
 
 /** GPT-style: LayerNorm, learned positions, biases, GELU MLP, output layer tied to the embeddings (Megatron GPT). */
@@ -100,7 +102,7 @@ describe('FasterTransformer 13B on one A100 40 GB', () => {
   it('predicts a decoded token at 18.67 ms from the bytes it must read, 15.1% below the measured 22.0 ms', () => {
     // Each of the 10 steps reads every fp16 weight once and the K and V cache of 512 + j positions
     // (j = 0..9): 2 x L x d x (512 + j) values of 2 bytes, at the table's bandwidth and default
-    // memory efficiency. A simple formula until the decode inventory exists.
+    // memory efficiency: the floor a decode step cannot beat, set beside the full prediction below.
     const parameters = summarizeParameters(gpt13b).total;
     expect(parameters).toBe(12_853_463_040n);
     let bytes = 0n;
@@ -110,5 +112,33 @@ describe('FasterTransformer 13B on one A100 40 GB', () => {
     expect(perToken).toEqual(rational(20_414_096n, 1_093_359_375n));
     expect(rationalToNumber(perToken) * 1000).toBeCloseTo(18.671, 3);
     expect(percentRounded(relativeError(perToken, MEASURED_DECODE))).toBe(-15.1);
+  });
+
+  it('predicts the prefill with its cache writes (what `roofline --mode prefill` runs) at 78.15 ms, +23.7%', () => {
+    const withCache = rooflinePrefill(prefillKernelCosts(gpt13b, 1, 512, 'fp16'), a100, 512n, { dtype: 'fp16' });
+    // 40 more kernels, each writing k and v [1, 40, 512, 128] at 2 bytes: 40 x 2 x 512 x 5120 x 2 bytes
+    expect(withCache.totals.kernels).toBe(1893 + 40);
+    expect(withCache.totals.written.kvCache).toBe(40n * 2n * 512n * 5120n * 2n);
+    expect(withCache.totals.seconds).toEqual(rational(7_504_262_068_741n, 96_021_250_000_000n));
+    expect(percentRounded(relativeError(withCache.totals.seconds, MEASURED_PREFILL))).toBe(23.7);
+  });
+
+  it('predicts a decoded token from the decode inventory at 27.77 ms, +26.2%, 8.21 ms of it launches', () => {
+    const generation = decodeGenerationKernelCosts(gpt13b, { batch: 1, prompt: 512, generate: 10 }, 'fp16');
+    const decode = rooflineDecode(generation, a100, 1n, { dtype: 'fp16' });
+    // Per step it reads every weight once, except the position table and the embedding table's
+    // gather, which read one row each (the tied table is read whole by lm_head), and the cache of
+    // 513 to 522 keys.
+    const [d, ctx] = [5120n, 2048n];
+    const parameters = summarizeParameters(gpt13b).total;
+    const weightsPerStep = 2n * (parameters - ctx * d) + 2n * d * 2n;
+    expect(decode.totals.read.weights).toBe(10n * weightsPerStep);
+    expect(decode.totals.read.kvCache).toBe(2n * 40n * d * 2n * (513n + 522n) * 5n);
+    const perToken = rational(decode.totals.seconds.numerator, decode.totals.seconds.denominator * 10n);
+    expect(perToken).toEqual(rational(19_432_791_833n, 699_750_000_000n));
+    expect(percentRounded(relativeError(perToken, MEASURED_DECODE))).toBe(26.2);
+    const launch = decode.totals.secondsByBound.launch;
+    expect(rationalToNumber(launch) * 100).toBeCloseTo(8.211, 3);
+    expect(decode.totals.secondsByBound.compute).toEqual(rational(0n));
   });
 });

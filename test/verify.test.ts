@@ -124,7 +124,7 @@ describe('verifyModel on a hand-worked model (cpu)', () => {
     expect(text).toContain(
       'NOT verified: 19 of 19 expected matmuls match exactly; 2 mismatches (2 extra); ' +
         "21 matmul kernels traced, 19 expected (9 per layer + lm_head); 4 of 13 modules' non-matmul work differs " +
-        '(missing, work); traced 30,560 FLOPs, expected 26,720, on cpu',
+        "(missing, work); the bytes of 6 of 35 modules' kernels differ; traced 30,560 FLOPs, expected 26,720, on cpu",
     );
     // The planted ffn runs SiLU inside its gate module, and adds the two W3 x there: one Add of
     // (B, T, F) = 120 FLOPs per layer the math does not need.

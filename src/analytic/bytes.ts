@@ -11,8 +11,8 @@
  * - Selecting kernels read what they select: GatherV2 reads the B*T rows it gathers from the
  *   embedding table (and the ids), not the whole table; Slice reads the slice.
  * - Widths: every floating-point tensor at the width of the chosen dtype (fp32 and tf32 4 bytes,
- *   bf16 and fp16 2, fp8 and int8 1); token ids and positions are int32 (4); the causal mask's
- *   comparison is bool (1).
+ *   bf16 and fp16 2, fp8 and int8 1); token ids and positions are int32 (4); the mask's
+ *   comparisons (Greater, Less) and their union (LogicalOr) write bool (1).
  * - Bytes are kept apart by what they hold: weights (parameters and their gradients, and the
  *   optimizer's state), activations (everything a pass computes), KV cache. A forward pass or a
  *   training step reads no KV cache: its keys and values are activations. An inference
@@ -37,6 +37,8 @@ export const ELEMENT_BYTES: Readonly<Record<DeviceDtype, bigint>> = {
 };
 const INT32_BYTES = 4n;
 const BOOL_BYTES = 1n;
+/** The mask's comparisons and their union write bool. */
+const BOOL_KERNELS: ReadonlySet<string> = new Set(['Greater', 'Less', 'LogicalOr']);
 
 /** Bytes apart by what they hold. */
 export interface ByteSplit {
@@ -59,6 +61,11 @@ export interface KernelCost {
   readonly flops: bigint;
   readonly read: ByteSplit;
   readonly written: ByteSplit;
+  /**
+   * How many times the kernel runs alike (default 1): a decode generation runs every kernel whose
+   * shape does not depend on the context once per step. FLOPs and bytes above are per run.
+   */
+  readonly runs?: bigint;
 }
 
 /** The kernels of one pass and what their accounting leaves out. */
@@ -122,7 +129,11 @@ function isGradient(row: MatmulRow | GradientMatmulRow): row is GradientMatmulRo
  *   sum P @ v, and the gradients dq = dS @ k and dP = dO @ v^T) read it for [B, Hkv] heads, not
  *   [B, H]; the gradients dk and dv are already formed per key/value head.
  */
-function matmulOperands(row: MatmulRow | GradientMatmulRow, config: ModelConfig): [Operand, Operand, Operand] {
+function matmulOperands(
+  row: MatmulRow | GradientMatmulRow,
+  config: ModelConfig,
+  keysAndValues: ByteKind,
+): [Operand, Operand, Operand] {
   const batch = product(row.batch);
   const [m, k, n] = [BigInt(row.m), BigInt(row.k), BigInt(row.n)];
   const activation = (elements: bigint): Operand => ({ elements, holds: 'activations' });
@@ -142,14 +153,25 @@ function matmulOperands(row: MatmulRow | GradientMatmulRow, config: ModelConfig)
     if (row.operand === 'q' || row.operand === 'P') return [first, activation(keyValueHeads() * k * n), output];
     return [first, activation(batch * k * n), output];
   }
-  if (row.component === 'attention_core') return [first, activation(keyValueHeads() * k * n), output];
+  if (row.component === 'attention_core') {
+    return [first, { elements: keyValueHeads() * k * n, holds: keysAndValues }, output];
+  }
   return [first, weight(k * n), output];
 }
 
-/** A matmul row of the forward or backward inventory with the bytes it moves at `dtype`. */
-export function matmulRowCost(row: MatmulRow | GradientMatmulRow, config: ModelConfig, dtype: DeviceDtype): KernelCost {
+/**
+ * A matmul row of the forward or backward inventory with the bytes it moves at `dtype`. The keys
+ * and values an attention-core row reads are activations in a forward pass; a decode step reads
+ * them from the KV cache (`keysAndValues: 'kvCache'`).
+ */
+export function matmulRowCost(
+  row: MatmulRow | GradientMatmulRow,
+  config: ModelConfig,
+  dtype: DeviceDtype,
+  keysAndValues: ByteKind = 'activations',
+): KernelCost {
   const width = ELEMENT_BYTES[dtype];
-  const [a, b, c] = matmulOperands(row, config);
+  const [a, b, c] = matmulOperands(row, config, keysAndValues);
   return {
     path: row.path,
     kernel: 'MatMul',
@@ -174,7 +196,7 @@ interface TensorBytes {
  * Slice reads the slice of its table; Greater compares int32 positions; Select picks by a bool
  * mask; "* gain" and "+ bias" read a weight vector as their second input.
  */
-function nonMatmulInputs(kernel: NonMatmulKernelEstimate, width: bigint): TensorBytes[] {
+function nonMatmulInputs(kernel: NonMatmulKernelEstimate, width: bigint, zeroCenteredGain: boolean): TensorBytes[] {
   const outputElements = product(kernel.outputs[0]?.shape ?? []);
   const sizes = kernel.inputs.map((input) => product(input.shape));
   const at = (index: number): bigint => sizes[index] ?? 0n;
@@ -187,30 +209,46 @@ function nonMatmulInputs(kernel: NonMatmulKernelEstimate, width: bigint): Tensor
     case 'Slice':
       return [{ bytes: outputElements * width, holds: 'weights' }];
     case 'Greater':
+    case 'Less':
       return sizes.map((elements) => ({ bytes: elements * INT32_BYTES, holds: 'activations' }));
+    case 'LogicalOr':
+      return sizes.map((elements) => ({ bytes: elements * BOOL_BYTES, holds: 'activations' }));
     case 'Select':
       return sizes.map((elements, index) => ({
         bytes: elements * (index === 0 ? BOOL_BYTES : width),
         holds: 'activations',
       }));
     default: {
-      const readsWeight = kernel.computes === '* gain' || kernel.computes === '+ bias';
+      // A zero-centred gain g is applied as (1 + g): the Add reads the weight, the Multiply the sum.
+      const weightInput =
+        kernel.computes === '1 + gain'
+          ? 0
+          : kernel.computes === '+ bias' || (kernel.computes === '* gain' && !zeroCenteredGain)
+            ? 1
+            : undefined;
       return sizes.map((elements, index) => ({
         bytes: elements * width,
-        holds: readsWeight && index === 1 ? 'weights' : 'activations',
+        holds: index === weightInput ? 'weights' : 'activations',
       }));
     }
   }
 }
 
-/** A kernel of the non-matmul estimate with the bytes it moves at `dtype`. */
-export function nonMatmulKernelCost(kernel: NonMatmulKernelEstimate, dtype: DeviceDtype): KernelCost {
+/**
+ * A kernel of the non-matmul estimate with the bytes it moves at `dtype`; `zeroCenteredGain` says
+ * the norms' gains are stored as g and applied as (1 + g) (architectureOf(config).zero_centered_gain).
+ */
+export function nonMatmulKernelCost(
+  kernel: NonMatmulKernelEstimate,
+  dtype: DeviceDtype,
+  zeroCenteredGain = false,
+): KernelCost {
   const width = ELEMENT_BYTES[dtype];
-  const read = nonMatmulInputs(kernel, width).reduce<ByteSplit>(
+  const read = nonMatmulInputs(kernel, width, zeroCenteredGain).reduce<ByteSplit>(
     (total, input) => addSplits(total, bytesHolding(input.holds, input.bytes)),
     NO_BYTES,
   );
-  const outputWidth = kernel.kernel === 'Greater' ? BOOL_BYTES : width;
+  const outputWidth = BOOL_KERNELS.has(kernel.kernel) ? BOOL_BYTES : width;
   const written = bytesHolding('activations', sum(kernel.outputs.map((output) => product(output.shape) * outputWidth)));
   return {
     path: kernel.path,
@@ -226,6 +264,9 @@ export function nonMatmulKernelCost(kernel: NonMatmulKernelEstimate, dtype: Devi
 /** Every kernel of one forward pass of `config` at `run`: the matmul inventory, then the non-matmul estimate. */
 export function forwardKernelCosts(config: ModelConfig, run: RunShape, dtype: DeviceDtype): KernelList {
   const matmuls = forwardMatmulInventory(config, run).map((row) => matmulRowCost(row, config, dtype));
-  const others = nonMatmulEstimate(config, run).kernels.map((kernel) => nonMatmulKernelCost(kernel, dtype));
+  const zeroCentered = architectureOf(config).zero_centered_gain;
+  const others = nonMatmulEstimate(config, run).kernels.map((kernel) =>
+    nonMatmulKernelCost(kernel, dtype, zeroCentered),
+  );
   return { kernels: [...matmuls, ...others], omitted: [] };
 }

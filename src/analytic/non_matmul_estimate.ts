@@ -70,7 +70,8 @@ export interface NonMatmulEstimate {
   readonly byKernel: ReadonlyMap<string, bigint>;
 }
 
-function kernelEstimate(
+/** One kernel of the estimate, costed by the rule table; throws when the table has no rule for it. */
+export function kernelEstimate(
   modulePath: string,
   kernel: string,
   computes: string,

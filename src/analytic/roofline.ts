@@ -52,6 +52,8 @@ export interface RooflineOptions {
   readonly bandwidthBytesPerSecond?: bigint;
   /** Roll kernels up to this many path segments per module (rollUp); the full path when absent. */
   readonly depth?: number;
+  /** false: leave out the per-kernel predictions (modules and totals only), for very long kernel lists. */
+  readonly kernels?: boolean;
 }
 
 export type Bound = 'compute' | 'memory' | 'launch';
@@ -73,6 +75,7 @@ export interface RooflineAssumptions {
   readonly defaultsWhy: string;
 }
 
+/** One kernel's prediction; bytes and the three times are per run, `seconds` covers every run. */
 export interface KernelPrediction {
   readonly cost: KernelCost;
   readonly bytes: bigint;
@@ -134,27 +137,6 @@ export interface RooflinePrediction {
   readonly tokensPerSecond?: Rational;
   /** Work the kernel list leaves out. */
   readonly omitted: readonly string[];
-}
-
-const ZERO = rational(0n);
-
-function add(a: Rational, b: Rational): Rational {
-  return rational(a.numerator * b.denominator + b.numerator * a.denominator, a.denominator * b.denominator);
-}
-
-/** Sign of a - b (denominators are positive). */
-function compare(a: Rational, b: Rational): number {
-  const difference = a.numerator * b.denominator - b.numerator * a.denominator;
-  return difference > 0n ? 1 : difference < 0n ? -1 : 0;
-}
-
-function max(a: Rational, b: Rational): Rational {
-  return compare(a, b) >= 0 ? a : b;
-}
-
-/** work / (rate x efficiency), exact. */
-function secondsFor(work: bigint, rate: bigint, efficiency: Rational): Rational {
-  return rational(work * efficiency.denominator, rate * efficiency.numerator);
 }
 
 function percent(value: Rational): string {
@@ -220,49 +202,107 @@ function resolveAssumptions(device: Device, options: RooflineOptions): RooflineA
 }
 
 /** flops / (seconds x peak); refused when above 1, which no real kernel reaches. */
-function mfuOf(flops: bigint, seconds: Rational, assumptions: RooflineAssumptions, where: string): Rational {
-  if (seconds.numerator === 0n) {
+
+const ZERO = rational(0n);
+
+/**
+ * Every time of one prediction as whole ticks of 1 / `denominator` seconds. Each kernel's compute,
+ * memory and launch time is a whole number of ticks (the denominator is a common multiple of every
+ * rate x efficiency), so adding thousands of kernels is bigint addition, exact and fast; a time is
+ * made a fraction in lowest terms only when it is reported.
+ */
+interface Clock {
+  readonly denominator: bigint;
+  readonly perMatmulFlop: bigint;
+  readonly perVectorFlop: bigint;
+  readonly perByte: bigint;
+  readonly launch: bigint;
+}
+
+function lcm(a: bigint, b: bigint): bigint {
+  return a * rational(a, b).denominator;
+}
+
+function clockOf(assumptions: RooflineAssumptions): Clock {
+  const { computeEfficiency: compute, memoryEfficiency: memory, launchSeconds: launch } = assumptions;
+  const matmulRate = assumptions.matmulPeak * compute.numerator;
+  const vectorRate = assumptions.vectorPeak * compute.numerator;
+  const memoryRate = assumptions.bandwidth * memory.numerator;
+  const denominator = lcm(lcm(lcm(matmulRate, vectorRate), memoryRate), launch.denominator);
+  return {
+    denominator,
+    perMatmulFlop: compute.denominator * (denominator / matmulRate),
+    perVectorFlop: compute.denominator * (denominator / vectorRate),
+    perByte: memory.denominator * (denominator / memoryRate),
+    launch: launch.numerator * (denominator / launch.denominator),
+  };
+}
+
+function seconds(ticks: bigint, clock: Clock): Rational {
+  return rational(ticks, clock.denominator);
+}
+
+/** flops / (time x matmul peak); refused when above 1, which no real kernel reaches. */
+function mfuOf(flops: bigint, ticks: bigint, clock: Clock, assumptions: RooflineAssumptions, where: string): Rational {
+  if (ticks === 0n) {
     if (flops === 0n) return ZERO;
     throw new InputError(
       `roofline on ${assumptions.device}: ${where} does ${flops} FLOPs in no time; check the figures given`,
     );
   }
-  const mfu = rational(flops * seconds.denominator, seconds.numerator * assumptions.matmulPeak);
-  if (mfu.numerator > mfu.denominator) {
+  const [numerator, denominator] = [flops * clock.denominator, ticks * assumptions.matmulPeak];
+  if (numerator > denominator) {
     throw new InputError(
-      `roofline on ${assumptions.device}: ${where} would run at ${percent(mfu)} of the ${assumptions.dtype} peak ` +
-        `(MFU above 100%), which no device does; a peak, bandwidth or efficiency given is wrong ` +
-        `(vector peak ${assumptions.vectorPeak} FLOP/s, matmul peak ${assumptions.matmulPeak} FLOP/s)`,
+      `roofline on ${assumptions.device}: ${where} would run at ${percent(rational(numerator, denominator))} of the ` +
+        `${assumptions.dtype} peak (MFU above 100%), which no device does; a peak, bandwidth or efficiency given is ` +
+        `wrong (vector peak ${assumptions.vectorPeak} FLOP/s, matmul peak ${assumptions.matmulPeak} FLOP/s)`,
     );
   }
-  return mfu;
+  return rational(numerator, denominator);
 }
 
-function predictKernel(cost: KernelCost, assumptions: RooflineAssumptions): KernelPrediction {
+/** One kernel in ticks: per run, and for all its runs. */
+interface KernelTicks {
+  readonly runs: bigint;
+  readonly bytes: bigint;
+  readonly compute: bigint;
+  readonly memory: bigint;
+  readonly total: bigint;
+  readonly bound: Bound;
+}
+
+function kernelTicks(cost: KernelCost, clock: Clock): KernelTicks {
+  const runs = cost.runs ?? 1n;
+  if (runs < 1n) throw new Error(`roofline: ${cost.path} (${cost.kernel}) runs ${runs} times`);
   const bytes = kernelBytes(cost);
-  const peak = cost.matmul ? assumptions.matmulPeak : assumptions.vectorPeak;
-  const computeSeconds = secondsFor(cost.flops, peak, assumptions.computeEfficiency);
-  const memorySeconds = secondsFor(bytes, assumptions.bandwidth, assumptions.memoryEfficiency);
-  const busy = max(computeSeconds, memorySeconds);
-  const seconds = add(busy, assumptions.launchSeconds);
-  const bound: Bound =
-    compare(assumptions.launchSeconds, busy) > 0
-      ? 'launch'
-      : compare(computeSeconds, memorySeconds) >= 0
-        ? 'compute'
-        : 'memory';
-  const where = `${cost.path} (${cost.kernel}: ${cost.computes})`;
+  const compute = cost.flops * (cost.matmul ? clock.perMatmulFlop : clock.perVectorFlop);
+  const memory = bytes * clock.perByte;
+  const busy = compute >= memory ? compute : memory;
+  const bound: Bound = clock.launch > busy ? 'launch' : compute >= memory ? 'compute' : 'memory';
+  return { runs, bytes, compute, memory, total: runs * (busy + clock.launch), bound };
+}
+
+function kernelPrediction(
+  cost: KernelCost,
+  ticks: KernelTicks,
+  clock: Clock,
+  assumptions: RooflineAssumptions,
+): KernelPrediction {
   return {
     cost,
-    bytes,
-    intensity: arithmeticIntensity(cost.flops, bytes),
-    computeSeconds,
-    memorySeconds,
+    bytes: ticks.bytes,
+    intensity: arithmeticIntensity(cost.flops, ticks.bytes),
+    computeSeconds: seconds(ticks.compute, clock),
+    memorySeconds: seconds(ticks.memory, clock),
     launchSeconds: assumptions.launchSeconds,
-    seconds,
-    bound,
-    mfu: mfuOf(cost.flops, seconds, assumptions, where),
+    seconds: seconds(ticks.total, clock),
+    bound: ticks.bound,
+    mfu: mfuOf(cost.flops * ticks.runs, ticks.total, clock, assumptions, describeKernel(cost)),
   };
+}
+
+function describeKernel(cost: KernelCost): string {
+  return `${cost.path} (${cost.kernel}: ${cost.computes})`;
 }
 
 interface Accumulator {
@@ -271,9 +311,9 @@ interface Accumulator {
   matmulFlops: bigint;
   read: ByteSplit;
   written: ByteSplit;
-  compute: Rational;
-  memory: Rational;
-  launch: Rational;
+  compute: bigint;
+  memory: bigint;
+  launch: bigint;
 }
 
 function emptyAccumulator(): Accumulator {
@@ -283,30 +323,48 @@ function emptyAccumulator(): Accumulator {
     matmulFlops: 0n,
     read: NO_BYTES,
     written: NO_BYTES,
-    compute: ZERO,
-    memory: ZERO,
-    launch: ZERO,
+    compute: 0n,
+    memory: 0n,
+    launch: 0n,
   };
 }
 
-function accumulate(into: Accumulator, kernel: KernelPrediction): void {
-  into.kernels += 1;
-  into.flops += kernel.cost.flops;
-  if (kernel.cost.matmul) into.matmulFlops += kernel.cost.flops;
-  into.read = addSplits(into.read, kernel.cost.read);
-  into.written = addSplits(into.written, kernel.cost.written);
-  into[kernel.bound] = add(into[kernel.bound], kernel.seconds);
+function scaleSplit(runs: bigint, split: ByteSplit): ByteSplit {
+  return { weights: runs * split.weights, activations: runs * split.activations, kvCache: runs * split.kvCache };
 }
 
-function dominantBound(byBound: SecondsByBound): Bound {
+function accumulate(into: Accumulator, cost: KernelCost, ticks: KernelTicks): void {
+  const { runs } = ticks;
+  into.kernels += Number(runs);
+  into.flops += runs * cost.flops;
+  if (cost.matmul) into.matmulFlops += runs * cost.flops;
+  into.read = addSplits(into.read, scaleSplit(runs, cost.read));
+  into.written = addSplits(into.written, scaleSplit(runs, cost.written));
+  into[ticks.bound] += ticks.total;
+}
+
+function totalTicks(entry: Accumulator): bigint {
+  return entry.compute + entry.memory + entry.launch;
+}
+
+function byBound(entry: Accumulator, clock: Clock): SecondsByBound {
+  return {
+    compute: seconds(entry.compute, clock),
+    memory: seconds(entry.memory, clock),
+    launch: seconds(entry.launch, clock),
+  };
+}
+
+function dominantBound(entry: Accumulator): Bound {
   const order: readonly Bound[] = ['compute', 'memory', 'launch'];
-  return order.reduce((best, next) => (compare(byBound[next], byBound[best]) > 0 ? next : best));
+  return order.reduce((best, next) => (entry[next] > entry[best] ? next : best));
 }
 
 /**
  * The roofline of any list of kernels on `device`: per kernel, per module and in total. The other
  * entry points build their kernel lists and call this; an inference inventory (prefill, decode)
- * passes its own rows.
+ * passes its own rows. A list of very many kernels (a long generation) can leave out the
+ * per-kernel predictions with `kernels: false`; every check still runs on every kernel.
  */
 export function predictRoofline(
   list: KernelList,
@@ -316,23 +374,27 @@ export function predictRoofline(
 ): RooflinePrediction {
   const assumptions = resolveAssumptions(device, options);
   if (tokens !== undefined && tokens <= 0n) throw new InputError(`roofline: tokens (${tokens}) must be positive`);
-  const kernels = list.kernels.map((cost) => predictKernel(cost, assumptions));
+  const clock = clockOf(assumptions);
+  const kernels: KernelPrediction[] = [];
   const byModule = new Map<string, Accumulator>();
   const total = emptyAccumulator();
-  for (const kernel of kernels) {
-    const module = options.depth === undefined ? kernel.cost.path : rollUp(kernel.cost.path, options.depth);
+  for (const cost of list.kernels) {
+    const ticks = kernelTicks(cost, clock);
+    if (options.kernels === false)
+      mfuOf(cost.flops * ticks.runs, ticks.total, clock, assumptions, describeKernel(cost));
+    else kernels.push(kernelPrediction(cost, ticks, clock, assumptions));
+    const module = options.depth === undefined ? cost.path : rollUp(cost.path, options.depth);
     let entry = byModule.get(module);
     if (entry === undefined) {
       entry = emptyAccumulator();
       byModule.set(module, entry);
     }
-    accumulate(entry, kernel);
-    accumulate(total, kernel);
+    accumulate(entry, cost, ticks);
+    accumulate(total, cost, ticks);
   }
-  const totalSeconds = add(add(total.compute, total.memory), total.launch);
+  const whole = totalTicks(total);
   const modules = [...byModule].map(([module, entry]): ModulePrediction => {
-    const secondsByBound = { compute: entry.compute, memory: entry.memory, launch: entry.launch };
-    const seconds = add(add(entry.compute, entry.memory), entry.launch);
+    const ticks = totalTicks(entry);
     const bytes = splitTotal(entry.read) + splitTotal(entry.written);
     return {
       module,
@@ -342,16 +404,14 @@ export function predictRoofline(
       written: entry.written,
       bytes,
       intensity: arithmeticIntensity(entry.flops, bytes),
-      seconds,
-      secondsByBound,
-      bound: dominantBound(secondsByBound),
-      share:
-        totalSeconds.numerator === 0n
-          ? ZERO
-          : rational(seconds.numerator * totalSeconds.denominator, seconds.denominator * totalSeconds.numerator),
-      mfu: mfuOf(entry.flops, seconds, assumptions, `module ${module || '(whole model)'}`),
+      seconds: seconds(ticks, clock),
+      secondsByBound: byBound(entry, clock),
+      bound: dominantBound(entry),
+      share: whole === 0n ? ZERO : rational(ticks, whole),
+      mfu: mfuOf(entry.flops, ticks, clock, assumptions, `module ${module || '(whole model)'}`),
     };
   });
+  const totalSeconds = seconds(whole, clock);
   const totals: RooflineTotals = {
     kernels: total.kernels,
     flops: total.flops,
@@ -360,11 +420,11 @@ export function predictRoofline(
     written: total.written,
     bytes: splitTotal(total.read) + splitTotal(total.written),
     seconds: totalSeconds,
-    secondsByBound: { compute: total.compute, memory: total.memory, launch: total.launch },
-    mfu: mfuOf(total.flops, totalSeconds, assumptions, 'the whole pass'),
+    secondsByBound: byBound(total, clock),
+    mfu: mfuOf(total.flops, whole, clock, assumptions, 'the whole pass'),
   };
   const throughput =
-    tokens === undefined || totalSeconds.numerator === 0n
+    tokens === undefined || whole === 0n
       ? {}
       : { tokens, tokensPerSecond: rational(tokens * totalSeconds.denominator, totalSeconds.numerator) };
   return { assumptions, kernels, modules, totals, ...throughput, omitted: list.omitted };

@@ -23,6 +23,8 @@ import type { FfnKind, NormKind, PositionKind } from '../config/model_config.js'
 import type { BackendChoice } from '../runtime/backend.js';
 export { parseByteSize } from '../runtime/memory_budget.js';
 export { parseMfu, parsePeakFlops } from '../analytic/training/parse_rates.js';
+import { parseExactDecimal, parsePeakFlops } from '../analytic/training/parse_rates.js';
+import { rational, type Rational } from '../core/exact.js';
 import type { SweepAxis, SweepRequest } from '../timing/sweep.js';
 
 /** A typical value per flag, so an error can show a real invocation. */
@@ -265,4 +267,36 @@ function tooLarge(flag: string, raw: string): string {
 
 function example(flag: string): number {
   return FLAG_EXAMPLES[flag] ?? 16;
+}
+
+/**
+ * A rate in whole units per second ("989.4T", "3.35e12"), read by the FLOP-rate parser and refused
+ * unless it is a whole number: peaks and bandwidths are exact bigints.
+ */
+export function parseWholeRate(raw: string, flag: string, unit: 'FLOP/s' | 'bytes/s', example: string): bigint {
+  const text = unit === 'bytes/s' ? raw.trim().replace(/\s*(?:B\/s|Bps|B)$/i, '') : raw;
+  let value: Rational;
+  try {
+    value = parsePeakFlops(text, flag);
+  } catch (error) {
+    const zero = error instanceof InputError && error.message.includes('is zero');
+    throw new InputError(
+      zero
+        ? `${flag}: "${raw}" is zero; give a positive rate in ${unit}, e.g. ${flag} ${example}`
+        : `${flag}: "${raw}" is not a rate in ${unit}; use a number with an optional SI prefix, e.g. ${flag} ${example}`,
+    );
+  }
+  if (value.denominator !== 1n) {
+    throw new InputError(`${flag}: "${raw}" is not a whole number of ${unit}; use e.g. ${flag} ${example}`);
+  }
+  return value.numerator;
+}
+
+/** Microseconds, 0 or more ("5", "2.5", "0"), as exact seconds. */
+export function parseMicroseconds(raw: string, flag: string): Rational {
+  const value = parseExactDecimal(raw.trim().replace(/\s*us$/i, ''));
+  if (value === undefined) {
+    throw new InputError(`${flag}: "${raw}" is not a number of microseconds; use e.g. ${flag} 5 or ${flag} 0`);
+  }
+  return rational(value.numerator, value.denominator * 1_000_000n);
 }

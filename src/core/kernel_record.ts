@@ -3,6 +3,11 @@
 export interface TensorSignature {
   readonly shape: readonly number[];
   readonly dtype: string;
+  /**
+   * Set on an input that is one of the model's weights (its data is a weight tensor's, shared by a
+   * reshape or not), when the trace was given the weights (TraceOptions.weights).
+   */
+  readonly weight?: true;
 }
 
 /** The matmul a kernel performed, read off its operand shapes, attrs and broadcast batch dims. */

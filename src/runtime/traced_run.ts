@@ -143,6 +143,7 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
     const how = run.attention === undefined ? {} : { attention: run.attention };
     const trace = traceKernels(() => forward(config, modelWeights, modelIds, options.parts, how), {
       timeKernels: options.timeKernels === true,
+      weights: weightEntries(modelWeights).map((entry) => entry.tensor),
       phaseOf: kernelProgress(progress, config.num_layers, () => undefined),
     });
     const logitsShape = trace.result.shape.slice();

@@ -41,6 +41,12 @@ export interface TraceOptions {
    * not what they are for.
    */
   readonly phaseOf?: () => KernelPhase | undefined;
+  /**
+   * The model's weights: an input whose data is one of theirs is marked `weight` in its record,
+   * so the bytes a kernel reads can be split into weights and activations by what the tensors
+   * are, not by where a formula expects a weight.
+   */
+  readonly weights?: readonly tf.Tensor[];
 }
 
 export interface Trace<T> {
@@ -124,11 +130,12 @@ export function traceKernels<T>(fn: () => T, options: TraceOptions = {}): Trace<
     // Records (shapes copied, attrs made JSON-safe, FLOPs counted) are built when first read and
     // kept: that is analysis of the trace, not part of running the traced function.
     const captured = capture.captured;
+    const weightData = new Set<unknown>((options.weights ?? []).map((tensor) => tensor.dataId));
     let records: KernelRecord[] | undefined;
     return {
       result,
       get records(): KernelRecord[] {
-        records ??= finishRecords(captured);
+        records ??= finishRecords(captured, weightData);
         return records;
       },
     };
@@ -201,12 +208,17 @@ function tracingKernelFunc(kernel: string, originalFunc: KernelConfig['kernelFun
   };
 }
 
-function finishRecords(captured: readonly (CapturedKernel | undefined)[]): KernelRecord[] {
+function finishRecords(
+  captured: readonly (CapturedKernel | undefined)[],
+  weightData: ReadonlySet<unknown>,
+): KernelRecord[] {
   const records: KernelRecord[] = [];
   for (const kernel of captured) {
     if (kernel === undefined) continue;
-    const inputs = signaturesOf(kernel.inputs);
-    const outputs = Array.isArray(kernel.output) ? kernel.output.map(signatureOf) : [signatureOf(kernel.output)];
+    const inputs = signaturesOf(kernel.inputs, weightData);
+    const outputs = Array.isArray(kernel.output)
+      ? kernel.output.map((info) => signatureOf(info))
+      : [signatureOf(kernel.output)];
     const attrs = kernel.attrs === undefined ? {} : jsonSafeAttrs(kernel.attrs);
     const matmul =
       isMatmulKernel(kernel.kernel) && !kernel.nested
@@ -232,18 +244,20 @@ function finishRecords(captured: readonly (CapturedKernel | undefined)[]): Kerne
 interface TensorInfoLike {
   readonly shape: readonly number[];
   readonly dtype: string;
+  readonly dataId?: unknown;
 }
 
-function signatureOf(info: TensorInfoLike): TensorSignature {
-  return { shape: info.shape.slice(), dtype: info.dtype };
+function signatureOf(info: TensorInfoLike, weightData?: ReadonlySet<unknown>): TensorSignature {
+  const weight = weightData !== undefined && weightData.size > 0 && weightData.has(info.dataId);
+  return { shape: info.shape.slice(), dtype: info.dtype, ...(weight ? { weight: true } : {}) };
 }
 
 /** Inputs arrive as a named map ({a, b}) or an array (Concat, Einsum); absent optional inputs are skipped. */
-function signaturesOf(inputs: KernelArgs['inputs']): TensorSignature[] {
+function signaturesOf(inputs: KernelArgs['inputs'], weightData: ReadonlySet<unknown>): TensorSignature[] {
   const signatures: TensorSignature[] = [];
   for (const key in inputs) {
     const info = inputs[key];
-    if (info != null) signatures.push(signatureOf(info));
+    if (info != null) signatures.push(signatureOf(info, weightData));
   }
   return signatures;
 }

@@ -3,6 +3,7 @@
  * path, the number of matmul kernels, the attention masks, and the non-matmul work of each module
  * outside the attention core beside its estimate. The pass itself runs in src/runtime/traced_run.ts.
  */
+import { forwardKernelCosts, type KernelList } from '../analytic/bytes.js';
 import { expectedMatmulCount, forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import { nonMatmulEstimate } from '../analytic/non_matmul_estimate.js';
 import type { MatmulRow } from '../analytic/types.js';
@@ -12,6 +13,7 @@ import type { ActiveBackend } from '../runtime/backend.js';
 import { traceForward, type ForwardTraceOptions } from '../runtime/traced_run.js';
 import { matmulKernelCount } from '../trace/summary.js';
 import { expectedMasks } from '../analytic/attention_blocks.js';
+import { compareKernelBytes, type BytesComparison } from './bytes_check.js';
 import { compareMasks, type MaskComparison } from './mask_check.js';
 import { compareMatmuls, type MatmulComparison } from './matmul_check.js';
 import { compareNonMatmul, type NonMatmulComparison } from './non_matmul_check.js';
@@ -20,6 +22,8 @@ import { compareModuleWork, type WorkComparison } from './work_check.js';
 export interface VerifyOptions extends ForwardTraceOptions {
   /** The rows to check against (default: forwardMatmulInventory), to plant a wrong inventory. */
   readonly inventory?: readonly MatmulRow[];
+  /** The kernels' bytes to check against (default: forwardKernelCosts at fp32, tfjs's width), to plant a wrong list. */
+  readonly kernelBytes?: KernelList;
 }
 
 export interface VerifyReport {
@@ -43,11 +47,14 @@ export interface VerifyReport {
    * module outside the attention core, against the estimate's, module by module.
    */
   readonly work: WorkComparison;
+  /** The bytes every kernel reads (weights and activations apart) and writes, against the analytic list's. */
+  readonly bytes: BytesComparison;
   readonly records: readonly KernelRecord[];
   /**
    * Every matmul matches exactly, the pass ran exactly the expected number of matmul kernels,
    * every attention mask was built for the expected positions and window, and every module outside
-   * the core did exactly the non-matmul work the estimate lists.
+   * the core did exactly the non-matmul work the estimate lists, and every compared kernel moved
+   * exactly the bytes the analytic list states.
    */
   readonly ok: boolean;
 }
@@ -58,10 +65,13 @@ export async function verifyModel(options: VerifyOptions): Promise<VerifyReport>
   // The expected side first: a bad config or run is refused before any backend work.
   const inventory = options.inventory ?? forwardMatmulInventory(config, run);
   const estimate = nonMatmulEstimate(config, run);
+  // tfjs computes in float32: the analytic bytes at fp32's 4 bytes.
+  const kernelBytes = options.kernelBytes ?? forwardKernelCosts(config, run, 'fp32');
   const traced = await traceForward(options);
   const matmuls = compareMatmuls(inventory, traced.records);
   const masks = compareMasks(expectedMasks(config, run), traced.records);
   const work = compareModuleWork(estimate, traced.records);
+  const bytes = compareKernelBytes(kernelBytes, traced.records);
   const tracedMatmulKernels = matmulKernelCount(traced.records);
   const expectedMatmulKernelCount = expectedMatmulCount(config, run);
   return {
@@ -75,7 +85,8 @@ export async function verifyModel(options: VerifyOptions): Promise<VerifyReport>
     nonMatmul: compareNonMatmul(estimate, traced.records),
     masks,
     work,
+    bytes,
     records: traced.records,
-    ok: matmuls.ok && masks.ok && work.ok && tracedMatmulKernels === expectedMatmulKernelCount,
+    ok: matmuls.ok && masks.ok && work.ok && bytes.ok && tracedMatmulKernels === expectedMatmulKernelCount,
   };
 }

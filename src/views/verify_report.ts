@@ -9,6 +9,7 @@ import type { MatmulComponent } from '../analytic/types.js';
 import { rollUp } from '../core/module_paths.js';
 import { describeMaskMismatch } from '../verify/mask_check.js';
 import { describeWorkMismatch, type WorkComparison } from '../verify/work_check.js';
+import { describeBytesMismatch, type BytesComparison } from '../verify/bytes_check.js';
 import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
 import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from '../core/format.js';
@@ -74,7 +75,13 @@ function mismatchLines(verification: VerifyReport): string[] {
     ...verification.matmuls.mismatches.map(describeMismatch),
     ...verification.masks.mismatches.map(describeMaskMismatch),
     ...verification.work.mismatches.map(describeWorkMismatch),
+    ...verification.bytes.mismatches.map(describeBytesMismatch),
   ];
+}
+
+/** "; the bytes of 2 of 40 modules' kernels differ", or nothing when every kernel's bytes match. */
+function bytesProblem(bytes: BytesComparison): string {
+  return bytes.ok ? '' : `; the bytes of ${bytes.mismatches.length} of ${bytes.checks.length} modules' kernels differ`;
 }
 
 /** "; 1 of 41 modules' non-matmul work differs (work)", or nothing when every module matches. */
@@ -110,7 +117,7 @@ export function verdictLine(verification: VerifyReport): string {
   return (
     `NOT verified: ${matmuls.matchedCount} of ${matmuls.expectedCount} expected matmuls match exactly; ` +
     `${matmuls.mismatches.length} mismatches${matmuls.ok ? '' : ` (${kinds})`}${countProblem}${maskProblem}` +
-    `${workProblem(verification.work)}; ` +
+    `${workProblem(verification.work)}${bytesProblem(verification.bytes)}; ` +
     `traced ${groupDigits(matmuls.tracedTotal)} FLOPs, expected ${groupDigits(matmuls.expectedTotal)}, on ${verification.backend.name}`
   );
 }
@@ -313,6 +320,15 @@ function verificationData(verification: VerifyReport) {
     work: {
       expectedCount: verification.work.expectedCount,
       mismatches: verification.work.mismatches.map(describeWorkMismatch),
+    },
+    bytes: {
+      kernels: verification.bytes.kernels,
+      modules: verification.bytes.checks.length,
+      readWeights: verification.bytes.tracedTotals.readWeights,
+      readActivations: verification.bytes.tracedTotals.readActivations,
+      written: verification.bytes.tracedTotals.written,
+      byDtype: verification.bytes.byDtype,
+      mismatches: verification.bytes.mismatches.map(describeBytesMismatch),
     },
     nonMatmul: {
       traced: nonMatmul.traced,

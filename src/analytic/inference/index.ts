@@ -6,3 +6,4 @@ export * from './decode.js';
 export * from './weights.js';
 export * from './fit.js';
 export * from './estimate.js';
+export * from './kernel_costs.js';

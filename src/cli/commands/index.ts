@@ -25,6 +25,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'time', load: async () => (await import('./time.js')).registerTime },
   { name: 'train', load: async () => (await import('./train.js')).registerTrain },
   { name: 'infer', load: async () => (await import('./infer.js')).registerInfer },
+  { name: 'roofline', load: async () => (await import('./roofline.js')).registerRoofline },
+  { name: 'devices', load: async () => (await import('./roofline.js')).registerDevices },
 ];
 
 /** What a bare `flopledger` runs. */

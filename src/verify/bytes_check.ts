@@ -1,0 +1,151 @@
+/**
+ * The bytes every kernel moves, traced against the analytic kernel list (src/analytic/bytes.ts),
+ * module path by module path, kernel by kernel: bytes of weights read, of activations read, and
+ * written. Like the FLOPs, the two sides are computed apart: the trace's from the tensors the
+ * kernels received (src/core/byte_rules.ts, weights marked by what the tensors are), the
+ * analytic side's from the architecture on paper.
+ *
+ * Compared: every outermost matmul, every kernel with non-matmul FLOPs, and every zero-FLOP kernel
+ * the analytic list names at its module (the embedding gather, the position slice, RoPE's swap).
+ * Not compared: data movement the analytic list leaves out (reshapes, transposes, the mask's
+ * Range and Fill), which moves bytes on a backend that copies but computes nothing.
+ */
+import { kernelBytes, type KernelCost, type KernelList } from '../analytic/bytes.js';
+import { recordBytes } from '../core/byte_rules.js';
+import { groupDigits } from '../core/format.js';
+import type { KernelRecord } from '../core/kernel_record.js';
+
+/** One kernel's bytes as both sides state them. */
+export interface KernelBytes {
+  readonly kernel: string;
+  readonly readWeights: bigint;
+  readonly readActivations: bigint;
+  readonly written: bigint;
+}
+
+export interface BytesCheck {
+  readonly path: string;
+  /** Kernels the analytic list has that the trace lacks, and the other way round (empty when they agree). */
+  readonly missing: readonly KernelBytes[];
+  readonly extra: readonly KernelBytes[];
+  readonly expectedKernels: number;
+  readonly tracedKernels: number;
+}
+
+export interface BytesComparison {
+  readonly checks: readonly BytesCheck[];
+  readonly mismatches: readonly BytesCheck[];
+  /** Traced kernels compared, and the bytes they read and wrote. */
+  readonly kernels: number;
+  readonly tracedTotals: KernelBytes;
+  /** Bytes (read plus written) of the compared traced kernels by dtype. */
+  readonly byDtype: ReadonlyMap<string, bigint>;
+  readonly ok: boolean;
+}
+
+function key(entry: KernelBytes): string {
+  return `${entry.kernel} ${entry.readWeights} ${entry.readActivations} ${entry.written}`;
+}
+
+function analyticEntry(cost: KernelCost): KernelBytes {
+  return {
+    kernel: cost.kernel,
+    readWeights: cost.read.weights,
+    readActivations: cost.read.activations + cost.read.kvCache,
+    written: kernelBytes(cost) - (cost.read.weights + cost.read.activations + cost.read.kvCache),
+  };
+}
+
+/** What is in `a` and not in `b`, as multisets. */
+function without(a: readonly KernelBytes[], b: readonly KernelBytes[]): KernelBytes[] {
+  const counts = new Map<string, number>();
+  for (const entry of b) counts.set(key(entry), (counts.get(key(entry)) ?? 0) + 1);
+  return a.filter((entry) => {
+    const left = counts.get(key(entry)) ?? 0;
+    if (left === 0) return true;
+    counts.set(key(entry), left - 1);
+    return false;
+  });
+}
+
+function push<T>(map: Map<string, T[]>, path: string, value: T): void {
+  const list = map.get(path);
+  if (list === undefined) map.set(path, [value]);
+  else list.push(value);
+}
+
+/** Every kernel's bytes, analytic `list` against the forward-pass `records`, by module path. */
+export function compareKernelBytes(list: KernelList, records: readonly KernelRecord[]): BytesComparison {
+  const expected = new Map<string, KernelBytes[]>();
+  const listedZeroFlop = new Map<string, Set<string>>();
+  for (const cost of list.kernels) {
+    push(expected, cost.path, analyticEntry(cost));
+    if (!cost.matmul && cost.flops === 0n) {
+      const names = listedZeroFlop.get(cost.path) ?? new Set<string>();
+      names.add(cost.kernel);
+      listedZeroFlop.set(cost.path, names);
+    }
+  }
+  const traced = new Map<string, KernelBytes[]>();
+  const byDtype = new Map<string, bigint>();
+  const totals = { readWeights: 0n, readActivations: 0n, written: 0n };
+  let kernels = 0;
+  for (const record of records) {
+    if (record.nested || (record.phase !== undefined && record.phase !== 'forward')) continue;
+    const matmul = record.matmul !== undefined;
+    const compared =
+      matmul ||
+      (record.flops !== null && record.flops > 0n) ||
+      (listedZeroFlop.get(record.path)?.has(record.kernel) ?? false);
+    if (!compared) continue;
+    const bytes = recordBytes(record);
+    kernels += 1;
+    totals.readWeights += bytes.readWeights;
+    totals.readActivations += bytes.readActivations;
+    totals.written += bytes.written;
+    for (const [dtype, count] of bytes.byDtype) byDtype.set(dtype, (byDtype.get(dtype) ?? 0n) + count);
+    push(traced, record.path, {
+      kernel: matmul ? 'MatMul' : record.kernel,
+      readWeights: bytes.readWeights,
+      readActivations: bytes.readActivations,
+      written: bytes.written,
+    });
+  }
+  const checks: BytesCheck[] = [];
+  for (const path of new Set([...expected.keys(), ...traced.keys()])) {
+    const [want, got] = [expected.get(path) ?? [], traced.get(path) ?? []];
+    checks.push({
+      path,
+      missing: without(want, got),
+      extra: without(got, want),
+      expectedKernels: want.length,
+      tracedKernels: got.length,
+    });
+  }
+  const mismatches = checks.filter((check) => check.missing.length > 0 || check.extra.length > 0);
+  return {
+    checks,
+    mismatches,
+    kernels,
+    tracedTotals: { kernel: 'all', ...totals },
+    byDtype,
+    ok: mismatches.length === 0,
+  };
+}
+
+function entryText(entry: KernelBytes): string {
+  return (
+    `${entry.kernel} (reads ${groupDigits(entry.readWeights)} B of weights, ` +
+    `${groupDigits(entry.readActivations)} B of activations; writes ${groupDigits(entry.written)} B)`
+  );
+}
+
+/**
+ * One line per module whose kernels' bytes differ:
+ *   layers.0.ffn.w1: bytes: expected MatMul (reads 384 B of weights, ...); traced MatMul (reads 768 B ...)
+ */
+export function describeBytesMismatch(check: BytesCheck): string {
+  const expected = check.missing.length === 0 ? 'nothing else expected' : check.missing.map(entryText).join(', ');
+  const traced = check.extra.length === 0 ? 'nothing else traced' : check.extra.map(entryText).join(', ');
+  return `${check.path}: bytes: expected ${expected}; traced ${traced}`;
+}
