@@ -44,6 +44,41 @@ export interface ParallelismOptions {
   readonly tensorParallel?: number;
   readonly pipelineParallel?: number;
   readonly sequenceParallel?: boolean;
+  /**
+   * How a refusal names the numbers it refuses: 'options' as this API spells them ("tp (3)"),
+   * 'flags' as the command line does ("--tp 3"), so a message's fix can be typed as it reads.
+   */
+  readonly syntax?: OptionSyntax;
+}
+
+export type OptionSyntax = 'options' | 'flags';
+
+/** The layout's numbers a refusal can name. */
+export type LayoutOption = 'devices' | 'tp' | 'pp' | 'seq' | 'micro-batches';
+
+/** Names a layout option in a refusal: its subject ("tp (3)" or "--tp 3:") and a fix ("a tp of 1 or 2" or "--tp 1 or 2"). */
+export interface OptionNaming {
+  readonly subject: (option: LayoutOption, value: number) => string;
+  readonly fix: (option: LayoutOption, values: string) => string;
+  /** How to ask for no sequence parallelism. */
+  readonly noSequenceParallel: string;
+}
+
+const NAMINGS: Readonly<Record<OptionSyntax, OptionNaming>> = {
+  options: {
+    subject: (option, value) => `${option} (${value})`,
+    fix: (option, values) => (option === 'devices' ? `${values} devices` : `a ${option} of ${values}`),
+    noSequenceParallel: 'turn sequence parallelism off',
+  },
+  flags: {
+    subject: (option, value) => `--${option} ${value}:`,
+    fix: (option, values) => `--${option} ${values}`,
+    noSequenceParallel: 'leave out --sp',
+  },
+};
+
+export function optionNaming(syntax: OptionSyntax = 'options'): OptionNaming {
+  return NAMINGS[syntax];
 }
 
 function gcd(a: number, b: number): number {
@@ -59,37 +94,46 @@ function divisorList(n: number, limit = 8): string {
   return divisors.length === 1 ? '1' : `${divisors.slice(0, -1).join(', ')} or ${divisors.at(-1)}`;
 }
 
-function positiveInteger(name: string, value: number): string | undefined {
-  return Number.isSafeInteger(value) && value >= 1 ? undefined : `${name} (${value}) must be a positive integer`;
+function positiveInteger(naming: OptionNaming, option: LayoutOption, value: number): string | undefined {
+  return Number.isSafeInteger(value) && value >= 1
+    ? undefined
+    : `${naming.subject(option, value)} must be a positive integer`;
 }
 
 /** devices = dp * tp * pp, checked against the model: tp splits heads, kv heads and d_ff whole, pp splits the layers. */
 export function parallelLayout(config: ModelConfig, options: ParallelismOptions): ParallelLayout {
   const { devices, tensorParallel: tp = 1, pipelineParallel: pp = 1, sequenceParallel = false } = options;
-  const problems = [positiveInteger('devices', devices), positiveInteger('tp', tp), positiveInteger('pp', pp)].filter(
-    (problem): problem is string => problem !== undefined,
-  );
+  const naming = optionNaming(options.syntax);
+  const flags = options.syntax === 'flags';
+  const problems = [
+    positiveInteger(naming, 'devices', devices),
+    positiveInteger(naming, 'tp', tp),
+    positiveInteger(naming, 'pp', pp),
+  ].filter((problem): problem is string => problem !== undefined);
   if (problems.length > 0) throw new InputError(problems);
+  // The model is named where the message starts with the option (flags) or before it (options).
+  const [prefix, model] = flags ? ['', ` of ${config.name}`] : [`${config.source}: `, ''];
   const { num_kv_heads } = architectureOf(config);
   const tpDivides = gcd(gcd(config.num_heads, num_kv_heads), config.d_ff);
   if (tpDivides % tp !== 0) {
     problems.push(
-      `${config.source}: tp (${tp}) must divide num_heads (${config.num_heads}), num_kv_heads (${num_kv_heads}) ` +
-        `and d_ff (${config.d_ff}), since tensor parallelism splits whole heads and FFN columns; ` +
-        `use a tp of ${divisorList(tpDivides)}`,
+      `${prefix}${naming.subject('tp', tp)} must divide num_heads (${config.num_heads}), num_kv_heads (${num_kv_heads}) ` +
+        `and d_ff (${config.d_ff})${model}, since tensor parallelism splits whole heads and FFN columns; ` +
+        `use ${naming.fix('tp', divisorList(tpDivides))}`,
     );
   }
   if (config.num_layers % pp !== 0) {
     problems.push(
-      `${config.source}: pp (${pp}) must divide num_layers (${config.num_layers}), one equal group of blocks per stage; ` +
-        `use a pp of ${divisorList(config.num_layers)}`,
+      `${prefix}${naming.subject('pp', pp)} must divide num_layers (${config.num_layers})${model}, one equal group of blocks per stage; ` +
+        `use ${naming.fix('pp', divisorList(config.num_layers))}`,
     );
   }
   if (devices % (tp * pp) !== 0) {
     const suggestion = Math.max(1, Math.round(devices / (tp * pp))) * tp * pp;
+    const split = flags ? 'a --tp and --pp' : 'a tp and pp';
     problems.push(
-      `devices (${devices}) must be a multiple of tp x pp (${tp} x ${pp} = ${tp * pp}), the data-parallel copies being whole; ` +
-        `use ${suggestion} devices or a tp and pp whose product divides ${devices}`,
+      `${naming.subject('devices', devices)} must be a multiple of tp x pp (${tp} x ${pp} = ${tp * pp}), the data-parallel copies being whole; ` +
+        `use ${naming.fix('devices', String(suggestion))} or ${split} whose product divides ${devices}`,
     );
   }
   if (problems.length > 0) throw new InputError(problems);
