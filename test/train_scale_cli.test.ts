@@ -96,6 +96,28 @@ describe('train at scale: tensor and pipeline parallel with 1F1B', () => {
   });
 });
 
+describe('train at scale: every architecture the presets have', () => {
+  // Post-norms, GeGLU and soft-caps (Gemma 2), fused q/k/v and gate/up (Phi-3), q/k norms and head_dim (Qwen3), q/k/v biases (Qwen2.5).
+  for (const model of ['gemma-2-2b', 'phi-3-mini-4k', 'qwen3-8b', 'qwen2.5-0.5b']) {
+    it(`${model}: tp 2 x pp 2 with sequence parallelism and selective checkpointing`, async () => {
+      const json = await cliJson(
+        'train',
+        model,
+        ...['--tp', '2', '--pp', '2', '--sp', '--checkpoint', 'selective', '--seq', '1024'],
+      );
+      const group = json.stages.reduce(
+        (total: bigint, stage: { parameters: string }) => total + BigInt(stage.parameters),
+        0n,
+      );
+      const replicas = json.parameters.replicas.reduce(
+        (total: bigint, replica: { parameters: string }) => total + BigInt(replica.parameters),
+        0n,
+      );
+      expect(2n * group).toBe(BigInt(json.parameters.total) + replicas);
+    });
+  }
+});
+
 describe('train at scale: bad input is one line naming the flag, the value and the fix', () => {
   const cases: readonly (readonly [string[], string])[] = [
     [

@@ -11,11 +11,16 @@ import { parameterInventory, summarizeParameters } from '../parameters.js';
  * Multi-Billion Parameter Language Models Using Model Parallelism", section 3):
  * - column-parallel (output features split over tp): q_proj, k_proj, v_proj, ffn.w1, ffn.w3,
  *   with their biases split alike; heads are split whole, so tp must divide num_heads and
- *   num_kv_heads (Megatron-Core asserts num_query_groups % tp == 0) and d_ff;
- * - row-parallel (input features split): output_proj and ffn.w2; their biases are added after
- *   the all-reduce and are replicated on every tensor-parallel rank;
- * - replicated: every norm's gain and bias, and the learned position table (Megatron keeps
- *   position embeddings whole on each rank);
+ *   num_kv_heads (Megatron-Core asserts num_query_groups % tp == 0) and d_ff. A fused qkv_proj
+ *   [d, dq + 2 dkv] is split as Megatron-Core's linear_qkv is, each rank holding the q, k and v
+ *   columns of its own heads: (dq + 2 dkv) / tp; a fused gate_up_proj [d, 2F] holds F / tp gate
+ *   and F / tp up columns per rank (Megatron's gated linear_fc1): 2F / tp. A head_dim of its own
+ *   changes only dq and dkv;
+ * - row-parallel (input features split): output_proj and ffn.w2; their biases (output_bias,
+ *   mlp_bias) are added after the all-reduce and are replicated on every tensor-parallel rank;
+ * - replicated: every norm's gain and bias (ln1, ln2, the post-norms, ln_final), the q/k norms
+ *   (one vector over head_dim that every head shares, so every rank needs it whole), and the
+ *   learned position table (Megatron keeps position embeddings whole on each rank);
  * - vocab-parallel: token_embeddings and lm_head split their vocabulary rows. Megatron pads the
  *   vocabulary to a multiple of make_vocab_size_divisible_by * tp
  *   (megatron/training/tokenizer/tokenizer.py, _vocab_size_with_padding); the config's
@@ -128,6 +133,14 @@ export function parallelLayout(config: ModelConfig, options: ParallelismOptions)
         `use ${naming.fix('pp', divisorList(config.num_layers))}`,
     );
   }
+  if (sequenceParallel && config.d_model % tp !== 0) {
+    // Exact bytes are B (T / tp) d, whole when tp divides T; but the saved-activation tables are
+    // polynomials with whole coefficients per B T^j, which d / tp would not be.
+    problems.push(
+      `${prefix}sequence parallelism over tp (${tp}) with d_model (${config.d_model})${model} not a multiple of tp is not modelled; ` +
+        `use ${naming.fix('tp', divisorList(gcd(tpDivides, config.d_model)))}, or ${naming.noSequenceParallel}`,
+    );
+  }
   if (devices % (tp * pp) !== 0) {
     const suggestion = Math.max(1, Math.round(devices / (tp * pp))) * tp * pp;
     const split = flags ? 'a --tp and --pp' : 'a tp and pp';
@@ -194,13 +207,40 @@ export interface ShardedParameters {
   readonly replicas: readonly ParameterReplica[];
 }
 
+/** Output features split over tp: whole heads (fused q/k/v keep each rank's heads together), whole FFN columns. */
+const COLUMN_PARALLEL = new Set([
+  'attn.q_proj',
+  'attn.k_proj',
+  'attn.v_proj',
+  'attn.qkv_proj',
+  'ffn.w1',
+  'ffn.w3',
+  'ffn.gate_up_proj',
+]);
+/** Input features split over tp; their biases are added after the all-reduce, whole on every rank. */
+const ROW_PARALLEL = new Set(['attn.output_proj', 'ffn.w2']);
+/**
+ * Whole on every rank: the norms over d, and the q/k norms, one vector over head_dim shared by
+ * every head (each rank applies it to its own heads), and the learned position table.
+ */
+const REPLICATED = new Set([
+  'ln1',
+  'ln2',
+  'post_attn_norm',
+  'post_ffn_norm',
+  'attn.q_norm',
+  'attn.k_norm',
+  'ln_final',
+  'position_embeddings',
+]);
+
 /** The tensor-parallel rule of one parameter tensor, from its module path and name. */
 function shardRule(modulePath: string, name: string): ShardRule {
   const local = withinLayer(modulePath);
   if (modulePath === 'token_embeddings' || modulePath === 'lm_head') return 'vocab';
-  if (['attn.q_proj', 'attn.k_proj', 'attn.v_proj', 'ffn.w1', 'ffn.w3'].includes(local)) return 'column';
-  if (['attn.output_proj', 'ffn.w2'].includes(local)) return name === 'weight' ? 'row' : 'replicated';
-  if (['ln1', 'ln2', 'ln_final', 'position_embeddings'].includes(local)) return 'replicated';
+  if (COLUMN_PARALLEL.has(local)) return 'column';
+  if (ROW_PARALLEL.has(local)) return name === 'weight' ? 'row' : 'replicated';
+  if (REPLICATED.has(local)) return 'replicated';
   throw new Error(`parallelism: no tensor-parallel rule for ${modulePath} ${name}`);
 }
 
@@ -286,16 +326,27 @@ function parameterReplicas(config: ModelConfig, tp: number, pp: number, vocab: n
   const { num_layers: L, d_model: d } = config;
   const copies = BigInt(tp - 1);
   const normWeights = architecture.norm === 'layernorm' ? 2n : 1n; // gain (+ bias)
+  const normsPerBlock = architecture.post_norms ? 4n : 2n; // ln1, ln2 (+ post_attn_norm, post_ffn_norm)
+  const normNames = architecture.post_norms ? 'ln1, ln2, post_attn_norm, post_ffn_norm' : 'ln1, ln2';
   const replicas: ParameterReplica[] = [
     {
-      what: `norm weights (ln1, ln2 per block and ln_final) on each of the ${tp} tensor-parallel ranks`,
-      parameters: copies * normWeights * BigInt(d) * BigInt(2 * L + 1),
+      what: `norm weights (${normNames} per block and ln_final) on each of the ${tp} tensor-parallel ranks`,
+      parameters: copies * normWeights * BigInt(d) * (normsPerBlock * BigInt(L) + 1n),
     },
   ];
-  if (architecture.bias) {
+  if (architecture.qk_norm) {
     replicas.push({
-      what: `row-parallel biases (output_proj, w2) on each of the ${tp} tensor-parallel ranks`,
-      parameters: copies * 2n * BigInt(d) * BigInt(L),
+      what: `q_norm and k_norm weights (over head_dim ${architecture.head_dim}) on each of the ${tp} tensor-parallel ranks`,
+      parameters: copies * normWeights * 2n * BigInt(architecture.head_dim) * BigInt(L),
+    });
+  }
+  const rowBiases = [architecture.output_bias ? 'output_proj' : '', architecture.mlp_bias ? 'w2' : ''].filter(
+    (name) => name !== '',
+  );
+  if (rowBiases.length > 0) {
+    replicas.push({
+      what: `row-parallel biases (${rowBiases.join(', ')}) on each of the ${tp} tensor-parallel ranks`,
+      parameters: copies * BigInt(rowBiases.length) * BigInt(d) * BigInt(L),
     });
   }
   if (architecture.positions === 'learned') {
