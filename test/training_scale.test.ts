@@ -353,6 +353,91 @@ describe('tensor and pipeline parallelism: GPT-3 175B with tp 8, pp 8', () => {
   });
 });
 
+describe('tensor and pipeline parallelism of the newer architectures, by hand', () => {
+  /**
+   * Every newer feature at once, small enough to count on paper: d 16, H 4, Hkv 2, head_dim 8 of
+   * its own (dq = 32, dkv = 16), F 24, L 4, V 100; RMSNorm, RoPE, q/k norms, fused q/k/v, a
+   * fused GeGLU gate/up, post-norms, q/k/v and MLP biases but none on output_proj, untied.
+   */
+  const modern: ModelConfig = {
+    name: 'modern',
+    source: 'test:modern',
+    vocab_size: 100,
+    context_length: 16,
+    num_layers: 4,
+    d_model: 16,
+    num_heads: 4,
+    num_kv_heads: 2,
+    head_dim: 8,
+    d_ff: 24,
+    ffn: 'geglu',
+    qk_norm: true,
+    fused_qkv: true,
+    fused_gate_up: true,
+    post_norms: true,
+    qkv_bias: true,
+    output_bias: false,
+    mlp_bias: true,
+    tie_embeddings: false,
+  };
+  const sharded = shardedParameters(
+    modern,
+    parallelLayout(modern, { devices: 4, tensorParallel: 2, pipelineParallel: 2 }),
+  );
+  // One block on one of the 2 tensor-parallel ranks:
+  //   ln1, post_attn_norm, ln2, post_ffn_norm gains, replicated   4 x 16        =  64
+  //   qkv_proj column-parallel [16, (32 + 16 + 16) / 2] + bias [32] 512 + 32    = 544
+  //   q_norm, k_norm gains over head_dim, replicated             2 x 8          =  16
+  //   output_proj row-parallel [32 / 2, 16], no bias             256            = 256
+  //   gate_up_proj column-parallel [16, 48 / 2] + bias [24]      384 + 24       = 408
+  //   w2 row-parallel [24 / 2, 16] + bias [16] replicated        192 + 16       = 208
+  //   total                                                                     = 1,496
+  const perBlock = 1_496n;
+  // Stage 0: 2 blocks + token_embeddings [100 / 2, 16] = 800. Stage 1: 2 blocks + ln_final 16 + lm_head [16, 50] = 800.
+  it('gives each device of each stage its hand-computed count', () => {
+    expect(sharded.vocab).toBe(100);
+    expect(sharded.stages.map((stage) => stage.perLayer)).toEqual([perBlock, perBlock]);
+    expect(sharded.stages.map((stage) => stage.parameters)).toEqual([2n * perBlock + 800n, 2n * perBlock + 816n]);
+    const shard = (path: string) => sharded.stages[0]?.rows.find((row) => row.path === path)?.shardShape;
+    expect(shard('layers.0.attn.qkv_proj')).toEqual([16, 32]);
+    expect(shard('layers.0.ffn.gate_up_proj')).toEqual([16, 24]);
+    expect(shard('layers.0.attn.q_norm')).toEqual([8]);
+    expect(shard('layers.0.attn.output_proj')).toEqual([16, 16]);
+  });
+
+  it('adds up to the model plus each replica on the second rank', () => {
+    // The whole model: a block is 16 + 16 x 64 + 64 + 16 + 32 x 16 + 16 + 16 + 16 x 48 + 48 + 24 x 16 + 16 + 16 = 2,896;
+    // 4 blocks, two tables of 100 x 16 and ln_final: 11,584 + 3,200 + 16 = 14,800.
+    expect(sharded.total).toBe(14_800n);
+    // The second rank's copies: 17 norms over d (4 per block, ln_final), 8 q/k norms over head_dim, 4 w2 biases.
+    expect(sharded.replicas.map((replica) => replica.parameters)).toEqual([17n * 16n, 8n * 8n, 4n * 16n]);
+    const overGroup = 2n * sharded.stages.reduce((total, stage) => total + stage.parameters, 0n);
+    expect(overGroup).toBe(14_800n + 272n + 64n + 64n);
+  });
+
+  it('splits the saved tensors of fused projections, q/k norms and soft-caps with their heads', () => {
+    const capped: ModelConfig = { ...modern, attn_softcap: 50, final_softcap: 30, scale_embeddings: true };
+    const activations = checkpointedActivations(capped, { checkpointing: 'none', tensorParallel: 2 });
+    const byModule = new Map(activations.perLayer.tensors.map((tensor) => [tensor.module, tensor.divisor]));
+    expect(byModule.get('attn.qkv_proj')).toBe(2);
+    expect(byModule.get('attn.q_norm')).toBe(2);
+    expect(byModule.get('attn.softcap')).toBe(2);
+    expect(byModule.get('ffn.gate_up_proj')).toBe(2);
+    expect(byModule.get('post_attn_norm')).toBe(1);
+    expect(activations.initial.tensors.map((tensor) => [tensor.module, tensor.divisor])).toEqual([
+      ['embedding_scale', 1],
+    ]);
+    // Selective checkpointing recomputes the capped scores with the scores and softmax: 3 H T^2 per block.
+    const selective = checkpointedActivations(capped, { checkpointing: 'selective' });
+    expect(selective.recomputed.tensors.map((tensor) => tensor.module)).toEqual([
+      'attn.scores',
+      'attn.softcap',
+      'attn.softmax',
+    ]);
+    expect(selective.recomputed.bytes.perSequence).toEqual([0n, 0n, 4n * 3n * 4n]);
+  });
+});
+
 describe('communication per step', () => {
   const run = { batch: 1, seq: 2048 };
   const gpt3Step = (overrides: Partial<TrainingAtScaleOptions>) =>
@@ -500,6 +585,10 @@ describe('bad layouts are refused with the value and a fix', () => {
     const sequence = single({ devices: 8, tensorParallel: 8, sequenceParallel: true, precision: 'bf16-mixed' });
     expect(error(() => trainingAtScale(gpt3, { batch: 1, seq: 1001 }, sequence))).toBe(
       'seq (1001) must be a multiple of tp (8) with sequence parallelism, which splits the sequence over the ranks; use a seq of 1000 or 1008, or turn sequence parallelism off',
+    );
+    const ownWidth: ModelConfig = { ...tiny, num_heads: 2, head_dim: 4, d_ff: 8, d_model: 7 };
+    expect(error(() => parallelLayout(ownWidth, { devices: 2, tensorParallel: 2, sequenceParallel: true }))).toBe(
+      'test:tiny: sequence parallelism over tp (2) with d_model (7) not a multiple of tp is not modelled; use a tp of 1, or turn sequence parallelism off',
     );
     expect(error(() => trainingAtScale(tiny, { batch: 1, seq: 4 }, single({ microBatches: 0 })))).toBe(
       'micro-batches (0) must be a positive integer',

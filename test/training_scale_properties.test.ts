@@ -47,28 +47,58 @@ const arbitraryParallelModel: fc.Arbitrary<ParallelModel> = fc
     ffn: fc.constantFrom(...FFN_KINDS),
     norm: fc.constantFrom(...NORM_KINDS),
     positions: fc.constantFrom(...POSITION_KINDS),
-    bias: fc.boolean(),
+    qkv_bias: fc.boolean(),
+    output_bias: fc.boolean(),
+    mlp_bias: fc.boolean(),
+    qk_norm: fc.boolean(),
+    fused_qkv: fc.boolean(),
+    fusedGateUp: fc.boolean(),
+    post_norms: fc.boolean(),
+    scale_embeddings: fc.boolean(),
+    // A d_model of its own, head_dim then explicit; or d = H * head_dim.
+    ownWidth: fc.option(fc.integer({ min: 1, max: 10 }), { nil: undefined, freq: 2 }),
+    softcaps: fc.boolean(),
   })
-  .map(({ tp, pp, layersPerStage, kvPerRank, group, halfHeadDim, ffPerRank, ...fields }) => {
-    const num_kv_heads = tp * kvPerRank;
-    const num_heads = num_kv_heads * group;
-    const config: ModelConfig = {
-      name: 'random-parallel',
-      source: 'test:random-parallel',
-      ...fields,
-      num_layers: pp * layersPerStage,
-      num_heads,
-      num_kv_heads,
-      d_model: num_heads * 2 * halfHeadDim,
-      d_ff: tp * ffPerRank,
-    };
-    return { config, tp, pp };
-  });
+  .map(
+    ({
+      tp,
+      pp,
+      layersPerStage,
+      kvPerRank,
+      group,
+      halfHeadDim,
+      ffPerRank,
+      fusedGateUp,
+      ownWidth,
+      softcaps,
+      ...fields
+    }) => {
+      const num_kv_heads = tp * kvPerRank;
+      const num_heads = num_kv_heads * group;
+      const config: ModelConfig = {
+        name: 'random-parallel',
+        source: 'test:random-parallel',
+        ...fields,
+        // Only a gated FFN has a W3 to fuse with W1.
+        fused_gate_up: fusedGateUp && fields.ffn !== 'gelu',
+        ...(ownWidth === undefined ? {} : { head_dim: 2 * halfHeadDim }),
+        ...(softcaps ? { attn_softcap: 50, final_softcap: 30 } : {}),
+        num_layers: pp * layersPerStage,
+        num_heads,
+        num_kv_heads,
+        // Sequence parallelism needs tp to divide d_model (parallelLayout refuses it otherwise).
+        d_model: ownWidth === undefined ? num_heads * 2 * halfHeadDim : tp * ownWidth,
+        d_ff: tp * ffPerRank,
+      };
+      return { config, tp, pp };
+    },
+  );
 
 /**
  * What a tp x pp group holds beyond the model, from the definitions: every tensor-parallel rank
- * but one holds an extra copy of the norms (n vectors of d each: 2 per block and ln_final), of the
- * row-parallel biases (output_proj and w2: 2 d per block) and of the position table; the
+ * but one holds an extra copy of the norms (n vectors of d each: 2 per block, 4 with post-norms,
+ * and ln_final; n vectors of head_dim for each of q_norm and k_norm), of the row-parallel biases
+ * (output_proj's and w2's, d each per block when present) and of the position table; the
  * vocabulary grows from Vp to a multiple of vocab_multiple * tp in each table; a tied table split
  * over stages has one more copy on the last stage.
  */
@@ -82,9 +112,12 @@ function expectedReplicas({ config, tp, pp }: ParallelModel): bigint {
   const Vp = ((V + multiple - 1n) / multiple) * multiple;
   const Vtp = ((V + multiple * BigInt(tp) - 1n) / (multiple * BigInt(tp))) * multiple * BigInt(tp);
   const tables = config.tie_embeddings === true ? 1n : 2n;
+  const headDim = BigInt(config.head_dim ?? config.d_model / config.num_heads);
+  const rowBiases = (config.output_bias === true ? 1n : 0n) + (config.mlp_bias === true ? 1n : 0n);
   return (
-    copies * n * d * (2n * L + 1n) +
-    (config.bias === true ? copies * 2n * d * L : 0n) +
+    copies * n * d * ((config.post_norms === true ? 4n : 2n) * L + 1n) +
+    (config.qk_norm === true ? copies * n * 2n * headDim * L : 0n) +
+    copies * rowBiases * d * L +
     (config.positions === 'learned' ? copies * BigInt(config.context_length) * d : 0n) +
     tables * (Vtp - Vp) * d +
     (config.tie_embeddings === true && pp > 1 ? Vtp * d : 0n)

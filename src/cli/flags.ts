@@ -47,6 +47,10 @@ const FLAG_EXAMPLES: Readonly<Record<string, number>> = {
   '--generate': 512,
   '--kv-group': 32,
   '--weight-group': 128,
+  '--devices': 64,
+  '--tp': 8,
+  '--pp': 4,
+  '--micro-batches': 8,
 };
 
 const GROUPED_DIGITS = /^(?:\d+|\d{1,3}(?:_\d{3})+|\d{1,3}(?:,\d{3})+)$/;

@@ -35,6 +35,17 @@ export interface PeakMoment {
   readonly phase: KernelPhase | undefined;
 }
 
+/** Storage held at the storage peak by the buffers one kernel made at one module path, in one phase. */
+export interface BufferOwner {
+  /** undefined for what was held before the run. */
+  readonly phase: KernelPhase | undefined;
+  readonly path: string;
+  /** The kernel that made the buffers; '(held before the run)' or '(made outside a kernel)' otherwise. */
+  readonly kernel: string;
+  readonly buffers: number;
+  readonly bytes: number;
+}
+
 export interface MemoryPeak {
   /** tf.memory().numBytes before the run (weights, optimizer state, inputs). */
   readonly tensorBytesBefore: number;
@@ -44,6 +55,17 @@ export interface MemoryPeak {
   readonly bufferBytesBefore: number;
   /** Highest storage held after any kernel, each buffer once, and where. */
   readonly bufferPeak: PeakMoment;
+  /**
+   * Who made the storage held at bufferPeak, largest first: the bytes add up to bufferPeak.bytes.
+   * Found by replaying the allocations and releases up to the peak once the run is over, so
+   * naming the buffers costs O(buffers), not a copy at every new peak.
+   */
+  readonly bufferPeakHeldBy: readonly BufferOwner[];
+  /**
+   * Who made the storage held just before the first kernel of each phase, largest first: at the
+   * start of the backward pass this is what the forward pass left for it.
+   */
+  readonly heldAtPhaseStart: Partial<Readonly<Record<KernelPhase, readonly BufferOwner[]>>>;
   /** tf.memory().numBytes after the run, what `fn` returned still alive. */
   readonly tensorBytesAfter: number;
   /** Kernels sampled. */
@@ -79,23 +101,59 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   const original = engine.runKernel;
   const originalRemoveDataId = engine.removeDataId;
 
-  const buffers = new Map<object, number>();
+  const buffers = new Map<object, { bytes: number; owner: number }>();
   let bufferBytes = 0;
-  const track = (tensor: tf.TensorInfo): void => {
+  // Owners by index, and every allocation (+bytes) and release (-bytes) by owner, in order.
+  const owners: { phase: KernelPhase | undefined; path: string; kernel: string }[] = [];
+  const ownerIndex = new Map<string, number>();
+  const events: number[] = []; // owner, bytes, owner, bytes, ...
+  let eventsAtPeak = 0;
+  const phaseStarts = new Map<KernelPhase, number>();
+  const ownerOf = (kernel: string, before: boolean): number => {
+    const phase = before ? undefined : currentPhase();
+    const path = before ? '' : currentModulePath();
+    const key = `${phase ?? ''}\u0000${path}\u0000${kernel}`;
+    let index = ownerIndex.get(key);
+    if (index === undefined) {
+      index = owners.length;
+      owners.push({ phase, path, kernel });
+      ownerIndex.set(key, index);
+    }
+    return index;
+  };
+  const track = (tensor: tf.TensorInfo, kernel: string, before = false): void => {
     if (buffers.has(tensor.dataId)) return;
     const bytes = tf.util.sizeFromShape(tensor.shape) * tf.util.bytesPerElement(tensor.dtype);
-    buffers.set(tensor.dataId, bytes);
+    const owner = ownerOf(kernel, before);
+    buffers.set(tensor.dataId, { bytes, owner });
+    events.push(owner, bytes);
     bufferBytes += bytes;
   };
   /** Forgets a buffer once the engine has (its last tensor disposed). */
   const release = (dataId: object): void => {
-    const bytes = buffers.get(dataId);
-    if (bytes === undefined || engine.state.tensorInfo.has(dataId)) return;
+    const buffer = buffers.get(dataId);
+    if (buffer === undefined || engine.state.tensorInfo.has(dataId)) return;
     buffers.delete(dataId);
-    bufferBytes -= bytes;
+    events.push(buffer.owner, -buffer.bytes);
+    bufferBytes -= buffer.bytes;
+  };
+  const heldAt = (eventCount: number): BufferOwner[] => {
+    const bytes = new Map<number, number>();
+    const counts = new Map<number, number>();
+    for (let i = 0; i < eventCount; i += 2) {
+      const owner = events[i]!;
+      const delta = events[i + 1]!;
+      bytes.set(owner, (bytes.get(owner) ?? 0) + delta);
+      counts.set(owner, (counts.get(owner) ?? 0) + Math.sign(delta));
+    }
+    return [...bytes]
+      .filter(([, held]) => held > 0)
+      .map(([owner, held]) => ({ ...owners[owner]!, buffers: counts.get(owner) ?? 0, bytes: held }))
+      .sort((a, b) => b.bytes - a.bytes);
   };
 
-  for (const tensor of held) track(tensor);
+  for (const tensor of held) track(tensor, '(held before the run)', true);
+  eventsAtPeak = events.length;
   const tensorBytesBefore = tf.memory().numBytes;
   const bufferBytesBefore = bufferBytes;
   const moment = (bytes: number, kernel: string): PeakMoment => ({
@@ -109,16 +167,21 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   let kernels = 0;
 
   engine.runKernel = function (this: unknown, kernelName, inputs, attrs) {
+    const phase = currentPhase();
+    if (phase !== undefined && !phaseStarts.has(phase)) phaseStarts.set(phase, events.length);
     const output = original.call(this, kernelName, inputs, attrs);
     kernels++;
     for (const name in inputs) {
       const input = inputs[name];
-      if (input != null) track(input);
+      if (input != null) track(input, '(made outside a kernel)');
     }
-    for (const tensor of Array.isArray(output) ? output : [output]) track(tensor as tf.TensorInfo);
+    for (const tensor of Array.isArray(output) ? output : [output]) track(tensor as tf.TensorInfo, kernelName);
     const tensorBytes = tf.memory().numBytes;
     if (tensorBytes > tensorPeak.bytes) tensorPeak = moment(tensorBytes, kernelName);
-    if (bufferBytes > bufferPeak.bytes) bufferPeak = moment(bufferBytes, kernelName);
+    if (bufferBytes > bufferPeak.bytes) {
+      bufferPeak = moment(bufferBytes, kernelName);
+      eventsAtPeak = events.length;
+    }
     return output;
   };
   engine.removeDataId = function (this: unknown, dataId, backend) {
@@ -136,6 +199,8 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         tensorPeak,
         bufferBytesBefore,
         bufferPeak,
+        bufferPeakHeldBy: heldAt(eventsAtPeak),
+        heldAtPhaseStart: Object.fromEntries([...phaseStarts].map(([phase, count]) => [phase, heldAt(count)])),
         tensorBytesAfter: tf.memory().numBytes,
         kernels,
       },

@@ -26,7 +26,8 @@ import { parameterConventions, PARAMETER_CONVENTION_NOTES } from '../analytic/co
 import { sixNPerToken } from '../analytic/conventions/published_approximations.js';
 import { rational, type Rational } from '../core/exact.js';
 import { groupDigits } from '../core/format.js';
-import type { MemoryPeak } from '../trace/memory_peak.js';
+import { withinLayer } from '../core/module_paths.js';
+import type { BufferOwner, MemoryPeak } from '../trace/memory_peak.js';
 import { traceTrainingStep, type TracedTrainingStep, type TrainingTraceOptions } from '../runtime/traced_run.js';
 import { totalNonMatmulFlops, uncountedKernels } from '../trace/summary.js';
 import type { KernelPhase, KernelRecord } from '../core/kernel_record.js';
@@ -34,6 +35,8 @@ import {
   ADAMW_UNFOLDED_FLOPS_PER_PARAMETER,
   adamwUpdateFlops,
   backwardMatmulInventory,
+  evaluatePolynomial,
+  savedActivations,
   trainingMemory,
   type AdamwFlops,
   type BackwardMatmulRow,
@@ -110,6 +113,41 @@ export interface MemoryComparison {
   readonly heldBeforeAnalytic: bigint;
   /** Why the measured peak and the estimate differ, one sentence each, this run's figures included. */
   readonly reasons: readonly string[];
+  /** The storage at the peak by who made it, against the saved-activation formula. */
+  readonly saved: SavedActivationComparison;
+}
+
+/** Storage held at the peak by the buffers of one kernel at one module path (blocks folded together). */
+export interface NamedBuffers {
+  /** The module path within a block ("attn.scores"), or outside them ("lm_head"); '' for the step itself. */
+  readonly module: string;
+  readonly kernel: string;
+  readonly buffers: number;
+  readonly bytes: bigint;
+}
+
+/**
+ * The storage taken apart by who made each buffer, at two moments. When the backward pass starts,
+ * the buffers the forward pass made and still holds are what this framework keeps for the
+ * backward pass: the saved-activation formula (saved_activations.ts, what autodiff needs) against
+ * them, the rest named. At the storage peak: what was held before the step, what the forward,
+ * backward and optimizer phases made, named.
+ */
+export interface SavedActivationComparison {
+  /** The formula's saved activations at this run, in the model's fp32. */
+  readonly formula: bigint;
+  /** Storage the forward pass made and still holds when the backward pass starts. */
+  readonly keptForBackward: bigint;
+  /** Those buffers, largest first, blocks folded together. */
+  readonly keptBuffers: readonly NamedBuffers[];
+  readonly peak: bigint;
+  readonly peakPhase: KernelPhase | undefined;
+  readonly heldBefore: bigint;
+  readonly forward: bigint;
+  readonly backward: bigint;
+  readonly optimizer: bigint;
+  /** The backward pass's buffers at the peak, largest first. */
+  readonly backwardBuffers: readonly NamedBuffers[];
 }
 
 export interface TrainingVerification {
@@ -224,6 +262,75 @@ const PHASE_WORDS: Readonly<Record<KernelPhase, string>> = {
   optimizer: 'the optimizer update',
 };
 
+/** The buffers of `owners` that one phase made, blocks folded together, largest first. */
+function namedBuffers(owners: readonly BufferOwner[], phase: KernelPhase): NamedBuffers[] {
+  const byName = new Map<string, NamedBuffers>();
+  for (const owner of owners) {
+    if (owner.phase !== phase) continue;
+    const module = withinLayer(owner.path);
+    const key = `${module}\u0000${owner.kernel}`;
+    const earlier = byName.get(key);
+    byName.set(key, {
+      module,
+      kernel: owner.kernel,
+      buffers: (earlier?.buffers ?? 0) + owner.buffers,
+      bytes: (earlier?.bytes ?? 0n) + BigInt(owner.bytes),
+    });
+  }
+  return [...byName.values()].sort((a, b) => (a.bytes === b.bytes ? 0 : a.bytes > b.bytes ? -1 : 1));
+}
+
+function bytesMadeIn(owners: readonly BufferOwner[], phase: KernelPhase | undefined): bigint {
+  return BigInt(owners.filter((owner) => owner.phase === phase).reduce((total, owner) => total + owner.bytes, 0));
+}
+
+function savedActivationComparison(trace: TracedTrainingStep): SavedActivationComparison {
+  const { memory: measured, config, run } = trace;
+  const atBackward = measured.heldAtPhaseStart.backward ?? [];
+  const atPeak = measured.bufferPeakHeldBy;
+  return {
+    formula: evaluatePolynomial(savedActivations(config).total, run.batch, run.seq),
+    keptForBackward: bytesMadeIn(atBackward, 'forward'),
+    keptBuffers: namedBuffers(atBackward, 'forward'),
+    peak: BigInt(measured.bufferPeak.bytes),
+    peakPhase: measured.bufferPeak.phase,
+    heldBefore: bytesMadeIn(atPeak, undefined),
+    forward: bytesMadeIn(atPeak, 'forward'),
+    backward: bytesMadeIn(atPeak, 'backward'),
+    optimizer: bytesMadeIn(atPeak, 'optimizer'),
+    backwardBuffers: namedBuffers(atPeak, 'backward'),
+  };
+}
+
+/** "attn.scores BatchMatMul 2,048", the largest `count` of them. */
+function describeBuffers(buffers: readonly NamedBuffers[], count: number): string {
+  const shown = buffers
+    .slice(0, count)
+    .map((entry) => `${entry.module === '' ? 'the step' : entry.module} ${entry.kernel} ${groupDigits(entry.bytes)}`);
+  const rest = buffers.length - shown.length;
+  return rest > 0 ? `${shown.join(', ')} and ${rest} more` : shown.join(', ');
+}
+
+function savedActivationSentences(saved: SavedActivationComparison): string[] {
+  const bytes = (value: bigint) => `${groupDigits(value)} bytes`;
+  const sentences = [
+    `When the backward pass starts, the forward pass still holds ${bytes(saved.keptForBackward)} of its buffers; ` +
+      `what autodiff needs of it (the saved-activation formula) is ${bytes(saved.formula)}, so tfjs keeps ` +
+      `${bytes(saved.keptForBackward - saved.formula)} more. Its buffers by module and kernel (blocks together), ` +
+      `largest first: ${describeBuffers(saved.keptBuffers, 10)}.`,
+    `Storage at the peak (in ${PHASE_WORDS[saved.peakPhase ?? 'forward']}), ${bytes(saved.peak)}, by who made it: ` +
+      `${bytes(saved.heldBefore)} held before the step, ${bytes(saved.forward)} by the forward pass, ` +
+      `${bytes(saved.backward)} by the backward pass, ${bytes(saved.optimizer)} by the optimizer.`,
+  ];
+  if (saved.backwardBuffers.length > 0) {
+    sentences.push(
+      `The backward pass's buffers at the peak (gradients and temporaries, none in the formula): ` +
+        `${describeBuffers(saved.backwardBuffers, 8)}.`,
+    );
+  }
+  return sentences;
+}
+
 function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): MemoryComparison {
   const measured = trace.memory;
   const analyticTotal = analytic.total;
@@ -260,6 +367,8 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
       `source's storage, counts again. Storage actually held peaked at ${bytes(measured.bufferPeak.bytes)}, each buffer once` +
       (trace.backend.name === 'wasm' ? ' (on wasm a clone copies, so clones do hold storage there).' : '.'),
   ];
+  const saved = savedActivationComparison(trace);
+  reasons.push(...savedActivationSentences(saved));
   if (trace.backend.name === 'meta') {
     reasons.push(
       'On meta no byte is held (its memory() reports 0): both measured figures count shapes, i.e. what the real tensors ' +
@@ -269,6 +378,7 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
   return {
     measured,
     analytic,
+    saved,
     tensorRatio: rational(BigInt(peak.bytes), analyticTotal),
     bufferRatio: rational(BigInt(measured.bufferPeak.bytes), analyticTotal),
     heldBeforeAnalytic,

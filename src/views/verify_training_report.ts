@@ -425,6 +425,7 @@ function trainingData(verification: TrainingVerification, depth: Depth) {
       tensorPeakOverEstimate: memory.tensorRatio,
       storagePeakOverEstimate: memory.bufferRatio,
       reasons: memory.reasons,
+      storageByWhoMadeIt: memory.saved,
     },
   };
 }

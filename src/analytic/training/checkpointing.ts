@@ -105,32 +105,47 @@ export interface ActivationOptions {
   readonly vocab?: number;
 }
 
+/**
+ * Saved tensors inside a column-parallel region: each rank holds its own heads or FFN columns (or
+ * vocabulary rows). The q/k norms and the capped scores are per head; the fused projections'
+ * outputs are the column-parallel outputs they join.
+ */
 const TENSOR_SPLIT_MODULES = new Set([
   'attn.q_proj',
   'attn.k_proj',
   'attn.v_proj',
+  'attn.qkv_proj',
+  'attn.q_norm',
+  'attn.k_norm',
   'attn.scores',
+  'attn.softcap',
   'attn.softmax',
   'attn.weighted_sum',
   'ffn.w1',
   'ffn.w3',
+  'ffn.gate_up_proj',
   'ffn.silu',
   'ffn.gate',
   'ffn.gelu',
   'lm_head',
+  'final_softcap',
   'loss',
 ]);
+/** Saved tensors of the residual stream [B, T, d]: whole on every rank, split along T with sequence parallelism. */
 const SEQUENCE_SPLIT_MODULES = new Set([
+  'embedding_scale',
   'position_embeddings',
   'ln1',
   'attn.output_proj',
+  'post_attn_norm',
   'ln2',
   'ffn.w2',
+  'post_ffn_norm',
   'ln_final',
   'block',
 ]);
-/** The attention core's saved tensors: what selective checkpointing recomputes. */
-const ATTENTION_CORE_MODULES = new Set(['attn.scores', 'attn.softmax']);
+/** The attention core's saved tensors that grow with T^2: what selective checkpointing recomputes. */
+const ATTENTION_CORE_MODULES = new Set(['attn.scores', 'attn.softcap', 'attn.softmax']);
 
 function splitOf(module: string): ActivationSplit {
   if (TENSOR_SPLIT_MODULES.has(module)) return 'tensor';

@@ -11,11 +11,16 @@ import { parameterInventory, summarizeParameters } from '../parameters.js';
  * Multi-Billion Parameter Language Models Using Model Parallelism", section 3):
  * - column-parallel (output features split over tp): q_proj, k_proj, v_proj, ffn.w1, ffn.w3,
  *   with their biases split alike; heads are split whole, so tp must divide num_heads and
- *   num_kv_heads (Megatron-Core asserts num_query_groups % tp == 0) and d_ff;
- * - row-parallel (input features split): output_proj and ffn.w2; their biases are added after
- *   the all-reduce and are replicated on every tensor-parallel rank;
- * - replicated: every norm's gain and bias, and the learned position table (Megatron keeps
- *   position embeddings whole on each rank);
+ *   num_kv_heads (Megatron-Core asserts num_query_groups % tp == 0) and d_ff. A fused qkv_proj
+ *   [d, dq + 2 dkv] is split as Megatron-Core's linear_qkv is, each rank holding the q, k and v
+ *   columns of its own heads: (dq + 2 dkv) / tp; a fused gate_up_proj [d, 2F] holds F / tp gate
+ *   and F / tp up columns per rank (Megatron's gated linear_fc1): 2F / tp. A head_dim of its own
+ *   changes only dq and dkv;
+ * - row-parallel (input features split): output_proj and ffn.w2; their biases (output_bias,
+ *   mlp_bias) are added after the all-reduce and are replicated on every tensor-parallel rank;
+ * - replicated: every norm's gain and bias (ln1, ln2, the post-norms, ln_final), the q/k norms
+ *   (one vector over head_dim that every head shares, so every rank needs it whole), and the
+ *   learned position table (Megatron keeps position embeddings whole on each rank);
  * - vocab-parallel: token_embeddings and lm_head split their vocabulary rows. Megatron pads the
  *   vocabulary to a multiple of make_vocab_size_divisible_by * tp
  *   (megatron/training/tokenizer/tokenizer.py, _vocab_size_with_padding); the config's
@@ -44,6 +49,41 @@ export interface ParallelismOptions {
   readonly tensorParallel?: number;
   readonly pipelineParallel?: number;
   readonly sequenceParallel?: boolean;
+  /**
+   * How a refusal names the numbers it refuses: 'options' as this API spells them ("tp (3)"),
+   * 'flags' as the command line does ("--tp 3"), so a message's fix can be typed as it reads.
+   */
+  readonly syntax?: OptionSyntax;
+}
+
+export type OptionSyntax = 'options' | 'flags';
+
+/** The layout's numbers a refusal can name. */
+export type LayoutOption = 'devices' | 'tp' | 'pp' | 'seq' | 'micro-batches';
+
+/** Names a layout option in a refusal: its subject ("tp (3)" or "--tp 3:") and a fix ("a tp of 1 or 2" or "--tp 1 or 2"). */
+export interface OptionNaming {
+  readonly subject: (option: LayoutOption, value: number) => string;
+  readonly fix: (option: LayoutOption, values: string) => string;
+  /** How to ask for no sequence parallelism. */
+  readonly noSequenceParallel: string;
+}
+
+const NAMINGS: Readonly<Record<OptionSyntax, OptionNaming>> = {
+  options: {
+    subject: (option, value) => `${option} (${value})`,
+    fix: (option, values) => (option === 'devices' ? `${values} devices` : `a ${option} of ${values}`),
+    noSequenceParallel: 'turn sequence parallelism off',
+  },
+  flags: {
+    subject: (option, value) => `--${option} ${value}:`,
+    fix: (option, values) => `--${option} ${values}`,
+    noSequenceParallel: 'leave out --sp',
+  },
+};
+
+export function optionNaming(syntax: OptionSyntax = 'options'): OptionNaming {
+  return NAMINGS[syntax];
 }
 
 function gcd(a: number, b: number): number {
@@ -59,37 +99,54 @@ function divisorList(n: number, limit = 8): string {
   return divisors.length === 1 ? '1' : `${divisors.slice(0, -1).join(', ')} or ${divisors.at(-1)}`;
 }
 
-function positiveInteger(name: string, value: number): string | undefined {
-  return Number.isSafeInteger(value) && value >= 1 ? undefined : `${name} (${value}) must be a positive integer`;
+function positiveInteger(naming: OptionNaming, option: LayoutOption, value: number): string | undefined {
+  return Number.isSafeInteger(value) && value >= 1
+    ? undefined
+    : `${naming.subject(option, value)} must be a positive integer`;
 }
 
 /** devices = dp * tp * pp, checked against the model: tp splits heads, kv heads and d_ff whole, pp splits the layers. */
 export function parallelLayout(config: ModelConfig, options: ParallelismOptions): ParallelLayout {
   const { devices, tensorParallel: tp = 1, pipelineParallel: pp = 1, sequenceParallel = false } = options;
-  const problems = [positiveInteger('devices', devices), positiveInteger('tp', tp), positiveInteger('pp', pp)].filter(
-    (problem): problem is string => problem !== undefined,
-  );
+  const naming = optionNaming(options.syntax);
+  const flags = options.syntax === 'flags';
+  const problems = [
+    positiveInteger(naming, 'devices', devices),
+    positiveInteger(naming, 'tp', tp),
+    positiveInteger(naming, 'pp', pp),
+  ].filter((problem): problem is string => problem !== undefined);
   if (problems.length > 0) throw new InputError(problems);
+  // The model is named where the message starts with the option (flags) or before it (options).
+  const [prefix, model] = flags ? ['', ` of ${config.name}`] : [`${config.source}: `, ''];
   const { num_kv_heads } = architectureOf(config);
   const tpDivides = gcd(gcd(config.num_heads, num_kv_heads), config.d_ff);
   if (tpDivides % tp !== 0) {
     problems.push(
-      `${config.source}: tp (${tp}) must divide num_heads (${config.num_heads}), num_kv_heads (${num_kv_heads}) ` +
-        `and d_ff (${config.d_ff}), since tensor parallelism splits whole heads and FFN columns; ` +
-        `use a tp of ${divisorList(tpDivides)}`,
+      `${prefix}${naming.subject('tp', tp)} must divide num_heads (${config.num_heads}), num_kv_heads (${num_kv_heads}) ` +
+        `and d_ff (${config.d_ff})${model}, since tensor parallelism splits whole heads and FFN columns; ` +
+        `use ${naming.fix('tp', divisorList(tpDivides))}`,
     );
   }
   if (config.num_layers % pp !== 0) {
     problems.push(
-      `${config.source}: pp (${pp}) must divide num_layers (${config.num_layers}), one equal group of blocks per stage; ` +
-        `use a pp of ${divisorList(config.num_layers)}`,
+      `${prefix}${naming.subject('pp', pp)} must divide num_layers (${config.num_layers})${model}, one equal group of blocks per stage; ` +
+        `use ${naming.fix('pp', divisorList(config.num_layers))}`,
+    );
+  }
+  if (sequenceParallel && config.d_model % tp !== 0) {
+    // Exact bytes are B (T / tp) d, whole when tp divides T; but the saved-activation tables are
+    // polynomials with whole coefficients per B T^j, which d / tp would not be.
+    problems.push(
+      `${prefix}sequence parallelism over tp (${tp}) with d_model (${config.d_model})${model} not a multiple of tp is not modelled; ` +
+        `use ${naming.fix('tp', divisorList(gcd(tpDivides, config.d_model)))}, or ${naming.noSequenceParallel}`,
     );
   }
   if (devices % (tp * pp) !== 0) {
     const suggestion = Math.max(1, Math.round(devices / (tp * pp))) * tp * pp;
+    const split = flags ? 'a --tp and --pp' : 'a tp and pp';
     problems.push(
-      `devices (${devices}) must be a multiple of tp x pp (${tp} x ${pp} = ${tp * pp}), the data-parallel copies being whole; ` +
-        `use ${suggestion} devices or a tp and pp whose product divides ${devices}`,
+      `${naming.subject('devices', devices)} must be a multiple of tp x pp (${tp} x ${pp} = ${tp * pp}), the data-parallel copies being whole; ` +
+        `use ${naming.fix('devices', String(suggestion))} or ${split} whose product divides ${devices}`,
     );
   }
   if (problems.length > 0) throw new InputError(problems);
@@ -150,13 +207,40 @@ export interface ShardedParameters {
   readonly replicas: readonly ParameterReplica[];
 }
 
+/** Output features split over tp: whole heads (fused q/k/v keep each rank's heads together), whole FFN columns. */
+const COLUMN_PARALLEL = new Set([
+  'attn.q_proj',
+  'attn.k_proj',
+  'attn.v_proj',
+  'attn.qkv_proj',
+  'ffn.w1',
+  'ffn.w3',
+  'ffn.gate_up_proj',
+]);
+/** Input features split over tp; their biases are added after the all-reduce, whole on every rank. */
+const ROW_PARALLEL = new Set(['attn.output_proj', 'ffn.w2']);
+/**
+ * Whole on every rank: the norms over d, and the q/k norms, one vector over head_dim shared by
+ * every head (each rank applies it to its own heads), and the learned position table.
+ */
+const REPLICATED = new Set([
+  'ln1',
+  'ln2',
+  'post_attn_norm',
+  'post_ffn_norm',
+  'attn.q_norm',
+  'attn.k_norm',
+  'ln_final',
+  'position_embeddings',
+]);
+
 /** The tensor-parallel rule of one parameter tensor, from its module path and name. */
 function shardRule(modulePath: string, name: string): ShardRule {
   const local = withinLayer(modulePath);
   if (modulePath === 'token_embeddings' || modulePath === 'lm_head') return 'vocab';
-  if (['attn.q_proj', 'attn.k_proj', 'attn.v_proj', 'ffn.w1', 'ffn.w3'].includes(local)) return 'column';
-  if (['attn.output_proj', 'ffn.w2'].includes(local)) return name === 'weight' ? 'row' : 'replicated';
-  if (['ln1', 'ln2', 'ln_final', 'position_embeddings'].includes(local)) return 'replicated';
+  if (COLUMN_PARALLEL.has(local)) return 'column';
+  if (ROW_PARALLEL.has(local)) return name === 'weight' ? 'row' : 'replicated';
+  if (REPLICATED.has(local)) return 'replicated';
   throw new Error(`parallelism: no tensor-parallel rule for ${modulePath} ${name}`);
 }
 
@@ -242,16 +326,27 @@ function parameterReplicas(config: ModelConfig, tp: number, pp: number, vocab: n
   const { num_layers: L, d_model: d } = config;
   const copies = BigInt(tp - 1);
   const normWeights = architecture.norm === 'layernorm' ? 2n : 1n; // gain (+ bias)
+  const normsPerBlock = architecture.post_norms ? 4n : 2n; // ln1, ln2 (+ post_attn_norm, post_ffn_norm)
+  const normNames = architecture.post_norms ? 'ln1, ln2, post_attn_norm, post_ffn_norm' : 'ln1, ln2';
   const replicas: ParameterReplica[] = [
     {
-      what: `norm weights (ln1, ln2 per block and ln_final) on each of the ${tp} tensor-parallel ranks`,
-      parameters: copies * normWeights * BigInt(d) * BigInt(2 * L + 1),
+      what: `norm weights (${normNames} per block and ln_final) on each of the ${tp} tensor-parallel ranks`,
+      parameters: copies * normWeights * BigInt(d) * (normsPerBlock * BigInt(L) + 1n),
     },
   ];
-  if (architecture.bias) {
+  if (architecture.qk_norm) {
     replicas.push({
-      what: `row-parallel biases (output_proj, w2) on each of the ${tp} tensor-parallel ranks`,
-      parameters: copies * 2n * BigInt(d) * BigInt(L),
+      what: `q_norm and k_norm weights (over head_dim ${architecture.head_dim}) on each of the ${tp} tensor-parallel ranks`,
+      parameters: copies * normWeights * 2n * BigInt(architecture.head_dim) * BigInt(L),
+    });
+  }
+  const rowBiases = [architecture.output_bias ? 'output_proj' : '', architecture.mlp_bias ? 'w2' : ''].filter(
+    (name) => name !== '',
+  );
+  if (rowBiases.length > 0) {
+    replicas.push({
+      what: `row-parallel biases (${rowBiases.join(', ')}) on each of the ${tp} tensor-parallel ranks`,
+      parameters: copies * BigInt(rowBiases.length) * BigInt(d) * BigInt(L),
     });
   }
   if (architecture.positions === 'learned') {

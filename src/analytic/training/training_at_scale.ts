@@ -19,7 +19,9 @@ import {
 } from './checkpointing.js';
 import { stageCommunication, type CommunicationItem } from './communication.js';
 import {
+  optionNaming,
   parallelLayout,
+  type OptionNaming,
   shardedParameters,
   type ParallelismOptions,
   type ParallelLayout,
@@ -108,21 +110,21 @@ export interface TrainingAtScale {
   readonly peakBytes: bigint;
 }
 
-function assertMicroBatches(microBatches: number): void {
+function assertMicroBatches(microBatches: number, naming: OptionNaming): void {
   if (!Number.isSafeInteger(microBatches) || microBatches < 1) {
-    throw new InputError(`micro-batches (${microBatches}) must be a positive integer`);
+    throw new InputError(`${naming.subject('micro-batches', microBatches)} must be a positive integer`);
   }
 }
 
-function assertSequenceSplits(layout: ParallelLayout, seq: number, config: ModelConfig): void {
+function assertSequenceSplits(layout: ParallelLayout, seq: number, config: ModelConfig, naming: OptionNaming): void {
   const tp = layout.tensorParallel;
   if (!layout.sequenceParallel || seq % tp === 0) return;
   const below = Math.floor(seq / tp) * tp;
   const above = below + tp;
   const choices = [below, above].filter((value) => value >= 1 && value <= config.context_length);
   throw new InputError(
-    `seq (${seq}) must be a multiple of tp (${tp}) with sequence parallelism, which splits the sequence over the ranks; ` +
-      `use a seq of ${choices.length > 0 ? choices.join(' or ') : `a multiple of ${tp}`}, or turn sequence parallelism off`,
+    `${naming.subject('seq', seq)} must be a multiple of tp (${tp}) with sequence parallelism, which splits the sequence over the ranks; ` +
+      `use ${choices.length > 0 ? naming.fix('seq', choices.join(' or ')) : `a multiple of ${tp}`}, or ${naming.noSequenceParallel}`,
   );
 }
 
@@ -138,7 +140,7 @@ interface Plan {
 
 function plan(config: ModelConfig, options: TrainingAtScaleOptions): Plan {
   assertZeroStage(options.zeroStage);
-  assertMicroBatches(options.microBatches);
+  assertMicroBatches(options.microBatches, optionNaming(options.syntax));
   const layout = parallelLayout(config, options);
   const precision = precisionOf(options.precision);
   const parameters = shardedParameters(config, layout);
@@ -195,7 +197,7 @@ export function trainingAtScale(config: ModelConfig, run: RunShape, options: Tra
   assertRunFits(config, run);
   const planned = plan(config, options);
   const { layout, precision, parameters, activations } = planned;
-  assertSequenceSplits(layout, run.seq, config);
+  assertSequenceSplits(layout, run.seq, config, optionNaming(options.syntax));
   const recompute = recomputeFlops(config, options.checkpointing, layout.tensorParallel);
   const embeddingShard = (BigInt(parameters.vocab) * BigInt(config.d_model)) / BigInt(layout.tensorParallel);
   const stages = parameters.stages.map((stage, i): StageDevice => {
@@ -276,7 +278,7 @@ export function largestMicroBatch(
 ): LargestMicroBatch {
   assertRunFits(config, { batch: 1, seq });
   const planned = plan(config, options);
-  assertSequenceSplits(planned.layout, seq, config);
+  assertSequenceSplits(planned.layout, seq, config, optionNaming(options.syntax));
   let best: { batch: bigint; stage: number; constant: bigint; perBatch: bigint } | undefined;
   for (const [i, stage] of planned.parameters.stages.entries()) {
     const constant = (planned.modelStates[i]?.total ?? 0n) + (planned.gathered[i] ?? 0n);

@@ -1,0 +1,183 @@
+import { architectureOf, type ModelConfig } from '../../config/model_config.js';
+import { dimensionSymbols } from '../dimension_symbols.js';
+import { addPolynomials, monomial, scalePolynomial, type BatchSeqPolynomial } from './batch_seq_polynomial.js';
+
+/**
+ * Saved activations as reverse-mode autodiff keeps them: for each module, the tensors its
+ * backward pass reads, held from the forward pass until that backward has run. Unlike the
+ * course's table (training_memory.ts: one output per operation), a tensor is listed by who needs
+ * it, and a tensor that several backward passes read is held, and counted, once.
+ *
+ * What each operation's backward needs (the gradient formulas, as PyTorch's autograd saves them):
+ * - y = x W (+ b): dW = x^T dy needs the input x; dx = dy W^T needs only the weight (a
+ *   parameter, not an activation); the bias needs nothing. q, k and v read the same normed
+ *   input, so it is held once (likewise w1 and w3, and a fused projection's one input).
+ * - RMSNorm y = g x rstd: the input x and rstd, one fp32 statistic per token ([B, T]); LayerNorm
+ *   also its mean. The q/k norms normalise each head: one statistic per token and head.
+ * - RoPE rotates by fixed cos/sin tables: its backward rotates back and needs no activation.
+ * - q k^T: both operands, q and k after RoPE (after the q/k norms when there are none, RoPE).
+ *   Grouped-query attention reads each key head for G query heads without copying it, so k
+ *   and v are held at Hkv heads ([B, T, dkv]).
+ * - scaling by 1/sqrt(dk) or by sqrt(d), and adding the mask: nothing. This model's mask is
+ *   additive (0 or -Infinity, causal and windowed alike), so no mask is kept; a boolean
+ *   masked_fill would keep one [T, T] per step. There is no dropout, so no dropout mask.
+ * - softmax: its output P; P v needs P (the same tensor, held once) and v.
+ * - a soft-cap c tanh(s / c): tanh's output, from which 1 - tanh^2 follows.
+ * - SiLU and GELU: their input. A product u * w: both factors. So a gated FFN holds
+ *   x W1, act(x W1), x W3 and their product (the input of w2); with gate/up fused, x W1 and x W3
+ *   are the two halves of one [B, T, 2F] output, the same bytes.
+ * - residual adds, the embedding's position add and scale: nothing. The embedding lookup needs
+ *   the ids, an input of the step, not an activation (the loss's targets likewise).
+ * - cross-entropy: its softmax over the vocabulary, in the loss dtype (dlogits = p - onehot).
+ * Dtypes: activations in the working dtype (activationBytes), norm statistics always fp32, the
+ * loss's softmax in lossBytes.
+ *
+ * Peak convention, as checkpointing.ts: what a block holds is held from its forward to its
+ * backward; the final tensors until their backward, which comes first. All of it is alive at the
+ * end of the forward pass, the peak of saved activations.
+ */
+export type SavedDtype = 'activation' | 'statistic' | 'loss';
+
+export interface SavedActivation {
+  /** What the tensor is: "ln1 input (the residual stream)", "softmax output P". */
+  readonly name: string;
+  /** Module paths (within a block) whose backward passes read it; it is held once for all of them. */
+  readonly readBy: readonly string[];
+  readonly symbolic: readonly string[];
+  readonly dtype: SavedDtype;
+  readonly bytesPerElement: bigint;
+  /** Bytes as B * c * T^power, this tensor alone. */
+  readonly bytes: BatchSeqPolynomial;
+}
+
+export interface SavedActivationGroup {
+  readonly tensors: readonly SavedActivation[];
+  readonly bytes: BatchSeqPolynomial;
+}
+
+export interface SavedActivations {
+  /** Held by each block (every block holds the same). */
+  readonly perLayer: SavedActivationGroup;
+  /** Held after the last block: ln_final, lm_head, the soft-cap, the loss. */
+  readonly final: SavedActivationGroup;
+  readonly layers: number;
+  /** layers * perLayer + final: the saved activations at the end of the forward pass. */
+  readonly total: BatchSeqPolynomial;
+}
+
+export interface SavedActivationOptions {
+  /** Bytes per activation element (default 4, fp32). */
+  readonly activationBytes?: bigint;
+  /** Bytes per element of the loss's softmax (default activationBytes). */
+  readonly lossBytes?: bigint;
+}
+
+/** Norm statistics are computed and kept in fp32 whatever the working dtype (PyTorch's and Apex's kernels do). */
+const STATISTIC_BYTES = 4n;
+
+/** Saved activations of one training step, per block and after the last, as polynomials in B and T. */
+export function savedActivations(config: ModelConfig, options: SavedActivationOptions = {}): SavedActivations {
+  const architecture = architectureOf(config);
+  const activationBytes = options.activationBytes ?? 4n;
+  const lossBytes = options.lossBytes ?? activationBytes;
+  const { q, kv, vocab } = dimensionSymbols(config);
+  const d = BigInt(config.d_model);
+  const F = BigInt(config.d_ff);
+  const H = BigInt(config.num_heads);
+  const Hkv = BigInt(architecture.num_kv_heads);
+  const dq = BigInt(architecture.q_dim);
+  const dkv = BigInt(architecture.kv_dim);
+  const V = BigInt(architecture.padded_vocab_size);
+  const widths: Readonly<Record<string, bigint>> = { d, F, H, Hkv, [q]: dq, [kv]: dkv, [vocab]: V, '2*F': 2n * F };
+  const bytesOf: Readonly<Record<SavedDtype, bigint>> = {
+    activation: activationBytes,
+    statistic: STATISTIC_BYTES,
+    loss: lossBytes,
+  };
+  const tensor = (name: string, readBy: readonly string[], symbolic: readonly string[], dtype: SavedDtype) => {
+    const power = symbolic.filter((symbol) => symbol === 'T').length;
+    const elements = symbolic
+      .filter((symbol) => symbol !== 'B' && symbol !== 'T')
+      .reduce((total, symbol) => {
+        const width = widths[symbol];
+        if (width === undefined) throw new Error(`saved activations: no width for ${symbol} in ${name}`);
+        return total * width;
+      }, 1n);
+    const bytesPerElement = bytesOf[dtype];
+    return { name, readBy, symbolic, dtype, bytesPerElement, bytes: monomial(elements * bytesPerElement, power) };
+  };
+  const norm = (module: string, input: string, heads?: 'H' | 'Hkv', width: readonly string[] = ['B', 'T', 'd']) => {
+    const perToken = heads === undefined ? ['B', 'T'] : ['B', 'T', heads];
+    const statistics = architecture.norm === 'layernorm' ? ['mean', 'rstd'] : ['rstd'];
+    return [
+      tensor(`${module} input (${input})`, [module], width, 'activation'),
+      ...statistics.map((statistic) => tensor(`${module} ${statistic}`, [module], perToken, 'statistic')),
+    ];
+  };
+  const projections = architecture.fused_qkv ? ['attn.qkv_proj'] : ['attn.q_proj', 'attn.k_proj', 'attn.v_proj'];
+  const rotated = architecture.positions === 'rope' ? ' after RoPE' : '';
+  const attention = [
+    ...norm('ln1', 'the residual stream entering the block'),
+    tensor('ln1 output', projections, ['B', 'T', 'd'], 'activation'),
+    ...(architecture.qk_norm
+      ? [...norm('attn.q_norm', 'q', 'H', ['B', 'T', q]), ...norm('attn.k_norm', 'k', 'Hkv', ['B', 'T', kv])]
+      : []),
+    tensor(`q${rotated}`, ['attn.scores'], ['B', 'T', q], 'activation'),
+    tensor(`k${rotated}`, ['attn.scores'], ['B', 'T', kv], 'activation'),
+    ...(architecture.attn_softcap === undefined
+      ? []
+      : [tensor('tanh of the capped scores', ['attn.softcap'], ['B', 'H', 'T', 'T'], 'activation')]),
+    tensor('softmax output P', ['attn.softmax', 'attn.weighted_sum'], ['B', 'H', 'T', 'T'], 'activation'),
+    tensor('v', ['attn.weighted_sum'], ['B', 'T', kv], 'activation'),
+    tensor('weighted sum P v', ['attn.output_proj'], ['B', 'T', q], 'activation'),
+    ...(architecture.post_norms ? norm('post_attn_norm', 'the attention output') : []),
+  ];
+  const ffnInputReaders =
+    architecture.ffn === 'gelu' ? ['ffn.w1'] : architecture.fused_gate_up ? ['ffn.gate_up_proj'] : ['ffn.w1', 'ffn.w3'];
+  const [activation, activationModule] = architecture.ffn === 'swiglu' ? ['SiLU', 'ffn.silu'] : ['GELU', 'ffn.gelu'];
+  const gated = architecture.fused_gate_up
+    ? [tensor('gate_up output [x W1 | x W3]', [activationModule, 'ffn.gate'], ['B', 'T', '2*F'], 'activation')]
+    : [
+        tensor('x W1', [activationModule], ['B', 'T', 'F'], 'activation'),
+        tensor('x W3', ['ffn.gate'], ['B', 'T', 'F'], 'activation'),
+      ];
+  const ffn =
+    architecture.ffn === 'gelu'
+      ? [
+          tensor('x W1', ['ffn.gelu'], ['B', 'T', 'F'], 'activation'),
+          tensor('GELU(x W1)', ['ffn.w2'], ['B', 'T', 'F'], 'activation'),
+        ]
+      : [
+          ...gated,
+          tensor(`${activation}(x W1)`, ['ffn.gate'], ['B', 'T', 'F'], 'activation'),
+          tensor(`${activation}(x W1) * x W3`, ['ffn.w2'], ['B', 'T', 'F'], 'activation'),
+        ];
+  const perLayer = [
+    ...attention,
+    ...norm('ln2', 'the residual stream after attention'),
+    tensor('ln2 output', ffnInputReaders, ['B', 'T', 'd'], 'activation'),
+    ...ffn,
+    ...(architecture.post_norms ? norm('post_ffn_norm', 'the FFN output') : []),
+  ];
+  const final = [
+    ...norm('ln_final', 'the residual stream leaving the last block'),
+    tensor('ln_final output', ['lm_head'], ['B', 'T', 'd'], 'activation'),
+    ...(architecture.final_softcap === undefined
+      ? []
+      : [tensor('tanh of the capped logits', ['final_softcap'], ['B', 'T', vocab], 'activation')]),
+    tensor('softmax over the vocabulary', ['loss'], ['B', 'T', vocab], 'loss'),
+  ];
+  const group = (tensors: readonly SavedActivation[]): SavedActivationGroup => ({
+    tensors,
+    bytes: addPolynomials(...tensors.map((entry) => entry.bytes)),
+  });
+  const layerGroup = group(perLayer);
+  const finalGroup = group(final);
+  const L = BigInt(config.num_layers);
+  return {
+    perLayer: layerGroup,
+    final: finalGroup,
+    layers: config.num_layers,
+    total: addPolynomials(scalePolynomial(layerGroup.bytes, L), finalGroup.bytes),
+  };
+}
