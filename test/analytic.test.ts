@@ -48,6 +48,10 @@ describe('parameters', () => {
       ffn: 1_474_560_000n,
       norms: 155_200n,
       lm_head: 80_411_200n,
+      // a dense model has no mixture of experts
+      router: 0n,
+      routed_experts: 0n,
+      shared_experts: 0n,
     });
     expect(summary.perLayer).toBe(40_963_200n); // 4d^2 + 3dF + 2d
     expect(summary.nonEmbedding).toBe(2_127_057_600n - 80_411_200n);
@@ -174,6 +178,9 @@ describe('forward matmuls', () => {
       attention_core: 322_122_547_200n, // 48 * 4 * T^2 * d
       ffn: 3_019_898_880_000n, // 48 * 6 * T * d * F
       lm_head: 164_682_137_600n, // 2 * T * d * V
+      router: 0n,
+      routed_experts: 0n,
+      shared_experts: 0n,
     });
   });
 
@@ -272,6 +279,9 @@ describe('shares and shifts', () => {
       attention_core: 38_654_705_664n,
       ffn: 173_946_175_488n,
       lm_head: 79_047_426_048n,
+      router: 0n,
+      routed_experts: 0n,
+      shared_experts: 0n,
     });
   });
 

@@ -109,6 +109,10 @@ describe('parameters of every variant, by hand', () => {
       ffn: 2n * (144n + 136n),
       norms: 2n * 32n + 16n,
       lm_head: 0n,
+      // a dense model has no mixture of experts
+      router: 0n,
+      routed_experts: 0n,
+      shared_experts: 0n,
     });
     expect(summary.total).toBe(96n + 64n + 2n * 528n + 16n); // 1,232
     expect(summary.nonEmbedding).toBe(1232n - 96n - 64n);
@@ -171,6 +175,10 @@ describe('forward matmuls of every variant, by hand', () => {
       attention_core: 2n * (288n + 288n),
       ffn: 2n * (1536n + 1536n),
       lm_head: 1152n,
+      // a dense model has no mixture of experts
+      router: 0n,
+      routed_experts: 0n,
+      shared_experts: 0n,
     });
   });
 

@@ -47,6 +47,19 @@ interface CountedModel {
   post_norms?: boolean;
   window?: number;
   vocab_multiple?: number;
+  num_experts?: number;
+  experts_per_token?: number;
+  expert_d_ff?: number;
+  shared_d_ff?: number;
+  shared_expert_gate?: boolean;
+  router_bias?: boolean;
+  dense_layers?: number[];
+}
+
+/** How many layers route to experts: every layer not listed as dense, when the model has experts. */
+function moeLayerCount(model: CountedModel): bigint {
+  if (model.num_experts === undefined) return 0n;
+  return BigInt(model.num_layers - (model.dense_layers ?? []).length);
 }
 
 const big = (value: number | undefined, fallback: number) => BigInt(value ?? fallback);
@@ -85,13 +98,22 @@ function parametersClosedForm(model: CountedModel): bigint {
     (outputBias ? d : 0n) +
     // One norm over head_dim for the queries and one for the keys, shared by every head.
     (model.qk_norm === true ? 2n * normParams(headDim) : 0n);
-  const ffn = (gated ? 3n : 2n) * d * f + (mlpBias ? (gated ? 2n * f : f) + d : 0n);
+  const ffnOf = (width: bigint) => (gated ? 3n : 2n) * d * width + (mlpBias ? (gated ? 2n * width : width) + d : 0n);
+  const ffn = ffnOf(f);
   // The two pre-norms, and two more on each sub-block's output with post_norms.
   const layer = attention + ffn + (model.post_norms === true ? 4n : 2n) * normParams(d);
   const normWidth = normParams(d);
   const embeddings = vocab * d + ((model.positions ?? 'rope') === 'learned' ? BigInt(model.context_length) * d : 0n);
   const lmHead = model.tie_embeddings === true ? 0n : vocab * d;
-  return embeddings + BigInt(model.num_layers) * layer + normWidth + lmHead;
+  // A MoE layer has, in place of the FFN, a router [d, E] (+ bias), E experts and the shared one with its gate [d, 1].
+  const experts = big(model.num_experts, 0);
+  const moeFfn =
+    experts * d +
+    (model.router_bias === true ? experts : 0n) +
+    experts * ffnOf(big(model.expert_d_ff, model.d_ff)) +
+    (model.shared_d_ff === undefined ? 0n : ffnOf(BigInt(model.shared_d_ff))) +
+    (model.shared_expert_gate === true ? d : 0n);
+  return embeddings + BigInt(model.num_layers) * layer + moeLayerCount(model) * (moeFfn - ffn) + normWidth + lmHead;
 }
 
 /** Forward matmul FLOPs for B sequences of T tokens, 2mkn per matmul, every T x T score computed. */
@@ -104,9 +126,17 @@ function forwardFlopsClosedForm(model: CountedModel, batch: number, seq: number)
   const gated = (model.ffn ?? 'swiglu') !== 'gelu';
   const projections = 2n * tokens * (2n * d * heads * headDim + 2n * d * kvHeads * headDim);
   const core = 2n * 2n * BigInt(batch) * heads * BigInt(seq) * BigInt(seq) * headDim;
-  const ffn = 2n * tokens * d * BigInt(model.d_ff) * (gated ? 3n : 2n);
+  const ffnOf = (width: bigint) => 2n * tokens * d * width * (gated ? 3n : 2n);
+  const ffn = ffnOf(BigInt(model.d_ff));
   const lmHead = 2n * tokens * d * paddedVocab(model);
-  return BigInt(model.num_layers) * (projections + core + ffn) + lmHead;
+  // A MoE layer: the router on every token, k routed experts per token, the shared expert and its gate on every token.
+  const experts = big(model.num_experts, 0);
+  const moeFfn =
+    2n * tokens * d * experts +
+    big(model.experts_per_token, 0) * ffnOf(big(model.expert_d_ff, model.d_ff)) +
+    (model.shared_d_ff === undefined ? 0n : ffnOf(BigInt(model.shared_d_ff))) +
+    (model.shared_expert_gate === true ? 2n * tokens * d : 0n);
+  return BigInt(model.num_layers) * (projections + core + ffn) + moeLayerCount(model) * (moeFfn - ffn) + lmHead;
 }
 
 /** Each problem on one line of its own, prefixed, with no raw control bytes echoed from the input. */

@@ -124,6 +124,10 @@ describe('backward matmul inventory', () => {
       attention_core: 2n * 1536n,
       ffn: 2n * 5760n,
       lm_head: 2112n,
+      // a dense model has no mixture of experts
+      router: 0n,
+      routed_experts: 0n,
+      shared_experts: 0n,
     });
     expect(breakdown.total).toBe(25_920n);
     expect(breakdown.perLayer.map((layer) => layer.total)).toEqual([11_904n, 11_904n]);

@@ -1,4 +1,4 @@
-import { MATMUL_COMPONENTS } from './flop_breakdown.js';
+import { componentsIn } from './flop_breakdown.js';
 import { ratio, share } from '../core/exact.js';
 import type { SweepPoint } from './sweeps.js';
 import type { MatmulComponent } from './types.js';
@@ -23,7 +23,7 @@ export interface ComponentShift {
 export function describeShift(from: SweepPoint, to: SweepPoint): ComponentShift[] {
   const fromTotal = from.breakdown.total;
   const toTotal = to.breakdown.total;
-  return MATMUL_COMPONENTS.map((component) => {
+  return componentsIn(from.breakdown.byComponent, to.breakdown.byComponent).map((component) => {
     const fromFlops = from.breakdown.byComponent[component];
     const toFlops = to.breakdown.byComponent[component];
     // toFlops/toTotal vs fromFlops/fromTotal, cross-multiplied (totals are non-negative).

@@ -1,5 +1,14 @@
 import { matmulFlops, matmulMacs, product } from '../core/counting.js';
-import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
+import {
+  architectureOf,
+  headDim,
+  isMoeLayer,
+  type Architecture,
+  type ModelConfig,
+  type MoeArchitecture,
+  type RunShape,
+} from '../config/model_config.js';
+import { assignedExpertRows } from '../config/moe.js';
 import { path } from '../core/module_paths.js';
 import { dimensionSymbols } from './dimension_symbols.js';
 import { blockedExtraMatmuls, scheduledCoreRows } from './attention_blocks.js';
@@ -48,6 +57,8 @@ function matmul(
  */
 export function matmulsPerLayer(config: ModelConfig): number {
   const architecture = architectureOf(config);
+  if (architecture.moe !== undefined)
+    throw new Error('matmulsPerLayer: a MoE layer has as many matmuls as its routing');
   const projections = architecture.fused_qkv ? 2 : 4;
   const ffn = architecture.gated_ffn && !architecture.fused_gate_up ? 3 : 2;
   return projections + 2 + ffn;
@@ -59,6 +70,9 @@ export function matmulsPerLayer(config: ModelConfig): number {
  * layer's two core matmuls (attention_blocks.ts).
  */
 export function expectedMatmulCount(config: ModelConfig, run?: RunShape): number {
+  // A MoE layer's count follows its routing (an expert with no tokens runs no matmul).
+  if (architectureOf(config).moe !== undefined)
+    return forwardMatmulInventory(config, run ?? { batch: 1, seq: 1 }).length;
   return config.num_layers * matmulsPerLayer(config) + 1 + (run === undefined ? 0 : blockedExtraMatmuls(config, run));
 }
 
@@ -83,6 +97,67 @@ export function expectedMatmulCount(config: ModelConfig, run?: RunShape): number
  * - tied embeddings: lm_head multiplies by E^T, the token_embeddings table [Vp, d] transposed;
  *   the same shape and FLOPs as an untied [d, Vp] weight.
  */
+/**
+ * The rows each routed expert of MoE layer `i` gets: the run's routing when it has one, else the
+ * documented assignment (config/moe.ts, assignedExpertRows) for its batch * seq tokens.
+ */
+function layerExpertRows(config: ModelConfig, run: RunShape, i: number): readonly number[] {
+  const moe = architectureOf(config).moe;
+  if (moe === undefined) return [];
+  const given = run.routing?.rows[i];
+  if (given !== undefined) return given;
+  return assignedExpertRows(run.batch * run.seq, moe.num_experts, moe.experts_per_token);
+}
+
+/**
+ * A MoE layer's matmuls on the N = B * T tokens flattened to rows: the router [N, d] x [d, E];
+ * each routed expert e with n_e > 0 tokens runs its FFN on its gathered rows, [n_e, d] x [d, Fe]
+ * (w1, w3) and [n_e, Fe] x [Fe, d] (w2), experts in index order (an expert no token chose runs
+ * nothing); then the shared expert on all N rows and its gate [N, d] x [d, 1]. Sum over e of n_e
+ * is k N, so the routed experts cost 2 k N * (3 d Fe) (gated) whatever the routing.
+ */
+function moeMatmuls(
+  i: number,
+  d: number,
+  B: number,
+  T: number,
+  architecture: Architecture,
+  moe: MoeArchitecture,
+  expertRows: readonly number[],
+): MatmulRow[] {
+  const N = B * T;
+  const E = moe.num_experts;
+  const Fe = moe.expert_d_ff;
+  const rows: MatmulRow[] = [
+    // tokens flattened: x is (B*T, d)
+    matmul(path.router(i), 'router', 'x @ Wr (router logits)', '[B*T,d] x [d,E]', [], N, d, E),
+  ];
+  for (let e = 0; e < E; e++) {
+    const n = expertRows[e] ?? 0;
+    if (n === 0) continue;
+    const shape = `[n_${e},d] x [d,Fe]`;
+    rows.push(matmul(path.expertMatrix(i, e, 'w1'), 'routed_experts', `x_${e} @ W1`, shape, [], n, d, Fe));
+    if (architecture.gated_ffn) {
+      rows.push(matmul(path.expertMatrix(i, e, 'w3'), 'routed_experts', `x_${e} @ W3`, shape, [], n, d, Fe));
+    }
+    rows.push(
+      matmul(path.expertMatrix(i, e, 'w2'), 'routed_experts', `h_${e} @ W2`, `[n_${e},Fe] x [Fe,d]`, [], n, Fe, d),
+    );
+  }
+  const Fs = moe.shared_d_ff;
+  if (Fs !== undefined) {
+    rows.push(matmul(path.sharedMatrix(i, 'w1'), 'shared_experts', 'x @ W1', '[B*T,d] x [d,Fs]', [], N, d, Fs));
+    if (architecture.gated_ffn) {
+      rows.push(matmul(path.sharedMatrix(i, 'w3'), 'shared_experts', 'x @ W3', '[B*T,d] x [d,Fs]', [], N, d, Fs));
+    }
+    rows.push(matmul(path.sharedMatrix(i, 'w2'), 'shared_experts', 'h @ W2', '[B*T,Fs] x [Fs,d]', [], N, Fs, d));
+    if (moe.shared_expert_gate) {
+      rows.push(matmul(path.sharedGate(i), 'shared_experts', 'x @ ws (shared gate)', '[B*T,d] x [d,1]', [], N, d, 1));
+    }
+  }
+  return rows;
+}
+
 export function forwardMatmulInventory(config: ModelConfig, run: RunShape): MatmulRow[] {
   assertRunFits(config, run);
   const architecture = architectureOf(config);
@@ -169,7 +244,9 @@ export function forwardMatmulInventory(config: ModelConfig, run: RunShape): Matm
         d,
       ),
     );
-    if (architecture.gated_ffn && architecture.fused_gate_up) {
+    if (architecture.moe !== undefined && isMoeLayer(architecture, i)) {
+      rows.push(...moeMatmuls(i, d, B, T, architecture, architecture.moe, layerExpertRows(config, run, i)));
+    } else if (architecture.gated_ffn && architecture.fused_gate_up) {
       rows.push(
         // one matmul for W1 x and W3 x, split after it into the gate's halves
         matmul(path.gateUpProj(i), 'ffn', 'x @ [W1 | W3] (fused)', '[B,T,d] x [d,2*F]', [B], T, d, 2 * F),

@@ -1,7 +1,14 @@
 import { product, sum } from '../core/counting.js';
-import { architectureOf, type Architecture, type ModelConfig } from '../config/model_config.js';
+import {
+  architectureOf,
+  isMoeLayer,
+  type Architecture,
+  type ModelConfig,
+  type MoeArchitecture,
+} from '../config/model_config.js';
 import {
   PARAMETER_COMPONENTS,
+  expertIndexOf,
   layerIndexOf,
   parameterComponentOf,
   path,
@@ -49,6 +56,11 @@ function normRows(modulePath: string, d: number, architecture: Architecture): Pa
  *     ffn.w3              weight [d, F]     (+ bias [F])   gated FFNs (swiglu, geglu) only
  *       or, fused: ffn.gate_up_proj  weight [d, 2F] (+ bias [2F]), then ffn.w2
  *     post_ffn_norm       as ln1                           post_norms only
+ *   in a MoE layer (config/moe.ts), in place of ffn:
+ *     moe.router          weight [d, E]     (+ bias [E]: router_bias)
+ *     moe.experts.{e}.w1, w2, w3   as ffn with F = expert_d_ff, for e < E
+ *     moe.shared.w1, w2, w3        as ffn with F = shared_d_ff    shared expert only
+ *     moe.shared_gate     weight [d, 1]                    shared_expert_gate only
  *   ln_final              as ln1
  *   lm_head               weight [d, Vp], never a bias; absent when tied (it reuses token_embeddings)
  *
@@ -80,7 +92,9 @@ export function parameterInventory(config: ModelConfig): ParameterRow[] {
     rows.push(...linearRows(path.attnProjection(i, 'output_proj'), dq, d, output_bias));
     if (architecture.post_norms) rows.push(...normRows(path.postAttnNorm(i), d, architecture));
     rows.push(...normRows(path.ln2(i), d, architecture));
-    if (architecture.fused_gate_up) {
+    if (architecture.moe !== undefined && isMoeLayer(architecture, i)) {
+      rows.push(...moeRows(i, d, architecture, architecture.moe));
+    } else if (architecture.fused_gate_up) {
       rows.push(
         ...linearRows(path.gateUpProj(i), d, 2 * F, mlp_bias), // d -> [gate | up], 2F
         ...linearRows(path.ffnMatrix(i, 'w2'), F, d, mlp_bias),
@@ -99,6 +113,38 @@ export function parameterInventory(config: ModelConfig): ParameterRow[] {
   return rows;
 }
 
+/** The matrices of one unfused FFN of width `F` at `matrix(name)`: w1, w2, and w3 when gated. */
+function ffnRows(
+  matrix: (name: 'w1' | 'w2' | 'w3') => string,
+  d: number,
+  F: number,
+  architecture: Architecture,
+): ParameterRow[] {
+  const rows = [
+    ...linearRows(matrix('w1'), d, F, architecture.mlp_bias),
+    ...linearRows(matrix('w2'), F, d, architecture.mlp_bias),
+  ];
+  if (architecture.gated_ffn) rows.push(...linearRows(matrix('w3'), d, F, architecture.mlp_bias));
+  return rows;
+}
+
+/**
+ * A MoE layer's FFN: the router [d, E] (+ bias [E]), E routed experts of width Fe, then the
+ * shared expert of width Fs and its gate [d, 1] when the config has them. Each expert is an FFN
+ * of the config's kind (mlp_bias applies to it as to the dense FFN).
+ */
+function moeRows(i: number, d: number, architecture: Architecture, moe: MoeArchitecture): ParameterRow[] {
+  const rows = linearRows(path.router(i), d, moe.num_experts, moe.router_bias); // d -> E
+  for (let e = 0; e < moe.num_experts; e++) {
+    rows.push(...ffnRows((name) => path.expertMatrix(i, e, name), d, moe.expert_d_ff, architecture));
+  }
+  if (moe.shared_d_ff !== undefined) {
+    rows.push(...ffnRows((name) => path.sharedMatrix(i, name), d, moe.shared_d_ff, architecture));
+    if (moe.shared_expert_gate) rows.push(...linearRows(path.sharedGate(i), d, 1, false)); // d -> 1
+  }
+  return rows;
+}
+
 export interface ParameterSummary {
   total: bigint;
   /**
@@ -106,8 +152,19 @@ export interface ParameterSummary {
    * token_embeddings, and lm_head is 0n (see `notes`).
    */
   byComponent: Record<ParameterComponent, bigint>;
-  /** Parameters of one transformer block (every block has the same shape). */
+  /** Parameters of one transformer block: layer 0's (every block has its shape unless `layerShapes` says otherwise). */
   perLayer: bigint;
+  /**
+   * Parameters a token's forward pass uses: the total less, in every MoE layer, the E - k routed
+   * experts it does not visit. Includes the embedding table (one row of it is read per token, but
+   * the whole table is counted, as Mixtral's "13B active" and Qwen's "3.3B activated" count it)
+   * and lm_head. Equal to `total` for a dense model.
+   */
+  active: bigint;
+  /** `active` less the embedding tables, as nonEmbedding is total less them. */
+  activeNonEmbedding: bigint;
+  /** The distinct block sizes when the blocks differ (dense and MoE layers), in layer order: [size, layer count]. */
+  layerShapes: readonly (readonly [parameters: bigint, layers: number])[];
   /**
    * Total minus the embedding tables (token_embeddings and, with learned positions,
    * position_embeddings). An untied lm_head is kept: Kaplan et al.'s N excludes only the
@@ -141,6 +198,33 @@ function summaryNotes(config: ModelConfig, architecture: Architecture): string[]
   return notes;
 }
 
+/**
+ * The routed-expert parameters a token does not visit: (E - k) experts' worth per MoE layer. All
+ * experts of a layer have the same shape, so expert 0's size stands for each.
+ */
+function unvisitedExpertParameters(rows: readonly ParameterRow[], architecture: Architecture): bigint {
+  const moe = architecture.moe;
+  if (moe === undefined) return 0n;
+  const skipped = BigInt(moe.num_experts - moe.experts_per_token);
+  const expertZero = sum(rows.filter((r) => expertIndexOf(r.path) === 0).map((r) => r.count));
+  return skipped * expertZero;
+}
+
+function layerShapes(rows: readonly ParameterRow[], numLayers: number): [bigint, number][] {
+  const sizes = Array.from({ length: numLayers }, () => 0n);
+  for (const r of rows) {
+    const i = layerIndexOf(r.path);
+    if (i !== undefined) sizes[i] = (sizes[i] ?? 0n) + r.count;
+  }
+  const shapes: [bigint, number][] = [];
+  for (const size of sizes) {
+    const known = shapes.find(([s]) => s === size);
+    if (known !== undefined) known[1] += 1;
+    else shapes.push([size, 1]);
+  }
+  return shapes;
+}
+
 export function summarizeParameters(config: ModelConfig): ParameterSummary {
   const architecture = architectureOf(config);
   const rows = parameterInventory(config);
@@ -154,11 +238,16 @@ export function summarizeParameters(config: ModelConfig): ParameterSummary {
     byComponent[component] += r.count;
   }
   const total = sum(rows.map((r) => r.count));
+  const embeddings = byComponent.token_embeddings + byComponent.position_embeddings;
+  const active = total - unvisitedExpertParameters(rows, architecture);
   return {
     total,
     byComponent,
     perLayer: sum(rows.filter((r) => layerIndexOf(r.path) === 0).map((r) => r.count)),
-    nonEmbedding: total - byComponent.token_embeddings - byComponent.position_embeddings,
+    active,
+    activeNonEmbedding: active - embeddings,
+    layerShapes: layerShapes(rows, config.num_layers),
+    nonEmbedding: total - embeddings,
     tiedEmbeddings: architecture.tie_embeddings,
     notes: summaryNotes(config, architecture),
     rows,

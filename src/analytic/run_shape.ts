@@ -39,5 +39,27 @@ export function assertRunFits(config: ModelConfig, run: RunShape): void {
       `${config.source}: vocab_multiple (${vocab_multiple}) must be a positive integer; use 1 for no padding`,
     );
   }
+  problems.push(...routingProblems(config, run));
   if (problems.length > 0) throw new InputError(problems);
+}
+
+/** A given routing has E counts per MoE layer summing to k * batch * seq, and none for a dense layer. */
+function routingProblems(config: ModelConfig, run: RunShape): string[] {
+  const routing = run.routing;
+  const moe = architectureOf(config).moe;
+  if (routing === undefined) return [];
+  if (moe === undefined) return ['run: a routing was given for a model without experts'];
+  const tokens = run.batch * run.seq * moe.experts_per_token;
+  return moe.moe_layers.flatMap((isMoe, i) => {
+    const rows = routing.rows[i] ?? [];
+    const total = rows.reduce((a, b) => a + b, 0);
+    if (!isMoe) return rows.length === 0 ? [] : [`run: routing of layer ${i}, a dense layer, lists experts`];
+    if (rows.length !== moe.num_experts || rows.some((n) => !Number.isSafeInteger(n) || n < 0) || total !== tokens) {
+      return [
+        `run: routing of layer ${i} must give each of the ${moe.num_experts} experts a whole number of tokens, ` +
+          `${tokens} in all (k * batch * seq); got [${rows.join(', ')}]`,
+      ];
+    }
+    return [];
+  });
 }

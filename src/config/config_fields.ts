@@ -77,7 +77,7 @@ const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions', Choice>> = {
   },
 };
 
-type FieldKind = 'count' | 'switch' | 'choice' | 'number' | 'layers';
+type FieldKind = 'count' | 'switch' | 'choice' | 'number' | 'layers' | 'indices';
 
 const FIELD_KINDS: Readonly<Record<ConfigKey, FieldKind>> = {
   vocab_size: 'count',
@@ -108,11 +108,30 @@ const FIELD_KINDS: Readonly<Record<ConfigKey, FieldKind>> = {
   window_layers: 'layers',
   vocab_multiple: 'count',
   rope_theta: 'number',
+  num_experts: 'count',
+  experts_per_token: 'count',
+  expert_d_ff: 'count',
+  shared_d_ff: 'count',
+  shared_expert_gate: 'switch',
+  router_bias: 'switch',
+  normalize_top_k: 'switch',
+  dense_layers: 'indices',
 };
 
 /** Example values for fixes: GPT-2 small's shape, and common architecture choices. */
 const EXAMPLE_COUNTS: Readonly<
-  Record<ModelDimension | 'num_kv_heads' | 'head_dim' | 'window' | 'vocab_multiple', number>
+  Record<
+    | ModelDimension
+    | 'num_kv_heads'
+    | 'head_dim'
+    | 'window'
+    | 'vocab_multiple'
+    | 'num_experts'
+    | 'experts_per_token'
+    | 'expert_d_ff'
+    | 'shared_d_ff',
+    number
+  >
 > = {
   vocab_size: 50257,
   context_length: 1024,
@@ -124,6 +143,10 @@ const EXAMPLE_COUNTS: Readonly<
   head_dim: 128,
   window: 4096,
   vocab_multiple: 64,
+  num_experts: 8,
+  experts_per_token: 2,
+  expert_d_ff: 14336,
+  shared_d_ff: 5632,
 };
 
 /** Key names other tools use (Hugging Face, nanoGPT, Megatron), for "did you mean". */
@@ -179,6 +202,16 @@ const KEY_ALIASES: Readonly<Record<string, ConfigKey>> = {
   pad_vocab_size_multiple: 'vocab_multiple',
   make_vocab_size_divisible_by: 'vocab_multiple',
   rope_base: 'rope_theta',
+  num_local_experts: 'num_experts',
+  n_routed_experts: 'num_experts',
+  moe_num_experts: 'num_experts',
+  num_experts_per_tok: 'experts_per_token',
+  top_k: 'experts_per_token',
+  moe_top_k: 'experts_per_token',
+  moe_intermediate_size: 'expert_d_ff',
+  shared_expert_intermediate_size: 'shared_d_ff',
+  norm_topk_prob: 'normalize_top_k',
+  mlp_only_layers: 'dense_layers',
   rotary_emb_base: 'rope_theta',
 };
 
@@ -247,6 +280,12 @@ export function fieldIssue(
         problem:
           `${shown} must be a pattern of L (sliding) and G (full attention) such as "LG", ` +
           `or a list of layer indices such as [0, 2]; fix: e.g. "${names('window_layers')}": "LG"`,
+      };
+    case 'indices':
+      return {
+        ...about,
+        expected: 'a list of layer indices',
+        problem: `${shown} must be a list of layer indices such as [0, 1, 2]; fix: e.g. "${names(field)}": [0]`,
       };
     case 'number':
       return {

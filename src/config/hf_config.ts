@@ -1,6 +1,7 @@
 /**
  * A Hugging Face config.json read as the transformers model classes read it. The keys of the
- * llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3_text and gpt2 model types are translated to
+ * llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, phi3, gemma2, gemma3_text and gpt2
+ * model types are translated to
  * a flopledger config, which is then validated by the same rules as a flopledger file, with
  * messages that name the Hugging Face keys ("hidden_size (4096) must be divisible by
  * num_attention_heads (3)"). What the architecture fixes but the file does not say (GPT-2's
@@ -26,6 +27,18 @@
  *                  bias=False on o_proj; Qwen2MLP has no biases.
  *   Qwen3Config    as Qwen2 but head_dim 128 and attention_bias False (all four projections);
  *                  q_norm and k_norm, RMSNorms over head_dim, on every query and key head.
+ *   MixtralConfig  as Mistral but sliding_window None, plus num_local_experts 8 and
+ *                  num_experts_per_tok 2 (MoeFamily below says how the experts are read).
+ *   Qwen2MoeConfig vocab_size 151936, max_position_embeddings 32768, num_hidden_layers 24,
+ *                  hidden_size 2048, num_attention_heads 16, num_key_value_heads 16,
+ *                  intermediate_size 5632 (dense layers only), qkv_bias True (q, k and v_proj),
+ *                  num_experts 60, num_experts_per_tok 4, moe_intermediate_size 1408,
+ *                  shared_expert_intermediate_size 5632, norm_topk_prob False.
+ *   Qwen3MoeConfig vocab_size 151936, hidden_size 2048, num_hidden_layers 24,
+ *                  num_attention_heads 32, num_key_value_heads 4, intermediate_size 6144,
+ *                  attention_bias False, q_norm and k_norm as Qwen3; head_dim read with getattr
+ *                  (default hidden_size // num_attention_heads); num_experts 128,
+ *                  num_experts_per_tok 8, moe_intermediate_size 768, norm_topk_prob False.
  *   Phi3Config     vocab_size 32064, max_position_embeddings 4096, num_hidden_layers 32,
  *                  hidden_size 3072, num_attention_heads 32, intermediate_size 8192,
  *                  num_key_value_heads None = num_attention_heads, tie_word_embeddings False,
@@ -59,7 +72,19 @@ import { parseModelConfig } from './parse_model_config.js';
 import { printable, shortList } from './printable.js';
 
 /** The model_type values flopledger reads. */
-const HF_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3_text', 'gpt2'] as const;
+const HF_MODEL_TYPES = [
+  'llama',
+  'mistral',
+  'mixtral',
+  'qwen2',
+  'qwen3',
+  'qwen2_moe',
+  'qwen3_moe',
+  'phi3',
+  'gemma2',
+  'gemma3_text',
+  'gpt2',
+] as const;
 
 /** A parsed JSON value is read as a Hugging Face config when it is an object with a "model_type" key. */
 export function isHuggingFaceConfig(value: unknown): value is Record<string, unknown> {
@@ -91,7 +116,7 @@ export function parseHuggingFaceConfig(raw: Record<string, unknown>, source: str
         : readLlamaFamily(raw, source, family);
   const names: KeyNames = (key) => reading.names[key] ?? key;
 
-  const problems = [...unmodelledProblems(raw, source), ...reading.problems];
+  const problems = [...unmodelledProblems(raw, source, reading.used), ...reading.problems];
   const fields = [...reading.fields];
   let config: ModelConfig | undefined;
   try {
@@ -276,12 +301,34 @@ interface LlamaLikeFamily {
    * llama: attention_bias on q, k, v and o, mlp_bias on the MLP; attention: attention_bias on the
    * four projections, no MLP biases; qkv: q, k and v always, nothing else; none: no biases.
    */
-  readonly biases: 'llama' | 'attention' | 'qkv' | 'none';
+  readonly biases: 'llama' | 'attention' | 'qkv' | 'qkv_switch' | 'none';
   readonly qkNorm: boolean;
   readonly fused: boolean;
+  /** The mixture of experts, for the MoE model types. */
+  readonly moe?: MoeFamily;
 }
 
-const LLAMA_LIKE: Readonly<Record<'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3', LlamaLikeFamily>> = {
+/**
+ * How a MoE model type reads its experts (configuration_*.py defaults; modeling_*.py's sparse block):
+ *   mixtral    num_local_experts (attribute_map alias num_experts) 8, num_experts_per_tok 2, each
+ *              expert intermediate_size wide, every layer sparse, top-k weights always renormalised
+ *              (`routing_weights /= routing_weights.sum(dim=-1, keepdim=True)`).
+ *   qwen       num_experts, num_experts_per_tok, moe_intermediate_size, norm_topk_prob (False);
+ *              layer i sparse iff i not in mlp_only_layers and (i + 1) % decoder_sparse_step == 0,
+ *              the others a dense MLP of intermediate_size; qwen2_moe adds one shared expert of
+ *              shared_expert_intermediate_size, scaled by sigmoid(shared_expert_gate(x)).
+ */
+interface MoeFamily {
+  readonly style: 'mixtral' | 'qwen';
+  readonly num_experts: number;
+  readonly experts_per_token: number;
+  readonly moe_intermediate_size?: number;
+  readonly shared_expert_intermediate_size?: number;
+}
+
+type LlamaLikeType = 'llama' | 'mistral' | 'mixtral' | 'qwen2' | 'qwen3' | 'qwen2_moe' | 'qwen3_moe' | 'phi3';
+
+const LLAMA_LIKE: Readonly<Record<LlamaLikeType, LlamaLikeFamily>> = {
   llama: {
     configClass: 'LlamaConfig',
     modelClass: 'LlamaModel',
@@ -308,6 +355,57 @@ const LLAMA_LIKE: Readonly<Record<'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi
     biases: 'none',
     qkNorm: false,
     fused: false,
+  },
+  mixtral: {
+    configClass: 'MixtralConfig',
+    modelClass: 'MixtralModel',
+    vocab_size: 32000,
+    max_position_embeddings: 4096 * 32,
+    num_hidden_layers: 32,
+    hidden_size: 4096,
+    num_attention_heads: 32,
+    intermediate_size: 14336,
+    num_key_value_heads: 8,
+    biases: 'none',
+    qkNorm: false,
+    fused: false,
+    moe: { style: 'mixtral', num_experts: 8, experts_per_token: 2 },
+  },
+  qwen2_moe: {
+    configClass: 'Qwen2MoeConfig',
+    modelClass: 'Qwen2MoeModel',
+    vocab_size: 151936,
+    max_position_embeddings: 32768,
+    num_hidden_layers: 24,
+    hidden_size: 2048,
+    num_attention_heads: 16,
+    intermediate_size: 5632,
+    num_key_value_heads: 16,
+    biases: 'qkv_switch',
+    qkNorm: false,
+    fused: false,
+    moe: {
+      style: 'qwen',
+      num_experts: 60,
+      experts_per_token: 4,
+      moe_intermediate_size: 1408,
+      shared_expert_intermediate_size: 5632,
+    },
+  },
+  qwen3_moe: {
+    configClass: 'Qwen3MoeConfig',
+    modelClass: 'Qwen3MoeModel',
+    vocab_size: 151936,
+    max_position_embeddings: 32768,
+    num_hidden_layers: 24,
+    hidden_size: 2048,
+    num_attention_heads: 32,
+    intermediate_size: 6144,
+    num_key_value_heads: 4,
+    biases: 'attention',
+    qkNorm: true,
+    fused: false,
+    moe: { style: 'qwen', num_experts: 128, experts_per_token: 8, moe_intermediate_size: 768 },
   },
   qwen2: {
     configClass: 'Qwen2Config',
@@ -386,11 +484,7 @@ function readDimensions(
  * LlamaAttention builds q, k, v and o_proj with bias=config.attention_bias and LlamaMLP its three
  * projections with bias=config.mlp_bias; MistralAttention and MistralMLP use bias=False throughout.
  */
-function readLlamaFamily(
-  raw: Readonly<Record<string, unknown>>,
-  source: string,
-  family: keyof typeof LLAMA_LIKE,
-): Reading {
+function readLlamaFamily(raw: Readonly<Record<string, unknown>>, source: string, family: LlamaLikeType): Reading {
   const spec = LLAMA_LIKE[family];
   const t = new Translation(raw, source, spec.configClass);
   readDimensions(t, spec);
@@ -404,6 +498,7 @@ function readLlamaFamily(
   if (spec.biases === 'llama') readLlamaBiases(t);
   else if (spec.biases === 'attention') readAttentionBias(t);
   else if (spec.biases === 'qkv') setBiases(t, true, false, false);
+  else if (spec.biases === 'qkv_switch') readQkvBias(t);
   else t.fixed('bias', false);
   if (spec.qkNorm) t.fixed('qk_norm', true);
   if (spec.fused) {
@@ -413,8 +508,97 @@ function readLlamaFamily(
   if (family === 'phi3') readPartialRotary(t);
   readHeadDim(t, spec.head_dim);
   readWindows(t, family);
+  if (spec.moe !== undefined) readExperts(t, spec.moe);
   return t.reading();
 }
+
+/**
+ * Qwen2MoeConfig's qkv_bias (True by default; older transformers hard-coded bias=True on q, k
+ * and v_proj): biases on q, k and v_proj, never on o_proj or the MLPs.
+ */
+function readQkvBias(t: Translation): void {
+  const qkv = t.switchValue('qkv_bias', true);
+  if (qkv === undefined) return;
+  t.names.qkv_bias = 'qkv_bias';
+  setBiases(t, qkv, false, false);
+}
+
+/** The experts of a MoE model type (MoeFamily says how each reads them). */
+function readExperts(t: Translation, moe: MoeFamily): void {
+  if (moe.style === 'mixtral') {
+    // MixtralConfig's attribute_map reads num_experts as another name for num_local_experts.
+    const key = t.has('num_experts') && !t.has('num_local_experts') ? 'num_experts' : 'num_local_experts';
+    t.withDefault(key, 'num_experts', moe.num_experts);
+    t.withDefault('num_experts_per_tok', 'experts_per_token', moe.experts_per_token);
+    t.fixed('normalize_top_k', true);
+    return;
+  }
+  t.withDefault('num_experts', 'num_experts', moe.num_experts);
+  t.withDefault('num_experts_per_tok', 'experts_per_token', moe.experts_per_token);
+  t.withDefault('moe_intermediate_size', 'expert_d_ff', moe.moe_intermediate_size ?? 0);
+  if (moe.shared_expert_intermediate_size !== undefined) {
+    t.withDefault('shared_expert_intermediate_size', 'shared_d_ff', moe.shared_expert_intermediate_size);
+    t.fixed('shared_expert_gate', true);
+  }
+  const renormalise = t.switchValue('norm_topk_prob', false);
+  if (renormalise !== undefined) {
+    t.names.normalize_top_k = 'norm_topk_prob';
+    t.fixed('normalize_top_k', renormalise);
+  }
+  readSparseLayers(t);
+}
+
+/**
+ * Qwen2MoeDecoderLayer: layer i is sparse iff i is not in mlp_only_layers and
+ * (i + 1) % decoder_sparse_step == 0 (and num_experts > 0); the others are a dense MLP of
+ * intermediate_size. A model with no sparse layer left is read as dense.
+ */
+function readSparseLayers(t: Translation): void {
+  t.used.add('decoder_sparse_step');
+  t.used.add('mlp_only_layers');
+  const step = t.has('decoder_sparse_step') ? t.raw['decoder_sparse_step'] : 1;
+  if (!t.has('decoder_sparse_step')) t.defaults.push('decoder_sparse_step 1');
+  if (typeof step !== 'number' || !Number.isSafeInteger(step) || step <= 0) {
+    t.problems.push(
+      `${t.source}: decoder_sparse_step (${showField(t.raw, 'decoder_sparse_step')}) must be a positive integer; ` +
+        'fix: e.g. 1 (every layer sparse) or 2 (every second layer)',
+    );
+    return;
+  }
+  const only = t.present('mlp_only_layers') ? t.raw['mlp_only_layers'] : [];
+  if (!t.has('mlp_only_layers')) t.defaults.push('mlp_only_layers []');
+  if (!Array.isArray(only) || only.some((i) => typeof i !== 'number' || !Number.isSafeInteger(i) || i < 0)) {
+    t.problems.push(
+      `${t.source}: mlp_only_layers (${showField(t.raw, 'mlp_only_layers')}) must be a list of layer indices; ` +
+        'fix: e.g. [] (no dense layer) or [0, 1]',
+    );
+    return;
+  }
+  const layers = t.count('num_layers');
+  if (layers === undefined) return;
+  const experts = t.mapped['num_experts'];
+  const dense = Array.from({ length: layers }, (_, i) => i).filter(
+    (i) => (only as number[]).includes(i) || (i + 1) % step !== 0,
+  );
+  if (experts === 0 || dense.length === layers) {
+    // Every layer builds Qwen2MoeMLP: a dense model, whatever the expert keys say.
+    for (const field of MOE_FIELDS) delete t.mapped[field];
+    return;
+  }
+  if (dense.length === 0) return;
+  t.names.dense_layers = (only as number[]).length > 0 ? 'mlp_only_layers' : 'decoder_sparse_step';
+  t.fixed('dense_layers', dense);
+}
+
+const MOE_FIELDS: readonly ConfigKey[] = [
+  'num_experts',
+  'experts_per_token',
+  'expert_d_ff',
+  'shared_d_ff',
+  'shared_expert_gate',
+  'normalize_top_k',
+  'dense_layers',
+];
 
 /**
  * Gemma2Config and Gemma3TextConfig (the text model of Gemma 3): GeGLU MLP (hidden_activation,
@@ -632,15 +816,31 @@ function readGpt2(raw: Readonly<Record<string, unknown>>, source: string): Readi
 }
 
 /** One line per key that adds a component flopledger does not model. */
-function unmodelledProblems(raw: Readonly<Record<string, unknown>>, source: string): string[] {
+function unmodelledProblems(
+  raw: Readonly<Record<string, unknown>>,
+  source: string,
+  used: ReadonlySet<string>,
+): string[] {
   return Object.keys(raw)
-    .filter((key) => Object.hasOwn(UNMODELLED_KEYS, key) && isSet(raw[key]))
-    .map(
-      (key) =>
-        `${source}: ${key} (${showField(raw, key)}) adds ${UNMODELLED_KEYS[key]}, which flopledger does not model; ` +
-        'counting the rest would describe another model, so the file is refused (if the model has none, remove the key)',
+    .filter((key) => Object.hasOwn(UNMODELLED_KEYS, key) && !used.has(key) && isSet(raw[key]))
+    .map((key) =>
+      EXPERT_KEYS.has(key)
+        ? `${source}: ${key} (${showField(raw, key)}) adds ${UNMODELLED_KEYS[key]}, which model_type ` +
+          `${showValue(raw['model_type'])} does not build; counting the rest would describe another model, so the file ` +
+          'is refused (fix: the model_type that builds them, "mixtral", "qwen2_moe" or "qwen3_moe", or remove the key)'
+        : `${source}: ${key} (${showField(raw, key)}) adds ${UNMODELLED_KEYS[key]}, which flopledger does not model; ` +
+          'counting the rest would describe another model, so the file is refused (if the model has none, remove the key)',
     );
 }
+
+/** The expert keys a MoE model type reads; in a dense model type's file they are refused with the types that read them. */
+const EXPERT_KEYS: ReadonlySet<string> = new Set([
+  'num_local_experts',
+  'num_experts',
+  'num_experts_per_tok',
+  'moe_intermediate_size',
+  'shared_expert_intermediate_size',
+]);
 
 /** The notes: defaults taken, keys ignored (no effect on counts), keys not understood. */
 function keyNotes(

@@ -6,8 +6,9 @@
  * change the model's arithmetic but not its shapes. Each is named to the user as "ignored (no
  * effect on counts)"; a remark says why when ignoring it is a real simplification.
  *
- * Keys that describe a component flopledger does not model (experts, latent attention,
- * cross-attention) are refused instead: UNMODELLED_KEYS. Any key in none of these lists (and not
+ * Keys that describe a component flopledger does not model (latent attention, cross-attention,
+ * and experts in a model type that is read as dense) are refused instead: UNMODELLED_KEYS; the
+ * mixture-of-experts model types read their expert keys, so those are not refused there. Any key in none of these lists (and not
  * read for a count) is reported as not understood.
  */
 
@@ -133,7 +134,35 @@ const GPT2: readonly string[] = [
   'n_ctx',
 ];
 
-export type HuggingFaceFamily = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3_text' | 'gpt2';
+/**
+ * Keys of the mixture-of-experts configs read for no count: the router's auxiliary
+ * load-balancing loss (a training objective over the router's probabilities, computed only when
+ * output_router_logits; not counted) and Mixtral's router_jitter_noise (multiplicative noise on
+ * the router's input during training, zero by default).
+ */
+const MOE_TRAINING: readonly string[] = ['output_router_logits', 'router_aux_loss_coef', 'router_jitter_noise'];
+const MIXTRAL: readonly string[] = [...MISTRAL, ...MOE_TRAINING];
+const QWEN2_MOE: readonly string[] = [...QWEN2, ...MOE_TRAINING];
+const QWEN3_MOE: readonly string[] = [...QWEN, ...MOE_TRAINING];
+
+export type HuggingFaceFamily =
+  | 'llama'
+  | 'mistral'
+  | 'mixtral'
+  | 'qwen2'
+  | 'qwen3'
+  | 'qwen2_moe'
+  | 'qwen3_moe'
+  | 'phi3'
+  | 'gemma2'
+  | 'gemma3_text'
+  | 'gpt2';
+
+const MOE_REMARKS: Readonly<Record<string, string>> = {
+  output_router_logits: 'the load-balancing loss is not counted',
+  router_aux_loss_coef: 'the load-balancing loss is not counted',
+  router_jitter_noise: 'training noise on the router input, not counted',
+};
 
 /** Why an ignored key is a simplification, shown beside it when its value is set (not null or false). */
 const REMARKS: Readonly<Record<HuggingFaceFamily, Readonly<Record<string, string>>>> = {
@@ -153,7 +182,26 @@ const REMARKS: Readonly<Record<HuggingFaceFamily, Readonly<Record<string, string
     mlp_bias: 'Qwen2MLP builds no biases',
     use_mrope: 'Qwen2-VL only',
   },
+  mixtral: {
+    rope_scaling: 'not modelled',
+    attention_bias: 'MixtralModel builds no biases',
+    mlp_bias: 'MixtralModel builds no biases',
+    ...MOE_REMARKS,
+  },
   qwen3: { rope_scaling: 'not modelled', mlp_bias: 'Qwen3MLP builds no biases', use_mrope: 'Qwen2-VL only' },
+  qwen2_moe: {
+    rope_scaling: 'not modelled',
+    attention_bias: 'Qwen2MoeModel reads qkv_bias',
+    mlp_bias: 'Qwen2MoeMLP builds no biases',
+    use_mrope: 'Qwen2-VL only',
+    ...MOE_REMARKS,
+  },
+  qwen3_moe: {
+    rope_scaling: 'not modelled',
+    mlp_bias: 'Qwen3MoeMLP builds no biases',
+    use_mrope: 'Qwen2-VL only',
+    ...MOE_REMARKS,
+  },
   phi3: {
     rope_scaling: 'not modelled',
     attention_bias: 'Phi3Model builds no biases',
@@ -178,8 +226,11 @@ const REMARKS: Readonly<Record<HuggingFaceFamily, Readonly<Record<string, string
 const FAMILY_KEYS: Readonly<Record<HuggingFaceFamily, readonly string[]>> = {
   llama: LLAMA,
   mistral: MISTRAL,
+  mixtral: MIXTRAL,
   qwen2: QWEN2,
   qwen3: QWEN,
+  qwen2_moe: QWEN2_MOE,
+  qwen3_moe: QWEN3_MOE,
   phi3: PHI3,
   gemma2: GEMMA,
   gemma3_text: GEMMA3,
@@ -223,7 +274,8 @@ function ropeRemark(key: string, value: unknown): string | undefined {
 /**
  * Keys that add a component flopledger does not model, with what they add. Set in any config
  * (even one whose model class would not read them), they mean the file describes a model that a
- * dense count would get wrong, so the file is refused.
+ * dense count would get wrong, so the file is refused, unless the reader of its model type
+ * reads the key for a count (num_experts in a qwen3_moe file).
  */
 export const UNMODELLED_KEYS: Readonly<Record<string, string>> = {
   num_local_experts: 'mixture-of-experts layers',

@@ -7,8 +7,10 @@
  *   mistral      sliding_window, default 4096, on every layer (MistralAttention passes
  *                config.sliding_window to the attention of each layer); null: no window.
  *   phi3         sliding_window, default None, on every layer (Phi3Attention passes
- *                getattr(config, "sliding_window", None)).
- *   qwen2, qwen3 use_sliding_window (default False), sliding_window (default 4096, set to None
+ *                getattr(config, "sliding_window", None)); mixtral the same (MixtralConfig's
+ *                sliding_window defaults to None).
+ *   qwen2, qwen3, qwen2_moe, qwen3_moe
+ *                use_sliding_window (default False), sliding_window (default 4096, set to None
  *                unless use_sliding_window), max_window_layers (default 28): Qwen2Config derives
  *                layer_types "sliding_attention" for i >= max_window_layers when the window is on,
  *                and the attention of a "full_attention" layer has no window.
@@ -52,9 +54,12 @@ export function readHuggingFaceWindows(
     case 'mistral':
       return everyLayer(raw, 4096);
     case 'phi3':
+    case 'mixtral':
       return everyLayer(raw, null);
     case 'qwen2':
     case 'qwen3':
+    case 'qwen2_moe':
+    case 'qwen3_moe':
       return qwen(raw, source, numLayers);
     case 'gemma2':
       return gemma(raw, source, numLayers, 2, undefined);

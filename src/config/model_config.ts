@@ -83,6 +83,26 @@ export interface ModelConfig {
   /** RoPE base; default 10000. Changes no count, only the model's rotation angles. */
   readonly rope_theta?: number;
 
+  // Mixture of experts (moe.ts says how a layer routes). num_experts makes the FFN of every layer
+  // not in dense_layers a router, E routed experts and optionally one shared expert; absent: dense.
+
+  /** E, the routed experts of each MoE layer (Mixtral's num_local_experts, Qwen's num_experts). */
+  readonly num_experts?: number;
+  /** k, the routed experts each token visits (num_experts_per_tok); required with num_experts, at most E. */
+  readonly experts_per_token?: number;
+  /** The FFN width of one routed expert (moe_intermediate_size); default d_ff (Mixtral). */
+  readonly expert_d_ff?: number;
+  /** The width of the shared expert every token also visits (Qwen2-MoE's shared_expert_intermediate_size); absent: none. */
+  readonly shared_d_ff?: number;
+  /** The shared expert's output is scaled by sigmoid(x w), w a [d, 1] weight (Qwen2-MoE's shared_expert_gate); default false. */
+  readonly shared_expert_gate?: boolean;
+  /** A bias on the router's [d, E] projection; default false (none of Mixtral, Qwen2-MoE, Qwen3-MoE has one). */
+  readonly router_bias?: boolean;
+  /** The k selected softmax weights are divided by their sum (Mixtral always; Qwen's norm_topk_prob); default false. */
+  readonly normalize_top_k?: boolean;
+  /** The layers that keep the dense FFN of width d_ff, by index (first_k_dense_replace, mlp_only_layers...); absent: none. */
+  readonly dense_layers?: readonly number[];
+
   /**
    * What the user should know about how the source was read, one line each, e.g. the keys of a
    * Hugging Face config.json that were ignored (no effect on counts) or not understood. The CLI
@@ -125,6 +145,14 @@ export const ARCHITECTURE_KEYS = [
   'window_layers',
   'vocab_multiple',
   'rope_theta',
+  'num_experts',
+  'experts_per_token',
+  'expert_d_ff',
+  'shared_d_ff',
+  'shared_expert_gate',
+  'router_bias',
+  'normalize_top_k',
+  'dense_layers',
 ] as const;
 export type ArchitectureKey = (typeof ARCHITECTURE_KEYS)[number];
 
@@ -160,10 +188,29 @@ export interface Architecture {
   readonly padded_vocab_size: number;
   /** The config's head_dim, else d_model / num_heads. */
   readonly head_dim: number;
+  /** The mixture of experts, or undefined for a dense model. */
+  readonly moe: MoeArchitecture | undefined;
   /** num_heads * head_dim: the width of q and of the attention output (d_model unless head_dim is its own). */
   readonly q_dim: number;
   /** num_kv_heads * head_dim: the width of the k and v projections. */
   readonly kv_dim: number;
+}
+
+/** A mixture of experts with every default applied. */
+export interface MoeArchitecture {
+  /** E routed experts per MoE layer. */
+  readonly num_experts: number;
+  /** k routed experts per token. */
+  readonly experts_per_token: number;
+  /** The width of one routed expert's FFN. */
+  readonly expert_d_ff: number;
+  /** The shared expert's width, or undefined for none. */
+  readonly shared_d_ff: number | undefined;
+  readonly shared_expert_gate: boolean;
+  readonly router_bias: boolean;
+  readonly normalize_top_k: boolean;
+  /** Whether each layer, in order, is a MoE layer (else it keeps the dense FFN of width d_ff). */
+  readonly moe_layers: readonly boolean[];
 }
 
 /** The seed's architecture: what a config means when it names no variant. */
@@ -219,7 +266,29 @@ export function architectureOf(config: ModelConfig): Architecture {
     head_dim,
     q_dim: config.num_heads * head_dim,
     kv_dim: num_kv_heads * head_dim,
+    moe: moeOf(config),
   };
+}
+
+function moeOf(config: ModelConfig): MoeArchitecture | undefined {
+  if (config.num_experts === undefined) return undefined;
+  const dense = new Set(config.dense_layers ?? []);
+  return {
+    num_experts: config.num_experts,
+    // Validation requires it with num_experts; 1 only for a config built in code without it.
+    experts_per_token: config.experts_per_token ?? 1,
+    expert_d_ff: config.expert_d_ff ?? config.d_ff,
+    shared_d_ff: config.shared_d_ff,
+    shared_expert_gate: config.shared_expert_gate ?? false,
+    router_bias: config.router_bias ?? false,
+    normalize_top_k: config.normalize_top_k ?? false,
+    moe_layers: Array.from({ length: config.num_layers }, (_, i) => !dense.has(i)),
+  };
+}
+
+/** Whether layer `i` of this architecture routes its tokens to experts. */
+export function isMoeLayer(architecture: Architecture, i: number): boolean {
+  return architecture.moe?.moe_layers[i] === true;
 }
 
 /** The keys a config file may hold, in the seed's order. */
@@ -233,12 +302,26 @@ export const MODEL_CONFIG_KEYS = [
 ] as const;
 export type ModelDimension = (typeof MODEL_CONFIG_KEYS)[number];
 
+/**
+ * The routing a run took (moe.ts): rows[i][e] is the number of tokens routed expert e of layer i
+ * received (its matmuls' rows); a dense layer holds an empty list. Each token of a MoE layer is
+ * counted once for each of the k experts it visits, so each MoE layer's rows sum to k * batch * seq.
+ */
+export interface ExpertRouting {
+  readonly rows: readonly (readonly number[])[];
+}
+
 /** One forward pass: `batch` sequences of `seq` tokens (seq <= context_length). */
 export interface RunShape {
   readonly batch: number;
   readonly seq: number;
   /** How the attention core is computed (attention_schedule.ts); absent: dense, every score then the mask. */
   readonly attention?: AttentionSchedule;
+  /**
+   * The tokens each routed expert received (moe.ts); absent: the assignment of assignedExpertRows,
+   * which a shape-only run uses. The totals do not depend on it, the per-expert rows do.
+   */
+  readonly routing?: ExpertRouting;
 }
 
 /** Per-head width dk: the config's head_dim, else d_model / num_heads (validated to divide exactly). */

@@ -19,6 +19,7 @@ import {
 } from './config_fields.js';
 import { headDimProblem, headSplitProblem, kvHeadsProblem } from './head_rules.js';
 import { isWholeNumberText, writtenNumber } from './json_document.js';
+import { moeProblems } from './moe.js';
 import { windowProblems } from './windows.js';
 import { zod } from './zod.js';
 import {
@@ -75,6 +76,14 @@ function buildSchema() {
     vocab_multiple: count.optional(),
     // z.number() refuses Infinity and NaN.
     rope_theta: z.number().positive().optional(),
+    num_experts: count.optional(),
+    experts_per_token: count.optional(),
+    expert_d_ff: count.optional(),
+    shared_d_ff: count.optional(),
+    shared_expert_gate: z.boolean().optional(),
+    router_bias: z.boolean().optional(),
+    normalize_top_k: z.boolean().optional(),
+    dense_layers: z.array(z.int().nonnegative()).optional(),
   });
 }
 
@@ -202,6 +211,7 @@ function crossFieldProblems(
   const fusion = fusedGateUpProblem(source, raw, invalid, names);
   if (fusion !== undefined) problems.push(fusion);
   problems.push(...windowProblems(source, raw, invalid, names));
+  problems.push(...moeProblems(source, raw, invalid, names));
   if (invalid.has('d_model') || invalid.has('num_heads') || invalid.has('head_dim')) return problems;
   const dModel = raw['d_model'] as number;
   const numHeads = raw['num_heads'] as number;

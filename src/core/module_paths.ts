@@ -27,6 +27,14 @@
  *   embedding_scale                the embeddings times sqrt(d_model) (Gemma)
  *   final_softcap                  cap * tanh(logits / cap) on lm_head's output (Gemma 2)
  *
+ * A mixture-of-experts layer (moe.ts in config) has, in place of ffn:
+ *   layers.{i}.moe.router                  logits x Wr [d, E], and its softmax
+ *   layers.{i}.moe.top_k                   the k largest probabilities per token, renormalised or not
+ *   layers.{i}.moe.experts.{e}.{w1,w2,w3}  routed expert e (silu, gate, gelu as in ffn), on its rows
+ *   layers.{i}.moe.experts.{e}.combine     its output times the routing weight, added back
+ *   layers.{i}.moe.shared.{w1,w2,w3}       the shared expert every token visits
+ *   layers.{i}.moe.shared_gate             sigmoid(x ws), ws [d, 1], scaling the shared expert (Qwen2-MoE)
+ *
  * attn.rope, attn.softmax, ffn.silu, ffn.gate and loss extend design.md's list so that every
  * non-matmul kernel (and every saved activation of the training step) has a leaf of its own.
  * Kernels outside every leaf (head split/merge, residual adds) carry the enclosing path,
@@ -63,6 +71,14 @@ export const path = {
   silu: (i: number) => `layers.${i}.ffn.silu`,
   gate: (i: number) => `layers.${i}.ffn.gate`,
   gelu: (i: number) => `layers.${i}.ffn.gelu`,
+  moe: (i: number) => `layers.${i}.moe`,
+  router: (i: number) => `layers.${i}.moe.router`,
+  topK: (i: number) => `layers.${i}.moe.top_k`,
+  expert: (i: number, e: number) => `layers.${i}.moe.experts.${e}`,
+  expertMatrix: (i: number, e: number, name: FfnMatrix) => `layers.${i}.moe.experts.${e}.${name}`,
+  sharedExpert: (i: number) => `layers.${i}.moe.shared`,
+  sharedMatrix: (i: number, name: FfnMatrix) => `layers.${i}.moe.shared.${name}`,
+  sharedGate: (i: number) => `layers.${i}.moe.shared_gate`,
   embeddingScale: 'embedding_scale',
   lnFinal: 'ln_final',
   lmHead: 'lm_head',
@@ -74,7 +90,16 @@ export const path = {
  * Components for FLOP breakdowns. Matmul work falls in the first four; everything else
  * (norms, softmax, RoPE, SiLU, residual adds, reshapes) is `non_matmul` and is reported apart.
  */
-export const FLOP_COMPONENTS = ['attention_projections', 'attention_core', 'ffn', 'lm_head', 'non_matmul'] as const;
+export const FLOP_COMPONENTS = [
+  'attention_projections',
+  'attention_core',
+  'ffn',
+  'router',
+  'routed_experts',
+  'shared_experts',
+  'lm_head',
+  'non_matmul',
+] as const;
 export type FlopComponent = (typeof FLOP_COMPONENTS)[number];
 
 /** Components for parameter breakdowns. */
@@ -83,6 +108,9 @@ export const PARAMETER_COMPONENTS = [
   'position_embeddings',
   'attention',
   'ffn',
+  'router',
+  'routed_experts',
+  'shared_experts',
   'norms',
   'lm_head',
 ] as const;
@@ -119,7 +147,24 @@ export function matmulComponentOf(modulePath: string): Exclude<FlopComponent, 'n
   if (/^attn\.(q_proj|k_proj|v_proj|qkv_proj|output_proj)$/.test(local)) return 'attention_projections';
   if (/^attn\.(scores|weighted_sum)(\.q\d+_k\d+)?$/.test(local)) return 'attention_core';
   if (/^ffn\.(w1|w2|w3|gate_up_proj)$/.test(local)) return 'ffn';
+  return moeComponentOf(local, /^(w1|w2|w3)$/);
+}
+
+/** router, routed_experts or shared_experts for a path within a MoE layer whose leaf matches `leaf`. */
+function moeComponentOf(local: string, leaf: RegExp): 'router' | 'routed_experts' | 'shared_experts' | undefined {
+  if (local === 'moe.router') return 'router';
+  const expert = /^moe\.experts\.\d+\.(.+)$/.exec(local);
+  if (expert !== null) return leaf.test(expert[1] ?? '') ? 'routed_experts' : undefined;
+  const shared = /^moe\.shared\.(.+)$/.exec(local);
+  if (shared !== null) return leaf.test(shared[1] ?? '') ? 'shared_experts' : undefined;
+  if (local === 'moe.shared_gate') return 'shared_experts';
   return undefined;
+}
+
+/** The expert index of a path within a routed expert ("layers.3.moe.experts.5.w1" -> 5), else undefined. */
+export function expertIndexOf(modulePath: string): number | undefined {
+  const match = /^layers\.\d+\.moe\.experts\.(\d+)(?:\.|$)/.exec(modulePath);
+  return match ? Number(match[1]) : undefined;
 }
 
 /** The parameter component of a weight at `modulePath`. */
@@ -133,7 +178,7 @@ export function parameterComponentOf(modulePath: string): ParameterComponent | u
   if (/^(ln1|ln2|post_attn_norm|post_ffn_norm|attn\.q_norm|attn\.k_norm)$/.test(local)) return 'norms';
   if (local.startsWith('attn.')) return 'attention';
   if (local.startsWith('ffn.')) return 'ffn';
-  return undefined;
+  return moeComponentOf(local, /^(w1|w2|w3)$/);
 }
 
 /**

@@ -21,6 +21,7 @@
  * test/model_variants.test.ts checks for random configs of every variant.
  */
 
+import { UnavailableError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs';
 import { architectureOf, type ModelConfig } from '../config/model_config.js';
 import { path, type AttentionProjection, type FfnMatrix } from '../core/module_paths.js';
@@ -289,6 +290,14 @@ function assemble(
  * the seed and its module path, so the same seed always gives the same weights.
  */
 export function initWeights(config: ModelConfig, options: InitOptions): TransformerWeights {
+  // The formulas count experts; the tfjs model does not build them yet, and a dense stand-in
+  // would trace another model.
+  if (config.num_experts !== undefined) {
+    throw new UnavailableError(
+      `${config.source}: num_experts (${config.num_experts}): the traced model does not build mixture-of-experts ` +
+        'layers yet; params and flops count them (fix: use params or flops for this model)',
+    );
+  }
   const specs = weightSpecs(config);
   const tensors: tf.Tensor[] = [];
   try {

@@ -187,16 +187,24 @@ export function compareMatmuls(inventory: readonly MatmulRow[], records: readonl
 
   const byComponent = FLOP_COMPONENTS.filter(
     (component): component is Exclude<FlopComponent, 'non_matmul'> => component !== 'non_matmul',
-  ).map((component) => {
-    let expected = 0n;
-    let tracedFlops = 0n;
-    for (const check of checks) {
-      if (check.component !== component) continue;
-      expected += check.expected?.flops ?? 0n;
-      tracedFlops += check.traced?.flops ?? 0n;
-    }
-    return { component, expected, traced: tracedFlops };
-  });
+  )
+    .map((component) => {
+      let expected = 0n;
+      let tracedFlops = 0n;
+      for (const check of checks) {
+        if (check.component !== component) continue;
+        expected += check.expected?.flops ?? 0n;
+        tracedFlops += check.traced?.flops ?? 0n;
+      }
+      return { component, expected, traced: tracedFlops };
+    })
+    // A dense model's report lists no router or experts.
+    .filter(
+      (entry) =>
+        entry.expected > 0n ||
+        entry.traced > 0n ||
+        !['router', 'routed_experts', 'shared_experts'].includes(entry.component),
+    );
 
   let expectedTotal = 0n;
   let tracedTotal = 0n;

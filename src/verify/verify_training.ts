@@ -190,6 +190,9 @@ function phaseRecords(records: readonly KernelRecord[], phase: KernelPhase): Ker
   return records.filter((record) => record.phase === phase);
 }
 
+/** A dense model's report lists no router or experts. */
+const MOE_COMPONENTS: ReadonlySet<string> = new Set(['router', 'routed_experts', 'shared_experts']);
+
 function flopRatio(forward: bigint, backward: bigint): BackwardToForwardFlops {
   return { forward, backward, ratio: forward === 0n ? undefined : rational(backward, forward) };
 }
@@ -406,7 +409,7 @@ function checkTrainingTrace(
     const tracedForward = forward.byComponent.find((entry) => entry.component === component)?.traced ?? 0n;
     const tracedBackward = backward.byComponent.find((entry) => entry.component === component)?.traced ?? 0n;
     return { component, ...flopRatio(tracedForward, tracedBackward) };
-  });
+  }).filter((entry) => entry.forward > 0n || !MOE_COMPONENTS.has(entry.component));
   const accumulation = backwardRecords.filter((record) => record.path === '' && !record.nested);
 
   return {

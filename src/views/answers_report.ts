@@ -4,8 +4,8 @@
  * chosen by comparing exact counts, so the prose cannot drift from the arithmetic.
  */
 import {
+  componentsIn,
   describeShift,
-  MATMUL_COMPONENTS,
   ratio,
   share,
   type ComponentShift,
@@ -28,7 +28,7 @@ import {
 } from '../core/format.js';
 import { numericShapes } from './flops_report.js';
 import { configJson, dimensionsLabel, flopConventions, matmulComponentLabels } from './labels.js';
-import { componentShares, SHARE_COLUMNS, shareCells } from './shares.js';
+import { componentShares, shareColumns, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
 import { heading, list, paragraph, tableBlock, type Cell, type Report } from '../render/table.js';
 
@@ -213,7 +213,7 @@ function answerB({ config, breakdown }: AnswersInput['model']) {
 
 /** Components from most FLOPs to fewest (ties keep component order). */
 function rankComponents(breakdown: FlopBreakdown): MatmulComponent[] {
-  return [...MATMUL_COMPONENTS].sort((x, y) => {
+  return componentsIn(breakdown.byComponent).sort((x, y) => {
     const fx = breakdown.byComponent[x];
     const fy = breakdown.byComponent[y];
     return fx > fy ? -1 : fx < fy ? 1 : 0;
@@ -312,7 +312,7 @@ function answerD(points: readonly SweepPoint[]) {
           { header: 'T', align: 'right' },
           { header: 'forward FLOPs', align: 'right' },
           { header: 'approx', align: 'right' },
-          ...SHARE_COLUMNS,
+          ...shareColumns(points.map((point) => point.breakdown)),
         ],
         rows: points.map((point): Cell[] => [
           modelLabel(point.config),
@@ -323,7 +323,10 @@ function answerD(points: readonly SweepPoint[]) {
           BigInt(point.run.seq),
           point.breakdown.total,
           formatFlops(point.breakdown.total),
-          ...shareCells(point.breakdown),
+          ...shareCells(
+            point.breakdown,
+            points.map((p) => p.breakdown),
+          ),
         ]),
       }),
       paragraph(

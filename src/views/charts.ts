@@ -6,7 +6,7 @@
  * role="graphics-symbol" and an aria-label with its data.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
+import { componentsIn, MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
 import { share } from '../core/exact.js';
 import type { SweepPoint } from '../analytic/sweeps.js';
 import type { MatmulComponent } from '../analytic/types.js';
@@ -17,6 +17,9 @@ export const COMPONENT_LABELS: Readonly<Record<MatmulComponent, string>> = {
   attention_projections: 'attention projections',
   attention_core: 'attention core',
   ffn: 'ffn',
+  router: 'router',
+  routed_experts: 'routed experts',
+  shared_experts: 'shared experts',
   lm_head: 'lm_head',
 };
 
@@ -25,6 +28,9 @@ const COMPONENT_COLORS: Readonly<Record<MatmulComponent, string>> = {
   attention_projections: '#4c78a8',
   attention_core: '#e45756',
   ffn: '#54a24b',
+  router: '#b279a2',
+  routed_experts: '#72b7b2',
+  shared_experts: '#9d755d',
   lm_head: '#f58518',
 };
 
@@ -62,12 +68,13 @@ export interface ShareDatum {
 }
 
 export function shareData(points: readonly SweepPoint[], label: (point: SweepPoint) => string): ShareDatum[] {
+  const components = componentsIn(...points.map((point) => point.breakdown.byComponent));
   return points.flatMap((point) =>
-    MATMUL_COMPONENTS.map((component, order) => ({
+    components.map((component) => ({
       label: label(point),
       seq: point.run.seq,
       component: COMPONENT_LABELS[component],
-      order,
+      order: MATMUL_COMPONENTS.indexOf(component),
       share: share(point.breakdown.byComponent[component], point.breakdown.total),
       flops: point.breakdown.byComponent[component].toString(),
       description: [

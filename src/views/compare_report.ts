@@ -1,5 +1,5 @@
 import { modelLabel } from '../config/model_config.js';
-import { MATMUL_COMPONENTS, ratio, type SweepPoint } from '../analytic/index.js';
+import { componentsIn, ratio, type SweepPoint } from '../analytic/index.js';
 import { formatCountSi, formatFlops, formatShare } from '../core/format.js';
 import { ratioCell, runCell } from './cells.js';
 import { configJson, flopConventions, matmulComponentLabels } from './labels.js';
@@ -39,7 +39,7 @@ export function compareReport(points: readonly SweepPoint[]): Report<CompareData
           row(`FLOPs vs ${modelLabel(first.config)}`, (point) =>
             ratioCell(point.breakdown.total, first.breakdown.total),
           ),
-          ...MATMUL_COMPONENTS.map((component) =>
+          ...componentsIn(...points.map((point) => point.breakdown.byComponent)).map((component) =>
             row(`share: ${labels[component]}`, (point) =>
               formatShare(point.breakdown.byComponent[component], point.breakdown.total),
             ),

@@ -11,7 +11,7 @@ import { answersReport, type AnswersInput } from './answers_report.js';
 import { conventionsBlocks } from './conventions_report.js';
 import { formatFlops, groupDigits } from '../core/format.js';
 import { flopConventions, matmulComponentLabels } from './labels.js';
-import { SHARE_COLUMNS, shareCells } from './shares.js';
+import { shareColumns, shareCells } from './shares.js';
 import { fixed, heading, paragraph, tableBlock, type Block, type Cell } from '../render/table.js';
 import type { DocumentPart, ReportDocument } from '../render/document.js';
 import type { TimingData } from './timing_input.js';
@@ -187,14 +187,17 @@ function contextSweepBlocks(
         { header: 'T', align: 'right' },
         { header: 'forward FLOPs', align: 'right' },
         { header: 'approx', align: 'right' },
-        ...SHARE_COLUMNS,
+        ...shareColumns(points.map((point) => point.breakdown)),
         { header: 'verified' },
       ],
       rows: points.map((point): Cell[] => [
         BigInt(point.run.seq),
         point.breakdown.total,
         formatFlops(point.breakdown.total),
-        ...shareCells(point.breakdown),
+        ...shareCells(
+          point.breakdown,
+          points.map((p) => p.breakdown),
+        ),
         markOf(point.config, point.run),
       ]),
     }),

@@ -1,5 +1,5 @@
 import {
-  MATMUL_COMPONENTS,
+  componentsIn,
   share,
   zeroByComponent,
   type FlopBreakdown,
@@ -63,7 +63,7 @@ function flopsData(
     totalMacs,
     components:
       depth >= 1
-        ? MATMUL_COMPONENTS.map((component) => ({
+        ? componentsIn(breakdown.byComponent).map((component) => ({
             component,
             flops: breakdown.byComponent[component],
             macs: macsByComponent[component],
@@ -112,7 +112,7 @@ function componentTable(
       ...macColumns,
       { header: 'share', align: 'right' },
     ],
-    rows: MATMUL_COMPONENTS.map((component) => [
+    rows: componentsIn(breakdown.byComponent).map((component) => [
       labels[component],
       breakdown.byComponent[component],
       formatFlops(breakdown.byComponent[component]),

@@ -11,6 +11,9 @@ export const MATMUL_COMPONENT_SHORT: Readonly<Record<MatmulComponent, string>> =
   attention_projections: 'attn projections',
   attention_core: 'attn core',
   ffn: 'ffn',
+  router: 'router',
+  routed_experts: 'routed experts',
+  shared_experts: 'shared experts',
   lm_head: 'lm_head',
 };
 
@@ -35,7 +38,7 @@ function blockMatmuls(config: ModelConfig, component: 'attention_projections' | 
 function sharedMatmuls(configs: readonly ModelConfig[], component: 'attention_projections' | 'ffn'): string {
   const names = new Set(configs.map((config) => blockMatmuls(config, component).join(', ')));
   const [only] = names;
-  return names.size === 1 && only !== undefined ? ` (${only})` : '';
+  return names.size === 1 && only !== undefined && only !== '' ? ` (${only})` : '';
 }
 
 /**
@@ -48,6 +51,9 @@ export function matmulComponentLabels(configs: readonly ModelConfig[]): Readonly
     attention_projections: `attention projections${sharedMatmuls(configs, 'attention_projections')}`,
     attention_core: 'attention core (q @ k^T and P @ v)',
     ffn: `FFN${sharedMatmuls(configs, 'ffn')}`,
+    router: 'router (x @ Wr)',
+    routed_experts: 'routed experts (k per token)',
+    shared_experts: 'shared experts',
     lm_head: 'lm_head',
   };
 }
@@ -120,7 +126,15 @@ export function parameterComponentLabel(component: ParameterComponent, config: M
     case 'attention':
       return `attention (${weightNames(config, 'attention_projections')})${attentionBiases}`;
     case 'ffn':
-      return `FFN (${weightNames(config, 'ffn')})${ffnBiases}`;
+      return architecture.moe === undefined
+        ? `FFN (${weightNames(config, 'ffn')})${ffnBiases}`
+        : `dense FFN layers (W1, W2${architecture.gated_ffn ? ', W3' : ''})${ffnBiases}`;
+    case 'router':
+      return `router (Wr${architecture.moe?.router_bias === true ? ' and bias' : ''})`;
+    case 'routed_experts':
+      return `routed experts (${architecture.moe?.num_experts ?? 0} per MoE layer)${ffnBiases}`;
+    case 'shared_experts':
+      return `shared experts${architecture.moe?.shared_expert_gate === true ? ' (with their gate)' : ''}${ffnBiases}`;
     case 'norms': {
       const extra = [
         ...(architecture.qk_norm ? ['q/k norms'] : []),

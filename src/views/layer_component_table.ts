@@ -2,7 +2,7 @@
  * Matmul FLOPs on a grid of layers by component, lm_head on its own row, as the forward and the
  * backward breakdowns both print it.
  */
-import { MATMUL_COMPONENTS, type LayerFlops, type MatmulComponent } from '../analytic/index.js';
+import { componentsIn, type LayerFlops, type MatmulComponent } from '../analytic/index.js';
 import { formatShare } from '../core/format.js';
 import { MATMUL_COMPONENT_SHORT } from './labels.js';
 import type { Cell, Table } from '../render/table.js';
@@ -21,11 +21,12 @@ export interface ModuleMacs {
 
 /** One row per layer and one for lm_head, a column per component, the row's total and share; a MAC column when `macs` is given. */
 export function layerComponentTable(title: string, flops: LayerComponentFlops, macs?: ModuleMacs): Table {
+  const components = componentsIn(flops.byComponent);
   const cell = (value: bigint): Cell => (value === 0n ? '' : value);
   const macCell = (module: string): Cell[] => (macs === undefined ? [] : [macs.byModule.get(module) ?? 0n]);
   const rows: Cell[][] = flops.perLayer.map((layer) => [
     `layers.${layer.layer}`,
-    ...MATMUL_COMPONENTS.map((component) => cell(layer.byComponent[component])),
+    ...components.map((component) => cell(layer.byComponent[component])),
     layer.total,
     ...macCell(`layers.${layer.layer}`),
     formatShare(layer.total, flops.total),
@@ -33,7 +34,7 @@ export function layerComponentTable(title: string, flops: LayerComponentFlops, m
   const lmHead = flops.byComponent.lm_head;
   rows.push([
     'lm_head',
-    ...MATMUL_COMPONENTS.map((component) => cell(component === 'lm_head' ? lmHead : 0n)),
+    ...components.map((component) => cell(component === 'lm_head' ? lmHead : 0n)),
     lmHead,
     ...macCell('lm_head'),
     formatShare(lmHead, flops.total),
@@ -42,7 +43,7 @@ export function layerComponentTable(title: string, flops: LayerComponentFlops, m
     title,
     columns: [
       { header: 'module' },
-      ...MATMUL_COMPONENTS.map((component) => ({ header: MATMUL_COMPONENT_SHORT[component], align: 'right' as const })),
+      ...components.map((component) => ({ header: MATMUL_COMPONENT_SHORT[component], align: 'right' as const })),
       { header: 'total', align: 'right' },
       ...(macs === undefined ? [] : [{ header: 'MACs', align: 'right' as const }]),
       { header: 'share', align: 'right' },
@@ -51,7 +52,7 @@ export function layerComponentTable(title: string, flops: LayerComponentFlops, m
     totals: [
       [
         'total',
-        ...MATMUL_COMPONENTS.map((component) => flops.byComponent[component]),
+        ...components.map((component) => flops.byComponent[component]),
         flops.total,
         ...(macs === undefined ? [] : [macs.total]),
         formatShare(flops.total, flops.total),

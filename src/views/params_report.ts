@@ -1,7 +1,7 @@
 import type { MemoryRow } from '../analytic/memory.js';
-import type { ParameterSummary } from '../analytic/parameters.js';
+import { parameterInventory, type ParameterSummary } from '../analytic/parameters.js';
 import { share } from '../core/exact.js';
-import { type ModelConfig, modelLabel } from '../config/model_config.js';
+import { architectureOf, type ModelConfig, modelLabel } from '../config/model_config.js';
 import { PARAMETER_COMPONENTS, parameterComponentOf, rollUp, type ParameterComponent } from '../core/module_paths.js';
 import { formatCountSi, formatShare } from '../core/format.js';
 import { gibibytesCell, gigabytesCell } from './cells.js';
@@ -48,6 +48,8 @@ function paramsData({ config, summary, depth }: ParamsReportInput, fp32Bytes: bi
     model: configJson(config),
     total: summary.total,
     nonEmbedding: summary.nonEmbedding,
+    active: summary.active,
+    activeNonEmbedding: summary.activeNonEmbedding,
     perLayer: summary.perLayer,
     fp32Bytes,
     notes: summary.notes,
@@ -72,10 +74,49 @@ function summaryTable(config: ModelConfig, summary: ParameterSummary, fp32Bytes:
     rows: [
       ['total parameters', summary.total, formatCountSi(summary.total)],
       ['non-embedding (total - embedding tables)', summary.nonEmbedding, formatCountSi(summary.nonEmbedding)],
-      [`per layer (x ${config.num_layers} layers)`, summary.perLayer, formatCountSi(summary.perLayer)],
+      ...(summary.active === summary.total
+        ? []
+        : [
+            [
+              'active per token (k of E routed experts; with embedding table and lm_head)',
+              summary.active,
+              formatCountSi(summary.active),
+            ],
+            [
+              'active per token, non-embedding (active - embedding tables)',
+              summary.activeNonEmbedding,
+              formatCountSi(summary.activeNonEmbedding),
+            ],
+          ]),
+      ...layerRows(config, summary),
       ['fp32 bytes (4 per parameter)', fp32Bytes, cellText`${gigabytesCell(fp32Bytes)} = ${gibibytesCell(fp32Bytes)}`],
     ],
   };
+}
+
+/** "per layer (x 32 layers)", or one line per block size when dense and MoE blocks differ. */
+function layerRows(config: ModelConfig, summary: ParameterSummary): [string, bigint, string][] {
+  if (summary.layerShapes.length <= 1) {
+    return [[`per layer (x ${config.num_layers} layers)`, summary.perLayer, formatCountSi(summary.perLayer)]];
+  }
+  const moe = architectureOf(config).moe;
+  return summary.layerShapes.map(([size, count], n) => {
+    const kind = moe === undefined ? `block shape ${n + 1}` : isDenseShape(config, size) ? 'dense layer' : 'MoE layer';
+    return [`per ${kind} (x ${count} layers)`, size, formatCountSi(size)];
+  });
+}
+
+/** Whether a block of `size` parameters is one of the config's dense layers. */
+function isDenseShape(config: ModelConfig, size: bigint): boolean {
+  const dense = config.dense_layers?.[0];
+  return dense !== undefined && blockSize(config, dense) === size;
+}
+
+function blockSize(config: ModelConfig, i: number): bigint {
+  const prefix = `layers.${i}.`;
+  return parameterInventory(config)
+    .filter((row) => row.path.startsWith(prefix))
+    .reduce((total, row) => total + row.count, 0n);
 }
 
 function componentTable(config: ModelConfig, summary: ParameterSummary): Table {
@@ -99,10 +140,21 @@ function componentTable(config: ModelConfig, summary: ParameterSummary): Table {
 
 /** Components this architecture has: learned position embeddings appear only where they exist. */
 function presentComponents(summary: ParameterSummary): ParameterComponent[] {
-  return PARAMETER_COMPONENTS.filter(
-    (component) => component !== 'position_embeddings' || summary.byComponent[component] > 0n,
+  return PARAMETER_COMPONENTS.filter((component) =>
+    // A mixture of experts with no dense layer has no dense FFN to list.
+    OPTIONAL_COMPONENTS.has(component) || (component === 'ffn' && summary.byComponent.router > 0n)
+      ? summary.byComponent[component] > 0n
+      : true,
   );
 }
+
+/** Components only some architectures have; the others are listed even at zero (a tied lm_head). */
+const OPTIONAL_COMPONENTS: ReadonlySet<ParameterComponent> = new Set([
+  'position_embeddings',
+  'router',
+  'routed_experts',
+  'shared_experts',
+]);
 
 interface ModuleRow {
   module: string;

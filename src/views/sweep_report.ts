@@ -3,7 +3,7 @@ import { type ModelConfig, modelLabel } from '../config/model_config.js';
 import { formatFlops, groupDigits } from '../core/format.js';
 import { ratioCell } from './cells.js';
 import { configJson, flopConventions, matmulComponentLabels } from './labels.js';
-import { componentShares, SHARE_COLUMNS, shareCells } from './shares.js';
+import { componentShares, shareColumns, shareCells } from './shares.js';
 import { shiftSentence } from './shift_sentences.js';
 import { heading, list, paragraph, tableBlock, type Block, type Report } from '../render/table.js';
 
@@ -23,14 +23,17 @@ export function sweepReport(config: ModelConfig, points: readonly SweepPoint[]):
         { header: 'forward FLOPs', align: 'right' },
         { header: 'approx', align: 'right' },
         { header: `vs seq ${first.run.seq}`, align: 'right' },
-        ...SHARE_COLUMNS,
+        ...shareColumns(points.map((point) => point.breakdown)),
       ],
       rows: points.map((point) => [
         BigInt(point.run.seq),
         point.breakdown.total,
         formatFlops(point.breakdown.total),
         ratioCell(point.breakdown.total, first.breakdown.total),
-        ...shareCells(point.breakdown),
+        ...shareCells(
+          point.breakdown,
+          points.map((p) => p.breakdown),
+        ),
       ]),
     }),
   ];

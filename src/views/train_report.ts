@@ -4,7 +4,7 @@
  * size, and the wall-clock time of a run. Every figure is formatted here from an exact value.
  */
 import { type SixNComparison } from '../analytic/conventions/index.js';
-import { MATMUL_COMPONENTS, ratio, share } from '../analytic/index.js';
+import { ratio, share } from '../analytic/index.js';
 import { type ModelConfig, type RunShape, modelLabel } from '../config/model_config.js';
 import type { Rational } from '../core/exact.js';
 import {
@@ -229,8 +229,8 @@ function backwardComponentTable({ config, ratios, backward }: TrainReportInput):
       { header: 'backward / forward', align: 'right' },
       { header: 'gradient matmuls', align: 'right' },
     ],
-    rows: MATMUL_COMPONENTS.map((component) => {
-      const entry = ratios.byComponent[component];
+    rows: ratios.components.map((entry) => {
+      const component = entry.component;
       return [
         labels[component],
         entry.forward,
@@ -432,12 +432,12 @@ function trainData(input: TrainReportInput) {
       ratioToForward: withValue(ratios.total.ratio),
       components:
         depth >= 1
-          ? MATMUL_COMPONENTS.map((component) => ({
-              component,
-              forward: ratios.byComponent[component].forward,
-              backward: ratios.byComponent[component].backward,
-              ratio: withValue(ratios.byComponent[component].ratio),
-              share: share(ratios.byComponent[component].backward, backward.total),
+          ? ratios.components.map((entry) => ({
+              component: entry.component,
+              forward: entry.forward,
+              backward: entry.backward,
+              ratio: withValue(entry.ratio),
+              share: share(entry.backward, backward.total),
             }))
           : undefined,
       layers: depth >= 2 ? backward.perLayer : undefined,

@@ -66,6 +66,9 @@ const signed = (value: bigint): string => displayText(signedCell(value));
 /** "19 expected (9 per layer + lm_head)"; a blocked run has two per computed block in place of a layer's two core matmuls. */
 function expectedKernelsText(verification: VerifyReport): string {
   const blocked = verification.run.attention?.kind === 'blocked' ? '; the core 2 per computed block' : '';
+  if (verification.config.num_experts !== undefined) {
+    return `${verification.expectedMatmulKernelCount} expected (per layer as its routing ran, + lm_head${blocked})`;
+  }
   return `${verification.expectedMatmulKernelCount} expected (${matmulsPerLayer(verification.config)} per layer + lm_head${blocked})`;
 }
 

@@ -1,4 +1,4 @@
-import { forwardFlopBreakdown, MATMUL_COMPONENTS, rollUpMatmulFlops, type LayerFlops } from '../flop_breakdown.js';
+import { componentsIn, forwardFlopBreakdown, rollUpMatmulFlops, type LayerFlops } from '../flop_breakdown.js';
 import type { MatmulComponent } from '../types.js';
 import type { ModelConfig, RunShape } from '../../config/model_config.js';
 import { rational, type Rational } from '../../core/exact.js';
@@ -30,6 +30,7 @@ export function backwardFlopBreakdown(
 }
 
 export interface BackwardToForward {
+  component?: MatmulComponent;
   forward: bigint;
   backward: bigint;
   /** backward / forward, exact; 2 for every component when no row is skipped. */
@@ -37,7 +38,8 @@ export interface BackwardToForward {
 }
 
 export interface BackwardToForwardRatios {
-  byComponent: Record<MatmulComponent, BackwardToForward>;
+  /** One per component the model has (componentsIn), in component order; a dense model has no router or experts. */
+  components: (BackwardToForward & { component: MatmulComponent })[];
   total: BackwardToForward;
 }
 
@@ -57,8 +59,9 @@ export function backwardToForwardRatio(
     backward: backwardFlops,
     ratio: rational(backwardFlops, forwardFlops),
   });
-  const byComponent = Object.fromEntries(
-    MATMUL_COMPONENTS.map((c) => [c, compare(forward.byComponent[c], backward.byComponent[c])]),
-  ) as Record<MatmulComponent, BackwardToForward>;
-  return { byComponent, total: compare(forward.total, backward.total) };
+  const components = componentsIn(forward.byComponent).map((component) => ({
+    component,
+    ...compare(forward.byComponent[component], backward.byComponent[component]),
+  }));
+  return { components, total: compare(forward.total, backward.total) };
 }

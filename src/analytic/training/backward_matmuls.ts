@@ -160,6 +160,13 @@ export function backwardMatmulInventory(
   run: RunShape,
   options: BackwardOptions = {},
 ): BackwardMatmulRow[] {
+  if (config.num_experts !== undefined) {
+    // Each expert's gradients follow its rows, and the router's the routing weights; not derived yet.
+    throw new InputError(
+      `${config.source}: num_experts (${config.num_experts}): the training step of a mixture of experts is not ` +
+        'counted yet; fix: use params or flops for this model',
+    );
+  }
   const forwardRows = forwardMatmulInventory(config, run);
   const flow = gradientFlow(config, options);
   const tokens = run.batch * run.seq;
