@@ -33,7 +33,15 @@ export function readConfigFile(
   name: string,
   notFoundHint?: () => string,
 ): ModelConfig {
-  const value = parseConfigText(readConfigText(filePath, source, notFoundHint), source);
+  return configFromText(readConfigText(filePath, source, notFoundHint), source, name);
+}
+
+/**
+ * The config a JSON text describes, a flopledger config or a Hugging Face config.json, refused as
+ * a file would be (syntax, duplicate keys, nesting): what a file holds once read, or a pasted text.
+ */
+export function configFromText(text: string, source: string, name: string): ModelConfig {
+  const value = parseConfigText(text, source);
   // A Hugging Face config.json names its model_type; a flopledger config never has that key.
   return isHuggingFaceConfig(value)
     ? parseHuggingFaceConfig(value, source, name)
