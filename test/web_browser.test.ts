@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_MARKS, COMPONENT_LABELS } from '../src/views/charts.js';
+import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
 import { launchChromium } from './helpers/browser.js';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -156,6 +158,41 @@ describe('the web page in headless chromium', () => {
     const result = await traceAndVerify(page, 'webgl');
     expect(result).toMatchObject({ what: 'forward', backend: 'webgl', ok: 'true', matched: '19', expected: '19' });
     expect(result.uncounted).toBe('');
+    await page.close();
+  });
+
+  it('traces random small configs on webgl exactly as on cpu, kernel for kernel', async () => {
+    const page = await openPage('#model=tiny');
+    await fc.assert(
+      fc.asyncProperty(
+        arbitrarySmallModel({
+          source: 'web',
+          vocabMax: 40,
+          layersMax: 2,
+          headsMax: 3,
+          halfHeadDimMax: 4,
+          ffnMax: 24,
+          batchMax: 2,
+          seqMax: 12,
+        }),
+        async ({ config, run }) => {
+          // The config as a visitor would paste it: the JSON keys, not the loaded config's own fields.
+          const { name: _name, source: _source, ...keys } = config;
+          const hash = `#config=${encodeURIComponent(JSON.stringify(keys))}&seq=${run.seq}&batch=${run.batch}&backend=webgl`;
+          await page.goto(`${baseUrl}${hash}`);
+          await page.locator('#parameters').filter({ hasText: /\d/ }).waitFor();
+          await page.click('#compare-button');
+          const result = page.locator('.run-result[data-what="comparison"], .run-error').first();
+          await result.waitFor({ timeout: 60_000 });
+          expect(await page.locator('.run-error').count()).toBe(0);
+          const data = await result.evaluate((node) => ({ ...(node as unknown as { dataset: RunResult }).dataset }));
+          expect(data, await result.innerText()).toMatchObject({ ok: 'true', backend: 'webgl' });
+          expect(data.matched).toBe(data.expected);
+          expect(Number(data.expected)).toBeGreaterThan(10 * config.num_layers);
+        },
+      ),
+      { numRuns: 3, seed: 16 },
+    );
     await page.close();
   });
 

@@ -49,6 +49,7 @@ const view = {
   reports: element<HTMLDivElement>('reports'),
   charts: element<HTMLElement>('charts'),
   runButton: element<HTMLButtonElement>('run-button'),
+  compareButton: element<HTMLButtonElement>('compare-button'),
   cancelButton: element<HTMLButtonElement>('cancel-button'),
   backendNote: element<HTMLParagraphElement>('backend-note'),
   progress: element<HTMLProgressElement>('run-progress'),
@@ -186,6 +187,7 @@ function stopWorker(): void {
   worker?.terminate();
   worker = undefined;
   view.runButton.disabled = false;
+  view.compareButton.disabled = false;
   view.cancelButton.disabled = true;
   view.progress.hidden = true;
 }
@@ -212,7 +214,9 @@ function onRunMessage(message: RunMessage): void {
       });
       div.innerHTML =
         `<p><strong>${summary.ok ? '✓' : '✗'} ${escapeHtml(summary.what)} on ${escapeHtml(summary.backend)}</strong>: ` +
-        `${summary.matmulsMatched} of ${summary.matmulsExpected} matmuls match exactly; ` +
+        (summary.what === 'comparison'
+          ? `${summary.matmulsMatched} of ${summary.matmulsExpected} kernels the same as on cpu; `
+          : `${summary.matmulsMatched} of ${summary.matmulsExpected} matmuls match exactly; `) +
         `${groupDigits(BigInt(summary.kernels))} kernels traced in ${summary.seconds.toFixed(1)} s; ` +
         `kernels without a FLOP rule: ${summary.uncounted.length === 0 ? 'none' : escapeHtml(summary.uncounted.join(', '))}.</p>` +
         blocksHtml(message.blocks);
@@ -234,21 +238,23 @@ function onRunMessage(message: RunMessage): void {
   }
 }
 
-function startRun(): void {
+function startRun(mode: 'verify' | 'compare'): void {
   if (counted === undefined) return;
   stopWorker();
   view.runResults.innerHTML = '';
   view.runStatus.textContent = `starting ${state.backend}...`;
   view.runButton.disabled = true;
+  view.compareButton.disabled = true;
   view.cancelButton.disabled = false;
   worker = new Worker(new URL('./run_worker.ts', import.meta.url), { type: 'module' });
   worker.onmessage = (event: MessageEvent<RunMessage>) => onRunMessage(event.data);
   worker.onerror = (event) => onRunMessage({ kind: 'error', message: event.message || 'the run worker failed' });
-  const request: RunRequest = { state, run: counted.run };
+  const request: RunRequest = { state, run: counted.run, mode };
   worker.postMessage(request);
 }
 
-view.runButton.addEventListener('click', startRun);
+view.runButton.addEventListener('click', () => startRun('verify'));
+view.compareButton.addEventListener('click', () => startRun('compare'));
 view.cancelButton.addEventListener('click', () => {
   stopWorker();
   view.runStatus.textContent = 'cancelled';

@@ -7,11 +7,16 @@ export interface RunRequest {
   readonly state: PageState;
   /** The run shape the page counted with, so both sides speak of the same pass. */
   readonly run: RunShape;
+  /**
+   * 'verify' (default): trace and verify on the state's backend. 'compare': trace the forward
+   * pass on cpu and on the state's backend and compare them kernel for kernel.
+   */
+  readonly mode?: 'verify' | 'compare';
 }
 
 /** What one traced run found, for the page's summary and for tests. */
 export interface RunSummary {
-  readonly what: 'forward' | 'training step';
+  readonly what: 'forward' | 'training step' | 'comparison';
   readonly backend: string;
   readonly ok: boolean;
   readonly matmulsMatched: number;

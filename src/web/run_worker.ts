@@ -12,6 +12,7 @@ import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import type { KernelRecord } from '../core/kernel_record.js';
 import type { ProgressSink } from '../runtime/progress.js';
+import { traceForward } from '../runtime/traced_run.js';
 import { verifyModel } from '../verify/verify_model.js';
 import { verifyTraining } from '../verify/verify_training.js';
 import { verificationReport } from '../views/verify_report.js';
@@ -52,7 +53,60 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function runAll({ state, run }: RunRequest): Promise<void> {
+/**
+ * What the verifier reads of an outermost kernel: its name, its module path, its matmul's
+ * dimensions and its FLOPs by the rule table (null without a rule).
+ */
+function comparedText(record: KernelRecord): string {
+  const matmul = record.matmul;
+  const dims =
+    matmul === undefined ? '' : ` matmul ${matmul.batch}x[${matmul.m},${matmul.k}]x[${matmul.k},${matmul.n}]`;
+  return `${record.kernel} at ${record.path || '(top)'}${dims} flops ${record.flops ?? 'uncounted'}`;
+}
+
+/** The forward pass traced on cpu and on the chosen backend, compared kernel for kernel. */
+async function compareWithCpu({ state, run }: RunRequest): Promise<void> {
+  const config = modelOf(state);
+  const start = performance.now();
+  const traces = [];
+  for (const backend of ['cpu', state.backend] as const) {
+    const traced = await traceForward({ config, run, backend, maxMemoryBytes: PAGE_MEMORY_BUDGET, progress });
+    traces.push(traced.records.filter((record) => !record.nested).map(comparedText));
+  }
+  const [cpu, other] = traces as [string[], string[]];
+  const differ = [...Array(Math.max(cpu.length, other.length)).keys()].filter((i) => cpu[i] !== other[i]);
+  const lines = differ
+    .slice(0, 10)
+    .map((i) => `kernel ${i + 1}: cpu ran ${cpu[i] ?? 'nothing'}; ${state.backend} ran ${other[i] ?? 'nothing'}`);
+  scope.postMessage({
+    kind: 'result',
+    summary: {
+      what: 'comparison',
+      backend: state.backend,
+      ok: differ.length === 0,
+      matmulsMatched: cpu.length - differ.length,
+      matmulsExpected: cpu.length,
+      kernels: other.length,
+      uncounted: [],
+      seconds: (performance.now() - start) / 1000,
+    },
+    blocks: [
+      {
+        kind: 'paragraph',
+        text:
+          differ.length === 0
+            ? `The ${state.backend} trace equals the cpu trace kernel for kernel: ${cpu.length} kernels, the same names, module paths, matmul shapes and FLOPs.`
+            : `The ${state.backend} trace differs from the cpu trace at ${differ.length} of ${cpu.length} kernels.`,
+      },
+      ...(lines.length === 0 ? [] : [{ kind: 'list' as const, items: lines }]),
+    ],
+  });
+  scope.postMessage({ kind: 'done' });
+}
+
+async function runAll(request: RunRequest): Promise<void> {
+  if (request.mode === 'compare') return compareWithCpu(request);
+  const { state, run } = request;
   const config = modelOf(state);
   const options = { config, run, backend: state.backend, maxMemoryBytes: PAGE_MEMORY_BUDGET, progress };
   let start = performance.now();
