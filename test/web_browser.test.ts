@@ -161,6 +161,18 @@ describe('the web page in headless chromium', () => {
     await page.close();
   });
 
+  it('traces and verifies a training step on webgl', async () => {
+    const page = await openPage('#model=tiny&seq=8&train=1');
+    await traceAndVerify(page, 'webgl');
+    const training = page.locator('.run-result[data-what="training step"], .run-error').first();
+    await training.waitFor({ timeout: 120_000 });
+    expect(await page.locator('.run-error').count(), await training.innerText()).toBe(0);
+    const data = await training.evaluate((node) => ({ ...(node as unknown as { dataset: RunResult }).dataset }));
+    expect(data, await training.innerText()).toMatchObject({ backend: 'webgl', ok: 'true' });
+    expect(data.matched).toBe(data.expected);
+    await page.close();
+  });
+
   it('traces random small configs on webgl exactly as on cpu, kernel for kernel', async () => {
     const page = await openPage('#model=tiny');
     await fc.assert(
