@@ -63,6 +63,24 @@ describe('the layer rules', () => {
     expect(violations(await cruiseSrc(root))).toEqual(['layer-core src/core/x.ts -> src/views/y.ts']);
   });
 
+  it('report a view importing from the web page, the top layer', async () => {
+    const root = plantedProject({
+      'src/views/v.ts': "import { w } from '../web/w.js';\nexport const v = w + 1;\n",
+      'src/web/w.ts': 'export const w = 1;\n',
+    });
+    expect(violations(await cruiseSrc(root))).toEqual(['layer-views src/views/v.ts -> src/web/w.ts']);
+  });
+
+  it('let the web page import from every layer below it, but not from the cli', async () => {
+    const root = plantedProject({
+      'src/web/page.ts':
+        "import { v } from '../views/v.js';\nimport { c } from '../cli/c.js';\nexport const page = v + c;\n",
+      'src/views/v.ts': 'export const v = 1;\n',
+      'src/cli/c.ts': 'export const c = 1;\n',
+    });
+    expect(violations(await cruiseSrc(root))).toEqual(['layer-web src/web/page.ts -> src/cli/c.ts']);
+  });
+
   it('report tfjs imported by an analytic formula', async () => {
     const root = plantedProject({
       'src/analytic/f.ts': "import * as tf from '@tensorflow/tfjs';\nexport const version = tf.version_core;\n",

@@ -133,7 +133,7 @@ function rope(
   dk: number,
 ): NonMatmulKernelEstimate[] {
   const x = [B, heads, T, dk];
-  const pairs = [B, heads, T, dk / 2, 2];
+  const pairs = [B * heads, T, dk / 2, 2]; // the model's pairs, heads folded into the batch
   const angles = [T, dk]; // cos, or sin with the pair's sign, per (position, channel)
   return [
     kernelEstimate(modulePath, 'Reverse', `${of}: swap each pair`, [pairs], pairs),

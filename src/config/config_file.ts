@@ -34,10 +34,18 @@ export function readConfigFile(
   name: string,
   options: { readonly notFoundHint?: () => string; readonly bundled?: boolean } = {},
 ): ModelConfig {
-  const value = parseConfigText(readConfigText(filePath, source, options.notFoundHint), source);
+  return configFromText(readConfigText(filePath, source, options.notFoundHint), source, name, options.bundled);
+}
+
+/**
+ * The config a JSON text describes, a flopledger config or a Hugging Face config.json, refused as
+ * a file would be (syntax, duplicate keys, nesting): what a file holds once read, or a pasted text.
+ */
+export function configFromText(text: string, source: string, name: string, bundled = false): ModelConfig {
+  const value = parseConfigText(text, source);
   // A Hugging Face config.json names its model_type; a flopledger config never has that key.
   if (isHuggingFaceConfig(value)) return parseHuggingFaceConfig(value, source, name);
-  return options.bundled === true ? parseBundledPreset(value, source, name) : parseModelConfig(value, source, name);
+  return bundled ? parseBundledPreset(value, source, name) : parseModelConfig(value, source, name);
 }
 
 /** The file's text, once it is known to be a regular UTF-8 text file of at most MAX_CONFIG_BYTES. */

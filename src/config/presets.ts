@@ -25,11 +25,14 @@ export function loadPreset(name: string): ModelConfig {
 export function listPresets(): string[] {
   return presetNames()
     .map(loadPreset)
-    .sort((a, b) => {
-      const sizeA = BigInt(a.d_model) * BigInt(a.num_layers);
-      const sizeB = BigInt(b.d_model) * BigInt(b.num_layers);
-      if (sizeA !== sizeB) return sizeA < sizeB ? -1 : 1;
-      return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-    })
+    .sort(smallestFirst)
     .map((config) => config.name);
+}
+
+/** The presets' order, for a list built from the same files read another way (the web page bundles them). */
+export function smallestFirst(a: ModelConfig, b: ModelConfig): number {
+  const sizeA = BigInt(a.d_model) * BigInt(a.num_layers);
+  const sizeB = BigInt(b.d_model) * BigInt(b.num_layers);
+  if (sizeA !== sizeB) return sizeA < sizeB ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -80,7 +80,8 @@ export function applyRope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
     tables.cos.shape[0] === T && tables.cos.shape[1] === dk,
     () => `rope: x has shape [${x.shape}] but the tables have [${tables.cos.shape}] (want [${T},${dk}])`,
   );
-  const pairs = tf.reshape<tf.Rank.R5>(x, [B, H, T, dk / 2, 2]); // (B, H, T, dk/2, 2)
-  const swapped = tf.reshape<tf.Rank.R4>(tf.reverse(pairs, 4), [B, H, T, dk]); // (B, H, T, dk): x[2i+1], x[2i]
+  // Rank 4, not (B, H, T, dk/2, 2): WebGL's Reverse takes at most four dimensions.
+  const pairs = tf.reshape<tf.Rank.R4>(x, [B * H, T, dk / 2, 2]); // (B*H, T, dk/2, 2)
+  const swapped = tf.reshape<tf.Rank.R4>(tf.reverse(pairs, 3), [B, H, T, dk]); // (B, H, T, dk): x[2i+1], x[2i]
   return tf.add(tf.mul(x, tables.cos), tf.mul(swapped, tables.sin));
 }

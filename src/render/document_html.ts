@@ -56,10 +56,11 @@ function renderPart(part: DocumentPart<DrawnFigure>): string {
       '</figure>',
     ].join('\n');
   }
-  return renderBlock(part);
+  return renderBlockHtml(part);
 }
 
-function renderBlock(block: Block): string {
+/** One block as HTML, as report.html writes it (the web page shows reports block by block). */
+export function renderBlockHtml(block: Block): string {
   switch (block.kind) {
     case 'heading':
       return `<h${block.level}>${escapeHtml(block.text)}</h${block.level}>`;

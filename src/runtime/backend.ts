@@ -10,6 +10,8 @@
  *   cpu         plain JavaScript kernels: the slow reference
  *   meta        shape-only: tensors keep {shape, dtype} and no data (src/meta)
  *   auto        tensorflow when it loads, else wasm
+ *   webgl       WebGL 2 in a browser (src/web): shaders on the GPU, kernels queued
+ *   webgpu      WebGPU in a browser, when the page registered @tensorflow/tfjs-backend-webgpu
  */
 
 import { createRequire } from 'node:module';
@@ -19,6 +21,10 @@ import { InputError, UnavailableError } from '../core/errors.js';
 
 export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'tensorflow', 'meta'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+/** The backends only a browser has; the CLI does not offer them, the web page does. */
+export const BROWSER_BACKENDS = ['webgl', 'webgpu'] as const;
+export type BrowserBackend = (typeof BROWSER_BACKENDS)[number];
 
 export interface ActiveBackend {
   /** The tfjs backend name now active: "cpu", "wasm", "tensorflow" or "meta". */
@@ -164,13 +170,21 @@ async function describe(name: string): Promise<ActiveBackend> {
     }
     case 'meta':
       return { name, description: 'shape-only meta backend (no data, no kernel times)', synchronousKernelTimes: false };
+    case 'webgl':
+      return {
+        name,
+        description: `WebGL ${tf.env().getNumber('WEBGL_VERSION')} (GPU shaders, kernels queued)`,
+        synchronousKernelTimes: false,
+      };
+    case 'webgpu':
+      return { name, description: 'WebGPU (GPU compute shaders, kernels queued)', synchronousKernelTimes: false };
     default:
       return { name, description: name, synchronousKernelTimes: false };
   }
 }
 
 /** Sets and readies the backend for `choice`; throws UnavailableError when it cannot run here. */
-export async function useBackend(choice: BackendChoice): Promise<ActiveBackend> {
+export async function useBackend(choice: BackendChoice | BrowserBackend): Promise<ActiveBackend> {
   enableProdModeOnce();
   let name: string;
   switch (choice) {
@@ -193,6 +207,16 @@ export async function useBackend(choice: BackendChoice): Promise<ActiveBackend> 
       break;
     case 'cpu':
     case 'wasm':
+      name = choice;
+      break;
+    case 'webgl':
+    case 'webgpu':
+      // Registered by the umbrella package (webgl) or by the page (webgpu); absent in Node.
+      if (tf.findBackendFactory(choice) === null) {
+        throw new UnavailableError(
+          `backend ${choice}: not registered here${choice === 'webgpu' ? ' (@tensorflow/tfjs-backend-webgpu is not loaded)' : ''}; use wasm or cpu`,
+        );
+      }
       name = choice;
       break;
   }

@@ -29,6 +29,11 @@ export interface ProgressSink {
   readonly line: (text: string) => void;
   /** The clock in ms (default performance.now), so a test can make a run long. */
   readonly now?: () => number;
+  /**
+   * Told every step as it changes, from the first, threshold or not: a page draws its own bar
+   * from these, as a terminal has cli-progress.
+   */
+  readonly step?: (title: string, done: number, total: number, step: string) => void;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -69,6 +74,7 @@ export class RunProgress {
     this.done = done;
     this.total = total;
     this.step = step;
+    if (changed) this.sink.step?.(this.title, done, total, step);
     if (this.shown === 'no') {
       const elapsedMs = this.now() - this.startedMs;
       if (elapsedMs > PROGRESS_THRESHOLD_MS) this.show({ elapsedMs });

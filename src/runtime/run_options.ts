@@ -8,11 +8,11 @@
  * process (FLOPLEDGER_WASM_THREADS, read by src/runtime/backend.ts), not of a run.
  */
 import type { ModelConfig, RunShape } from '../config/model_config.js';
-import type { BackendChoice } from './backend.js';
+import type { BackendChoice, BrowserBackend } from './backend.js';
 import type { ProgressSink } from './progress.js';
 
 export interface RunOptions {
-  readonly backend: BackendChoice;
+  readonly backend: BackendChoice | BrowserBackend;
   /** Seed of the weights, token ids and targets on real backends (default 0); meta fills constants. */
   readonly seed?: number;
   /** Bytes a real run may take (default: defaultRealRunBudget()); meta holds no data and ignores it. */
