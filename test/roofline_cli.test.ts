@@ -170,5 +170,12 @@ describe('devices command', () => {
     const table = await cli('devices');
     expect(table.stdout).toMatch(/Every figure and its source/);
     expect(table.stdout).toMatch(/halved sparse/);
+    // int8 tensor cores do integer operations: the column and figures say TOPS, not TFLOP/s
+    expect(table.stdout).toMatch(/int8 TOPS/);
+    expect(table.stdout).not.toMatch(/int8 TFLOP\/s/);
+    // L4: "485 TOPS*" with sparsity, halved
+    expect(table.stdout).toMatch(/l4 +│ int8 dense peak │ +242\.5 TOPS/);
+    const int8 = await cli('roofline', 'tiny', '--device', 'l4', '--dtype', 'int8');
+    expect(int8.stdout).toMatch(/matmul peak: 242,500 GOPS dense int8/);
   });
 });

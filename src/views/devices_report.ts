@@ -8,6 +8,7 @@ import {
   ridgePoint,
   ROOFLINE_DEFAULTS,
   type Device,
+  type DeviceDtype,
   type DeviceSourceKey,
   type SourcedFigure,
 } from '../analytic/index.js';
@@ -15,6 +16,14 @@ import { cellText, fixed, heading, list, paragraph, tableBlock, type Cell, type 
 
 const TERA = 10n ** 12n;
 const GIGA = 10n ** 9n;
+
+/**
+ * The unit of a dtype's peak: an int8 tensor core does integer operations, so its peak is in
+ * operations per second (TOPS, as NVIDIA and AMD print it), not floating-point operations.
+ */
+export function peakUnit(dtype: DeviceDtype): 'OPS' | 'FLOP/s' {
+  return dtype === 'int8' ? 'OPS' : 'FLOP/s';
+}
 
 const teraCell = (value: bigint | undefined): Cell => (value === undefined ? '-' : fixed(value, TERA, 1));
 
@@ -27,7 +36,9 @@ function figureRows(device: Device): Cell[][] {
     const peak = device.peaks[dtype];
     if (peak === undefined) return [];
     const from = peak.derivation === undefined ? peak.from : `${peak.from}: ${peak.derivation}`;
-    return [figureRow(device, `${dtype} dense peak`, cellText`${teraCell(peak.value)} TFLOP/s`, peak, from)];
+    return [
+      figureRow(device, `${dtype} dense peak`, cellText`${teraCell(peak.value)} T${peakUnit(dtype)}`, peak, from),
+    ];
   });
   return [
     ...peaks,
@@ -51,7 +62,7 @@ export function devicesReport(devices: readonly Device[]): Report<DevicesData> {
         columns: [
           { header: 'device' },
           { header: 'name' },
-          ...DEVICE_DTYPES.map((dtype) => ({ header: `${dtype} TFLOP/s`, align: 'right' as const })),
+          ...DEVICE_DTYPES.map((dtype) => ({ header: `${dtype} T${peakUnit(dtype)}`, align: 'right' as const })),
           { header: 'GB/s', align: 'right' },
           { header: 'memory GB', align: 'right' },
           { header: 'bf16 ridge FLOP/B', align: 'right' },
@@ -70,7 +81,8 @@ export function devicesReport(devices: readonly Device[]): Report<DevicesData> {
         notes: [
           'Peaks are dense: a figure printed "with sparsity" is halved, never used as a peak. fp32 is the ' +
             'non-tensor rate the roofline runs non-matmul kernels at. "-": no source gives the figure.',
-          'Rates and bandwidths are decimal (TFLOP/s = 10^12 FLOP/s, GB/s = 10^9 bytes/s); the ridge point is ' +
+          'Rates and bandwidths are decimal (TFLOP/s = 10^12 FLOP/s, int8 TOPS = 10^12 integer operations/s, ' +
+            'GB/s = 10^9 bytes/s); the ridge point is ' +
             'peak / bandwidth, the FLOPs per byte above which a kernel is compute-bound.',
         ],
       }),

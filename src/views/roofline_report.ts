@@ -16,6 +16,7 @@ import type { Rational } from '../core/exact.js';
 import { groupDigits } from '../core/format.js';
 import { cellText, fixed, heading, list, paragraph, tableBlock, type Cell, type Report } from '../render/table.js';
 import { configJson } from './labels.js';
+import { peakUnit } from './devices_report.js';
 
 export type RooflineMode = 'forward' | 'train' | 'prefill' | 'decode';
 
@@ -95,7 +96,7 @@ export function rooflineReport(input: RooflineReportInput): Report<RooflineData>
   const perToken = mode === 'decode' ? perStep(totals.seconds, steps) : totals.seconds;
   const assumed = [
     `device: ${device.name} (${device.id}); see \`flopledger devices\` for every figure's source`,
-    `matmul peak: ${groupDigits(assumptions.matmulPeak / GIGA)} GFLOP/s dense ${assumptions.dtype} (${assumptions.matmulPeakFrom})`,
+    `matmul peak: ${groupDigits(assumptions.matmulPeak / GIGA)} G${peakUnit(assumptions.dtype)} dense ${assumptions.dtype} (${assumptions.matmulPeakFrom})`,
     `non-matmul peak: ${groupDigits(assumptions.vectorPeak / GIGA)} GFLOP/s (${assumptions.vectorPeakFrom})`,
     `bandwidth: ${groupDigits(assumptions.bandwidth / GIGA)} GB/s (${assumptions.bandwidthFrom})`,
     stated(`compute efficiency ${fraction(assumptions.computeEfficiency)}`, input.computeEfficiency) +
