@@ -1,18 +1,20 @@
 /**
- * The local roofline: calibrate this backend's matmul rate, a streaming elementwise bandwidth and
- * the cost of an empty kernel, predict each kernel of a real forward pass from them (the larger of
- * FLOPs / rate and bytes / bandwidth, plus the launch cost), and set predicted beside measured
- * kernel time per module kind, with the median and worst error. Prints one JSON line last.
+ * The local roofline: this machine calibrated as a device, kernel class by kernel class
+ * (src/timing/kernel_classes.ts, local_calibration.ts), then every kernel of real forward passes
+ * of four configs predicted from that one calibration and set beside its measured time, per
+ * module kind and per pass, with the errors. Prints one JSON line last.
+ *
+ * Calibration and measurement are interleaved: each round times every calibration kernel once,
+ * then one traced forward pass of each config; the first round is a warm-up. Calibration points
+ * and kernel times are medians over the rounds, so both see the same load on a shared machine.
+ * Nothing is fitted to a config: the class lines come from bare kernels at fixed sizes.
  *
  * Run by `npm run bench` (or alone after `npm run build`: node dist/scripts/bench_roofline.js);
- * writes docs/bench_roofline.md and .json. The machine is shared: every time is the median of
- * repeats, and the result is a loaded machine's.
+ * writes docs/bench_roofline.md and .json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { loadModelConfig } from '../src/config/index.js';
-import { recordBytes } from '../src/core/byte_rules.js';
 import type { KernelRecord } from '../src/core/kernel_record.js';
 import { layerIndexOf, rollUp, withinLayer } from '../src/core/module_paths.js';
 import { packageRoot } from '../src/core/package_root.js';
@@ -20,51 +22,23 @@ import { renderReport } from '../src/render/render.js';
 import { fixed, heading, paragraph, tableBlock, type Block } from '../src/render/table.js';
 import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
 import { useBackend } from '../src/runtime/backend.js';
+import { predictKernel, unitOf, type KernelClass } from '../src/timing/kernel_classes.js';
+import {
+  calibrationBenchmarks,
+  calibrationRound,
+  fitCalibration,
+  type CalibrationSample,
+  type ClassCalibration,
+} from '../src/timing/local_calibration.js';
 import { median } from '../src/timing/statistics.js';
 import { traceKernels } from '../src/trace/tracer.js';
 import { BENCH_CONFIGS } from './bench_configs.js';
 
-const REPEATS = 7;
+/** Timed rounds after the warm-up round. */
+const ROUNDS = 7;
 
-/**
- * Median kernel time in seconds of the one kernel `fn` runs, read by the same kernel timers as the
- * forward pass's (traceKernels with timeKernels), so calibration and measurement see the same clock.
- */
-function timed(fn: () => tf.Tensor): number {
-  const times: number[] = [];
-  for (let i = 0; i < REPEATS + 1; i++) {
-    const trace = traceKernels(fn, { timeKernels: true });
-    trace.result.dispose();
-    const seconds =
-      trace.records.reduce((total, record) => total + (record.nested ? 0 : (record.timeMs ?? 0)), 0) / 1000;
-    if (i > 0) times.push(seconds);
-  }
-  return median(times);
-}
-
-interface Calibration {
-  readonly matmulFlopsPerSecond: number;
-  readonly bytesPerSecond: number;
-  readonly launchSeconds: number;
-}
-
-function calibrate(): Calibration {
-  const n = 512;
-  const [a, b] = [tf.randomUniform([n, n]), tf.randomUniform([n, n])];
-  const matmul = timed(() => tf.matMul(a, b));
-  const size = 4 * 1024 * 1024;
-  const [x, y] = [tf.fill([size], 1), tf.fill([size], 2)];
-  const stream = timed(() => tf.add(x, y));
-  const [p, q] = [tf.fill([1], 1), tf.fill([1], 2)];
-  const launch = timed(() => tf.add(p, q));
-  for (const tensor of [a, b, x, y, p, q]) tensor.dispose();
-  return {
-    matmulFlopsPerSecond: (2 * n * n * n) / matmul,
-    // two float32 inputs read, one written
-    bytesPerSecond: (3 * 4 * size) / Math.max(stream - launch, 1e-9),
-    launchSeconds: launch,
-  };
-}
+/** A module counts in the error figures when it takes at least this share of its pass's measured time. */
+const NON_TRIVIAL_SHARE = 0.02;
 
 /** Module kinds across layers, as `roofline --depth 1` groups them. */
 function kindOf(path: string): string {
@@ -73,121 +47,202 @@ function kindOf(path: string): string {
   return within === '' ? 'layers.* (residual adds)' : `layers.*.${rollUp(within, 2)}`;
 }
 
-function predictedSeconds(record: KernelRecord, calibration: Calibration): number {
-  const bytes = recordBytes(record);
-  const moved = Number(bytes.readWeights + bytes.readActivations + bytes.written);
-  const flops = Number(record.matmul?.flops ?? record.flops ?? 0n);
-  const compute = flops / calibration.matmulFlopsPerSecond;
-  return Math.max(compute, moved / calibration.bytesPerSecond) + calibration.launchSeconds;
-}
-
 interface ModuleRow {
   readonly module: string;
   readonly kernels: number;
   readonly predictedMs: number;
   readonly measuredMs: number;
   readonly error: number;
+  readonly nonTrivial: boolean;
+}
+
+interface ClassRow {
+  readonly kernelClass: KernelClass;
+  readonly kernels: number;
+  readonly work: number;
+  readonly predictedMs: number;
+  readonly measuredMs: number;
+}
+
+interface ConfigResult {
+  readonly label: string;
+  readonly predictedMs: number;
+  readonly measuredMs: number;
+  readonly passError: number;
+  readonly nonTrivialModules: number;
+  readonly withinQuarter: number;
+  readonly medianModuleError: number;
+  readonly worstModule: string;
+  readonly worstModuleError: number;
+  readonly unclassified: readonly string[];
+  readonly modules: readonly ModuleRow[];
+  readonly classes: readonly ClassRow[];
+}
+
+function predictConfig(
+  label: string,
+  records: readonly KernelRecord[],
+  timesMs: readonly number[][],
+  calibration: readonly ClassCalibration[],
+): ConfigResult {
+  const fits = Object.fromEntries(calibration.map((entry) => [entry.kernelClass, entry.fit]));
+  const modules = new Map<string, { kernels: number; predicted: number; measured: number }>();
+  const classes = new Map<KernelClass, { kernels: number; work: number; predicted: number; measured: number }>();
+  const unclassified = new Set<string>();
+  records.forEach((record, index) => {
+    const prediction = predictKernel(record, fits);
+    if (!prediction.classified) unclassified.add(record.kernel);
+    const measured = median(timesMs[index] ?? [0]) / 1000;
+    const module = modules.get(kindOf(record.path)) ?? { kernels: 0, predicted: 0, measured: 0 };
+    module.kernels += 1;
+    module.predicted += prediction.seconds;
+    module.measured += measured;
+    modules.set(kindOf(record.path), module);
+    const byClass = classes.get(prediction.kernelClass) ?? { kernels: 0, work: 0, predicted: 0, measured: 0 };
+    byClass.kernels += 1;
+    byClass.work += prediction.work;
+    byClass.predicted += prediction.seconds;
+    byClass.measured += measured;
+    classes.set(prediction.kernelClass, byClass);
+  });
+  const measuredPass = [...modules.values()].reduce((total, entry) => total + entry.measured, 0);
+  const predictedPass = [...modules.values()].reduce((total, entry) => total + entry.predicted, 0);
+  const rows: ModuleRow[] = [...modules].map(([module, entry]) => ({
+    module,
+    kernels: entry.kernels,
+    predictedMs: entry.predicted * 1000,
+    measuredMs: entry.measured * 1000,
+    error: entry.predicted / entry.measured - 1,
+    nonTrivial: entry.measured >= NON_TRIVIAL_SHARE * measuredPass,
+  }));
+  const counted = rows.filter((row) => row.nonTrivial);
+  const errors = counted.map((row) => Math.abs(row.error));
+  const worst = counted.reduce((a, b) => (Math.abs(b.error) > Math.abs(a.error) ? b : a));
+  return {
+    label,
+    predictedMs: predictedPass * 1000,
+    measuredMs: measuredPass * 1000,
+    passError: predictedPass / measuredPass - 1,
+    nonTrivialModules: counted.length,
+    withinQuarter: errors.filter((error) => error <= 0.25).length,
+    medianModuleError: median(errors),
+    worstModule: worst.module,
+    worstModuleError: worst.error,
+    unclassified: [...unclassified],
+    modules: rows,
+    classes: [...classes].map(([kernelClass, entry]) => ({
+      kernelClass,
+      kernels: entry.kernels,
+      work: entry.work,
+      predictedMs: entry.predicted * 1000,
+      measuredMs: entry.measured * 1000,
+    })),
+  };
 }
 
 async function main(): Promise<void> {
   const backend = await useBackend('wasm');
-  const calibration = calibrate();
-  const results = [];
-  for (const bench of BENCH_CONFIGS) {
+  const benchmarks = calibrationBenchmarks();
+  const runs = BENCH_CONFIGS.map((bench) => {
     const config = loadModelConfig(bench.model, bench.overrides);
     const weights = initWeights(config, { seed: 0, init: 'random' });
     const ids = tokenIds(config, bench.run, { seed: 0, init: 'random' });
-    // Each kernel's time: the median over repeated traced passes, the first (warm-up) dropped.
-    const perKernel: number[][] = [];
-    let records: KernelRecord[] = [];
-    for (let i = 0; i < REPEATS + 1; i++) {
-      const trace = traceKernels(() => forward(config, weights, ids), { timeKernels: true });
+    return { bench, config, weights, ids, records: [] as KernelRecord[], timesMs: [] as number[][] };
+  });
+  const rounds: CalibrationSample[][] = [];
+  for (let round = 0; round <= ROUNDS; round++) {
+    const samples = calibrationRound(benchmarks);
+    if (round > 0) rounds.push(samples);
+    for (const run of runs) {
+      const trace = traceKernels(() => forward(run.config, run.weights, run.ids), { timeKernels: true });
       trace.result.dispose();
-      records = trace.records.filter((record) => !record.nested);
-      if (i === 0) continue;
-      records.forEach((record, index) => (perKernel[index] ??= []).push(record.timeMs ?? 0));
+      run.records = trace.records.filter((record) => !record.nested);
+      if (round > 0) run.records.forEach((record, index) => (run.timesMs[index] ??= []).push(record.timeMs ?? 0));
     }
-    ids.dispose();
-    disposeWeights(weights);
-    const modules = new Map<string, { kernels: number; predicted: number; measured: number }>();
-    records.forEach((record, index) => {
-      const module = kindOf(record.path);
-      const entry = modules.get(module) ?? { kernels: 0, predicted: 0, measured: 0 };
-      entry.kernels += 1;
-      entry.predicted += predictedSeconds(record, calibration);
-      entry.measured += median(perKernel[index] ?? [0]) / 1000;
-      modules.set(module, entry);
-    });
-    const rows: ModuleRow[] = [...modules].map(([module, entry]) => ({
-      module,
-      kernels: entry.kernels,
-      predictedMs: entry.predicted * 1000,
-      measuredMs: entry.measured * 1000,
-      error: entry.predicted / entry.measured - 1,
-    }));
-    const errors = rows.map((row) => Math.abs(row.error));
-    const worst = rows.reduce((a, b) => (Math.abs(b.error) > Math.abs(a.error) ? b : a));
-    const predicted = rows.reduce((total, row) => total + row.predictedMs, 0);
-    const measured = rows.reduce((total, row) => total + row.measuredMs, 0);
-    results.push({
-      label: bench.label,
-      predictedMs: predicted,
-      measuredMs: measured,
-      totalError: predicted / measured - 1,
-      medianModuleError: median(errors),
-      worstModule: worst.module,
-      worstModuleError: worst.error,
-      modules: rows,
-    });
+    process.stderr.write(`bench_roofline: round ${round} of ${ROUNDS} done\n`);
+  }
+  for (const run of runs) {
+    run.ids.dispose();
+    disposeWeights(run.weights);
+  }
+  const calibration = fitCalibration(benchmarks, rounds);
+  const results = runs.map((run) => predictConfig(run.bench.label, run.records, run.timesMs, calibration));
+  for (const result of results) {
     process.stderr.write(
-      `bench_roofline: ${bench.label}: predicted ${predicted.toFixed(3)} ms, measured ${measured.toFixed(3)} ms; ` +
-        `median |error| per module ${(median(errors) * 100).toFixed(1)}%, worst ${worst.module} ` +
-        `${(worst.error * 100).toFixed(1)}%\n`,
+      `bench_roofline: ${result.label}: predicted ${result.predictedMs.toFixed(3)} ms, measured ` +
+        `${result.measuredMs.toFixed(3)} ms (${percent(result.passError)}); median |error| per module ` +
+        `${percent(result.medianModuleError)}, worst ${result.worstModule} ${percent(result.worstModuleError)}\n`,
     );
   }
-  const json = { generated: new Date().toISOString(), backend: backend.name, calibration, results };
+  const json = { generated: new Date().toISOString(), backend: backend.name, rounds: ROUNDS, calibration, results };
   const docs = join(packageRoot(), 'docs');
   mkdirSync(docs, { recursive: true });
-  writeFileSync(join(docs, 'bench_roofline.json'), JSON.stringify(json, null, 2) + '\n');
+  writeFileSync(join(docs, 'bench_roofline.json'), JSON.stringify(json, jsonNumber, 2) + '\n');
   writeFileSync(join(docs, 'bench_roofline.md'), renderReport({ blocks: reportBlocks(json), json }, 'markdown'));
   process.stdout.write(`${JSON.stringify({ results: results.length })}\n`);
 }
 
+/** JSON has no Infinity: a class whose time did not grow with work writes its rate as null. */
+function jsonNumber(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? null : value;
+}
+
 const ms = (value: number) => fixed(BigInt(Math.round(value * 1000)), 1000n, 3);
-const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+const percent = (value: number) => `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)}%`;
+
+function rateText(entry: ClassCalibration): string {
+  if (!Number.isFinite(entry.fit.rate)) return 'flat';
+  return unitOf(entry.kernelClass) === 'FLOP'
+    ? `${(entry.fit.rate / 1e9).toFixed(2)} GFLOP/s`
+    : `${(entry.fit.rate / 1e9).toFixed(2)} GB/s`;
+}
 
 function reportBlocks(json: {
   backend: string;
-  calibration: Calibration;
-  results: {
-    label: string;
-    predictedMs: number;
-    measuredMs: number;
-    totalError: number;
-    medianModuleError: number;
-    worstModule: string;
-    worstModuleError: number;
-    modules: ModuleRow[];
-  }[];
+  rounds: number;
+  calibration: readonly ClassCalibration[];
+  results: readonly ConfigResult[];
 }): Block[] {
-  const { calibration } = json;
+  const worstPass = Math.max(...json.results.map((result) => Math.abs(result.passError)));
+  const counted = json.results.reduce((total, result) => total + result.nonTrivialModules, 0);
+  const within = json.results.reduce((total, result) => total + result.withinQuarter, 0);
   return [
     heading('The local roofline: predicted against measured kernel time'),
     paragraph(
-      `Calibrated on ${json.backend} (single thread), by the tracer's kernel timers: a 512 x 512 x 512 matmul at ` +
-        `${(calibration.matmulFlopsPerSecond / 1e9).toFixed(2)} GFLOP/s, a streaming Add of 4 Mi float32 values at ` +
-        `${(calibration.bytesPerSecond / 1e9).toFixed(2)} GB/s (its empty-kernel time taken off), and an Add of one ` +
-        `value at ${(calibration.launchSeconds * 1e6).toFixed(1)} us (the launch cost). Each kernel of a real ` +
-        'forward pass is predicted as max(FLOPs / matmul rate, bytes / bandwidth) + launch, bytes by src/core/byte_rules.ts; ' +
-        'measured is the median of 7 traced passes. The machine was shared and loaded: absolute times are not ' +
-        'comparable across runs.',
+      `This machine calibrated as a device on ${json.backend} (single thread): bare kernels of each class at three ` +
+        "fixed sizes, timed by the tracer's kernel timers, and a line time = launch + work / rate fitted per class " +
+        '(work: FLOPs for matmuls, bytes read and written for the rest, by src/core/byte_rules.ts). Every kernel of ' +
+        "a real forward pass of each config is predicted from its class line; measured is each kernel's median over " +
+        `${json.rounds} traced passes. Calibration and passes ran interleaved, round by round, on a shared and ` +
+        'loaded machine: absolute times are not comparable across runs, only predicted against measured within one.',
+    ),
+    paragraph(
+      `Result: every pass within ${(worstPass * 100).toFixed(1)}% of its measured time; ${within} of ${counted} ` +
+        `modules with at least ${NON_TRIVIAL_SHARE * 100}% of their pass's time within 25%.`,
     ),
     tableBlock({
+      title: 'Calibration: one line per kernel class',
+      columns: [
+        { header: 'class' },
+        { header: 'launch us', align: 'right' },
+        { header: 'rate', align: 'right' },
+        { header: 'calibrated on' },
+      ],
+      rows: json.calibration.map((entry) => [
+        entry.kernelClass,
+        (entry.fit.launchSeconds * 1e6).toFixed(1),
+        rateText(entry),
+        entry.points.map((point) => `${point.label}: ${(point.seconds * 1e3).toFixed(3)} ms`).join('; '),
+      ]),
+    }),
+    tableBlock({
+      title: 'Per pass',
       columns: [
         { header: 'config' },
         { header: 'predicted ms', align: 'right' },
         { header: 'measured ms', align: 'right' },
         { header: 'error', align: 'right' },
+        { header: 'modules within 25%', align: 'right' },
         { header: 'median |error| per module', align: 'right' },
         { header: 'worst module' },
       ],
@@ -195,12 +250,19 @@ function reportBlocks(json: {
         result.label,
         ms(result.predictedMs),
         ms(result.measuredMs),
-        percent(result.totalError),
-        percent(result.medianModuleError),
+        percent(result.passError),
+        `${result.withinQuarter} of ${result.nonTrivialModules}`,
+        percent(result.medianModuleError).replace('+', ''),
         `${result.worstModule} ${percent(result.worstModuleError)}`,
       ]),
+      notes: [
+        `Module errors count modules with at least ${NON_TRIVIAL_SHARE * 100}% of their pass's measured time.` +
+          (json.results.some((result) => result.unclassified.length > 0)
+            ? ` Kernels no class covers, predicted as elementwise: ${[...new Set(json.results.flatMap((result) => result.unclassified))].join(', ')}.`
+            : ' Every kernel fell in a calibrated class.'),
+      ],
     }),
-    ...json.results.map((result) =>
+    ...json.results.flatMap((result) => [
       tableBlock({
         title: result.label,
         columns: [
@@ -211,20 +273,31 @@ function reportBlocks(json: {
           { header: 'error', align: 'right' },
         ],
         rows: result.modules.map((row) => [
-          row.module,
+          row.nonTrivial ? row.module : `${row.module} (under ${NON_TRIVIAL_SHARE * 100}%)`,
           BigInt(row.kernels),
           ms(row.predictedMs),
           ms(row.measuredMs),
           percent(row.error),
         ]),
       }),
-    ),
-    paragraph(
-      "What the model misses: one matmul rate for every shape (the calibrated square matmul is the backend's fast " +
-        'path; batched, transposed attention matmuls and thin projections run slower on wasm), a bandwidth from one ' +
-        'streaming Add applied to reductions, softmax and gathers, which run below it, and a launch cost that is a ' +
-        'large part of every kernel of a small model.',
-    ),
+      tableBlock({
+        title: `${result.label}, by kernel class`,
+        columns: [
+          { header: 'class' },
+          { header: 'kernels', align: 'right' },
+          { header: 'predicted ms', align: 'right' },
+          { header: 'measured ms', align: 'right' },
+          { header: 'error', align: 'right' },
+        ],
+        rows: result.classes.map((row) => [
+          row.kernelClass,
+          BigInt(row.kernels),
+          ms(row.predictedMs),
+          ms(row.measuredMs),
+          percent(row.predictedMs / row.measuredMs - 1),
+        ]),
+      }),
+    ]),
   ];
 }
 
