@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cli } from './helpers/cli_runner.js';
 
 // A bug inside the library (not bad input) must surface as exit 3 with a report-it hint.
-vi.mock('../src/analytic/index.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../src/analytic/index.js')>();
+vi.mock('../src/analytic/parameters.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../src/analytic/parameters.js')>();
   return {
     ...original,
     summarizeParameters: () => {
