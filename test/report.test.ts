@@ -49,7 +49,7 @@ describe('flopledger report', () => {
     html = readFileSync(join(out, 'report.html'), 'utf8');
   });
 
-  it('writes report.md, report.html and both chart SVGs, and lists them', () => {
+  it('writes report.md, report.html and the three chart SVGs, and lists them', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(readdirSync(out).sort()).toEqual([
@@ -57,6 +57,7 @@ describe('flopledger report', () => {
       'flop-shares-by-size.svg',
       'report.html',
       'report.md',
+      'zero-model-states.svg',
     ]);
     expect(result.stdout).toContain(join(out, 'report.html'));
     // Staging directories are renamed away, never left beside the report.
@@ -88,6 +89,7 @@ describe('flopledger report', () => {
       '(e) gpt2-xl at 16,384 tokens',
       'gpt2-xl from 1,024 to 65,536 tokens',
       'Counting conventions for gpt2-xl, 1 x 1,024 tokens',
+      'Model states per device under ZeRO',
       'Time against FLOPs',
     ]);
     const verified = [...markdown.matchAll(/^Verified: (.*)$/gm)].map((match) => match[1]!);
@@ -116,10 +118,24 @@ describe('flopledger report', () => {
     for (const row of summaryRows) expect(row).toContain('| ✓ trace (meta) |');
   });
 
-  it('refers to both charts as images beside report.md, and says how to add timing', () => {
+  it('refers to the three charts as images beside report.md, and says how to add timing', () => {
     expect(markdown).toContain('](flop-shares-by-size.svg)');
     expect(markdown).toContain('](flop-shares-by-context.svg)');
+    expect(markdown).toContain('](zero-model-states.svg)');
     expect(markdown).toContain('--timing timing.json');
+  });
+
+  it("states GPT-2 XL's model states per device by ZeRO stage, and the ZeRO paper's Figure 1", () => {
+    // The report's GPT-2 XL (untied, 2,127,057,600 parameters) at 2 + 2 + 12 bytes: 16Ψ on one
+    // device; on 64, each holds ceil(Ψ / 64) = 33,235,275 elements of every partitioned state.
+    const psi = 2_127_057_600n;
+    const partition = 33_235_275n;
+    expect(markdown).toContain(`| 1 | ${group(16n * psi)} | ${group(16n * psi)} | ${group(16n * psi)} |`);
+    expect(markdown).toContain(
+      `| 64 | ${group(16n * psi)} | ${group(4n * psi + 12n * partition)} | ` +
+        `${group(2n * psi + 14n * partition)} | ${group(16n * partition)} |`,
+    );
+    expect(markdown).toContain('(Ψ = 7.5B, N_d = 64): 120.0 GB, 31.4 GB, 16.6 GB, 1.9 GB');
   });
 
   it('shows the published approximations with their GPT-2 XL values', () => {
@@ -129,13 +145,15 @@ describe('flopledger report', () => {
     expect(markdown).toContain(group(6n * 2_046_646_400n + 12n * 48n * 25n * 64n * 1024n));
   });
 
-  it('writes a self-contained HTML page with both charts inline', () => {
+  it('writes a self-contained HTML page with the three charts inline', () => {
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
-    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect(html.match(/<svg /g)).toHaveLength(3);
     expect(html).not.toMatch(/<script|<link|<img|src="http|href="http/);
     expect(markItems(html, CHART_MARKS.sharesBySize.bars)).toHaveLength(16);
     expect(markItems(html, CHART_MARKS.sharesByContext.lines)).toHaveLength(4);
     expect(markItems(html, CHART_MARKS.sharesByContext.points)).toHaveLength(28);
+    expect(markItems(html, CHART_MARKS.zeroStates.lines)).toHaveLength(4);
+    expect(markItems(html, CHART_MARKS.zeroStates.points)).toHaveLength(4 * 11);
     // Inline SVGs of one page must not share element ids.
     const ids = [...html.matchAll(/\bid="([^"]+)"/g)].map((match) => match[1]);
     expect(new Set(ids).size).toBe(ids.length);
@@ -159,6 +177,7 @@ describe('flopledger report', () => {
       'notes.txt',
       'report.html',
       'report.md',
+      'zero-model-states.svg',
     ]);
   });
 });

@@ -23,8 +23,10 @@ export interface TracedMatmul {
 /**
  * Which part of a training step ran a kernel. Forward traces leave it unset; a traced training
  * step (src/runtime/trace_training_step.ts) sets it through the tracer's `phaseOf` option.
+ * 'recompute': a checkpointed block's forward pass run again inside the backward pass, from its
+ * saved input, so its gradients can be formed (src/model/checkpoint.ts).
  */
-export type KernelPhase = 'forward' | 'backward' | 'optimizer';
+export type KernelPhase = 'forward' | 'recompute' | 'backward' | 'optimizer';
 
 export interface KernelRecord {
   /** Order of execution within the trace, from 0. */

@@ -20,6 +20,20 @@ export function scope<T>(name: string, fn: () => T): T {
   }
 }
 
+/**
+ * Run `fn` at the full module path `fullPath`, whatever scopes are open: a gradient runs at its
+ * forward op's path though the backward pass may itself be inside another scope (a checkpointed
+ * block's gradient reruns the block, and the rerun's gradients run inside it).
+ */
+export function atModulePath<T>(fullPath: string, fn: () => T): T {
+  openPaths.push(fullPath);
+  try {
+    return fn();
+  } finally {
+    openPaths.pop();
+  }
+}
+
 /** The full dot-joined module path of the innermost scope, or "" outside every scope. */
 export function currentModulePath(): string {
   return openPaths[openPaths.length - 1] ?? '';

@@ -29,7 +29,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-import { currentModulePath, scope } from '../core/scope.js';
+import { atModulePath, currentModulePath } from '../core/scope.js';
 import { withPhase } from '../core/phase.js';
 
 type GradientClosures = Record<string, () => tf.Tensor>;
@@ -68,7 +68,6 @@ export function attributeBackward<T>(fn: () => T, differentiated?: readonly tf.T
   const hadOwnAddTapeNode = Object.prototype.hasOwnProperty.call(engine, 'addTapeNode');
   const original = engine.addTapeNode;
   const nodes: TapeNode[] = [];
-  const base = currentModulePath();
   // Ids of the tensors that derive from the differentiated ones, grown in tape order as tfjs does.
   const derived = differentiated === undefined ? undefined : new Set(differentiated.map((tensor) => tensor.id));
 
@@ -82,7 +81,7 @@ export function attributeBackward<T>(fn: () => T, differentiated?: readonly tf.T
     if (derived !== undefined) pruneUnreachable(node, derived);
     const gradient = node.gradient;
     if (gradient === undefined) return;
-    const atForwardPath = <R>(run: () => R): R => withPhase('backward', () => atPath(base, forwardPath, run));
+    const atForwardPath = <R>(run: () => R): R => withPhase('backward', () => atModulePath(forwardPath, run));
     node.gradient = (dys) =>
       atForwardPath(() => {
         const closures = gradient(dys);
@@ -121,14 +120,4 @@ function pruneUnreachable(node: TapeNode, derived: Set<number>): void {
     }
   }
   node.inputs = {};
-}
-
-/**
- * Run `fn` at module path `target`, given that the scope stack now stands at `base` (the path
- * the step started at, a prefix of every forward path recorded during it).
- */
-function atPath<R>(base: string, target: string, fn: () => R): R {
-  if (target === base) return fn();
-  const relative = base === '' ? target : target.slice(base.length + 1);
-  return scope(relative, fn);
 }

@@ -2,7 +2,7 @@ export { initWeights, weightEntries, disposeWeights } from './weights.js';
 export type { LayerWeights, TransformerWeights, WeightEntry, WeightInit, WeightName, InitOptions } from './weights.js';
 export { tokenIds } from './token_ids.js';
 export { forward, embedding, defaultModelParts, softcap } from './transformer.js';
-export type { ForwardOptions, ModelParts, Projection } from './transformer.js';
+export type { BlockCheckpointing, ForwardOptions, ModelParts, Projection } from './transformer.js';
 export { linear } from './linear.js';
 export { rmsNorm } from './rms_norm.js';
 export { layerNorm } from './layer_norm.js';

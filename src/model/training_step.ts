@@ -21,6 +21,7 @@ import { forward, type ForwardOptions, type ModelParts, type TransformerWeights 
 import { scope } from '../core/scope.js';
 import { adamwUpdate, assertAdamWHyperparameters, type AdamWHyperparameters, type AdamWState } from './adamw.js';
 import { attributeBackward } from './backward_attribution.js';
+import { withRerunConstants } from './checkpoint.js';
 import { meanCrossEntropy } from './cross_entropy.js';
 import { withPhase } from '../core/phase.js';
 import { parametersOf } from './trainable_weights.js';
@@ -63,7 +64,7 @@ export function trainingStep(
   // frees the loss when the backward pass throws (tfjs would leave it alive).
   const variables = parameters.map((parameter) => parameter.variable);
   const { value, grads } = attributeBackward(
-    () => withPhase('backward', () => tf.tidy(() => tf.valueAndGrads(lossOf)(variables))),
+    () => withRerunConstants(() => withPhase('backward', () => tf.tidy(() => tf.valueAndGrads(lossOf)(variables)))),
     variables,
   );
   try {

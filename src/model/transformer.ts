@@ -36,6 +36,7 @@ import {
   type AttentionWeights,
   type HeadNorm,
 } from './attention.js';
+import { checkpointed, keepForReruns, tensorsOf } from './checkpoint.js';
 import { fusedGatedFfn, geglu, type GateActivation } from './gated_ffn.js';
 import { geluMlp } from './gelu_mlp.js';
 import { LAYER_NORM_EPS, layerNorm } from './layer_norm.js';
@@ -234,7 +235,12 @@ function block(
 export interface ForwardOptions {
   /** Dense (default) or blocked; src/config/attention_schedule.ts. */
   readonly attention?: AttentionSchedule;
+  /** Full activation checkpointing per block (src/model/checkpoint.ts); none by default. */
+  readonly checkpoint?: BlockCheckpointing;
 }
+
+/** The checkpointing the real training step runs: none, or full (every block rerun in its backward). */
+export type BlockCheckpointing = 'none' | 'full';
 
 /** Layer i's attention core: its window (from the config's window and window_layers), the run's schedule, the cap. */
 function attentionCoreOf(config: ModelConfig, i: number, schedule: AttentionSchedule): AttentionCoreSpec {
@@ -281,6 +287,7 @@ export function logitsAt(
   model: ModelParts,
   schedule: AttentionSchedule,
   cache: CachePosition | undefined,
+  checkpoint: BlockCheckpointing = 'none',
 ): tf.Tensor3D {
   const architecture = architectureOf(config);
   const heads: AttentionHeads = { query: config.num_heads, keyValue: architecture.num_kv_heads };
@@ -292,6 +299,10 @@ export function logitsAt(
     architecture.positions === 'rope'
       ? ropeTables(seq, architecture.head_dim, architecture.rope_theta, start)
       : undefined;
+  if (checkpoint === 'full' && rope !== undefined) {
+    keepForReruns(rope.cos);
+    keepForReruns(rope.sin);
+  }
   let x = scope(path.tokenEmbeddings, () => model.embedding(weights.token_embeddings, ids)); // (B, T, d)
   if (architecture.scale_embeddings) x = scope(path.embeddingScale, () => model.scaleEmbeddings(x)); // (B, T, d)
   const positionTable = weights.position_embeddings;
@@ -303,7 +314,11 @@ export function logitsAt(
   weights.layers.forEach((layer, i) => {
     const core = attentionCoreOf(config, i, schedule);
     const slot = cache?.layers[i];
-    x = scope(path.layer(i), () => block(x, layer, architecture, heads, rope, model, core, slot)); // (B, T, d)
+    const runBlock = (input: tf.Tensor3D) => block(input, layer, architecture, heads, rope, model, core, slot); // (B, T, d)
+    const input = x;
+    x = scope(path.layer(i), () =>
+      checkpoint === 'full' ? checkpointed(runBlock, input, tensorsOf(layer)) : runBlock(input),
+    ); // (B, T, d)
   });
   const normed = scope(path.lnFinal, () => normOf(architecture, model)(x, weights.ln_final, weights.ln_final_bias));
   const lmHead = weights.lm_head;
@@ -327,5 +342,7 @@ export function forward(
   options: ForwardOptions = {},
 ): tf.Tensor3D {
   const model: ModelParts = { ...defaultModelParts, ...parts };
-  return tf.tidy(() => logitsAt(config, weights, ids, model, options.attention ?? DENSE_ATTENTION, undefined));
+  return tf.tidy(() =>
+    logitsAt(config, weights, ids, model, options.attention ?? DENSE_ATTENTION, undefined, options.checkpoint),
+  );
 }

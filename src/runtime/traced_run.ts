@@ -21,6 +21,7 @@ import {
   initWeights,
   tokenIds,
   weightEntries,
+  type BlockCheckpointing,
   type ModelParts,
   type TransformerWeights,
 } from '../model/index.js';
@@ -60,6 +61,8 @@ export interface TrainingTraceOptions extends ModelRunOptions {
   /** Modules to replace, to plant a wrong model. */
   readonly parts?: Partial<ModelParts>;
   readonly hyper?: AdamWHyperparameters;
+  /** Full activation checkpointing per block, or none (the default). */
+  readonly checkpoint?: BlockCheckpointing;
 }
 
 export interface TracedTrainingStep {
@@ -74,6 +77,7 @@ export interface TracedTrainingStep {
   /** The loss before the update; undefined on meta, which has no values. */
   readonly loss: number | undefined;
   readonly hyper: AdamWHyperparameters;
+  readonly checkpoint: BlockCheckpointing;
 }
 
 /** "gpt2-small (batch 1 x 512 tokens) on wasm". */
@@ -172,6 +176,7 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
   const { config, run } = options;
   const { backend, real, init, seed, estimate: memoryEstimate } = await setUpRun(options, 'training step');
   const hyper = options.hyper ?? DEFAULT_ADAMW;
+  const checkpoint = options.checkpoint ?? 'none';
   const progress = new RunProgress(options.progress, `training step of ${runTitle(config, run, backend)}`);
 
   let weights: TransformerWeights | undefined;
@@ -197,6 +202,7 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
         () =>
           trainingStep(config, model, { ids, targets }, state, hyper, options.parts, {
             ...(run.attention === undefined ? {} : { attention: run.attention }),
+            checkpoint,
           }),
         {
           phaseOf: kernelProgress(progress, config.num_layers, currentPhase),
@@ -209,7 +215,7 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
     } finally {
       trace.result.dispose();
     }
-    return { config, run, backend, records: trace.records, memory, memoryEstimate, loss, hyper };
+    return { config, run, backend, records: trace.records, memory, memoryEstimate, loss, hyper, checkpoint };
   } catch (error) {
     // A kernel meta lacks must stop the run by name, never yield a wrong number.
     throw real ? error : explainMetaError(error);

@@ -26,7 +26,7 @@ import { parameterConventions, PARAMETER_CONVENTION_NOTES } from '../analytic/co
 import { sixNPerToken } from '../analytic/conventions/published_approximations.js';
 import { rational, type Rational } from '../core/exact.js';
 import { groupDigits } from '../core/format.js';
-import { withinLayer } from '../core/module_paths.js';
+import { layerIndexOf, withinLayer } from '../core/module_paths.js';
 import type { BufferOwner, MemoryPeak } from '../trace/memory_peak.js';
 import { traceTrainingStep, type TracedTrainingStep, type TrainingTraceOptions } from '../runtime/traced_run.js';
 import { totalNonMatmulFlops, uncountedKernels } from '../trace/summary.js';
@@ -35,13 +35,18 @@ import {
   ADAMW_UNFOLDED_FLOPS_PER_PARAMETER,
   adamwUpdateFlops,
   backwardMatmulInventory,
+  cloneStorageOf,
   evaluatePolynomial,
+  recomputeFlops,
+  runtimeSavedWithFullCheckpointing,
   savedActivations,
   trainingMemory,
   type AdamwFlops,
   type BackwardMatmulRow,
+  type RuntimeSavedComparison,
   type TrainingMemory,
 } from '../analytic/training/index.js';
+import type { BlockCheckpointing } from '../model/index.js';
 import { compareMatmuls, countedMatmuls, type MatmulComparison } from './matmul_check.js';
 
 export interface TrainingVerifyOptions extends TrainingTraceOptions {
@@ -150,8 +155,37 @@ export interface SavedActivationComparison {
   readonly backwardBuffers: readonly NamedBuffers[];
 }
 
+/** One module's storage kept for the backward pass: traced against what the runtime formula says it keeps. */
+export interface KeptByModule {
+  readonly module: string;
+  readonly traced: bigint;
+  readonly formula: bigint;
+}
+
+/**
+ * A checkpointed step, checked: the blocks' rerun matmuls against the forward inventory's block
+ * rows, and the storage the forward pass leaves for the backward pass, module by module, against
+ * runtime_saved.ts (what tfjs keeps), which names each difference from the textbook formula.
+ */
+export interface CheckpointVerification {
+  /** Rerun matmuls ('recompute' phase) against the forward rows of every block, exactly. */
+  readonly recompute: MatmulComparison;
+  /** Traced rerun matmul FLOPs beside recomputeFlops(config, 'full'), which counts the dense core. */
+  readonly recomputeFlops: { readonly traced: bigint; readonly analytic: bigint };
+  /** What tfjs keeps, tensor by tensor, and the textbook; undefined on a backend whose clones are not modelled. */
+  readonly runtime: RuntimeSavedComparison | undefined;
+  /** Every module holding storage, traced or in the formula, traced against formula. */
+  readonly kept: readonly KeptByModule[];
+  /** Every module's kept storage equals the formula's (false when the backend is not modelled). */
+  readonly keptOk: boolean;
+  readonly ok: boolean;
+}
+
 export interface TrainingVerification {
   readonly config: ModelConfig;
+  readonly checkpoint: BlockCheckpointing;
+  /** Set when the step ran with full checkpointing. */
+  readonly checkpointCheck: CheckpointVerification | undefined;
   readonly run: RunShape;
   readonly backend: ActiveBackend;
   readonly forward: MatmulComparison;
@@ -261,6 +295,7 @@ function optimizerComparison(config: ModelConfig, records: readonly KernelRecord
 
 const PHASE_WORDS: Readonly<Record<KernelPhase, string>> = {
   forward: 'the forward pass',
+  recompute: 'the recomputed forward pass of a checkpointed block',
   backward: 'the backward pass',
   optimizer: 'the optimizer update',
 };
@@ -292,7 +327,7 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
   const atBackward = measured.heldAtPhaseStart.backward ?? [];
   const atPeak = measured.bufferPeakHeldBy;
   return {
-    formula: evaluatePolynomial(savedActivations(config).total, run.batch, run.seq),
+    formula: evaluatePolynomial(savedActivations(config, { checkpoint: trace.checkpoint }).total, run.batch, run.seq),
     keptForBackward: bytesMadeIn(atBackward, 'forward'),
     keptBuffers: namedBuffers(atBackward, 'forward'),
     peak: BigInt(measured.bufferPeak.bytes),
@@ -316,10 +351,11 @@ function describeBuffers(buffers: readonly NamedBuffers[], count: number): strin
 
 function savedActivationSentences(saved: SavedActivationComparison): string[] {
   const bytes = (value: bigint) => `${groupDigits(value)} bytes`;
+  const difference = saved.keptForBackward - saved.formula;
   const sentences = [
     `When the backward pass starts, the forward pass still holds ${bytes(saved.keptForBackward)} of its buffers; ` +
       `what autodiff needs of it (the saved-activation formula) is ${bytes(saved.formula)}, so tfjs keeps ` +
-      `${bytes(saved.keptForBackward - saved.formula)} more. Its buffers by module and kernel (blocks together), ` +
+      `${difference >= 0n ? `${bytes(difference)} more` : `${bytes(-difference)} less`}. Its buffers by module and kernel (blocks together), ` +
       `largest first: ${describeBuffers(saved.keptBuffers, 10)}.`,
     `Storage at the peak (in ${PHASE_WORDS[saved.peakPhase ?? 'forward']}), ${bytes(saved.peak)}, by who made it: ` +
       `${bytes(saved.heldBefore)} held before the step, ${bytes(saved.forward)} by the forward pass, ` +
@@ -389,6 +425,40 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
   };
 }
 
+/** The step's kept storage by module path, and the forward rows of every block, checked against a rerun. */
+function checkpointVerification(
+  trace: TracedTrainingStep,
+  forwardRows: readonly MatmulRow[],
+  recomputeRecords: readonly KernelRecord[],
+): CheckpointVerification {
+  const { config, run } = trace;
+  const blockRows = forwardRows.filter((row) => layerIndexOf(row.path) !== undefined);
+  const recompute = compareMatmuls(blockRows, recomputeRecords);
+  const analyticRecompute = evaluatePolynomial(recomputeFlops(config, 'full').total, run.batch, run.seq);
+  const storage = cloneStorageOf(trace.backend.name);
+  const runtime = storage === undefined ? undefined : runtimeSavedWithFullCheckpointing(config, run, storage);
+  const traced = new Map<string, bigint>();
+  for (const owner of trace.memory.heldAtPhaseStart.backward ?? []) {
+    if (owner.phase !== 'forward') continue;
+    traced.set(owner.path, (traced.get(owner.path) ?? 0n) + BigInt(owner.bytes));
+  }
+  const modules = [...new Set([...(runtime?.byModule.keys() ?? []), ...traced.keys()])];
+  const kept = modules.map((module) => ({
+    module,
+    traced: traced.get(module) ?? 0n,
+    formula: runtime?.byModule.get(module) ?? 0n,
+  }));
+  const keptOk = runtime !== undefined && kept.every((entry) => entry.traced === entry.formula);
+  return {
+    recompute,
+    recomputeFlops: { traced: recompute.tracedTotal, analytic: analyticRecompute },
+    runtime,
+    kept,
+    keptOk,
+    ok: recompute.ok && keptOk,
+  };
+}
+
 /** Compare a traced training step with the analytic inventories (defaults from config and run). */
 function checkTrainingTrace(
   trace: TracedTrainingStep,
@@ -411,9 +481,15 @@ function checkTrainingTrace(
     return { component, ...flopRatio(tracedForward, tracedBackward) };
   }).filter((entry) => entry.forward > 0n || !MOE_COMPONENTS.has(entry.component));
   const accumulation = backwardRecords.filter((record) => record.path === '' && !record.nested);
+  const checkpointCheck =
+    trace.checkpoint === 'full'
+      ? checkpointVerification(trace, forwardRows, phaseRecords(records, 'recompute'))
+      : undefined;
 
   return {
     config,
+    checkpoint: trace.checkpoint,
+    checkpointCheck,
     run,
     backend: trace.backend,
     forward,
@@ -424,14 +500,17 @@ function checkTrainingTrace(
     total: flopRatio(forward.tracedTotal, backward.tracedTotal),
     sixN: tracedSixN(config, run, forward.tracedTotal + backward.tracedTotal),
     optimizer: optimizerComparison(config, records),
-    nonMatmul: (['forward', 'backward', 'optimizer'] as const).map((phase) => phaseNonMatmul(records, phase)),
+    nonMatmul: (checkpointCheck === undefined
+      ? (['forward', 'backward', 'optimizer'] as const)
+      : (['forward', 'recompute', 'backward', 'optimizer'] as const)
+    ).map((phase) => phaseNonMatmul(records, phase)),
     gradientAccumulation: { kernels: accumulation.length, flops: totalNonMatmulFlops(accumulation) },
     memory: memoryComparison(trace, trainingMemory(config, run)),
     loss: trace.loss,
     masks,
     work,
     records,
-    ok: forward.ok && backward.ok && masks.ok && work.ok,
+    ok: forward.ok && backward.ok && masks.ok && work.ok && (checkpointCheck?.ok ?? true),
   };
 }
 

@@ -9,8 +9,15 @@ import type { TopLevelSpec } from 'vega-lite';
 import { componentsIn, MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
 import { share } from '../core/exact.js';
 import type { SweepPoint } from '../analytic/sweeps.js';
+import {
+  precisionOf,
+  ZERO_STAGES,
+  zeroModelStates,
+  type PrecisionName,
+  type ZeroStage,
+} from '../analytic/training/index.js';
 import type { MatmulComponent } from '../analytic/types.js';
-import { formatShare } from '../core/format.js';
+import { formatGigabytes, formatShare } from '../core/format.js';
 
 /** Component names as charts and tables show them. */
 export const COMPONENT_LABELS: Readonly<Record<MatmulComponent, string>> = {
@@ -46,6 +53,11 @@ export const CHART_MARKS = {
     chart: 'time_vs_flops',
     points: 'time_vs_flops_points',
     fit: 'time_vs_flops_fit',
+  },
+  zeroStates: {
+    chart: 'zero_model_states',
+    lines: 'zero_model_states_lines',
+    points: 'zero_model_states_points',
   },
 } as const;
 
@@ -239,4 +251,105 @@ export function timeVsFlopsSpec(points: readonly TimingPoint[], backend: string)
 
 function uniqueSeqs(points: readonly SweepPoint[]): string {
   return [...new Set(points.map((point) => point.run.seq))].join(', ');
+}
+
+/** The ZeRO paper's names for its stages (Rajbhandari et al. 2020, Figure 1). */
+export const ZERO_STAGE_LABELS: Readonly<Record<ZeroStage, string>> = {
+  0: 'baseline (stage 0)',
+  1: 'P_os (stage 1)',
+  2: 'P_os+g (stage 2)',
+  3: 'P_os+g+p (stage 3, FSDP)',
+};
+
+/** One point of the ZeRO chart: a stage's model-state bytes on each device of a data-parallel group. */
+export interface ZeroStatesDatum {
+  readonly devices: number;
+  readonly stage: string;
+  readonly order: number;
+  /** Bytes per device in GB (10^9), for the axis; the exact count is `bytes`. */
+  readonly gigabytes: number;
+  readonly bytes: string;
+  /** "64 | P_os (stage 1) | 31.4 GB": devices, stage, GB, split by " | ". */
+  readonly description: string;
+}
+
+/**
+ * Model-state bytes per device (weights, gradients, optimizer states; no activations) for every
+ * ZeRO stage at each data-parallel size, `parameters` as one flat buffer as ZeRO keeps it.
+ */
+export function zeroStatesData(
+  parameters: bigint,
+  precision: PrecisionName,
+  devices: readonly number[],
+): ZeroStatesDatum[] {
+  return ZERO_STAGES.flatMap((stage) =>
+    devices.map((count) => {
+      const states = zeroModelStates(precisionOf(precision), stage, count, [parameters]);
+      return {
+        devices: count,
+        stage: ZERO_STAGE_LABELS[stage],
+        order: stage,
+        gigabytes: Number(states.total) / 1e9,
+        bytes: states.total.toString(),
+        description: [String(count), ZERO_STAGE_LABELS[stage], formatGigabytes(states.total, 1)].join(' | '),
+      };
+    }),
+  );
+}
+
+/** One line per ZeRO stage: model-state GB per device against the number of devices, both axes log2 and log10. */
+export function zeroStatesSpec(data: readonly ZeroStatesDatum[], modelName: string, precision: string): TopLevelSpec {
+  const devices = [...new Set(data.map((datum) => datum.devices))];
+  const encoding = {
+    x: {
+      field: 'devices',
+      type: 'quantitative',
+      title: 'data-parallel devices N_d',
+      scale: { type: 'log', base: 2 },
+      axis: { values: devices, labelOverlap: false },
+    },
+    y: {
+      field: 'gigabytes',
+      type: 'quantitative',
+      title: 'model states per device (GB)',
+      scale: { type: 'log' },
+    },
+    color: {
+      field: 'stage',
+      type: 'nominal',
+      title: 'ZeRO stage',
+      sort: ZERO_STAGES.map((stage) => ZERO_STAGE_LABELS[stage]),
+      legend: { labelLimit: 240 },
+    },
+  } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    name: CHART_MARKS.zeroStates.chart,
+    title: `Model states per device by ZeRO stage (${modelName}, ${precision})`,
+    description:
+      'Line chart: model-state bytes per device against the number of data-parallel devices, one line per ZeRO stage.',
+    width: 420,
+    height: 260,
+    data: { values: [...data] },
+    layer: [
+      {
+        name: CHART_MARKS.zeroStates.lines,
+        mark: { type: 'line' },
+        encoding: { ...encoding, description: { field: 'stage' } },
+      },
+      {
+        name: CHART_MARKS.zeroStates.points,
+        mark: { type: 'point', filled: true, size: 40 },
+        encoding: {
+          ...encoding,
+          description: { field: 'description' },
+          tooltip: [
+            { field: 'devices', title: 'N_d' },
+            { field: 'stage' },
+            { field: 'bytes', title: 'bytes per device' },
+          ],
+        },
+      },
+    ],
+  };
 }

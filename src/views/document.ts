@@ -1,7 +1,8 @@
 /**
  * The report document: the seed's answers (a)-(e) with a verification mark for every run they
  * rest on, the two FLOP-share charts, the counting conventions with the published
- * approximations, and time against FLOPs when measurements are given. Built once as a list of
+ * approximations, the model's states per device under each ZeRO stage (chart and exact table),
+ * and time against FLOPs when measurements are given. Built once as a list of
  * parts; document_markdown.ts and document_html.ts decide how it looks.
  */
 import { MATMUL_COMPONENTS, type SweepPoint } from '../analytic/index.js';
@@ -9,13 +10,22 @@ import type { CountingConventions } from '../analytic/conventions/index.js';
 import { type ModelConfig, type RunShape, modelLabel } from '../config/model_config.js';
 import { answersReport, type AnswersInput } from './answers_report.js';
 import { conventionsBlocks } from './conventions_report.js';
-import { formatFlops, groupDigits } from '../core/format.js';
+import { formatFlops, formatGigabytes, groupDigits } from '../core/format.js';
 import { flopConventions, matmulComponentLabels } from './labels.js';
 import { shareColumns, shareCells } from './shares.js';
 import { fixed, heading, paragraph, tableBlock, type Block, type Cell } from '../render/table.js';
 import type { DocumentPart, ReportDocument } from '../render/document.js';
 import type { TimingData } from './timing_input.js';
-import { sharesByContextSpec, sharesBySizeSpec, timeVsFlopsSpec } from './charts.js';
+import {
+  sharesByContextSpec,
+  sharesBySizeSpec,
+  timeVsFlopsSpec,
+  ZERO_STAGE_LABELS,
+  zeroStatesData,
+  zeroStatesSpec,
+} from './charts.js';
+import { summarizeParameters } from '../analytic/parameters.js';
+import { ZERO_STAGES, zeroModelStates, precisionOf } from '../analytic/training/index.js';
 import {
   runName,
   verificationMark,
@@ -43,6 +53,7 @@ export const FIGURE_FILES = {
   sharesBySize: 'flop-shares-by-size.svg',
   sharesByContext: 'flop-shares-by-context.svg',
   timeVsFlops: 'time-vs-flops.svg',
+  zeroStates: 'zero-model-states.svg',
 } as const;
 
 const figureId = (file: string) => file.replace(/\.svg$/, '');
@@ -109,6 +120,7 @@ export function buildReportDocument(input: ReportDocumentInput): ReportDocument 
       spec: sharesByContextSpec(input.contextSweep),
     },
     ...conventionsBlocks(input.conventions, markOf(input.conventions.config, input.conventions.run)),
+    ...zeroParts(answers.model.config),
     ...timingParts(input),
   ];
   return { title, parts };
@@ -260,4 +272,54 @@ function timingParts(input: ReportDocumentInput): DocumentPart[] {
 function throughputCell(flops: bigint, medianMs: number): Cell {
   const microseconds = BigInt(Math.max(1, Math.round(medianMs * 1000)));
   return fixed(flops, microseconds * 1000n, 2);
+}
+
+/** The data-parallel sizes the ZeRO chart and table show: 1 to 1,024 devices, doubling. */
+const ZERO_DEVICES: readonly number[] = Array.from({ length: 11 }, (_, i) => 2 ** i);
+/** Mixed-precision AdamW as the ZeRO paper counts it: 2 + 2 + K bytes per parameter, K = 12. */
+const ZERO_PRECISION = 'bf16-mixed';
+/** The ZeRO paper's Figure 1 case: Ψ = 7.5B parameters over N_d = 64 devices. */
+const ZERO_FIGURE_1 = { parameters: 7_500_000_000n, devices: 64 } as const;
+
+/** Model states per device by ZeRO stage for the report's model (chart and exact table), and the paper's Figure 1. */
+function zeroParts(config: ModelConfig): DocumentPart[] {
+  const parameters = summarizeParameters(config).total;
+  const data = zeroStatesData(parameters, ZERO_PRECISION, ZERO_DEVICES);
+  const bytesAt = (stage: number, devices: number) =>
+    BigInt(data.find((datum) => datum.order === stage && datum.devices === devices)!.bytes);
+  const figure1 = ZERO_STAGES.map((stage) =>
+    formatGigabytes(
+      zeroModelStates(precisionOf(ZERO_PRECISION), stage, ZERO_FIGURE_1.devices, [ZERO_FIGURE_1.parameters]).total,
+      1,
+    ),
+  );
+  return [
+    heading('Model states per device under ZeRO'),
+    paragraph(
+      `${modelLabel(config)} has ${groupDigits(parameters)} parameters. Trained with mixed-precision AdamW ` +
+        '(16-bit weights and gradients, fp32 master weights, m and v: 2 + 2 + 12 bytes per parameter), every ' +
+        'device of a data-parallel group keeps all of it (baseline); ZeRO stage 1 partitions the optimizer ' +
+        'states over the N_d devices, stage 2 the gradients too, stage 3 (FSDP) the weights too. Model states ' +
+        "only: activations, buffers and fragmentation come on top. The same function gives the ZeRO paper's " +
+        `Figure 1 (Ψ = 7.5B, N_d = 64): ${figure1.join(', ')} (published: 120 GB, 31.4 GB, 16.6 GB, 1.9 GB).`,
+    ),
+    {
+      kind: 'figure',
+      id: figureId(FIGURE_FILES.zeroStates),
+      file: FIGURE_FILES.zeroStates,
+      title: 'Model states per device by ZeRO stage',
+      caption: `${modelLabel(config)}, ${ZERO_PRECISION}, 1 to ${groupDigits(BigInt(ZERO_DEVICES.at(-1)!))} devices (log axes).`,
+      spec: zeroStatesSpec(data, modelLabel(config), ZERO_PRECISION),
+    },
+    tableBlock({
+      columns: [
+        { header: 'N_d', align: 'right' },
+        ...ZERO_STAGES.map((stage) => ({ header: `${ZERO_STAGE_LABELS[stage]}, bytes`, align: 'right' as const })),
+      ],
+      rows: ZERO_DEVICES.map((devices): Cell[] => [
+        BigInt(devices),
+        ...ZERO_STAGES.map((stage) => bytesAt(stage, devices)),
+      ]),
+    }),
+  ];
 }

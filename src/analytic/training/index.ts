@@ -14,6 +14,7 @@ export * from './zero.js';
 export * from './batch_seq_polynomial.js';
 export * from './checkpointing.js';
 export * from './saved_activations.js';
+export * from './runtime_saved.js';
 export * from './parallelism.js';
 export * from './communication.js';
 export * from './training_at_scale.js';

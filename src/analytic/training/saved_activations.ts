@@ -70,6 +70,12 @@ export interface SavedActivationOptions {
   readonly activationBytes?: bigint;
   /** Bytes per element of the loss's softmax (default activationBytes). */
   readonly lossBytes?: bigint;
+  /**
+   * 'full': every block keeps only its input (the residual stream entering it) and reruns its
+   * forward in its backward pass (checkpointing.ts), so the block's list is that one tensor; the
+   * tensors after the last block are kept as without checkpointing. Default 'none'.
+   */
+  readonly checkpoint?: 'none' | 'full';
 }
 
 /** Norm statistics are computed and kept in fp32 whatever the working dtype (PyTorch's and Apex's kernels do). */
@@ -159,6 +165,7 @@ export function savedActivations(config: ModelConfig, options: SavedActivationOp
     ...ffn,
     ...(architecture.post_norms ? norm('post_ffn_norm', 'the FFN output') : []),
   ];
+  const blockInput = tensor('block input (the residual stream entering it)', ['ln1'], ['B', 'T', 'd'], 'activation');
   const final = [
     ...norm('ln_final', 'the residual stream leaving the last block'),
     tensor('ln_final output', ['lm_head'], ['B', 'T', 'd'], 'activation'),
@@ -171,7 +178,7 @@ export function savedActivations(config: ModelConfig, options: SavedActivationOp
     tensors,
     bytes: addPolynomials(...tensors.map((entry) => entry.bytes)),
   });
-  const layerGroup = group(perLayer);
+  const layerGroup = group(options.checkpoint === 'full' ? [blockInput] : perLayer);
   const finalGroup = group(final);
   const L = BigInt(config.num_layers);
   return {
