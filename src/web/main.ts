@@ -176,7 +176,7 @@ function backendNote(): string {
   if (state.backend === 'webgpu') {
     const exposed = 'gpu' in navigator;
     return exposed
-      ? 'This browser exposes WebGPU, but this page does not bundle the tfjs webgpu backend; choose webgl.'
+      ? "WebGPU: real compute with random weights on this browser's WebGPU adapter (the tfjs webgpu backend loads when the run starts)."
       : 'This browser does not expose WebGPU; choose webgl.';
   }
   if (state.backend === 'meta') return 'meta: shapes only, no values; the counts are those of the full-size model.';

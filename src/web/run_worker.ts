@@ -104,7 +104,16 @@ async function compareWithCpu({ state, run }: RunRequest): Promise<void> {
   scope.postMessage({ kind: 'done' });
 }
 
+/**
+ * The webgpu backend registers itself on import; it is loaded only when chosen, so the other
+ * backends' runs do not fetch it.
+ */
+async function registerBackend(backend: RunRequest['state']['backend']): Promise<void> {
+  if (backend === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
+}
+
 async function runAll(request: RunRequest): Promise<void> {
+  await registerBackend(request.state.backend);
   if (request.mode === 'compare') return compareWithCpu(request);
   const { state, run } = request;
   const config = modelOf(state);

@@ -22,6 +22,9 @@ const CHROMIUM_ARGS = [
   '--use-gl=angle',
   '--use-angle=swiftshader',
   '--enable-unsafe-swiftshader',
+  // WebGPU without a GPU: Chromium offers SwiftShader's adapter only behind this flag (headless
+  // Linux has no WebGPU otherwise).
+  '--enable-unsafe-webgpu',
   // No network here: without these Chromium keeps retrying refused connections.
   '--disable-quic',
   '--no-first-run',
