@@ -43,7 +43,10 @@ export function assertRunFits(config: ModelConfig, run: RunShape): void {
   if (problems.length > 0) throw new InputError(problems);
 }
 
-/** A given routing has E counts per MoE layer summing to k * batch * seq, and none for a dense layer. */
+/**
+ * A given routing has E counts per MoE layer summing to k * batch * seq, and none for a dense
+ * layer; a traced one only the E whole counts (the verifier checks its sums).
+ */
 function routingProblems(config: ModelConfig, run: RunShape): string[] {
   const routing = run.routing;
   const moe = architectureOf(config).moe;
@@ -54,7 +57,8 @@ function routingProblems(config: ModelConfig, run: RunShape): string[] {
     const rows = routing.rows[i] ?? [];
     const total = rows.reduce((a, b) => a + b, 0);
     if (!isMoe) return rows.length === 0 ? [] : [`run: routing of layer ${i}, a dense layer, lists experts`];
-    if (rows.length !== moe.num_experts || rows.some((n) => !Number.isSafeInteger(n) || n < 0) || total !== tokens) {
+    const sumProblem = routing.traced !== true && total !== tokens;
+    if (rows.length !== moe.num_experts || rows.some((n) => !Number.isSafeInteger(n) || n < 0) || sumProblem) {
       return [
         `run: routing of layer ${i} must give each of the ${moe.num_experts} experts a whole number of tokens, ` +
           `${tokens} in all (k * batch * seq); got [${rows.join(', ')}]`,

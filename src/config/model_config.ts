@@ -309,6 +309,12 @@ export type ModelDimension = (typeof MODEL_CONFIG_KEYS)[number];
  */
 export interface ExpertRouting {
   readonly rows: readonly (readonly number[])[];
+  /**
+   * The routing a traced run reported rather than one a caller chose. Its sums are not refused:
+   * they are what the verifier checks (a faulty router may send a token to k + 1 experts), and
+   * the formulas for the rows it did run are still exact.
+   */
+  readonly traced?: boolean;
 }
 
 /** One forward pass: `batch` sequences of `seq` tokens (seq <= context_length). */

@@ -233,6 +233,20 @@ const RULE_GROUPS: readonly RuleGroup[] = [
     flops: combinesInReduction,
   },
   {
+    kernels: ['TopK'],
+    category: 'reduction',
+    formula: 'k (n - 1) per row of n',
+    why: 'the k largest of n as k successive maxima, n - 1 comparisons each (a sort would differ; this fixes the convention)',
+    // k is the outputs' last dimension, so the rule needs no attrs.
+    flops: (inputs, outputs) => {
+      const n = inputs[0]?.shape[inputs[0].shape.length - 1];
+      const k = outputs[0]?.shape[outputs[0].shape.length - 1];
+      const size = sizeOf(inputs[0]);
+      if (n === undefined || k === undefined || size === null || n === 0) return null;
+      return (size / BigInt(n)) * BigInt(k) * BigInt(n - 1);
+    },
+  },
+  {
     kernels: ['Mean'],
     category: 'reduction',
     formula: 'input size - output size adds + output size divides',

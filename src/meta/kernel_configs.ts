@@ -31,6 +31,7 @@ import { splitVConfig } from './kernels/split_v.js';
 import { stridedSliceConfig } from './kernels/strided_slice.js';
 import { sumConfig } from './kernels/sum.js';
 import { tileConfig } from './kernels/tile.js';
+import { topKConfig } from './kernels/top_k.js';
 import { transposeConfig } from './kernels/transpose.js';
 import { unpackConfig } from './kernels/unpack.js';
 import { zerosLikeConfig } from './kernels/zeros_like.js';
@@ -55,6 +56,7 @@ export const metaKernelConfigs: readonly KernelConfig[] = [
   reshapeConfig,
   reverseConfig,
   scatterNdConfig,
+  topKConfig,
   selectConfig,
   sliceConfig,
   softmaxConfig,

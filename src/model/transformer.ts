@@ -39,13 +39,14 @@ import {
 import { checkpointed, keepForReruns, tensorsOf } from './checkpoint.js';
 import { fusedGatedFfn, geglu, type GateActivation } from './gated_ffn.js';
 import { geluMlp } from './gelu_mlp.js';
+import { mixtureOfExperts, topKExperts, type ChooseExperts, type ExpertFfn, type RoutingOptions } from './moe.js';
 import { LAYER_NORM_EPS, layerNorm } from './layer_norm.js';
 import { addLearnedPositions } from './learned_positions.js';
 import { RMS_NORM_EPS, rmsNorm } from './rms_norm.js';
 import { ropeTables, type RopeTables } from './rope.js';
 import { swiglu } from './swiglu.js';
 import { tiedLogits } from './tied_logits.js';
-import { assertWeightsMatch, type LayerWeights, type TransformerWeights } from './weights.js';
+import { assertWeightsMatch, type ExpertWeights, type LayerWeights, type TransformerWeights } from './weights.js';
 
 /** Applies one FFN matrix, with its bias when the architecture has one. */
 export type Projection = (x: tf.Tensor3D, weight: tf.Tensor2D) => tf.Tensor3D;
@@ -91,6 +92,8 @@ export interface ModelParts extends AttentionParts {
   capLogits: (logits: tf.Tensor3D, cap: number) => tf.Tensor3D;
   /** lm_head with tied embeddings: x (B, T, d) times the table [Vp, d] transposed. */
   tiedLogits: (x: tf.Tensor3D, table: tf.Tensor2D) => tf.Tensor3D;
+  /** A MoE layer's choice of each token's experts from the router's probabilities (moe.ts). */
+  chooseExperts: ChooseExperts;
 }
 
 /**
@@ -141,6 +144,7 @@ export const defaultModelParts: ModelParts = {
   tiedLogits,
   scaleEmbeddings,
   capLogits: softcap,
+  chooseExperts: topKExperts,
 };
 
 /** A norm of the model's kind over the last axis of x, with its gain [n] and (LayerNorm) bias [n]. */
@@ -177,12 +181,14 @@ function ffnProjection(layer: LayerWeights, parts: ModelParts): Projection {
 /** The FFN of `architecture` on x (B, T, d): the GELU MLP, SwiGLU or GeGLU, with W1 and W3 fused or not. */
 function feedForward(
   x: tf.Tensor3D,
-  layer: LayerWeights,
+  layer: LayerWeights | ExpertWeights,
   architecture: Architecture,
   parts: ModelParts,
   project: Projection,
 ): tf.Tensor3D {
-  const { w1, w2, w3, gate_up_proj: gateUp } = layer;
+  const { w1, w2, w3 } = layer;
+  const gateUp = 'gate_up_proj' in layer ? layer.gate_up_proj : undefined;
+  if (w2 === undefined) throw new Error('forward: an FFN layer has no w2');
   if (architecture.ffn === 'gelu') {
     if (w1 === undefined) throw new Error('forward: a GELU MLP layer has no w1');
     return parts.geluMlp(x, w1, w2, project);
@@ -191,6 +197,19 @@ function feedForward(
   if (gateUp !== undefined) return parts.fusedGatedFfn(x, gateUp, w2, activation, project);
   if (w1 === undefined || w3 === undefined) throw new Error('forward: a gated FFN layer has no w1 or w3');
   return architecture.ffn === 'geglu' ? parts.geglu(x, w1, w2, w3, project) : parts.ffn(x, w1, w2, w3, project);
+}
+
+/** One expert's FFN (routed or shared) of the model's kind, each matrix with its bias under mlp_bias. */
+function expertFeedForward(architecture: Architecture, parts: ModelParts): ExpertFfn {
+  return (x, expert) => {
+    const biases = new Map<tf.Tensor | undefined, tf.Tensor1D | undefined>([
+      [expert.w1, expert.w1_bias],
+      [expert.w2, expert.w2_bias],
+      [expert.w3, expert.w3_bias],
+    ]);
+    const project: Projection = (input, weight) => parts.linear(input, weight, biases.get(weight));
+    return feedForward(x, expert, architecture, parts, project);
+  };
 }
 
 /** `y` through the post-norm at `leaf` when the layer has one (Gemma 2), else as it is. */
@@ -213,6 +232,8 @@ function block(
   parts: ModelParts,
   core: AttentionCoreSpec,
   cache: AttentionCacheSlot | undefined,
+  layerIndex: number,
+  routing: RoutingOptions,
 ): tf.Tensor3D {
   const norm = normOf(architecture, parts);
   const attentionInput = scope('ln1', () => norm(x, layer.ln1, layer.ln1_bias));
@@ -225,8 +246,23 @@ function block(
   const attendedOut = postNorm(attended, 'post_attn_norm', layer.post_attn_norm, layer.post_attn_norm_bias, norm);
   const afterAttention = tf.add<tf.Tensor3D>(x, attendedOut); // (B, T, d)
   const ffnInput = scope('ln2', () => norm(afterAttention, layer.ln2, layer.ln2_bias));
-  const project = ffnProjection(layer, parts);
-  const transformed = scope('ffn', () => feedForward(ffnInput, layer, architecture, parts, project));
+  const experts = layer.moe;
+  const moe = architecture.moe;
+  const transformed =
+    experts === undefined || moe === undefined
+      ? scope('ffn', () => feedForward(ffnInput, layer, architecture, parts, ffnProjection(layer, parts)))
+      : scope('moe', () =>
+          mixtureOfExperts(
+            ffnInput,
+            experts,
+            moe,
+            layerIndex,
+            expertFeedForward(architecture, parts),
+            parts.chooseExperts,
+            parts.linear,
+            routing,
+          ),
+        );
   const transformedOut = postNorm(transformed, 'post_ffn_norm', layer.post_ffn_norm, layer.post_ffn_norm_bias, norm);
   return tf.add<tf.Tensor3D>(afterAttention, transformedOut); // (B, T, d)
 }
@@ -237,6 +273,8 @@ export interface ForwardOptions {
   readonly attention?: AttentionSchedule;
   /** Full activation checkpointing per block (src/model/checkpoint.ts); none by default. */
   readonly checkpoint?: BlockCheckpointing;
+  /** How MoE layers choose their experts, and who hears the routing taken (moe.ts). */
+  readonly routing?: RoutingOptions;
 }
 
 /** The checkpointing the real training step runs: none, or full (every block rerun in its backward). */
@@ -288,6 +326,7 @@ export function logitsAt(
   schedule: AttentionSchedule,
   cache: CachePosition | undefined,
   checkpoint: BlockCheckpointing = 'none',
+  routing: RoutingOptions = {},
 ): tf.Tensor3D {
   const architecture = architectureOf(config);
   const heads: AttentionHeads = { query: config.num_heads, keyValue: architecture.num_kv_heads };
@@ -314,7 +353,7 @@ export function logitsAt(
   weights.layers.forEach((layer, i) => {
     const core = attentionCoreOf(config, i, schedule);
     const slot = cache?.layers[i];
-    const runBlock = (input: tf.Tensor3D) => block(input, layer, architecture, heads, rope, model, core, slot); // (B, T, d)
+    const runBlock = (input: tf.Tensor3D) => block(input, layer, architecture, heads, rope, model, core, slot, i, routing); // (B, T, d)
     const input = x;
     x = scope(path.layer(i), () =>
       checkpoint === 'full' ? checkpointed(runBlock, input, tensorsOf(layer)) : runBlock(input),
@@ -343,6 +382,15 @@ export function forward(
 ): tf.Tensor3D {
   const model: ModelParts = { ...defaultModelParts, ...parts };
   return tf.tidy(() =>
-    logitsAt(config, weights, ids, model, options.attention ?? DENSE_ATTENTION, undefined, options.checkpoint),
+    logitsAt(
+      config,
+      weights,
+      ids,
+      model,
+      options.attention ?? DENSE_ATTENTION,
+      undefined,
+      options.checkpoint,
+      options.routing,
+    ),
   );
 }

@@ -23,7 +23,13 @@
 
 import { UnavailableError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs';
-import { architectureOf, type ModelConfig } from '../config/model_config.js';
+import {
+  architectureOf,
+  isMoeLayer,
+  type Architecture,
+  type ModelConfig,
+  type MoeArchitecture,
+} from '../config/model_config.js';
 import { path, type AttentionProjection, type FfnMatrix } from '../core/module_paths.js';
 import type { AttentionWeights } from './attention.js';
 import { hostConstant } from './host_constant.js';
@@ -50,12 +56,37 @@ export interface LayerWeights extends AttentionWeights {
   /** [d, 2F]: W1 and W3 side by side, the gate's half first. */
   gate_up_proj?: tf.Tensor2D;
   gate_up_proj_bias?: tf.Tensor1D;
-  w2: tf.Tensor2D;
+  /** Absent in a mixture-of-experts layer, whose FFN is `moe`. */
+  w2?: tf.Tensor2D;
   w2_bias?: tf.Tensor1D;
   w3?: tf.Tensor2D;
   w3_bias?: tf.Tensor1D;
   post_ffn_norm?: tf.Tensor1D;
   post_ffn_norm_bias?: tf.Tensor1D;
+  /** The router, experts and shared expert of a mixture-of-experts layer (config/moe.ts); absent in a dense layer. */
+  moe?: MoeLayerWeights;
+}
+
+/** One expert's FFN: w1 [d, F], w2 [F, d], w3 [d, F] when gated, each with its bias under mlp_bias. */
+export interface ExpertWeights {
+  w1: tf.Tensor2D;
+  w1_bias?: tf.Tensor1D;
+  w2: tf.Tensor2D;
+  w2_bias?: tf.Tensor1D;
+  w3?: tf.Tensor2D;
+  w3_bias?: tf.Tensor1D;
+}
+
+export interface MoeLayerWeights {
+  /** [d, E]: the router's logits per expert. */
+  router: tf.Tensor2D;
+  router_bias?: tf.Tensor1D;
+  /** E routed experts, each of width expert_d_ff. */
+  experts: ExpertWeights[];
+  /** The shared expert every token visits (width shared_d_ff). */
+  shared?: ExpertWeights;
+  /** [d, 1]: sigmoid(x ws) scales the shared expert (shared_expert_gate). */
+  shared_gate?: tf.Tensor2D;
 }
 
 export interface TransformerWeights {
@@ -95,15 +126,23 @@ export interface WeightEntry {
 type InitRule = { kind: 'constant'; value: number } | { kind: 'normal'; std: number; fillValue: number };
 
 type TopField = Exclude<keyof TransformerWeights, 'layers'>;
-type LayerField = keyof LayerWeights;
+type LayerField = Exclude<keyof LayerWeights, 'moe'>;
+
+/** Where a tensor of a MoE layer goes: the router's, the gate's, or a matrix (or its bias) of an expert. */
+type MoeField =
+  | { part: 'router' | 'router_bias' | 'shared_gate' }
+  | { part: 'expert'; expert: number | 'shared'; name: keyof ExpertWeights };
 
 interface WeightSpec {
   path: string;
   name: WeightName;
   shape: [number] | [number, number];
   rule: InitRule;
-  /** Where the tensor goes: a field of the model, or of layer `layer`. */
-  field: { layer: number; name: LayerField } | { layer: undefined; name: TopField };
+  /** Where the tensor goes: a field of the model, or of layer `layer`, or of layer `layer`'s experts. */
+  field:
+    | { layer: number; name: LayerField; moe?: undefined }
+    | { layer: number; moe: MoeField }
+    | { layer: undefined; name: TopField };
 }
 
 /**
@@ -245,7 +284,11 @@ function weightSpecs(config: ModelConfig): WeightSpec[] {
   // A zero-centred gain is applied as (1 + gain), so it starts at 0 to scale by 1.
   const gainRule = architecture.zero_centered_gain ? ZERO : GAIN;
   for (let i = 0; i < L; i++) {
+    const moe = isMoeLayer(architecture, i) ? architecture.moe : undefined;
     for (const slot of LAYER_SLOTS) {
+      if (slot.field === 'post_ffn_norm' && moe !== undefined) specs.push(...moeSpecs(i, d, moe, architecture));
+      // A MoE layer has experts in place of the dense FFN's matrices.
+      if (moe !== undefined && DENSE_FFN_FIELDS.has(slot.field)) continue;
       const shape = shapeOf(slot);
       if (shape === undefined) continue;
       const rule = slot.name === 'gain' ? gainRule : slot.name === 'bias' ? ZERO : linearRule(shape[0], shape[1]!);
@@ -255,6 +298,48 @@ function weightSpecs(config: ModelConfig): WeightSpec[] {
   specs.push(top('ln_final', path.lnFinal, 'gain', [d], gainRule));
   if (layerNorm) specs.push(top('ln_final_bias', path.lnFinal, 'bias', [d], ZERO));
   if (!architecture.tie_embeddings) specs.push(top('lm_head', path.lmHead, 'weight', [d, Vp], linearRule(d, Vp))); // [d, Vp]
+  return specs;
+}
+
+const DENSE_FFN_FIELDS: ReadonlySet<LayerField> = new Set<LayerField>([
+  'w1',
+  'w1_bias',
+  'w2',
+  'w2_bias',
+  'w3',
+  'w3_bias',
+  'gate_up_proj',
+  'gate_up_proj_bias',
+]);
+
+/** A MoE layer's weights in the analytic inventory's order (parameters.ts, moeRows). */
+function moeSpecs(i: number, d: number, moe: MoeArchitecture, architecture: Architecture): WeightSpec[] {
+  const spec = (modulePath: string, name: WeightName, shape: WeightSpec['shape'], field: MoeField): WeightSpec => ({
+    path: modulePath,
+    name,
+    shape,
+    rule: name === 'bias' ? ZERO : linearRule(shape[0], shape[1]!),
+    field: { layer: i, moe: field },
+  });
+  const E = moe.num_experts;
+  const specs = [spec(path.router(i), 'weight', [d, E], { part: 'router' })]; // [d, E]
+  if (moe.router_bias) specs.push(spec(path.router(i), 'bias', [E], { part: 'router_bias' }));
+  const expertSpecs = (expert: number | 'shared', F: number, matrixPath: (name: FfnMatrix) => string) => {
+    const shapes: [FfnMatrix, [number, number]][] = [
+      ['w1', [d, F]],
+      ['w2', [F, d]],
+      ...(architecture.gated_ffn ? [['w3', [d, F]] as [FfnMatrix, [number, number]]] : []),
+    ];
+    for (const [name, shape] of shapes) {
+      specs.push(spec(matrixPath(name), 'weight', shape, { part: 'expert', expert, name }));
+      if (architecture.mlp_bias) {
+        specs.push(spec(matrixPath(name), 'bias', [shape[1]], { part: 'expert', expert, name: `${name}_bias` }));
+      }
+    }
+  };
+  for (let e = 0; e < E; e++) expertSpecs(e, moe.expert_d_ff, (name) => path.expertMatrix(i, e, name));
+  if (moe.shared_d_ff !== undefined) expertSpecs('shared', moe.shared_d_ff, (name) => path.sharedMatrix(i, name));
+  if (moe.shared_expert_gate) specs.push(spec(path.sharedGate(i), 'weight', [d, 1], { part: 'shared_gate' })); // [d, 1]
   return specs;
 }
 
@@ -276,13 +361,59 @@ function assemble(
 ): TransformerWeights {
   const top: Partial<Record<TopField, tf.Tensor>> = {};
   const layers: Partial<Record<LayerField, tf.Tensor>>[] = Array.from({ length: config.num_layers }, () => ({}));
+  const moeLayers = new Map<number, MoeLayerWeights>();
   specs.forEach((spec, index) => {
     const tensor = tensors[index];
     if (tensor === undefined) throw new Error(`initWeights: no tensor for ${spec.path} ${spec.name}`);
-    if (spec.field.layer === undefined) top[spec.field.name] = tensor;
-    else layers[spec.field.layer]![spec.field.name] = tensor;
+    const field = spec.field;
+    if (field.layer === undefined) top[field.name] = tensor;
+    else if (field.moe === undefined) layers[field.layer]![field.name] = tensor;
+    else {
+      let moe = moeLayers.get(field.layer);
+      if (moe === undefined) {
+        // The router comes first in every MoE layer, so it is in place before anything is read.
+        moe = { router: tensor as tf.Tensor2D, experts: [] };
+        moeLayers.set(field.layer, moe);
+      }
+      placeMoeTensor(moe, field.moe, tensor);
+    }
   });
-  return { ...(top as Omit<TransformerWeights, 'layers'>), layers: layers as unknown as LayerWeights[] };
+  const assembled = layers as unknown as LayerWeights[];
+  for (const [i, moe] of moeLayers) assembled[i]!.moe = moe;
+  return { ...(top as Omit<TransformerWeights, 'layers'>), layers: assembled };
+}
+
+function placeMoeTensor(moe: MoeLayerWeights, field: MoeField, tensor: tf.Tensor): void {
+  if (field.part === 'router') moe.router = tensor as tf.Tensor2D;
+  else if (field.part === 'router_bias') moe.router_bias = tensor as tf.Tensor1D;
+  else if (field.part === 'shared_gate') moe.shared_gate = tensor as tf.Tensor2D;
+  else if (field.part === 'expert') {
+    const expert =
+      field.expert === 'shared'
+        ? (moe.shared ??= {} as ExpertWeights)
+        : (moe.experts[field.expert] ??= {} as ExpertWeights);
+    (expert as unknown as Record<string, tf.Tensor>)[field.name] = tensor;
+  }
+}
+
+/** A MoE layer's tensors in the analytic inventory's order: router (and bias), each expert's w1, w2, w3 (and biases), the shared expert, its gate. */
+function moeEntries(i: number, moe: MoeLayerWeights): WeightEntry[] {
+  const entries: WeightEntry[] = [{ path: path.router(i), name: 'weight', tensor: moe.router }];
+  if (moe.router_bias !== undefined) entries.push({ path: path.router(i), name: 'bias', tensor: moe.router_bias });
+  const expertEntries = (expert: ExpertWeights, matrixPath: (name: FfnMatrix) => string): WeightEntry[] =>
+    (['w1', 'w2', 'w3'] as const).flatMap((name) => {
+      const weight = expert[name];
+      const bias = expert[`${name}_bias`];
+      if (weight === undefined) return [];
+      const rows: WeightEntry[] = [{ path: matrixPath(name), name: 'weight', tensor: weight }];
+      if (bias !== undefined) rows.push({ path: matrixPath(name), name: 'bias', tensor: bias });
+      return rows;
+    });
+  moe.experts.forEach((expert, e) => entries.push(...expertEntries(expert, (name) => path.expertMatrix(i, e, name))));
+  if (moe.shared !== undefined) entries.push(...expertEntries(moe.shared, (name) => path.sharedMatrix(i, name)));
+  if (moe.shared_gate !== undefined)
+    entries.push({ path: path.sharedGate(i), name: 'weight', tensor: moe.shared_gate });
+  return entries;
 }
 
 /**
@@ -290,11 +421,11 @@ function assemble(
  * the seed and its module path, so the same seed always gives the same weights.
  */
 export function initWeights(config: ModelConfig, options: InitOptions): TransformerWeights {
-  // The formulas count experts; the tfjs model does not build them yet, and a dense stand-in
-  // would trace another model.
+  // The model builds and routes experts (moe.ts), but the verifier does not yet check a routed
+  // run's non-matmul work and bytes against the formulas, so a traced MoE run stays refused.
   if (config.num_experts !== undefined) {
     throw new UnavailableError(
-      `${config.source}: num_experts (${config.num_experts}): the traced model does not build mixture-of-experts ` +
+      `${config.source}: num_experts (${config.num_experts}): the traced model does not verify mixture-of-experts ` +
         'layers yet; params and flops count them (fix: use params or flops for this model)',
     );
   }
@@ -323,6 +454,8 @@ export function weightEntries(weights: TransformerWeights): WeightEntry[] {
   }
   weights.layers.forEach((layer, i) => {
     for (const slot of LAYER_SLOTS) {
+      // A MoE layer's experts sit where the dense FFN would, before the post-FFN norm.
+      if (slot.field === 'post_ffn_norm' && layer.moe !== undefined) entries.push(...moeEntries(i, layer.moe));
       const tensor = layer[slot.field];
       if (tensor !== undefined) entries.push({ path: slot.path(i), name: slot.name, tensor });
     }

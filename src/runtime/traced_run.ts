@@ -8,10 +8,11 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 
+import { InputError } from '../core/errors.js';
 import type { KernelRecord } from '../core/kernel_record.js';
 import { currentModulePath } from '../core/scope.js';
 import { currentPhase } from '../core/phase.js';
-import type { ModelConfig, RunShape } from '../config/model_config.js';
+import { architectureOf, type ExpertRouting, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { modelLabel } from '../config/model_config.js';
 import { explainMetaError } from '../meta/explain_meta_error.js';
 import { DEFAULT_ADAMW, disposeAdamW, initAdamW, type AdamWHyperparameters, type AdamWState } from '../model/adamw.js';
@@ -42,6 +43,11 @@ export interface ForwardTraceOptions extends ModelRunOptions {
   readonly parts?: Partial<ModelParts>;
   /** Record each kernel's wall time. */
   readonly timeKernels?: boolean;
+  /**
+   * Route every MoE layer by the documented assignment (token t to experts (t + j) mod E,
+   * config/moe.ts) instead of the router, on a real backend too: what meta traces by default.
+   */
+  readonly assignExperts?: boolean;
 }
 
 export interface TracedRun {
@@ -55,6 +61,8 @@ export interface TracedRun {
   readonly logitsShape: readonly number[];
   /** The memory guard's estimate; undefined on meta, which holds no data. */
   readonly memoryEstimate: MemoryGuardEstimate | undefined;
+  /** The rows each routed expert got in each layer (a dense layer: none); undefined for a dense model. */
+  readonly routing: ExpertRouting | undefined;
 }
 
 export interface TrainingTraceOptions extends ModelRunOptions {
@@ -131,6 +139,37 @@ function kernelProgress(
   };
 }
 
+/**
+ * How a traced pass picks experts: the router (meta, with no values, falls back to the documented
+ * assignment), the assignment when asked, or on meta the rows a given routing lists. A routing
+ * given as rows per expert names no tokens, so a real backend cannot replay it: refused.
+ */
+function expertChoice(options: ForwardTraceOptions, real: boolean): 'router' | 'assigned' | ExpertRouting {
+  const given = options.run.routing;
+  if (given !== undefined) {
+    if (real) {
+      throw new InputError(
+        `run: a routing given as rows per expert can only be replayed on meta; on ${options.backend} the router ` +
+          'routes (fix: leave the routing out, or run on meta)',
+      );
+    }
+    return given;
+  }
+  return options.assignExperts === true ? 'assigned' : 'router';
+}
+
+/** Collects each MoE layer's rows per expert as the pass reports them, dense layers left empty. */
+function routingRecorder(config: ModelConfig) {
+  const moe = architectureOf(config).moe;
+  const rows: number[][] = Array.from({ length: config.num_layers }, () => []);
+  return {
+    onRoute: (layer: number, expertRows: readonly number[]) => {
+      rows[layer] = [...expertRows];
+    },
+    routing: (): ExpertRouting | undefined => (moe === undefined ? undefined : { rows, traced: true }),
+  };
+}
+
 /** Trace one forward pass of `config` at `run` on the chosen backend. */
 export async function traceForward(options: ForwardTraceOptions): Promise<TracedRun> {
   const { config, run } = options;
@@ -144,7 +183,11 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
     ids = tokenIds(config, run, { seed, init });
     const modelWeights = weights;
     const modelIds = ids;
-    const how = run.attention === undefined ? {} : { attention: run.attention };
+    const recorder = routingRecorder(config);
+    const how = {
+      ...(run.attention === undefined ? {} : { attention: run.attention }),
+      routing: { choose: expertChoice(options, real), onRoute: recorder.onRoute },
+    };
     const trace = traceKernels(() => forward(config, modelWeights, modelIds, options.parts, how), {
       timeKernels: options.timeKernels === true,
       weights: weightEntries(modelWeights).map((entry) => entry.tensor),
@@ -160,6 +203,7 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
       totals: traceTotals(trace.records),
       logitsShape,
       memoryEstimate,
+      routing: recorder.routing(),
     };
   } catch (error) {
     // A kernel meta lacks must stop the run by name, never yield a wrong number.
