@@ -45,6 +45,7 @@ describe('parameters', () => {
       token_embeddings: 80_411_200n,
       position_embeddings: 0n, // RoPE has no parameters
       attention: 491_520_000n,
+      latent_projections: 0n,
       ffn: 1_474_560_000n,
       norms: 155_200n,
       lm_head: 80_411_200n,
@@ -175,6 +176,7 @@ describe('forward matmuls', () => {
     expect(breakdown.total).toBe(xlClosedForm(1024));
     expect(breakdown.byComponent).toEqual({
       attention_projections: 1_006_632_960_000n, // 48 * 8 * T * d^2
+      latent_projections: 0n,
       attention_core: 322_122_547_200n, // 48 * 4 * T^2 * d
       ffn: 3_019_898_880_000n, // 48 * 6 * T * d * F
       lm_head: 164_682_137_600n, // 2 * T * d * V
@@ -276,6 +278,7 @@ describe('shares and shifts', () => {
     const small = points[0]!.breakdown;
     expect(small.byComponent).toEqual({
       attention_projections: 57_982_058_496n,
+      latent_projections: 0n,
       attention_core: 38_654_705_664n,
       ffn: 173_946_175_488n,
       lm_head: 79_047_426_048n,

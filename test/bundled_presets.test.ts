@@ -16,7 +16,7 @@ import { inputError } from './helpers/input_error.js';
 describe('bundled presets', () => {
   it('are 25 files', () => {
     // A count, so that a preset that fails to be listed cannot pass the checks below by absence.
-    expect(presetNames()).toHaveLength(25);
+    expect(presetNames()).toHaveLength(28);
   });
 
   it.each(presetNames())('%s passes the full schema and reads the same without it', (name) => {

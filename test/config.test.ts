@@ -20,9 +20,9 @@ import { inputErrorWithoutStack as inputError } from './helpers/input_error.js';
 const KEYS_LIST = 'vocab_size, context_length, num_layers, d_model, num_heads, d_ff';
 const PRESETS_LIST =
   'tiny, gpt2-original-small, gpt2-small, qwen2.5-0.5b, gpt2-medium, gpt2-original-medium, tinyllama-1.1b, ' +
-  'gpt2-large, gpt2-original-large, qwen1.5-moe-a2.7b, gemma-2-2b, gpt2-original-xl, gpt2-xl, phi-3-mini-4k, ' +
+  'gpt2-large, gpt2-original-large, qwen1.5-moe-a2.7b, deepseek-v2-lite, gemma-2-2b, gpt2-original-xl, gpt2-xl, phi-3-mini-4k, ' +
   'qwen3-30b-a3b, qwen2.5-7b, llama-2-7b, llama-3-8b, llama-3.1-8b, mistral-7b, mixtral-8x7b, qwen3-8b, ' +
-  'gemma-2-9b, llama-3.1-70b, llama-3.1-405b';
+  'gemma-2-9b, deepseek-v2, deepseek-v3, llama-3.1-70b, llama-3.1-405b';
 
 const scratch = mkdtempSync(join(tmpdir(), 'flopledger-config-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

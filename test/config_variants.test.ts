@@ -578,6 +578,7 @@ describe('presets from published architectures', () => {
       'gpt2-large',
       'gpt2-original-large',
       'qwen1.5-moe-a2.7b',
+      'deepseek-v2-lite',
       'gemma-2-2b',
       'gpt2-original-xl',
       'gpt2-xl',
@@ -591,6 +592,8 @@ describe('presets from published architectures', () => {
       'mixtral-8x7b',
       'qwen3-8b',
       'gemma-2-9b',
+      'deepseek-v2',
+      'deepseek-v3',
       'llama-3.1-70b',
       'llama-3.1-405b',
     ]);

@@ -347,12 +347,12 @@ describe('keys that add what flopledger does not model: refused, one line each',
   ];
   it.each(refusals)('%s', (_, file, changes, expected) => {
     const [type] = Object.values({ model_type: fixtureJson(file)['model_type'] });
-    const readElsewhere = /^(num_local_experts|num_experts) /.test(expected);
+    const readElsewhere = /^(num_local_experts|num_experts|n_routed_experts) /.test(expected);
     expect(problemsOf(file, changes)).toEqual([
       readElsewhere
         ? `config.json: ${expected}, which model_type "${String(type)}" does not build; counting the rest would ` +
           'describe another model, so the file is refused (fix: the model_type that builds them, "mixtral", ' +
-          '"qwen2_moe" or "qwen3_moe", or remove the key)'
+          '"qwen2_moe", "qwen3_moe", "deepseek_v2" or "deepseek_v3", or remove the key)'
         : `config.json: ${expected}, which flopledger does not model; counting the rest would describe another model, ` +
           'so the file is refused (if the model has none, remove the key)',
     ]);
@@ -417,7 +417,7 @@ describe("refusals, one line each under the file's own key names", () => {
     const path = writeJson({ ...fixtureJson('gpt2.json'), model_type: 'bert' });
     expect(inputError(() => loadModelConfig(path)).problems).toEqual([
       `${path}: model_type "bert" is not supported; flopledger reads Hugging Face configs with model_type llama, mistral, mixtral, ` +
-        'qwen2, qwen3, qwen2_moe, qwen3_moe, phi3, gemma2, gemma3_text or gpt2, or a flopledger config (see `flopledger models` and models/*.json)',
+        'qwen2, qwen3, qwen2_moe, qwen3_moe, phi3, gemma2, gemma3_text, gpt2, deepseek_v2 or deepseek_v3, or a flopledger config (see `flopledger models` and models/*.json)',
     ]);
     expect(inputError(() => parseHuggingFaceConfig({ model_type: null }, 'c.json', 'c')).message).toMatch(
       /^c\.json: model_type null is not supported/,
@@ -550,10 +550,10 @@ describe('on the command line', () => {
     expect(stderr.trimEnd().split('\n')).toEqual([
       `flopledger: ${path}: num_local_experts (8) adds mixture-of-experts layers, which model_type "mistral" does not ` +
         'build; counting the rest would describe another model, so the file is refused (fix: the model_type that ' +
-        'builds them, "mixtral", "qwen2_moe" or "qwen3_moe", or remove the key)',
+        'builds them, "mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2" or "deepseek_v3", or remove the key)',
       `flopledger: ${path}: num_experts_per_tok (2) adds mixture-of-experts routing, which model_type "mistral" does ` +
         'not build; counting the rest would describe another model, so the file is refused (fix: the model_type that ' +
-        'builds them, "mixtral", "qwen2_moe" or "qwen3_moe", or remove the key)',
+        'builds them, "mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2" or "deepseek_v3", or remove the key)',
     ]);
   });
 
@@ -639,7 +639,7 @@ describe('on the command line', () => {
     [
       'an unsupported model_type',
       ['params', '--config', 'MODEL_TYPE_BERT'],
-      'flopledger: MODEL_TYPE_BERT: model_type "bert" is not supported; flopledger reads Hugging Face configs with model_type llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, phi3, gemma2, gemma3_text or gpt2',
+      'flopledger: MODEL_TYPE_BERT: model_type "bert" is not supported; flopledger reads Hugging Face configs with model_type llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, phi3, gemma2, gemma3_text, gpt2, deepseek_v2 or deepseek_v3',
     ],
   ];
   it.each(usage)('%s: one line, exit 2', async (_, argv, line) => {

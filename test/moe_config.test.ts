@@ -227,6 +227,7 @@ describe('the flopledger keys', () => {
       shared_expert_gate: false,
       router_bias: false,
       normalize_top_k: false,
+      router_score_bias: false,
       moe_layers: [true, true, true, true],
     });
     const withDense = architectureOf(parseModelConfig(small({ dense_layers: [0, 2] }), 'm.json', 'm')).moe;

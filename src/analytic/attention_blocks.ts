@@ -148,17 +148,19 @@ function blockedCoreRows(
   layer: number,
   pairs: readonly ScoreBlockRow[],
 ): { scores: MatmulRow[]; weighted: MatmulRow[] } {
-  const { head_dim: dh, num_kv_heads: Hkv } = architectureOf(config);
+  const { head_dim: dh, num_kv_heads: Hkv, mla } = architectureOf(config);
+  // Latent attention's values are v_head_dim wide, its scores dn + dr deep; elsewhere both dh.
+  const dv = mla?.v_head_dim ?? dh;
   const H = config.num_heads;
   const kvHeads = Hkv === H ? 'H' : 'Hkv';
   const batch = [run.batch, H] as const;
   const heads = BigInt(run.batch) * BigInt(H);
-  const depth = BigInt(dh);
+  const [depth, valueDepth] = [BigInt(dh), BigInt(dv)];
   const [scoresPath, weightedPath] = [path.scores(layer), path.weightedSum(layer)];
   const scores: MatmulRow[] = [];
   const weighted: MatmulRow[] = [];
   // Most blocks are b x b: their shapes and counts are made once, not once per block.
-  const shapes = new Map<string, { macs: bigint; scores: string; weighted: string }>();
+  const shapes = new Map<string, { macs: bigint; weightedMacs: bigint; scores: string; weighted: string }>();
   for (const pair of pairs) {
     const leaf = blockLeaf(pair.queryBlock, pair.keyBlock);
     const { queries: R, keys: C } = pair;
@@ -166,14 +168,15 @@ function blockedCoreRows(
     let shape = shapes.get(size);
     if (shape === undefined) {
       shape = {
-        // Both products have the same m*k*n = R*C*dh per query head.
+        // Both products have m*k*n = R*C*dh per query head (R*C*dv for the weighted sum with latent attention).
         macs: heads * BigInt(R) * BigInt(C) * depth,
+        weightedMacs: heads * BigInt(R) * BigInt(C) * valueDepth,
         scores: `[B,H,${R},dk] x [B,${kvHeads},dk,${C}]`,
-        weighted: `[B,H,${R},${C}] x [B,${kvHeads},${C},dk]`,
+        weighted: `[B,H,${R},${C}] x [B,${kvHeads},${C},${dv === dh ? 'dk' : 'dv'}]`,
       };
       shapes.set(size, shape);
     }
-    const { macs } = shape;
+    const { macs, weightedMacs } = shape;
     const of = `q block ${pair.queryBlock}, k block ${pair.keyBlock}`;
     scores.push({
       path: `${scoresPath}.${leaf}`,
@@ -195,9 +198,9 @@ function blockedCoreRows(
       batch,
       m: R,
       k: C,
-      n: dh,
-      flops: 2n * macs,
-      macs,
+      n: dv,
+      flops: 2n * weightedMacs,
+      macs: weightedMacs,
     });
   }
   return { scores, weighted };

@@ -74,7 +74,9 @@ export function attentionCoreKernels<K>(
   layer: number,
   estimate: KernelEstimator<K>,
 ): K[] {
-  const { head_dim: dh, attn_softcap: cap } = architectureOf(config);
+  const { head_dim: dh, attn_softcap: cap, mla } = architectureOf(config);
+  // The weighted sum's output is v_head_dim wide with latent attention.
+  const dv = mla?.v_head_dim ?? dh;
   const H = config.num_heads;
   const { batch: B, seq: T } = run;
   const window = layerWindow(config, layer);
@@ -115,7 +117,7 @@ export function attentionCoreKernels<K>(
         probabilities,
       ),
     );
-    const output = [B, H, R, dh];
+    const output = [B, H, R, dv];
     for (let n = 1; n < kept.length; n++) {
       kernels.push(
         estimate(

@@ -6,17 +6,23 @@ import type { MatmulComponent, MatmulRow } from './types.js';
 
 export const MATMUL_COMPONENTS = FLOP_COMPONENTS.filter((c): c is MatmulComponent => c !== 'non_matmul');
 
-const MOE_COMPONENTS: ReadonlySet<MatmulComponent> = new Set(['router', 'routed_experts', 'shared_experts']);
+/** Components only some architectures have: listed only where some breakdown has their work. */
+const OPTIONAL_COMPONENTS: ReadonlySet<MatmulComponent> = new Set([
+  'latent_projections',
+  'router',
+  'routed_experts',
+  'shared_experts',
+]);
 
 /**
- * The components these breakdowns have, in component order: the mixture-of-experts ones only
+ * The components these breakdowns have, in component order: latent projections and the mixture-of-experts ones only
  * where some breakdown has their work, and the dense FFN unless every breakdown is a mixture of
  * experts without dense layers. A dense model's reports list the four components they always did.
  */
 export function componentsIn(...byComponents: readonly Readonly<Record<MatmulComponent, bigint>>[]): MatmulComponent[] {
   const has = (c: MatmulComponent) => byComponents.some((counts) => counts[c] > 0n);
   const allMoe = byComponents.length > 0 && byComponents.every((counts) => counts.router > 0n);
-  return MATMUL_COMPONENTS.filter((c) => (MOE_COMPONENTS.has(c) || (c === 'ffn' && allMoe) ? has(c) : true));
+  return MATMUL_COMPONENTS.filter((c) => (OPTIONAL_COMPONENTS.has(c) || (c === 'ffn' && allMoe) ? has(c) : true));
 }
 
 export interface LayerFlops {

@@ -4,6 +4,7 @@ import {
   headDim,
   isMoeLayer,
   type Architecture,
+  type MlaArchitecture,
   type ModelConfig,
   type MoeArchitecture,
   type RunShape,
@@ -59,7 +60,9 @@ export function matmulsPerLayer(config: ModelConfig): number {
   const architecture = architectureOf(config);
   if (architecture.moe !== undefined)
     throw new Error('matmulsPerLayer: a MoE layer has as many matmuls as its routing');
-  const projections = architecture.fused_qkv ? 2 : 4;
+  // Latent attention: q_down, q_up (or q_proj), kv_down, kv_up and output_proj.
+  const latent = architecture.mla === undefined ? undefined : architecture.mla.q_lora_rank === undefined ? 4 : 5;
+  const projections = latent ?? (architecture.fused_qkv ? 2 : 4);
   const ffn = architecture.gated_ffn && !architecture.fused_gate_up ? 3 : 2;
   return projections + 2 + ffn;
 }
@@ -158,6 +161,86 @@ function moeMatmuls(
   return rows;
 }
 
+/**
+ * A latent-attention layer's matmuls (config/latent_attention.ts), H heads, dn + dr = dqk:
+ *   q_down   [B,T,d] x [d,rq]                 (or q_proj [B,T,d] x [d,H*dqk] when q is full-rank)
+ *   q_up     [B,T,rq] x [rq,H*dqk]
+ *   kv_down  [B,T,d] x [d,r+dr]               the latent c_KV and the shared rope key k_R
+ *   kv_up    [B,T,r] x [r,H*(dn+dv)]          every head's key part k_C and value v
+ *   scores   [B,H,T,dqk] x [B,H,dqk,T]        [q_C | q_R] . [k_C | k_R], k_R broadcast over the heads
+ *   weighted_sum [B,H,T,T] x [B,H,T,dv]
+ *   output_proj  [B,T,H*dv] x [H*dv,d]
+ * This is the naive form, which rebuilds every head's key and value from the latent, as the
+ * Hugging Face and DeepSeek modeling code compute it; the absorbed form (W_UK folded into the
+ * query, W_UV into the output) is another count, not this one.
+ */
+function latentAttentionMatmuls(i: number, config: ModelConfig, run: RunShape, mla: MlaArchitecture): MatmulRow[] {
+  const { d_model: d, num_heads: H } = config;
+  const { batch: B, seq: T } = run;
+  const { kv_lora_rank: r, qk_rope_head_dim: dr, qk_nope_head_dim: dn, v_head_dim: dv, qk_head_dim: dqk } = mla;
+  const latent = 'latent_projections';
+  const rows: MatmulRow[] = [];
+  if (mla.q_lora_rank === undefined) {
+    rows.push(
+      matmul(
+        path.attnProjection(i, 'q_proj'),
+        'attention_projections',
+        'x @ Wq',
+        '[B,T,d] x [d,H*dqk]',
+        [B],
+        T,
+        d,
+        H * dqk,
+      ),
+    );
+  } else {
+    const rq = mla.q_lora_rank;
+    rows.push(
+      matmul(path.latentProjection(i, 'q_down'), latent, 'x @ W_DQ (query latent)', '[B,T,d] x [d,rq]', [B], T, d, rq),
+      // the query latent, normed, is (B, T, rq)
+      matmul(path.latentProjection(i, 'q_up'), latent, 'c_Q @ W_UQ', '[B,T,rq] x [rq,H*dqk]', [B], T, rq, H * dqk),
+    );
+  }
+  rows.push(
+    matmul(
+      path.latentProjection(i, 'kv_down'),
+      latent,
+      'x @ W_DKV (latent c_KV and rope key k_R)',
+      '[B,T,d] x [d,r+dr]',
+      [B],
+      T,
+      d,
+      r + dr,
+    ),
+    // c_KV, the first r features, normed, is (B, T, r)
+    matmul(
+      path.latentProjection(i, 'kv_up'),
+      latent,
+      "c_KV @ W_UKV (every head's k_C and v)",
+      '[B,T,r] x [r,H*(dn+dv)]',
+      [B],
+      T,
+      r,
+      H * (dn + dv),
+    ),
+    // heads split: q and k are (B, H, T, dn + dr), k_R broadcast over the heads; v is (B, H, T, dv)
+    matmul(path.scores(i), 'attention_core', 'q @ k^T / sqrt(dn + dr)', '[B,H,T,dqk] x [B,H,dqk,T]', [B, H], T, dqk, T),
+    matmul(path.weightedSum(i), 'attention_core', 'P @ v', '[B,H,T,T] x [B,H,T,dv]', [B, H], T, T, dv),
+    // heads merged: o is (B, T, H dv)
+    matmul(
+      path.attnProjection(i, 'output_proj'),
+      'attention_projections',
+      'o @ Wo',
+      '[B,T,H*dv] x [H*dv,d]',
+      [B],
+      T,
+      H * dv,
+      d,
+    ),
+  );
+  return rows;
+}
+
 export function forwardMatmulInventory(config: ModelConfig, run: RunShape): MatmulRow[] {
   assertRunFits(config, run);
   const architecture = architectureOf(config);
@@ -173,77 +256,88 @@ export function forwardMatmulInventory(config: ModelConfig, run: RunShape): Matm
   const rows: MatmulRow[] = [];
   for (let i = 0; i < L; i++) {
     const projection = 'attention_projections';
-    rows.push(
-      ...(architecture.fused_qkv
-        ? [
-            // one matmul for q, k and v, split after it along the output features
-            matmul(
-              path.qkvProj(i),
-              projection,
-              'x @ [Wq | Wk | Wv] (fused)',
-              `[B,T,d] x [d,${symbol.q}+2*${symbol.kv}]`,
-              [B],
-              T,
-              d,
-              dq + 2 * dkv,
-            ),
-          ]
-        : [
-            matmul(path.attnProjection(i, 'q_proj'), projection, 'x @ Wq', `[B,T,d] x [d,${symbol.q}]`, [B], T, d, dq),
-            matmul(
-              path.attnProjection(i, 'k_proj'),
-              projection,
-              'x @ Wk',
-              `[B,T,d] x [d,${symbol.kv}]`,
-              [B],
-              T,
-              d,
-              dkv,
-            ),
-            matmul(
-              path.attnProjection(i, 'v_proj'),
-              projection,
-              'x @ Wv',
-              `[B,T,d] x [d,${symbol.kv}]`,
-              [B],
-              T,
-              d,
-              dkv,
-            ),
-          ]),
-      // heads split: q is (B, H, T, dk); k and v are (B, Hkv, T, dk), broadcast over each group of query heads
-      matmul(
-        path.scores(i),
-        'attention_core',
-        `q @ k^T / sqrt(dk)${shared}`,
-        `[B,H,T,dk] x [B,${kvHeads},dk,T]`,
-        [B, H],
-        T,
-        dk,
-        T,
-      ),
-      matmul(
-        path.weightedSum(i),
-        'attention_core',
-        `P @ v${sharedV}`,
-        `[B,H,T,T] x [B,${kvHeads},T,dk]`,
-        [B, H],
-        T,
-        T,
-        dk,
-      ),
-      // heads merged: o is (B, T, dq)
-      matmul(
-        path.attnProjection(i, 'output_proj'),
-        projection,
-        'o @ Wo',
-        `[B,T,${symbol.q}] x [${symbol.q},d]`,
-        [B],
-        T,
-        dq,
-        d,
-      ),
-    );
+    if (architecture.mla !== undefined) rows.push(...latentAttentionMatmuls(i, config, run, architecture.mla));
+    else
+      rows.push(
+        ...(architecture.fused_qkv
+          ? [
+              // one matmul for q, k and v, split after it along the output features
+              matmul(
+                path.qkvProj(i),
+                projection,
+                'x @ [Wq | Wk | Wv] (fused)',
+                `[B,T,d] x [d,${symbol.q}+2*${symbol.kv}]`,
+                [B],
+                T,
+                d,
+                dq + 2 * dkv,
+              ),
+            ]
+          : [
+              matmul(
+                path.attnProjection(i, 'q_proj'),
+                projection,
+                'x @ Wq',
+                `[B,T,d] x [d,${symbol.q}]`,
+                [B],
+                T,
+                d,
+                dq,
+              ),
+              matmul(
+                path.attnProjection(i, 'k_proj'),
+                projection,
+                'x @ Wk',
+                `[B,T,d] x [d,${symbol.kv}]`,
+                [B],
+                T,
+                d,
+                dkv,
+              ),
+              matmul(
+                path.attnProjection(i, 'v_proj'),
+                projection,
+                'x @ Wv',
+                `[B,T,d] x [d,${symbol.kv}]`,
+                [B],
+                T,
+                d,
+                dkv,
+              ),
+            ]),
+        // heads split: q is (B, H, T, dk); k and v are (B, Hkv, T, dk), broadcast over each group of query heads
+        matmul(
+          path.scores(i),
+          'attention_core',
+          `q @ k^T / sqrt(dk)${shared}`,
+          `[B,H,T,dk] x [B,${kvHeads},dk,T]`,
+          [B, H],
+          T,
+          dk,
+          T,
+        ),
+        matmul(
+          path.weightedSum(i),
+          'attention_core',
+          `P @ v${sharedV}`,
+          `[B,H,T,T] x [B,${kvHeads},T,dk]`,
+          [B, H],
+          T,
+          T,
+          dk,
+        ),
+        // heads merged: o is (B, T, dq)
+        matmul(
+          path.attnProjection(i, 'output_proj'),
+          projection,
+          'o @ Wo',
+          `[B,T,${symbol.q}] x [${symbol.q},d]`,
+          [B],
+          T,
+          dq,
+          d,
+        ),
+      );
     if (architecture.moe !== undefined && isMoeLayer(architecture, i)) {
       rows.push(...moeMatmuls(i, d, B, T, architecture, architecture.moe, layerExpertRows(config, run, i)));
     } else if (architecture.gated_ffn && architecture.fused_gate_up) {

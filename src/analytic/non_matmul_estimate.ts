@@ -34,6 +34,8 @@ import { assertRunFits } from './run_shape.js';
  *   embeddings times sqrt(d) (variant)              Multiply by a scalar
  *   zero-centred gain (variant): (1 + g)            Add of 1 to the gain [d], once per norm
  *   q/k norms (variant) over each head's dh         the norm's kernels at [B, heads, T, dh]
+ *   latent attention (variant)                     the norms of the q and kv latents; RoPE on the
+ *                                                   rope parts only: q [B, H, T, dr], k_R [B, 1, T, dr]
  *   fused q/k/v or gate/up (variant)                one bias Add over the joined output; the
  *                                                   split after it is data movement (SplitV)
  *   post-norms (variant)                            the norm's kernels on each sub-block's output
@@ -222,7 +224,18 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
   }
   for (let i = 0; i < L; i++) {
     kernels.push(...norm(path.ln1(i), hidden));
-    if (architecture.fused_qkv) kernels.push(...qkvBias(path.qkvProj(i), [B, T, dq + 2 * dkv]));
+    const mla = architecture.mla;
+    if (mla !== undefined) {
+      // Latent attention: the latents' norms, then RoPE on the rope parts only (q's last dr
+      // features of each head, and the one rope key shared by all heads); the splits, the
+      // concatenation of the parts and the key's broadcast over heads are data movement.
+      if (mla.q_lora_rank !== undefined) kernels.push(...norm(path.qLatentNorm(i), [B, T, mla.q_lora_rank]));
+      kernels.push(...norm(path.kvLatentNorm(i), [B, T, mla.kv_lora_rank]));
+      kernels.push(
+        ...rope(path.rope(i), 'q_R', B, H, T, mla.qk_rope_head_dim),
+        ...rope(path.rope(i), 'k_R', B, 1, T, mla.qk_rope_head_dim),
+      );
+    } else if (architecture.fused_qkv) kernels.push(...qkvBias(path.qkvProj(i), [B, T, dq + 2 * dkv]));
     else {
       kernels.push(
         ...qkvBias(path.attnProjection(i, 'q_proj'), qHidden),
@@ -233,7 +246,7 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
     if (architecture.qk_norm) {
       kernels.push(...norm(path.qNorm(i), [B, H, T, dk]), ...norm(path.kNorm(i), [B, Hkv, T, dk]));
     }
-    if (architecture.positions === 'rope') {
+    if (architecture.positions === 'rope' && mla === undefined) {
       kernels.push(...rope(path.rope(i), 'q', B, H, T, dk), ...rope(path.rope(i), 'k', B, Hkv, T, dk));
     }
     // The scale, cap, mask and softmax, dense or block by block (attention_core_kernels.ts).

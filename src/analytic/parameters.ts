@@ -3,6 +3,7 @@ import {
   architectureOf,
   isMoeLayer,
   type Architecture,
+  type MlaArchitecture,
   type ModelConfig,
   type MoeArchitecture,
 } from '../config/model_config.js';
@@ -56,8 +57,17 @@ function normRows(modulePath: string, d: number, architecture: Architecture): Pa
  *     ffn.w3              weight [d, F]     (+ bias [F])   gated FFNs (swiglu, geglu) only
  *       or, fused: ffn.gate_up_proj  weight [d, 2F] (+ bias [2F]), then ffn.w2
  *     post_ffn_norm       as ln1                           post_norms only
+ *   with latent attention (config/latent_attention.ts), in place of q_proj, k_proj and v_proj:
+ *     attn.q_down         weight [d, rq]                   rq = q_lora_rank
+ *     attn.q_latent_norm  as ln1 over rq
+ *     attn.q_up           weight [rq, H (dn + dr)]
+ *       or, without q_lora_rank: attn.q_proj  weight [d, H (dn + dr)]
+ *     attn.kv_down        weight [d, r + dr]               r = kv_lora_rank
+ *     attn.kv_latent_norm as ln1 over r
+ *     attn.kv_up          weight [r, H (dn + dv)]
+ *     attn.output_proj    weight [H dv, d]
  *   in a MoE layer (config/moe.ts), in place of ffn:
- *     moe.router          weight [d, E]     (+ bias [E]: router_bias)
+ *     moe.router          weight [d, E]     (+ bias [E]: router_bias; + score_bias [E]: router_score_bias)
  *     moe.experts.{e}.w1, w2, w3   as ffn with F = expert_d_ff, for e < E
  *     moe.shared.w1, w2, w3        as ffn with F = shared_d_ff    shared expert only
  *     moe.shared_gate     weight [d, 1]                    shared_expert_gate only
@@ -79,6 +89,14 @@ export function parameterInventory(config: ModelConfig): ParameterRow[] {
   }
   for (let i = 0; i < L; i++) {
     rows.push(...normRows(path.ln1(i), d, architecture));
+    if (architecture.mla !== undefined) {
+      rows.push(...latentAttentionRows(i, config, architecture, architecture.mla));
+      if (architecture.post_norms) rows.push(...normRows(path.postAttnNorm(i), d, architecture));
+      rows.push(...normRows(path.ln2(i), d, architecture));
+      rows.push(...ffnOrMoeRows(i, config, architecture));
+      if (architecture.post_norms) rows.push(...normRows(path.postFfnNorm(i), d, architecture));
+      continue;
+    }
     if (architecture.fused_qkv) rows.push(...linearRows(path.qkvProj(i), d, dq + 2 * dkv, qkv_bias));
     else {
       rows.push(
@@ -113,6 +131,56 @@ export function parameterInventory(config: ModelConfig): ParameterRow[] {
   return rows;
 }
 
+/**
+ * A latent-attention layer's projections and latent norms (config/latent_attention.ts). None has
+ * a bias: validation refuses biases with latent attention.
+ */
+function latentAttentionRows(
+  i: number,
+  config: ModelConfig,
+  architecture: Architecture,
+  mla: MlaArchitecture,
+): ParameterRow[] {
+  const { d_model: d, num_heads: H } = config;
+  const rows: ParameterRow[] = [];
+  if (mla.q_lora_rank === undefined) {
+    rows.push(...linearRows(path.attnProjection(i, 'q_proj'), d, H * mla.qk_head_dim, false)); // d -> H (dn + dr)
+  } else {
+    rows.push(
+      ...linearRows(path.latentProjection(i, 'q_down'), d, mla.q_lora_rank, false), // d -> rq
+      ...normRows(path.qLatentNorm(i), mla.q_lora_rank, architecture),
+      ...linearRows(path.latentProjection(i, 'q_up'), mla.q_lora_rank, H * mla.qk_head_dim, false), // rq -> H (dn + dr)
+    );
+  }
+  rows.push(
+    ...linearRows(path.latentProjection(i, 'kv_down'), d, mla.kv_lora_rank + mla.qk_rope_head_dim, false), // d -> r + dr
+    ...normRows(path.kvLatentNorm(i), mla.kv_lora_rank, architecture),
+    // r -> H (dn + dv)
+    ...linearRows(
+      path.latentProjection(i, 'kv_up'),
+      mla.kv_lora_rank,
+      H * (mla.qk_nope_head_dim + mla.v_head_dim),
+      false,
+    ),
+    ...linearRows(path.attnProjection(i, 'output_proj'), H * mla.v_head_dim, d, false), // H dv -> d
+  );
+  return rows;
+}
+
+/** Layer i's FFN: a MoE layer's router and experts, or the dense FFN (fused or not). */
+function ffnOrMoeRows(i: number, config: ModelConfig, architecture: Architecture): ParameterRow[] {
+  const { d_model: d, d_ff: F } = config;
+  if (architecture.moe !== undefined && isMoeLayer(architecture, i))
+    return moeRows(i, d, architecture, architecture.moe);
+  if (architecture.fused_gate_up) {
+    return [
+      ...linearRows(path.gateUpProj(i), d, 2 * F, architecture.mlp_bias), // d -> [gate | up], 2F
+      ...linearRows(path.ffnMatrix(i, 'w2'), F, d, architecture.mlp_bias),
+    ];
+  }
+  return ffnRows((name) => path.ffnMatrix(i, name), d, F, architecture);
+}
+
 /** The matrices of one unfused FFN of width `F` at `matrix(name)`: w1, w2, and w3 when gated. */
 function ffnRows(
   matrix: (name: 'w1' | 'w2' | 'w3') => string,
@@ -135,6 +203,7 @@ function ffnRows(
  */
 function moeRows(i: number, d: number, architecture: Architecture, moe: MoeArchitecture): ParameterRow[] {
   const rows = linearRows(path.router(i), d, moe.num_experts, moe.router_bias); // d -> E
+  if (moe.router_score_bias) rows.push(row(path.router(i), 'score_bias', [moe.num_experts]));
   for (let e = 0; e < moe.num_experts; e++) {
     rows.push(...ffnRows((name) => path.expertMatrix(i, e, name), d, moe.expert_d_ff, architecture));
   }

@@ -116,6 +116,12 @@ const FIELD_KINDS: Readonly<Record<ConfigKey, FieldKind>> = {
   router_bias: 'switch',
   normalize_top_k: 'switch',
   dense_layers: 'indices',
+  router_score_bias: 'switch',
+  q_lora_rank: 'count',
+  kv_lora_rank: 'count',
+  qk_rope_head_dim: 'count',
+  qk_nope_head_dim: 'count',
+  v_head_dim: 'count',
 };
 
 /** Example values for fixes: GPT-2 small's shape, and common architecture choices. */
@@ -129,7 +135,12 @@ const EXAMPLE_COUNTS: Readonly<
     | 'num_experts'
     | 'experts_per_token'
     | 'expert_d_ff'
-    | 'shared_d_ff',
+    | 'shared_d_ff'
+    | 'q_lora_rank'
+    | 'kv_lora_rank'
+    | 'qk_rope_head_dim'
+    | 'qk_nope_head_dim'
+    | 'v_head_dim',
     number
   >
 > = {
@@ -147,6 +158,11 @@ const EXAMPLE_COUNTS: Readonly<
   experts_per_token: 2,
   expert_d_ff: 14336,
   shared_d_ff: 5632,
+  q_lora_rank: 1536,
+  kv_lora_rank: 512,
+  qk_rope_head_dim: 64,
+  qk_nope_head_dim: 128,
+  v_head_dim: 128,
 };
 
 /** Key names other tools use (Hugging Face, nanoGPT, Megatron), for "did you mean". */
@@ -213,6 +229,7 @@ const KEY_ALIASES: Readonly<Record<string, ConfigKey>> = {
   norm_topk_prob: 'normalize_top_k',
   mlp_only_layers: 'dense_layers',
   rotary_emb_base: 'rope_theta',
+  e_score_correction_bias: 'router_score_bias',
 };
 
 export function isConfigKey(key: string): key is ConfigKey {

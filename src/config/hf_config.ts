@@ -84,6 +84,8 @@ const HF_MODEL_TYPES = [
   'gemma2',
   'gemma3_text',
   'gpt2',
+  'deepseek_v2',
+  'deepseek_v3',
 ] as const;
 
 /** A parsed JSON value is read as a Hugging Face config when it is an object with a "model_type" key. */
@@ -113,7 +115,9 @@ export function parseHuggingFaceConfig(raw: Record<string, unknown>, source: str
       ? readGpt2(raw, source)
       : family === 'gemma2' || family === 'gemma3_text'
         ? readGemma(raw, source, family)
-        : readLlamaFamily(raw, source, family);
+        : family === 'deepseek_v2' || family === 'deepseek_v3'
+          ? readDeepseek(raw, source, family)
+          : readLlamaFamily(raw, source, family);
   const names: KeyNames = (key) => reading.names[key] ?? key;
 
   const problems = [...unmodelledProblems(raw, source, reading.used), ...reading.problems];
@@ -152,6 +156,8 @@ interface Reading {
   readonly remarks: ReadonlyMap<string, string>;
   /** Fields the file leaves to be derived from a field that is itself invalid: their problems are dropped. */
   readonly derivedFromInvalid: ReadonlySet<string>;
+  /** Lines on keys that were read but leave a component out (DeepSeek-V3's multi-token prediction). */
+  readonly leftOut: readonly string[];
 }
 
 /** Reads the file's keys into flopledger fields, remembering how each was spelt and which defaults were taken. */
@@ -164,6 +170,7 @@ class Translation {
   readonly defaults: string[] = [];
   readonly remarks = new Map<string, string>();
   readonly derivedFromInvalid = new Set<string>();
+  readonly leftOut: string[] = [];
 
   constructor(
     readonly raw: Readonly<Record<string, unknown>>,
@@ -279,6 +286,7 @@ class Translation {
       configClass: this.configClass,
       remarks: this.remarks,
       derivedFromInvalid: this.derivedFromInvalid,
+      leftOut: this.leftOut,
     };
   }
 }
@@ -600,6 +608,323 @@ const MOE_FIELDS: readonly ConfigKey[] = [
   'dense_layers',
 ];
 
+/** How DeepseekV2Config and DeepseekV3Config differ: their defaults and their routers. */
+interface DeepseekFamily {
+  readonly configClass: string;
+  readonly vocab_size: number;
+  readonly max_position_embeddings: number;
+  readonly num_hidden_layers: number;
+  readonly hidden_size: number;
+  readonly num_attention_heads: number;
+  readonly intermediate_size: number;
+  readonly n_routed_experts: number;
+  /** null: DeepseekV2Config's None, a dense model. */
+  readonly num_experts_per_tok: number | null;
+  readonly moe_intermediate_size: number;
+  readonly n_shared_experts: number;
+  readonly first_k_dense_replace: number;
+  readonly norm_topk_prob: boolean;
+  /** The router's scores: softmax (V2) or sigmoid (V3), the only ones each modeling file computes. */
+  readonly scoring: string;
+  /** The top-k methods each modeling file implements. */
+  readonly topkMethods: readonly string[];
+  readonly topk_method: string;
+  readonly n_group: number | null;
+  readonly topk_group: number | null;
+}
+
+/**
+ * The defaults of transformers' configuration classes (DeepseekV2Config extends LlamaConfig), from
+ * modular_deepseek_v2.py and configuration_deepseek_v3.py.
+ */
+const DEEPSEEK: Readonly<Record<'deepseek_v2' | 'deepseek_v3', DeepseekFamily>> = {
+  deepseek_v2: {
+    configClass: 'DeepseekV2Config',
+    vocab_size: 32000,
+    max_position_embeddings: 2048,
+    num_hidden_layers: 32,
+    hidden_size: 4096,
+    num_attention_heads: 32,
+    intermediate_size: 11008,
+    n_routed_experts: 64,
+    num_experts_per_tok: null,
+    moe_intermediate_size: 1407,
+    n_shared_experts: 2,
+    first_k_dense_replace: 0,
+    norm_topk_prob: false,
+    scoring: 'softmax',
+    topkMethods: ['greedy', 'group_limited_greedy'],
+    topk_method: 'greedy',
+    n_group: null,
+    topk_group: null,
+  },
+  deepseek_v3: {
+    configClass: 'DeepseekV3Config',
+    vocab_size: 129280,
+    max_position_embeddings: 4096,
+    num_hidden_layers: 61,
+    hidden_size: 7168,
+    num_attention_heads: 128,
+    intermediate_size: 18432,
+    n_routed_experts: 256,
+    num_experts_per_tok: 8,
+    moe_intermediate_size: 2048,
+    n_shared_experts: 1,
+    first_k_dense_replace: 3,
+    norm_topk_prob: true,
+    scoring: 'sigmoid',
+    topkMethods: ['noaux_tc'],
+    topk_method: 'noaux_tc',
+    n_group: 8,
+    topk_group: 4,
+  },
+};
+
+/**
+ * DeepseekV2Config and DeepseekV3Config, read as transformers' DeepseekV2/V3 models and DeepSeek's
+ * own modeling_deepseek.py build them (config/latent_attention.ts quotes the attention):
+ *
+ * - attention: q_a_proj, q_a_layernorm and q_b_proj (q_lora_rank), or one q_proj when q_lora_rank
+ *   is null (DeepSeek-V2-Lite); kv_a_proj_with_mqa [hidden, kv_lora_rank + qk_rope_head_dim],
+ *   kv_a_layernorm, kv_b_proj [kv_lora_rank, H (qk_nope_head_dim + v_head_dim)], o_proj
+ *   [H v_head_dim, hidden]. attention_bias would put biases on q_a_proj, kv_a_proj_with_mqa and
+ *   o_proj, which is not modelled (refused). num_key_value_heads must equal num_attention_heads:
+ *   the keys and values are already per head, and eager attention's repeat_kv would fail otherwise.
+ * - experts: layer i is a MoE layer iff i >= first_k_dense_replace (transformers) and
+ *   i % moe_layer_freq == 0 (DeepSeek's code); the two agree at moe_layer_freq 1, which every
+ *   published config has, and another value is refused. n_routed_experts experts of
+ *   moe_intermediate_size, num_experts_per_tok per token; the shared experts are one MLP of
+ *   n_shared_experts * moe_intermediate_size (DeepseekV2/V3MoE), with no gate. The router
+ *   [hidden, E] has no bias; V3's noaux_tc adds e_score_correction_bias [E] to the scores for the
+ *   choice only (an nn.Parameter in DeepSeek's code, a buffer in transformers; it is in the
+ *   checkpoint and counted). Scores: softmax (V2), sigmoid (V3); norm_topk_prob renormalises the
+ *   k weights and routed_scaling_factor scales them (elementwise, no parameter or matmul).
+ * - group-limited selection (n_group groups, the best topk_group kept; V2's group_limited_greedy,
+ *   V3's noaux_tc) is elementwise and top-k work with no parameter or matmul: checked for
+ *   consistency, not counted (flopledger's non-matmul estimate does not count any router's work).
+ * - DeepSeek-V3's num_nextn_predict_layers is its multi-token-prediction module, which
+ *   transformers' DeepseekV3Model does not build (it skips layer 61 of the checkpoint): left out,
+ *   and said so in a note.
+ */
+function readDeepseek(
+  raw: Readonly<Record<string, unknown>>,
+  source: string,
+  family: 'deepseek_v2' | 'deepseek_v3',
+): Reading {
+  const spec = DEEPSEEK[family];
+  const t = new Translation(raw, source, spec.configClass);
+  t.withDefault('vocab_size', 'vocab_size', spec.vocab_size);
+  t.withDefault('max_position_embeddings', 'context_length', spec.max_position_embeddings);
+  t.withDefault('num_hidden_layers', 'num_layers', spec.num_hidden_layers);
+  t.withDefault('hidden_size', 'd_model', spec.hidden_size);
+  t.withDefault('num_attention_heads', 'num_heads', spec.num_attention_heads);
+  t.withDefault('intermediate_size', 'd_ff', spec.intermediate_size);
+  t.withDefault('tie_word_embeddings', 'tie_embeddings', false);
+  readRopeTheta(t, 10000);
+  t.oneOf('hidden_act', 'ffn', ['silu', 'swish'], 'silu', "flopledger's SwiGLU MLP gates with SiLU");
+  t.fixed('ffn', 'swiglu');
+  t.fixed('norm', 'rmsnorm');
+  t.fixed('positions', 'rope');
+  readDeepseekBiases(t, family);
+  readKeyValueHeads(t);
+  readLatentWidths(t);
+  readDeepseekExperts(t, spec);
+  if (family === 'deepseek_v3') {
+    t.used.add('num_nextn_predict_layers');
+    const mtp = t.raw['num_nextn_predict_layers'];
+    if (isSet(mtp)) {
+      t.leftOut.push(
+        `num_nextn_predict_layers (${showField(t.raw, 'num_nextn_predict_layers')}): the multi-token prediction ` +
+          "module is left out, as transformers' DeepseekV3Model leaves it out and as the published total (671B for " +
+          'DeepSeek-V3, 685B with it) counts the main model',
+      );
+    }
+  }
+  return t.reading();
+}
+
+/** attention_bias (both) and mlp_bias (V2's LlamaMLP reads it): biases flopledger does not model with latent attention or experts. */
+function readDeepseekBiases(t: Translation, family: 'deepseek_v2' | 'deepseek_v3'): void {
+  const attention = t.switchValue('attention_bias', false);
+  if (attention === true) {
+    t.problems.push(
+      `${t.source}: attention_bias (true) puts biases on q_a_proj, kv_a_proj_with_mqa and o_proj, which flopledger ` +
+        'does not model with latent attention; fix: remove it if the model has none (false)',
+    );
+  }
+  if (family === 'deepseek_v2') {
+    const mlp = t.switchValue('mlp_bias', false);
+    if (mlp === true) {
+      t.problems.push(
+        `${t.source}: mlp_bias (true) puts biases on the dense and shared MLPs but not on the routed experts, ` +
+          'which flopledger does not model; fix: remove it if the model has none (false)',
+      );
+    }
+  }
+  t.fixed('bias', false);
+}
+
+/** num_key_value_heads: read for a check only, as the latent gives every head its own key and value. */
+function readKeyValueHeads(t: Translation): void {
+  t.used.add('num_key_value_heads');
+  const kv = t.raw['num_key_value_heads'];
+  const heads = t.count('num_heads');
+  if (kv === undefined || kv === null || heads === undefined || kv === heads) return;
+  t.problems.push(
+    `${t.source}: num_key_value_heads (${showField(t.raw, 'num_key_value_heads')}) differs from num_attention_heads ` +
+      `(${heads}); latent attention rebuilds a key and a value for every head, and the model's attention would ` +
+      `repeat them again; fix: ${heads}, or remove it`,
+  );
+}
+
+/** The latent ranks and head widths, with the config classes' defaults (the same in V2 and V3). */
+function readLatentWidths(t: Translation): void {
+  t.used.add('q_lora_rank');
+  t.names.q_lora_rank = 'q_lora_rank';
+  if (!t.has('q_lora_rank')) {
+    t.mapped['q_lora_rank'] = 1536;
+    t.defaults.push('q_lora_rank 1536');
+  } else if (t.raw['q_lora_rank'] !== null) t.copy('q_lora_rank', 'q_lora_rank');
+  t.withDefault('kv_lora_rank', 'kv_lora_rank', 512);
+  t.withDefault('qk_rope_head_dim', 'qk_rope_head_dim', 64);
+  t.withDefault('qk_nope_head_dim', 'qk_nope_head_dim', 128);
+  t.withDefault('v_head_dim', 'v_head_dim', 128);
+}
+
+/** A key that must be a positive integer or null (DeepSeek's "None means none"); undefined for null, NaN when invalid (reported). */
+function countOrNull(t: Translation, key: string, fallback: number | null): number | null {
+  t.used.add(key);
+  if (!t.has(key)) {
+    t.defaults.push(`${key} ${fallback ?? 'None'}`);
+    return fallback;
+  }
+  const value = t.raw[key];
+  if (value === null) return null;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  t.problems.push(`${t.source}: ${key} (${showField(t.raw, key)}) must be a positive integer or null; fix: e.g. 8`);
+  return Number.NaN;
+}
+
+/** The experts (readDeepseek's comment says how each key is read). */
+function readDeepseekExperts(t: Translation, spec: DeepseekFamily): void {
+  const experts = countOrNull(
+    t,
+    t.has('n_routed_experts') || !t.has('num_local_experts') ? 'n_routed_experts' : 'num_local_experts',
+    spec.n_routed_experts,
+  );
+  const perToken = countOrNull(t, 'num_experts_per_tok', spec.num_experts_per_tok);
+  const width = countOrNull(t, 'moe_intermediate_size', spec.moe_intermediate_size);
+  const shared = countOrNull(t, 'n_shared_experts', spec.n_shared_experts);
+  const firstMoe = t.has('first_k_dense_replace') ? t.raw['first_k_dense_replace'] : spec.first_k_dense_replace;
+  t.used.add('first_k_dense_replace');
+  if (!t.has('first_k_dense_replace')) t.defaults.push(`first_k_dense_replace ${spec.first_k_dense_replace}`);
+  for (const key of [
+    'routed_scaling_factor',
+    'scoring_func',
+    'topk_method',
+    'n_group',
+    'topk_group',
+    'moe_layer_freq',
+  ]) {
+    t.used.add(key);
+  }
+  if (experts === null || perToken === null) return; // None: a dense model (every layer the MLP of intermediate_size)
+  if (typeof firstMoe !== 'number' || !Number.isSafeInteger(firstMoe) || firstMoe < 0) {
+    t.problems.push(
+      `${t.source}: first_k_dense_replace (${showField(t.raw, 'first_k_dense_replace')}) must be a whole number; ` +
+        'fix: e.g. 1 (layer 0 dense, the others MoE)',
+    );
+    return;
+  }
+  const frequency = t.has('moe_layer_freq') ? t.raw['moe_layer_freq'] : 1;
+  if (frequency !== 1) {
+    t.problems.push(
+      `${t.source}: moe_layer_freq (${showField(t.raw, 'moe_layer_freq')}): transformers' DeepseekV2/V3 models ` +
+        "put experts in every layer from first_k_dense_replace on, DeepSeek's code in every moe_layer_freq-th; " +
+        'the two build different models unless it is 1; fix: 1',
+    );
+  }
+  t.names.num_experts =
+    t.has('n_routed_experts') || !t.has('num_local_experts') ? 'n_routed_experts' : 'num_local_experts';
+  t.names.experts_per_token = 'num_experts_per_tok';
+  t.names.expert_d_ff = 'moe_intermediate_size';
+  t.fixed('num_experts', experts);
+  t.fixed('experts_per_token', perToken);
+  if (width !== null) t.fixed('expert_d_ff', width);
+  else t.problems.push(`${t.source}: moe_intermediate_size (null) must be the width of each expert; fix: e.g. 1408`);
+  if (shared !== null && width !== null && Number.isFinite(shared) && Number.isFinite(width)) {
+    t.names.shared_d_ff = 'n_shared_experts';
+    t.fixed('shared_d_ff', shared * width);
+  }
+  const renormalise = t.switchValue('norm_topk_prob', spec.norm_topk_prob);
+  if (renormalise !== undefined) {
+    t.names.normalize_top_k = 'norm_topk_prob';
+    t.fixed('normalize_top_k', renormalise);
+  }
+  readDeepseekRouting(t, spec, experts, perToken);
+  const layers = t.count('num_layers');
+  if (layers === undefined) return;
+  if (firstMoe >= layers) {
+    // Every layer builds the dense MLP: a dense model, whatever the expert keys say.
+    for (const field of MOE_FIELDS) delete t.mapped[field];
+    delete t.mapped['router_score_bias'];
+    return;
+  }
+  if (firstMoe > 0) {
+    t.names.dense_layers = 'first_k_dense_replace';
+    t.fixed(
+      'dense_layers',
+      Array.from({ length: firstMoe }, (_, i) => i),
+    );
+  }
+}
+
+/** scoring_func, topk_method and the groups: what each family's router computes, checked; the score bias of noaux_tc counted. */
+function readDeepseekRouting(t: Translation, spec: DeepseekFamily, experts: number, perToken: number): void {
+  const scoring = t.has('scoring_func') ? t.raw['scoring_func'] : spec.scoring;
+  if (scoring !== spec.scoring) {
+    t.problems.push(
+      `${t.source}: scoring_func (${showField(t.raw, 'scoring_func')}): ${spec.configClass}'s model scores experts ` +
+        `with ${spec.scoring} only; fix: "${spec.scoring}"`,
+    );
+  }
+  const method = t.has('topk_method') ? t.raw['topk_method'] : spec.topk_method;
+  if (typeof method !== 'string' || !spec.topkMethods.includes(method)) {
+    t.problems.push(
+      `${t.source}: topk_method (${showField(t.raw, 'topk_method')}) is not a selection ${spec.configClass}'s model ` +
+        `implements; fix: ${spec.topkMethods.map((m) => `"${m}"`).join(' or ')}`,
+    );
+    return;
+  }
+  if (method === 'noaux_tc') {
+    t.names.router_score_bias = 'topk_method';
+    t.fixed('router_score_bias', true);
+  }
+  if (method === 'greedy') return;
+  const groups = t.has('n_group') ? t.raw['n_group'] : spec.n_group;
+  const kept = t.has('topk_group') ? t.raw['topk_group'] : spec.topk_group;
+  if (typeof groups !== 'number' || !Number.isSafeInteger(groups) || groups <= 0 || experts % groups !== 0) {
+    t.problems.push(
+      `${t.source}: n_group (${groups === undefined ? 'missing' : showValue(groups)}) must divide the ${experts} ` +
+        `experts (n_routed_experts) into groups of equal size for topk_method "${method}"; fix: e.g. 8`,
+    );
+    return;
+  }
+  if (typeof kept !== 'number' || !Number.isSafeInteger(kept) || kept <= 0 || kept > groups) {
+    t.problems.push(
+      `${t.source}: topk_group (${kept === undefined ? 'missing' : showValue(kept)}) must be between 1 and the ` +
+        `${groups} groups (n_group); fix: e.g. ${Math.min(4, groups)}`,
+    );
+    return;
+  }
+  if (perToken > (kept * experts) / groups) {
+    t.problems.push(
+      `${t.source}: num_experts_per_tok (${perToken}) is more than the ${(kept * experts) / groups} experts of the ` +
+        `${kept} groups kept (topk_group of n_group ${groups}); fix: raise topk_group or lower num_experts_per_tok`,
+    );
+  }
+}
+
 /**
  * Gemma2Config and Gemma3TextConfig (the text model of Gemma 3): GeGLU MLP (hidden_activation,
  * the tanh GELU), head_dim of its own, embeddings times sqrt(hidden_size), RMSNorms that multiply
@@ -827,7 +1152,8 @@ function unmodelledProblems(
       EXPERT_KEYS.has(key)
         ? `${source}: ${key} (${showField(raw, key)}) adds ${UNMODELLED_KEYS[key]}, which model_type ` +
           `${showValue(raw['model_type'])} does not build; counting the rest would describe another model, so the file ` +
-          'is refused (fix: the model_type that builds them, "mixtral", "qwen2_moe" or "qwen3_moe", or remove the key)'
+          'is refused (fix: the model_type that builds them, "mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2" or ' +
+          '"deepseek_v3", or remove the key)'
         : `${source}: ${key} (${showField(raw, key)}) adds ${UNMODELLED_KEYS[key]}, which flopledger does not model; ` +
           'counting the rest would describe another model, so the file is refused (if the model has none, remove the key)',
     );
@@ -835,6 +1161,8 @@ function unmodelledProblems(
 
 /** The expert keys a MoE model type reads; in a dense model type's file they are refused with the types that read them. */
 const EXPERT_KEYS: ReadonlySet<string> = new Set([
+  'n_routed_experts',
+  'n_shared_experts',
   'num_local_experts',
   'num_experts',
   'num_experts_per_tok',
@@ -864,6 +1192,7 @@ function keyNotes(
     );
   }
   if (ignored.length > 0) notes.push(`${source}: ignored (no effect on counts): ${ignored.join(', ')}`);
+  notes.push(...reading.leftOut.map((line) => `${source}: ${line}`));
   if (unknown.length > 0) {
     notes.push(
       `${source}: not understood: ${shortList(unknown)}; the counts leave ${unknown.length === 1 ? 'it' : 'them'} out, ` +

@@ -145,6 +145,29 @@ const MIXTRAL: readonly string[] = [...MISTRAL, ...MOE_TRAINING];
 const QWEN2_MOE: readonly string[] = [...QWEN2, ...MOE_TRAINING];
 const QWEN3_MOE: readonly string[] = [...QWEN, ...MOE_TRAINING];
 
+/**
+ * Keys of DeepseekV2Config and DeepseekV3Config (and of DeepSeek's own configuration_deepseek.py)
+ * read for no count: the auxiliary balance losses (aux_loss_alpha, seq_aux), expert parallelism
+ * (ep_size), the checkpoint's storage format (quantization_config: FP8 blocks; bytes by dtype
+ * come from --weight-dtype), head_dim (transformers sets it to qk_rope_head_dim, the rotary
+ * width), RoPE's interleaved layout (rope_interleave: data movement) and its YaRN scaling
+ * (rope_scaling: angles and the softmax scale, not shapes).
+ */
+const DEEPSEEK: readonly string[] = [
+  'rms_norm_eps',
+  'attention_dropout',
+  'rope_scaling',
+  'rope_parameters',
+  'rope_interleave',
+  'pretraining_tp',
+  'aux_loss_alpha',
+  'seq_aux',
+  'ep_size',
+  'quantization_config',
+  'head_dim',
+];
+const DEEPSEEK_V3: readonly string[] = [...DEEPSEEK, 'mlp_bias'];
+
 export type HuggingFaceFamily =
   | 'llama'
   | 'mistral'
@@ -156,12 +179,22 @@ export type HuggingFaceFamily =
   | 'phi3'
   | 'gemma2'
   | 'gemma3_text'
-  | 'gpt2';
+  | 'gpt2'
+  | 'deepseek_v2'
+  | 'deepseek_v3';
 
 const MOE_REMARKS: Readonly<Record<string, string>> = {
   output_router_logits: 'the load-balancing loss is not counted',
   router_aux_loss_coef: 'the load-balancing loss is not counted',
   router_jitter_noise: 'training noise on the router input, not counted',
+};
+
+const DEEPSEEK_REMARKS: Readonly<Record<string, string>> = {
+  rope_scaling: 'not modelled',
+  aux_loss_alpha: 'the balance loss is not counted',
+  seq_aux: 'the balance loss is not counted',
+  quantization_config: "the checkpoint's storage; see infer --weight-dtype",
+  head_dim: 'the rotary width, qk_rope_head_dim, in transformers',
 };
 
 /** Why an ignored key is a simplification, shown beside it when its value is set (not null or false). */
@@ -221,6 +254,8 @@ const REMARKS: Readonly<Record<HuggingFaceFamily, Readonly<Record<string, string
     sliding_window_size: 'not read: the window is sliding_window',
   },
   gpt2: {},
+  deepseek_v2: DEEPSEEK_REMARKS,
+  deepseek_v3: { ...DEEPSEEK_REMARKS, mlp_bias: 'DeepseekV3MLP builds no biases' },
 };
 
 const FAMILY_KEYS: Readonly<Record<HuggingFaceFamily, readonly string[]>> = {
@@ -235,6 +270,8 @@ const FAMILY_KEYS: Readonly<Record<HuggingFaceFamily, readonly string[]>> = {
   gemma2: GEMMA,
   gemma3_text: GEMMA3,
   gpt2: GPT2,
+  deepseek_v2: DEEPSEEK,
+  deepseek_v3: DEEPSEEK_V3,
 };
 
 /** The ignored keys of a model family. */

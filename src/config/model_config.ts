@@ -102,6 +102,26 @@ export interface ModelConfig {
   readonly normalize_top_k?: boolean;
   /** The layers that keep the dense FFN of width d_ff, by index (first_k_dense_replace, mlp_only_layers...); absent: none. */
   readonly dense_layers?: readonly number[];
+  /**
+   * A bias [E] added to the router's scores for the choice of experts only, not to their weights
+   * (DeepSeek-V3's e_score_correction_bias, an nn.Parameter in DeepSeek's modeling code); default false.
+   */
+  readonly router_score_bias?: boolean;
+
+  // Multi-head latent attention (latent_attention.ts says how a layer computes it). kv_lora_rank
+  // makes every layer's attention latent: keys and values are rebuilt per head from a shared
+  // latent, which with the rope key is all a decode cache keeps; absent: q, k and v projections.
+
+  /** The rank of the query latent (q_down [d, rq], its RMSNorm, q_up [rq, H (dn + dr)]); absent: one full-rank q_proj [d, H (dn + dr)]. */
+  readonly q_lora_rank?: number;
+  /** The width of the key/value latent c_KV (kv_down's first kv_lora_rank outputs, and its RMSNorm). */
+  readonly kv_lora_rank?: number;
+  /** dr, the rotary part of each query and key head; the key's is one head shared by all (kv_down's last dr outputs). */
+  readonly qk_rope_head_dim?: number;
+  /** dn, the part of each query and key head without rotation, rebuilt from the latent by kv_up. */
+  readonly qk_nope_head_dim?: number;
+  /** dv, the width of each value head (kv_up's other output); the attention output is H dv wide. */
+  readonly v_head_dim?: number;
 
   /**
    * What the user should know about how the source was read, one line each, e.g. the keys of a
@@ -153,6 +173,12 @@ export const ARCHITECTURE_KEYS = [
   'router_bias',
   'normalize_top_k',
   'dense_layers',
+  'router_score_bias',
+  'q_lora_rank',
+  'kv_lora_rank',
+  'qk_rope_head_dim',
+  'qk_nope_head_dim',
+  'v_head_dim',
 ] as const;
 export type ArchitectureKey = (typeof ARCHITECTURE_KEYS)[number];
 
@@ -190,6 +216,13 @@ export interface Architecture {
   readonly head_dim: number;
   /** The mixture of experts, or undefined for a dense model. */
   readonly moe: MoeArchitecture | undefined;
+  /**
+   * Multi-head latent attention, or undefined for q, k and v projections. With it, head_dim is
+   * the score depth dn + dr, num_kv_heads is num_heads (each head gets its own key and value from
+   * the latent) and q_dim is H (dn + dr); kv_dim names no projection and is H dv, the width of the
+   * values and of the attention output.
+   */
+  readonly mla: MlaArchitecture | undefined;
   /** num_heads * head_dim: the width of q and of the attention output (d_model unless head_dim is its own). */
   readonly q_dim: number;
   /** num_kv_heads * head_dim: the width of the k and v projections. */
@@ -209,8 +242,24 @@ export interface MoeArchitecture {
   readonly shared_expert_gate: boolean;
   readonly router_bias: boolean;
   readonly normalize_top_k: boolean;
+  readonly router_score_bias: boolean;
   /** Whether each layer, in order, is a MoE layer (else it keeps the dense FFN of width d_ff). */
   readonly moe_layers: readonly boolean[];
+}
+
+/** Multi-head latent attention's widths (latent_attention.ts). */
+export interface MlaArchitecture {
+  /** The query latent's rank, or undefined for a full-rank q_proj. */
+  readonly q_lora_rank: number | undefined;
+  readonly kv_lora_rank: number;
+  /** dr: the rotary part of each query and key head. */
+  readonly qk_rope_head_dim: number;
+  /** dn: the part of each query and key head without rotation. */
+  readonly qk_nope_head_dim: number;
+  /** dv: each value head's width. */
+  readonly v_head_dim: number;
+  /** dn + dr: the depth of each score's dot product. */
+  readonly qk_head_dim: number;
 }
 
 /** The seed's architecture: what a config means when it names no variant. */
@@ -232,9 +281,10 @@ export const DEFAULT_ARCHITECTURE = {
 
 /** The config's architecture with every default applied (the one place defaults live). */
 export function architectureOf(config: ModelConfig): Architecture {
-  const num_kv_heads = config.num_kv_heads ?? config.num_heads;
+  const mla = mlaOf(config);
+  const num_kv_heads = mla !== undefined ? config.num_heads : (config.num_kv_heads ?? config.num_heads);
   const vocab_multiple = config.vocab_multiple ?? DEFAULT_ARCHITECTURE.vocab_multiple;
-  const head_dim = config.head_dim ?? config.d_model / config.num_heads;
+  const head_dim = mla?.qk_head_dim ?? config.head_dim ?? config.d_model / config.num_heads;
   const ffn = config.ffn ?? DEFAULT_ARCHITECTURE.ffn;
   const bias = config.bias ?? DEFAULT_ARCHITECTURE.bias;
   const qkv_bias = config.qkv_bias ?? bias;
@@ -265,8 +315,25 @@ export function architectureOf(config: ModelConfig): Architecture {
     padded_vocab_size: Math.ceil(config.vocab_size / vocab_multiple) * vocab_multiple,
     head_dim,
     q_dim: config.num_heads * head_dim,
-    kv_dim: num_kv_heads * head_dim,
+    kv_dim: num_kv_heads * (mla?.v_head_dim ?? head_dim),
     moe: moeOf(config),
+    mla,
+  };
+}
+
+function mlaOf(config: ModelConfig): MlaArchitecture | undefined {
+  if (config.kv_lora_rank === undefined) return undefined;
+  // Validation requires the three head widths with kv_lora_rank; DeepSeek's widths stand in only
+  // for a config built in code without them.
+  const qk_rope_head_dim = config.qk_rope_head_dim ?? 64;
+  const qk_nope_head_dim = config.qk_nope_head_dim ?? 128;
+  return {
+    q_lora_rank: config.q_lora_rank,
+    kv_lora_rank: config.kv_lora_rank,
+    qk_rope_head_dim,
+    qk_nope_head_dim,
+    v_head_dim: config.v_head_dim ?? 128,
+    qk_head_dim: qk_nope_head_dim + qk_rope_head_dim,
   };
 }
 
@@ -282,6 +349,7 @@ function moeOf(config: ModelConfig): MoeArchitecture | undefined {
     shared_expert_gate: config.shared_expert_gate ?? false,
     router_bias: config.router_bias ?? false,
     normalize_top_k: config.normalize_top_k ?? false,
+    router_score_bias: config.router_score_bias ?? false,
     moe_layers: Array.from({ length: config.num_layers }, (_, i) => !dense.has(i)),
   };
 }
@@ -330,9 +398,12 @@ export interface RunShape {
   readonly routing?: ExpertRouting;
 }
 
-/** Per-head width dk: the config's head_dim, else d_model / num_heads (validated to divide exactly). */
+/**
+ * Per-head width dk of the scores: the config's head_dim, else d_model / num_heads (validated to
+ * divide exactly); with latent attention qk_nope_head_dim + qk_rope_head_dim.
+ */
 export function headDim(config: ModelConfig): number {
-  return config.head_dim ?? config.d_model / config.num_heads;
+  return architectureOf(config).head_dim;
 }
 
 /** "gpt2-xl", or "gpt2-xl (ctx=16384)" when overrides changed it. */

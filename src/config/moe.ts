@@ -43,6 +43,7 @@ const MOE_KEYS = [
   'router_bias',
   'normalize_top_k',
   'dense_layers',
+  'router_score_bias',
 ] as const satisfies readonly ConfigKey[];
 
 /** The rules across the MoE fields, for fields that are each valid on their own. */

@@ -19,6 +19,7 @@ import {
 } from './config_fields.js';
 import { headDimProblem, headSplitProblem, kvHeadsProblem } from './head_rules.js';
 import { isWholeNumberText, writtenNumber } from './json_document.js';
+import { latentAttentionProblems } from './latent_attention.js';
 import { moeProblems } from './moe.js';
 import { windowProblems } from './windows.js';
 import { zod } from './zod.js';
@@ -84,6 +85,12 @@ function buildSchema() {
     router_bias: z.boolean().optional(),
     normalize_top_k: z.boolean().optional(),
     dense_layers: z.array(z.int().nonnegative()).optional(),
+    router_score_bias: z.boolean().optional(),
+    q_lora_rank: count.optional(),
+    kv_lora_rank: count.optional(),
+    qk_rope_head_dim: count.optional(),
+    qk_nope_head_dim: count.optional(),
+    v_head_dim: count.optional(),
   });
 }
 
@@ -212,11 +219,15 @@ function crossFieldProblems(
   if (fusion !== undefined) problems.push(fusion);
   problems.push(...windowProblems(source, raw, invalid, names));
   problems.push(...moeProblems(source, raw, invalid, names));
+  const latent = latentAttentionProblems(source, raw, invalid, names);
+  problems.push(...latent);
   if (invalid.has('d_model') || invalid.has('num_heads') || invalid.has('head_dim')) return problems;
   const dModel = raw['d_model'] as number;
   const numHeads = raw['num_heads'] as number;
   const depth = depthProblem(source, raw, invalid, names);
   if (depth !== undefined) problems.push(depth);
+  // Latent attention's head widths are its own keys (checked above), so d_model need not split into heads.
+  if (raw['kv_lora_rank'] !== undefined || latent.length > 0) return problems;
   // Whether RoPE needs pairs depends on positions; when that field is itself wrong, only divisibility is checked.
   const positions = invalid.has('positions') ? 'learned' : architectureOf(headsOnly(raw, dModel, numHeads)).positions;
   const headDim = raw['head_dim'];

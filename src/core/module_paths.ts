@@ -35,6 +35,15 @@
  *   layers.{i}.moe.shared.{w1,w2,w3}       the shared expert every token visits
  *   layers.{i}.moe.shared_gate             sigmoid(x ws), ws [d, 1], scaling the shared expert (Qwen2-MoE)
  *
+ * A multi-head latent attention layer (latent_attention.ts in config) has, in place of q_proj, k_proj
+ * and v_proj (q_proj stays when the query is full-rank):
+ *   layers.{i}.attn.q_down          x -> the query latent [d, rq]
+ *   layers.{i}.attn.q_latent_norm   RMSNorm over the query latent
+ *   layers.{i}.attn.q_up            the latent -> every head's query [rq, H (dn + dr)]
+ *   layers.{i}.attn.kv_down         x -> the key/value latent and the shared rope key [d, r + dr]
+ *   layers.{i}.attn.kv_latent_norm  RMSNorm over the key/value latent
+ *   layers.{i}.attn.kv_up           the latent -> every head's key part and value [r, H (dn + dv)]
+ *
  * attn.rope, attn.softmax, ffn.silu, ffn.gate and loss extend design.md's list so that every
  * non-matmul kernel (and every saved activation of the training step) has a leaf of its own.
  * Kernels outside every leaf (head split/merge, residual adds) carry the enclosing path,
@@ -45,6 +54,9 @@ export const ATTENTION_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'output_proj
 export const FFN_MATRICES = ['w1', 'w2', 'w3'] as const;
 
 export type AttentionProjection = (typeof ATTENTION_PROJECTIONS)[number];
+/** Multi-head latent attention's down and up projections. */
+export const LATENT_PROJECTIONS = ['q_down', 'q_up', 'kv_down', 'kv_up'] as const;
+export type LatentProjection = (typeof LATENT_PROJECTIONS)[number];
 export type FfnMatrix = (typeof FFN_MATRICES)[number];
 
 export const path = {
@@ -62,6 +74,9 @@ export const path = {
   qkvProj: (i: number) => `layers.${i}.attn.qkv_proj`,
   qNorm: (i: number) => `layers.${i}.attn.q_norm`,
   kNorm: (i: number) => `layers.${i}.attn.k_norm`,
+  latentProjection: (i: number, name: LatentProjection) => `layers.${i}.attn.${name}`,
+  qLatentNorm: (i: number) => `layers.${i}.attn.q_latent_norm`,
+  kvLatentNorm: (i: number) => `layers.${i}.attn.kv_latent_norm`,
   attnSoftcap: (i: number) => `layers.${i}.attn.softcap`,
   postAttnNorm: (i: number) => `layers.${i}.post_attn_norm`,
   postFfnNorm: (i: number) => `layers.${i}.post_ffn_norm`,
@@ -92,6 +107,7 @@ export const path = {
  */
 export const FLOP_COMPONENTS = [
   'attention_projections',
+  'latent_projections',
   'attention_core',
   'ffn',
   'router',
@@ -107,6 +123,7 @@ export const PARAMETER_COMPONENTS = [
   'token_embeddings',
   'position_embeddings',
   'attention',
+  'latent_projections',
   'ffn',
   'router',
   'routed_experts',
@@ -145,6 +162,7 @@ export function matmulComponentOf(modulePath: string): Exclude<FlopComponent, 'n
   if (modulePath === path.lmHead) return 'lm_head';
   if (layerIndexOf(modulePath) === undefined) return undefined;
   if (/^attn\.(q_proj|k_proj|v_proj|qkv_proj|output_proj)$/.test(local)) return 'attention_projections';
+  if (/^attn\.(q_down|q_up|kv_down|kv_up)$/.test(local)) return 'latent_projections';
   if (/^attn\.(scores|weighted_sum)(\.q\d+_k\d+)?$/.test(local)) return 'attention_core';
   if (/^ffn\.(w1|w2|w3|gate_up_proj)$/.test(local)) return 'ffn';
   return moeComponentOf(local, /^(w1|w2|w3)$/);
@@ -175,7 +193,10 @@ export function parameterComponentOf(modulePath: string): ParameterComponent | u
   if (modulePath === path.lnFinal) return 'norms';
   const local = withinLayer(modulePath);
   if (layerIndexOf(modulePath) === undefined) return undefined;
-  if (/^(ln1|ln2|post_attn_norm|post_ffn_norm|attn\.q_norm|attn\.k_norm)$/.test(local)) return 'norms';
+  if (/^(ln1|ln2|post_attn_norm|post_ffn_norm|attn\.(q_norm|k_norm|q_latent_norm|kv_latent_norm))$/.test(local)) {
+    return 'norms';
+  }
+  if (/^attn\.(q_down|q_up|kv_down|kv_up)$/.test(local)) return 'latent_projections';
   if (local.startsWith('attn.')) return 'attention';
   if (local.startsWith('ffn.')) return 'ffn';
   return moeComponentOf(local, /^(w1|w2|w3)$/);

@@ -429,6 +429,14 @@ export function initWeights(config: ModelConfig, options: InitOptions): Transfor
         'layers yet; params and flops count them (fix: use params or flops for this model)',
     );
   }
+  // The formulas count latent attention; the tfjs model has no latent layer yet, and q, k and v
+  // projections in its place would trace another model.
+  if (config.kv_lora_rank !== undefined) {
+    throw new UnavailableError(
+      `${config.source}: kv_lora_rank (${config.kv_lora_rank}): the traced model does not build multi-head latent ` +
+        'attention yet; params, flops and infer count it (fix: use params, flops or infer for this model)',
+    );
+  }
   const specs = weightSpecs(config);
   const tensors: tf.Tensor[] = [];
   try {

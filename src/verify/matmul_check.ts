@@ -198,12 +198,12 @@ export function compareMatmuls(inventory: readonly MatmulRow[], records: readonl
       }
       return { component, expected, traced: tracedFlops };
     })
-    // A dense model's report lists no router or experts.
+    // A dense model's report lists no router or experts, a model without latent attention no latent projections.
     .filter(
       (entry) =>
         entry.expected > 0n ||
         entry.traced > 0n ||
-        !['router', 'routed_experts', 'shared_experts'].includes(entry.component),
+        !['latent_projections', 'router', 'routed_experts', 'shared_experts'].includes(entry.component),
     );
 
   let expectedTotal = 0n;

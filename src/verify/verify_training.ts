@@ -224,8 +224,13 @@ function phaseRecords(records: readonly KernelRecord[], phase: KernelPhase): Ker
   return records.filter((record) => record.phase === phase);
 }
 
-/** A dense model's report lists no router or experts. */
-const MOE_COMPONENTS: ReadonlySet<string> = new Set(['router', 'routed_experts', 'shared_experts']);
+/** A dense model's report lists no router or experts, a model without latent attention no latent projections. */
+const MOE_COMPONENTS: ReadonlySet<string> = new Set([
+  'latent_projections',
+  'router',
+  'routed_experts',
+  'shared_experts',
+]);
 
 function flopRatio(forward: bigint, backward: bigint): BackwardToForwardFlops {
   return { forward, backward, ratio: forward === 0n ? undefined : rational(backward, forward) };

@@ -22,6 +22,7 @@ import { formatGigabytes, formatShare } from '../core/format.js';
 /** Component names as charts and tables show them. */
 export const COMPONENT_LABELS: Readonly<Record<MatmulComponent, string>> = {
   attention_projections: 'attention projections',
+  latent_projections: 'latent projections',
   attention_core: 'attention core',
   ffn: 'ffn',
   router: 'router',
@@ -33,6 +34,7 @@ export const COMPONENT_LABELS: Readonly<Record<MatmulComponent, string>> = {
 /** One colour per component, shared by every chart so a component looks the same everywhere. */
 const COMPONENT_COLORS: Readonly<Record<MatmulComponent, string>> = {
   attention_projections: '#4c78a8',
+  latent_projections: '#bab0ac',
   attention_core: '#e45756',
   ffn: '#54a24b',
   router: '#b279a2',

@@ -9,6 +9,7 @@ import { groupDigits } from '../core/format.js';
 /** Column-width names for matmul components. */
 export const MATMUL_COMPONENT_SHORT: Readonly<Record<MatmulComponent, string>> = {
   attention_projections: 'attn projections',
+  latent_projections: 'latent projections',
   attention_core: 'attn core',
   ffn: 'ffn',
   router: 'router',
@@ -23,7 +24,10 @@ export const MATMUL_COMPONENT_SHORT: Readonly<Record<MatmulComponent, string>> =
  * ["w1", "w2"] for a GELU MLP. Read off the analytic inventory of a one-layer copy, so a new
  * variant (fused projections, another FFN) names its own matmuls.
  */
-function blockMatmuls(config: ModelConfig, component: 'attention_projections' | 'ffn'): string[] {
+function blockMatmuls(
+  config: ModelConfig,
+  component: 'attention_projections' | 'latent_projections' | 'ffn',
+): string[] {
   return forwardMatmulInventory({ ...config, num_layers: 1 }, { batch: 1, seq: 1 })
     .filter((row) => row.component === component && layerIndexOf(row.path) === 0)
     .map((row) =>
@@ -35,7 +39,10 @@ function blockMatmuls(config: ModelConfig, component: 'attention_projections' | 
 }
 
 /** "(w1, w3, w2)" when every model has these matmuls, else nothing (models of different kinds side by side). */
-function sharedMatmuls(configs: readonly ModelConfig[], component: 'attention_projections' | 'ffn'): string {
+function sharedMatmuls(
+  configs: readonly ModelConfig[],
+  component: 'attention_projections' | 'latent_projections' | 'ffn',
+): string {
   const names = new Set(configs.map((config) => blockMatmuls(config, component).join(', ')));
   const [only] = names;
   return names.size === 1 && only !== undefined && only !== '' ? ` (${only})` : '';
@@ -49,6 +56,7 @@ function sharedMatmuls(configs: readonly ModelConfig[], component: 'attention_pr
 export function matmulComponentLabels(configs: readonly ModelConfig[]): Readonly<Record<MatmulComponent, string>> {
   return {
     attention_projections: `attention projections${sharedMatmuls(configs, 'attention_projections')}`,
+    latent_projections: `latent projections${sharedMatmuls(configs, 'latent_projections')}`,
     attention_core: 'attention core (q @ k^T and P @ v)',
     ffn: `FFN${sharedMatmuls(configs, 'ffn')}`,
     router: 'router (x @ Wr)',
@@ -73,6 +81,7 @@ function nonMatmulWork(configs: readonly ModelConfig[]): string {
   const parts = [
     'norms',
     ...(any((architecture) => architecture.qk_norm) ? ['q/k norms'] : []),
+    ...(any((architecture) => architecture.mla !== undefined) ? ['latent norms'] : []),
     ...(any((architecture) => architecture.post_norms) ? ['post-norms'] : []),
     'softmax',
     ...(any((architecture) => architecture.positions === 'rope') ? ['RoPE'] : []),
@@ -125,6 +134,8 @@ export function parameterComponentLabel(component: ParameterComponent, config: M
       return 'position embeddings (learned)';
     case 'attention':
       return `attention (${weightNames(config, 'attention_projections')})${attentionBiases}`;
+    case 'latent_projections':
+      return `latent projections (${blockMatmuls(config, 'latent_projections').join(', ')})`;
     case 'ffn':
       return architecture.moe === undefined
         ? `FFN (${weightNames(config, 'ffn')})${ffnBiases}`
@@ -139,6 +150,7 @@ export function parameterComponentLabel(component: ParameterComponent, config: M
       const extra = [
         ...(architecture.qk_norm ? ['q/k norms'] : []),
         ...(architecture.post_norms ? ['post-norms'] : []),
+        ...(architecture.mla !== undefined ? ['latent norms'] : []),
       ];
       const kind = architecture.norm === 'rmsnorm' ? 'RMSNorm gains' : 'LayerNorm gains and biases';
       return extra.length === 0 ? kind : `${kind} (with ${extra.join(' and ')})`;

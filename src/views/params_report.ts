@@ -151,6 +151,7 @@ function presentComponents(summary: ParameterSummary): ParameterComponent[] {
 /** Components only some architectures have; the others are listed even at zero (a tied lm_head). */
 const OPTIONAL_COMPONENTS: ReadonlySet<ParameterComponent> = new Set([
   'position_embeddings',
+  'latent_projections',
   'router',
   'routed_experts',
   'shared_experts',

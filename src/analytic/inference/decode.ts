@@ -219,7 +219,11 @@ export function decodeGenerationFlops(
   const perStepOutsideCore = first
     .filter((row) => row.component !== 'attention_core')
     .reduce((total, row) => total + row.flops, 0n);
-  const corePerKey = 4n * BigInt(B) * BigInt(config.num_heads) * BigInt(cacheHeadDim(config));
+  // 2 B H per key for q k^T over the score depth and 2 B H for P v over the value width: dh each,
+  // or dn + dr and dv with latent attention (counted in the naive form, keys and values rebuilt).
+  const mla = architectureOf(config).mla;
+  const depths = mla === undefined ? 2n * BigInt(cacheHeadDim(config)) : BigInt(mla.qk_head_dim + mla.v_head_dim);
+  const corePerKey = 2n * BigInt(B) * BigInt(config.num_heads) * depths;
   const firstContext = BigInt(P) + 1n;
   const lastContext = BigInt(P) + BigInt(G);
   const keysAttended = windows.reduce<bigint>(

@@ -57,9 +57,11 @@ export function cacheWindows(config: ModelConfig): readonly (number | undefined)
   return layerWindows(config);
 }
 
-/** The cache layers of a model with key/value heads: K and V per KV head, head_dim wide, each layer's window. */
+/** The cache layers of the config: K and V per KV head, head_dim wide, each layer's window; the latent and rope key with latent attention. */
 export function kvCacheLayers(config: ModelConfig, windows = cacheWindows(config)): CacheLayer[] {
-  const { num_kv_heads: kvHeads } = architectureOf(config);
+  const { num_kv_heads: kvHeads, mla } = architectureOf(config);
+  // Latent attention caches the latent and the rope key, never per-head keys and values.
+  if (mla !== undefined) return latentCacheLayers(config.num_layers, mla.kv_lora_rank, mla.qk_rope_head_dim);
   const headDim = cacheHeadDim(config);
   if (windows.length !== config.num_layers) {
     throw new Error(`kv cache: ${windows.length} windows for ${config.num_layers} layers`);
