@@ -353,7 +353,8 @@ export function logitsAt(
   weights.layers.forEach((layer, i) => {
     const core = attentionCoreOf(config, i, schedule);
     const slot = cache?.layers[i];
-    const runBlock = (input: tf.Tensor3D) => block(input, layer, architecture, heads, rope, model, core, slot, i, routing); // (B, T, d)
+    const runBlock = (input: tf.Tensor3D) =>
+      block(input, layer, architecture, heads, rope, model, core, slot, i, routing); // (B, T, d)
     const input = x;
     x = scope(path.layer(i), () =>
       checkpoint === 'full' ? checkpointed(runBlock, input, tensorsOf(layer)) : runBlock(input),
