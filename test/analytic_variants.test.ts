@@ -112,6 +112,7 @@ describe('parameters of every variant, by hand', () => {
       // a dense model has no mixture of experts
       router: 0n,
       routed_experts: 0n,
+      latent_projections: 0n,
       shared_experts: 0n,
     });
     expect(summary.total).toBe(96n + 64n + 2n * 528n + 16n); // 1,232
@@ -178,6 +179,7 @@ describe('forward matmuls of every variant, by hand', () => {
       // a dense model has no mixture of experts
       router: 0n,
       routed_experts: 0n,
+      latent_projections: 0n,
       shared_experts: 0n,
     });
   });

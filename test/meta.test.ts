@@ -178,6 +178,13 @@ const CASES: readonly [string, Build][] = [
     () => tf.scatterND(tf.tensor2d([1, 3, 1], [3, 1], 'int32'), f([3, 2]), [5, 2]),
   ],
   ['scatterND into a rank-3 output', () => tf.scatterND(i32([4, 1], 0), f([4, 2, 3]), [2, 2, 3])],
+  [
+    'topk of the last axis: values and int32 indices',
+    () => {
+      const { values, indices } = tf.topk(f([2, 3, 5]), 2);
+      return [values, indices];
+    },
+  ],
   ['zerosLike', () => tf.zerosLike(f([2, 3]))],
   ['onesLike int32', () => tf.onesLike(i32([4]))],
   ['zeros (written from JS)', () => tf.zeros([2, 2])],

@@ -304,26 +304,17 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
   });
 
   test('a kernel with no FLOP rule is recorded with flops null and reported by name', () => {
+    // A model never pools, so MaxPool has no rule; Exp over its 2 x 2 output costs 4.
     const { records } = traceKernels(() =>
-      tf
-        .tidy(() => {
-          const { values, indices } = tf.topk(tf.ones([3, 4]), 2);
-          indices.dispose();
-          return tf.exp(values);
-        })
-        .dispose(),
+      tf.tidy(() => tf.exp(tf.maxPool(tf.ones<tf.Rank.R4>([1, 4, 4, 1]), 2, 2, 'valid'))).dispose(),
     );
     expect(records.map((record) => [record.kernel, record.flops])).toEqual([
-      ['TopK', null],
-      ['Exp', 6n],
+      ['MaxPool', null],
+      ['Exp', 4n],
     ]);
-    expect(records[0]?.outputs).toEqual([
-      { shape: [3, 2], dtype: 'float32' },
-      { shape: [3, 2], dtype: 'int32' },
-    ]);
-    expect(records[0]?.attrs).toEqual({ k: 2, sorted: true });
-    expect(uncountedKernels(records)).toEqual(new Map([['TopK', 1]]));
-    expect(totalNonMatmulFlops(records)).toBe(6n);
+    expect(records[0]?.outputs).toEqual([{ shape: [1, 2, 2, 1], dtype: 'float32' }]);
+    expect(uncountedKernels(records)).toEqual(new Map([['MaxPool', 1]]));
+    expect(totalNonMatmulFlops(records)).toBe(4n);
   });
 
   test('attrs are reduced to JSON-safe values', () => {

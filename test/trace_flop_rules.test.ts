@@ -85,7 +85,13 @@ describe('the rule table', () => {
   });
 
   test('a kernel without a rule has no rule and null FLOPs, never zero', () => {
-    expect(ruleFor('TopK')).toBeUndefined();
+    expect(ruleFor('MaxPool')).toBeUndefined();
+    expect(flopsOf('MaxPool', [[1, 4, 4, 1]], [[1, 2, 2, 1]])).toBeNull();
+    expect(flopsOf('NoSuchKernel', [], [])).toBeNull();
+  });
+
+  test('TopK costs k successive maxima of n - 1 comparisons per row', () => {
+    // 3 rows of n = 4, k = 2: 3 * 2 * (4 - 1) = 18; k = 1 is one max, n - 1 per row.
     expect(
       flopsOf(
         'TopK',
@@ -94,11 +100,18 @@ describe('the rule table', () => {
           [3, 2],
           [3, 2],
         ],
-        { k: 2 },
       ),
-    ).toBeNull();
-    expect(flopsOf('MaxPool', [[1, 4, 4, 1]], [[1, 2, 2, 1]])).toBeNull();
-    expect(flopsOf('NoSuchKernel', [], [])).toBeNull();
+    ).toBe(18n);
+    expect(
+      flopsOf(
+        'TopK',
+        [[2, 5, 8]],
+        [
+          [2, 5, 1],
+          [2, 5, 1],
+        ],
+      ),
+    ).toBe(10n * 7n);
   });
 
   test('ruleFor returns the same rule the tracer applies, usable on shapes alone', () => {

@@ -127,6 +127,7 @@ describe('backward matmul inventory', () => {
       // a dense model has no mixture of experts
       router: 0n,
       routed_experts: 0n,
+      latent_projections: 0n,
       shared_experts: 0n,
     });
     expect(breakdown.total).toBe(25_920n);
