@@ -33,17 +33,21 @@ let browser: Browser;
 let baseUrl: string;
 const pageErrors: string[] = [];
 
-beforeAll(async () => {
+async function buildAndServe(): Promise<PreviewServer> {
   outDir = mkdtempSync(join(tmpdir(), 'flopledger-web-'));
   await build({ configFile: VITE_CONFIG, logLevel: 'error', build: { outDir, emptyOutDir: true } });
-  server = await preview({
+  return preview({
     configFile: VITE_CONFIG,
     logLevel: 'error',
     build: { outDir },
     preview: { port: 0, host: '127.0.0.1', open: false },
   });
+}
+
+beforeAll(async () => {
+  // The browser starts (or unpacks) while the page builds: most of its wait is on the disk.
+  [server, browser] = await Promise.all([buildAndServe(), launchChromium()]);
   baseUrl = server.resolvedUrls!.local[0]!;
-  browser = await launchChromium();
 }, 300_000);
 
 afterAll(async () => {
