@@ -14,7 +14,8 @@
  *  6. The web page (scripts/bench_web.ts): bundle size, and time to the first count and to the
  *     first verified webgl trace in headless Chromium, written to docs/bench_web.md and .json.
  *
- * Run after `npm run build`; takes two to three minutes on two cores.
+ * Run after `npm run build`; takes five to six minutes on two cores, about three of them for the
+ * web page (building it, then twelve loads of it in Chromium).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
