@@ -11,8 +11,11 @@
  *  4. Single-thread against threaded wasm (each in a child process).
  *  5. The local roofline (scripts/bench_roofline.ts): predicted against measured kernel time per
  *     module, written to docs/bench_roofline.md and .json.
+ *  6. The web page (scripts/bench_web.ts): bundle size, and time to the first count and to the
+ *     first verified webgl trace in headless Chromium, written to docs/bench_web.md and .json.
  *
- * Run after `npm run build`; takes two to three minutes on two cores.
+ * Run after `npm run build`; takes five to six minutes on two cores, about three of them for the
+ * web page (building it, then twelve loads of it in Chromium).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -32,6 +35,7 @@ import { benchForward, type ForwardBenchResult } from './bench_forward.js';
 import type { MetaTraceResult } from './bench_meta_trace.js';
 import { benchMetaScaling } from './measure_meta.js';
 import { benchStartup } from './bench_startup.js';
+import { benchWeb } from './bench_web.js';
 import type { ThreadBenchResult } from './bench_wasm_threads.js';
 
 /** The overhead the tracer may add: traced / untraced median forward time. */
@@ -147,6 +151,7 @@ async function main(): Promise<void> {
   step('local roofline: predicted against measured kernel time (child process)');
   const roofline = runChild<{ results: number }>('./bench_roofline.js', []);
   if ('error' in roofline) step(`local roofline failed: ${roofline.error}`);
+  await benchWeb(docs);
   step(`wrote docs/bench.md and docs/bench.json in ${elapsedS.toFixed(0)} s`);
 }
 

@@ -33,17 +33,21 @@ let browser: Browser;
 let baseUrl: string;
 const pageErrors: string[] = [];
 
-beforeAll(async () => {
+async function buildAndServe(): Promise<PreviewServer> {
   outDir = mkdtempSync(join(tmpdir(), 'flopledger-web-'));
   await build({ configFile: VITE_CONFIG, logLevel: 'error', build: { outDir, emptyOutDir: true } });
-  server = await preview({
+  return preview({
     configFile: VITE_CONFIG,
     logLevel: 'error',
     build: { outDir },
     preview: { port: 0, host: '127.0.0.1', open: false },
   });
+}
+
+beforeAll(async () => {
+  // The browser starts (or unpacks) while the page builds: most of its wait is on the disk.
+  [server, browser] = await Promise.all([buildAndServe(), launchChromium()]);
   baseUrl = server.resolvedUrls!.local[0]!;
-  browser = await launchChromium();
 }, 300_000);
 
 afterAll(async () => {
@@ -127,6 +131,12 @@ describe('the web page in headless chromium', () => {
     // Llama 2 7B: 6,738,415,616 parameters (the safetensors index of meta-llama/Llama-2-7b-hf,
     // total_size 13,476,839,424 bytes in fp16, halved).
     await expect.poll(() => page.locator('#parameters').innerText()).toBe('6,738,415,616');
+    // Its forward pass at the full context, T = 4,096: per layer q, k, v and output projections
+    // 8 T d^2, the SwiGLU FFN's three matmuls 6 T d F, scores and weighted sum 4 T^2 d; then the
+    // untied lm_head 2 T d V.
+    const [L, d, F, V, T] = [32n, 4096n, 11008n, 32000n, 4096n];
+    const llamaFlops = L * (8n * T * d * d + 6n * T * d * F + 4n * T * T * d) + 2n * T * d * V;
+    expect(await page.locator('#forward-flops').innerText()).toBe(digits(llamaFlops));
     expect(new URL(page.url()).hash).toContain('config=');
     await page.close();
   });
@@ -206,6 +216,8 @@ describe('the web page in headless chromium', () => {
           const data = await result.evaluate((node) => ({ ...(node as unknown as { dataset: RunResult }).dataset }));
           expect(data, await result.innerText()).toMatchObject({ ok: 'true', backend: 'webgl' });
           expect(data.matched).toBe(data.expected);
+          // Every webgl kernel, packed and fused ones included, has a FLOP rule: none is listed as uncounted.
+          expect(data.uncounted).toBe('');
           expect(Number(data.expected)).toBeGreaterThan(10 * config.num_layers);
         },
       ),

@@ -17,6 +17,7 @@ export default defineConfig({
     alias: [
       ...NODE_BUILTINS.map((name) => ({ find: `node:${name}`, replacement: here('./node_stub.ts') })),
       { find: /^cli-progress$/, replacement: here('./cli_progress_stub.ts') },
+      { find: /^@tensorflow\/tfjs-(layers|converter|data)$/, replacement: here('./tfjs_apis_stub.ts') },
     ],
   },
   // backend.ts reads FLOPLEDGER_WASM_THREADS; a page has no environment, so one wasm thread.
