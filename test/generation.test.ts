@@ -68,11 +68,33 @@ const multiQueryConfig: ModelConfig = {
   fused_gate_up: true,
 };
 
+/**
+ * Multi-head latent attention: the cache holds the latent and the rope key, and a step attends in
+ * the absorbed form, which must give the naive forward pass's logits. V 12, L 2, d 8, H 2, r 5, dr 2, dn 3, dv 4.
+ */
+const latentConfig: ModelConfig = {
+  name: 'latent',
+  source: SOURCE,
+  vocab_size: 12,
+  context_length: 8,
+  num_layers: 2,
+  d_model: 8,
+  num_heads: 2,
+  d_ff: 6,
+  kv_lora_rank: 5,
+  qk_rope_head_dim: 2,
+  qk_nope_head_dim: 3,
+  v_head_dim: 4,
+};
+const latentQueryConfig: ModelConfig = { ...latentConfig, name: 'latent-query', q_lora_rank: 3 };
+
 const CONFIGS: readonly ModelConfig[] = [
   tinyConfig('tiny', SOURCE),
   everyVariantConfig(SOURCE),
   slidingConfig,
   multiQueryConfig,
+  latentConfig,
+  latentQueryConfig,
 ];
 
 /** The index of the largest of each row's last logits: (B, 1, Vp) -> (B, 1) int32, the greedy choice. */
@@ -173,7 +195,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     }
 
     it('steps of two tokens each (verifying a drafted token) match the forward pass too', async () => {
-      for (const config of [slidingConfig, everyVariantConfig(SOURCE)]) {
+      for (const config of [slidingConfig, everyVariantConfig(SOURCE), latentQueryConfig]) {
         const { gap } = await largestGap(config, 2, 2, 3, 2);
         expect(gap).toBeLessThan(1e-4);
       }

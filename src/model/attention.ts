@@ -225,7 +225,8 @@ export function attentionCore(
  * The attention core of a decode step: q (B, H, N, dk) at positions queryStart.. against k and v
  * (B, Hkv, C, dk) at positions keyStart.., C >= N, the new tokens' keys last. The N x C block is
  * computed densely, as the formulas count a decode step, and masked only where it removes a
- * pair: among the new queries (N > 1) or past a window.
+ * pair: among the new queries (N > 1) or past a window. The scores are scaled by 1 / sqrt(depth),
+ * dk unless given (absorbed latent attention, latent_attention.ts).
  */
 export function cachedAttentionCore(
   q: tf.Tensor4D,
@@ -235,6 +236,7 @@ export function cachedAttentionCore(
   core: AttentionCoreSpec,
   queryStart: number,
   keyStart: number,
+  depth?: number,
 ): tf.Tensor4D {
   const [B, H, N, dk] = q.shape;
   const [, Hkv, C] = k.shape;
@@ -255,7 +257,7 @@ export function cachedAttentionCore(
   const masked = N > 1 || (window !== undefined && keyStart < queryStart - window + 1);
   const G = H / Hkv;
   const grouped = tf.reshape<tf.Rank.R4>(q, [B, Hkv, G * N, dk]); // (B, Hkv, G*N, dk): row g*N + n is head j*G + g
-  const block = { queryStart, queries: N, keyStart, window, masked };
+  const block = { queryStart, queries: N, keyStart, window, masked, ...(depth === undefined ? {} : { depth }) };
   const probabilities = causalSoftmax(grouped, k, parts, block, core.softcap); // (B, Hkv, G*N, C)
   const weighted = scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, Hkv, G*N, dv)
   return tf.reshape<tf.Rank.R4>(weighted, [B, H, N, dv]); // (B, H, N, dv)

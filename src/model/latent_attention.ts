@@ -13,10 +13,10 @@
  * kv_down, kv_latent_norm, kv_up, rope, output_proj), the names the analytic inventory uses; the
  * splits, concatenations and the rope key's broadcast over the heads are data movement at `attn`.
  *
- * With a cache, a layer keeps c normed (B, C, r) and k_R rotated (B, 1, C, dr) per position, which
- * is what the analytic cache bytes count, and rebuilds every head's key and value from the whole
- * cached latent at each step: kv_up runs over all C positions, not only the new ones (the naive
- * form; the absorbed form, W_UK folded into the query and W_UV into the output, is another count).
+ * With a cache, a layer keeps c normed (B, C, r) and k_R rotated (B, 1, C, dr) per position, what
+ * the analytic cache bytes count, never per-head keys and values. A decode step then cannot run
+ * kv_up on its new tokens alone (the cached positions have no keys to join); it takes the
+ * absorbed form, which reads the latents as they are (absorbedAttention).
  */
 
 import * as tf from '@tensorflow/tfjs';
@@ -126,9 +126,52 @@ function keysAndValues(
 }
 
 /**
+ * A decode step's attention over the latent cache in the absorbed form (DeepSeek's "absorb"
+ * inference, and vLLM's decode): kv_up's key half folded into each head's query and its value
+ * half applied after the weighted sum, so the cached latents are never expanded per head. The
+ * latent is one key/value head shared by all H query heads, the grouped-query core with Hkv = 1:
+ *
+ *   absorb_k      q_C W_UK per head              [H, B N, dn] x [H, dn, r]
+ *   scores        [q_C W_UK | q_R] [c | k_R]^T   [B, 1, H N, r + dr] x [B, 1, r + dr, C], / sqrt(dn + dr)
+ *   weighted_sum  P c                            [B, 1, H N, C] x [B, 1, C, r]
+ *   absorb_v      (P c) W_UV per head            [H, B N, r] x [H, r, dv]
+ *
+ * Returns the merged heads (B, N, H dv), output_proj's input.
+ */
+function absorbedAttention(
+  queryNope: tf.Tensor4D,
+  queryRotated: tf.Tensor4D,
+  attended: CachedLatent,
+  weights: LatentAttentionWeights,
+  heads: LatentHeads,
+  parts: AttentionParts,
+  core: AttentionCoreSpec,
+  start: number,
+): tf.Tensor3D {
+  const [B, H, N, dn] = queryNope.shape;
+  const { latent, ropeKey } = attended;
+  const [, C, r] = latent.shape;
+  const [dr, dv] = [heads.rope, heads.value];
+  const perHead = tf.reshape<tf.Rank.R3>(required(weights.kv_up, 'kv_up'), [r, H, dn + dv]); // (r, H, dn + dv)
+  const [keyHalf, valueHalf] = tf.split<tf.Tensor3D>(perHead, [dn, dv], 2); // (r, H, dn), (r, H, dv)
+  const queryByHead = tf.reshape<tf.Rank.R3>(tf.transpose(queryNope, [1, 0, 2, 3]), [H, B * N, dn]); // (H, B*N, dn)
+  const queryLatent = scope('absorb_k', () => tf.matMul<tf.Tensor3D>(queryByHead, tf.transpose(keyHalf!, [1, 2, 0]))); // (H, B*N, r)
+  const queryLatentHeads = tf.transpose(tf.reshape<tf.Rank.R4>(queryLatent, [H, B, N, r]), [1, 0, 2, 3]); // (B, H, N, r)
+  const q = tf.concat([queryLatentHeads, queryRotated], 3); // (B, H, N, r + dr)
+  const latentHead = tf.reshape<tf.Rank.R4>(latent, [B, 1, C, r]); // (B, 1, C, r): one head for all queries
+  const k = tf.concat([latentHead, ropeKey], 3); // (B, 1, C, r + dr)
+  const weightedLatent = cachedAttentionCore(q, k, latentHead, parts, core, start, start + N - C, dn + dr); // (B, H, N, r)
+  const latentByHead = tf.reshape<tf.Rank.R3>(tf.transpose(weightedLatent, [1, 0, 2, 3]), [H, B * N, r]); // (H, B*N, r)
+  const values = scope('absorb_v', () => tf.matMul<tf.Tensor3D>(latentByHead, tf.transpose(valueHalf!, [1, 0, 2]))); // (H, B*N, dv)
+  const byToken = tf.transpose(tf.reshape<tf.Rank.R4>(values, [H, B, N, dv]), [1, 2, 0, 3]); // (B, N, H, dv)
+  return tf.reshape<tf.Rank.R3>(byToken, [B, N, H * dv]); // (B, N, H dv)
+}
+
+/**
  * Latent self-attention of x (B, T, d) with rope tables for its T positions over dr features.
- * With a cache slot, the latent and the rope key are cached (a prefill) or appended to the cache
- * (a decode step), and every cached position's key and value is rebuilt for the step.
+ * Without a cache, and for a prefill, every head's key and value is rebuilt from the latent (the
+ * naive form, as transformers computes it); a prefill then caches the latent and the rope key.
+ * A decode step appends its latents to the cache and attends in the absorbed form.
  */
 export function latentAttention(
   x: tf.Tensor3D,
@@ -155,28 +198,25 @@ export function latentAttention(
   const fresh: CachedLatent = { latent: normed, ropeKey: keyRotated };
   const past = cache?.past;
   if (past !== undefined && !('latent' in past)) throw new Error('attn: a key/value cache reached latent attention');
-  // The latents every query attends over: the cached ones, then the fresh ones.
-  const attended: CachedLatent =
-    past === undefined
-      ? fresh
-      : scope('kv_cache', () => ({
-          latent: tf.concat([past.latent, fresh.latent], 1), // (B, C, r)
-          ropeKey: tf.concat([past.ropeKey, fresh.ropeKey], 2), // (B, 1, C, dr)
-        }));
-  const [keyNope, values] = keysAndValues(attended.latent, weights, heads, parts); // (B, H, C, dn), (B, H, C, dv)
-  const q = tf.concat([queryNope!, queryRotated], 3); // (B, H, T, dqk)
-  const k = tf.concat([keyNope, shareAcrossHeads(attended.ropeKey, H)], 3); // (B, H, C, dqk)
-  const C = k.shape[2];
-  const weighted =
-    past === undefined
-      ? attentionCore(q, k, values, parts, core) // (B, H, T, dv)
-      : cachedAttentionCore(q, k, values, parts, core, cache!.start, cache!.start + T - C); // (B, H, T, dv)
+  let merged: tf.Tensor3D; // (B, T, H dv)
+  let kept = fresh;
+  if (past === undefined) {
+    const [keyNope, values] = keysAndValues(normed, weights, heads, parts); // (B, H, T, dn), (B, H, T, dv)
+    const q = tf.concat([queryNope!, queryRotated], 3); // (B, H, T, dqk)
+    const k = tf.concat([keyNope, shareAcrossHeads(keyRotated, H)], 3); // (B, H, T, dqk)
+    merged = mergeHeads(attentionCore(q, k, values, parts, core)); // (B, T, H dv)
+  } else {
+    kept = scope('kv_cache', () => ({
+      latent: tf.concat([past.latent, fresh.latent], 1), // (B, C, r)
+      ropeKey: tf.concat([past.ropeKey, fresh.ropeKey], 2), // (B, 1, C, dr)
+    }));
+    merged = absorbedAttention(queryNope!, queryRotated, kept, weights, heads, parts, core, cache!.start); // (B, T, H dv)
+  }
   if (cache !== undefined) {
     cache.present = scope('kv_cache', () => ({
-      latent: tf.keep(attended.latent), // (B, C, r)
-      ropeKey: tf.keep(attended.ropeKey), // (B, 1, C, dr)
+      latent: tf.keep(kept.latent), // (B, C, r)
+      ropeKey: tf.keep(kept.ropeKey), // (B, 1, C, dr)
     }));
   }
-  const merged = mergeHeads(weighted); // (B, T, H dv)
   return scope('output_proj', () => parts.linear(merged, weights.output_proj)); // (B, T, d)
 }
