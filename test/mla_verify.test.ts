@@ -273,6 +273,38 @@ describe('multi-head latent attention in the tfjs model', () => {
   }, 120_000);
 });
 
+describe('multi-head latent attention with every block checkpointed', () => {
+  it('reruns each block exactly and keeps RoPE tables only dr wide: 2 x T x dr x 4 bytes', async () => {
+    const config: ModelConfig = {
+      name: 'latent',
+      source: SOURCE,
+      vocab_size: 11,
+      context_length: 8,
+      num_layers: 2,
+      d_model: 8,
+      num_heads: 2,
+      d_ff: 12,
+      kv_lora_rank: 6,
+      q_lora_rank: 5,
+      qk_rope_head_dim: 2,
+      qk_nope_head_dim: 3,
+      v_head_dim: 4,
+    };
+    const run = { batch: 2, seq: 5 };
+    for (const backend of ['cpu', 'meta'] as const) {
+      const step = await verifyTraining({ config, run, backend, seed: 1, checkpoint: 'full' });
+      expect(step.checkpointCheck?.recompute.mismatches).toEqual([]);
+      // The tables are [T, dr] = [5, 2], cos and sin: 80 bytes, where [T, dn + dr] would be 200.
+      expect(step.checkpointCheck?.kept.find((entry) => entry.module === 'layers.0.attn.rope')).toEqual({
+        module: 'layers.0.attn.rope',
+        traced: 80n,
+        formula: 80n,
+      });
+      expect(step.ok).toBe(true);
+    }
+  }, 60_000);
+});
+
 describe('a latent projection applied twice is caught (cpu)', () => {
   /**
    * One layer, B 1, T 4 (N 4), d 6, H 2, dn 2, dr 2, dv 3, r 4, full-rank query, F 5, V 7.
