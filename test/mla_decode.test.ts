@@ -19,6 +19,8 @@ import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { decodeMatmulInventory } from '../src/analytic/inference/decode.js';
+import { loadModelConfig } from '../src/config/index.js';
 import type { ModelConfig } from '../src/config/model_config.js';
 import type { KernelRecord } from '../src/core/kernel_record.js';
 import { scope } from '../src/core/scope.js';
@@ -210,6 +212,26 @@ describe('decoding over a latent cache, traced', () => {
     // After 9 positions: 4 bytes x 2 layers x 9 x (8 + 4) = 864, where K and V per head would be 9 x 2 x 4 x (10 + 5) x 4 = 4,320.
     expect(json.passes[3].cache).toEqual({ context: 9, formula_bytes: '864', measured_bytes: '864' });
   }, 60_000);
+});
+
+describe('DeepSeek-V3 decoding in the absorbed form, by hand', () => {
+  it('one token at context 4,097: core 61 x 2 x 128 x (2 x 512 + 64) x 4,097, latent projections per layer by hand', () => {
+    // models/deepseek-v3.json: L 61, d 7168, H 128, rq 1536, r 512, dr 64, dn 128, dv 128.
+    const rows = decodeMatmulInventory(loadModelConfig('deepseek-v3'), { batch: 1, cached: 4096, newTokens: 1 });
+    const total = (component: string) =>
+      rows.filter((row) => row.component === component).reduce((sum, row) => sum + row.flops, 0n);
+    expect(total('attention_core')).toBe(61n * 2n * 128n * (2n * 512n + 64n) * 4097n);
+    expect(total('attention_core')).toBe(69_608_882_176n);
+    // q_down 2 d rq, q_up 2 rq H (dn + dr), kv_down 2 d (r + dr), absorb_k 2 H dn r, absorb_v 2 H r dv.
+    const perLayer =
+      2n * 7168n * 1536n +
+      2n * 1536n * 128n * 192n +
+      2n * 7168n * 576n +
+      2n * 128n * 128n * 512n +
+      2n * 128n * 512n * 128n;
+    expect(total('latent_projections')).toBe(61n * perLayer);
+    expect(rows.some((row) => row.path.endsWith('.attn.kv_up'))).toBe(false);
+  });
 });
 
 /**
