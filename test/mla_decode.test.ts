@@ -175,6 +175,35 @@ describe('decoding over a latent cache, traced', () => {
     expect(verified).toBe(12);
   }, 240_000);
 
+  it('prefill and steps of one and of two tokens verify exactly on wasm, with and without a query latent', async () => {
+    const base: ModelConfig = {
+      name: 'latent',
+      source: SOURCE,
+      vocab_size: 9,
+      context_length: 8,
+      num_layers: 2,
+      d_model: 8,
+      num_heads: 2,
+      d_ff: 6,
+      kv_lora_rank: 5,
+      qk_rope_head_dim: 2,
+      qk_nope_head_dim: 3,
+      v_head_dim: 4,
+    };
+    for (const config of [base, { ...base, q_lora_rank: 3 }]) {
+      for (const newTokens of [1, 2]) {
+        const request = { batch: 2, prompt: 2, generate: 3, newTokens };
+        const checked = await verifyDecode({ config, request, backend: 'wasm' });
+        expect(checked.backend.name).toBe('wasm');
+        expect(checked.ok).toBe(true);
+        checked.steps.forEach((step) =>
+          expect(step.matmuls.tracedTotal).toBe(stepFlops(config, 2, step.cached, newTokens)),
+        );
+      }
+    }
+    await tf.setBackend('cpu');
+  }, 120_000);
+
   it('verify <latent config> --decode on meta: exact, a step at the closed form, the latent cache per token', async () => {
     // L 2, d 16, H 4, rq 6, r 8, dr 4, dn 6, dv 5, F 12, V 20; prompt 6, 3 steps.
     const config = {
