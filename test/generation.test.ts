@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ModelConfig } from '../src/config/model_config.js';
 import {
+  cachedPositions,
   cacheTensorBytes,
   decodeStep,
   disposeCache,
@@ -67,11 +68,33 @@ const multiQueryConfig: ModelConfig = {
   fused_gate_up: true,
 };
 
+/**
+ * Multi-head latent attention: the cache holds the latent and the rope key, and a step attends in
+ * the absorbed form, which must give the naive forward pass's logits. V 12, L 2, d 8, H 2, r 5, dr 2, dn 3, dv 4.
+ */
+const latentConfig: ModelConfig = {
+  name: 'latent',
+  source: SOURCE,
+  vocab_size: 12,
+  context_length: 8,
+  num_layers: 2,
+  d_model: 8,
+  num_heads: 2,
+  d_ff: 6,
+  kv_lora_rank: 5,
+  qk_rope_head_dim: 2,
+  qk_nope_head_dim: 3,
+  v_head_dim: 4,
+};
+const latentQueryConfig: ModelConfig = { ...latentConfig, name: 'latent-query', q_lora_rank: 3 };
+
 const CONFIGS: readonly ModelConfig[] = [
   tinyConfig('tiny', SOURCE),
   everyVariantConfig(SOURCE),
   slidingConfig,
   multiQueryConfig,
+  latentConfig,
+  latentQueryConfig,
 ];
 
 /** The index of the largest of each row's last logits: (B, 1, Vp) -> (B, 1) int32, the greedy choice. */
@@ -102,7 +125,7 @@ function generate(
   let { logits, cache } = prefill(config, weights, promptIds);
   const allIds: tf.Tensor2D[] = [promptIds];
   const allLogits: tf.Tensor3D[] = [logits];
-  const cacheLengths = [cache.layers[0]!.k.shape[2]];
+  const cacheLengths = [cachedPositions(cache.layers[0]!)];
   for (let step = 0; step < steps; step++) {
     const next = greedy(logits, config.vocab_size);
     const ids =
@@ -113,7 +136,7 @@ function generate(
     disposeCache(done);
     allIds.push(ids);
     allLogits.push(logits);
-    cacheLengths.push(cache.layers[0]!.k.shape[2]);
+    cacheLengths.push(cachedPositions(cache.layers[0]!));
   }
   disposeCache(cache);
   drafts.dispose();
@@ -172,7 +195,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     }
 
     it('steps of two tokens each (verifying a drafted token) match the forward pass too', async () => {
-      for (const config of [slidingConfig, everyVariantConfig(SOURCE)]) {
+      for (const config of [slidingConfig, everyVariantConfig(SOURCE), latentQueryConfig]) {
         const { gap } = await largestGap(config, 2, 2, 3, 2);
         expect(gap).toBeLessThan(1e-4);
       }
@@ -187,7 +210,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const ids = tokenIds(slidingConfig, { batch: 1, seq: 7 }, { seed: 1, init: 'random' });
       const { logits, cache } = prefill(slidingConfig, weights, ids);
       // Layer 1 is global: all 7 positions; layers 0 and 2 slide: 3. K and V, Hkv 2, dh 4, fp32.
-      expect(cache.layers.map((layer) => layer.k.shape)).toEqual([
+      expect(cache.layers.map((layer) => ('k' in layer ? layer.k.shape : undefined))).toEqual([
         [1, 2, 3, 4],
         [1, 2, 7, 4],
         [1, 2, 3, 4],

@@ -124,7 +124,8 @@ describe('backward matmul inventory', () => {
       attention_core: 2n * 1536n,
       ffn: 2n * 5760n,
       lm_head: 2112n,
-      // a dense model has no mixture of experts
+      // a model without latent attention has no latent projections, a dense one no mixture of experts
+      latent_projections: 0n,
       router: 0n,
       routed_experts: 0n,
       latent_projections: 0n,

@@ -140,12 +140,14 @@ function matmulOperands(
   const weight = (elements: bigint): Operand => ({ elements, holds: 'weights' });
   const first = activation(batch * m * k);
   const output = activation(batch * m * n);
+  const { num_kv_heads: kvHeads, mla } = architectureOf(config);
   const keyValueHeads = (): bigint => {
     const [B, H] = row.batch;
     if (row.batch.length !== 2 || H !== config.num_heads || B === undefined) {
       throw new Error(`bytes: ${row.path} (${row.description}) is not batched over [B, H]`);
     }
-    return BigInt(B) * BigInt(architectureOf(config).num_kv_heads);
+    // A decode step over a latent cache reads each sequence's one latent for all heads (decode.ts).
+    return BigInt(B) * BigInt(mla !== undefined && keysAndValues === 'kvCache' ? 1 : kvHeads);
   };
   if (isGradient(row)) {
     if (row.gradient === 'weight') return [first, activation(batch * k * n), weight(batch * m * n)];
@@ -156,6 +158,8 @@ function matmulOperands(
   if (row.component === 'attention_core') {
     return [first, { elements: keyValueHeads() * k * n, holds: keysAndValues }, output];
   }
+  // absorb_k and absorb_v (decode.ts) multiply by one slice of kv_up per head.
+  if (/\.attn\.absorb_[kv]$/.test(row.path)) return [first, weight(batch * k * n), output];
   return [first, weight(k * n), output];
 }
 

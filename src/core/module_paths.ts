@@ -44,6 +44,10 @@
  *   layers.{i}.attn.kv_latent_norm  RMSNorm over the key/value latent
  *   layers.{i}.attn.kv_up           the latent -> every head's key part and value [r, H (dn + dv)]
  *
+ * A decode step over a latent cache computes kv_up in its absorbed form, two leaves of its own:
+ *   layers.{i}.attn.absorb_k        each head's q_C times kv_up's key half [H, dn, r]
+ *   layers.{i}.attn.absorb_v        each head's weighted latent times kv_up's value half [H, r, dv]
+ *
  * attn.rope, attn.softmax, ffn.silu, ffn.gate and loss extend design.md's list so that every
  * non-matmul kernel (and every saved activation of the training step) has a leaf of its own.
  * Kernels outside every leaf (head split/merge, residual adds) carry the enclosing path,
@@ -57,6 +61,12 @@ export type AttentionProjection = (typeof ATTENTION_PROJECTIONS)[number];
 /** Multi-head latent attention's down and up projections. */
 export const LATENT_PROJECTIONS = ['q_down', 'q_up', 'kv_down', 'kv_up'] as const;
 export type LatentProjection = (typeof LATENT_PROJECTIONS)[number];
+/**
+ * A decode step's absorbed form of kv_up (model/latent_attention.ts): its key half folded into
+ * each head's query (absorb_k), its value half applied after the weighted sum (absorb_v).
+ */
+export const ABSORBED_PROJECTIONS = ['absorb_k', 'absorb_v'] as const;
+export type AbsorbedProjection = (typeof ABSORBED_PROJECTIONS)[number];
 export type FfnMatrix = (typeof FFN_MATRICES)[number];
 
 export const path = {
@@ -74,7 +84,7 @@ export const path = {
   qkvProj: (i: number) => `layers.${i}.attn.qkv_proj`,
   qNorm: (i: number) => `layers.${i}.attn.q_norm`,
   kNorm: (i: number) => `layers.${i}.attn.k_norm`,
-  latentProjection: (i: number, name: LatentProjection) => `layers.${i}.attn.${name}`,
+  latentProjection: (i: number, name: LatentProjection | AbsorbedProjection) => `layers.${i}.attn.${name}`,
   qLatentNorm: (i: number) => `layers.${i}.attn.q_latent_norm`,
   kvLatentNorm: (i: number) => `layers.${i}.attn.kv_latent_norm`,
   attnSoftcap: (i: number) => `layers.${i}.attn.softcap`,
@@ -162,7 +172,7 @@ export function matmulComponentOf(modulePath: string): Exclude<FlopComponent, 'n
   if (modulePath === path.lmHead) return 'lm_head';
   if (layerIndexOf(modulePath) === undefined) return undefined;
   if (/^attn\.(q_proj|k_proj|v_proj|qkv_proj|output_proj)$/.test(local)) return 'attention_projections';
-  if (/^attn\.(q_down|q_up|kv_down|kv_up)$/.test(local)) return 'latent_projections';
+  if (/^attn\.(q_down|q_up|kv_down|kv_up|absorb_k|absorb_v)$/.test(local)) return 'latent_projections';
   if (/^attn\.(scores|weighted_sum)(\.q\d+_k\d+)?$/.test(local)) return 'attention_core';
   if (/^ffn\.(w1|w2|w3|gate_up_proj)$/.test(local)) return 'ffn';
   return moeComponentOf(local, /^(w1|w2|w3)$/);

@@ -75,14 +75,36 @@ export interface CachedKeys {
 }
 
 /**
+ * One latent-attention layer's cache (latent_attention.ts): the normed latent c_KV (B, C, r) and
+ * the rotated rope key k_R (B, 1, C, dr), C consecutive positions; never per-head keys and values.
+ */
+export interface CachedLatent {
+  readonly latent: tf.Tensor3D;
+  readonly ropeKey: tf.Tensor4D;
+}
+
+/** What one layer keeps: keys and values per key/value head, or the latent and the rope key. */
+export type LayerCache = CachedKeys | CachedLatent;
+
+/** The tensors a layer's cache holds. */
+export function cachedTensors(layer: LayerCache): tf.Tensor[] {
+  return 'k' in layer ? [layer.k, layer.v] : [layer.latent, layer.ropeKey];
+}
+
+/** Positions a layer's cache holds. */
+export function cachedPositions(layer: LayerCache): number {
+  return 'k' in layer ? layer.k.shape[2] : layer.latent.shape[1];
+}
+
+/**
  * One layer's KV cache as one call of attention sees it: `start` (P) positions come before the
  * call's tokens, `past` holds the last of them (undefined for a prefill, which starts at 0), and
  * attention sets `present` to what the cache holds after the call, kept out of the caller's tidy.
  */
 export interface AttentionCacheSlot {
   readonly start: number;
-  readonly past: CachedKeys | undefined;
-  present?: CachedKeys;
+  readonly past: LayerCache | undefined;
+  present?: LayerCache;
 }
 
 /** The modules attention is built from, replaceable one at a time (see ModelParts). */
@@ -141,7 +163,7 @@ export interface AttentionCoreSpec {
 const DENSE_CAUSAL_CORE: AttentionCoreSpec = { window: undefined, schedule: DENSE_ATTENTION };
 
 /** (B, T, heads * dk) -> (B, heads, T, dk). */
-function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {
+export function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {
   const [B, T, width] = x.shape;
   tf.util.assert(
     width % numHeads === 0,
@@ -152,7 +174,7 @@ function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {
 }
 
 /** (B, H, T, dk) -> (B, T, d). */
-function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
+export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
   const [B, H, T, dk] = x.shape;
   const heads = tf.transpose(x, [0, 2, 1, 3]); // (B, T, H, dk)
   return tf.reshape<tf.Rank.R3>(heads, [B, T, H * dk]); // (B, T, d)
@@ -173,10 +195,12 @@ export function attentionCore(
 ): tf.Tensor4D {
   const [B, H, T, dk] = q.shape;
   const Hkv = k.shape[1];
+  // Values may be narrower or wider than the scores' depth (latent attention's v_head_dim).
+  const dv = v.shape[3];
   tf.util.assert(
     Hkv > 0 &&
       H % Hkv === 0 &&
-      tf.util.arraysEqual(k.shape, v.shape) &&
+      tf.util.arraysEqual(k.shape.slice(0, 3), v.shape.slice(0, 3)) &&
       k.shape[0] === B &&
       k.shape[2] === T &&
       k.shape[3] === dk,
@@ -188,22 +212,23 @@ export function attentionCore(
   const square = { ...CAUSAL_SQUARE, window: core.window };
   if (Hkv === H) {
     const probabilities = causalSoftmax(q, k, parts, square, core.softcap); // (B, H, T, T)
-    return scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, H, T, dk)
+    return scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, H, T, dv)
   }
   const G = H / Hkv;
   const grouped = tf.reshape<tf.Rank.R4>(q, [B, Hkv, G * T, dk]); // (B, Hkv, G*T, dk): row g*T + t is head j*G + g at t
   const probabilities = causalSoftmax(grouped, k, parts, { ...square, queries: T }, core.softcap); // (B, Hkv, G*T, T)
-  const weighted = scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, Hkv, G*T, dk)
-  return tf.reshape<tf.Rank.R4>(weighted, [B, H, T, dk]); // (B, H, T, dk)
+  const weighted = scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, Hkv, G*T, dv)
+  return tf.reshape<tf.Rank.R4>(weighted, [B, H, T, dv]); // (B, H, T, dv)
 }
 
 /**
  * The attention core of a decode step: q (B, H, N, dk) at positions queryStart.. against k and v
  * (B, Hkv, C, dk) at positions keyStart.., C >= N, the new tokens' keys last. The N x C block is
  * computed densely, as the formulas count a decode step, and masked only where it removes a
- * pair: among the new queries (N > 1) or past a window.
+ * pair: among the new queries (N > 1) or past a window. The scores are scaled by 1 / sqrt(depth),
+ * dk unless given (absorbed latent attention, latent_attention.ts).
  */
-function cachedAttentionCore(
+export function cachedAttentionCore(
   q: tf.Tensor4D,
   k: tf.Tensor4D,
   v: tf.Tensor4D,
@@ -211,11 +236,17 @@ function cachedAttentionCore(
   core: AttentionCoreSpec,
   queryStart: number,
   keyStart: number,
+  depth?: number,
 ): tf.Tensor4D {
   const [B, H, N, dk] = q.shape;
   const [, Hkv, C] = k.shape;
+  const dv = v.shape[3];
   tf.util.assert(
-    Hkv > 0 && H % Hkv === 0 && tf.util.arraysEqual(k.shape, v.shape) && k.shape[0] === B && k.shape[3] === dk,
+    Hkv > 0 &&
+      H % Hkv === 0 &&
+      tf.util.arraysEqual(k.shape.slice(0, 3), v.shape.slice(0, 3)) &&
+      k.shape[0] === B &&
+      k.shape[3] === dk,
     () => `attn: q has shape [${q.shape}], k [${k.shape}] and v [${v.shape}]: k and v need a head count dividing q's`,
   );
   tf.util.assert(
@@ -226,10 +257,10 @@ function cachedAttentionCore(
   const masked = N > 1 || (window !== undefined && keyStart < queryStart - window + 1);
   const G = H / Hkv;
   const grouped = tf.reshape<tf.Rank.R4>(q, [B, Hkv, G * N, dk]); // (B, Hkv, G*N, dk): row g*N + n is head j*G + g
-  const block = { queryStart, queries: N, keyStart, window, masked };
+  const block = { queryStart, queries: N, keyStart, window, masked, ...(depth === undefined ? {} : { depth }) };
   const probabilities = causalSoftmax(grouped, k, parts, block, core.softcap); // (B, Hkv, G*N, C)
-  const weighted = scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, Hkv, G*N, dk)
-  return tf.reshape<tf.Rank.R4>(weighted, [B, H, N, dk]); // (B, H, N, dk)
+  const weighted = scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, Hkv, G*N, dv)
+  return tf.reshape<tf.Rank.R4>(weighted, [B, H, N, dv]); // (B, H, N, dv)
 }
 
 /**
@@ -248,11 +279,13 @@ function coreWithCache(
     slot.past !== undefined || slot.start === 0,
     () => `attn: a step at position ${slot.start} needs the cache of the positions before it`,
   );
-  const attended = scope('kv_cache', () => parts.extendCache(slot.past, fresh, core.window));
+  const past = slot.past;
+  if (past !== undefined && !('k' in past)) throw new Error('attn: a latent cache reached key/value attention');
+  const attended = scope('kv_cache', () => parts.extendCache(past, fresh, core.window));
   const N = q.shape[2];
   const C = attended.k.shape[2];
   const weighted =
-    slot.past === undefined
+    past === undefined
       ? attentionCore(q, attended.k, attended.v, parts, core) // (B, H, T, dk)
       : cachedAttentionCore(q, attended.k, attended.v, parts, core, slot.start, slot.start + N - C); // (B, H, N, dk)
   const kept = core.window ?? Infinity;

@@ -79,6 +79,8 @@ export function blockedAttentionCore(
   const [B, H, T, dk] = q.shape;
   const Hkv = k.shape[1];
   const G = H / Hkv;
+  // Latent attention's values are v_head_dim wide, not dk.
+  const dv = v.shape[3];
   tf.util.assert(
     Number.isSafeInteger(block) && block > 0,
     () => `attn: the attention block must be a positive whole number of positions, not ${block}`,
@@ -86,7 +88,7 @@ export function blockedAttentionCore(
   const blocks = spans(T, block);
   // Each key block is cut out once and shared by the query blocks that keep it.
   const keyBlocks = blocks.map((span) => rows(k, span)); // (B, Hkv, C, dk) each
-  const valueBlocks = blocks.map((span) => rows(v, span)); // (B, Hkv, C, dk) each
+  const valueBlocks = blocks.map((span) => rows(v, span)); // (B, Hkv, C, dv) each
   const outputs = blocks.map((queries, a) => {
     const R = queries.size;
     const qa = tf.reshape<tf.Rank.R4>(rows(q, queries), [B, Hkv, G * R, dk]); // (B, Hkv, G*R, dk): row g*R + r
@@ -115,13 +117,13 @@ export function blockedAttentionCore(
       return scope(`weighted_sum.${blockLeaf(a, b)}`, () => {
         const share =
           kept.length === 1 ? probabilities : tf.slice(probabilities, [0, 0, 0, start], [B, Hkv, G * R, columns]); // (B, Hkv, G*R, C_b)
-        return tf.matMul<tf.Tensor4D>(share, valueBlocks[b]!); // (B, Hkv, G*R, dk)
+        return tf.matMul<tf.Tensor4D>(share, valueBlocks[b]!); // (B, Hkv, G*R, dv)
       });
     });
     const summed = scope(`weighted_sum.${blockLeaf(a)}`, () =>
       weighted.reduce((sum, part) => tf.add<tf.Tensor4D>(sum, part)),
-    ); // (B, Hkv, G*R, dk)
-    return tf.reshape<tf.Rank.R4>(summed, [B, H, R, dk]); // (B, H, R, dk)
+    ); // (B, Hkv, G*R, dv)
+    return tf.reshape<tf.Rank.R4>(summed, [B, H, R, dv]); // (B, H, R, dv)
   });
-  return outputs.length === 1 ? outputs[0]! : tf.concat(outputs, 2); // (B, H, T, dk)
+  return outputs.length === 1 ? outputs[0]! : tf.concat(outputs, 2); // (B, H, T, dv)
 }

@@ -35,6 +35,11 @@ export interface ScoreBlock {
   readonly window: number | undefined;
   /** Whether the mask removes any pair of the block; a block it keeps whole is not masked. */
   readonly masked: boolean;
+  /**
+   * The depth the scores are scaled by, 1 / sqrt(depth); absent: q's last axis. Absorbed latent
+   * attention takes its dot products over r + dr features but scales them as dn + dr.
+   */
+  readonly depth?: number;
 }
 
 /** The whole causal square, as dense attention computes it: positions from 0, masked. */
@@ -75,7 +80,7 @@ export function causalScores(q: tf.Tensor4D, k: tf.Tensor4D, block: ScoreBlock =
     () => `attn scores: q has shape [${q.shape}] but k has [${k.shape}]`,
   );
   const scores = tf.matMul<tf.Tensor4D>(q, k, false, true); // (B, heads, G*R, C)
-  const scaled = tf.mul<tf.Tensor4D>(scores, 1 / Math.sqrt(dk));
+  const scaled = tf.mul<tf.Tensor4D>(scores, 1 / Math.sqrt(block.depth ?? dk));
   return block.masked ? maskScores(scaled, block) : scaled;
 }
 

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { DENSE_ATTENTION } from '../config/attention_schedule.js';
 import type { ModelConfig } from '../config/model_config.js';
-import type { AttentionCacheSlot, CachedKeys } from './attention.js';
+import { cachedTensors, type AttentionCacheSlot, type LayerCache } from './attention.js';
 import { defaultModelParts, logitsAt, type ForwardOptions, type ModelParts } from './transformer.js';
 import type { TransformerWeights } from './weights.js';
 
@@ -21,8 +21,11 @@ import type { TransformerWeights } from './weights.js';
 export interface KvCache {
   /** Positions seen per sequence: P after a prefill of P, then + N per step of N. */
   readonly length: number;
-  /** Layer i's keys and values, (B, Hkv, C, dk) each: its last C positions (C <= its window). */
-  readonly layers: readonly CachedKeys[];
+  /**
+   * Layer i's keys and values, (B, Hkv, C, dk) each: its last C positions (C <= its window); or,
+   * with latent attention, its latent (B, C, r) and rope key (B, 1, C, dr).
+   */
+  readonly layers: readonly LayerCache[];
 }
 
 /** Logits (B, T, Vp) for the tokens just run, and the cache that now holds them. */
@@ -33,15 +36,15 @@ export interface CachedLogits {
 
 /** Releases every tensor of the cache. */
 export function disposeCache(cache: KvCache): void {
-  for (const layer of cache.layers) {
-    layer.k.dispose();
-    layer.v.dispose();
-  }
+  for (const layer of cache.layers) for (const tensor of cachedTensors(layer)) tensor.dispose();
 }
 
 /** Bytes the cache's tensors hold (fp32): what a sequence batch's cache measures. */
 export function cacheTensorBytes(cache: KvCache): bigint {
-  return cache.layers.reduce((total, layer) => total + BigInt(layer.k.size + layer.v.size) * 4n, 0n);
+  return cache.layers.reduce(
+    (total, layer) => total + cachedTensors(layer).reduce((sum, tensor) => sum + BigInt(tensor.size) * 4n, 0n),
+    0n,
+  );
 }
 
 function runCached(
@@ -70,10 +73,8 @@ function runCached(
     });
     return { logits, cache: { length: start + ids.shape[1], layers } };
   } catch (error) {
-    for (const slot of slots) {
-      slot.present?.k.dispose();
-      slot.present?.v.dispose();
-    }
+    for (const slot of slots)
+      if (slot.present !== undefined) for (const tensor of cachedTensors(slot.present)) tensor.dispose();
     throw error;
   }
 }

@@ -18,6 +18,8 @@
  * adds sit at `layers.{i}`. A forward pass runs exactly expectedMatmulCount(config) matmul
  * kernels: per layer q, k, v (or qkv_proj), scores, weighted sum, output, then w1, w3, w2 (SwiGLU,
  * GeGLU; 9 per layer), gate_up_proj, w2 (fused) or w1, w2 (GELU MLP, 8 per layer); then lm_head.
+ * With latent attention (latent_attention.ts) q_down and q_up (or q_proj), kv_down and kv_up stand
+ * where q, k and v are.
  */
 
 import * as tf from '@tensorflow/tfjs';
@@ -41,6 +43,7 @@ import { fusedGatedFfn, geglu, type GateActivation } from './gated_ffn.js';
 import { geluMlp } from './gelu_mlp.js';
 import { mixtureOfExperts, topKExperts, type ChooseExperts, type ExpertFfn, type RoutingOptions } from './moe.js';
 import { LAYER_NORM_EPS, layerNorm } from './layer_norm.js';
+import { latentAttention, type LatentHeads } from './latent_attention.js';
 import { addLearnedPositions } from './learned_positions.js';
 import { RMS_NORM_EPS, rmsNorm } from './rms_norm.js';
 import { ropeTables, type RopeTables } from './rope.js';
@@ -72,6 +75,8 @@ export interface ModelParts extends AttentionParts {
     headNorm?: HeadNorm,
     cache?: AttentionCacheSlot,
   ) => tf.Tensor3D;
+  /** Multi-head latent attention (latent_attention.ts). */
+  latentAttention: typeof latentAttention;
   /** The SwiGLU FFN. */
   ffn: (x: tf.Tensor3D, w1: tf.Tensor2D, w2: tf.Tensor2D, w3: tf.Tensor2D, project: Projection) => tf.Tensor3D;
   /** The GeGLU FFN. */
@@ -137,6 +142,7 @@ export const defaultModelParts: ModelParts = {
   rmsNorm,
   layerNorm,
   attention,
+  latentAttention,
   ffn: swiglu,
   geglu,
   fusedGatedFfn,
@@ -238,11 +244,22 @@ function block(
   const norm = normOf(architecture, parts);
   const attentionInput = scope('ln1', () => norm(x, layer.ln1, layer.ln1_bias));
   const headNorm: HeadNorm = (heads4d, gain, bias) => norm(heads4d, gain, bias);
-  const attended = scope('attn', () =>
-    cache === undefined
+  const mla = architecture.mla;
+  const attended = scope('attn', () => {
+    if (mla !== undefined) {
+      if (rope === undefined) throw new Error('forward: latent attention needs rope tables');
+      const latentHeads: LatentHeads = {
+        heads: heads.query,
+        nope: mla.qk_nope_head_dim,
+        rope: mla.qk_rope_head_dim,
+        value: mla.v_head_dim,
+      };
+      return parts.latentAttention(attentionInput, layer, latentHeads, rope, parts, core, norm, cache);
+    }
+    return cache === undefined
       ? parts.attention(attentionInput, layer, heads, rope, parts, core, headNorm)
-      : parts.attention(attentionInput, layer, heads, rope, parts, core, headNorm, cache),
-  );
+      : parts.attention(attentionInput, layer, heads, rope, parts, core, headNorm, cache);
+  });
   const attendedOut = postNorm(attended, 'post_attn_norm', layer.post_attn_norm, layer.post_attn_norm_bias, norm);
   const afterAttention = tf.add<tf.Tensor3D>(x, attendedOut); // (B, T, d)
   const ffnInput = scope('ln2', () => norm(afterAttention, layer.ln2, layer.ln2_bias));
@@ -334,10 +351,9 @@ export function logitsAt(
   assertIdsMatch(config, ids, start);
   assertWeightsMatch(config, weights);
   const [, seq] = ids.shape;
-  const rope =
-    architecture.positions === 'rope'
-      ? ropeTables(seq, architecture.head_dim, architecture.rope_theta, start)
-      : undefined;
+  // Latent attention rotates only the last qk_rope_head_dim features of each head.
+  const rotated = architecture.mla?.qk_rope_head_dim ?? architecture.head_dim;
+  const rope = architecture.positions === 'rope' ? ropeTables(seq, rotated, architecture.rope_theta, start) : undefined;
   if (checkpoint === 'full' && rope !== undefined) {
     keepForReruns(rope.cos);
     keepForReruns(rope.sin);

@@ -27,11 +27,13 @@ import {
   architectureOf,
   isMoeLayer,
   type Architecture,
+  type MlaArchitecture,
   type ModelConfig,
   type MoeArchitecture,
 } from '../config/model_config.js';
-import { path, type AttentionProjection, type FfnMatrix } from '../core/module_paths.js';
+import { path, type AttentionProjection, type FfnMatrix, type LatentProjection } from '../core/module_paths.js';
 import type { AttentionWeights } from './attention.js';
+import type { LatentAttentionWeights } from './latent_attention.js';
 import { hostConstant } from './host_constant.js';
 import { streamFor } from './seeded_random.js';
 import { truncatedNormalArray } from './truncated_normal.js';
@@ -42,9 +44,10 @@ import { truncatedNormalArray } from './truncated_normal.js';
  * linear layer's weight keep the seed's field names (ln1, q_proj, w1, ...); a bias sits beside
  * its weight as `<field>_bias` and is absent when the architecture has none. w3 exists with a
  * gated FFN only; gate_up_proj replaces w1 and w3 when they are fused; the post-norms exist with
- * post_norms only.
+ * post_norms only. A latent-attention layer has the latent projections and norms in place of
+ * k_proj and v_proj (and of q_proj when the query has its own latent).
  */
-export interface LayerWeights extends AttentionWeights {
+export interface LayerWeights extends AttentionWeights, Omit<LatentAttentionWeights, 'q_proj' | 'output_proj'> {
   ln1: tf.Tensor1D;
   ln1_bias?: tf.Tensor1D;
   post_attn_norm?: tf.Tensor1D;
@@ -159,12 +162,15 @@ interface LayerSlot {
 }
 
 type BiasGroup = 'qkv_bias' | 'output_bias' | 'mlp_bias';
-type NormField = 'ln1' | 'ln2' | 'q_norm' | 'k_norm' | 'post_attn_norm' | 'post_ffn_norm';
+type NormField =
+  'ln1' | 'ln2' | 'q_norm' | 'k_norm' | 'q_latent_norm' | 'kv_latent_norm' | 'post_attn_norm' | 'post_ffn_norm';
 const NORM_FIELDS: ReadonlySet<LayerField> = new Set<NormField>([
   'ln1',
   'ln2',
   'q_norm',
   'k_norm',
+  'q_latent_norm',
+  'kv_latent_norm',
   'post_attn_norm',
   'post_ffn_norm',
 ]);
@@ -184,6 +190,10 @@ const linearSlots = (
 const projectionSlots = (projection: AttentionProjection, group: BiasGroup): LayerSlot[] =>
   linearSlots(projection, (i) => path.attnProjection(i, projection), group);
 const ffnSlots = (matrix: FfnMatrix): LayerSlot[] => linearSlots(matrix, (i) => path.ffnMatrix(i, matrix), 'mlp_bias');
+// Latent attention refuses biases (config/latent_attention.ts): its projections have none.
+const latentSlots = (projection: LatentProjection): LayerSlot[] => [
+  { field: projection, path: (i) => path.latentProjection(i, projection), name: 'weight' },
+];
 
 /** Every field a block may hold, in the analytic inventory's order (absent fields are skipped). */
 const LAYER_SLOTS: readonly LayerSlot[] = [
@@ -192,6 +202,12 @@ const LAYER_SLOTS: readonly LayerSlot[] = [
   ...projectionSlots('k_proj', 'qkv_bias'),
   ...projectionSlots('v_proj', 'qkv_bias'),
   ...linearSlots('qkv_proj', path.qkvProj, 'qkv_bias'),
+  ...latentSlots('q_down'),
+  ...normSlots('q_latent_norm', path.qLatentNorm),
+  ...latentSlots('q_up'),
+  ...latentSlots('kv_down'),
+  ...normSlots('kv_latent_norm', path.kvLatentNorm),
+  ...latentSlots('kv_up'),
   ...normSlots('q_norm', path.qNorm),
   ...normSlots('k_norm', path.kNorm),
   ...projectionSlots('output_proj', 'output_bias'),
@@ -243,18 +259,20 @@ function weightSpecs(config: ModelConfig): WeightSpec[] {
   if (architecture.positions === 'learned') {
     specs.push(top('position_embeddings', path.positionEmbeddings, 'weight', [config.context_length, d], TABLE)); // [ctx, d]
   }
-  const { q_dim: dq, head_dim: dh } = architecture;
+  const { q_dim: dq, head_dim: dh, mla } = architecture;
   const fusedQkv = architecture.fused_qkv;
   const fusedGateUp = architecture.fused_gate_up;
   const matrixShapes: Partial<Record<LayerField, [number, number]>> = {
-    ...(fusedQkv
-      ? { qkv_proj: [d, dq + 2 * dkv] as [number, number] }
-      : {
-          q_proj: [d, dq] as [number, number],
-          k_proj: [d, dkv] as [number, number],
-          v_proj: [d, dkv] as [number, number],
-        }),
-    output_proj: [dq, d],
+    ...(mla !== undefined
+      ? latentShapes(d, config.num_heads, mla)
+      : fusedQkv
+        ? { qkv_proj: [d, dq + 2 * dkv] as [number, number], output_proj: [dq, d] as [number, number] }
+        : {
+            q_proj: [d, dq] as [number, number],
+            k_proj: [d, dkv] as [number, number],
+            v_proj: [d, dkv] as [number, number],
+            output_proj: [dq, d] as [number, number],
+          }),
     ...(fusedGateUp ? { gate_up_proj: [d, 2 * F] as [number, number] } : { w1: [d, F] as [number, number] }),
     w2: [F, d],
     ...(architecture.gated_ffn && !fusedGateUp ? { w3: [d, F] as [number, number] } : {}),
@@ -264,6 +282,8 @@ function weightSpecs(config: ModelConfig): WeightSpec[] {
     ln1: d,
     ln2: d,
     ...(architecture.qk_norm ? { q_norm: dh, k_norm: dh } : {}),
+    ...(mla === undefined ? {} : { kv_latent_norm: mla.kv_lora_rank }),
+    ...(mla?.q_lora_rank === undefined ? {} : { q_latent_norm: mla.q_lora_rank }),
     ...(architecture.post_norms ? { post_attn_norm: d, post_ffn_norm: d } : {}),
   };
   /** The shape of a slot's tensor under this architecture, or undefined when it has no such tensor. */
@@ -299,6 +319,23 @@ function weightSpecs(config: ModelConfig): WeightSpec[] {
   if (layerNorm) specs.push(top('ln_final_bias', path.lnFinal, 'bias', [d], ZERO));
   if (!architecture.tie_embeddings) specs.push(top('lm_head', path.lmHead, 'weight', [d, Vp], linearRule(d, Vp))); // [d, Vp]
   return specs;
+}
+
+/**
+ * A latent-attention layer's matrices (parameters.ts, latentAttentionRows), H heads:
+ *   q_proj [d, H dqk] (full-rank query) or q_down [d, rq] and q_up [rq, H dqk]
+ *   kv_down [d, r + dr], kv_up [r, H (dn + dv)], output_proj [H dv, d]
+ */
+function latentShapes(d: number, H: number, mla: MlaArchitecture): Partial<Record<LayerField, [number, number]>> {
+  const rq = mla.q_lora_rank;
+  return {
+    ...(rq === undefined
+      ? { q_proj: [d, H * mla.qk_head_dim] as [number, number] }
+      : { q_down: [d, rq] as [number, number], q_up: [rq, H * mla.qk_head_dim] as [number, number] }),
+    kv_down: [d, mla.kv_lora_rank + mla.qk_rope_head_dim],
+    kv_up: [mla.kv_lora_rank, H * (mla.qk_nope_head_dim + mla.v_head_dim)],
+    output_proj: [H * mla.v_head_dim, d],
+  };
 }
 
 const DENSE_FFN_FIELDS: ReadonlySet<LayerField> = new Set<LayerField>([
@@ -427,14 +464,6 @@ export function initWeights(config: ModelConfig, options: InitOptions): Transfor
     throw new UnavailableError(
       `${config.source}: num_experts (${config.num_experts}): the traced model does not verify mixture-of-experts ` +
         'layers yet; params and flops count them (fix: use params or flops for this model)',
-    );
-  }
-  // The formulas count latent attention; the tfjs model has no latent layer yet, and q, k and v
-  // projections in its place would trace another model.
-  if (config.kv_lora_rank !== undefined) {
-    throw new UnavailableError(
-      `${config.source}: kv_lora_rank (${config.kv_lora_rank}): the traced model does not build multi-head latent ` +
-        'attention yet; params, flops and infer count it (fix: use params, flops or infer for this model)',
     );
   }
   const specs = weightSpecs(config);

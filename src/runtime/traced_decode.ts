@@ -17,6 +17,7 @@ import { modelLabel } from '../config/model_config.js';
 import { InputError } from '../core/errors.js';
 import { explainMetaError } from '../meta/explain_meta_error.js';
 import {
+  cachedPositions,
   cacheTensorBytes,
   decodeStep,
   disposeCache,
@@ -144,7 +145,7 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
         tokens,
         records: trace.records,
         cacheBytes: cacheTensorBytes(cache),
-        cachePositions: cache.layers.map((layer) => layer.k.shape[2]),
+        cachePositions: cache.layers.map(cachedPositions),
       };
     };
     const slice = (start: number, size: number): tf.Tensor2D => {

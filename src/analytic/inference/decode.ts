@@ -24,8 +24,21 @@
  *                                        S = sum_{t = P+1}^{P+G} min(t, w)              (window)
  *
  * which decodeGenerationFlops evaluates and the tests check against the sum of the steps.
+ *
+ * Latent attention (config/latent_attention.ts) caches only the latent c_KV and the rope key k_R,
+ * so a step cannot run kv_up on its new tokens alone: the cached positions have no per-head keys
+ * to join. It takes the absorbed form (DeepSeek's inference code, vLLM's decode), with kv_up's
+ * key half W_UK [H, dn, r] and value half W_UV [H, r, dv] applied per head:
+ *
+ *   absorb_k      q_C W_UK                        [H, B*N, dn] x [H, dn, r]
+ *   scores        [q_C W_UK | q_R] [c_KV | k_R]^T  N queries per head over keys, depth r + dr
+ *   weighted_sum  P c_KV                          N x keys by r
+ *   absorb_v      (P c_KV) W_UV                   [H, B*N, r] x [H, r, dv]
+ *
+ * so c = 2 B H (r + dr) + 2 B H r per key, and absorb_k and absorb_v stand in A where kv_up was.
+ * The prefill runs the forward pass (the naive form) and caches the latents it made.
  */
-import { architectureOf, type ModelConfig } from '../../config/model_config.js';
+import { architectureOf, type MlaArchitecture, type ModelConfig } from '../../config/model_config.js';
 import { matmulFlops, matmulMacs } from '../../core/counting.js';
 import { InputError } from '../../core/errors.js';
 import { layerIndexOf, path } from '../../core/module_paths.js';
@@ -84,6 +97,8 @@ export function decodeMatmulInventory(
     throw new Error(`decode: ${windows.length} windows for ${config.num_layers} layers`);
   }
   const { batch: B, cached: P, newTokens: N } = step;
+  const mla = architectureOf(config).mla;
+  if (mla !== undefined) return absorbedLatentRows(config, step, mla);
   const kvHeads = architectureOf(config).num_kv_heads === config.num_heads ? 'H' : 'Hkv';
   const rows = forwardMatmulInventory(config, { batch: B, seq: N });
   return rows.map((row) => {
@@ -114,6 +129,89 @@ export function decodeMatmulInventory(
       );
     }
     throw new Error(`decode: no key-length rule for the attention-core matmul ${row.path} (${row.description})`);
+  });
+}
+
+/**
+ * A latent-attention decode step's matmuls (the file comment's absorbed form): the forward rows
+ * at seq = N outside the core, with kv_up replaced by absorb_k and the core and absorb_v after it.
+ */
+function absorbedLatentRows(config: ModelConfig, step: DecodeStep, mla: MlaArchitecture): MatmulRow[] {
+  const { batch: B, cached: P, newTokens: N } = step;
+  const H = config.num_heads;
+  const { kv_lora_rank: r, qk_rope_head_dim: dr, qk_nope_head_dim: dn, v_head_dim: dv } = mla;
+  const keys = attendedKeys(undefined, P, N);
+  const row = (
+    modulePath: string,
+    component: MatmulRow['component'],
+    description: string,
+    symbolicShapes: string,
+    batch: readonly number[],
+    [m, k, n]: readonly [number, number, number],
+  ): MatmulRow => {
+    const elements = batch.reduce((total, dim) => total * BigInt(dim), 1n);
+    const [bm, bk, bn] = [BigInt(m), BigInt(k), BigInt(n)];
+    return {
+      path: modulePath,
+      component,
+      description,
+      symbolicShapes,
+      batch,
+      m,
+      k,
+      n,
+      flops: matmulFlops(elements, bm, bk, bn),
+      macs: matmulMacs(elements, bm, bk, bn),
+    };
+  };
+  return forwardMatmulInventory(config, { batch: B, seq: N }).flatMap((forward) => {
+    const layer = layerIndexOf(forward.path);
+    if (layer === undefined) return [forward];
+    if (forward.path === path.latentProjection(layer, 'kv_up')) {
+      return [
+        row(
+          path.latentProjection(layer, 'absorb_k'),
+          'latent_projections',
+          "q_C @ W_UK (kv_up's key half, per head)",
+          '[H,B*N,dn] x [H,dn,r]',
+          [H],
+          [B * N, dn, r],
+        ),
+      ];
+    }
+    if (forward.path === path.scores(layer)) {
+      return [
+        row(
+          path.scores(layer),
+          'attention_core',
+          '[q_C W_UK | q_R] @ [c_KV | k_R]^T / sqrt(dn + dr): N new queries over P+N cached latents',
+          '[B,H,N,r+dr] x [B,1,r+dr,P+N]',
+          [B, H],
+          [N, r + dr, keys],
+        ),
+      ];
+    }
+    if (forward.path === path.weightedSum(layer)) {
+      return [
+        row(
+          path.weightedSum(layer),
+          'attention_core',
+          'P @ c_KV: N new queries over P+N cached latents',
+          '[B,H,N,P+N] x [B,1,P+N,r]',
+          [B, H],
+          [N, keys, r],
+        ),
+        row(
+          path.latentProjection(layer, 'absorb_v'),
+          'latent_projections',
+          "(P c_KV) @ W_UV (kv_up's value half, per head)",
+          '[H,B*N,r] x [H,r,dv]',
+          [H],
+          [B * N, r, dv],
+        ),
+      ];
+    }
+    return [forward];
   });
 }
 
@@ -173,7 +271,7 @@ export interface DecodeGenerationFlops {
   readonly lastStep: bigint;
   /** A: the FLOPs of a step outside the attention core, the same at every step. */
   readonly perStepOutsideCore: bigint;
-  /** c = 4 B H dh: core FLOPs per attended key per layer. */
+  /** c = 4 B H dh (2 B H (2 r + dr) with latent attention): core FLOPs per attended key per layer. */
   readonly corePerKey: bigint;
   /** Sum over layers and steps of the keys attended. */
   readonly keysAttended: bigint;
@@ -220,9 +318,10 @@ export function decodeGenerationFlops(
     .filter((row) => row.component !== 'attention_core')
     .reduce((total, row) => total + row.flops, 0n);
   // 2 B H per key for q k^T over the score depth and 2 B H for P v over the value width: dh each,
-  // or dn + dr and dv with latent attention (counted in the naive form, keys and values rebuilt).
+  // or r + dr and r with latent attention (the absorbed form, over the cached latents).
   const mla = architectureOf(config).mla;
-  const depths = mla === undefined ? 2n * BigInt(cacheHeadDim(config)) : BigInt(mla.qk_head_dim + mla.v_head_dim);
+  const depths =
+    mla === undefined ? 2n * BigInt(cacheHeadDim(config)) : BigInt(2 * mla.kv_lora_rank + mla.qk_rope_head_dim);
   const corePerKey = 2n * BigInt(B) * BigInt(config.num_heads) * depths;
   const firstContext = BigInt(P) + 1n;
   const lastContext = BigInt(P) + BigInt(G);

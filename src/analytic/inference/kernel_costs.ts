@@ -46,13 +46,15 @@ function cacheWrite(
   positions: number,
   dtype: DeviceDtype,
 ): KernelCost {
-  // k and v, each [B, Hkv, positions, dh] = B x positions x kv_dim values
-  const bytes = 2n * BigInt(batch) * BigInt(positions) * BigInt(architectureOf(config).kv_dim) * ELEMENT_BYTES[dtype];
+  // k and v, each [B, Hkv, positions, dh] = B x positions x kv_dim values; or the latent and the rope key, r + dr
+  const { kv_dim: kvDim, mla } = architectureOf(config);
+  const perPosition = mla === undefined ? 2 * kvDim : mla.kv_lora_rank + mla.qk_rope_head_dim;
+  const bytes = BigInt(batch) * BigInt(positions) * BigInt(perPosition) * ELEMENT_BYTES[dtype];
   return {
     path: cachePath(layer),
     kernel: 'CacheWrite',
     matmul: false,
-    computes: `write k and v of ${positions} position${positions === 1 ? '' : 's'} into the cache`,
+    computes: `write ${mla === undefined ? 'k and v' : 'the latent and the rope key'} of ${positions} position${positions === 1 ? '' : 's'} into the cache`,
     flops: 0n,
     read: bytesHolding('activations', bytes),
     written: bytesHolding('kvCache', bytes),

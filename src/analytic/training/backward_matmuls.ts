@@ -60,7 +60,32 @@ function linearLayers(config: ModelConfig): Readonly<Record<string, LinearLayer>
     'attn.output_proj': layer('Wo', query, model, (flow) => flow.attentionOutput),
     'ffn.w2': layer('W2', hidden, model, (flow) => flow.ffnHidden),
   };
-  if (architecture.fused_qkv) {
+  const mla = architecture.mla;
+  if (mla !== undefined) {
+    // Latent attention (config/latent_attention.ts): its projections are linear layers like any other.
+    const H = config.num_heads;
+    const heads: readonly [number, string] = [H * mla.qk_head_dim, 'H*dqk'];
+    const latent: readonly [number, string] = [mla.kv_lora_rank, 'r'];
+    layers['attn.output_proj'] = layer('Wo', [H * mla.v_head_dim, 'H*dv'], model, (flow) => flow.attentionOutput);
+    if (mla.q_lora_rank === undefined) layers['attn.q_proj'] = layer('Wq', model, heads, (flow) => flow.attentionInput);
+    else {
+      const rank: readonly [number, string] = [mla.q_lora_rank, 'rq'];
+      layers['attn.q_down'] = layer('W_DQ', model, rank, (flow) => flow.attentionInput);
+      layers['attn.q_up'] = layer('W_UQ', rank, heads, (flow) => flow.queryLatent);
+    }
+    layers['attn.kv_down'] = layer(
+      'W_DKV',
+      model,
+      [mla.kv_lora_rank + mla.qk_rope_head_dim, 'r+dr'],
+      (flow) => flow.attentionInput,
+    );
+    layers['attn.kv_up'] = layer(
+      'W_UKV',
+      latent,
+      [H * (mla.qk_nope_head_dim + mla.v_head_dim), 'H*(dn+dv)'],
+      (flow) => flow.keyValueLatent,
+    );
+  } else if (architecture.fused_qkv) {
     const joined: readonly [number, string] = [dq + 2 * dkv, `${qSymbol}+2*${kv}`];
     layers['attn.qkv_proj'] = layer('Wqkv', model, joined, (flow) => flow.attentionInput);
   } else {
@@ -141,6 +166,10 @@ function backwardRow(forward: MatmulRow, shape: GradientShape): BackwardMatmulRo
  *   other: one dx and one dW each, where the unfused layers have three and two. The split after
  *   them is data movement; its gradient concatenates the three (two) gradients into one.
  * - q/k norms, post-norms, the embedding scale and the soft-caps are elementwise: no matmul.
+ * - latent attention: q_down, q_up (or q_proj), kv_down, kv_up and output_proj (from H dv) are
+ *   linear layers; in the core dk = dn + dr and the value gradients are dv wide:
+ *     dP = dO v^T: [T, dv] x [dv, T];  dv = P^T dO: [T, T] x [T, dv]   (batch [B, H])
+ *   The rope key shared by the heads gets the sum of their gradients, one reduction, no matmul.
  * - tied embeddings: lm_head multiplies by E^T with E = token_embeddings [Vp, d], so its input
  *   gradient is dx = dy E: [N, Vp] x [Vp, d], and its weight gradient lands on the table in
  *   the table's own layout: dE = dy^T x: [Vp, N] x [N, d] (batch [], m = Vp, k = N, n = d),
@@ -208,6 +237,8 @@ function gradientShapes(
   const G = queryGroupSize(config);
   const grouped = G !== 1;
   const dk = headDim(config);
+  // Latent attention's values are v_head_dim wide; the scores' depth stays dk = dn + dr.
+  const dv = architectureOf(config).mla?.v_head_dim ?? dk;
   const noFlow = (operand: string) => noGradientReason(operand, flow);
   const block = /^attn\.(scores|weighted_sum)\.q\d+_k\d+$/.exec(local);
   if (block !== null) {
@@ -252,7 +283,7 @@ function gradientShapes(
         symbolicShapes: `[B,H,${R},dk] x [B,${kv},dk,${C}]`,
         batch: [B, H],
         m: R,
-        k: dk,
+        k: dv,
         n: C,
         skipped: layerFlow.probabilities ? undefined : noFlow('P'),
       },
@@ -266,7 +297,7 @@ function gradientShapes(
         batch: [B, Hkv],
         m: C,
         k: G * R,
-        n: dk,
+        n: dv,
         skipped: layerFlow.v ? undefined : noFlow('v'),
       },
     ];
@@ -306,7 +337,7 @@ function gradientShapes(
         symbolicShapes: grouped ? '[B,H,T,dk] x [B,Hkv,dk,T]' : '[B,H,T,dk] x [B,H,dk,T]',
         batch: [B, H],
         m: T,
-        k: dk,
+        k: dv,
         n: T,
         skipped: layerFlow.probabilities ? undefined : noFlow('P'),
       },
@@ -318,7 +349,7 @@ function gradientShapes(
         batch: [B, Hkv],
         m: T,
         k: G * T,
-        n: dk,
+        n: dv,
         skipped: layerFlow.v ? undefined : noFlow('v'),
       },
     ];

@@ -1,4 +1,4 @@
-import { architectureOf, type ModelConfig } from '../../config/model_config.js';
+import { architectureOf, type MlaArchitecture, type ModelConfig } from '../../config/model_config.js';
 import { parameterInventory } from '../parameters.js';
 import { InputError } from '../../core/errors.js';
 import { ATTENTION_PROJECTIONS, path } from '../../core/module_paths.js';
@@ -37,6 +37,10 @@ export interface LayerFlow {
   readonly v: boolean;
   /** softmax(q k^T / sqrt(dk)). */
   readonly probabilities: boolean;
+  /** Input of q_up with latent attention: the query latent after its norm (false without one). */
+  readonly queryLatent: boolean;
+  /** Input of kv_up with latent attention: the key/value latent after its norm (false without latent attention). */
+  readonly keyValueLatent: boolean;
   /** Input of output_proj: the merged heads of P v. */
   readonly attentionOutput: boolean;
   /** Input of w1 and w3: ln2's output. */
@@ -85,9 +89,10 @@ export function gradientFlow(config: ModelConfig, options: GradientFlowOptions =
     const normed = (value: boolean, normPath: string, present: boolean) => value || (present && isTrained(normPath));
     const attentionInput = residual || isTrained(path.ln1(i));
     // RoPE has no parameters, so rotated q and k depend on what q and k (after their norms) depend on.
-    const q = normed(projected('q_proj', attentionInput), path.qNorm(i), architecture.qk_norm);
-    const k = normed(projected('k_proj', attentionInput), path.kNorm(i), architecture.qk_norm);
-    const v = projected('v_proj', attentionInput);
+    const latent = latentFlow(architecture.mla, i, attentionInput, isTrained);
+    const q = latent?.q ?? normed(projected('q_proj', attentionInput), path.qNorm(i), architecture.qk_norm);
+    const k = latent?.k ?? normed(projected('k_proj', attentionInput), path.kNorm(i), architecture.qk_norm);
+    const v = latent?.v ?? projected('v_proj', attentionInput);
     const probabilities = q || k;
     const attentionOutput = probabilities || v;
     const attended = normed(projected('output_proj', attentionOutput), path.postAttnNorm(i), architecture.post_norms);
@@ -104,9 +109,45 @@ export function gradientFlow(config: ModelConfig, options: GradientFlowOptions =
       architecture.post_norms,
     );
     residual = residual || transformed;
-    layers.push({ attentionInput, q, k, v, probabilities, attentionOutput, ffnInput, ffnHidden });
+    layers.push({
+      attentionInput,
+      queryLatent: latent?.queryLatent ?? false,
+      keyValueLatent: latent?.keyValueLatent ?? false,
+      q,
+      k,
+      v,
+      probabilities,
+      attentionOutput,
+      ffnInput,
+      ffnHidden,
+    });
   }
   const lmHeadInput = residual || isTrained(path.lnFinal);
   const lmHeadWeight = architecture.tie_embeddings ? path.tokenEmbeddings : path.lmHead;
   return { trained, frozen, layers, lmHeadInput, lmHeadWeight };
+}
+
+/**
+ * What a latent-attention layer's operands depend on (config/latent_attention.ts): the query
+ * through q_down, its norm and q_up (or q_proj); every key through kv_down (the rope key comes
+ * straight from it), the latent's norm and kv_up; the values through the same latent and kv_up.
+ */
+function latentFlow(
+  mla: MlaArchitecture | undefined,
+  i: number,
+  attentionInput: boolean,
+  isTrained: (name: string) => boolean,
+): { queryLatent: boolean; keyValueLatent: boolean; q: boolean; k: boolean; v: boolean } | undefined {
+  if (mla === undefined) return undefined;
+  const queryLatent =
+    mla.q_lora_rank !== undefined &&
+    (attentionInput || isTrained(path.latentProjection(i, 'q_down')) || isTrained(path.qLatentNorm(i)));
+  const q =
+    mla.q_lora_rank === undefined
+      ? attentionInput || isTrained(path.attnProjection(i, 'q_proj'))
+      : queryLatent || isTrained(path.latentProjection(i, 'q_up'));
+  const compressed = attentionInput || isTrained(path.latentProjection(i, 'kv_down'));
+  const keyValueLatent = compressed || isTrained(path.kvLatentNorm(i));
+  const v = keyValueLatent || isTrained(path.latentProjection(i, 'kv_up'));
+  return { queryLatent, keyValueLatent, q, k: v || compressed, v };
 }

@@ -110,8 +110,15 @@ export function runtimeSavedWithFullCheckpointing(
     keep(holder(maker, path.layer(i)), `block ${i} input`, 'the checkpoint saves it', residual, 'block input');
   }
   if (architecture.positions === 'rope') {
-    const tables = 2n * T * BigInt(architecture.head_dim) * FLOAT_BYTES;
-    keep(`${path.layer(0)}.attn.rope`, 'RoPE cos and sin tables [T, dh]', 'held for the blocks to rerun', tables);
+    // Latent attention rotates only the qk_rope_head_dim features of each head, so its tables are that wide.
+    const rotated = architecture.mla?.qk_rope_head_dim ?? architecture.head_dim;
+    const tables = 2n * T * BigInt(rotated) * FLOAT_BYTES;
+    keep(
+      `${path.layer(0)}.attn.rope`,
+      `RoPE cos and sin tables [T, ${architecture.mla === undefined ? 'dh' : 'dr'}]`,
+      'held for the blocks to rerun',
+      tables,
+    );
   }
 
   // The final norm keeps its input and gain and recomputes its statistics.
