@@ -128,7 +128,6 @@ describe('backward matmul inventory', () => {
       latent_projections: 0n,
       router: 0n,
       routed_experts: 0n,
-      latent_projections: 0n,
       shared_experts: 0n,
     });
     expect(breakdown.total).toBe(25_920n);
