@@ -6,7 +6,8 @@ import type { ExpertRouting, ModelConfig, RunShape } from '../src/config/model_c
 import type { KernelRecord } from '../src/core/kernel_record.js';
 import { registerMetaBackend } from '../src/meta/index.js';
 import { topKExperts } from '../src/model/moe.js';
-import { traceForward } from '../src/runtime/traced_run.js';
+import { traceForward, traceTrainingStep } from '../src/runtime/traced_run.js';
+import { verifyTraining } from '../src/verify/verify_training.js';
 import { verifyModel } from '../src/verify/index.js';
 import { describeWorkMismatch } from '../src/verify/work_check.js';
 import { describeRoutingMismatch } from '../src/verify/routing_check.js';
@@ -128,6 +129,31 @@ function matmulKernels(config: ModelConfig, routing: ExpertRouting): number {
   return count;
 }
 
+/**
+ * Parameters: the embedding table V d and lm_head d V, the final norm d; per layer the attention
+ * 4 d^2 and two norms 2 d; a dense FFN c d F (+ (c - 1) F + d of biases); a MoE layer's router
+ * d E (+ E), E experts of c d Fe (+ (c - 1) Fe + d each), the shared one c d Fs (+ its biases)
+ * and its gate d.
+ */
+function parameters(config: ModelConfig): bigint {
+  const c = config.ffn === 'gelu' ? 2 : 3;
+  const [d, V] = [config.d_model, config.vocab_size];
+  const bias = config.mlp_bias === true;
+  const ffn = (width: number) => c * d * width + (bias ? (c - 1) * width + d : 0);
+  let total = 2 * V * d + d;
+  for (let i = 0; i < config.num_layers; i++) {
+    total += 4 * d * d + 2 * d;
+    if (!isMoe(config, i)) {
+      total += ffn(config.d_ff);
+      continue;
+    }
+    const E = config.num_experts!;
+    total += d * E + (config.router_bias === true ? E : 0) + E * ffn(config.expert_d_ff!);
+    if (config.shared_d_ff !== undefined) total += ffn(config.shared_d_ff) + (config.shared_expert_gate ? d : 0);
+  }
+  return BigInt(total);
+}
+
 /** What meta must reproduce of a record: everything but values and time. */
 function signature(record: KernelRecord) {
   const { kernel, path, phase, inputs, outputs, attrs, nested, flops, matmul } = record;
@@ -152,7 +178,7 @@ describe('mixture of experts, verified on cpu with the routing the router took',
     expect(tf.memory().numTensors).toBe(0);
   });
 
-  it('random MoE configs match exactly on cpu, and meta given cpu routing traces the same kernels', async () => {
+  it('random MoE configs match exactly on cpu, forward and training step, and meta given cpu routing traces the same kernels', async () => {
     await fc.assert(
       fc.asyncProperty(moeModel, async ({ config, run, seed }) => {
         const before = tf.memory().numTensors;
@@ -193,6 +219,26 @@ describe('mixture of experts, verified on cpu with the routing the router took',
         const onMeta = await verifyModel({ config, run: replay, backend: 'meta', seed });
         expect(onMeta.ok).toBe(true);
         expect(onMeta.matmuls.tracedTotal).toBe(forward.matmuls.tracedTotal);
+
+        // The training step: every backward matmul of every expert on the rows it got, 2x forward.
+        const training = await verifyTraining({ config, run, backend: 'cpu', seed });
+        expect(training.forward.mismatches).toEqual([]);
+        expect(training.backward.mismatches).toEqual([]);
+        expect(training.routing?.ok).toBe(true);
+        expect(training.ok).toBe(true);
+        expect(training.backward.matchedCount).toBe(2 * training.forward.matchedCount);
+        expect(training.total.backward).toBe(2n * forwardFlops(config, run));
+        // AdamW updates every parameter, an expert no token chose included: 14 FLOPs each.
+        const P = parameters(config);
+        expect(training.optimizer.parameterCount).toBe(P);
+        expect(training.optimizer.traced).toBe(14n * P);
+        expect(Number.isFinite(training.loss)).toBe(true);
+        // meta, given the routing cpu's step took, runs the step's very kernels.
+        const stepCpu = await traceTrainingStep({ config, run, backend: 'cpu', seed });
+        const stepMeta = await traceTrainingStep({ config, run: { ...run, routing: stepCpu.routing! }, backend: 'meta', seed });
+        expect(stepMeta.records.map(signature)).toEqual(stepCpu.records.map(signature));
+        const trainingOnMeta = await verifyTraining({ config, run: { ...run, routing: stepCpu.routing! }, backend: 'meta', seed });
+        expect(trainingOnMeta.ok).toBe(true);
         expect(tf.memory().numTensors).toBe(before);
       }),
       { numRuns: 30, seed: 14_1414 },

@@ -12,6 +12,7 @@ import { concatConfig } from './kernels/concat.js';
 import { expandDimsConfig } from './kernels/expand_dims.js';
 import { fillConfig } from './kernels/fill.js';
 import { fusedMatMulConfig } from './kernels/fused_mat_mul.js';
+import { gatherNdConfig } from './kernels/gather_nd.js';
 import { gatherV2Config } from './kernels/gather_v2.js';
 import { identityConfig } from './kernels/identity.js';
 import { maxConfig } from './kernels/max.js';
@@ -33,6 +34,7 @@ import { sumConfig } from './kernels/sum.js';
 import { tileConfig } from './kernels/tile.js';
 import { topKConfig } from './kernels/top_k.js';
 import { transposeConfig } from './kernels/transpose.js';
+import { unsortedSegmentSumConfig } from './kernels/unsorted_segment_sum.js';
 import { unpackConfig } from './kernels/unpack.js';
 import { zerosLikeConfig } from './kernels/zeros_like.js';
 
@@ -44,6 +46,7 @@ export const metaKernelConfigs: readonly KernelConfig[] = [
   expandDimsConfig,
   fillConfig,
   fusedMatMulConfig,
+  gatherNdConfig,
   gatherV2Config,
   identityConfig,
   maxConfig,
@@ -66,5 +69,6 @@ export const metaKernelConfigs: readonly KernelConfig[] = [
   tileConfig,
   transposeConfig,
   unpackConfig,
+  unsortedSegmentSumConfig,
   zerosLikeConfig,
 ];

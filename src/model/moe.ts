@@ -28,6 +28,26 @@ import { scope } from '../core/scope.js';
 import { backendHoldsValues, hostConstant } from './host_constant.js';
 import type { ExpertWeights, MoeLayerWeights } from './weights.js';
 
+let scatterGradientRegistered = false;
+
+/**
+ * tfjs 4.22 has no gradient for ScatterNd. The combine's is a gather: each update row receives the
+ * output gradient of the token it was added into, dy[indices], one GatherNd (data movement). The
+ * registry is global, so it is registered once, on the first MoE pass.
+ */
+function registerScatterGradient(): void {
+  if (scatterGradientRegistered) return;
+  tf.registerGradient({
+    kernelName: tf.ScatterNd,
+    inputsToSave: ['indices'],
+    gradFunc: (dy, saved) => {
+      const [indices] = saved as [tf.Tensor];
+      return { updates: () => tf.gatherND(dy as tf.Tensor, indices) };
+    },
+  });
+  scatterGradientRegistered = true;
+}
+
 /** Applies one expert's FFN (the model's kind: SwiGLU, GeGLU or the GELU MLP) to x (1, n, d). */
 export type ExpertFfn = (x: tf.Tensor3D, expert: ExpertWeights) => tf.Tensor3D;
 
@@ -120,6 +140,7 @@ export function mixtureOfExperts(
   linear: (x: tf.Tensor3D, weight: tf.Tensor2D, bias?: tf.Tensor1D) => tf.Tensor3D,
   routing: RoutingOptions,
 ): tf.Tensor3D {
+  registerScatterGradient();
   const [B, T, d] = x.shape;
   const N = B * T;
   const E = moe.num_experts;
