@@ -44,7 +44,11 @@ const GRADIENT_KERNEL_CASES: readonly [string, string, Build][] = [
     'unsortedSegmentSum of rows',
     () => tf.unsortedSegmentSum(f([4, 3]), tf.tensor1d([2, 0, 2, 1], 'int32'), 5),
   ],
-  ['UnsortedSegmentSum', 'unsortedSegmentSum of a vector', () => tf.unsortedSegmentSum(f([6]), i32([6], 0) as tf.Tensor1D, 2)],
+  [
+    'UnsortedSegmentSum',
+    'unsortedSegmentSum of a vector',
+    () => tf.unsortedSegmentSum(f([6]), i32([6], 0) as tf.Tensor1D, 2),
+  ],
 ];
 
 function tiny(): ModelConfig {

@@ -235,9 +235,19 @@ describe('mixture of experts, verified on cpu with the routing the router took',
         expect(Number.isFinite(training.loss)).toBe(true);
         // meta, given the routing cpu's step took, runs the step's very kernels.
         const stepCpu = await traceTrainingStep({ config, run, backend: 'cpu', seed });
-        const stepMeta = await traceTrainingStep({ config, run: { ...run, routing: stepCpu.routing! }, backend: 'meta', seed });
+        const stepMeta = await traceTrainingStep({
+          config,
+          run: { ...run, routing: stepCpu.routing! },
+          backend: 'meta',
+          seed,
+        });
         expect(stepMeta.records.map(signature)).toEqual(stepCpu.records.map(signature));
-        const trainingOnMeta = await verifyTraining({ config, run: { ...run, routing: stepCpu.routing! }, backend: 'meta', seed });
+        const trainingOnMeta = await verifyTraining({
+          config,
+          run: { ...run, routing: stepCpu.routing! },
+          backend: 'meta',
+          seed,
+        });
         expect(trainingOnMeta.ok).toBe(true);
         expect(tf.memory().numTensors).toBe(before);
       }),
@@ -334,11 +344,25 @@ describe('two routings of the same batch', () => {
   it('give the same totals while the rows per expert differ', async () => {
     // The router's routing and the documented assignment, on the same weights and tokens.
     const routed = await verifyModel({ config: planted, run: plantedRun, backend: 'cpu', seed: 3 });
-    const assigned = await verifyModel({ config: planted, run: plantedRun, backend: 'cpu', seed: 3, assignExperts: true });
+    const assigned = await verifyModel({
+      config: planted,
+      run: plantedRun,
+      backend: 'cpu',
+      seed: 3,
+      assignExperts: true,
+    });
     // On meta: every token to experts 0 and 1 in layer 0, and to 2 and 3 in layer 1.
     const skewed = await verifyModel({
       config: planted,
-      run: { ...plantedRun, routing: { rows: [[8, 8, 0, 0], [0, 0, 8, 8]] } },
+      run: {
+        ...plantedRun,
+        routing: {
+          rows: [
+            [8, 8, 0, 0],
+            [0, 0, 8, 8],
+          ],
+        },
+      },
       backend: 'meta',
     });
     const rows = (report: typeof routed) => report.routing!.layers.map((layer) => layer.expertRows);

@@ -221,7 +221,16 @@ function moeKernels(
   if (moe.normalize_top_k) {
     kernels.push(
       kernelEstimate(path.topK(i), 'Sum', 'sum of the k chosen p', [[N, k]], [N, 1]),
-      kernelEstimate(path.topK(i), 'RealDiv', 'p / their sum', [[N, k], [N, 1]], [N, k]),
+      kernelEstimate(
+        path.topK(i),
+        'RealDiv',
+        'p / their sum',
+        [
+          [N, k],
+          [N, 1],
+        ],
+        [N, k],
+      ),
     );
   }
   expertRows.forEach((n, e) => {
@@ -231,10 +240,30 @@ function moeKernels(
       kernelEstimate(expert, 'GatherV2', `the rows of expert ${e}`, [[N, d], [n]], [n, d]),
       ...ffn(expert, [1, n], moe.expert_d_ff),
       kernelEstimate(expert, 'GatherV2', `the routing weights of expert ${e}`, [[N * k], [n]], [n]),
-      kernelEstimate(`${expert}.combine`, 'Multiply', 'FFN_e(x) * p_e', [[n, d], [n, 1]], [n, d]),
+      kernelEstimate(
+        `${expert}.combine`,
+        'Multiply',
+        'FFN_e(x) * p_e',
+        [
+          [n, d],
+          [n, 1],
+        ],
+        [n, d],
+      ),
     );
   });
-  kernels.push(kernelEstimate(path.moeCombine(i), 'ScatterNd', 'the k N weighted rows summed back', [[k * N, 1], [k * N, d]], [N, d]));
+  kernels.push(
+    kernelEstimate(
+      path.moeCombine(i),
+      'ScatterNd',
+      'the k N weighted rows summed back',
+      [
+        [k * N, 1],
+        [k * N, d],
+      ],
+      [N, d],
+    ),
+  );
   const Fs = moe.shared_d_ff;
   if (Fs !== undefined) {
     kernels.push(...ffn(path.sharedExpert(i), [B, T], Fs));
@@ -261,7 +290,6 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
   const hidden = [B, T, d];
   const qHidden = [B, T, dq];
   const kvHidden = [B, T, dkv];
-  const ffnHidden = [B, T, F];
   const normKernels = architecture.norm === 'layernorm' ? layerNorm : rmsNorm;
   // A zero-centred gain is stored as g and applied as (1 + g): one Add over the gain per norm.
   const norm = (modulePath: string, x: readonly number[]): NonMatmulKernelEstimate[] => {

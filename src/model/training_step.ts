@@ -43,7 +43,10 @@ export interface TrainingBatch {
  * does not reach gets a zero gradient (one ZerosLike) where tf.valueAndGrads would throw: in a MoE
  * layer, an expert no token chose in this batch. AdamW then updates every parameter.
  */
-function valueAndGradients(lossOf: () => tf.Scalar, variables: tf.Variable[]): { value: tf.Scalar; grads: tf.Tensor[] } {
+function valueAndGradients(
+  lossOf: () => tf.Scalar,
+  variables: tf.Variable[],
+): { value: tf.Scalar; grads: tf.Tensor[] } {
   const { value, grads } = tf.engine().gradients(lossOf, variables, undefined, true);
   return { value, grads: grads.map((grad, index) => grad ?? tf.zerosLike(variables[index]!)) };
 }

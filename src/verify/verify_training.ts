@@ -522,8 +522,7 @@ function checkTrainingTrace(
     work,
     routing,
     records,
-    ok:
-      forward.ok && backward.ok && masks.ok && work.ok && (routing?.ok ?? true) && (checkpointCheck?.ok ?? true),
+    ok: forward.ok && backward.ok && masks.ok && work.ok && (routing?.ok ?? true) && (checkpointCheck?.ok ?? true),
   };
 }
 
