@@ -12,7 +12,7 @@
 import type * as tf from '@tensorflow/tfjs';
 
 import type { KernelRecord } from '../core/kernel_record.js';
-import type { ModelConfig } from '../config/model_config.js';
+import type { ExpertRouting, ModelConfig } from '../config/model_config.js';
 import { modelLabel } from '../config/model_config.js';
 import { InputError } from '../core/errors.js';
 import { explainMetaError } from '../meta/explain_meta_error.js';
@@ -29,12 +29,14 @@ import {
   type ModelParts,
   type TransformerWeights,
 } from '../model/index.js';
+import type { RoutingOptions } from '../model/moe.js';
 import { traceKernels } from '../trace/tracer.js';
 import type { ActiveBackend } from './backend.js';
 import type { MemoryGuardEstimate } from './memory_guard.js';
 import { RunProgress } from './progress.js';
 import type { RunOptions } from './run_options.js';
 import { setUpRun } from './run_setup.js';
+import { routingRecorder } from './traced_run.js';
 
 /** A prompt of P tokens per sequence, then G steps of N new tokens each, for B sequences. */
 export interface DecodeRequest {
@@ -57,6 +59,7 @@ export type DecodeStepFn = (
   ids: tf.Tensor2D,
   parts: Partial<ModelParts>,
   history: tf.Tensor2D,
+  routing: RoutingOptions,
 ) => CachedLogits;
 
 export interface DecodeTraceOptions extends RunOptions {
@@ -79,6 +82,8 @@ export interface TracedPass {
   readonly cacheBytes: bigint;
   /** Positions each layer's cache holds after the pass. */
   readonly cachePositions: readonly number[];
+  /** The rows each routed expert got in each layer in this pass; undefined for a dense model. */
+  readonly routing: ExpertRouting | undefined;
 }
 
 export interface TracedDecode {
@@ -91,7 +96,8 @@ export interface TracedDecode {
   readonly memoryEstimate: MemoryGuardEstimate | undefined;
 }
 
-const plainStep: DecodeStepFn = (config, weights, cache, ids, parts) => decodeStep(config, weights, cache, ids, parts);
+const plainStep: DecodeStepFn = (config, weights, cache, ids, parts, _history, routing) =>
+  decodeStep(config, weights, cache, ids, parts, routing);
 
 /** Throws InputError unless the request is whole numbers that fit the model's context. */
 function checkRequest(config: ModelConfig, request: Required<DecodeRequest>): void {
@@ -134,8 +140,10 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
     // Every id up front, outside the traces: the whole sequence, and its pieces as each pass takes them.
     const history = tokenIds(config, run, { seed, init }); // (B, P + G N)
     inputs.push(history);
-    const pass = (cached: number, tokens: number, fn: () => CachedLogits): TracedPass => {
-      const trace = traceKernels(fn);
+    // Each pass routes its own tokens (the router on a backend with values, else the assignment).
+    const pass = (cached: number, tokens: number, fn: (routing: RoutingOptions) => CachedLogits): TracedPass => {
+      const recorder = routingRecorder(config);
+      const trace = traceKernels(() => fn({ onRoute: recorder.onRoute }));
       trace.result.logits.dispose();
       if (cache !== undefined) disposeCache(cache);
       cache = trace.result.cache;
@@ -145,6 +153,7 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
         records: trace.records,
         cacheBytes: cacheTensorBytes(cache),
         cachePositions: cache.layers.map((layer) => layer.k.shape[2]),
+        routing: recorder.routing(),
       };
     };
     const slice = (start: number, size: number): tf.Tensor2D => {
@@ -154,7 +163,7 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
     };
     progress.update(0, G + 1, `prefill of ${P} tokens`);
     const promptIds = slice(0, P);
-    const prefilled = pass(0, P, () => prefill(config, model, promptIds, parts, {}));
+    const prefilled = pass(0, P, (routing) => prefill(config, model, promptIds, parts, { routing }));
     const steps: TracedPass[] = [];
     for (let j = 1; j <= G; j++) {
       progress.update(j, G + 1, `decode step ${j} of ${G}`);
@@ -162,7 +171,7 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
       const ids = slice(cached, N);
       const seen = slice(0, cached + N);
       const before = cache!;
-      steps.push(pass(cached, N, () => step(config, model, before, ids, parts, seen)));
+      steps.push(pass(cached, N, (routing) => step(config, model, before, ids, parts, seen, routing)));
     }
     return { config, request, backend, prefill: prefilled, steps, memoryEstimate };
   } catch (error) {

@@ -166,7 +166,7 @@ function expertChoice(
 }
 
 /** Collects each MoE layer's rows per expert as the pass reports them, dense layers left empty. */
-function routingRecorder(config: ModelConfig) {
+export function routingRecorder(config: ModelConfig) {
   const moe = architectureOf(config).moe;
   const rows: number[][] = Array.from({ length: config.num_layers }, () => []);
   return {

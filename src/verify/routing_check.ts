@@ -13,6 +13,10 @@ export interface LayerRoutingCheck {
   /** The layer's MoE module, layers.{i}.moe. */
   readonly path: string;
   readonly layer: number;
+  /** E experts, k per token, over N tokens. */
+  readonly experts: number;
+  readonly perToken: number;
+  readonly tokens: number;
   /** k N: the rows the layer's experts must receive in all. */
   readonly expectedRows: number;
   /** The rows each routed expert received, in expert order (empty when the layer reported none). */
@@ -36,13 +40,15 @@ export function compareRouting(
   const moe = architectureOf(config).moe;
   if (moe === undefined) return undefined;
   const k = moe.experts_per_token;
-  const expectedRows = k * run.batch * run.seq;
+  const tokens = run.batch * run.seq;
+  const expectedRows = k * tokens;
   const layers = moe.moe_layers.flatMap((isMoe, layer): LayerRoutingCheck[] => {
     if (!isMoe) return [];
     const expertRows = routing?.rows[layer] ?? [];
     const tracedRows = expertRows.reduce((total, rows) => total + rows, 0);
     const ok = expertRows.length === moe.num_experts && tracedRows === expectedRows;
-    return [{ path: path.moe(layer), layer, expectedRows, expertRows, tracedRows, ok }];
+    const experts = moe.num_experts;
+    return [{ path: path.moe(layer), layer, experts, perToken: k, tokens, expectedRows, expertRows, tracedRows, ok }];
   });
   const mismatches = layers.filter((check) => !check.ok);
   return { layers, mismatches, ok: mismatches.length === 0 };
@@ -52,14 +58,10 @@ export function compareRouting(
  * One line per layer whose routing is wrong:
  *   layers.0.moe: routing: expected 16 expert rows (k = 2 for each of 8 tokens) over 4 experts; traced 24 rows [6, 6, 6, 6]
  */
-export function describeRoutingMismatch(check: LayerRoutingCheck, config: ModelConfig, run: RunShape): string {
-  const moe = architectureOf(config).moe;
-  const k = moe?.experts_per_token ?? 0;
-  const E = moe?.num_experts ?? 0;
-  const tokens = run.batch * run.seq;
+export function describeRoutingMismatch(check: LayerRoutingCheck): string {
   return (
     `${check.path}: routing: expected ${groupDigits(BigInt(check.expectedRows))} expert rows ` +
-    `(k = ${k} for each of ${groupDigits(BigInt(tokens))} tokens) over ${E} experts; ` +
+    `(k = ${check.perToken} for each of ${groupDigits(BigInt(check.tokens))} tokens) over ${check.experts} experts; ` +
     `traced ${groupDigits(BigInt(check.tracedRows))} rows over ${check.expertRows.length} experts ` +
     `[${check.expertRows.join(', ')}]`
   );

@@ -83,9 +83,7 @@ function mismatchLines(verification: VerifyReport): string[] {
     ...verification.masks.mismatches.map(describeMaskMismatch),
     ...verification.work.mismatches.map(describeWorkMismatch),
     ...verification.bytes.mismatches.map(describeBytesMismatch),
-    ...(verification.routing?.mismatches ?? []).map((check) =>
-      describeRoutingMismatch(check, verification.config, verification.run),
-    ),
+    ...(verification.routing?.mismatches ?? []).map(describeRoutingMismatch),
   ];
 }
 
@@ -378,9 +376,7 @@ function verificationData(verification: VerifyReport) {
               expectedRows: check.expectedRows,
               match: check.ok,
             })),
-            mismatches: verification.routing.mismatches.map((check) =>
-              describeRoutingMismatch(check, verification.config, verification.run),
-            ),
+            mismatches: verification.routing.mismatches.map((check) => describeRoutingMismatch(check)),
           },
     nonMatmul: {
       traced: nonMatmul.traced,

@@ -85,9 +85,7 @@ export function trainingMismatchLines(verification: TrainingVerification): strin
     ...verification.forward.mismatches.map((check) => `forward ${describeMismatch(check)}`),
     ...verification.masks.mismatches.map((check) => `forward ${describeMaskMismatch(check)}`),
     ...verification.work.mismatches.map((check) => `forward ${describeWorkMismatch(check)}`),
-    ...(verification.routing?.mismatches ?? []).map(
-      (check) => `forward ${describeRoutingMismatch(check, verification.config, verification.run)}`,
-    ),
+    ...(verification.routing?.mismatches ?? []).map((check) => `forward ${describeRoutingMismatch(check)}`),
   ];
 }
 

@@ -25,7 +25,7 @@
  *
  * which decodeGenerationFlops evaluates and the tests check against the sum of the steps.
  */
-import { architectureOf, type ModelConfig } from '../../config/model_config.js';
+import { architectureOf, type ExpertRouting, type ModelConfig } from '../../config/model_config.js';
 import { matmulFlops, matmulMacs } from '../../core/counting.js';
 import { InputError } from '../../core/errors.js';
 import { layerIndexOf, path } from '../../core/module_paths.js';
@@ -40,6 +40,8 @@ export interface DecodeStep {
   readonly cached: number;
   /** N: new tokens per sequence in this step (1 for plain decoding, more to verify drafted tokens). */
   readonly newTokens: number;
+  /** The rows each routed expert got in this step (a traced step's); absent: the documented assignment. */
+  readonly routing?: ExpertRouting;
 }
 
 /** A prompt of P tokens, then G generated tokens, for B sequences at once. */
@@ -85,7 +87,11 @@ export function decodeMatmulInventory(
   }
   const { batch: B, cached: P, newTokens: N } = step;
   const kvHeads = architectureOf(config).num_kv_heads === config.num_heads ? 'H' : 'Hkv';
-  const rows = forwardMatmulInventory(config, { batch: B, seq: N });
+  const rows = forwardMatmulInventory(config, {
+    batch: B,
+    seq: N,
+    ...(step.routing === undefined ? {} : { routing: step.routing }),
+  });
   return rows.map((row) => {
     if (row.component !== 'attention_core') return row;
     const layer = layerIndexOf(row.path);
