@@ -9,6 +9,7 @@ import { topKExperts } from '../src/model/moe.js';
 import { traceForward, traceTrainingStep } from '../src/runtime/traced_run.js';
 import { verifyTraining } from '../src/verify/verify_training.js';
 import { verifyDecode } from '../src/verify/verify_decode.js';
+import { cli, cliJson } from './helpers/cli_runner.js';
 import { verifyModel } from '../src/verify/index.js';
 import { describeWorkMismatch } from '../src/verify/work_check.js';
 import { describeRoutingMismatch } from '../src/verify/routing_check.js';
@@ -433,5 +434,24 @@ describe('mixture of experts, decoded with the KV cache', () => {
       }),
       { numRuns: 20, seed: 15_1515 },
     );
+  });
+});
+
+describe('verify names the rows each expert got', () => {
+  beforeAll(() => {
+    registerMetaBackend();
+  });
+
+  it('in the table at depth 2 and in the JSON, for Mixtral cut to one layer on meta', async () => {
+    const argv = ['verify', 'mixtral-8x7b', '--backend', 'meta', '--layers', '1', '--seq', '16', '--depth', '2'];
+    const text = await cli(...argv);
+    expect(text.code).toBe(0);
+    // The documented assignment: 16 tokens x 2 experts over 8 experts, 4 rows each.
+    expect(text.stdout).toMatch(/layers\.0\.moe\s*│\s*4, 4, 4, 4, 4, 4, 4, 4\s*│\s*32\s*│\s*32\s*│ ✓ exact/);
+    const json = await cliJson(...argv);
+    expect(json.routing.layers).toEqual([
+      { path: 'layers.0.moe', expert_rows: [4, 4, 4, 4, 4, 4, 4, 4], rows: 32, expected_rows: 32, match: true },
+    ]);
+    expect(json.routing.mismatches).toEqual([]);
   });
 });
