@@ -181,9 +181,8 @@ const CASES: readonly [string, Build][] = [
   // A MoE layer's top-k (src/model/moe.ts): values float32, indices int32.
   ['topk of rows', () => Object.values(tf.topk(f([4, 5]), 2))],
   ['topk of a vector, k = n', () => Object.values(tf.topk(f([3]), 3))],
-  // The gradients of its combine and its gathers.
+  // The gradient of its combine.
   ['gatherND rows', () => tf.gatherND(f([5, 3]), tf.tensor2d([4, 0, 4], [3, 1], 'int32'))],
-  ['unsortedSegmentSum of rows', () => tf.unsortedSegmentSum(f([4, 3]), tf.tensor1d([2, 0, 2, 1], 'int32'), 5)],
   ['zerosLike', () => tf.zerosLike(f([2, 3]))],
   ['onesLike int32', () => tf.onesLike(i32([4]))],
   ['zeros (written from JS)', () => tf.zeros([2, 2])],

@@ -34,7 +34,6 @@ import { sumConfig } from './kernels/sum.js';
 import { tileConfig } from './kernels/tile.js';
 import { topKConfig } from './kernels/top_k.js';
 import { transposeConfig } from './kernels/transpose.js';
-import { unsortedSegmentSumConfig } from './kernels/unsorted_segment_sum.js';
 import { unpackConfig } from './kernels/unpack.js';
 import { zerosLikeConfig } from './kernels/zeros_like.js';
 
@@ -69,6 +68,5 @@ export const metaKernelConfigs: readonly KernelConfig[] = [
   tileConfig,
   transposeConfig,
   unpackConfig,
-  unsortedSegmentSumConfig,
   zerosLikeConfig,
 ];

@@ -48,6 +48,28 @@ function registerScatterGradient(): void {
   scatterGradientRegistered = true;
 }
 
+/**
+ * The rows of `source` [M, ...] at `indices` [n]: [n, ...]. Its gradient is a scatter-add of dy
+ * into source's shape through ScatterNd (which sums repeated indices), as the embedding lookup's
+ * (transformer.ts): tfjs's own GatherV2 gradient needs UnsortedSegmentSum, which wasm lacks.
+ */
+function gatherRows<T extends tf.Tensor>(source: T, indices: tf.Tensor1D): T {
+  // customGrad passes the source first, then the save function: the indices are kept for the
+  // gradient that way, as the pass's tidy releases everything else it made.
+  const gather = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const rows = inputs[0] as T;
+    (inputs[1] as tf.GradSaveFunc)([indices]);
+    const value = tf.gather(rows, indices); // (n, ...)
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+      const kept = saved[0]!;
+      const positions = tf.reshape<tf.Rank.R2>(kept, [kept.shape[0]!, 1]); // (n, 1): one source row each
+      return tf.scatterND(positions, dy, rows.shape); // (M, ...)
+    };
+    return { value, gradFunc };
+  });
+  return gather(source) as T;
+}
+
 /** Applies one expert's FFN (the model's kind: SwiGLU, GeGLU or the GELU MLP) to x (1, n, d). */
 export type ExpertFfn = (x: tf.Tensor3D, expert: ExpertWeights) => tf.Tensor3D;
 
@@ -161,7 +183,7 @@ export function mixtureOfExperts(
     // The probability of each (token, pick): p[t, e] at t * E + e of the flattened p.
     const flatIndex = new Array<number>(N * k).fill(0);
     chosen.tokens.forEach((tokens, e) => tokens.forEach((t, r) => (flatIndex[chosen.slots[e]![r]!] = t * E + e)));
-    const picked = tf.gather(
+    const picked = gatherRows(
       tf.reshape<tf.Rank.R1>(probabilities, [N * E]),
       indexTensor<tf.Rank.R1>([N * k], flatIndex),
     ); // (N*k)
@@ -182,9 +204,9 @@ export function mixtureOfExperts(
     if (n === 0) return; // an expert no token chose runs nothing
     outputs.push(
       scope(`experts.${e}`, () => {
-        const rows = tf.gather(tokenRows, indexTensor<tf.Rank.R1>([n], tokens)); // (n, d)
+        const rows = gatherRows(tokenRows, indexTensor<tf.Rank.R1>([n], tokens)); // (n, d)
         const transformed = expertFfn(tf.reshape<tf.Rank.R3>(rows, [1, n, d]), expert); // (1, n, d)
-        const weight = tf.gather(routeWeights, indexTensor<tf.Rank.R1>([n], route.slots[e]!)); // (n)
+        const weight = gatherRows(routeWeights, indexTensor<tf.Rank.R1>([n], route.slots[e]!)); // (n)
         return scope('combine', () =>
           tf.mul<tf.Tensor2D>(tf.reshape<tf.Rank.R2>(transformed, [n, d]), tf.reshape<tf.Rank.R2>(weight, [n, 1])),
         ); // (n, d)
