@@ -113,9 +113,7 @@ describe('the mixture-of-experts presets on meta at full context', () => {
     }
   });
 
-  // Qwen3-30B-A3B's step is left out here: 48 layers x 128 experts make about a million traced
-  // kernels, 134 s on this machine (the README says so); the two below exercise the same code.
-  it.each(['mixtral-8x7b', 'qwen1.5-moe-a2.7b'])('%s: the training step verifies exactly', async (preset) => {
+  it.each(PRESETS)('%s: the training step verifies exactly', async (preset) => {
     const config = loadModelConfig(preset);
     const run = resolveRunShape(config);
     const flops = forwardFlops(config, run);
