@@ -62,12 +62,12 @@ function gatherRows<T extends tf.Tensor>(source: T, indices: tf.Tensor1D): T {
     const value = tf.gather(rows, indices); // (n, ...)
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
       const kept = saved[0]!;
-      const positions = tf.reshape<tf.Rank.R2>(kept, [kept.shape[0]!, 1]); // (n, 1): one source row each
+      const positions = tf.reshape<tf.Rank.R2>(kept, [kept.shape[0], 1]); // (n, 1): one source row each
       return tf.scatterND(positions, dy, rows.shape); // (M, ...)
     };
     return { value, gradFunc };
   });
-  return gather(source) as T;
+  return gather(source);
 }
 
 /** Applies one expert's FFN (the model's kind: SwiGLU, GeGLU or the GELU MLP) to x (1, n, d). */
