@@ -9,6 +9,7 @@ import { topKExperts } from '../src/model/moe.js';
 import { traceForward, traceTrainingStep } from '../src/runtime/traced_run.js';
 import { verifyTraining } from '../src/verify/verify_training.js';
 import { verifyDecode } from '../src/verify/verify_decode.js';
+import { traceDecode } from '../src/runtime/traced_decode.js';
 import { cli, cliJson } from './helpers/cli_runner.js';
 import { verifyModel } from '../src/verify/index.js';
 import { describeWorkMismatch } from '../src/verify/work_check.js';
@@ -400,7 +401,7 @@ describe('mixture of experts, decoded with the KV cache', () => {
     await tf.setBackend('cpu');
   });
 
-  it('random MoE configs: the prefill and every step verify exactly on cpu and on meta, each pass on its own routing', async () => {
+  it('random MoE configs: the prefill and every step verify exactly on cpu and on meta, and meta replays the routing of each cpu pass', async () => {
     const decodeCase = fc.record({
       model: moeModel,
       prompt: fc.integer({ min: 1, max: 4 }),
@@ -430,6 +431,16 @@ describe('mixture of experts, decoded with the KV cache', () => {
           totals.push([report.prefill, ...report.steps].reduce((total, pass) => total + pass.matmuls.tracedTotal, 0n));
         }
         expect(totals[1]).toBe(totals[0]);
+
+        // meta, handed the rows each cpu pass routed, traces the very kernels of every pass.
+        const onCpu = await traceDecode({ config, request, backend: 'cpu', seed });
+        const cpuPasses = [onCpu.prefill, ...onCpu.steps];
+        const routings = cpuPasses.map((pass) => pass.routing!);
+        const onMeta = await traceDecode({ config, request, backend: 'meta', seed, routings });
+        expect([onMeta.prefill, ...onMeta.steps].map((pass) => pass.records.map(signature))).toEqual(
+          cpuPasses.map((pass) => pass.records.map(signature)),
+        );
+        expect((await verifyDecode({ config, request, backend: 'meta', seed, routings })).ok).toBe(true);
         expect(tf.memory().numTensors).toBe(before);
       }),
       { numRuns: 20, seed: 15_1515 },

@@ -69,6 +69,11 @@ export interface DecodeTraceOptions extends RunOptions {
   readonly parts?: Partial<ModelParts>;
   /** The decode step to run (default: the model's), to plant a wrong one. */
   readonly step?: DecodeStepFn;
+  /**
+   * The rows per expert of each pass (the prefill, then every step), say another run's, for a
+   * shape-only backend to replay; a real backend routes by its router and refuses them.
+   */
+  readonly routings?: readonly ExpertRouting[];
 }
 
 /** One traced pass: the prefill or a decode step. */
@@ -141,9 +146,18 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
     const history = tokenIds(config, run, { seed, init }); // (B, P + G N)
     inputs.push(history);
     // Each pass routes its own tokens (the router on a backend with values, else the assignment).
+    if (options.routings !== undefined && real) {
+      throw new InputError(
+        `decode: routings given as rows per expert can only be replayed on meta; on ${backend.name} the router ` +
+          'routes (fix: leave the routings out, or run on meta)',
+      );
+    }
+    let passes = 0;
     const pass = (cached: number, tokens: number, fn: (routing: RoutingOptions) => CachedLogits): TracedPass => {
       const recorder = routingRecorder(config);
-      const trace = traceKernels(() => fn({ onRoute: recorder.onRoute }));
+      const given = options.routings?.[passes++];
+      const routing = { onRoute: recorder.onRoute, ...(given === undefined ? {} : { choose: given }) };
+      const trace = traceKernels(() => fn(routing));
       trace.result.logits.dispose();
       if (cache !== undefined) disposeCache(cache);
       cache = trace.result.cache;
