@@ -178,13 +178,11 @@ const CASES: readonly [string, Build][] = [
     () => tf.scatterND(tf.tensor2d([1, 3, 1], [3, 1], 'int32'), f([3, 2]), [5, 2]),
   ],
   ['scatterND into a rank-3 output', () => tf.scatterND(i32([4, 1], 0), f([4, 2, 3]), [2, 2, 3])],
-  [
-    'topk of the last axis: values and int32 indices',
-    () => {
-      const { values, indices } = tf.topk(f([2, 3, 5]), 2);
-      return [values, indices];
-    },
-  ],
+  // A MoE layer's top-k (src/model/moe.ts): values float32, indices int32.
+  ['topk of rows', () => Object.values(tf.topk(f([4, 5]), 2))],
+  ['topk of a vector, k = n', () => Object.values(tf.topk(f([3]), 3))],
+  // The gradient of its combine.
+  ['gatherND rows', () => tf.gatherND(f([5, 3]), tf.tensor2d([4, 0, 4], [3, 1], 'int32'))],
   ['zerosLike', () => tf.zerosLike(f([2, 3]))],
   ['onesLike int32', () => tf.onesLike(i32([4]))],
   ['zeros (written from JS)', () => tf.zeros([2, 2])],

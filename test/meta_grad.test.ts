@@ -35,6 +35,9 @@ const GRADIENT_KERNEL_CASES: readonly [string, string, Build][] = [
     () => tf.scatterND(tf.tensor2d([0, 1, 2, 0], [2, 2], 'int32'), i32([2]), [3, 2]),
   ],
   ['ScatterNd', 'scatterND into a rank-3 output', () => tf.scatterND(i32([4, 1], 0), f([4, 2, 3]), [2, 2, 3])],
+  // A MoE combine's gradient (src/model/moe.ts): each routed row's output gradient, gathered.
+  ['GatherNd', 'gatherND rows of a matrix', () => tf.gatherND(f([5, 3]), tf.tensor2d([4, 0, 4], [3, 1], 'int32'))],
+  ['GatherNd', 'gatherND single elements', () => tf.gatherND(f([2, 3, 4]), tf.tensor2d([1, 2, 0, 0], [2, 2], 'int32'))],
 ];
 
 function tiny(): ModelConfig {
@@ -101,7 +104,7 @@ describe('meta gradient kernels', () => {
 
   it('the gradient kernels are registered on meta, each with a case above', () => {
     const covered = new Set(GRADIENT_KERNEL_CASES.map(([kernel]) => kernel));
-    expect([...covered].sort()).toEqual(['Log', 'OneHot', 'ScatterNd']);
+    expect([...covered].sort()).toEqual(['GatherNd', 'Log', 'OneHot', 'ScatterNd']);
     for (const kernel of covered) {
       expect(META_KERNELS).toContain(kernel);
       expect(tf.getKernel(kernel, META_BACKEND_NAME)).toBeDefined();

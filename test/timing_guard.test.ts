@@ -53,8 +53,8 @@ describe('every real-compute command refuses what the guard estimates over the b
     vi.restoreAllMocks();
   });
 
-  // The mixture-of-experts presets are counted by the formulas; the traced model does not build them yet.
-  const presets = listPresets().filter((name) => loadModelConfig(name).num_experts === undefined);
+  // Latent attention is counted by the formulas; the traced model does not build it yet.
+  const presets = listPresets().filter((name) => loadModelConfig(name).kv_lora_rank === undefined);
 
   it('lists every preset', () => {
     expect(presets).toContain('tiny');

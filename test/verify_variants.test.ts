@@ -246,7 +246,7 @@ describe('every preset on meta at its full context length', () => {
     );
   });
 
-  // The mixture-of-experts presets are counted by the formulas; the traced model does not build them yet.
+  // The mixture-of-experts presets verify at full context in test/moe_presets_meta.test.ts, with closed forms of their own.
   it.each(listPresets().filter((name) => loadModelConfig(name).num_experts === undefined))(
     'verifies %s exactly',
     async (name) => {

@@ -20,6 +20,7 @@
  */
 import { architectureOf, type ModelConfig, type RunShape } from '../config/model_config.js';
 import { product, sum } from '../core/counting.js';
+import { path } from '../core/module_paths.js';
 import { rational, type Rational } from '../core/exact.js';
 import type { DeviceDtype } from './devices.js';
 import { forwardMatmulInventory } from './forward_matmuls.js';
@@ -206,9 +207,16 @@ function nonMatmulInputs(kernel: NonMatmulKernelEstimate, width: bigint, zeroCen
   const at = (index: number): bigint => sizes[index] ?? 0n;
   switch (kernel.kernel) {
     case 'GatherV2':
+      // The embedding lookup gathers rows of a weight; a MoE layer gathers rows of activations.
       return [
-        { bytes: outputElements * width, holds: 'weights' },
+        { bytes: outputElements * width, holds: kernel.path === path.tokenEmbeddings ? 'weights' : 'activations' },
         { bytes: at(1) * INT32_BYTES, holds: 'activations' },
+      ];
+    case 'ScatterNd':
+      // int32 indices, then the updates.
+      return [
+        { bytes: at(0) * INT32_BYTES, holds: 'activations' },
+        { bytes: at(1) * width, holds: 'activations' },
       ];
     case 'Slice':
       return [{ bytes: outputElements * width, holds: 'weights' }];
@@ -252,8 +260,13 @@ export function nonMatmulKernelCost(
     (total, input) => addSplits(total, bytesHolding(input.holds, input.bytes)),
     NO_BYTES,
   );
-  const outputWidth = BOOL_KERNELS.has(kernel.kernel) ? BOOL_BYTES : width;
-  const written = bytesHolding('activations', sum(kernel.outputs.map((output) => product(output.shape) * outputWidth)));
+  // TopK writes its values and then their int32 indices.
+  const outputWidth = (index: number): bigint =>
+    BOOL_KERNELS.has(kernel.kernel) ? BOOL_BYTES : kernel.kernel === 'TopK' && index === 1 ? INT32_BYTES : width;
+  const written = bytesHolding(
+    'activations',
+    sum(kernel.outputs.map((output, index) => product(output.shape) * outputWidth(index))),
+  );
   return {
     path: kernel.path,
     kernel: kernel.kernel,

@@ -104,7 +104,7 @@ export function expectedMatmulCount(config: ModelConfig, run?: RunShape): number
  * The rows each routed expert of MoE layer `i` gets: the run's routing when it has one, else the
  * documented assignment (config/moe.ts, assignedExpertRows) for its batch * seq tokens.
  */
-function layerExpertRows(config: ModelConfig, run: RunShape, i: number): readonly number[] {
+export function layerExpertRows(config: ModelConfig, run: RunShape, i: number): readonly number[] {
   const moe = architectureOf(config).moe;
   if (moe === undefined) return [];
   const given = run.routing?.rows[i];

@@ -1,8 +1,16 @@
-import { architectureOf, headDim, type ModelConfig, type RunShape } from '../config/model_config.js';
+import {
+  architectureOf,
+  headDim,
+  isMoeLayer,
+  type MoeArchitecture,
+  type ModelConfig,
+  type RunShape,
+} from '../config/model_config.js';
 import { path } from '../core/module_paths.js';
 import { ruleFor } from '../core/flop_rules.js';
 import type { Shaped } from '../core/kernel_record.js';
 import { attentionCoreKernels } from './attention_core_kernels.js';
+import { layerExpertRows } from './forward_matmuls.js';
 import { assertRunFits } from './run_shape.js';
 
 /**
@@ -40,6 +48,17 @@ import { assertRunFits } from './run_shape.js';
  *                                                   split after it is data movement (SplitV)
  *   post-norms (variant)                            the norm's kernels on each sub-block's output
  *   GeGLU (variant): GELU(W1 x) * W3 x              the GELU kernels, Multiply
+ *   mixture of experts (variant), on the N = B T tokens as rows:
+ *     router: + bias (variant), softmax over E       Add, Softmax [N, E]
+ *     top-k: the k largest p per token               TopK [N, E] -> values and int32 indices [N, k];
+ *                                                   GatherV2 of the chosen p (data movement) [N k];
+ *                                                   / their sum (normalize_top_k): Sum, RealDiv
+ *     expert e, on the n_e rows the routing gave it  GatherV2 of its rows [n_e, d] and of their
+ *                                                   weights [n_e] (data movement); its FFN's kernels
+ *                                                   on [1, n_e, .]; Multiply by the weights
+ *     combine: the k N weighted rows summed back     ScatterNd of [k N, d] into [N, d]
+ *     shared expert (variant)                        its FFN's kernels on [B, T, .]; with its gate,
+ *                                                   Sigmoid [B, T, 1] and Multiply; Add to the routed
  *   soft-cap (variant): cap * tanh(x / cap)         Multiply, Tanh, Multiply, on the attention
  *                                                   logits [B, H, T, T] (before the mask) and on
  *                                                   the output logits [B, T, Vp]
@@ -79,10 +98,11 @@ export function kernelEstimate(
   computes: string,
   inputs: readonly (readonly number[])[],
   output: readonly number[],
+  moreOutputs: readonly (readonly number[])[] = [],
 ): NonMatmulKernelEstimate {
   const rule = ruleFor(kernel);
   const inputShapes = inputs.map((shape) => ({ shape }));
-  const outputShapes = [{ shape: output }];
+  const outputShapes = [output, ...moreOutputs].map((shape) => ({ shape }));
   const flops = rule?.flops(inputShapes, outputShapes, {});
   if (flops === undefined || flops === null) {
     throw new Error(`non_matmul_estimate: the rule table cannot cost ${kernel} at ${modulePath} (${computes})`);
@@ -171,6 +191,94 @@ function softcap(modulePath: string, of: string, x: readonly number[]): NonMatmu
   ];
 }
 
+/**
+ * The non-matmul kernels of MoE layer `i` (see the file comment), `ffn` giving an FFN's kernels at
+ * a module. The experts' kernels follow `expertRows` (the routing the run took, or the documented
+ * assignment); the top-k and the combine follow k N, the routing's required total, so a routing
+ * that gives a token more than k experts shows there as well as in the rows.
+ */
+function moeKernels(
+  i: number,
+  moe: MoeArchitecture,
+  B: number,
+  T: number,
+  d: number,
+  expertRows: readonly number[],
+  ffn: (base: string, rows: readonly number[], width: number) => NonMatmulKernelEstimate[],
+): NonMatmulKernelEstimate[] {
+  const N = B * T;
+  const { num_experts: E, experts_per_token: k } = moe;
+  const hidden = [B, T, d];
+  const kernels: NonMatmulKernelEstimate[] = [];
+  if (moe.router_bias) {
+    kernels.push(kernelEstimate(path.router(i), 'Add', '+ bias', [[B, T, E], [E]], [B, T, E]));
+  }
+  kernels.push(kernelEstimate(path.router(i), 'Softmax', 'softmax of the router logits over E', [[N, E]], [N, E]));
+  kernels.push(
+    kernelEstimate(path.topK(i), 'TopK', 'the k largest p per token', [[N, E]], [N, k], [[N, k]]),
+    kernelEstimate(path.topK(i), 'GatherV2', 'p of the chosen experts', [[N * E], [N * k]], [N * k]),
+  );
+  if (moe.normalize_top_k) {
+    kernels.push(
+      kernelEstimate(path.topK(i), 'Sum', 'sum of the k chosen p', [[N, k]], [N, 1]),
+      kernelEstimate(
+        path.topK(i),
+        'RealDiv',
+        'p / their sum',
+        [
+          [N, k],
+          [N, 1],
+        ],
+        [N, k],
+      ),
+    );
+  }
+  expertRows.forEach((n, e) => {
+    if (n === 0) return; // an expert no token chose runs nothing
+    const expert = path.expert(i, e);
+    kernels.push(
+      kernelEstimate(expert, 'GatherV2', `the rows of expert ${e}`, [[N, d], [n]], [n, d]),
+      ...ffn(expert, [1, n], moe.expert_d_ff),
+      kernelEstimate(expert, 'GatherV2', `the routing weights of expert ${e}`, [[N * k], [n]], [n]),
+      kernelEstimate(
+        `${expert}.combine`,
+        'Multiply',
+        'FFN_e(x) * p_e',
+        [
+          [n, d],
+          [n, 1],
+        ],
+        [n, d],
+      ),
+    );
+  });
+  kernels.push(
+    kernelEstimate(
+      path.moeCombine(i),
+      'ScatterNd',
+      'the k N weighted rows summed back',
+      [
+        [k * N, 1],
+        [k * N, d],
+      ],
+      [N, d],
+    ),
+  );
+  const Fs = moe.shared_d_ff;
+  if (Fs !== undefined) {
+    kernels.push(...ffn(path.sharedExpert(i), [B, T], Fs));
+    if (moe.shared_expert_gate) {
+      const gate = [B, T, 1];
+      kernels.push(
+        kernelEstimate(path.sharedGate(i), 'Sigmoid', 'sigmoid(x ws)', [gate], gate),
+        kernelEstimate(path.sharedGate(i), 'Multiply', 'FFN_s(x) * sigmoid(x ws)', [hidden, gate], hidden),
+      );
+    }
+    kernels.push(kernelEstimate(path.moe(i), 'Add', 'routed + shared', [hidden, hidden], hidden));
+  }
+  return kernels;
+}
+
 /** The non-matmul kernels of one forward pass of `config` at `run`, each costed by the rule table. */
 export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmulEstimate {
   assertRunFits(config, run);
@@ -182,7 +290,6 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
   const hidden = [B, T, d];
   const qHidden = [B, T, dq];
   const kvHidden = [B, T, dkv];
-  const ffnHidden = [B, T, F];
   const normKernels = architecture.norm === 'layernorm' ? layerNorm : rmsNorm;
   // A zero-centred gain is stored as g and applied as (1 + g): one Add over the gain per norm.
   const norm = (modulePath: string, x: readonly number[]): NonMatmulKernelEstimate[] => {
@@ -200,6 +307,35 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
   const qkvBias = biasIf(architecture.qkv_bias);
   const outputBias = biasIf(architecture.output_bias);
   const mlpBias = biasIf(architecture.mlp_bias);
+
+  // One FFN (the dense one, a routed expert or the shared expert) at module `base` on token rows
+  // `rows` ([B, T], or [1, n] for an expert's gathered rows), width `width`.
+  const ffn = (base: string, rows: readonly number[], width: number): NonMatmulKernelEstimate[] => {
+    const inner = [...rows, width];
+    const outer = [...rows, d];
+    const kernels: NonMatmulKernelEstimate[] = [];
+    if (architecture.fused_gate_up) kernels.push(...mlpBias(`${base}.gate_up_proj`, [...rows, 2 * width]));
+    else {
+      kernels.push(...mlpBias(`${base}.w1`, inner));
+      if (architecture.gated_ffn) kernels.push(...mlpBias(`${base}.w3`, inner));
+    }
+    if (architecture.ffn === 'swiglu') {
+      kernels.push(
+        kernelEstimate(`${base}.silu`, 'Sigmoid', 'sigmoid(W1 x)', [inner], inner),
+        kernelEstimate(`${base}.silu`, 'Multiply', 'W1 x * sigmoid(W1 x)', [inner, inner], inner),
+        kernelEstimate(`${base}.gate`, 'Multiply', 'SiLU(W1 x) * W3 x', [inner, inner], inner),
+      );
+    } else if (architecture.ffn === 'geglu') {
+      kernels.push(
+        ...gelu(`${base}.gelu`, inner),
+        kernelEstimate(`${base}.gate`, 'Multiply', 'GELU(W1 x) * W3 x', [inner, inner], inner),
+      );
+    } else {
+      kernels.push(...gelu(`${base}.gelu`, inner));
+    }
+    kernels.push(...mlpBias(`${base}.w2`, outer));
+    return kernels;
+  };
 
   const kernels: NonMatmulKernelEstimate[] = [
     kernelEstimate(
@@ -257,27 +393,13 @@ export function nonMatmulEstimate(config: ModelConfig, run: RunShape): NonMatmul
       kernelEstimate(path.layer(i), 'Add', 'x + attn(ln1(x))', [hidden, hidden], hidden),
       ...norm(path.ln2(i), hidden),
     );
-    if (architecture.fused_gate_up) kernels.push(...mlpBias(path.gateUpProj(i), [B, T, 2 * F]));
-    else {
-      kernels.push(...mlpBias(path.ffnMatrix(i, 'w1'), ffnHidden));
-      if (architecture.gated_ffn) kernels.push(...mlpBias(path.ffnMatrix(i, 'w3'), ffnHidden));
-    }
-    if (architecture.ffn === 'swiglu') {
-      kernels.push(
-        kernelEstimate(path.silu(i), 'Sigmoid', 'sigmoid(W1 x)', [ffnHidden], ffnHidden),
-        kernelEstimate(path.silu(i), 'Multiply', 'W1 x * sigmoid(W1 x)', [ffnHidden, ffnHidden], ffnHidden),
-        kernelEstimate(path.gate(i), 'Multiply', 'SiLU(W1 x) * W3 x', [ffnHidden, ffnHidden], ffnHidden),
-      );
-    } else if (architecture.ffn === 'geglu') {
-      kernels.push(
-        ...gelu(path.gelu(i), ffnHidden),
-        kernelEstimate(path.gate(i), 'Multiply', 'GELU(W1 x) * W3 x', [ffnHidden, ffnHidden], ffnHidden),
-      );
+    const moe = architecture.moe;
+    if (moe !== undefined && isMoeLayer(architecture, i)) {
+      kernels.push(...moeKernels(i, moe, B, T, d, layerExpertRows(config, run, i), ffn));
     } else {
-      kernels.push(...gelu(path.gelu(i), ffnHidden));
+      kernels.push(...ffn(path.ffn(i), [B, T], F));
     }
     kernels.push(
-      ...mlpBias(path.ffnMatrix(i, 'w2'), hidden),
       ...(architecture.post_norms ? norm(path.postFfnNorm(i), hidden) : []),
       kernelEstimate(path.layer(i), 'Add', 'x + ffn(ln2(x))', [hidden, hidden], hidden),
     );

@@ -31,7 +31,8 @@
  *   layers.{i}.moe.router                  logits x Wr [d, E], and its softmax
  *   layers.{i}.moe.top_k                   the k largest probabilities per token, renormalised or not
  *   layers.{i}.moe.experts.{e}.{w1,w2,w3}  routed expert e (silu, gate, gelu as in ffn), on its rows
- *   layers.{i}.moe.experts.{e}.combine     its output times the routing weight, added back
+ *   layers.{i}.moe.experts.{e}.combine     its output times the routing weight
+ *   layers.{i}.moe.combine                 every expert's weighted rows scattered back to their tokens
  *   layers.{i}.moe.shared.{w1,w2,w3}       the shared expert every token visits
  *   layers.{i}.moe.shared_gate             sigmoid(x ws), ws [d, 1], scaling the shared expert (Qwen2-MoE)
  *
@@ -101,6 +102,8 @@ export const path = {
   topK: (i: number) => `layers.${i}.moe.top_k`,
   expert: (i: number, e: number) => `layers.${i}.moe.experts.${e}`,
   expertMatrix: (i: number, e: number, name: FfnMatrix) => `layers.${i}.moe.experts.${e}.${name}`,
+  /** The routed experts' weighted rows scattered back to their tokens. */
+  moeCombine: (i: number) => `layers.${i}.moe.combine`,
   sharedExpert: (i: number) => `layers.${i}.moe.shared`,
   sharedMatrix: (i: number, name: FfnMatrix) => `layers.${i}.moe.shared.${name}`,
   sharedGate: (i: number) => `layers.${i}.moe.shared_gate`,

@@ -12,6 +12,7 @@ import { concatConfig } from './kernels/concat.js';
 import { expandDimsConfig } from './kernels/expand_dims.js';
 import { fillConfig } from './kernels/fill.js';
 import { fusedMatMulConfig } from './kernels/fused_mat_mul.js';
+import { gatherNdConfig } from './kernels/gather_nd.js';
 import { gatherV2Config } from './kernels/gather_v2.js';
 import { identityConfig } from './kernels/identity.js';
 import { maxConfig } from './kernels/max.js';
@@ -44,6 +45,7 @@ export const metaKernelConfigs: readonly KernelConfig[] = [
   expandDimsConfig,
   fillConfig,
   fusedMatMulConfig,
+  gatherNdConfig,
   gatherV2Config,
   identityConfig,
   maxConfig,

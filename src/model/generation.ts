@@ -63,7 +63,9 @@ function runCached(
   }));
   try {
     const schedule = options.attention ?? DENSE_ATTENTION;
-    const logits = tf.tidy(() => logitsAt(config, weights, ids, model, schedule, { start, layers: slots }));
+    const logits = tf.tidy(() =>
+      logitsAt(config, weights, ids, model, schedule, { start, layers: slots }, undefined, options.routing),
+    );
     const layers = slots.map((slot, i) => {
       if (slot.present === undefined) {
         logits.dispose();
@@ -101,10 +103,11 @@ export function decodeStep(
   cache: KvCache,
   ids: tf.Tensor2D,
   parts: Partial<ModelParts> = {},
+  routing: ForwardOptions['routing'] = {},
 ): CachedLogits {
   tf.util.assert(
     cache.layers.length === config.num_layers,
     () => `decode: the cache has ${cache.layers.length} layers but ${config.name} has ${config.num_layers}`,
   );
-  return runCached(config, weights, ids, parts, {}, cache);
+  return runCached(config, weights, ids, parts, { routing }, cache);
 }

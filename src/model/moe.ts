@@ -28,6 +28,48 @@ import { scope } from '../core/scope.js';
 import { backendHoldsValues, hostConstant } from './host_constant.js';
 import type { ExpertWeights, MoeLayerWeights } from './weights.js';
 
+let scatterGradientRegistered = false;
+
+/**
+ * tfjs 4.22 has no gradient for ScatterNd. The combine's is a gather: each update row receives the
+ * output gradient of the token it was added into, dy[indices], one GatherNd (data movement). The
+ * registry is global, so it is registered once, on the first MoE pass.
+ */
+function registerScatterGradient(): void {
+  if (scatterGradientRegistered) return;
+  tf.registerGradient({
+    kernelName: tf.ScatterNd,
+    inputsToSave: ['indices'],
+    gradFunc: (dy, saved) => {
+      const [indices] = saved as [tf.Tensor];
+      return { updates: () => tf.gatherND(dy as tf.Tensor, indices) };
+    },
+  });
+  scatterGradientRegistered = true;
+}
+
+/**
+ * The rows of `source` [M, ...] at `indices` [n]: [n, ...]. Its gradient is a scatter-add of dy
+ * into source's shape through ScatterNd (which sums repeated indices), as the embedding lookup's
+ * (transformer.ts): tfjs's own GatherV2 gradient needs UnsortedSegmentSum, which wasm lacks.
+ */
+function gatherRows<T extends tf.Tensor>(source: T, indices: tf.Tensor1D): T {
+  // customGrad passes the source first, then the save function: the indices are kept for the
+  // gradient that way, as the pass's tidy releases everything else it made.
+  const gather = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const rows = inputs[0] as T;
+    (inputs[1] as tf.GradSaveFunc)([indices]);
+    const value = tf.gather(rows, indices); // (n, ...)
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+      const kept = saved[0]!;
+      const positions = tf.reshape<tf.Rank.R2>(kept, [kept.shape[0], 1]); // (n, 1): one source row each
+      return tf.scatterND(positions, dy, rows.shape); // (M, ...)
+    };
+    return { value, gradFunc };
+  });
+  return gather(source);
+}
+
 /** Applies one expert's FFN (the model's kind: SwiGLU, GeGLU or the GELU MLP) to x (1, n, d). */
 export type ExpertFfn = (x: tf.Tensor3D, expert: ExpertWeights) => tf.Tensor3D;
 
@@ -120,6 +162,7 @@ export function mixtureOfExperts(
   linear: (x: tf.Tensor3D, weight: tf.Tensor2D, bias?: tf.Tensor1D) => tf.Tensor3D,
   routing: RoutingOptions,
 ): tf.Tensor3D {
+  registerScatterGradient();
   const [B, T, d] = x.shape;
   const N = B * T;
   const E = moe.num_experts;
@@ -140,7 +183,7 @@ export function mixtureOfExperts(
     // The probability of each (token, pick): p[t, e] at t * E + e of the flattened p.
     const flatIndex = new Array<number>(N * k).fill(0);
     chosen.tokens.forEach((tokens, e) => tokens.forEach((t, r) => (flatIndex[chosen.slots[e]![r]!] = t * E + e)));
-    const picked = tf.gather(
+    const picked = gatherRows(
       tf.reshape<tf.Rank.R1>(probabilities, [N * E]),
       indexTensor<tf.Rank.R1>([N * k], flatIndex),
     ); // (N*k)
@@ -161,9 +204,9 @@ export function mixtureOfExperts(
     if (n === 0) return; // an expert no token chose runs nothing
     outputs.push(
       scope(`experts.${e}`, () => {
-        const rows = tf.gather(tokenRows, indexTensor<tf.Rank.R1>([n], tokens)); // (n, d)
+        const rows = gatherRows(tokenRows, indexTensor<tf.Rank.R1>([n], tokens)); // (n, d)
         const transformed = expertFfn(tf.reshape<tf.Rank.R3>(rows, [1, n, d]), expert); // (1, n, d)
-        const weight = tf.gather(routeWeights, indexTensor<tf.Rank.R1>([n], route.slots[e]!)); // (n)
+        const weight = gatherRows(routeWeights, indexTensor<tf.Rank.R1>([n], route.slots[e]!)); // (n)
         return scope('combine', () =>
           tf.mul<tf.Tensor2D>(tf.reshape<tf.Rank.R2>(transformed, [n, d]), tf.reshape<tf.Rank.R2>(weight, [n, 1])),
         ); // (n, d)

@@ -36,7 +36,19 @@ export function toTrainable(weights: TransformerWeights): TransformerWeights {
   };
   const trainable: TransformerWeights = {
     ...withTensorsConverted(weights, asVariable),
-    layers: weights.layers.map((layer) => withTensorsConverted(layer, asVariable)),
+    layers: weights.layers.map((layer) => {
+      const converted = withTensorsConverted(layer, asVariable);
+      const moe = layer.moe;
+      if (moe === undefined) return converted;
+      // A MoE layer holds its router and experts one level down.
+      const shared = moe.shared === undefined ? {} : { shared: withTensorsConverted(moe.shared, asVariable) };
+      converted.moe = {
+        ...withTensorsConverted(moe, asVariable),
+        experts: moe.experts.map((expert) => withTensorsConverted(expert, asVariable)),
+        ...shared,
+      };
+      return converted;
+    }),
   };
   for (const tensor of converted.keys()) tensor.dispose();
   return trainable;

@@ -39,6 +39,19 @@ export interface TrainingBatch {
 }
 
 /**
+ * The loss and the gradient of every weight, as tf.valueAndGrads, except that a weight the loss
+ * does not reach gets a zero gradient (one ZerosLike) where tf.valueAndGrads would throw: in a MoE
+ * layer, an expert no token chose in this batch. AdamW then updates every parameter.
+ */
+function valueAndGradients(
+  lossOf: () => tf.Scalar,
+  variables: tf.Variable[],
+): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const { value, grads } = tf.engine().gradients(lossOf, variables, undefined, true);
+  return { value, grads: grads.map((grad, index) => grad ?? tf.zerosLike(variables[index]!)) };
+}
+
+/**
  * One step on `batch`; updates `weights` (variables, see toTrainable) and `optimizer` in place and
  * returns the loss before the update, a scalar the caller disposes. `parts` plants modules as
  * forward() does.
@@ -64,7 +77,7 @@ export function trainingStep(
   // frees the loss when the backward pass throws (tfjs would leave it alive).
   const variables = parameters.map((parameter) => parameter.variable);
   const { value, grads } = attributeBackward(
-    () => withRerunConstants(() => withPhase('backward', () => tf.tidy(() => tf.valueAndGrads(lossOf)(variables)))),
+    () => withRerunConstants(() => withPhase('backward', () => tf.tidy(() => valueAndGradients(lossOf, variables)))),
     variables,
   );
   try {

@@ -458,12 +458,12 @@ function moeEntries(i: number, moe: MoeLayerWeights): WeightEntry[] {
  * the seed and its module path, so the same seed always gives the same weights.
  */
 export function initWeights(config: ModelConfig, options: InitOptions): TransformerWeights {
-  // The model builds and routes experts (moe.ts), but the verifier does not yet check a routed
-  // run's non-matmul work and bytes against the formulas, so a traced MoE run stays refused.
-  if (config.num_experts !== undefined) {
+  // The router's score bias changes which experts are chosen (DeepSeek-V3); moe.ts routes without
+  // one, so a run would trace another model's routing.
+  if (config.router_score_bias === true) {
     throw new UnavailableError(
-      `${config.source}: num_experts (${config.num_experts}): the traced model does not verify mixture-of-experts ` +
-        'layers yet; params and flops count them (fix: use params or flops for this model)',
+      `${config.source}: router_score_bias (true): the traced model does not route with a score bias yet; ` +
+        'params and flops count it (fix: use params or flops for this model, or remove router_score_bias)',
     );
   }
   const specs = weightSpecs(config);

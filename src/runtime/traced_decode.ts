@@ -12,7 +12,7 @@
 import type * as tf from '@tensorflow/tfjs';
 
 import type { KernelRecord } from '../core/kernel_record.js';
-import type { ModelConfig } from '../config/model_config.js';
+import type { ExpertRouting, ModelConfig } from '../config/model_config.js';
 import { modelLabel } from '../config/model_config.js';
 import { InputError } from '../core/errors.js';
 import { explainMetaError } from '../meta/explain_meta_error.js';
@@ -30,12 +30,14 @@ import {
   type ModelParts,
   type TransformerWeights,
 } from '../model/index.js';
+import type { RoutingOptions } from '../model/moe.js';
 import { traceKernels } from '../trace/tracer.js';
 import type { ActiveBackend } from './backend.js';
 import type { MemoryGuardEstimate } from './memory_guard.js';
 import { RunProgress } from './progress.js';
 import type { RunOptions } from './run_options.js';
 import { setUpRun } from './run_setup.js';
+import { routingRecorder } from './traced_run.js';
 
 /** A prompt of P tokens per sequence, then G steps of N new tokens each, for B sequences. */
 export interface DecodeRequest {
@@ -58,6 +60,7 @@ export type DecodeStepFn = (
   ids: tf.Tensor2D,
   parts: Partial<ModelParts>,
   history: tf.Tensor2D,
+  routing: RoutingOptions,
 ) => CachedLogits;
 
 export interface DecodeTraceOptions extends RunOptions {
@@ -67,6 +70,11 @@ export interface DecodeTraceOptions extends RunOptions {
   readonly parts?: Partial<ModelParts>;
   /** The decode step to run (default: the model's), to plant a wrong one. */
   readonly step?: DecodeStepFn;
+  /**
+   * The rows per expert of each pass (the prefill, then every step), say another run's, for a
+   * shape-only backend to replay; a real backend routes by its router and refuses them.
+   */
+  readonly routings?: readonly ExpertRouting[];
 }
 
 /** One traced pass: the prefill or a decode step. */
@@ -80,6 +88,8 @@ export interface TracedPass {
   readonly cacheBytes: bigint;
   /** Positions each layer's cache holds after the pass. */
   readonly cachePositions: readonly number[];
+  /** The rows each routed expert got in each layer in this pass; undefined for a dense model. */
+  readonly routing: ExpertRouting | undefined;
 }
 
 export interface TracedDecode {
@@ -92,7 +102,8 @@ export interface TracedDecode {
   readonly memoryEstimate: MemoryGuardEstimate | undefined;
 }
 
-const plainStep: DecodeStepFn = (config, weights, cache, ids, parts) => decodeStep(config, weights, cache, ids, parts);
+const plainStep: DecodeStepFn = (config, weights, cache, ids, parts, _history, routing) =>
+  decodeStep(config, weights, cache, ids, parts, routing);
 
 /** Throws InputError unless the request is whole numbers that fit the model's context. */
 function checkRequest(config: ModelConfig, request: Required<DecodeRequest>): void {
@@ -135,8 +146,19 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
     // Every id up front, outside the traces: the whole sequence, and its pieces as each pass takes them.
     const history = tokenIds(config, run, { seed, init }); // (B, P + G N)
     inputs.push(history);
-    const pass = (cached: number, tokens: number, fn: () => CachedLogits): TracedPass => {
-      const trace = traceKernels(fn);
+    // Each pass routes its own tokens (the router on a backend with values, else the assignment).
+    if (options.routings !== undefined && real) {
+      throw new InputError(
+        `decode: routings given as rows per expert can only be replayed on meta; on ${backend.name} the router ` +
+          'routes (fix: leave the routings out, or run on meta)',
+      );
+    }
+    let passes = 0;
+    const pass = (cached: number, tokens: number, fn: (routing: RoutingOptions) => CachedLogits): TracedPass => {
+      const recorder = routingRecorder(config);
+      const given = options.routings?.[passes++];
+      const routing = { onRoute: recorder.onRoute, ...(given === undefined ? {} : { choose: given }) };
+      const trace = traceKernels(() => fn(routing));
       trace.result.logits.dispose();
       if (cache !== undefined) disposeCache(cache);
       cache = trace.result.cache;
@@ -146,6 +168,7 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
         records: trace.records,
         cacheBytes: cacheTensorBytes(cache),
         cachePositions: cache.layers.map(cachedPositions),
+        routing: recorder.routing(),
       };
     };
     const slice = (start: number, size: number): tf.Tensor2D => {
@@ -155,7 +178,7 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
     };
     progress.update(0, G + 1, `prefill of ${P} tokens`);
     const promptIds = slice(0, P);
-    const prefilled = pass(0, P, () => prefill(config, model, promptIds, parts, {}));
+    const prefilled = pass(0, P, (routing) => prefill(config, model, promptIds, parts, { routing }));
     const steps: TracedPass[] = [];
     for (let j = 1; j <= G; j++) {
       progress.update(j, G + 1, `decode step ${j} of ${G}`);
@@ -163,7 +186,7 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
       const ids = slice(cached, N);
       const seen = slice(0, cached + N);
       const before = cache!;
-      steps.push(pass(cached, N, () => step(config, model, before, ids, parts, seen)));
+      steps.push(pass(cached, N, (routing) => step(config, model, before, ids, parts, seen, routing)));
     }
     return { config, request, backend, prefill: prefilled, steps, memoryEstimate };
   } catch (error) {

@@ -71,6 +71,8 @@ export interface TrainingTraceOptions extends ModelRunOptions {
   readonly hyper?: AdamWHyperparameters;
   /** Full activation checkpointing per block, or none (the default). */
   readonly checkpoint?: BlockCheckpointing;
+  /** Route every MoE layer by the documented assignment instead of the router (ForwardTraceOptions). */
+  readonly assignExperts?: boolean;
 }
 
 export interface TracedTrainingStep {
@@ -86,6 +88,8 @@ export interface TracedTrainingStep {
   readonly loss: number | undefined;
   readonly hyper: AdamWHyperparameters;
   readonly checkpoint: BlockCheckpointing;
+  /** The rows each routed expert got in each layer's forward pass; undefined for a dense model. */
+  readonly routing: ExpertRouting | undefined;
 }
 
 /** "gpt2-small (batch 1 x 512 tokens) on wasm". */
@@ -144,7 +148,10 @@ function kernelProgress(
  * assignment), the assignment when asked, or on meta the rows a given routing lists. A routing
  * given as rows per expert names no tokens, so a real backend cannot replay it: refused.
  */
-function expertChoice(options: ForwardTraceOptions, real: boolean): 'router' | 'assigned' | ExpertRouting {
+function expertChoice(
+  options: Pick<ForwardTraceOptions, 'run' | 'backend' | 'assignExperts'>,
+  real: boolean,
+): 'router' | 'assigned' | ExpertRouting {
   const given = options.run.routing;
   if (given !== undefined) {
     if (real) {
@@ -159,7 +166,7 @@ function expertChoice(options: ForwardTraceOptions, real: boolean): 'router' | '
 }
 
 /** Collects each MoE layer's rows per expert as the pass reports them, dense layers left empty. */
-function routingRecorder(config: ModelConfig) {
+export function routingRecorder(config: ModelConfig) {
   const moe = architectureOf(config).moe;
   const rows: number[][] = Array.from({ length: config.num_layers }, () => []);
   return {
@@ -236,6 +243,7 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
     inputs.push(targets);
     const model = weights;
     const state = optimizer;
+    const recorder = routingRecorder(config);
     const held = [
       ...weightEntries(model).map((entry) => entry.tensor),
       ...state.moments.flatMap((moment) => [moment.first, moment.second]),
@@ -247,6 +255,8 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
           trainingStep(config, model, { ids, targets }, state, hyper, options.parts, {
             ...(run.attention === undefined ? {} : { attention: run.attention }),
             checkpoint,
+            // A checkpointed block's rerun routes again, the same rows: the recorder keeps the last.
+            routing: { choose: expertChoice(options, real), onRoute: recorder.onRoute },
           }),
         {
           phaseOf: kernelProgress(progress, config.num_layers, currentPhase),
@@ -259,7 +269,18 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
     } finally {
       trace.result.dispose();
     }
-    return { config, run, backend, records: trace.records, memory, memoryEstimate, loss, hyper, checkpoint };
+    return {
+      config,
+      run,
+      backend,
+      records: trace.records,
+      memory,
+      memoryEstimate,
+      loss,
+      hyper,
+      checkpoint,
+      routing: recorder.routing(),
+    };
   } catch (error) {
     // A kernel meta lacks must stop the run by name, never yield a wrong number.
     throw real ? error : explainMetaError(error);

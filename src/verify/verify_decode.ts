@@ -16,7 +16,9 @@ import { prefillFlops } from '../analytic/inference/prefill.js';
 import { nonMatmulEstimate, type NonMatmulEstimate } from '../analytic/non_matmul_estimate.js';
 import { layerIndexOf, path } from '../core/module_paths.js';
 import type { MatmulRow } from '../analytic/types.js';
-import type { ModelConfig } from '../config/model_config.js';
+import type { ExpertRouting, ModelConfig } from '../config/model_config.js';
+import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
+import { compareRouting, type RoutingComparison } from './routing_check.js';
 import type { ActiveBackend } from '../runtime/backend.js';
 import { traceDecode, type DecodeRequest, type DecodeTraceOptions, type TracedPass } from '../runtime/traced_decode.js';
 import { compareMasks, type MaskComparison } from './mask_check.js';
@@ -44,6 +46,8 @@ export interface PassCheck {
   readonly masks: MaskComparison | undefined;
   readonly work: WorkComparison;
   readonly cache: CacheBytesCheck;
+  /** Each MoE layer's rows per expert in this pass, against k per token; undefined for a dense model. */
+  readonly routing: RoutingComparison | undefined;
   readonly ok: boolean;
 }
 
@@ -63,7 +67,7 @@ export interface DecodeVerifyReport {
  * the step attends over. For the prefill (nothing cached) it is the forward estimate itself.
  */
 function passWork(config: ModelConfig, batch: number, pass: TracedPass): NonMatmulEstimate {
-  const estimate = nonMatmulEstimate(config, { batch, seq: pass.tokens });
+  const estimate = nonMatmulEstimate(config, { batch, seq: pass.tokens, ...routedBy(pass) });
   if (pass.cached === 0) return estimate;
   const N = BigInt(pass.tokens);
   const windows = cacheWindows(config);
@@ -74,6 +78,11 @@ function passWork(config: ModelConfig, batch: number, pass: TracedPass): NonMatm
     return { ...kernel, flops: (kernel.flops * keys) / N };
   });
   return { ...estimate, kernels, total: kernels.reduce((total, kernel) => total + kernel.flops, 0n) };
+}
+
+/** A pass's routing as a run field: a MoE pass's experts are checked at the rows each got. */
+function routedBy(pass: TracedPass): { routing?: ExpertRouting } {
+  return pass.routing === undefined ? {} : { routing: pass.routing };
 }
 
 function checkPass(
@@ -89,6 +98,7 @@ function checkPass(
   const context = pass.cached + pass.tokens;
   const formula = BigInt(batch) * kvCacheBytesPerSequence(kvCacheLayers(config), storageFormat('fp32'), context);
   const matmulKernelCount = countedMatmuls(pass.records).length;
+  const routing = compareRouting(config, { batch, seq: pass.tokens }, pass.routing);
   return {
     step,
     cached: pass.cached,
@@ -99,7 +109,9 @@ function checkPass(
     masks,
     work,
     cache: { context, formula, measured: pass.cacheBytes },
+    routing,
     ok:
+      (routing?.ok ?? true) &&
       matmuls.ok &&
       work.ok &&
       (masks?.ok ?? true) &&
@@ -119,7 +131,9 @@ export async function verifyDecode(options: DecodeTraceOptions): Promise<DecodeV
     B,
     traced.prefill,
     0,
-    prefillFlops(config, B, P).rows,
+    traced.prefill.routing === undefined
+      ? prefillFlops(config, B, P).rows
+      : forwardMatmulInventory(config, { ...prefillRun, ...routedBy(traced.prefill) }),
     compareMasks(expectedMasks(config, prefillRun), traced.prefill.records),
   );
   const steps = traced.steps.map((pass, i) =>
@@ -128,7 +142,7 @@ export async function verifyDecode(options: DecodeTraceOptions): Promise<DecodeV
       B,
       pass,
       i + 1,
-      decodeMatmulInventory(config, { batch: B, cached: pass.cached, newTokens: pass.tokens }),
+      decodeMatmulInventory(config, { batch: B, cached: pass.cached, newTokens: pass.tokens, ...routedBy(pass) }),
       undefined,
     ),
   );

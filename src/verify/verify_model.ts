@@ -1,7 +1,7 @@
 /**
  * Checking a traced forward pass against the analytic inventory, exactly: every matmul by module
  * path, the number of matmul kernels, the attention masks, and the non-matmul work of each module
- * outside the attention core beside its estimate. The pass itself runs in src/runtime/traced_run.ts.
+ * outside the attention core beside its estimate, and a MoE run's routing. The pass itself runs in src/runtime/traced_run.ts.
  */
 import { forwardKernelCosts, type KernelList } from '../analytic/bytes.js';
 import { expectedMatmulCount, forwardMatmulInventory } from '../analytic/forward_matmuls.js';
@@ -16,6 +16,7 @@ import { expectedMasks } from '../analytic/attention_blocks.js';
 import { compareKernelBytes, type BytesComparison } from './bytes_check.js';
 import { compareMasks, type MaskComparison } from './mask_check.js';
 import { compareMatmuls, type MatmulComparison } from './matmul_check.js';
+import { compareRouting, type RoutingComparison } from './routing_check.js';
 import { compareNonMatmul, type NonMatmulComparison } from './non_matmul_check.js';
 import { compareModuleWork, type WorkComparison } from './work_check.js';
 
@@ -49,6 +50,11 @@ export interface VerifyReport {
   readonly work: WorkComparison;
   /** The bytes every kernel reads (weights and activations apart) and writes, against the analytic list's. */
   readonly bytes: BytesComparison;
+  /**
+   * Each MoE layer's rows per expert as the run routed them, and whether they sum to k tokens per
+   * token; undefined for a dense model.
+   */
+  readonly routing: RoutingComparison | undefined;
   readonly records: readonly KernelRecord[];
   /**
    * Every matmul matches exactly, the pass ran exactly the expected number of matmul kernels,
@@ -63,17 +69,26 @@ export interface VerifyReport {
 export async function verifyModel(options: VerifyOptions): Promise<VerifyReport> {
   const { config, run } = options;
   // The expected side first: a bad config or run is refused before any backend work.
-  const inventory = options.inventory ?? forwardMatmulInventory(config, run);
-  const estimate = nonMatmulEstimate(config, run);
+  let inventory = options.inventory ?? forwardMatmulInventory(config, run);
+  let estimate = nonMatmulEstimate(config, run);
   // tfjs computes in float32: the analytic bytes at fp32's 4 bytes.
-  const kernelBytes = options.kernelBytes ?? forwardKernelCosts(config, run, 'fp32');
+  let kernelBytes = options.kernelBytes ?? forwardKernelCosts(config, run, 'fp32');
   const traced = await traceForward(options);
+  // A MoE layer's experts are checked against the rows each really got: the formulas again, with
+  // the routing the run took (the totals do not depend on it; routing.ok checks its sums).
+  const routed = traced.routing === undefined ? run : { ...run, routing: traced.routing };
+  if (traced.routing !== undefined) {
+    inventory = options.inventory ?? forwardMatmulInventory(config, routed);
+    estimate = nonMatmulEstimate(config, routed);
+    kernelBytes = options.kernelBytes ?? forwardKernelCosts(config, routed, 'fp32');
+  }
+  const routing = compareRouting(config, run, traced.routing);
   const matmuls = compareMatmuls(inventory, traced.records);
   const masks = compareMasks(expectedMasks(config, run), traced.records);
   const work = compareModuleWork(estimate, traced.records);
   const bytes = compareKernelBytes(kernelBytes, traced.records);
   const tracedMatmulKernels = matmulKernelCount(traced.records);
-  const expectedMatmulKernelCount = expectedMatmulCount(config, run);
+  const expectedMatmulKernelCount = expectedMatmulCount(config, routed);
   return {
     config,
     run,
@@ -86,7 +101,14 @@ export async function verifyModel(options: VerifyOptions): Promise<VerifyReport>
     masks,
     work,
     bytes,
+    routing,
     records: traced.records,
-    ok: matmuls.ok && masks.ok && work.ok && bytes.ok && tracedMatmulKernels === expectedMatmulKernelCount,
+    ok:
+      matmuls.ok &&
+      masks.ok &&
+      work.ok &&
+      bytes.ok &&
+      (routing?.ok ?? true) &&
+      tracedMatmulKernels === expectedMatmulKernelCount,
   };
 }

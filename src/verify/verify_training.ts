@@ -15,6 +15,7 @@
 import { expectedMasks } from '../analytic/attention_blocks.js';
 import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import { compareMasks, type MaskComparison } from './mask_check.js';
+import { compareRouting, type RoutingComparison } from './routing_check.js';
 import { nonMatmulEstimate } from '../analytic/non_matmul_estimate.js';
 import { compareModuleWork, type WorkComparison } from './work_check.js';
 import { summarizeParameters } from '../analytic/parameters.js';
@@ -211,6 +212,8 @@ export interface TrainingVerification {
   readonly masks: MaskComparison;
   /** The non-matmul work of each module outside the attention core in the forward phase, against the estimate's. */
   readonly work: WorkComparison;
+  /** Each MoE layer's rows per expert in the forward phase, against k per token; undefined for a dense model. */
+  readonly routing: RoutingComparison | undefined;
   readonly records: readonly KernelRecord[];
   /**
    * Every forward and backward matmul matches exactly, every attention mask has the expected band,
@@ -469,7 +472,10 @@ function checkTrainingTrace(
   trace: TracedTrainingStep,
   inventories: { forward?: readonly MatmulRow[]; backward?: readonly BackwardMatmulRow[] } = {},
 ): TrainingVerification {
-  const { config, run, records } = trace;
+  const { config, records } = trace;
+  // A MoE layer's experts are checked against the rows each got in the traced forward pass.
+  const run = trace.routing === undefined ? trace.run : { ...trace.run, routing: trace.routing };
+  const routing = compareRouting(config, trace.run, trace.routing);
   const forwardRows = inventories.forward ?? forwardMatmulInventory(config, run);
   const backwardRows = inventories.backward ?? backwardMatmulInventory(config, run);
   const runningBackwardRows = backwardRows.filter((row) => row.skipped === undefined);
@@ -514,8 +520,9 @@ function checkTrainingTrace(
     loss: trace.loss,
     masks,
     work,
+    routing,
     records,
-    ok: forward.ok && backward.ok && masks.ok && work.ok && (checkpointCheck?.ok ?? true),
+    ok: forward.ok && backward.ok && masks.ok && work.ok && (routing?.ok ?? true) && (checkpointCheck?.ok ?? true),
   };
 }
 
@@ -527,5 +534,12 @@ export async function verifyTraining(options: TrainingVerifyOptions): Promise<Tr
   const backward = options.backwardInventory ?? backwardMatmulInventory(config, run);
   trainingMemory(config, run);
   const trace = await traceTrainingStep(options);
+  // A routed run's defaults follow the routing it took; a given inventory (a planted fault) stays.
+  if (trace.routing !== undefined) {
+    return checkTrainingTrace(trace, {
+      ...(options.forwardInventory === undefined ? {} : { forward: options.forwardInventory }),
+      ...(options.backwardInventory === undefined ? {} : { backward: options.backwardInventory }),
+    });
+  }
   return checkTrainingTrace(trace, { forward, backward });
 }

@@ -9,6 +9,7 @@ import { describeMaskMismatch } from '../verify/mask_check.js';
 import { describeMismatch } from '../verify/matmul_check.js';
 import type { DecodeVerifyReport, PassCheck } from '../verify/verify_decode.js';
 import { describeWorkMismatch } from '../verify/work_check.js';
+import { describeRoutingMismatch } from '../verify/routing_check.js';
 import {
   heading,
   list,
@@ -34,6 +35,7 @@ function passMismatches(pass: PassCheck): string[] {
     ...pass.matmuls.mismatches.map(describeMismatch),
     ...(pass.masks?.mismatches.map(describeMaskMismatch) ?? []),
     ...pass.work.mismatches.map(describeWorkMismatch),
+    ...(pass.routing?.mismatches ?? []).map(describeRoutingMismatch),
   ];
   if (pass.matmulKernelCount !== pass.expectedMatmulKernelCount) {
     lines.push(`${pass.matmulKernelCount} matmul kernels traced, ${pass.expectedMatmulKernelCount} expected`);

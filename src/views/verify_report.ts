@@ -11,6 +11,7 @@ import { describeMaskMismatch } from '../verify/mask_check.js';
 import { describeWorkMismatch, type WorkComparison } from '../verify/work_check.js';
 import { describeBytesMismatch, type BytesComparison } from '../verify/bytes_check.js';
 import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
+import { describeRoutingMismatch, type RoutingComparison } from '../verify/routing_check.js';
 import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from '../core/format.js';
 import { configJson, dimensionsLabel, matmulComponentLabels, runJson, runLabel } from './labels.js';
@@ -46,6 +47,9 @@ function nonMatmulNote(config: ModelConfig): string {
     ...(architecture.post_norms ? ['post-norms'] : []),
     // SwiGLU gates with SiLU, GeGLU with GELU; the GELU MLP has no gate.
     ...(architecture.ffn === 'swiglu' ? ['SiLU', 'gate'] : architecture.ffn === 'gelu' ? ['GELU'] : ['GELU', 'gate']),
+    ...(architecture.moe !== undefined
+      ? ['router softmax, top-k and routing weights, each expert on its gathered rows, the weighted scatter back']
+      : []),
     'residual adds',
     ...(architecture.final_softcap !== undefined ? ['output soft-cap'] : []),
   ];
@@ -79,7 +83,35 @@ function mismatchLines(verification: VerifyReport): string[] {
     ...verification.masks.mismatches.map(describeMaskMismatch),
     ...verification.work.mismatches.map(describeWorkMismatch),
     ...verification.bytes.mismatches.map(describeBytesMismatch),
+    ...(verification.routing?.mismatches ?? []).map(describeRoutingMismatch),
   ];
+}
+
+/** "; the routing of 1 of 2 MoE layers is wrong", or nothing when every layer routed k experts per token. */
+function routingProblem(routing: RoutingComparison | undefined): string {
+  if (routing === undefined || routing.ok) return '';
+  return `; the routing of ${routing.mismatches.length} of ${routing.layers.length} MoE layers is wrong`;
+}
+
+/** The rows each routed expert received in each MoE layer: the routing the run took, which its matmuls follow. */
+function routingTable(routing: RoutingComparison): Table {
+  return {
+    title: 'Routing: rows per routed expert (the tokens each got), as the run took it',
+    columns: [
+      { header: 'module' },
+      { header: 'rows per expert (expert 0, 1, ...)' },
+      { header: 'rows', align: 'right' },
+      { header: 'expected (k N)', align: 'right' },
+      { header: 'match' },
+    ],
+    rows: routing.layers.map((check) => [
+      check.path,
+      check.expertRows.join(', '),
+      BigInt(check.tracedRows),
+      BigInt(check.expectedRows),
+      check.ok ? MATCH_MARK : DIFFER_MARK,
+    ]),
+  };
 }
 
 /** "; the bytes of 2 of 40 modules' kernels differ", or nothing when every kernel's bytes match. */
@@ -120,7 +152,7 @@ export function verdictLine(verification: VerifyReport): string {
   return (
     `NOT verified: ${matmuls.matchedCount} of ${matmuls.expectedCount} expected matmuls match exactly; ` +
     `${matmuls.mismatches.length} mismatches${matmuls.ok ? '' : ` (${kinds})`}${countProblem}${maskProblem}` +
-    `${workProblem(verification.work)}${bytesProblem(verification.bytes)}; ` +
+    `${workProblem(verification.work)}${bytesProblem(verification.bytes)}${routingProblem(verification.routing)}; ` +
     `traced ${groupDigits(matmuls.tracedTotal)} FLOPs, expected ${groupDigits(matmuls.expectedTotal)}, on ${verification.backend.name}`
   );
 }
@@ -333,6 +365,19 @@ function verificationData(verification: VerifyReport) {
       byDtype: verification.bytes.byDtype,
       mismatches: verification.bytes.mismatches.map(describeBytesMismatch),
     },
+    routing:
+      verification.routing === undefined
+        ? undefined
+        : {
+            layers: verification.routing.layers.map((check) => ({
+              path: check.path,
+              expertRows: check.expertRows,
+              rows: check.tracedRows,
+              expectedRows: check.expectedRows,
+              match: check.ok,
+            })),
+            mismatches: verification.routing.mismatches.map((check) => describeRoutingMismatch(check)),
+          },
     nonMatmul: {
       traced: nonMatmul.traced,
       estimate: nonMatmul.estimate,
@@ -366,6 +411,7 @@ export function verificationReport(verification: VerifyReport, depth: Depth): Re
   if (depth >= 1) blocks.push(tableBlock(componentTable(verification)));
   if (depth >= 2) blocks.push(tableBlock(layerTable(verification)));
   if (depth >= 3) blocks.push(tableBlock(matmulTable(verification)));
+  if (depth >= 2 && verification.routing !== undefined) blocks.push(tableBlock(routingTable(verification.routing)));
   const mismatches = mismatchLines(verification);
   if (mismatches.length > 0) blocks.push(heading('Mismatches', 3), list(mismatches));
   if (depth >= 1) blocks.push(tableBlock(nonMatmulTable(verification)));

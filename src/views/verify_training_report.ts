@@ -12,6 +12,7 @@ import { TRAINING_MEMORY_CONVENTION } from '../analytic/training/training_memory
 import { describeMaskMismatch } from '../verify/mask_check.js';
 import { describeWorkMismatch } from '../verify/work_check.js';
 import { workProblem } from './verify_report.js';
+import { describeRoutingMismatch } from '../verify/routing_check.js';
 import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';
 import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
 import { formatBytesSi, formatFlops, groupDigits } from '../core/format.js';
@@ -66,9 +67,14 @@ export function trainingVerdictLine(verification: TrainingVerification): string 
     ? ''
     : `; attention masks: ${masks.mismatches.length} of ${masks.expectedCount} differ ` +
       `(${[...new Set(masks.mismatches.map((check) => check.mismatch))].join(', ')})`;
+  const routing = verification.routing;
+  const routingSide =
+    routing === undefined || routing.ok
+      ? ''
+      : `; the routing of ${routing.mismatches.length} of ${routing.layers.length} MoE layers is wrong`;
   return (
     `training step NOT verified: ${side('backward', backward)}; ${side('forward', forward)}${maskSide}` +
-    `${workProblem(verification.work)}; on ${backend.name}`
+    `${workProblem(verification.work)}${routingSide}; on ${backend.name}`
   );
 }
 
@@ -79,6 +85,7 @@ export function trainingMismatchLines(verification: TrainingVerification): strin
     ...verification.forward.mismatches.map((check) => `forward ${describeMismatch(check)}`),
     ...verification.masks.mismatches.map((check) => `forward ${describeMaskMismatch(check)}`),
     ...verification.work.mismatches.map((check) => `forward ${describeWorkMismatch(check)}`),
+    ...(verification.routing?.mismatches ?? []).map((check) => `forward ${describeRoutingMismatch(check)}`),
   ];
 }
 

@@ -38,7 +38,12 @@
  * so c = 2 B H (r + dr) + 2 B H r per key, and absorb_k and absorb_v stand in A where kv_up was.
  * The prefill runs the forward pass (the naive form) and caches the latents it made.
  */
-import { architectureOf, type MlaArchitecture, type ModelConfig } from '../../config/model_config.js';
+import {
+  architectureOf,
+  type ExpertRouting,
+  type MlaArchitecture,
+  type ModelConfig,
+} from '../../config/model_config.js';
 import { matmulFlops, matmulMacs } from '../../core/counting.js';
 import { InputError } from '../../core/errors.js';
 import { layerIndexOf, path } from '../../core/module_paths.js';
@@ -53,6 +58,8 @@ export interface DecodeStep {
   readonly cached: number;
   /** N: new tokens per sequence in this step (1 for plain decoding, more to verify drafted tokens). */
   readonly newTokens: number;
+  /** The rows each routed expert got in this step (a traced step's); absent: the documented assignment. */
+  readonly routing?: ExpertRouting;
 }
 
 /** A prompt of P tokens, then G generated tokens, for B sequences at once. */
@@ -100,7 +107,11 @@ export function decodeMatmulInventory(
   const mla = architectureOf(config).mla;
   if (mla !== undefined) return absorbedLatentRows(config, step, mla);
   const kvHeads = architectureOf(config).num_kv_heads === config.num_heads ? 'H' : 'Hkv';
-  const rows = forwardMatmulInventory(config, { batch: B, seq: N });
+  const rows = forwardMatmulInventory(config, {
+    batch: B,
+    seq: N,
+    ...(step.routing === undefined ? {} : { routing: step.routing }),
+  });
   return rows.map((row) => {
     if (row.component !== 'attention_core') return row;
     const layer = layerIndexOf(row.path);
@@ -164,7 +175,8 @@ function absorbedLatentRows(config: ModelConfig, step: DecodeStep, mla: MlaArchi
       macs: matmulMacs(elements, bm, bk, bn),
     };
   };
-  return forwardMatmulInventory(config, { batch: B, seq: N }).flatMap((forward) => {
+  const run = { batch: B, seq: N, ...(step.routing === undefined ? {} : { routing: step.routing }) };
+  return forwardMatmulInventory(config, run).flatMap((forward) => {
     const layer = layerIndexOf(forward.path);
     if (layer === undefined) return [forward];
     if (forward.path === path.latentProjection(layer, 'kv_up')) {

@@ -102,6 +102,36 @@ function linearLayers(config: ModelConfig): Readonly<Record<string, LinearLayer>
   return layers;
 }
 
+/**
+ * The linear layers of a MoE layer (forward_matmuls.ts, moeMatmuls), by their path within the
+ * layer: the router d -> E, each routed expert's w1, w3 (d -> Fe) and w2 (Fe -> d) on its gathered
+ * rows, the shared expert's (Fs) and its gate d -> 1 on every token. The router's input and the
+ * experts' are ln2's output; w2's is the expert's hidden activation.
+ */
+function moeLinearOf(config: ModelConfig, local: string): LinearLayer | undefined {
+  const moe = architectureOf(config).moe;
+  if (moe === undefined || !local.startsWith('moe.')) return undefined;
+  const d = config.d_model;
+  const toInput = (flow: LayerFlow) => flow.ffnInput;
+  const toHidden = (flow: LayerFlow) => flow.ffnHidden;
+  if (local === 'moe.router') {
+    return { weight: 'Wr', dIn: d, dOut: moe.num_experts, inSymbol: 'd', outSymbol: 'E', inputFlows: toInput };
+  }
+  if (local === 'moe.shared_gate') {
+    return { weight: 'ws', dIn: d, dOut: 1, inSymbol: 'd', outSymbol: '1', inputFlows: toInput };
+  }
+  const matrix = /^moe\.(?:experts\.\d+|shared)\.(w1|w2|w3)$/.exec(local)?.[1];
+  if (matrix === undefined) return undefined;
+  const shared = local.startsWith('moe.shared.');
+  const width = shared ? moe.shared_d_ff : moe.expert_d_ff;
+  if (width === undefined) return undefined;
+  const hidden = shared ? 'Fs' : 'Fe';
+  const weight = matrix.toUpperCase();
+  return matrix === 'w2'
+    ? { weight, dIn: width, dOut: d, inSymbol: hidden, outSymbol: 'd', inputFlows: toHidden }
+    : { weight, dIn: d, dOut: width, inSymbol: 'd', outSymbol: hidden, inputFlows: toInput };
+}
+
 interface GradientShape {
   readonly gradient: BackwardMatmulRow['gradient'];
   readonly operand: string;
@@ -189,11 +219,11 @@ export function backwardMatmulInventory(
   run: RunShape,
   options: BackwardOptions = {},
 ): BackwardMatmulRow[] {
-  if (config.num_experts !== undefined) {
-    // Each expert's gradients follow its rows, and the router's the routing weights; not derived yet.
+  if (config.num_experts !== undefined && (options.frozen ?? []).length > 0) {
+    // Which gradients flow past a frozen router or expert is not derived; the step trains every weight.
     throw new InputError(
-      `${config.source}: num_experts (${config.num_experts}): the training step of a mixture of experts is not ` +
-        'counted yet; fix: use params or flops for this model',
+      `${config.source}: num_experts (${config.num_experts}): frozen weights in a mixture of experts are not ` +
+        'modelled; fix: train every weight (leave frozen out)',
     );
   }
   const forwardRows = forwardMatmulInventory(config, run);
@@ -227,6 +257,12 @@ function gradientShapes(
   const layerFlow = layer === undefined ? undefined : flow.layers[layer];
   if (layerFlow === undefined) throw new Error(`backward: ${forward.path} is outside the model's layers`);
   const local = withinLayer(forward.path);
+  const moeLinear = moeLinearOf(config, local);
+  if (moeLinear !== undefined) {
+    // A routed expert's gradients run on the rows it got (its forward row's m), the rest on every token.
+    const rows = /^moe\.experts\.(\d+)\./.exec(local) === null ? 'B*T' : `n_${/\d+/.exec(local)![0]}`;
+    return linearGradients(moeLinear, forward.path, forward.m, moeLinear.inputFlows(layerFlow), flow, rows);
+  }
   const linear = linears[local];
   if (linear !== undefined) {
     return linearGradients(linear, forward.path, tokens, linear.inputFlows(layerFlow), flow);
@@ -403,6 +439,7 @@ function linearGradients(
   tokens: number,
   inputFlows: boolean,
   flow: GradientFlow,
+  rowsSymbol = 'B*T',
 ): GradientShape[] {
   const { weight, dIn, dOut, inSymbol, outSymbol } = layer;
   return [
@@ -410,7 +447,7 @@ function linearGradients(
       gradient: 'input',
       operand: 'x',
       description: `dx = dy @ ${weight}^T`,
-      symbolicShapes: `[B*T,${outSymbol}] x [${outSymbol},${inSymbol}]`,
+      symbolicShapes: `[${rowsSymbol},${outSymbol}] x [${outSymbol},${inSymbol}]`,
       batch: [],
       m: tokens,
       k: dOut,
@@ -421,7 +458,7 @@ function linearGradients(
       gradient: 'weight',
       operand: 'W',
       description: `d${weight} = x^T @ dy`,
-      symbolicShapes: `[${inSymbol},B*T] x [B*T,${outSymbol}]`,
+      symbolicShapes: `[${inSymbol},${rowsSymbol}] x [${rowsSymbol},${outSymbol}]`,
       batch: [],
       m: dIn,
       k: tokens,
