@@ -701,7 +701,8 @@ const DEEPSEEK: Readonly<Record<'deepseek_v2' | 'deepseek_v3', DeepseekFamily>> 
  *   k weights and routed_scaling_factor scales them (elementwise, no parameter or matmul).
  * - group-limited selection (n_group groups, the best topk_group kept; V2's group_limited_greedy,
  *   V3's noaux_tc) is elementwise and top-k work with no parameter or matmul: checked for
- *   consistency, not counted (flopledger's non-matmul estimate does not count any router's work).
+ *   consistency, not kept. The traced model routes by one top-k over all experts, so a traced
+ *   DeepSeek-V2 chooses without the groups: the same k rows per token, other experts.
  * - DeepSeek-V3's num_nextn_predict_layers is its multi-token-prediction module, which
  *   transformers' DeepseekV3Model does not build (it skips layer 61 of the checkpoint): left out,
  *   and said so in a note.
