@@ -24,6 +24,7 @@ import {
   initWeights,
   prefill,
   tokenIds,
+  weightEntries,
   type CachedLogits,
   type KvCache,
   type ModelParts,
@@ -134,8 +135,10 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
     // Every id up front, outside the traces: the whole sequence, and its pieces as each pass takes them.
     const history = tokenIds(config, run, { seed, init }); // (B, P + G N)
     inputs.push(history);
+    // Marked so each kernel's bytes read split into weights and the rest, as a forward trace's do.
+    const weightTensors = weightEntries(model).map((entry) => entry.tensor);
     const pass = (cached: number, tokens: number, fn: () => CachedLogits): TracedPass => {
-      const trace = traceKernels(fn);
+      const trace = traceKernels(fn, { weights: weightTensors });
       trace.result.logits.dispose();
       if (cache !== undefined) disposeCache(cache);
       cache = trace.result.cache;
