@@ -51,9 +51,9 @@ describe('runs held together', () => {
     const largest = runs
       .map(({ config, run }) => estimateRunMemory(config, run, 'timing', 'cpu').total)
       .reduce((most, total) => (total > most ? total : most));
-    await expect(
-      setUpRuns({ backend: 'cpu', maxMemoryBytes: largest }, 'timing', runs, 'together'),
-    ).rejects.toThrow(/^4 runs held at once .* over the .* budget \(--max-memory\)/);
+    await expect(setUpRuns({ backend: 'cpu', maxMemoryBytes: largest }, 'timing', runs, 'together')).rejects.toThrow(
+      /^4 runs held at once .* over the .* budget \(--max-memory\)/,
+    );
     expect(tf.memory().numTensors).toBe(0);
   });
 });

@@ -501,7 +501,10 @@ export function attainableFlopsPerSecond(
 }
 
 /** FLOPs over the predicted time of a module or a pass; undefined when it takes no time. */
-export function predictedFlopsPerSecond(work: { readonly flops: bigint; readonly seconds: Rational }): Rational | undefined {
+export function predictedFlopsPerSecond(work: {
+  readonly flops: bigint;
+  readonly seconds: Rational;
+}): Rational | undefined {
   if (work.seconds.numerator === 0n) return undefined;
   return rational(work.flops * work.seconds.denominator, work.seconds.numerator);
 }

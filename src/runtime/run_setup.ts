@@ -9,12 +9,7 @@ import { assertRunFits } from '../analytic/run_shape.js';
 import type { WeightInit } from '../model/index.js';
 import { useBackend, type ActiveBackend } from './backend.js';
 import { defaultRealRunBudget } from './memory_budget.js';
-import {
-  assertRunFitsMemory,
-  assertRunsFitTogether,
-  type MemoryGuardEstimate,
-  type RunKind,
-} from './memory_guard.js';
+import { assertRunFitsMemory, assertRunsFitTogether, type MemoryGuardEstimate, type RunKind } from './memory_guard.js';
 import type { ModelRunOptions, ModelShape, RunOptions } from './run_options.js';
 
 export interface RunSetup {
