@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import {
   attainableFlopsPerSecond,
   deviceById,
-  forwardKernelCosts,
   rational,
   rooflineForward,
   type RooflineOptions,

@@ -393,7 +393,7 @@ export interface RooflinePoints {
 }
 
 /** How charts and tables name a module kind: the per-layer residual adds have no leaf of their own. */
-export function moduleLabel(module: string): string {
+function moduleLabel(module: string): string {
   return module === 'layers.*' ? 'layers.* (residual adds)' : module === '' ? '(whole model)' : module;
 }
 

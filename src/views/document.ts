@@ -18,7 +18,6 @@ import { fixed, heading, paragraph, tableBlock, type Block, type Cell } from '..
 import type { DocumentPart, ReportDocument } from '../render/document.js';
 import type { TimingData } from './timing_input.js';
 import {
-  moduleLabel,
   rooflinePoints,
   rooflineSpec,
   sharesByContextSpec,
