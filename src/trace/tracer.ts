@@ -46,7 +46,8 @@ export interface TraceOptions {
    * so the bytes a kernel reads can be split into weights and activations by what the tensors
    * are, not by where a formula expects a weight. Their data is taken as `fn` starts and each
    * input is looked up as its kernel runs: an optimizer that assigns a variable gives it new data,
-   * and a gradient may read the weight's old data through a clone the engine saved for it.
+   * and a gradient may read the weight's old data through a clone the engine saved for it. A clone
+   * of a weight holds the weight's data: on cpu it shares the storage, on wasm it is a copy.
    */
   readonly weights?: readonly tf.Tensor[];
 }
@@ -79,8 +80,8 @@ interface ActiveCapture {
   readonly captured: (CapturedKernel | undefined)[];
   readonly timeKernels: boolean;
   readonly phaseOf: (() => KernelPhase | undefined) | undefined;
-  /** The weights' data when the trace started. */
-  readonly weightData: ReadonlySet<unknown>;
+  /** The weights' data when the trace started, and the copies of it the trace has made since. */
+  readonly weightData: Set<unknown>;
   depth: number;
 }
 
@@ -210,6 +211,9 @@ function tracingKernelFunc(kernel: string, originalFunc: KernelConfig['kernelFun
     } finally {
       capture.depth--;
     }
+    if (weightInputs !== undefined && kernel === CLONE_KERNEL) {
+      for (const info of Array.isArray(output) ? output : [output]) capture.weightData.add(info.dataId);
+    }
     capture.captured[slot] = {
       kernel,
       path,
@@ -224,6 +228,9 @@ function tracingKernelFunc(kernel: string, originalFunc: KernelConfig['kernelFun
     return output;
   };
 }
+
+/** The kernel tf.clone runs, and the engine when it saves a kernel's inputs for their gradients. */
+const CLONE_KERNEL = 'Identity';
 
 /** Keys of `inputs` whose data is in `weightData` now, or undefined when none is. */
 function weightInputKeys(inputs: KernelArgs['inputs'], weightData: ReadonlySet<unknown>): Set<string> | undefined {
