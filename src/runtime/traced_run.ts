@@ -249,6 +249,8 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
             checkpoint,
           }),
         {
+          // Marked so each kernel's bytes read split into weights and the rest, as a forward trace's do.
+          weights: weightEntries(model).map((entry) => entry.tensor),
           phaseOf: kernelProgress(progress, config.num_layers, currentPhase),
         },
       ),
