@@ -16,12 +16,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModelConfig } from '../src/config/index.js';
 import type { KernelRecord } from '../src/core/kernel_record.js';
-import { layerIndexOf, rollUp, withinLayer } from '../src/core/module_paths.js';
+import { moduleKindOf } from '../src/core/module_paths.js';
 import { packageRoot } from '../src/core/package_root.js';
 import { renderReport } from '../src/render/render.js';
 import { fixed, heading, paragraph, tableBlock, type Block } from '../src/render/table.js';
 import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
-import { useBackend } from '../src/runtime/backend.js';
+import { setUpRuns } from '../src/runtime/run_setup.js';
 import { predictKernel, unitOf, type KernelClass } from '../src/timing/kernel_classes.js';
 import {
   calibrationBenchmarks,
@@ -42,9 +42,8 @@ const NON_TRIVIAL_SHARE = 0.02;
 
 /** Module kinds across layers, as `roofline --depth 1` groups them. */
 function kindOf(path: string): string {
-  if (layerIndexOf(path) === undefined) return path || '(outside modules)';
-  const within = withinLayer(path);
-  return within === '' ? 'layers.* (residual adds)' : `layers.*.${rollUp(within, 2)}`;
+  const kind = moduleKindOf(path);
+  return kind === 'layers.*' ? 'layers.* (residual adds)' : kind || '(outside modules)';
 }
 
 interface ModuleRow {
@@ -141,12 +140,19 @@ function predictConfig(
 }
 
 async function main(): Promise<void> {
-  const backend = await useBackend('wasm');
+  const configs = BENCH_CONFIGS.map((bench) => ({ bench, config: loadModelConfig(bench.model, bench.overrides) }));
+  // Every config's weights stay alive across the rounds (so each pass finds its packed weights
+  // as a model in use would): the guard holds their sum, and the largest pass, to the budget.
+  const { backend, seed } = await setUpRuns(
+    { backend: 'wasm' },
+    'timing',
+    configs.map(({ bench, config }) => ({ config, run: bench.run })),
+    'together',
+  );
   const benchmarks = calibrationBenchmarks();
-  const runs = BENCH_CONFIGS.map((bench) => {
-    const config = loadModelConfig(bench.model, bench.overrides);
-    const weights = initWeights(config, { seed: 0, init: 'random' });
-    const ids = tokenIds(config, bench.run, { seed: 0, init: 'random' });
+  const runs = configs.map(({ bench, config }) => {
+    const weights = initWeights(config, { seed, init: 'random' });
+    const ids = tokenIds(config, bench.run, { seed, init: 'random' });
     return { bench, config, weights, ids, records: [] as KernelRecord[], timesMs: [] as number[][] };
   });
   const rounds: CalibrationSample[][] = [];

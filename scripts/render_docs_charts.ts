@@ -1,7 +1,8 @@
 /**
- * Draws the README's two charts into docs/ with the same code and data as `flopledger report`:
+ * Draws the README's three charts into docs/ with the same code and data as `flopledger report`:
  *   docs/flop-shares-by-size.svg     stacked FLOP shares, GPT-2 small/medium/large/xl at T = 1024
  *   docs/flop-shares-by-context.svg  FLOP shares of GPT-2 XL from 1K to 64K tokens
+ *   docs/roofline.svg                GPT-2 XL's modules on the A100 80 GB roofline
  * Run after a build: `npm run build && node dist/scripts/render_docs_charts.js`.
  */
 import { join } from 'node:path';
@@ -11,12 +12,12 @@ import { writeFilesAtomically } from '../src/render/write_report_files.js';
 import { buildReportDocument, FIGURE_FILES } from '../src/views/document.js';
 import { collectReportData } from '../src/views/report_data.js';
 
-const CHARTS: readonly string[] = [FIGURE_FILES.sharesBySize, FIGURE_FILES.sharesByContext];
+const CHARTS: readonly string[] = [FIGURE_FILES.sharesBySize, FIGURE_FILES.sharesByContext, FIGURE_FILES.roofline];
 
 // The report's own figures, drawn as the report draws them; no run is traced for the charts.
 const document = buildReportDocument({ ...collectReportData(), verifications: [] });
 const figures = documentFigures(await drawDocument(document)).filter((figure) => CHARTS.includes(figure.file));
-// Both charts replace the old ones together, or neither does.
+// The charts replace the old ones together, or none does.
 const written = await writeFilesAtomically(
   join(packageRoot(), 'docs'),
   figures.map((figure) => ({ name: figure.file, content: figure.svg })),

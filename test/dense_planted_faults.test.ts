@@ -208,8 +208,16 @@ describe('a planted fault per new kind of component, caught with its exact repor
     const parts = { rmsNorm: at('attn.k_norm', twice, rmsNorm) };
     const verification = await verifyTraining({ config, run, backend: 'cpu', seed: 1, parts });
     expect(verification.ok).toBe(false);
+    // The second norm's six kernels are caught twice: as work, and as bytes no listed kernel moves.
     expect(trainingMismatchLines(verification)).toEqual([
       'forward layers.0.attn.k_norm: work: expected 6 kernels, 72 FLOPs; traced 12 kernels, 144 FLOPs',
+      'forward layers.0.attn.k_norm: bytes: expected nothing else expected; traced ' +
+        'Square (reads 0 B of weights, 64 B of activations; writes 64 B), ' +
+        'Mean (reads 0 B of weights, 64 B of activations; writes 16 B), ' +
+        'Add (reads 0 B of weights, 20 B of activations; writes 16 B), ' +
+        'Rsqrt (reads 0 B of weights, 16 B of activations; writes 16 B), ' +
+        'Multiply (reads 0 B of weights, 80 B of activations; writes 64 B), ' +
+        'Multiply (reads 16 B of weights, 64 B of activations; writes 64 B)',
     ]);
   });
 });

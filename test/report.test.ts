@@ -49,7 +49,7 @@ describe('flopledger report', () => {
     html = readFileSync(join(out, 'report.html'), 'utf8');
   });
 
-  it('writes report.md, report.html and the three chart SVGs, and lists them', () => {
+  it('writes report.md, report.html and the four chart SVGs, and lists them', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(readdirSync(out).sort()).toEqual([
@@ -57,6 +57,7 @@ describe('flopledger report', () => {
       'flop-shares-by-size.svg',
       'report.html',
       'report.md',
+      'roofline.svg',
       'zero-model-states.svg',
     ]);
     expect(result.stdout).toContain(join(out, 'report.html'));
@@ -90,6 +91,7 @@ describe('flopledger report', () => {
       'gpt2-xl from 1,024 to 65,536 tokens',
       'Counting conventions for gpt2-xl, 1 x 1,024 tokens',
       'Model states per device under ZeRO',
+      'gpt2-xl on the roofline of the NVIDIA A100 80 GB (SXM4)',
       'Time against FLOPs',
     ]);
     const verified = [...markdown.matchAll(/^Verified: (.*)$/gm)].map((match) => match[1]!);
@@ -118,10 +120,11 @@ describe('flopledger report', () => {
     for (const row of summaryRows) expect(row).toContain('| ✓ trace (meta) |');
   });
 
-  it('refers to the three charts as images beside report.md, and says how to add timing', () => {
+  it('refers to the four charts as images beside report.md, and says how to add timing', () => {
     expect(markdown).toContain('](flop-shares-by-size.svg)');
     expect(markdown).toContain('](flop-shares-by-context.svg)');
     expect(markdown).toContain('](zero-model-states.svg)');
+    expect(markdown).toContain('](roofline.svg)');
     expect(markdown).toContain('--timing timing.json');
   });
 
@@ -138,6 +141,34 @@ describe('flopledger report', () => {
     expect(markdown).toContain('(Ψ = 7.5B, N_d = 64): 120.0 GB, 31.4 GB, 16.6 GB, 1.9 GB');
   });
 
+  it("places GPT-2 XL's modules on the A100 80 GB's roofline: FLOPs, bytes, intensity, predicted and roof", () => {
+    // bf16, 2 bytes an element. Forward over T = 1024: each of 48 q_proj matmuls [1024, 1600] @
+    // [1600, 1600] does 2 x 1024 x 1600^2 FLOPs and moves 2 x (2 x 1024 x 1600 + 1600^2) bytes.
+    // It is compute-bound: 48 x (2 x 1024 x 1600^2 FLOPs at 95% of 312 TFLOP/s + 5 us launch).
+    const qFlops = 48n * 2n * 1024n * 1600n * 1600n;
+    const qBytes = 48n * 2n * (2n * 1024n * 1600n + 1600n * 1600n);
+    const qSeconds = 48 * ((2 * 1024 * 1600 * 1600) / (0.95 * 312e12) + 5e-6);
+    const qPredicted = (Number(qFlops) / qSeconds / 1e12).toFixed(3);
+    expect(qPredicted).toBe('231.081');
+    expect(markdown).toContain(
+      `| forward, 1 x 1,024 tokens | layers.*.attn.q_proj | ${group(qFlops)} | ${group(qBytes)} | ` +
+        `${(Number(qFlops) / Number(qBytes)).toFixed(2)} | compute | ${qPredicted} | 312.000 |`,
+    );
+    // Decoding position 1,024: lm_head [1, 1600] @ [1600, 50257] reads every weight once for
+    // 2 FLOPs each: intensity just under 1, its roof the bandwidth slope at 2,039 GB/s.
+    const headFlops = 2n * 1600n * 50257n;
+    const headBytes = 2n * (1600n + 1600n * 50257n + 50257n);
+    const headRoof = ((Number(headFlops) / Number(headBytes)) * 2039e9) / 1e12;
+    expect(markdown).toMatch(
+      new RegExp(
+        `\\| decode at position 1,024 \\| lm_head \\| ${group(headFlops)} \\| ${group(headBytes)} \\| 1\\.00 \\| ` +
+          `memory \\| [\\d.]+ \\| ${headRoof.toFixed(3)} \\|`,
+      ),
+    );
+    expect(markdown).toContain('ridge point of 153.0 FLOPs per byte');
+    expect(markdown).toContain('Not drawn, having no FLOPs: token_embeddings, layers.*.attn.kv_cache.');
+  });
+
   it('shows the published approximations with their GPT-2 XL values', () => {
     // Kaplan: 2 * 2,046,646,400 + 2 * 48 * 1024 * 1600; PaLM: 6 * 2,046,646,400 + 12 * 48 * 25 * 64 * 1024.
     expect(markdown).toContain('| Kaplan et al. 2020 | 2N + 2 * n_layer * n_ctx * d_attn |');
@@ -145,15 +176,21 @@ describe('flopledger report', () => {
     expect(markdown).toContain(group(6n * 2_046_646_400n + 12n * 48n * 25n * 64n * 1024n));
   });
 
-  it('writes a self-contained HTML page with the three charts inline', () => {
+  it('writes a self-contained HTML page with the four charts inline', () => {
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
-    expect(html.match(/<svg /g)).toHaveLength(3);
+    expect(html.match(/<svg /g)).toHaveLength(4);
     expect(html).not.toMatch(/<script|<link|<img|src="http|href="http/);
     expect(markItems(html, CHART_MARKS.sharesBySize.bars)).toHaveLength(16);
     expect(markItems(html, CHART_MARKS.sharesByContext.lines)).toHaveLength(4);
     expect(markItems(html, CHART_MARKS.sharesByContext.points)).toHaveLength(28);
     expect(markItems(html, CHART_MARKS.zeroStates.lines)).toHaveLength(4);
     expect(markItems(html, CHART_MARKS.zeroStates.points)).toHaveLength(4 * 11);
+    expect(markItems(html, CHART_MARKS.roofline.roofs)).toHaveLength(2);
+    // One point per module kind that does work, in each run: 9 kinds of matmul, lm_head, two norms
+    // and the final one, RoPE, softmax, the residual adds, SiLU and the gate; each in the table too.
+    const rooflineRows = markdown.match(/^\| (forward, 1 x 1,024 tokens|decode at position 1,024) \|/gm) ?? [];
+    expect(markItems(html, CHART_MARKS.roofline.points)).toHaveLength(rooflineRows.length);
+    expect(rooflineRows).toHaveLength(18 + 18);
     // Inline SVGs of one page must not share element ids.
     const ids = [...html.matchAll(/\bid="([^"]+)"/g)].map((match) => match[1]);
     expect(new Set(ids).size).toBe(ids.length);
@@ -177,6 +214,7 @@ describe('flopledger report', () => {
       'notes.txt',
       'report.html',
       'report.md',
+      'roofline.svg',
       'zero-model-states.svg',
     ]);
   });

@@ -191,6 +191,35 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
     expect(records.every((record) => record.path === 'train_step')).toBe(true);
   });
 
+  test('weights are marked by their data as each kernel ran, through a gradient and past an assign', () => {
+    const x = tf.ones([3, 4]);
+    const w = tf.variable(tf.ones([4, 5]));
+    const { records } = traceKernels(
+      () => {
+        const [, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.matMul(a, b)))([x, w]);
+        w.assign(tf.add(w, dw!));
+        tf.matMul(x, w).dispose();
+      },
+      { weights: [w] },
+    );
+    const marks = (kernel: string) =>
+      records
+        .filter((record) => record.kernel === kernel && !record.nested)
+        .map((record) => record.inputs.map((input) => input.weight === true));
+    // forward x w; dx = dy w^T reads the clone of w the engine saved for the gradient (sharing
+    // w's storage on cpu, a copy on wasm: weight data either way); dw = x^T dy reads no weight;
+    // after the assign w holds new data, not the weights' data the trace started with.
+    expect(marks('BatchMatMul')).toEqual([
+      [false, true],
+      [false, true],
+      [false, false],
+      [false, false],
+    ]);
+    expect(marks('Add')).toEqual([[true, false]]);
+    w.dispose();
+    x.dispose();
+  });
+
   test('the registry is restored after a throw: every original config object is back', () => {
     const before = registrySnapshot(backend);
     const matmul = before.get('BatchMatMul');

@@ -52,6 +52,8 @@ export interface RooflineOptions {
   readonly bandwidthBytesPerSecond?: bigint;
   /** Roll kernels up to this many path segments per module (rollUp); the full path when absent. */
   readonly depth?: number;
+  /** The module a kernel's path counts under, in place of `depth` (e.g. moduleKindOf: a kind across layers). */
+  readonly group?: (modulePath: string) => string;
   /** false: leave out the per-kernel predictions (modules and totals only), for very long kernel lists. */
   readonly kernels?: boolean;
 }
@@ -100,6 +102,8 @@ export interface ModulePrediction {
   readonly module: string;
   readonly kernels: number;
   readonly flops: bigint;
+  /** The part of `flops` done by matmuls (at the matmul peak; the rest runs at the vector peak). */
+  readonly matmulFlops: bigint;
   readonly read: ByteSplit;
   readonly written: ByteSplit;
   readonly bytes: bigint;
@@ -383,7 +387,12 @@ export function predictRoofline(
     if (options.kernels === false)
       mfuOf(cost.flops * ticks.runs, ticks.total, clock, assumptions, describeKernel(cost));
     else kernels.push(kernelPrediction(cost, ticks, clock, assumptions));
-    const module = options.depth === undefined ? cost.path : rollUp(cost.path, options.depth);
+    const module =
+      options.group !== undefined
+        ? options.group(cost.path)
+        : options.depth === undefined
+          ? cost.path
+          : rollUp(cost.path, options.depth);
     let entry = byModule.get(module);
     if (entry === undefined) {
       entry = emptyAccumulator();
@@ -400,6 +409,7 @@ export function predictRoofline(
       module,
       kernels: entry.kernels,
       flops: entry.flops,
+      matmulFlops: entry.matmulFlops,
       read: entry.read,
       written: entry.written,
       bytes,
@@ -467,4 +477,34 @@ export function rooflineDecode(
   options: RooflineOptions = {},
 ): RooflinePrediction {
   return predictRoofline(list, device, options, tokensPerStep);
+}
+
+/**
+ * The roof over a piece of work on the device: the most FLOP/s the table's figures allow it, at
+ * 100% efficiency and no launch cost. Its matmul FLOPs take at least matmulFlops / matmul peak,
+ * its other FLOPs otherFlops / vector peak, and its bytes bytes / bandwidth; the roof is its FLOPs
+ * over the larger of the compute and the memory time. For pure matmul work that is
+ * min(peak, intensity x bandwidth), the roofline of Williams et al.; a prediction never lies above
+ * it, as every kernel's predicted time is at least its share of both terms.
+ */
+export function attainableFlopsPerSecond(
+  work: { readonly flops: bigint; readonly matmulFlops: bigint; readonly bytes: bigint },
+  assumptions: Pick<RooflineAssumptions, 'matmulPeak' | 'vectorPeak' | 'bandwidth'>,
+): Rational | undefined {
+  if (work.flops === 0n) return undefined;
+  const { matmulPeak, vectorPeak, bandwidth } = assumptions;
+  // Both times over the common denominator matmulPeak x vectorPeak x bandwidth.
+  const compute = (work.matmulFlops * vectorPeak + (work.flops - work.matmulFlops) * matmulPeak) * bandwidth;
+  const memory = work.bytes * matmulPeak * vectorPeak;
+  const slowest = compute >= memory ? compute : memory;
+  return rational(work.flops * matmulPeak * vectorPeak * bandwidth, slowest);
+}
+
+/** FLOPs over the predicted time of a module or a pass; undefined when it takes no time. */
+export function predictedFlopsPerSecond(work: {
+  readonly flops: bigint;
+  readonly seconds: Rational;
+}): Rational | undefined {
+  if (work.seconds.numerator === 0n) return undefined;
+  return rational(work.flops * work.seconds.denominator, work.seconds.numerator);
 }

@@ -225,3 +225,15 @@ export function rollUp(modulePath: string, depth: number): string {
   const parts = modulePath.split('.');
   return parts.slice(0, Math.min(depth, parts.length)).join('.');
 }
+
+/**
+ * The kind of module a path is across layers: "layers.3.attn.q_proj" -> "layers.*.attn.q_proj",
+ * "layers.3" (the residual adds) -> "layers.*"; deeper paths are cut to the block part's leaf
+ * ("layers.3.attn.scores.q0_k1" -> "layers.*.attn.scores"). Paths outside the layers are their
+ * own kind. Per-layer tables would repeat every row L times; this sums a kind over the layers.
+ */
+export function moduleKindOf(modulePath: string): string {
+  if (layerIndexOf(modulePath) === undefined) return modulePath;
+  const local = withinLayer(modulePath);
+  return local === '' ? 'layers.*' : `layers.*.${rollUp(local, 2)}`;
+}

@@ -216,6 +216,38 @@ export function assertRunFitsMemory(
 }
 
 /**
+ * Runs whose weights are all alive at once while their passes take turns (a bench interleaving
+ * passes of several models so that all see the same load): each run must fit on its own, and
+ * together they hold every run's weights and packed copies plus the rest (activations, heap
+ * growth, calibration) of the largest run, since a pass frees its intermediates before the next
+ * one starts. Throws InputError like assertRunFitsMemory when the sum does not fit.
+ */
+export function assertRunsFitTogether(
+  runs: readonly { readonly config: ModelConfig; readonly run: RunShape }[],
+  kind: RunKind,
+  backendName: string,
+  budgetBytes: bigint,
+): MemoryGuardEstimate[] {
+  const estimates = runs.map(({ config, run }) => assertRunFitsMemory(config, run, kind, backendName, budgetBytes));
+  const weights = estimates.reduce((sum, estimate) => sum + estimate.weights + estimate.packedWeights, 0n);
+  const rest = estimates.reduce((most, estimate) => {
+    const own = estimate.total - estimate.weights - estimate.packedWeights;
+    return own > most ? own : most;
+  }, 0n);
+  const heapBound = backendName === 'wasm' && WASM_HEAP_BYTES < budgetBytes;
+  const limit = heapBound ? WASM_HEAP_BYTES : budgetBytes;
+  if (weights + rest <= limit) return estimates;
+  const limitText = heapBound
+    ? `the ${bytesText(limit)} a wasm heap can hold (32-bit WebAssembly memory)`
+    : `the ${bytesText(limit)} budget (--max-memory)`;
+  throw new InputError(
+    `${runs.length} runs held at once (${runs.map(({ config, run }) => subject(config, run, kind)).join('; ')}) need ` +
+      `about ${bytesText(weights + rest)} on ${backendName} (every run's weights ${bytesText(weights)} + the largest ` +
+      `run's activations ${bytesText(rest)}), over ${limitText}; run fewer or smaller configs at once`,
+  );
+}
+
+/**
  * The guard before anything is loaded: a run on a backend named outright (wasm or cpu) is held
  * to the budget here, from the config alone, so a command can refuse it before it imports
  * TensorFlow.js (which takes longer than the whole refusal). Runs on auto, tensorflow or meta

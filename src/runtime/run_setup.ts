@@ -9,7 +9,7 @@ import { assertRunFits } from '../analytic/run_shape.js';
 import type { WeightInit } from '../model/index.js';
 import { useBackend, type ActiveBackend } from './backend.js';
 import { defaultRealRunBudget } from './memory_budget.js';
-import { assertRunFitsMemory, type MemoryGuardEstimate, type RunKind } from './memory_guard.js';
+import { assertRunFitsMemory, assertRunsFitTogether, type MemoryGuardEstimate, type RunKind } from './memory_guard.js';
 import type { ModelRunOptions, ModelShape, RunOptions } from './run_options.js';
 
 export interface RunSetup {
@@ -32,17 +32,31 @@ export interface SingleRunSetup extends RunSetup {
 }
 
 /**
- * Checks every run's shape, starts the backend and, on a real backend, holds every run to the
- * budget (a series is refused as a whole before its first run starts).
+ * How a series of runs holds memory: 'in turn' makes and frees each run's weights before the
+ * next; 'together' keeps every run's weights alive while their passes take turns.
  */
-export async function setUpRuns(options: RunOptions, kind: RunKind, runs: readonly ModelShape[]): Promise<SweepSetup> {
+export type RunsHeld = 'in turn' | 'together';
+
+/**
+ * Checks every run's shape, starts the backend and, on a real backend, holds every run to the
+ * budget (a series is refused as a whole before its first run starts; runs held together are
+ * held to it as a sum).
+ */
+export async function setUpRuns(
+  options: RunOptions,
+  kind: RunKind,
+  runs: readonly ModelShape[],
+  held: RunsHeld = 'in turn',
+): Promise<SweepSetup> {
   for (const { config, run } of runs) assertRunFits(config, run);
   const backend = await useBackend(options.backend);
   const real = backend.name !== 'meta';
   const budget = options.maxMemoryBytes ?? defaultRealRunBudget();
-  const estimates = real
-    ? runs.map(({ config, run }) => assertRunFitsMemory(config, run, kind, backend.name, budget))
-    : [];
+  const estimates = !real
+    ? []
+    : held === 'together'
+      ? assertRunsFitTogether(runs, kind, backend.name, budget)
+      : runs.map(({ config, run }) => assertRunFitsMemory(config, run, kind, backend.name, budget));
   return { backend, real, init: real ? 'random' : 'fill', seed: options.seed ?? 0, estimates };
 }
 

@@ -25,6 +25,7 @@ import {
   initWeights,
   prefill,
   tokenIds,
+  weightEntries,
   type CachedLogits,
   type KvCache,
   type ModelParts,
@@ -153,12 +154,14 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
           'routes (fix: leave the routings out, or run on meta)',
       );
     }
+    // Marked so each kernel's bytes read split into weights and the rest, as a forward trace's do.
+    const weightTensors = weightEntries(model).map((entry) => entry.tensor);
     let passes = 0;
     const pass = (cached: number, tokens: number, fn: (routing: RoutingOptions) => CachedLogits): TracedPass => {
       const recorder = routingRecorder(config);
       const given = options.routings?.[passes++];
       const routing = { onRoute: recorder.onRoute, ...(given === undefined ? {} : { choose: given }) };
-      const trace = traceKernels(() => fn(routing));
+      const trace = traceKernels(() => fn(routing), { weights: weightTensors });
       trace.result.logits.dispose();
       if (cache !== undefined) disposeCache(cache);
       cache = trace.result.cache;

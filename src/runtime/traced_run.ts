@@ -259,6 +259,8 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
             routing: { choose: expertChoice(options, real), onRoute: recorder.onRoute },
           }),
         {
+          // Marked so each kernel's bytes read split into weights and the rest, as a forward trace's do.
+          weights: weightEntries(model).map((entry) => entry.tensor),
           phaseOf: kernelProgress(progress, config.num_layers, currentPhase),
         },
       ),

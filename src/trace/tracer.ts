@@ -44,7 +44,10 @@ export interface TraceOptions {
   /**
    * The model's weights: an input whose data is one of theirs is marked `weight` in its record,
    * so the bytes a kernel reads can be split into weights and activations by what the tensors
-   * are, not by where a formula expects a weight.
+   * are, not by where a formula expects a weight. Their data is taken as `fn` starts and each
+   * input is looked up as its kernel runs: an optimizer that assigns a variable gives it new data,
+   * and a gradient may read the weight's old data through a clone the engine saved for it. A clone
+   * of a weight holds the weight's data: on cpu it shares the storage, on wasm it is a copy.
    */
   readonly weights?: readonly tf.Tensor[];
 }
@@ -68,6 +71,8 @@ interface CapturedKernel {
   readonly nested: boolean;
   readonly timeMs: number | undefined;
   readonly phase: KernelPhase | undefined;
+  /** Keys of the inputs whose data was a weight's when the kernel ran; undefined when none was. */
+  readonly weightInputs: ReadonlySet<string> | undefined;
 }
 
 /** The capture of the trace now running; wrappers forward untouched when there is none. */
@@ -75,6 +80,8 @@ interface ActiveCapture {
   readonly captured: (CapturedKernel | undefined)[];
   readonly timeKernels: boolean;
   readonly phaseOf: (() => KernelPhase | undefined) | undefined;
+  /** The weights' data when the trace started, and the copies of it the trace has made since. */
+  readonly weightData: Set<unknown>;
   depth: number;
 }
 
@@ -110,6 +117,7 @@ export function traceKernels<T>(fn: () => T, options: TraceOptions = {}): Trace<
     captured: [],
     timeKernels: options.timeKernels === true,
     phaseOf: options.phaseOf,
+    weightData: new Set<unknown>((options.weights ?? []).map((tensor) => tensor.dataId)),
     depth: 0,
   };
   active = capture;
@@ -130,12 +138,11 @@ export function traceKernels<T>(fn: () => T, options: TraceOptions = {}): Trace<
     // Records (shapes copied, attrs made JSON-safe, FLOPs counted) are built when first read and
     // kept: that is analysis of the trace, not part of running the traced function.
     const captured = capture.captured;
-    const weightData = new Set<unknown>((options.weights ?? []).map((tensor) => tensor.dataId));
     let records: KernelRecord[] | undefined;
     return {
       result,
       get records(): KernelRecord[] {
-        records ??= finishRecords(captured, weightData);
+        records ??= finishRecords(captured);
         return records;
       },
     };
@@ -189,6 +196,7 @@ function tracingKernelFunc(kernel: string, originalFunc: KernelConfig['kernelFun
     const path = currentModulePath();
     const nested = capture.depth > 0;
     const phase = capture.phaseOf?.();
+    const weightInputs = capture.weightData.size === 0 ? undefined : weightInputKeys(args.inputs, capture.weightData);
     capture.depth++;
     let output: ReturnType<KernelConfig['kernelFunc']>;
     let timeMs: number | undefined;
@@ -203,19 +211,42 @@ function tracingKernelFunc(kernel: string, originalFunc: KernelConfig['kernelFun
     } finally {
       capture.depth--;
     }
-    capture.captured[slot] = { kernel, path, inputs: args.inputs, output, attrs: args.attrs, nested, timeMs, phase };
+    if (weightInputs !== undefined && kernel === CLONE_KERNEL) {
+      for (const info of Array.isArray(output) ? output : [output]) capture.weightData.add(info.dataId);
+    }
+    capture.captured[slot] = {
+      kernel,
+      path,
+      inputs: args.inputs,
+      output,
+      attrs: args.attrs,
+      nested,
+      timeMs,
+      phase,
+      weightInputs,
+    };
     return output;
   };
 }
 
-function finishRecords(
-  captured: readonly (CapturedKernel | undefined)[],
-  weightData: ReadonlySet<unknown>,
-): KernelRecord[] {
+/** The kernel tf.clone runs, and the engine when it saves a kernel's inputs for their gradients. */
+const CLONE_KERNEL = 'Identity';
+
+/** Keys of `inputs` whose data is in `weightData` now, or undefined when none is. */
+function weightInputKeys(inputs: KernelArgs['inputs'], weightData: ReadonlySet<unknown>): Set<string> | undefined {
+  let keys: Set<string> | undefined;
+  for (const key in inputs) {
+    const info = inputs[key];
+    if (info != null && weightData.has(info.dataId)) (keys ??= new Set<string>()).add(key);
+  }
+  return keys;
+}
+
+function finishRecords(captured: readonly (CapturedKernel | undefined)[]): KernelRecord[] {
   const records: KernelRecord[] = [];
   for (const kernel of captured) {
     if (kernel === undefined) continue;
-    const inputs = signaturesOf(kernel.inputs, weightData);
+    const inputs = signaturesOf(kernel.inputs, kernel.weightInputs);
     const outputs = Array.isArray(kernel.output)
       ? kernel.output.map((info) => signatureOf(info))
       : [signatureOf(kernel.output)];
@@ -247,17 +278,16 @@ interface TensorInfoLike {
   readonly dataId?: unknown;
 }
 
-function signatureOf(info: TensorInfoLike, weightData?: ReadonlySet<unknown>): TensorSignature {
-  const weight = weightData !== undefined && weightData.size > 0 && weightData.has(info.dataId);
+function signatureOf(info: TensorInfoLike, weight = false): TensorSignature {
   return { shape: info.shape.slice(), dtype: info.dtype, ...(weight ? { weight: true } : {}) };
 }
 
 /** Inputs arrive as a named map ({a, b}) or an array (Concat, Einsum); absent optional inputs are skipped. */
-function signaturesOf(inputs: KernelArgs['inputs'], weightData: ReadonlySet<unknown>): TensorSignature[] {
+function signaturesOf(inputs: KernelArgs['inputs'], weightInputs: ReadonlySet<string> | undefined): TensorSignature[] {
   const signatures: TensorSignature[] = [];
   for (const key in inputs) {
     const info = inputs[key];
-    if (info != null) signatures.push(signatureOf(info, weightData));
+    if (info != null) signatures.push(signatureOf(info, weightInputs?.has(key) ?? false));
   }
   return signatures;
 }

@@ -74,30 +74,53 @@ function push<T>(map: Map<string, T[]>, path: string, value: T): void {
   else list.push(value);
 }
 
-/** Every kernel's bytes, analytic `list` against the forward-pass `records`, by module path. */
+/**
+ * Every kernel's bytes, analytic `list` against the forward-pass `records`, by module path: in a
+ * training step, the records of its forward phase.
+ */
 export function compareKernelBytes(list: KernelList, records: readonly KernelRecord[]): BytesComparison {
-  const expected = new Map<string, KernelBytes[]>();
   const listedZeroFlop = new Map<string, Set<string>>();
   for (const cost of list.kernels) {
-    push(expected, cost.path, analyticEntry(cost));
     if (!cost.matmul && cost.flops === 0n) {
       const names = listedZeroFlop.get(cost.path) ?? new Set<string>();
       names.add(cost.kernel);
       listedZeroFlop.set(cost.path, names);
     }
   }
+  return compareSelected(list, records, (record) => {
+    if (record.phase !== undefined && record.phase !== 'forward') return false;
+    return (
+      record.matmul !== undefined ||
+      (record.flops !== null && record.flops > 0n) ||
+      (listedZeroFlop.get(record.path)?.has(record.kernel) ?? false)
+    );
+  });
+}
+
+/**
+ * The bytes of every matmul of a training step's backward pass, analytic `list` (the backward
+ * matmul inventory's rows with their bytes) against the backward-phase records, by the module path
+ * of the forward matmul each differentiates. Only matmuls: the backward pass's other kernels (norm,
+ * softmax and activation gradients, the engine's gradient sums) have no analytic list yet.
+ */
+export function compareBackwardMatmulBytes(list: KernelList, records: readonly KernelRecord[]): BytesComparison {
+  return compareSelected(list, records, (record) => record.phase === 'backward' && record.matmul !== undefined);
+}
+
+/** The outermost `records` that `selects` takes, against every kernel of `list`, by module path. */
+function compareSelected(
+  list: KernelList,
+  records: readonly KernelRecord[],
+  selects: (record: KernelRecord) => boolean,
+): BytesComparison {
+  const expected = new Map<string, KernelBytes[]>();
+  for (const cost of list.kernels) push(expected, cost.path, analyticEntry(cost));
   const traced = new Map<string, KernelBytes[]>();
   const byDtype = new Map<string, bigint>();
   const totals = { readWeights: 0n, readActivations: 0n, written: 0n };
   let kernels = 0;
   for (const record of records) {
-    if (record.nested || (record.phase !== undefined && record.phase !== 'forward')) continue;
-    const matmul = record.matmul !== undefined;
-    const compared =
-      matmul ||
-      (record.flops !== null && record.flops > 0n) ||
-      (listedZeroFlop.get(record.path)?.has(record.kernel) ?? false);
-    if (!compared) continue;
+    if (record.nested || !selects(record)) continue;
     const bytes = recordBytes(record);
     kernels += 1;
     totals.readWeights += bytes.readWeights;
@@ -105,7 +128,7 @@ export function compareKernelBytes(list: KernelList, records: readonly KernelRec
     totals.written += bytes.written;
     for (const [dtype, count] of bytes.byDtype) byDtype.set(dtype, (byDtype.get(dtype) ?? 0n) + count);
     push(traced, record.path, {
-      kernel: matmul ? 'MatMul' : record.kernel,
+      kernel: record.matmul !== undefined ? 'MatMul' : record.kernel,
       readWeights: bytes.readWeights,
       readActivations: bytes.readActivations,
       written: bytes.written,

@@ -8,9 +8,14 @@
  *   - per module and per component, the traced backward/forward matmul FLOP ratio (2 by calculus);
  *   - 6 * N * B * T against the traced forward + backward matmul FLOPs, N with and without embeddings;
  *   - the optimizer phase's FLOPs by the rule table beside the analytic AdamW count;
- *   - the measured peak memory beside the analytic training memory, with the reasons they differ.
+ *   - the measured peak memory beside the analytic training memory, with the reasons they differ;
+ *   - the bytes every kernel moves (src/verify/bytes_check.ts): the forward phase's kernels against
+ *     forwardKernelCosts as a forward pass's are checked (the loss, which has no analytic list yet,
+ *     left out), and every backward matmul against backwardMatmulKernelCosts, the backward matmul
+ *     inventory's rows with both operands and the output at fp32, tfjs's width.
  *
- * Only the matmul checks decide `ok`: the rest are comparisons between conventions, reported.
+ * The matmul, mask, work and bytes checks decide `ok`: the rest are comparisons between
+ * conventions, reported.
  */
 import { expectedMasks } from '../analytic/attention_blocks.js';
 import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
@@ -49,12 +54,20 @@ import {
 } from '../analytic/training/index.js';
 import type { BlockCheckpointing } from '../model/index.js';
 import { compareMatmuls, countedMatmuls, type MatmulComparison } from './matmul_check.js';
+import { forwardKernelCosts, type KernelList } from '../analytic/bytes.js';
+import { backwardMatmulKernelCosts } from '../analytic/training/step_kernels.js';
+import { path } from '../core/module_paths.js';
+import { compareBackwardMatmulBytes, compareKernelBytes, type BytesComparison } from './bytes_check.js';
 
 export interface TrainingVerifyOptions extends TrainingTraceOptions {
   /** The forward rows to check against (default: forwardMatmulInventory), to plant a wrong inventory. */
   readonly forwardInventory?: readonly MatmulRow[];
   /** The backward rows to check against (default: backwardMatmulInventory), to plant a wrong formula. */
   readonly backwardInventory?: readonly BackwardMatmulRow[];
+  /** The forward kernels' bytes to check against (default: forwardKernelCosts at fp32), to plant a wrong list. */
+  readonly forwardKernelBytes?: KernelList;
+  /** The backward matmuls' bytes to check against (default: backwardMatmulKernelCosts at fp32), to plant a wrong list. */
+  readonly backwardKernelBytes?: KernelList;
 }
 
 export interface BackwardToForwardFlops {
@@ -214,10 +227,15 @@ export interface TrainingVerification {
   readonly work: WorkComparison;
   /** Each MoE layer's rows per expert in the forward phase, against k per token; undefined for a dense model. */
   readonly routing: RoutingComparison | undefined;
+  /** The bytes the forward phase's kernels read (weights and activations apart) and write, against the analytic list's. */
+  readonly forwardBytes: BytesComparison;
+  /** The bytes every backward matmul reads and writes, against the backward matmul inventory's. */
+  readonly backwardBytes: BytesComparison;
   readonly records: readonly KernelRecord[];
   /**
    * Every forward and backward matmul matches exactly, every attention mask has the expected band,
-   * and every module outside the core did the forward non-matmul work the estimate lists.
+   * every module outside the core did the forward non-matmul work the estimate lists, and every
+   * compared kernel, forward or backward matmul, moved exactly the bytes the analytic lists state.
    */
   readonly ok: boolean;
 }
@@ -467,11 +485,15 @@ function checkpointVerification(
   };
 }
 
+interface TrainingInventories {
+  readonly forward?: readonly MatmulRow[];
+  readonly backward?: readonly BackwardMatmulRow[];
+  readonly forwardBytes?: KernelList;
+  readonly backwardBytes?: KernelList;
+}
+
 /** Compare a traced training step with the analytic inventories (defaults from config and run). */
-function checkTrainingTrace(
-  trace: TracedTrainingStep,
-  inventories: { forward?: readonly MatmulRow[]; backward?: readonly BackwardMatmulRow[] } = {},
-): TrainingVerification {
+function checkTrainingTrace(trace: TracedTrainingStep, inventories: TrainingInventories = {}): TrainingVerification {
   const { config, records } = trace;
   // A MoE layer's experts are checked against the rows each got in the traced forward pass.
   const run = trace.routing === undefined ? trace.run : { ...trace.run, routing: trace.routing };
@@ -485,6 +507,15 @@ function checkTrainingTrace(
   const backward = compareMatmuls(runningBackwardRows, backwardRecords);
   const masks = compareMasks(expectedMasks(config, run), forwardRecords);
   const work = compareModuleWork(nonMatmulEstimate(config, run), forwardRecords);
+  // tfjs computes in float32: the analytic bytes at fp32's 4 bytes. The loss has no analytic list yet.
+  const forwardBytes = compareKernelBytes(
+    inventories.forwardBytes ?? forwardKernelCosts(config, run, 'fp32'),
+    forwardRecords.filter((record) => record.path !== path.loss),
+  );
+  const backwardBytes = compareBackwardMatmulBytes(
+    inventories.backwardBytes ?? backwardMatmulKernelCosts(config, run, 'fp32'),
+    backwardRecords,
+  );
 
   const components = MATMUL_COMPONENTS.map((component): ComponentFlopRatio => {
     const tracedForward = forward.byComponent.find((entry) => entry.component === component)?.traced ?? 0n;
@@ -521,8 +552,18 @@ function checkTrainingTrace(
     masks,
     work,
     routing,
+    forwardBytes,
+    backwardBytes,
     records,
-    ok: forward.ok && backward.ok && masks.ok && work.ok && (routing?.ok ?? true) && (checkpointCheck?.ok ?? true),
+    ok:
+      forward.ok &&
+      backward.ok &&
+      masks.ok &&
+      work.ok &&
+      (routing?.ok ?? true) &&
+      forwardBytes.ok &&
+      backwardBytes.ok &&
+      (checkpointCheck?.ok ?? true),
   };
 }
 
@@ -532,6 +573,8 @@ export async function verifyTraining(options: TrainingVerifyOptions): Promise<Tr
   // The expected side first: a bad config or run is refused before any backend work.
   const forward = options.forwardInventory ?? forwardMatmulInventory(config, run);
   const backward = options.backwardInventory ?? backwardMatmulInventory(config, run);
+  const forwardBytes = options.forwardKernelBytes ?? forwardKernelCosts(config, run, 'fp32');
+  const backwardBytes = options.backwardKernelBytes ?? backwardMatmulKernelCosts(config, run, 'fp32');
   trainingMemory(config, run);
   const trace = await traceTrainingStep(options);
   // A routed run's defaults follow the routing it took; a given inventory (a planted fault) stays.
@@ -539,7 +582,9 @@ export async function verifyTraining(options: TrainingVerifyOptions): Promise<Tr
     return checkTrainingTrace(trace, {
       ...(options.forwardInventory === undefined ? {} : { forward: options.forwardInventory }),
       ...(options.backwardInventory === undefined ? {} : { backward: options.backwardInventory }),
+      ...(options.forwardKernelBytes === undefined ? {} : { forwardBytes: options.forwardKernelBytes }),
+      ...(options.backwardKernelBytes === undefined ? {} : { backwardBytes: options.backwardKernelBytes }),
     });
   }
-  return checkTrainingTrace(trace, { forward, backward });
+  return checkTrainingTrace(trace, { forward, backward, forwardBytes, backwardBytes });
 }

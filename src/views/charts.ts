@@ -17,6 +17,14 @@ import {
   type ZeroStage,
 } from '../analytic/training/index.js';
 import type { MatmulComponent } from '../analytic/types.js';
+import {
+  attainableFlopsPerSecond,
+  predictedFlopsPerSecond,
+  type Bound,
+  type RooflineAssumptions,
+  type RooflinePrediction,
+} from '../analytic/roofline.js';
+import { rational, rationalToNumber, type Rational } from '../core/exact.js';
 import { formatGigabytes, formatShare } from '../core/format.js';
 
 /** Component names as charts and tables show them. */
@@ -60,6 +68,11 @@ export const CHART_MARKS = {
     chart: 'zero_model_states',
     lines: 'zero_model_states_lines',
     points: 'zero_model_states_points',
+  },
+  roofline: {
+    chart: 'roofline',
+    roofs: 'roofline_roofs',
+    points: 'roofline_points',
   },
 } as const;
 
@@ -349,6 +362,194 @@ export function zeroStatesSpec(data: readonly ZeroStatesDatum[], modelName: stri
             { field: 'devices', title: 'N_d' },
             { field: 'stage' },
             { field: 'bytes', title: 'bytes per device' },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/** One module of a roofline prediction as the roofline chart places it. Exact; the spec takes numbers. */
+export interface RooflinePoint {
+  /** Which prediction the point belongs to ("forward pass", "decode step"). */
+  readonly series: string;
+  readonly module: string;
+  readonly bound: Bound;
+  readonly flops: bigint;
+  readonly bytes: bigint;
+  /** FLOPs per byte: the x axis. */
+  readonly intensity: Rational;
+  /** FLOPs over the predicted time (efficiencies and launch costs included): the point's height. */
+  readonly predicted: Rational;
+  /** The roof above it: the most the device's figures allow this module (attainableFlopsPerSecond). */
+  readonly attainable: Rational;
+}
+
+/** The modules of a prediction as chart points, and the modules a log-scale chart cannot place. */
+export interface RooflinePoints {
+  readonly points: readonly RooflinePoint[];
+  /** Modules with no FLOPs (a gather) or no bytes: intensity 0 or undefined has no place on a log axis. */
+  readonly notDrawn: readonly string[];
+}
+
+/** How charts and tables name a module kind: the per-layer residual adds have no leaf of their own. */
+function moduleLabel(module: string): string {
+  return module === 'layers.*' ? 'layers.* (residual adds)' : module === '' ? '(whole model)' : module;
+}
+
+/** One point per module of `prediction` that does work and moves bytes, in the prediction's order. */
+export function rooflinePoints(series: string, prediction: RooflinePrediction): RooflinePoints {
+  const points: RooflinePoint[] = [];
+  const notDrawn: string[] = [];
+  for (const module of prediction.modules) {
+    const attainable = attainableFlopsPerSecond(module, prediction.assumptions);
+    const predicted = predictedFlopsPerSecond(module);
+    if (module.intensity === undefined || attainable === undefined || predicted === undefined) {
+      notDrawn.push(moduleLabel(module.module));
+      continue;
+    }
+    points.push({
+      series,
+      module: moduleLabel(module.module),
+      bound: module.bound,
+      flops: module.flops,
+      bytes: module.bytes,
+      intensity: module.intensity,
+      predicted,
+      attainable,
+    });
+  }
+  return { points, notDrawn };
+}
+
+/** A corner of a roof line, in FLOPs per byte and FLOP/s (numbers: the chart's axes). */
+interface RoofCorner {
+  readonly roof: string;
+  readonly intensity: number;
+  readonly flops_per_second: number;
+}
+
+/** The powers of ten the x axis spans: every point and every ridge point inside, with room. */
+function intensityDomain(points: readonly RooflinePoint[], ridges: readonly number[]): [number, number] {
+  const values = [...points.map((point) => rationalToNumber(point.intensity)), ...ridges];
+  const low = 10 ** Math.floor(Math.log10(Math.min(...values)));
+  const high = 10 ** Math.ceil(Math.log10(Math.max(...values)));
+  return [low, high === low ? high * 10 : high];
+}
+
+/**
+ * The device's roofs over the chart's span: the bandwidth slope rising to the matmul peak at its
+ * ridge point (peak / bandwidth), then flat; and, where the table's fp32 peak the other kernels
+ * run at is lower, the same for it.
+ */
+function roofCorners(assumptions: RooflineAssumptions, domain: readonly [number, number]): RoofCorner[] {
+  const bandwidth = Number(assumptions.bandwidth);
+  const roofs = [
+    { roof: `${assumptions.dtype} matmul peak`, peak: assumptions.matmulPeak },
+    ...(assumptions.vectorPeak < assumptions.matmulPeak
+      ? [{ roof: 'vector peak (other kernels)', peak: assumptions.vectorPeak }]
+      : []),
+  ];
+  return roofs.flatMap(({ roof, peak }) => {
+    const ridge = rationalToNumber(rational(peak, assumptions.bandwidth));
+    const height = (intensity: number) => Math.min(Number(peak), intensity * bandwidth);
+    const xs = [domain[0], ...(ridge > domain[0] && ridge < domain[1] ? [ridge] : []), domain[1]];
+    return xs.map((intensity) => ({ roof, intensity, flops_per_second: height(intensity) }));
+  });
+}
+
+const FLOP_RATE = (value: Rational) => `${(rationalToNumber(value) / 1e9).toPrecision(4)} GFLOP/s`;
+
+/**
+ * The roofline chart: arithmetic intensity against FLOP/s on log axes, the device's roofs (the
+ * bandwidth slope and the compute ceilings), and one point per module of each prediction at its
+ * predicted FLOP/s, coloured by the bound most of its time falls under.
+ */
+export function rooflineSpec(
+  points: readonly RooflinePoint[],
+  assumptions: RooflineAssumptions,
+  title: string,
+): TopLevelSpec {
+  const ridges = [rational(assumptions.matmulPeak, assumptions.bandwidth)].map(rationalToNumber);
+  const domain = intensityDomain(points, ridges);
+  const values = points.map((point) => ({
+    series: point.series,
+    module: point.module,
+    bound: point.bound,
+    flops: point.flops.toString(),
+    bytes: point.bytes.toString(),
+    intensity: rationalToNumber(point.intensity),
+    flops_per_second: rationalToNumber(point.predicted),
+    attainable: FLOP_RATE(point.attainable),
+    predicted: FLOP_RATE(point.predicted),
+    description: [
+      point.series,
+      point.module,
+      `${rationalToNumber(point.intensity).toPrecision(4)} FLOP/B`,
+      FLOP_RATE(point.predicted),
+    ].join(' | '),
+  }));
+  const x = {
+    field: 'intensity',
+    type: 'quantitative',
+    title: 'arithmetic intensity (FLOPs per byte)',
+    scale: { type: 'log', domain },
+  } as const;
+  const y = {
+    field: 'flops_per_second',
+    type: 'quantitative',
+    title: 'attainable FLOP/s',
+    scale: { type: 'log' },
+    axis: { format: '~s' },
+  } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    name: CHART_MARKS.roofline.chart,
+    title,
+    description:
+      "Roofline chart: each module's arithmetic intensity against its predicted FLOP/s, under the device's " +
+      'bandwidth slope and compute ceilings.',
+    width: 420,
+    height: 280,
+    layer: [
+      {
+        name: CHART_MARKS.roofline.roofs,
+        data: { values: roofCorners(assumptions, domain) },
+        mark: { type: 'line', color: '#555', clip: true },
+        encoding: {
+          x,
+          y,
+          detail: { field: 'roof' },
+          strokeDash: { field: 'roof', type: 'nominal', title: 'roof', legend: { labelLimit: 240 } },
+          order: { field: 'intensity', type: 'quantitative' },
+          // One path per roof: its label is the roof it draws.
+          description: { field: 'roof' },
+        },
+      },
+      {
+        name: CHART_MARKS.roofline.points,
+        data: { values },
+        mark: { type: 'point', filled: true, size: 50 },
+        encoding: {
+          x,
+          y,
+          color: {
+            field: 'bound',
+            type: 'nominal',
+            title: 'bound',
+            scale: { domain: ['compute', 'memory', 'launch'], range: ['#4c78a8', '#e45756', '#bab0ac'] },
+          },
+          shape: { field: 'series', type: 'nominal', title: 'run', legend: { labelLimit: 240 } },
+          description: { field: 'description' },
+          tooltip: [
+            { field: 'series', title: 'run' },
+            { field: 'module' },
+            { field: 'flops', title: 'FLOPs' },
+            { field: 'bytes' },
+            { field: 'intensity', title: 'FLOPs per byte', format: '.4' },
+            { field: 'predicted', title: 'predicted' },
+            { field: 'attainable', title: 'roof' },
+            { field: 'bound' },
           ],
         },
       },

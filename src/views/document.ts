@@ -2,6 +2,7 @@
  * The report document: the seed's answers (a)-(e) with a verification mark for every run they
  * rest on, the two FLOP-share charts, the counting conventions with the published
  * approximations, the model's states per device under each ZeRO stage (chart and exact table),
+ * its forward pass and a decode step on a named accelerator's roofline (chart and exact table),
  * and time against FLOPs when measurements are given. Built once as a list of
  * parts; document_markdown.ts and document_html.ts decide how it looks.
  */
@@ -17,6 +18,8 @@ import { fixed, heading, paragraph, tableBlock, type Block, type Cell } from '..
 import type { DocumentPart, ReportDocument } from '../render/document.js';
 import type { TimingData } from './timing_input.js';
 import {
+  rooflinePoints,
+  rooflineSpec,
   sharesByContextSpec,
   sharesBySizeSpec,
   timeVsFlopsSpec,
@@ -26,6 +29,10 @@ import {
 } from './charts.js';
 import { summarizeParameters } from '../analytic/parameters.js';
 import { ZERO_STAGES, zeroModelStates, precisionOf } from '../analytic/training/index.js';
+import { deviceById, forwardKernelCosts, predictRoofline, type RooflinePrediction } from '../analytic/index.js';
+import { decodeGenerationKernelCosts } from '../analytic/inference/index.js';
+import { rational, rationalToNumber, type Rational } from '../core/exact.js';
+import { moduleKindOf } from '../core/module_paths.js';
 import {
   runName,
   verificationMark,
@@ -54,6 +61,7 @@ export const FIGURE_FILES = {
   sharesByContext: 'flop-shares-by-context.svg',
   timeVsFlops: 'time-vs-flops.svg',
   zeroStates: 'zero-model-states.svg',
+  roofline: 'roofline.svg',
 } as const;
 
 const figureId = (file: string) => file.replace(/\.svg$/, '');
@@ -121,6 +129,7 @@ export function buildReportDocument(input: ReportDocumentInput): ReportDocument 
     },
     ...conventionsBlocks(input.conventions, markOf(input.conventions.config, input.conventions.run)),
     ...zeroParts(answers.model.config),
+    ...rooflineParts(answers.model.config, answers.model.breakdown.run),
     ...timingParts(input),
   ];
   return { title, parts };
@@ -319,6 +328,98 @@ function zeroParts(config: ModelConfig): DocumentPart[] {
       rows: ZERO_DEVICES.map((devices): Cell[] => [
         BigInt(devices),
         ...ZERO_STAGES.map((stage) => bytesAt(stage, devices)),
+      ]),
+    }),
+  ];
+}
+
+/**
+ * The accelerator the report's roofline is drawn for: the A100 80 GB, whose 80 GB and fp32 peak
+ * (19.5 TFLOP/s) are the course question's defaults in `train`; bf16 is how such a model runs on it.
+ */
+const ROOFLINE_DEVICE = 'a100-80gb-sxm';
+const ROOFLINE_DTYPE = 'bf16';
+
+const teraflops = (value: Rational): Cell => fixed(value.numerator, value.denominator * 10n ** 12n, 3);
+const flopsPerByte = (value: Rational): Cell => fixed(value.numerator, value.denominator, 2);
+
+/**
+ * The report's model on a named accelerator's roofline: its forward pass over the report's run,
+ * and the step that decodes the last position after a prompt filling the rest of the context,
+ * one point per module kind, with the exact table beside the chart.
+ */
+function rooflineParts(config: ModelConfig, run: RunShape): DocumentPart[] {
+  const device = deviceById(ROOFLINE_DEVICE);
+  const options = { dtype: ROOFLINE_DTYPE, group: moduleKindOf } as const;
+  const prompt = run.seq - 1;
+  const forwardName = `forward, ${run.batch} x ${groupDigits(BigInt(run.seq))} tokens`;
+  const decodeName = `decode at position ${groupDigits(BigInt(run.seq))}`;
+  const runs: { name: string; prediction: RooflinePrediction }[] = [
+    {
+      name: forwardName,
+      prediction: predictRoofline(forwardKernelCosts(config, run, ROOFLINE_DTYPE), device, options),
+    },
+    {
+      name: decodeName,
+      prediction: predictRoofline(
+        decodeGenerationKernelCosts(config, { batch: run.batch, prompt, generate: 1 }, ROOFLINE_DTYPE),
+        device,
+        options,
+      ),
+    },
+  ];
+  const placed = runs.map(({ name, prediction }) => ({ name, ...rooflinePoints(name, prediction) }));
+  const points = placed.flatMap((entry) => entry.points);
+  const { assumptions } = runs[0]!.prediction;
+  const ridge = rational(assumptions.matmulPeak, assumptions.bandwidth);
+  const notDrawn = [...new Set(placed.flatMap((entry) => entry.notDrawn))];
+  const percent = (value: Rational) => `${(rationalToNumber(value) * 100).toFixed(0)}%`;
+  return [
+    heading(`${modelLabel(config)} on the roofline of the ${device.name}`),
+    paragraph(
+      `Each module kind of ${modelLabel(config)} (summed over its ${config.num_layers} layers) at its arithmetic ` +
+        'intensity, the FLOPs it does per byte it reads and writes, against the FLOP/s the roofline model predicts ' +
+        `for it on the ${device.name} in ${ROOFLINE_DTYPE} (\`flopledger roofline ${config.name} --device ` +
+        `${device.id} --depth 1\`): every kernel takes the longer of its FLOPs at ${percent(assumptions.computeEfficiency)} ` +
+        `of the peak and its bytes at ${percent(assumptions.memoryEfficiency)} of the bandwidth, plus ` +
+        `${(rationalToNumber(assumptions.launchSeconds) * 1e6).toFixed(0)} us of launch (the device's defaults). ` +
+        `The roofs are the table's figures: the bandwidth slope (${groupDigits(assumptions.bandwidth / 10n ** 9n)} GB/s) ` +
+        `up to the dense ${ROOFLINE_DTYPE} peak of ${groupDigits(assumptions.matmulPeak / 10n ** 12n)} TFLOP/s at the ` +
+        `ridge point of ${rationalToNumber(ridge).toFixed(1)} FLOPs per byte, and the fp32 peak of ` +
+        `${(Number(assumptions.vectorPeak) / 1e12).toFixed(1)} TFLOP/s the other kernels run at. A module's own roof ` +
+        '(the table) is its FLOPs over the longer of its compute time at the peaks and its bytes at the bandwidth. ' +
+        `Not drawn, having no FLOPs: ${notDrawn.join(', ')}.`,
+    ),
+    {
+      kind: 'figure',
+      id: figureId(FIGURE_FILES.roofline),
+      file: FIGURE_FILES.roofline,
+      title: `Roofline of ${modelLabel(config)} on the ${device.name}`,
+      caption:
+        `The forward pass over ${run.batch} x ${groupDigits(BigInt(run.seq))} tokens and the decode step at position ` +
+        `${groupDigits(BigInt(run.seq))} (after a prompt of ${groupDigits(BigInt(prompt))}), ${ROOFLINE_DTYPE}, log axes.`,
+      spec: rooflineSpec(points, assumptions, `${modelLabel(config)} on the ${device.id} roofline (${ROOFLINE_DTYPE})`),
+    },
+    tableBlock({
+      columns: [
+        { header: 'run' },
+        { header: 'module' },
+        { header: 'FLOPs', align: 'right' },
+        { header: 'bytes', align: 'right' },
+        { header: 'FLOP/B', align: 'right' },
+        { header: 'bound' },
+        { header: 'predicted TFLOP/s', align: 'right' },
+        { header: 'roof TFLOP/s', align: 'right' },
+      ],
+      rows: points.map((point): Cell[] => [
+        point.series,
+        point.module,
+        point.flops,
+        point.bytes,
+        flopsPerByte(point.intensity),
+        point.bound,
+        teraflops(point.predicted),
+        teraflops(point.attainable),
       ]),
     }),
   ];

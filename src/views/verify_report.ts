@@ -88,7 +88,7 @@ function mismatchLines(verification: VerifyReport): string[] {
 }
 
 /** "; the routing of 1 of 2 MoE layers is wrong", or nothing when every layer routed k experts per token. */
-function routingProblem(routing: RoutingComparison | undefined): string {
+export function routingProblem(routing: RoutingComparison | undefined): string {
   if (routing === undefined || routing.ok) return '';
   return `; the routing of ${routing.mismatches.length} of ${routing.layers.length} MoE layers is wrong`;
 }
@@ -115,8 +115,23 @@ function routingTable(routing: RoutingComparison): Table {
 }
 
 /** "; the bytes of 2 of 40 modules' kernels differ", or nothing when every kernel's bytes match. */
-function bytesProblem(bytes: BytesComparison): string {
-  return bytes.ok ? '' : `; the bytes of ${bytes.mismatches.length} of ${bytes.checks.length} modules' kernels differ`;
+export function bytesProblem(bytes: BytesComparison, kernels = 'kernels'): string {
+  return bytes.ok
+    ? ''
+    : `; the bytes of ${bytes.mismatches.length} of ${bytes.checks.length} modules' ${kernels} differ`;
+}
+
+/** What `--format json` says of a bytes comparison: the traced totals and every mismatch. */
+export function bytesData(bytes: BytesComparison) {
+  return {
+    kernels: bytes.kernels,
+    modules: bytes.checks.length,
+    readWeights: bytes.tracedTotals.readWeights,
+    readActivations: bytes.tracedTotals.readActivations,
+    written: bytes.tracedTotals.written,
+    byDtype: bytes.byDtype,
+    mismatches: bytes.mismatches.map(describeBytesMismatch),
+  };
 }
 
 /** "; 1 of 41 modules' non-matmul work differs (work)", or nothing when every module matches. */
@@ -356,15 +371,6 @@ function verificationData(verification: VerifyReport) {
       expectedCount: verification.work.expectedCount,
       mismatches: verification.work.mismatches.map(describeWorkMismatch),
     },
-    bytes: {
-      kernels: verification.bytes.kernels,
-      modules: verification.bytes.checks.length,
-      readWeights: verification.bytes.tracedTotals.readWeights,
-      readActivations: verification.bytes.tracedTotals.readActivations,
-      written: verification.bytes.tracedTotals.written,
-      byDtype: verification.bytes.byDtype,
-      mismatches: verification.bytes.mismatches.map(describeBytesMismatch),
-    },
     routing:
       verification.routing === undefined
         ? undefined
@@ -378,6 +384,7 @@ function verificationData(verification: VerifyReport) {
             })),
             mismatches: verification.routing.mismatches.map((check) => describeRoutingMismatch(check)),
           },
+    bytes: bytesData(verification.bytes),
     nonMatmul: {
       traced: nonMatmul.traced,
       estimate: nonMatmul.estimate,

@@ -1,17 +1,19 @@
 import { modelLabel } from '../config/model_config.js';
 /**
  * The training-step verification report: backward matmuls against the analytic backward
- * inventory (every mismatch on one line), the traced backward/forward ratio per component, layer
- * and module, 6N against the traced matmul FLOPs, the optimizer's FLOPs beside the AdamW count,
- * non-matmul work by phase, and the measured peak memory beside the analytic estimate with the
- * reasons they differ.
+ * inventory (every mismatch on one line), the bytes of every backward matmul and forward kernel
+ * against the analytic lists (each mismatch on one line, totals in the JSON), the traced
+ * backward/forward ratio per component, layer and module, 6N against the traced matmul FLOPs, the
+ * optimizer's FLOPs beside the AdamW count, non-matmul work by phase, and the measured peak memory
+ * beside the analytic estimate with the reasons they differ.
  */
 import { rational, type Rational } from '../core/exact.js';
 import { rollUp } from '../core/module_paths.js';
 import { TRAINING_MEMORY_CONVENTION } from '../analytic/training/training_memory.js';
 import { describeMaskMismatch } from '../verify/mask_check.js';
 import { describeWorkMismatch } from '../verify/work_check.js';
-import { workProblem } from './verify_report.js';
+import { bytesData, bytesProblem, routingProblem, workProblem } from './verify_report.js';
+import { describeBytesMismatch } from '../verify/bytes_check.js';
 import { describeRoutingMismatch } from '../verify/routing_check.js';
 import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';
 import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
@@ -67,14 +69,10 @@ export function trainingVerdictLine(verification: TrainingVerification): string 
     ? ''
     : `; attention masks: ${masks.mismatches.length} of ${masks.expectedCount} differ ` +
       `(${[...new Set(masks.mismatches.map((check) => check.mismatch))].join(', ')})`;
-  const routing = verification.routing;
-  const routingSide =
-    routing === undefined || routing.ok
-      ? ''
-      : `; the routing of ${routing.mismatches.length} of ${routing.layers.length} MoE layers is wrong`;
   return (
     `training step NOT verified: ${side('backward', backward)}; ${side('forward', forward)}${maskSide}` +
-    `${workProblem(verification.work)}${routingSide}; on ${backend.name}`
+    `${workProblem(verification.work)}${routingProblem(verification.routing)}${bytesProblem(verification.backwardBytes, 'backward matmuls')}` +
+    `${bytesProblem(verification.forwardBytes, 'forward kernels')}; on ${backend.name}`
   );
 }
 
@@ -86,6 +84,8 @@ export function trainingMismatchLines(verification: TrainingVerification): strin
     ...verification.masks.mismatches.map((check) => `forward ${describeMaskMismatch(check)}`),
     ...verification.work.mismatches.map((check) => `forward ${describeWorkMismatch(check)}`),
     ...(verification.routing?.mismatches ?? []).map((check) => `forward ${describeRoutingMismatch(check)}`),
+    ...verification.backwardBytes.mismatches.map((check) => `backward ${describeBytesMismatch(check)}`),
+    ...verification.forwardBytes.mismatches.map((check) => `forward ${describeBytesMismatch(check)}`),
   ];
 }
 
@@ -379,6 +379,7 @@ function trainingData(verification: TrainingVerification, depth: Depth) {
     loss: verification.loss ?? null,
     backward: comparisonData(verification.backward, depth >= 3),
     forward: comparisonData(verification.forward, depth >= 3),
+    bytes: { backward: bytesData(verification.backwardBytes), forward: bytesData(verification.forwardBytes) },
     skippedBackwardRows: verification.skippedBackwardRows.map((row) => ({
       path: row.path,
       description: row.description,

@@ -42,22 +42,34 @@ function adamwCost(config: ModelConfig, dtype: DeviceDtype): KernelCost {
 }
 
 /**
+ * Every backward matmul that runs (skipped rows are not kernels), with its bytes: both operands
+ * and the output at `dtype`, the way matmulRowCost reads a gradient row. The list a traced step's
+ * backward matmuls are checked against (src/verify/verify_training.ts), and the roofline's.
+ */
+export function backwardMatmulKernelCosts(config: ModelConfig, run: RunShape, dtype: DeviceDtype): KernelList {
+  const kernels = backwardMatmulInventory(config, run)
+    .filter((row) => row.skipped === undefined)
+    .map((row) => matmulRowCost(row, config, dtype));
+  return {
+    kernels,
+    omitted: [
+      "the backward pass's non-matmul kernels (norm, softmax and activation gradients, residual adds, the " +
+        'embedding scatter-add): no analytic inventory of them exists yet',
+    ],
+  };
+}
+
+/**
  * The kernels of one training step: the forward pass, every backward matmul that runs (skipped
  * rows are not kernels) and the AdamW update. The backward pass's non-matmul kernels and the loss
  * have no analytic inventory yet; they are left out, and `omitted` says so.
  */
 export function trainingStepKernelCosts(config: ModelConfig, run: RunShape, dtype: DeviceDtype): KernelList {
   const forward = forwardKernelCosts(config, run, dtype);
-  const backward = backwardMatmulInventory(config, run)
-    .filter((row) => row.skipped === undefined)
-    .map((row) => matmulRowCost(row, config, dtype));
+  const backward = backwardMatmulKernelCosts(config, run, dtype);
   return {
-    kernels: [...forward.kernels, ...backward, adamwCost(config, dtype)],
-    omitted: [
-      "the backward pass's non-matmul kernels (norm, softmax and activation gradients, residual adds, the " +
-        'embedding scatter-add): no analytic inventory of them exists yet',
-      'the loss (log-softmax and its gradient over the logits)',
-    ],
+    kernels: [...forward.kernels, ...backward.kernels, adamwCost(config, dtype)],
+    omitted: [...backward.omitted, 'the loss (log-softmax and its gradient over the logits)'],
   };
 }
 

@@ -14,7 +14,7 @@ import { trainingStepKernelCosts } from '../../analytic/training/step_kernels.js
 import { applyOverrides, architectureOf, type ModelConfig, type RunShape } from '../../config/index.js';
 import { closestMatch } from '../../config/did_you_mean.js';
 import { InputError } from '../../core/errors.js';
-import { layerIndexOf, rollUp, withinLayer } from '../../core/module_paths.js';
+import { moduleKindOf, rollUp } from '../../core/module_paths.js';
 import type { Rational } from '../../core/exact.js';
 import { devicesReport } from '../../views/devices_report.js';
 import { rooflineReport, type RooflineMode, type Stated } from '../../views/roofline_report.js';
@@ -142,12 +142,7 @@ function stated<T>(raw: string | undefined, parse: (text: string) => T, fallback
 
 /** --depth as module groups: 1 each kind of module across layers, 2 each layer, 3 every path. */
 function groupOf(depth: number): (modulePath: string) => string {
-  if (depth === 1) {
-    return (modulePath) =>
-      layerIndexOf(modulePath) === undefined
-        ? modulePath
-        : `layers.*${withinLayer(modulePath) === '' ? '' : '.'}${rollUp(withinLayer(modulePath), 2)}`;
-  }
+  if (depth === 1) return moduleKindOf;
   if (depth === 2) return (modulePath) => rollUp(modulePath, 2);
   return (modulePath) => modulePath;
 }
