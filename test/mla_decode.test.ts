@@ -19,10 +19,11 @@ import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { arbitraryLatentDims, latentConfig, smallLatentDims, untimed } from './helpers/latent_models.js';
+
 import { decodeMatmulInventory } from '../src/analytic/inference/decode.js';
 import { loadModelConfig } from '../src/config/index.js';
 import type { ModelConfig } from '../src/config/model_config.js';
-import type { KernelRecord } from '../src/core/kernel_record.js';
 import { scope } from '../src/core/scope.js';
 import { attentionCore, cachedAttentionCore, mergeHeads, splitHeads, type CachedKeys } from '../src/model/attention.js';
 import type { ModelParts } from '../src/model/index.js';
@@ -93,43 +94,18 @@ function prefillFlops(config: ModelConfig, batch: number, prompt: number): bigin
 const latentCacheBytes = (config: ModelConfig, batch: number, context: number) =>
   4n * big(batch) * big(config.num_layers) * big(context) * (big(config.kv_lora_rank) + big(config.qk_rope_head_dim));
 
-const untimed = (records: readonly KernelRecord[]) => records.map(({ timeMs: _timeMs, ...rest }) => rest);
-
 const latentModel = fc
   .record({
-    vocab: fc.integer({ min: 2, max: 12 }),
-    layers: fc.integer({ min: 1, max: 2 }),
-    d: fc.integer({ min: 2, max: 8 }),
-    heads: fc.integer({ min: 1, max: 3 }),
-    halfRope: fc.integer({ min: 1, max: 2 }),
-    nope: fc.integer({ min: 1, max: 3 }),
-    value: fc.integer({ min: 1, max: 4 }),
-    kvRank: fc.integer({ min: 1, max: 5 }),
-    qRank: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
-    ffn: fc.integer({ min: 1, max: 6 }),
+    dims: arbitraryLatentDims({ vocab: 12, d: 8, nope: 3, value: 4, kvRank: 5, qRank: 4, ffn: 6 }),
     batch: fc.integer({ min: 1, max: 2 }),
     prompt: fc.integer({ min: 1, max: 3 }),
     generate: fc.integer({ min: 1, max: 3 }),
     newTokens: fc.integer({ min: 1, max: 2 }),
   })
-  .map(({ vocab, layers, d, heads, halfRope, nope, value, kvRank, qRank, ffn, ...request }) => {
-    const config: ModelConfig = {
-      name: 'latent',
-      source: SOURCE,
-      vocab_size: vocab,
-      context_length: request.prompt + request.generate * request.newTokens,
-      num_layers: layers,
-      d_model: d,
-      num_heads: heads,
-      d_ff: ffn,
-      kv_lora_rank: kvRank,
-      ...(qRank === undefined ? {} : { q_lora_rank: qRank }),
-      qk_rope_head_dim: 2 * halfRope,
-      qk_nope_head_dim: nope,
-      v_head_dim: value,
-    };
-    return { config, request };
-  });
+  .map(({ dims, ...request }) => ({
+    config: latentConfig(dims, request.prompt + request.generate * request.newTokens, SOURCE),
+    request,
+  }));
 
 describe('decoding over a latent cache, traced', () => {
   beforeAll(async () => {
@@ -176,20 +152,7 @@ describe('decoding over a latent cache, traced', () => {
   }, 240_000);
 
   it('prefill and steps of one and of two tokens verify exactly on wasm, with and without a query latent', async () => {
-    const base: ModelConfig = {
-      name: 'latent',
-      source: SOURCE,
-      vocab_size: 9,
-      context_length: 8,
-      num_layers: 2,
-      d_model: 8,
-      num_heads: 2,
-      d_ff: 6,
-      kv_lora_rank: 5,
-      qk_rope_head_dim: 2,
-      qk_nope_head_dim: 3,
-      v_head_dim: 4,
-    };
+    const base = latentConfig(smallLatentDims, 8, SOURCE);
     for (const config of [base, { ...base, q_lora_rank: 3 }]) {
       for (const newTokens of [1, 2]) {
         const request = { batch: 2, prompt: 2, generate: 3, newTokens };

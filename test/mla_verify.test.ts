@@ -15,8 +15,9 @@ import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { arbitraryLatentDims, latentConfig, smallLatentDims, untimed } from './helpers/latent_models.js';
+
 import type { ModelConfig, RunShape } from '../src/config/model_config.js';
-import type { KernelRecord } from '../src/core/kernel_record.js';
 import { currentModulePath } from '../src/core/scope.js';
 import { DENSE_ATTENTION } from '../src/config/attention_schedule.js';
 import {
@@ -62,42 +63,14 @@ function latentForwardFlops(config: ModelConfig, run: RunShape): bigint {
 /** Matmul kernels of a forward pass: per layer q (one or two), kv_down, kv_up, the core's two, o_proj, w1, w3, w2; then lm_head. */
 const forwardKernels = (config: ModelConfig) => config.num_layers * (config.q_lora_rank === undefined ? 9 : 10) + 1;
 
-const untimed = (records: readonly KernelRecord[]) => records.map(({ timeMs: _timeMs, ...rest }) => rest);
-
 /** Random small dense latent-attention models, with and without a query latent. */
 const latentModel = fc
   .record({
-    vocab: fc.integer({ min: 2, max: 16 }),
-    layers: fc.integer({ min: 1, max: 2 }),
-    d: fc.integer({ min: 2, max: 10 }),
-    heads: fc.integer({ min: 1, max: 3 }),
-    halfRope: fc.integer({ min: 1, max: 2 }),
-    nope: fc.integer({ min: 1, max: 4 }),
-    value: fc.integer({ min: 1, max: 5 }),
-    kvRank: fc.integer({ min: 1, max: 6 }),
-    qRank: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
-    ffn: fc.integer({ min: 1, max: 8 }),
+    dims: arbitraryLatentDims({ vocab: 16, d: 10, nope: 4, value: 5, kvRank: 6, qRank: 6, ffn: 8 }),
     batch: fc.integer({ min: 1, max: 2 }),
     seq: fc.integer({ min: 1, max: 6 }),
   })
-  .map(({ vocab, layers, d, heads, halfRope, nope, value, kvRank, qRank, ffn, batch, seq }) => {
-    const config: ModelConfig = {
-      name: 'latent',
-      source: SOURCE,
-      vocab_size: vocab,
-      context_length: seq,
-      num_layers: layers,
-      d_model: d,
-      num_heads: heads,
-      d_ff: ffn,
-      kv_lora_rank: kvRank,
-      ...(qRank === undefined ? {} : { q_lora_rank: qRank }),
-      qk_rope_head_dim: 2 * halfRope,
-      qk_nope_head_dim: nope,
-      v_head_dim: value,
-    };
-    return { config, run: { batch, seq } };
-  });
+  .map(({ dims, batch, seq }) => ({ config: latentConfig(dims, seq, SOURCE), run: { batch, seq } }));
 
 /**
  * One token's worth of DeepSeek's attention, written in plain numbers (float64) from the weights:
@@ -246,20 +219,7 @@ describe('multi-head latent attention in the tfjs model', () => {
   }, 240_000);
 
   it('forward and training step verify exactly on wasm, with and without a query latent', async () => {
-    const base: ModelConfig = {
-      name: 'latent',
-      source: SOURCE,
-      vocab_size: 9,
-      context_length: 6,
-      num_layers: 2,
-      d_model: 8,
-      num_heads: 2,
-      d_ff: 6,
-      kv_lora_rank: 5,
-      qk_rope_head_dim: 2,
-      qk_nope_head_dim: 3,
-      v_head_dim: 4,
-    };
+    const base = latentConfig(smallLatentDims, 6, SOURCE);
     const run = { batch: 2, seq: 6 };
     for (const config of [base, { ...base, q_lora_rank: 3 }]) {
       const forward = await verifyModel({ config, run, backend: 'wasm', seed: 5 });
