@@ -53,12 +53,13 @@ describe('every real-compute command refuses what the guard estimates over the b
     vi.restoreAllMocks();
   });
 
-  // Latent attention is counted by the formulas; the traced model does not build it yet.
-  const presets = listPresets().filter((name) => loadModelConfig(name).kv_lora_rank === undefined);
+  const presets = listPresets();
 
   it('lists every preset', () => {
     expect(presets).toContain('tiny');
     expect(presets).toContain('mistral-7b');
+    expect(presets).toContain('deepseek-v2-lite');
+    expect(presets).toContain('deepseek-v3');
     expect(presets.length).toBeGreaterThanOrEqual(13);
   });
 
