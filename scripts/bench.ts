@@ -13,6 +13,8 @@
  *     module, written to docs/bench_roofline.md and .json.
  *  6. The web page (scripts/bench_web.ts): bundle size, and time to the first count and to the
  *     first verified webgl trace in headless Chromium, written to docs/bench_web.md and .json.
+ *  7. flopledger's forward time beside PyTorch's on the same configs (scripts/bench_torch.ts),
+ *     written to docs/bench_torch.md and .json; skipped, saying how to install it, without PyTorch.
  *
  * Run after `npm run build`; takes five to six minutes on two cores, about three of them for the
  * web page (building it, then twelve loads of it in Chromium).
@@ -36,6 +38,7 @@ import type { MetaTraceResult } from './bench_meta_trace.js';
 import { benchMetaScaling } from './measure_meta.js';
 import { benchStartup } from './bench_startup.js';
 import { benchWeb } from './bench_web.js';
+import { writeBenchTorch } from './bench_torch.js';
 import type { ThreadBenchResult } from './bench_wasm_threads.js';
 
 /** The overhead the tracer may add: traced / untraced median forward time. */
@@ -152,6 +155,9 @@ async function main(): Promise<void> {
   const roofline = runChild<{ results: number }>('./bench_roofline.js', []);
   if ('error' in roofline) step(`local roofline failed: ${roofline.error}`);
   await benchWeb(docs);
+  step('beside PyTorch: flopledger and PyTorch workers, interleaved (child processes)');
+  const torch = await writeBenchTorch(docs);
+  if (!torch) step('beside PyTorch: skipped, see above');
   step(`wrote docs/bench.md and docs/bench.json in ${elapsedS.toFixed(0)} s`);
 }
 
