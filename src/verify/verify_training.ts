@@ -183,9 +183,11 @@ export interface KeptByModule {
  * against runtime_saved.ts (what tfjs keeps), which names each difference from the textbook
  * formula. Selective: the cores' rerun matmuls against the inventory's attention-core rows, the
  * rerun's non-matmul work (scale, cap, mask, softmax) at each module of the core against the
- * estimate's, and the storage each core module leaves for the backward pass against the
- * formula's T^2 term per layer (none under selective: the core keeps only q, k and v, which
- * their makers outside the core already hold).
+ * estimate's, and, per layer, the storage the core's modules (scores, softcap, softmax,
+ * weighted_sum and their blocks) leave for the backward pass against the formula's T^2 term:
+ * none under selective, as the core keeps only q, k and v, which their makers outside the core
+ * hold (the weighted sum, which the formula keeps for output_proj, tfjs holds as the merged
+ * heads' transpose, made at attn).
  */
 export interface CheckpointVerification {
   readonly checkpoint: 'selective' | 'full';
@@ -197,7 +199,7 @@ export interface CheckpointVerification {
   readonly recomputeWork: WorkComparison | undefined;
   /** Full: what tfjs keeps, tensor by tensor, and the textbook; undefined on a backend whose clones are not modelled, and for selective. */
   readonly runtime: RuntimeSavedComparison | undefined;
-  /** Every module holding storage, traced or in the formula, traced against formula (selective: the core's modules). */
+  /** Every module holding storage, traced or in the formula, traced against formula (selective: each layer's core). */
   readonly kept: readonly KeptByModule[];
   /** Every module's kept storage equals the formula's (false when the backend is not modelled). */
   readonly keptOk: boolean;
@@ -502,9 +504,6 @@ function fullCheckpointVerification(
   };
 }
 
-/** The attention core's modules whose saved tensors grow as T^2: what selective checkpointing stops keeping. */
-const QUADRATIC_CORE = /^layers\.\d+\.attn\.(?:scores|softcap|softmax)(?:\.q\d+(?:_k\d+)?)?$/;
-
 /**
  * Selective checkpointing checked: every core's rerun against the inventory's core rows and the
  * estimate's core kernels, and the storage kept at the core's T^2 modules against the formula.
@@ -527,9 +526,9 @@ function selectiveCheckpointVerification(
   const kept: KeptByModule[] = [];
   for (let i = 0; i < config.num_layers; i += 1) {
     const layer = path.layer(i);
-    const modules = [...traced.keys()].filter((module) => QUADRATIC_CORE.test(module) && layerIndexOf(module) === i);
+    const modules = [...traced.keys()].filter((module) => inAttentionCore(module) && layerIndexOf(module) === i);
     const tracedBytes = modules.reduce((total, module) => total + traced.get(module)!, 0n);
-    kept.push({ module: `${layer}.attn.{scores,softcap,softmax}`, traced: tracedBytes, formula: quadratic });
+    kept.push({ module: `${layer}.attn core`, traced: tracedBytes, formula: quadratic });
   }
   const keptOk = kept.every((entry) => entry.traced === entry.formula);
   return {
