@@ -23,6 +23,7 @@ import { useBackend } from '../src/runtime/backend.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
 import { describeWorkMismatch } from '../src/verify/work_check.js';
 import { arbitraryDenseRun } from './helpers/arbitrary_dense_model.js';
+import { cli } from './helpers/cli_runner.js';
 import { arbitraryLatentDims, latentConfig } from './helpers/latent_models.js';
 import { everyVariantConfig, tinyConfig } from './helpers/small_configs.js';
 
@@ -319,5 +320,48 @@ describe('the real training step with selective checkpointing', () => {
       { numRuns: 8, seed: 20_261_205 },
     );
     tf.env().set('IS_TEST', true);
+  });
+});
+
+describe('verify --train --checkpoint', () => {
+  it('traces the chosen checkpointing and reports its checks', async () => {
+    const { code, stdout, stderr } = await cli(
+      ...[
+        'verify',
+        'tiny',
+        '--backend',
+        'cpu',
+        '--seq',
+        '8',
+        '--train',
+        '--checkpoint',
+        'selective',
+        '--format',
+        'json',
+      ],
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const checkpoint = (JSON.parse(stdout) as { training: { checkpoint: Record<string, unknown> } }).training
+      .checkpoint;
+    expect(checkpoint['policy']).toBe('selective');
+    expect(checkpoint['ok']).toBe(true);
+    const flops = checkpoint['recompute_flops'] as { traced: string; analytic: string };
+    expect(flops.traced).toBe(flops.analytic);
+  });
+
+  it.each([
+    [['--checkpoint', 'selective'], '--checkpoint needs --train; add --train to trace a training step'],
+    [['--train', '--checkpoint', 'partial'], '--checkpoint: "partial" is not a checkpointing policy'],
+    [
+      ['--decode', '--prompt', '2', '--generate', '2', '--checkpoint', 'full'],
+      '--checkpoint does not go with --decode: checkpointing belongs to a training step (--train)',
+    ],
+  ])('refuses %j on one line, exit 2', async (flags, message) => {
+    const { code, stdout, stderr } = await cli('verify', 'tiny', '--backend', 'meta', ...flags);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(`flopledger: ${message}`);
   });
 });
