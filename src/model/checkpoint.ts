@@ -119,5 +119,5 @@ export function rerunInBackward<R extends tf.Tensor>(
     };
     return { value, gradFunc };
   });
-  return rerunnable(...kept, ...closedOver) as R;
+  return rerunnable(...kept, ...closedOver);
 }
