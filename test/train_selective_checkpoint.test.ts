@@ -26,6 +26,7 @@ import { arbitraryDenseRun } from './helpers/arbitrary_dense_model.js';
 import { cli } from './helpers/cli_runner.js';
 import { arbitraryLatentDims, latentConfig } from './helpers/latent_models.js';
 import { everyVariantConfig, tinyConfig } from './helpers/small_configs.js';
+import { expectFailedRerunFreesEverything } from './helpers/failing_rerun.js';
 
 /**
  * Selective checkpointing in the real training step (src/model/checkpoint.ts): each layer's
@@ -242,31 +243,17 @@ describe('the real training step with selective checkpointing', () => {
   });
 
   it('frees everything when the rerun throws', async () => {
-    await useBackend('cpu');
-    const weights = toTrainable(initWeights(tiny, { seed: 1, init: 'random' }));
-    const optimizer = initAdamW(parametersOf(weights));
-    const ids = tokenIds(tiny, tinyRun, { seed: 1, init: 'random' });
-    const targets = targetIds(tiny, tinyRun, { seed: 1, init: 'random' });
-    const before = tf.memory().numTensors;
     const failingRerun: ModelParts['softmax'] = (scores) => {
       if (currentPhase() === 'recompute') throw new Error('planted: the rerun fails');
       return softmaxOverKeys(scores);
     };
-    expect(() =>
-      trainingStep(
-        tiny,
-        weights,
-        { ids, targets },
-        optimizer,
-        GRADIENT_SIZED,
-        { softmax: failingRerun },
-        { checkpoint: 'selective' },
-      ),
-    ).toThrow('planted: the rerun fails');
-    expect(tf.memory().numTensors).toBe(before);
-    for (const tensor of [ids, targets]) tensor.dispose();
-    disposeAdamW(optimizer);
-    disposeWeights(weights);
+    await expectFailedRerunFreesEverything(
+      tiny,
+      tinyRun,
+      'selective',
+      { softmax: failingRerun },
+      'planted: the rerun fails',
+    );
   });
 
   it('random architectures, windows and blocks on cpu: only the core is freed, module by module, and its rerun matches', async () => {
