@@ -48,6 +48,72 @@ describe('saved activations against a real training step on cpu', () => {
     expect(reasons.some((reason) => reason.includes('(the saved-activation formula) is 18,432 bytes'))).toBe(true);
   });
 
+  it('the seed architecture: every byte tfjs keeps beyond the formula, named and summed by hand', async () => {
+    const verification = await compare(tinyConfig('tiny', 'test/saved_activations_trace.test.ts'), {
+      batch: 2,
+      seq: 8,
+    });
+    const { saved } = verification.memory;
+    const kept = new Map(saved.keptBuffers.map((entry) => [`${entry.module} ${entry.kernel}`, entry.bytes]));
+    const take = (name: string) => {
+      const bytes = kept.get(name);
+      expect(bytes, name).toBeDefined();
+      kept.delete(name);
+      return bytes!;
+    };
+    // L 2, d 8, H 2, F 12, V 11, B 2, T 8: a (B, T, d) tensor is 512 bytes, (B, T, F) 768, (B, H, T, T) 1,024.
+    // The formula's tensors, as tfjs holds them: the block inputs and ln_final's input are the embedding
+    // lookup and the four residual adds; q, k, v and P v the rotations and the head transposes.
+    const transposes = take('attn Transpose'); // per layer q and k before RoPE, v, and the merged heads P v
+    expect(transposes).toBe(2n * 4n * 512n);
+    const formulaTensors =
+      take('token_embeddings GatherV2') +
+      take(' Add') +
+      take('ln1 Multiply') +
+      take('ln2 Multiply') +
+      take('ln_final Multiply') +
+      take('attn.rope Add') +
+      (transposes - 2n * 2n * 512n) +
+      take('attn.softmax (made outside a kernel)') +
+      take('ffn.w1 BatchMatMul') +
+      take('ffn.w3 BatchMatMul') +
+      take('ffn.silu Multiply') +
+      take('ffn.gate Multiply') +
+      take('lm_head BatchMatMul');
+    // The formula less the five norms' rstd [B, T] (64 bytes each), which the norms recompute.
+    expect(formulaTensors).toBe(saved.formula - 5n * 64n);
+    // Kept only for a shape: q, k, v before the head split; output_proj and w2 before the residual adds;
+    // RoPE's two products; the scaled scores, before the mask's Add.
+    const forShape =
+      take('attn.q_proj BatchMatMul') +
+      take('attn.k_proj BatchMatMul') +
+      take('attn.v_proj BatchMatMul') +
+      take('attn.output_proj BatchMatMul') +
+      take('ffn.w2 BatchMatMul') +
+      take('attn.rope Multiply') +
+      take('attn.scores Multiply');
+    expect(forShape).toBe(3_072n + 2_048n + 4_096n + 2_048n);
+    // Operands of a multiply by a constant: the raw scores; q and k before RoPE and their swapped halves.
+    const multiplied = take('attn.scores BatchMatMul') + 2n * 2n * 512n + take('attn.rope Reverse');
+    expect(multiplied).toBe(2_048n + 2_048n + 2_048n);
+    const sigmoid = take('ffn.silu (made outside a kernel)');
+    expect(sigmoid).toBe(2n * 768n);
+    // The mask: Select's -inf or 0 (T^2 fp32), Greater (T^2 bool), two position ranges (T int32), 1/sqrt(dk).
+    const mask =
+      take('attn.scores Select') +
+      take('attn.scores Greater') +
+      take('attn.scores Range') +
+      take('attn.scores (made outside a kernel)');
+    expect(mask).toBe(2n * (256n + 64n + 64n + 4n));
+    const tables = take('attn.rope (made outside a kernel)');
+    expect(tables).toBe(2n * 8n * 4n * 4n);
+    const loss = take('loss Mean');
+    expect(loss).toBe(4n);
+    expect([...kept]).toEqual([]);
+    expect(saved.keptForBackward).toBe(saved.formula - 320n + 19_980n);
+    expect(forShape + multiplied + sigmoid + mask + tables + loss).toBe(19_980n);
+  });
+
   it('GPT-2 block with grouped-query attention and a padded, tied vocabulary', async () => {
     await compare(everyVariantConfig('test/saved_activations_trace.test.ts'), { batch: 2, seq: 8 });
   });

@@ -19,6 +19,7 @@ import { useBackend } from '../src/runtime/backend.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
 import { arbitraryDenseRun } from './helpers/arbitrary_dense_model.js';
 import { everyVariantConfig, tinyConfig } from './helpers/small_configs.js';
+import { expectFailedRerunFreesEverything } from './helpers/failing_rerun.js';
 
 const SOURCE = 'test/train_checkpoint.test.ts';
 const tiny = tinyConfig('tiny-checkpoint', SOURCE);
@@ -90,31 +91,11 @@ describe('the real training step with full checkpointing', () => {
   });
 
   it('frees everything when the rerun throws', async () => {
-    await useBackend('cpu');
-    const weights = toTrainable(initWeights(tiny, { seed: 1, init: 'random' }));
-    const optimizer = initAdamW(parametersOf(weights));
-    const ids = tokenIds(tiny, tinyRun, { seed: 1, init: 'random' });
-    const targets = targetIds(tiny, tinyRun, { seed: 1, init: 'random' });
-    const before = tf.memory().numTensors;
     const failingRerun = (x: tf.Tensor3D, w: tf.Tensor2D, b?: tf.Tensor1D) => {
       if (currentPhase() === 'recompute') throw new Error('planted: the rerun fails');
       return linear(x, w, b);
     };
-    expect(() =>
-      trainingStep(
-        tiny,
-        weights,
-        { ids, targets },
-        optimizer,
-        DEFAULT_ADAMW,
-        { linear: failingRerun },
-        { checkpoint: 'full' },
-      ),
-    ).toThrow('planted: the rerun fails');
-    expect(tf.memory().numTensors).toBe(before);
-    for (const tensor of [ids, targets]) tensor.dispose();
-    disposeAdamW(optimizer);
-    disposeWeights(weights);
+    await expectFailedRerunFreesEverything(tiny, tinyRun, 'full', { linear: failingRerun }, 'planted: the rerun fails');
   });
 
   it('the tiny seed model on cpu: kept storage by hand, the difference from the textbook named', async () => {

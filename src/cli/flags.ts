@@ -24,6 +24,7 @@ import type { BackendChoice } from '../runtime/backend.js';
 export { parseByteSize } from '../runtime/memory_budget.js';
 export { parseMfu, parsePeakFlops } from '../analytic/training/parse_rates.js';
 import { parseExactDecimal, parsePeakFlops } from '../analytic/training/parse_rates.js';
+import type { Checkpointing } from '../analytic/training/checkpointing.js';
 import { rational, type Rational } from '../core/exact.js';
 import type { SweepAxis, SweepRequest } from '../timing/sweep.js';
 
@@ -162,6 +163,16 @@ export interface Choices<T extends string> {
   readonly noun: string;
   readonly meanings: Readonly<Record<T, string>>;
 }
+
+/** Activation checkpointing, for `train` (the formulas) and `verify --train` (the traced step). */
+export const CHECKPOINT_CHOICES: Choices<Checkpointing> = {
+  noun: 'a checkpointing policy',
+  meanings: {
+    none: 'every activation kept',
+    selective: 'the attention core recomputed',
+    full: 'each block recomputed from its input',
+  },
+};
 
 export const FFN_CHOICES: Choices<FfnKind> = {
   noun: 'an FFN kind',

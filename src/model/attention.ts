@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DENSE_ATTENTION, type AttentionSchedule } from '../config/attention_schedule.js';
 import { scope } from '../core/scope.js';
 import { blockedAttentionCore } from './blocked_attention.js';
+import { rerunInBackward } from './checkpoint.js';
 import {
   CAUSAL_SQUARE,
   causalScores,
@@ -157,6 +158,12 @@ export interface AttentionCoreSpec {
   readonly schedule: AttentionSchedule;
   /** cap * tanh(scores / cap) before the mask (Gemma 2), or undefined for none. */
   readonly softcap?: number;
+  /**
+   * Selective checkpointing (checkpoint.ts): the core keeps only q, k and v for the backward pass,
+   * which reruns it. A training step's choice; absent or false, tfjs keeps what each kernel's
+   * gradient needs.
+   */
+  readonly recompute?: boolean;
 }
 
 /** Full causal attention computed densely: what every layer did before windows and blocks. */
@@ -193,6 +200,14 @@ export function attentionCore(
   parts: CausalSoftmaxParts,
   core: AttentionCoreSpec = DENSE_CAUSAL_CORE,
 ): tf.Tensor4D {
+  if (core.recompute === true) {
+    const once: AttentionCoreSpec = { ...core, recompute: false };
+    return rerunInBackward(
+      ([qKept, kKept, vKept]) =>
+        attentionCore(qKept as tf.Tensor4D, kKept as tf.Tensor4D, vKept as tf.Tensor4D, parts, once),
+      [q, k, v],
+    ); // (B, H, T, dv)
+  }
   const [B, H, T, dk] = q.shape;
   const Hkv = k.shape[1];
   // Values may be narrower or wider than the scores' depth (latent attention's v_head_dim).

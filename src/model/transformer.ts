@@ -288,19 +288,35 @@ function block(
 export interface ForwardOptions {
   /** Dense (default) or blocked; src/config/attention_schedule.ts. */
   readonly attention?: AttentionSchedule;
-  /** Full activation checkpointing per block (src/model/checkpoint.ts); none by default. */
+  /** Activation checkpointing, selective or full (src/model/checkpoint.ts); none by default. */
   readonly checkpoint?: BlockCheckpointing;
   /** How MoE layers choose their experts, and who hears the routing taken (moe.ts). */
   readonly routing?: RoutingOptions;
 }
 
-/** The checkpointing the real training step runs: none, or full (every block rerun in its backward). */
-export type BlockCheckpointing = 'none' | 'full';
+/**
+ * The checkpointing the real training step runs: none; selective (every attention core rerun in
+ * its layer's backward); or full (every block rerun in its backward).
+ */
+export type BlockCheckpointing = 'none' | 'selective' | 'full';
 
-/** Layer i's attention core: its window (from the config's window and window_layers), the run's schedule, the cap. */
-function attentionCoreOf(config: ModelConfig, i: number, schedule: AttentionSchedule): AttentionCoreSpec {
+/**
+ * Layer i's attention core: its window (from the config's window and window_layers), the run's
+ * schedule, the cap, and whether it is rerun in the backward pass (selective checkpointing).
+ */
+function attentionCoreOf(
+  config: ModelConfig,
+  i: number,
+  schedule: AttentionSchedule,
+  recompute: boolean,
+): AttentionCoreSpec {
   const cap = architectureOf(config).attn_softcap;
-  return { window: layerWindow(config, i), schedule, ...(cap === undefined ? {} : { softcap: cap }) };
+  return {
+    window: layerWindow(config, i),
+    schedule,
+    ...(cap === undefined ? {} : { softcap: cap }),
+    ...(recompute ? { recompute } : {}),
+  };
 }
 
 /** Throws unless ids is int32 [B, T] with B >= 1, T >= 1 and start + T <= context_length. */
@@ -367,7 +383,8 @@ export function logitsAt(
     ); // (B, T, d)
   }
   weights.layers.forEach((layer, i) => {
-    const core = attentionCoreOf(config, i, schedule);
+    // A pass with a cache is inference: nothing to rerun.
+    const core = attentionCoreOf(config, i, schedule, checkpoint === 'selective' && cache === undefined);
     const slot = cache?.layers[i];
     const runBlock = (input: tf.Tensor3D) =>
       block(input, layer, architecture, heads, rope, model, core, slot, i, routing); // (B, T, d)

@@ -22,7 +22,7 @@ import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import { compareMasks, type MaskComparison } from './mask_check.js';
 import { compareRouting, type RoutingComparison } from './routing_check.js';
 import { nonMatmulEstimate } from '../analytic/non_matmul_estimate.js';
-import { compareModuleWork, type WorkComparison } from './work_check.js';
+import { compareModuleWork, compareWorkAt, inAttentionCore, type WorkComparison } from './work_check.js';
 import { summarizeParameters } from '../analytic/parameters.js';
 import { MATMUL_COMPONENTS } from '../analytic/flop_breakdown.js';
 import type { MatmulComponent, MatmulRow } from '../analytic/types.js';
@@ -43,6 +43,7 @@ import {
   backwardMatmulInventory,
   cloneStorageOf,
   evaluatePolynomial,
+  monomial,
   recomputeFlops,
   runtimeSavedWithFullCheckpointing,
   savedActivations,
@@ -177,18 +178,28 @@ export interface KeptByModule {
 }
 
 /**
- * A checkpointed step, checked: the blocks' rerun matmuls against the forward inventory's block
- * rows, and the storage the forward pass leaves for the backward pass, module by module, against
- * runtime_saved.ts (what tfjs keeps), which names each difference from the textbook formula.
+ * A checkpointed step, checked. Full: the blocks' rerun matmuls against the forward inventory's
+ * block rows, and the storage the forward pass leaves for the backward pass, module by module,
+ * against runtime_saved.ts (what tfjs keeps), which names each difference from the textbook
+ * formula. Selective: the cores' rerun matmuls against the inventory's attention-core rows, the
+ * rerun's non-matmul work (scale, cap, mask, softmax) at each module of the core against the
+ * estimate's, and, per layer, the storage the core's modules (scores, softcap, softmax,
+ * weighted_sum and their blocks) leave for the backward pass against the formula's T^2 term:
+ * none under selective, as the core keeps only q, k and v, which their makers outside the core
+ * hold (the weighted sum, which the formula keeps for output_proj, tfjs holds as the merged
+ * heads' transpose, made at attn).
  */
 export interface CheckpointVerification {
-  /** Rerun matmuls ('recompute' phase) against the forward rows of every block, exactly. */
+  readonly checkpoint: 'selective' | 'full';
+  /** Rerun matmuls ('recompute' phase) against the forward rows rerun (every block's, or every core's), exactly. */
   readonly recompute: MatmulComparison;
-  /** Traced rerun matmul FLOPs beside recomputeFlops(config, 'full'), which counts the dense core. */
+  /** Traced rerun matmul FLOPs beside recomputeFlops(config, checkpoint), which counts the dense core. */
   readonly recomputeFlops: { readonly traced: bigint; readonly analytic: bigint };
-  /** What tfjs keeps, tensor by tensor, and the textbook; undefined on a backend whose clones are not modelled. */
+  /** Selective: the rerun's non-matmul work at each module of the core against the estimate's; undefined for full. */
+  readonly recomputeWork: WorkComparison | undefined;
+  /** Full: what tfjs keeps, tensor by tensor, and the textbook; undefined on a backend whose clones are not modelled, and for selective. */
   readonly runtime: RuntimeSavedComparison | undefined;
-  /** Every module holding storage, traced or in the formula, traced against formula. */
+  /** Every module holding storage, traced or in the formula, traced against formula (selective: each layer's core). */
   readonly kept: readonly KeptByModule[];
   /** Every module's kept storage equals the formula's (false when the backend is not modelled). */
   readonly keptOk: boolean;
@@ -198,7 +209,7 @@ export interface CheckpointVerification {
 export interface TrainingVerification {
   readonly config: ModelConfig;
   readonly checkpoint: BlockCheckpointing;
-  /** Set when the step ran with full checkpointing. */
+  /** Set when the step ran with selective or full checkpointing. */
   readonly checkpointCheck: CheckpointVerification | undefined;
   readonly run: RunShape;
   readonly backend: ActiveBackend;
@@ -321,7 +332,7 @@ function optimizerComparison(config: ModelConfig, records: readonly KernelRecord
 
 const PHASE_WORDS: Readonly<Record<KernelPhase, string>> = {
   forward: 'the forward pass',
-  recompute: 'the recomputed forward pass of a checkpointed block',
+  recompute: 'the recomputed forward pass of a checkpointed block or attention core',
   backward: 'the backward pass',
   optimizer: 'the optimizer update',
 };
@@ -451,8 +462,18 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
   };
 }
 
+/** Storage the forward pass made and still holds when the backward pass starts, by the path of its maker. */
+function keptForBackwardByPath(trace: TracedTrainingStep): Map<string, bigint> {
+  const traced = new Map<string, bigint>();
+  for (const owner of trace.memory.heldAtPhaseStart.backward ?? []) {
+    if (owner.phase !== 'forward') continue;
+    traced.set(owner.path, (traced.get(owner.path) ?? 0n) + BigInt(owner.bytes));
+  }
+  return traced;
+}
+
 /** The step's kept storage by module path, and the forward rows of every block, checked against a rerun. */
-function checkpointVerification(
+function fullCheckpointVerification(
   trace: TracedTrainingStep,
   forwardRows: readonly MatmulRow[],
   recomputeRecords: readonly KernelRecord[],
@@ -463,11 +484,7 @@ function checkpointVerification(
   const analyticRecompute = evaluatePolynomial(recomputeFlops(config, 'full').total, run.batch, run.seq);
   const storage = cloneStorageOf(trace.backend.name);
   const runtime = storage === undefined ? undefined : runtimeSavedWithFullCheckpointing(config, run, storage);
-  const traced = new Map<string, bigint>();
-  for (const owner of trace.memory.heldAtPhaseStart.backward ?? []) {
-    if (owner.phase !== 'forward') continue;
-    traced.set(owner.path, (traced.get(owner.path) ?? 0n) + BigInt(owner.bytes));
-  }
+  const traced = keptForBackwardByPath(trace);
   const modules = [...new Set([...(runtime?.byModule.keys() ?? []), ...traced.keys()])];
   const kept = modules.map((module) => ({
     module,
@@ -476,12 +493,53 @@ function checkpointVerification(
   }));
   const keptOk = runtime !== undefined && kept.every((entry) => entry.traced === entry.formula);
   return {
+    checkpoint: 'full',
     recompute,
     recomputeFlops: { traced: recompute.tracedTotal, analytic: analyticRecompute },
+    recomputeWork: undefined,
     runtime,
     kept,
     keptOk,
     ok: recompute.ok && keptOk,
+  };
+}
+
+/**
+ * Selective checkpointing checked: every core's rerun against the inventory's core rows and the
+ * estimate's core kernels, and the storage kept at the core's T^2 modules against the formula.
+ */
+function selectiveCheckpointVerification(
+  trace: TracedTrainingStep,
+  forwardRows: readonly MatmulRow[],
+  records: readonly KernelRecord[],
+): CheckpointVerification {
+  const { config, run } = trace;
+  const recomputeRecords = phaseRecords(records, 'recompute');
+  const coreRows = forwardRows.filter((row) => row.component === 'attention_core');
+  const recompute = compareMatmuls(coreRows, recomputeRecords);
+  const analyticRecompute = evaluatePolynomial(recomputeFlops(config, 'selective').total, run.batch, run.seq);
+  const recomputeWork = compareWorkAt(nonMatmulEstimate(config, run), recomputeRecords, 'recompute', inAttentionCore);
+  // The formula's T^2 bytes per layer: what a layer keeps that grows with the square of the sequence.
+  const perLayer = savedActivations(config, { checkpoint: 'selective' }).perLayer.bytes;
+  const quadratic = evaluatePolynomial(monomial(perLayer.perSequence[2] ?? 0n, 2), run.batch, run.seq);
+  const traced = keptForBackwardByPath(trace);
+  const kept: KeptByModule[] = [];
+  for (let i = 0; i < config.num_layers; i += 1) {
+    const layer = path.layer(i);
+    const modules = [...traced.keys()].filter((module) => inAttentionCore(module) && layerIndexOf(module) === i);
+    const tracedBytes = modules.reduce((total, module) => total + traced.get(module)!, 0n);
+    kept.push({ module: `${layer}.attn core`, traced: tracedBytes, formula: quadratic });
+  }
+  const keptOk = kept.every((entry) => entry.traced === entry.formula);
+  return {
+    checkpoint: 'selective',
+    recompute,
+    recomputeFlops: { traced: recompute.tracedTotal, analytic: analyticRecompute },
+    recomputeWork,
+    runtime: undefined,
+    kept,
+    keptOk,
+    ok: recompute.ok && recomputeWork.ok && keptOk,
   };
 }
 
@@ -525,8 +583,10 @@ function checkTrainingTrace(trace: TracedTrainingStep, inventories: TrainingInve
   const accumulation = backwardRecords.filter((record) => record.path === '' && !record.nested);
   const checkpointCheck =
     trace.checkpoint === 'full'
-      ? checkpointVerification(trace, forwardRows, phaseRecords(records, 'recompute'))
-      : undefined;
+      ? fullCheckpointVerification(trace, forwardRows, phaseRecords(records, 'recompute'))
+      : trace.checkpoint === 'selective'
+        ? selectiveCheckpointVerification(trace, forwardRows, records)
+        : undefined;
 
   return {
     config,

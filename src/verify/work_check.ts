@@ -17,7 +17,7 @@
  * without FLOPs (data movement), which the estimate does not list.
  */
 import type { NonMatmulEstimate } from '../analytic/non_matmul_estimate.js';
-import type { KernelRecord } from '../core/kernel_record.js';
+import type { KernelPhase, KernelRecord } from '../core/kernel_record.js';
 import { groupDigits } from '../core/format.js';
 import { path as modulePaths } from '../core/module_paths.js';
 
@@ -49,6 +49,8 @@ const CORE = /^layers\.\d+\.attn\.(?:scores|softmax|weighted_sum)(?:\.q\d+_k\d+)
 const BLOCK = /^layers\.(\d+)\.attn\.\w+\.q\d+_k\d+$/;
 const SOFTCAP = /^layers\.(\d+)\.attn\.softcap$/;
 const LOSS = modulePaths.loss;
+/** Every module of a layer's attention core, dense or one block of a blocked run ("softmax.q1", "scores.q2_k0"). */
+const ATTENTION_CORE = /^layers\.\d+\.attn\.(?:scores|softcap|softmax|weighted_sum)(?:\.q\d+(?:_k\d+)?)?$/;
 
 function addTo(work: Map<string, ModuleWork>, path: string, flops: bigint): void {
   const entry = work.get(path);
@@ -72,6 +74,19 @@ export function compareModuleWork(estimate: NonMatmulEstimate, records: readonly
     return softcap === null || !blockedLayers.has(softcap[1]!);
   };
 
+  return compareWorkAt(estimate, records, 'forward', checked);
+}
+
+/**
+ * The non-matmul work of `phase`'s records (records without a phase count as forward ones)
+ * against the estimate's, at every module path `checked` accepts, module by module.
+ */
+export function compareWorkAt(
+  estimate: NonMatmulEstimate,
+  records: readonly KernelRecord[],
+  phase: KernelPhase,
+  checked: (path: string) => boolean,
+): WorkComparison {
   const expected = new Map<string, ModuleWork>();
   for (const kernel of estimate.kernels) {
     if (kernel.flops > 0n && checked(kernel.path)) addTo(expected, kernel.path, kernel.flops);
@@ -79,7 +94,7 @@ export function compareModuleWork(estimate: NonMatmulEstimate, records: readonly
   const traced = new Map<string, ModuleWork>();
   for (const record of records) {
     if (record.nested || record.matmul !== undefined || record.flops === null || record.flops === 0n) continue;
-    if (record.phase !== undefined && record.phase !== 'forward') continue;
+    if ((record.phase ?? 'forward') !== phase) continue;
     if (checked(record.path)) addTo(traced, record.path, record.flops);
   }
 
@@ -98,6 +113,11 @@ export function compareModuleWork(estimate: NonMatmulEstimate, records: readonly
   }
   const mismatches = checks.filter((check) => check.mismatch !== undefined);
   return { checks, mismatches, expectedCount: expected.size, ok: mismatches.length === 0 };
+}
+
+/** Whether `path` is a module of a layer's attention core (a block of it in a blocked run, the soft-cap included). */
+export function inAttentionCore(path: string): boolean {
+  return ATTENTION_CORE.test(path);
 }
 
 function workText(work: ModuleWork): string {

@@ -16,7 +16,11 @@ import { bytesData, bytesProblem, routingProblem, workProblem } from './verify_r
 import { describeBytesMismatch } from '../verify/bytes_check.js';
 import { describeRoutingMismatch } from '../verify/routing_check.js';
 import { describeMismatch, type MatmulComparison } from '../verify/matmul_check.js';
-import type { BackwardToForwardFlops, TrainingVerification } from '../verify/verify_training.js';
+import type {
+  BackwardToForwardFlops,
+  CheckpointVerification,
+  TrainingVerification,
+} from '../verify/verify_training.js';
 import { formatBytesSi, formatFlops, groupDigits } from '../core/format.js';
 import { displayText } from '../render/cell_text.js';
 import { ratioCell } from './cells.js';
@@ -72,8 +76,102 @@ export function trainingVerdictLine(verification: TrainingVerification): string 
   return (
     `training step NOT verified: ${side('backward', backward)}; ${side('forward', forward)}${maskSide}` +
     `${workProblem(verification.work)}${routingProblem(verification.routing)}${bytesProblem(verification.backwardBytes, 'backward matmuls')}` +
-    `${bytesProblem(verification.forwardBytes, 'forward kernels')}; on ${backend.name}`
+    `${bytesProblem(verification.forwardBytes, 'forward kernels')}${checkpointProblem(verification.checkpointCheck)}; on ${backend.name}`
   );
+}
+
+/** "; selective checkpointing: 1 of 4 recomputed modules' work differs", or '' when the rerun and the kept storage match. */
+function checkpointProblem(check: CheckpointVerification | undefined): string {
+  if (check === undefined || check.ok) return '';
+  const problems = [
+    ...(check.recompute.ok ? [] : [`recomputed matmuls ${mismatchSummary(check.recompute)}`]),
+    ...(check.recomputeWork === undefined || check.recomputeWork.ok
+      ? []
+      : [`${check.recomputeWork.mismatches.length} recomputed modules' non-matmul work differs`]),
+    ...(check.keptOk
+      ? []
+      : [
+          `${check.kept.filter((entry) => entry.traced !== entry.formula).length} modules keep other bytes than the formula`,
+        ]),
+  ];
+  return `; ${check.checkpoint} checkpointing: ${problems.join(', ')}`;
+}
+
+/** Every difference the checkpoint check found, one line each. */
+function checkpointMismatchLines(check: CheckpointVerification | undefined): string[] {
+  if (check === undefined) return [];
+  return [
+    ...check.recompute.mismatches.map((entry) => `recompute ${describeMismatch(entry)}`),
+    ...(check.recomputeWork?.mismatches ?? []).map((entry) => `recompute ${describeWorkMismatch(entry)}`),
+    ...check.kept
+      .filter((entry) => entry.traced !== entry.formula)
+      .map(
+        (entry) =>
+          `kept for the backward pass at ${entry.module}: traced ${groupDigits(entry.traced)} bytes, formula ${groupDigits(entry.formula)}`,
+      ),
+  ];
+}
+
+const CHECKPOINT_WORDS = {
+  selective: 'selective checkpointing: each attention core keeps only q, k and v and reruns in its backward pass',
+  full: 'full checkpointing: each block keeps only its input and reruns in its backward pass',
+} as const;
+
+/** The recompute and the kept storage of a checkpointed step, traced beside the formulas. */
+function checkpointTable(check: CheckpointVerification): Table {
+  const match = (ok: boolean): Cell => (ok ? 'yes' : 'NO');
+  const work = check.recomputeWork;
+  const keptTraced = check.kept.reduce((total, entry) => total + entry.traced, 0n);
+  const keptFormula = check.kept.reduce((total, entry) => total + entry.formula, 0n);
+  return {
+    title: `Activation checkpointing, traced: ${CHECKPOINT_WORDS[check.checkpoint]}`,
+    columns: [
+      { header: 'check' },
+      { header: 'traced', align: 'right' },
+      { header: 'formula', align: 'right' },
+      { header: 'match' },
+    ],
+    rows: [
+      [
+        `recomputed matmuls (${check.recompute.matchedCount} of ${check.recompute.expectedCount} match), FLOPs`,
+        check.recompute.tracedTotal,
+        check.recompute.expectedTotal,
+        match(check.recompute.ok),
+      ],
+      [
+        `recomputed matmul FLOPs against checkpointing.ts (${check.checkpoint}, the dense core)`,
+        check.recomputeFlops.traced,
+        check.recomputeFlops.analytic,
+        check.recomputeFlops.traced === check.recomputeFlops.analytic ? 'yes' : 'n/a: blocked',
+      ],
+      ...(work === undefined
+        ? []
+        : [
+            [
+              `recomputed non-matmul work of the core (${work.checks.length - work.mismatches.length} of ${work.checks.length} modules match), FLOPs`,
+              work.checks.reduce((total, entry) => total + (entry.traced?.flops ?? 0n), 0n),
+              work.checks.reduce((total, entry) => total + (entry.expected?.flops ?? 0n), 0n),
+              match(work.ok),
+            ] satisfies Cell[],
+          ]),
+      [
+        check.checkpoint === 'selective'
+          ? "kept for the backward pass by the cores' modules, bytes (formula: its T^2 term)"
+          : `kept for the backward pass, bytes (${check.kept.length} modules)`,
+        keptTraced,
+        keptFormula,
+        match(check.keptOk),
+      ],
+    ],
+    notes: [
+      'The rerun runs in the recompute phase, each kernel at the path of the module it recomputes; its gradients run in the backward phase.',
+      ...(check.checkpoint === 'selective'
+        ? [
+            "Kept storage is named by the kernel that made it: q, k and v, which the core keeps for its rerun, are held by their makers outside the core (on wasm the core's own copies, at attn).",
+          ]
+        : []),
+    ],
+  };
 }
 
 /** Every mismatch of the step, backward first, each prefixed with its phase. */
@@ -86,6 +184,7 @@ export function trainingMismatchLines(verification: TrainingVerification): strin
     ...(verification.routing?.mismatches ?? []).map((check) => `forward ${describeRoutingMismatch(check)}`),
     ...verification.backwardBytes.mismatches.map((check) => `backward ${describeBytesMismatch(check)}`),
     ...verification.forwardBytes.mismatches.map((check) => `forward ${describeBytesMismatch(check)}`),
+    ...checkpointMismatchLines(verification.checkpointCheck),
   ];
 }
 
@@ -418,6 +517,7 @@ function trainingData(verification: TrainingVerification, depth: Depth) {
       uncounted: entry.uncounted,
     })),
     gradientAccumulation: verification.gradientAccumulation,
+    checkpoint: checkpointData(verification),
     memory: {
       heldBefore: BigInt(memory.measured.tensorBytesBefore),
       heldBeforeEstimate: memory.heldBeforeAnalytic,
@@ -435,6 +535,24 @@ function trainingData(verification: TrainingVerification, depth: Depth) {
       reasons: memory.reasons,
       storageByWhoMadeIt: memory.saved,
     },
+  };
+}
+
+/** What `--format json` says of the checkpointing: the policy, and for a checkpointed step its checks. */
+function checkpointData(verification: TrainingVerification) {
+  const check = verification.checkpointCheck;
+  if (check === undefined) return { policy: verification.checkpoint };
+  return {
+    policy: verification.checkpoint,
+    ok: check.ok,
+    recompute: comparisonData(check.recompute, false),
+    recomputeFlops: check.recomputeFlops,
+    recomputeWork:
+      check.recomputeWork === undefined
+        ? null
+        : { ok: check.recomputeWork.ok, mismatches: check.recomputeWork.mismatches.map(describeWorkMismatch) },
+    kept: check.kept,
+    keptOk: check.keptOk,
   };
 }
 
@@ -456,7 +574,9 @@ export function trainingVerificationReport(
     paragraph(
       `${dimensionsLabel(config)}; ${backend.description}. One step: forward pass, mean cross-entropy, gradients of every ` +
         `weight, AdamW in place. ${groupDigits(BigInt(records.length))} kernels traced: ` +
-        `${groupDigits(BigInt(phaseCount('forward')))} forward, ${groupDigits(BigInt(phaseCount('backward')))} backward, ` +
+        `${groupDigits(BigInt(phaseCount('forward')))} forward, ` +
+        (phaseCount('recompute') > 0 ? `${groupDigits(BigInt(phaseCount('recompute')))} recompute, ` : '') +
+        `${groupDigits(BigInt(phaseCount('backward')))} backward, ` +
         `${groupDigits(BigInt(phaseCount('optimizer')))} optimizer; backward kernels carry the path of the forward op they differentiate.` +
         lossText,
     ),
@@ -468,6 +588,8 @@ export function trainingVerificationReport(
   if (mismatches.length > 0) blocks.push(heading('Training-step mismatches', 3), list(mismatches));
   blocks.push(tableBlock(sixNTable(verification)));
   if (depth >= 1) blocks.push(tableBlock(optimizerTable(verification)), tableBlock(nonMatmulTable(verification)));
+  if (verification.checkpointCheck !== undefined)
+    blocks.push(tableBlock(checkpointTable(verification.checkpointCheck)));
   blocks.push(tableBlock(memoryTable(verification)));
   blocks.push(paragraph(trainingVerdictLine(verification)));
   return { blocks, json: trainingData(verification, depth) };

@@ -73,10 +73,16 @@ export interface SavedActivationOptions {
   /**
    * 'full': every block keeps only its input (the residual stream entering it) and reruns its
    * forward in its backward pass (checkpointing.ts), so the block's list is that one tensor; the
-   * tensors after the last block are kept as without checkpointing. Default 'none'.
+   * tensors after the last block are kept as without checkpointing. 'selective': the attention
+   * core is rerun in its layer's backward pass from q, k and v, which stay in the list (the
+   * rerun's inputs), so the core's [B, H, T, T] tensors (the softmax output P and a soft-cap's
+   * tanh) leave it. Default 'none'.
    */
-  readonly checkpoint?: 'none' | 'full';
+  readonly checkpoint?: 'none' | 'selective' | 'full';
 }
+
+/** The tensors of a block that selective checkpointing recomputes rather than keeps: the core's T^2 ones. */
+const RECOMPUTED_BY_SELECTIVE: ReadonlySet<string> = new Set(['softmax output P', 'tanh of the capped scores']);
 
 /** Norm statistics are computed and kept in fp32 whatever the working dtype (PyTorch's and Apex's kernels do). */
 const STATISTIC_BYTES = 4n;
@@ -178,7 +184,12 @@ export function savedActivations(config: ModelConfig, options: SavedActivationOp
     tensors,
     bytes: addPolynomials(...tensors.map((entry) => entry.bytes)),
   });
-  const layerGroup = group(options.checkpoint === 'full' ? [blockInput] : perLayer);
+  const layerTensors = {
+    none: perLayer,
+    selective: perLayer.filter((entry) => !RECOMPUTED_BY_SELECTIVE.has(entry.name)),
+    full: [blockInput],
+  }[options.checkpoint ?? 'none'];
+  const layerGroup = group(layerTensors);
   const finalGroup = group(final);
   const L = BigInt(config.num_layers);
   return {

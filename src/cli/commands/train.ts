@@ -19,6 +19,7 @@ import {
   parsePeakFlops,
   parsePositiveInteger,
   describeChoices,
+  CHECKPOINT_CHOICES,
   type Choices,
 } from '../flags.js';
 import { deviceById, DEVICES } from '../../analytic/devices.js';
@@ -27,7 +28,6 @@ import {
   largestMicroBatch,
   PRECISIONS,
   trainingAtScale,
-  type Checkpointing,
   type PrecisionName,
   type ZeroStage,
 } from '../../analytic/training/index.js';
@@ -90,14 +90,6 @@ const ZERO_CHOICES: Choices<'0' | '1' | '2' | '3'> = {
     '1': 'optimizer states partitioned',
     '2': 'gradients too',
     '3': 'weights too, as FSDP',
-  },
-};
-const CHECKPOINT_CHOICES: Choices<Checkpointing> = {
-  noun: 'a checkpointing policy',
-  meanings: {
-    none: 'every activation kept',
-    selective: 'the attention core recomputed',
-    full: 'each block recomputed from its input',
   },
 };
 const PRECISION_CHOICES: Choices<PrecisionName> = {

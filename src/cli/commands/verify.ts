@@ -25,11 +25,11 @@ import {
 } from '../options.js';
 import { seedAnswers } from '../../views/report_data.js';
 import { InputError } from '../../core/errors.js';
-import { parsePositiveInteger } from '../flags.js';
+import { CHECKPOINT_CHOICES, describeChoices, parseChoice, parsePositiveInteger } from '../flags.js';
 import { fitPositions, requiredCount } from './infer.js';
 
 type VerifyOptions = ModelReportOptions &
-  ModelRunFlags & { train?: boolean; decode?: boolean; prompt?: string; generate?: string };
+  ModelRunFlags & { train?: boolean; checkpoint?: string; decode?: boolean; prompt?: string; generate?: string };
 
 /** The decode check and its report; imported when a model is to run, as they load TensorFlow.js. */
 async function decodeVerification() {
@@ -45,6 +45,7 @@ async function decodeVerification() {
 const NOT_WITH_DECODE = [
   ['seq', '--seq', 'give the prompt with --prompt'],
   ['train', '--train', 'verify the training step in a run of its own'],
+  ['checkpoint', '--checkpoint', 'checkpointing belongs to a training step (--train)'],
   ['attention', '--attention', 'decode steps are counted as the dense kernel computes them'],
   ['block', '--block', 'decode steps are counted as the dense kernel computes them'],
 ] as const;
@@ -92,16 +93,22 @@ export const registerVerify: RegisterCommand = (program, context) => {
         'flopledger verify gpt2-xl --backend meta',
         'flopledger verify gpt2-xl --backend meta --ctx 16384 --seq 16384 --depth 3',
         'flopledger verify gpt2-xl --backend meta --train',
+        'flopledger verify gpt2-xl --backend meta --train --checkpoint selective',
         'flopledger verify llama-3-8b --backend meta --decode --prompt 4096 --generate 16',
       ),
     );
   addRunShapeOptions(command);
   addAttentionOptions(command);
   addModelRunOptions(command);
-  command.option(
-    '--train',
-    'also trace one training step (loss, backward pass, AdamW) and check every backward matmul against the formulas, exactly',
-  );
+  command
+    .option(
+      '--train',
+      'also trace one training step (loss, backward pass, AdamW) and check every backward matmul against the formulas, exactly',
+    )
+    .option(
+      '--checkpoint <policy>',
+      `with --train: activation checkpointing of the traced step, its recompute checked: ${describeChoices(CHECKPOINT_CHOICES)} (default none)`,
+    );
   command
     .option(
       '--decode',
@@ -117,6 +124,11 @@ export const registerVerify: RegisterCommand = (program, context) => {
       if (options[flag] !== undefined)
         throw new InputError(`--${flag} needs --decode; add --decode to trace generation`);
     }
+    if (options.checkpoint !== undefined && options.train !== true) {
+      throw new InputError('--checkpoint needs --train; add --train to trace a training step');
+    }
+    const checkpoint =
+      options.checkpoint === undefined ? 'none' : parseChoice(options.checkpoint, '--checkpoint', CHECKPOINT_CHOICES);
     const { config, run } = loadModelRun(model, options, context);
     const runOptions = modelRunOptionsOf(options, context);
     // A real run that cannot fit is refused before TensorFlow.js loads, the training step first.
@@ -124,7 +136,8 @@ export const registerVerify: RegisterCommand = (program, context) => {
     refuseBeforeStart(runOptions, 'forward', [{ config, run }]);
     const lib = await verification();
     // The training step first: one that cannot fit is refused before the forward pass spends its time.
-    const training = options.train === true ? await lib.verifyTraining({ config, run, ...runOptions }) : undefined;
+    const training =
+      options.train === true ? await lib.verifyTraining({ config, run, checkpoint, ...runOptions }) : undefined;
     const verified = await lib.verifyModel({ config, run, ...runOptions });
     const report = lib.verificationReport(verified, depthOf(options));
     if (training === undefined) {
