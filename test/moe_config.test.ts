@@ -284,7 +284,7 @@ describe('the flopledger keys', () => {
     expect(moe({ routed_scaling_factor: 2.5 })?.routed_scaling_factor).toBe(2.5);
   });
 
-  it("refuses DeepSeek router settings that do not fit together, naming the key, the value and the fix", () => {
+  it('refuses DeepSeek router settings that do not fit together, naming the key, the value and the fix', () => {
     expect(problems(small({ expert_groups: 3, expert_groups_kept: 1 }))).toEqual([
       'm.json: expert_groups (3) must split the 4 experts (num_experts) into groups of equal size; fix: use a divisor of 4, e.g. 2',
     ]);
