@@ -75,9 +75,10 @@ const PRESETS = ['mixtral-8x7b', 'qwen3-30b-a3b', 'qwen1.5-moe-a2.7b'] as const;
 
 /** The README's row for `preset` in the MoE table, its numbers as bigints. */
 function readmeRow(preset: string): bigint[] {
-  const line = readFileSync('README.md', 'utf8')
-    .split('\n')
-    .find((row) => row.startsWith(`| ${preset} |`));
+  // The MoE table's rows, after its header (DeepSeek's presets have rows in the latent table too).
+  const lines = readFileSync('README.md', 'utf8').split('\n');
+  const header = lines.findIndex((row) => row.startsWith('| preset | experts |'));
+  const line = lines.slice(header).find((row) => row.startsWith(`| ${preset} |`));
   if (line === undefined) throw new Error(`README.md has no table row for ${preset}`);
   return line
     .split('|')
@@ -144,6 +145,25 @@ describe("the README's table of the MoE presets", () => {
     expect(forwardFlopBreakdown(config, short).total).toBe(forwardFlops(config, short));
     expect([flopsAt4096, flopsAtContext]).toEqual([forwardFlops(config, short), forwardFlops(config, full)]);
   });
+});
+
+describe("the README's rows of the DeepSeek presets", () => {
+  it.each(['deepseek-v2-lite', 'deepseek-v2', 'deepseek-v3'])(
+    '%s: parameters and forward FLOPs as the tool gives them',
+    (preset) => {
+      const config = loadModelConfig(preset);
+      const summary = summarizeParameters(config);
+      const full = resolveRunShape(config);
+      expect(full.seq).toBe(163_840);
+      expect(readmeRow(preset)).toEqual([
+        summary.total,
+        summary.active,
+        summary.activeNonEmbedding,
+        forwardFlopBreakdown(config, { batch: 1, seq: 4096 }).total,
+        forwardFlopBreakdown(config, full).total,
+      ]);
+    },
+  );
 });
 
 describe('DeepSeek presets, latent attention with experts, on meta', () => {
