@@ -14,7 +14,13 @@ import { describe, expect, it } from 'vitest';
 import { forwardFlopBreakdown, summarizeParameters } from '../src/analytic/index.js';
 import { kvCacheBytesPerToken, kvCacheLayers } from '../src/analytic/inference/kv_cache.js';
 import { storageFormat } from '../src/analytic/inference/formats.js';
-import { loadModelConfig, parseHuggingFaceConfig, parseModelConfig, type ModelConfig } from '../src/config/index.js';
+import {
+  architectureOf,
+  loadModelConfig,
+  parseHuggingFaceConfig,
+  parseModelConfig,
+  type ModelConfig,
+} from '../src/config/index.js';
 import { inputErrorWithoutStack as inputError } from './helpers/input_error.js';
 
 const fixture = (file: string, changes: Record<string, unknown> = {}): ModelConfig => {
@@ -143,7 +149,29 @@ describe('DeepSeek presets against their authors’ published totals', () => {
       const fromHub = summarizeParameters(fixture(file));
       const fromPreset = summarizeParameters(loadModelConfig(preset));
       expect(fromHub.rows).toEqual(fromPreset.rows);
+      // The router as the model routes: scores, score bias, groups and scale.
+      const { moe_layers: _hub, ...hubRouter } = architectureOf(fixture(file)).moe!;
+      const { moe_layers: _preset, ...presetRouter } = architectureOf(loadModelConfig(preset)).moe!;
+      expect(hubRouter).toEqual(presetRouter);
     }
+    // scoring_func, topk_method, n_group, topk_group and routed_scaling_factor, as the configs give them.
+    expect(architectureOf(fixture('DeepSeek-V3.json')).moe).toMatchObject({
+      router_scoring: 'sigmoid',
+      router_score_bias: true,
+      groups: { count: 8, kept: 4, score: 'top2_sum' },
+      routed_scaling_factor: 2.5,
+      normalize_top_k: true,
+    });
+    expect(architectureOf(fixture('DeepSeek-V2.json')).moe).toMatchObject({
+      router_scoring: 'softmax',
+      router_score_bias: false,
+      groups: { count: 8, kept: 3, score: 'max' },
+      routed_scaling_factor: 16,
+    });
+    expect(architectureOf(fixture('DeepSeek-V2-Lite.json')).moe).toMatchObject({
+      groups: undefined,
+      routed_scaling_factor: 1,
+    });
   });
 
   it('DeepSeek-V3 at T=4096: latent projections and the core counted per layer by hand', () => {

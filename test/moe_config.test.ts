@@ -228,6 +228,9 @@ describe('the flopledger keys', () => {
       router_bias: false,
       normalize_top_k: false,
       router_score_bias: false,
+      router_scoring: 'softmax',
+      groups: undefined,
+      routed_scaling_factor: 1,
       moe_layers: [true, true, true, true],
     });
     const withDense = architectureOf(parseModelConfig(small({ dense_layers: [0, 2] }), 'm.json', 'm')).moe;
@@ -270,6 +273,43 @@ describe('the flopledger keys', () => {
     expect(problems(small({ num_local_experts: 8 }))).toEqual([
       'm.json: unknown key "num_local_experts": did you mean "num_experts"?',
     ]);
+  });
+
+  it("DeepSeek's router: groups by default ranked by their best score, or by their best two with the score bias", () => {
+    const moe = (extra: Record<string, unknown>) => architectureOf(parseModelConfig(small(extra), 'm.json', 'm')).moe;
+    expect(moe({ expert_groups: 2, expert_groups_kept: 1 })?.groups).toEqual({ count: 2, kept: 1, score: 'max' });
+    const v3 = moe({ expert_groups: 2, expert_groups_kept: 1, router_score_bias: true, router_scoring: 'sigmoid' });
+    expect(v3?.groups).toEqual({ count: 2, kept: 1, score: 'top2_sum' });
+    expect(v3?.router_scoring).toBe('sigmoid');
+    expect(moe({ routed_scaling_factor: 2.5 })?.routed_scaling_factor).toBe(2.5);
+  });
+
+  it('refuses DeepSeek router settings that do not fit together, naming the key, the value and the fix', () => {
+    expect(problems(small({ expert_groups: 3, expert_groups_kept: 1 }))).toEqual([
+      'm.json: expert_groups (3) must split the 4 experts (num_experts) into groups of equal size; fix: use a divisor of 4, e.g. 2',
+    ]);
+    expect(problems(small({ expert_groups: 2 }))).toEqual([
+      'm.json: expert_groups (2) needs the number of groups each token keeps; fix: add e.g. "expert_groups_kept": 1',
+    ]);
+    expect(problems(small({ expert_groups_kept: 1 }))).toEqual([
+      'm.json: expert_groups_kept describes group-limited selection of experts, but there is no expert_groups; fix: add e.g. "expert_groups": 8, or remove expert_groups_kept',
+    ]);
+    expect(problems(small({ expert_groups: 2, expert_groups_kept: 3 }))).toEqual([
+      'm.json: expert_groups_kept (3) is more than the 2 groups (expert_groups); fix: use at most 2',
+    ]);
+    expect(problems(small({ expert_groups: 4, expert_groups_kept: 1 }))).toEqual([
+      'm.json: experts_per_token (2) is more than the 1 expert of the 1 group kept (expert_groups_kept, 1 expert a group); fix: raise expert_groups_kept to 2 or lower experts_per_token to 1',
+    ]);
+    expect(problems(small({ expert_groups: 4, expert_groups_kept: 2, expert_group_score: 'top2_sum' }))).toEqual([
+      'm.json: expert_group_score ("top2_sum") ranks a group by its two best experts, but the 4 groups (expert_groups) hold 1 expert each; fix: "expert_group_score": "max", or fewer groups',
+    ]);
+    expect(problems(small({ router_scoring: 'sigmod' }))).toEqual([
+      'm.json: router_scoring ("sigmod") must be "softmax" or "sigmoid"; did you mean "sigmoid"?',
+    ]);
+    expect(problems(small({ routed_scaling_factor: 0 }))).toEqual([
+      'm.json: routed_scaling_factor (0) must be a positive number; fix: use e.g. 2.5 (DeepSeek-V3), or remove the key for 1',
+    ]);
+    expect(problems(small({ n_group: 8 }))).toEqual(['m.json: unknown key "n_group": did you mean "expert_groups"?']);
   });
 });
 

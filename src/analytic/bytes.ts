@@ -12,7 +12,8 @@
  *   embedding table (and the ids), not the whole table; Slice reads the slice.
  * - Widths: every floating-point tensor at the width of the chosen dtype (fp32 and tf32 4 bytes,
  *   bf16 and fp16 2, fp8 and int8 1); token ids and positions are int32 (4); the mask's
- *   comparisons (Greater, Less) and their union (LogicalOr) write bool (1).
+ *   comparisons (Greater, Less) and their union (LogicalOr) write bool (1), as does the MoE
+ *   groups' GreaterEqual.
  * - Bytes are kept apart by what they hold: weights (parameters and their gradients, and the
  *   optimizer's state), activations (everything a pass computes), KV cache. A forward pass or a
  *   training step reads no KV cache: its keys and values are activations. An inference
@@ -38,8 +39,8 @@ export const ELEMENT_BYTES: Readonly<Record<DeviceDtype, bigint>> = {
 };
 const INT32_BYTES = 4n;
 const BOOL_BYTES = 1n;
-/** The mask's comparisons and their union write bool. */
-const BOOL_KERNELS: ReadonlySet<string> = new Set(['Greater', 'Less', 'LogicalOr']);
+/** The mask's comparisons and their union, and the expert groups' comparison, write bool. */
+const BOOL_KERNELS: ReadonlySet<string> = new Set(['Greater', 'GreaterEqual', 'Less', 'LogicalOr']);
 
 /** Bytes apart by what they hold. */
 export interface ByteSplit {
@@ -235,7 +236,9 @@ function nonMatmulInputs(kernel: NonMatmulKernelEstimate, width: bigint, zeroCen
       const weightInput =
         kernel.computes === '1 + gain'
           ? 0
-          : kernel.computes === '+ bias' || (kernel.computes === '* gain' && !zeroCenteredGain)
+          : kernel.computes === '+ bias' ||
+              kernel.computes === '+ score bias' ||
+              (kernel.computes === '* gain' && !zeroCenteredGain)
             ? 1
             : undefined;
       return sizes.map((elements, index) => ({

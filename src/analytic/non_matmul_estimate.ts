@@ -1,5 +1,6 @@
 import {
   architectureOf,
+  type ExpertGroups,
   headDim,
   isMoeLayer,
   type MoeArchitecture,
@@ -49,10 +50,19 @@ import { assertRunFits } from './run_shape.js';
  *   post-norms (variant)                            the norm's kernels on each sub-block's output
  *   GeGLU (variant): GELU(W1 x) * W3 x              the GELU kernels, Multiply
  *   mixture of experts (variant), on the N = B T tokens as rows:
- *     router: + bias (variant), softmax over E       Add, Softmax [N, E]
- *     top-k: the k largest p per token               TopK [N, E] -> values and int32 indices [N, k];
+ *     router: + bias (variant), softmax over E       Add, Softmax [N, E]; or (router_scoring
+ *                                                   sigmoid) Sigmoid [N, E]
+ *     choice: + score bias (variant)                 Add [N, E] + [E]
+ *     groups (variant): G groups of s = E / G,       "max": Max [N, G, s] -> [N, G]; "top2_sum":
+ *       the best `kept` kept, the rest set to 0      TopK [N, G, s] -> [N, G, 2] and Sum -> [N, G];
+ *                                                   TopK [N, G] -> [N, kept]; the kept-th best
+ *                                                   (Slice, data movement); GreaterEqual [N, G]
+ *                                                   (bool), Cast (data movement); Multiply
+ *                                                   [N, G, s] by [N, G, 1]
+ *     top-k: the k largest scores per token          TopK [N, E] -> values and int32 indices [N, k];
  *                                                   GatherV2 of the chosen p (data movement) [N k];
- *                                                   / their sum (normalize_top_k): Sum, RealDiv
+ *                                                   / their sum (normalize_top_k): Sum, RealDiv;
+ *                                                   * routed_scaling_factor (when not 1): Multiply
  *     expert e, on the n_e rows the routing gave it  GatherV2 of its rows [n_e, d] and of their
  *                                                   weights [n_e] (data movement); its FFN's kernels
  *                                                   on [1, n_e, .]; Multiply by the weights
@@ -192,6 +202,30 @@ function softcap(modulePath: string, of: string, x: readonly number[]): NonMatmu
 }
 
 /**
+ * Group-limited selection over the choice scores [N, E] (the file comment): each group's score, the
+ * kept groups as those at least the kept-th best, the others' scores times 0. The kept-th best
+ * score's Slice and the mask's Cast move data only and are not listed.
+ */
+function groupKernels(i: number, N: number, E: number, groups: ExpertGroups): NonMatmulKernelEstimate[] {
+  const { count: G, kept } = groups;
+  const grouped = [N, G, E / G];
+  const perGroup = [N, G];
+  const ranked =
+    groups.score === 'max'
+      ? [kernelEstimate(path.topK(i), 'Max', "each group's best score", [grouped], perGroup)]
+      : [
+          kernelEstimate(path.topK(i), 'TopK', "each group's two best scores", [grouped], [N, G, 2], [[N, G, 2]]),
+          kernelEstimate(path.topK(i), 'Sum', "each group's two best, summed", [[N, G, 2]], perGroup),
+        ];
+  return [
+    ...ranked,
+    kernelEstimate(path.topK(i), 'TopK', 'the kept best groups per token', [perGroup], [N, kept], [[N, kept]]),
+    kernelEstimate(path.topK(i), 'GreaterEqual', 'group score >= the kept-th best', [perGroup, [N, 1]], perGroup),
+    kernelEstimate(path.topK(i), 'Multiply', 'scores outside the kept groups to 0', [grouped, [N, G, 1]], grouped),
+  ];
+}
+
+/**
  * The non-matmul kernels of MoE layer `i` (see the file comment), `ffn` giving an FFN's kernels at
  * a module. The experts' kernels follow `expertRows` (the routing the run took, or the documented
  * assignment); the top-k and the combine follow k N, the routing's required total, so a routing
@@ -213,9 +247,17 @@ function moeKernels(
   if (moe.router_bias) {
     kernels.push(kernelEstimate(path.router(i), 'Add', '+ bias', [[B, T, E], [E]], [B, T, E]));
   }
-  kernels.push(kernelEstimate(path.router(i), 'Softmax', 'softmax of the router logits over E', [[N, E]], [N, E]));
   kernels.push(
-    kernelEstimate(path.topK(i), 'TopK', 'the k largest p per token', [[N, E]], [N, k], [[N, k]]),
+    moe.router_scoring === 'sigmoid'
+      ? kernelEstimate(path.router(i), 'Sigmoid', 'sigmoid of each router logit', [[N, E]], [N, E])
+      : kernelEstimate(path.router(i), 'Softmax', 'softmax of the router logits over E', [[N, E]], [N, E]),
+  );
+  if (moe.router_score_bias) {
+    kernels.push(kernelEstimate(path.topK(i), 'Add', '+ score bias', [[N, E], [E]], [N, E]));
+  }
+  if (moe.groups !== undefined) kernels.push(...groupKernels(i, N, E, moe.groups));
+  kernels.push(
+    kernelEstimate(path.topK(i), 'TopK', 'the k largest scores per token', [[N, E]], [N, k], [[N, k]]),
     kernelEstimate(path.topK(i), 'GatherV2', 'p of the chosen experts', [[N * E], [N * k]], [N * k]),
   );
   if (moe.normalize_top_k) {
@@ -232,6 +274,9 @@ function moeKernels(
         [N, k],
       ),
     );
+  }
+  if (moe.routed_scaling_factor !== 1) {
+    kernels.push(kernelEstimate(path.topK(i), 'Multiply', '* routed_scaling_factor', [[N, k], []], [N, k]));
   }
   expertRows.forEach((n, e) => {
     if (n === 0) return; // an expert no token chose runs nothing

@@ -9,10 +9,12 @@ import { closestMatch } from './did_you_mean.js';
 import { isWholeNumberText, writtenNumber } from './json_document.js';
 import {
   ARCHITECTURE_KEYS,
+  EXPERT_GROUP_SCORES,
   FFN_KINDS,
   MODEL_CONFIG_KEYS,
   NORM_KINDS,
   POSITION_KINDS,
+  ROUTER_SCORINGS,
   type ArchitectureKey,
   type ModelDimension,
 } from './model_config.js';
@@ -43,7 +45,7 @@ interface Choice {
   readonly others: readonly string[];
 }
 
-const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions', Choice>> = {
+const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions' | 'router_scoring' | 'expert_group_score', Choice>> = {
   ffn: {
     values: FFN_KINDS,
     meanings: {
@@ -74,6 +76,18 @@ const CHOICES: Readonly<Record<'ffn' | 'norm' | 'positions', Choice>> = {
     meanings: { rope: 'rotary, no parameters', learned: 'a context_length x d_model table' },
     aliases: { rotary: 'rope', absolute: 'learned', learned_absolute: 'learned', wpe: 'learned' },
     others: ['nope', 'none', 'alibi', 'sinusoidal', 'relative'],
+  },
+  router_scoring: {
+    values: ROUTER_SCORINGS,
+    meanings: { softmax: 'over the E logits', sigmoid: 'of each logit, DeepSeek-V3' },
+    aliases: {},
+    others: ['sqrtsoftplus', 'none'],
+  },
+  expert_group_score: {
+    values: EXPERT_GROUP_SCORES,
+    meanings: { max: "a group's best score, DeepSeek-V2", top2_sum: 'the sum of its two best, DeepSeek-V3' },
+    aliases: { group_limited_greedy: 'max', noaux_tc: 'top2_sum', amax: 'max', top2: 'top2_sum' },
+    others: ['greedy', 'sum', 'mean'],
   },
 };
 
@@ -117,6 +131,11 @@ const FIELD_KINDS: Readonly<Record<ConfigKey, FieldKind>> = {
   normalize_top_k: 'switch',
   dense_layers: 'indices',
   router_score_bias: 'switch',
+  router_scoring: 'choice',
+  expert_groups: 'count',
+  expert_groups_kept: 'count',
+  expert_group_score: 'choice',
+  routed_scaling_factor: 'number',
   q_lora_rank: 'count',
   kv_lora_rank: 'count',
   qk_rope_head_dim: 'count',
@@ -136,6 +155,8 @@ const EXAMPLE_COUNTS: Readonly<
     | 'experts_per_token'
     | 'expert_d_ff'
     | 'shared_d_ff'
+    | 'expert_groups'
+    | 'expert_groups_kept'
     | 'q_lora_rank'
     | 'kv_lora_rank'
     | 'qk_rope_head_dim'
@@ -158,6 +179,8 @@ const EXAMPLE_COUNTS: Readonly<
   experts_per_token: 2,
   expert_d_ff: 14336,
   shared_d_ff: 5632,
+  expert_groups: 8,
+  expert_groups_kept: 4,
   q_lora_rank: 1536,
   kv_lora_rank: 512,
   qk_rope_head_dim: 64,
@@ -230,6 +253,11 @@ const KEY_ALIASES: Readonly<Record<string, ConfigKey>> = {
   mlp_only_layers: 'dense_layers',
   rotary_emb_base: 'rope_theta',
   e_score_correction_bias: 'router_score_bias',
+  scoring_func: 'router_scoring',
+  n_group: 'expert_groups',
+  topk_group: 'expert_groups_kept',
+  topk_method: 'expert_group_score',
+  route_scale: 'routed_scaling_factor',
 };
 
 export function isConfigKey(key: string): key is ConfigKey {
@@ -380,6 +408,7 @@ function numberFix(field: ConfigKey, value: unknown): string {
   }
   if (field === 'attn_softcap') return 'use e.g. 50 (Gemma 2), or remove the key for no cap';
   if (field === 'final_softcap') return 'use e.g. 30 (Gemma 2), or remove the key for no cap';
+  if (field === 'routed_scaling_factor') return 'use e.g. 2.5 (DeepSeek-V3), or remove the key for 1';
   return 'use e.g. 10000 (the RoPE paper and Llama 2) or 500000 (Llama 3)';
 }
 

@@ -608,6 +608,16 @@ const MOE_FIELDS: readonly ConfigKey[] = [
   'dense_layers',
 ];
 
+/** The routing fields only DeepSeek's reader maps. */
+const ROUTING_FIELDS: readonly ConfigKey[] = [
+  'router_score_bias',
+  'router_scoring',
+  'expert_groups',
+  'expert_groups_kept',
+  'expert_group_score',
+  'routed_scaling_factor',
+];
+
 /** How DeepseekV2Config and DeepseekV3Config differ: their defaults and their routers. */
 interface DeepseekFamily {
   readonly configClass: string;
@@ -631,6 +641,7 @@ interface DeepseekFamily {
   readonly topk_method: string;
   readonly n_group: number | null;
   readonly topk_group: number | null;
+  readonly routed_scaling_factor: number;
 }
 
 /**
@@ -657,6 +668,7 @@ const DEEPSEEK: Readonly<Record<'deepseek_v2' | 'deepseek_v3', DeepseekFamily>> 
     topk_method: 'greedy',
     n_group: null,
     topk_group: null,
+    routed_scaling_factor: 1,
   },
   deepseek_v3: {
     configClass: 'DeepseekV3Config',
@@ -677,6 +689,7 @@ const DEEPSEEK: Readonly<Record<'deepseek_v2' | 'deepseek_v3', DeepseekFamily>> 
     topk_method: 'noaux_tc',
     n_group: 8,
     topk_group: 4,
+    routed_scaling_factor: 2.5,
   },
 };
 
@@ -697,12 +710,13 @@ const DEEPSEEK: Readonly<Record<'deepseek_v2' | 'deepseek_v3', DeepseekFamily>> 
  *   n_shared_experts * moe_intermediate_size (DeepseekV2/V3MoE), with no gate. The router
  *   [hidden, E] has no bias; V3's noaux_tc adds e_score_correction_bias [E] to the scores for the
  *   choice only (an nn.Parameter in DeepSeek's code, a buffer in transformers; it is in the
- *   checkpoint and counted). Scores: softmax (V2), sigmoid (V3); norm_topk_prob renormalises the
- *   k weights and routed_scaling_factor scales them (elementwise, no parameter or matmul).
- * - group-limited selection (n_group groups, the best topk_group kept; V2's group_limited_greedy,
- *   V3's noaux_tc) is elementwise and top-k work with no parameter or matmul: checked for
- *   consistency, not kept. The traced model routes by one top-k over all experts, so a traced
- *   DeepSeek-V2 chooses without the groups: the same k rows per token, other experts.
+ *   checkpoint and counted): router_score_bias. Scores: softmax (V2), sigmoid (V3):
+ *   router_scoring; norm_topk_prob renormalises the k weights and routed_scaling_factor scales
+ *   them (elementwise, no parameter or matmul).
+ * - group-limited selection (n_group groups, the best topk_group kept): expert_groups and
+ *   expert_groups_kept, ranked by a group's best score for V2's group_limited_greedy
+ *   (expert_group_score "max") and by the sum of its two best biased scores for V3's noaux_tc
+ *   ("top2_sum"); greedy reads neither key. The traced model routes with them (model/moe.ts).
  * - DeepSeek-V3's num_nextn_predict_layers is its multi-token-prediction module, which
  *   transformers' DeepseekV3Model does not build (it skips layer 61 of the checkpoint): left out,
  *   and said so in a note.
@@ -868,7 +882,7 @@ function readDeepseekExperts(t: Translation, spec: DeepseekFamily): void {
   if (firstMoe >= layers) {
     // Every layer builds the dense MLP: a dense model, whatever the expert keys say.
     for (const field of MOE_FIELDS) delete t.mapped[field];
-    delete t.mapped['router_score_bias'];
+    for (const field of ROUTING_FIELDS) delete t.mapped[field];
     return;
   }
   if (firstMoe > 0) {
@@ -880,14 +894,23 @@ function readDeepseekExperts(t: Translation, spec: DeepseekFamily): void {
   }
 }
 
-/** scoring_func, topk_method and the groups: what each family's router computes, checked; the score bias of noaux_tc counted. */
+/**
+ * scoring_func, topk_method, the groups and routed_scaling_factor, read as each family's router
+ * computes them (config/moe.ts quotes both): V2's softmax with greedy or group_limited_greedy
+ * (groups ranked by their best score), V3's sigmoid with noaux_tc (the score bias, groups ranked
+ * by the sum of their two best biased scores).
+ */
 function readDeepseekRouting(t: Translation, spec: DeepseekFamily, experts: number, perToken: number): void {
+  t.withDefault('routed_scaling_factor', 'routed_scaling_factor', spec.routed_scaling_factor);
   const scoring = t.has('scoring_func') ? t.raw['scoring_func'] : spec.scoring;
   if (scoring !== spec.scoring) {
     t.problems.push(
       `${t.source}: scoring_func (${showField(t.raw, 'scoring_func')}): ${spec.configClass}'s model scores experts ` +
         `with ${spec.scoring} only; fix: "${spec.scoring}"`,
     );
+  } else {
+    t.names.router_scoring = 'scoring_func';
+    t.fixed('router_scoring', spec.scoring);
   }
   const method = t.has('topk_method') ? t.raw['topk_method'] : spec.topk_method;
   if (typeof method !== 'string' || !spec.topkMethods.includes(method)) {
@@ -901,7 +924,7 @@ function readDeepseekRouting(t: Translation, spec: DeepseekFamily, experts: numb
     t.names.router_score_bias = 'topk_method';
     t.fixed('router_score_bias', true);
   }
-  if (method === 'greedy') return;
+  if (method === 'greedy') return; // one top-k over all experts: n_group and topk_group are not read
   const groups = t.has('n_group') ? t.raw['n_group'] : spec.n_group;
   const kept = t.has('topk_group') ? t.raw['topk_group'] : spec.topk_group;
   if (typeof groups !== 'number' || !Number.isSafeInteger(groups) || groups <= 0 || experts % groups !== 0) {
@@ -923,7 +946,21 @@ function readDeepseekRouting(t: Translation, spec: DeepseekFamily, experts: numb
       `${t.source}: num_experts_per_tok (${perToken}) is more than the ${(kept * experts) / groups} experts of the ` +
         `${kept} groups kept (topk_group of n_group ${groups}); fix: raise topk_group or lower num_experts_per_tok`,
     );
+    return;
   }
+  if (method === 'noaux_tc' && experts / groups < 2) {
+    t.problems.push(
+      `${t.source}: n_group (${groups}) leaves one expert per group, but topk_method "noaux_tc" ranks a group by ` +
+        `the sum of its two best scores; fix: at most ${Math.floor(experts / 2)} groups`,
+    );
+    return;
+  }
+  t.names.expert_groups = 'n_group';
+  t.names.expert_groups_kept = 'topk_group';
+  t.names.expert_group_score = 'topk_method';
+  t.fixed('expert_groups', groups);
+  t.fixed('expert_groups_kept', kept);
+  t.fixed('expert_group_score', method === 'noaux_tc' ? 'top2_sum' : 'max');
 }
 
 /**

@@ -107,6 +107,24 @@ export interface ModelConfig {
    * (DeepSeek-V3's e_score_correction_bias, an nn.Parameter in DeepSeek's modeling code); default false.
    */
   readonly router_score_bias?: boolean;
+  /** The router's scores: softmax over the E logits (Mixtral, Qwen, DeepSeek-V2) or a sigmoid of each (DeepSeek-V3); default softmax. */
+  readonly router_scoring?: RouterScoring;
+  /**
+   * Group-limited selection (DeepSeek's n_group): the E experts in this many groups of E / G, and
+   * each token chooses its k experts from its best expert_groups_kept groups only; absent: one top-k
+   * over all experts.
+   */
+  readonly expert_groups?: number;
+  /** The groups each token keeps (DeepSeek's topk_group); required with expert_groups, at most expert_groups. */
+  readonly expert_groups_kept?: number;
+  /**
+   * How a group is ranked: "max", its best score (DeepSeek-V2's group_limited_greedy), or
+   * "top2_sum", the sum of its two best (DeepSeek-V3's noaux_tc), the score bias included;
+   * default "top2_sum" with router_score_bias and "max" without, as DeepSeek-V3's inference code.
+   */
+  readonly expert_group_score?: ExpertGroupScore;
+  /** The k routing weights are multiplied by this (DeepSeek's routed_scaling_factor), after any renormalisation; default 1. */
+  readonly routed_scaling_factor?: number;
 
   // Multi-head latent attention (latent_attention.ts says how a layer computes it). kv_lora_rank
   // makes every layer's attention latent: keys and values are rebuilt per head from a shared
@@ -140,6 +158,10 @@ export const NORM_KINDS = ['rmsnorm', 'layernorm'] as const;
 export type NormKind = (typeof NORM_KINDS)[number];
 export const POSITION_KINDS = ['rope', 'learned'] as const;
 export type PositionKind = (typeof POSITION_KINDS)[number];
+export const ROUTER_SCORINGS = ['softmax', 'sigmoid'] as const;
+export type RouterScoring = (typeof ROUTER_SCORINGS)[number];
+export const EXPERT_GROUP_SCORES = ['max', 'top2_sum'] as const;
+export type ExpertGroupScore = (typeof EXPERT_GROUP_SCORES)[number];
 
 /** The architecture keys a config file may hold besides the six dimensions, in display order. */
 export const ARCHITECTURE_KEYS = [
@@ -174,6 +196,11 @@ export const ARCHITECTURE_KEYS = [
   'normalize_top_k',
   'dense_layers',
   'router_score_bias',
+  'router_scoring',
+  'expert_groups',
+  'expert_groups_kept',
+  'expert_group_score',
+  'routed_scaling_factor',
   'q_lora_rank',
   'kv_lora_rank',
   'qk_rope_head_dim',
@@ -243,8 +270,22 @@ export interface MoeArchitecture {
   readonly router_bias: boolean;
   readonly normalize_top_k: boolean;
   readonly router_score_bias: boolean;
+  readonly router_scoring: RouterScoring;
+  /** Group-limited selection, or undefined for one top-k over all E experts. */
+  readonly groups: ExpertGroups | undefined;
+  /** 1 when the config says nothing (no multiply is run). */
+  readonly routed_scaling_factor: number;
   /** Whether each layer, in order, is a MoE layer (else it keeps the dense FFN of width d_ff). */
   readonly moe_layers: readonly boolean[];
+}
+
+/** DeepSeek's group-limited selection (config/moe.ts). */
+export interface ExpertGroups {
+  /** G groups of E / G consecutive experts. */
+  readonly count: number;
+  /** The groups each token keeps. */
+  readonly kept: number;
+  readonly score: ExpertGroupScore;
 }
 
 /** Multi-head latent attention's widths (latent_attention.ts). */
@@ -350,6 +391,17 @@ function moeOf(config: ModelConfig): MoeArchitecture | undefined {
     router_bias: config.router_bias ?? false,
     normalize_top_k: config.normalize_top_k ?? false,
     router_score_bias: config.router_score_bias ?? false,
+    router_scoring: config.router_scoring ?? 'softmax',
+    groups:
+      config.expert_groups === undefined
+        ? undefined
+        : {
+            count: config.expert_groups,
+            // Validation requires it with expert_groups; all groups only for a config built in code without it.
+            kept: config.expert_groups_kept ?? config.expert_groups,
+            score: config.expert_group_score ?? (config.router_score_bias === true ? 'top2_sum' : 'max'),
+          },
+    routed_scaling_factor: config.routed_scaling_factor ?? 1,
     moe_layers: Array.from({ length: config.num_layers }, (_, i) => !dense.has(i)),
   };
 }

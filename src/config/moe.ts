@@ -4,13 +4,29 @@
  * A MoE layer replaces the dense FFN with
  *
  *     router     logits = x Wr (+ br)              Wr [d, E]
- *     top-k      p = softmax(logits); the k largest p per token, divided by their sum when
- *                normalize_top_k (Mixtral always; Qwen's norm_topk_prob)
- *     experts    y = sum over the k chosen e of p_e * FFN_e(x), each FFN_e of width expert_d_ff
+ *     scores     p = softmax(logits) (router_scoring "softmax", the default) or sigmoid(logits)
+ *                ("sigmoid", DeepSeek-V3)
+ *     choice     s = p + b with router_score_bias (b [E], a weight), else p; with expert_groups G,
+ *                the experts form G groups of E / G consecutive ones, each group ranked by its best
+ *                s ("max") or the sum of its two best ("top2_sum"), and the s of every expert
+ *                outside the token's best expert_groups_kept groups set to 0; the k largest s
+ *     weights    the unbiased p of the k chosen, divided by their sum when normalize_top_k
+ *                (Mixtral always; Qwen's and DeepSeek's norm_topk_prob), times routed_scaling_factor
+ *     experts    y = sum over the k chosen e of w_e * FFN_e(x), each FFN_e of width expert_d_ff
  *     shared     y += FFN_s(x) (width shared_d_ff), times sigmoid(x ws) with shared_expert_gate
  *
  * which is how transformers' MixtralSparseMoeBlock, Qwen2MoeSparseMoeBlock and
- * Qwen3MoeSparseMoeBlock compute it (the project's notes on Hugging Face semantics quote them).
+ * Qwen3MoeSparseMoeBlock compute it (the project's notes on Hugging Face semantics quote them),
+ * and how DeepSeek's routers do: DeepseekV2Moe.route_tokens_to_experts (group_limited_greedy) and
+ * DeepseekV3TopkRouter.get_topk_indices (noaux_tc) in transformers'
+ * src/transformers/models/deepseek_v2/modeling_deepseek_v2.py and deepseek_v3/modeling_deepseek_v3.py,
+ * and MoEGate in DeepSeek's modeling_deepseek.py. Their masked scores are 0, not -inf
+ * (masked_fill(~mask, 0.0); DeepSeek-V3's inference code multiplies by the mask), and so are ours:
+ * a kept expert whose biased score is negative ranks below the dropped groups' experts, as there.
+ * Two small departures, neither changing a choice nor a count of the published configs: the
+ * renormalising sum has no + 1e-20 (DeepSeek's guard against an all-zero sum), and DeepSeek-V2's
+ * own code scales only when it does not renormalise, where V3's (and this) renormalises then
+ * scales; DeepSeek-V2 does not renormalise, so both give its weights times 16.
  * Every layer routes except those listed in dense_layers, which keep the FFN of width d_ff; the
  * Hugging Face reader turns first_k_dense_replace, decoder_sparse_step and mlp_only_layers into
  * that list.
@@ -23,6 +39,14 @@ import type { ConfigKey, KeyNames } from './config_fields.js';
  * visits experts (t + j) mod E for j < k, in every MoE layer. The k experts are distinct (k <= E)
  * and the load is as even as it can be: expert e receives the tokens t = e - j (mod E), j < k.
  * Returns the rows of each of the E experts for `tokens` tokens.
+ *
+ * With group-limited selection (expert_groups G, groups of s = E / G) a token's k consecutive
+ * experts lie in at most ceil((k + s - 1) / s) groups, so the assignment is one the router could
+ * take whenever that is at most expert_groups_kept: DeepSeek-V2 (6 experts in groups of 20, 3
+ * kept) and V3 (8 in groups of 32, 4 kept) touch 2 groups at most. Where it is not (a small k
+ * spread over groups of one or two), the stand-in still gives every expert its rows and each
+ * token k of them; the formulas and the verifier read only those rows, and the totals do not
+ * depend on which experts took them.
  */
 export function assignedExpertRows(tokens: number, numExperts: number, k: number): number[] {
   // How many t in [0, tokens) have t mod E == r.
@@ -44,7 +68,15 @@ const MOE_KEYS = [
   'normalize_top_k',
   'dense_layers',
   'router_score_bias',
+  'router_scoring',
+  'expert_groups',
+  'expert_groups_kept',
+  'expert_group_score',
+  'routed_scaling_factor',
 ] as const satisfies readonly ConfigKey[];
+
+/** The keys that mean something only beside expert_groups. */
+const GROUP_KEYS = ['expert_groups_kept', 'expert_group_score'] as const satisfies readonly ConfigKey[];
 
 /** The rules across the MoE fields, for fields that are each valid on their own. */
 export function moeProblems(
@@ -88,9 +120,73 @@ export function moeProblems(
         `projection are not modelled; fix: remove ${names('fused_gate_up')} (the same parameters and FLOPs in three matrices)`,
     );
   }
+  problems.push(...groupProblems(source, raw, invalid, names));
   const dense = raw['dense_layers'];
   if (Array.isArray(dense) && !invalid.has('dense_layers')) {
     problems.push(...denseLayerProblems(source, dense as number[], raw['num_layers'], invalid, names));
+  }
+  return problems;
+}
+
+/** Group-limited selection: the groups split the experts evenly, keep at least one, and leave k experts to choose from. */
+function groupProblems(
+  source: string,
+  raw: Readonly<Record<string, unknown>>,
+  invalid: ReadonlySet<string>,
+  names: KeyNames,
+): string[] {
+  const groups = raw['expert_groups'];
+  if (invalid.has('expert_groups')) return [];
+  if (groups === undefined) {
+    return GROUP_KEYS.filter((key) => raw[key] !== undefined).map(
+      (key) =>
+        `${source}: ${names(key)} describes group-limited selection of experts, but there is no ` +
+        `${names('expert_groups')}; fix: add e.g. "${names('expert_groups')}": 8, or remove ${names(key)}`,
+    );
+  }
+  const G = groups as number;
+  const E = raw['num_experts'] as number;
+  if (E % G !== 0) {
+    const divisors = Array.from({ length: E }, (_, i) => i + 1).filter((n) => E % n === 0);
+    const nearest = divisors.reduce((best, n) => (Math.abs(n - G) < Math.abs(best - G) ? n : best), 1);
+    return [
+      `${source}: ${names('expert_groups')} (${G}) must split the ${E} experts (${names('num_experts')}) into ` +
+        `groups of equal size; fix: use a divisor of ${E}, e.g. ${nearest}`,
+    ];
+  }
+  const kept = raw['expert_groups_kept'];
+  if (invalid.has('expert_groups_kept')) return [];
+  if (kept === undefined) {
+    return [
+      `${source}: ${names('expert_groups')} (${G}) needs the number of groups each token keeps; ` +
+        `fix: add e.g. "${names('expert_groups_kept')}": ${Math.max(1, Math.floor(G / 2))}`,
+    ];
+  }
+  const problems: string[] = [];
+  const K = kept as number;
+  const size = E / G;
+  if (K > G) {
+    problems.push(
+      `${source}: ${names('expert_groups_kept')} (${K}) is more than the ${G} groups (${names('expert_groups')}); ` +
+        `fix: use at most ${G}`,
+    );
+  } else {
+    const k = raw['experts_per_token'];
+    if (typeof k === 'number' && !invalid.has('experts_per_token') && k <= E && k > K * size) {
+      problems.push(
+        `${source}: ${names('experts_per_token')} (${k}) is more than the ${counted(K * size, 'expert')} of the ` +
+          `${counted(K, 'group')} kept (${names('expert_groups_kept')}, ${counted(size, 'expert')} a group); ` +
+          `fix: raise ${names('expert_groups_kept')} to ${Math.ceil(k / size)} or lower ${names('experts_per_token')} to ${K * size}`,
+      );
+    }
+  }
+  const score = raw['expert_group_score'] ?? (raw['router_score_bias'] === true ? 'top2_sum' : 'max');
+  if (score === 'top2_sum' && !invalid.has('expert_group_score') && size < 2) {
+    problems.push(
+      `${source}: ${names('expert_group_score')} ("top2_sum") ranks a group by its two best experts, but the ` +
+        `${G} groups (${names('expert_groups')}) hold ${size} expert each; fix: "${names('expert_group_score')}": "max", ` +
+        `or fewer groups`,
+    );
   }
   return problems;
 }
@@ -123,6 +219,11 @@ function denseLayerProblems(
     );
   }
   return problems;
+}
+
+/** "1 expert", "3 experts". */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /** A list for a message, cut after 12 items. */

@@ -25,10 +25,12 @@ import { windowProblems } from './windows.js';
 import { zod } from './zod.js';
 import {
   ARCHITECTURE_KEYS,
+  EXPERT_GROUP_SCORES,
   FFN_KINDS,
   MODEL_CONFIG_KEYS,
   NORM_KINDS,
   POSITION_KINDS,
+  ROUTER_SCORINGS,
   architectureOf,
   type ModelConfig,
 } from './model_config.js';
@@ -86,6 +88,12 @@ function buildSchema() {
     normalize_top_k: z.boolean().optional(),
     dense_layers: z.array(z.int().nonnegative()).optional(),
     router_score_bias: z.boolean().optional(),
+    router_scoring: z.enum(ROUTER_SCORINGS).optional(),
+    expert_groups: count.optional(),
+    expert_groups_kept: count.optional(),
+    expert_group_score: z.enum(EXPERT_GROUP_SCORES).optional(),
+    // z.number() refuses Infinity and NaN.
+    routed_scaling_factor: z.number().positive().optional(),
     q_lora_rank: count.optional(),
     kv_lora_rank: count.optional(),
     qk_rope_head_dim: count.optional(),

@@ -1,11 +1,13 @@
 /**
  * A mixture-of-experts FFN (config/moe.ts), computed as transformers' MixtralSparseMoeBlock,
- * Qwen2MoeSparseMoeBlock and Qwen3MoeSparseMoeBlock compute it, on x (B, T, d) flattened to
- * N = B * T token rows:
+ * Qwen2MoeSparseMoeBlock, Qwen3MoeSparseMoeBlock, DeepseekV2Moe and DeepseekV3MoE compute it, on
+ * x (B, T, d) flattened to N = B * T token rows:
  *
- *   router     logits = x Wr (+ br) [N, E]; p = softmax(logits)            (router)
- *   top-k      each token's k experts: the k largest p (TopK); their weights p_e gathered,
- *              divided by their sum when normalize_top_k (Mixtral always, Qwen's norm_topk_prob) (top_k)
+ *   router     logits = x Wr (+ br) [N, E]; p = softmax(logits), or sigmoid(logits)     (router)
+ *   choice     s = p (+ b, the score bias [E]); with groups, s of the experts outside each
+ *              token's best groups set to 0 (choiceScores); the k largest s (TopK)       (top_k)
+ *   weights    the chosen experts' p (not s) gathered, divided by their sum when normalize_top_k,
+ *              times routed_scaling_factor (routeWeights)                                (top_k)
  *   experts    for each expert e that some token chose: its tokens' rows gathered, [n_e, d], its
  *              FFN run on those rows only, the output times each row's weight      (experts.{e})
  *   combine    every expert's weighted rows scattered back to their tokens, the k rows of a token
@@ -13,13 +15,16 @@
  *   shared     y += FFN_s(x), times sigmoid(x ws) with shared_expert_gate           (shared, shared_gate)
  *
  * An expert no token chose runs nothing (no matmul of zero rows), as transformers skips it.
- * Softmax comes before the top-k in all three models, so one path serves them.
+ * The choice is not differentiable (its indices are read back to the host), so the loss reaches
+ * the router through the weights only, and the score bias not at all: its gradient is zero, as in
+ * DeepSeek-V3, whose balancing moves the bias by a rule of its own (not modelled).
  *
  * Which experts a token visits is read back from the router (a sync, as transformers' own loop
  * over `expert_hit` does) on a backend that holds values. A shape-only backend has no values to
- * route on: there the documented assignment stands in (token t visits experts (t + j) mod E,
- * config/moe.ts), or the rows per expert of another run, replayed. The routing taken is reported
- * through `onRoute`, so the verifier checks each expert's matmuls against the rows it really got.
+ * route on: there it runs the same kernels and the documented assignment stands in (token t visits
+ * experts (t + j) mod E, config/moe.ts, which says when it respects the group limit), or the rows
+ * per expert of another run, replayed. The routing taken is reported through `onRoute`, so the
+ * verifier checks each expert's matmuls against the rows it really got.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -74,16 +79,59 @@ function gatherRows<T extends tf.Tensor>(source: T, indices: tf.Tensor1D): T {
 export type ExpertFfn = (x: tf.Tensor3D, expert: ExpertWeights) => tf.Tensor3D;
 
 /**
- * Each token's experts from the router's probabilities p [N, E]: int32 [N, k] (TopK's indices).
- * A part of the model, so a test can plant a router that picks k + 1.
+ * Each token's experts from its choice scores [N, E] (choiceScores): int32 [N, k] (TopK's
+ * indices). A part of the model, so a test can plant a router that picks k + 1.
  */
-export type ChooseExperts = (probabilities: tf.Tensor2D, k: number) => tf.Tensor2D;
+export type ChooseExperts = (scores: tf.Tensor2D, k: number) => tf.Tensor2D;
 
-/** The k largest probabilities of each token, by index (tf.topk; the values are not kept). */
-export function topKExperts(probabilities: tf.Tensor2D, k: number): tf.Tensor2D {
-  const { values, indices } = tf.topk(probabilities, k); // (N, k) each
+/** The k largest scores of each token, by index (tf.topk; the values are not kept). */
+export function topKExperts(scores: tf.Tensor2D, k: number): tf.Tensor2D {
+  const { values, indices } = tf.topk(scores, k); // (N, k) each
   values.dispose();
   return indices;
+}
+
+/**
+ * The scores the top-k ranks, from the router's scores p [N, E]: p + b with a score bias b [E];
+ * with groups, each token's G groups of E / G consecutive experts ranked by their best score
+ * ("max") or the sum of their best two ("top2_sum"), the best `kept` groups kept and every other
+ * expert's score set to 0, as DeepseekV3TopkRouter.get_topk_indices and DeepseekV2Moe's
+ * group_limited_greedy do (transformers, models/deepseek_v3/modeling_deepseek_v3.py and
+ * deepseek_v2/modeling_deepseek_v2.py). The kept groups are those scoring at least the kept-th
+ * best group score (TopK, then GreaterEqual): torch's topk keeps exactly `kept` where two groups
+ * tie at that score, this keeps both (real scores do not tie). Built from comparisons and a Cast
+ * rather than a OneHot, whose wasm kernel ignores its dtype.
+ */
+export function choiceScores(scores: tf.Tensor2D, moe: MoeArchitecture, scoreBias?: tf.Tensor1D): tf.Tensor2D {
+  const biased = scoreBias === undefined ? scores : tf.add<tf.Tensor2D>(scores, scoreBias); // (N, E)
+  const groups = moe.groups;
+  if (groups === undefined) return biased;
+  const [N, E] = biased.shape;
+  const G = groups.count;
+  const grouped = tf.reshape<tf.Rank.R3>(biased, [N, G, E / G]); // (N, G, E/G)
+  let groupScores: tf.Tensor2D; // (N, G)
+  if (groups.score === 'max') groupScores = tf.max(grouped, -1);
+  else {
+    const { values, indices } = tf.topk(grouped, 2); // (N, G, 2) each
+    indices.dispose();
+    groupScores = tf.sum(values, -1);
+  }
+  const { values: best, indices: bestGroups } = tf.topk(groupScores, groups.kept); // (N, kept) each
+  bestGroups.dispose();
+  const threshold = tf.slice(best, [0, groups.kept - 1], [N, 1]); // (N, 1): the kept-th best group score
+  const keep = tf.cast(tf.greaterEqual(groupScores, threshold), 'float32'); // (N, G): 1 for a kept group
+  const masked = tf.mul(grouped, tf.reshape<tf.Rank.R3>(keep, [N, G, 1])); // (N, G, E/G)
+  return tf.reshape<tf.Rank.R2>(masked, [N, E]); // (N, E)
+}
+
+/**
+ * The routing weights [N, k] from the chosen experts' unbiased scores [N, k]: divided by their sum
+ * when normalize_top_k, then times routed_scaling_factor when it is not 1 (DeepseekV3TopkRouter's
+ * order; the sum has no + 1e-20, config/moe.ts says why).
+ */
+export function routeWeights(picked: tf.Tensor2D, moe: MoeArchitecture): tf.Tensor2D {
+  const normalised = moe.normalize_top_k ? tf.div<tf.Tensor2D>(picked, tf.sum(picked, -1, true)) : picked; // (N, k)
+  return moe.routed_scaling_factor === 1 ? normalised : tf.mul<tf.Tensor2D>(normalised, moe.routed_scaling_factor);
 }
 
 /**
@@ -173,11 +221,11 @@ export function mixtureOfExperts(
   );
   const tokenRows = tf.reshape<tf.Rank.R2>(x, [N, d]); // (N, d)
   const probabilities = scope('router', () => {
-    const logits = linear(x, weights.router, weights.router_bias); // (B, T, E)
-    return tf.softmax(tf.reshape<tf.Rank.R2>(logits, [N, E])); // (N, E)
+    const logits = tf.reshape<tf.Rank.R2>(linear(x, weights.router, weights.router_bias), [N, E]); // (N, E)
+    return moe.router_scoring === 'sigmoid' ? tf.sigmoid(logits) : tf.softmax(logits); // (N, E)
   });
-  const { route, routeWeights } = scope('top_k', () => {
-    const choices = chooseExperts(probabilities, moe.experts_per_token); // (N, k)
+  const { route, weightOfSlot } = scope('top_k', () => {
+    const choices = chooseExperts(choiceScores(probabilities, moe, weights.score_bias), moe.experts_per_token); // (N, k)
     const k = choices.shape[1];
     const chosen = layerRoute(choices, E, layer, routing);
     // The probability of each (token, pick): p[t, e] at t * E + e of the flattened p.
@@ -187,9 +235,8 @@ export function mixtureOfExperts(
       tf.reshape<tf.Rank.R1>(probabilities, [N * E]),
       indexTensor<tf.Rank.R1>([N * k], flatIndex),
     ); // (N*k)
-    const perToken = tf.reshape<tf.Rank.R2>(picked, [N, k]); // (N, k)
-    const normalised = moe.normalize_top_k ? tf.div<tf.Tensor2D>(perToken, tf.sum(perToken, -1, true)) : perToken; // (N, k)
-    return { route: chosen, routeWeights: tf.reshape<tf.Rank.R1>(normalised, [N * k]) }; // (N*k)
+    const perToken = routeWeights(tf.reshape<tf.Rank.R2>(picked, [N, k]), moe); // (N, k)
+    return { route: chosen, weightOfSlot: tf.reshape<tf.Rank.R1>(perToken, [N * k]) }; // (N*k)
   });
   routing.onRoute?.(
     layer,
@@ -206,7 +253,7 @@ export function mixtureOfExperts(
       scope(`experts.${e}`, () => {
         const rows = gatherRows(tokenRows, indexTensor<tf.Rank.R1>([n], tokens)); // (n, d)
         const transformed = expertFfn(tf.reshape<tf.Rank.R3>(rows, [1, n, d]), expert); // (1, n, d)
-        const weight = gatherRows(routeWeights, indexTensor<tf.Rank.R1>([n], route.slots[e]!)); // (n)
+        const weight = gatherRows(weightOfSlot, indexTensor<tf.Rank.R1>([n], route.slots[e]!)); // (n)
         return scope('combine', () =>
           tf.mul<tf.Tensor2D>(tf.reshape<tf.Rank.R2>(transformed, [n, d]), tf.reshape<tf.Rank.R2>(weight, [n, 1])),
         ); // (n, d)

@@ -21,7 +21,6 @@
  * test/model_variants.test.ts checks for random configs of every variant.
  */
 
-import { UnavailableError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs';
 import {
   architectureOf,
@@ -84,6 +83,8 @@ export interface MoeLayerWeights {
   /** [d, E]: the router's logits per expert. */
   router: tf.Tensor2D;
   router_bias?: tf.Tensor1D;
+  /** [E]: added to the scores for the choice of experts only (router_score_bias, DeepSeek-V3's e_score_correction_bias). */
+  score_bias?: tf.Tensor1D;
   /** E routed experts, each of width expert_d_ff. */
   experts: ExpertWeights[];
   /** The shared expert every token visits (width shared_d_ff). */
@@ -117,7 +118,7 @@ export interface InitOptions {
 }
 
 /** The analytic inventory's names: a matrix or table is a 'weight', a norm's scale its 'gain'. */
-export type WeightName = 'weight' | 'gain' | 'bias';
+export type WeightName = 'weight' | 'gain' | 'bias' | 'score_bias';
 
 export interface WeightEntry {
   path: string;
@@ -133,7 +134,7 @@ type LayerField = Exclude<keyof LayerWeights, 'moe'>;
 
 /** Where a tensor of a MoE layer goes: the router's, the gate's, or a matrix (or its bias) of an expert. */
 type MoeField =
-  | { part: 'router' | 'router_bias' | 'shared_gate' }
+  | { part: 'router' | 'router_bias' | 'score_bias' | 'shared_gate' }
   | { part: 'expert'; expert: number | 'shared'; name: keyof ExpertWeights };
 
 interface WeightSpec {
@@ -228,6 +229,11 @@ const FILL_VALUE = 0.02;
 
 const GAIN: InitRule = { kind: 'constant', value: 1 };
 const ZERO: InitRule = { kind: 'constant', value: 0 };
+/**
+ * The router's score bias: N(0, 0.1), so that it moves choices among sigmoid scores as a trained
+ * one does (transformers starts it at zeros and DeepSeek's balancing moves it); 'fill' puts 0.
+ */
+const SCORE_BIAS: InitRule = { kind: 'normal', std: 0.1, fillValue: 0 };
 /** Lookup tables (token and position embeddings): N(0, 1); 'fill' puts 1 in them. */
 const TABLE: InitRule = { kind: 'normal', std: 1, fillValue: 1 };
 
@@ -355,12 +361,13 @@ function moeSpecs(i: number, d: number, moe: MoeArchitecture, architecture: Arch
     path: modulePath,
     name,
     shape,
-    rule: name === 'bias' ? ZERO : linearRule(shape[0], shape[1]!),
+    rule: name === 'bias' ? ZERO : name === 'score_bias' ? SCORE_BIAS : linearRule(shape[0], shape[1]!),
     field: { layer: i, moe: field },
   });
   const E = moe.num_experts;
   const specs = [spec(path.router(i), 'weight', [d, E], { part: 'router' })]; // [d, E]
   if (moe.router_bias) specs.push(spec(path.router(i), 'bias', [E], { part: 'router_bias' }));
+  if (moe.router_score_bias) specs.push(spec(path.router(i), 'score_bias', [E], { part: 'score_bias' })); // [E]
   const expertSpecs = (expert: number | 'shared', F: number, matrixPath: (name: FfnMatrix) => string) => {
     const shapes: [FfnMatrix, [number, number]][] = [
       ['w1', [d, F]],
@@ -423,6 +430,7 @@ function assemble(
 function placeMoeTensor(moe: MoeLayerWeights, field: MoeField, tensor: tf.Tensor): void {
   if (field.part === 'router') moe.router = tensor as tf.Tensor2D;
   else if (field.part === 'router_bias') moe.router_bias = tensor as tf.Tensor1D;
+  else if (field.part === 'score_bias') moe.score_bias = tensor as tf.Tensor1D;
   else if (field.part === 'shared_gate') moe.shared_gate = tensor as tf.Tensor2D;
   else if (field.part === 'expert') {
     const expert =
@@ -437,6 +445,7 @@ function placeMoeTensor(moe: MoeLayerWeights, field: MoeField, tensor: tf.Tensor
 function moeEntries(i: number, moe: MoeLayerWeights): WeightEntry[] {
   const entries: WeightEntry[] = [{ path: path.router(i), name: 'weight', tensor: moe.router }];
   if (moe.router_bias !== undefined) entries.push({ path: path.router(i), name: 'bias', tensor: moe.router_bias });
+  if (moe.score_bias !== undefined) entries.push({ path: path.router(i), name: 'score_bias', tensor: moe.score_bias });
   const expertEntries = (expert: ExpertWeights, matrixPath: (name: FfnMatrix) => string): WeightEntry[] =>
     (['w1', 'w2', 'w3'] as const).flatMap((name) => {
       const weight = expert[name];
@@ -458,14 +467,6 @@ function moeEntries(i: number, moe: MoeLayerWeights): WeightEntry[] {
  * the seed and its module path, so the same seed always gives the same weights.
  */
 export function initWeights(config: ModelConfig, options: InitOptions): TransformerWeights {
-  // The router's score bias changes which experts are chosen (DeepSeek-V3); moe.ts routes without
-  // one, so a run would trace another model's routing.
-  if (config.router_score_bias === true) {
-    throw new UnavailableError(
-      `${config.source}: router_score_bias (true): the traced model does not route with a score bias yet; ` +
-        'params and flops count it (fix: use params or flops for this model, or remove router_score_bias)',
-    );
-  }
   const specs = weightSpecs(config);
   const tensors: tf.Tensor[] = [];
   try {
