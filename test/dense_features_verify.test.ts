@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runMemoryEstimate } from '../src/analytic/index.js';
 import type { ModelConfig, RunShape } from '../src/config/model_config.js';
-import type { KernelRecord } from '../src/core/kernel_record.js';
 import { registerMetaBackend } from '../src/meta/index.js';
 import { traceForward, traceTrainingStep } from '../src/runtime/traced_run.js';
 import { verifyModel } from '../src/verify/index.js';
 import { verifyTraining } from '../src/verify/verify_training.js';
 import { arbitraryDenseRun } from './helpers/arbitrary_dense_model.js';
+import { recordSignature } from './helpers/meta_signatures.js';
 
 /**
  * The newer dense features (head_dim, q/k norms, split biases, fused projections, GeGLU, scaled
@@ -85,12 +85,6 @@ const denseRun = arbitraryDenseRun({
   seedMax: 1000,
 });
 
-/** What meta must reproduce of a record: everything but values and time. */
-function signature(record: KernelRecord) {
-  const { kernel, path, phase, inputs, outputs, attrs, nested, flops, matmul } = record;
-  return { kernel, path, phase, inputs, outputs, attrs, nested, flops, matmul };
-}
-
 describe('the newer dense features, verified on cpu', () => {
   beforeAll(() => {
     tf.env().set('IS_TEST', true);
@@ -145,12 +139,12 @@ describe('the newer dense features on meta: the kernels cpu runs, record for rec
       fc.asyncProperty(denseRun, async ({ config, run, seed }) => {
         const forwardCpu = await traceForward({ config, run, backend: 'cpu', seed });
         const forwardMeta = await traceForward({ config, run, backend: 'meta', seed });
-        expect(forwardMeta.records.map(signature)).toEqual(forwardCpu.records.map(signature));
+        expect(forwardMeta.records.map(recordSignature)).toEqual(forwardCpu.records.map(recordSignature));
         expect(forwardMeta.logitsShape).toEqual(forwardCpu.logitsShape);
 
         const stepCpu = await traceTrainingStep({ config, run, backend: 'cpu', seed });
         const stepMeta = await traceTrainingStep({ config, run, backend: 'meta', seed });
-        expect(stepMeta.records.map(signature)).toEqual(stepCpu.records.map(signature));
+        expect(stepMeta.records.map(recordSignature)).toEqual(stepCpu.records.map(recordSignature));
         expect(stepMeta.records.length).toBeGreaterThan(forwardMeta.records.length);
 
         // The memory guard's estimate errs high: above every tensor the forward pass makes.

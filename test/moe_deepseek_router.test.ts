@@ -3,7 +3,6 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { architectureOf, type ModelConfig, type MoeArchitecture, type RunShape } from '../src/config/model_config.js';
-import type { KernelRecord } from '../src/core/kernel_record.js';
 import { registerMetaBackend } from '../src/meta/index.js';
 import { choiceScores, routeWeights, topKExperts } from '../src/model/moe.js';
 import { traceForward, traceTrainingStep } from '../src/runtime/traced_run.js';
@@ -11,6 +10,8 @@ import { verifyModel } from '../src/verify/index.js';
 import { describeRoutingMismatch } from '../src/verify/routing_check.js';
 import { verifyTraining } from '../src/verify/verify_training.js';
 import { describeWorkMismatch } from '../src/verify/work_check.js';
+import { recordSignature } from './helpers/meta_signatures.js';
+import { expectRoutedForwardExact, expectRoutedTrainingExact } from './helpers/routed_reports.js';
 
 /**
  * DeepSeek's routers traced for real: sigmoid or softmax scores, the score bias that moves the
@@ -108,12 +109,6 @@ describe('the group-limited choice, worked by hand', () => {
   });
 });
 
-/** What meta must reproduce of a record: everything but values and time. */
-function signature(record: KernelRecord) {
-  const { kernel, path, phase, inputs, outputs, attrs, nested, flops, matmul } = record;
-  return { kernel, path, phase, inputs, outputs, attrs, nested, flops, matmul };
-}
-
 interface Draw {
   config: ModelConfig;
   run: RunShape;
@@ -192,13 +187,7 @@ describe("DeepSeek's routers, verified on cpu with the routing they took", () =>
       fc.asyncProperty(deepseekModel, async ({ config, run, seed }) => {
         const before = tf.memory().numTensors;
         const forward = await verifyModel({ config, run, backend: 'cpu', seed });
-        expect(forward.matmuls.mismatches).toEqual([]);
-        expect(forward.work.mismatches).toEqual([]);
-        expect(forward.bytes.mismatches).toEqual([]);
-        expect(forward.routing?.mismatches).toEqual([]);
-        expect(forward.ok).toBe(true);
-        expect(forward.nonMatmul.uncounted).toEqual([]);
-        expect(forward.nonMatmul.traced).toBe(forward.nonMatmul.estimate);
+        expectRoutedForwardExact(forward);
 
         // The score bias is a weight of the model, one [E] per MoE layer, and the choice ran on it.
         const moe = architectureOf(config).moe!;
@@ -206,13 +195,10 @@ describe("DeepSeek's routers, verified on cpu with the routing they took", () =>
         const biasAdds = cpu.records.filter((r) => r.kernel === 'Add' && r.path.endsWith('.moe.top_k'));
         expect(biasAdds).toHaveLength(moe.router_score_bias ? moe.moe_layers.filter(Boolean).length : 0);
         const meta = await traceForward({ config, run: { ...run, routing: cpu.routing! }, backend: 'meta', seed });
-        expect(meta.records.map(signature)).toEqual(cpu.records.map(signature));
+        expect(meta.records.map(recordSignature)).toEqual(cpu.records.map(recordSignature));
 
         const training = await verifyTraining({ config, run, backend: 'cpu', seed });
-        expect(training.forward.mismatches).toEqual([]);
-        expect(training.backward.mismatches).toEqual([]);
-        expect(training.routing?.ok).toBe(true);
-        expect(training.ok).toBe(true);
+        expectRoutedTrainingExact(training);
         expect(training.total.backward).toBe(2n * training.total.forward);
         expect(Number.isFinite(training.loss)).toBe(true);
         const step = await traceTrainingStep({ config, run, backend: 'cpu', seed });
@@ -222,7 +208,7 @@ describe("DeepSeek's routers, verified on cpu with the routing they took", () =>
           backend: 'meta',
           seed,
         });
-        expect(stepMeta.records.map(signature)).toEqual(step.records.map(signature));
+        expect(stepMeta.records.map(recordSignature)).toEqual(step.records.map(recordSignature));
         expect(tf.memory().numTensors).toBe(before);
       }),
       { numRuns: 8, seed: 3_2025 },

@@ -6,6 +6,7 @@ import { loadModelConfig, resolveRunShape, type ModelConfig, type RunShape } fro
 import { registerMetaBackend } from '../src/meta/index.js';
 import { verifyModel } from '../src/verify/index.js';
 import { verifyTraining } from '../src/verify/verify_training.js';
+import { expectRoutedTrainingExact } from './helpers/routed_reports.js';
 
 /**
  * The mixture-of-experts presets on the shape-only backend at their full context (none reaches
@@ -119,10 +120,7 @@ describe('the mixture-of-experts presets on meta at full context', () => {
     const run = resolveRunShape(config);
     const flops = forwardFlops(config, run);
     const training = await verifyTraining({ config, run, backend: 'meta' });
-    expect(training.forward.mismatches).toEqual([]);
-    expect(training.backward.mismatches).toEqual([]);
-    expect(training.routing?.ok).toBe(true);
-    expect(training.ok).toBe(true);
+    expectRoutedTrainingExact(training);
     expect(training.total.forward).toBe(flops);
     expect(training.total.backward).toBe(2n * flops);
   });
@@ -177,10 +175,7 @@ describe('DeepSeek presets, latent attention with experts, on meta', () => {
     expect(config.context_length).toBe(163_840);
     const run = { batch: 1, seq: 32_768 };
     const training = await verifyTraining({ config, run, backend: 'meta' });
-    expect(training.forward.mismatches).toEqual([]);
-    expect(training.backward.mismatches).toEqual([]);
-    expect(training.routing?.ok).toBe(true);
-    expect(training.ok).toBe(true);
+    expectRoutedTrainingExact(training);
     expect(training.total.forward).toBe(forwardFlopBreakdown(config, run).total);
     expect(training.total.backward).toBe(2n * training.total.forward);
   });
@@ -213,10 +208,7 @@ describe('DeepSeek presets, latent attention with experts, on meta', () => {
     const config = loadModelConfig(preset);
     const run = { batch: 1, seq: 16 };
     const training = await verifyTraining({ config, run, backend: 'meta' });
-    expect(training.forward.mismatches).toEqual([]);
-    expect(training.backward.mismatches).toEqual([]);
-    expect(training.routing?.ok).toBe(true);
-    expect(training.ok).toBe(true);
+    expectRoutedTrainingExact(training);
     expect(training.total.forward).toBe(forwardFlopBreakdown(config, run).total);
     expect(training.total.backward).toBe(2n * training.total.forward);
     for (const layer of training.routing!.layers) {

@@ -14,6 +14,8 @@ import { cli, cliJson } from './helpers/cli_runner.js';
 import { verifyModel } from '../src/verify/index.js';
 import { describeWorkMismatch } from '../src/verify/work_check.js';
 import { describeRoutingMismatch } from '../src/verify/routing_check.js';
+import { recordSignature } from './helpers/meta_signatures.js';
+import { expectRoutedForwardExact, expectRoutedTrainingExact } from './helpers/routed_reports.js';
 
 /**
  * Mixtures of experts traced for real: the router routes on cpu, each expert runs on the rows it
@@ -157,12 +159,6 @@ function parameters(config: ModelConfig): bigint {
   return BigInt(total);
 }
 
-/** What meta must reproduce of a record: everything but values and time. */
-function signature(record: KernelRecord) {
-  const { kernel, path, phase, inputs, outputs, attrs, nested, flops, matmul } = record;
-  return { kernel, path, phase, inputs, outputs, attrs, nested, flops, matmul };
-}
-
 /** Outermost forward records of one kernel. */
 function tracedFlopsOf(records: readonly KernelRecord[], kernel: string): bigint {
   return records
@@ -186,14 +182,8 @@ describe('mixture of experts, verified on cpu with the routing the router took',
       fc.asyncProperty(moeModel, async ({ config, run, seed }) => {
         const before = tf.memory().numTensors;
         const forward = await verifyModel({ config, run, backend: 'cpu', seed });
-        expect(forward.matmuls.mismatches).toEqual([]);
-        expect(forward.work.mismatches).toEqual([]);
-        expect(forward.bytes.mismatches).toEqual([]);
-        expect(forward.routing?.mismatches).toEqual([]);
-        expect(forward.ok).toBe(true);
+        expectRoutedForwardExact(forward);
         expect(forward.matmuls.tracedTotal).toBe(forwardFlops(config, run));
-        expect(forward.nonMatmul.uncounted).toEqual([]);
-        expect(forward.nonMatmul.traced).toBe(forward.nonMatmul.estimate);
 
         // The routing each MoE layer took: k rows per token over the E experts.
         const N = run.batch * run.seq;
@@ -218,17 +208,14 @@ describe('mixture of experts, verified on cpu with the routing the router took',
         const replay = { ...run, routing };
         const cpu = await traceForward({ config, run, backend: 'cpu', seed });
         const meta = await traceForward({ config, run: replay, backend: 'meta', seed });
-        expect(meta.records.map(signature)).toEqual(cpu.records.map(signature));
+        expect(meta.records.map(recordSignature)).toEqual(cpu.records.map(recordSignature));
         const onMeta = await verifyModel({ config, run: replay, backend: 'meta', seed });
         expect(onMeta.ok).toBe(true);
         expect(onMeta.matmuls.tracedTotal).toBe(forward.matmuls.tracedTotal);
 
         // The training step: every backward matmul of every expert on the rows it got, 2x forward.
         const training = await verifyTraining({ config, run, backend: 'cpu', seed });
-        expect(training.forward.mismatches).toEqual([]);
-        expect(training.backward.mismatches).toEqual([]);
-        expect(training.routing?.ok).toBe(true);
-        expect(training.ok).toBe(true);
+        expectRoutedTrainingExact(training);
         expect(training.backward.matchedCount).toBe(2 * training.forward.matchedCount);
         expect(training.total.backward).toBe(2n * forwardFlops(config, run));
         // AdamW updates every parameter, an expert no token chose included: 14 FLOPs each.
@@ -244,7 +231,7 @@ describe('mixture of experts, verified on cpu with the routing the router took',
           backend: 'meta',
           seed,
         });
-        expect(stepMeta.records.map(signature)).toEqual(stepCpu.records.map(signature));
+        expect(stepMeta.records.map(recordSignature)).toEqual(stepCpu.records.map(recordSignature));
         const trainingOnMeta = await verifyTraining({
           config,
           run: { ...run, routing: stepCpu.routing! },
@@ -437,8 +424,8 @@ describe('mixture of experts, decoded with the KV cache', () => {
         const cpuPasses = [onCpu.prefill, ...onCpu.steps];
         const routings = cpuPasses.map((pass) => pass.routing!);
         const onMeta = await traceDecode({ config, request, backend: 'meta', seed, routings });
-        expect([onMeta.prefill, ...onMeta.steps].map((pass) => pass.records.map(signature))).toEqual(
-          cpuPasses.map((pass) => pass.records.map(signature)),
+        expect([onMeta.prefill, ...onMeta.steps].map((pass) => pass.records.map(recordSignature))).toEqual(
+          cpuPasses.map((pass) => pass.records.map(recordSignature)),
         );
         expect((await verifyDecode({ config, request, backend: 'meta', seed, routings })).ok).toBe(true);
         expect(tf.memory().numTensors).toBe(before);

@@ -67,6 +67,7 @@ import { type ConfigKey, type KeyNames, fieldIssue, showField, showValue } from 
 import { UNMODELLED_KEYS, describeIgnoredKey, ignoredKeys, isSet, type HuggingFaceFamily } from './hf_ignored_keys.js';
 import { readHuggingFaceWindows } from './hf_windows.js';
 import { copyWrittenNumber } from './json_document.js';
+import { ROUTER_KEYS } from './moe.js';
 import type { ModelConfig } from './model_config.js';
 import { parseModelConfig } from './parse_model_config.js';
 import { printable, shortList } from './printable.js';
@@ -608,16 +609,6 @@ const MOE_FIELDS: readonly ConfigKey[] = [
   'dense_layers',
 ];
 
-/** The routing fields only DeepSeek's reader maps. */
-const ROUTING_FIELDS: readonly ConfigKey[] = [
-  'router_score_bias',
-  'router_scoring',
-  'expert_groups',
-  'expert_groups_kept',
-  'expert_group_score',
-  'routed_scaling_factor',
-];
-
 /** How DeepseekV2Config and DeepseekV3Config differ: their defaults and their routers. */
 interface DeepseekFamily {
   readonly configClass: string;
@@ -882,7 +873,7 @@ function readDeepseekExperts(t: Translation, spec: DeepseekFamily): void {
   if (firstMoe >= layers) {
     // Every layer builds the dense MLP: a dense model, whatever the expert keys say.
     for (const field of MOE_FIELDS) delete t.mapped[field];
-    for (const field of ROUTING_FIELDS) delete t.mapped[field];
+    for (const field of ROUTER_KEYS) delete t.mapped[field];
     return;
   }
   if (firstMoe > 0) {

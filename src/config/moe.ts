@@ -58,6 +58,16 @@ export function assignedExpertRows(tokens: number, numExperts: number, k: number
   });
 }
 
+/** How a token's experts are scored and chosen beyond a plain top-k: DeepSeek's routers. */
+export const ROUTER_KEYS = [
+  'router_score_bias',
+  'router_scoring',
+  'expert_groups',
+  'expert_groups_kept',
+  'expert_group_score',
+  'routed_scaling_factor',
+] as const satisfies readonly ConfigKey[];
+
 /** The keys that mean something only beside num_experts. */
 const MOE_KEYS = [
   'experts_per_token',
@@ -67,12 +77,7 @@ const MOE_KEYS = [
   'router_bias',
   'normalize_top_k',
   'dense_layers',
-  'router_score_bias',
-  'router_scoring',
-  'expert_groups',
-  'expert_groups_kept',
-  'expert_group_score',
-  'routed_scaling_factor',
+  ...ROUTER_KEYS,
 ] as const satisfies readonly ConfigKey[];
 
 /** The keys that mean something only beside expert_groups. */

@@ -3,6 +3,7 @@
  * the shape and dtype of every output.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { KernelRecord } from '../../src/core/kernel_record.js';
 
 export interface Signature {
   shape: number[];
@@ -42,4 +43,10 @@ export async function errorMessagesOnCpuAndMeta(build: Build, metaBackendName: s
     }
   }
   return messages;
+}
+
+/** What meta must reproduce of a traced kernel record: everything but values and time. */
+export function recordSignature(record: KernelRecord) {
+  const { kernel, path, phase, inputs, outputs, attrs, nested, flops, matmul } = record;
+  return { kernel, path, phase, inputs, outputs, attrs, nested, flops, matmul };
 }
