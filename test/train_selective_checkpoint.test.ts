@@ -192,14 +192,16 @@ describe('the real training step with selective checkpointing', () => {
     });
     expectSelectiveExact(selective);
     expectOnlyCoreFreed(plain, selective);
-    // d 8, L 2, H 2 (dh 4), F 12, V 11, B 2, T 8. Without checkpointing each layer's core keeps the
-    // scores, the scaled scores and P (B H T^2 fp32 = 1,024 bytes each), the mask (T^2 fp32, 256),
-    // the future-key test (T^2 bool, 64), two position ranges (T int32, 32 each) and 1/sqrt(dk) (4).
-    const corePerLayer = 3n * 1_024n + 256n + 64n + 2n * 32n + 4n;
-    expect(plain.memory.saved.keptForBackward).toBe(38_092n);
-    expect(selective.memory.saved.keptForBackward).toBe(38_092n - 2n * corePerLayer);
-    // The formula drops P per layer: B (L (a (8d + 4F) T + a H T^2 + 8 T) + (2 a d + 4 + a V) T) less L a H T^2.
-    expect(selective.memory.saved.formula).toBe(18_432n - 2n * 4n * 2n * 2n * 64n);
+    // d 8, L 2, H 2 (dh 4), F 12, V 11, B 2, T 8. Without checkpointing each layer's core keeps P alone
+    // (B H T^2 fp32 = 1,024 bytes): the scale and the mask keep nothing (src/model/lean_gradients.ts).
+    const corePerLayer = 1_024n;
+    // The formula, B (L (a (8d + 4F) T + a H T^2 + 8 T) + (2 a d + 4 + a V) T), the RoPE tables once
+    // (2 T dh a = 256) and the loss (4): exactly what the plain step keeps.
+    expect(plain.memory.saved.keptForBackward).toBe(18_432n + 256n + 4n);
+    expect(selective.memory.saved.keptForBackward).toBe(18_692n - 2n * corePerLayer);
+    // The formula drops P per layer: L a B H T^2.
+    expect(selective.memory.saved.formula).toBe(18_432n - 2n * 4n * 2n * 2n * 64n + 256n);
+    expect(selective.memory.saved.keptMatchesFormula).toBe(true);
     expect(evaluatePolynomial(savedActivations(tiny, { checkpoint: 'selective' }).total, 2, 8)).toBe(16_384n);
     // The rerun: per layer q k^T and P v, 2 B H T^2 dh FLOPs each.
     const check = selective.checkpointCheck!;

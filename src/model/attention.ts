@@ -29,6 +29,7 @@ import {
   softmaxOverKeys,
   type CausalSoftmaxParts,
 } from './causal_softmax.js';
+import { reshapeKeepingNothing } from './lean_gradients.js';
 import { linear } from './linear.js';
 import { applyRope, type RopeTables } from './rope.js';
 
@@ -176,7 +177,8 @@ export function splitHeads(x: tf.Tensor3D, numHeads: number): tf.Tensor4D {
     width % numHeads === 0,
     () => `attn: width ${width} of x [${x.shape}] is not divisible by ${numHeads} heads`,
   );
-  const heads = tf.reshape<tf.Rank.R4>(x, [B, T, numHeads, width / numHeads]); // (B, T, heads, dk)
+  // A view kept by no gradient, so the projection's output is freed once transposed.
+  const heads = reshapeKeepingNothing<tf.Rank.R4>(x, [B, T, numHeads, width / numHeads]); // (B, T, heads, dk)
   return tf.transpose(heads, [0, 2, 1, 3]); // (B, heads, T, dk)
 }
 
@@ -233,7 +235,7 @@ export function attentionCore(
   const grouped = tf.reshape<tf.Rank.R4>(q, [B, Hkv, G * T, dk]); // (B, Hkv, G*T, dk): row g*T + t is head j*G + g at t
   const probabilities = causalSoftmax(grouped, k, parts, { ...square, queries: T }, core.softcap); // (B, Hkv, G*T, T)
   const weighted = scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, Hkv, G*T, dv)
-  return tf.reshape<tf.Rank.R4>(weighted, [B, H, T, dv]); // (B, H, T, dv)
+  return reshapeKeepingNothing<tf.Rank.R4>(weighted, [B, H, T, dv]); // (B, H, T, dv)
 }
 
 /**

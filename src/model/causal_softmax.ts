@@ -22,6 +22,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { scope } from '../core/scope.js';
+import { elementwiseKeeping, scaleKeepingNothing } from './lean_gradients.js';
 
 /** The positions a block of scores covers and the mask it needs. */
 export interface ScoreBlock {
@@ -80,7 +81,8 @@ export function causalScores(q: tf.Tensor4D, k: tf.Tensor4D, block: ScoreBlock =
     () => `attn scores: q has shape [${q.shape}] but k has [${k.shape}]`,
   );
   const scores = tf.matMul<tf.Tensor4D>(q, k, false, true); // (B, heads, G*R, C)
-  const scaled = tf.mul<tf.Tensor4D>(scores, 1 / Math.sqrt(block.depth ?? dk));
+  // Scaling by a number keeps nothing for the gradient: the raw scores die here (lean_gradients.ts).
+  const scaled = scaleKeepingNothing(scores, 1 / Math.sqrt(block.depth ?? dk));
   return block.masked ? maskScores(scaled, block) : scaled;
 }
 
@@ -89,8 +91,22 @@ export function causalScores(q: tf.Tensor4D, k: tf.Tensor4D, block: ScoreBlock =
  * the scores as (B, heads * G, R, C): row g*R + r of key/value head j is query head j*G + g at
  * position queryStart + r, so each R x C block takes the one (R, C) mask. The views move no data,
  * and the mask costs what multi-head attention's does.
+ *
+ * The mask is a constant, so the masked scores' gradient is dy itself: the mask is built and
+ * applied inside one custom gradient that keeps nothing, so neither the mask nor the positions it
+ * is built from, nor the unmasked scores, outlive the forward pass (tfjs's Add, Reshape and
+ * Select gradients would keep them all).
  */
 function maskScores(scores: tf.Tensor4D, block: ScoreBlock): tf.Tensor4D {
+  const masked = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: maskedCopy(inputs[0] as tf.Tensor4D, block),
+    gradFunc: (dy: tf.Tensor) => dy,
+  }));
+  return masked(scores) as tf.Tensor4D;
+}
+
+/** scores plus the block's additive mask, as maskScores describes it. */
+function maskedCopy(scores: tf.Tensor4D, block: ScoreBlock): tf.Tensor4D {
   const [B, heads, queryRows, C] = scores.shape;
   const R = block.queries ?? C;
   tf.util.assert(
@@ -105,9 +121,18 @@ function maskScores(scores: tf.Tensor4D, block: ScoreBlock): tf.Tensor4D {
   return tf.reshape<tf.Rank.R4>(masked, [B, heads, queryRows, C]); // (B, heads, G*R, C)
 }
 
-/** cap * tanh(scores / cap), Gemma 2's soft-capped attention logits. */
+/**
+ * cap * tanh(scores / cap), Gemma 2's soft-capped attention logits. Its gradient keeps only its
+ * output y = cap * tanh, the textbook's tanh (the same bytes), and reads tanh as y / cap:
+ * dscores = dy (1 - (y / cap)^2).
+ */
 export function softcapScores(scores: tf.Tensor4D, cap: number): tf.Tensor4D {
-  return tf.mul<tf.Tensor4D>(tf.tanh(tf.mul(scores, 1 / cap)), cap);
+  return elementwiseKeeping(
+    scores,
+    (input) => tf.mul(tf.tanh(tf.mul(input, 1 / cap)), cap),
+    'output',
+    (dy, capped) => tf.mul(dy, tf.sub(1, tf.square(tf.mul(capped, 1 / cap)))),
+  );
 }
 
 /** Softmax over the key axis of (B, heads, G*T, T) scores. */

@@ -11,11 +11,24 @@
 import * as tf from '@tensorflow/tfjs';
 import { scope } from '../core/scope.js';
 import { gelu } from './gelu_mlp.js';
+import { elementwiseKeeping } from './lean_gradients.js';
 import { linear } from './linear.js';
 
-/** SiLU(z) = z * sigmoid(z) (tfjs has no SiLU op; two kernels, Sigmoid and Multiply). */
+/**
+ * SiLU(z) = z * sigmoid(z) (tfjs has no SiLU op; two kernels, Sigmoid and Multiply). Its gradient
+ * keeps z alone, as PyTorch's SiLU does, and computes sigmoid again: with s = sigmoid(z),
+ * dz = dy s (1 + z (1 - s)). tfjs's Multiply gradient would keep sigmoid(z) as well.
+ */
 export function silu<T extends tf.Tensor>(z: T): T {
-  return tf.mul(z, tf.sigmoid(z));
+  return elementwiseKeeping(
+    z,
+    (input) => tf.mul(input, tf.sigmoid(input)),
+    'input',
+    (dy, input) => {
+      const s = tf.sigmoid(input);
+      return tf.mul(tf.mul(dy, s), tf.add(1, tf.mul(input, tf.sub(1, s))));
+    },
+  );
 }
 
 /** The gate's activation and the leaf its kernels run in. */

@@ -6,6 +6,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { scope } from '../core/scope.js';
+import { elementwiseKeeping } from './lean_gradients.js';
 import { linear } from './linear.js';
 
 /** sqrt(2 / pi), the tanh approximation's scale. */
@@ -21,8 +22,24 @@ const CUBIC_COEFFICIENT = 0.044715;
  *
  * with the inner polynomial written as z (a + b z^2), a = sqrt(2/pi), b = 0.044715 a, so it takes
  * eight kernels the wasm backend has: Square, Multiply, Add, Multiply, Tanh, Add, Multiply, Multiply.
+ *
+ * Its gradient keeps z alone, as PyTorch's GELU does, and computes the rest again: with
+ * u = z (a + b z^2) and t = tanh(u), dz = dy (0.5 (1 + t) + 0.5 z (1 - t^2) (a + 3 b z^2)).
+ * tfjs's own gradients would keep every intermediate of the eight kernels.
  */
 export function gelu<T extends tf.Tensor>(z: T): T {
+  return elementwiseKeeping(z, geluValue, 'input', (dy, input) => {
+    const zSquared = tf.square(input);
+    const t = tf.tanh(tf.mul(input, tf.add(tf.mul(zSquared, CUBIC_COEFFICIENT * SQRT_2_OVER_PI), SQRT_2_OVER_PI)));
+    const slope = tf.add(tf.mul(zSquared, 3 * CUBIC_COEFFICIENT * SQRT_2_OVER_PI), SQRT_2_OVER_PI); // du/dz
+    const outer = tf.mul(tf.add(t, 1), 0.5);
+    const inner = tf.mul(tf.mul(tf.mul(input, tf.sub(1, tf.square(t))), slope), 0.5);
+    return tf.mul(dy, tf.add(outer, inner));
+  });
+}
+
+/** GELU's value, the eight kernels above. */
+function geluValue(z: tf.Tensor): tf.Tensor {
   const zSquared = tf.square(z);
   const inner = tf.mul(z, tf.add(tf.mul(zSquared, CUBIC_COEFFICIENT * SQRT_2_OVER_PI), SQRT_2_OVER_PI));
   const onePlusTanh = tf.add(tf.tanh(inner), 1);

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { addKeepingNothing } from './lean_gradients.js';
+
 /**
  * Learned absolute positions (GPT-2's wpe): rows start..start+T-1 of the position table
  * [context_length, d] added to the token embeddings (B, T, d); start is 0 for a whole sequence
@@ -14,5 +16,5 @@ export function addLearnedPositions(x: tf.Tensor3D, table: tf.Tensor2D, start = 
       `position_embeddings: x has shape [${x.shape}] at position ${start} but the table has [${table.shape}] (want at least [${start + T},${d}])`,
   );
   const rows = tf.slice(table, [start, 0], [T, d]); // (T, d)
-  return tf.add<tf.Tensor3D>(x, rows); // (B, T, d)
+  return addKeepingNothing<tf.Tensor3D>(x, rows); // (B, T, d): the add keeps neither input (lean_gradients.ts)
 }

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { addKeepingNothing, reshapeKeepingNothing } from './lean_gradients.js';
+
 /**
  * A projection x W with W stored [d_in, d_out] and the activations flattened to tokens:
  * one BatchMatMul of [B*T, d_in] x [d_in, d_out], no transposes, batch 1.
@@ -15,7 +17,8 @@ import * as tf from '@tensorflow/tfjs';
  *
  * A bias [d_out], when the architecture has one, is added to the (B, T, d_out) output: one Add
  * in the caller's scope, so it carries the module path of its matmul. Its gradient is tfjs's
- * broadcast reduction (a Sum of dy over the B*T tokens), no matmul.
+ * broadcast reduction (a Sum of dy over the B*T tokens), no matmul. Neither the output reshape nor
+ * the bias add keeps a tensor for its gradient (lean_gradients.ts).
  */
 export function linear(x: tf.Tensor3D, weight: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor3D {
   const [B, T, dIn] = x.shape;
@@ -26,12 +29,13 @@ export function linear(x: tf.Tensor3D, weight: tf.Tensor2D, bias?: tf.Tensor1D):
   );
   const tokens = tf.reshape<tf.Rank.R2>(x, [B * T, dIn]); // (B*T, d_in)
   const projected = tf.matMul(tokens, weight); // (B*T, d_out)
-  const output = tf.reshape<tf.Rank.R3>(projected, [B, T, dOut]); // (B, T, d_out)
+  // Kept by no gradient: only its consumer decides whether the output outlives the forward pass.
+  const output = reshapeKeepingNothing<tf.Rank.R3>(projected, [B, T, dOut]); // (B, T, d_out)
   if (bias === undefined) return output;
   tf.util.assert(
     bias.rank === 1 && bias.shape[0] === dOut,
     () =>
       `linear: the weight [d_in, d_out] has shape [${weight.shape}] but the bias has [${bias.shape}] (want [${dOut}])`,
   );
-  return tf.add<tf.Tensor3D>(output, bias);
+  return addKeepingNothing<tf.Tensor3D>(output, bias);
 }

@@ -67,21 +67,40 @@ function angleTables(
   return { cos, sin };
 }
 
+/** swapPairs(x): x[2i+1], x[2i] for every pair of the last axis of x (B, H, T, dk). */
+function swapPairs(x: tf.Tensor4D): tf.Tensor4D {
+  const [B, H, T, dk] = x.shape;
+  // Rank 4, not (B, H, T, dk/2, 2): WebGL's Reverse takes at most four dimensions.
+  const pairs = tf.reshape<tf.Rank.R4>(x, [B * H, T, dk / 2, 2]); // (B*H, T, dk/2, 2)
+  return tf.reshape<tf.Rank.R4>(tf.reverse(pairs, 3), [B, H, T, dk]); // (B, H, T, dk): x[2i+1], x[2i]
+}
+
 /**
  * RoPE on one head-split activation x (B, H, T, dk) with tables for exactly T positions.
  * Written as x * cos + swapPairs(x) * sin, where swapPairs reverses each pair: four kernels
  * (Reverse, two Multiply, Add) instead of splitting and re-concatenating the pairs, which the
  * wasm backend does slowly (SplitV and Concat took most of a small model's kernel time).
+ *
+ * A rotation is linear in x, so its gradient needs no activation, only the tables (as the
+ * saved-activation formula says): with swapPairs its own transpose,
+ *   dx = dy * cos + swapPairs(dy * sin).
+ * It is one custom gradient closing over the tables, which the training step holds once for the
+ * whole pass (transformer.ts, keepForReruns); tfjs's own gradients would keep x, swapPairs(x),
+ * both products and the tables in every layer.
  */
 export function applyRope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
-  const [B, H, T, dk] = x.shape;
+  const [, , T, dk] = x.shape;
   tf.util.assert(dk % 2 === 0, () => `rope: x has shape [${x.shape}] whose last axis (dk) is odd`);
   tf.util.assert(
     tables.cos.shape[0] === T && tables.cos.shape[1] === dk,
     () => `rope: x has shape [${x.shape}] but the tables have [${tables.cos.shape}] (want [${T},${dk}])`,
   );
-  // Rank 4, not (B, H, T, dk/2, 2): WebGL's Reverse takes at most four dimensions.
-  const pairs = tf.reshape<tf.Rank.R4>(x, [B * H, T, dk / 2, 2]); // (B*H, T, dk/2, 2)
-  const swapped = tf.reshape<tf.Rank.R4>(tf.reverse(pairs, 3), [B, H, T, dk]); // (B, H, T, dk): x[2i+1], x[2i]
-  return tf.add(tf.mul(x, tables.cos), tf.mul(swapped, tables.sin));
+  const rotate = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = inputs[0] as tf.Tensor4D;
+    return {
+      value: tf.add(tf.mul(input, tables.cos), tf.mul(swapPairs(input), tables.sin)),
+      gradFunc: (dy: tf.Tensor) => tf.add(tf.mul(dy, tables.cos), swapPairs(tf.mul<tf.Tensor4D>(dy, tables.sin))),
+    };
+  });
+  return rotate(x) as tf.Tensor4D;
 }

@@ -44,6 +44,7 @@ import { geluMlp } from './gelu_mlp.js';
 import { mixtureOfExperts, topKExperts, type ChooseExperts, type ExpertFfn, type RoutingOptions } from './moe.js';
 import { LAYER_NORM_EPS, layerNorm } from './layer_norm.js';
 import { latentAttention, type LatentHeads } from './latent_attention.js';
+import { addKeepingNothing, elementwiseKeeping, scaleKeepingNothing } from './lean_gradients.js';
 import { addLearnedPositions } from './learned_positions.js';
 import { RMS_NORM_EPS, rmsNorm } from './rms_norm.js';
 import { ropeTables, type RopeTables } from './rope.js';
@@ -127,12 +128,21 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor3D {
 
 /** x * sqrt(d): Gemma's embedding scale, one Multiply by a scalar (no parameter). */
 function scaleEmbeddings(x: tf.Tensor3D): tf.Tensor3D {
-  return tf.mul<tf.Tensor3D>(x, Math.sqrt(x.shape[2]));
+  return scaleKeepingNothing(x, Math.sqrt(x.shape[2]));
 }
 
-/** cap * tanh(z / cap): Multiply, Tanh, Multiply. */
+/**
+ * cap * tanh(z / cap): Multiply, Tanh, Multiply. Its gradient keeps z alone and computes tanh again
+ * (dz = dy (1 - tanh^2)): the loss keeps the capped logits, so keeping them for the cap too would
+ * hold one [B, T, V] tensor where autodiff holds two (tanh's output and the loss's softmax).
+ */
 export function softcap<T extends tf.Tensor>(z: T, cap: number): T {
-  return tf.mul<T>(tf.tanh(tf.mul(z, 1 / cap)), cap);
+  return elementwiseKeeping(
+    z,
+    (input) => tf.mul(tf.tanh(tf.mul(input, 1 / cap)), cap),
+    'input',
+    (dy, input) => tf.mul(dy, tf.sub(1, tf.square(tf.tanh(tf.mul(input, 1 / cap))))),
+  );
 }
 
 export const defaultModelParts: ModelParts = {
@@ -162,7 +172,7 @@ type Norm = <T extends tf.Tensor>(x: T, gain: tf.Tensor1D, bias: tf.Tensor1D | u
  */
 function normOf(architecture: Architecture, parts: ModelParts): Norm {
   const gainOf = (gain: tf.Tensor1D): tf.Tensor1D =>
-    architecture.zero_centered_gain ? tf.add<tf.Tensor1D>(gain, 1) : gain; // (n)
+    architecture.zero_centered_gain ? addKeepingNothing<tf.Tensor1D>(gain, tf.scalar(1)) : gain; // (n)
   if (architecture.norm === 'rmsnorm') {
     return <T extends tf.Tensor>(x: T, gain: tf.Tensor1D) =>
       parts.rmsNorm(x as unknown as tf.Tensor3D, gainOf(gain), RMS_NORM_EPS) as unknown as T;
@@ -261,7 +271,7 @@ function block(
       : parts.attention(attentionInput, layer, heads, rope, parts, core, headNorm, cache);
   });
   const attendedOut = postNorm(attended, 'post_attn_norm', layer.post_attn_norm, layer.post_attn_norm_bias, norm);
-  const afterAttention = tf.add<tf.Tensor3D>(x, attendedOut); // (B, T, d)
+  const afterAttention = addKeepingNothing<tf.Tensor3D>(x, attendedOut); // (B, T, d)
   const ffnInput = scope('ln2', () => norm(afterAttention, layer.ln2, layer.ln2_bias));
   const experts = layer.moe;
   const moe = architecture.moe;
@@ -281,7 +291,7 @@ function block(
           ),
         );
   const transformedOut = postNorm(transformed, 'post_ffn_norm', layer.post_ffn_norm, layer.post_ffn_norm_bias, norm);
-  return tf.add<tf.Tensor3D>(afterAttention, transformedOut); // (B, T, d)
+  return addKeepingNothing<tf.Tensor3D>(afterAttention, transformedOut); // (B, T, d)
 }
 
 /** How a forward pass computes attention (the run's choice, not the model's). */
@@ -370,7 +380,8 @@ export function logitsAt(
   // Latent attention rotates only the last qk_rope_head_dim features of each head.
   const rotated = architecture.mla?.qk_rope_head_dim ?? architecture.head_dim;
   const rope = architecture.positions === 'rope' ? ropeTables(seq, rotated, architecture.rope_theta, start) : undefined;
-  if (checkpoint === 'full' && rope !== undefined) {
+  // RoPE's gradient reads the tables (rope.ts), and full checkpointing's reruns apply them again.
+  if (rope !== undefined) {
     keepForReruns(rope.cos);
     keepForReruns(rope.sin);
   }

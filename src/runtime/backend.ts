@@ -18,6 +18,9 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { InputError, UnavailableError } from '../core/errors.js';
+import { shareWasmClones } from './wasm_shared_clones.js';
+
+shareWasmClones();
 
 export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'tensorflow', 'meta'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];

@@ -43,13 +43,16 @@ import {
   backwardMatmulInventory,
   cloneStorageOf,
   evaluatePolynomial,
+  keptBeyondSavedActivations,
   monomial,
   recomputeFlops,
   runtimeSavedWithFullCheckpointing,
+  savedActivationBytes,
   savedActivations,
   trainingMemory,
   type AdamwFlops,
   type BackwardMatmulRow,
+  type KeptBeyondFormula,
   type RuntimeSavedComparison,
   type TrainingMemory,
 } from '../analytic/training/index.js';
@@ -154,8 +157,22 @@ export interface NamedBuffers {
  * backward and optimizer phases made, named.
  */
 export interface SavedActivationComparison {
-  /** The formula's saved activations at this run, in the model's fp32. */
+  /** The formula's saved activations at this run, in the model's fp32 (savedActivationBytes: the RoPE tables once). */
   readonly formula: bigint;
+  /**
+   * What the step keeps beyond the formula, named (keptBeyondSavedActivations: the loss, a
+   * zero-centred gain's 1 + g); undefined where the model is not covered (a backend whose clones
+   * are not modelled, latent attention, mixture-of-experts layers, a blocked attention schedule).
+   */
+  readonly beyondFormula: readonly KeptBeyondFormula[] | undefined;
+  /** keptForBackward equals formula plus beyondFormula; undefined where beyondFormula is. */
+  readonly keptMatchesFormula: boolean | undefined;
+  /**
+   * The formula's peak: what was held before the step, the formula and beyondFormula. At a peak in
+   * the backward pass the measured peak is this plus the backward pass's buffers (backwardBuffers,
+   * named), as tfjs frees nothing kept before the pass ends.
+   */
+  readonly formulaPeak: bigint;
   /** Storage the forward pass made and still holds when the backward pass starts. */
   readonly keptForBackward: bigint;
   /** Those buffers, largest first, blocks folded together. */
@@ -246,7 +263,9 @@ export interface TrainingVerification {
   /**
    * Every forward and backward matmul matches exactly, every attention mask has the expected band,
    * every module outside the core did the forward non-matmul work the estimate lists, and every
-   * compared kernel, forward or backward matmul, moved exactly the bytes the analytic lists state.
+   * compared kernel, forward or backward matmul, moved exactly the bytes the analytic lists state,
+   * and, where the named list covers the model, the storage kept for the backward pass is the
+   * saved-activation formula plus its named buffers.
    */
   readonly ok: boolean;
 }
@@ -359,17 +378,36 @@ function bytesMadeIn(owners: readonly BufferOwner[], phase: KernelPhase | undefi
   return BigInt(owners.filter((owner) => owner.phase === phase).reduce((total, owner) => total + owner.bytes, 0));
 }
 
+/** Whether keptBeyondSavedActivations covers this run: dense attention layers, a dense schedule, modelled clones. */
+function beyondFormulaCovers(trace: TracedTrainingStep): boolean {
+  const architecture = architectureOf(trace.config);
+  return (
+    cloneStorageOf(trace.backend.name) !== undefined &&
+    architecture.mla === undefined &&
+    architecture.moe === undefined &&
+    trace.run.attention?.kind !== 'blocked'
+  );
+}
+
 function savedActivationComparison(trace: TracedTrainingStep): SavedActivationComparison {
   const { memory: measured, config, run } = trace;
   const atBackward = measured.heldAtPhaseStart.backward ?? [];
   const atPeak = measured.bufferPeakHeldBy;
+  const formula = savedActivationBytes(savedActivations(config, { checkpoint: trace.checkpoint }), run.batch, run.seq);
+  const keptForBackward = bytesMadeIn(atBackward, 'forward');
+  const beyondFormula = beyondFormulaCovers(trace) ? keptBeyondSavedActivations(config, trace.checkpoint) : undefined;
+  const beyondBytes = (beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);
+  const heldBefore = bytesMadeIn(atPeak, undefined);
   return {
-    formula: evaluatePolynomial(savedActivations(config, { checkpoint: trace.checkpoint }).total, run.batch, run.seq),
-    keptForBackward: bytesMadeIn(atBackward, 'forward'),
+    formula,
+    beyondFormula,
+    keptMatchesFormula: beyondFormula === undefined ? undefined : keptForBackward === formula + beyondBytes,
+    formulaPeak: heldBefore + formula + beyondBytes,
+    keptForBackward,
     keptBuffers: namedBuffers(atBackward, 'forward'),
     peak: BigInt(measured.bufferPeak.bytes),
     peakPhase: measured.bufferPeak.phase,
-    heldBefore: bytesMadeIn(atPeak, undefined),
+    heldBefore,
     forward: bytesMadeIn(atPeak, 'forward'),
     backward: bytesMadeIn(atPeak, 'backward'),
     optimizer: bytesMadeIn(atPeak, 'optimizer'),
@@ -389,14 +427,23 @@ function describeBuffers(buffers: readonly NamedBuffers[], count: number): strin
 function savedActivationSentences(saved: SavedActivationComparison): string[] {
   const bytes = (value: bigint) => `${groupDigits(value)} bytes`;
   const difference = saved.keptForBackward - saved.formula;
+  const beyond = saved.beyondFormula ?? [];
+  const named = beyond.map((entry) => `${entry.module} ${entry.tensor} ${groupDigits(entry.bytes)}`).join(', ');
+  const verdict =
+    saved.keptMatchesFormula === undefined
+      ? `so the step keeps ${difference >= 0n ? `${bytes(difference)} more` : `${bytes(-difference)} less`} (the named list does not cover this model or backend)`
+      : saved.keptMatchesFormula
+        ? `and the step keeps exactly that plus ${bytes(difference)} named: ${named}`
+        : `but the step keeps ${bytes(difference)} more where ${named} are named: a difference of ${bytes(difference - beyond.reduce((total, entry) => total + entry.bytes, 0n))} unaccounted`;
   const sentences = [
     `When the backward pass starts, the forward pass still holds ${bytes(saved.keptForBackward)} of its buffers; ` +
-      `what autodiff needs of it (the saved-activation formula) is ${bytes(saved.formula)}, so tfjs keeps ` +
-      `${difference >= 0n ? `${bytes(difference)} more` : `${bytes(-difference)} less`}. Its buffers by module and kernel (blocks together), ` +
-      `largest first: ${describeBuffers(saved.keptBuffers, 10)}.`,
+      `what autodiff needs of it (the saved-activation formula) is ${bytes(saved.formula)}, ${verdict}. ` +
+      `Its buffers by module and kernel (blocks together), largest first: ${describeBuffers(saved.keptBuffers, 10)}.`,
     `Storage at the peak (in ${PHASE_WORDS[saved.peakPhase ?? 'forward']}), ${bytes(saved.peak)}, by who made it: ` +
       `${bytes(saved.heldBefore)} held before the step, ${bytes(saved.forward)} by the forward pass, ` +
-      `${bytes(saved.backward)} by the backward pass, ${bytes(saved.optimizer)} by the optimizer.`,
+      `${bytes(saved.backward)} by the backward pass, ${bytes(saved.optimizer)} by the optimizer. ` +
+      `The formula's peak (held before, the formula and the named buffers) is ${bytes(saved.formulaPeak)}; ` +
+      `the measured peak is ${bytes(saved.peak - saved.formulaPeak)} above it.`,
   ];
   if (saved.backwardBuffers.length > 0) {
     sentences.push(
@@ -431,10 +478,11 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
       (peak.phase === 'backward'
         ? ', so late in the backward pass every kept tensor, every intermediate gradient so far and the weight gradients are held together.'
         : '.'),
-    "tfjs keeps what each kernel's gradient needs, not the estimate's list of activations: both operands of every matmul " +
-      `(the weights too, as clones), each ${norm}'s normalised output, per-token scale and gain, ` +
-      (architecture.positions === 'rope' ? "RoPE's inputs and tables, " : '') +
-      "the masked scores; while the forward function runs, every intermediate stays alive until tf.grads's own tidy ends.",
+    "The model's gradients keep what autodiff needs (the saved-activation formula), not every kernel's inputs: the " +
+      'residual adds, reshapes, scales, the mask' +
+      (architecture.positions === 'rope' ? ', RoPE' : '') +
+      ` and the activations carry custom gradients (src/model/lean_gradients.ts), each ${norm} keeps its input, gain ` +
+      'and statistics; while the forward function runs, every intermediate stays alive until it returns.',
     `Gradients of non-matmul ops make full-size temporaries (the ${norm}s', ` +
       (architecture.positions === 'rope' ? "RoPE's, " : '') +
       `${architecture.ffn === 'swiglu' ? "SiLU's" : "GELU's"}, the softmax's), and the engine ` +
@@ -588,6 +636,7 @@ function checkTrainingTrace(trace: TracedTrainingStep, inventories: TrainingInve
         ? selectiveCheckpointVerification(trace, forwardRows, records)
         : undefined;
 
+  const memory = memoryComparison(trace, trainingMemory(config, run));
   return {
     config,
     checkpoint: trace.checkpoint,
@@ -607,7 +656,7 @@ function checkTrainingTrace(trace: TracedTrainingStep, inventories: TrainingInve
       : (['forward', 'recompute', 'backward', 'optimizer'] as const)
     ).map((phase) => phaseNonMatmul(records, phase)),
     gradientAccumulation: { kernels: accumulation.length, flops: totalNonMatmulFlops(accumulation) },
-    memory: memoryComparison(trace, trainingMemory(config, run)),
+    memory,
     loss: trace.loss,
     masks,
     work,
@@ -623,7 +672,8 @@ function checkTrainingTrace(trace: TracedTrainingStep, inventories: TrainingInve
       (routing?.ok ?? true) &&
       forwardBytes.ok &&
       backwardBytes.ok &&
-      (checkpointCheck?.ok ?? true),
+      (checkpointCheck?.ok ?? true) &&
+      memory.saved.keptMatchesFormula !== false,
   };
 }
 

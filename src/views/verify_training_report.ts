@@ -76,8 +76,17 @@ export function trainingVerdictLine(verification: TrainingVerification): string 
   return (
     `training step NOT verified: ${side('backward', backward)}; ${side('forward', forward)}${maskSide}` +
     `${workProblem(verification.work)}${routingProblem(verification.routing)}${bytesProblem(verification.backwardBytes, 'backward matmuls')}` +
-    `${bytesProblem(verification.forwardBytes, 'forward kernels')}${checkpointProblem(verification.checkpointCheck)}; on ${backend.name}`
+    `${bytesProblem(verification.forwardBytes, 'forward kernels')}${checkpointProblem(verification.checkpointCheck)}` +
+    `${keptProblem(verification.memory.saved)}; on ${backend.name}`
   );
+}
+
+/** "; kept for the backward pass: 2,048 bytes more than the formula and its named buffers", or ''. */
+function keptProblem(saved: TrainingVerification['memory']['saved']): string {
+  if (saved.keptMatchesFormula !== false) return '';
+  const named = (saved.beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);
+  const over = saved.keptForBackward - saved.formula - named;
+  return `; kept for the backward pass: ${groupDigits(over < 0n ? -over : over)} bytes ${over < 0n ? 'less' : 'more'} than the formula and its named buffers`;
 }
 
 /** "; selective checkpointing: 1 of 4 recomputed modules' work differs", or '' when the rerun and the kept storage match. */
@@ -367,8 +376,15 @@ function nonMatmulTable(verification: TrainingVerification): Table {
   };
 }
 
+/** Whether the kept storage is the formula plus its named buffers, in a few words. */
+function keptVerdict(saved: TrainingVerification['memory']['saved']): string {
+  if (saved.keptMatchesFormula === undefined) return 'no named list for this model or backend';
+  return saved.keptMatchesFormula ? 'equal to the formula + named buffers' : 'MORE than the formula + named buffers';
+}
+
 function memoryTable(verification: TrainingVerification): Table {
-  const { measured, analytic, tensorRatio, bufferRatio, heldBeforeAnalytic, reasons } = verification.memory;
+  const { measured, analytic, tensorRatio, bufferRatio, heldBeforeAnalytic, reasons, saved } = verification.memory;
+  const beyondBytes = (saved.beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);
   const bytes = (value: number | bigint): Cell => BigInt(value);
   const where = (moment: { kernel: string; path: string; phase: string | undefined }): string =>
     `${moment.phase ?? '-'}: ${moment.kernel} at ${moment.path === '' ? '(no module)' : moment.path}`;
@@ -409,6 +425,27 @@ function memoryTable(verification: TrainingVerification): Table {
         formatBytesSi(BigInt(measured.bufferPeak.bytes)),
         ratioCell(bufferRatio.numerator, bufferRatio.denominator),
         where(measured.bufferPeak),
+      ],
+      [
+        'kept for the backward pass, measured (storage the forward pass still holds)',
+        saved.keptForBackward,
+        formatBytesSi(saved.keptForBackward),
+        '',
+        keptVerdict(saved),
+      ],
+      [
+        'kept, saved-activation formula + named buffers',
+        saved.formula + beyondBytes,
+        formatBytesSi(saved.formula + beyondBytes),
+        '',
+        (saved.beyondFormula ?? []).map((entry) => `${entry.module}: ${entry.tensor}`).join('; '),
+      ],
+      [
+        "peak, the formula's (held before + formula + named buffers)",
+        saved.formulaPeak,
+        formatBytesSi(saved.formulaPeak),
+        '',
+        `measured storage peak is ${formatBytesSi(saved.peak - saved.formulaPeak)} above: the backward pass's buffers`,
       ],
       [
         'estimate: parameters + gradients + m, v + activations',

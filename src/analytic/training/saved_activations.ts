@@ -1,6 +1,13 @@
 import { architectureOf, type ModelConfig } from '../../config/model_config.js';
 import { dimensionSymbols } from '../dimension_symbols.js';
-import { addPolynomials, monomial, scalePolynomial, type BatchSeqPolynomial } from './batch_seq_polynomial.js';
+import {
+  addPolynomials,
+  evaluatePolynomial,
+  monomial,
+  perSequenceAt,
+  scalePolynomial,
+  type BatchSeqPolynomial,
+} from './batch_seq_polynomial.js';
 
 /**
  * Saved activations as reverse-mode autodiff keeps them: for each module, the tensors its
@@ -14,7 +21,13 @@ import { addPolynomials, monomial, scalePolynomial, type BatchSeqPolynomial } fr
  *   input, so it is held once (likewise w1 and w3, and a fused projection's one input).
  * - RMSNorm y = g x rstd: the input x and rstd, one fp32 statistic per token ([B, T]); LayerNorm
  *   also its mean. The q/k norms normalise each head: one statistic per token and head.
- * - RoPE rotates by fixed cos/sin tables: its backward rotates back and needs no activation.
+ * - RoPE rotates by fixed cos/sin tables: its backward rotates back and needs no activation,
+ *   only the tables. They are made once per pass and read by every layer, so they are held once
+ *   per run, not per layer, and free of B ([T, dh] each, [T, dr] for latent attention): Hugging
+ *   Face's LlamaModel.forward computes position_embeddings = rotary_emb(...) once and hands the
+ *   same cos and sin to every layer, and the product q * cos saves cos for its backward
+ *   (MulBackward0 keeps the other operand), so one cos and one sin stay alive until the backward
+ *   pass has used them. They are the `perRun` group.
  * - q k^T: both operands, q and k after RoPE (after the q/k norms when there are none, RoPE).
  *   Grouped-query attention reads each key head for G query heads without copying it, so k
  *   and v are held at Hkv heads ([B, T, dkv]).
@@ -61,8 +74,18 @@ export interface SavedActivations {
   /** Held after the last block: ln_final, lm_head, the soft-cap, the loss. */
   readonly final: SavedActivationGroup;
   readonly layers: number;
-  /** layers * perLayer + final: the saved activations at the end of the forward pass. */
+  /** layers * perLayer + final: the saved activations that grow with the batch. */
   readonly total: BatchSeqPolynomial;
+  /**
+   * Held once per run whatever the batch (the RoPE tables): bytes as c * T^power with no factor
+   * B, so evaluated for one sequence (perSequenceAt). savedActivationBytes adds them to total.
+   */
+  readonly perRun: SavedActivationGroup;
+}
+
+/** The saved activations at the end of the forward pass of a run: total at (B, T) plus the per-run tensors at T. */
+export function savedActivationBytes(saved: SavedActivations, batch: number, seq: number): bigint {
+  return evaluatePolynomial(saved.total, batch, seq) + perSequenceAt(saved.perRun.bytes, seq);
 }
 
 export interface SavedActivationOptions {
@@ -192,10 +215,24 @@ export function savedActivations(config: ModelConfig, options: SavedActivationOp
   const layerGroup = group(layerTensors);
   const finalGroup = group(final);
   const L = BigInt(config.num_layers);
+  // Latent attention rotates only qk_rope_head_dim features of each head, so its tables are that wide.
+  const ropeWidth = BigInt(architecture.mla?.qk_rope_head_dim ?? architecture.head_dim);
+  const ropeTables: SavedActivation[] =
+    architecture.positions === 'rope'
+      ? ['cos', 'sin'].map((table) => ({
+          name: `RoPE ${table} table [T, ${architecture.mla === undefined ? 'dh' : 'dr'}], once per run`,
+          readBy: ['attn.rope'],
+          symbolic: ['T', architecture.mla === undefined ? 'dh' : 'dr'],
+          dtype: 'activation' as const,
+          bytesPerElement: activationBytes,
+          bytes: monomial(ropeWidth * activationBytes, 1),
+        }))
+      : [];
   return {
     perLayer: layerGroup,
     final: finalGroup,
     layers: config.num_layers,
     total: addPolynomials(scalePolynomial(layerGroup.bytes, L), finalGroup.bytes),
+    perRun: group(ropeTables),
   };
 }
