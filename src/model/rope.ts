@@ -84,9 +84,9 @@ function swapPairs(x: tf.Tensor4D): tf.Tensor4D {
  * A rotation is linear in x, so its gradient needs no activation, only the tables (as the
  * saved-activation formula says): with swapPairs its own transpose,
  *   dx = dy * cos + swapPairs(dy * sin).
- * It is one custom gradient closing over the tables, which the training step holds once for the
- * whole pass (transformer.ts, keepForReruns); tfjs's own gradients would keep x, swapPairs(x),
- * both products and the tables in every layer.
+ * It is one custom gradient that keeps the tables alone (clones that share the storage of the one
+ * pair a pass makes); tfjs's own gradients would keep x, swapPairs(x) and both products in every
+ * layer as well.
  */
 export function applyRope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
   const [, , T, dk] = x.shape;
@@ -96,10 +96,15 @@ export function applyRope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
     () => `rope: x has shape [${x.shape}] but the tables have [${tables.cos.shape}] (want [${T},${dk}])`,
   );
   const rotate = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const input = inputs[0] as tf.Tensor4D;
+    const [input, save] = inputs as [tf.Tensor4D, tf.GradSaveFunc];
+    // The tables' clones share their storage: every layer's save holds the one pair.
+    save([tables.cos, tables.sin]);
     return {
       value: tf.add(tf.mul(input, tables.cos), tf.mul(swapPairs(input), tables.sin)),
-      gradFunc: (dy: tf.Tensor) => tf.add(tf.mul(dy, tables.cos), swapPairs(tf.mul<tf.Tensor4D>(dy, tables.sin))),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [cos, sin] = saved as [tf.Tensor2D, tf.Tensor2D];
+        return tf.add(tf.mul(dy, cos), swapPairs(tf.mul<tf.Tensor4D>(dy, sin)));
+      },
     };
   });
   return rotate(x) as tf.Tensor4D;

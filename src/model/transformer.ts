@@ -380,8 +380,7 @@ export function logitsAt(
   // Latent attention rotates only the last qk_rope_head_dim features of each head.
   const rotated = architecture.mla?.qk_rope_head_dim ?? architecture.head_dim;
   const rope = architecture.positions === 'rope' ? ropeTables(seq, rotated, architecture.rope_theta, start) : undefined;
-  // RoPE's gradient reads the tables (rope.ts), and full checkpointing's reruns apply them again.
-  if (rope !== undefined) {
+  if (checkpoint === 'full' && rope !== undefined) {
     keepForReruns(rope.cos);
     keepForReruns(rope.sin);
   }
