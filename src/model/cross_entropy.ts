@@ -19,9 +19,9 @@ import * as tf from '@tensorflow/tfjs';
  * logits (B, T, V) float32, targets (B, T) int32 ids in [0, V) -> scalar mean loss.
  *
  * The logits are kept for the gradient through customGrad's save, which clones them. Where a
- * clone copies (wasm's Identity), tfjs's per-kernel leak check (IS_TEST) counts that copy as a
- * leaked buffer of the forward scope, though the engine frees it after the backward pass: run
- * that check on cpu or meta, where a clone shares storage.
+ * clone copies (tfjs's stock wasm Identity; src/runtime/wasm_shared_clones.ts makes wasm's share),
+ * tfjs's per-kernel leak check (IS_TEST) counts that copy as a leaked buffer of the forward scope,
+ * though the engine frees it after the backward pass.
  */
 export function meanCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Scalar {
   const [B, T, V] = logits.shape;

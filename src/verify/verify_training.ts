@@ -488,8 +488,7 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
       `${architecture.ffn === 'swiglu' ? "SiLU's" : "GELU's"}, the softmax's), and the engine ` +
       'adds up the gradients of tensors used more than once.',
     'tf.memory().numBytes counts tensors, not storage: a reshape view, or a clone kept for a gradient that shares its ' +
-      `source's storage, counts again. Storage actually held peaked at ${bytes(measured.bufferPeak.bytes)}, each buffer once` +
-      (trace.backend.name === 'wasm' ? ' (on wasm a clone copies, so clones do hold storage there).' : '.'),
+      `source's storage, counts again. Storage actually held peaked at ${bytes(measured.bufferPeak.bytes)}, each buffer once.`,
   ];
   const saved = savedActivationComparison(trace);
   reasons.push(...savedActivationSentences(saved));
