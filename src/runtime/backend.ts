@@ -15,7 +15,7 @@
  */
 
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { InputError, UnavailableError } from '../core/errors.js';
@@ -120,6 +120,12 @@ async function loadMetaBackend(): Promise<void> {
 /** The default wasm thread count: the count measured (scripts/bench_threads.ts), where there are cores for it. */
 const DEFAULT_WASM_THREADS = 2;
 
+/** The cores Node can use; 1 in the web page, whose stand-in for node:os has no such function. */
+function coreCount(): number {
+  const count = (os as Partial<typeof os>).availableParallelism;
+  return count === undefined ? 1 : count();
+}
+
 /**
  * Threads for the wasm backend: FLOPLEDGER_WASM_THREADS, else 2 where the machine has two cores
  * or more. Measured interleaved on a 2-core machine (scripts/bench_threads.ts, forward passes
@@ -130,7 +136,7 @@ const DEFAULT_WASM_THREADS = 2;
  */
 function requestedWasmThreads(): number {
   const raw = process.env['FLOPLEDGER_WASM_THREADS'];
-  if (raw === undefined || raw === '') return Math.min(DEFAULT_WASM_THREADS, availableParallelism());
+  if (raw === undefined || raw === '') return Math.min(DEFAULT_WASM_THREADS, coreCount());
   const threads = Number(raw);
   if (!Number.isInteger(threads) || threads < 1) {
     throw new InputError(
