@@ -10,7 +10,7 @@
  *    for the one before it. An add takes one cycle on every x86 core since the Pentium Pro, so
  *    adds per second is cycles per second, on a core that the loop itself keeps loaded. Other
  *    work on a shared machine can only take time from the loop, never give it, so the fastest of
- *    several timings is the estimate.
+ *    many short timings (2 ms, shorter than a scheduler's time slice) is the estimate.
  * 2. The ceiling: clock x 4 fp32 lanes (128 bits) x 2 FLOPs per multiply-add x 2 multiply-add
  *    pipes per core. The 2 pipes are an assumption, true of every x86 core since Haswell and Zen
  *    (two FMA units, or on Zen two multiply and two add pipes); WebAssembly SIMD without relaxed
@@ -200,7 +200,7 @@ function timeCalls(run: (n: number) => unknown, targetMs: number, repeats: numbe
   return { n, seconds: seconds.sort((a, b) => a - b) };
 }
 
-export async function measureSimdCeiling(reportedMhz: number | null, repeats = 9): Promise<SimdCeiling> {
+export async function measureSimdCeiling(reportedMhz: number | null, repeats = 300): Promise<SimdCeiling> {
   // Node has WebAssembly at run time; the project's type libraries (no DOM) do not declare it.
   const wasm = (
     globalThis as unknown as {
@@ -212,8 +212,10 @@ export async function measureSimdCeiling(reportedMhz: number | null, repeats = 9
   // A first long call lets V8 move the functions to its optimising tier before anything is timed.
   timeCalls((n) => exports.adds(n, 3), 200, 1);
   timeCalls((n) => exports.mulAdds(n), 200, 1);
-  const adds = timeCalls((n) => exports.adds(n, 3), 150, repeats);
-  const mulAdds = timeCalls((n) => exports.mulAdds(n), 150, repeats);
+  // Short timings, many of them: on a loaded machine the scheduler takes a core away every few
+  // ms, so a long timing always includes a wait, while some 2 ms timings see none.
+  const adds = timeCalls((n) => exports.adds(n, 3), 2, repeats);
+  const mulAdds = timeCalls((n) => exports.mulAdds(n), 2, repeats);
   const cyclesPerCall = adds.n * ADDS_PER_ITERATION;
   const clockGhz = cyclesPerCall / adds.seconds[0]! / 1e9;
   const clockGhzMedian = cyclesPerCall / adds.seconds[Math.floor(adds.seconds.length / 2)]! / 1e9;
@@ -229,7 +231,7 @@ export async function measureSimdCeiling(reportedMhz: number | null, repeats = 9
     ceiling_gflops: ceiling,
     measured_mul_add_gflops: flopsPerCall / mulAdds.seconds[0]! / 1e9,
     derivation:
-      `${clockGhz.toFixed(2)} GHz (timed: a chain of dependent integer adds, one a cycle, fastest of ${repeats}; ` +
+      `${clockGhz.toFixed(2)} GHz (timed: a chain of dependent integer adds, one a cycle, fastest of ${repeats} 2-ms timings; ` +
       `${reportedMhz === null ? 'no clock reported' : `${reportedMhz.toFixed(0)} MHz reported`}) x 4 fp32 lanes (128-bit wasm SIMD) ` +
       `x 2 FLOPs per multiply-add x 2 multiply-add pipes (assumed: x86 cores since Haswell and Zen) = ${ceiling.toFixed(1)} GFLOP/s on one core`,
   };
