@@ -200,7 +200,13 @@ function timeCalls(run: (n: number) => unknown, targetMs: number, repeats: numbe
   return { n, seconds: seconds.sort((a, b) => a - b) };
 }
 
-export async function measureSimdCeiling(reportedMhz: number | null, repeats = 300): Promise<SimdCeiling> {
+/** The two timed functions; see ceilingModule. */
+export interface CeilingFunctions {
+  readonly adds: (n: number, step: number) => number;
+  readonly mulAdds: (n: number) => number;
+}
+
+export async function ceilingFunctions(): Promise<CeilingFunctions> {
   // Node has WebAssembly at run time; the project's type libraries (no DOM) do not declare it.
   const wasm = (
     globalThis as unknown as {
@@ -208,7 +214,11 @@ export async function measureSimdCeiling(reportedMhz: number | null, repeats = 3
     }
   ).WebAssembly;
   const { instance } = await wasm.instantiate(ceilingModule());
-  const exports = instance.exports as { adds: (n: number, step: number) => number; mulAdds: (n: number) => number };
+  return instance.exports as CeilingFunctions;
+}
+
+export async function measureSimdCeiling(reportedMhz: number | null, repeats = 300): Promise<SimdCeiling> {
+  const exports = await ceilingFunctions();
   // A first long call lets V8 move the functions to its optimising tier before anything is timed.
   timeCalls((n) => exports.adds(n, 3), 200, 1);
   timeCalls((n) => exports.mulAdds(n), 200, 1);
