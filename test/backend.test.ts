@@ -174,10 +174,6 @@ describe('the default wasm build', () => {
     expect(timeTinyWith(undefined).backend_description).toBe(expected);
   });
 
-  it('is the single-thread build when FLOPLEDGER_WASM_THREADS is 1', () => {
-    expect(timeTinyWith('1').backend_description).toBe('WebAssembly (SIMD, single thread)');
-  });
-
   it('starts the threaded build when FLOPLEDGER_WASM_THREADS asks for threads', () => {
     const timed = timeTinyWith('2');
     expect(timed.backend_description).toBe('WebAssembly (SIMD, 2 threads)');
