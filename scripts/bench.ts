@@ -15,14 +15,21 @@
  *     first verified webgl trace in headless Chromium, written to docs/bench_web.md and .json.
  *  7. flopledger's forward time beside PyTorch's on the same configs (scripts/bench_torch.ts),
  *     written to docs/bench_torch.md and .json; skipped, saying how to install it, without PyTorch.
+ *  8. The SIMD ceiling of one core (scripts/bench_ceiling.ts: the clock timed under load, times
+ *     128-bit multiply-add throughput), printed beside the forward and bare-matmul rates of 2.
+ *  9. One wasm thread against two on the configs of 7, forward passes and bare matmuls
+ *     interleaved (scripts/bench_threads.ts), written to docs/bench_threads.md and .json.
+ * 10. The wall time of `npm test`, run once as a child process at the end, written to
+ *     docs/bench_test.md and .json; `--no-test-time` leaves it out (it takes minutes).
  *
  * Run after `npm run build`; takes five to six minutes on two cores, about three of them for the
- * web page (building it, then twelve loads of it in Chromium).
+ * web page (building it, then twelve loads of it in Chromium), and then the test suite.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/runtime/backend.js';
@@ -38,7 +45,9 @@ import type { MetaTraceResult } from './bench_meta_trace.js';
 import { benchMetaScaling } from './measure_meta.js';
 import { benchStartup } from './bench_startup.js';
 import { benchWeb } from './bench_web.js';
+import { measureSimdCeiling, type SimdCeiling } from './bench_ceiling.js';
 import { writeBenchTorch } from './bench_torch.js';
+import { writeBenchThreads } from './bench_threads.js';
 import type { ThreadBenchResult } from './bench_wasm_threads.js';
 
 /** The overhead the tracer may add: traced / untraced median forward time. */
@@ -82,6 +91,9 @@ async function main(): Promise<void> {
     platform: `${os.platform()} ${os.release()}`,
     load_average_before: loadBefore,
   };
+
+  step('SIMD ceiling: the clock under load and 128-bit multiply-add throughput');
+  const ceiling = await measureSimdCeiling(cpu.clockMHz ?? null);
 
   step('meta traces (child processes)');
   const meta = META_POINTS.map(({ model, seq }) => ({
@@ -127,6 +139,7 @@ async function main(): Promise<void> {
       peak === undefined
         ? null
         : { derivation: peak.derivation, per_core_gflops: peak.perCoreGflops, machine_gflops: peak.machineGflops },
+    simd_ceiling: ceiling,
     checks: {
       overhead_limit: OVERHEAD_LIMIT,
       overhead_ok: overheadOk,
@@ -148,17 +161,63 @@ async function main(): Promise<void> {
   const docs = join(packageRoot(), 'docs');
   mkdirSync(docs, { recursive: true });
   writeFileSync(join(docs, 'bench.json'), JSON.stringify(json, null, 2) + '\n');
-  writeFileSync(join(docs, 'bench.md'), renderReport(benchReport(json, forwards, meta, builds, threads), 'markdown'));
+  writeFileSync(
+    join(docs, 'bench.md'),
+    renderReport(benchReport(json, forwards, meta, builds, threads, ceiling), 'markdown'),
+  );
   await benchMetaScaling(docs);
   benchStartup(docs);
   step('local roofline: predicted against measured kernel time (child process)');
   const roofline = runChild<{ results: number }>('./bench_roofline.js', []);
   if ('error' in roofline) step(`local roofline failed: ${roofline.error}`);
   await benchWeb(docs);
+  step('wasm, 1 thread against 2 on the configs beside PyTorch, interleaved (child processes)');
+  await writeBenchThreads(docs);
   step('beside PyTorch: flopledger and PyTorch workers, interleaved (child processes)');
   const torch = await writeBenchTorch(docs);
   if (!torch) step('beside PyTorch: skipped, see above');
   step(`wrote docs/bench.md and docs/bench.json in ${elapsedS.toFixed(0)} s`);
+  if (process.argv.includes('--no-test-time')) step('npm test: not timed (--no-test-time)');
+  else timeTestSuite(docs);
+}
+
+/** Runs `npm test` once and writes its wall time to docs/bench_test.md and .json. */
+function timeTestSuite(docs: string): void {
+  step('npm test, once, timed (child process; --no-test-time skips it)');
+  const loadBefore = os.loadavg();
+  const start = performance.now();
+  const child = spawnSync('npm', ['test'], { cwd: packageRoot(), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const wallS = (performance.now() - start) / 1000;
+  const loadAfter = os.loadavg();
+  // vitest's closing summary: "Test Files  102 passed (102)", "Tests  1444 passed | 1 skipped (1445)".
+  const summary = (child.stdout + child.stderr)
+    .split('\n')
+    .map((line) => stripVTControlCharacters(line).trim())
+    .filter((line) => /^(Test Files|Tests)\s/.test(line));
+  const json = {
+    generated: new Date().toISOString(),
+    command: 'npm test',
+    wall_s: wallS,
+    exit_code: child.status,
+    summary,
+    load_average_before: loadBefore,
+    load_average_after: loadAfter,
+    cores: os.availableParallelism(),
+  };
+  writeFileSync(join(docs, 'bench_test.json'), JSON.stringify(json, null, 2) + '\n');
+  const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(' / ');
+  const report: Report = {
+    blocks: [
+      heading('npm test', 2),
+      paragraph(
+        `\`npm test\` took ${wallS.toFixed(1)} s of wall time (exit code ${String(child.status)}; ${summary.join('; ') || 'no vitest summary'}), ` +
+          `run once by \`npm run bench\` on ${json.cores} cores at a load average (1/5/15 min) of ${load(loadBefore)} before and ${load(loadAfter)} after.`,
+      ),
+    ],
+    json: null,
+  };
+  writeFileSync(join(docs, 'bench_test.md'), renderReport(report, 'markdown'));
+  step(`npm test: ${wallS.toFixed(1)} s, exit ${String(child.status)}; wrote docs/bench_test.md and .json`);
 }
 
 type Outcome<T> = { result: T } | { error: string };
@@ -180,6 +239,7 @@ function benchReport(
   meta: readonly { model: string; seq: number; outcome: Outcome<MetaTraceResult> }[],
   builds: { single: Outcome<ThreadBenchResult>; threaded: Outcome<ThreadBenchResult> },
   threads: number,
+  ceiling: SimdCeiling,
 ): Report {
   const m = json.machine;
   const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(' / ');
@@ -198,6 +258,7 @@ function benchReport(
         { header: 'config' },
         { header: 'matmul FLOPs', align: 'right' },
         { header: 'rounds', align: 'right' },
+        { header: 'records read', align: 'right' },
         { header: 'untraced ms', align: 'right' },
         { header: 'traced ms', align: 'right' },
         { header: 'traced / untraced', align: 'right' },
@@ -210,6 +271,7 @@ function benchReport(
         f.label,
         formatFlops(BigInt(f.matmul_flops)),
         f.rounds,
+        f.records_read,
         fixed(f.median_ms.untraced),
         fixed(f.median_ms.traced),
         fixed(f.overhead.traced, 3),
@@ -219,7 +281,7 @@ function benchReport(
         fixed(f.min_ms.traced / f.min_ms.untraced, 3),
       ]),
       notes: [
-        'Medians over rounds of one untraced, one traced and one traced-with-kernel-timers forward pass each, the order rotating every round; a full GC before every run, outside the clock.',
+        "Medians over rounds of one untraced, one traced and one traced-with-kernel-timers forward pass each, the order rotating every round; no GC forced. A traced run reads its records and their totals inside the clock, as a user's trace does.",
         "The ratio of median wall times is the measure. Beside it, for a shared machine: the median of each round's own ratio (a round's runs are adjacent in time, so load changes between rounds cancel) and the ratio of the fastest runs (other work only ever adds time). docs/bench.json also has the process CPU-time ratios.",
         `Traced / untraced is at most ${OVERHEAD_LIMIT} on every config: ${json.checks.overhead_ok ? 'yes' : 'NO'}.`,
       ],
@@ -232,6 +294,8 @@ function benchReport(
         { header: 'bare matmul as dispatched', align: 'right' },
         { header: 'bare matmul, fast path', align: 'right' },
         { header: 'efficiency', align: 'right' },
+        { header: 'forward / SIMD ceiling', align: 'right' },
+        { header: 'bare matmul / SIMD ceiling', align: 'right' },
       ],
       rows: forwards.map((f) => [
         f.label,
@@ -243,11 +307,14 @@ function benchReport(
           ? 'same'
           : `${fixed(f.calibration.fast_path.gflops)} (${f.calibration.fast_path.label})`,
         formatPercent(f.efficiency),
+        formatPercent(f.forward_gflops / ceiling.ceiling_gflops),
+        f.calibration === null ? 'n/a' : formatPercent(f.calibration.calibrated_gflops / ceiling.ceiling_gflops),
       ]),
       notes: [
         "Forward GFLOP/s is matmul FLOPs over the untraced median; the bare matmuls are the config's largest matmul timed alone, as the model dispatches it and as one batch-1 untransposed product.",
         'Efficiency is forward GFLOP/s over the higher bare-matmul rate.',
-        `Theoretical peak: ${json.peak_estimate?.derivation ?? 'not available (clock unknown)'}`,
+        `SIMD ceiling of one core, measured: ${ceiling.derivation}. The same f32x4.mul + f32x4.add pair XNNPACK's wasm kernels issue, timed over 12 independent accumulators with no memory traffic, ran at ${fixed(ceiling.measured_mul_add_gflops, 1)} GFLOP/s (${formatPercent(ceiling.measured_mul_add_gflops / ceiling.ceiling_gflops)} of the ceiling).`,
+        `Theoretical peak from the reported clock: ${json.peak_estimate?.derivation ?? 'not available (clock unknown)'}`,
         `Configs with d_model >= 512 reach ${formatPercent(EFFICIENCY_TARGET, 0)}: ${json.checks.efficiency_ok_on_d_model_512_plus ? 'yes' : 'NO (see where the time goes)'}.`,
       ],
     }),

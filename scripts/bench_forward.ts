@@ -4,20 +4,21 @@
  * all three alike), the ratio of their medians, the achieved matmul rate against the calibrated
  * bare matmul, and where the kernel time goes.
  *
- * Every run starts from a collected heap (a full GC before it, outside the clock): otherwise a
- * run would pay for the garbage of the run before it, which belongs to another mode. Each run's
- * process CPU time is kept beside its wall time: on a machine shared with other work, CPU time
- * leaves out the time the process waited for a core.
+ * A traced run reads its records and their totals inside the clock, as a user's trace does: the
+ * tracer builds records only when they are first read, so a run that never reads them would leave
+ * that cost out of the overhead. No GC is forced in the timed loop: a forced collection is work a
+ * user's run never does, and the garbage each mode leaves falls on the next run, whose mode
+ * rotates every round. Each run's process CPU time is kept beside its wall time: on a machine
+ * shared with other work, CPU time leaves out the time the process waited for a core.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import type { ActiveBackend } from '../src/runtime/backend.js';
 import { loadModelConfig } from '../src/config/index.js';
-import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
+import { disposeWeights, forward, initWeights, tokenIds, weightEntries } from '../src/model/index.js';
 import { gflopsPerSecond, sharesByComponent } from '../src/timing/attribution.js';
 import { calibrateLargestMatmul } from '../src/timing/calibrate.js';
 import { efficiency, whereTimeGoes } from '../src/timing/diagnosis.js';
 import { median } from '../src/timing/statistics.js';
+import { traceTotals } from '../src/trace/summary.js';
 import { traceKernels } from '../src/trace/tracer.js';
 import type { KernelRecord } from '../src/core/kernel_record.js';
 import type { BenchConfig } from './bench_configs.js';
@@ -32,12 +33,6 @@ const CALIBRATION_MS = 800;
 const MODES = ['untraced', 'traced', 'timed'] as const;
 type Mode = (typeof MODES)[number];
 
-/** global.gc without starting node with --expose-gc. */
-function exposeGc(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
-
 export interface ForwardBenchResult {
   readonly label: string;
   readonly model: string;
@@ -45,6 +40,8 @@ export interface ForwardBenchResult {
   readonly run: { batch: number; seq: number };
   readonly matmul_flops: string;
   readonly rounds: number;
+  /** Kernel records each traced run built and read. */
+  readonly records_read: number;
   readonly median_ms: Record<Mode, number>;
   readonly min_ms: Record<Mode, number>;
   /** traced / untraced and timed / untraced, medians. */
@@ -73,8 +70,19 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
   const config = loadModelConfig(bench.model, bench.overrides);
   const weights = initWeights(config, { seed: 0, init: 'random' });
   const ids = tokenIds(config, bench.run, { seed: 0, init: 'random' });
+  const weightTensors = weightEntries(weights).map((entry) => entry.tensor);
   let lastRecords: KernelRecord[] = [];
   let lastTimedWallMs = 0;
+  let recordsRead = 0;
+  /** A traced pass as a user's trace runs it: weights marked, then the records and totals read. */
+  const tracedPass = (timeKernels: boolean): KernelRecord[] => {
+    const trace = traceKernels(() => forward(config, weights, ids), { timeKernels, weights: weightTensors });
+    trace.result.dispose();
+    const records = trace.records;
+    recordsRead = records.length;
+    traceTotals(records);
+    return records;
+  };
   const runOnce: Record<Mode, () => number> = {
     untraced: () => {
       const start = performance.now();
@@ -83,15 +91,14 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
     },
     traced: () => {
       const start = performance.now();
-      traceKernels(() => forward(config, weights, ids)).result.dispose();
+      tracedPass(false);
       return performance.now() - start;
     },
     timed: () => {
       const start = performance.now();
-      const trace = traceKernels(() => forward(config, weights, ids), { timeKernels: true });
-      trace.result.dispose();
+      const records = tracedPass(true);
       const wall = performance.now() - start;
-      lastRecords = trace.records;
+      lastRecords = records;
       lastTimedWallMs = wall;
       return wall;
     },
@@ -107,13 +114,11 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
       warmupRounds++;
     }
     const rounds = Math.min(MAX_ROUNDS, Math.max(MIN_ROUNDS, Math.floor(ROUND_BUDGET_MS / roundMs)));
-    const gc = exposeGc();
     const samples: Record<Mode, number[]> = { untraced: [], traced: [], timed: [] };
     const cpuSamples: Record<Mode, number[]> = { untraced: [], traced: [], timed: [] };
     for (let round = 0; round < rounds; round++) {
       for (let slot = 0; slot < MODES.length; slot++) {
         const mode = MODES[(round + slot) % MODES.length]!;
-        gc();
         const cpuStart = process.cpuUsage();
         samples[mode].push(runOnce[mode]());
         const cpu = process.cpuUsage(cpuStart);
@@ -151,6 +156,7 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
       run: { batch: bench.run.batch, seq: bench.run.seq },
       matmul_flops: matmulFlops.toString(),
       rounds,
+      records_read: recordsRead,
       median_ms: medians,
       min_ms: minima,
       overhead: { traced: medians.traced / medians.untraced, timed: medians.timed / medians.untraced },

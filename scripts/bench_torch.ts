@@ -44,7 +44,7 @@ import { median } from '../src/timing/statistics.js';
 import { traceKernels } from '../src/trace/tracer.js';
 
 /** The configs of the comparison (batch 1; the seed architecture: RMSNorm, RoPE, SwiGLU, untied). */
-const TORCH_CONFIGS: readonly { label: string; overrides: ConfigOverrides; seq: number }[] = [
+export const TORCH_CONFIGS: readonly { label: string; overrides: ConfigOverrides; seq: number }[] = [
   {
     label: 'L4, d 256, T 256',
     overrides: { num_layers: 4, d_model: 256, num_heads: 4, d_ff: 1024 },
@@ -76,9 +76,8 @@ type Request =
   | { op: 'forward'; runs: number }
   | { op: 'matmul'; m: number; k: number; n: number; runs: number };
 
-interface SetupAnswer {
+export interface SetupAnswer {
   readonly matmul_flops: string;
-  readonly threads: number;
   readonly shapes?: MatmulShape[];
   readonly torch?: string;
   readonly blas?: string;
@@ -89,6 +88,10 @@ interface SetupAnswer {
 async function serve(threads: number): Promise<void> {
   process.env['FLOPLEDGER_WASM_THREADS'] = String(threads);
   const backend = await useBackend('wasm');
+  // A count the backend did not take would label single-thread times as threaded ones.
+  const running = backend.description.includes(`${threads} threads`) ? threads : 1;
+  if (running !== threads)
+    throw new Error(`asked for ${threads} wasm threads, the backend runs ${backend.description}`);
   let state: { weights: ReturnType<typeof initWeights>; ids: tf.Tensor2D; run: () => void } | undefined;
   const answer = (value: unknown) => process.stdout.write(JSON.stringify(value) + '\n');
   for await (const line of createInterface({ input: process.stdin })) {
@@ -115,8 +118,7 @@ async function serve(threads: number): Promise<void> {
         const seen = shapes.get(key);
         shapes.set(key, { m, k, n, count: (seen?.count ?? 0) + batch });
       }
-      const threadsUsed = backend.description.includes('threads') ? threads : 1;
-      answer({ matmul_flops: flops.toString(), threads: threadsUsed, shapes: [...shapes.values()] });
+      answer({ matmul_flops: flops.toString(), shapes: [...shapes.values()] });
     } else if (request.op === 'forward') {
       const ms: number[] = [];
       for (let i = 0; i < request.runs; i++) {
@@ -145,7 +147,7 @@ async function serve(threads: number): Promise<void> {
 // ---------------------------------------------------------------- the parent
 
 /** A worker process answering one JSON line per request. */
-class Worker {
+export class Worker {
   private readonly lines: AsyncIterator<string>;
   constructor(
     readonly name: string,
@@ -179,9 +181,13 @@ function pythonWithTorch(): { python: string; version: string } | undefined {
   return undefined;
 }
 
+/** flopledger's worker on the wasm backend with `threads` threads. */
+export function startToolWorker(threads: number, name = 'flopledger'): Worker {
+  return new Worker(name, spawn(process.execPath, [fileURLToPath(import.meta.url), 'worker', String(threads)]));
+}
+
 function startWorkers(python: string, threads: number): { tool: Worker; torch: Worker } {
-  const here = fileURLToPath(import.meta.url);
-  const tool = new Worker('flopledger', spawn(process.execPath, [here, 'worker', String(threads)]));
+  const tool = startToolWorker(threads);
   const env = {
     ...process.env,
     OMP_NUM_THREADS: String(threads),
@@ -223,7 +229,7 @@ async function forwardOnce(worker: Worker): Promise<number> {
 }
 
 /** Every shape of the pass, bare on both sides, interleaved; each side's sum of count x median. */
-async function bareMatmulTime(
+export async function bareMatmulTime(
   tool: Worker,
   torch: Worker,
   shapes: readonly MatmulShape[],

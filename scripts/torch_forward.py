@@ -141,7 +141,6 @@ def main():
             counter.counting = False
             answer = {
                 "matmul_flops": str(counter.flops),
-                "threads": torch.get_num_threads(),
                 "torch": torch.__version__,
                 "blas": blas_library(),
             }

@@ -3,10 +3,10 @@
  *
  *   tensorflow  libtensorflow through @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (optional,
  *               its installer downloads libtensorflow, so it is often absent)
- *   wasm        WebAssembly with SIMD (always here): the single-thread build by default, whose
- *               times hold still on a shared machine (README, "Measured here");
- *               FLOPLEDGER_WASM_THREADS=N (N > 1) starts the threaded build with N threads
- *               (src/runtime/wasm_threads.ts), faster for large matmuls on an idle machine
+ *   wasm        WebAssembly with SIMD (always here): the threaded build at 2 threads by default
+ *               where the machine has 2 cores or more (src/runtime/wasm_threads.ts), measured
+ *               1.4-1.6x faster on real forward passes (README, "Measured here");
+ *               FLOPLEDGER_WASM_THREADS=N sets the count, 1 for the single-thread build
  *   cpu         plain JavaScript kernels: the slow reference
  *   meta        shape-only: tensors keep {shape, dtype} and no data (src/meta)
  *   auto        tensorflow when it loads, else wasm
@@ -15,6 +15,7 @@
  */
 
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { InputError, UnavailableError } from '../core/errors.js';
@@ -119,20 +120,30 @@ async function loadMetaBackend(): Promise<void> {
   metaModule.registerMetaBackend();
 }
 
+/** The default wasm thread count: the count measured (scripts/bench_threads.ts), where there are cores for it. */
+const DEFAULT_WASM_THREADS = 2;
+
+/** The cores Node can use; 1 in the web page, whose stand-in for node:os has no such function. */
+function coreCount(): number {
+  const count = (os as Partial<typeof os>).availableParallelism;
+  return count === undefined ? 1 : count();
+}
+
 /**
- * Threads for the wasm backend: FLOPLEDGER_WASM_THREADS, else 1, the single-thread build.
- * Measured interleaved on this 2-core machine while it was shared (scripts/bench_wasm_threads.ts
- * interleaved), the threaded build took 1.9x as long as the single-thread one for `time tiny`
- * and 1.2x for a d=512 pass, and its passes spread as widely; it wins only on large matmuls when
- * the cores are idle, so it is asked for, not assumed.
+ * Threads for the wasm backend: FLOPLEDGER_WASM_THREADS, else 2 where the machine has two cores
+ * or more. Measured interleaved on a 2-core machine (scripts/bench_threads.ts, forward passes
+ * alternating between a 1-thread and a 2-thread process), two threads ran the benchmark's four
+ * forward passes 1.40-1.64x faster and their bare matmuls 1.93-2.00x at a load average below
+ * 1.3; at a load average of 7-11 they were 3-10% slower, both cores being taken by other work.
+ * FLOPLEDGER_WASM_THREADS=1 keeps timings steadier on a machine shared with other work.
  */
 function requestedWasmThreads(): number {
   const raw = process.env['FLOPLEDGER_WASM_THREADS'];
-  if (raw === undefined || raw === '') return 1;
+  if (raw === undefined || raw === '') return Math.min(DEFAULT_WASM_THREADS, coreCount());
   const threads = Number(raw);
   if (!Number.isInteger(threads) || threads < 1) {
     throw new InputError(
-      `FLOPLEDGER_WASM_THREADS: "${raw}" is not a positive integer; use e.g. FLOPLEDGER_WASM_THREADS=2, or unset it for one thread`,
+      `FLOPLEDGER_WASM_THREADS: "${raw}" is not a positive integer; use e.g. FLOPLEDGER_WASM_THREADS=2, or 1 for the single-thread build`,
     );
   }
   return threads;

@@ -1,8 +1,11 @@
 /**
- * The threaded SIMD build of the wasm backend, started in Node. Opt-in (FLOPLEDGER_WASM_THREADS=N,
- * see src/runtime/backend.ts): measured here it ran a d=512 forward pass in 76% of the single-thread
- * time on a quiet machine, but 1.2x slower (and `time tiny` 1.9x slower) on a shared one, and
- * starting it takes the five workarounds below.
+ * The threaded SIMD build of the wasm backend, started in Node: the default at 2 threads where
+ * there are 2 cores (src/runtime/backend.ts; FLOPLEDGER_WASM_THREADS=1 for the single-thread
+ * build). It starts once per process, when the backend is first set: the pool's workers are
+ * created then and reused by every kernel after. Measured interleaved (scripts/bench_threads.ts),
+ * it ran the benchmark's forward passes 1.40-1.64x faster than the single-thread build and their
+ * bare matmuls 1.93-2.00x on a quiet 2-core machine; on one loaded by other work (load average
+ * 7-11) it was 3-10% slower. Starting it takes the five workarounds below.
  *
  * tfjs-backend-wasm 4.22 ships a threaded SIMD build (pthreads on Web Workers) but does not start
  * it in Node. Out of the box, in order:
