@@ -20,9 +20,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** How the core is dispatched: by the rule above, or batched everywhere (to time the two side by side). */
+export type AttentionCoreDispatch = 'measured' | 'batched';
+
+let dispatch: AttentionCoreDispatch = 'measured';
+
+/** Sets how the core is dispatched from now on; scripts/bench_attention_core.ts times both. */
+export function setAttentionCoreDispatch(mode: AttentionCoreDispatch): void {
+  dispatch = mode;
+}
+
 /** Whether the running backend gets per-head 2-D matmuls (see above): wasm, outside a gradient tape. */
 export function perHeadDispatch(): boolean {
-  return tf.getBackend() === 'wasm' && tf.engine().state.gradientDepth === 0;
+  return dispatch === 'measured' && tf.getBackend() === 'wasm' && tf.engine().state.gradientDepth === 0;
 }
 
 /** One 2-D product per (b, head) of a (B, heads, M, K) and b (B, heads, K, N), stacked: (B, heads, M, N). */
