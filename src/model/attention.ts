@@ -21,6 +21,7 @@ import { DENSE_ATTENTION, type AttentionSchedule } from '../config/attention_sch
 import { scope } from '../core/scope.js';
 import { blockedAttentionCore } from './blocked_attention.js';
 import { rerunInBackward } from './checkpoint.js';
+import { headWeightedSum } from './head_matmul.js';
 import {
   CAUSAL_SQUARE,
   causalScores,
@@ -229,12 +230,12 @@ export function attentionCore(
   const square = { ...CAUSAL_SQUARE, window: core.window };
   if (Hkv === H) {
     const probabilities = causalSoftmax(q, k, parts, square, core.softcap); // (B, H, T, T)
-    return scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, H, T, dv)
+    return scope('weighted_sum', () => headWeightedSum(probabilities, v)); // (B, H, T, dv)
   }
   const G = H / Hkv;
   const grouped = tf.reshape<tf.Rank.R4>(q, [B, Hkv, G * T, dk]); // (B, Hkv, G*T, dk): row g*T + t is head j*G + g at t
   const probabilities = causalSoftmax(grouped, k, parts, { ...square, queries: T }, core.softcap); // (B, Hkv, G*T, T)
-  const weighted = scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, Hkv, G*T, dv)
+  const weighted = scope('weighted_sum', () => headWeightedSum(probabilities, v)); // (B, Hkv, G*T, dv)
   return reshapeKeepingNothing<tf.Rank.R4>(weighted, [B, H, T, dv]); // (B, H, T, dv)
 }
 
@@ -276,7 +277,7 @@ export function cachedAttentionCore(
   const grouped = tf.reshape<tf.Rank.R4>(q, [B, Hkv, G * N, dk]); // (B, Hkv, G*N, dk): row g*N + n is head j*G + g
   const block = { queryStart, queries: N, keyStart, window, masked, ...(depth === undefined ? {} : { depth }) };
   const probabilities = causalSoftmax(grouped, k, parts, block, core.softcap); // (B, Hkv, G*N, C)
-  const weighted = scope('weighted_sum', () => tf.matMul<tf.Tensor4D>(probabilities, v)); // (B, Hkv, G*N, dv)
+  const weighted = scope('weighted_sum', () => headWeightedSum(probabilities, v)); // (B, Hkv, G*N, dv)
   return tf.reshape<tf.Rank.R4>(weighted, [B, H, N, dv]); // (B, H, N, dv)
 }
 

@@ -33,6 +33,7 @@ import * as tf from '@tensorflow/tfjs';
 import { blockLeaf } from '../core/module_paths.js';
 import { scope } from '../core/scope.js';
 import { blockScores, type CausalSoftmaxParts } from './causal_softmax.js';
+import { headWeightedSum } from './head_matmul.js';
 
 /** One block of positions: its first position and how many it holds. */
 interface Span {
@@ -117,7 +118,7 @@ export function blockedAttentionCore(
       return scope(`weighted_sum.${blockLeaf(a, b)}`, () => {
         const share =
           kept.length === 1 ? probabilities : tf.slice(probabilities, [0, 0, 0, start], [B, Hkv, G * R, columns]); // (B, Hkv, G*R, C_b)
-        return tf.matMul<tf.Tensor4D>(share, valueBlocks[b]!); // (B, Hkv, G*R, dv)
+        return headWeightedSum(share, valueBlocks[b]!); // (B, Hkv, G*R, dv)
       });
     });
     const summed = scope(`weighted_sum.${blockLeaf(a)}`, () =>

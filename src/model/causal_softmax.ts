@@ -22,6 +22,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { scope } from '../core/scope.js';
+import { headScores } from './head_matmul.js';
 import { elementwiseKeeping, scaleKeepingNothing } from './lean_gradients.js';
 
 /** The positions a block of scores covers and the mask it needs. */
@@ -80,7 +81,7 @@ export function causalScores(q: tf.Tensor4D, k: tf.Tensor4D, block: ScoreBlock =
     k.shape[0] === B && k.shape[1] === heads && k.shape[3] === dk && C > 0,
     () => `attn scores: q has shape [${q.shape}] but k has [${k.shape}]`,
   );
-  const scores = tf.matMul<tf.Tensor4D>(q, k, false, true); // (B, heads, G*R, C)
+  const scores = headScores(q, k); // (B, heads, G*R, C)
   // Scaling by a number keeps nothing for the gradient: the raw scores die here (lean_gradients.ts).
   const scaled = scaleKeepingNothing(scores, 1 / Math.sqrt(block.depth ?? dk));
   return block.masked ? maskScores(scaled, block) : scaled;

@@ -399,8 +399,15 @@ export function logitsAt(
     const runBlock = (input: tf.Tensor3D) =>
       block(input, layer, architecture, heads, rope, model, core, slot, i, routing); // (B, T, d)
     const input = x;
+    // Outside a gradient tape nothing needs a block's intermediates once its output exists: each
+    // block's are released as it ends, not when the pass does. A training step keeps them for its gradients.
+    const release = tf.engine().state.gradientDepth === 0;
     x = scope(path.layer(i), () =>
-      checkpoint === 'full' ? checkpointed(runBlock, input, tensorsOf(layer)) : runBlock(input),
+      checkpoint === 'full'
+        ? checkpointed(runBlock, input, tensorsOf(layer))
+        : release
+          ? tf.tidy(() => runBlock(input))
+          : runBlock(input),
     ); // (B, T, d)
   });
   const normed = scope(path.lnFinal, () => normOf(architecture, model)(x, weights.ln_final, weights.ln_final_bias));

@@ -39,6 +39,8 @@ export interface TracedMatmulView {
   /** The kernel's operand shapes and transposes as recorded: "[1,1024,1600] x [1600,1600]^T". */
   readonly display: string;
   readonly flops: bigint;
+  /** Kernels that computed the row together (absent: one); their rows are summed into `shape`, their FLOPs into `flops`. */
+  readonly kernels?: number;
 }
 
 export interface MatmulCheck {
@@ -63,6 +65,11 @@ export interface MatmulComparison {
   readonly tracedTotal: bigint;
   readonly expectedCount: number;
   readonly tracedCount: number;
+  /**
+   * Traced matmuls with a row of their own, or as a row's pieces (one per head): a row dispatched
+   * as several kernels counts once. Equal to tracedCount when every row ran as one kernel.
+   */
+  readonly dispatchCount: number;
   /** Checks where an inventory row and a traced kernel agree exactly. */
   readonly matchedCount: number;
   readonly mismatches: readonly MatmulCheck[];
@@ -100,30 +107,77 @@ function sameShape(a: FoldedShape, b: FoldedShape): boolean {
 }
 
 /**
+ * The kernels at one path that together compute `shape`, when it was dispatched in pieces (one
+ * 2-D matmul per attention head, src/model/head_matmul.ts): `count` untaken kernels of one shape
+ * (rows / count, k, n), each holding whole matrices of the row (rows / count a multiple of m), in
+ * execution order. The multiset of shapes is then exactly the row's; their FLOPs are compared
+ * by the caller. undefined when no such set is there.
+ */
+function dispatchedGroup(
+  shape: FoldedShape,
+  m: number,
+  kernels: readonly KernelRecord[],
+  kernelTaken: readonly boolean[],
+): number[] | undefined {
+  const free = kernels.flatMap((kernel, i) => (kernelTaken[i] ? [] : [{ i, shape: tracedOf(kernel).shape }]));
+  for (const candidate of free) {
+    const { rows, k, n } = candidate.shape;
+    if (k !== shape.k || n !== shape.n || rows === 0n || rows >= shape.rows) continue;
+    if (shape.rows % rows !== 0n || rows % BigInt(m) !== 0n) continue;
+    const count = Number(shape.rows / rows);
+    const members = free.filter((entry) => sameShape(entry.shape, candidate.shape)).slice(0, count);
+    if (members.length === count) return members.map((entry) => entry.i);
+  }
+  return undefined;
+}
+
+/**
  * Pairs the rows and kernels of one path. A row first takes a kernel of exactly its folded shape
- * (a backward pass may run a path's input- and weight-gradient matmuls in either order); what is
- * left pairs up in execution order, so a wrong shape is reported against its nearest partner and
- * a surplus on either side stays unpaired (missing or extra).
+ * (a backward pass may run a path's input- and weight-gradient matmuls in either order), then
+ * a set of kernels that dispatches it in pieces (dispatchedGroup); what is left pairs up in
+ * execution order, so a wrong shape is reported against its nearest partner and a surplus on
+ * either side stays unpaired (missing or extra).
  */
 function pairWithinPath(
   rows: readonly MatmulRow[],
   kernels: readonly KernelRecord[],
-): [MatmulRow | undefined, KernelRecord | undefined][] {
+): [MatmulRow | undefined, KernelRecord[]][] {
   const kernelTaken = new Array<boolean>(kernels.length).fill(false);
-  const partner = rows.map((row) => {
+  const partners = rows.map((row) => {
     const shape = expectedOf(row).shape;
     const index = kernels.findIndex((kernel, i) => !kernelTaken[i] && sameShape(shape, tracedOf(kernel).shape));
-    if (index >= 0) kernelTaken[index] = true;
-    return index;
+    const group = index >= 0 ? [index] : dispatchedGroup(shape, row.m, kernels, kernelTaken);
+    for (const i of group ?? []) kernelTaken[i] = true;
+    return group;
   });
   const leftoverKernels = kernels.filter((_, i) => !kernelTaken[i]);
-  const pairs: [MatmulRow | undefined, KernelRecord | undefined][] = rows.map((row, i) => {
-    const index = partner[i]!;
-    return [row, index >= 0 ? kernels[index] : leftoverKernels.shift()];
+  const pairs: [MatmulRow | undefined, KernelRecord[]][] = rows.map((row, i) => {
+    const group = partners[i];
+    if (group !== undefined) return [row, group.map((index) => kernels[index]!)];
+    const next = leftoverKernels.shift();
+    return [row, next === undefined ? [] : [next]];
   });
-  for (const kernel of leftoverKernels) pairs.push([undefined, kernel]);
+  for (const kernel of leftoverKernels) pairs.push([undefined, [kernel]]);
   // Report in execution order of the traced kernels; unpaired rows keep their inventory order at the end.
-  return pairs.sort(([, a], [, b]) => (a?.index ?? Infinity) - (b?.index ?? Infinity));
+  return pairs.sort(([, a], [, b]) => (a[0]?.index ?? Infinity) - (b[0]?.index ?? Infinity));
+}
+
+/**
+ * Several kernels that together compute one row, as one view: the rows summed, the FLOPs summed,
+ * the first kernel's index, and how it was dispatched ("16 kernels of [128,64] x [64,128]").
+ */
+function groupView(kernels: readonly KernelRecord[]): TracedMatmulView {
+  const views = kernels.map(tracedOf);
+  const first = views[0]!;
+  if (views.length === 1) return first;
+  return {
+    kernel: first.kernel,
+    index: first.index,
+    shape: { ...first.shape, rows: views.reduce((total, view) => total + view.shape.rows, 0n) },
+    display: `${views.length} kernels of ${first.display}`,
+    flops: views.reduce((total, view) => total + view.flops, 0n),
+    kernels: views.length,
+  };
 }
 
 /** The outermost matmul kernels of a trace, the ones that carry a count. */
@@ -154,9 +208,9 @@ export function compareMatmuls(inventory: readonly MatmulRow[], records: readonl
 
   for (const [modulePath, rows] of rowsByPath) {
     const kernels = tracedByPath.get(modulePath) ?? [];
-    for (const [row, kernel] of pairWithinPath(rows, kernels)) {
+    for (const [row, group] of pairWithinPath(rows, kernels)) {
       const expected = row ? expectedOf(row) : undefined;
-      const tracedView = kernel ? tracedOf(kernel) : undefined;
+      const tracedView = group.length > 0 ? groupView(group) : undefined;
       let mismatch: MismatchKind | undefined;
       if (!tracedView) mismatch = 'missing';
       else if (!expected) mismatch = 'extra';
@@ -220,6 +274,7 @@ export function compareMatmuls(inventory: readonly MatmulRow[], records: readonl
     tracedTotal,
     expectedCount: inventory.length,
     tracedCount: traced.length,
+    dispatchCount: checks.filter((check) => check.traced !== undefined).length,
     matchedCount: checks.length - mismatches.length,
     mismatches,
     ok: mismatches.length === 0,
@@ -241,7 +296,8 @@ export function describeMismatch(check: MatmulCheck): string {
     ? `expected ${foldedShapeText(check.expected.shape)} = ${groupDigits(check.expected.flops)} FLOPs`
     : 'expected no matmul';
   const traced = check.traced
-    ? `traced ${check.traced.kernel} ${foldedShapeText(check.traced.shape)} = ${groupDigits(check.traced.flops)} FLOPs`
+    ? `traced ${check.traced.kernel}${(check.traced.kernels ?? 1) > 1 ? ` (${check.traced.kernels} kernels)` : ''} ` +
+      `${foldedShapeText(check.traced.shape)} = ${groupDigits(check.traced.flops)} FLOPs`
     : 'traced no matmul';
   return `${check.path}: ${check.mismatch ?? 'match'}: ${expected}; ${traced}`;
 }

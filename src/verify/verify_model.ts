@@ -11,7 +11,6 @@ import type { ModelConfig, RunShape } from '../config/model_config.js';
 import type { KernelRecord } from '../core/kernel_record.js';
 import type { ActiveBackend } from '../runtime/backend.js';
 import { traceForward, type ForwardTraceOptions } from '../runtime/traced_run.js';
-import { matmulKernelCount } from '../trace/summary.js';
 import { expectedMasks } from '../analytic/attention_blocks.js';
 import { compareKernelBytes, type BytesComparison } from './bytes_check.js';
 import { compareMasks, type MaskComparison } from './mask_check.js';
@@ -34,6 +33,7 @@ export interface VerifyReport {
   readonly matmuls: MatmulComparison;
   /** Outermost kernel executions in the forward pass. */
   readonly kernelCount: number;
+  /** Matmuls the pass dispatched: a row computed per head by several kernels counts once (matmul_check.ts). */
   readonly matmulKernelCount: number;
   /**
    * Matmul kernels one forward pass must run: 9 * L + 1 for the seed's model (per layer q, k, v,
@@ -87,7 +87,7 @@ export async function verifyModel(options: VerifyOptions): Promise<VerifyReport>
   const masks = compareMasks(expectedMasks(config, run), traced.records);
   const work = compareModuleWork(estimate, traced.records);
   const bytes = compareKernelBytes(kernelBytes, traced.records);
-  const tracedMatmulKernels = matmulKernelCount(traced.records);
+  const tracedMatmulKernels = matmuls.dispatchCount;
   const expectedMatmulKernelCount = expectedMatmulCount(config, routed);
   return {
     config,

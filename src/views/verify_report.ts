@@ -10,7 +10,7 @@ import { rollUp } from '../core/module_paths.js';
 import { describeMaskMismatch } from '../verify/mask_check.js';
 import { describeWorkMismatch, type WorkComparison } from '../verify/work_check.js';
 import { describeBytesMismatch, type BytesComparison } from '../verify/bytes_check.js';
-import { describeMismatch, type MatmulCheck } from '../verify/matmul_check.js';
+import { describeMismatch, type MatmulCheck, type MatmulComparison } from '../verify/matmul_check.js';
 import { describeRoutingMismatch, type RoutingComparison } from '../verify/routing_check.js';
 import type { VerifyReport } from '../verify/verify_model.js';
 import { formatFlops, groupDigits } from '../core/format.js';
@@ -330,6 +330,7 @@ function checkData(check: MatmulCheck) {
             k: check.traced.shape.k,
             n: check.traced.shape.n,
             flops: check.traced.flops,
+            kernels: check.traced.kernels ?? 1,
           },
   };
 }
@@ -404,6 +405,12 @@ function verificationData(verification: VerifyReport) {
 
 export type VerificationData = ReturnType<typeof verificationData>;
 
+/** How many kernels ran the matmuls when some were computed per head: ", run as 31 kernels (scores and weighted sums per head)". */
+function dispatchText(matmuls: MatmulComparison): string {
+  if (matmuls.tracedCount === matmuls.dispatchCount) return '';
+  return `, run as ${matmuls.tracedCount} kernels (the attention core per head)`;
+}
+
 /** The side-by-side report of one verification, from the total (depth 0) down to every matmul (depth 3). */
 export function verificationReport(verification: VerifyReport, depth: Depth): Report<VerificationData> {
   const { config, run, backend } = verification;
@@ -411,8 +418,8 @@ export function verificationReport(verification: VerifyReport, depth: Depth): Re
     heading(`Verification of ${modelLabel(config)}, ${runLabel(run)}, on ${backend.name}`),
     paragraph(
       `${dimensionsLabel(config)}; ${backend.description}. ` +
-        `${groupDigits(BigInt(verification.kernelCount))} kernels traced, ${verification.matmulKernelCount} of them matmuls ` +
-        `(${expectedKernelsText(verification)}).`,
+        `${groupDigits(BigInt(verification.kernelCount))} kernels traced, ${verification.matmulKernelCount} matmuls ` +
+        `(${expectedKernelsText(verification)})${dispatchText(verification.matmuls)}.`,
     ),
   ];
   if (depth >= 1) blocks.push(tableBlock(componentTable(verification)));
