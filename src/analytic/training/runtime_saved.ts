@@ -30,10 +30,10 @@ import { savedActivations } from './saved_activations.js';
  */
 export type CloneStorage = 'shared' | 'copied';
 
-/** How a backend's clones hold storage: shared on cpu and meta, copied on wasm; undefined where not established. */
+/** How a backend's clones hold storage: shared on cpu and meta, copied on wasm (and native, wasm's kernels); undefined where not established. */
 export function cloneStorageOf(backend: string): CloneStorage | undefined {
   if (backend === 'cpu' || backend === 'meta') return 'shared';
-  return backend === 'wasm' ? 'copied' : undefined;
+  return backend === 'wasm' || backend === 'native' ? 'copied' : undefined;
 }
 
 export interface RuntimeSavedTensor {
