@@ -129,9 +129,12 @@ describe.runIf(nativeInstalled)('the native backend (onnxruntime-node installed)
 describe.runIf(nativeInstalled)('verify --backend native', () => {
   it('gives the verdict wasm and cpu give, exactly, for a forward pass and a training step', () => {
     const verdict = (backend: string, ...extra: string[]) => {
+      const threads = extra[0] === 'threads' ? extra.shift() : undefined;
       const run = spawnSync(process.execPath, [builtCli(), 'verify', 'tiny', '--backend', backend, ...extra], {
         cwd: ROOT,
         encoding: 'utf8',
+        // The threaded build's heap is shared memory, which the binding takes only as copies.
+        env: threads === undefined ? process.env : { ...process.env, FLOPLEDGER_WASM_THREADS: '2' },
       });
       expect(run.status, run.stderr).toBe(0);
       return run.stdout
@@ -141,9 +144,11 @@ describe.runIf(nativeInstalled)('verify --backend native', () => {
         .replace(/ on \w+$/, '');
     };
     // tiny: L=2, d=64, F=256, V=256 at 64 tokens: 2 layers x 9 matmuls + lm_head.
-    expect(verdict('native')).toBe('verified: 19 of 19 matmuls match exactly (20,971,520 FLOPs)');
-    expect(verdict('native')).toBe(verdict('wasm'));
-    expect(verdict('native')).toBe(verdict('cpu'));
+    const onNative = verdict('native');
+    expect(onNative).toBe('verified: 19 of 19 matmuls match exactly (20,971,520 FLOPs)');
+    expect(onNative).toBe(verdict('wasm'));
+    expect(onNative).toBe(verdict('cpu'));
+    expect(verdict('native', 'threads')).toBe(onNative);
     expect(verdict('native', '--train')).toBe(verdict('wasm', '--train'));
   }, 300_000);
 });

@@ -185,22 +185,23 @@ function nativeProduct(
   }
   const { Tensor } = native;
   const session = native.sessions.get(sessionKey(transposeA, transposeB))!;
-  session.run(
+  // The threaded wasm build's heap is a SharedArrayBuffer, which the binding refuses ("Invalid
+  // argument"): there the operands are copied out and the product copied back, O(n^2) beside
+  // the GEMM's O(n^3).
+  const shared = product.buffer instanceof SharedArrayBuffer;
+  const operand = (info: tf.TensorInfo, dims: number[]) => {
+    const view = heapView(backend, info, tf.util.sizeFromShape(dims));
+    return new Tensor('float32', shared ? view.slice() : view, dims);
+  };
+  const result = session.run(
     {
-      [MATMUL_MODEL_NAMES.a]: new Tensor('float32', heapView(backend, a, batchA * aRows * aCols), [
-        batchA,
-        aRows,
-        aCols,
-      ]),
-      [MATMUL_MODEL_NAMES.b]: new Tensor('float32', heapView(backend, b, batchB * bRows * bCols), [
-        batchB,
-        bRows,
-        bCols,
-      ]),
+      [MATMUL_MODEL_NAMES.a]: operand(a, [batchA, aRows, aCols]),
+      [MATMUL_MODEL_NAMES.b]: operand(b, [batchB, bRows, bCols]),
     },
-    { [MATMUL_MODEL_NAMES.product]: new Tensor('float32', product, [batch, m, n]) },
+    { [MATMUL_MODEL_NAMES.product]: shared ? null : new Tensor('float32', product, [batch, m, n]) },
     {},
   );
+  if (shared) product.set(result[MATMUL_MODEL_NAMES.product]!.data);
   return out;
 }
 
