@@ -36,13 +36,16 @@ function tensorflowLoads(packageName: string): boolean {
 const tensorflowAvailable = tensorflowLoads('@tensorflow/tfjs-node') || tensorflowLoads('@tensorflow/tfjs-node-gpu');
 
 describe('parseBackendChoice', () => {
-  it('accepts the five choices', () => {
-    for (const name of ['auto', 'cpu', 'wasm', 'tensorflow', 'meta']) expect(parseBackendChoice(name)).toBe(name);
+  it('accepts the six choices', () => {
+    for (const name of ['auto', 'cpu', 'wasm', 'native', 'tensorflow', 'meta'])
+      expect(parseBackendChoice(name)).toBe(name);
   });
 
   it('rejects anything else with an InputError listing the choices', () => {
     expect(() => parseBackendChoice('gpu')).toThrow(InputError);
-    expect(() => parseBackendChoice('gpu')).toThrow('--backend: "gpu" is not one of auto, cpu, wasm, tensorflow, meta');
+    expect(() => parseBackendChoice('gpu')).toThrow(
+      '--backend: "gpu" is not one of auto, cpu, wasm, native, tensorflow, meta',
+    );
     expect(() => parseBackendChoice('WASM')).toThrow('--backend: "WASM" is not one of');
     expect(() => parseBackendChoice('')).toThrow('--backend: "" is not one of');
   });
@@ -82,11 +85,15 @@ describe('useBackend', () => {
     },
   );
 
-  it.skipIf(tensorflowAvailable)('falls back from auto to wasm where tfjs-node is absent or cannot load', async () => {
-    const active = await useBackend('auto');
-    expect(active.name).toBe('wasm');
-    expect(tf.getBackend()).toBe('wasm');
-  });
+  it.skipIf(tensorflowAvailable)(
+    'falls back from auto to native where tfjs-node is absent and onnxruntime-node is installed, else to wasm',
+    async () => {
+      const expected = installed('onnxruntime-node') ? 'native' : 'wasm';
+      const active = await useBackend('auto');
+      expect(active.name).toBe(expected);
+      expect(tf.getBackend()).toBe(expected);
+    },
+  );
 
   it('starts the shape-only meta backend, which runs the model without data', async () => {
     const active = await useBackend('meta');
@@ -127,8 +134,14 @@ describe('useBackend', () => {
 });
 
 describe('availableBackends', () => {
-  it('lists cpu, wasm and meta here, and tensorflow only when tfjs-node is installed', async () => {
-    const expected = tensorflowAvailable ? ['cpu', 'wasm', 'tensorflow', 'meta'] : ['cpu', 'wasm', 'meta'];
+  it('lists cpu, wasm and meta here, native and tensorflow only when their packages are installed', async () => {
+    const expected = [
+      'cpu',
+      'wasm',
+      ...(installed('onnxruntime-node') ? ['native'] : []),
+      ...(tensorflowAvailable ? ['tensorflow'] : []),
+      'meta',
+    ];
     expect(await availableBackends()).toEqual(expected);
   });
 });

@@ -259,7 +259,9 @@ describe('report refuses bad input with one line, exit 2 and no files', () => {
     const out = join(workDir, 'no-backend');
     const result = await cli('report', '--out', out, '--backend', 'gpu');
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe('flopledger: --backend: "gpu" is not one of auto, cpu, wasm, tensorflow, meta\n');
+    expect(result.stderr).toBe(
+      'flopledger: --backend: "gpu" is not one of auto, cpu, wasm, native, tensorflow, meta\n',
+    );
     expect(existsSync(out)).toBe(false);
   });
 

@@ -179,7 +179,7 @@ describe('flopledger verify', () => {
       'flopledger: --max-memory: "garbage" is not a size; use a number with a unit, e.g. --max-memory 8GB or --max-memory 512MiB',
     ],
     [['--max-memory', '0GB'], 'flopledger: --max-memory: "0GB" is zero; give a positive size, e.g. --max-memory 8GB'],
-    [['--backend', 'gpu'], 'flopledger: --backend: "gpu" is not one of auto, cpu, wasm, tensorflow, meta'],
+    [['--backend', 'gpu'], 'flopledger: --backend: "gpu" is not one of auto, cpu, wasm, native, tensorflow, meta'],
     [['--seed', '-1'], 'flopledger: --seed: "-1" is not a whole number from 0 to 2^53 - 1; use e.g. --seed 0'],
     [['--seed', '1.5'], 'flopledger: --seed: "1.5" is not a whole number from 0 to 2^53 - 1; use e.g. --seed 0'],
   ])('exits 2 with one line for %j', async (flags, line) => {

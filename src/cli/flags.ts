@@ -228,9 +228,10 @@ export const D_FF_RULE_CHOICES: Choices<'given' | 'swiglu'> = {
 export const BACKEND_CHOICES: Choices<BackendChoice> = {
   noun: 'a backend',
   meanings: {
-    auto: 'tensorflow if installed, else wasm',
+    auto: 'tensorflow if installed, else native if installed, else wasm',
     cpu: 'plain JavaScript kernels, the slow reference',
     wasm: 'WebAssembly with SIMD',
+    native: "wasm's kernels with the matmuls on ONNX Runtime, when onnxruntime-node is installed",
     tensorflow: 'libtensorflow, when @tensorflow/tfjs-node is installed',
     meta: 'shapes only: any size in milliseconds',
   },

@@ -7,9 +7,11 @@
  *               where the machine has 2 cores or more (src/runtime/wasm_threads.ts), measured
  *               1.4-1.6x faster on real forward passes (README, "Measured here");
  *               FLOPLEDGER_WASM_THREADS=N sets the count, 1 for the single-thread build
+ *   native      wasm's kernels, with the matmuls on ONNX Runtime's native GEMM (optional package
+ *               onnxruntime-node, src/runtime/native_backend.ts)
  *   cpu         plain JavaScript kernels: the slow reference
  *   meta        shape-only: tensors keep {shape, dtype} and no data (src/meta)
- *   auto        tensorflow when it loads, else wasm
+ *   auto        tensorflow when it loads, else native when it loads, else wasm
  *   webgl       WebGL 2 in a browser (src/web): shaders on the GPU, kernels queued
  *   webgpu      WebGPU in a browser, when the page registered @tensorflow/tfjs-backend-webgpu
  */
@@ -23,7 +25,7 @@ import { shareWasmClones } from './wasm_shared_clones.js';
 
 shareWasmClones();
 
-export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'tensorflow', 'meta'] as const;
+export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'native', 'tensorflow', 'meta'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** The backends only a browser has; the CLI does not offer them, the web page does. */
@@ -150,7 +152,14 @@ function requestedWasmThreads(): number {
 }
 
 async function activate(name: string): Promise<void> {
-  if (name === 'wasm' && requestedWasmThreads() > 1 && tf.getBackend() !== 'wasm') {
+  if (name === 'native') {
+    // The native backend runs on the wasm backend's instance, so wasm starts first.
+    await activate('wasm');
+    const { startNativeBackend } = await import('./native_backend.js');
+    await startNativeBackend();
+    return;
+  }
+  if (name === 'wasm' && requestedWasmThreads() > 1 && tf.engine().registry['wasm'] === undefined) {
     const { startThreadedWasm } = await import('./wasm_threads.js');
     await startThreadedWasm(requestedWasmThreads());
     return;
@@ -169,6 +178,15 @@ async function describe(name: string): Promise<ActiveBackend> {
       return {
         name,
         description: `WebAssembly (${simd ? 'SIMD' : 'no SIMD'}, ${threads > 1 ? `${threads} threads` : 'single thread'})`,
+        synchronousKernelTimes: true,
+      };
+    }
+    case 'native': {
+      const { nativeMatmulDescription } = await import('./native_backend.js');
+      const wasm = await describe('wasm');
+      return {
+        name,
+        description: `${wasm.description}, matmuls on ${nativeMatmulDescription()}`,
         synchronousKernelTimes: true,
       };
     }
@@ -197,6 +215,17 @@ async function describe(name: string): Promise<ActiveBackend> {
   }
 }
 
+/** Whether the native backend starts here (onnxruntime-node installed and loading); leaves wasm active. */
+async function nativeLoads(): Promise<boolean> {
+  try {
+    await activate('native');
+    return true;
+  } catch (error) {
+    if (!(error instanceof UnavailableError)) throw error;
+    return false;
+  }
+}
+
 /** Sets and readies the backend for `choice`; throws UnavailableError when it cannot run here. */
 export async function useBackend(choice: BackendChoice | BrowserBackend): Promise<ActiveBackend> {
   enableProdModeOnce();
@@ -208,7 +237,7 @@ export async function useBackend(choice: BackendChoice | BrowserBackend): Promis
         name = 'tensorflow';
       } catch (error) {
         if (!(error instanceof UnavailableError)) throw error;
-        name = 'wasm';
+        name = (await nativeLoads()) ? 'native' : 'wasm';
       }
       break;
     case 'tensorflow':
@@ -221,6 +250,7 @@ export async function useBackend(choice: BackendChoice | BrowserBackend): Promis
       break;
     case 'cpu':
     case 'wasm':
+    case 'native':
       name = choice;
       break;
     case 'webgl':
@@ -241,6 +271,9 @@ export async function useBackend(choice: BackendChoice | BrowserBackend): Promis
 /** The backend names that can run here, in BACKEND_CHOICES order (without "auto"). */
 export async function availableBackends(): Promise<string[]> {
   const available = ['cpu', 'wasm'];
+  const active = tf.getBackend();
+  if (await nativeLoads()) available.push('native');
+  if (active !== undefined && active !== tf.getBackend()) await tf.setBackend(active);
   try {
     await loadTensorflowPackage();
     available.push('tensorflow');

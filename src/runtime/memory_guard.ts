@@ -110,6 +110,11 @@ function fp32CacheBytes(config: ModelConfig, run: RunShape): bigint {
   return BigInt(run.batch) * kvCacheBytesPerSequence(kvCacheLayers(config), storageFormat('fp32'), run.seq);
 }
 
+/** Whether the backend's tensors live on the wasm heap: wasm's, and native's, which shares it. */
+function onWasmHeap(backendName: string): boolean {
+  return backendName === 'wasm' || backendName === 'native';
+}
+
 /** What a real run of `kind` of `config` at `run` holds at its peak on `backendName`. */
 export function estimateRunMemory(
   config: ModelConfig,
@@ -117,6 +122,7 @@ export function estimateRunMemory(
   kind: RunKind,
   backendName: string,
 ): MemoryGuardEstimate {
+  // XNNPACK keeps a packed copy of each matmul weight; the native backend's GEMM packs per call.
   const packed = backendName === 'wasm';
   const forward = runMemoryEstimate(config, run, { packedMatmulWeights: packed });
   const { weights, packedWeights } = forward;
@@ -201,7 +207,7 @@ export function assertRunFitsMemory(
   budgetBytes: bigint,
 ): MemoryGuardEstimate {
   const estimate = estimateRunMemory(config, run, kind, backendName);
-  const heapBound = backendName === 'wasm' && WASM_HEAP_BYTES < budgetBytes;
+  const heapBound = onWasmHeap(backendName) && WASM_HEAP_BYTES < budgetBytes;
   const limit = heapBound ? WASM_HEAP_BYTES : budgetBytes;
   if (estimate.total <= limit) return estimate;
 
@@ -234,7 +240,7 @@ export function assertRunsFitTogether(
     const own = estimate.total - estimate.weights - estimate.packedWeights;
     return own > most ? own : most;
   }, 0n);
-  const heapBound = backendName === 'wasm' && WASM_HEAP_BYTES < budgetBytes;
+  const heapBound = onWasmHeap(backendName) && WASM_HEAP_BYTES < budgetBytes;
   const limit = heapBound ? WASM_HEAP_BYTES : budgetBytes;
   if (weights + rest <= limit) return estimates;
   const limitText = heapBound
@@ -258,7 +264,7 @@ export function refuseBeforeStart(
   kind: RunKind,
   runs: readonly { readonly config: ModelConfig; readonly run: RunShape }[],
 ): void {
-  if (options.backend !== 'wasm' && options.backend !== 'cpu') return;
+  if (!onWasmHeap(options.backend) && options.backend !== 'cpu') return;
   const budget = options.maxMemoryBytes ?? defaultRealRunBudget();
   for (const { config, run } of runs) {
     assertRunFits(config, run);

@@ -184,7 +184,7 @@ export function estimatePeak(cpu: CpuInfo, simd: SimdWidth, threads: number): Pe
 /** Threads the backend computes on: XNNPACK's pool on wasm, every core for libtensorflow, one for cpu. */
 function computeThreads(backend: ActiveBackend, cores: number): number {
   if (backend.name === 'tensorflow') return cores;
-  if (backend.name !== 'wasm') return 1;
+  if (backend.name !== 'wasm' && backend.name !== 'native') return 1;
   try {
     return Math.max(1, getThreadsCount());
   } catch {

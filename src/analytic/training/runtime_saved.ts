@@ -26,12 +26,12 @@ import { savedActivationBytes, savedActivations } from './saved_activations.js';
 export type CloneStorage = 'shared';
 
 /**
- * How a backend's clones hold storage: shared on cpu and meta, and on wasm as this project's
- * runtime sets it up (src/runtime/wasm_shared_clones.ts; tfjs's stock wasm Identity copies);
- * undefined where not established.
+ * How a backend's clones hold storage: shared on cpu and meta, and on wasm (and native, which runs
+ * wasm's kernels) as this project's runtime sets it up (src/runtime/wasm_shared_clones.ts; tfjs's
+ * stock wasm Identity copies); undefined where not established.
  */
 export function cloneStorageOf(backend: string): CloneStorage | undefined {
-  return backend === 'cpu' || backend === 'meta' || backend === 'wasm' ? 'shared' : undefined;
+  return backend === 'cpu' || backend === 'meta' || backend === 'wasm' || backend === 'native' ? 'shared' : undefined;
 }
 
 export interface RuntimeSavedTensor {
