@@ -120,7 +120,7 @@ describe('flopledger verify', () => {
     expect(result.code).toBe(0);
     expect(result.stdout.trimEnd().split('\n').at(-1)).toMatch(
       new RegExp(
-        `^verified: 19 of 19 matmuls match exactly \\(${groupDigits(TINY_MATMUL_FLOPS)} FLOPs\\) on (wasm|tensorflow)$`,
+        `^verified: 19 of 19 matmuls match exactly \\(${groupDigits(TINY_MATMUL_FLOPS)} FLOPs\\) on (native|wasm|tensorflow)$`,
       ),
     );
   });
