@@ -11,8 +11,10 @@ import { summarizeParameters } from './parameters.js';
  *
  * What it assumes:
  *   - fp32 weights (every parameter, 4 bytes) and int32 token ids [B, T] live throughout.
- *   - forward() runs in one tf.tidy, which releases intermediates only when it returns, so every
- *     tensor the pass makes is alive at its end: the peak is the sum of them all, logits included.
+ *   - forward() runs in one tf.tidy, which releases intermediates only when it returns. Under a
+ *     gradient tape (a training step) every tensor the pass makes is alive at its end: the peak is
+ *     the sum of them all, logits included. Outside one (`blocksReleased`), each block runs in a
+ *     tidy of its own, so one block's intermediates are alive at a time, beside every block's output.
  *   - A reshape view is counted as a tensor of its own, as tfjs's engine counts it
  *     (tf.memory().numBytes); on backends that share storage it costs nothing, hence "errs high".
  *   - Each projection may view its input and output as [B*T, .] around the matmul: two views per
@@ -55,7 +57,7 @@ export interface ActivationRow {
   readonly dtype: TensorDtype;
   /** Tensors of this shape one occurrence of the module makes. */
   readonly copies: number;
-  /** How often the module runs in one forward pass: num_layers for layer rows, else 1. */
+  /** How many of the module's runs hold their tensors at the peak: num_layers for layer rows (1 when blocks are released), else 1. */
   readonly occurrences: number;
   readonly bytes: bigint;
 }
@@ -63,6 +65,12 @@ export interface ActivationRow {
 export interface RunMemoryOptions {
   /** Count a packed fp32 copy of every weight matrix a matmul uses, as the wasm backend keeps one. */
   readonly packedMatmulWeights?: boolean;
+  /**
+   * Each block's intermediates are released when the block ends (a pass outside a gradient tape,
+   * src/model/transformer.ts): one block's are alive at a time, beside every block's output.
+   * Without it (a training step's forward pass) every block's are held to the end.
+   */
+  readonly blocksReleased?: boolean;
 }
 
 export interface RunMemoryEstimate {
@@ -98,10 +106,13 @@ export function runMemoryEstimate(
 ): RunMemoryEstimate {
   assertRunFits(config, run);
   const architecture = architectureOf(config);
-  const { vocab_size: V, num_layers: L, d_model: d, num_heads: H, d_ff: F } = config;
+  const { vocab_size: V, d_model: d, num_heads: H, d_ff: F } = config;
   const { padded_vocab_size: Vp, num_kv_heads: Hkv, q_dim: dq, kv_dim: dkv } = architecture;
   const { batch: B, seq: T } = run;
   const dk = headDim(config);
+  const blocksReleased = options.blocksReleased === true;
+  // Blocks whose intermediates are alive at the peak: the last one alone when blocks are released.
+  const L = blocksReleased ? Math.min(config.num_layers, 1) : config.num_layers;
   const hidden = [B, T, d];
   const qHidden = [B, T, dq];
   const kvHidden = [B, T, dkv];
@@ -118,7 +129,8 @@ export function runMemoryEstimate(
   const layerNorm = architecture.norm === 'layernorm';
   const rope = architecture.positions === 'rope';
   // Layers with a sliding window; a blocked run is counted as dense, an upper bound of its scores.
-  const windowed = layerWindows(config).filter((window) => window !== undefined).length;
+  const allWindowed = layerWindows(config).filter((window) => window !== undefined).length;
+  const windowed = Math.min(allWindowed, L);
 
   // A norm over the last axis of x: its activation-sized and per-row tensors, and with a
   // zero-centred gain the (1 + gain) it multiplies by.
@@ -234,6 +246,9 @@ export function runMemoryEstimate(
     row('layers.{i}.ffn.w2', 'flattened input', [B * T, F], 1, L),
     row('layers.{i}.ffn.w2', 'W2 h, its flattened view (and + bias)', hidden, 2 + mlpBiased, L),
     ...(architecture.post_norms ? normRows('layers.{i}.post_ffn_norm', hidden, L) : []),
+    ...(blocksReleased
+      ? [row('layers.{i}', 'the block output, kept to the end of the pass', hidden, 1, config.num_layers)]
+      : []),
     ...normRows('ln_final', hidden, 1),
     row('lm_head', 'flattened input', tokens, 1, 1),
     ...(architecture.tie_embeddings ? [row('lm_head', 'E transposed for the tied logits', [d, Vp], 1, 1)] : []),

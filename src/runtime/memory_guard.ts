@@ -124,7 +124,11 @@ export function estimateRunMemory(
 ): MemoryGuardEstimate {
   // XNNPACK keeps a packed copy of each matmul weight; the native backend's GEMM packs per call.
   const packed = backendName === 'wasm';
-  const forward = runMemoryEstimate(config, run, { packedMatmulWeights: packed });
+  // Outside a training step each block's intermediates are released as it ends (src/model/transformer.ts).
+  const forward = runMemoryEstimate(config, run, {
+    packedMatmulWeights: packed,
+    blocksReleased: kind !== 'training step',
+  });
   const { weights, packedWeights } = forward;
   const parts: MemoryPart[] = [{ label: 'weights', bytes: weights }];
   if (packedWeights > 0n) parts.push({ label: 'their packed copies', bytes: packedWeights });
