@@ -41,3 +41,48 @@ export function hostConstant<R extends tf.Rank>(
   if (backendHoldsValues()) return tf.tensor<R>(values(), shape, dtype);
   return tf.engine().makeTensor(NO_VALUES[dtype], shape, dtype) as tf.Tensor<R>;
 }
+
+/**
+ * A backend that keeps tensors in one heap it lets kernels write into (tfjs-backend-wasm's
+ * BackendWasm: makeOutput allocates a tensor's storage there, typedArrayFromHeap views it).
+ */
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: 'float32' | 'int32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array;
+}
+
+function isHeapBackend(backend: unknown): backend is HeapBackend {
+  const candidate = backend as Partial<HeapBackend>;
+  return typeof candidate.makeOutput === 'function' && typeof candidate.typedArrayFromHeap === 'function';
+}
+
+/**
+ * A float32 tensor of `shape` whose values `fill` writes in place, made without a kernel (as
+ * hostConstant). On wasm, `fill` writes straight into the tensor's storage in the backend's heap:
+ * no JavaScript array is made and nothing is copied, which at GPT-2 small's 760 MB of weights is
+ * the difference between one pass over the bytes and three (make, copy in, collect). Elsewhere
+ * it fills a fresh array the backend takes as it is (cpu keeps it without a copy). A backend that
+ * holds no values never calls `fill`.
+ */
+export function hostConstantFilled<R extends tf.Rank>(
+  shape: tf.ShapeMap[R],
+  fill: (values: Float32Array) => void,
+): tf.Tensor<R> {
+  if (!backendHoldsValues()) return tf.engine().makeTensor(NO_VALUES.float32, shape, 'float32') as tf.Tensor<R>;
+  const size = tf.util.sizeFromShape(shape);
+  const backend = tf.backend();
+  if (isHeapBackend(backend)) {
+    const info = backend.makeOutput(shape, 'float32');
+    try {
+      // The view is taken after the allocation, which may have grown (and so replaced) the heap.
+      fill(backend.typedArrayFromHeap(info) as Float32Array);
+    } catch (error) {
+      backend.disposeData(info.dataId, true);
+      throw error;
+    }
+    return tf.engine().makeTensorFromTensorInfo(info, backend) as tf.Tensor<R>;
+  }
+  const values = new Float32Array(size);
+  fill(values);
+  return tf.tensor<R>(values, shape, 'float32');
+}

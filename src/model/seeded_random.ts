@@ -5,6 +5,9 @@
  * which other weights were made before it, and a run is reproducible from the seed alone.
  */
 
+/** SFC32's state: the words a, b, c and d, each an int32. */
+export type Sfc32State = [number, number, number, number];
+
 export class Sfc32 {
   private a: number;
   private b: number;
@@ -18,6 +21,22 @@ export class Sfc32 {
     this.d = d | 0;
     // The first outputs of a freshly seeded SFC32 are poorly mixed; the reference discards 12.
     for (let i = 0; i < 12; i++) this.nextUint32();
+  }
+
+  /**
+   * The four state words. A loop that draws hundreds of millions of words (truncated_normal.ts)
+   * steps the generator inline on local copies of them, and hands them back with `resume`.
+   */
+  state(): Sfc32State {
+    return [this.a, this.b, this.c, this.d];
+  }
+
+  /** Continues from state words taken by `state()` and stepped as nextInt32 steps them. */
+  resume([a, b, c, d]: Sfc32State): void {
+    this.a = a | 0;
+    this.b = b | 0;
+    this.c = c | 0;
+    this.d = d | 0;
   }
 
   /** A uniform 32-bit word, as a signed int32 (cheaper to split into bits than the unsigned form). */

@@ -33,9 +33,9 @@ import {
 import { path, type AttentionProjection, type FfnMatrix, type LatentProjection } from '../core/module_paths.js';
 import type { AttentionWeights } from './attention.js';
 import type { LatentAttentionWeights } from './latent_attention.js';
-import { hostConstant } from './host_constant.js';
+import { hostConstantFilled } from './host_constant.js';
 import { streamFor } from './seeded_random.js';
-import { truncatedNormalArray } from './truncated_normal.js';
+import { fillTruncatedNormal } from './truncated_normal.js';
 
 /**
  * One transformer block's weights: attention's (q_proj ... output_proj, or qkv_proj, and the q
@@ -391,9 +391,8 @@ function makeTensor(spec: WeightSpec, options: InitOptions): tf.Tensor {
   const { rule } = spec;
   if (rule.kind === 'constant') return tf.fill(spec.shape, rule.value);
   if (options.init === 'fill') return tf.fill(spec.shape, rule.fillValue);
-  const size = spec.shape.reduce((total, dim) => total * dim, 1);
-  return hostConstant(spec.shape, 'float32', () =>
-    truncatedNormalArray(size, rule.std, INIT_TRUNCATION_STD, streamFor(options.seed, spec.path)),
+  return hostConstantFilled(spec.shape, (values) =>
+    fillTruncatedNormal(values, rule.std, INIT_TRUNCATION_STD, streamFor(options.seed, spec.path)),
   );
 }
 

@@ -33,6 +33,7 @@ import { measurePeakMemory, type MemoryPeak } from '../trace/memory_peak.js';
 import { traceTotals, type KernelTotals } from '../trace/summary.js';
 import { traceKernels } from '../trace/tracer.js';
 import type { ActiveBackend } from './backend.js';
+import { blockWeightRelease } from './block_release.js';
 import type { MemoryGuardEstimate } from './memory_guard.js';
 import { RunProgress } from './progress.js';
 import type { ModelRunOptions } from './run_options.js';
@@ -191,6 +192,8 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
     const modelWeights = weights;
     const modelIds = ids;
     const recorder = routingRecorder(config);
+    // One pass: a block's weights (and wasm's packed copies of them) go once the pass has left it.
+    const releaseBlocksLeft = blockWeightRelease(modelWeights);
     const how = {
       ...(run.attention === undefined ? {} : { attention: run.attention }),
       routing: { choose: expertChoice(options, real), onRoute: recorder.onRoute },
@@ -198,7 +201,10 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
     const trace = traceKernels(() => forward(config, modelWeights, modelIds, options.parts, how), {
       timeKernels: options.timeKernels === true,
       weights: weightEntries(modelWeights).map((entry) => entry.tensor),
-      phaseOf: kernelProgress(progress, config.num_layers, () => undefined),
+      phaseOf: kernelProgress(progress, config.num_layers, () => {
+        releaseBlocksLeft(currentModulePath());
+        return undefined;
+      }),
     });
     const logitsShape = trace.result.shape.slice();
     trace.result.dispose();
