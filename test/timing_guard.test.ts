@@ -96,14 +96,24 @@ describe('every real-compute command refuses what the guard estimates over the b
     });
   }
 
-  it('time gpt2-small on wasm at 1,024 tokens: refused against the 4 GiB heap, naming the fix', async () => {
+  it('time gpt2-small on wasm at 16 x 1,024 tokens: refused against the 4 GiB heap, naming the fix', async () => {
     const made = countTensorsMade();
-    const { code, stdout, stderr } = await cli('time', 'gpt2-small', '--backend', 'wasm', '--max-memory', '100GB');
+    // One block's 16 x 12 x 1024^2 scores alone are 805 MB a tensor.
+    const { code, stdout, stderr } = await cli(
+      'time',
+      'gpt2-small',
+      '--backend',
+      'wasm',
+      '--batch',
+      '16',
+      '--max-memory',
+      '100GB',
+    );
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(made).not.toHaveBeenCalled();
     expect(stderr).toMatch(
-      /^flopledger: timing gpt2-small at batch 1 x 1024 tokens needs about [\d.]+ GB on wasm \(weights 762 MB \+ their packed copies [\d.]+ MB \+ activations [\d.]+ GB \+ heap growth over repeated passes [\d.]+ [MG]B \+ the calibration matmul [\d.]+ MB\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); lower --seq\/--batch, or time fewer layers with --layers\n$/,
+      /^flopledger: timing gpt2-small at batch 16 x 1024 tokens needs about [\d.]+ GB on wasm \(weights 762 MB \+ their packed copies [\d.]+ MB \+ activations [\d.]+ GB \+ heap growth over repeated passes [\d.]+ [MG]B \+ the calibration matmul [\d.]+ [MG]B\), over the 4\.29 GB a wasm heap can hold \(32-bit WebAssembly memory\); lower --seq\/--batch, or time fewer layers with --layers\n$/,
     );
   });
 
@@ -156,9 +166,9 @@ describe('the built CLI refuses before it loads TensorFlow.js', () => {
   }
 
   it.each([
-    [['time', 'gpt2-small', '--backend', 'wasm']],
+    [['time', 'gpt2-small', '--backend', 'wasm', '--batch', '16']],
     [['time', 'mistral-7b', '--backend', 'cpu', '--max-memory', '24GB']],
-    [['time', 'tiny', '--sweep', 'model=gpt2-small', '--backend', 'wasm']],
+    [['time', 'tiny', '--sweep', 'model=gpt2-small', '--backend', 'wasm', '--batch', '16']],
     [['verify', 'gpt2-xl', '--backend', 'wasm']],
     [['verify', 'gpt2-small', '--backend', 'wasm', '--seq', '32', '--train', '--max-memory', '100GB']],
     [['trace', 'gpt2-xl', '--backend', 'cpu', '--max-memory', '2GiB']],

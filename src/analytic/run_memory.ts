@@ -14,7 +14,7 @@ import { summarizeParameters } from './parameters.js';
  *   - forward() runs in one tf.tidy, which releases intermediates only when it returns. Under a
  *     gradient tape (a training step) every tensor the pass makes is alive at its end: the peak is
  *     the sum of them all, logits included. Outside one (`blocksReleased`), each block runs in a
- *     tidy of its own, so one block's intermediates are alive at a time, beside every block's output.
+ *     tidy of its own, so one block's intermediates are alive at a time, beside every earlier block's output.
  *   - A reshape view is counted as a tensor of its own, as tfjs's engine counts it
  *     (tf.memory().numBytes); on backends that share storage it costs nothing, hence "errs high".
  *   - Each projection may view its input and output as [B*T, .] around the matmul: two views per
@@ -67,7 +67,7 @@ export interface RunMemoryOptions {
   readonly packedMatmulWeights?: boolean;
   /**
    * Each block's intermediates are released when the block ends (a pass outside a gradient tape,
-   * src/model/transformer.ts): one block's are alive at a time, beside every block's output.
+   * src/model/transformer.ts): one block's are alive at a time, beside every earlier block's output.
    * Without it (a training step's forward pass) every block's are held to the end.
    */
   readonly blocksReleased?: boolean;
@@ -247,7 +247,8 @@ export function runMemoryEstimate(
     row('layers.{i}.ffn.w2', 'W2 h, its flattened view (and + bias)', hidden, 2 + mlpBiased, L),
     ...(architecture.post_norms ? normRows('layers.{i}.post_ffn_norm', hidden, L) : []),
     ...(blocksReleased
-      ? [row('layers.{i}', 'the block output, kept to the end of the pass', hidden, 1, config.num_layers)]
+      ? // The running block's own output is among its rows; the earlier blocks' outputs stay alive.
+        [row('layers.{i}', "earlier blocks' outputs, kept to the end of the pass", hidden, 1, config.num_layers - 1)]
       : []),
     ...normRows('ln_final', hidden, 1),
     row('lm_head', 'flattened input', tokens, 1, 1),
