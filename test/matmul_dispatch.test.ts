@@ -73,8 +73,10 @@ describe('a row computed by several kernels', () => {
   });
 
   it('GQA: a row of 4 query heads over 2 key/value heads, as 2 kernels of G*T = 128 rows', () => {
+    // The grouped row is (B 1, Hkv 2) matrices of G*T = 128 rows each (src/model/attention.ts).
+    const grouped: MatmulRow = { ...ROW, batch: [1, 2], m: 128 };
     const comparison = compareMatmuls(
-      [ROW],
+      [grouped],
       times(2, () => kernel(128, 16, 64)),
     );
     expect(comparison.ok).toBe(true);
@@ -122,6 +124,26 @@ describe('a row computed by several kernels', () => {
     expect(halves.ok).toBe(false);
     expect(halves.mismatches[0]!.mismatch).toBe('shape');
     expect(halves.mismatches).toHaveLength(8);
+  });
+
+  it('planted: a projection run in pieces is refused, though its FLOPs and rows add up', () => {
+    // q_proj at B 2, T 8, d 16 as one [8,16] x [16,16] kernel per sequence: only the core is ever split.
+    const projection: MatmulRow = {
+      ...ROW,
+      path: 'layers.0.attn.q_proj',
+      component: 'attention_projections',
+      batch: [2],
+      m: 8,
+      k: 16,
+      n: 16,
+      flops: 2n * 2n * 8n * 16n * 16n,
+      macs: 2n * 8n * 16n * 16n,
+    };
+    const perSequence = times(2, () => ({ ...kernel(8, 16, 16), path: projection.path }));
+    const split = compareMatmuls([projection], perSequence);
+    expect(split.tracedTotal).toBe(projection.flops);
+    expect(split.ok).toBe(false);
+    expect(split.dispatchCount).toBe(2);
   });
 
   it('planted: one piece too many leaves it extra', () => {

@@ -107,28 +107,37 @@ function sameShape(a: FoldedShape, b: FoldedShape): boolean {
 }
 
 /**
- * The kernels at one path that together compute `shape`, when it was dispatched in pieces (one
- * 2-D matmul per attention head, src/model/head_matmul.ts): `count` untaken kernels of one shape
- * (rows / count, k, n), each holding whole matrices of the row (rows / count a multiple of m), in
- * execution order. The multiset of shapes is then exactly the row's; their FLOPs are compared
- * by the caller. undefined when no such set is there.
+ * The kernels at one path that together compute `row`, when the attention core dispatched it in
+ * pieces (one 2-D matmul per (batch, key/value head), src/model/head_matmul.ts): `count` untaken
+ * kernels of one shape (rows / count, k, n), each holding whole matrices of the row (rows / count
+ * a multiple of m: a grouped-query piece holds its G query heads), in execution order. Only the
+ * core's rows (scores and weighted sums, a blocked run's blocks included) are ever dispatched so;
+ * any other row must match one kernel, so a projection run in pieces is still refused. The
+ * multiset of shapes is then exactly the row's; their FLOPs are compared by the caller.
+ * undefined when no such set is there.
  */
 function dispatchedGroup(
+  row: MatmulRow,
   shape: FoldedShape,
-  m: number,
   kernels: readonly KernelRecord[],
   kernelTaken: readonly boolean[],
 ): number[] | undefined {
+  if (!isAttentionCorePath(row.path)) return undefined;
   const free = kernels.flatMap((kernel, i) => (kernelTaken[i] ? [] : [{ i, shape: tracedOf(kernel).shape }]));
   for (const candidate of free) {
     const { rows, k, n } = candidate.shape;
     if (k !== shape.k || n !== shape.n || rows === 0n || rows >= shape.rows) continue;
-    if (shape.rows % rows !== 0n || rows % BigInt(m) !== 0n) continue;
+    if (shape.rows % rows !== 0n || rows % BigInt(row.m) !== 0n) continue;
     const count = Number(shape.rows / rows);
     const members = free.filter((entry) => sameShape(entry.shape, candidate.shape)).slice(0, count);
     if (members.length === count) return members.map((entry) => entry.i);
   }
   return undefined;
+}
+
+/** The attention core's matmul paths: layers.{i}.attn.scores and .weighted_sum, and their blocks. */
+export function isAttentionCorePath(modulePath: string): boolean {
+  return /^layers\.\d+\.attn\.(scores|weighted_sum)(\.|$)/.test(modulePath);
 }
 
 /**
@@ -146,7 +155,7 @@ function pairWithinPath(
   const partners = rows.map((row) => {
     const shape = expectedOf(row).shape;
     const index = kernels.findIndex((kernel, i) => !kernelTaken[i] && sameShape(shape, tracedOf(kernel).shape));
-    const group = index >= 0 ? [index] : dispatchedGroup(shape, row.m, kernels, kernelTaken);
+    const group = index >= 0 ? [index] : dispatchedGroup(row, shape, kernels, kernelTaken);
     for (const i of group ?? []) kernelTaken[i] = true;
     return group;
   });
