@@ -237,6 +237,25 @@ describe('runMemoryEstimate', () => {
       }
     });
 
+    it('is above the engine peak on wasm where the scores dominate and the core runs per head', async () => {
+      // 8 heads over d 32 at 512 tokens: each block's scores (8 x 512^2 floats, 8.4 MB) dwarf
+      // everything else, and per head on wasm the slices and products add two more sets of them.
+      const scoresHeavy: ModelConfig = { ...oneLayer, d_model: 32, num_heads: 8, d_ff: 64, context_length: 512 };
+      const shape: RunShape = { batch: 1, seq: 512 };
+      await tf.setBackend('wasm');
+      const before = tf.memory().numBytes;
+      let estimate: bigint | undefined;
+      const profile = await tf.profile(async () => {
+        const traced = await traceForward({ config: scoresHeavy, run: shape, backend: 'wasm' });
+        estimate = traced.memoryEstimate!.total - traced.memoryEstimate!.packedWeights;
+      });
+      expect(tf.memory().numBytes).toBe(before);
+      const peak = BigInt(profile.peakBytes - before);
+      expect(peak).toBeGreaterThan(3n * 8n * 512n * 512n * 4n);
+      expect(peak).toBeLessThanOrEqual(estimate!);
+      await tf.setBackend('cpu');
+    });
+
     it('is above every tensor a meta forward pass makes, for random configs', async () => {
       await fc.assert(
         fc.asyncProperty(smallConfig, async ({ config, run: shape }) => {

@@ -71,6 +71,12 @@ export interface RunMemoryOptions {
    * Without it (a training step's forward pass) every block's are held to the end.
    */
   readonly blocksReleased?: boolean;
+  /**
+   * The attention core runs one 2-D matmul per head (wasm outside a gradient tape,
+   * src/model/head_matmul.ts): the heads' slices of P and their products, before they are
+   * stacked, are two more scores-sized sets of tensors beside the core's own.
+   */
+  readonly perHeadCore?: boolean;
 }
 
 export interface RunMemoryEstimate {
@@ -234,6 +240,9 @@ export function runMemoryEstimate(
     row('layers.{i}.attn.scores', 'earliest kept key per query (window)', [T], 2, windowed, 'int32'),
     row('layers.{i}.attn.scores', 'key < earliest, or key > query (window)', [T, T], 2, windowed, 'bool'),
     row('layers.{i}.attn.softmax', 'P', scores, 1, L),
+    ...(options.perHeadCore === true
+      ? [row('layers.{i}.attn', 'per-head slices and products, before their stack', scores, 2, L)]
+      : []),
     row('layers.{i}.attn.weighted_sum', 'P v', heads, 1, L),
     row('layers.{i}.attn', 'heads merged: a transpose and a view', qHidden, 2, L),
     row('layers.{i}.attn.output_proj', 'o Wo (and + bias)', hidden, 1 + outputBiased, L),

@@ -125,10 +125,10 @@ export function estimateRunMemory(
   // XNNPACK keeps a packed copy of each matmul weight; the native backend's GEMM packs per call.
   const packed = backendName === 'wasm';
   // Outside a training step each block's intermediates are released as it ends (src/model/transformer.ts).
-  const forward = runMemoryEstimate(config, run, {
-    packedMatmulWeights: packed,
-    blocksReleased: kind !== 'training step',
-  });
+  const blocksReleased = kind !== 'training step';
+  // The core runs per head on wasm outside a gradient tape (src/model/head_matmul.ts).
+  const perHeadCore = backendName === 'wasm' && blocksReleased;
+  const forward = runMemoryEstimate(config, run, { packedMatmulWeights: packed, blocksReleased, perHeadCore });
   const { weights, packedWeights } = forward;
   const parts: MemoryPart[] = [{ label: 'weights', bytes: weights }];
   if (packedWeights > 0n) parts.push({ label: 'their packed copies', bytes: packedWeights });
