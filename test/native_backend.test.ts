@@ -79,7 +79,8 @@ describe.runIf(nativeInstalled)('the native backend (onnxruntime-node installed)
       n: fc.integer({ min: 1, max: 40 }),
       transposeA: fc.boolean(),
       transposeB: fc.boolean(),
-      seed: fc.integer({ min: 0, max: 1000 }),
+      // From 1: tfjs reads a seed of 0 as no seed, so the two backends would draw different operands.
+      seed: fc.integer({ min: 1, max: 1000 }),
     });
     await fc.assert(
       fc.asyncProperty(shape, async ({ batchA, broadcastB, m, k, n, transposeA, transposeB, seed }) => {

@@ -120,13 +120,19 @@ async function loadNativeRuntime(threads: number): Promise<NativeRuntime> {
     graphOptimizationLevel: 'all',
   };
   const sessions = new Map<string, BindingSession>();
-  for (const transposeA of [false, true]) {
-    for (const transposeB of [false, true]) {
-      const session = new binding.binding.InferenceSession();
-      const model = matmulModelBytes(transposeA, transposeB);
-      await session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, options);
-      sessions.set(sessionKey(transposeA, transposeB), session);
+  try {
+    for (const transposeA of [false, true]) {
+      for (const transposeB of [false, true]) {
+        const session = new binding.binding.InferenceSession();
+        const model = matmulModelBytes(transposeA, transposeB);
+        await session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, options);
+        sessions.set(sessionKey(transposeA, transposeB), session);
+      }
     }
+  } catch (error) {
+    throw new UnavailableError(
+      `--backend native: ${NATIVE_PACKAGE} ${version} could not load its matmul model: ${firstLineOf(error)}. Use --backend wasm`,
+    );
   }
   runtime = { version, Tensor, sessions, threads };
   return runtime;
