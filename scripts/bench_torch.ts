@@ -62,6 +62,17 @@ export const TORCH_CONFIGS: readonly { label: string; overrides: ConfigOverrides
 /** The tool may add at most this much beyond its runtime: forward ratio / bare ratio. */
 const TOOL_OVERHEAD_LIMIT = 1.15;
 const THREAD_COUNTS = [1, 2] as const;
+/** The native backend's goal: at most this many times PyTorch's best forward time. */
+const NATIVE_LIMIT = 2.0;
+/** The six orders of the three workers (wasm, native, PyTorch) by index. */
+const ORDERS = [
+  [0, 1, 2],
+  [2, 1, 0],
+  [1, 2, 0],
+  [0, 2, 1],
+  [2, 0, 1],
+  [1, 0, 2],
+] as const;
 
 /** One matmul shape of a pass and how many 2-D products of it the pass computes. */
 interface MatmulShape {
@@ -85,13 +96,13 @@ export interface SetupAnswer {
 
 // ---------------------------------------------------------------- flopledger's worker
 
-async function serve(threads: number): Promise<void> {
+async function serve(threads: number, backendName: ToolBackend): Promise<void> {
+  // Also ONNX Runtime's thread count on the native backend.
   process.env['FLOPLEDGER_WASM_THREADS'] = String(threads);
-  const backend = await useBackend('wasm');
+  const backend = await useBackend(backendName);
   // A count the backend did not take would label single-thread times as threaded ones.
   const running = backend.description.includes(`${threads} threads`) ? threads : 1;
-  if (running !== threads)
-    throw new Error(`asked for ${threads} wasm threads, the backend runs ${backend.description}`);
+  if (running !== threads) throw new Error(`asked for ${threads} threads, the backend runs ${backend.description}`);
   let state: { weights: ReturnType<typeof initWeights>; ids: tf.Tensor2D; run: () => void } | undefined;
   const answer = (value: unknown) => process.stdout.write(JSON.stringify(value) + '\n');
   for await (const line of createInterface({ input: process.stdin })) {
@@ -181,13 +192,20 @@ function pythonWithTorch(): { python: string; version: string } | undefined {
   return undefined;
 }
 
-/** flopledger's worker on the wasm backend with `threads` threads. */
-export function startToolWorker(threads: number, name = 'flopledger'): Worker {
-  return new Worker(name, spawn(process.execPath, [fileURLToPath(import.meta.url), 'worker', String(threads)]));
+/** The backends flopledger is timed on: wasm alone, and wasm with its matmuls on ONNX Runtime. */
+type ToolBackend = 'wasm' | 'native';
+
+/** flopledger's worker on `backend` (wasm by default) with `threads` threads. */
+export function startToolWorker(threads: number, name = 'flopledger', backend: ToolBackend = 'wasm'): Worker {
+  return new Worker(
+    name,
+    spawn(process.execPath, [fileURLToPath(import.meta.url), 'worker', String(threads), backend]),
+  );
 }
 
-function startWorkers(python: string, threads: number): { tool: Worker; torch: Worker } {
+function startWorkers(python: string, threads: number): { tool: Worker; native: Worker; torch: Worker } {
   const tool = startToolWorker(threads);
+  const native = startToolWorker(threads, 'flopledger native', 'native');
   const env = {
     ...process.env,
     OMP_NUM_THREADS: String(threads),
@@ -197,21 +215,25 @@ function startWorkers(python: string, threads: number): { tool: Worker; torch: W
   };
   const script = join(packageRoot(), 'scripts', 'torch_forward.py');
   const torch = new Worker('PyTorch', spawn(python, [script], { env }));
-  return { tool, torch };
+  return { tool, native, torch };
 }
 
 interface ThreadResult {
   readonly threads: number;
   readonly tool_ms: number;
+  readonly native_ms: number;
   readonly torch_ms: number;
-  /** Median over rounds of each round's flopledger / PyTorch. */
+  /** Median over rounds of each round's flopledger (wasm) / PyTorch. */
   readonly forward_ratio: number;
+  /** Median over rounds of each round's flopledger (native) / PyTorch. */
+  readonly native_ratio: number;
   readonly tool_bare_ms: number;
   readonly torch_bare_ms: number;
   readonly bare_ratio: number;
   /** forward_ratio / bare_ratio: what the tool adds beyond its runtime. */
   readonly tool_overhead: number;
   readonly tool_gflops: number;
+  readonly native_gflops: number;
   readonly torch_gflops: number;
   readonly rounds: number;
 }
@@ -266,7 +288,7 @@ async function benchTorch(rounds = 7): Promise<{ results: ConfigResult[]; torch:
   let blas = 'unknown';
   const results: ConfigResult[] = TORCH_CONFIGS.map(({ label }) => ({ label, matmul_flops: '', by_threads: [] }));
   for (const threads of THREAD_COUNTS) {
-    const { tool, torch } = startWorkers(found.python, threads);
+    const { tool, native, torch } = startWorkers(found.python, threads);
     try {
       for (const [index, spec] of TORCH_CONFIGS.entries()) {
         const config = loadModelConfig('gpt2-small', spec.overrides);
@@ -279,6 +301,7 @@ async function benchTorch(rounds = 7): Promise<{ results: ConfigResult[]; torch:
         };
         const setup = { op: 'setup' as const, config: shape, overrides: spec.overrides, batch: 1, seq: spec.seq };
         const toolSetup = await tool.ask<SetupAnswer>(setup);
+        const nativeSetup = await native.ask<SetupAnswer>(setup);
         const torchSetup = await torch.ask<SetupAnswer>(setup);
         blas = torchSetup.blas ?? 'unknown';
         if (!/openblas|mkl/i.test(blas)) {
@@ -289,33 +312,39 @@ async function benchTorch(rounds = 7): Promise<{ results: ConfigResult[]; torch:
         }
         const slot = results[index]!;
         const matmulFlops = toolSetup.matmul_flops;
-        if (toolSetup.matmul_flops !== torchSetup.matmul_flops) {
+        if (toolSetup.matmul_flops !== torchSetup.matmul_flops || nativeSetup.matmul_flops !== matmulFlops) {
           results[index] = {
             ...slot,
             matmul_flops: matmulFlops,
-            mismatch: `flopledger counts ${toolSetup.matmul_flops} matmul FLOPs, PyTorch ${torchSetup.matmul_flops}`,
+            mismatch:
+              `flopledger counts ${toolSetup.matmul_flops} matmul FLOPs on wasm, ${nativeSetup.matmul_flops} ` +
+              `on native, PyTorch ${torchSetup.matmul_flops}`,
           };
           continue;
         }
         process.stderr.write(`bench: ${spec.label} at ${threads} thread(s)\n`);
-        for (let i = 0; i < 2; i++) {
-          await forwardOnce(tool);
-          await forwardOnce(torch);
-        }
+        const workers = [tool, native, torch];
+        for (let i = 0; i < 2; i++) for (const worker of workers) await forwardOnce(worker);
         const toolSamples: number[] = [];
+        const nativeSamples: number[] = [];
         const torchSamples: number[] = [];
         const ratios: number[] = [];
+        const nativeRatios: number[] = [];
         for (let round = 0; round < rounds; round++) {
-          const toolFirst = round % 2 === 0;
-          const a = await forwardOnce(toolFirst ? tool : torch);
-          const b = await forwardOnce(toolFirst ? torch : tool);
-          const [toolMs, torchMs] = toolFirst ? [a, b] : [b, a];
+          // Each of the six orders in turn, so no side always runs first or right after another.
+          const order = ORDERS[round % ORDERS.length]!.map((i) => workers[i]!);
+          const passMs = new Map<Worker, number>();
+          for (const worker of order) passMs.set(worker, await forwardOnce(worker));
+          const [toolMs, nativeMs, torchMs] = workers.map((worker) => passMs.get(worker)!) as [number, number, number];
           toolSamples.push(toolMs);
+          nativeSamples.push(nativeMs);
           torchSamples.push(torchMs);
           ratios.push(toolMs / torchMs);
+          nativeRatios.push(nativeMs / torchMs);
         }
         const bare = await bareMatmulTime(tool, torch, toolSetup.shapes ?? []);
         const toolMs = median(toolSamples);
+        const nativeMs = median(nativeSamples);
         const torchMs = median(torchSamples);
         const forwardRatio = median(ratios);
         const bareRatio = bare.tool / bare.torch;
@@ -323,13 +352,16 @@ async function benchTorch(rounds = 7): Promise<{ results: ConfigResult[]; torch:
         slot.by_threads.push({
           threads,
           tool_ms: toolMs,
+          native_ms: nativeMs,
           torch_ms: torchMs,
           forward_ratio: forwardRatio,
+          native_ratio: median(nativeRatios),
           tool_bare_ms: bare.tool,
           torch_bare_ms: bare.torch,
           bare_ratio: bareRatio,
           tool_overhead: forwardRatio / bareRatio,
           tool_gflops: flops / toolMs / 1e6,
+          native_gflops: flops / nativeMs / 1e6,
           torch_gflops: flops / torchMs / 1e6,
           rounds,
         });
@@ -337,6 +369,7 @@ async function benchTorch(rounds = 7): Promise<{ results: ConfigResult[]; torch:
       }
     } finally {
       tool.close();
+      native.close();
       torch.close();
     }
   }
@@ -353,13 +386,15 @@ function torchReport(
 ): Block[] {
   const rows = results.flatMap((result) =>
     result.mismatch !== undefined
-      ? [[result.label, 'not timed', result.mismatch, '', '', '', '', '']]
+      ? [[result.label, 'not timed', result.mismatch, '', '', '', '', '', '', '']]
       : result.by_threads.map((t) => [
           result.label,
           String(t.threads),
           ms(t.tool_ms),
+          ms(t.native_ms),
           ms(t.torch_ms),
           times(t.forward_ratio),
+          times(t.native_ratio),
           times(t.bare_ratio),
           times(t.tool_overhead),
           t.tool_overhead <= TOOL_OVERHEAD_LIMIT ? 'yes' : 'no',
@@ -369,17 +404,28 @@ function torchReport(
     .filter((result) => result.mismatch === undefined && result.by_threads.length > 0)
     .map((result) => {
       const toolBest = Math.min(...result.by_threads.map((t) => t.tool_ms));
+      const nativeBest = Math.min(...result.by_threads.map((t) => t.native_ms));
       const torchBest = Math.min(...result.by_threads.map((t) => t.torch_ms));
-      return [result.label, ms(toolBest), ms(torchBest), times(toolBest / torchBest)];
+      return [
+        result.label,
+        ms(toolBest),
+        ms(nativeBest),
+        ms(torchBest),
+        times(toolBest / torchBest),
+        times(nativeBest / torchBest),
+        nativeBest / torchBest <= NATIVE_LIMIT ? 'yes' : 'no',
+      ];
     });
   return [
     heading('Beside PyTorch', 2),
     paragraph(
-      `flopledger's forward pass (wasm, SIMD; the single-thread build at 1 thread, the threaded one at 2) ` +
+      `flopledger's forward pass on wasm (SIMD; the single-thread build at 1 thread, the threaded one at 2), ` +
+        `on native (the same wasm kernels with the matmuls on ONNX Runtime's GEMM at the same thread count) ` +
         `and PyTorch ${torch.version}'s (CPU, fp32, inference mode, BLAS ${torch.blas.split(', ').at(-1)}) on the same seed-architecture model, batch 1, ` +
-        `V 50,257 unless stated; both sides counted the same matmul FLOPs before they were timed. ` +
-        `Medians over interleaved rounds, the ratio taken within each round. Bare: every matmul shape of the pass ` +
-        `timed alone on each side and summed with its multiplicity. Tool overhead: forward ratio over bare ratio ` +
+        `V 50,257 unless stated; all three counted the same matmul FLOPs before they were timed. ` +
+        `Medians over interleaved rounds (the three passes of a round in each of the six orders in turn), ` +
+        `each ratio taken within its round. Bare: every matmul shape of the pass ` +
+        `timed alone on wasm and PyTorch and summed with its multiplicity. Tool overhead: wasm's forward ratio over bare ratio ` +
         `(at most ${TOOL_OVERHEAD_LIMIT}: the tool adds at most ${Math.round((TOOL_OVERHEAD_LIMIT - 1) * 100)}% ` +
         `beyond its runtime).`,
     ),
@@ -387,9 +433,11 @@ function torchReport(
       columns: [
         { header: 'config' },
         { header: 'threads', align: 'right' },
-        { header: 'flopledger', align: 'right' },
+        { header: 'flopledger wasm', align: 'right' },
+        { header: 'flopledger native', align: 'right' },
         { header: 'PyTorch', align: 'right' },
-        { header: 'forward ratio', align: 'right' },
+        { header: 'wasm / PyTorch', align: 'right' },
+        { header: 'native / PyTorch', align: 'right' },
         { header: 'bare matmul ratio', align: 'right' },
         { header: 'tool overhead', align: 'right' },
         { header: `<= ${TOOL_OVERHEAD_LIMIT}` },
@@ -399,9 +447,12 @@ function torchReport(
     tableBlock({
       columns: [
         { header: 'config' },
-        { header: 'flopledger best', align: 'right' },
+        { header: 'wasm best', align: 'right' },
+        { header: 'native best', align: 'right' },
         { header: 'PyTorch best', align: 'right' },
-        { header: 'best / best', align: 'right' },
+        { header: 'wasm / PyTorch', align: 'right' },
+        { header: 'native / PyTorch', align: 'right' },
+        { header: `native <= ${NATIVE_LIMIT.toFixed(1)}x` },
       ],
       rows: best,
     }),
@@ -436,7 +487,7 @@ export async function writeBenchTorch(docs: string = join(packageRoot(), 'docs')
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'worker') {
-    await serve(Number(process.argv[3] ?? '1'));
+    await serve(Number(process.argv[3] ?? '1'), process.argv[4] === 'native' ? 'native' : 'wasm');
     return;
   }
   await writeBenchTorch(undefined, process.argv[2] === undefined ? undefined : Number(process.argv[2]));
