@@ -67,7 +67,7 @@ describe('--attention and --block', () => {
     expect(verified.code).toBe(0);
     // 9 per layer + lm_head with the core's 2 per layer replaced by 2 per computed pair: 2 x (7 + 2 x 10) + 1.
     expect(verified.stdout).toContain(
-      '368 kernels traced, 55 matmuls (55 expected (9 per layer + lm_head; the core 2 per computed block))',
+      '376 kernels traced, 55 matmuls (55 expected (9 per layer + lm_head; the core 2 per computed block))',
     );
     expect(verified.stdout).toContain('verified: 55 of 55 matmuls match exactly (20,185,088 FLOPs) on meta');
     const traced = await cliJson(

@@ -330,11 +330,11 @@ describe('a window one position too wide is caught', () => {
         const C = k.shape[2];
         const R = block.queries ?? C;
         const scaled = tf.mul<tf.Tensor4D>(tf.matMul(q, k, false, true), 1 / Math.sqrt(dk));
-        const query = tf.reshape(tf.range(block.queryStart, block.queryStart + R, 1, 'int32'), [R, 1]);
-        const key = tf.reshape(tf.range(block.keyStart, block.keyStart + C, 1, 'int32'), [1, C]);
+        const query = tf.reshape(tf.range(block.queryStart, block.queryStart + R, 1, 'float32'), [R, 1]); // (R, 1)
+        const key = tf.reshape(tf.range(block.keyStart, block.keyStart + C, 1, 'float32'), [1, C]); // (1, C)
         const first = block.queryStart - block.window + 1;
-        const earliest = tf.reshape(tf.range(first, first + R, 1, 'int32'), [R, 1]);
-        const removed = tf.logicalOr(tf.greater(key, query), tf.lessEqual(key, earliest));
+        const earliest = tf.reshape(tf.range(first, first + R, 1, 'float32'), [R, 1]); // (R, 1)
+        const removed = tf.logicalOr(tf.greater(tf.sub(key, query), 0), tf.lessEqual(tf.sub(key, earliest), 0));
         const mask = tf.where(removed, tf.fill([R, C], -Infinity), tf.fill([R, C], 0));
         expect(rows).toBe(R);
         return tf.add<tf.Tensor4D>(scaled, mask);

@@ -99,10 +99,14 @@ describe('bytes of the non-matmul kernels', () => {
     expect(find(kernels, 'position_embeddings', 'Slice').read).toEqual({ weights: 72n, activations: 0n, kvCache: 0n });
   });
 
-  it('compares int32 positions into a bool mask, and selects by it', () => {
+  it('takes int32 positions to an int32 offset, compares it into a bool mask, and selects by it', () => {
+    const offset = find(kernels, 'layers.0.attn.scores', 'Sub');
+    // positions [1, 3] and [3, 1]: 6 x 4 bytes, whatever the dtype of the floats; offset [3, 3]: 9 x 4 bytes
+    expect(offset.read.activations).toBe(24n);
+    expect(offset.written.activations).toBe(36n);
     const greater = find(kernels, 'layers.0.attn.scores', 'Greater');
-    // positions [1, 3] and [3, 1]: 6 x 4 bytes; mask [3, 3]: 9 x 1 byte
-    expect(greater.read.activations).toBe(24n);
+    // the offset 9 x 4 bytes and the scalar 0 (4 bytes); mask [3, 3]: 9 x 1 byte
+    expect(greater.read.activations).toBe(36n + 4n);
     expect(greater.written.activations).toBe(9n);
     // mask 9 x 1 byte, two fills 9 x 2 bytes each; output 9 x 2
     expect(find(kernels, 'layers.0.attn.scores', 'Select').read.activations).toBe(9n + 36n);

@@ -34,9 +34,12 @@ describe('traced bytes of the hand-worked tiny model (V 11, d 8, F 12; B 2, T 4:
         ['int32', 8n * 4n],
       ]),
     );
+    const offset = traced.records.find((record) => record.kernel === 'Sub' && record.path === 'layers.0.attn.scores')!;
+    // positions [1, 4] and [4, 1] (float32, exact integers), their offsets [4, 4] out
+    expect(recordBytes(offset)).toMatchObject({ readActivations: 8n * 4n, written: 16n * 4n });
     const greater = traced.records.find((record) => record.kernel === 'Greater')!;
-    // int32 positions [1, 4] and [4, 1], a bool [4, 4] out
-    expect(recordBytes(greater)).toMatchObject({ readActivations: 8n * 4n, written: 16n });
+    // the offsets [4, 4] and the scalar 0, a bool [4, 4] out
+    expect(recordBytes(greater)).toMatchObject({ readActivations: 16n * 4n + 4n, written: 16n });
   });
 
   it('matches the analytic bytes kernel by kernel, and the verifier says so', async () => {

@@ -38,10 +38,11 @@ const BY_HAND: readonly (readonly [string, bigint, bigint, bigint])[] = [
   ['layers.*.attn.v_proj', 1024n, 1024n, 1024n],
   // q @ k^T per head, [2, 4, 4] @ [2, 4, 4]: 2 * 2*4*4*4 = 256 FLOPs, 4 * 3 * 32 = 384 bytes; then
   // the scale (32 FLOPs; reads the scores and a scalar: 132 + 128 bytes), the causal mask's
-  // Greater (16 comparisons of int32 positions [1, 4] and [4, 1]: 32 + 16 bool bytes), Select
-  // (16; 16 bool + 2 x 64 read, 64 written) and Add (32; 128 + 64 read, 128 written):
-  // 352 FLOPs and 1,220 bytes a layer
-  ['layers.*.attn.scores', 704n, 512n, 2440n],
+  // Sub (16 offsets of int32 positions [1, 4] and [4, 1]: 32 + 64 int32 bytes), Greater (16
+  // comparisons of the offsets with a scalar 0: 64 + 4 + 16 bool bytes), Select (16; 16 bool +
+  // 2 x 64 read, 64 written) and Add (32; 128 + 64 read, 128 written): 368 FLOPs and 1,352
+  // bytes a layer
+  ['layers.*.attn.scores', 736n, 512n, 2704n],
   // P @ v: as q @ k^T
   ['layers.*.attn.weighted_sum', 512n, 512n, 768n],
   ['layers.*.attn.output_proj', 1024n, 1024n, 1024n],
@@ -118,9 +119,9 @@ describe('the roofline chart of the tiny model, by hand', () => {
       expect([module, point.bound, point.attainable, point.predicted]).toEqual([module, 'compute', roof, predicted]);
     }
     const scores = points.find((point) => point.module === 'layers.*.attn.scores')!;
-    // 512 matmul FLOPs and 192 others: 704 / (512 / 494.7T + 192 / 66.9T) = 180.3 TFLOP/s
-    expect(scores.attainable).toEqual(rational(704n * PEAK * VECTOR, 512n * VECTOR + 192n * PEAK));
-    expect(Number(scores.attainable.numerator / scores.attainable.denominator)).toBe(180_285_113_653_246);
+    // 512 matmul FLOPs and 224 others: 736 / (512 / 494.7T + 224 / 66.9T) = 167.9 TFLOP/s
+    expect(scores.attainable).toEqual(rational(736n * PEAK * VECTOR, 512n * VECTOR + 224n * PEAK));
+    expect(Number(scores.attainable.numerator / scores.attainable.denominator)).toBe(167_911_872_146_118);
   });
 
   it("puts a module below its roof by the device's default efficiencies and launch cost", () => {

@@ -19,8 +19,8 @@ const exact = (numerator: bigint, denominator: bigint) => ({
 describe('roofline command', () => {
   it('predicts the FasterTransformer 13B prefill and decode at the device defaults', async () => {
     const prefill = await cliJson('roofline', FT, ...A100, '--mode', 'prefill', '--prompt', '512');
-    expect(prefill.totals.seconds).toEqual(exact(7_504_262_068_741n, 96_021_250_000_000n));
-    expect(prefill.totals.kernels).toBe(1933);
+    expect(prefill.totals.seconds).toEqual(exact(22_587_665_540_623n, 288_063_750_000_000n));
+    expect(prefill.totals.kernels).toBe(1973);
     expect(prefill.assumptions).toMatchObject({
       compute_efficiency: exact(19n, 20n),
       memory_efficiency: exact(9n, 10n),

@@ -210,15 +210,16 @@ describe('the real training step with selective checkpointing', () => {
       evaluatePolynomial(recomputeFlops(tiny, 'selective').total, tinyRun.batch, tinyRun.seq),
     );
     expect(check.recompute.matchedCount).toBe(2 * 2);
-    // Its non-matmul work per layer: the scale (B H T^2), Greater and Select (T^2 each) and the mask
-    // Add (B H T^2) under scores; the softmax, 5n - 2 per row of n = 8 keys over B H T = 32 rows.
+    // Its non-matmul work per layer: the scale (B H T^2), the position offset, Greater and Select
+    // (T^2 each) and the mask Add (B H T^2) under scores; the softmax, 5n - 2 per row of n = 8 keys
+    // over B H T = 32 rows.
     expect(check.recomputeWork!.checks.map((entry) => [entry.path, entry.traced])).toEqual(
       [0, 1].flatMap((i) => [
-        [`layers.${i}.attn.scores`, { kernels: 4, flops: 256n + 64n + 64n + 256n }],
+        [`layers.${i}.attn.scores`, { kernels: 5, flops: 256n + 64n + 64n + 64n + 256n }],
         [`layers.${i}.attn.softmax`, { kernels: 1, flops: 32n * (5n * 8n - 2n) }],
       ]),
     );
-    expect(selective.nonMatmul.find((entry) => entry.phase === 'recompute')?.flops).toBe(2n * (640n + 1_216n));
+    expect(selective.nonMatmul.find((entry) => entry.phase === 'recompute')?.flops).toBe(2n * (704n + 1_216n));
   });
 
   it('a planted rerun that runs the softmax twice is caught at each softmax with its exact work', async () => {

@@ -49,7 +49,8 @@ const smallConfig = arbitrarySmallModel({
 /**
  * Non-matmul FLOPs under the rule table, in closed form (elementwise 1 per output, a mean of d
  * values d per output, softmax 5n - 2 per row), with N = B*T tokens:
- *   per layer: two RMSNorms 2 * (4Nd + 2N), RoPE 6Nd, scale + mask 2BHT^2 + 2T^2,
+ *   per layer: two RMSNorms 2 * (4Nd + 2N), RoPE 6Nd, scale + mask 2BHT^2 + 3T^2 (the offset of
+ *              key and query positions, its comparison with 0, the choice of -inf or 0),
  *              softmax BHT(5T - 2), residuals 2Nd, SiLU and gate 3NF
  *   ln_final:  4Nd + 2N
  */
@@ -66,7 +67,7 @@ function nonMatmulClosedForm(config: ModelConfig, shape: RunShape): bigint {
     2n * (4n * N * d + 2n * N) +
     6n * N * d +
     2n * B * H * T * T +
-    2n * T * T +
+    3n * T * T +
     B * H * T * (5n * T - 2n) +
     2n * N * d +
     3n * N * F;
@@ -74,12 +75,12 @@ function nonMatmulClosedForm(config: ModelConfig, shape: RunShape): bigint {
 }
 
 describe('nonMatmulEstimate', () => {
-  it('costs the hand-worked one-layer model at 2,390 + 340 FLOPs', () => {
+  it('costs the hand-worked one-layer model at 2,415 + 340 FLOPs', () => {
     const estimate = nonMatmulEstimate(oneLayer, run);
-    expect(estimate.total).toBe(2_730n);
+    expect(estimate.total).toBe(2_755n);
     // Per kernel, worked by hand: Square and Mean once per RMSNorm (3 x N*d), Rsqrt 3 x N,
-    // Softmax B*H*T = 20 rows of 5*5 - 2 = 23, Greater and Select T^2, Sigmoid N*F; RoPE as
-    // x cos + swap(x) sin needs no Sub.
+    // Softmax B*H*T = 20 rows of 5*5 - 2 = 23, Sub (key - query position), Greater and Select
+    // T^2, Sigmoid N*F; RoPE as x cos + swap(x) sin needs no Sub of its own.
     expect(estimate.byKernel.get('Square')).toBe(240n);
     expect(estimate.byKernel.get('Mean')).toBe(240n);
     expect(estimate.byKernel.get('Rsqrt')).toBe(30n);
@@ -87,7 +88,7 @@ describe('nonMatmulEstimate', () => {
     expect(estimate.byKernel.get('Greater')).toBe(25n);
     expect(estimate.byKernel.get('Select')).toBe(25n);
     expect(estimate.byKernel.get('Sigmoid')).toBe(120n);
-    expect(estimate.byKernel.get('Sub')).toBeUndefined();
+    expect(estimate.byKernel.get('Sub')).toBe(25n);
     // Add: ln eps 2N, RoPE 2Nd, mask B*H*T^2, two residuals 2Nd, ln_final eps N = 20 + 160 + 100 + 160 + 10.
     expect(estimate.byKernel.get('Add')).toBe(450n);
     expect(estimate.byKernel.get('GatherV2')).toBe(0n);
@@ -96,18 +97,18 @@ describe('nonMatmulEstimate', () => {
   /**
    * Worked by hand for the variant (N = 10, d = 8, dkv = 4, F = 12, B*H*T^2 = 100, T^2 = 25):
    *   position add Nd = 80; three LayerNorms 3 * (7Nd + 2N) = 1,740; biases on q, k, v, o, w1,
-   *   w2: 80 + 40 + 40 + 80 + 120 + 80 = 440; no RoPE; scale and mask 2 * 100 + 2 * 25 = 250;
-   *   softmax 20 rows of 23 = 460; residuals 160; GELU (tanh form, 8 kernels) 8 N*F = 960. Total 4,090.
+   *   w2: 80 + 40 + 40 + 80 + 120 + 80 = 440; no RoPE; scale and mask 2 * 100 + 3 * 25 = 275;
+   *   softmax 20 rows of 23 = 460; residuals 160; GELU (tanh form, 8 kernels) 8 N*F = 960. Total 4,115.
    */
   it('costs the variant block by hand: LayerNorm, biases, learned positions, GELU, no RoPE', () => {
     const estimate = nonMatmulEstimate(variantLayer, run);
-    expect(estimate.total).toBe(4_090n);
+    expect(estimate.total).toBe(4_115n);
     expect(estimate.byKernel.get('Tanh')).toBe(120n);
     expect(estimate.byKernel.get('Erf')).toBeUndefined();
     expect(estimate.byKernel.get('Sigmoid')).toBeUndefined();
     expect(estimate.byKernel.get('Reverse')).toBeUndefined();
-    // Sub only in LayerNorm's x - mean: three of N*d.
-    expect(estimate.byKernel.get('Sub')).toBe(240n);
+    // Sub in LayerNorm's x - mean, three of N*d, and the mask's position offset, T^2.
+    expect(estimate.byKernel.get('Sub')).toBe(240n + 25n);
     expect(estimate.kernels.some((kernel) => kernel.path === 'position_embeddings' && kernel.kernel === 'Add')).toBe(
       true,
     );
@@ -154,34 +155,35 @@ describe('runMemoryEstimate', () => {
    *   ids      N * 4                                                              =    40 B
    *   floats per layer: 45 tensors of N*d (norms 6, q k v 3 and their 6 views, 6 head
    *     tensors, 12 of RoPE, P v, merge 2, output 1 + 2 views, residuals 2, w1/w3 input
-   *     views 2, w2 output and view 2) + 6 of N + 8 of N*F + 4 of B*H*T^2 + 6 of T^2
-   *     = 3,600 + 60 + 960 + 400 + 150                                           = 5,170
+   *     views 2, w2 output and view 2) + 6 of N + 8 of N*F + 4 of B*H*T^2 + 7 of T^2
+   *     (the key - query offset, the fills, their copies, the mask) + 4 positions of T
+   *     = 3,600 + 60 + 960 + 400 + 175 + 20                                      = 5,215
    *   floats once: rope tables 2 T*dk + embedding N*d + ln_final 3Nd + 3N + lm_head
    *     input view N*d + logits and view 2NV = 40 + 80 + 270 + 80 + 220          =   690
-   *   plus 4 int32 positions of T (80 B) and one bool T x T (25 B)
-   *   activations (5,170 + 690) * 4 + 80 + 25                                    = 23,545 B
+   *   plus one bool T x T (25 B)
+   *   activations (5,215 + 690) * 4 + 25                                         = 23,645 B
    */
   it('matches a hand computation for a one-layer model', () => {
     const estimate = runMemoryEstimate(oneLayer, run);
     expect(estimate.weights).toBe(2_976n);
     expect(estimate.ids).toBe(40n);
-    expect(estimate.activations).toBe(23_545n);
-    expect(estimate.total).toBe(26_561n);
+    expect(estimate.activations).toBe(23_645n);
+    expect(estimate.total).toBe(26_661n);
   });
 
   /**
    * The variant block by hand (floats unless named): E[ids], positions and their slice 80 + 80 +
    * 40; LayerNorm 5 Nd + 4N = 440 (three times); q and its bias 160, k, v and their biases 160,
    * flattened inputs and q's output 320, k and v outputs 80; heads: q 160, k and v 160, repeated
-   * to H heads 320; scores 300 (+ 80 B int32, 25 B bool) and their two per-query-head views 200,
-   * mask 150, P 100, P v 80, merge 160,
+   * to H heads 320; scores 300 (+ 25 B bool) and their two per-query-head views 200, positions
+   * 20, key - query offset 25, mask 150, P 100, P v 80, merge 160,
    * output and bias 160, its views 160, residuals 160; w1 and bias 240, its views 80 + 120, GELU
    * 8 x 120 = 960; w2 input 120, output, view and bias 240; lm_head input 80, E^T 96, logits and
-   * view 240, cut to V 110. 6,636 floats = 26,544 B, + 105 B = 26,649 B.
+   * view 240, cut to V 110. 6,681 floats = 26,724 B, + 25 B = 26,749 B.
    */
   it('matches a hand computation for the variant block', () => {
     const estimate = runMemoryEstimate(variantLayer, run);
-    expect(estimate.activations).toBe(26_649n);
+    expect(estimate.activations).toBe(26_749n);
     // Packed for wasm: q, k, v, o (72 + 36 + 36 + 72), w1, w2 (108 + 104) and the tied table (96), biases included.
     expect(runMemoryEstimate(variantLayer, run, { packedMatmulWeights: true }).packedWeights).toBe(524n * 4n);
   });
@@ -198,8 +200,8 @@ describe('runMemoryEstimate', () => {
   it('scales the per-layer rows with num_layers and the logits with V', () => {
     const one = runMemoryEstimate(oneLayer, run);
     const two = runMemoryEstimate({ ...oneLayer, num_layers: 2 }, run);
-    // One more layer: 5,170 floats and 105 int/bool bytes more activations.
-    expect(two.activations - one.activations).toBe(5_170n * 4n + 105n);
+    // One more layer: 5,215 floats and 25 bool bytes more activations.
+    expect(two.activations - one.activations).toBe(5_215n * 4n + 25n);
     const wider = runMemoryEstimate({ ...oneLayer, vocab_size: 12 }, run);
     // One more vocabulary entry: two logits-sized tensors grow by N floats each.
     expect(wider.activations - one.activations).toBe(2n * 10n * 4n);
@@ -280,20 +282,20 @@ describe('runMemoryEstimate', () => {
 
 describe('assertRunFitsMemory for a forward pass', () => {
   it('passes a run within the budget and returns its estimate', () => {
-    expect(assertRunFitsMemory(oneLayer, run, 'forward', 'cpu', 26_561n).total).toBe(26_561n);
+    expect(assertRunFitsMemory(oneLayer, run, 'forward', 'cpu', 26_661n).total).toBe(26_661n);
   });
 
   it('refuses a run over the budget with the estimate, the limit and the fix on one line', () => {
     let error: unknown;
     try {
-      assertRunFitsMemory(oneLayer, run, 'forward', 'cpu', 26_560n);
+      assertRunFitsMemory(oneLayer, run, 'forward', 'cpu', 26_660n);
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).problems).toEqual([
-      'hand-small at batch 2 x 5 tokens needs about 26.6 kB on cpu (weights 2.98 kB + activations 23.6 kB), ' +
-        'over the 26.6 kB budget (--max-memory); use --backend meta to trace shapes without data, or lower --seq/--batch',
+      'hand-small at batch 2 x 5 tokens needs about 26.7 kB on cpu (weights 2.98 kB + activations 23.7 kB), ' +
+        'over the 26.7 kB budget (--max-memory); use --backend meta to trace shapes without data, or lower --seq/--batch',
     ]);
   });
 

@@ -4,10 +4,11 @@
  *
  *   scores / sqrt(dk)                     Multiply by a scalar, over every score computed
  *   cap * tanh(scores / cap) (a cap)      Multiply, Tanh, Multiply, before the mask
- *   the mask of R queries x C keys        Greater (a future key; the positions are Range kernels,
- *                                         data movement); with a window Less (a key before each
- *                                         query's earliest, q - w + 1) and LogicalOr; Select of
- *                                         -inf or 0 (two Fills, data movement), Add to the scores
+ *   the mask of R queries x C keys        Sub (key - query position) and Greater than 0 (a future
+ *                                         key; the positions are Range kernels, data movement);
+ *                                         with a window Sub (key - each query's earliest, q - w + 1),
+ *                                         Less than 0 and LogicalOr; Select of -inf or 0 (two
+ *                                         Fills, data movement), Add to the scores
  *   softmax over the kept keys            Softmax
  *   blocked: a query block's sum of its   Add, one fewer than its kept key blocks
  *   P_ab @ v_b
@@ -31,6 +32,9 @@ export type KernelEstimator<K> = (
   output: readonly number[],
 ) => K;
 
+/** What the mask's subtractions compute: an offset between int32 positions (bytes.ts reads it). */
+export const POSITION_OFFSET = 'key position - query position';
+
 /** The mask of R queries x C keys and its add to scores [B, H, R, C], at `at`. */
 function mask<K>(
   estimate: KernelEstimator<K>,
@@ -46,11 +50,13 @@ function mask<K>(
     [R, 1],
   ];
   return [
-    estimate(at, 'Greater', 'key position > query position', [keys, queries], square),
+    estimate(at, 'Sub', POSITION_OFFSET, [keys, queries], square),
+    estimate(at, 'Greater', 'key position > query position', [square, []], square),
     ...(window === undefined
       ? []
       : [
-          estimate(at, 'Less', 'key position < q - w + 1', [keys, queries], square),
+          estimate(at, 'Sub', POSITION_OFFSET, [keys, queries], square),
+          estimate(at, 'Less', 'key position < q - w + 1', [square, []], square),
           estimate(at, 'LogicalOr', 'future or out of the window', [square, square], square),
         ]),
     estimate(at, 'Select', 'mask: -inf or 0', [square, square, square], square),

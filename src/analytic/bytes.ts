@@ -11,7 +11,7 @@
  * - Selecting kernels read what they select: GatherV2 reads the B*T rows it gathers from the
  *   embedding table (and the ids), not the whole table; Slice reads the slice.
  * - Widths: every floating-point tensor at the width of the chosen dtype (fp32 and tf32 4 bytes,
- *   bf16 and fp16 2, fp8 and int8 1); token ids and positions are int32 (4); the mask's
+ *   bf16 and fp16 2, fp8 and int8 1); token ids, positions and their offsets are int32 (4); the mask's
  *   comparisons (Greater, Less) and their union (LogicalOr) write bool (1), as does the MoE
  *   groups' GreaterEqual.
  * - Bytes are kept apart by what they hold: weights (parameters and their gradients, and the
@@ -25,6 +25,7 @@ import { path } from '../core/module_paths.js';
 import { rational, type Rational } from '../core/exact.js';
 import type { DeviceDtype } from './devices.js';
 import { forwardMatmulInventory } from './forward_matmuls.js';
+import { POSITION_OFFSET } from './attention_core_kernels.js';
 import { nonMatmulEstimate, type NonMatmulKernelEstimate } from './non_matmul_estimate.js';
 import type { MatmulRow } from './types.js';
 
@@ -199,13 +200,17 @@ interface TensorBytes {
  * and what they hold. The estimate records shapes only; the dtype and role of each input follow
  * from the piece of math it writes down (src/analytic/non_matmul_estimate.ts):
  * GatherV2 (E[ids]) reads the gathered rows of the table and int32 ids; the learned position
- * Slice reads the slice of its table; Greater compares int32 positions; Select picks by a bool
+ * Slice reads the slice of its table; the mask's Sub takes int32 positions to an int32 offset,
+ * which Greater and Less compare with 0; Select picks by a bool
  * mask; "* gain" and "+ bias" read a weight vector as their second input.
  */
 function nonMatmulInputs(kernel: NonMatmulKernelEstimate, width: bigint, zeroCenteredGain: boolean): TensorBytes[] {
   const outputElements = product(kernel.outputs[0]?.shape ?? []);
   const sizes = kernel.inputs.map((input) => product(input.shape));
   const at = (index: number): bigint => sizes[index] ?? 0n;
+  if (kernel.computes === POSITION_OFFSET) {
+    return sizes.map((elements) => ({ bytes: elements * INT32_BYTES, holds: 'activations' }));
+  }
   switch (kernel.kernel) {
     case 'GatherV2':
       // The embedding lookup gathers rows of a weight; a MoE layer gathers rows of activations.
@@ -265,7 +270,11 @@ export function nonMatmulKernelCost(
   );
   // TopK writes its values and then their int32 indices.
   const outputWidth = (index: number): bigint =>
-    BOOL_KERNELS.has(kernel.kernel) ? BOOL_BYTES : kernel.kernel === 'TopK' && index === 1 ? INT32_BYTES : width;
+    BOOL_KERNELS.has(kernel.kernel)
+      ? BOOL_BYTES
+      : (kernel.kernel === 'TopK' && index === 1) || kernel.computes === POSITION_OFFSET
+        ? INT32_BYTES
+        : width;
   const written = bytesHolding(
     'activations',
     sum(kernel.outputs.map((output, index) => product(output.shape) * outputWidth(index))),

@@ -31,8 +31,8 @@ import { assertRunFits } from './run_shape.js';
  *                                                   (cos and sin depend on positions only: constants);
  *                                                   k has num_kv_heads heads
  *   scores / sqrt(dk)                               Multiply by a scalar
- *   causal mask                                     Greater over (key, query) positions, Select
- *                                                   0 or -inf, Add to the scores
+ *   causal mask                                     Sub (key - query positions), Greater than 0,
+ *                                                   Select 0 or -inf, Add to the scores
  *   softmax over keys                               Softmax
  *   SiLU(z) = z * sigmoid(z), gate                  Sigmoid, Multiply, Multiply
  *   GELU, GPT-2's tanh approximation:               Square, Multiply, Add, Multiply, Tanh, Add,

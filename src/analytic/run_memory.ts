@@ -232,12 +232,14 @@ export function runMemoryEstimate(
     ...(architecture.attn_softcap !== undefined
       ? [row('layers.{i}.attn.softcap', 'scores / cap, tanh, * cap', scores, 3, L)]
       : []),
-    row('layers.{i}.attn.scores', 'key and query positions', [T], 4, L, 'int32'),
+    row('layers.{i}.attn.scores', 'key and query positions', [T], 4, L),
+    row('layers.{i}.attn.scores', 'key - query', [T, T], 1, L),
     row('layers.{i}.attn.scores', 'key > query', [T, T], 1, L, 'bool'),
     row('layers.{i}.attn.scores', '-inf and 0 fills, their broadcast copies, the mask', [T, T], 6, L),
-    // A sliding layer's mask also holds each query's earliest key (a range and its view), the keys
-    // before it, and the union with the future keys.
-    row('layers.{i}.attn.scores', 'earliest kept key per query (window)', [T], 2, windowed, 'int32'),
+    // A sliding layer's mask also holds each query's earliest key (a range and its view), the
+    // offset of the keys from it, the keys before it, and the union with the future keys.
+    row('layers.{i}.attn.scores', 'earliest kept key per query (window)', [T], 2, windowed),
+    row('layers.{i}.attn.scores', 'key - earliest (window)', [T, T], 1, windowed),
     row('layers.{i}.attn.scores', 'key < earliest, or key > query (window)', [T, T], 2, windowed, 'bool'),
     row('layers.{i}.attn.softmax', 'P', scores, 1, L),
     ...(options.perHeadCore === true

@@ -50,6 +50,12 @@ export const CAUSAL_SQUARE: ScoreBlock = { queryStart: 0, keyStart: 0, window: u
 /**
  * The additive mask (R, C) for queries at positions queryStart + r and keys at keyStart + c:
  * 0 where the key is kept (k <= q, and q - window < k with a window), -Infinity where it is not.
+ *
+ * The positions are float32, exact below 2^24, and each comparison is made on an offset against
+ * the scalar 0: tfjs's wasm kernels broadcast a comparison, and any int32 operation, element by
+ * element through generic indexing, 20-40x slower than a float32 subtraction broadcasts
+ * (scripts/bench_mask.ts), so "key - query > 0" built this way costs a few passes over (R, C)
+ * instead of most of a small model's attention core.
  */
 export function bandMask(
   queryStart: number,
@@ -58,16 +64,25 @@ export function bandMask(
   keys: number,
   window: number | undefined,
 ): tf.Tensor2D {
-  const queryPosition = tf.reshape<tf.Rank.R2>(tf.range(queryStart, queryStart + queries, 1, 'int32'), [queries, 1]); // (R, 1)
-  const keyPosition = tf.reshape<tf.Rank.R2>(tf.range(keyStart, keyStart + keys, 1, 'int32'), [1, keys]); // (1, C)
-  let removed = tf.greater(keyPosition, queryPosition); // (R, C): a future key
+  const lowest = Math.min(queryStart, keyStart, window === undefined ? 0 : queryStart - window + 1);
+  const highest = Math.max(queryStart + queries, keyStart + keys);
+  tf.util.assert(
+    lowest > -EXACT_POSITIONS && highest < EXACT_POSITIONS,
+    () => `attn mask: positions ${lowest}..${highest} are beyond float32's exact integers (2^24)`,
+  );
+  const queryPosition = tf.reshape<tf.Rank.R2>(tf.range(queryStart, queryStart + queries, 1, 'float32'), [queries, 1]); // (R, 1)
+  const keyPosition = tf.reshape<tf.Rank.R2>(tf.range(keyStart, keyStart + keys, 1, 'float32'), [1, keys]); // (1, C)
+  let removed = tf.greater(tf.sub(keyPosition, queryPosition), 0); // (R, C): a future key
   if (window !== undefined) {
     const first = queryStart - window + 1;
-    const earliest = tf.reshape<tf.Rank.R2>(tf.range(first, first + queries, 1, 'int32'), [queries, 1]); // (R, 1): q - w + 1
-    removed = tf.logicalOr(removed, tf.less(keyPosition, earliest)); // (R, C): or one the window has passed
+    const earliest = tf.reshape<tf.Rank.R2>(tf.range(first, first + queries, 1, 'float32'), [queries, 1]); // (R, 1): q - w + 1
+    removed = tf.logicalOr(removed, tf.less(tf.sub(keyPosition, earliest), 0)); // (R, C): or one the window has passed
   }
   return tf.where(removed, tf.fill([queries, keys], -Infinity), tf.fill([queries, keys], 0));
 }
+
+/** float32 holds every integer of magnitude below 2^24 exactly. */
+const EXACT_POSITIONS = 2 ** 24;
 
 /**
  * q k^T / sqrt(dk) with the removed keys masked to -Infinity: q (B, heads, G*R, dk) and k

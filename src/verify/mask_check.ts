@@ -14,8 +14,8 @@
  * [k0, k0 + C), and, on a layer with a window, each query's earliest kept key [q0 - w + 1,
  * q0 - w + 1 + R), from which the window reads back as w = q0 - start + 1. So the trace proves
  * which positions and which window each mask was built for. It does not prove that the
- * comparisons the ranges feed are the right ones (the kernel names Greater, Less and LogicalOr
- * are there, but not which tensor went where), nor that the mask reached the scores: a trace has
+ * comparisons the ranges feed are the right ones (the kernel names Sub, Greater, Less and
+ * LogicalOr are there, but not which tensor went where), nor that the mask reached the scores: a trace has
  * no dataflow. Those are checked with values, against a reference written from the definition,
  * on a real backend (test/blocked_attention.test.ts).
  */
