@@ -1,8 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
@@ -134,9 +135,15 @@ describe.runIf(nativeInstalled)('verify --backend native', () => {
       const run = spawnSync(process.execPath, [builtCli(), 'verify', 'tiny', '--backend', backend, ...extra], {
         cwd: ROOT,
         encoding: 'utf8',
-        // The threaded build's heap is shared memory, which the binding takes only as copies.
+        // Two threads: ONNX Runtime's, beside the single-thread wasm build (native_backend.ts).
         env: threads === undefined ? process.env : { ...process.env, FLOPLEDGER_WASM_THREADS: '2' },
       });
+      if (backend === 'native') {
+        const wasmThreads = 'WebAssembly (SIMD, single thread)';
+        expect(run.stdout).toContain(
+          `${wasmThreads}, matmuls on ONNX Runtime 1.31.1, ${threads ? '2 threads' : '1 thread'}`,
+        );
+      }
       expect(run.status, run.stderr).toBe(0);
       return run.stdout
         .trim()
@@ -152,6 +159,47 @@ describe.runIf(nativeInstalled)('verify --backend native', () => {
     expect(verdict('native', 'threads')).toBe(onNative);
     expect(verdict('native', '--train')).toBe(verdict('wasm', '--train'));
   }, 300_000);
+
+  it("runs on the threaded wasm build's shared heap when that build started first, with one thread of its own", () => {
+    builtCli();
+    // The threaded build's heap is shared memory, which the binding takes only as copies.
+    const script = `
+      import * as tf from '@tensorflow/tfjs';
+      import { useBackend } from './dist/src/runtime/backend.js';
+      const wasm = await useBackend('wasm');
+      const a = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+      const b = tf.tensor2d([[7, 8], [9, 10], [11, 12]]);
+      const onWasm = tf.matMul(a, b).arraySync();
+      const native = await useBackend('native');
+      console.log(JSON.stringify({ wasm: wasm.description, native: native.description, onWasm, onNative: tf.matMul(a, b).arraySync() }));
+      process.exit(0);
+    `;
+    // A file, not -e: the threaded build's workers need the main script to be a file. Under
+    // node_modules so that the bare imports resolve from the repository.
+    const scratch = mkdtempSync(join(ROOT, 'node_modules', '.flopledger-native-test-'));
+    const scriptPath = join(scratch, 'native_after_threaded_wasm.mjs');
+    writeFileSync(scriptPath, script.replace("'./dist/", `'${pathToFileURL(join(ROOT, 'dist')).href}/`));
+    let run: SpawnSyncReturns<string>;
+    try {
+      run = spawnSync(process.execPath, [scriptPath], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, FLOPLEDGER_WASM_THREADS: '2' },
+      });
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    expect(result.wasm).toBe('WebAssembly (SIMD, 2 threads)');
+    expect(result.native).toBe('WebAssembly (SIMD, 2 threads), matmuls on ONNX Runtime 1.31.1, 1 thread');
+    // [1 2 3; 4 5 6] [7 8; 9 10; 11 12] = [58 64; 139 154]
+    expect(result.onWasm).toEqual([
+      [58, 64],
+      [139, 154],
+    ]);
+    expect(result.onNative).toEqual(result.onWasm);
+  }, 120_000);
 });
 
 describe('--backend native without onnxruntime-node', () => {

@@ -153,10 +153,14 @@ function requestedWasmThreads(): number {
 
 async function activate(name: string): Promise<void> {
   if (name === 'native') {
-    // The native backend runs on the wasm backend's instance, so wasm starts first.
-    await activate('wasm');
+    // The native backend runs on the wasm backend's instance: the single-thread build, started
+    // only once onnxruntime-node has loaded (native_backend.ts says why one thread).
     const { startNativeBackend } = await import('./native_backend.js');
-    await startNativeBackend();
+    await startNativeBackend(requestedWasmThreads(), async () => {
+      if (tf.engine().registry['wasm'] !== undefined) return;
+      if (!(await tf.setBackend('wasm')))
+        throw new UnavailableError('--backend wasm: the backend failed to initialise');
+    });
     return;
   }
   if (name === 'wasm' && requestedWasmThreads() > 1 && tf.engine().registry['wasm'] === undefined) {

@@ -47,6 +47,8 @@ interface OrtSessionOptions {
   readonly interOpNumThreads: number;
   readonly executionMode: 'sequential';
   readonly graphOptimizationLevel: 'all';
+  /** Session config entries by their full key (onnxruntime_session_options_config_keys.h); the Node binding takes strings. */
+  readonly extra: Readonly<Record<string, string>>;
 }
 
 /** The native InferenceSession of onnxruntime-node/dist/binding (its binding.d.ts). */
@@ -118,6 +120,10 @@ async function loadNativeRuntime(threads: number): Promise<NativeRuntime> {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Between kernels the pool's threads sleep instead of spinning: the non-matmul kernels run on
+    // the main thread in between, and on 2 cores a spinning worker took the core they needed
+    // (GPT-2 small at 128 tokens, 2 threads: 444 ms a pass with spinning off, 649 ms with it on).
+    extra: { 'session.intra_op.allow_spinning': '0' },
   };
   const sessions = new Map<string, BindingSession>();
   try {
@@ -287,14 +293,24 @@ function registerNativeKernels(native: NativeRuntime): void {
 let registered = false;
 
 /**
- * Makes "native" the active backend: the wasm backend must be running (its instance and heap are
- * shared), ONNX Runtime takes as many threads as wasm has. Throws UnavailableError naming the fix
- * when onnxruntime-node is missing or does not load.
+ * Makes "native" the active backend on the wasm backend's instance and heap, which `startWasm`
+ * starts when it is not running yet; ONNX Runtime's matmuls take `threads` threads. Throws
+ * UnavailableError naming the fix when onnxruntime-node is missing or does not load, before
+ * anything is started.
+ *
+ * The wasm kernels stay on one thread, the matmuls on `threads`: measured on 2 cores (GPT-2 small,
+ * 128 tokens, `time --backend native`, interleaved), wasm's threaded build beside ONNX Runtime's
+ * pool made every pass slower than one thread for both (890-960 ms against 605 ms), since both
+ * pools wait for a core the other holds, while the single-thread wasm build with two threads of
+ * ONNX Runtime took 444 ms. If the threaded wasm build already runs in this process (a run on
+ * `wasm` came first), ONNX Runtime takes one thread.
  */
-export async function startNativeBackend(): Promise<void> {
+export async function startNativeBackend(threads: number, startWasm: () => Promise<void>): Promise<void> {
+  const wasmThreads = tf.engine().registry['wasm'] === undefined ? 1 : getThreadsCount();
+  const native = await loadNativeRuntime(wasmThreads > 1 ? 1 : threads);
+  await startWasm();
   const wasmBackend = tf.engine().registry['wasm'];
-  if (wasmBackend === undefined) throw new Error('startNativeBackend: start the wasm backend first');
-  const native = await loadNativeRuntime(getThreadsCount());
+  if (wasmBackend === undefined) throw new Error('startNativeBackend: the wasm backend did not start');
   if (!registered) {
     registerNativeKernels(native);
     // Priority 0: tfjs never picks it by itself.
