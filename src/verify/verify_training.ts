@@ -161,8 +161,8 @@ export interface SavedActivationComparison {
   readonly formula: bigint;
   /**
    * What the step keeps beyond the formula, named (keptBeyondSavedActivations: the loss, a
-   * zero-centred gain's 1 + g); undefined where the model is not covered (a backend whose clones
-   * are not modelled, latent attention, mixture-of-experts layers, a blocked attention schedule).
+   * zero-centred gain's 1 + g); undefined where the run is not covered (a backend whose clones
+   * are not modelled, a blocked attention schedule without checkpointing).
    */
   readonly beyondFormula: readonly KeptBeyondFormula[] | undefined;
   /** keptForBackward equals formula plus beyondFormula; undefined where beyondFormula is. */
@@ -183,6 +183,8 @@ export interface SavedActivationComparison {
   readonly forward: bigint;
   readonly backward: bigint;
   readonly optimizer: bigint;
+  /** Made by the reruns of checkpointed blocks or cores (0 without checkpointing). */
+  readonly recompute: bigint;
   /** The backward pass's buffers at the peak, largest first. */
   readonly backwardBuffers: readonly NamedBuffers[];
 }
@@ -378,14 +380,14 @@ function bytesMadeIn(owners: readonly BufferOwner[], phase: KernelPhase | undefi
   return BigInt(owners.filter((owner) => owner.phase === phase).reduce((total, owner) => total + owner.bytes, 0));
 }
 
-/** Whether keptBeyondSavedActivations covers this run: dense attention layers, a dense schedule, modelled clones. */
+/**
+ * Whether keptBeyondSavedActivations covers this run: modelled clones, and a dense schedule or a
+ * blocked one whose core is rerun (selective) or inside a rerun block (full).
+ */
 function beyondFormulaCovers(trace: TracedTrainingStep): boolean {
-  const architecture = architectureOf(trace.config);
   return (
     cloneStorageOf(trace.backend.name) !== undefined &&
-    architecture.mla === undefined &&
-    architecture.moe === undefined &&
-    trace.run.attention?.kind !== 'blocked'
+    (trace.run.attention?.kind !== 'blocked' || trace.checkpoint !== 'none')
   );
 }
 
@@ -411,6 +413,7 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
     forward: bytesMadeIn(atPeak, 'forward'),
     backward: bytesMadeIn(atPeak, 'backward'),
     optimizer: bytesMadeIn(atPeak, 'optimizer'),
+    recompute: bytesMadeIn(atPeak, 'recompute'),
     backwardBuffers: namedBuffers(atPeak, 'backward'),
   };
 }
@@ -441,7 +444,8 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
       `Its buffers by module and kernel (blocks together), largest first: ${describeBuffers(saved.keptBuffers, 10)}.`,
     `Storage at the peak (in ${PHASE_WORDS[saved.peakPhase ?? 'forward']}), ${bytes(saved.peak)}, by who made it: ` +
       `${bytes(saved.heldBefore)} held before the step, ${bytes(saved.forward)} by the forward pass, ` +
-      `${bytes(saved.backward)} by the backward pass, ${bytes(saved.optimizer)} by the optimizer. ` +
+      `${bytes(saved.backward)} by the backward pass, ${bytes(saved.optimizer)} by the optimizer` +
+      (saved.recompute === 0n ? '. ' : `, ${bytes(saved.recompute)} by the reruns of checkpointed modules. `) +
       `The formula's peak (held before, the formula and the named buffers) is ${bytes(saved.formulaPeak)}; ` +
       `the measured peak is ${bytes(saved.peak - saved.formulaPeak)} above it.`,
   ];
