@@ -102,3 +102,21 @@ export function concatKeepingNothing<T extends tf.Tensor>(parts: readonly tf.Ten
   }));
   return joined(...parts) as T;
 }
+
+/**
+ * tf.slice(x, begin, size), keeping nothing for the gradient (dx = dy padded back to x's shape,
+ * one Pad, as tfjs's Slice gradient computes it). tfjs's Slice keeps x, though it reads only its
+ * shape; PyTorch's slices are views and keep nothing.
+ */
+export function sliceKeepingNothing<T extends tf.Tensor>(x: T, begin: number[], size: number[]): T {
+  const inShape = x.shape;
+  const cut = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.slice(inputs[0] as tf.Tensor, begin, size),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.pad(
+        dy,
+        inShape.map((extent, axis): [number, number] => [begin[axis]!, extent - begin[axis]! - dy.shape[axis]!]),
+      ),
+  }));
+  return cut(x) as T;
+}

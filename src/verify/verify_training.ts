@@ -47,7 +47,7 @@ import {
   monomial,
   recomputeFlops,
   runtimeSavedWithFullCheckpointing,
-  savedActivationBytes,
+  savedActivationBytesOfRun,
   savedActivations,
   trainingMemory,
   type AdamwFlops,
@@ -157,12 +157,11 @@ export interface NamedBuffers {
  * backward and optimizer phases made, named.
  */
 export interface SavedActivationComparison {
-  /** The formula's saved activations at this run, in the model's fp32 (savedActivationBytes: the RoPE tables once). */
+  /** The formula's saved activations at this run, in the model's fp32 (savedActivationBytesOfRun: the RoPE tables once, a blocked schedule's computed blocks). */
   readonly formula: bigint;
   /**
    * What the step keeps beyond the formula, named (keptBeyondSavedActivations: the loss, a
-   * zero-centred gain's 1 + g); undefined where the run is not covered (a backend whose clones
-   * are not modelled, a blocked attention schedule without checkpointing).
+   * zero-centred gain's 1 + g); undefined on a backend whose clones are not modelled.
    */
   readonly beyondFormula: readonly KeptBeyondFormula[] | undefined;
   /** keptForBackward equals formula plus beyondFormula; undefined where beyondFormula is. */
@@ -380,22 +379,16 @@ function bytesMadeIn(owners: readonly BufferOwner[], phase: KernelPhase | undefi
   return BigInt(owners.filter((owner) => owner.phase === phase).reduce((total, owner) => total + owner.bytes, 0));
 }
 
-/**
- * Whether keptBeyondSavedActivations covers this run: modelled clones, and a dense schedule or a
- * blocked one whose core is rerun (selective) or inside a rerun block (full).
- */
+/** Whether keptBeyondSavedActivations covers this run: a backend whose clones are modelled. */
 function beyondFormulaCovers(trace: TracedTrainingStep): boolean {
-  return (
-    cloneStorageOf(trace.backend.name) !== undefined &&
-    (trace.run.attention?.kind !== 'blocked' || trace.checkpoint !== 'none')
-  );
+  return cloneStorageOf(trace.backend.name) !== undefined;
 }
 
 function savedActivationComparison(trace: TracedTrainingStep): SavedActivationComparison {
   const { memory: measured, config, run } = trace;
   const atBackward = measured.heldAtPhaseStart.backward ?? [];
   const atPeak = measured.bufferPeakHeldBy;
-  const formula = savedActivationBytes(savedActivations(config, { checkpoint: trace.checkpoint }), run.batch, run.seq);
+  const formula = savedActivationBytesOfRun(savedActivations(config, { checkpoint: trace.checkpoint }), config, run);
   const keptForBackward = bytesMadeIn(atBackward, 'forward');
   const beyondFormula = beyondFormulaCovers(trace) ? keptBeyondSavedActivations(config, trace.checkpoint) : undefined;
   const beyondBytes = (beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);

@@ -1,4 +1,7 @@
-import { architectureOf, type ModelConfig } from '../../config/model_config.js';
+import { blockOf } from '../../config/attention_schedule.js';
+import { architectureOf, type ModelConfig, type RunShape } from '../../config/model_config.js';
+import { layerWindow } from '../../config/windows.js';
+import { blockedScores, denseScores } from '../attention_blocks.js';
 import { dimensionSymbols } from '../dimension_symbols.js';
 import {
   addPolynomials,
@@ -108,6 +111,30 @@ export interface SavedActivations {
 /** The saved activations at the end of the forward pass of a run: total at (B, T) plus the per-run tensors at T. */
 export function savedActivationBytes(saved: SavedActivations, batch: number, seq: number): bigint {
   return evaluatePolynomial(saved.total, batch, seq) + perSequenceAt(saved.perRun.bytes, seq);
+}
+
+/**
+ * savedActivationBytes at `run` on its attention schedule. A blocked schedule keeps each query
+ * block's softmax output (and a soft-cap's tanh) over the key blocks it computes only, the blocks
+ * PyTorch would slice as views of q, k and v (attention_schedule.ts): per layer and query head,
+ * blockedScores(T, block, the layer's window) elements rather than T^2, a count that is not a
+ * polynomial in T, so it is taken at the run's T. Every other tensor is the same as dense.
+ */
+export function savedActivationBytesOfRun(saved: SavedActivations, config: ModelConfig, run: RunShape): bigint {
+  const dense = savedActivationBytes(saved, run.batch, run.seq);
+  const block = blockOf(run.attention);
+  if (block === undefined) return dense;
+  // The [B, H, T, T] tensors of a block: every block, dense or MoE, has the same attention.
+  const perScore = saved.perLayer.tensors
+    .filter((entry) => entry.symbolic.filter((symbol) => symbol === 'T').length === 2)
+    .reduce((total, entry) => total + entry.bytesPerElement, 0n);
+  const B = BigInt(run.batch);
+  const H = BigInt(config.num_heads);
+  let scores = 0n;
+  for (let i = 0; i < config.num_layers; i++) {
+    scores += blockedScores(run.seq, block, layerWindow(config, i)) - denseScores(run.seq);
+  }
+  return dense + B * H * perScore * scores;
 }
 
 export interface SavedActivationOptions {
