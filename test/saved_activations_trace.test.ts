@@ -18,6 +18,7 @@ import { everyVariantConfig, tinyConfig } from './helpers/small_configs.js';
 import { latentConfig, smallLatentDims } from './helpers/latent_models.js';
 import {
   arbitraryBlockedRun,
+  arbitraryLatentMoeRun,
   arbitraryLatentRun,
   arbitraryMoeRun,
   type VariantRun,
@@ -270,6 +271,24 @@ describe('saved activations of the variants in closed form, against a real train
       const { memory } = await compare(config, run, 0, backend);
       expect(memory.saved.formula).toBe(moeClosedForm(config, run));
       expect(memory.saved.keptForBackward).toBe(moeClosedForm(config, run) + 4n);
+      // The MoE layers' buffers by kernel, both layers and every expert together: whichever
+      // experts the router chose, 8 routed rows a layer.
+      const moeBytes = (pattern: RegExp) =>
+        memory.saved.keptBuffers
+          .filter((entry) => pattern.test(`${entry.module} ${entry.kernel}`))
+          .reduce((total, entry) => total + entry.bytes, 0n);
+      // p [N, E]: 2 x 4 x 3 x 4; the picks' indices [k N] int32: 2 x 8 x 4; the destinations' likewise.
+      expect(moeBytes(/^moe\.router \(made outside a kernel\)$/)).toBe(96n);
+      expect(moeBytes(/^moe\.top_k \(made outside a kernel\)$/)).toBe(64n);
+      expect(moeBytes(/^moe\.combine \(made outside a kernel\)$/)).toBe(64n);
+      // Each expert's gathered rows [n, d] and weights [n], and its two index lists [n]: 2 x 8 x (32 + 4), 2 x 8 x 8.
+      expect(moeBytes(/^moe\.experts\.\d+ GatherV2$/)).toBe(576n);
+      expect(moeBytes(/^moe\.experts\.\d+ \(made outside a kernel\)$/)).toBe(128n);
+      // x W1, x W3, SiLU(x W1) and the product [n, Fe]; the expert's output [n, d]: 2 x 8 x (4 x 8), 2 x 8 x 32.
+      expect(moeBytes(/^moe\.experts\.\d+\.(w1|w3|silu|gate) /)).toBe(512n);
+      expect(moeBytes(/^moe\.experts\.\d+\.w2 /)).toBe(512n);
+      // Nothing else of the layer: the logits, the joins, the weighted rows and the scatter's sum are not kept.
+      expect(moeBytes(/^moe/)).toBe(96n + 64n + 64n + 576n + 128n + 512n + 512n);
     }
     // Renormalised picks, a gated shared expert and a routing scale, on cpu at B 2, T 3.
     const deepseek: ModelConfig = {
@@ -383,6 +402,7 @@ describe('saved activations of the variants, with and without checkpointing, aga
     ['mixture-of-experts layers', arbitraryMoeRun(ranges)],
     ['latent attention', arbitraryLatentRun(ranges)],
     ['blocked attention schedules and sliding windows', arbitraryBlockedRun(ranges)],
+    ['latent attention with experts, dense or blocked', arbitraryLatentMoeRun(ranges)],
   ] as const) {
     it(`${variant} on cpu: exactly the formula and the named buffers`, async () => {
       await expectVariantsExact(runs, 'cpu', 30);

@@ -146,3 +146,41 @@ export function arbitraryBlockedRun(
       };
     });
 }
+
+/**
+ * DeepSeek's block at toy size: latent attention (arbitraryLatentRun) with routed experts from
+ * arbitraryMoeRun's draw, on the dense schedule or a blocked one with or without a window.
+ */
+export function arbitraryLatentMoeRun(ranges: VariantRanges): fc.Arbitrary<VariantRun> {
+  const moeKeys = [
+    'num_experts',
+    'experts_per_token',
+    'expert_d_ff',
+    'shared_d_ff',
+    'shared_expert_gate',
+    'normalize_top_k',
+    'router_bias',
+    'router_scoring',
+    'router_score_bias',
+    'expert_groups',
+    'expert_groups_kept',
+    'expert_group_score',
+    'routed_scaling_factor',
+  ] as const;
+  return fc
+    .record({
+      latent: arbitraryLatentRun(ranges),
+      moe: arbitraryMoeRun(ranges),
+      block: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+      window: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+    })
+    .map(({ latent, moe, block, window }) => {
+      const experts = Object.fromEntries(moeKeys.flatMap((key) => (key in moe.config ? [[key, moe.config[key]]] : [])));
+      const attention: AttentionSchedule | undefined = block === undefined ? undefined : { kind: 'blocked', block };
+      return {
+        ...latent,
+        config: { ...latent.config, ...experts, ...(window === undefined ? {} : { window }) },
+        run: { ...latent.run, ...(attention === undefined ? {} : { attention }) },
+      };
+    });
+}
