@@ -4,12 +4,25 @@ import { describe, expect, it } from 'vitest';
 import type { ModelConfig, RunShape } from '../src/config/model_config.js';
 import { scope } from '../src/core/scope.js';
 import { summarizeParameters } from '../src/analytic/parameters.js';
-import { keptBeyondSavedActivations, savedActivationBytes, savedActivations } from '../src/analytic/training/index.js';
-import type { ModelParts } from '../src/model/index.js';
+import {
+  keptBeyondSavedActivations,
+  savedActivationBytes,
+  savedActivationBytesOfRun,
+  savedActivations,
+} from '../src/analytic/training/index.js';
+import type { BlockCheckpointing, ModelParts } from '../src/model/index.js';
 import { trainingVerdictLine } from '../src/views/verify_training_report.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
 import { arbitraryDenseRun } from './helpers/arbitrary_dense_model.js';
 import { everyVariantConfig, tinyConfig } from './helpers/small_configs.js';
+import { latentConfig, smallLatentDims } from './helpers/latent_models.js';
+import {
+  arbitraryBlockedRun,
+  arbitraryLatentMoeRun,
+  arbitraryLatentRun,
+  arbitraryMoeRun,
+  type VariantRun,
+} from './helpers/arbitrary_variant_runs.js';
 
 /**
  * The saved-activation formula beside the storage of a real training step: the buffers the
@@ -26,16 +39,22 @@ const SOURCE = 'test/saved_activations_trace.test.ts';
 const tiny = tinyConfig('tiny', SOURCE);
 const tinyRun: RunShape = { batch: 2, seq: 8 };
 
-async function compare(config: ModelConfig, run: RunShape, seed = 0, backend: 'cpu' | 'wasm' = 'cpu') {
-  const verification = await verifyTraining({ config, run, backend, seed });
+async function compare(
+  config: ModelConfig,
+  run: RunShape,
+  seed = 0,
+  backend: 'cpu' | 'wasm' = 'cpu',
+  checkpoint: BlockCheckpointing = 'none',
+) {
+  const verification = await verifyTraining({ config, run, backend, seed, checkpoint });
   expectKeptIsFormula(verification);
   return verification;
 }
 
 function expectKeptIsFormula(verification: TrainingVerification): void {
-  const { config, run } = verification;
+  const { config, run, checkpoint } = verification;
   const { saved, measured } = verification.memory;
-  expect(saved.heldBefore + saved.forward + saved.backward + saved.optimizer).toBe(saved.peak);
+  expect(saved.heldBefore + saved.forward + saved.recompute + saved.backward + saved.optimizer).toBe(saved.peak);
   expect(saved.peak).toBe(BigInt(measured.bufferPeak.bytes));
   const parameters = summarizeParameters(config).total;
   const weightsMomentsAndIds = 12n * parameters + 8n * BigInt(run.batch) * BigInt(run.seq);
@@ -43,8 +62,8 @@ function expectKeptIsFormula(verification: TrainingVerification): void {
   const kept = saved.keptBuffers.reduce((total, entry) => total + entry.bytes, 0n);
   expect(kept).toBe(saved.keptForBackward);
   // Kept: exactly the formula and the named buffers.
-  const formula = savedActivationBytes(savedActivations(config), run.batch, run.seq);
-  const named = keptBeyondSavedActivations(config).reduce((total, entry) => total + entry.bytes, 0n);
+  const formula = savedActivationBytesOfRun(savedActivations(config, { checkpoint }), config, run);
+  const named = keptBeyondSavedActivations(config, checkpoint).reduce((total, entry) => total + entry.bytes, 0n);
   expect(saved.formula).toBe(formula);
   expect(saved.keptForBackward).toBe(formula + named);
   expect(saved.keptMatchesFormula).toBe(true);
@@ -52,8 +71,10 @@ function expectKeptIsFormula(verification: TrainingVerification): void {
   expect(saved.formulaPeak).toBe(saved.heldBefore + formula + named);
   if (saved.peakPhase === 'backward') {
     expect(saved.heldBefore).toBe(weightsMomentsAndIds);
-    expect(saved.peak).toBe(saved.formulaPeak + saved.backward);
     expect(saved.backwardBuffers.reduce((total, entry) => total + entry.bytes, 0n)).toBe(saved.backward);
+    // A checkpointed block or core frees what it kept once its backward has run, before the pass ends.
+    if (checkpoint === 'none') expect(saved.peak).toBe(saved.formulaPeak + saved.backward);
+    else expect(saved.peak <= saved.formulaPeak + saved.recompute + saved.backward).toBe(true);
   }
   expect(verification.ok).toBe(true);
 }
@@ -153,4 +174,242 @@ describe('saved activations against a real training step', () => {
       'kept for the backward pass: 1,536 bytes more than the formula and its named buffers',
     );
   });
+});
+
+/**
+ * The saved activations of a SwiGLU mixture-of-experts model (RMSNorm, RoPE, every layer routed)
+ * in closed form, from the definitions (N = B T tokens make k N routed rows, a = 4 bytes, int32
+ * indices 4 bytes, statistics 4 bytes):
+ *   attention and ln2, as the seed's: B T (8 a d + 8) + a B H T^2
+ *   router p [N, E]; the indices of the picks, of each row, of each row's weight and of its
+ *   destination [k N] each; the gathered rows and the experts' outputs [k N, d]; each expert's
+ *   x W1, x W3, SiLU(x W1) and the product [k N, Fe]; each row's weight [k N]:
+ *                                          B T (a (E + 2 k d + 4 k Fe + k) + 16 k)
+ *   renormalised: the picked p [N, k] and their sum [N]: B T a (k + 1)
+ *   a shared expert of width Fs with its gate: its FFN, the sigmoid [N] and its output [N, d]:
+ *                                          B T a (4 Fs + 1 + d)
+ *   after the last block: B T (2 a d + 4 + a V); RoPE's cos and sin once: 2 a T dh.
+ */
+function moeClosedForm(config: ModelConfig, run: RunShape): bigint {
+  const [B, T, L, d, H, E, k, Fe, V] = [
+    run.batch,
+    run.seq,
+    config.num_layers,
+    config.d_model,
+    config.num_heads,
+    config.num_experts!,
+    config.experts_per_token!,
+    config.expert_d_ff!,
+    config.vocab_size,
+  ].map(BigInt) as [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+  const a = 4n;
+  const dh = d / H;
+  const attention = B * T * (8n * a * d + 8n) + a * B * H * T * T;
+  const routed = B * T * (a * (E + 2n * k * d + 4n * k * Fe + k) + 16n * k);
+  const renormalised = config.normalize_top_k === true ? B * T * a * (k + 1n) : 0n;
+  const Fs = config.shared_d_ff === undefined ? undefined : BigInt(config.shared_d_ff);
+  const shared = Fs === undefined ? 0n : B * T * a * (4n * Fs + (config.shared_expert_gate === true ? 1n + d : 0n));
+  const final = B * T * (2n * a * d + 4n + a * V);
+  return L * (attention + routed + renormalised + shared) + final + 2n * a * T * dh;
+}
+
+/**
+ * The saved activations of a latent-attention model (RMSNorm, SwiGLU FFN) in closed form, from
+ * DeepSeek's definitions: per block ln1's input, output and rstd; a query latent's norm input,
+ * output and rstd [rq]; the kv latent's likewise [r]; q and k joined, H (dn + dr) each; P
+ * [B, H, T, T]; v and P v, H dv each; ln2 and the FFN as the seed's. After the last block as the
+ * seed's; RoPE's cos and sin only dr wide.
+ */
+function latentClosedForm(config: ModelConfig, run: RunShape): bigint {
+  const n = (value: number | undefined) => BigInt(value ?? 0);
+  const [B, T, L, d, H, F, V] = [
+    run.batch,
+    run.seq,
+    config.num_layers,
+    config.d_model,
+    config.num_heads,
+    config.d_ff,
+    config.vocab_size,
+  ].map(BigInt) as [bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+  const [dn, dr, dv, r, rq] = [
+    config.qk_nope_head_dim,
+    config.qk_rope_head_dim,
+    config.v_head_dim,
+    config.kv_lora_rank,
+    config.q_lora_rank,
+  ].map(n) as [bigint, bigint, bigint, bigint, bigint];
+  const a = 4n;
+  const norm = (width: bigint) => B * T * (2n * a * width + 4n);
+  const queryLatent = config.q_lora_rank === undefined ? 0n : norm(rq);
+  const layer =
+    norm(d) +
+    queryLatent +
+    norm(r) +
+    2n * a * B * T * H * (dn + dr) +
+    a * B * H * T * T +
+    2n * a * B * T * H * dv +
+    norm(d) +
+    4n * a * B * T * F;
+  const final = B * T * (2n * a * d + 4n + a * V);
+  return L * layer + final + 2n * a * T * dr;
+}
+
+describe('saved activations of the variants in closed form, against a real training step', () => {
+  it('a mixture of experts: p, the routed rows, their indices and weights, and each expert at its rows', async () => {
+    const config: ModelConfig = {
+      ...tinyConfig('tiny-moe', SOURCE),
+      num_experts: 3,
+      experts_per_token: 2,
+      expert_d_ff: 2,
+    };
+    const run: RunShape = { batch: 1, seq: 4 };
+    // L 2 of d 8, H 2, E 3, k 2, Fe 2, V 11 at B 1, T 4 (N 4, 8 routed rows), a layer's attention
+    // and ln2 4 (256 + 8) + 4 x 2 x 16 = 1,184 and routing 4 (4 (3 + 32 + 16 + 2) + 32) = 976;
+    // final 4 (64 + 4 + 44) = 448; RoPE 2 x 4 x 4 x 4 = 128.
+    expect(moeClosedForm(config, run)).toBe(2n * (1_184n + 976n) + 448n + 128n);
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const { memory } = await compare(config, run, 0, backend);
+      expect(memory.saved.formula).toBe(moeClosedForm(config, run));
+      expect(memory.saved.keptForBackward).toBe(moeClosedForm(config, run) + 4n);
+      // The MoE layers' buffers by kernel, both layers and every expert together: whichever
+      // experts the router chose, 8 routed rows a layer.
+      const moeBytes = (pattern: RegExp) =>
+        memory.saved.keptBuffers
+          .filter((entry) => pattern.test(`${entry.module} ${entry.kernel}`))
+          .reduce((total, entry) => total + entry.bytes, 0n);
+      // p [N, E]: 2 x 4 x 3 x 4; the picks' indices [k N] int32: 2 x 8 x 4; the destinations' likewise.
+      expect(moeBytes(/^moe\.router \(made outside a kernel\)$/)).toBe(96n);
+      expect(moeBytes(/^moe\.top_k \(made outside a kernel\)$/)).toBe(64n);
+      expect(moeBytes(/^moe\.combine \(made outside a kernel\)$/)).toBe(64n);
+      // Each expert's gathered rows [n, d] and weights [n], and its two index lists [n]: 2 x 8 x (32 + 4), 2 x 8 x 8.
+      expect(moeBytes(/^moe\.experts\.\d+ GatherV2$/)).toBe(576n);
+      expect(moeBytes(/^moe\.experts\.\d+ \(made outside a kernel\)$/)).toBe(128n);
+      // x W1, x W3, SiLU(x W1) and the product [n, Fe]; the expert's output [n, d]: 2 x 8 x (4 x 8), 2 x 8 x 32.
+      expect(moeBytes(/^moe\.experts\.\d+\.(w1|w3|silu|gate) /)).toBe(512n);
+      expect(moeBytes(/^moe\.experts\.\d+\.w2 /)).toBe(512n);
+      // Nothing else of the layer: the logits, the joins, the weighted rows and the scatter's sum are not kept.
+      expect(moeBytes(/^moe/)).toBe(96n + 64n + 64n + 576n + 128n + 512n + 512n);
+    }
+    // Renormalised picks, a gated shared expert and a routing scale, on cpu at B 2, T 3.
+    const deepseek: ModelConfig = {
+      ...config,
+      normalize_top_k: true,
+      shared_d_ff: 3,
+      shared_expert_gate: true,
+      routed_scaling_factor: 2.5,
+    };
+    const { memory } = await compare(deepseek, { batch: 2, seq: 3 });
+    expect(memory.saved.formula).toBe(moeClosedForm(deepseek, { batch: 2, seq: 3 }));
+  });
+
+  it('latent attention: the latents normed, q and k joined at H (dn + dr), v and P v at H dv', async () => {
+    const config = latentConfig(smallLatentDims, 5, SOURCE);
+    const run: RunShape = { batch: 2, seq: 5 };
+    // d 8, H 2, dn 3, dr 2, dv 4, r 5, F 6, V 9, L 2 at B 2, T 5 (10 tokens), a layer:
+    // ln1 10 (64 + 4) = 680, kv latent 10 (40 + 4) = 440, q and k 2 x 4 x 10 x 2 x 5 = 800,
+    // P 4 x 2 x 2 x 25 = 400, v and P v 2 x 4 x 10 x 2 x 4 = 640, ln2 680, FFN 4 x 4 x 10 x 6 = 960;
+    // final 10 (64 + 4 + 36) = 1,040; RoPE 2 x 5 x 2 x 4 = 80.
+    expect(latentClosedForm(config, run)).toBe(2n * 4_600n + 1_040n + 80n);
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const { memory } = await compare(config, run, 0, backend);
+      expect(memory.saved.formula).toBe(10_320n);
+      expect(memory.saved.keptForBackward).toBe(10_324n);
+    }
+    // A query latent of rank 3 adds its norm's input, output and rstd: 10 (24 + 4) per layer.
+    const withQueryLatent = latentConfig({ ...smallLatentDims, qRank: 3 }, 5, SOURCE);
+    expect(latentClosedForm(withQueryLatent, run)).toBe(10_320n + 2n * 280n);
+    const { memory } = await compare(withQueryLatent, run);
+    expect(memory.saved.formula).toBe(10_320n + 560n);
+  });
+
+  it('a blocked schedule with a window on one layer: P kept over the computed blocks only', async () => {
+    const config: ModelConfig = { ...tinyConfig('tiny-windowed', SOURCE), window: 3, window_layers: 'LG' };
+    const run: RunShape = { batch: 2, seq: 7, attention: { kind: 'blocked', block: 3 } };
+    // P's elements per query head, pair by pair: query block a keeps key block b when some query
+    // q of a keeps some key k of b (k <= q, and q - k < w with a window), R_a x C_b each.
+    const keptScores = (window: number | undefined) => {
+      let elements = 0n;
+      for (let a = 0; a * 3 < 7; a++) {
+        for (let b = 0; b <= a; b++) {
+          const queries = Array.from({ length: 3 }, (_, r) => a * 3 + r).filter((q) => q < 7);
+          const keys = Array.from({ length: 3 }, (_, c) => b * 3 + c).filter((k) => k < 7);
+          const kept = queries.some((q) => keys.some((k) => k <= q && (window === undefined || q - k < window)));
+          if (kept) elements += BigInt(queries.length * keys.length);
+        }
+      }
+      return elements;
+    };
+    // Blocks 0..2, 3..5, 6: 9 + 18 + 7 = 34 without the window, 9 + 18 + 4 = 31 with w 3.
+    expect([keptScores(3), keptScores(undefined)]).toEqual([31n, 34n]);
+    // The seed's closed form (the first test) at B 2, T 7 with a H x scores for a H T^2 per layer:
+    // B (L (a (8d + 4F) T + 8 T) + a H (31 + 34) + (2 a d + 4 + a V) T) + 2 a T dh.
+    const perBatch = 2n * (4n * (64n + 48n) * 7n + 56n) + 4n * 2n * (31n + 34n) + (64n + 4n + 44n) * 7n;
+    expect(2n * perBatch + 2n * 7n * 4n * 4n).toBe(15_600n);
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const { memory } = await compare(config, run, 0, backend);
+      expect(memory.saved.formula).toBe(15_600n);
+      // The same model on the dense schedule keeps every T^2 score: 2 x 4 x 2 x (2 x 49 - 65) more.
+      const dense = savedActivationBytes(savedActivations(config), run.batch, run.seq);
+      expect(dense - memory.saved.formula).toBe(528n);
+    }
+  });
+
+  it("a planted SwiGLU expert on tfjs's own gradients keeps sigmoid(x W1) at every routed row, caught with its bytes", async () => {
+    const stockSilu: ModelParts['ffn'] = (x, w1, w2, w3, project) => {
+      const w1x = scope('w1', () => project(x, w1));
+      const w3x = scope('w3', () => project(x, w3));
+      const activated = scope('silu', () => tf.mul(w1x, tf.sigmoid(w1x)));
+      const gated = scope('gate', () => tf.mul(activated, w3x));
+      return scope('w2', () => project(gated as tf.Tensor3D, w2));
+    };
+    const config: ModelConfig = {
+      ...tinyConfig('tiny-moe', SOURCE),
+      num_experts: 3,
+      experts_per_token: 2,
+      expert_d_ff: 2,
+    };
+    const verification = await verifyTraining({
+      config,
+      run: { batch: 1, seq: 4 },
+      backend: 'cpu',
+      seed: 0,
+      parts: { ffn: stockSilu },
+    });
+    const { saved } = verification.memory;
+    expect(verification.ok).toBe(false);
+    expect(saved.keptMatchesFormula).toBe(false);
+    // One sigmoid per routed row and expert width: L k N Fe x 4 = 2 x 2 x 4 x 2 x 4 bytes.
+    expect(saved.keptForBackward - saved.formula - 4n).toBe(128n);
+    expect(trainingVerdictLine(verification)).toContain(
+      'kept for the backward pass: 128 bytes more than the formula and its named buffers',
+    );
+  });
+});
+
+/** Every variant's draw, checked on `backend`: the kept storage is the formula and the named buffers, exactly. */
+async function expectVariantsExact(runs: fc.Arbitrary<VariantRun>, backend: 'cpu' | 'wasm', numRuns: number) {
+  await fc.assert(
+    fc.asyncProperty(runs, async ({ config, run, seed, checkpoint }) => {
+      await compare(config, run, seed, backend, checkpoint);
+    }),
+    { numRuns, seed: 20_261_206 },
+  );
+}
+
+describe('saved activations of the variants, with and without checkpointing, against a real training step', () => {
+  const ranges = { source: SOURCE, batchMax: 2, seqMax: 5 };
+  for (const [variant, runs] of [
+    ['mixture-of-experts layers', arbitraryMoeRun(ranges)],
+    ['latent attention', arbitraryLatentRun(ranges)],
+    ['blocked attention schedules and sliding windows', arbitraryBlockedRun(ranges)],
+    ['latent attention with experts, dense or blocked', arbitraryLatentMoeRun(ranges)],
+  ] as const) {
+    it(`${variant} on cpu: exactly the formula and the named buffers`, async () => {
+      await expectVariantsExact(runs, 'cpu', 30);
+    }, 120_000);
+
+    it(`${variant} on wasm: exactly the formula and the named buffers`, async () => {
+      await expectVariantsExact(runs, 'wasm', 6);
+    }, 120_000);
+  }
 });

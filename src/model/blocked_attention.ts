@@ -34,6 +34,12 @@ import { blockLeaf } from '../core/module_paths.js';
 import { scope } from '../core/scope.js';
 import { blockScores, type CausalSoftmaxParts } from './causal_softmax.js';
 import { headWeightedSum } from './head_matmul.js';
+import {
+  addKeepingNothing,
+  concatKeepingNothing,
+  reshapeKeepingNothing,
+  sliceKeepingNothing,
+} from './lean_gradients.js';
 
 /** One block of positions: its first position and how many it holds. */
 interface Span {
@@ -58,10 +64,48 @@ function coverage(queries: Span, keys: Span, window: number | undefined): { kept
   return { kept, whole };
 }
 
-/** Slice rows span of a (B, heads, T, dk) tensor: (B, heads, size, dk). */
+/**
+ * Slice rows span of a (B, heads, T, dk) tensor: (B, heads, size, dk). The slice keeps nothing
+ * for its gradient: the products keep the blocks, which cut q, k and v into parts, so the
+ * blocks hold exactly the bytes of q, k and v, what PyTorch's views of them keep.
+ */
 function rows(x: tf.Tensor4D, span: Span): tf.Tensor4D {
   const [B, heads, , dk] = x.shape;
-  return tf.slice(x, [0, 0, span.start, 0], [B, heads, span.size, dk]);
+  return sliceKeepingNothing(x, [0, 0, span.start, 0], [B, heads, span.size, dk]);
+}
+
+/**
+ * P[..., start : start + columns] @ v for P (B, heads, M, K) and v (B, heads, columns, dv):
+ * (B, heads, M, dv). Its gradient keeps P, which the softmax keeps anyway, and v, not the slice
+ * of P: PyTorch's slice is a view of P, where tfjs's would be a copy kept by the product. The
+ * gradient runs the products tfjs's BatchMatMul gradient runs, on the slice cut again, and pads
+ * dP back to P's columns.
+ */
+function columnsWeightedSum(probabilities: tf.Tensor4D, v: tf.Tensor4D, start: number): tf.Tensor4D {
+  const [B, heads, M, K] = probabilities.shape;
+  const columns = v.shape[2];
+  const cut = (p: tf.Tensor) => tf.slice(p, [0, 0, 0, start], [B, heads, M, columns]); // (B, heads, M, columns)
+  const weighted = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [p, values, save] = inputs as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([p, values]);
+    return {
+      value: headWeightedSum(cut(p) as tf.Tensor4D, values),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [keptP, keptValues] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const share = cut(keptP);
+        const dShare = tf.matMul(dy, keptValues, false, true); // (B, heads, M, columns)
+        const dValues = tf.matMul(share, dy, true, false); // (B, heads, columns, dv)
+        const dP = tf.pad(dShare, [
+          [0, 0],
+          [0, 0],
+          [0, 0],
+          [start, K - start - columns],
+        ]); // (B, heads, M, K)
+        return [dP, dValues];
+      },
+    };
+  });
+  return weighted(probabilities, v);
 }
 
 /**
@@ -107,24 +151,26 @@ export function blockedAttentionCore(
         blockLeaf(a, b),
       ),
     ); // (B, Hkv, G*R, C_b) each
+    // The softmax keeps its output; the scores joined are read by no backward pass.
     const probabilities = scope(`softmax.${blockLeaf(a)}`, () =>
-      parts.softmax(scores.length === 1 ? scores[0]! : tf.concat(scores, 3)),
+      parts.softmax(concatKeepingNothing<tf.Tensor4D>(scores, 3)),
     ); // (B, Hkv, G*R, sum of C_b)
     let offset = 0;
     const weighted = kept.map(({ b, keys }) => {
       const columns = keys.size;
       const start = offset;
       offset += columns;
-      return scope(`weighted_sum.${blockLeaf(a, b)}`, () => {
-        const share =
-          kept.length === 1 ? probabilities : tf.slice(probabilities, [0, 0, 0, start], [B, Hkv, G * R, columns]); // (B, Hkv, G*R, C_b)
-        return headWeightedSum(share, valueBlocks[b]!); // (B, Hkv, G*R, dv)
-      });
+      return scope(`weighted_sum.${blockLeaf(a, b)}`, () =>
+        kept.length === 1
+          ? headWeightedSum(probabilities, valueBlocks[b]!)
+          : columnsWeightedSum(probabilities, valueBlocks[b]!, start),
+      ); // (B, Hkv, G*R, dv)
     });
+    // Neither the sum, its view nor the join of the query blocks is read by a backward pass.
     const summed = scope(`weighted_sum.${blockLeaf(a)}`, () =>
-      weighted.reduce((sum, part) => tf.add<tf.Tensor4D>(sum, part)),
+      weighted.reduce((sum, part) => addKeepingNothing<tf.Tensor4D>(sum, part)),
     ); // (B, Hkv, G*R, dv)
-    return tf.reshape<tf.Rank.R4>(summed, [B, H, R, dv]); // (B, H, R, dv)
+    return reshapeKeepingNothing<tf.Rank.R4>(summed, [B, H, R, dv]); // (B, H, R, dv)
   });
-  return outputs.length === 1 ? outputs[0]! : tf.concat(outputs, 2); // (B, H, T, dv)
+  return concatKeepingNothing<tf.Tensor4D>(outputs, 2); // (B, H, T, dv)
 }

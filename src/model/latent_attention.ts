@@ -31,6 +31,7 @@ import {
   type AttentionParts,
   type CachedLatent,
 } from './attention.js';
+import { concatKeepingNothing, reshapeKeepingNothing } from './lean_gradients.js';
 import type { RopeTables } from './rope.js';
 
 /** A latent-attention layer's weights, stored [d_in, d_out] like every projection (linear.ts). */
@@ -193,7 +194,9 @@ export function latentAttention(
   const normed = scope('kv_latent_norm', () =>
     norm(latent!, required(weights.kv_latent_norm, 'kv_latent_norm'), weights.kv_latent_norm_bias),
   ); // (B, T, r)
-  const oneHead = tf.reshape<tf.Rank.R4>(ropeKey!, [B, 1, T, dr]); // (B, 1, T, dr): one rope key for all heads
+  // A view kept by no gradient: RoPE's gradient needs only its tables, so k_R's pre-rotation
+  // values are read by no backward pass (tfjs's Reshape would keep them).
+  const oneHead = reshapeKeepingNothing<tf.Rank.R4>(ropeKey!, [B, 1, T, dr]); // (B, 1, T, dr): one rope key for all heads
   const [queryRotated, keyRotated] = scope('rope', () => [parts.rope(queryRope!, rope), parts.rope(oneHead, rope)]);
   const fresh: CachedLatent = { latent: normed, ropeKey: keyRotated };
   const past = cache?.past;
@@ -202,8 +205,12 @@ export function latentAttention(
   let kept = fresh;
   if (past === undefined) {
     const [keyNope, values] = keysAndValues(normed, weights, heads, parts); // (B, H, T, dn), (B, H, T, dv)
-    const q = tf.concat([queryNope!, queryRotated], 3); // (B, H, T, dqk)
-    const k = tf.concat([keyNope, shareAcrossHeads(keyRotated, H)], 3); // (B, H, T, dqk)
+    // The scores' gradient keeps the joined q and k (what PyTorch's matmul saves of
+    // torch.cat([q_nope, q_pe]) and of the joined key states); their parts, q_C, the rotated
+    // q_R, k_C and k_R shared across the heads, are read by no backward pass, so the joins keep
+    // nothing (tfjs's Concat would keep every part, doubling q and k).
+    const q = concatKeepingNothing<tf.Tensor4D>([queryNope!, queryRotated], 3); // (B, H, T, dqk)
+    const k = concatKeepingNothing<tf.Tensor4D>([keyNope, shareAcrossHeads(keyRotated, H)], 3); // (B, H, T, dqk)
     merged = mergeHeads(attentionCore(q, k, values, parts, core)); // (B, T, H dv)
   } else {
     kept = scope('kv_cache', () => ({

@@ -87,3 +87,36 @@ export function offTape<T extends tf.Tensor>(fn: () => T): T {
   const constant = tf.customGrad(() => ({ value: fn(), gradFunc: () => [] }));
   return constant();
 }
+
+/**
+ * tf.concat(parts, axis), keeping nothing for the gradient (each part's gradient is its slice of
+ * dy along `axis`, one Split). tfjs's Concat gradient keeps every part, though it reads only their
+ * shapes; PyTorch's CatBackward keeps the sizes.
+ */
+export function concatKeepingNothing<T extends tf.Tensor>(parts: readonly tf.Tensor[], axis: number): T {
+  if (parts.length === 1) return parts[0] as T;
+  const sizes = parts.map((part) => part.shape.at(axis < 0 ? axis : axis - part.rank)!);
+  const joined = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.concat(inputs.slice(0, parts.length) as tf.Tensor[], axis),
+    gradFunc: (dy: tf.Tensor) => tf.split(dy, sizes, axis),
+  }));
+  return joined(...parts) as T;
+}
+
+/**
+ * tf.slice(x, begin, size), keeping nothing for the gradient (dx = dy padded back to x's shape,
+ * one Pad, as tfjs's Slice gradient computes it). tfjs's Slice keeps x, though it reads only its
+ * shape; PyTorch's slices are views and keep nothing.
+ */
+export function sliceKeepingNothing<T extends tf.Tensor>(x: T, begin: number[], size: number[]): T {
+  const inShape = x.shape;
+  const cut = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.slice(inputs[0] as tf.Tensor, begin, size),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.pad(
+        dy,
+        inShape.map((extent, axis): [number, number] => [begin[axis]!, extent - begin[axis]! - dy.shape[axis]!]),
+      ),
+  }));
+  return cut(x) as T;
+}

@@ -31,6 +31,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { ExpertRouting, MoeArchitecture } from '../config/model_config.js';
 import { scope } from '../core/scope.js';
 import { backendHoldsValues, hostConstant } from './host_constant.js';
+import {
+  addKeepingNothing,
+  concatKeepingNothing,
+  offTape,
+  reshapeKeepingNothing,
+  scaleKeepingNothing,
+} from './lean_gradients.js';
 import type { ExpertWeights, MoeLayerWeights } from './weights.js';
 
 let scatterGradientRegistered = false;
@@ -131,7 +138,8 @@ export function choiceScores(scores: tf.Tensor2D, moe: MoeArchitecture, scoreBia
  */
 export function routeWeights(picked: tf.Tensor2D, moe: MoeArchitecture): tf.Tensor2D {
   const normalised = moe.normalize_top_k ? tf.div<tf.Tensor2D>(picked, tf.sum(picked, -1, true)) : picked; // (N, k)
-  return moe.routed_scaling_factor === 1 ? normalised : tf.mul<tf.Tensor2D>(normalised, moe.routed_scaling_factor);
+  // Scaling by a number keeps nothing for its gradient (tfjs's Multiply would keep the weights and the scalar).
+  return moe.routed_scaling_factor === 1 ? normalised : scaleKeepingNothing(normalised, moe.routed_scaling_factor);
 }
 
 /**
@@ -221,11 +229,17 @@ export function mixtureOfExperts(
   );
   const tokenRows = tf.reshape<tf.Rank.R2>(x, [N, d]); // (N, d)
   const probabilities = scope('router', () => {
-    const logits = tf.reshape<tf.Rank.R2>(linear(x, weights.router, weights.router_bias), [N, E]); // (N, E)
+    // The softmax (or sigmoid) keeps its output p for its gradient; the logits are read by no
+    // backward pass, so the view keeps nothing.
+    const logits = reshapeKeepingNothing<tf.Rank.R2>(linear(x, weights.router, weights.router_bias), [N, E]); // (N, E)
     return moe.router_scoring === 'sigmoid' ? tf.sigmoid(logits) : tf.softmax(logits); // (N, E)
   });
   const { route, weightOfSlot } = scope('top_k', () => {
-    const choices = chooseExperts(choiceScores(probabilities, moe, weights.score_bias), moe.experts_per_token); // (N, k)
+    // The choice is not differentiable: its kernels run off the tape, so the score bias, the group
+    // scores and their masks are kept by no gradient (tfjs's Add, Max and Multiply would keep them).
+    const choices = offTape(() =>
+      chooseExperts(choiceScores(probabilities, moe, weights.score_bias), moe.experts_per_token),
+    ); // (N, k)
     const k = choices.shape[1];
     const chosen = layerRoute(choices, E, layer, routing);
     // The probability of each (token, pick): p[t, e] at t * E + e of the flattened p.
@@ -235,8 +249,10 @@ export function mixtureOfExperts(
       tf.reshape<tf.Rank.R1>(probabilities, [N * E]),
       indexTensor<tf.Rank.R1>([N * k], flatIndex),
     ); // (N*k)
-    const perToken = routeWeights(tf.reshape<tf.Rank.R2>(picked, [N, k]), moe); // (N, k)
-    return { route: chosen, weightOfSlot: tf.reshape<tf.Rank.R1>(perToken, [N * k]) }; // (N*k)
+    // Views kept by no gradient: the picked p is read by a backward pass only when it is
+    // renormalised (the division keeps it and the sum), the weights only by the combine.
+    const perToken = routeWeights(reshapeKeepingNothing<tf.Rank.R2>(picked, [N, k]), moe); // (N, k)
+    return { route: chosen, weightOfSlot: reshapeKeepingNothing<tf.Rank.R1>(perToken, [N * k]) }; // (N*k)
   });
   routing.onRoute?.(
     layer,
@@ -262,9 +278,11 @@ export function mixtureOfExperts(
     for (const t of tokens) destinations.push(t);
   });
   const routed = scope('combine', () => {
-    const updates = outputs.length === 1 ? outputs[0]! : tf.concat(outputs, 0); // (k*N, d)
+    // The weighted rows are read by no backward pass (the scatter's gradient gathers dy by the
+    // indices, which it keeps), so neither the join nor the view of the sum keeps a tensor.
+    const updates = concatKeepingNothing<tf.Tensor2D>(outputs, 0); // (k*N, d)
     const indices = indexTensor<tf.Rank.R2>([destinations.length, 1], destinations); // (k*N, 1)
-    return tf.reshape<tf.Rank.R3>(tf.scatterND(indices, updates, [N, d]), [B, T, d]); // (B, T, d)
+    return reshapeKeepingNothing<tf.Rank.R3>(tf.scatterND(indices, updates, [N, d]), [B, T, d]); // (B, T, d)
   });
 
   const shared = weights.shared;
@@ -275,5 +293,6 @@ export function mixtureOfExperts(
     gate === undefined
       ? sharedOut
       : scope('shared_gate', () => tf.mul<tf.Tensor3D>(sharedOut, tf.sigmoid(linear(x, gate)))); // (B, T, d)
-  return tf.add<tf.Tensor3D>(routed, scaled); // (B, T, d)
+  // A sum's gradient reads no operand (tfjs's Add would keep both branches).
+  return addKeepingNothing<tf.Tensor3D>(routed, scaled); // (B, T, d)
 }

@@ -50,7 +50,13 @@ import { RMS_NORM_EPS, rmsNorm } from './rms_norm.js';
 import { ropeTables, type RopeTables } from './rope.js';
 import { swiglu } from './swiglu.js';
 import { tiedLogits } from './tied_logits.js';
-import { assertWeightsMatch, type ExpertWeights, type LayerWeights, type TransformerWeights } from './weights.js';
+import {
+  assertWeightsMatch,
+  moeWeightTensors,
+  type ExpertWeights,
+  type LayerWeights,
+  type TransformerWeights,
+} from './weights.js';
 
 /** Applies one FFN matrix, with its bias when the architecture has one. */
 export type Projection = (x: tf.Tensor3D, weight: tf.Tensor2D) => tf.Tensor3D;
@@ -404,7 +410,11 @@ export function logitsAt(
     const release = tf.engine().state.gradientDepth === 0;
     x = scope(path.layer(i), () =>
       checkpoint === 'full'
-        ? checkpointed(runBlock, input, tensorsOf(layer))
+        ? // A MoE layer's weights sit in a nested object: its router and experts are the block's weights too.
+          checkpointed(runBlock, input, [
+            ...tensorsOf(layer),
+            ...(layer.moe === undefined ? [] : moeWeightTensors(layer.moe)),
+          ])
         : release
           ? tf.tidy(() => runBlock(input))
           : runBlock(input),

@@ -461,6 +461,11 @@ function moeEntries(i: number, moe: MoeLayerWeights): WeightEntry[] {
   return entries;
 }
 
+/** Every tensor of a MoE layer's weights (router, experts, shared expert and gate), in entry order. */
+export function moeWeightTensors(moe: MoeLayerWeights): tf.Tensor[] {
+  return moeEntries(0, moe).map((entry) => entry.tensor);
+}
+
 /**
  * Fresh weights for `config`. 'random' is seeded: each tensor draws from its own stream keyed by
  * the seed and its module path, so the same seed always gives the same weights.

@@ -47,7 +47,7 @@ import {
   monomial,
   recomputeFlops,
   runtimeSavedWithFullCheckpointing,
-  savedActivationBytes,
+  savedActivationBytesOfRun,
   savedActivations,
   trainingMemory,
   type AdamwFlops,
@@ -157,12 +157,11 @@ export interface NamedBuffers {
  * backward and optimizer phases made, named.
  */
 export interface SavedActivationComparison {
-  /** The formula's saved activations at this run, in the model's fp32 (savedActivationBytes: the RoPE tables once). */
+  /** The formula's saved activations at this run, in the model's fp32 (savedActivationBytesOfRun: the RoPE tables once, a blocked schedule's computed blocks). */
   readonly formula: bigint;
   /**
    * What the step keeps beyond the formula, named (keptBeyondSavedActivations: the loss, a
-   * zero-centred gain's 1 + g); undefined where the model is not covered (a backend whose clones
-   * are not modelled, latent attention, mixture-of-experts layers, a blocked attention schedule).
+   * zero-centred gain's 1 + g); undefined on a backend whose clones are not modelled.
    */
   readonly beyondFormula: readonly KeptBeyondFormula[] | undefined;
   /** keptForBackward equals formula plus beyondFormula; undefined where beyondFormula is. */
@@ -183,6 +182,8 @@ export interface SavedActivationComparison {
   readonly forward: bigint;
   readonly backward: bigint;
   readonly optimizer: bigint;
+  /** Made by the reruns of checkpointed blocks or cores (0 without checkpointing). */
+  readonly recompute: bigint;
   /** The backward pass's buffers at the peak, largest first. */
   readonly backwardBuffers: readonly NamedBuffers[];
 }
@@ -378,22 +379,16 @@ function bytesMadeIn(owners: readonly BufferOwner[], phase: KernelPhase | undefi
   return BigInt(owners.filter((owner) => owner.phase === phase).reduce((total, owner) => total + owner.bytes, 0));
 }
 
-/** Whether keptBeyondSavedActivations covers this run: dense attention layers, a dense schedule, modelled clones. */
+/** Whether keptBeyondSavedActivations covers this run: a backend whose clones are modelled. */
 function beyondFormulaCovers(trace: TracedTrainingStep): boolean {
-  const architecture = architectureOf(trace.config);
-  return (
-    cloneStorageOf(trace.backend.name) !== undefined &&
-    architecture.mla === undefined &&
-    architecture.moe === undefined &&
-    trace.run.attention?.kind !== 'blocked'
-  );
+  return cloneStorageOf(trace.backend.name) !== undefined;
 }
 
 function savedActivationComparison(trace: TracedTrainingStep): SavedActivationComparison {
   const { memory: measured, config, run } = trace;
   const atBackward = measured.heldAtPhaseStart.backward ?? [];
   const atPeak = measured.bufferPeakHeldBy;
-  const formula = savedActivationBytes(savedActivations(config, { checkpoint: trace.checkpoint }), run.batch, run.seq);
+  const formula = savedActivationBytesOfRun(savedActivations(config, { checkpoint: trace.checkpoint }), config, run);
   const keptForBackward = bytesMadeIn(atBackward, 'forward');
   const beyondFormula = beyondFormulaCovers(trace) ? keptBeyondSavedActivations(config, trace.checkpoint) : undefined;
   const beyondBytes = (beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);
@@ -411,6 +406,7 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
     forward: bytesMadeIn(atPeak, 'forward'),
     backward: bytesMadeIn(atPeak, 'backward'),
     optimizer: bytesMadeIn(atPeak, 'optimizer'),
+    recompute: bytesMadeIn(atPeak, 'recompute'),
     backwardBuffers: namedBuffers(atPeak, 'backward'),
   };
 }
@@ -441,7 +437,8 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
       `Its buffers by module and kernel (blocks together), largest first: ${describeBuffers(saved.keptBuffers, 10)}.`,
     `Storage at the peak (in ${PHASE_WORDS[saved.peakPhase ?? 'forward']}), ${bytes(saved.peak)}, by who made it: ` +
       `${bytes(saved.heldBefore)} held before the step, ${bytes(saved.forward)} by the forward pass, ` +
-      `${bytes(saved.backward)} by the backward pass, ${bytes(saved.optimizer)} by the optimizer. ` +
+      `${bytes(saved.backward)} by the backward pass, ${bytes(saved.optimizer)} by the optimizer` +
+      (saved.recompute === 0n ? '. ' : `, ${bytes(saved.recompute)} by the reruns of checkpointed modules. `) +
       `The formula's peak (held before, the formula and the named buffers) is ${bytes(saved.formulaPeak)}; ` +
       `the measured peak is ${bytes(saved.peak - saved.formulaPeak)} above it.`,
   ];

@@ -186,6 +186,13 @@ export function keptBeyondSavedActivations(
             ['attn.k_norm', L * dh],
           ] as [string, bigint][])
         : []),
+      // Latent attention normalises its latents: [rq] and [r] gains.
+      ...(architecture.mla?.q_lora_rank === undefined
+        ? []
+        : ([['attn.q_latent_norm', L * BigInt(architecture.mla.q_lora_rank) * FLOAT_BYTES]] as [string, bigint][])),
+      ...(architecture.mla === undefined
+        ? []
+        : ([['attn.kv_latent_norm', L * BigInt(architecture.mla.kv_lora_rank) * FLOAT_BYTES]] as [string, bigint][])),
       [path.lnFinal, d],
     ];
     for (const [module, bytes] of gains) beyond.push({ module, tensor: 'the gain 1 + g', keptBy: why, bytes });
