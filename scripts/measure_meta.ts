@@ -42,7 +42,7 @@ interface MetaCase {
   readonly budget?: { readonly wallMs?: number; readonly rssBytes?: number };
 }
 
-interface Measurement {
+export interface Measurement {
   readonly wallMs: number;
   /** User plus system CPU time of the child. */
   readonly cpuMs: number;
@@ -196,10 +196,11 @@ process.argv = [process.argv[0], main, ...args];
 await import(pathToFileURL(main).href);
 `;
 
-function measureOnce(args: readonly string[]): Promise<Measurement> {
+/** One run of the CLI at `main` (this build's by default) with `args`, in a fresh process. */
+export function measureOnce(args: readonly string[], main: string = MAIN): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const child = spawn(process.execPath, ['--input-type=module', '-e', RUNNER, MAIN, ...args], {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', RUNNER, main, ...args], {
       // stderr is kept, not shown: the CLI's progress lines would bury the tables; a failed run reports its last line.
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });

@@ -322,6 +322,22 @@ export const DEFAULT_ARCHITECTURE = {
 
 /** The config's architecture with every default applied (the one place defaults live). */
 export function architectureOf(config: ModelConfig): Architecture {
+  let architecture = architectures.get(config);
+  if (architecture === undefined) {
+    architecture = resolveArchitecture(config);
+    architectures.set(config, architecture);
+  }
+  return architecture;
+}
+
+/**
+ * Each config's architecture, resolved once: the verifier asks for it per matmul row, hundreds of
+ * thousands of times in a mixture-of-experts training step. Configs are not changed once made
+ * (the loaders freeze them), so the answer stays true.
+ */
+const architectures = new WeakMap<ModelConfig, Architecture>();
+
+function resolveArchitecture(config: ModelConfig): Architecture {
   const mla = mlaOf(config);
   const num_kv_heads = mla !== undefined ? config.num_heads : (config.num_kv_heads ?? config.num_heads);
   const vocab_multiple = config.vocab_multiple ?? DEFAULT_ARCHITECTURE.vocab_multiple;

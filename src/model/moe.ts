@@ -154,54 +154,76 @@ export interface RoutingOptions {
   readonly onRoute?: (layer: number, rows: readonly number[]) => void;
 }
 
-/** One layer's routing on the host: per expert, its tokens in increasing order and their slots t * k + j. */
+/**
+ * One layer's routing on the host: the rows each expert takes and, on a backend that holds values,
+ * per expert its tokens in increasing order and their slots t * k + j. A shape-only backend reads
+ * no index value (hostConstant never asks for them), so there only the counts are kept: at
+ * Qwen3-30B-A3B's 40,960 tokens the lists would be 1.3 million numbers a layer, made for nothing.
+ */
 interface LayerRoute {
-  readonly tokens: readonly number[][];
-  readonly slots: readonly number[][];
+  readonly rows: readonly number[];
+  readonly lists: { readonly tokens: readonly number[][]; readonly slots: readonly number[][] } | undefined;
 }
 
-/** Sorts the N x k choices (expert of token t's j-th pick) into per-expert token and slot lists. */
-function routeFromChoices(N: number, k: number, E: number, expertOf: (t: number, j: number) => number): LayerRoute {
-  const tokens: number[][] = Array.from({ length: E }, () => []);
-  const slots: number[][] = Array.from({ length: E }, () => []);
+/** Sorts the N x k choices (expert of token t's j-th pick) into per-expert rows, and token and slot lists when kept. */
+function routeFromChoices(
+  N: number,
+  k: number,
+  E: number,
+  expertOf: (t: number, j: number) => number,
+  keepLists: boolean,
+): LayerRoute {
+  const rows = new Array<number>(E).fill(0);
+  const tokens: number[][] | undefined = keepLists ? Array.from({ length: E }, () => []) : undefined;
+  const slots: number[][] | undefined = keepLists ? Array.from({ length: E }, () => []) : undefined;
   for (let t = 0; t < N; t++) {
     for (let j = 0; j < k; j++) {
       const e = expertOf(t, j);
       if (!Number.isInteger(e) || e < 0 || e >= E) throw new Error(`moe: token ${t} chose expert ${e} of ${E}`);
-      tokens[e]!.push(t);
-      slots[e]!.push(t * k + j);
+      rows[e]!++;
+      tokens?.[e]!.push(t);
+      slots?.[e]!.push(t * k + j);
     }
   }
-  return { tokens, slots };
+  return { rows, lists: tokens === undefined || slots === undefined ? undefined : { tokens, slots } };
 }
 
-/** Per-expert row counts standing in for a routing on a backend without values (the lists' contents are never read). */
+/** Per-expert row counts standing in for a routing on a backend without values (which reads no index). */
 function routeFromRows(rows: readonly number[], E: number): LayerRoute {
   tf.util.assert(rows.length === E, () => `moe: a given routing has ${rows.length} experts in a layer of ${E}`);
-  const placeholders = rows.map((n) => new Array<number>(n).fill(0));
-  return { tokens: placeholders, slots: placeholders };
+  return { rows: [...rows], lists: undefined };
 }
 
 function layerRoute(choices: tf.Tensor2D, E: number, layer: number, routing: RoutingOptions): LayerRoute {
   const [N, k] = choices.shape;
   const choose = routing.choose ?? 'router';
+  const holdsValues = backendHoldsValues();
   if (typeof choose === 'object') {
     tf.util.assert(
-      !backendHoldsValues(),
+      !holdsValues,
       () => 'moe: a routing given as rows per expert names no tokens; only a shape-only backend can replay it',
     );
     const rows = choose.rows[layer];
     if (rows === undefined) throw new Error(`moe: the given routing has no rows for layer ${layer}`);
     return routeFromRows(rows, E);
   }
-  if (choose === 'assigned' || !backendHoldsValues()) return routeFromChoices(N, k, E, (t, j) => (t + j) % E);
+  if (choose === 'assigned' || !holdsValues) return routeFromChoices(N, k, E, (t, j) => (t + j) % E, holdsValues);
   const picked = choices.dataSync(); // (N * k): the router's choices, read back to gather each expert's rows
-  return routeFromChoices(N, k, E, (t, j) => picked[t * k + j]!);
+  return routeFromChoices(N, k, E, (t, j) => picked[t * k + j]!, true);
 }
 
-/** An int32 index tensor [n] (or [n, 1]) of `values`, built without a host array on a backend without values. */
-function indexTensor<R extends tf.Rank>(shape: tf.ShapeMap[R], values: readonly number[]): tf.Tensor<R> {
-  return hostConstant<R>(shape, 'int32', () => Int32Array.from(values));
+/** The token and slot lists of a route on a backend that holds values, where an index tensor asks for them. */
+function listsOf(route: LayerRoute): NonNullable<LayerRoute['lists']> {
+  if (route.lists === undefined) throw new Error('moe: index values were asked of a route kept as counts only');
+  return route.lists;
+}
+
+/**
+ * An int32 index tensor [n] (or [n, 1]) of the values `values` gives, asked only on a backend
+ * that holds values (hostConstant).
+ */
+function indexTensor<R extends tf.Rank>(shape: tf.ShapeMap[R], values: () => Iterable<number>): tf.Tensor<R> {
+  return hostConstant<R>(shape, 'int32', () => Int32Array.from(values()));
 }
 
 /**
@@ -243,8 +265,12 @@ export function mixtureOfExperts(
     const k = choices.shape[1];
     const chosen = layerRoute(choices, E, layer, routing);
     // The probability of each (token, pick): p[t, e] at t * E + e of the flattened p.
-    const flatIndex = new Array<number>(N * k).fill(0);
-    chosen.tokens.forEach((tokens, e) => tokens.forEach((t, r) => (flatIndex[chosen.slots[e]![r]!] = t * E + e)));
+    const flatIndex = (): number[] => {
+      const { tokens, slots } = listsOf(chosen);
+      const index = new Array<number>(N * k).fill(0);
+      tokens.forEach((rows, e) => rows.forEach((t, r) => (index[slots[e]![r]!] = t * E + e)));
+      return index;
+    };
     const picked = gatherRows(
       tf.reshape<tf.Rank.R1>(probabilities, [N * E]),
       indexTensor<tf.Rank.R1>([N * k], flatIndex),
@@ -254,34 +280,39 @@ export function mixtureOfExperts(
     const perToken = routeWeights(reshapeKeepingNothing<tf.Rank.R2>(picked, [N, k]), moe); // (N, k)
     return { route: chosen, weightOfSlot: reshapeKeepingNothing<tf.Rank.R1>(perToken, [N * k]) }; // (N*k)
   });
-  routing.onRoute?.(
-    layer,
-    route.tokens.map((tokens) => tokens.length),
-  );
+  routing.onRoute?.(layer, route.rows);
 
   const outputs: tf.Tensor2D[] = [];
-  const destinations: number[] = [];
+  const used: number[] = [];
   weights.experts.forEach((expert, e) => {
-    const tokens = route.tokens[e]!;
-    const n = tokens.length;
+    const n = route.rows[e]!;
     if (n === 0) return; // an expert no token chose runs nothing
+    used.push(e);
     outputs.push(
       scope(`experts.${e}`, () => {
-        const rows = gatherRows(tokenRows, indexTensor<tf.Rank.R1>([n], tokens)); // (n, d)
+        const rows = gatherRows(
+          tokenRows,
+          indexTensor<tf.Rank.R1>([n], () => listsOf(route).tokens[e]!),
+        ); // (n, d)
         const transformed = expertFfn(tf.reshape<tf.Rank.R3>(rows, [1, n, d]), expert); // (1, n, d)
-        const weight = gatherRows(weightOfSlot, indexTensor<tf.Rank.R1>([n], route.slots[e]!)); // (n)
+        const weight = gatherRows(
+          weightOfSlot,
+          indexTensor<tf.Rank.R1>([n], () => listsOf(route).slots[e]!),
+        ); // (n)
         return scope('combine', () =>
           tf.mul<tf.Tensor2D>(tf.reshape<tf.Rank.R2>(transformed, [n, d]), tf.reshape<tf.Rank.R2>(weight, [n, 1])),
         ); // (n, d)
       }),
     );
-    for (const t of tokens) destinations.push(t);
   });
   const routed = scope('combine', () => {
     // The weighted rows are read by no backward pass (the scatter's gradient gathers dy by the
     // indices, which it keeps), so neither the join nor the view of the sum keeps a tensor.
     const updates = concatKeepingNothing<tf.Tensor2D>(outputs, 0); // (k*N, d)
-    const indices = indexTensor<tf.Rank.R2>([destinations.length, 1], destinations); // (k*N, 1)
+    // Each used expert's tokens in turn, the rows of `updates` in order.
+    const destinations = () => used.flatMap((e) => listsOf(route).tokens[e]!);
+    const routedRows = route.rows.reduce((sum, n) => sum + n, 0);
+    const indices = indexTensor<tf.Rank.R2>([routedRows, 1], destinations); // (k*N, 1)
     return reshapeKeepingNothing<tf.Rank.R3>(tf.scatterND(indices, updates, [N, d]), [B, T, d]); // (B, T, d)
   });
 

@@ -105,19 +105,23 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   let bufferBytes = 0;
   // Owners by index, and every allocation (+bytes) and release (-bytes) by owner, in order.
   const owners: { phase: KernelPhase | undefined; path: string; kernel: string }[] = [];
-  const ownerIndex = new Map<string, number>();
   const events: number[] = []; // owner, bytes, owner, bytes, ...
   let eventsAtPeak = 0;
   const phaseStarts = new Map<KernelPhase, number>();
+  // Owner indices by phase, then path, then kernel: a lookup per new buffer without building a key string.
+  const ownerIndex = new Map<KernelPhase | undefined, Map<string, Map<string, number>>>();
   const ownerOf = (kernel: string, before: boolean): number => {
     const phase = before ? undefined : currentPhase();
     const path = before ? '' : currentModulePath();
-    const key = `${phase ?? ''}\u0000${path}\u0000${kernel}`;
-    let index = ownerIndex.get(key);
+    let byPath = ownerIndex.get(phase);
+    if (byPath === undefined) ownerIndex.set(phase, (byPath = new Map<string, Map<string, number>>()));
+    let byKernel = byPath.get(path);
+    if (byKernel === undefined) byPath.set(path, (byKernel = new Map<string, number>()));
+    let index = byKernel.get(kernel);
     if (index === undefined) {
       index = owners.length;
       owners.push({ phase, path, kernel });
-      ownerIndex.set(key, index);
+      byKernel.set(kernel, index);
     }
     return index;
   };
@@ -137,19 +141,31 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
     events.push(buffer.owner, -buffer.bytes);
     bufferBytes -= buffer.bytes;
   };
-  const heldAt = (eventCount: number): BufferOwner[] => {
+  /**
+   * Who held storage after each of `eventCounts` events, from one replay of the events: a replay
+   * per moment read the whole run's events again for each phase.
+   */
+  const heldAt = (eventCounts: readonly number[]): BufferOwner[][] => {
     const bytes = new Map<number, number>();
     const counts = new Map<number, number>();
-    for (let i = 0; i < eventCount; i += 2) {
-      const owner = events[i]!;
-      const delta = events[i + 1]!;
-      bytes.set(owner, (bytes.get(owner) ?? 0) + delta);
-      counts.set(owner, (counts.get(owner) ?? 0) + Math.sign(delta));
+    const owned = (): BufferOwner[] =>
+      [...bytes]
+        .filter(([, held]) => held > 0)
+        .map(([owner, held]) => ({ ...owners[owner]!, buffers: counts.get(owner) ?? 0, bytes: held }))
+        .sort((a, b) => b.bytes - a.bytes);
+    const order = eventCounts.map((count, i) => ({ count, i })).sort((a, b) => a.count - b.count);
+    const held: BufferOwner[][] = new Array<BufferOwner[]>(eventCounts.length);
+    let replayed = 0;
+    for (const { count, i } of order) {
+      for (; replayed < count; replayed += 2) {
+        const owner = events[replayed]!;
+        const delta = events[replayed + 1]!;
+        bytes.set(owner, (bytes.get(owner) ?? 0) + delta);
+        counts.set(owner, (counts.get(owner) ?? 0) + Math.sign(delta));
+      }
+      held[i] = owned();
     }
-    return [...bytes]
-      .filter(([, held]) => held > 0)
-      .map(([owner, held]) => ({ ...owners[owner]!, buffers: counts.get(owner) ?? 0, bytes: held }))
-      .sort((a, b) => b.bytes - a.bytes);
+    return held;
   };
 
   for (const tensor of held) track(tensor, '(held before the run)', true);
@@ -175,8 +191,10 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
       const input = inputs[name];
       if (input != null) track(input, '(made outside a kernel)');
     }
-    for (const tensor of Array.isArray(output) ? output : [output]) track(tensor as tf.TensorInfo, kernelName);
-    const tensorBytes = tf.memory().numBytes;
+    if (Array.isArray(output)) for (const tensor of output) track(tensor as tf.TensorInfo, kernelName);
+    else track(output as tf.TensorInfo, kernelName);
+    // What tf.memory().numBytes returns, read without the object tf.memory() builds per call.
+    const tensorBytes = engine.state.numBytes;
     if (tensorBytes > tensorPeak.bytes) tensorPeak = moment(tensorBytes, kernelName);
     if (bufferBytes > bufferPeak.bytes) {
       bufferPeak = moment(bufferBytes, kernelName);
@@ -192,6 +210,8 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   measuring = true;
   try {
     const result = fn();
+    const [atPeak, ...atPhaseStarts] = heldAt([eventsAtPeak, ...phaseStarts.values()]);
+    const phases = [...phaseStarts.keys()];
     return {
       result,
       memory: {
@@ -199,8 +219,8 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         tensorPeak,
         bufferBytesBefore,
         bufferPeak,
-        bufferPeakHeldBy: heldAt(eventsAtPeak),
-        heldAtPhaseStart: Object.fromEntries([...phaseStarts].map(([phase, count]) => [phase, heldAt(count)])),
+        bufferPeakHeldBy: atPeak!,
+        heldAtPhaseStart: Object.fromEntries(phases.map((phase, i) => [phase, atPhaseStarts[i]!])),
         tensorBytesAfter: tf.memory().numBytes,
         kernels,
       },

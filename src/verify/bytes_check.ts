@@ -59,12 +59,17 @@ function analyticEntry(cost: KernelCost): KernelBytes {
 
 /** What is in `a` and not in `b`, as multisets. */
 function without(a: readonly KernelBytes[], b: readonly KernelBytes[]): KernelBytes[] {
+  // Each key built once: it prints three bigints, and a large step compares a million entries.
   const counts = new Map<string, number>();
-  for (const entry of b) counts.set(key(entry), (counts.get(key(entry)) ?? 0) + 1);
+  for (const entry of b) {
+    const entryKey = key(entry);
+    counts.set(entryKey, (counts.get(entryKey) ?? 0) + 1);
+  }
   return a.filter((entry) => {
-    const left = counts.get(key(entry)) ?? 0;
+    const entryKey = key(entry);
+    const left = counts.get(entryKey) ?? 0;
     if (left === 0) return true;
-    counts.set(key(entry), left - 1);
+    counts.set(entryKey, left - 1);
     return false;
   });
 }
