@@ -39,6 +39,15 @@ const SOURCE = 'test/saved_activations_trace.test.ts';
 const tiny = tinyConfig('tiny', SOURCE);
 const tinyRun: RunShape = { batch: 2, seq: 8 };
 
+/** A planted SwiGLU on tfjs's own gradients: its Multiply keeps sigmoid(x W1) beside x W1. */
+const stockSilu: ModelParts['ffn'] = (x, w1, w2, w3, project) => {
+  const w1x = scope('w1', () => project(x, w1));
+  const w3x = scope('w3', () => project(x, w3));
+  const activated = scope('silu', () => tf.mul(w1x, tf.sigmoid(w1x)));
+  const gated = scope('gate', () => tf.mul(activated, w3x));
+  return scope('w2', () => project(gated as tf.Tensor3D, w2));
+};
+
 async function compare(
   config: ModelConfig,
   run: RunShape,
@@ -151,13 +160,6 @@ describe('saved activations against a real training step', () => {
   });
 
   it("a planted SwiGLU on tfjs's own gradients keeps sigmoid(x W1) too and is caught with its exact bytes", async () => {
-    const stockSilu: ModelParts['ffn'] = (x, w1, w2, w3, project) => {
-      const w1x = scope('w1', () => project(x, w1));
-      const w3x = scope('w3', () => project(x, w3));
-      const activated = scope('silu', () => tf.mul(w1x, tf.sigmoid(w1x)));
-      const gated = scope('gate', () => tf.mul(activated, w3x));
-      return scope('w2', () => project(gated as tf.Tensor3D, w2));
-    };
     const verification = await verifyTraining({
       config: tiny,
       run: tinyRun,
@@ -355,13 +357,6 @@ describe('saved activations of the variants in closed form, against a real train
   });
 
   it("a planted SwiGLU expert on tfjs's own gradients keeps sigmoid(x W1) at every routed row, caught with its bytes", async () => {
-    const stockSilu: ModelParts['ffn'] = (x, w1, w2, w3, project) => {
-      const w1x = scope('w1', () => project(x, w1));
-      const w3x = scope('w3', () => project(x, w3));
-      const activated = scope('silu', () => tf.mul(w1x, tf.sigmoid(w1x)));
-      const gated = scope('gate', () => tf.mul(activated, w3x));
-      return scope('w2', () => project(gated as tf.Tensor3D, w2));
-    };
     const config: ModelConfig = {
       ...tinyConfig('tiny-moe', SOURCE),
       num_experts: 3,

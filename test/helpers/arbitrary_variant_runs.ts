@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import type { AttentionSchedule } from '../../src/config/attention_schedule.js';
 import type { ModelConfig, RunShape } from '../../src/config/model_config.js';
+import { ROUTER_KEYS } from '../../src/config/moe.js';
 import type { BlockCheckpointing } from '../../src/model/index.js';
 import { arbitraryDenseRun } from './arbitrary_dense_model.js';
 import { arbitraryLatentDims, latentConfig } from './latent_models.js';
@@ -160,12 +161,7 @@ export function arbitraryLatentMoeRun(ranges: VariantRanges): fc.Arbitrary<Varia
     'shared_expert_gate',
     'normalize_top_k',
     'router_bias',
-    'router_scoring',
-    'router_score_bias',
-    'expert_groups',
-    'expert_groups_kept',
-    'expert_group_score',
-    'routed_scaling_factor',
+    ...ROUTER_KEYS,
   ] as const;
   return fc
     .record({

@@ -235,6 +235,16 @@ export function savedActivations(config: ModelConfig, options: SavedActivationOp
           ...norm('attn.q_latent_norm', 'the query latent', undefined, ['B', 'T', 'rq']),
           tensor('q_latent_norm output', ['attn.q_up'], ['B', 'T', 'rq'], 'activation'),
         ];
+  /** The core's saved tensors and the post-norm; the weighted sum P v is `weightedSumWidth` wide. */
+  const coreAndAfter = (weightedSumWidth: string) => [
+    ...(architecture.attn_softcap === undefined
+      ? []
+      : [tensor('tanh of the capped scores', ['attn.softcap'], ['B', 'H', 'T', 'T'], 'activation')]),
+    tensor('softmax output P', ['attn.softmax', 'attn.weighted_sum'], ['B', 'H', 'T', 'T'], 'activation'),
+    tensor('v', ['attn.weighted_sum'], ['B', 'T', kv], 'activation'),
+    tensor('weighted sum P v', ['attn.output_proj'], ['B', 'T', weightedSumWidth], 'activation'),
+    ...(architecture.post_norms ? norm('post_attn_norm', 'the attention output') : []),
+  ];
   const latentAttention = () => [
     ...norm('ln1', 'the residual stream entering the block'),
     tensor(
@@ -248,13 +258,7 @@ export function savedActivations(config: ModelConfig, options: SavedActivationOp
     tensor('kv_latent_norm output', ['attn.kv_up'], ['B', 'T', 'r'], 'activation'),
     tensor('q [q_C | q_R after RoPE]', ['attn.scores'], ['B', 'T', q], 'activation'),
     tensor('k [k_C | k_R after RoPE], k_R in every head', ['attn.scores'], ['B', 'T', q], 'activation'),
-    ...(architecture.attn_softcap === undefined
-      ? []
-      : [tensor('tanh of the capped scores', ['attn.softcap'], ['B', 'H', 'T', 'T'], 'activation')]),
-    tensor('softmax output P', ['attn.softmax', 'attn.weighted_sum'], ['B', 'H', 'T', 'T'], 'activation'),
-    tensor('v', ['attn.weighted_sum'], ['B', 'T', kv], 'activation'),
-    tensor('weighted sum P v', ['attn.output_proj'], ['B', 'T', kv], 'activation'),
-    ...(architecture.post_norms ? norm('post_attn_norm', 'the attention output') : []),
+    ...coreAndAfter(kv),
   ];
   const denseAttention = [
     ...norm('ln1', 'the residual stream entering the block'),
@@ -264,13 +268,7 @@ export function savedActivations(config: ModelConfig, options: SavedActivationOp
       : []),
     tensor(`q${rotated}`, ['attn.scores'], ['B', 'T', q], 'activation'),
     tensor(`k${rotated}`, ['attn.scores'], ['B', 'T', kv], 'activation'),
-    ...(architecture.attn_softcap === undefined
-      ? []
-      : [tensor('tanh of the capped scores', ['attn.softcap'], ['B', 'H', 'T', 'T'], 'activation')]),
-    tensor('softmax output P', ['attn.softmax', 'attn.weighted_sum'], ['B', 'H', 'T', 'T'], 'activation'),
-    tensor('v', ['attn.weighted_sum'], ['B', 'T', kv], 'activation'),
-    tensor('weighted sum P v', ['attn.output_proj'], ['B', 'T', q], 'activation'),
-    ...(architecture.post_norms ? norm('post_attn_norm', 'the attention output') : []),
+    ...coreAndAfter(q),
   ];
   const attention = mla === undefined ? denseAttention : latentAttention();
   const ffnInputReaders =
