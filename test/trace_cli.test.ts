@@ -156,6 +156,28 @@ describe('flopledger verify', () => {
     expect(result.stdout).toContain('verified: 433 of 433 matmuls match exactly (149,522,795,724,800 FLOPs) on meta');
   });
 
+  it("verifies a length beyond float32's exact positions (2^24) on meta, which computes no mask values", async () => {
+    const result = await cli(
+      'verify',
+      'tiny',
+      '--backend',
+      'meta',
+      '--ctx',
+      '17000000',
+      '--seq',
+      '17000000',
+      '--depth',
+      '0',
+    );
+    expect(result.code).toBe(0);
+    // L (8 T d^2 + 4 T^2 d + 6 T d F) + 2 T d V at L 2, d 64, F 256, V 256, T 17,000,000
+    const [T, d, F, V, L] = [17_000_000n, 64n, 256n, 256n, 2n];
+    const flops = L * (8n * T * d * d + 4n * T * T * d + 6n * T * d * F) + 2n * T * d * V;
+    expect(result.stdout).toContain(
+      `verified: 19 of 19 matmuls match exactly (${flops.toLocaleString('en-US')} FLOPs) on meta`,
+    );
+  });
+
   it('refuses a real run over --max-memory before allocating: exit 2, one line naming --backend meta', async () => {
     const result = await cli('verify', 'gpt2-xl', '--backend', 'wasm', '--max-memory', '1GB');
     expect(result.code).toBe(2);
