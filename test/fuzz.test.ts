@@ -333,7 +333,7 @@ describe('fuzz: every mutated input ends in a count equal to the closed form, or
           if (await runParamsAndFlops([file], `${file}: ${readFileSync(file, 'utf8').slice(0, 300)}`)) accepted++;
         },
       ),
-      { numRuns: 250 },
+      { numRuns: 250, seed: 20_261_206 },
     );
     // The mutations are mostly small: a suite where everything is refused would prove nothing. An
     // unlucky seed accepted 15 of 250; 8 is a floor no working suite comes near.
@@ -355,7 +355,7 @@ describe('fuzz: every mutated input ends in a count equal to the closed form, or
           if (await runParamsAndFlops(['--config', file], label)) accepted++;
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 150, seed: 20_261_206 },
     );
     expect(accepted).toBeGreaterThan(8);
   });
@@ -453,7 +453,7 @@ describe('fuzz: every mutated input ends in a count equal to the closed form, or
           }
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 200, seed: 20_261_206 },
     );
   });
 });
