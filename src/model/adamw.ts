@@ -14,8 +14,9 @@
  * so one update costs 14 P FLOPs for P parameters. Scalars are made on the host and cost none.
  *
  * Parameters, m and v are tf.Variables updated in place (assign), one parameter and one line of
- * the update at a time, each line in its own tidy: the update holds at most the temporaries of one
- * line for one parameter (the step's five), as an in-place optimizer does.
+ * the update at a time, each kernel's result freed once the next has read it: the update holds at
+ * most three tensors of one parameter's size beyond the step's state, as an in-place optimizer
+ * holds one or two (src/analytic/training/optimizer_peak.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -103,13 +104,43 @@ export function assertAdamWHyperparameters(hyper: AdamWHyperparameters): void {
 }
 
 /**
- * `target` takes the value `compute` returns; the temporaries are freed as soon as it has, and the
- * old value when the assignment drops it, so one line of the update holds at most its own temporaries.
+ * One kernel of a line of the update, on the line's running value (undefined for the first). Each
+ * runs in its own tidy, so the scalar it reads is freed with it.
  */
-function assignFrom(target: tf.Variable, compute: () => tf.Tensor): void {
-  const value = tf.tidy(compute);
-  target.assign(value);
-  value.dispose();
+type LineStep = (running: tf.Tensor | undefined) => tf.Tensor;
+
+/**
+ * `target` takes the value the steps compute. A line holds at most three of its tensors at once
+ * (two operands and the result of the Add or Sub that joins them), then the assignment frees the
+ * old value: the update's storage peaks at three times its largest parameter above the weights,
+ * moments and gradients, as src/analytic/training/optimizer_peak.ts states.
+ */
+function assignThrough(target: tf.Variable, steps: readonly LineStep[]): void {
+  let running: tf.Tensor | undefined;
+  try {
+    for (const step of steps) {
+      const next: tf.Tensor = tf.tidy(() => step(running));
+      running?.dispose();
+      running = next;
+    }
+    target.assign(running!);
+  } finally {
+    running?.dispose();
+  }
+}
+
+/** Both operands of a joining kernel: `make` builds the second while the first is held. */
+function joined(
+  first: tf.Tensor,
+  make: () => tf.Tensor,
+  join: (first: tf.Tensor, second: tf.Tensor) => tf.Tensor,
+): tf.Tensor {
+  const second = tf.tidy(make);
+  try {
+    return join(first, second);
+  } finally {
+    second.dispose();
+  }
 }
 
 /** One AdamW update of every parameter from its gradient, in place; advances state.step. */
@@ -135,12 +166,29 @@ export function adamwUpdate(
       tf.util.arraysEqual(gradient.shape, variable.shape),
       () => `adamw: ${path} has shape [${variable.shape}] but its gradient has [${gradient.shape}]`,
     );
-    assignFrom(first, () => tf.add(tf.mul(first, beta1), tf.mul(gradient, 1 - beta1)));
-    assignFrom(second, () => tf.add(tf.mul(second, beta2), tf.mul(tf.square(gradient), 1 - beta2)));
-    assignFrom(variable, () => {
-      const stepped = tf.sub(variable, tf.mul(tf.div(first, tf.add(tf.sqrt(second), epsilon)), stepSize));
-      return tf.sub(stepped, tf.mul(stepped, lr * weightDecay));
-    });
+    assignThrough(first, [
+      () => tf.mul(first, beta1),
+      (decayed) => joined(decayed!, () => tf.mul(gradient, 1 - beta1), tf.add),
+    ]);
+    // The squared gradient first, so that no kernel of the line reads a scalar while three tensors are held.
+    assignThrough(second, [
+      () => tf.square(gradient),
+      (squared) => tf.mul(squared!, 1 - beta2),
+      (scaled) =>
+        joined(
+          scaled!,
+          () => tf.mul(second, beta2),
+          (scaledSquare, decayed) => tf.add(decayed, scaledSquare),
+        ),
+    ]);
+    assignThrough(variable, [
+      () => tf.sqrt(second),
+      (root) => tf.add(root!, epsilon),
+      (denominator) => tf.div(first, denominator!),
+      (ratio) => tf.mul(ratio!, stepSize),
+      (step) => tf.sub(variable, step!),
+      (stepped) => joined(stepped!, () => tf.mul(stepped!, lr * weightDecay), tf.sub),
+    ]);
   });
   state.step = step;
 }

@@ -7,7 +7,8 @@
  * a training step runs, addTapeNode is wrapped on the engine instance: each node remembers the
  * module path that was current when its forward kernel ran, and its gradient function, together
  * with the per-input gradient closures it returns, runs inside scope(<that path>) and the
- * 'backward' phase. The tracer then reads the forward path for every backward kernel.
+ * 'backward' phase. The tracer then reads the forward path for every backward kernel. The same
+ * wrapper frees what each node is done with (backward_release.ts).
  *
  * The engine sums the gradients of a tensor used more than once (the residual stream, the input
  * of q, k and v) outside every node's gradient: those Add kernels stay at the path the step
@@ -31,16 +32,9 @@ import * as tf from '@tensorflow/tfjs';
 
 import { atModulePath, currentModulePath } from '../core/scope.js';
 import { withPhase } from '../core/phase.js';
+import { backwardRelease, type ReleasableTapeNode } from './backward_release.js';
 
-type GradientClosures = Record<string, () => tf.Tensor>;
-
-/** What tfjs's engine puts on its tape (tfjs-core tape.ts TapeNode); only these fields are used. */
-interface TapeNode {
-  inputs: Record<string, tf.Tensor>;
-  outputs: tf.Tensor[];
-  gradient?: (dys: tf.Tensor[]) => GradientClosures;
-  saved?: tf.Tensor[];
-}
+type TapeNode = ReleasableTapeNode;
 
 type AddTapeNode = (this: unknown, ...args: unknown[]) => void;
 
@@ -68,6 +62,7 @@ export function attributeBackward<T>(fn: () => T, differentiated?: readonly tf.T
   const hadOwnAddTapeNode = Object.prototype.hasOwnProperty.call(engine, 'addTapeNode');
   const original = engine.addTapeNode;
   const nodes: TapeNode[] = [];
+  const release = backwardRelease();
   // Ids of the tensors that derive from the differentiated ones, grown in tape order as tfjs does.
   const derived = differentiated === undefined ? undefined : new Set(differentiated.map((tensor) => tensor.id));
 
@@ -82,16 +77,7 @@ export function attributeBackward<T>(fn: () => T, differentiated?: readonly tf.T
     const gradient = node.gradient;
     if (gradient === undefined) return;
     const atForwardPath = <R>(run: () => R): R => withPhase('backward', () => atModulePath(forwardPath, run));
-    node.gradient = (dys) =>
-      atForwardPath(() => {
-        const closures = gradient(dys);
-        const attributed: GradientClosures = {};
-        for (const input of Object.keys(closures)) {
-          const closure = closures[input]!;
-          attributed[input] = () => atForwardPath(closure);
-        }
-        return attributed;
-      });
+    node.gradient = release.wrap(gradient, atForwardPath);
   };
 
   attributing = true;

@@ -48,9 +48,16 @@ export function meanCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.
       const [savedFlat] = saved as [tf.Tensor2D];
       const flatTargets = tf.reshape<tf.Rank.R1>(targets, [tokens]); // (N)
       // One-hot as int32, then cast: wasm's OneHot writes int32 bits whatever dtype it is asked for.
-      const oneHot = tf.cast(tf.oneHot(flatTargets, V), 'float32'); // (N, V)
-      const residual = tf.sub(tf.softmax(savedFlat), oneHot); // (N, V)
+      // Each [N, V] tensor is freed once the next kernel has read it, so the gradient holds at most
+      // three of them (the one-hot, the softmax and their difference), not all five to the end.
+      const oneHotIds = tf.oneHot(flatTargets, V); // (N, V) int32
+      const oneHot = tf.cast(oneHotIds, 'float32'); // (N, V)
+      oneHotIds.dispose();
+      const probabilities = tf.softmax(savedFlat); // (N, V)
+      const residual = tf.sub(probabilities, oneHot); // (N, V)
+      tf.dispose([probabilities, oneHot]);
       const scaled = tf.mul(residual, tf.div(dy, tokens)); // (N, V)
+      residual.dispose();
       return tf.reshape<tf.Rank.R3>(scaled, [B, T, V]); // (B, T, V)
     };
     return { value, gradFunc };

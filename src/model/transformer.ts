@@ -405,9 +405,9 @@ export function logitsAt(
     const runBlock = (input: tf.Tensor3D) =>
       block(input, layer, architecture, heads, rope, model, core, slot, i, routing); // (B, T, d)
     const input = x;
-    // Outside a gradient tape nothing needs a block's intermediates once its output exists: each
-    // block's are released as it ends, not when the pass does. A training step keeps them for its gradients.
-    const release = tf.engine().state.gradientDepth === 0;
+    // Nothing needs a block's intermediates once its output exists: each block's are released as
+    // it ends, not when the pass does. Under a gradient tape too: a gradient reads only what its
+    // node kept (clones, which the tidy leaves alone), and the tape reads the rest by id and shape.
     x = scope(path.layer(i), () =>
       checkpoint === 'full'
         ? // A MoE layer's weights sit in a nested object: its router and experts are the block's weights too.
@@ -415,9 +415,7 @@ export function logitsAt(
             ...tensorsOf(layer),
             ...(layer.moe === undefined ? [] : moeWeightTensors(layer.moe)),
           ])
-        : release
-          ? tf.tidy(() => runBlock(input))
-          : runBlock(input),
+        : tf.tidy(() => runBlock(input)),
     ); // (B, T, d)
   });
   const normed = scope(path.lnFinal, () => normOf(architecture, model)(x, weights.ln_final, weights.ln_final_bias));

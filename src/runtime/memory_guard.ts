@@ -12,11 +12,13 @@
  *                  + 3 x weights       their gradients and AdamW's m and v
  *                  + 1 x weights       the copy of every weight tfjs keeps for its matmul's
  *                                      gradient (a clone: a real copy on wasm, shared on cpu)
- *                  + 6 x largest parameter   one line of the AdamW update of the largest tensor
+ *                  + 3 x largest parameter   one line of the AdamW update of the largest tensor
+ *                                      (analytic/training/optimizer_peak.ts)
  *                  + wasm's packed copies of the matmul weights
  *                  + 3 x intermediates every forward intermediate, alive until the forward
  *                                      function returns, kept (or cloned) for the gradients, and
- *                                      each one's gradient, all held until the backward pass ends
+ *                                      each one's gradient, as if all were held at once (the
+ *                                      backward pass frees each once used: model/backward_release.ts)
  *                  + ids and targets
  *   decode         a forward pass over the whole sequence (the prefill covers fewer positions, a
  *                  step fewer queries) + the fp32 KV cache at its full length, twice: a step
@@ -31,7 +33,7 @@
 import { forwardMatmulInventory } from '../analytic/forward_matmuls.js';
 import { storageFormat } from '../analytic/inference/formats.js';
 import { kvCacheBytesPerSequence, kvCacheLayers } from '../analytic/inference/kv_cache.js';
-import { parameterInventory } from '../analytic/parameters.js';
+import { optimizerPeak } from '../analytic/training/optimizer_peak.js';
 import { runMemoryEstimate, type RunMemoryEstimate } from '../analytic/run_memory.js';
 import { assertRunFits } from '../analytic/run_shape.js';
 import { modelLabel, type ModelConfig, type RunShape } from '../config/model_config.js';
@@ -85,11 +87,6 @@ export interface MemoryGuardEstimate {
   readonly total: bigint;
 }
 
-/** The largest parameter tensor's element count (one AdamW line's temporaries are that size). */
-function largestParameter(config: ModelConfig): bigint {
-  return parameterInventory(config).reduce((most, row) => (row.count > most ? row.count : most), 0n);
-}
-
 /** Bytes the bare-matmul calibration holds for the largest matmul: a, b, the output, b packed on wasm. */
 function calibrationBytes(config: ModelConfig, run: RunShape, packed: boolean): bigint {
   let largest = 0n;
@@ -140,7 +137,7 @@ export function estimateRunMemory(
       parts.push(
         {
           label: 'gradients, AdamW moments, kept copies and update temporaries',
-          bytes: 4n * weights + 6n * largestParameter(config) * BYTES_PER_ELEMENT.fp32,
+          bytes: 4n * weights + optimizerPeak(config).scratch,
         },
         { label: 'activations and their gradients', bytes: 2n * forward.ids + 3n * forward.activations },
       );

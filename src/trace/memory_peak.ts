@@ -55,6 +55,8 @@ export interface MemoryPeak {
   readonly bufferBytesBefore: number;
   /** Highest storage held after any kernel, each buffer once, and where. */
   readonly bufferPeak: PeakMoment;
+  /** Highest storage held after a kernel of each phase, each buffer once, and where. */
+  readonly bufferPeakByPhase: Partial<Readonly<Record<KernelPhase, PeakMoment>>>;
   /**
    * Who made the storage held at bufferPeak, largest first: the bytes add up to bufferPeak.bytes.
    * Found by replaying the allocations and releases up to the peak once the run is over, so
@@ -181,6 +183,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   let tensorPeak: PeakMoment = moment(tensorBytesBefore, '(before the run)');
   let bufferPeak: PeakMoment = moment(bufferBytesBefore, '(before the run)');
   let kernels = 0;
+  const phasePeaks = new Map<KernelPhase, PeakMoment>();
 
   engine.runKernel = function (this: unknown, kernelName, inputs, attrs) {
     const phase = currentPhase();
@@ -199,6 +202,9 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
     if (bufferBytes > bufferPeak.bytes) {
       bufferPeak = moment(bufferBytes, kernelName);
       eventsAtPeak = events.length;
+    }
+    if (phase !== undefined && bufferBytes > (phasePeaks.get(phase)?.bytes ?? -1)) {
+      phasePeaks.set(phase, moment(bufferBytes, kernelName));
     }
     return output;
   };
@@ -220,6 +226,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         bufferBytesBefore,
         bufferPeak,
         bufferPeakHeldBy: atPeak!,
+        bufferPeakByPhase: Object.fromEntries(phasePeaks),
         heldAtPhaseStart: Object.fromEntries(phases.map((phase, i) => [phase, atPhaseStarts[i]!])),
         tensorBytesAfter: tf.memory().numBytes,
         kernels,

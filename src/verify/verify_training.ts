@@ -49,6 +49,7 @@ import {
   runtimeSavedWithFullCheckpointing,
   savedActivationBytesOfRun,
   savedActivations,
+  optimizerPeak,
   trainingMemory,
   type AdamwFlops,
   type BackwardMatmulRow,
@@ -168,8 +169,8 @@ export interface SavedActivationComparison {
   readonly keptMatchesFormula: boolean | undefined;
   /**
    * The formula's peak: what was held before the step, the formula and beyondFormula. At a peak in
-   * the backward pass the measured peak is this plus the backward pass's buffers (backwardBuffers,
-   * named), as tfjs frees nothing kept before the pass ends.
+   * the loss's gradient, where nothing kept has been freed yet, the measured peak is this plus the
+   * backward pass's buffers (backwardBuffers, named).
    */
   readonly formulaPeak: bigint;
   /** Storage the forward pass made and still holds when the backward pass starts. */
@@ -186,6 +187,27 @@ export interface SavedActivationComparison {
   readonly recompute: bigint;
   /** The backward pass's buffers at the peak, largest first. */
   readonly backwardBuffers: readonly NamedBuffers[];
+  /** The optimizer update's storage peak, measured and by formula. */
+  readonly updatePeak: OptimizerPeakComparison;
+  /** The storage peak of each phase, and where it was reached. */
+  readonly phasePeaks: MemoryPeak['bufferPeakByPhase'];
+}
+
+/**
+ * The update's storage peak: what was held before the step, every gradient, the loss, and three
+ * copies of the largest parameter (optimizerPeak, from the update's order of release).
+ */
+export interface OptimizerPeakComparison {
+  /** undefined when the step ran no optimizer kernel. */
+  readonly measured: bigint | undefined;
+  readonly heldBefore: bigint;
+  readonly gradients: bigint;
+  readonly loss: bigint;
+  readonly largest: { readonly path: string; readonly name: string; readonly bytes: bigint };
+  readonly scratch: bigint;
+  readonly formula: bigint;
+  /** measured equals formula; undefined on a backend whose clones are not modelled. */
+  readonly matches: boolean | undefined;
 }
 
 /** One module's storage kept for the backward pass: traced against what the runtime formula says it keeps. */
@@ -424,8 +446,34 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
     optimizer: bytesMadeIn(atPeak, 'optimizer'),
     recompute: bytesMadeIn(atPeak, 'recompute'),
     backwardBuffers: namedBuffers(atPeak, 'backward'),
+    updatePeak: optimizerPeakComparison(trace),
+    phasePeaks: measured.bufferPeakByPhase,
   };
 }
+
+function optimizerPeakComparison(trace: TracedTrainingStep): OptimizerPeakComparison {
+  const { memory: measured, config } = trace;
+  const heldBefore = BigInt(measured.bufferBytesBefore);
+  const gradients = FLOAT_BYTES * summarizeParameters(config).total;
+  const { largest, scratch } = optimizerPeak(config);
+  const formula = heldBefore + gradients + LOSS_BYTES + scratch;
+  const peak = measured.bufferPeakByPhase.optimizer;
+  const value = peak === undefined ? undefined : BigInt(peak.bytes);
+  return {
+    measured: value,
+    heldBefore,
+    gradients,
+    loss: LOSS_BYTES,
+    largest,
+    scratch,
+    formula,
+    matches: value === undefined || !beyondFormulaCovers(trace) ? undefined : value === formula,
+  };
+}
+
+/** fp32 gradients; the loss, a float32 scalar the step returns. */
+const FLOAT_BYTES = 4n;
+const LOSS_BYTES = 4n;
 
 /** "attn.scores BatchMatMul 2,048", the largest `count` of them. */
 function describeBuffers(buffers: readonly NamedBuffers[], count: number): string {
@@ -458,6 +506,35 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
       `The formula's peak (held before, the formula and the named buffers) is ${bytes(saved.formulaPeak)}; ` +
       `the measured peak is ${bytes(saved.peak - saved.formulaPeak)} above it.`,
   ];
+  const phases = (['forward', 'recompute', 'backward', 'optimizer'] as const).filter(
+    (phase) => saved.phasePeaks[phase] !== undefined,
+  );
+  sentences.push(
+    'Storage peaks by phase: ' +
+      phases
+        .map((phase) => {
+          const moment = saved.phasePeaks[phase]!;
+          const at = moment.path === '' ? 'the step itself' : moment.path;
+          return `${PHASE_WORDS[phase]} ${bytes(BigInt(moment.bytes))} (after ${moment.kernel} at ${at})`;
+        })
+        .join(', ') +
+      '.',
+  );
+  const update = saved.updatePeak;
+  if (update.measured !== undefined) {
+    const verdict =
+      update.matches === undefined
+        ? `measured ${bytes(update.measured)} (the formula does not cover this backend)`
+        : update.matches
+          ? 'equal to the measured peak'
+          : `but the measured peak is ${bytes(update.measured)}`;
+    sentences.push(
+      `The optimizer update's peak is ${bytes(update.formula)}, ${verdict}: ${bytes(update.heldBefore)} held before the ` +
+        `step, ${bytes(update.gradients)} of gradients, the 4-byte loss, and three copies of the largest parameter ` +
+        `(${update.largest.path} ${update.largest.name}, ${bytes(update.largest.bytes)}): the update frees each ` +
+        "kernel's result once the next has read it, so a line holds two operands and their sum at most.",
+    );
+  }
   if (saved.backwardBuffers.length > 0) {
     sentences.push(
       `The backward pass's buffers at the peak (gradients and temporaries, none in the formula): ` +
@@ -486,10 +563,10 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
         : `a difference of ${bytes(heldDifference)}, where the ids and targets take ${bytes(idsAndTargets)}.`),
     `The measured peak came in ${where}. The estimate adds parameters, gradients (${bytes(analytic.gradients)}), ` +
       'm, v and the listed activations as if all were held at once.',
-    'tfjs runs the whole backward pass in one tidy: it frees the tensors it kept for the gradients, and the gradient ' +
-      'of every intermediate tensor, only when the pass is done' +
+    "The forward pass frees each block's intermediates when the block ends, and the backward pass frees what each " +
+      'node is done with (the gradient it received, what it kept, its temporaries), as autograd does' +
       (peak.phase === 'backward'
-        ? ', so late in the backward pass every kept tensor, every intermediate gradient so far and the weight gradients are held together.'
+        ? ": a peak in the backward pass holds what is still kept, the gradients made so far and the running node's buffers."
         : '.'),
     "The model's gradients keep what autodiff needs (the saved-activation formula), not every kernel's inputs: the " +
       'residual adds, reshapes, scales, the mask' +
@@ -498,8 +575,8 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
       'and statistics; while the forward function runs, every intermediate stays alive until it returns.',
     `Gradients of non-matmul ops make full-size temporaries (the ${norm}s', ` +
       (architecture.positions === 'rope' ? "RoPE's, " : '') +
-      `${architecture.ffn === 'swiglu' ? "SiLU's" : "GELU's"}, the softmax's), and the engine ` +
-      'adds up the gradients of tensors used more than once.',
+      `${architecture.ffn === 'swiglu' ? "SiLU's" : "GELU's"}, the softmax's), freed when their node is done, and ` +
+      'the engine adds up the gradients of tensors used more than once.',
     'tf.memory().numBytes counts tensors, not storage: a reshape view, or a clone kept for a gradient that shares its ' +
       `source's storage, counts again. Storage actually held peaked at ${bytes(measured.bufferPeak.bytes)}, each buffer once.`,
   ];
@@ -685,7 +762,8 @@ function checkTrainingTrace(trace: TracedTrainingStep, inventories: TrainingInve
       forwardBytes.ok &&
       backwardBytes.ok &&
       (checkpointCheck?.ok ?? true) &&
-      memory.saved.keptMatchesFormula !== false,
+      memory.saved.keptMatchesFormula !== false &&
+      memory.saved.updatePeak.matches !== false,
   };
 }
 
