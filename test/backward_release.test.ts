@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig, RunShape } from '../src/config/model_config.js';
 import { useBackend } from '../src/runtime/backend.js';
 import { disposeWeights, forward, initWeights, tokenIds, type BlockCheckpointing } from '../src/model/index.js';
-import { withRerunConstants } from '../src/model/checkpoint.js';
+import { rerunInBackward, withRerunConstants } from '../src/model/checkpoint.js';
+import { addKeepingNothing } from '../src/model/lean_gradients.js';
 import { attributeBackward, meanCrossEntropy, parametersOf, targetIds, toTrainable } from '../src/runtime/index.js';
 import { loadModelConfig } from '../src/config/index.js';
 import { summarizeParameters } from '../src/analytic/parameters.js';
@@ -80,5 +81,123 @@ describe('a backward pass that frees as it goes', () => {
     expect(peak.path).toBe('token_embeddings');
     expect(BigInt(peak.bytes)).toBe(held + 4n * P + 4n + 16n * 64n * 4n);
     expect(BigInt(peak.bytes)).toBe(2_630_788n);
+  });
+
+  /** The gradients of `f` at `x`, from tfjs's own pass and from the releasing one, as plain numbers. */
+  function bothPasses(f: (t: tf.Tensor) => tf.Tensor, x: tf.Tensor): { plain: number[]; released: number[] } {
+    const run = (): tf.Tensor[] => tf.grads(f)([x]);
+    const values = (grads: tf.Tensor[]): number[] => {
+      const out = Array.from(grads[0]!.dataSync());
+      tf.dispose(grads);
+      return out;
+    };
+    return { plain: values(run()), released: values(attributeBackward(run)) };
+  }
+
+  // x = [1 .. 6]; each gradient by hand.
+  const graphs: [string, (t: tf.Tensor) => tf.Tensor, number[]][] = [
+    [
+      // Split's unused middle output has no dy (null): tfjs hands the gradient zeros for it.
+      'a Split with an unused output: d sum(a c) = [c, 0, a]',
+      (t) => {
+        const [a, , c] = tf.split(t, 3, 1); // (1, 2) each
+        return tf.sum(tf.mul(a!, c!));
+      },
+      [5, 6, 0, 0, 1, 2],
+    ],
+    [
+      'an Unstack with an unused output: d sum(a^2) = [2a, 0]',
+      (t) => tf.sum(tf.square(tf.unstack(tf.reshape(t, [2, 3]))[0]!)), // (2, 3) rows
+      [2, 4, 6, 0, 0, 0],
+    ],
+    ['one tensor as both factors: d sum(x x) = 2x', (t) => tf.sum(tf.mul(t, t)), [2, 4, 6, 8, 10, 12]],
+    [
+      'one tensor as both terms of a sum whose gradient is dy itself: d sum((x + x) x) = 4x',
+      (t) => tf.sum(tf.mul(addKeepingNothing(t, t), t)),
+      [4, 8, 12, 16, 20, 24],
+    ],
+    [
+      'one tensor joined to itself: d sum(concat(x, x)^2) = 4x',
+      (t) => tf.sum(tf.square(tf.concat([t, t], 1))),
+      [4, 8, 12, 16, 20, 24],
+    ],
+    [
+      'a rerun whose first gradient is its dy: d sum((a + 3a) x) = 8x',
+      (t) =>
+        tf.sum(
+          tf.mul(
+            rerunInBackward(([a]) => addKeepingNothing(a!, tf.mul(a!, 3)), [t]),
+            t,
+          ),
+        ),
+      [8, 16, 24, 32, 40, 48],
+    ],
+  ];
+  it.each(graphs)('%s, as tfjs computes it, and nothing left behind', (_, f, expected) => {
+    const x = tf.tensor2d([[1, 2, 3, 4, 5, 6]]);
+    const before = tf.memory().numTensors;
+    const { plain, released } = bothPasses(f, x);
+    expect(plain).toEqual(expected);
+    expect(released).toEqual(expected);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
+  it("the dy a caller hands to the pass stays the caller's", () => {
+    const x = tf.tensor1d([1, 2, 3]);
+    const dy = tf.tensor1d([1, 2, 3]);
+    const before = tf.memory().numTensors;
+    // d/dx of 2x against dy is 2 dy.
+    const [grad] = attributeBackward(() => tf.grads((t: tf.Tensor) => tf.mul(t, 2))([x], dy));
+    expect(Array.from(grad!.dataSync())).toEqual([2, 4, 6]);
+    grad!.dispose();
+    expect(dy.isDisposed).toBe(false);
+    expect(Array.from(dy.dataSync())).toEqual([1, 2, 3]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, dy]);
+  });
+
+  it('two passes in one step (gradients accumulated over two batches) each sum their own gradients', () => {
+    const x = tf.tensor1d([1, 2, 3]);
+    const before = tf.memory().numTensors;
+    // x reaches the loss twice, so each pass adds two gradients: d sum(2x + 3x) = 5 in each.
+    const f = (t: tf.Tensor): tf.Tensor => tf.sum(tf.add(tf.mul(t, 2), tf.mul(t, 3)));
+    const passes = attributeBackward(() => [tf.grads(f)([x]), tf.grads(f)([x])]);
+    expect(passes.map(([grad]) => Array.from(grad!.dataSync()))).toEqual([
+      [5, 5, 5],
+      [5, 5, 5],
+    ]);
+    tf.dispose(passes.flat());
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
+  it('a gradient that throws mid-pass, in the step or in a rerun, leaves no tensor behind', () => {
+    const x = tf.tensor1d([1, 2, 3]);
+    const w = tf.variable(tf.tensor1d([1, 1, 1]));
+    const before = tf.memory().numTensors;
+    const failing = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      (inputs[1] as tf.GradSaveFunc)([inputs[0] as tf.Tensor]);
+      return {
+        value: tf.mul(inputs[0] as tf.Tensor, 2),
+        gradFunc: () => {
+          throw new Error('planted');
+        },
+      };
+    });
+    // Nodes after the failing one (Exp, the last Mul) have already run and freed what they kept.
+    const inStep = (): tf.Tensor => tf.sum(tf.mul(tf.exp(failing(tf.mul(x, w))), w));
+    const inRerun = (): tf.Tensor =>
+      tf.sum(
+        tf.mul(
+          rerunInBackward(([a]) => tf.exp(failing(tf.mul(a!, w))), [tf.mul(x, w)], [w]),
+          w,
+        ),
+      );
+    for (const loss of [inStep, inRerun]) {
+      expect(() => attributeBackward(() => tf.tidy(() => tf.engine().gradients(loss, [w])), [w])).toThrow('planted');
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    tf.dispose([x, w]);
   });
 });

@@ -20,7 +20,11 @@
  *     old sum itself but keeps the addend until the pass ends.
  * Storage is freed per tensor reference (tfjs counts references per buffer), so a buffer another
  * tensor still shares stays alive. The checkpoints' nested backward passes (src/model/checkpoint.ts)
- * run inside a node's gradient; each level of nesting has its own running sums.
+ * run inside a node's gradient. Each pass has its own running sums, told apart by the tidy tfjs
+ * runs it in: a nested pass, or a second pass in the same step (gradients accumulated over two
+ * batches), must not take a first gradient for an addend because an earlier pass summed one.
+ * The dy a caller hands to the outermost pass (tf.grads(f)(xs, dy)) is the caller's and stays;
+ * a nested pass's dy is its outer node's, which is done with it (checkpoint.ts reads it no more).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -48,19 +52,23 @@ export interface BackwardRelease {
 }
 
 export function backwardRelease(): BackwardRelease {
-  // Ids of the tensors that already have a gradient, per nesting level of backward passes.
-  const summed: Set<number>[] = [];
+  // Ids of the tensors that already have a gradient, per backward pass (the id of its tidy).
+  const summed = new Map<number, Set<number>>();
   // Gradients tfjs has added into a running sum (or is about to): freed when the next node starts.
   let addends: tf.Tensor[] = [];
+  // How many node gradients are running: 0 for a node of the outermost pass.
   let depth = 0;
 
   const wrap: BackwardRelease['wrap'] = (gradient, around) =>
     function (this: ReleasableTapeNode, dys: tf.Tensor[]): GradientClosures {
       tf.dispose(addends);
       addends = [];
-      // A node at this level starts: a nested pass below it is a new one, with new running sums.
-      summed.length = depth + 1;
-      const level = (summed[depth] ??= new Set<number>());
+      // tfjs calls a node's gradient directly in the tidy it runs the whole pass in.
+      const pass = activeScopeId();
+      forgetEndedPasses(summed);
+      let level = summed.get(pass);
+      if (level === undefined) summed.set(pass, (level = new Set<number>()));
+      const outermost = depth === 0;
       // The inputs tfjs will ask for, in its order; one it cannot find is left to tfjs's own error.
       let asked: string[] = [];
       depth += 1;
@@ -90,10 +98,27 @@ export function backwardRelease(): BackwardRelease {
         if (level.has(x.id)) addends.push(dx);
         else level.add(x.id);
       });
-      tf.dispose(finished);
+      // Every dy of an inner pass and every kept tensor is the pass's own; an outermost dy made
+      // outside the pass's tidy is the one its caller handed in.
+      tf.dispose(finished.filter((tensor) => !outermost || !dys.includes(tensor) || tensor.scopeId === pass));
       return byName;
     };
   return { wrap };
+}
+
+/** The engine's scopes (engine.ts: state.activeScope and state.scopeStack); only their ids are read. */
+interface ScopedEngine {
+  state: { activeScope: { id: number } | null; scopeStack: { id: number }[] };
+}
+
+function activeScopeId(): number {
+  return (tf.engine() as unknown as ScopedEngine).state.activeScope?.id ?? -1;
+}
+
+/** Drops the running sums of passes whose tidy has ended: their ids are never seen again. */
+function forgetEndedPasses(summed: Map<number, Set<number>>): void {
+  const open = new Set((tf.engine() as unknown as ScopedEngine).state.scopeStack.map((scope) => scope.id));
+  for (const pass of summed.keys()) if (!open.has(pass)) summed.delete(pass);
 }
 
 /** A new tensor on `tensor`'s storage, counted as one more reference to it, as a kernel's view is. */
