@@ -20,18 +20,24 @@ import { everyVariantConfig, tinyConfig } from './helpers/small_configs.js';
 const run: RunShape = { batch: 2, seq: 8 };
 
 /** Every weight's gradient as plain numbers, from tfjs's own pass or from the releasing one. */
-function gradientValues(config: ModelConfig, checkpoint: BlockCheckpointing, releasing: boolean): number[][] {
+function gradientValues(
+  config: ModelConfig,
+  checkpoint: BlockCheckpointing,
+  releasing: boolean,
+  shape: RunShape = run,
+): (number[] | null)[] {
   const weights = toTrainable(initWeights(config, { seed: 3, init: 'random' }));
-  const ids = tokenIds(config, run, { seed: 3, init: 'random' });
-  const targets = targetIds(config, run, { seed: 3, init: 'random' });
+  const ids = tokenIds(config, shape, { seed: 3, init: 'random' });
+  const targets = targetIds(config, shape, { seed: 3, init: 'random' });
   try {
     const variables = parametersOf(weights).map((parameter) => parameter.variable);
     const lossOf = () => meanCrossEntropy(forward(config, weights, ids, {}, { checkpoint }), targets);
     const gradients = () =>
       withRerunConstants(() => tf.tidy(() => tf.engine().gradients(lossOf, variables, undefined, true)));
     const { value, grads } = releasing ? attributeBackward(gradients, variables) : gradients();
-    const values = grads.map((grad) => Array.from(grad.dataSync()));
-    tf.dispose([value, ...grads.map((grad) => grad)]);
+    // A weight the loss does not reach (an expert no token chose) has no gradient: null.
+    const values = grads.map((grad) => (grad == null ? null : Array.from(grad.dataSync())));
+    tf.dispose([value, ...grads.filter((grad): grad is tf.Tensor => grad != null)]);
     return values;
   } finally {
     tf.dispose([ids, targets]);
@@ -63,6 +69,42 @@ describe('a backward pass that frees as it goes', () => {
     released.forEach((values, i) => expect(values, `weight ${i}`).toEqual(plain[i]));
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  // Two tokens choose two of six experts each: at least two experts run nothing and get no
+  // gradient, and the routing gathers, the top-k and the scatter back are on the tape.
+  const moe: ModelConfig = {
+    name: 'moe',
+    source: 'test/backward_release.test.ts',
+    vocab_size: 13,
+    context_length: 8,
+    num_layers: 2,
+    d_model: 8,
+    num_heads: 2,
+    d_ff: 12,
+    ffn: 'swiglu',
+    num_experts: 6,
+    experts_per_token: 2,
+    expert_d_ff: 4,
+    shared_d_ff: 4,
+    shared_expert_gate: true,
+    normalize_top_k: true,
+    router_bias: true,
+    tie_embeddings: true,
+  };
+  it.each(['none', 'selective', 'full'] as const)(
+    'a tied MoE model with unused experts, checkpointing %s: the same gradients, bit for bit',
+    (checkpoint) => {
+      const before = tf.memory().numTensors;
+      const twoTokens: RunShape = { batch: 1, seq: 2 };
+      const plain = gradientValues(moe, checkpoint, false, twoTokens);
+      const released = gradientValues(moe, checkpoint, true, twoTokens);
+      // Each unused expert's three matrices: no gradient, or zeros where a checkpointed block's rerun made them.
+      const unused = plain.filter((values) => values === null || values.every((value) => value === 0));
+      expect(unused.length).toBeGreaterThanOrEqual(2 * 2 * 3);
+      expect(released).toEqual(plain);
+      expect(tf.memory().numTensors).toBe(before);
+    },
+  );
 
   it('the seed model at 16 tokens: its last backward kernel holds the step state, the gradients and one dy', async () => {
     const config = loadModelConfig('tiny');
