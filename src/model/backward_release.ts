@@ -16,6 +16,8 @@
  *   - the gradients it received (its outputs' dys) and the tensors it kept for its gradient are
  *     freed: no later node reads them, as each tensor is made by one node and the tape is walked
  *     in reverse. A dy or kept tensor that is itself handed back as an input's gradient stays.
+ *     (A differentiated tensor made from another one on the tape would have its gradient freed
+ *     as a dy; the step differentiates weights and a rerun its kept clones and weights, no such.)
  *   - a gradient tfjs adds into an input's running sum is freed at the next node: tfjs frees the
  *     old sum itself but keeps the addend until the pass ends.
  * Storage is freed per tensor reference (tfjs counts references per buffer), so a buffer another
@@ -38,7 +40,7 @@ export interface ReleasableTapeNode {
   saved?: tf.Tensor[];
 }
 
-/** One backward pass's release state: running sums per nesting level, addends waiting to be freed. */
+/** A step's release state: running sums per backward pass, addends waiting to be freed. */
 export interface BackwardRelease {
   /**
    * `gradient` as a function that tfjs calls on the filtered node (`this`), computing the
