@@ -371,6 +371,90 @@ describe('fuzz: every mutated input ends in a count equal to the closed form, or
     expect(BigInt(report.total)).toBe(parametersClosedForm(report.model as CountedModel));
   });
 
+  it('refuses more experts than it lists in seconds, and counts the most it accepts', async () => {
+    // Found by this suite: Mixtral's config.json with num_local_experts 38727 (1,239,264 experts
+    // over 32 layers) never finished; params deepseek-v3 --layers 10000 ran past a minute and 4 GB.
+    const mixtral = hfFixtures.find((fixture) => fixture.name === 'Mixtral-8x7B-v0.1.json');
+    expect(mixtral).toBeDefined();
+    const wide = writeCase(JSON.stringify({ ...mixtral?.document, num_local_experts: 38727 }, null, 2));
+    const [refusedFile, refusedFileMs] = await timed(['params', '--config', wide, '--format', 'json']);
+    expectCleanOutcome(refusedFile, refusedFileMs, `params --config ${wide}`);
+    expect(refusedFile.code).toBe(2);
+    expect(refusedFile.stderr.split('\n').filter((line) => !line.startsWith('flopledger: note: '))).toEqual([
+      `flopledger: ${wide}: num_local_experts (38727) over 32 MoE layers makes 1,239,264 experts, more than the ` +
+        '25,000 flopledger lists one by one; fix: use num_local_experts at most 781',
+      '',
+    ]);
+
+    // DeepSeek-V3 keeps its first 3 layers dense: 9,997 MoE layers of 256 experts.
+    const [refusedDepth, refusedDepthMs] = await timed([
+      'params',
+      'deepseek-v3',
+      '--layers',
+      '10000',
+      '--format',
+      'json',
+    ]);
+    expectCleanOutcome(refusedDepth, refusedDepthMs, 'params deepseek-v3 --layers 10000');
+    expect(refusedDepth.code).toBe(2);
+    expect(refusedDepth.stderr).toBe(
+      'flopledger: deepseek-v3 with --layers 10000: num_experts (256) over 9,997 MoE layers makes 2,559,232 ' +
+        'experts, more than the 25,000 flopledger lists one by one; fix: use num_layers at most 100, or num_experts at most 2\n',
+    );
+
+    // 8 experts a layer: 3,125 layers make exactly 25,000; one more layer is refused.
+    const [overBound, overBoundMs] = await timed(['params', 'mixtral-8x7b', '--layers', '3126', '--format', 'json']);
+    expectCleanOutcome(overBound, overBoundMs, 'params mixtral-8x7b --layers 3126');
+    expect(overBound.code).toBe(2);
+    expect(overBound.stderr).toContain('makes 25,008 experts');
+    const [deepest, deepestMs] = await timed(['params', 'mixtral-8x7b', '--layers', '3125', '--format', 'json']);
+    const deep = expectCleanOutcome(deepest, deepestMs, 'params mixtral-8x7b --layers 3125');
+    expect(deep.model.num_layers * deep.model.num_experts).toBe(25_000);
+    expect(BigInt(deep.total)).toBe(parametersClosedForm(deep.model as CountedModel));
+
+    // All 25,000 in one layer, with every bias: 150,000 expert rows, once past the stack as arguments.
+    const oneLayer = writeCase(
+      JSON.stringify({
+        vocab_size: 100,
+        context_length: 64,
+        num_layers: 1,
+        d_model: 16,
+        num_heads: 2,
+        d_ff: 32,
+        num_experts: 25_000,
+        experts_per_token: 2,
+        bias: true,
+        router_bias: true,
+        shared_d_ff: 16,
+        shared_expert_gate: true,
+      }),
+    );
+    expect(await runParamsAndFlops([oneLayer], `${oneLayer}: one layer of 25,000 experts`)).toBe(true);
+
+    // Group-limited routing over 2^53 - 1 experts: the group rule's divisor search once threw on it.
+    const unsplittable = writeCase(
+      JSON.stringify({
+        vocab_size: 100,
+        context_length: 64,
+        num_layers: 1,
+        d_model: 16,
+        num_heads: 2,
+        d_ff: 32,
+        num_experts: Number.MAX_SAFE_INTEGER,
+        experts_per_token: 2,
+        expert_groups: 2,
+        expert_groups_kept: 1,
+      }),
+    );
+    const [huge, hugeMs] = await timed(['params', unsplittable, '--format', 'json']);
+    expectCleanOutcome(huge, hugeMs, `params ${unsplittable}`);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toBe(
+      `flopledger: ${unsplittable}: num_experts (9007199254740991) over 1 MoE layer makes 9,007,199,254,740,991 ` +
+        'experts, more than the 25,000 flopledger lists one by one; fix: use num_experts at most 25000\n',
+    );
+  });
+
   const COMMANDS = ['params', 'flops', 'memory', 'train', 'sweep', 'compare', 'models', 'verify', 'trace'] as const;
   const MODELS = ['tiny', 'gpt2-small', 'llama-3-8b', 'mistral-7b', 'gpt2-original-small', 'nosuch', ''];
   const FLAG_VALUES = [

@@ -111,7 +111,8 @@ export function parameterInventory(config: ModelConfig): ParameterRow[] {
     if (architecture.post_norms) rows.push(...normRows(path.postAttnNorm(i), d, architecture));
     rows.push(...normRows(path.ln2(i), d, architecture));
     if (architecture.moe !== undefined && isMoeLayer(architecture, i)) {
-      rows.push(...moeRows(i, d, architecture, architecture.moe));
+      // One row per expert matrix: a spread of that many arguments can overflow the stack.
+      for (const expertRow of moeRows(i, d, architecture, architecture.moe)) rows.push(expertRow);
     } else if (architecture.fused_gate_up) {
       rows.push(
         ...linearRows(path.gateUpProj(i), d, 2 * F, mlp_bias), // d -> [gate | up], 2F

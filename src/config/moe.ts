@@ -125,12 +125,61 @@ export function moeProblems(
         `projection are not modelled; fix: remove ${names('fused_gate_up')} (the same parameters and FLOPs in three matrices)`,
     );
   }
-  problems.push(...groupProblems(source, raw, invalid, names));
+  const listing = expertListingProblem(source, raw, invalid, names);
+  // Past the bound the group check would list E divisor candidates (8.6 s and 1.5 GB at 10^8, a crash at 2^53).
+  if (listing !== undefined) problems.push(listing);
+  else problems.push(...groupProblems(source, raw, invalid, names));
   const dense = raw['dense_layers'];
   if (Array.isArray(dense) && !invalid.has('dense_layers')) {
     problems.push(...denseLayerProblems(source, dense as number[], raw['num_layers'], invalid, names));
   }
   return problems;
+}
+
+/**
+ * Every count is exact at any size, but the inventories hold a row per expert matrix in every MoE
+ * layer and a training report walks them several times: 100,000 experts took 18 s and 1.8 GB,
+ * and DeepSeek-V3 at 10,000 layers (2.6 million experts) ran past a minute and 4 GB. At this
+ * bound a traced run on meta costs about what 10,000 dense layers do. The largest published
+ * models fit: Kimi K2 has 60 MoE layers x 384 = 23,040 experts, DeepSeek-V3 58 x 256 = 14,848.
+ */
+const MAX_LISTED_EXPERTS = 25_000;
+
+/** Experts summed over the MoE layers, refused past MAX_LISTED_EXPERTS with the largest E and depth that fit. */
+function expertListingProblem(
+  source: string,
+  raw: Readonly<Record<string, unknown>>,
+  invalid: ReadonlySet<string>,
+  names: KeyNames,
+): string | undefined {
+  const E = raw['num_experts'] as number;
+  const layers = raw['num_layers'];
+  const dense = raw['dense_layers'];
+  // With num_layers itself refused, one MoE layer is the least the model can have.
+  if (invalid.has('num_layers') || typeof layers !== 'number') {
+    return E <= MAX_LISTED_EXPERTS ? undefined : tooManyExperts(source, E, 1, 0, names);
+  }
+  const denseCount =
+    Array.isArray(dense) && !invalid.has('dense_layers')
+      ? new Set((dense as number[]).filter((layer) => layer < layers)).size
+      : 0;
+  const moeLayers = Math.max(1, layers - denseCount);
+  return E * moeLayers <= MAX_LISTED_EXPERTS ? undefined : tooManyExperts(source, E, moeLayers, denseCount, names);
+}
+
+function tooManyExperts(source: string, E: number, moeLayers: number, denseCount: number, names: KeyNames): string {
+  const fixes: string[] = [];
+  const expertsThatFit = Math.floor(MAX_LISTED_EXPERTS / moeLayers);
+  const layersThatFit = Math.floor(MAX_LISTED_EXPERTS / E);
+  if (layersThatFit >= 1) fixes.push(`${names('num_layers')} at most ${layersThatFit + denseCount}`);
+  if (expertsThatFit >= 1) fixes.push(`${names('num_experts')} at most ${expertsThatFit}`);
+  if (fixes.length === 0) fixes.push(`fewer experts and layers, at most ${MAX_LISTED_EXPERTS} experts in all`);
+  const total = BigInt(E) * BigInt(moeLayers);
+  return (
+    `${source}: ${names('num_experts')} (${E}) over ${moeLayers.toLocaleString('en-US')} MoE ${moeLayers === 1 ? 'layer' : 'layers'} makes ` +
+    `${total.toLocaleString('en-US')} experts, more than the ${MAX_LISTED_EXPERTS.toLocaleString('en-US')} ` +
+    `flopledger lists one by one; fix: use ${fixes.join(', or ')}`
+  );
 }
 
 /** Group-limited selection: the groups split the experts evenly, keep at least one, and leave k experts to choose from. */

@@ -312,7 +312,10 @@ function weightSpecs(config: ModelConfig): WeightSpec[] {
   for (let i = 0; i < L; i++) {
     const moe = isMoeLayer(architecture, i) ? architecture.moe : undefined;
     for (const slot of LAYER_SLOTS) {
-      if (slot.field === 'post_ffn_norm' && moe !== undefined) specs.push(...moeSpecs(i, d, moe, architecture));
+      // One spec per expert matrix: a spread of that many arguments can overflow the stack.
+      if (slot.field === 'post_ffn_norm' && moe !== undefined) {
+        for (const spec of moeSpecs(i, d, moe, architecture)) specs.push(spec);
+      }
       // A MoE layer has experts in place of the dense FFN's matrices.
       if (moe !== undefined && DENSE_FFN_FIELDS.has(slot.field)) continue;
       const shape = shapeOf(slot);
@@ -497,7 +500,9 @@ export function weightEntries(weights: TransformerWeights): WeightEntry[] {
   weights.layers.forEach((layer, i) => {
     for (const slot of LAYER_SLOTS) {
       // A MoE layer's experts sit where the dense FFN would, before the post-FFN norm.
-      if (slot.field === 'post_ffn_norm' && layer.moe !== undefined) entries.push(...moeEntries(i, layer.moe));
+      if (slot.field === 'post_ffn_norm' && layer.moe !== undefined) {
+        for (const entry of moeEntries(i, layer.moe)) entries.push(entry);
+      }
       const tensor = layer[slot.field];
       if (tensor !== undefined) entries.push({ path: slot.path(i), name: slot.name, tensor });
     }
