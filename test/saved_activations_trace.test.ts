@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ModelConfig, RunShape } from '../src/config/model_config.js';
+import { architectureOf, type ModelConfig, type RunShape } from '../src/config/model_config.js';
 import { scope } from '../src/core/scope.js';
 import { summarizeParameters } from '../src/analytic/parameters.js';
 import {
@@ -79,7 +79,12 @@ function expectKeptIsFormula(verification: TrainingVerification): void {
   // The peak: the formula's peak and the backward pass's buffers, each named. The backward pass
   // frees what each node is done with, so its peak is below everything it made on top of what the
   // forward pass kept.
-  expect(saved.formulaPeak).toBe(saved.heldBefore + formula + named);
+  expect(saved.formulaPeak).toBe(BigInt(measured.bufferBytesBefore) + formula + named);
+  // The loss's gradient, the backward pass's first node: the formula's peak and its three
+  // [B, T, Vp] fp32 buffers, whatever the step's own peak.
+  const logits = BigInt(run.batch * run.seq) * BigInt(architectureOf(config).padded_vocab_size);
+  expect(saved.lossGradientPeak.measured).toBe(saved.formulaPeak + 3n * 4n * logits);
+  expect(saved.lossGradientPeak.matches).toBe(true);
   if (saved.peakPhase === 'backward') {
     expect(saved.backwardBuffers.reduce((total, entry) => total + entry.bytes, 0n)).toBe(saved.backward);
     expect(saved.peak <= saved.formulaPeak + saved.recompute + saved.backward).toBe(true);
@@ -172,6 +177,17 @@ describe('saved activations against a real training step', () => {
         await compare(config, run, seed, 'wasm');
       }),
       { numRuns: 12, seed: 20_261_205 },
+    );
+  });
+
+  it('random architectures whose vocabulary dominates: the peak is the formula and the loss gradient, exactly', async () => {
+    const runs = arbitraryDenseRun({ source: SOURCE, batchMax: 2, seqMax: 4, spareContextMax: 0, seedMax: 1000 });
+    await expectLossGradientPeak(
+      fc.tuple(runs, fc.constantFrom<BlockCheckpointing>('none', 'selective', 'full')).map(([draw, checkpoint]) => ({
+        ...draw,
+        checkpoint,
+      })),
+      16,
     );
   });
 
@@ -397,6 +413,50 @@ describe('saved activations of the variants in closed form, against a real train
   });
 });
 
+/**
+ * `runs` with the vocabulary and the length raised until the logits dominate, the regime of real
+ * language models: three tokens per model dimension (at least 16) and four vocabulary entries per
+ * head and token (at least 256), so the logits' gradient outweighs the update's three copies of
+ * the largest parameter (at most Vp x d), the gradients, and the attention core's [B, H, T, T]
+ * tensors. No final soft-cap: its own gradient comes after the loss's, over the same logits.
+ */
+function withDominantVocabulary(
+  runs: fc.Arbitrary<VariantRun>,
+): fc.Arbitrary<VariantRun & { backend: 'cpu' | 'wasm' }> {
+  return fc
+    .tuple(runs, fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom('cpu', 'wasm'))
+    .map(([{ config, run, seed, checkpoint }, extraVocab, extraTokens, backend]) => {
+      const seq = Math.max(16, 3 * config.d_model) + extraTokens;
+      const vocab = Math.max(256, 4 * config.num_heads * seq) + extraVocab;
+      return {
+        config: { ...config, vocab_size: vocab, context_length: seq, final_softcap: undefined },
+        run: { batch: run.batch, seq },
+        seed,
+        checkpoint,
+        backend,
+      };
+    });
+}
+
+/**
+ * Where the logits dominate, the step peaks in the loss's gradient, before anything kept is
+ * freed: what was held before, the formula, the loss and the gradient's three [B, T, Vp] fp32
+ * buffers (the one-hot, the softmax and their difference), with no other term.
+ */
+async function expectLossGradientPeak(runs: fc.Arbitrary<VariantRun>, numRuns: number): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(withDominantVocabulary(runs), async ({ config, run, seed, checkpoint, backend }) => {
+      const verification = await compare(config, run, seed, backend, checkpoint);
+      const { saved, measured } = verification.memory;
+      const Vp = BigInt(architectureOf(config).padded_vocab_size);
+      expect(measured.bufferPeak.phase).toBe('backward');
+      expect(measured.bufferPeak.path).toBe('loss');
+      expect(saved.peak).toBe(saved.formulaPeak + 3n * 4n * BigInt(run.batch * run.seq) * Vp);
+    }),
+    { numRuns, seed: 20_261_206 },
+  );
+}
+
 /** Every variant's draw, checked on `backend`: the kept storage is the formula and the named buffers, exactly. */
 async function expectVariantsExact(runs: fc.Arbitrary<VariantRun>, backend: 'cpu' | 'wasm', numRuns: number) {
   await fc.assert(
@@ -421,6 +481,10 @@ describe('saved activations of the variants, with and without checkpointing, aga
 
     it(`${variant} on wasm: exactly the formula and the named buffers`, async () => {
       await expectVariantsExact(runs, 'wasm', 6);
+    }, 120_000);
+
+    it(`${variant} whose vocabulary dominates: the peak is the formula and the loss gradient, exactly`, async () => {
+      await expectLossGradientPeak(runs, 8);
     }, 120_000);
   }
 });

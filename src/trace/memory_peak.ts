@@ -57,6 +57,8 @@ export interface MemoryPeak {
   readonly bufferPeak: PeakMoment;
   /** Highest storage held after a kernel of each phase, each buffer once, and where. */
   readonly bufferPeakByPhase: Partial<Readonly<Record<KernelPhase, PeakMoment>>>;
+  /** The same by phase and module path: the highest storage while that module's kernels of that phase ran. */
+  readonly bufferPeakByPhaseAndPath: ReadonlyMap<KernelPhase, ReadonlyMap<string, PeakMoment>>;
   /**
    * Who made the storage held at bufferPeak, largest first: the bytes add up to bufferPeak.bytes.
    * Found by replaying the allocations and releases up to the peak once the run is over, so
@@ -184,6 +186,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   let bufferPeak: PeakMoment = moment(bufferBytesBefore, '(before the run)');
   let kernels = 0;
   const phasePeaks = new Map<KernelPhase, PeakMoment>();
+  const pathPeaks = new Map<KernelPhase, Map<string, PeakMoment>>();
 
   engine.runKernel = function (this: unknown, kernelName, inputs, attrs) {
     const phase = currentPhase();
@@ -203,8 +206,12 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
       bufferPeak = moment(bufferBytes, kernelName);
       eventsAtPeak = events.length;
     }
-    if (phase !== undefined && bufferBytes > (phasePeaks.get(phase)?.bytes ?? -1)) {
-      phasePeaks.set(phase, moment(bufferBytes, kernelName));
+    if (phase !== undefined) {
+      if (bufferBytes > (phasePeaks.get(phase)?.bytes ?? -1)) phasePeaks.set(phase, moment(bufferBytes, kernelName));
+      let byPath = pathPeaks.get(phase);
+      if (byPath === undefined) pathPeaks.set(phase, (byPath = new Map<string, PeakMoment>()));
+      const path = currentModulePath();
+      if (bufferBytes > (byPath.get(path)?.bytes ?? -1)) byPath.set(path, moment(bufferBytes, kernelName));
     }
     return output;
   };
@@ -227,6 +234,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         bufferPeak,
         bufferPeakHeldBy: atPeak!,
         bufferPeakByPhase: Object.fromEntries(phasePeaks),
+        bufferPeakByPhaseAndPath: pathPeaks,
         heldAtPhaseStart: Object.fromEntries(phases.map((phase, i) => [phase, atPhaseStarts[i]!])),
         tensorBytesAfter: tf.memory().numBytes,
         kernels,

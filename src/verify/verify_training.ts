@@ -189,8 +189,27 @@ export interface SavedActivationComparison {
   readonly backwardBuffers: readonly NamedBuffers[];
   /** The optimizer update's storage peak, measured and by formula. */
   readonly updatePeak: OptimizerPeakComparison;
+  /** The storage peak while the loss's gradient runs, measured and by formula. */
+  readonly lossGradientPeak: LossGradientPeakComparison;
   /** The storage peak of each phase, and where it was reached. */
   readonly phasePeaks: MemoryPeak['bufferPeakByPhase'];
+}
+
+/**
+ * The storage peak in the loss's gradient, the backward pass's first node: nothing kept has been
+ * freed and no gradient made, so it is the formula's peak (formulaPeak) and the gradient's three
+ * [B, T, Vp] fp32 buffers (the one-hot, the softmax and their difference: src/model/cross_entropy.ts).
+ * The 4-byte seed gradient tfjs makes outside any kernel counts from the kernel that reads it, after this peak.
+ */
+export interface LossGradientPeakComparison {
+  /** undefined when the step ran no backward kernel at the loss. */
+  readonly measured: bigint | undefined;
+  readonly formulaPeak: bigint;
+  /** The three [B, T, Vp] fp32 buffers. */
+  readonly scratch: bigint;
+  readonly formula: bigint;
+  /** measured equals formula; undefined where the named list does not cover the backend. */
+  readonly matches: boolean | undefined;
 }
 
 /**
@@ -431,11 +450,14 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
   const beyondFormula = beyondFormulaCovers(trace) ? keptBeyondSavedActivations(config, trace.checkpoint) : undefined;
   const beyondBytes = (beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);
   const heldBefore = bytesMadeIn(atPeak, undefined);
+  // The formula's peak counts everything held before the step: at a peak in the update, some of
+  // it has been replaced by the update's own buffers (heldBefore counts what is left).
+  const formulaPeak = BigInt(measured.bufferBytesBefore) + formula + beyondBytes;
   return {
     formula,
     beyondFormula,
     keptMatchesFormula: beyondFormula === undefined ? undefined : keptForBackward === formula + beyondBytes,
-    formulaPeak: heldBefore + formula + beyondBytes,
+    formulaPeak,
     keptForBackward,
     keptBuffers: namedBuffers(atBackward, 'forward'),
     peak: BigInt(measured.bufferPeak.bytes),
@@ -447,7 +469,27 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
     recompute: bytesMadeIn(atPeak, 'recompute'),
     backwardBuffers: namedBuffers(atPeak, 'backward'),
     updatePeak: optimizerPeakComparison(trace),
+    lossGradientPeak: lossGradientPeakComparison(trace, formulaPeak),
     phasePeaks: measured.bufferPeakByPhase,
+  };
+}
+
+/** The loss gradient's three [B, T, Vp] fp32 buffers. */
+const LOSS_GRADIENT_BUFFERS = 3n;
+
+function lossGradientPeakComparison(trace: TracedTrainingStep, formulaPeak: bigint): LossGradientPeakComparison {
+  const { memory: measured, config, run } = trace;
+  const logits = BigInt(run.batch) * BigInt(run.seq) * BigInt(architectureOf(config).padded_vocab_size);
+  const scratch = LOSS_GRADIENT_BUFFERS * FLOAT_BYTES * logits;
+  const formula = formulaPeak + scratch;
+  const peak = measured.bufferPeakByPhaseAndPath.get('backward')?.get(path.loss);
+  const value = peak === undefined ? undefined : BigInt(peak.bytes);
+  return {
+    measured: value,
+    formulaPeak,
+    scratch,
+    formula,
+    matches: value === undefined || !beyondFormulaCovers(trace) ? undefined : value === formula,
   };
 }
 
@@ -520,6 +562,20 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
         .join(', ') +
       '.',
   );
+  const lossGradient = saved.lossGradientPeak;
+  if (lossGradient.measured !== undefined) {
+    const verdict =
+      lossGradient.matches === undefined
+        ? `measured ${bytes(lossGradient.measured)} (the named list does not cover this backend)`
+        : lossGradient.matches
+          ? 'equal to the measured peak there'
+          : `but the measured peak there is ${bytes(lossGradient.measured)}`;
+    sentences.push(
+      `In the loss's gradient, the backward pass's first node, the peak is ${bytes(lossGradient.formula)}, ${verdict}: ` +
+        `the formula's peak and three [B, T, Vp] fp32 buffers, ${bytes(lossGradient.scratch)} (the one-hot, the softmax ` +
+        'and their difference), as nothing kept has been freed and no gradient made yet.',
+    );
+  }
   const update = saved.updatePeak;
   if (update.measured !== undefined) {
     const verdict =
@@ -763,7 +819,8 @@ function checkTrainingTrace(trace: TracedTrainingStep, inventories: TrainingInve
       backwardBytes.ok &&
       (checkpointCheck?.ok ?? true) &&
       memory.saved.keptMatchesFormula !== false &&
-      memory.saved.updatePeak.matches !== false,
+      memory.saved.updatePeak.matches !== false &&
+      memory.saved.lossGradientPeak.matches !== false,
   };
 }
 

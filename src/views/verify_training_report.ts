@@ -382,6 +382,13 @@ function keptVerdict(saved: TrainingVerification['memory']['saved']): string {
   return saved.keptMatchesFormula ? 'equal to the formula + named buffers' : 'MORE than the formula + named buffers';
 }
 
+/** Whether a moment's measured peak equals its formula, in a few words. */
+function momentVerdict(moment: { measured: bigint | undefined; matches: boolean | undefined }): string {
+  if (moment.measured === undefined) return 'not reached in this step';
+  if (moment.matches === undefined) return `measured ${formatBytesSi(moment.measured)}; no formula for this backend`;
+  return moment.matches ? 'equal to the measured peak there' : `DIFFERS: measured ${groupDigits(moment.measured)}`;
+}
+
 function memoryTable(verification: TrainingVerification): Table {
   const { measured, analytic, tensorRatio, bufferRatio, heldBeforeAnalytic, reasons, saved } = verification.memory;
   const beyondBytes = (saved.beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);
@@ -445,7 +452,21 @@ function memoryTable(verification: TrainingVerification): Table {
         saved.formulaPeak,
         formatBytesSi(saved.formulaPeak),
         '',
-        `measured storage peak is ${formatBytesSi(saved.peak - saved.formulaPeak)} above: the backward pass's buffers`,
+        `measured storage peak is ${formatBytesSi(saved.peak - saved.formulaPeak)} above, in the ${saved.peakPhase ?? 'forward'} phase`,
+      ],
+      [
+        "peak in the loss's gradient: the formula's + its three [B, T, Vp] fp32 buffers",
+        saved.lossGradientPeak.formula,
+        formatBytesSi(saved.lossGradientPeak.formula),
+        '',
+        momentVerdict(saved.lossGradientPeak),
+      ],
+      [
+        'peak in the update: held before + gradients + loss + 3 x largest parameter',
+        saved.updatePeak.formula,
+        formatBytesSi(saved.updatePeak.formula),
+        '',
+        momentVerdict(saved.updatePeak),
       ],
       [
         'estimate: parameters + gradients + m, v + activations',
