@@ -11,14 +11,15 @@
  *   training step  weights
  *                  + 3 x weights       their gradients and AdamW's m and v
  *                  + 1 x weights       the copy of every weight tfjs keeps for its matmul's
- *                                      gradient (a clone: a real copy on wasm, shared on cpu)
+ *                                      gradient (a clone: shared storage on cpu and wasm,
+ *                                      counted anyway so the estimate errs high)
  *                  + 3 x largest parameter   one line of the AdamW update of the largest tensor
  *                                      (analytic/training/optimizer_peak.ts)
  *                  + wasm's packed copies of the matmul weights
- *                  + 3 x intermediates every forward intermediate, alive until the forward
- *                                      function returns, kept (or cloned) for the gradients, and
- *                                      each one's gradient, as if all were held at once (the
- *                                      backward pass frees each once used: model/backward_release.ts)
+ *                  + 3 x intermediates every forward intermediate, its kept clone and its
+ *                                      gradient, as if all were held at once (blocks free theirs
+ *                                      as they end, and the backward pass frees each once used:
+ *                                      model/backward_release.ts)
  *                  + ids and targets
  *   decode         a forward pass over the whole sequence (the prefill covers fewer positions, a
  *                  step fewer queries) + the fp32 KV cache at its full length, twice: a step
