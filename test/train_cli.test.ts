@@ -131,6 +131,23 @@ describe('train command', () => {
     expect(stdout).toContain('dWq = x^T @ dy');
   });
 
+  it("states the traced step's two exact moments: GPT-2 XL at 1 x 1,024 peaks in the loss's gradient", async () => {
+    const json = await trainJson('gpt2-xl', '--batch', '1', '--depth', '1');
+    const peaks = json.traced_step_peaks;
+    // Held before: weights, m and v at 12 bytes per parameter, and the ids and targets (2 x 1,024 int32).
+    const held = 12n * XL_PARAMETERS + 8n * 1024n;
+    expect(peaks.held_before).toBe(held.toString());
+    // The loss's gradient: three [1, 1,024, 50,257] fp32 buffers.
+    expect(peaks.loss_gradient_scratch).toBe((3n * 4n * 1024n * 50_257n).toString());
+    // The update: every gradient, the loss and three copies of the 50,257 x 1,600 table.
+    expect(peaks.update).toBe((held + 4n * XL_PARAMETERS + 4n + 3n * 4n * 50_257n * 1_600n).toString());
+    // The storage peak a traced step measures on meta (test/verify_train.test.ts), from the formulas alone.
+    expect(peaks.loss_gradient).toBe('38945050884');
+    const { stdout } = await cli('train', 'gpt2-xl', '--batch', '1', '--depth', '1');
+    expect(stdout).toContain("Storage of this tool's traced step at 1 x 1,024 tokens: two moments, exact");
+    expect(stdout).toMatch(/the loss's gradient .* 38,945,050,884 /);
+  });
+
   it('prints the memory expression, the largest batch and the run time in the table view', async () => {
     const { code, stdout, stderr } = await cli('train', 'gpt2-xl');
     expect(code).toBe(0);

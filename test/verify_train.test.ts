@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headDim, type ModelConfig, type RunShape } from '../src/config/model_config.js';
 import { registerMetaBackend } from '../src/meta/index.js';
 import { trainingMismatchLines, trainingVerdictLine } from '../src/views/verify_training_report.js';
-import { backwardMatmulInventory, type BackwardMatmulRow } from '../src/analytic/training/index.js';
+import { backwardMatmulInventory, tracedStepPeaks, type BackwardMatmulRow } from '../src/analytic/training/index.js';
 import { verificationExitCode } from '../src/verify/index.js';
 import { verifyTraining, type TrainingVerification } from '../src/verify/verify_training.js';
 import { arbitrarySmallModel } from './helpers/arbitrary_small_model.js';
@@ -249,6 +249,8 @@ describe('verify --train on meta at full size', () => {
     expect(BigInt(measured.bufferPeak.bytes)).toBe(saved.formulaPeak + 3n * 4n * 1_024n * 50_257n);
     expect(saved.formulaPeak).toBe(25_524_699_392n + saved.formula + 4n);
     expect(measured.bufferPeak.bytes).toBe(38_945_050_884);
+    // The same figure from the formulas alone, as `train` states it.
+    expect(tracedStepPeaks(verification.config, verification.run).lossGradient).toBe(38_945_050_884n);
     // The update's peak by hand: held before, 4P of gradients, the loss, three copies of the table V x d.
     const update = verification.memory.saved.updatePeak;
     expect(update.formula).toBe(25_524_699_392n + 4n * 2_127_057_600n + 4n + 3n * 4n * 50_257n * 1_600n);

@@ -50,7 +50,9 @@ import {
   savedActivationBytesOfRun,
   savedActivations,
   optimizerPeak,
+  tracedStepPeaks,
   trainingMemory,
+  type TracedStepPeaks,
   type AdamwFlops,
   type BackwardMatmulRow,
   type KeptBeyondFormula,
@@ -450,9 +452,11 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
   const beyondFormula = beyondFormulaCovers(trace) ? keptBeyondSavedActivations(config, trace.checkpoint) : undefined;
   const beyondBytes = (beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);
   const heldBefore = bytesMadeIn(atPeak, undefined);
-  // The formula's peak counts everything held before the step: at a peak in the update, some of
-  // it has been replaced by the update's own buffers (heldBefore counts what is left).
-  const formulaPeak = BigInt(measured.bufferBytesBefore) + formula + beyondBytes;
+  // The formula's peak counts everything held before the step, from the parameter count: at a
+  // peak in the update, some of it has been replaced by the update's own buffers (heldBefore
+  // counts what is left).
+  const peaks = tracedStepPeaks(config, run, trace.checkpoint);
+  const formulaPeak = peaks.heldBefore + formula + beyondBytes;
   return {
     formula,
     beyondFormula,
@@ -468,53 +472,40 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
     optimizer: bytesMadeIn(atPeak, 'optimizer'),
     recompute: bytesMadeIn(atPeak, 'recompute'),
     backwardBuffers: namedBuffers(atPeak, 'backward'),
-    updatePeak: optimizerPeakComparison(trace),
-    lossGradientPeak: lossGradientPeakComparison(trace, formulaPeak),
+    updatePeak: optimizerPeakComparison(trace, peaks),
+    lossGradientPeak: lossGradientPeakComparison(trace, peaks),
     phasePeaks: measured.bufferPeakByPhase,
   };
 }
 
-/** The loss gradient's three [B, T, Vp] fp32 buffers. */
-const LOSS_GRADIENT_BUFFERS = 3n;
-
-function lossGradientPeakComparison(trace: TracedTrainingStep, formulaPeak: bigint): LossGradientPeakComparison {
-  const { memory: measured, config, run } = trace;
-  const logits = BigInt(run.batch) * BigInt(run.seq) * BigInt(architectureOf(config).padded_vocab_size);
-  const scratch = LOSS_GRADIENT_BUFFERS * FLOAT_BYTES * logits;
-  const formula = formulaPeak + scratch;
-  const peak = measured.bufferPeakByPhaseAndPath.get('backward')?.get(path.loss);
+function lossGradientPeakComparison(trace: TracedTrainingStep, peaks: TracedStepPeaks): LossGradientPeakComparison {
+  const peak = trace.memory.bufferPeakByPhaseAndPath.get('backward')?.get(path.loss);
   const value = peak === undefined ? undefined : BigInt(peak.bytes);
   return {
     measured: value,
-    formulaPeak,
-    scratch,
-    formula,
-    matches: value === undefined || !beyondFormulaCovers(trace) ? undefined : value === formula,
+    formulaPeak: peaks.heldBefore + peaks.kept,
+    scratch: peaks.lossGradientScratch,
+    formula: peaks.lossGradient,
+    matches: value === undefined || !beyondFormulaCovers(trace) ? undefined : value === peaks.lossGradient,
   };
 }
 
-function optimizerPeakComparison(trace: TracedTrainingStep): OptimizerPeakComparison {
-  const { memory: measured, config } = trace;
-  const heldBefore = BigInt(measured.bufferBytesBefore);
-  const gradients = FLOAT_BYTES * summarizeParameters(config).total;
-  const { largest, scratch } = optimizerPeak(config);
-  const formula = heldBefore + gradients + LOSS_BYTES + scratch;
-  const peak = measured.bufferPeakByPhase.optimizer;
+function optimizerPeakComparison(trace: TracedTrainingStep, peaks: TracedStepPeaks): OptimizerPeakComparison {
+  const peak = trace.memory.bufferPeakByPhase.optimizer;
   const value = peak === undefined ? undefined : BigInt(peak.bytes);
   return {
     measured: value,
-    heldBefore,
-    gradients,
+    heldBefore: peaks.heldBefore,
+    gradients: peaks.gradients,
     loss: LOSS_BYTES,
-    largest,
-    scratch,
-    formula,
-    matches: value === undefined || !beyondFormulaCovers(trace) ? undefined : value === formula,
+    largest: optimizerPeak(trace.config).largest,
+    scratch: peaks.updateScratch,
+    formula: peaks.update,
+    matches: value === undefined || !beyondFormulaCovers(trace) ? undefined : value === peaks.update,
   };
 }
 
-/** fp32 gradients; the loss, a float32 scalar the step returns. */
-const FLOAT_BYTES = 4n;
+/** The loss, a float32 scalar the step returns. */
 const LOSS_BYTES = 4n;
 
 /** "attn.scores BatchMatMul 2,048", the largest `count` of them. */

@@ -9,6 +9,7 @@ import {
   runTime,
   trainingMemory,
   trainingMemoryPolynomial,
+  tracedStepPeaks,
   trainingStepFlops,
 } from '../../analytic/training/index.js';
 import { exampleHelp, type CommandContext, type RegisterCommand } from '../command_context.js';
@@ -273,6 +274,7 @@ export const registerTrain: RegisterCommand = (program, context) => {
       adamw: adamwUpdateFlops(summarizeParameters(config).total),
       step,
       memory: trainingMemory(config, run),
+      stepPeaks: tracedStepPeaks(config, run),
       polynomial: trainingMemoryPolynomial(config, run.seq),
       memoryBudget,
       largest: largestBatch(config, run.seq, memoryBudget.value),
