@@ -207,6 +207,10 @@ describe('saved activations against a real training step', () => {
     expect(trainingVerdictLine(verification)).toContain(
       'kept for the backward pass: 1,536 bytes more than the formula and its named buffers',
     );
+    // The sigmoids are still held when the loss's gradient runs: that moment is off its formula by them.
+    expect(saved.lossGradientPeak.matches).toBe(false);
+    expect(saved.lossGradientPeak.measured! - saved.lossGradientPeak.formula).toBe(2n * 768n);
+    expect(trainingVerdictLine(verification)).toContain("the loss gradient's peak: 1,536 bytes more than its formula");
   });
 });
 

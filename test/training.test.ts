@@ -9,15 +9,18 @@ import {
   backwardMatmulInventory,
   backwardToForwardRatio,
   largestBatch,
+  optimizerPeak,
   parseExactDecimal,
   parseMfu,
   parsePeakFlops,
   runTime,
+  tracedStepPeaks,
   trainingMemory,
   trainingMemoryPolynomial,
   trainingStepFlops,
 } from '../src/analytic/training/index.js';
 import { GPT2_XL } from './helpers/gpt2_shapes.js';
+import { loadModelConfig } from '../src/config/index.js';
 
 /** Small enough to work every number out on paper: dk = 2, and N = B*T = 8 differs from d, F and V. */
 const tiny: ModelConfig = {
@@ -384,5 +387,35 @@ describe('rate flags', () => {
     expect(parseExactDecimal('1e2')).toEqual({ numerator: 100n, denominator: 1n });
     expect(parseExactDecimal('e5')).toBeUndefined();
     expect(parseExactDecimal('1.2.3')).toBeUndefined();
+  });
+});
+
+describe("the traced step's two exact moments", () => {
+  it('the tiny preset at 1 x 16 tokens, by hand', () => {
+    // tiny: V 256, d 64, L 2, H 4, F 256, SwiGLU, RMSNorm, RoPE, untied.
+    const config = loadModelConfig('tiny');
+    const [V, d, L, F] = [256n, 64n, 2n, 256n];
+    const P = 2n * V * d + L * (4n * d * d + 3n * d * F + 2n * d) + d;
+    expect(P).toBe(164_160n);
+    const peaks = tracedStepPeaks(config, { batch: 1, seq: 16 });
+    // Weights, m and v in fp32 and the int32 ids and targets.
+    expect(peaks.heldBefore).toBe(12n * P + 2n * 4n * 16n);
+    // The update: every gradient, the loss, three copies of the largest tensor (a 256 x 64 table).
+    expect(optimizerPeak(config).largest).toEqual({ path: 'token_embeddings', name: 'weight', bytes: 4n * V * d });
+    expect(peaks.update).toBe(12n * P + 128n + 4n * P + 4n + 3n * 4n * V * d);
+    expect(peaks.update).toBe(2_823_300n);
+    // The loss's gradient: three [1, 16, 256] fp32 buffers on top of what the step keeps.
+    expect(peaks.lossGradientScratch).toBe(3n * 4n * 16n * V);
+    expect(peaks.lossGradient).toBe(peaks.heldBefore + peaks.kept + 49_152n);
+  });
+
+  it('full checkpointing keeps less, so its loss-gradient moment is lower; the update does not change', () => {
+    const config = loadModelConfig('tiny');
+    const run = { batch: 2, seq: 32 };
+    const none = tracedStepPeaks(config, run, 'none');
+    const full = tracedStepPeaks(config, run, 'full');
+    expect(full.kept).toBeLessThan(none.kept);
+    expect(none.lossGradient - full.lossGradient).toBe(none.kept - full.kept);
+    expect(full.update).toBe(none.update);
   });
 });

@@ -619,7 +619,7 @@ function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): 
       'residual adds, reshapes, scales, the mask' +
       (architecture.positions === 'rope' ? ', RoPE' : '') +
       ` and the activations carry custom gradients (src/model/lean_gradients.ts), each ${norm} keeps its input, gain ` +
-      'and statistics; while the forward function runs, every intermediate stays alive until it returns.',
+      'and statistics.',
     `Gradients of non-matmul ops make full-size temporaries (the ${norm}s', ` +
       (architecture.positions === 'rope' ? "RoPE's, " : '') +
       `${architecture.ffn === 'swiglu' ? "SiLU's" : "GELU's"}, the softmax's), freed when their node is done, and ` +

@@ -77,7 +77,7 @@ export function trainingVerdictLine(verification: TrainingVerification): string 
     `training step NOT verified: ${side('backward', backward)}; ${side('forward', forward)}${maskSide}` +
     `${workProblem(verification.work)}${routingProblem(verification.routing)}${bytesProblem(verification.backwardBytes, 'backward matmuls')}` +
     `${bytesProblem(verification.forwardBytes, 'forward kernels')}${checkpointProblem(verification.checkpointCheck)}` +
-    `${keptProblem(verification.memory.saved)}; on ${backend.name}`
+    `${keptProblem(verification.memory.saved)}${peakProblems(verification.memory.saved)}; on ${backend.name}`
   );
 }
 
@@ -87,6 +87,21 @@ function keptProblem(saved: TrainingVerification['memory']['saved']): string {
   const named = (saved.beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);
   const over = saved.keptForBackward - saved.formula - named;
   return `; kept for the backward pass: ${groupDigits(over < 0n ? -over : over)} bytes ${over < 0n ? 'less' : 'more'} than the formula and its named buffers`;
+}
+
+/** "; the update's peak: 4 bytes more than its formula", for each moment whose measured storage differs, or ''. */
+function peakProblems(saved: TrainingVerification['memory']['saved']): string {
+  const moments: [string, { measured: bigint | undefined; formula: bigint; matches: boolean | undefined }][] = [
+    ["the loss gradient's peak", saved.lossGradientPeak],
+    ["the update's peak", saved.updatePeak],
+  ];
+  return moments
+    .filter(([, moment]) => moment.matches === false)
+    .map(([name, moment]) => {
+      const over = moment.measured! - moment.formula;
+      return `; ${name}: ${groupDigits(over < 0n ? -over : over)} bytes ${over < 0n ? 'less' : 'more'} than its formula`;
+    })
+    .join('');
 }
 
 /** "; selective checkpointing: 1 of 4 recomputed modules' work differs", or '' when the rerun and the kept storage match. */
