@@ -8,11 +8,11 @@
  * module path of the forward op it differentiates (backward_attribution.ts), the update in
  * 'optimizer' under the `optimizer` scope.
  *
- * Memory: the forward pass runs inside tf.grads's own tidy, which frees every activation the
- * gradients do not need as soon as the forward function returns; the tensors kept for the
- * gradients live until the backward pass ends; gradients are freed after the update. So after a
- * step, and after a step that throws, the live tensors are exactly those before it (weights and
- * optimizer state are updated in place), plus the returned loss.
+ * Memory: each block of the forward pass frees its intermediates as it ends, keeping what the
+ * gradients need; the backward pass frees each node's kept tensors, incoming gradient and
+ * temporaries once the node is done (backward_release.ts); gradients are freed after the update.
+ * So after a step, and after a step that throws, the live tensors are exactly those before it
+ * (weights and optimizer state are updated in place), plus the returned loss.
  */
 import * as tf from '@tensorflow/tfjs';
 
