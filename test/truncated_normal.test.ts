@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { hostConstantFilled } from '../src/model/host_constant.js';
+import type { ModelConfig } from '../src/config/model_config.js';
+import { disposeWeights, initWeights, type TruncatedNormalFiller } from '../src/model/index.js';
+import { backendHeapIsShared, hostConstantFilled, hostConstantInSharedHeap } from '../src/model/host_constant.js';
 import { Sfc32, streamFor } from '../src/model/seeded_random.js';
 import { fillTruncatedNormal } from '../src/model/truncated_normal.js';
 import { useBackend } from '../src/runtime/backend.js';
@@ -155,5 +157,34 @@ describe('hostConstantFilled', () => {
     });
     expect(tensor.shape).toEqual([1_000_000_000]);
     tensor.dispose();
+  });
+});
+
+describe('initWeights on the single-thread wasm build (a heap that is not shared)', () => {
+  it('fills each tensor as it makes it and never hands its tensors to a filler', async () => {
+    // Tests run the single-thread build (vitest.config.ts): its heap grows by replacing its buffer.
+    await useBackend('wasm');
+    expect(backendHeapIsShared()).toBe(false);
+    expect(() => hostConstantInSharedHeap([4])).toThrow('the backend has no shared heap');
+    const config: ModelConfig = {
+      name: 'unshared-heap',
+      source: 'test/truncated_normal.test.ts',
+      vocab_size: 64,
+      context_length: 8,
+      num_layers: 1,
+      d_model: 16,
+      num_heads: 2,
+      d_ff: 32,
+    };
+    const handed: number[] = [];
+    const filler: TruncatedNormalFiller = { minValues: 0, fill: (jobs) => handed.push(jobs.length) };
+    const baseline = tf.memory().numTensors;
+    const weights = initWeights(config, { seed: 5, init: 'random', truncatedNormalFiller: filler });
+    const table = new Float32Array(64 * 16);
+    fillTruncatedNormal(table, 1, 3, streamFor(5, 'token_embeddings'));
+    expect(Array.from(weights.token_embeddings.dataSync())).toEqual(Array.from(table));
+    disposeWeights(weights);
+    expect(handed).toEqual([]);
+    expect(tf.memory().numTensors).toBe(baseline);
   });
 });

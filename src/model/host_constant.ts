@@ -86,3 +86,36 @@ export function hostConstantFilled<R extends tf.Rank>(
   fill(values);
   return tf.tensor<R>(values, shape, 'float32');
 }
+
+/** The wasm backend's module, as far as the heap's kind is read from it (BackendWasm.wasm). */
+interface HeapModule {
+  wasm?: { HEAPU8?: Uint8Array };
+}
+
+/**
+ * True when the backend's heap is a shared memory (the threaded wasm build's): views of it stay
+ * valid when a later allocation grows it, and another thread can write into it. A non-shared
+ * heap's growth replaces its buffer and detaches every view taken before.
+ */
+export function backendHeapIsShared(): boolean {
+  const backend = tf.backend();
+  if (!isHeapBackend(backend) || typeof SharedArrayBuffer === 'undefined') return false;
+  return (backend as HeapModule).wasm?.HEAPU8?.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * A float32 tensor of `shape` in the backend's shared heap, and a view of its storage for the
+ * caller to fill before any kernel reads it (its values are whatever the heap held). Only on a
+ * shared heap (backendHeapIsShared), where the view outlives later allocations.
+ */
+export function hostConstantInSharedHeap<R extends tf.Rank>(
+  shape: tf.ShapeMap[R],
+): { tensor: tf.Tensor<R>; values: Float32Array } {
+  const backend = tf.backend();
+  if (!isHeapBackend(backend) || !backendHeapIsShared()) {
+    throw new Error('hostConstantInSharedHeap: the backend has no shared heap; use hostConstantFilled');
+  }
+  const info = backend.makeOutput(shape, 'float32');
+  const values = backend.typedArrayFromHeap(info) as Float32Array;
+  return { tensor: tf.engine().makeTensorFromTensorInfo(info, backend) as tf.Tensor<R>, values };
+}

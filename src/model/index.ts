@@ -1,5 +1,15 @@
 export { initWeights, weightEntries, disposeWeights } from './weights.js';
-export type { LayerWeights, TransformerWeights, WeightEntry, WeightInit, WeightName, InitOptions } from './weights.js';
+export type {
+  LayerWeights,
+  TransformerWeights,
+  WeightEntry,
+  WeightInit,
+  WeightName,
+  InitOptions,
+  TruncatedNormalFiller,
+  TruncatedNormalJob,
+} from './weights.js';
+export { truncatedNormalLoop, ZIGGURAT_TABLES } from './truncated_normal.js';
 export { tokenIds } from './token_ids.js';
 export { forward, embedding, defaultModelParts, softcap } from './transformer.js';
 export type { BlockCheckpointing, ForwardOptions, ModelParts, Projection } from './transformer.js';

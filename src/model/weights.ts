@@ -33,7 +33,7 @@ import {
 import { path, type AttentionProjection, type FfnMatrix, type LatentProjection } from '../core/module_paths.js';
 import type { AttentionWeights } from './attention.js';
 import type { LatentAttentionWeights } from './latent_attention.js';
-import { hostConstantFilled } from './host_constant.js';
+import { backendHeapIsShared, hostConstantFilled, hostConstantInSharedHeap } from './host_constant.js';
 import { streamFor } from './seeded_random.js';
 import { fillTruncatedNormal } from './truncated_normal.js';
 
@@ -115,6 +115,33 @@ export interface InitOptions {
    * random weights takes seconds, and a caller showing progress needs to hear from it meanwhile.
    */
   onTensor?: (made: number, total: number) => void;
+  /**
+   * Fills the random tensors together once all are made, where the backend's heap is shared
+   * (the threaded wasm build's) and they hold at least `minValues` values; elsewhere each tensor
+   * is filled as it is made. Node's runtime hands one that spreads them over threads
+   * (src/runtime/parallel_fill.ts); the model itself stays free of threads.
+   */
+  truncatedNormalFiller?: TruncatedNormalFiller;
+}
+
+/** One tensor's draws: what fillTruncatedNormal(values, std, limitInStd, its stream) writes. */
+export interface TruncatedNormalJob {
+  /** The tensor's storage in the backend's shared heap. */
+  values: Float32Array;
+  std: number;
+  limitInStd: number;
+  /** The tensor's SFC32 state words (streamFor's), stepped in place by the fill. */
+  state: Int32Array;
+}
+
+export interface TruncatedNormalFiller {
+  /** The fewest values worth handing over: below it, starting threads costs more than it saves. */
+  readonly minValues: number;
+  /**
+   * Fills every job bit for bit as fillTruncatedNormal would, in any order, and calls
+   * `onFilled(jobsDone)` as jobs finish.
+   */
+  fill(jobs: readonly TruncatedNormalJob[], onFilled: (jobsDone: number) => void): void;
 }
 
 /** The analytic inventory's names: a matrix or table is a 'weight', a norm's scale its 'gain'. */
@@ -475,6 +502,14 @@ export function moeWeightTensors(moe: MoeLayerWeights): tf.Tensor[] {
  */
 export function initWeights(config: ModelConfig, options: InitOptions): TransformerWeights {
   const specs = weightSpecs(config);
+  const filler = options.truncatedNormalFiller;
+  if (options.init === 'random' && filler !== undefined && backendHeapIsShared()) {
+    const randomValues = specs.reduce(
+      (sum, spec) => (spec.rule.kind === 'normal' ? sum + tf.util.sizeFromShape(spec.shape) : sum),
+      0,
+    );
+    if (randomValues >= filler.minValues) return assemble(config, specs, makeThenFill(specs, options, filler));
+  }
   const tensors: tf.Tensor[] = [];
   try {
     for (const spec of specs) {
@@ -486,6 +521,37 @@ export function initWeights(config: ModelConfig, options: InitOptions): Transfor
     throw error;
   }
   return assemble(config, specs, tensors);
+}
+
+/**
+ * Every tensor made first, in the shared heap, then the random ones filled together by `filler`.
+ * Making them all before filling any keeps each view valid: a later allocation may grow the
+ * heap, which a shared memory does in place. onTensor counts a constant as it is made and a
+ * random tensor as it is filled.
+ */
+function makeThenFill(specs: readonly WeightSpec[], options: InitOptions, filler: TruncatedNormalFiller): tf.Tensor[] {
+  const tensors: tf.Tensor[] = [];
+  const jobs: TruncatedNormalJob[] = [];
+  try {
+    for (const spec of specs) {
+      const { rule } = spec;
+      if (rule.kind === 'constant') {
+        tensors.push(makeTensor(spec, options));
+        options.onTensor?.(tensors.length - jobs.length, specs.length);
+        continue;
+      }
+      const { tensor, values } = hostConstantInSharedHeap(spec.shape);
+      tensors.push(tensor);
+      const state = Int32Array.from(streamFor(options.seed, spec.path).state());
+      jobs.push({ values, std: rule.std, limitInStd: INIT_TRUNCATION_STD, state });
+    }
+    const constants = tensors.length - jobs.length;
+    filler.fill(jobs, (jobsDone) => options.onTensor?.(constants + jobsDone, specs.length));
+  } catch (error) {
+    for (const tensor of tensors) tensor.dispose();
+    throw error;
+  }
+  return tensors;
 }
 
 /**

@@ -21,6 +21,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { InputError, UnavailableError } from '../core/errors.js';
+import type { TruncatedNormalFiller } from '../model/index.js';
 import { shareWasmClones } from './wasm_shared_clones.js';
 
 shareWasmClones();
@@ -151,6 +152,18 @@ function requestedWasmThreads(): number {
   return threads;
 }
 
+/** Set once the threaded wasm build has started: its heap is shared, so weights can fill on both cores. */
+let sharedHeapFiller: TruncatedNormalFiller | undefined;
+
+/**
+ * What initWeights takes as its truncatedNormalFiller: the two-core fill once the threaded wasm
+ * build has started (initWeights uses it only while that backend, whose heap is shared, is
+ * active), else nothing, and each tensor is filled as it is made.
+ */
+export function weightFiller(): { truncatedNormalFiller?: TruncatedNormalFiller } {
+  return sharedHeapFiller === undefined ? {} : { truncatedNormalFiller: sharedHeapFiller };
+}
+
 async function activate(name: string): Promise<void> {
   if (name === 'native') {
     // The native backend runs on the wasm backend's instance: the single-thread build, started
@@ -166,6 +179,9 @@ async function activate(name: string): Promise<void> {
   if (name === 'wasm' && requestedWasmThreads() > 1 && tf.engine().registry['wasm'] === undefined) {
     const { startThreadedWasm } = await import('./wasm_threads.js');
     await startThreadedWasm(requestedWasmThreads());
+    const { parallelTruncatedNormalFiller, startFillWorker } = await import('./parallel_fill.js');
+    sharedHeapFiller = parallelTruncatedNormalFiller;
+    startFillWorker();
     return;
   }
   const ready = await tf.setBackend(name);

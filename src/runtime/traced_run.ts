@@ -32,7 +32,7 @@ import { trainingStep } from '../model/training_step.js';
 import { measurePeakMemory, type MemoryPeak } from '../trace/memory_peak.js';
 import { traceTotals, type KernelTotals } from '../trace/summary.js';
 import { traceKernels } from '../trace/tracer.js';
-import type { ActiveBackend } from './backend.js';
+import { weightFiller, type ActiveBackend } from './backend.js';
 import { blockWeightRelease } from './block_release.js';
 import type { MemoryGuardEstimate } from './memory_guard.js';
 import { RunProgress } from './progress.js';
@@ -187,7 +187,12 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
   let weights: TransformerWeights | undefined;
   let ids: tf.Tensor2D | undefined;
   try {
-    weights = initWeights(config, { seed, init, onTensor: progress.makingWeights(config.num_layers + 2) });
+    weights = initWeights(config, {
+      seed,
+      init,
+      onTensor: progress.makingWeights(config.num_layers + 2),
+      ...weightFiller(),
+    });
     ids = tokenIds(config, run, { seed, init });
     const modelWeights = weights;
     const modelIds = ids;
@@ -241,7 +246,7 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
   const inputs: tf.Tensor[] = [];
   try {
     const onTensor = progress.makingWeights(2 * (config.num_layers + 2) + 1);
-    weights = toTrainable(initWeights(config, { seed, init, onTensor }));
+    weights = toTrainable(initWeights(config, { seed, init, onTensor, ...weightFiller() }));
     optimizer = initAdamW(parametersOf(weights));
     const ids = tokenIds(config, run, { seed, init });
     inputs.push(ids);

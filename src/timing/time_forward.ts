@@ -8,7 +8,7 @@
  * queued the work when the call returns), so the clock stops when the device has finished.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ActiveBackend } from '../runtime/backend.js';
+import { weightFiller, type ActiveBackend } from '../runtime/backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { disposeWeights, forward, initWeights, tokenIds, type WeightInit } from '../model/index.js';
 import { traceKernels } from '../trace/tracer.js';
@@ -98,6 +98,7 @@ export async function timeForward(
   const weights = initWeights(config, {
     seed,
     init,
+    ...weightFiller(),
     ...(options.onWeightTensor === undefined ? {} : { onTensor: options.onWeightTensor }),
   });
   let ids: tf.Tensor2D | undefined;
