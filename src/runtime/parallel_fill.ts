@@ -9,8 +9,12 @@
  * and Math only), so its source text, evaluated in the worker, is the same function whether it
  * came from the TypeScript sources (tests) or from dist/. The ziggurat's tables are sent along.
  *
- * The call is synchronous, as initWeights is: the main thread fills its share, then waits on an
- * Atomics counter the worker steps after each tensor (Node allows Atomics.wait on its main thread).
+ * The two threads take tensors from one queue, largest first, each the next not yet taken, so
+ * the split follows how fast each thread actually runs (JIT warm-up and other work on the machine
+ * made a fixed split by value count leave one thread waiting for the other for up to a third of
+ * the time); the last tensors are the smallest, so neither waits for long. The call is
+ * synchronous, as initWeights is: the main thread waits on an Atomics counter the worker steps
+ * after each tensor (Node allows Atomics.wait on its main thread).
  */
 import { Worker } from 'node:worker_threads';
 import {
@@ -28,7 +32,7 @@ const MIN_PARALLEL_VALUES = 4_194_304;
 
 /**
  * How long the main thread waits for the worker's next tensor before it gives up on it: a
- * minute, or 100 ns a value of its largest tensor (ten times the sampler's cost), if longer.
+ * minute, or 100 ns a value of the largest tensor (ten times the sampler's cost), if longer.
  */
 const WORKER_SILENCE_FLOOR_MS = 60_000;
 const WORKER_SILENCE_MS_PER_VALUE = 1e-4;
@@ -41,13 +45,19 @@ const WORKER_SILENCE_MS_PER_VALUE = 1e-4;
 const WARM_UP_CALLS = 64;
 const WARM_UP_VALUES = 4096;
 
-/** Slots of the shared signal array. */
-const JOBS_DONE = 0;
-const FAILED = 1;
+/**
+ * Slots of the shared signal array: the next job to take, the jobs done, a count of events
+ * (a job done, or the worker failing) for the main thread to wait on, and the worker's failure.
+ */
+const NEXT_JOB = 0;
+const JOBS_DONE = 1;
+const EVENTS = 2;
+const FAILED = 3;
+const SIGNAL_SLOTS = 4;
 
 /**
- * The worker's program. It evaluates the sampler's source once, then fills each batch of jobs
- * it is sent, stepping JOBS_DONE after every tensor and setting FAILED if one throws.
+ * The worker's program. It evaluates the sampler's source once and warms it up, then, for each
+ * queue it is sent, takes jobs until none is left, counting each one done, or marks FAILED.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -58,15 +68,19 @@ const scratchState = new Int32Array(4);
 for (let call = 0; call < ${WARM_UP_CALLS}; call++) loop(scratch, 1, 3, scratchState, edges, innerRatio);
 parentPort.on('message', ({ buffers, offsets, lengths, stds, limits, states, signal }) => {
   try {
-    for (let i = 0; i < offsets.length; i++) {
+    for (;;) {
+      const i = Atomics.add(signal, ${NEXT_JOB}, 1);
+      if (i >= offsets.length) break;
       const values = new Float32Array(buffers[i], offsets[i], lengths[i]);
       loop(values, stds[i], limits[i], states.subarray(4 * i, 4 * i + 4), edges, innerRatio);
       Atomics.add(signal, ${JOBS_DONE}, 1);
-      Atomics.notify(signal, ${JOBS_DONE});
+      Atomics.add(signal, ${EVENTS}, 1);
+      Atomics.notify(signal, ${EVENTS});
     }
   } catch (error) {
     Atomics.store(signal, ${FAILED}, 1);
-    Atomics.notify(signal, ${JOBS_DONE});
+    Atomics.add(signal, ${EVENTS}, 1);
+    Atomics.notify(signal, ${EVENTS});
   }
 });
 `;
@@ -114,29 +128,6 @@ export function startFillWorker(): void {
   for (let call = 0; call < WARM_UP_CALLS; call++) truncatedNormalLoop(scratch, 1, 3, state, edges, innerRatio);
 }
 
-/**
- * Splits the jobs in two of about equal value counts, the largest first to whichever side has
- * fewer, and gives each side its jobs smallest first: the sampler is then called many times on
- * small tensors before the large ones, so V8 has optimised it as a whole function by then (a
- * first call on a 40-million-value table ran on-stack-replaced code, 30-40% slower).
- */
-function splitByValues(jobs: readonly TruncatedNormalJob[]): [TruncatedNormalJob[], TruncatedNormalJob[]] {
-  const mine: TruncatedNormalJob[] = [];
-  const theirs: TruncatedNormalJob[] = [];
-  let mineValues = 0;
-  let theirValues = 0;
-  for (const job of [...jobs].sort((x, y) => y.values.length - x.values.length)) {
-    if (mineValues <= theirValues) {
-      mine.push(job);
-      mineValues += job.values.length;
-    } else {
-      theirs.push(job);
-      theirValues += job.values.length;
-    }
-  }
-  return [mine.reverse(), theirs.reverse()];
-}
-
 /** Each job's shared buffer (a shared wasm heap's buffers all view one memory, whatever their lengths). */
 function sharedBuffers(jobs: readonly TruncatedNormalJob[]): SharedArrayBuffer[] {
   return jobs.map(({ values }) => {
@@ -146,80 +137,69 @@ function sharedBuffers(jobs: readonly TruncatedNormalJob[]): SharedArrayBuffer[]
   });
 }
 
-function fillOnThisThread(job: TruncatedNormalJob): void {
-  truncatedNormalLoop(
-    job.values,
-    job.std,
-    job.limitInStd,
-    job.state,
-    ZIGGURAT_TABLES.edges,
-    ZIGGURAT_TABLES.innerRatio,
-  );
-}
-
 function fillOnBothCores(jobs: readonly TruncatedNormalJob[], onFilled: (jobsDone: number) => void): void {
-  const [mine, theirs] = splitByValues(jobs);
-  if (theirs.length === 0) {
-    mine.forEach((job, index) => {
-      fillOnThisThread(job);
-      onFilled(index + 1);
-    });
-    return;
-  }
-  const signal = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
-  const states = new Int32Array(new SharedArrayBuffer(4 * theirs.length * Int32Array.BYTES_PER_ELEMENT));
-  theirs.forEach((job, i) => states.set(job.state, 4 * i));
+  // Largest first: the tensors left at the end, when one thread may wait for the other, are the smallest.
+  const queue = [...jobs].sort((x, y) => y.values.length - x.values.length);
+  const count = queue.length;
+  const signal = new Int32Array(new SharedArrayBuffer(SIGNAL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  const states = new Int32Array(new SharedArrayBuffer(4 * count * Int32Array.BYTES_PER_ELEMENT));
+  queue.forEach((job, i) => states.set(job.state, 4 * i));
   fillWorker().postMessage({
-    buffers: sharedBuffers(theirs),
-    offsets: theirs.map((job) => job.values.byteOffset),
-    lengths: theirs.map((job) => job.values.length),
-    stds: theirs.map((job) => job.std),
-    limits: theirs.map((job) => job.limitInStd),
+    buffers: sharedBuffers(queue),
+    offsets: queue.map((job) => job.values.byteOffset),
+    lengths: queue.map((job) => job.values.length),
+    stds: queue.map((job) => job.std),
+    limits: queue.map((job) => job.limitInStd),
     states,
     signal,
   });
-  let mineDone = 0;
+  const silenceLimitMs = Math.max(
+    WORKER_SILENCE_FLOOR_MS,
+    (queue[0]?.values.length ?? 0) * WORKER_SILENCE_MS_PER_VALUE,
+  );
   let reported = 0;
-  const report = (done: number): void => {
+  const report = (): void => {
+    const done = Atomics.load(signal, JOBS_DONE);
     if (done > reported) onFilled((reported = done));
   };
-  let mineFilled = false;
+  const { edges, innerRatio } = ZIGGURAT_TABLES;
   try {
-    for (const job of mine) {
-      fillOnThisThread(job);
-      mineDone++;
-      report(mineDone + Atomics.load(signal, JOBS_DONE));
+    for (;;) {
+      const i = Atomics.add(signal, NEXT_JOB, 1);
+      if (i >= count) break;
+      const job = queue[i]!;
+      truncatedNormalLoop(job.values, job.std, job.limitInStd, states.subarray(4 * i, 4 * i + 4), edges, innerRatio);
+      Atomics.add(signal, JOBS_DONE, 1);
+      report();
     }
-    mineFilled = true;
-  } finally {
-    // Waited for even when this thread's share threw: the caller then frees these tensors, and
-    // the worker must not be writing into them by then.
-    waitForWorker(signal, theirs, (theirsDone) => {
-      if (mineFilled) report(mineDone + theirsDone);
-    });
+  } catch (error) {
+    // Close the queue and wait for the jobs the worker took: the caller frees these tensors on
+    // error, and the worker must not be writing into them by then. The one that threw is not done.
+    const taken = Math.min(Atomics.exchange(signal, NEXT_JOB, count), count);
+    waitForWorker(signal, taken - 1, silenceLimitMs, () => undefined);
+    throw error;
   }
+  waitForWorker(signal, count, silenceLimitMs, report);
   // Hand back the stepped states, as the sequential fill leaves its jobs.
-  theirs.forEach((job, i) => job.state.set(states.subarray(4 * i, 4 * i + 4)));
-  report(jobs.length);
+  queue.forEach((job, i) => job.state.set(states.subarray(4 * i, 4 * i + 4)));
+  report();
 }
 
-/** Blocks until the worker has filled all of `theirs`, calling `onProgress` as it goes; throws if it failed or fell silent. */
-function waitForWorker(
-  signal: Int32Array,
-  theirs: readonly TruncatedNormalJob[],
-  onProgress: (theirsDone: number) => void,
-): void {
-  const largest = Math.max(...theirs.map((job) => job.values.length));
-  const silenceLimitMs = Math.max(WORKER_SILENCE_FLOOR_MS, largest * WORKER_SILENCE_MS_PER_VALUE);
-  let theirsDone = Atomics.load(signal, JOBS_DONE);
-  while (theirsDone < theirs.length && Atomics.load(signal, FAILED) === 0) {
-    if (Atomics.wait(signal, JOBS_DONE, theirsDone, silenceLimitMs) === 'timed-out') {
+/**
+ * Blocks until `jobsDone` jobs are done, calling `onEvent` as the worker finishes each; throws
+ * if the worker failed or fell silent for `silenceLimitMs`.
+ */
+function waitForWorker(signal: Int32Array, jobsDone: number, silenceLimitMs: number, onEvent: () => void): void {
+  for (;;) {
+    // Read before the checks: an event after them changes it, so the wait returns at once.
+    const events = Atomics.load(signal, EVENTS);
+    if (Atomics.load(signal, FAILED) !== 0) throw new Error('parallel fill: the fill worker failed');
+    if (Atomics.load(signal, JOBS_DONE) >= jobsDone) return;
+    if (Atomics.wait(signal, EVENTS, events, silenceLimitMs) === 'timed-out') {
       throw new Error(`parallel fill: the fill worker made no progress for ${Math.round(silenceLimitMs / 1000)} s`);
     }
-    theirsDone = Atomics.load(signal, JOBS_DONE);
-    onProgress(theirsDone);
+    onEvent();
   }
-  if (Atomics.load(signal, FAILED) !== 0) throw new Error('parallel fill: the fill worker failed');
 }
 
 /** The filler initWeights takes on the threaded wasm build in Node (InitOptions.truncatedNormalFiller). */
