@@ -1,6 +1,6 @@
 /**
- * Seeded weights drawn on both cores: the main thread and one worker thread each fill about
- * half of the random tensors' values, straight into the threaded wasm build's shared heap.
+ * Seeded weights drawn on both cores: the main thread and one worker thread fill the random
+ * tensors between them, straight into the threaded wasm build's shared heap.
  * Node only (worker_threads); loaded with the threaded build (backend.ts). A tensor draws from
  * its own stream (src/model/seeded_random.ts), so which thread fills it, and in which order,
  * changes no value: the weights are bit for bit those of the sequential fill.
