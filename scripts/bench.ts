@@ -19,6 +19,8 @@
  *     128-bit multiply-add throughput), printed beside the forward and bare-matmul rates of 2.
  *  9. One wasm thread against two on the configs of 7, forward passes and bare matmuls
  *     interleaved (scripts/bench_threads.ts), written to docs/bench_threads.md and .json.
+ *  9b. A real check, `verify gpt2-small --seq 32 --backend wasm`, threaded against one thread,
+ *     interleaved (scripts/bench_check.ts), written to docs/bench_check.md and .json.
  * 10. The wall time of `npm test`, run once as a child process at the end, written to
  *     docs/bench_test.md and .json; `--no-test-time` leaves it out (it takes minutes).
  *
@@ -44,6 +46,7 @@ import { benchForward, type ForwardBenchResult } from './bench_forward.js';
 import type { MetaTraceResult } from './bench_meta_trace.js';
 import { benchMetaScaling } from './measure_meta.js';
 import { benchStartup } from './bench_startup.js';
+import { benchCheck } from './bench_check.js';
 import { benchWeb } from './bench_web.js';
 import { measureSimdCeiling, type SimdCeiling } from './bench_ceiling.js';
 import { writeBenchTorch } from './bench_torch.js';
@@ -167,6 +170,7 @@ async function main(): Promise<void> {
   );
   await benchMetaScaling(docs);
   benchStartup(docs);
+  await benchCheck(docs, 7);
   step('local roofline: predicted against measured kernel time (child process)');
   const roofline = runChild<{ results: number }>('./bench_roofline.js', []);
   if ('error' in roofline) step(`local roofline failed: ${roofline.error}`);

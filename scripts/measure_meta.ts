@@ -22,7 +22,7 @@
  * Exits 1 when a run fails to verify.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -187,7 +187,7 @@ const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const RUNNER = `
 import { writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-const [main, ...args] = process.argv.slice(1);
+const [main, ...args] = process.argv.slice(2);
 process.on('exit', () => {
   const usage = process.resourceUsage();
   writeSync(3, JSON.stringify({ maxRssKib: usage.maxRSS, cpuUs: usage.userCPUTime + usage.systemCPUTime }));
@@ -196,11 +196,32 @@ process.argv = [process.argv[0], main, ...args];
 await import(pathToFileURL(main).href);
 `;
 
-/** One run of the CLI at `main` (this build's by default) with `args`, in a fresh process. */
-export function measureOnce(args: readonly string[], main: string = MAIN): Promise<Measurement> {
+let runnerPath: string | undefined;
+
+/**
+ * RUNNER as a file of its own, written once: run with `--input-type=module -e`, the flag passes to
+ * the threaded wasm build's worker threads, whose CommonJS start-up code then fails.
+ */
+function runnerFile(): string {
+  if (runnerPath === undefined) {
+    const folder = mkdtempSync(join(os.tmpdir(), 'flopledger-measure-'));
+    process.on('exit', () => rmSync(folder, { recursive: true, force: true }));
+    runnerPath = join(folder, 'runner.mjs');
+    writeFileSync(runnerPath, RUNNER);
+  }
+  return runnerPath;
+}
+
+/** One run of the CLI at `main` (this build's by default) with `args`, in a fresh process; `env` adds to this one's. */
+export function measureOnce(
+  args: readonly string[],
+  main: string = MAIN,
+  env: Readonly<Record<string, string>> = {},
+): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const child = spawn(process.execPath, ['--input-type=module', '-e', RUNNER, main, ...args], {
+    const child = spawn(process.execPath, [runnerFile(), main, ...args], {
+      env: { ...process.env, ...env },
       // stderr is kept, not shown: the CLI's progress lines would bury the tables; a failed run reports its last line.
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
