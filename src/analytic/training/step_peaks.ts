@@ -1,6 +1,6 @@
 import { architectureOf, type ModelConfig, type RunShape } from '../../config/model_config.js';
 import { summarizeParameters } from '../parameters.js';
-import { optimizerPeak } from './optimizer_peak.js';
+import { optimizerPeak, type OptimizerPeak } from './optimizer_peak.js';
 import { keptBeyondSavedActivations } from './runtime_saved.js';
 import { savedActivationBytesOfRun, savedActivations } from './saved_activations.js';
 
@@ -29,6 +29,8 @@ export interface TracedStepPeaks {
   readonly lossGradientScratch: bigint;
   readonly lossGradient: bigint;
   readonly gradients: bigint;
+  /** The largest parameter tensor, whose three copies the update holds at its peak. */
+  readonly largestParameter: OptimizerPeak['largest'];
   /** Three copies of the largest parameter. */
   readonly updateScratch: bigint;
   readonly update: bigint;
@@ -53,14 +55,15 @@ export function tracedStepPeaks(
   const lossGradientScratch =
     LOSS_GRADIENT_BUFFERS * FLOAT_BYTES * tokens * BigInt(architectureOf(config).padded_vocab_size);
   const gradients = FLOAT_BYTES * parameters;
-  const updateScratch = optimizerPeak(config).scratch;
+  const update = optimizerPeak(config);
   return {
     heldBefore,
     kept,
     lossGradientScratch,
     lossGradient: heldBefore + kept + lossGradientScratch,
     gradients,
-    updateScratch,
-    update: heldBefore + gradients + LOSS_BYTES + updateScratch,
+    largestParameter: update.largest,
+    updateScratch: update.scratch,
+    update: heldBefore + gradients + LOSS_BYTES + update.scratch,
   };
 }
