@@ -35,6 +35,15 @@ export interface PeakMoment {
   readonly phase: KernelPhase | undefined;
 }
 
+/** The first kernel a module path ran in a phase, and the storage held just before it. */
+export interface FirstKernel {
+  /** Its place among the run's kernels, from 0. */
+  readonly order: number;
+  readonly kernel: string;
+  /** Storage held, each buffer once, as the kernel was called: nothing of its own counted yet. */
+  readonly bytesBefore: number;
+}
+
 /** Storage held at the storage peak by the buffers one kernel made at one module path, in one phase. */
 export interface BufferOwner {
   /** undefined for what was held before the run. */
@@ -59,6 +68,11 @@ export interface MemoryPeak {
   readonly bufferPeakByPhase: Partial<Readonly<Record<KernelPhase, PeakMoment>>>;
   /** The same by phase and module path: the highest storage while that module's kernels of that phase ran. */
   readonly bufferPeakByPhaseAndPath: ReadonlyMap<KernelPhase, ReadonlyMap<string, PeakMoment>>;
+  /**
+   * The first kernel of each module path in each phase, with the storage held just before it: at
+   * a block's first backward kernel, what the backward pass holds between two blocks.
+   */
+  readonly firstKernelByPhaseAndPath: ReadonlyMap<KernelPhase, ReadonlyMap<string, FirstKernel>>;
   /**
    * Who made the storage held at bufferPeak, largest first: the bytes add up to bufferPeak.bytes.
    * Found by replaying the allocations and releases up to the peak once the run is over, so
@@ -187,10 +201,12 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   let kernels = 0;
   const phasePeaks = new Map<KernelPhase, PeakMoment>();
   const pathPeaks = new Map<KernelPhase, Map<string, PeakMoment>>();
+  const firstKernels = new Map<KernelPhase, Map<string, FirstKernel>>();
 
   engine.runKernel = function (this: unknown, kernelName, inputs, attrs) {
     const phase = currentPhase();
     if (phase !== undefined && !phaseStarts.has(phase)) phaseStarts.set(phase, events.length);
+    const bytesBefore = bufferBytes;
     const output = original.call(this, kernelName, inputs, attrs);
     kernels++;
     for (const name in inputs) {
@@ -211,7 +227,13 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
       let byPath = pathPeaks.get(phase);
       if (byPath === undefined) pathPeaks.set(phase, (byPath = new Map<string, PeakMoment>()));
       const path = currentModulePath();
-      if (bufferBytes > (byPath.get(path)?.bytes ?? -1)) byPath.set(path, moment(bufferBytes, kernelName));
+      const pathPeak = byPath.get(path);
+      if (pathPeak === undefined) {
+        let firstByPath = firstKernels.get(phase);
+        if (firstByPath === undefined) firstKernels.set(phase, (firstByPath = new Map<string, FirstKernel>()));
+        firstByPath.set(path, { order: kernels - 1, kernel: kernelName, bytesBefore });
+      }
+      if (bufferBytes > (pathPeak?.bytes ?? -1)) byPath.set(path, moment(bufferBytes, kernelName));
     }
     return output;
   };
@@ -235,6 +257,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         bufferPeakHeldBy: atPeak!,
         bufferPeakByPhase: Object.fromEntries(phasePeaks),
         bufferPeakByPhaseAndPath: pathPeaks,
+        firstKernelByPhaseAndPath: firstKernels,
         heldAtPhaseStart: Object.fromEntries(phases.map((phase, i) => [phase, atPhaseStarts[i]!])),
         tensorBytesAfter: tf.memory().numBytes,
         kernels,
