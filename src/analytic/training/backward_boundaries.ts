@@ -1,0 +1,168 @@
+import { blockOf } from '../../config/attention_schedule.js';
+import { architectureOf, isMoeLayer, type ModelConfig, type RunShape } from '../../config/model_config.js';
+import { layerWindow } from '../../config/windows.js';
+import { layerIndexOf, path } from '../../core/module_paths.js';
+import { blockedScores, denseScores } from '../attention_blocks.js';
+import { assignedExpertRows } from '../../config/moe.js';
+import { parameterInventory, summarizeParameters } from '../parameters.js';
+import { evaluatePolynomial, perSequenceAt } from './batch_seq_polynomial.js';
+import { keptBeyondSavedActivations } from './runtime_saved.js';
+import { savedActivations, type SavedActivationGroup, type SavedActivations } from './saved_activations.js';
+
+/**
+ * The storage of this project's fp32 training step (src/model/training_step.ts) at the boundaries
+ * of its backward pass, which frees what each node is done with (src/model/backward_release.ts):
+ * just before the first backward kernel of each block, and of the embeddings. At a boundary no
+ * node is half done, so what is held is a sum of whole tensors, each named:
+ *
+ *   held before   the weights, AdamW's m and v (12 bytes per parameter) and the int32 ids and
+ *                 targets, as before the step;
+ *   the loss      the step's output, 4 bytes;
+ *   kept          what the blocks not yet reached keep for their backward pass (the saved-activation
+ *                 formula of each, and a zero-centred gain's 1 + g per norm), and the RoPE tables
+ *                 while a block still reads them: all blocks read them without checkpointing, and
+ *                 a checkpointed step holds them for its reruns until it ends;
+ *   gradients     the gradient of every parameter after the boundary (4 bytes per parameter): the
+ *                 final norm, lm_head (with tied embeddings, the table's gradient from lm_head), and
+ *                 every block already done. A parameter the loss does not reach has none yet (the
+ *                 step gives it zeros once the pass is over): a routed expert no token chose in
+ *                 this run's routing, and a router's score bias, which only chooses. A
+ *                 checkpointed block's backward gives its own such parameters zeros as it ends;
+ *   dy            the gradient of the residual stream entering the block done last, [B, T, d] fp32.
+ *
+ * With full checkpointing a block's backward first reruns its forward (the recompute phase) from
+ * the input it kept: at the rerun's start the block holds its input alone; when the rerun ends
+ * and the block's own backward begins it holds what the block keeps without checkpointing, the
+ * input among it, and the rerun's output, [B, T, d] fp32, which tfjs holds until the rerun's
+ * backward pass returns (src/model/checkpoint.ts).
+ *
+ * Within a block the storage rises above the boundary by the node's own working buffers; those
+ * are named by the trace, not given here.
+ */
+export type BackwardBoundaryKind = 'rerun' | 'backward';
+
+export interface BackwardBoundary {
+  /** The block's index, or undefined for the embeddings, the pass's last node. */
+  readonly layer: number | undefined;
+  /** 'rerun': the first recompute kernel of a checkpointed block; 'backward': the first backward kernel. */
+  readonly kind: BackwardBoundaryKind;
+  readonly heldBefore: bigint;
+  readonly loss: bigint;
+  readonly kept: bigint;
+  readonly gradients: bigint;
+  readonly dy: bigint;
+  /** The rerun's output, held until the rerun's backward pass returns (full checkpointing only). */
+  readonly rerunOutput: bigint;
+  /** The sum of the parts. */
+  readonly bytes: bigint;
+}
+
+const FLOAT_BYTES = 4n;
+const ID_BYTES = 4n;
+const LOSS_BYTES = 4n;
+
+/** Every boundary in the order the backward pass reaches it: the last block first, the embeddings last. */
+export function backwardBoundaries(
+  config: ModelConfig,
+  run: RunShape,
+  checkpoint: 'none' | 'selective' | 'full' = 'none',
+): BackwardBoundary[] {
+  const architecture = architectureOf(config);
+  const L = config.num_layers;
+  const tokens = BigInt(run.batch) * BigInt(run.seq);
+  const unreached = checkpoint === 'full' ? new Set<string>() : unreachedExperts(config, run);
+  const rows = parameterInventory(config).filter(
+    (row) => checkpoint === 'full' || (row.name !== 'score_bias' && !unreached.has(row.path.replace(EXPERT_LEAF, ''))),
+  );
+  const parameterBytes = (inLayer: (layer: number | undefined) => boolean): bigint =>
+    rows.filter((row) => inLayer(layerIndexOf(row.path))).reduce((total, row) => total + row.count, 0n) * FLOAT_BYTES;
+  const total = parameterBytes(() => true);
+  const heldBefore = 3n * FLOAT_BYTES * summarizeParameters(config).total + 2n * ID_BYTES * tokens;
+  // Parameters outside the blocks whose gradients come last: the embeddings' own tables (a tied
+  // table's gradient starts at lm_head, so it is counted from the first boundary on).
+  const embeddingRows = rows.filter(
+    (row) =>
+      row.path === path.positionEmbeddings || (row.path === path.tokenEmbeddings && !architecture.tie_embeddings),
+  );
+  const embeddingBytes = embeddingRows.reduce((sum, row) => sum + row.count, 0n) * FLOAT_BYTES;
+  const layerParameters = Array.from({ length: L }, (_, i) => parameterBytes((layer) => layer === i));
+  const dy = tokens * BigInt(config.d_model) * FLOAT_BYTES;
+
+  const saved = savedActivations(config, { checkpoint });
+  const unCheckpointed = checkpoint === 'full' ? savedActivations(config, { checkpoint: 'none' }) : saved;
+  const ropeTables = perSequenceAt(saved.perRun.bytes, run.seq);
+  const gains = keptBeyondSavedActivations(config, 'none')
+    .filter((entry) => entry.module !== path.loss && entry.module !== path.lnFinal)
+    .reduce((sum, entry) => sum + entry.bytes, 0n);
+  const gainsPerLayer = L === 0 ? 0n : gains / BigInt(L);
+  const keptByLayer = (groups: SavedActivations, i: number): bigint =>
+    layerKept(groups, config, run, i) + (checkpoint === 'full' && groups === saved ? 0n : gainsPerLayer);
+
+  const boundaries: BackwardBoundary[] = [];
+  const boundary = (
+    layer: number | undefined,
+    kind: BackwardBoundaryKind,
+    kept: bigint,
+    gradients: bigint,
+    rerunOutput = 0n,
+  ): void => {
+    const bytes = heldBefore + LOSS_BYTES + kept + gradients + dy + rerunOutput;
+    boundaries.push({ layer, kind, heldBefore, loss: LOSS_BYTES, kept, gradients, dy, rerunOutput, bytes });
+  };
+  let keptBelow = 0n; // blocks 0..i
+  const keptUpTo: bigint[] = [];
+  for (let i = 0; i < L; i++) keptUpTo.push((keptBelow += keptByLayer(saved, i)));
+  let gradientsDone = total - embeddingBytes - layerParameters.reduce((sum, bytes) => sum + bytes, 0n);
+  for (let i = L - 1; i >= 0; i--) {
+    const kept = keptUpTo[i]! + ropeTables;
+    if (checkpoint === 'full') {
+      boundary(i, 'rerun', kept, gradientsDone);
+      const rerun = keptByLayer(unCheckpointed, i) - keptByLayer(saved, i);
+      boundary(i, 'backward', kept + rerun, gradientsDone, dy);
+    } else {
+      boundary(i, 'backward', kept, gradientsDone);
+    }
+    gradientsDone += layerParameters[i]!;
+  }
+  boundary(undefined, 'backward', checkpoint === 'full' ? ropeTables : 0n, gradientsDone);
+  return boundaries;
+}
+
+/** The last segment of an expert's matrix path ("layers.1.moe.experts.3.w1" -> "layers.1.moe.experts.3"). */
+const EXPERT_LEAF = /\.[^.]+$/;
+
+/**
+ * The routed experts, as "layers.{i}.moe.experts.{e}", no token chose in `run`'s routing (or, with
+ * none given, in the assignment a shape-only run uses).
+ */
+function unreachedExperts(config: ModelConfig, run: RunShape): Set<string> {
+  const architecture = architectureOf(config);
+  const unreached = new Set<string>();
+  const moe = architecture.moe;
+  if (moe === undefined) return unreached;
+  const assigned = assignedExpertRows(run.batch * run.seq, moe.num_experts, moe.experts_per_token);
+  for (let i = 0; i < config.num_layers; i++) {
+    if (!isMoeLayer(architecture, i)) continue;
+    const rows = run.routing?.rows[i] ?? assigned;
+    for (let e = 0; e < moe.num_experts; e++) if ((rows[e] ?? 0) === 0) unreached.add(path.expert(i, e));
+  }
+  return unreached;
+}
+
+/**
+ * What block i keeps for its backward pass at `run`: its group's polynomial, with a blocked
+ * schedule's [B, H, T, T] tensors over the key blocks the layer computes (as
+ * savedActivationBytesOfRun, one layer at a time: each layer has its own window).
+ */
+function layerKept(saved: SavedActivations, config: ModelConfig, run: RunShape, i: number): bigint {
+  const group: SavedActivationGroup =
+    saved.perMoeLayer !== undefined && isMoeLayer(architectureOf(config), i) ? saved.perMoeLayer : saved.perLayer;
+  const dense = evaluatePolynomial(group.bytes, run.batch, run.seq);
+  const block = blockOf(run.attention);
+  if (block === undefined) return dense;
+  const perScore = group.tensors
+    .filter((entry) => entry.symbolic.filter((symbol) => symbol === 'T').length === 2)
+    .reduce((sum, entry) => sum + entry.bytesPerElement, 0n);
+  const scores = blockedScores(run.seq, block, layerWindow(config, i)) - denseScores(run.seq);
+  return dense + BigInt(run.batch) * BigInt(config.num_heads) * perScore * scores;
+}
