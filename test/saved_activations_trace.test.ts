@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { architectureOf, type ModelConfig, type RunShape } from '../src/config/model_config.js';
 import { scope } from '../src/core/scope.js';
-import { summarizeParameters } from '../src/analytic/parameters.js';
+import { parameterInventory, summarizeParameters } from '../src/analytic/parameters.js';
 import {
   keptBeyondSavedActivations,
   savedActivationBytes,
@@ -106,7 +106,51 @@ function expectKeptIsFormula(verification: TrainingVerification): void {
   expect(update.formula).toBe(weightsMomentsAndIds + 4n * parameters + 4n + 3n * 4n * BigInt(largest));
   expect(update.measured).toBe(update.formula);
   expect(update.matches).toBe(true);
+  expectBoundariesAreFormula(verification);
   expect(verification.ok).toBe(true);
+}
+
+/**
+ * Between two blocks of the backward pass the storage is whole tensors: held before, the loss,
+ * what the blocks not yet reached keep, the gradients made so far and one [B, T, d] dy. Written
+ * here from the parameter inventory and the per-block saved-activation formula, and checked at
+ * every block, rerun and the embeddings.
+ */
+function expectBoundariesAreFormula(verification: TrainingVerification): void {
+  const { config, run, checkpoint } = verification;
+  const boundaries = verification.memory.saved.boundaries;
+  const L = config.num_layers;
+  expect(boundaries.length).toBe((checkpoint === 'full' ? 2 * L : L) + 1);
+  for (const boundary of boundaries) {
+    const where = `${checkpoint} ${boundary.formula.kind} ${boundary.formula.layer ?? 'embeddings'}`;
+    expect(boundary.measured, where).toBe(boundary.formula.bytes);
+    expect(boundary.matches, where).toBe(true);
+    expect(boundary.formula.dy, where).toBe(4n * BigInt(run.batch * run.seq * config.d_model));
+  }
+  // The embeddings' boundary: every gradient but the embeddings' own tables, and no activation
+  // but the RoPE tables a checkpointed step holds for its reruns. The loss reaches neither a
+  // router's score bias (it only chooses) nor an expert no token chose: their zeros come later,
+  // except with full checkpointing, whose block backward makes them as it ends.
+  const last = boundaries[boundaries.length - 1]!;
+  expect(last.formula.layer).toBeUndefined();
+  const unchosen = new Set(
+    (verification.routing?.layers ?? []).flatMap((layer) =>
+      layer.expertRows.flatMap((rows, e) => (rows === 0 ? [`${layer.path}.experts.${e}.`] : [])),
+    ),
+  );
+  const withoutGradient = parameterInventory(config)
+    .filter(
+      (row) =>
+        row.path === 'position_embeddings' ||
+        (row.path === 'token_embeddings' && !architectureOf(config).tie_embeddings) ||
+        (checkpoint !== 'full' &&
+          (row.name === 'score_bias' || [...unchosen].some((expert) => row.path.startsWith(expert)))),
+    )
+    .reduce((total, row) => total + row.count, 0n);
+  expect(last.formula.gradients).toBe(4n * (summarizeParameters(config).total - withoutGradient));
+  // The first block reached holds everything kept but the final tensors.
+  const first = boundaries[0]!;
+  expect(first.formula.layer).toBe(L - 1);
 }
 
 describe('saved activations against a real training step', () => {
@@ -211,6 +255,67 @@ describe('saved activations against a real training step', () => {
     expect(saved.lossGradientPeak.matches).toBe(false);
     expect(saved.lossGradientPeak.measured! - saved.lossGradientPeak.formula).toBe(2n * 768n);
     expect(trainingVerdictLine(verification)).toContain("the loss gradient's peak: 1,536 bytes more than its formula");
+    // Between blocks: each block's sigmoid is held until its own backward ends, so the start of
+    // layers.1's backward holds both (1,536 over), of layers.0's block 0's (768), of the embeddings' none.
+    const over = saved.boundaries.map((boundary) => boundary.measured! - boundary.formula.bytes);
+    expect(over).toEqual([1_536n, 768n, 0n]);
+    expect(saved.boundaries.map((boundary) => boundary.matches)).toEqual([false, false, true]);
+    expect(trainingVerdictLine(verification)).toContain(
+      'between blocks of the backward pass: 2 of 3 boundaries off their formula',
+    );
+  });
+
+  it('between blocks of the backward pass, a small model holds what the definitions say, worked by hand', async () => {
+    // V 64, L 3, d 16, H 2 (dh 8), F 40, B 2, T 16: the seed's block (RMSNorm, RoPE, SwiGLU, untied).
+    const config: ModelConfig = { ...tiny, vocab_size: 64, context_length: 16, num_layers: 3, d_model: 16, d_ff: 40 };
+    const run: RunShape = { batch: 2, seq: 16 };
+    // Parameters: per block 4 d^2 + 3 d F + 2 d = 2,976; the embeddings and lm_head V d = 1,024
+    // each; ln_final d = 16. In all 3 x 2,976 + 2 x 1,024 + 16 = 10,992.
+    const block = 4n * (4n * 16n * 16n + 3n * 16n * 40n + 2n * 16n);
+    expect(block).toBe(11_904n);
+    // Held before: weights, m and v (12 bytes a parameter) and the int32 ids and targets.
+    const heldBefore = 12n * 10_992n + 2n * 4n * 32n;
+    // Per block kept (a = 4 bytes, N = B T = 32): N d each for the block's input, ln1's output, q
+    // and k after RoPE, v, P v, the mid-block residual and ln2's output; N F each for x W1, x W3,
+    // SiLU and their product; P, B H T^2; and the two norms' statistics, N each in fp32.
+    const kept = 4n * 32n * (8n * 16n + 4n * 40n) + 4n * 2n * 2n * 16n * 16n + 2n * 4n * 32n;
+    expect(kept).toBe(41_216n);
+    const rope = 2n * 4n * 16n * 8n; // cos and sin [T, dh], held while a block still reads them
+    const dy = 4n * 32n * 16n;
+    const loss = 4n;
+    const finalGradients = 4n * (64n * 16n + 16n); // lm_head and ln_final
+    const none = await verifyTraining({ config, run, backend: 'cpu', seed: 0 });
+    const expected = [
+      heldBefore + loss + rope + 3n * kept + finalGradients + dy,
+      heldBefore + loss + rope + 2n * kept + finalGradients + block + dy,
+      heldBefore + loss + rope + kept + finalGradients + 2n * block + dy,
+      heldBefore + loss + finalGradients + 3n * block + dy,
+    ];
+    expect(expected).toEqual([263_044n, 233_732n, 204_420n, 174_084n]);
+    expect(none.memory.saved.boundaries.map((boundary) => boundary.measured)).toEqual(expected);
+    expect(none.memory.saved.boundaries.map((boundary) => boundary.formula.bytes)).toEqual(expected);
+    // Full checkpointing: a block keeps its input alone; its rerun makes the rest again, and tfjs
+    // holds the rerun's output until the rerun's backward returns. The RoPE tables are held for
+    // the reruns until the step ends.
+    const input = 4n * 32n * 16n;
+    const full = await verifyTraining({ config, run, backend: 'cpu', seed: 0, checkpoint: 'full' });
+    const rerun = (done: bigint, below: bigint) =>
+      heldBefore + loss + rope + below * input + finalGradients + done * block + dy;
+    const fullExpected = [
+      rerun(0n, 3n),
+      rerun(0n, 3n) + kept - input + dy,
+      rerun(1n, 2n),
+      rerun(1n, 2n) + kept - input + dy,
+      rerun(2n, 1n),
+      rerun(2n, 1n) + kept - input + dy,
+      heldBefore + loss + rope + finalGradients + 3n * block + dy,
+    ];
+    expect(fullExpected.slice(0, 2)).toEqual([145_540n, 186_756n]);
+    expect(full.memory.saved.boundaries.map((boundary) => boundary.measured)).toEqual(fullExpected);
+    expect(
+      full.memory.saved.boundaries.map((boundary) => `${boundary.formula.kind} ${boundary.formula.layer}`),
+    ).toEqual(['rerun 2', 'backward 2', 'rerun 1', 'backward 1', 'rerun 0', 'backward 0', 'backward undefined']);
+    expect(full.ok).toBe(true);
   });
 });
 

@@ -33,13 +33,15 @@ import { sixNPerToken } from '../analytic/conventions/published_approximations.j
 import { rational, type Rational } from '../core/exact.js';
 import { groupDigits } from '../core/format.js';
 import { layerIndexOf, withinLayer } from '../core/module_paths.js';
-import type { BufferOwner, MemoryPeak } from '../trace/memory_peak.js';
+import type { BufferOwner, FirstKernel, MemoryPeak } from '../trace/memory_peak.js';
 import { traceTrainingStep, type TracedTrainingStep, type TrainingTraceOptions } from '../runtime/traced_run.js';
 import { totalNonMatmulFlops, uncountedKernels } from '../trace/summary.js';
 import type { KernelPhase, KernelRecord } from '../core/kernel_record.js';
 import {
   ADAMW_UNFOLDED_FLOPS_PER_PARAMETER,
   adamwUpdateFlops,
+  backwardBoundaries,
+  type BackwardBoundary,
   backwardMatmulInventory,
   cloneStorageOf,
   evaluatePolynomial,
@@ -194,6 +196,21 @@ export interface SavedActivationComparison {
   readonly lossGradientPeak: LossGradientPeakComparison;
   /** The storage peak of each phase, and where it was reached. */
   readonly phasePeaks: MemoryPeak['bufferPeakByPhase'];
+  /** The storage between the blocks of the backward pass, measured and by formula, in the pass's order. */
+  readonly boundaries: readonly BoundaryComparison[];
+}
+
+/**
+ * The storage just before the first kernel of a block's backward pass (or its rerun, or the
+ * embeddings'), measured and by formula (backwardBoundaries: held before, the loss, what the
+ * blocks not yet reached keep, the gradients made so far and the residual stream's dy).
+ */
+export interface BoundaryComparison {
+  readonly formula: BackwardBoundary;
+  /** undefined when the step ran no kernel there. */
+  readonly measured: bigint | undefined;
+  /** measured equals the formula; undefined on a backend whose clones are not modelled. */
+  readonly matches: boolean | undefined;
 }
 
 /**
@@ -474,7 +491,44 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
     updatePeak: optimizerPeakComparison(trace, peaks),
     lossGradientPeak: lossGradientPeakComparison(trace, peaks),
     phasePeaks: measured.bufferPeakByPhase,
+    boundaries: boundaryComparisons(trace),
   };
+}
+
+/** Module paths of the embeddings' backward pass, the last the step runs. */
+const EMBEDDING_PATHS: ReadonlySet<string> = new Set([
+  path.tokenEmbeddings,
+  path.positionEmbeddings,
+  path.embeddingScale,
+]);
+
+/** The storage before the first kernel, in `phase`, of any path `within` accepts. */
+function heldBeforeFirstKernel(
+  trace: TracedTrainingStep,
+  phase: KernelPhase,
+  within: (modulePath: string) => boolean,
+): bigint | undefined {
+  let first: FirstKernel | undefined;
+  for (const [modulePath, kernel] of trace.memory.firstKernelByPhaseAndPath.get(phase) ?? []) {
+    if (within(modulePath) && (first === undefined || kernel.order < first.order)) first = kernel;
+  }
+  return first === undefined ? undefined : BigInt(first.bytesBefore);
+}
+
+function boundaryComparisons(trace: TracedTrainingStep): BoundaryComparison[] {
+  const covers = beyondFormulaCovers(trace);
+  // The experts' gradients follow the routing the step took: an expert no token chose gets none in the pass.
+  const run = trace.routing === undefined ? trace.run : { ...trace.run, routing: trace.routing };
+  return backwardBoundaries(trace.config, run, trace.checkpoint).map((formula) => {
+    const phase: KernelPhase = formula.kind === 'rerun' ? 'recompute' : 'backward';
+    const layer = formula.layer === undefined ? undefined : path.layer(formula.layer);
+    const within =
+      layer === undefined
+        ? (modulePath: string) => EMBEDDING_PATHS.has(modulePath)
+        : (modulePath: string) => modulePath === layer || modulePath.startsWith(`${layer}.`);
+    const measured = heldBeforeFirstKernel(trace, phase, within);
+    return { formula, measured, matches: measured === undefined || !covers ? undefined : measured === formula.bytes };
+  });
 }
 
 function lossGradientPeakComparison(trace: TracedTrainingStep, peaks: TracedStepPeaks): LossGradientPeakComparison {
@@ -581,6 +635,24 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
         "kernel's result once the next has read it, so a line holds two operands and their sum at most.",
     );
   }
+  const boundaries = saved.boundaries.filter((boundary) => boundary.measured !== undefined);
+  if (boundaries.length > 0) {
+    const off = boundaries.filter((boundary) => boundary.matches === false);
+    const largest = boundaries.reduce((most, boundary) =>
+      boundary.formula.bytes > most.formula.bytes ? boundary : most,
+    );
+    const verdict = boundaries.some((boundary) => boundary.matches === undefined)
+      ? 'the formula does not cover this backend'
+      : off.length === 0
+        ? `the formula equals the measured storage at all ${boundaries.length} boundaries`
+        : `the formula differs from the measured storage at ${off.length} of the ${boundaries.length} boundaries: ${off.map(boundaryLabel).join(', ')}`;
+    sentences.push(
+      `Between blocks of the backward pass the storage is whole tensors, and ${verdict}: what was held before the ` +
+        "step, the loss, what the blocks not yet reached keep, the gradients made so far and the residual stream's " +
+        `dy [B, T, d]. The largest is ${bytes(largest.formula.bytes)}, at ${boundaryLabel(largest)}.` +
+        peakWithinBlock(saved, boundaries),
+    );
+  }
   if (saved.backwardBuffers.length > 0) {
     sentences.push(
       `The backward pass's buffers at the peak (gradients and temporaries, none in the formula): ` +
@@ -588,6 +660,29 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
     );
   }
   return sentences;
+}
+
+/** "the start of layers.3's backward pass", "the start of layers.3's rerun", "the embeddings' backward pass". */
+function boundaryLabel(boundary: BoundaryComparison): string {
+  const { layer, kind } = boundary.formula;
+  if (layer === undefined) return "the start of the embeddings' backward pass";
+  return `the start of ${path.layer(layer)}'s ${kind === 'rerun' ? 'rerun' : 'backward pass'}`;
+}
+
+/** " The step's peak, in layers.3's backward pass, is 28,160 bytes above that block's start: ..." or ''. */
+function peakWithinBlock(saved: SavedActivationComparison, boundaries: readonly BoundaryComparison[]): string {
+  const peak = saved.phasePeaks.backward;
+  if (saved.peakPhase !== 'backward' || peak === undefined) return '';
+  const layer = layerIndexOf(peak.path);
+  if (layer === undefined) return '';
+  const start = boundaries.find((boundary) => boundary.formula.layer === layer && boundary.formula.kind === 'backward');
+  if (start?.matches !== true) return '';
+  // Storage only falls between a kernel's return and the next kernel's call, so a boundary is never above the peak.
+  const above = saved.peak - start.formula.bytes;
+  return (
+    ` The step's peak is in ${path.layer(layer)}'s backward pass, ${groupDigits(above)} bytes above that ` +
+    "block's start: the block's own gradients, its nodes' dy and temporaries, less what it has freed (not a formula)."
+  );
 }
 
 function memoryComparison(trace: TracedTrainingStep, analytic: TrainingMemory): MemoryComparison {
@@ -810,7 +905,8 @@ function checkTrainingTrace(trace: TracedTrainingStep, inventories: TrainingInve
       (checkpointCheck?.ok ?? true) &&
       memory.saved.keptMatchesFormula !== false &&
       memory.saved.updatePeak.matches !== false &&
-      memory.saved.lossGradientPeak.matches !== false,
+      memory.saved.lossGradientPeak.matches !== false &&
+      memory.saved.boundaries.every((boundary) => boundary.matches !== false),
   };
 }
 

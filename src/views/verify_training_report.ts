@@ -95,13 +95,20 @@ function peakProblems(saved: TrainingVerification['memory']['saved']): string {
     ["the loss gradient's peak", saved.lossGradientPeak],
     ["the update's peak", saved.updatePeak],
   ];
-  return moments
-    .filter(([, moment]) => moment.matches === false)
-    .map(([name, moment]) => {
-      const over = moment.measured! - moment.formula;
-      return `; ${name}: ${groupDigits(over < 0n ? -over : over)} bytes ${over < 0n ? 'less' : 'more'} than its formula`;
-    })
-    .join('');
+  const off = saved.boundaries.filter((boundary) => boundary.matches === false);
+  const boundaries =
+    off.length === 0
+      ? ''
+      : `; between blocks of the backward pass: ${off.length} of ${saved.boundaries.length} boundaries off their formula`;
+  return (
+    moments
+      .filter(([, moment]) => moment.matches === false)
+      .map(([name, moment]) => {
+        const over = moment.measured! - moment.formula;
+        return `; ${name}: ${groupDigits(over < 0n ? -over : over)} bytes ${over < 0n ? 'less' : 'more'} than its formula`;
+      })
+      .join('') + boundaries
+  );
 }
 
 /** "; selective checkpointing: 1 of 4 recomputed modules' work differs", or '' when the rerun and the kept storage match. */
@@ -404,6 +411,31 @@ function momentVerdict(moment: { measured: bigint | undefined; matches: boolean 
   return moment.matches ? 'equal to the measured peak there' : `DIFFERS: measured ${groupDigits(moment.measured)}`;
 }
 
+/** The largest storage between two blocks of the backward pass, and whether every boundary equals its formula. */
+function boundariesRow(boundaries: TrainingVerification['memory']['saved']['boundaries']): Cell[] {
+  const reached = boundaries.filter((boundary) => boundary.measured !== undefined);
+  const largest = boundaries.reduce<bigint>(
+    (most, boundary) => (boundary.formula.bytes > most ? boundary.formula.bytes : most),
+    0n,
+  );
+  const off = reached.filter((boundary) => boundary.matches === false).length;
+  const verdict =
+    reached.length === 0
+      ? 'not reached in this step'
+      : reached.some((boundary) => boundary.matches === undefined)
+        ? 'no formula for this backend'
+        : off === 0
+          ? `equal to the measured storage at all ${reached.length}`
+          : `${off} of ${reached.length} DIFFER`;
+  return [
+    'between blocks of the backward pass (largest): held before + loss + kept not yet reached + gradients so far + dy',
+    largest,
+    formatBytesSi(largest),
+    '',
+    verdict,
+  ];
+}
+
 function memoryTable(verification: TrainingVerification): Table {
   const { measured, analytic, tensorRatio, bufferRatio, heldBeforeAnalytic, reasons, saved } = verification.memory;
   const beyondBytes = (saved.beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);
@@ -483,6 +515,7 @@ function memoryTable(verification: TrainingVerification): Table {
         '',
         momentVerdict(saved.updatePeak),
       ],
+      boundariesRow(saved.boundaries),
       [
         'estimate: parameters + gradients + m, v + activations',
         analytic.total,
