@@ -5,7 +5,7 @@ export * from './backward_flops.js';
 export * from './adamw.js';
 export * from './optimizer_peak.js';
 export * from './step_peaks.js';
-export * from './backward_boundaries.js';
+export * from './step_boundaries.js';
 export * from './training_memory.js';
 export * from './memory_polynomial.js';
 export * from './largest_batch.js';

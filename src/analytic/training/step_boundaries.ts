@@ -11,24 +11,30 @@ import { savedActivations, type SavedActivationGroup, type SavedActivations } fr
 
 /**
  * The storage of this project's fp32 training step (src/model/training_step.ts) at the boundaries
- * of its backward pass, which frees what each node is done with (src/model/backward_release.ts):
- * just before the first backward kernel of each block, and of the embeddings. At a boundary no
- * node is half done, so what is held is a sum of whole tensors, each named:
+ * between its blocks: just before the first kernel of each block's forward pass, and of each
+ * block's backward pass (which frees what each node is done with: src/model/backward_release.ts)
+ * and of the embeddings'. At a boundary no node is half done, so what is held is a sum of whole
+ * tensors, each named:
  *
  *   held before   the weights, AdamW's m and v (12 bytes per parameter) and the int32 ids and
  *                 targets, as before the step;
- *   the loss      the step's output, 4 bytes;
- *   kept          what the blocks not yet reached keep for their backward pass (the saved-activation
- *                 formula of each, and a zero-centred gain's 1 + g per norm), and the RoPE tables
- *                 while a block still reads them: all blocks read them without checkpointing, and
- *                 a checkpointed step holds them for its reruns until it ends;
+ *   the loss      the step's output, 4 bytes (backward only);
+ *   kept          what the blocks already run (forward) or not yet reached (backward) keep for their
+ *                 backward pass (the saved-activation formula of each, and a zero-centred gain's
+ *                 1 + g per norm), and the RoPE tables from the first block's first use on, while a
+ *                 block still reads them: all blocks read them without checkpointing, and a
+ *                 checkpointed step holds them for its reruns until it ends;
  *   gradients     the gradient of every parameter after the boundary (4 bytes per parameter): the
  *                 final norm, lm_head (with tied embeddings, the table's gradient from lm_head), and
  *                 every block already done. A parameter the loss does not reach has none yet (the
  *                 step gives it zeros once the pass is over): a routed expert no token chose in
  *                 this run's routing, and a router's score bias, which only chooses. A
  *                 checkpointed block's backward gives its own such parameters zeros as it ends;
- *   dy            the gradient of the residual stream entering the block done last, [B, T, d] fp32.
+ *   residual      the residual stream entering the block (forward) or its gradient dy (backward),
+ *                 [B, T, d] fp32;
+ *   embeddings    in the forward pass, what the embeddings made on the way to the stream and the
+ *                 pass holds to its end: each step from the looked-up rows to the stream (a scale,
+ *                 the position add) leaves its input [B, T, d], and the position add its rows [T, d].
  *
  * With full checkpointing a block's backward first reruns its forward (the recompute phase) from
  * the input it kept: at the rerun's start the block holds its input alone; when the rerun ends
@@ -36,23 +42,26 @@ import { savedActivations, type SavedActivationGroup, type SavedActivations } fr
  * input among it, and the rerun's output, [B, T, d] fp32, which tfjs holds until the rerun's
  * backward pass returns (src/model/checkpoint.ts).
  *
- * Within a block the storage rises above the boundary by the node's own working buffers; those
- * are named by the trace, not given here.
+ * Within a block the storage rises above the boundary by the block's own buffers; those are named
+ * by the trace, not given here.
  */
-export type BackwardBoundaryKind = 'rerun' | 'backward';
+export type StepBoundaryKind = 'forward' | 'rerun' | 'backward';
 
-export interface BackwardBoundary {
-  /** The block's index, or undefined for the embeddings, the pass's last node. */
+export interface StepBoundary {
+  /** The block's index, or undefined for the embeddings, the backward pass's last node. */
   readonly layer: number | undefined;
-  /** 'rerun': the first recompute kernel of a checkpointed block; 'backward': the first backward kernel. */
-  readonly kind: BackwardBoundaryKind;
+  /** The first forward kernel, the first recompute kernel of a checkpointed block, or the first backward kernel. */
+  readonly kind: StepBoundaryKind;
   readonly heldBefore: bigint;
   readonly loss: bigint;
   readonly kept: bigint;
   readonly gradients: bigint;
-  readonly dy: bigint;
+  /** The residual stream entering the block (forward) or its gradient (backward), [B, T, d] fp32. */
+  readonly residual: bigint;
   /** The rerun's output, held until the rerun's backward pass returns (full checkpointing only). */
   readonly rerunOutput: bigint;
+  /** What the embeddings made besides the stream, held through the forward pass. */
+  readonly embeddings: bigint;
   /** The sum of the parts. */
   readonly bytes: bigint;
 }
@@ -61,12 +70,12 @@ const FLOAT_BYTES = 4n;
 const ID_BYTES = 4n;
 const LOSS_BYTES = 4n;
 
-/** Every boundary in the order the backward pass reaches it: the last block first, the embeddings last. */
-export function backwardBoundaries(
+/** The boundaries of the step in the order it reaches them: each block's forward, then the backward pass's. */
+export function stepBoundaries(
   config: ModelConfig,
   run: RunShape,
   checkpoint: 'none' | 'selective' | 'full' = 'none',
-): BackwardBoundary[] {
+): StepBoundary[] {
   const architecture = architectureOf(config);
   const L = config.num_layers;
   const tokens = BigInt(run.batch) * BigInt(run.seq);
@@ -86,7 +95,14 @@ export function backwardBoundaries(
   );
   const embeddingBytes = embeddingRows.reduce((sum, row) => sum + row.count, 0n) * FLOAT_BYTES;
   const layerParameters = Array.from({ length: L }, (_, i) => parameterBytes((layer) => layer === i));
-  const dy = tokens * BigInt(config.d_model) * FLOAT_BYTES;
+  const residual = tokens * BigInt(config.d_model) * FLOAT_BYTES;
+  // Each step from the looked-up rows to the stream (the scale, the position add) leaves its input
+  // [B, T, d] held; the position add also the position rows [T, d].
+  const stepsToStream = (architecture.scale_embeddings ? 1n : 0n) + (architecture.positions === 'learned' ? 1n : 0n);
+  const rowsMadeOver = stepsToStream * residual;
+  const positionRows =
+    architecture.positions === 'learned' ? BigInt(run.seq) * BigInt(config.d_model) * FLOAT_BYTES : 0n;
+  const embeddingScratch = rowsMadeOver + positionRows;
 
   const saved = savedActivations(config, { checkpoint });
   const unCheckpointed = checkpoint === 'full' ? savedActivations(config, { checkpoint: 'none' }) : saved;
@@ -98,27 +114,33 @@ export function backwardBoundaries(
   const keptByLayer = (groups: SavedActivations, i: number): bigint =>
     layerKept(groups, config, run, i) + (checkpoint === 'full' && groups === saved ? 0n : gainsPerLayer);
 
-  const boundaries: BackwardBoundary[] = [];
+  const boundaries: StepBoundary[] = [];
   const boundary = (
     layer: number | undefined,
-    kind: BackwardBoundaryKind,
+    kind: StepBoundaryKind,
     kept: bigint,
     gradients: bigint,
     rerunOutput = 0n,
   ): void => {
-    const bytes = heldBefore + LOSS_BYTES + kept + gradients + dy + rerunOutput;
-    boundaries.push({ layer, kind, heldBefore, loss: LOSS_BYTES, kept, gradients, dy, rerunOutput, bytes });
+    const loss = kind === 'forward' ? 0n : LOSS_BYTES;
+    const embeddings = kind === 'forward' ? embeddingScratch : 0n;
+    const bytes = heldBefore + loss + kept + gradients + residual + rerunOutput + embeddings;
+    boundaries.push({ layer, kind, heldBefore, loss, kept, gradients, residual, rerunOutput, embeddings, bytes });
   };
   let keptBelow = 0n; // blocks 0..i
   const keptUpTo: bigint[] = [];
-  for (let i = 0; i < L; i++) keptUpTo.push((keptBelow += keptByLayer(saved, i)));
+  for (let i = 0; i < L; i++) {
+    // The RoPE tables are made outside any kernel and count from block 0's first use of them.
+    boundary(i, 'forward', keptBelow + (i > 0 ? ropeTables : 0n), 0n);
+    keptUpTo.push((keptBelow += keptByLayer(saved, i)));
+  }
   let gradientsDone = total - embeddingBytes - layerParameters.reduce((sum, bytes) => sum + bytes, 0n);
   for (let i = L - 1; i >= 0; i--) {
     const kept = keptUpTo[i]! + ropeTables;
     if (checkpoint === 'full') {
       boundary(i, 'rerun', kept, gradientsDone);
       const rerun = keptByLayer(unCheckpointed, i) - keptByLayer(saved, i);
-      boundary(i, 'backward', kept + rerun, gradientsDone, dy);
+      boundary(i, 'backward', kept + rerun, gradientsDone, residual);
     } else {
       boundary(i, 'backward', kept, gradientsDone);
     }

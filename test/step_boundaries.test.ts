@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig, RunShape } from '../src/config/model_config.js';
-import { backwardBoundaries } from '../src/analytic/training/index.js';
+import { stepBoundaries } from '../src/analytic/training/index.js';
 
 /**
  * The gradients a boundary of the backward pass holds follow what the loss reaches: a routed
@@ -33,13 +33,13 @@ const EXPERT_BYTES = 4n * 3n * 4n * 2n;
 const SCORE_BIAS_BYTES = 4n * 3n;
 
 function embeddingsBoundary(run: RunShape, checkpoint: 'none' | 'full') {
-  const boundaries = backwardBoundaries(moe, run, checkpoint);
+  const boundaries = stepBoundaries(moe, run, checkpoint);
   const last = boundaries.at(-1)!;
   expect(last.layer).toBeUndefined();
   return last;
 }
 
-describe('backward boundaries of a mixture-of-experts step', () => {
+describe('the backward boundaries of a mixture-of-experts step', () => {
   const run: RunShape = { batch: 1, seq: 4 };
   const everyExpert: RunShape = { ...run, routing: { rows: [[2, 1, 1]] } };
   const expertTwoUnchosen: RunShape = { ...run, routing: { rows: [[3, 1, 0]] } };
