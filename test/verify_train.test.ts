@@ -256,11 +256,11 @@ describe('verify --train on meta at full size', () => {
     expect(update.formula).toBe(25_524_699_392n + 4n * 2_127_057_600n + 4n + 3n * 4n * 50_257n * 1_600n);
     expect(update.measured).toBe(34_997_864_196n);
     expect(update.matches).toBe(true);
-    // Between blocks, 49 boundaries, each exactly its formula. The last, before the embeddings'
+    // Between blocks, 48 forward and 49 backward boundaries, each exactly its formula. The last, before the embeddings'
     // backward: held before, the loss, every gradient but the token table's (P - V d = 2,046,646,400
     // parameters) and one [1, 1024, 1600] fp32 dy.
     const boundaries = verification.memory.saved.boundaries;
-    expect(boundaries).toHaveLength(49);
+    expect(boundaries).toHaveLength(97);
     expect(boundaries.every((boundary) => boundary.matches === true)).toBe(true);
     expect(boundaries.at(-1)!.measured).toBe(25_524_699_392n + 4n + 4n * 2_046_646_400n + 4n * 1_024n * 1_600n);
     expect(boundaries.at(-1)!.measured).toBe(33_717_838_596n);

@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+import { layerIndexOf } from '../core/module_paths.js';
 import { currentModulePath } from '../core/scope.js';
 import type { KernelPhase } from '../core/kernel_record.js';
 import { currentPhase } from '../core/phase.js';
@@ -79,6 +80,12 @@ export interface MemoryPeak {
    * naming the buffers costs O(buffers), not a copy at every new peak.
    */
   readonly bufferPeakHeldBy: readonly BufferOwner[];
+  /**
+   * Where the peak lies inside a block (its path under layers.{i}): who made the storage held just
+   * before that block's first kernel in the peak's phase. Set beside bufferPeakHeldBy, the two say
+   * what the block made and freed on its way to the peak.
+   */
+  readonly heldAtPeakBlockStart: { readonly first: FirstKernel; readonly heldBy: readonly BufferOwner[] } | undefined;
   /**
    * Who made the storage held just before the first kernel of each phase, largest first: at the
    * start of the backward pass this is what the forward pass left for it.
@@ -202,11 +209,15 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   const phasePeaks = new Map<KernelPhase, PeakMoment>();
   const pathPeaks = new Map<KernelPhase, Map<string, PeakMoment>>();
   const firstKernels = new Map<KernelPhase, Map<string, FirstKernel>>();
+  // Each block's first kernel in each phase, and the events before it, keyed `${phase} ${layer}`.
+  const blockStarts = new Map<string, { first: FirstKernel; events: number }>();
+  let peakBlockStart: { first: FirstKernel; events: number } | undefined;
 
   engine.runKernel = function (this: unknown, kernelName, inputs, attrs) {
     const phase = currentPhase();
     if (phase !== undefined && !phaseStarts.has(phase)) phaseStarts.set(phase, events.length);
     const bytesBefore = bufferBytes;
+    const eventsBefore = events.length;
     const output = original.call(this, kernelName, inputs, attrs);
     kernels++;
     for (const name in inputs) {
@@ -218,10 +229,6 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
     // What tf.memory().numBytes returns, read without the object tf.memory() builds per call.
     const tensorBytes = engine.state.numBytes;
     if (tensorBytes > tensorPeak.bytes) tensorPeak = moment(tensorBytes, kernelName);
-    if (bufferBytes > bufferPeak.bytes) {
-      bufferPeak = moment(bufferBytes, kernelName);
-      eventsAtPeak = events.length;
-    }
     if (phase !== undefined) {
       if (bufferBytes > (phasePeaks.get(phase)?.bytes ?? -1)) phasePeaks.set(phase, moment(bufferBytes, kernelName));
       let byPath = pathPeaks.get(phase);
@@ -231,9 +238,20 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
       if (pathPeak === undefined) {
         let firstByPath = firstKernels.get(phase);
         if (firstByPath === undefined) firstKernels.set(phase, (firstByPath = new Map<string, FirstKernel>()));
-        firstByPath.set(path, { order: kernels - 1, kernel: kernelName, bytesBefore });
+        const first = { order: kernels - 1, kernel: kernelName, bytesBefore };
+        firstByPath.set(path, first);
+        const layer = layerIndexOf(path);
+        const block = `${phase} ${layer}`;
+        if (layer !== undefined && !blockStarts.has(block)) blockStarts.set(block, { first, events: eventsBefore });
       }
       if (bufferBytes > (pathPeak?.bytes ?? -1)) byPath.set(path, moment(bufferBytes, kernelName));
+    }
+    // After the block starts are updated: a block's first kernel may itself set the peak.
+    if (bufferBytes > bufferPeak.bytes) {
+      bufferPeak = moment(bufferBytes, kernelName);
+      eventsAtPeak = events.length;
+      const layer = layerIndexOf(bufferPeak.path);
+      peakBlockStart = layer === undefined ? undefined : blockStarts.get(`${phase} ${layer}`);
     }
     return output;
   };
@@ -245,7 +263,12 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   measuring = true;
   try {
     const result = fn();
-    const [atPeak, ...atPhaseStarts] = heldAt([eventsAtPeak, ...phaseStarts.values()]);
+    const blockStart = peakBlockStart;
+    const [atPeak, atBlockStart, ...atPhaseStarts] = heldAt([
+      eventsAtPeak,
+      blockStart?.events ?? 0,
+      ...phaseStarts.values(),
+    ]);
     const phases = [...phaseStarts.keys()];
     return {
       result,
@@ -255,6 +278,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         bufferBytesBefore,
         bufferPeak,
         bufferPeakHeldBy: atPeak!,
+        heldAtPeakBlockStart: blockStart === undefined ? undefined : { first: blockStart.first, heldBy: atBlockStart! },
         bufferPeakByPhase: Object.fromEntries(phasePeaks),
         bufferPeakByPhaseAndPath: pathPeaks,
         firstKernelByPhaseAndPath: firstKernels,

@@ -40,8 +40,8 @@ import type { KernelPhase, KernelRecord } from '../core/kernel_record.js';
 import {
   ADAMW_UNFOLDED_FLOPS_PER_PARAMETER,
   adamwUpdateFlops,
-  backwardBoundaries,
-  type BackwardBoundary,
+  stepBoundaries,
+  type StepBoundary,
   backwardMatmulInventory,
   cloneStorageOf,
   evaluatePolynomial,
@@ -198,6 +198,33 @@ export interface SavedActivationComparison {
   readonly phasePeaks: MemoryPeak['bufferPeakByPhase'];
   /** The storage between the blocks of the backward pass, measured and by formula, in the pass's order. */
   readonly boundaries: readonly BoundaryComparison[];
+  /** Where the peak lies inside a block's backward pass or rerun: that block's start, and what it made and freed since. */
+  readonly peakInBlock: PeakInBlock | undefined;
+}
+
+/**
+ * The storage peak inside a block, taken apart from the block's start (a boundary, by formula):
+ * peak = start + made - freed, every buffer named by the module and kernel that made it.
+ */
+export interface PeakInBlock {
+  readonly layer: number;
+  readonly boundary: BoundaryComparison;
+  /** Buffers made since the block's start and still held at the peak (its gradients, dys and temporaries), largest first. */
+  readonly made: readonly PhaseBuffers[];
+  /** Buffers held at the block's start and freed by the peak (what the block kept, the dys it was done with). */
+  readonly freed: readonly PhaseBuffers[];
+  readonly madeBytes: bigint;
+  readonly freedBytes: bigint;
+}
+
+/** Buffers by the phase, module path and kernel that made them. */
+export interface PhaseBuffers {
+  /** undefined: held before the step. */
+  readonly phase: KernelPhase | undefined;
+  readonly path: string;
+  readonly kernel: string;
+  readonly buffers: number;
+  readonly bytes: bigint;
 }
 
 /**
@@ -206,7 +233,7 @@ export interface SavedActivationComparison {
  * blocks not yet reached keep, the gradients made so far and the residual stream's dy).
  */
 export interface BoundaryComparison {
-  readonly formula: BackwardBoundary;
+  readonly formula: StepBoundary;
   /** undefined when the step ran no kernel there. */
   readonly measured: bigint | undefined;
   /** measured equals the formula; undefined on a backend whose clones are not modelled. */
@@ -472,6 +499,7 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
   // peak in the update, some of it has been replaced by the update's own buffers (heldBefore
   // counts what is left).
   const peaks = tracedStepPeaks(config, run, trace.checkpoint);
+  const boundaries = boundaryComparisons(trace);
   const formulaPeak = peaks.heldBefore + formula + beyondBytes;
   return {
     formula,
@@ -491,8 +519,44 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
     updatePeak: optimizerPeakComparison(trace, peaks),
     lossGradientPeak: lossGradientPeakComparison(trace, peaks),
     phasePeaks: measured.bufferPeakByPhase,
-    boundaries: boundaryComparisons(trace),
+    boundaries,
+    peakInBlock: peakInBlock(trace, boundaries),
   };
+}
+
+/** The peak inside a block, from the block's start; undefined when the peak lies outside the blocks. */
+function peakInBlock(trace: TracedTrainingStep, boundaries: readonly BoundaryComparison[]): PeakInBlock | undefined {
+  const { bufferPeak, bufferPeakHeldBy, heldAtPeakBlockStart } = trace.memory;
+  const layer = layerIndexOf(bufferPeak.path);
+  const phase = bufferPeak.phase;
+  if (heldAtPeakBlockStart === undefined || layer === undefined || phase === undefined || phase === 'optimizer') {
+    return undefined;
+  }
+  const kind = phase === 'recompute' ? 'rerun' : phase;
+  const boundary = boundaries.find((entry) => entry.formula.layer === layer && entry.formula.kind === kind);
+  if (boundary === undefined) return undefined;
+  const key = (owner: BufferOwner) => `${owner.phase ?? ''}\u0000${owner.path}\u0000${owner.kernel}`;
+  const change = new Map<string, PhaseBuffers>();
+  const add = (owner: BufferOwner, sign: 1 | -1) => {
+    const earlier = change.get(key(owner));
+    change.set(key(owner), {
+      phase: owner.phase,
+      path: owner.path,
+      kernel: owner.kernel,
+      buffers: (earlier?.buffers ?? 0) + sign * owner.buffers,
+      bytes: (earlier?.bytes ?? 0n) + BigInt(sign * owner.bytes),
+    });
+  };
+  for (const owner of bufferPeakHeldBy) add(owner, 1);
+  for (const owner of heldAtPeakBlockStart.heldBy) add(owner, -1);
+  const largestFirst = (a: PhaseBuffers, b: PhaseBuffers) => (a.bytes === b.bytes ? 0 : a.bytes > b.bytes ? -1 : 1);
+  const made = [...change.values()].filter((entry) => entry.bytes > 0n).sort(largestFirst);
+  const freed = [...change.values()]
+    .filter((entry) => entry.bytes < 0n)
+    .map((entry) => ({ ...entry, buffers: -entry.buffers, bytes: -entry.bytes }))
+    .sort(largestFirst);
+  const total = (entries: readonly PhaseBuffers[]) => entries.reduce((sum, entry) => sum + entry.bytes, 0n);
+  return { layer, boundary, made, freed, madeBytes: total(made), freedBytes: total(freed) };
 }
 
 /** Module paths of the embeddings' backward pass, the last the step runs. */
@@ -519,8 +583,8 @@ function boundaryComparisons(trace: TracedTrainingStep): BoundaryComparison[] {
   const covers = beyondFormulaCovers(trace);
   // The experts' gradients follow the routing the step took: an expert no token chose gets none in the pass.
   const run = trace.routing === undefined ? trace.run : { ...trace.run, routing: trace.routing };
-  return backwardBoundaries(trace.config, run, trace.checkpoint).map((formula) => {
-    const phase: KernelPhase = formula.kind === 'rerun' ? 'recompute' : 'backward';
+  return stepBoundaries(trace.config, run, trace.checkpoint).map((formula) => {
+    const phase: KernelPhase = formula.kind === 'rerun' ? 'recompute' : formula.kind;
     const layer = formula.layer === undefined ? undefined : path.layer(formula.layer);
     const within =
       layer === undefined
@@ -646,11 +710,14 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
       : off.length === 0
         ? `the formula equals the measured storage at all ${boundaries.length} boundaries`
         : `the formula differs from the measured storage at ${off.length} of the ${boundaries.length} boundaries: ${off.map(boundaryLabel).join(', ')}`;
+    const forward = boundaries.filter((boundary) => boundary.formula.kind === 'forward').length;
     sentences.push(
-      `Between blocks of the backward pass the storage is whole tensors, and ${verdict}: what was held before the ` +
-        "step, the loss, what the blocks not yet reached keep, the gradients made so far and the residual stream's " +
-        `dy [B, T, d]. The largest is ${bytes(largest.formula.bytes)}, at ${boundaryLabel(largest)}.` +
-        peakWithinBlock(saved, boundaries),
+      `Between blocks the storage is whole tensors, and ${verdict} (${forward} in the forward pass, ` +
+        `${boundaries.length - forward} in the backward pass): what was held before the step; the blocks' kept ` +
+        'tensors (in the forward pass those run so far, in the backward pass those not yet reached); the gradients ' +
+        "made so far; the residual stream or its dy [B, T, d]; the loss, the reruns' outputs and what the embeddings " +
+        `made. The largest is ${bytes(largest.formula.bytes)}, at ${boundaryLabel(largest)}.` +
+        peakWithinBlock(saved),
     );
   }
   if (saved.backwardBuffers.length > 0) {
@@ -662,26 +729,36 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
   return sentences;
 }
 
-/** "the start of layers.3's backward pass", "the start of layers.3's rerun", "the embeddings' backward pass". */
+/** "the start of layers.3's forward pass", "... rerun", "... backward pass", "the start of the embeddings' backward pass". */
 function boundaryLabel(boundary: BoundaryComparison): string {
   const { layer, kind } = boundary.formula;
   if (layer === undefined) return "the start of the embeddings' backward pass";
-  return `the start of ${path.layer(layer)}'s ${kind === 'rerun' ? 'rerun' : 'backward pass'}`;
+  return `the start of ${path.layer(layer)}'s ${kind === 'rerun' ? 'rerun' : `${kind} pass`}`;
 }
 
-/** " The step's peak, in layers.3's backward pass, is 28,160 bytes above that block's start: ..." or ''. */
-function peakWithinBlock(saved: SavedActivationComparison, boundaries: readonly BoundaryComparison[]): string {
-  const peak = saved.phasePeaks.backward;
-  if (saved.peakPhase !== 'backward' || peak === undefined) return '';
-  const layer = layerIndexOf(peak.path);
-  if (layer === undefined) return '';
-  const start = boundaries.find((boundary) => boundary.formula.layer === layer && boundary.formula.kind === 'backward');
-  if (start?.matches !== true) return '';
-  // Storage only falls between a kernel's return and the next kernel's call, so a boundary is never above the peak.
-  const above = saved.peak - start.formula.bytes;
+/** " The step's peak is in layers.3's backward pass, 28,160 bytes above its start: ...", or ''. */
+function peakWithinBlock(saved: SavedActivationComparison): string {
+  const inBlock = saved.peakInBlock;
+  if (inBlock?.boundary.matches !== true) return '';
+  const kind = inBlock.boundary.formula.kind;
+  const phase = kind === 'rerun' ? 'rerun' : `${kind} pass`;
+  const list = (entries: readonly PhaseBuffers[]) =>
+    entries
+      .slice(0, 6)
+      .map(
+        (entry) =>
+          `${entry.path === '' ? 'the step' : entry.path} ${entry.kernel} (${entry.phase ?? 'held before'}) ${groupDigits(entry.bytes)}`,
+      )
+      .join(', ') + (entries.length > 6 ? ` and ${entries.length - 6} more` : '');
   return (
-    ` The step's peak is in ${path.layer(layer)}'s backward pass, ${groupDigits(above)} bytes above that ` +
-    "block's start: the block's own gradients, its nodes' dy and temporaries, less what it has freed (not a formula)."
+    ` The step's peak is in ${path.layer(inBlock.layer)}'s ${phase}, ${groupDigits(inBlock.madeBytes - inBlock.freedBytes)} ` +
+    `bytes above that block's start: made since and held, ${groupDigits(inBlock.madeBytes)} bytes (${list(inBlock.made)})` +
+    (inBlock.freed.length === 0
+      ? ''
+      : `; freed since, ${groupDigits(inBlock.freedBytes)} bytes (${list(inBlock.freed)})`) +
+    (kind === 'forward'
+      ? ". These are the block's intermediates, held until it ends: named, not a formula."
+      : ". These are the block's own gradients, dys and temporaries: named, not a formula.")
   );
 }
 

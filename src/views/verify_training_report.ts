@@ -99,7 +99,7 @@ function peakProblems(saved: TrainingVerification['memory']['saved']): string {
   const boundaries =
     off.length === 0
       ? ''
-      : `; between blocks of the backward pass: ${off.length} of ${saved.boundaries.length} boundaries off their formula`;
+      : `; between blocks: ${off.length} of ${saved.boundaries.length} boundaries off their formula`;
   return (
     moments
       .filter(([, moment]) => moment.matches === false)
@@ -411,7 +411,7 @@ function momentVerdict(moment: { measured: bigint | undefined; matches: boolean 
   return moment.matches ? 'equal to the measured peak there' : `DIFFERS: measured ${groupDigits(moment.measured)}`;
 }
 
-/** The largest storage between two blocks of the backward pass, and whether every boundary equals its formula. */
+/** The largest storage between two blocks, and whether every boundary equals its formula. */
 function boundariesRow(boundaries: TrainingVerification['memory']['saved']['boundaries']): Cell[] {
   const reached = boundaries.filter((boundary) => boundary.measured !== undefined);
   const largest = boundaries.reduce<bigint>(
@@ -428,7 +428,7 @@ function boundariesRow(boundaries: TrainingVerification['memory']['saved']['boun
           ? `equal to the measured storage at all ${reached.length}`
           : `${off} of ${reached.length} DIFFER`;
   return [
-    'between blocks of the backward pass (largest): held before + loss + kept not yet reached + gradients so far + dy',
+    'between blocks (largest): held before + kept + gradients so far + the stream or its dy (+ loss, rerun output)',
     largest,
     formatBytesSi(largest),
     '',
