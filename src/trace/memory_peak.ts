@@ -74,6 +74,8 @@ export interface MemoryPeak {
    * a block's first backward kernel, what the backward pass holds between two blocks.
    */
   readonly firstKernelByPhaseAndPath: ReadonlyMap<KernelPhase, ReadonlyMap<string, FirstKernel>>;
+  /** The first kernel of each block (any path under layers.{i}) in each phase, keyed `${phase} ${i}`. */
+  readonly firstKernelByPhaseAndBlock: ReadonlyMap<string, FirstKernel>;
   /**
    * Who made the storage held at bufferPeak, largest first: the bytes add up to bufferPeak.bytes.
    * Found by replaying the allocations and releases up to the peak once the run is over, so
@@ -282,6 +284,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         bufferPeakByPhase: Object.fromEntries(phasePeaks),
         bufferPeakByPhaseAndPath: pathPeaks,
         firstKernelByPhaseAndPath: firstKernels,
+        firstKernelByPhaseAndBlock: new Map([...blockStarts].map(([block, start]) => [block, start.first])),
         heldAtPhaseStart: Object.fromEntries(phases.map((phase, i) => [phase, atPhaseStarts[i]!])),
         tensorBytesAfter: tf.memory().numBytes,
         kernels,

@@ -566,17 +566,12 @@ const EMBEDDING_PATHS: ReadonlySet<string> = new Set([
   path.embeddingScale,
 ]);
 
-/** The storage before the first kernel, in `phase`, of any path `within` accepts. */
-function heldBeforeFirstKernel(
-  trace: TracedTrainingStep,
-  phase: KernelPhase,
-  within: (modulePath: string) => boolean,
-): bigint | undefined {
+/** The earliest of some modules' first kernels. */
+function firstOf(kernels: readonly (FirstKernel | undefined)[]): FirstKernel | undefined {
   let first: FirstKernel | undefined;
-  for (const [modulePath, kernel] of trace.memory.firstKernelByPhaseAndPath.get(phase) ?? []) {
-    if (within(modulePath) && (first === undefined || kernel.order < first.order)) first = kernel;
-  }
-  return first === undefined ? undefined : BigInt(first.bytesBefore);
+  for (const kernel of kernels)
+    if (kernel !== undefined && (first === undefined || kernel.order < first.order)) first = kernel;
+  return first;
 }
 
 function boundaryComparisons(trace: TracedTrainingStep): BoundaryComparison[] {
@@ -585,12 +580,15 @@ function boundaryComparisons(trace: TracedTrainingStep): BoundaryComparison[] {
   const run = trace.routing === undefined ? trace.run : { ...trace.run, routing: trace.routing };
   return stepBoundaries(trace.config, run, trace.checkpoint).map((formula) => {
     const phase: KernelPhase = formula.kind === 'rerun' ? 'recompute' : formula.kind;
-    const layer = formula.layer === undefined ? undefined : path.layer(formula.layer);
-    const within =
-      layer === undefined
-        ? (modulePath: string) => EMBEDDING_PATHS.has(modulePath)
-        : (modulePath: string) => modulePath === layer || modulePath.startsWith(`${layer}.`);
-    const measured = heldBeforeFirstKernel(trace, phase, within);
+    const first =
+      formula.layer === undefined
+        ? firstOf(
+            [...EMBEDDING_PATHS].map((modulePath) =>
+              trace.memory.firstKernelByPhaseAndPath.get(phase)?.get(modulePath),
+            ),
+          )
+        : trace.memory.firstKernelByPhaseAndBlock.get(`${phase} ${formula.layer}`);
+    const measured = first === undefined ? undefined : BigInt(first.bytesBefore);
     return { formula, measured, matches: measured === undefined || !covers ? undefined : measured === formula.bytes };
   });
 }
