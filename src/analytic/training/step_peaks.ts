@@ -3,6 +3,7 @@ import { summarizeParameters } from '../parameters.js';
 import { optimizerPeak, type OptimizerPeak } from './optimizer_peak.js';
 import { keptBeyondSavedActivations } from './runtime_saved.js';
 import { savedActivationBytesOfRun, savedActivations } from './saved_activations.js';
+import { stepBoundaries, type StepBoundary } from './step_boundaries.js';
 
 /**
  * Two moments of this project's fp32 training step (src/model/training_step.ts) whose storage is
@@ -17,7 +18,8 @@ import { savedActivationBytesOfRun, savedActivations } from './saved_activations
  *   update         the AdamW update: held before, every gradient (4 bytes per parameter), the
  *                  loss, and three copies of the largest parameter (optimizer_peak.ts).
  *
- * The step's peak is at least the larger of the two. Where the logits outweigh the rest, as in
+ * Between them, the storage at every block boundary has a formula too (step_boundaries.ts); the
+ * largest is given here. The step's peak is at least the larger of the two moments. Where the logits outweigh the rest, as in
  * real language models, it is the loss gradient's; a small model with a small vocabulary can peak
  * elsewhere in the backward pass.
  */
@@ -34,6 +36,8 @@ export interface TracedStepPeaks {
   /** Three copies of the largest parameter. */
   readonly updateScratch: bigint;
   readonly update: bigint;
+  /** The largest storage between two blocks (step_boundaries.ts). */
+  readonly largestBoundary: StepBoundary;
 }
 
 const FLOAT_BYTES = 4n;
@@ -65,5 +69,8 @@ export function tracedStepPeaks(
     largestParameter: update.largest,
     updateScratch: update.scratch,
     update: heldBefore + gradients + LOSS_BYTES + update.scratch,
+    largestBoundary: stepBoundaries(config, run, checkpoint).reduce((most, boundary) =>
+      boundary.bytes > most.bytes ? boundary : most,
+    ),
   };
 }
