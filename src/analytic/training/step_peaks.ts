@@ -19,9 +19,9 @@ import { stepBoundaries, type StepBoundary } from './step_boundaries.js';
  *                  loss, and three copies of the largest parameter (optimizer_peak.ts).
  *
  * Between them, the storage at every block boundary has a formula too (step_boundaries.ts); the
- * largest is given here. The step's peak is at least the larger of the two moments. Where the logits outweigh the rest, as in
- * real language models, it is the loss gradient's; a small model with a small vocabulary can peak
- * elsewhere in the backward pass.
+ * largest is given here. The step's peak is at least the largest of these. Where the logits
+ * outweigh the rest, as in real language models, it is the loss gradient's; a small model with a
+ * small vocabulary peaks inside a block, above that block's boundary by the block's own buffers.
  */
 export interface TracedStepPeaks {
   readonly heldBefore: bigint;
