@@ -311,6 +311,28 @@ describe('the verify command with --train', () => {
     );
   });
 
+  it('at depth 2 lists every boundary between blocks, its parts beside the measured storage', async () => {
+    const { code, stdout: text } = await cli('verify', 'tiny', '--backend', 'cpu', '--train', '--depth', '2');
+    expect(code).toBe(0);
+    const start = text.indexOf('Storage between blocks');
+    expect(start).toBeGreaterThan(text.indexOf('Peak memory of the step'));
+    const rows = text
+      .slice(start)
+      .split('\n')
+      .filter((line) => /^│ (layers|embeddings)/.test(line));
+    // tiny, L 2: two forward boundaries, two backward ones and the embeddings'.
+    expect(rows.map((row) => row.split('│')[1]!.trim())).toEqual([
+      'layers.0 forward',
+      'layers.1 forward',
+      'layers.1 backward',
+      'layers.0 backward',
+      "embeddings' backward",
+    ]);
+    expect(rows.every((row) => row.includes(' equal '))).toBe(true);
+    // The stream or its dy: [1, 64, 64] fp32 (tiny: d 64, at its context of 64 tokens).
+    expect(rows.every((row) => row.split('│')[4]!.trim() === '16,384')).toBe(true);
+  });
+
   it('a real step that cannot fit is refused on one line before anything runs, exit 2', async () => {
     // gpt2-small by hand: P = 2 V d + L (4 d^2 + 3 d F + 2 d) + d; weights, gradients, m, v and the kept
     // copies are 5 x 4P bytes, XNNPACK's packed copies of the matmul weights 4 (L (4 d^2 + 3 d F) + V d),

@@ -8,7 +8,7 @@ import { modelLabel } from '../config/model_config.js';
  * beside the analytic estimate with the reasons they differ.
  */
 import { rational, type Rational } from '../core/exact.js';
-import { rollUp } from '../core/module_paths.js';
+import { path, rollUp } from '../core/module_paths.js';
 import { TRAINING_MEMORY_CONVENTION } from '../analytic/training/training_memory.js';
 import { describeMaskMismatch } from '../verify/mask_check.js';
 import { describeWorkMismatch } from '../verify/work_check.js';
@@ -436,6 +436,48 @@ function boundariesRow(boundaries: TrainingVerification['memory']['saved']['boun
   ];
 }
 
+/** Each boundary between blocks, in the order the step reaches it: the formula's parts beside the measured storage. */
+function boundariesTable(verification: TrainingVerification): Table {
+  const boundaries = verification.memory.saved.boundaries;
+  const where = ({ layer, kind }: (typeof boundaries)[number]['formula']): string =>
+    layer === undefined ? "embeddings' backward" : `${path.layer(layer)} ${kind === 'rerun' ? 'rerun' : kind}`;
+  const verdict = (boundary: (typeof boundaries)[number]): string => {
+    if (boundary.measured === undefined) return 'not reached';
+    if (boundary.matches === undefined) return 'no formula for this backend';
+    return boundary.matches ? 'equal' : `DIFFERS: measured ${groupDigits(boundary.measured)}`;
+  };
+  return {
+    title: "Storage between blocks: just before each block's first kernel, by formula, beside the trace",
+    columns: [
+      { header: 'before' },
+      { header: 'kept', align: 'right' },
+      { header: 'gradients', align: 'right' },
+      { header: 'stream or dy', align: 'right' },
+      { header: 'loss, rerun output, embeddings', align: 'right' },
+      { header: 'total (+ held before)', align: 'right' },
+      { header: 'measured' },
+    ],
+    rows: boundaries.map((boundary) => {
+      const { formula } = boundary;
+      return [
+        where(formula),
+        formula.kept,
+        formula.gradients,
+        formula.residual,
+        formula.loss + formula.rerunOutput + formula.embeddings,
+        formula.bytes,
+        verdict(boundary),
+      ];
+    }),
+    notes: [
+      `Held before the step at every boundary: ${groupDigits(boundaries[0]?.formula.heldBefore ?? 0n)} bytes ` +
+        "(weights, AdamW's m and v, the ids and targets). Kept: what the blocks run so far (forward) or not yet " +
+        'reached (backward) keep, and the RoPE tables while a block reads them. Gradients: those made so far; a ' +
+        'parameter the loss does not reach (an unchosen expert, a score bias) gets zeros after the pass.',
+    ],
+  };
+}
+
 function memoryTable(verification: TrainingVerification): Table {
   const { measured, analytic, tensorRatio, bufferRatio, heldBeforeAnalytic, reasons, saved } = verification.memory;
   const beyondBytes = (saved.beyondFormula ?? []).reduce((total, entry) => total + entry.bytes, 0n);
@@ -697,6 +739,7 @@ export function trainingVerificationReport(
   if (verification.checkpointCheck !== undefined)
     blocks.push(tableBlock(checkpointTable(verification.checkpointCheck)));
   blocks.push(tableBlock(memoryTable(verification)));
+  if (depth >= 2) blocks.push(tableBlock(boundariesTable(verification)));
   blocks.push(paragraph(trainingVerdictLine(verification)));
   return { blocks, json: trainingData(verification, depth) };
 }
