@@ -177,6 +177,25 @@ function expectBoundariesAreFormula(verification: TrainingVerification): void {
       expect(entry.path === '' || entry.path === layer || entry.path.startsWith(`${layer}.`), entry.path).toBe(true);
     }
   }
+  // The embeddings' backward nodes, from their boundary (written here from the definitions): the
+  // position add's batch sum [T, d] and table gradient [context, d], kept on; the scale's dy sqrt(d)
+  // [B, T, d] and its scalar; the lookup's [Vp, d]; with a tied table, the running sum of its two
+  // gradients once dy is freed.
+  const d = BigInt(config.d_model);
+  const positionGradient = architecture.positions === 'learned' ? 4n * BigInt(config.context_length) * d : 0n;
+  const table = 4n * BigInt(architecture.padded_vocab_size) * d;
+  const expected = [
+    ...(architecture.positions === 'learned' ? [last.formula.bytes + 4n * BigInt(run.seq) * d + positionGradient] : []),
+    ...(architecture.scale_embeddings ? [last.formula.bytes + positionGradient + stream + 4n] : []),
+    last.formula.bytes + positionGradient + table,
+    ...(architecture.tie_embeddings ? [last.formula.bytes + positionGradient + 2n * table - stream] : []),
+  ];
+  const embeddingPeaks = verification.memory.saved.embeddingPeaks;
+  expect(embeddingPeaks.map((peak) => peak.formula)).toEqual(expected);
+  for (const peak of embeddingPeaks) {
+    expect(peak.measured, `${checkpoint} ${peak.module}`).toBe(peak.formula);
+    expect(peak.matches).toBe(true);
+  }
   // The backward pass reaches the last block first.
   expect(boundaries[L]!.formula.layer).toBe(L - 1);
   expect(boundaries[L]!.formula.kind).toBe(checkpoint === 'full' ? 'rerun' : 'backward');

@@ -264,6 +264,11 @@ describe('verify --train on meta at full size', () => {
     expect(boundaries.every((boundary) => boundary.matches === true)).toBe(true);
     expect(boundaries.at(-1)!.measured).toBe(25_524_699_392n + 4n + 4n * 2_046_646_400n + 4n * 1_024n * 1_600n);
     expect(boundaries.at(-1)!.measured).toBe(33_717_838_596n);
+    // The lookup's gradient then scatters every row into a [50,257, 1,600] fp32 table.
+    const [lookup] = verification.memory.saved.embeddingPeaks;
+    expect(lookup!.module).toBe('token_embeddings');
+    expect(lookup!.measured).toBe(33_717_838_596n + 4n * 50_257n * 1_600n);
+    expect(lookup!.measured).toBe(34_039_483_396n);
     // After the step only the returned loss, one float32, is new.
     expect(measured.tensorBytesAfter).toBe(measured.tensorBytesBefore + 4);
     expect(reasons[0]).toBe(

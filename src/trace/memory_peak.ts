@@ -74,6 +74,11 @@ export interface MemoryPeak {
    * a block's first backward kernel, what the backward pass holds between two blocks.
    */
   readonly firstKernelByPhaseAndPath: ReadonlyMap<KernelPhase, ReadonlyMap<string, FirstKernel>>;
+  /**
+   * The storage right after the last Add outside every module in each phase: in the backward pass
+   * tfjs's running sums of gradients are such Adds, the last of them a tied table's two gradients.
+   */
+  readonly lastAddOutsideModules: Partial<Readonly<Record<KernelPhase, number>>>;
   /** The first kernel of each block (any path under layers.{i}) in each phase, keyed `${phase} ${i}`. */
   readonly firstKernelByPhaseAndBlock: ReadonlyMap<string, FirstKernel>;
   /**
@@ -211,6 +216,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   const phasePeaks = new Map<KernelPhase, PeakMoment>();
   const pathPeaks = new Map<KernelPhase, Map<string, PeakMoment>>();
   const firstKernels = new Map<KernelPhase, Map<string, FirstKernel>>();
+  const lastAdds = new Map<KernelPhase, number>();
   // Each block's first kernel in each phase, and the events before it, keyed `${phase} ${layer}`.
   const blockStarts = new Map<string, { first: FirstKernel; events: number }>();
   let peakBlockStart: { first: FirstKernel; events: number } | undefined;
@@ -247,6 +253,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         if (layer !== undefined && !blockStarts.has(block)) blockStarts.set(block, { first, events: eventsBefore });
       }
       if (bufferBytes > (pathPeak?.bytes ?? -1)) byPath.set(path, moment(bufferBytes, kernelName));
+      if (path === '' && kernelName === 'Add') lastAdds.set(phase, bufferBytes);
     }
     // After the block starts are updated: a block's first kernel may itself set the peak.
     if (bufferBytes > bufferPeak.bytes) {
@@ -284,6 +291,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         bufferPeakByPhase: Object.fromEntries(phasePeaks),
         bufferPeakByPhaseAndPath: pathPeaks,
         firstKernelByPhaseAndPath: firstKernels,
+        lastAddOutsideModules: Object.fromEntries(lastAdds),
         firstKernelByPhaseAndBlock: new Map([...blockStarts].map(([block, start]) => [block, start.first])),
         heldAtPhaseStart: Object.fromEntries(phases.map((phase, i) => [phase, atPhaseStarts[i]!])),
         tensorBytesAfter: tf.memory().numBytes,

@@ -40,6 +40,8 @@ import type { KernelPhase, KernelRecord } from '../core/kernel_record.js';
 import {
   ADAMW_UNFOLDED_FLOPS_PER_PARAMETER,
   adamwUpdateFlops,
+  embeddingGradientPeaks,
+  embeddingTiedSum,
   stepBoundaries,
   type StepBoundary,
   backwardMatmulInventory,
@@ -198,8 +200,20 @@ export interface SavedActivationComparison {
   readonly phasePeaks: MemoryPeak['bufferPeakByPhase'];
   /** The storage between the blocks of the backward pass, measured and by formula, in the pass's order. */
   readonly boundaries: readonly BoundaryComparison[];
+  /** The embeddings' backward nodes (and a tied table's running sum), measured and by formula. */
+  readonly embeddingPeaks: readonly EmbeddingPeakComparison[];
   /** Where the peak lies inside a block's backward pass or rerun: that block's start, and what it made and freed since. */
   readonly peakInBlock: PeakInBlock | undefined;
+}
+
+/** A moment of the embeddings' backward pass: its storage by formula (the embeddings' boundary and named parts) and measured. */
+export interface EmbeddingPeakComparison {
+  /** The module, or '' for the running sum of a tied table's two gradients. */
+  readonly module: string;
+  readonly parts: readonly { readonly name: string; readonly bytes: bigint }[];
+  readonly formula: bigint;
+  readonly measured: bigint | undefined;
+  readonly matches: boolean | undefined;
 }
 
 /**
@@ -520,6 +534,7 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
     lossGradientPeak: lossGradientPeakComparison(trace, peaks),
     phasePeaks: measured.bufferPeakByPhase,
     boundaries,
+    embeddingPeaks: embeddingPeakComparisons(trace),
     peakInBlock: peakInBlock(trace, boundaries),
   };
 }
@@ -572,6 +587,41 @@ function firstOf(kernels: readonly (FirstKernel | undefined)[]): FirstKernel | u
   for (const kernel of kernels)
     if (kernel !== undefined && (first === undefined || kernel.order < first.order)) first = kernel;
   return first;
+}
+
+function embeddingPeakComparisons(trace: TracedTrainingStep): EmbeddingPeakComparison[] {
+  const covers = beyondFormulaCovers(trace);
+  const run = trace.routing === undefined ? trace.run : { ...trace.run, routing: trace.routing };
+  const compare = (
+    module: string,
+    parts: EmbeddingPeakComparison['parts'],
+    formula: bigint,
+    measured: number | undefined,
+  ) => {
+    const value = measured === undefined ? undefined : BigInt(measured);
+    return {
+      module,
+      parts,
+      formula,
+      measured: value,
+      matches: value === undefined || !covers ? undefined : value === formula,
+    };
+  };
+  const byPath = trace.memory.bufferPeakByPhaseAndPath.get('backward');
+  const peaks = embeddingGradientPeaks(trace.config, run, trace.checkpoint).map((peak) =>
+    compare(peak.module, peak.parts, peak.bytes, byPath?.get(peak.module)?.bytes),
+  );
+  const tiedSum = embeddingTiedSum(trace.config, run, trace.checkpoint);
+  if (tiedSum !== undefined) {
+    const parts = [
+      {
+        name: "the running sum of the table's two gradients [Vp, d], dy freed",
+        bytes: tiedSum - peaks.at(-1)!.formula,
+      },
+    ];
+    peaks.push(compare('', parts, tiedSum, trace.memory.lastAddOutsideModules.backward));
+  }
+  return peaks;
 }
 
 function boundaryComparisons(trace: TracedTrainingStep): BoundaryComparison[] {
@@ -716,6 +766,25 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
         "made so far; the residual stream or its dy [B, T, d]; the loss, the reruns' outputs and what the embeddings " +
         `made. The largest is ${bytes(largest.formula.bytes)}, at ${boundaryLabel(largest)}.` +
         peakWithinBlock(saved),
+    );
+  }
+  const embeddingPeaks = saved.embeddingPeaks.filter((peak) => peak.measured !== undefined);
+  if (embeddingPeaks.length > 0) {
+    const off = embeddingPeaks.filter((peak) => peak.matches === false);
+    const verdict = embeddingPeaks.some((peak) => peak.matches === undefined)
+      ? 'the formulas do not cover this backend'
+      : off.length === 0
+        ? `each equals its formula`
+        : `${off.length} of ${embeddingPeaks.length} differ from their formula`;
+    sentences.push(
+      `The embeddings' backward pass, from their boundary: ${verdict}. ` +
+        embeddingPeaks
+          .map(
+            (peak) =>
+              `${peak.module === '' ? "The tied table's running sum" : `At ${peak.module}`}, ${bytes(peak.formula)}: ` +
+              `the boundary and ${peak.parts.map((part) => `${part.name} ${bytes(part.bytes)}`).join(', ')}.`,
+          )
+          .join(' '),
     );
   }
   if (saved.backwardBuffers.length > 0) {
@@ -981,7 +1050,8 @@ function checkTrainingTrace(trace: TracedTrainingStep, inventories: TrainingInve
       memory.saved.keptMatchesFormula !== false &&
       memory.saved.updatePeak.matches !== false &&
       memory.saved.lossGradientPeak.matches !== false &&
-      memory.saved.boundaries.every((boundary) => boundary.matches !== false),
+      memory.saved.boundaries.every((boundary) => boundary.matches !== false) &&
+      memory.saved.embeddingPeaks.every((peak) => peak.matches !== false),
   };
 }
 

@@ -95,6 +95,11 @@ function peakProblems(saved: TrainingVerification['memory']['saved']): string {
     ["the loss gradient's peak", saved.lossGradientPeak],
     ["the update's peak", saved.updatePeak],
   ];
+  const offEmbeddings = saved.embeddingPeaks.filter((peak) => peak.matches === false).length;
+  const embeddings =
+    offEmbeddings === 0
+      ? ''
+      : `; the embeddings' backward pass: ${offEmbeddings} of ${saved.embeddingPeaks.length} moments off their formula`;
   const off = saved.boundaries.filter((boundary) => boundary.matches === false);
   const boundaries =
     off.length === 0
@@ -107,7 +112,9 @@ function peakProblems(saved: TrainingVerification['memory']['saved']): string {
         const over = moment.measured! - moment.formula;
         return `; ${name}: ${groupDigits(over < 0n ? -over : over)} bytes ${over < 0n ? 'less' : 'more'} than its formula`;
       })
-      .join('') + boundaries
+      .join('') +
+    boundaries +
+    embeddings
   );
 }
 

@@ -188,3 +188,76 @@ function layerKept(saved: SavedActivations, config: ModelConfig, run: RunShape, 
   const scores = blockedScores(run.seq, block, layerWindow(config, i)) - denseScores(run.seq);
   return dense + BigInt(run.batch) * BigInt(config.num_heads) * perScore * scores;
 }
+
+/** A node of the embeddings' backward pass whose storage peak has a formula. */
+export interface EmbeddingGradientPeak {
+  /** The module whose backward kernels reach it: position_embeddings, embedding_scale or token_embeddings. */
+  readonly module: string;
+  /** What the node holds above the embeddings' boundary, named. */
+  readonly parts: readonly { readonly name: string; readonly bytes: bigint }[];
+  /** The boundary's storage and the parts. */
+  readonly bytes: bigint;
+}
+
+/**
+ * The storage peaks of the embeddings' backward nodes, in the order the pass runs them (the reverse
+ * of the forward's: the position add, the scale, the lookup), above the embeddings' boundary:
+ *
+ *   position_embeddings  dy summed over the batch [T, d], padded to the table's [context, d]: the
+ *                        table's gradient, held from here on;
+ *   embedding_scale      dy times sqrt(d) [B, T, d], and the 4-byte scalar it is multiplied by;
+ *   token_embeddings     the lookup's gradient, every row scattered into a [Vp, d] table.
+ *
+ * With tied embeddings the lookup's gradient is then added to the one lm_head made: the sum holds a
+ * third table while dy is gone (embeddingTiedSum).
+ */
+export function embeddingGradientPeaks(
+  config: ModelConfig,
+  run: RunShape,
+  checkpoint: 'none' | 'selective' | 'full' = 'none',
+): EmbeddingGradientPeak[] {
+  const architecture = architectureOf(config);
+  const start = stepBoundaries(config, run, checkpoint).at(-1)!.bytes;
+  const d = BigInt(config.d_model);
+  const tokens = BigInt(run.batch) * BigInt(run.seq);
+  const positionTable = BigInt(config.context_length) * d * FLOAT_BYTES;
+  const peaks: EmbeddingGradientPeak[] = [];
+  const peak = (module: string, parts: { name: string; bytes: bigint }[]) =>
+    peaks.push({ module, parts, bytes: parts.reduce((sum, part) => sum + part.bytes, start) });
+  const held: { name: string; bytes: bigint }[] = [];
+  if (architecture.positions === 'learned') {
+    const batchSum = { name: 'dy summed over the batch [T, d]', bytes: BigInt(run.seq) * d * FLOAT_BYTES };
+    const gradient = { name: "the position table's gradient [context, d]", bytes: positionTable };
+    peak(path.positionEmbeddings, [batchSum, gradient]);
+    held.push(gradient);
+  }
+  if (architecture.scale_embeddings) {
+    peak(path.embeddingScale, [
+      ...held,
+      { name: 'dy times sqrt(d) [B, T, d]', bytes: tokens * d * FLOAT_BYTES },
+      { name: 'the scalar sqrt(d)', bytes: FLOAT_BYTES },
+    ]);
+  }
+  const table = BigInt(architecture.padded_vocab_size) * d * FLOAT_BYTES;
+  peak(path.tokenEmbeddings, [...held, { name: "the lookup's gradient [Vp, d]", bytes: table }]);
+  return peaks;
+}
+
+/**
+ * With tied embeddings, the running sum of the table's two gradients (lm_head's, held since the
+ * backward pass began, and the lookup's): the sum is a third [Vp, d] table, made once dy is freed.
+ * undefined without tied embeddings.
+ */
+export function embeddingTiedSum(
+  config: ModelConfig,
+  run: RunShape,
+  checkpoint: 'none' | 'selective' | 'full' = 'none',
+): bigint | undefined {
+  const architecture = architectureOf(config);
+  if (!architecture.tie_embeddings) return undefined;
+  const peaks = embeddingGradientPeaks(config, run, checkpoint);
+  const lookup = peaks.at(-1)!.bytes;
+  const table = BigInt(architecture.padded_vocab_size) * BigInt(config.d_model) * FLOAT_BYTES;
+  const dy = BigInt(run.batch) * BigInt(run.seq) * BigInt(config.d_model) * FLOAT_BYTES;
+  return lookup + table - dy;
+}
