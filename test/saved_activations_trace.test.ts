@@ -38,6 +38,7 @@ import {
 const SOURCE = 'test/saved_activations_trace.test.ts';
 const tiny = tinyConfig('tiny', SOURCE);
 const tinyRun: RunShape = { batch: 2, seq: 8 };
+const POLICIES = fc.constantFrom<BlockCheckpointing>('none', 'selective', 'full');
 
 /** A planted SwiGLU on tfjs's own gradients: its Multiply keeps sigmoid(x W1) beside x W1. */
 const stockSilu: ModelParts['ffn'] = (x, w1, w2, w3, project) => {
@@ -111,10 +112,11 @@ function expectKeptIsFormula(verification: TrainingVerification): void {
 }
 
 /**
- * Between two blocks of the backward pass the storage is whole tensors: held before, the loss,
- * what the blocks not yet reached keep, the gradients made so far and one [B, T, d] dy. Written
- * here from the parameter inventory and the per-block saved-activation formula, and checked at
- * every block, rerun and the embeddings.
+ * Between two blocks the storage is whole tensors: held before; what the blocks run so far
+ * (forward) or not yet reached (backward) keep; the gradients made so far; one [B, T, d] stream or
+ * dy; and the loss, a rerun's output or what the embeddings made. Checked at every block's forward,
+ * rerun and backward and at the embeddings', their first and last written here from the parameter
+ * inventory and the definitions, and the embeddings' backward nodes after them.
  */
 function weightsMomentsAndIdsOf({ config, run }: TrainingVerification): bigint {
   return 12n * summarizeParameters(config).total + 8n * BigInt(run.batch * run.seq);
@@ -264,8 +266,8 @@ describe('saved activations against a real training step', () => {
   it('random architectures across the newer features on cpu: exactly the formula and the named buffers', async () => {
     const runs = arbitraryDenseRun({ source: SOURCE, batchMax: 2, seqMax: 5, spareContextMax: 2, seedMax: 1000 });
     await fc.assert(
-      fc.asyncProperty(runs, async ({ config, run, seed }) => {
-        await compare(config, run, seed);
+      fc.asyncProperty(runs, POLICIES, async ({ config, run, seed }, checkpoint) => {
+        await compare(config, run, seed, 'cpu', checkpoint);
       }),
       { numRuns: 25, seed: 20_261_205 },
     );
@@ -274,8 +276,8 @@ describe('saved activations against a real training step', () => {
   it('random architectures on wasm: exactly the formula and the named buffers', async () => {
     const runs = arbitraryDenseRun({ source: SOURCE, batchMax: 2, seqMax: 5, spareContextMax: 2, seedMax: 1000 });
     await fc.assert(
-      fc.asyncProperty(runs, async ({ config, run, seed }) => {
-        await compare(config, run, seed, 'wasm');
+      fc.asyncProperty(runs, POLICIES, async ({ config, run, seed }, checkpoint) => {
+        await compare(config, run, seed, 'wasm', checkpoint);
       }),
       { numRuns: 12, seed: 20_261_205 },
     );

@@ -10,7 +10,7 @@ import { stepBoundaries } from '../src/analytic/training/index.js';
  */
 const moe: ModelConfig = {
   name: 'moe-boundaries',
-  source: 'test/backward_boundaries.test.ts',
+  source: 'test/step_boundaries.test.ts',
   vocab_size: 8,
   context_length: 4,
   num_layers: 1,

@@ -41,7 +41,6 @@ import {
   ADAMW_UNFOLDED_FLOPS_PER_PARAMETER,
   adamwUpdateFlops,
   embeddingGradientPeaks,
-  embeddingTiedSum,
   stepBoundaries,
   type StepBoundary,
   backwardMatmulInventory,
@@ -198,11 +197,11 @@ export interface SavedActivationComparison {
   readonly lossGradientPeak: LossGradientPeakComparison;
   /** The storage peak of each phase, and where it was reached. */
   readonly phasePeaks: MemoryPeak['bufferPeakByPhase'];
-  /** The storage between the blocks of the backward pass, measured and by formula, in the pass's order. */
+  /** The storage between blocks, forward and backward, measured and by formula, in the order the step reaches them. */
   readonly boundaries: readonly BoundaryComparison[];
   /** The embeddings' backward nodes (and a tied table's running sum), measured and by formula. */
   readonly embeddingPeaks: readonly EmbeddingPeakComparison[];
-  /** Where the peak lies inside a block's backward pass or rerun: that block's start, and what it made and freed since. */
+  /** Where the peak lies inside a block (its forward, rerun or backward): that block's start, and what it made and freed since. */
   readonly peakInBlock: PeakInBlock | undefined;
 }
 
@@ -242,9 +241,10 @@ export interface PhaseBuffers {
 }
 
 /**
- * The storage just before the first kernel of a block's backward pass (or its rerun, or the
- * embeddings'), measured and by formula (backwardBoundaries: held before, the loss, what the
- * blocks not yet reached keep, the gradients made so far and the residual stream's dy).
+ * The storage just before the first kernel of a block's forward pass, rerun or backward pass, or
+ * of the embeddings' backward pass, measured and by formula (stepBoundaries: held before, the
+ * blocks' kept tensors, the gradients made so far, the residual stream or its dy, and the named
+ * extras).
  */
 export interface BoundaryComparison {
   readonly formula: StepBoundary;
@@ -534,7 +534,7 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
     lossGradientPeak: lossGradientPeakComparison(trace, peaks),
     phasePeaks: measured.bufferPeakByPhase,
     boundaries,
-    embeddingPeaks: embeddingPeakComparisons(trace),
+    embeddingPeaks: embeddingPeakComparisons(trace, boundaries),
     peakInBlock: peakInBlock(trace, boundaries),
   };
 }
@@ -589,39 +589,25 @@ function firstOf(kernels: readonly (FirstKernel | undefined)[]): FirstKernel | u
   return first;
 }
 
-function embeddingPeakComparisons(trace: TracedTrainingStep): EmbeddingPeakComparison[] {
+function embeddingPeakComparisons(
+  trace: TracedTrainingStep,
+  boundaries: readonly BoundaryComparison[],
+): EmbeddingPeakComparison[] {
   const covers = beyondFormulaCovers(trace);
-  const run = trace.routing === undefined ? trace.run : { ...trace.run, routing: trace.routing };
-  const compare = (
-    module: string,
-    parts: EmbeddingPeakComparison['parts'],
-    formula: bigint,
-    measured: number | undefined,
-  ) => {
-    const value = measured === undefined ? undefined : BigInt(measured);
-    return {
-      module,
-      parts,
-      formula,
-      measured: value,
-      matches: value === undefined || !covers ? undefined : value === formula,
-    };
-  };
   const byPath = trace.memory.bufferPeakByPhaseAndPath.get('backward');
-  const peaks = embeddingGradientPeaks(trace.config, run, trace.checkpoint).map((peak) =>
-    compare(peak.module, peak.parts, peak.bytes, byPath?.get(peak.module)?.bytes),
-  );
-  const tiedSum = embeddingTiedSum(trace.config, run, trace.checkpoint);
-  if (tiedSum !== undefined) {
-    const parts = [
-      {
-        name: "the running sum of the table's two gradients [Vp, d], dy freed",
-        bytes: tiedSum - peaks.at(-1)!.formula,
-      },
-    ];
-    peaks.push(compare('', parts, tiedSum, trace.memory.lastAddOutsideModules.backward));
-  }
-  return peaks;
+  const embeddingsBoundary = boundaries.at(-1)!.formula.bytes;
+  return embeddingGradientPeaks(trace.config, trace.run, embeddingsBoundary).map((peak) => {
+    // tfjs adds a tied table's two gradients outside every module, the backward pass's last such Add.
+    const value = peak.module === '' ? trace.memory.lastAddOutsideModules.backward : byPath?.get(peak.module)?.bytes;
+    const measured = value === undefined ? undefined : BigInt(value);
+    return {
+      module: peak.module,
+      parts: peak.parts,
+      formula: peak.bytes,
+      measured,
+      matches: covers ? measured === peak.bytes : undefined,
+    };
+  });
 }
 
 function boundaryComparisons(trace: TracedTrainingStep): BoundaryComparison[] {
@@ -639,7 +625,8 @@ function boundaryComparisons(trace: TracedTrainingStep): BoundaryComparison[] {
           )
         : trace.memory.firstKernelByPhaseAndBlock.get(`${phase} ${formula.layer}`);
     const measured = first === undefined ? undefined : BigInt(first.bytesBefore);
-    return { formula, measured, matches: measured === undefined || !covers ? undefined : measured === formula.bytes };
+    // Every block runs kernels in every phase it has: a boundary not found is a fault, not a pass.
+    return { formula, measured, matches: covers ? measured === formula.bytes : undefined };
   });
 }
 
@@ -747,7 +734,7 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
         "kernel's result once the next has read it, so a line holds two operands and their sum at most.",
     );
   }
-  const boundaries = saved.boundaries.filter((boundary) => boundary.measured !== undefined);
+  const boundaries = saved.boundaries;
   if (boundaries.length > 0) {
     const off = boundaries.filter((boundary) => boundary.matches === false);
     const largest = boundaries.reduce((most, boundary) =>
@@ -768,7 +755,7 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
         peakWithinBlock(saved),
     );
   }
-  const embeddingPeaks = saved.embeddingPeaks.filter((peak) => peak.measured !== undefined);
+  const embeddingPeaks = saved.embeddingPeaks;
   if (embeddingPeaks.length > 0) {
     const off = embeddingPeaks.filter((peak) => peak.matches === false);
     const verdict = embeddingPeaks.some((peak) => peak.matches === undefined)
@@ -823,9 +810,9 @@ function peakWithinBlock(saved: SavedActivationComparison): string {
     (inBlock.freed.length === 0
       ? ''
       : `; freed since, ${groupDigits(inBlock.freedBytes)} bytes (${list(inBlock.freed)})`) +
-    (kind === 'forward'
-      ? ". These are the block's intermediates, held until it ends: named, not a formula."
-      : ". These are the block's own gradients, dys and temporaries: named, not a formula.")
+    (kind === 'backward'
+      ? ". These are the block's own gradients, dys and temporaries: named, not a formula."
+      : ". These are the block's intermediates, held until it ends (a rerun's, until its backward pass returns): named, not a formula.")
   );
 }
 

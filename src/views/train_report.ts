@@ -320,7 +320,7 @@ function boundaryRow(boundary: StepBoundary, row: (label: string, what: Cell, by
     boundary.kind === 'forward'
       ? boundary.embeddings === 0n
         ? held
-        : cellText`${held} + the embeddings' rows ${boundary.embeddings}`
+        : cellText`${held} + what the embeddings made ${boundary.embeddings}`
       : boundary.rerunOutput === 0n
         ? cellText`${held} + loss ${boundary.loss}`
         : cellText`${held} + loss ${boundary.loss} + the rerun's output ${boundary.rerunOutput}`;
@@ -357,7 +357,9 @@ function stepPeaksTable({ stepPeaks: peaks, run }: TrainReportInput): Table {
         'per parameter) and the int32 ids and targets. Kept: the saved activations and the loss. Between blocks no node is ' +
         'half done, so what is held is whole tensors: the storage at every block boundary has a formula, the largest ' +
         "shown. The step peaks at least at the largest moment, and exactly at the loss's gradient where the logits " +
-        'outweigh the rest, as in real language models; elsewhere inside one block. The estimate above adds everything at once.',
+        'outweigh the rest, as in real language models; otherwise it may peak in the update, inside a block (above its ' +
+        "boundary by the block's own buffers) or at a node of the final norm or lm_head. The estimate above adds " +
+        'everything at once.',
     ],
   };
 }

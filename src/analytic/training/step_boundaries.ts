@@ -4,7 +4,7 @@ import { layerWindow } from '../../config/windows.js';
 import { layerIndexOf, path } from '../../core/module_paths.js';
 import { blockedScores, denseScores } from '../attention_blocks.js';
 import { assignedExpertRows } from '../../config/moe.js';
-import { parameterInventory, summarizeParameters } from '../parameters.js';
+import { parameterInventory } from '../parameters.js';
 import { evaluatePolynomial, perSequenceAt } from './batch_seq_polynomial.js';
 import { keptBeyondSavedActivations } from './runtime_saved.js';
 import { savedActivations, type SavedActivationGroup, type SavedActivations } from './saved_activations.js';
@@ -80,21 +80,28 @@ export function stepBoundaries(
   const L = config.num_layers;
   const tokens = BigInt(run.batch) * BigInt(run.seq);
   const unreached = checkpoint === 'full' ? new Set<string>() : unreachedExperts(config, run);
-  const rows = parameterInventory(config).filter(
+  const inventory = parameterInventory(config);
+  const rows = inventory.filter(
     (row) => checkpoint === 'full' || (row.name !== 'score_bias' && !unreached.has(row.path.replace(EXPERT_LEAF, ''))),
   );
-  const parameterBytes = (inLayer: (layer: number | undefined) => boolean): bigint =>
-    rows.filter((row) => inLayer(layerIndexOf(row.path))).reduce((total, row) => total + row.count, 0n) * FLOAT_BYTES;
-  const total = parameterBytes(() => true);
-  const heldBefore = 3n * FLOAT_BYTES * summarizeParameters(config).total + 2n * ID_BYTES * tokens;
-  // Parameters outside the blocks whose gradients come last: the embeddings' own tables (a tied
-  // table's gradient starts at lm_head, so it is counted from the first boundary on).
-  const embeddingRows = rows.filter(
-    (row) =>
-      row.path === path.positionEmbeddings || (row.path === path.tokenEmbeddings && !architecture.tie_embeddings),
-  );
-  const embeddingBytes = embeddingRows.reduce((sum, row) => sum + row.count, 0n) * FLOAT_BYTES;
-  const layerParameters = Array.from({ length: L }, (_, i) => parameterBytes((layer) => layer === i));
+  // One pass over the inventory: a MoE model has tens of thousands of rows.
+  const layerParameters: bigint[] = new Array<bigint>(L).fill(0n);
+  let total = 0n;
+  let embeddingBytes = 0n; // the embeddings' own tables, whose gradients come last (a tied table's starts at lm_head)
+  for (const row of rows) {
+    const bytes = row.count * FLOAT_BYTES;
+    total += bytes;
+    const layer = layerIndexOf(row.path);
+    if (layer !== undefined) layerParameters[layer] = layerParameters[layer]! + bytes;
+    else if (
+      row.path === path.positionEmbeddings ||
+      (row.path === path.tokenEmbeddings && !architecture.tie_embeddings)
+    ) {
+      embeddingBytes += bytes;
+    }
+  }
+  const everyParameter = inventory.reduce((sum, row) => sum + row.count, 0n);
+  const heldBefore = 3n * FLOAT_BYTES * everyParameter + 2n * ID_BYTES * tokens;
   const residual = tokens * BigInt(config.d_model) * FLOAT_BYTES;
   // Each step from the looked-up rows to the stream (the scale, the position add) leaves its input
   // [B, T, d] held; the position add also the position rows [T, d].
@@ -189,11 +196,14 @@ function layerKept(saved: SavedActivations, config: ModelConfig, run: RunShape, 
   return dense + BigInt(run.batch) * BigInt(config.num_heads) * perScore * scores;
 }
 
-/** A node of the embeddings' backward pass whose storage peak has a formula. */
+/** A moment of the embeddings' backward pass whose storage has a formula. */
 export interface EmbeddingGradientPeak {
-  /** The module whose backward kernels reach it: position_embeddings, embedding_scale or token_embeddings. */
+  /**
+   * The module whose backward kernels reach it (position_embeddings, embedding_scale,
+   * token_embeddings), or '' for a tied table's running sum, which tfjs adds outside every module.
+   */
   readonly module: string;
-  /** What the node holds above the embeddings' boundary, named. */
+  /** What the moment holds above the embeddings' boundary, named. */
   readonly parts: readonly { readonly name: string; readonly bytes: bigint }[];
   /** The boundary's storage and the parts. */
   readonly bytes: bigint;
@@ -201,63 +211,54 @@ export interface EmbeddingGradientPeak {
 
 /**
  * The storage peaks of the embeddings' backward nodes, in the order the pass runs them (the reverse
- * of the forward's: the position add, the scale, the lookup), above the embeddings' boundary:
+ * of the forward's: the position add, the scale, the lookup), above the embeddings' boundary
+ * (`embeddingsBoundary`, the last of stepBoundaries):
  *
  *   position_embeddings  dy summed over the batch [T, d], padded to the table's [context, d]: the
  *                        table's gradient, held from here on;
  *   embedding_scale      dy times sqrt(d) [B, T, d], and the 4-byte scalar it is multiplied by;
- *   token_embeddings     the lookup's gradient, every row scattered into a [Vp, d] table.
- *
- * With tied embeddings the lookup's gradient is then added to the one lm_head made: the sum holds a
- * third table while dy is gone (embeddingTiedSum).
+ *   token_embeddings     the lookup's gradient, every row scattered into a [Vp, d] table;
+ *   '' (tied only)       the running sum of the table's two gradients (lm_head's, held since the
+ *                        backward pass began, and the lookup's), a third [Vp, d], made once dy is freed.
  */
 export function embeddingGradientPeaks(
   config: ModelConfig,
   run: RunShape,
-  checkpoint: 'none' | 'selective' | 'full' = 'none',
+  embeddingsBoundary: bigint,
 ): EmbeddingGradientPeak[] {
   const architecture = architectureOf(config);
-  const start = stepBoundaries(config, run, checkpoint).at(-1)!.bytes;
   const d = BigInt(config.d_model);
-  const tokens = BigInt(run.batch) * BigInt(run.seq);
-  const positionTable = BigInt(config.context_length) * d * FLOAT_BYTES;
+  const stream = BigInt(run.batch) * BigInt(run.seq) * d * FLOAT_BYTES;
   const peaks: EmbeddingGradientPeak[] = [];
   const peak = (module: string, parts: { name: string; bytes: bigint }[]) =>
-    peaks.push({ module, parts, bytes: parts.reduce((sum, part) => sum + part.bytes, start) });
+    peaks.push({ module, parts, bytes: parts.reduce((sum, part) => sum + part.bytes, embeddingsBoundary) });
   const held: { name: string; bytes: bigint }[] = [];
   if (architecture.positions === 'learned') {
     const batchSum = { name: 'dy summed over the batch [T, d]', bytes: BigInt(run.seq) * d * FLOAT_BYTES };
-    const gradient = { name: "the position table's gradient [context, d]", bytes: positionTable };
+    const gradient = {
+      name: "the position table's gradient [context, d]",
+      bytes: BigInt(config.context_length) * d * FLOAT_BYTES,
+    };
     peak(path.positionEmbeddings, [batchSum, gradient]);
     held.push(gradient);
   }
   if (architecture.scale_embeddings) {
     peak(path.embeddingScale, [
       ...held,
-      { name: 'dy times sqrt(d) [B, T, d]', bytes: tokens * d * FLOAT_BYTES },
+      { name: 'dy times sqrt(d) [B, T, d]', bytes: stream },
       { name: 'the scalar sqrt(d)', bytes: FLOAT_BYTES },
     ]);
   }
   const table = BigInt(architecture.padded_vocab_size) * d * FLOAT_BYTES;
-  peak(path.tokenEmbeddings, [...held, { name: "the lookup's gradient [Vp, d]", bytes: table }]);
+  const lookup = { name: "the lookup's gradient [Vp, d]", bytes: table };
+  peak(path.tokenEmbeddings, [...held, lookup]);
+  if (architecture.tie_embeddings) {
+    peak('', [
+      ...held,
+      lookup,
+      { name: "the running sum of the table's two gradients [Vp, d]", bytes: table },
+      { name: 'dy, freed', bytes: -stream },
+    ]);
+  }
   return peaks;
-}
-
-/**
- * With tied embeddings, the running sum of the table's two gradients (lm_head's, held since the
- * backward pass began, and the lookup's): the sum is a third [Vp, d] table, made once dy is freed.
- * undefined without tied embeddings.
- */
-export function embeddingTiedSum(
-  config: ModelConfig,
-  run: RunShape,
-  checkpoint: 'none' | 'selective' | 'full' = 'none',
-): bigint | undefined {
-  const architecture = architectureOf(config);
-  if (!architecture.tie_embeddings) return undefined;
-  const peaks = embeddingGradientPeaks(config, run, checkpoint);
-  const lookup = peaks.at(-1)!.bytes;
-  const table = BigInt(architecture.padded_vocab_size) * BigInt(config.d_model) * FLOAT_BYTES;
-  const dy = BigInt(run.batch) * BigInt(run.seq) * BigInt(config.d_model) * FLOAT_BYTES;
-  return lookup + table - dy;
 }

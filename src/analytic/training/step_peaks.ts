@@ -21,7 +21,8 @@ import { stepBoundaries, type StepBoundary } from './step_boundaries.js';
  * Between them, the storage at every block boundary has a formula too (step_boundaries.ts); the
  * largest is given here. The step's peak is at least the largest of these. Where the logits
  * outweigh the rest, as in real language models, it is the loss gradient's; a small model with a
- * small vocabulary peaks inside a block, above that block's boundary by the block's own buffers.
+ * small vocabulary may peak in the update, inside a block (above that block's boundary by the
+ * block's own buffers) or at a node of the final norm or lm_head.
  */
 export interface TracedStepPeaks {
   readonly heldBefore: bigint;
