@@ -126,13 +126,24 @@ function expectBoundariesAreFormula(verification: TrainingVerification): void {
   const { config, run, checkpoint } = verification;
   const boundaries = verification.memory.saved.boundaries;
   const L = config.num_layers;
-  expect(boundaries.length).toBe(L + (checkpoint === 'full' ? 2 * L : L) + 1);
+  const head = architectureOf(config).final_softcap === undefined ? 2 : 3;
+  expect(boundaries.length).toBe(L + head + (checkpoint === 'full' ? 2 * L : L) + 1);
+  const logits = 4n * BigInt(run.batch * run.seq) * BigInt(architectureOf(config).padded_vocab_size);
   for (const boundary of boundaries) {
-    const where = `${checkpoint} ${boundary.formula.kind} ${boundary.formula.layer ?? 'embeddings'}`;
+    const { kind, layer, module } = boundary.formula;
+    const where = `${checkpoint} ${kind} ${module ?? layer ?? 'embeddings'}`;
     expect(boundary.measured, where).toBe(boundary.formula.bytes);
     expect(boundary.matches, where).toBe(true);
-    expect(boundary.formula.residual, where).toBe(4n * BigInt(run.batch * run.seq * config.d_model));
+    // The residual stream or its dy; before lm_head (and a final soft-cap) the logits' gradient.
+    const dlogits = module === 'lm_head' || module === 'final_softcap';
+    expect(boundary.formula.residual, where).toBe(dlogits ? logits : 4n * BigInt(run.batch * run.seq * config.d_model));
   }
+  // After the last block the backward pass runs the soft-cap's, lm_head's and ln_final's nodes.
+  expect(boundaries.slice(L, L + head).map((boundary) => boundary.formula.module)).toEqual([
+    ...(head === 3 ? ['final_softcap'] : []),
+    'lm_head',
+    'ln_final',
+  ]);
   // Block 0's forward boundary: held before, the stream, and what the embeddings made on the way.
   const architecture = architectureOf(config);
   const stream = 4n * BigInt(run.batch * run.seq * config.d_model);
@@ -169,7 +180,7 @@ function expectBoundariesAreFormula(verification: TrainingVerification): void {
     const start = inBlock.boundary;
     expect(start.formula.layer).toBe(inBlock.layer);
     expect(start.formula.bytes + inBlock.madeBytes - inBlock.freedBytes).toBe(verification.memory.saved.peak);
-    const layer = `layers.${inBlock.layer}`;
+    const layer = inBlock.layer === undefined ? start.formula.module! : `layers.${inBlock.layer}`;
     for (const entry of inBlock.made) {
       const inPhase =
         saved.peakPhase === 'forward'
@@ -198,9 +209,9 @@ function expectBoundariesAreFormula(verification: TrainingVerification): void {
     expect(peak.measured, `${checkpoint} ${peak.module}`).toBe(peak.formula);
     expect(peak.matches).toBe(true);
   }
-  // The backward pass reaches the last block first.
-  expect(boundaries[L]!.formula.layer).toBe(L - 1);
-  expect(boundaries[L]!.formula.kind).toBe(checkpoint === 'full' ? 'rerun' : 'backward');
+  // Then the last block first.
+  expect(boundaries[L + head]!.formula.layer).toBe(L - 1);
+  expect(boundaries[L + head]!.formula.kind).toBe(checkpoint === 'full' ? 'rerun' : 'backward');
 }
 
 describe('saved activations against a real training step', () => {
@@ -315,11 +326,37 @@ describe('saved activations against a real training step', () => {
     expect(saved.lossGradientPeak.measured! - saved.lossGradientPeak.formula).toBe(2n * 768n);
     expect(trainingVerdictLine(verification)).toContain("the loss gradient's peak: 1,536 bytes more than its formula");
     // Between blocks: each block's sigmoid is held from its forward until its own backward ends:
-    // layers.1's forward starts with block 0's (768 over), its backward with both (1,536), layers.0's
-    // backward with block 0's, the embeddings' with none.
+    // layers.1's forward starts with block 0's (768 over); lm_head's, ln_final's and layers.1's
+    // backward with both (1,536); layers.0's backward with block 0's, the embeddings' with none.
     const over = saved.boundaries.map((boundary) => boundary.measured! - boundary.formula.bytes);
-    expect(over).toEqual([0n, 768n, 1_536n, 768n, 0n]);
-    expect(trainingVerdictLine(verification)).toContain('between blocks: 3 of 5 boundaries off their formula');
+    expect(over).toEqual([0n, 768n, 1_536n, 1_536n, 1_536n, 768n, 0n]);
+    expect(trainingVerdictLine(verification)).toContain('between blocks: 5 of 7 boundaries off their formula');
+  });
+
+  it("with selective checkpointing the tiny model peaks in ln_final's backward: its start by hand, its buffers named", async () => {
+    const verification = await compare(tiny, tinyRun, 0, 'cpu', 'selective');
+    const { saved } = verification.memory;
+    // Held before: 12 bytes for each of P = 2 x 11 x 8 + 8 + 2 (4 x 64 + 3 x 8 x 12 + 2 x 8) = 1,304
+    // parameters and the int32 ids and targets (2 x 16 x 4); the loss; each block's kept tensors
+    // without P: 4 x 16 (8 x 8 + 4 x 12) + 2 x 4 x 16 = 7,296; the RoPE tables 256; ln_final's input
+    // and rstd 512 + 64; lm_head's gradient 4 x 8 x 11; dy 4 x 16 x 8.
+    const start = 12n * 1_304n + 128n + 4n + 2n * 7_296n + 256n + 512n + 64n + 352n + 512n;
+    expect(start).toBe(32_068n);
+    expect(saved.peakPhase).toBe('backward');
+    const inBlock = saved.peakInBlock!;
+    expect(inBlock.layer).toBeUndefined();
+    expect(inBlock.boundary.formula.module).toBe('ln_final');
+    expect(inBlock.boundary.measured).toBe(start);
+    // Made by the norm's gradient: six [2, 8, 8] products, a difference, the mean [2, 8, 1] and the
+    // gain's gradient [8]; nothing freed yet.
+    expect(inBlock.made.map((entry) => `${entry.path} ${entry.kernel} ${entry.bytes}`)).toEqual([
+      'ln_final Multiply 3072',
+      'ln_final Sub 512',
+      'ln_final Mean 64',
+      'ln_final Sum 32',
+    ]);
+    expect(inBlock.freedBytes).toBe(0n);
+    expect(saved.peak).toBe(start + 3_680n);
   });
 
   it('between blocks of the backward pass, a small model holds what the definitions say, worked by hand', async () => {
@@ -342,13 +379,18 @@ describe('saved activations against a real training step', () => {
     const loss = 4n;
     const finalGradients = 4n * (64n * 16n + 16n); // lm_head and ln_final
     const none = await verifyTraining({ config, run, backend: 'cpu', seed: 0 });
+    // After the loss: lm_head's node holds the final norm's input, rstd and output and the logits'
+    // gradient [B, T, V]; ln_final's the norm's input and rstd, lm_head's gradient and dy.
+    const lnFinalKept = 4n * 32n * 16n + 4n * 32n;
     const expected = [
+      heldBefore + loss + rope + 3n * kept + lnFinalKept + 4n * 32n * 16n + 4n * 32n * 64n,
+      heldBefore + loss + rope + 3n * kept + lnFinalKept + 4n * 64n * 16n + dy,
       heldBefore + loss + rope + 3n * kept + finalGradients + dy,
       heldBefore + loss + rope + 2n * kept + finalGradients + block + dy,
       heldBefore + loss + rope + kept + finalGradients + 2n * block + dy,
       heldBefore + loss + finalGradients + 3n * block + dy,
     ];
-    expect(expected).toEqual([263_044n, 233_732n, 204_420n, 174_084n]);
+    expect(expected).toEqual([269_252n, 265_156n, 263_044n, 233_732n, 204_420n, 174_084n]);
     const backward = (verification: TrainingVerification) =>
       verification.memory.saved.boundaries.filter((boundary) => boundary.formula.kind !== 'forward');
     expect(backward(none).map((boundary) => boundary.measured)).toEqual(expected);
@@ -369,6 +411,8 @@ describe('saved activations against a real training step', () => {
     const rerun = (done: bigint, below: bigint) =>
       heldBefore + loss + rope + below * input + finalGradients + done * block + dy;
     const fullExpected = [
+      heldBefore + loss + rope + 3n * input + lnFinalKept + 4n * 32n * 16n + 4n * 32n * 64n,
+      heldBefore + loss + rope + 3n * input + lnFinalKept + 4n * 64n * 16n + dy,
       rerun(0n, 3n),
       rerun(0n, 3n) + kept - input + dy,
       rerun(1n, 2n),
@@ -377,9 +421,13 @@ describe('saved activations against a real training step', () => {
       rerun(2n, 1n) + kept - input + dy,
       heldBefore + loss + rope + finalGradients + 3n * block + dy,
     ];
-    expect(fullExpected.slice(0, 2)).toEqual([145_540n, 186_756n]);
+    expect(fullExpected.slice(2, 4)).toEqual([145_540n, 186_756n]);
     expect(backward(full).map((boundary) => boundary.measured)).toEqual(fullExpected);
-    expect(backward(full).map((boundary) => `${boundary.formula.kind} ${boundary.formula.layer}`)).toEqual([
+    expect(
+      backward(full).map((boundary) => `${boundary.formula.kind} ${boundary.formula.module ?? boundary.formula.layer}`),
+    ).toEqual([
+      'backward lm_head',
+      'backward ln_final',
       'rerun 2',
       'backward 2',
       'rerun 1',

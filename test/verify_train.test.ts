@@ -256,11 +256,11 @@ describe('verify --train on meta at full size', () => {
     expect(update.formula).toBe(25_524_699_392n + 4n * 2_127_057_600n + 4n + 3n * 4n * 50_257n * 1_600n);
     expect(update.measured).toBe(34_997_864_196n);
     expect(update.matches).toBe(true);
-    // Between blocks, 48 forward and 49 backward boundaries, each exactly its formula. The last, before the embeddings'
+    // Between blocks, 48 forward and 51 backward boundaries (lm_head's and ln_final's among them), each exactly its formula. The last, before the embeddings'
     // backward: held before, the loss, every gradient but the token table's (P - V d = 2,046,646,400
     // parameters) and one [1, 1024, 1600] fp32 dy.
     const boundaries = verification.memory.saved.boundaries;
-    expect(boundaries).toHaveLength(97);
+    expect(boundaries).toHaveLength(99);
     expect(boundaries.every((boundary) => boundary.matches === true)).toBe(true);
     expect(boundaries.at(-1)!.measured).toBe(25_524_699_392n + 4n + 4n * 2_046_646_400n + 4n * 1_024n * 1_600n);
     expect(boundaries.at(-1)!.measured).toBe(33_717_838_596n);
@@ -324,18 +324,29 @@ describe('the verify command with --train', () => {
     const rows = text
       .slice(start)
       .split('\n')
-      .filter((line) => /^│ (layers|embeddings)/.test(line));
-    // tiny, L 2: two forward boundaries, two backward ones and the embeddings'.
+      .filter((line) => /^│ (layers|embeddings|lm_head|ln_final)/.test(line));
+    // tiny, L 2: two forward boundaries, lm_head's and ln_final's, two blocks' backward and the embeddings'.
     expect(rows.map((row) => row.split('│')[1]!.trim())).toEqual([
       'layers.0 forward',
       'layers.1 forward',
+      'lm_head backward',
+      'ln_final backward',
       'layers.1 backward',
       'layers.0 backward',
       "embeddings' backward",
     ]);
     expect(rows.every((row) => row.includes(' equal '))).toBe(true);
-    // The stream or its dy: [1, 64, 64] fp32 (tiny: d 64, at its context of 64 tokens).
-    expect(rows.every((row) => row.split('│')[4]!.trim() === '16,384')).toBe(true);
+    // The stream or its dy: [1, 64, 64] fp32 (tiny: d 64, at its context of 64 tokens); before
+    // lm_head, the logits' gradient [1, 64, 256].
+    expect(rows.map((row) => row.split('│')[4]!.trim())).toEqual([
+      '16,384',
+      '16,384',
+      '65,536',
+      '16,384',
+      '16,384',
+      '16,384',
+      '16,384',
+    ]);
   });
 
   it('a real step that cannot fit is refused on one line before anything runs, exit 2', async () => {

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { reshapeKeepingNothing } from './lean_gradients.js';
+
 /**
  * lm_head with tied embeddings: logits = x E^T, E the token_embeddings table [Vp, d] itself (no
  * copy, no explicit transpose): one BatchMatMul of [B*T, d] x [Vp, d]^T. tfjs's gradient for that
@@ -15,5 +17,7 @@ export function tiedLogits(x: tf.Tensor3D, table: tf.Tensor2D): tf.Tensor3D {
   );
   const tokens = tf.reshape<tf.Rank.R2>(x, [B * T, d]); // (B*T, d)
   const logits = tf.matMul(tokens, table, false, true); // (B*T, Vp)
-  return tf.reshape<tf.Rank.R3>(logits, [B, T, Vp]); // (B, T, Vp)
+  // As linear.ts's output: tfjs's own Reshape keeps its input for the gradient, which would hold the
+  // logits [B*T, Vp] past the loss's gradient, until lm_head's backward.
+  return reshapeKeepingNothing<tf.Rank.R3>(logits, [B, T, Vp]); // (B, T, Vp)
 }

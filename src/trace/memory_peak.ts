@@ -79,7 +79,10 @@ export interface MemoryPeak {
    * tfjs's running sums of gradients are such Adds, the last of them a tied table's two gradients.
    */
   readonly lastAddOutsideModules: Partial<Readonly<Record<KernelPhase, number>>>;
-  /** The first kernel of each block (any path under layers.{i}) in each phase, keyed `${phase} ${i}`. */
+  /**
+   * The first kernel of each block (any path under layers.{i}) in each phase, keyed `${phase} ${i}`,
+   * and of each module outside the blocks, keyed `${phase} ${path}`.
+   */
   readonly firstKernelByPhaseAndBlock: ReadonlyMap<string, FirstKernel>;
   /**
    * Who made the storage held at bufferPeak, largest first: the bytes add up to bufferPeak.bytes.
@@ -88,8 +91,8 @@ export interface MemoryPeak {
    */
   readonly bufferPeakHeldBy: readonly BufferOwner[];
   /**
-   * Where the peak lies inside a block (its path under layers.{i}): who made the storage held just
-   * before that block's first kernel in the peak's phase. Set beside bufferPeakHeldBy, the two say
+   * Where the peak lies inside a block (its path under layers.{i}) or a module outside the blocks:
+   * who made the storage held just before that block's (or module's) first kernel in the peak's phase. Set beside bufferPeakHeldBy, the two say
    * what the block made and freed on its way to the peak.
    */
   readonly heldAtPeakBlockStart: { readonly first: FirstKernel; readonly heldBy: readonly BufferOwner[] } | undefined;
@@ -119,6 +122,17 @@ interface TrackedEngine {
 }
 
 let measuring = false;
+
+/**
+ * The group of kernels a path belongs to for the block starts: a block's index (any path under
+ * layers.{i}), or a module outside the blocks itself (lm_head, ln_final, ...); undefined for the
+ * step's own kernels outside every module, which run throughout.
+ */
+function blockOf(path: string): string | undefined {
+  const layer = layerIndexOf(path);
+  if (layer !== undefined) return String(layer);
+  return path === '' ? undefined : path;
+}
 
 /**
  * Run `fn` with memory sampled after every kernel. `held` are the tensors alive before the run
@@ -248,9 +262,9 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         if (firstByPath === undefined) firstKernels.set(phase, (firstByPath = new Map<string, FirstKernel>()));
         const first = { order: kernels - 1, kernel: kernelName, bytesBefore };
         firstByPath.set(path, first);
-        const layer = layerIndexOf(path);
-        const block = `${phase} ${layer}`;
-        if (layer !== undefined && !blockStarts.has(block)) blockStarts.set(block, { first, events: eventsBefore });
+        const group = blockOf(path);
+        const block = `${phase} ${group}`;
+        if (group !== undefined && !blockStarts.has(block)) blockStarts.set(block, { first, events: eventsBefore });
       }
       if (bufferBytes > (pathPeak?.bytes ?? -1)) byPath.set(path, moment(bufferBytes, kernelName));
       if (path === '' && kernelName === 'Add') lastAdds.set(phase, bufferBytes);
@@ -259,8 +273,8 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
     if (bufferBytes > bufferPeak.bytes) {
       bufferPeak = moment(bufferBytes, kernelName);
       eventsAtPeak = events.length;
-      const layer = layerIndexOf(bufferPeak.path);
-      peakBlockStart = layer === undefined ? undefined : blockStarts.get(`${phase} ${layer}`);
+      const group = blockOf(bufferPeak.path);
+      peakBlockStart = group === undefined ? undefined : blockStarts.get(`${phase} ${group}`);
     }
     return output;
   };

@@ -220,7 +220,8 @@ export interface EmbeddingPeakComparison {
  * peak = start + made - freed, every buffer named by the module and kernel that made it.
  */
 export interface PeakInBlock {
-  readonly layer: number;
+  /** The block, or undefined for a module after the blocks (the boundary's module). */
+  readonly layer: number | undefined;
   readonly boundary: BoundaryComparison;
   /** Buffers made since the block's start and still held at the peak (its gradients, dys and temporaries), largest first. */
   readonly made: readonly PhaseBuffers[];
@@ -544,11 +545,14 @@ function peakInBlock(trace: TracedTrainingStep, boundaries: readonly BoundaryCom
   const { bufferPeak, bufferPeakHeldBy, heldAtPeakBlockStart } = trace.memory;
   const layer = layerIndexOf(bufferPeak.path);
   const phase = bufferPeak.phase;
-  if (heldAtPeakBlockStart === undefined || layer === undefined || phase === undefined || phase === 'optimizer') {
-    return undefined;
-  }
+  if (heldAtPeakBlockStart === undefined || phase === undefined || phase === 'optimizer') return undefined;
   const kind = phase === 'recompute' ? 'rerun' : phase;
-  const boundary = boundaries.find((entry) => entry.formula.layer === layer && entry.formula.kind === kind);
+  // A block's start, or the start of a module after the blocks (lm_head, ln_final) in the backward pass.
+  const boundary = boundaries.find((entry) =>
+    layer === undefined
+      ? entry.formula.module === bufferPeak.path && entry.formula.kind === kind
+      : entry.formula.layer === layer && entry.formula.kind === kind,
+  );
   if (boundary === undefined) return undefined;
   const key = (owner: BufferOwner) => `${owner.phase ?? ''}\u0000${owner.path}\u0000${owner.kernel}`;
   const change = new Map<string, PhaseBuffers>();
@@ -617,13 +621,15 @@ function boundaryComparisons(trace: TracedTrainingStep): BoundaryComparison[] {
   return stepBoundaries(trace.config, run, trace.checkpoint).map((formula) => {
     const phase: KernelPhase = formula.kind === 'rerun' ? 'recompute' : formula.kind;
     const first =
-      formula.layer === undefined
-        ? firstOf(
-            [...EMBEDDING_PATHS].map((modulePath) =>
-              trace.memory.firstKernelByPhaseAndPath.get(phase)?.get(modulePath),
-            ),
-          )
-        : trace.memory.firstKernelByPhaseAndBlock.get(`${phase} ${formula.layer}`);
+      formula.module !== undefined
+        ? trace.memory.firstKernelByPhaseAndPath.get(phase)?.get(formula.module)
+        : formula.layer === undefined
+          ? firstOf(
+              [...EMBEDDING_PATHS].map((modulePath) =>
+                trace.memory.firstKernelByPhaseAndPath.get(phase)?.get(modulePath),
+              ),
+            )
+          : trace.memory.firstKernelByPhaseAndBlock.get(`${phase} ${formula.layer}`);
     const measured = first === undefined ? undefined : BigInt(first.bytesBefore);
     // Every block runs kernels in every phase it has: a boundary not found is a fault, not a pass.
     return { formula, measured, matches: covers ? measured === formula.bytes : undefined };
@@ -785,7 +791,8 @@ function savedActivationSentences(saved: SavedActivationComparison): string[] {
 
 /** "the start of layers.3's forward pass", "... rerun", "... backward pass", "the start of the embeddings' backward pass". */
 function boundaryLabel(boundary: BoundaryComparison): string {
-  const { layer, kind } = boundary.formula;
+  const { layer, kind, module } = boundary.formula;
+  if (module !== undefined) return `the start of ${module}'s backward pass`;
   if (layer === undefined) return "the start of the embeddings' backward pass";
   return `the start of ${path.layer(layer)}'s ${kind === 'rerun' ? 'rerun' : `${kind} pass`}`;
 }
@@ -805,13 +812,13 @@ function peakWithinBlock(saved: SavedActivationComparison): string {
       )
       .join(', ') + (entries.length > 6 ? ` and ${entries.length - 6} more` : '');
   return (
-    ` The step's peak is in ${path.layer(inBlock.layer)}'s ${phase}, ${groupDigits(inBlock.madeBytes - inBlock.freedBytes)} ` +
-    `bytes above that block's start: made since and held, ${groupDigits(inBlock.madeBytes)} bytes (${list(inBlock.made)})` +
+    ` The step's peak is in ${inBlock.layer === undefined ? inBlock.boundary.formula.module : path.layer(inBlock.layer)}'s ` +
+    `${phase}, ${groupDigits(inBlock.madeBytes - inBlock.freedBytes)} bytes above its start: made since and held, ${groupDigits(inBlock.madeBytes)} bytes (${list(inBlock.made)})` +
     (inBlock.freed.length === 0
       ? ''
       : `; freed since, ${groupDigits(inBlock.freedBytes)} bytes (${list(inBlock.freed)})`) +
     (kind === 'backward'
-      ? ". These are the block's own gradients, dys and temporaries: named, not a formula."
+      ? '. These are its own gradients, dys and temporaries: named, not a formula.'
       : ". These are the block's intermediates, held until it ends (a rerun's, until its backward pass returns): named, not a formula.")
   );
 }

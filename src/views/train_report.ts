@@ -311,9 +311,11 @@ function memoryTable({ memory }: TrainReportInput): Table {
 /** The largest boundary between blocks, its parts named. */
 function boundaryRow(boundary: StepBoundary, row: (label: string, what: Cell, bytes: bigint) => Cell[]): Cell[] {
   const where =
-    boundary.layer === undefined
-      ? "before the embeddings' backward pass"
-      : `before layers.${boundary.layer}'s ${boundary.kind === 'rerun' ? 'rerun' : `${boundary.kind} pass`}`;
+    boundary.module !== undefined
+      ? `before ${boundary.module}'s backward pass`
+      : boundary.layer === undefined
+        ? "before the embeddings' backward pass"
+        : `before layers.${boundary.layer}'s ${boundary.kind === 'rerun' ? 'rerun' : `${boundary.kind} pass`}`;
   const stream = boundary.kind === 'forward' ? 'the stream [B, T, d]' : 'dy [B, T, d]';
   const held = cellText`held before ${boundary.heldBefore} + kept ${boundary.kept} + gradients so far ${boundary.gradients} + ${stream} ${boundary.residual}`;
   const what =

@@ -442,8 +442,12 @@ function boundariesRow(boundaries: TrainingVerification['memory']['saved']['boun
 /** Each boundary between blocks, in the order the step reaches it: the formula's parts beside the measured storage. */
 function boundariesTable(verification: TrainingVerification): Table {
   const boundaries = verification.memory.saved.boundaries;
-  const where = ({ layer, kind }: (typeof boundaries)[number]['formula']): string =>
-    layer === undefined ? "embeddings' backward" : `${path.layer(layer)} ${kind === 'rerun' ? 'rerun' : kind}`;
+  const where = ({ layer, kind, module }: (typeof boundaries)[number]['formula']): string =>
+    module !== undefined
+      ? `${module} backward`
+      : layer === undefined
+        ? "embeddings' backward"
+        : `${path.layer(layer)} ${kind === 'rerun' ? 'rerun' : kind}`;
   const verdict = (boundary: (typeof boundaries)[number]): string => {
     if (boundary.matches === undefined) return 'no formula for this backend';
     if (boundary.measured === undefined) return 'DIFFERS: no kernel found there';

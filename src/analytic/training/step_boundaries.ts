@@ -48,8 +48,10 @@ import { savedActivations, type SavedActivationGroup, type SavedActivations } fr
 export type StepBoundaryKind = 'forward' | 'rerun' | 'backward';
 
 export interface StepBoundary {
-  /** The block's index, or undefined for the embeddings, the backward pass's last node. */
+  /** The block's index, or undefined for a module outside the blocks (`module`) or the embeddings. */
   readonly layer: number | undefined;
+  /** Outside the blocks, the module whose first backward kernel it precedes: final_softcap, lm_head, ln_final. */
+  readonly module?: string;
   /** The first forward kernel, the first recompute kernel of a checkpointed block, or the first backward kernel. */
   readonly kind: StepBoundaryKind;
   readonly heldBefore: bigint;
@@ -128,11 +130,25 @@ export function stepBoundaries(
     kept: bigint,
     gradients: bigint,
     rerunOutput = 0n,
+    head?: { module: string; residual: bigint },
   ): void => {
     const loss = kind === 'forward' ? 0n : LOSS_BYTES;
     const embeddings = kind === 'forward' ? embeddingScratch : 0n;
-    const bytes = heldBefore + loss + kept + gradients + residual + rerunOutput + embeddings;
-    boundaries.push({ layer, kind, heldBefore, loss, kept, gradients, residual, rerunOutput, embeddings, bytes });
+    const stream = head?.residual ?? residual;
+    const bytes = heldBefore + loss + kept + gradients + stream + rerunOutput + embeddings;
+    boundaries.push({
+      layer,
+      ...(head === undefined ? {} : { module: head.module }),
+      kind,
+      heldBefore,
+      loss,
+      kept,
+      gradients,
+      residual: stream,
+      rerunOutput,
+      embeddings,
+      bytes,
+    });
   };
   let keptBelow = 0n; // blocks 0..i
   const keptUpTo: bigint[] = [];
@@ -142,6 +158,34 @@ export function stepBoundaries(
     keptUpTo.push((keptBelow += keptByLayer(saved, i)));
   }
   let gradientsDone = total - embeddingBytes - layerParameters.reduce((sum, bytes) => sum + bytes, 0n);
+  // The modules after the last block, in the backward pass's order; each keeps its final tensors
+  // until its own backward has run, and the blocks keep all of theirs.
+  const blocksKept = (keptUpTo[L - 1] ?? 0n) + ropeTables;
+  const finalGain = architecture.zero_centered_gain ? BigInt(config.d_model) * FLOAT_BYTES : 0n;
+  const logitsGradient = tokens * BigInt(architecture.padded_vocab_size) * FLOAT_BYTES;
+  const lnFinalGradient = rows
+    .filter((row) => row.path === path.lnFinal)
+    .reduce((sum, row) => sum + row.count * FLOAT_BYTES, 0n);
+  const head: string[] = [
+    ...(architecture.final_softcap === undefined ? [] : [path.finalSoftcap]),
+    path.lmHead,
+    path.lnFinal,
+  ];
+  head.forEach((module, at) => {
+    const stillRead = new Set(head.slice(at));
+    const finalKept = saved.final.tensors
+      .filter((entry) => entry.readBy.some((reader) => stillRead.has(reader)))
+      .reduce((sum, entry) => sum + evaluatePolynomial(entry.bytes, run.batch, run.seq), 0n);
+    const afterLmHead = module === path.lnFinal;
+    boundary(
+      undefined,
+      'backward',
+      blocksKept + finalKept + finalGain,
+      afterLmHead ? gradientsDone - lnFinalGradient : 0n,
+      0n,
+      { module, residual: afterLmHead ? residual : logitsGradient },
+    );
+  });
   for (let i = L - 1; i >= 0; i--) {
     const kept = keptUpTo[i]! + ropeTables;
     if (checkpoint === 'full') {
