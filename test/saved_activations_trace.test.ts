@@ -172,9 +172,19 @@ function expectBoundariesAreFormula(verification: TrainingVerification): void {
     )
     .reduce((total, row) => total + row.count, 0n);
   expect(last.formula.gradients).toBe(4n * (summarizeParameters(config).total - withoutGradient));
+  // Every peak is a moment with a formula, or lies inside a block or a module after the blocks.
+  const saved = verification.memory.saved;
+  const moments = [
+    saved.lossGradientPeak.formula,
+    saved.updatePeak.formula,
+    ...saved.embeddingPeaks.map((peak) => peak.formula),
+  ];
+  expect(
+    moments.includes(saved.peak) || saved.peakInBlock !== undefined,
+    `peak ${saved.peak} in ${saved.peakPhase} at ${verification.memory.measured.bufferPeak.path}`,
+  ).toBe(true);
   // A peak inside a block is that block's start, by formula, and the buffers the block made and
   // freed since, each named: made by the block's own kernels of the peak's pass (or the step's residual sums).
-  const saved = verification.memory.saved;
   const inBlock = saved.peakInBlock;
   if (inBlock !== undefined) {
     const start = inBlock.boundary;

@@ -95,7 +95,8 @@ export interface MemoryPeak {
    * who made the storage held just before that block's (or module's) first kernel in the peak's phase. Set beside bufferPeakHeldBy, the two say
    * what the block made and freed on its way to the peak.
    */
-  readonly heldAtPeakBlockStart: { readonly first: FirstKernel; readonly heldBy: readonly BufferOwner[] } | undefined;
+  readonly heldAtPeakBlockStart:
+    { readonly first: FirstKernel; readonly phase: KernelPhase; readonly heldBy: readonly BufferOwner[] } | undefined;
   /**
    * Who made the storage held just before the first kernel of each phase, largest first: at the
    * start of the backward pass this is what the forward pass left for it.
@@ -122,6 +123,33 @@ interface TrackedEngine {
 }
 
 let measuring = false;
+
+interface BlockStart {
+  readonly first: FirstKernel;
+  readonly phase: KernelPhase;
+  /** Events recorded before the first kernel ran. */
+  readonly events: number;
+}
+
+/**
+ * Where the block (or module) holding the peak started: in the peak's phase, except that in the
+ * backward pass a block's recompute and backward kernels are one stretch, started by whichever
+ * came first (a checkpointed block's rerun, or the block's own backward kernels before a
+ * selectively checkpointed core reruns).
+ */
+function startOfPeakBlock(
+  starts: ReadonlyMap<string, BlockStart>,
+  path: string,
+  phase: KernelPhase | undefined,
+): BlockStart | undefined {
+  const group = blockOf(path);
+  if (group === undefined || phase === undefined) return undefined;
+  if (phase !== 'backward' && phase !== 'recompute') return starts.get(`${phase} ${group}`);
+  const backward = starts.get(`backward ${group}`);
+  const recompute = starts.get(`recompute ${group}`);
+  if (backward === undefined || recompute === undefined) return backward ?? recompute;
+  return recompute.first.order < backward.first.order ? recompute : backward;
+}
 
 /**
  * The group of kernels a path belongs to for the block starts: a block's index (any path under
@@ -232,8 +260,8 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   const firstKernels = new Map<KernelPhase, Map<string, FirstKernel>>();
   const lastAdds = new Map<KernelPhase, number>();
   // Each block's first kernel in each phase, and the events before it, keyed `${phase} ${layer}`.
-  const blockStarts = new Map<string, { first: FirstKernel; events: number }>();
-  let peakBlockStart: { first: FirstKernel; events: number } | undefined;
+  const blockStarts = new Map<string, BlockStart>();
+  let peakBlockStart: BlockStart | undefined;
 
   engine.runKernel = function (this: unknown, kernelName, inputs, attrs) {
     const phase = currentPhase();
@@ -264,7 +292,9 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         firstByPath.set(path, first);
         const group = blockOf(path);
         const block = `${phase} ${group}`;
-        if (group !== undefined && !blockStarts.has(block)) blockStarts.set(block, { first, events: eventsBefore });
+        if (group !== undefined && !blockStarts.has(block)) {
+          blockStarts.set(block, { first, phase, events: eventsBefore });
+        }
       }
       if (bufferBytes > (pathPeak?.bytes ?? -1)) byPath.set(path, moment(bufferBytes, kernelName));
       if (path === '' && kernelName === 'Add') lastAdds.set(phase, bufferBytes);
@@ -273,8 +303,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
     if (bufferBytes > bufferPeak.bytes) {
       bufferPeak = moment(bufferBytes, kernelName);
       eventsAtPeak = events.length;
-      const group = blockOf(bufferPeak.path);
-      peakBlockStart = group === undefined ? undefined : blockStarts.get(`${phase} ${group}`);
+      peakBlockStart = startOfPeakBlock(blockStarts, bufferPeak.path, phase);
     }
     return output;
   };
@@ -301,7 +330,10 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
         bufferBytesBefore,
         bufferPeak,
         bufferPeakHeldBy: atPeak!,
-        heldAtPeakBlockStart: blockStart === undefined ? undefined : { first: blockStart.first, heldBy: atBlockStart! },
+        heldAtPeakBlockStart:
+          blockStart === undefined
+            ? undefined
+            : { first: blockStart.first, phase: blockStart.phase, heldBy: atBlockStart! },
         bufferPeakByPhase: Object.fromEntries(phasePeaks),
         bufferPeakByPhaseAndPath: pathPeaks,
         firstKernelByPhaseAndPath: firstKernels,

@@ -544,8 +544,8 @@ function savedActivationComparison(trace: TracedTrainingStep): SavedActivationCo
 function peakInBlock(trace: TracedTrainingStep, boundaries: readonly BoundaryComparison[]): PeakInBlock | undefined {
   const { bufferPeak, bufferPeakHeldBy, heldAtPeakBlockStart } = trace.memory;
   const layer = layerIndexOf(bufferPeak.path);
-  const phase = bufferPeak.phase;
-  if (heldAtPeakBlockStart === undefined || phase === undefined || phase === 'optimizer') return undefined;
+  if (heldAtPeakBlockStart === undefined || heldAtPeakBlockStart.phase === 'optimizer') return undefined;
+  const phase = heldAtPeakBlockStart.phase;
   const kind = phase === 'recompute' ? 'rerun' : phase;
   // A block's start, or the start of a module after the blocks (lm_head, ln_final) in the backward pass.
   const boundary = boundaries.find((entry) =>
