@@ -133,9 +133,9 @@ interface BlockStart {
 
 /**
  * Where the block (or module) holding the peak started: in the peak's phase, except that in the
- * backward pass a block's recompute and backward kernels are one stretch, started by whichever
- * came first (a checkpointed block's rerun, or the block's own backward kernels before a
- * selectively checkpointed core reruns).
+ * backward pass a block's recompute and backward kernels are one stretch: from the block's first
+ * backward kernel once it has run (a selectively checkpointed core reruns after it, a fully
+ * checkpointed block before it), from the rerun's first kernel while the rerun runs.
  */
 function startOfPeakBlock(
   starts: ReadonlyMap<string, BlockStart>,
@@ -147,8 +147,9 @@ function startOfPeakBlock(
   if (phase !== 'backward' && phase !== 'recompute') return starts.get(`${phase} ${group}`);
   const backward = starts.get(`backward ${group}`);
   const recompute = starts.get(`recompute ${group}`);
-  if (backward === undefined || recompute === undefined) return backward ?? recompute;
-  return recompute.first.order < backward.first.order ? recompute : backward;
+  // Only starts already reached are recorded: once the block's backward kernels have begun (after
+  // a full rerun, or before a selective core's rerun), they start the stretch; during a rerun, it.
+  return backward ?? recompute;
 }
 
 /**

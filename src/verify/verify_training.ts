@@ -801,8 +801,9 @@ function boundaryLabel(boundary: BoundaryComparison): string {
 function peakWithinBlock(saved: SavedActivationComparison): string {
   const inBlock = saved.peakInBlock;
   if (inBlock?.boundary.matches !== true) return '';
+  const passOf = (phase: KernelPhase | undefined) => (phase === 'recompute' ? 'rerun' : `${phase ?? 'forward'} pass`);
   const kind = inBlock.boundary.formula.kind;
-  const phase = kind === 'rerun' ? 'rerun' : `${kind} pass`;
+  const peakPhase = saved.peakPhase;
   const list = (entries: readonly PhaseBuffers[]) =>
     entries
       .slice(0, 6)
@@ -813,13 +814,16 @@ function peakWithinBlock(saved: SavedActivationComparison): string {
       .join(', ') + (entries.length > 6 ? ` and ${entries.length - 6} more` : '');
   return (
     ` The step's peak is in ${inBlock.layer === undefined ? inBlock.boundary.formula.module : path.layer(inBlock.layer)}'s ` +
-    `${phase}, ${groupDigits(inBlock.madeBytes - inBlock.freedBytes)} bytes above its start: made since and held, ${groupDigits(inBlock.madeBytes)} bytes (${list(inBlock.made)})` +
+    `${passOf(peakPhase)}, ${groupDigits(inBlock.madeBytes - inBlock.freedBytes)} bytes above the start of its ` +
+    `${passOf(kind === 'rerun' ? 'recompute' : kind)}: made since and held, ${groupDigits(inBlock.madeBytes)} bytes (${list(inBlock.made)})` +
     (inBlock.freed.length === 0
       ? ''
       : `; freed since, ${groupDigits(inBlock.freedBytes)} bytes (${list(inBlock.freed)})`) +
-    (kind === 'backward'
-      ? '. These are its own gradients, dys and temporaries: named, not a formula.'
-      : ". These are the block's intermediates, held until it ends (a rerun's, until its backward pass returns): named, not a formula.")
+    (peakPhase === 'backward'
+      ? ". These are its own gradients, dys and temporaries (and a rerun core's intermediates): named, not a formula."
+      : peakPhase === 'recompute'
+        ? ". These are the rerun's intermediates, held until its backward pass returns: named, not a formula."
+        : ". These are the block's intermediates, held until it ends: named, not a formula.")
   );
 }
 

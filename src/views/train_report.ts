@@ -360,7 +360,7 @@ function stepPeaksTable({ stepPeaks: peaks, run }: TrainReportInput): Table {
         'half done, so what is held is whole tensors: the storage at every block boundary has a formula, the largest ' +
         "shown. The step peaks at least at the largest moment, and exactly at the loss's gradient where the logits " +
         'outweigh the rest, as in real language models; otherwise it may peak in the update, inside a block (above its ' +
-        "boundary by the block's own buffers) or at a node of the final norm or lm_head. The estimate above adds " +
+        "boundary by the block's own buffers) or at a node of the final norm, lm_head or a final soft-cap. The estimate above adds " +
         'everything at once.',
     ],
   };

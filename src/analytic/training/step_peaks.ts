@@ -22,7 +22,7 @@ import { stepBoundaries, type StepBoundary } from './step_boundaries.js';
  * largest is given here. The step's peak is at least the largest of these. Where the logits
  * outweigh the rest, as in real language models, it is the loss gradient's; a small model with a
  * small vocabulary may peak in the update, inside a block (above that block's boundary by the
- * block's own buffers) or at a node of the final norm or lm_head.
+ * block's own buffers) or at a node of the final norm, lm_head or a final soft-cap.
  */
 export interface TracedStepPeaks {
   readonly heldBefore: bigint;
