@@ -139,16 +139,19 @@ interface BlockStart {
  */
 function startOfPeakBlock(
   starts: ReadonlyMap<string, BlockStart>,
-  path: string,
-  phase: KernelPhase | undefined,
+  peak: PeakMoment,
+  peakOrder: number,
 ): BlockStart | undefined {
-  const group = blockOf(path);
+  const group = blockOf(peak.path);
+  const phase = peak.phase;
   if (group === undefined || phase === undefined) return undefined;
   if (phase !== 'backward' && phase !== 'recompute') return starts.get(`${phase} ${group}`);
-  const backward = starts.get(`backward ${group}`);
-  const recompute = starts.get(`recompute ${group}`);
-  // Only starts already reached are recorded: once the block's backward kernels have begun (after
-  // a full rerun, or before a selective core's rerun), they start the stretch; during a rerun, it.
+  // Only starts reached by the peak count: once the block's backward kernels have begun (after a
+  // full rerun, or before a selective core's rerun), they start the stretch; during a rerun, it.
+  const reached = (start: BlockStart | undefined) =>
+    start !== undefined && start.first.order <= peakOrder ? start : undefined;
+  const backward = reached(starts.get(`backward ${group}`));
+  const recompute = reached(starts.get(`recompute ${group}`));
   return backward ?? recompute;
 }
 
@@ -262,7 +265,7 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   const lastAdds = new Map<KernelPhase, number>();
   // Each block's first kernel in each phase, and the events before it, keyed `${phase} ${layer}`.
   const blockStarts = new Map<string, BlockStart>();
-  let peakBlockStart: BlockStart | undefined;
+  let peakOrder = -1;
 
   engine.runKernel = function (this: unknown, kernelName, inputs, attrs) {
     const phase = currentPhase();
@@ -300,11 +303,10 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
       if (bufferBytes > (pathPeak?.bytes ?? -1)) byPath.set(path, moment(bufferBytes, kernelName));
       if (path === '' && kernelName === 'Add') lastAdds.set(phase, bufferBytes);
     }
-    // After the block starts are updated: a block's first kernel may itself set the peak.
     if (bufferBytes > bufferPeak.bytes) {
       bufferPeak = moment(bufferBytes, kernelName);
       eventsAtPeak = events.length;
-      peakBlockStart = startOfPeakBlock(blockStarts, bufferPeak.path, phase);
+      peakOrder = kernels - 1;
     }
     return output;
   };
@@ -316,7 +318,8 @@ export function measurePeakMemory<T>(held: readonly tf.Tensor[], fn: () => T): {
   measuring = true;
   try {
     const result = fn();
-    const blockStart = peakBlockStart;
+    // Found once the run is over, not at every new peak: in the forward pass nearly every kernel sets one.
+    const blockStart = startOfPeakBlock(blockStarts, bufferPeak, peakOrder);
     const [atPeak, atBlockStart, ...atPhaseStarts] = heldAt([
       eventsAtPeak,
       blockStart?.events ?? 0,

@@ -72,6 +72,11 @@ const FLOAT_BYTES = 4n;
 const ID_BYTES = 4n;
 const LOSS_BYTES = 4n;
 
+/** What a step holds before it runs: the weights, AdamW's m and v (fp32 each) and the int32 ids and targets. */
+export function heldBeforeStep(parameters: bigint, run: RunShape): bigint {
+  return 3n * FLOAT_BYTES * parameters + 2n * ID_BYTES * BigInt(run.batch) * BigInt(run.seq);
+}
+
 /** The boundaries of the step in the order it reaches them: each block's forward, then the backward pass's. */
 export function stepBoundaries(
   config: ModelConfig,
@@ -103,7 +108,7 @@ export function stepBoundaries(
     }
   }
   const everyParameter = inventory.reduce((sum, row) => sum + row.count, 0n);
-  const heldBefore = 3n * FLOAT_BYTES * everyParameter + 2n * ID_BYTES * tokens;
+  const heldBefore = heldBeforeStep(everyParameter, run);
   const residual = tokens * BigInt(config.d_model) * FLOAT_BYTES;
   // Each step from the looked-up rows to the stream (the scale, the position add) leaves its input
   // [B, T, d] held; the position add also the position rows [T, d].

@@ -3,7 +3,7 @@ import { summarizeParameters } from '../parameters.js';
 import { optimizerPeak, type OptimizerPeak } from './optimizer_peak.js';
 import { keptBeyondSavedActivations } from './runtime_saved.js';
 import { savedActivationBytesOfRun, savedActivations } from './saved_activations.js';
-import { stepBoundaries, type StepBoundary } from './step_boundaries.js';
+import { heldBeforeStep, stepBoundaries, type StepBoundary } from './step_boundaries.js';
 
 /**
  * Two moments of this project's fp32 training step (src/model/training_step.ts) whose storage is
@@ -42,7 +42,6 @@ export interface TracedStepPeaks {
 }
 
 const FLOAT_BYTES = 4n;
-const ID_BYTES = 4n;
 const LOSS_BYTES = 4n;
 /** One-hot, softmax and their difference (src/model/cross_entropy.ts). */
 const LOSS_GRADIENT_BUFFERS = 3n;
@@ -54,7 +53,7 @@ export function tracedStepPeaks(
 ): TracedStepPeaks {
   const parameters = summarizeParameters(config).total;
   const tokens = BigInt(run.batch) * BigInt(run.seq);
-  const heldBefore = 3n * FLOAT_BYTES * parameters + 2n * ID_BYTES * tokens;
+  const heldBefore = heldBeforeStep(parameters, run);
   const beyond = keptBeyondSavedActivations(config, checkpoint).reduce((total, entry) => total + entry.bytes, 0n);
   const kept = savedActivationBytesOfRun(savedActivations(config, { checkpoint }), config, run) + beyond;
   const lossGradientScratch =
