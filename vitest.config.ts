@@ -1,17 +1,94 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * The long runs: full-size presets on meta, the browser, the CLI in child processes, timing, the
+ * native backend, the sweeps over many random configs, and the heavier files of single features
+ * (a training step per variant, latent attention, the Hugging Face keys), so that `npm test`
+ * stays within 45 s on 2 cores. `npm run test:long` runs these; `.ci/run` runs both.
+ */
+const LONG_RUNS = [
+  'attention_cli',
+  'attention_schedule_verify',
+  'backend',
+  'cli',
+  'cli_flags',
+  'cli_startup',
+  'deepseek_presets_meta',
+  'dense_features_verify',
+  'dense_presets_meta',
+  'dense_reports',
+  'fuzz',
+  'hf_config',
+  'layers',
+  'mla_config',
+  'mla_decode',
+  'mla_verify',
+  'model_variants',
+  'moe_deepseek_router',
+  'moe_presets_meta',
+  'moe_verify',
+  'native_backend',
+  'package',
+  'parallel_fill',
+  'report',
+  'report_csv',
+  'report_write',
+  'saved_activations_trace',
+  'timing_cli',
+  'timing_guard',
+  'timing_progress',
+  'trace_cli',
+  'train_checkpoint',
+  'train_selective_checkpoint',
+  'training_kernel_bytes',
+  'verify_decode_cli',
+  'verify_train',
+  'verify_variants',
+  'web_browser',
+].map((name) => `test/${name}.test.ts`);
+
+/**
+ * Quick files that draw charts with Vega: its modules, imported while the test runs, fail to link
+ * in a VM context ("request for './accessor.js' is not in cache"), so these run in plain threads.
+ */
+const CHART_RUNS = ['report_browser', 'report_mismatch', 'roofline_chart', 'zero_chart'].map(
+  (name) => `test/${name}.test.ts`,
+);
+
+// A renamed or deleted file would otherwise drop out of the long runs into `npm test` unnoticed.
+const missing = [...LONG_RUNS, ...CHART_RUNS].filter(
+  (path) => !existsSync(fileURLToPath(new URL(path, import.meta.url))),
+);
+if (missing.length > 0)
+  throw new Error(`vitest.config.ts: LONG_RUNS or CHART_RUNS names no file at ${missing.join(', ')}`);
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // tfjs keeps one global engine per process; forks isolate each file's backend and kernel registry.
-    pool: 'forks',
+    // Each file runs in a worker thread of its own, with its own tfjs engine, backends and kernel
+    // registry; a thread starts and loads the modules faster than a child process did.
+    pool: 'threads',
     // Vitest's default is one worker fewer than the cores, one on this 2-core machine; the test
-    // files are independent processes, so both cores run them.
+    // files are independent, so both cores run them.
     maxWorkers: 2,
     testTimeout: 120_000,
-    // One wasm thread in tests: each test file is a process of its own, and their kernels'
+    // One wasm thread in tests: the files already run two at a time, and their kernels'
     // results do not depend on the thread count (the threaded build is exercised by bench).
     env: { FLOPLEDGER_WASM_THREADS: '1' },
     hookTimeout: 120_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'quick',
+          include: ['test/**/*.test.ts'],
+          exclude: [...LONG_RUNS, ...CHART_RUNS],
+          pool: 'vmThreads',
+        },
+      },
+      { extends: true, test: { name: 'quick-charts', include: CHART_RUNS } },
+      { extends: true, test: { name: 'long', include: LONG_RUNS } },
+    ],
   },
 });
