@@ -21,8 +21,9 @@
  *     interleaved (scripts/bench_threads.ts), written to docs/bench_threads.md and .json.
  *  9b. A real check, `verify gpt2-small --seq 32 --backend wasm`, threaded against one thread,
  *     interleaved (scripts/bench_check.ts), written to docs/bench_check.md and .json.
- * 10. The wall time of `npm test`, run once as a child process at the end, written to
- *     docs/bench_test.md and .json; `--no-test-time` leaves it out (it takes minutes).
+ * 10. The wall times of `npm test` and `npm run test:long`, run once each as child processes at
+ *     the end, written to docs/bench_test.md and .json; `--no-test-time` leaves them out (they
+ *     take minutes).
  *
  * Run after `npm run build`; takes five to six minutes on two cores, about three of them for the
  * web page (building it, then twelve loads of it in Chromium), and then the test suite.
@@ -185,43 +186,62 @@ async function main(): Promise<void> {
   else timeTestSuite(docs);
 }
 
-/** Runs `npm test` once and writes its wall time to docs/bench_test.md and .json. */
-function timeTestSuite(docs: string): void {
-  step('npm test, once, timed (child process; --no-test-time skips it)');
-  const loadBefore = os.loadavg();
+/** One timed run of an npm script, with vitest's closing summary lines. */
+interface SuiteTiming {
+  readonly command: string;
+  readonly wall_s: number;
+  readonly exit_code: number | null;
+  readonly summary: string[];
+}
+
+function timeNpm(args: readonly string[]): SuiteTiming {
   const start = performance.now();
-  const child = spawnSync('npm', ['test'], { cwd: packageRoot(), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const child = spawnSync('npm', args, { cwd: packageRoot(), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   const wallS = (performance.now() - start) / 1000;
-  const loadAfter = os.loadavg();
   // vitest's closing summary: "Test Files  102 passed (102)", "Tests  1444 passed | 1 skipped (1445)".
   const summary = (child.stdout + child.stderr)
     .split('\n')
     .map((line) => stripVTControlCharacters(line).trim())
     .filter((line) => /^(Test Files|Tests)\s/.test(line));
+  return { command: `npm ${args.join(' ')}`, wall_s: wallS, exit_code: child.status, summary };
+}
+
+/**
+ * Runs `npm test` (the quick files) and then `npm run test:long` once each and writes their wall
+ * times to docs/bench_test.md and .json.
+ */
+function timeTestSuite(docs: string): void {
+  step('npm test and npm run test:long, once each, timed (child processes; --no-test-time skips them)');
+  const loadBefore = os.loadavg();
+  const quick = timeNpm(['test']);
+  const long = timeNpm(['run', 'test:long']);
+  const loadAfter = os.loadavg();
   const json = {
     generated: new Date().toISOString(),
-    command: 'npm test',
-    wall_s: wallS,
-    exit_code: child.status,
-    summary,
+    ...quick,
+    long,
     load_average_before: loadBefore,
     load_average_after: loadAfter,
     cores: os.availableParallelism(),
   };
   writeFileSync(join(docs, 'bench_test.json'), JSON.stringify(json, null, 2) + '\n');
   const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(' / ');
+  const sentence = (run: SuiteTiming) =>
+    `\`${run.command}\` took ${run.wall_s.toFixed(1)} s of wall time (exit code ${String(run.exit_code)}; ${run.summary.join('; ') || 'no vitest summary'}).`;
   const report: Report = {
     blocks: [
       heading('npm test', 2),
       paragraph(
-        `\`npm test\` took ${wallS.toFixed(1)} s of wall time (exit code ${String(child.status)}; ${summary.join('; ') || 'no vitest summary'}), ` +
-          `run once by \`npm run bench\` on ${json.cores} cores at a load average (1/5/15 min) of ${load(loadBefore)} before and ${load(loadAfter)} after.`,
+        `${sentence(quick)} ${sentence(long)} Run once each, one after the other, by \`npm run bench\` on ${json.cores} cores ` +
+          `at a load average (1/5/15 min) of ${load(loadBefore)} before and ${load(loadAfter)} after.`,
       ),
     ],
     json: null,
   };
   writeFileSync(join(docs, 'bench_test.md'), renderReport(report, 'markdown'));
-  step(`npm test: ${wallS.toFixed(1)} s, exit ${String(child.status)}; wrote docs/bench_test.md and .json`);
+  step(
+    `npm test: ${quick.wall_s.toFixed(1)} s, exit ${String(quick.exit_code)}; npm run test:long: ${long.wall_s.toFixed(1)} s, exit ${String(long.exit_code)}; wrote docs/bench_test.md and .json`,
+  );
 }
 
 type Outcome<T> = { result: T } | { error: string };
