@@ -8,6 +8,7 @@
  * `npm run bench` calls benchCheck; `node dist/scripts/bench_check.js [rounds]` runs it alone.
  * Writes docs/bench_check.md and docs/bench_check.json.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,56 @@ import { summarize, type SampleSummary } from '../src/timing/statistics.js';
 import { measureOnce, type Measurement } from './measure_meta.js';
 
 const ARGS = ['verify', 'gpt2-small', '--seq', '32', '--backend', 'wasm', '--quiet'] as const;
+
+/**
+ * A child process that grows a shared wasm memory by `bytes` and writes one word in each of its
+ * 4 KiB pages, on the main thread alone or split with one worker thread, and prints the
+ * milliseconds from the first write to the last (on one thread, then those of writing the same
+ * words again). Any fill of the weights touches every page once
+ * before it draws a value; on a virtual machine whose host backs guest memory on first touch,
+ * that alone is a floor under the check, whatever the sampler does.
+ */
+const FIRST_TOUCH_SOURCE = `
+const { Worker } = require('node:worker_threads');
+const [bytes, threads] = [Number(process.argv[1]), Number(process.argv[2])];
+const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+memory.grow(Math.ceil(bytes / 65536));
+const words = new Int32Array(memory.buffer);
+const touch = (from, to) => { for (let i = from; i < to; i += 1024) words[i] = 1; };
+const half = Math.floor(words.length / 2048) * 1024;
+if (threads === 1) {
+  const start = performance.now();
+  touch(0, words.length);
+  const touched = performance.now();
+  touch(0, words.length);
+  console.log(touched - start, performance.now() - touched);
+} else {
+  const worker = new Worker(
+    'const { workerData, parentPort } = require("node:worker_threads");' +
+      'const words = new Int32Array(workerData.buffer);' +
+      'parentPort.once("message", () => { for (let i = workerData.from; i < words.length; i += 1024) words[i] = 1; parentPort.postMessage(0); });',
+    { eval: true, workerData: { buffer: memory.buffer, from: half } },
+  );
+  worker.once('online', () => {
+    const start = performance.now();
+    worker.postMessage(0);
+    touch(0, half);
+    worker.once('message', () => { console.log(performance.now() - start, 0); process.exit(0); });
+  });
+}
+`;
+
+/** [first touch, touch again] in milliseconds; the second is 0 on two threads (not measured). */
+function firstTouchMs(bytes: bigint, threads: 1 | 2): [number, number] {
+  const child = spawnSync(process.execPath, ['-e', FIRST_TOUCH_SOURCE, String(bytes), String(threads)], {
+    encoding: 'utf8',
+  });
+  const [first, again] = child.stdout.trim().split(' ').map(Number);
+  if (child.status !== 0 || first === undefined || again === undefined || !Number.isFinite(first + again)) {
+    throw new Error(`bench_check: the first-touch probe exited ${String(child.status)}: ${child.stderr.trim()}`);
+  }
+  return [first, again];
+}
 const TARGET_SECONDS = 2;
 const RSS_LIMIT = 1.2;
 
@@ -41,6 +92,13 @@ export interface CheckResult {
   readonly paired_ratio: number;
   /** fp32 weights plus the activations the memory guard estimates for the forward pass. */
   readonly weights_and_activations_bytes: number;
+  /** Writing one word in each page of the weights' bytes of fresh memory, one thread and two. */
+  readonly weights_bytes: number;
+  readonly first_touch_ms: {
+    readonly one_thread: SampleSummary;
+    readonly two_threads: SampleSummary;
+    readonly one_thread_again: SampleSummary;
+  };
   readonly load_average_before: number[];
   readonly load_average_after: number[];
 }
@@ -68,7 +126,11 @@ export async function measureCheck(rounds = 5): Promise<CheckResult> {
   }
   const threaded: Measurement[] = [];
   const singleThread: Measurement[] = [];
+  const touchOne: [number, number][] = [];
+  const touchTwo: number[] = [];
   for (let round = 0; round < rounds; round++) {
+    touchOne.push(firstTouchMs(weights, 1));
+    touchTwo.push(firstTouchMs(weights, 2)[0]);
     if (round % 2 === 0) {
       threaded.push(await measureOnce(ARGS));
       singleThread.push(await measureOnce(ARGS, undefined, single));
@@ -86,6 +148,12 @@ export async function measureCheck(rounds = 5): Promise<CheckResult> {
     single_thread: build(singleThread),
     paired_ratio: summarize(threaded.map((run, round) => run.wallMs / singleThread[round]!.wallMs)).median,
     weights_and_activations_bytes: Number(weights + activations),
+    weights_bytes: Number(weights),
+    first_touch_ms: {
+      one_thread: summarize(touchOne.map(([first]) => first)),
+      two_threads: summarize(touchTwo),
+      one_thread_again: summarize(touchOne.map(([, again]) => again)),
+    },
     load_average_before: loadBefore,
     load_average_after: os.loadavg(),
   };
@@ -130,6 +198,13 @@ function checkReport(result: CheckResult) {
           `Verdict: ${result.threaded.verdict}`,
         ],
       }),
+      paragraph(
+        `The floor under it on this machine: writing one word in each 4 KiB page of ${mib(result.weights_bytes)} MiB ` +
+          `of fresh shared wasm memory, the fp32 weights' size, took ${s(result.first_touch_ms.one_thread.median)} s on one thread ` +
+          `and ${s(result.first_touch_ms.two_threads.median)} s on two (medians, a fresh process each round, before the round's checks). ` +
+          'Every fill of the weights touches each page once before it draws a value, so this time is spent whatever the sampler does; ' +
+          `the same words written again, to pages already touched, took ${result.first_touch_ms.one_thread_again.median.toFixed(1)} ms.`,
+      ),
       paragraph(
         `Load average (1/5/15 min) ${load(result.load_average_before)} before and ${load(result.load_average_after)} after.`,
       ),
