@@ -23,7 +23,7 @@
  *     interleaved (scripts/bench_check.ts), written to docs/bench_check.md and .json.
  * 10. The wall times of `npm test` and `npm run test:long`, run once each as child processes at
  *     the end, written to docs/bench_test.md and .json; `--no-test-time` leaves them out (they
- *     take minutes).
+ *     take minutes), `--test-time-only` runs this step alone.
  *
  * Run after `npm run build`; takes five to six minutes on two cores, about three of them for the
  * web page (building it, then twelve loads of it in Chromium), and then the test suite.
@@ -80,6 +80,10 @@ function step(message: string): void {
 const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--test-time-only')) {
+    timeTestSuite(join(packageRoot(), 'docs'));
+    return;
+  }
   const started = performance.now();
   const cpu = readCpuInfo();
   const loadBefore = os.loadavg();
