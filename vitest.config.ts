@@ -2,13 +2,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const testFiles = (names: readonly string[]): string[] => names.map((name) => `test/${name}.test.ts`);
+
 /**
  * The long runs: full-size presets on meta, the browser, the CLI in child processes, timing, the
  * native backend, the sweeps over many random configs, and the heavier files of single features
  * (a training step per variant, latent attention, the Hugging Face keys), so that `npm test`
  * stays within 45 s on 2 cores. `npm run test:long` runs these; `.ci/run` runs both.
  */
-const LONG_RUNS = [
+const LONG_RUNS = testFiles([
   'attention_cli',
   'attention_schedule_verify',
   'backend',
@@ -47,15 +49,13 @@ const LONG_RUNS = [
   'verify_train',
   'verify_variants',
   'web_browser',
-].map((name) => `test/${name}.test.ts`);
+]);
 
 /**
  * Quick files that draw charts with Vega: its modules, imported while the test runs, fail to link
  * in a VM context ("request for './accessor.js' is not in cache"), so these run in plain threads.
  */
-const CHART_RUNS = ['report_browser', 'report_mismatch', 'roofline_chart', 'zero_chart'].map(
-  (name) => `test/${name}.test.ts`,
-);
+const CHART_RUNS = testFiles(['report_browser', 'report_mismatch', 'roofline_chart', 'zero_chart']);
 
 // A renamed or deleted file would otherwise drop out of the long runs into `npm test` unnoticed.
 const missing = [...LONG_RUNS, ...CHART_RUNS].filter(

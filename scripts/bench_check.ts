@@ -23,14 +23,16 @@ import { summarize, type SampleSummary } from '../src/timing/statistics.js';
 import { measureOnce, type Measurement } from './measure_meta.js';
 
 const ARGS = ['verify', 'gpt2-small', '--seq', '32', '--backend', 'wasm', '--quiet'] as const;
+const TARGET_SECONDS = 2;
+const RSS_LIMIT = 1.2;
 
 /**
  * A child process that grows a shared wasm memory by `bytes` and writes one word in each of its
  * 4 KiB pages, on the main thread alone or split with one worker thread, and prints the
  * milliseconds from the first write to the last (on one thread, then those of writing the same
- * words again). Any fill of the weights touches every page once
- * before it draws a value; on a virtual machine whose host backs guest memory on first touch,
- * that alone is a floor under the check, whatever the sampler does.
+ * words again). Any fill of the weights touches every page once before it draws a value; on a
+ * virtual machine whose host backs guest memory on first touch, that alone is a floor under the
+ * check, whatever the sampler does.
  */
 const FIRST_TOUCH_SOURCE = `
 const { Worker } = require('node:worker_threads');
@@ -73,8 +75,6 @@ function firstTouchMs(bytes: bigint, threads: 1 | 2): [number, number] {
   }
   return [first, again];
 }
-const TARGET_SECONDS = 2;
-const RSS_LIMIT = 1.2;
 
 interface BuildResult {
   readonly wall_ms: SampleSummary;
@@ -92,8 +92,9 @@ export interface CheckResult {
   readonly paired_ratio: number;
   /** fp32 weights plus the activations the memory guard estimates for the forward pass. */
   readonly weights_and_activations_bytes: number;
-  /** Writing one word in each page of the weights' bytes of fresh memory, one thread and two. */
+  /** The fp32 weights alone: the size of the fresh memory the first-touch probe writes. */
   readonly weights_bytes: number;
+  /** Writing one word in each page of weights_bytes of fresh memory: one thread, two, and again. */
   readonly first_touch_ms: {
     readonly one_thread: SampleSummary;
     readonly two_threads: SampleSummary;
