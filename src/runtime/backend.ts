@@ -22,9 +22,11 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { InputError, UnavailableError } from '../core/errors.js';
 import type { TruncatedNormalFiller } from '../model/index.js';
+import { readWasmInputsInPlace } from './wasm_heap_views.js';
 import { shareWasmClones } from './wasm_shared_clones.js';
 
 shareWasmClones();
+readWasmInputsInPlace();
 
 export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'native', 'tensorflow', 'meta'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
