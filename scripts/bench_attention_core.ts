@@ -16,9 +16,9 @@
  *
  * Prints one line per config, then a JSON object as the last line.
  *
- * Where the per-head core's time goes (d 1024, T 512, wasm, one thread): the 2-D matmuls run at
- * 9-16 GFLOP/s, but cutting P (H, T, T) into heads (Unpack) takes as long as the matmuls after it:
- * wasm copies each slice, and Unpack, SplitV and Slice all measured 58-123 ms for 16 x 512 x 512.
+ * Where the per-head core's time went (d 1024, T 512, wasm, one thread) before wasm's slices read
+ * their input in place (src/runtime/wasm_heap_views.ts): cutting P (H, T, T) into heads (Unpack)
+ * took 105-175 ms, several times the 28 ms of the 16 products after it; it takes 1.6-6.5 ms now.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -28,11 +28,11 @@ import type { KernelRecord } from '../src/core/kernel_record.js';
 import { setAttentionCoreDispatch, type AttentionCoreDispatch } from '../src/model/head_matmul.js';
 import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
 import { useBackend } from '../src/runtime/backend.js';
-import { gflopsPerSecond } from '../src/timing/attribution.js';
 import { calibrateLargestMatmul } from '../src/timing/calibrate.js';
 import { median } from '../src/timing/statistics.js';
 import { traceKernels } from '../src/trace/tracer.js';
 import { BENCH_CONFIGS, type BenchConfig } from './bench_configs.js';
+import { attentionCoreTiming, type AttentionCoreTiming } from './bench_forward.js';
 
 /** The matmul-heaviest shape beside the benchmark's configs: d 1024, 4 layers, V 1000, 512 tokens. */
 const WIDE: BenchConfig = {
@@ -44,21 +44,6 @@ const WIDE: BenchConfig = {
 const CONFIGS: readonly BenchConfig[] = [...BENCH_CONFIGS.filter((bench) => bench.model !== 'tiny'), WIDE];
 const DISPATCHES: readonly AttentionCoreDispatch[] = ['measured', 'batched'];
 
-/** The core's matmul paths, dense or one block. */
-const CORE_PATH = /\.attn\.(?:scores|weighted_sum)(?:\.q\d+(?:_k\d+)?)?$/;
-/** Kernels at those paths that only move the operands of a per-head dispatch. */
-const DISPATCH_MOVES = new Set(['Transpose', 'Unpack', 'Pack', 'Reshape']);
-
-interface CoreTiming {
-  /** The core's share of all kernel time in the pass. */
-  readonly time_share: number;
-  /** The core's matmul FLOPs over the time of its matmuls and their dispatch's data movement. */
-  readonly gflops: number;
-  /** gflops over the calibrated bare-matmul rate. */
-  readonly of_calibrated: number;
-  readonly kernels: number;
-}
-
 interface AttentionCoreBench {
   readonly label: string;
   readonly rounds: number;
@@ -67,30 +52,12 @@ interface AttentionCoreBench {
   /** Median over rounds of (per head / batched) untraced forward time. */
   readonly paired_ratio: number;
   readonly calibrated_gflops: number;
-  readonly core: Record<AttentionCoreDispatch, CoreTiming>;
+  readonly core: Record<AttentionCoreDispatch, AttentionCoreTiming>;
 }
 
 function exposeGc(): () => void {
   v8.setFlagsFromString('--expose-gc');
   return vm.runInNewContext('gc') as () => void;
-}
-
-function coreTiming(records: readonly KernelRecord[], calibrated: number): CoreTiming {
-  let total = 0;
-  let coreMs = 0;
-  let flops = 0n;
-  let kernels = 0;
-  for (const record of records) {
-    if (record.nested) continue;
-    total += record.timeMs ?? 0;
-    if (!CORE_PATH.test(record.path)) continue;
-    if (record.matmul === undefined && !DISPATCH_MOVES.has(record.kernel)) continue;
-    coreMs += record.timeMs ?? 0;
-    flops += record.matmul?.flops ?? 0n;
-    kernels += 1;
-  }
-  const gflops = gflopsPerSecond(flops, coreMs);
-  return { time_share: coreMs / total, gflops, of_calibrated: gflops / calibrated, kernels };
 }
 
 async function benchOne(bench: BenchConfig, rounds: number, gc: () => void): Promise<AttentionCoreBench> {
@@ -129,8 +96,8 @@ async function benchOne(bench: BenchConfig, rounds: number, gc: () => void): Pro
       paired_ratio: median(samples.measured.map((ms, round) => ms / samples.batched[round]!)),
       calibrated_gflops: calibrated,
       core: {
-        measured: coreTiming(traces.measured, calibrated),
-        batched: coreTiming(traces.batched, calibrated),
+        measured: attentionCoreTiming(traces.measured, calibrated),
+        batched: attentionCoreTiming(traces.batched, calibrated),
       },
     };
   } finally {

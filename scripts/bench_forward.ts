@@ -62,8 +62,49 @@ export interface ForwardBenchResult {
     readonly calibrated_gflops: number;
   } | null;
   readonly efficiency: number;
+  /** The attention core in the last kernel-timed run, as attentionCoreTiming reads it. */
+  readonly attention_core: AttentionCoreTiming;
   readonly shares: { key: string; time_share: number; flop_share: number; gflops: number }[];
   readonly where_time_goes: string[];
+}
+
+/** The core's matmul paths, dense or one block. */
+const CORE_PATH = /\.attn\.(?:scores|weighted_sum)(?:\.q\d+(?:_k\d+)?)?$/;
+/** Kernels at those paths that only move the operands of a per-head dispatch. */
+const DISPATCH_MOVES = new Set(['Transpose', 'Unpack', 'Pack', 'Reshape']);
+
+export interface AttentionCoreTiming {
+  /** The core's share of all kernel time in the pass. */
+  readonly time_share: number;
+  /** The core's matmul FLOPs over the time of its matmuls and their dispatch's data movement. */
+  readonly gflops: number;
+  /** gflops over the calibrated bare-matmul rate. */
+  readonly of_calibrated: number;
+  readonly kernels: number;
+}
+
+/**
+ * The attention core's rate in a kernel-timed trace: its matmuls' FLOPs over the time of its
+ * matmuls and of the kernels that only move data for them (k's transpose, the unstacks and the
+ * stacks of a per-head dispatch), at the scores and weighted-sum paths. The scale, the mask and
+ * the softmax are not matmul work and stay out.
+ */
+export function attentionCoreTiming(records: readonly KernelRecord[], calibratedGflops: number): AttentionCoreTiming {
+  let total = 0;
+  let coreMs = 0;
+  let flops = 0n;
+  let kernels = 0;
+  for (const record of records) {
+    if (record.nested) continue;
+    total += record.timeMs ?? 0;
+    if (!CORE_PATH.test(record.path)) continue;
+    if (record.matmul === undefined && !DISPATCH_MOVES.has(record.kernel)) continue;
+    coreMs += record.timeMs ?? 0;
+    flops += record.matmul?.flops ?? 0n;
+    kernels += 1;
+  }
+  const gflops = gflopsPerSecond(flops, coreMs);
+  return { time_share: coreMs / total, gflops, of_calibrated: gflops / calibratedGflops, kernels };
 }
 
 export async function benchForward(bench: BenchConfig, backend: ActiveBackend): Promise<ForwardBenchResult> {
@@ -180,6 +221,7 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
               calibrated_gflops: calibrated,
             },
       efficiency: efficiency(forwardGflops, calibrated),
+      attention_core: attentionCoreTiming(lastRecords, calibrated),
       shares: sharesByComponent(lastRecords).map((row) => ({
         key: row.key,
         time_share: row.timeShare,

@@ -10,7 +10,7 @@ import { dispatchDims, dispatchLabel, dispatchOfRecord, isFastPathDispatch } fro
 import type { KernelRecord } from '../core/kernel_record.js';
 
 /** The forward pass should reach this fraction of the calibrated bare-matmul rate. */
-export const EFFICIENCY_TARGET = 0.7;
+export const EFFICIENCY_TARGET = 0.8;
 
 /** How many non-matmul kernels the diagnosis names. */
 const NAMED_KERNELS = 4;

@@ -13,6 +13,7 @@ import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-t
 import type { KernelRecord } from '../core/kernel_record.js';
 import type { ProgressSink } from '../runtime/progress.js';
 import { traceForward, type TracedRun } from '../runtime/traced_run.js';
+import { readWasmInputsInPlace } from '../runtime/wasm_heap_views.js';
 import { verifyModel } from '../verify/verify_model.js';
 import { verifyTraining } from '../verify/verify_training.js';
 import { verificationReport } from '../views/verify_report.js';
@@ -33,6 +34,8 @@ setWasmPaths({
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
   'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
 });
+// The page's wasm slices and reverses as the command line's (src/runtime/wasm_heap_views.ts).
+readWasmInputsInPlace();
 
 const progress: ProgressSink = {
   line: () => undefined,
