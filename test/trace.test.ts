@@ -282,6 +282,28 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
     }
   });
 
+  test('a kernel replaced after an earlier trace, the registry the same size, is traced as replaced', () => {
+    traceKernels(() => tf.tidy(() => tf.neg(tf.ones([2]))).dispose());
+    const stock = tf.getKernel('Neg', backend);
+    let replacementRan = 0;
+    tf.unregisterKernel('Neg', backend);
+    tf.registerKernel({
+      ...stock,
+      kernelFunc: (args) => {
+        replacementRan++;
+        return stock.kernelFunc(args);
+      },
+    });
+    try {
+      const { records } = traceKernels(() => tf.tidy(() => tf.neg(tf.ones([2]))).dispose());
+      expect(replacementRan).toBe(1);
+      expect(records.map((record) => record.kernel)).toContain('Neg');
+    } finally {
+      tf.unregisterKernel('Neg', backend);
+      tf.registerKernel(stock);
+    }
+  });
+
   test('nothing stays wrapped after a trace that returns', () => {
     const before = registrySnapshot(backend);
     traceKernels(() => tf.tidy(() => tf.softmax(tf.ones([2, 3]))).dispose());

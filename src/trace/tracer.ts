@@ -92,6 +92,8 @@ interface WrappedKernel {
   readonly config: KernelConfig;
   readonly originalFunc: KernelConfig['kernelFunc'];
   readonly tracingFunc: KernelConfig['kernelFunc'];
+  /** The config's key in tfjs's registry ("wasm_BatchMatMul"). */
+  readonly registryKey: string;
 }
 
 interface BackendWrappers {
@@ -152,11 +154,11 @@ export function traceKernels<T>(fn: () => T, options: TraceOptions = {}): Trace<
   }
 }
 
-/** The size of tfjs's global kernel registry, where it can be read (tfjs keeps it in a global map). */
-function kernelRegistrySize(): number | undefined {
+/** tfjs's global kernel registry, where it can be read (tfjs keeps it in a global map). */
+function kernelRegistry(): Map<string, unknown> | undefined {
   const globals = (globalThis as { _tfGlobals?: Map<string, unknown> })._tfGlobals;
   const registry = globals?.get('kernelRegistry');
-  return registry instanceof Map ? registry.size : undefined;
+  return registry instanceof Map ? (registry as Map<string, unknown>) : undefined;
 }
 
 /**
@@ -165,16 +167,18 @@ function kernelRegistrySize(): number | undefined {
  * the kernelFunc it had.
  */
 function wrappersFor(backendName: string): readonly WrappedKernel[] {
-  const registrySize = kernelRegistrySize();
+  const registry = kernelRegistry();
+  const registrySize = registry?.size;
   const cached = wrappersByBackend.get(backendName);
+  // Read at every trace, so the check reads the registry by each kernel's key, built once: tf.getKernel
+  // builds the key anew on every call, and over ~150 kernels that was most of a small model's tracing cost.
+  const stillRegistered = (kernel: WrappedKernel): boolean =>
+    (registry?.get(kernel.registryKey) ?? tf.getKernel(kernel.config.kernelName, backendName)) === kernel.config;
   if (
     cached !== undefined &&
     registrySize !== undefined &&
     cached.registrySize === registrySize &&
-    cached.kernels.every(
-      ({ config, originalFunc }) =>
-        config.kernelFunc === originalFunc && tf.getKernel(config.kernelName, backendName) === config,
-    )
+    cached.kernels.every((kernel) => kernel.config.kernelFunc === kernel.originalFunc && stillRegistered(kernel))
   ) {
     return cached.kernels;
   }
@@ -182,6 +186,7 @@ function wrappersFor(backendName: string): readonly WrappedKernel[] {
     config,
     originalFunc: config.kernelFunc,
     tracingFunc: tracingKernelFunc(config.kernelName, config.kernelFunc),
+    registryKey: `${backendName}_${config.kernelName}`,
   }));
   wrappersByBackend.set(backendName, { registrySize, kernels });
   return kernels;
