@@ -71,7 +71,7 @@ export interface ForwardBenchResult {
 /** The core's matmul paths, dense or one block. */
 const CORE_PATH = /\.attn\.(?:scores|weighted_sum)(?:\.q\d+(?:_k\d+)?)?$/;
 /** Kernels at those paths that only move the operands of a per-head dispatch. */
-const DISPATCH_MOVES = new Set(['Transpose', 'Unpack', 'Pack', 'Reshape']);
+const DISPATCH_MOVES = new Set(['Transpose', 'Unpack', 'Slice', 'Pack', 'Reshape']);
 
 export interface AttentionCoreTiming {
   /** The core's share of all kernel time in the pass. */

@@ -6,8 +6,12 @@
  * d 256-1024, T 128-512), on tfjs's single-thread wasm build one BatchMatMul over the heads ran
  * at 1-2 GFLOP/s whether k was transposed by the kernel or beforehand; the same work as one 2-D
  * matmul per head, with k transposed once for all heads first, took 0.29-0.75 of its time at
- * every shape (the 2-D products without a transposed operand reach XNNPACK's fast path). On the
- * cpu backend the per-head form was no faster (0.98-1.9 of the batched time), and the shape-only
+ * every shape (the 2-D products without a transposed operand reach XNNPACK's fast path). Cutting
+ * the operands into heads is cheap only because wasm's Unpack reads its input in place
+ * (src/runtime/wasm_heap_views.ts); with tfjs's own, which copies the whole input once per head,
+ * the unstack of P took longer than the products after it. In whole forward passes
+ * (scripts/bench_attention_core.ts, d 256-1024, T 128-512) the per-head core now takes 0.51-0.93
+ * of the batched pass's time on one thread and 0.43-0.95 on two. On the cpu backend the per-head form was no faster (0.98-1.9 of the batched time), and the shape-only
  * meta backend pays per kernel, not per FLOP: there, and on any other backend, one batched kernel.
  *
  * Only outside a gradient tape. Under one (a training step), the batched kernel stays: tfjs would
@@ -35,15 +39,26 @@ export function perHeadDispatch(): boolean {
   return dispatch === 'measured' && tf.getBackend() === 'wasm' && tf.engine().state.gradientDepth === 0;
 }
 
-/** One 2-D product per (b, head) of a (B, heads, M, K) and b (B, heads, K, N), stacked: (B, heads, M, N). */
+/**
+ * One 2-D product per (b, head) of a (B, heads, M, K) and b (B, heads, K, N), stacked: (B, heads, M, N).
+ * Each head's operands are sliced out just before its product and released just after it, so the
+ * next head's slices land in the storage the last ones left, still in cache.
+ */
 function perHead(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
   const [B, heads, M, K] = a.shape;
   const N = b.shape[3];
-  // The slices and per-head products are released as soon as the stack holds them.
   return tf.tidy(() => {
-    const as = tf.unstack(tf.reshape<tf.Rank.R3>(a, [B * heads, M, K])); // (M, K) each, head-major
-    const bs = tf.unstack(tf.reshape<tf.Rank.R3>(b, [B * heads, K, N])); // (K, N) each
-    const products = as.map((ah, h) => tf.matMul(ah as tf.Tensor2D, bs[h] as tf.Tensor2D)); // (M, N) each
+    const as = tf.reshape<tf.Rank.R3>(a, [B * heads, M, K]); // (B*heads, M, K), head-major
+    const bs = tf.reshape<tf.Rank.R3>(b, [B * heads, K, N]); // (B*heads, K, N)
+    const products: tf.Tensor2D[] = [];
+    for (let head = 0; head < B * heads; head++) {
+      const sliceA = tf.slice(as, [head, 0, 0], [1, M, K]);
+      const sliceB = tf.slice(bs, [head, 0, 0], [1, K, N]);
+      const ah = tf.reshape<tf.Rank.R2>(sliceA, [M, K]); // (M, K)
+      const bh = tf.reshape<tf.Rank.R2>(sliceB, [K, N]); // (K, N)
+      products.push(tf.matMul(ah, bh)); // (M, N)
+      tf.dispose([sliceA, sliceB, ah, bh]);
+    }
     return tf.reshape<tf.Rank.R4>(tf.stack(products), [B, heads, M, N]); // (B, heads, M, N)
   });
 }
