@@ -355,7 +355,7 @@ function benchReport(
       notes: [
         "Forward GFLOP/s is matmul FLOPs over the untraced median; the bare matmuls are the config's largest matmul timed alone, as the model dispatches it and as one batch-1 untransposed product.",
         'Efficiency is forward GFLOP/s over the higher bare-matmul rate.',
-        "The attention core's rate is its matmul FLOPs (q k^T and P v) over the kernel time of those matmuls and of the kernels that only move their operands (k's transpose, the per-head unstacks and stacks), from the last kernel-timed run; the scale, mask and softmax are not in it.",
+        "The attention core's rate is its matmul FLOPs (q k^T and P v) over the kernel time of those matmuls and of the kernels that only move their operands (k's transpose, the per-head slices and the stack), from the last kernel-timed run; the scale, mask and softmax are not in it.",
         `SIMD ceiling of one core, measured: ${ceiling.derivation}. The same f32x4.mul + f32x4.add pair XNNPACK's wasm kernels issue, timed over 12 independent accumulators with no memory traffic, ran at ${fixed(ceiling.measured_mul_add_gflops, 1)} GFLOP/s (${formatPercent(ceiling.measured_mul_add_gflops / ceiling.ceiling_gflops)} of the ceiling).`,
         `Theoretical peak from the reported clock: ${json.peak_estimate?.derivation ?? 'not available (clock unknown)'}`,
         `Configs with d_model >= 512 reach ${formatPercent(EFFICIENCY_TARGET, 0)}: ${json.checks.efficiency_ok_on_d_model_512_plus ? 'yes' : 'NO (see where the time goes)'}.`,

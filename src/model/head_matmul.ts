@@ -48,16 +48,16 @@ function perHead(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
   const [B, heads, M, K] = a.shape;
   const N = b.shape[3];
   return tf.tidy(() => {
-    const as = tf.reshape<tf.Rank.R3>(a, [B * heads, M, K]); // (B*heads, M, K), head-major
-    const bs = tf.reshape<tf.Rank.R3>(b, [B * heads, K, N]); // (B*heads, K, N)
+    // Heads stacked along the rows, so each head's operand is a block of whole rows: a Slice
+    // gives it as a matrix, with no reshape kernel per head.
+    const as = tf.reshape<tf.Rank.R2>(a, [B * heads * M, K]); // (B*heads*M, K), head-major
+    const bs = tf.reshape<tf.Rank.R2>(b, [B * heads * K, N]); // (B*heads*K, N)
     const products: tf.Tensor2D[] = [];
     for (let head = 0; head < B * heads; head++) {
-      const sliceA = tf.slice(as, [head, 0, 0], [1, M, K]);
-      const sliceB = tf.slice(bs, [head, 0, 0], [1, K, N]);
-      const ah = tf.reshape<tf.Rank.R2>(sliceA, [M, K]); // (M, K)
-      const bh = tf.reshape<tf.Rank.R2>(sliceB, [K, N]); // (K, N)
+      const ah = tf.slice(as, [head * M, 0], [M, K]); // (M, K)
+      const bh = tf.slice(bs, [head * K, 0], [K, N]); // (K, N)
       products.push(tf.matMul(ah, bh)); // (M, N)
-      tf.dispose([sliceA, sliceB, ah, bh]);
+      tf.dispose([ah, bh]);
     }
     return tf.reshape<tf.Rank.R4>(tf.stack(products), [B, heads, M, N]); // (B, heads, M, N)
   });
