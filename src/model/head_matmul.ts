@@ -10,8 +10,8 @@
  * the operands into heads is cheap only because wasm's Unpack reads its input in place
  * (src/runtime/wasm_heap_views.ts); with tfjs's own, which copies the whole input once per head,
  * the unstack of P took longer than the products after it. In whole forward passes
- * (scripts/bench_attention_core.ts, d 256-1024, T 128-512) the per-head core now takes 0.51-0.93
- * of the batched pass's time on one thread and 0.43-0.95 on two. On the cpu backend the per-head form was no faster (0.98-1.9 of the batched time), and the shape-only
+ * (scripts/bench_attention_core.ts, d 256-1024, T 128-512) the per-head core now takes 0.51-0.99
+ * of the batched pass's time on one thread, over three runs. On the cpu backend the per-head form was no faster (0.98-1.9 of the batched time), and the shape-only
  * meta backend pays per kernel, not per FLOP: there, and on any other backend, one batched kernel.
  *
  * Only outside a gradient tape. Under one (a training step), the batched kernel stays: tfjs would
