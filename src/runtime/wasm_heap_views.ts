@@ -149,7 +149,7 @@ function splitKernel(stock: tf.KernelConfig): tf.KernelFunc {
     if (!HEAP_DTYPES.has(x.dtype)) return stock.kernelFunc(args);
     const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
     const splitAxis = tf.util.parseAxisParam(axis, x.shape)[0]!;
-    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, splitAxis);
+    const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, splitAxis);
     const begin = new Array<number>(x.shape.length).fill(0);
     return sizes.map((extent) => {
       const size = [...x.shape];
