@@ -72,6 +72,12 @@ function valuesFor(count: number, dtype: HeapDtype): number[] {
   );
 }
 
+/** A wasm tensor of `shape` holding valuesFor's values, with those values for the reference. */
+function heapTensor(shape: number[], dtype: HeapDtype): { values: number[]; x: tf.Tensor } {
+  const values = valuesFor(size(shape), dtype);
+  return { values, x: tf.tensor(values, shape, dtype) };
+}
+
 const arbitraryShape = fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 4 });
 const arbitraryDtype = fc.constantFrom(...DTYPES);
 
@@ -92,8 +98,7 @@ describe('wasm kernels that read their input in place', () => {
   it('Slice copies exactly the block at begin of size, for any block of a rank 1-4 tensor', () => {
     fc.assert(
       fc.property(arbitraryBlock, arbitraryDtype, ({ shape, begin, extent }, dtype) => {
-        const values = valuesFor(size(shape), dtype);
-        const x = tf.tensor(values, shape, dtype);
+        const { values, x } = heapTensor(shape, dtype);
         const out = tf.slice(x, begin, extent);
         expect(out.shape).toEqual(extent);
         expect(out.dtype).toBe(dtype);
@@ -110,8 +115,7 @@ describe('wasm kernels that read their input in place', () => {
         arbitraryShape.chain((shape) => fc.tuple(fc.constant(shape), fc.integer({ min: 0, max: shape.length - 1 }))),
         arbitraryDtype,
         ([shape, axis], dtype) => {
-          const values = valuesFor(size(shape), dtype);
-          const x = tf.tensor(values, shape, dtype);
+          const { values, x } = heapTensor(shape, dtype);
           const parts = tf.unstack(x, axis);
           expect(parts).toHaveLength(shape[axis]!);
           parts.forEach((part, i) => {
@@ -140,8 +144,7 @@ describe('wasm kernels that read their input in place', () => {
         ),
         arbitraryDtype,
         ({ shape, axis, sizes }, dtype) => {
-          const values = valuesFor(size(shape), dtype);
-          const x = tf.tensor(values, shape, dtype);
+          const { values, x } = heapTensor(shape, dtype);
           const parts = tf.split(x, sizes, axis);
           let start = 0;
           parts.forEach((part, i) => {
@@ -169,8 +172,7 @@ describe('wasm kernels that read their input in place', () => {
         ),
         arbitraryDtype,
         ([shape, axes], dtype) => {
-          const values = valuesFor(size(shape), dtype);
-          const x = tf.tensor(values, shape, dtype);
+          const { values, x } = heapTensor(shape, dtype);
           const out = tf.reverse(x, axes);
           expect(out.shape).toEqual(shape);
           expect(Array.from(out.dataSync())).toEqual(referenceReverse(values, shape, new Set(axes)));
