@@ -52,7 +52,7 @@ async function forwardOnce(worker: Worker): Promise<number> {
   return (await worker.ask<{ ms: number[] }>({ op: 'forward', runs: 1 })).ms[0]!;
 }
 
-async function benchThreads(rounds = 7): Promise<ThreadsConfigResult[]> {
+async function benchThreads(rounds = 15): Promise<ThreadsConfigResult[]> {
   const single = startToolWorker(1, 'flopledger, 1 thread');
   const threaded = startToolWorker(THREADED, `flopledger, ${THREADED} threads`);
   const results: ThreadsConfigResult[] = [];
