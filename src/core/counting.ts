@@ -21,6 +21,20 @@ export function matmulMacs(batch: bigint, m: bigint, k: bigint, n: bigint): bigi
 
 /** Product of dimensions as an exact bigint (1n for an empty list, like a scalar's size). */
 export function product(dims: readonly (number | bigint)[]): bigint {
+  // A trace sizes every operand of every kernel, and each bigint step allocates: multiply in
+  // doubles while that is exact. With whole dims, each partial product is at most the last in
+  // magnitude unless a dim is 0, which makes the result 0 exactly; so a safe-integer result means
+  // every step was exact. Anything else (a step past 2^53, a bigint or fractional dim) takes the
+  // bigint path, which also keeps its RangeError for a dim that is not whole.
+  let inDoubles = 1;
+  for (const dim of dims) {
+    if (typeof dim !== 'number' || !Number.isInteger(dim)) return bigintProduct(dims);
+    inDoubles *= dim;
+  }
+  return Number.isSafeInteger(inDoubles) ? BigInt(inDoubles) : bigintProduct(dims);
+}
+
+function bigintProduct(dims: readonly (number | bigint)[]): bigint {
   let total = 1n;
   for (const dim of dims) total *= BigInt(dim);
   return total;
