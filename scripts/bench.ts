@@ -334,6 +334,7 @@ function benchReport(
         { header: 'efficiency', align: 'right' },
         { header: 'attention core GFLOP/s', align: 'right' },
         { header: 'attention core / calibrated', align: 'right' },
+        { header: "core's shapes bare, GFLOP/s", align: 'right' },
         { header: 'forward / SIMD ceiling', align: 'right' },
         { header: 'bare matmul / SIMD ceiling', align: 'right' },
       ],
@@ -349,13 +350,16 @@ function benchReport(
         formatPercent(f.efficiency),
         fixed(f.attention_core.gflops),
         formatPercent(f.attention_core.of_calibrated),
+        f.attention_core_bare === null
+          ? 'n/a'
+          : `${fixed(f.attention_core_bare.gflops)} (${f.attention_core_bare.shapes.join(', ')})`,
         formatPercent(f.forward_gflops / ceiling.ceiling_gflops),
         f.calibration === null ? 'n/a' : formatPercent(f.calibration.calibrated_gflops / ceiling.ceiling_gflops),
       ]),
       notes: [
         "Forward GFLOP/s is matmul FLOPs over the untraced median; the bare matmuls are the config's largest matmul timed alone, as the model dispatches it and as one batch-1 untransposed product.",
         'Efficiency is forward GFLOP/s over the higher bare-matmul rate.',
-        "The attention core's rate is its matmul FLOPs (q k^T and P v) over the kernel time of those matmuls and of the kernels that only move their operands (k's transpose, the per-head slices and the stack), from the last kernel-timed run; the scale, mask and softmax are not in it.",
+        "The attention core's rate is its matmul FLOPs (q k^T and P v) over the kernel time of those matmuls and of the kernels that only move their operands (k's transpose, the per-head slices and the stack), from the last kernel-timed run; the scale, mask and softmax are not in it. Beside it, the core's own matmul shapes each timed alone (one operand kept, as the calibration keeps it) and weighted by how often the pass runs them: the rate the runtime itself reaches at those shapes.",
         `SIMD ceiling of one core, measured: ${ceiling.derivation}. The same f32x4.mul + f32x4.add pair XNNPACK's wasm kernels issue, timed over 12 independent accumulators with no memory traffic, ran at ${fixed(ceiling.measured_mul_add_gflops, 1)} GFLOP/s (${formatPercent(ceiling.measured_mul_add_gflops / ceiling.ceiling_gflops)} of the ceiling).`,
         `Theoretical peak from the reported clock: ${json.peak_estimate?.derivation ?? 'not available (clock unknown)'}`,
         `Configs with d_model >= 512 reach ${formatPercent(EFFICIENCY_TARGET, 0)}: ${json.checks.efficiency_ok_on_d_model_512_plus ? 'yes' : 'NO (see where the time goes)'}.`,

@@ -15,7 +15,7 @@ import type { ActiveBackend } from '../src/runtime/backend.js';
 import { loadModelConfig } from '../src/config/index.js';
 import { disposeWeights, forward, initWeights, tokenIds, weightEntries } from '../src/model/index.js';
 import { gflopsPerSecond, sharesByComponent } from '../src/timing/attribution.js';
-import { calibrateLargestMatmul } from '../src/timing/calibrate.js';
+import { calibrateLargestMatmul, calibrateMatmul, dispatchLabel, dispatchOfRecord } from '../src/timing/calibrate.js';
 import { efficiency, whereTimeGoes } from '../src/timing/diagnosis.js';
 import { median } from '../src/timing/statistics.js';
 import { traceTotals } from '../src/trace/summary.js';
@@ -29,6 +29,7 @@ const MIN_ROUNDS = 5;
 const MAX_ROUNDS = 60;
 const WARMUP_MS = 500;
 const CALIBRATION_MS = 800;
+const CORE_SHAPE_MS = 400;
 
 const MODES = ['untraced', 'traced', 'timed'] as const;
 type Mode = (typeof MODES)[number];
@@ -64,6 +65,11 @@ export interface ForwardBenchResult {
   readonly efficiency: number;
   /** The attention core in the last kernel-timed run, as attentionCoreTiming reads it. */
   readonly attention_core: AttentionCoreTiming;
+  /**
+   * The core's own matmul shapes timed alone, weighted by how often the pass runs each: the rate
+   * the runtime reaches at those shapes, beside the largest matmul's that "calibrated" means.
+   */
+  readonly attention_core_bare: { readonly shapes: string[]; readonly gflops: number } | null;
   readonly shares: { key: string; time_share: number; flop_share: number; gflops: number }[];
   readonly where_time_goes: string[];
 }
@@ -81,6 +87,29 @@ export interface AttentionCoreTiming {
   /** gflops over the calibrated bare-matmul rate. */
   readonly of_calibrated: number;
   readonly kernels: number;
+}
+
+/** Time each distinct matmul shape of the attention core alone; the rate over all its products. */
+async function attentionCoreBare(
+  records: readonly KernelRecord[],
+): Promise<{ shapes: string[]; gflops: number } | null> {
+  const byLabel = new Map<string, { record: KernelRecord; count: number }>();
+  for (const record of records) {
+    if (record.nested || record.matmul === undefined || !CORE_PATH.test(record.path)) continue;
+    const label = dispatchLabel(dispatchOfRecord(record));
+    const entry = byLabel.get(label);
+    if (entry === undefined) byLabel.set(label, { record, count: 1 });
+    else entry.count += 1;
+  }
+  if (byLabel.size === 0) return null;
+  let flops = 0n;
+  let ms = 0;
+  for (const { record, count } of byLabel.values()) {
+    const bare = await calibrateMatmul(dispatchOfRecord(record), { synchronous: true, minTimeMs: CORE_SHAPE_MS });
+    flops += bare.flops * BigInt(count);
+    ms += bare.summary.median * count;
+  }
+  return { shapes: [...byLabel.keys()], gflops: gflopsPerSecond(flops, ms) };
 }
 
 /**
@@ -222,6 +251,7 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
             },
       efficiency: efficiency(forwardGflops, calibrated),
       attention_core: attentionCoreTiming(lastRecords, calibrated),
+      attention_core_bare: await attentionCoreBare(lastRecords),
       shares: sharesByComponent(lastRecords).map((row) => ({
         key: row.key,
         time_share: row.timeShare,
