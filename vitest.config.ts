@@ -87,6 +87,9 @@ const missing = [...LONG_RUNS, ...CHART_RUNS, ...COMPUTE_RUNS].filter(
 );
 if (missing.length > 0)
   throw new Error(`vitest.config.ts: LONG_RUNS, CHART_RUNS or COMPUTE_RUNS names no file at ${missing.join(', ')}`);
+// A file in two lists would run in two projects, twice per `npm run test:all`.
+const twice = [...LONG_RUNS, ...CHART_RUNS, ...COMPUTE_RUNS].filter((path, i, all) => all.indexOf(path) !== i);
+if (twice.length > 0) throw new Error(`vitest.config.ts: ${twice.join(', ')} named in two lists`);
 
 export default defineConfig({
   test: {
