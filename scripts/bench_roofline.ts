@@ -20,7 +20,7 @@ import { moduleKindOf } from '../src/core/module_paths.js';
 import { packageRoot } from '../src/core/package_root.js';
 import { renderReport } from '../src/render/render.js';
 import { fixed, heading, paragraph, tableBlock, type Block } from '../src/render/table.js';
-import { disposeWeights, forward, initWeights, tokenIds } from '../src/model/index.js';
+import { disposeWeights, forward, initWeights, tokenIds, weightEntries } from '../src/model/index.js';
 import { setUpRuns } from '../src/runtime/run_setup.js';
 import { predictKernel, unitOf, type KernelClass } from '../src/timing/kernel_classes.js';
 import {
@@ -153,14 +153,19 @@ async function main(): Promise<void> {
   const runs = configs.map(({ bench, config }) => {
     const weights = initWeights(config, { seed, init: 'random' });
     const ids = tokenIds(config, bench.run, { seed, init: 'random' });
-    return { bench, config, weights, ids, records: [] as KernelRecord[], timesMs: [] as number[][] };
+    const weightTensors = weightEntries(weights).map((entry) => entry.tensor);
+    return { bench, config, weights, weightTensors, ids, records: [] as KernelRecord[], timesMs: [] as number[][] };
   });
   const rounds: CalibrationSample[][] = [];
   for (let round = 0; round <= ROUNDS; round++) {
     const samples = calibrationRound(benchmarks);
     if (round > 0) rounds.push(samples);
     for (const run of runs) {
-      const trace = traceKernels(() => forward(run.config, run.weights, run.ids), { timeKernels: true });
+      // Weights marked, so a product reading one is told from one whose operand the pass made.
+      const trace = traceKernels(() => forward(run.config, run.weights, run.ids), {
+        timeKernels: true,
+        weights: run.weightTensors,
+      });
       trace.result.dispose();
       run.records = trace.records.filter((record) => !record.nested);
       if (round > 0) run.records.forEach((record, index) => (run.timesMs[index] ??= []).push(record.timeMs ?? 0));

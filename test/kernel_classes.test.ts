@@ -12,20 +12,27 @@ function record(kernel: string, inputs: TensorSignature[], output: TensorSignatu
   return { index: 0, kernel, path: 'x', inputs, outputs: [output], attrs: {}, nested: false, flops: 0n, ...extra };
 }
 
-function matmul(a: number[], b: number[], transposeB = false): KernelRecord {
+/** A traced matmul record; `rightIsWeight` marks b as a trace handed the weights marks one. */
+function matmul(a: number[], b: number[], transposeB = false, rightIsWeight = true): KernelRecord {
   const [m, k] = [a[a.length - 2]!, a[a.length - 1]!];
   const n = transposeB ? b[b.length - 2]! : b[b.length - 1]!;
   const batch = a.length === 3 ? a[0]! : 1;
-  return record('BatchMatMul', [f32(...a), f32(...b)], f32(...a.slice(0, -1), n), {
+  const right: TensorSignature = rightIsWeight ? { ...f32(...b), weight: true } : f32(...b);
+  return record('BatchMatMul', [f32(...a), right], f32(...a.slice(0, -1), n), {
     attrs: { transposeA: false, transposeB },
     matmul: { batch, m, k, n, flops: BigInt(2 * batch * m * k * n) },
   });
 }
 
 describe('kernel classes', () => {
-  it('splits matmuls by batch, transposes and the right operand against 512 x 512 float32', () => {
+  it('splits matmuls by batch, transposes, a weight on the right and its size against 512 x 512 float32', () => {
     expect(kernelClassOf(matmul([256, 512], [512, 512]))).toBe('matmul 2-D, right operand cached');
     expect(kernelClassOf(matmul([256, 512], [512, 513]))).toBe('matmul 2-D, right operand large');
+    // A head's k^T or v: made by the pass, so packed on every product, whatever its size.
+    expect(kernelClassOf(matmul([128, 64], [64, 128], false, false))).toBe('matmul 2-D, right operand packed per call');
+    expect(kernelClassOf(matmul([256, 512], [512, 513], false, false))).toBe(
+      'matmul 2-D, right operand packed per call',
+    );
     expect(kernelClassOf(matmul([256, 64], [256, 64], true))).toBe('matmul 2-D transposed');
     expect(kernelClassOf(matmul([4, 256, 256], [4, 256, 64]))).toBe('matmul batched');
     expect(kernelClassOf(matmul([4, 256, 64], [4, 256, 64], true))).toBe('matmul batched transposed');

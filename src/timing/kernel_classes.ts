@@ -12,7 +12,11 @@
  *
  * Why classes: on tfjs wasm a plain [m, k] x [k, n] matmul runs on XNNPACK's fast path, but a
  * batched or transposed one runs on a generic loop about 20 to 40 times slower, and a fast-path
- * matmul whose right operand outgrows the cache runs at about half the rate of one that fits;
+ * matmul whose right operand outgrows the cache runs at about half the rate of one that fits.
+ * XNNPACK packs the right operand into its own layout on the first product that reads it and
+ * keeps the packed copy while the operand lives: a weight is packed once and read packed in every
+ * later pass, but a right operand made by the pass itself (a head's k^T or v in the per-head
+ * attention core) is packed on every product, so those products are a class of their own;
  * Reverse, broadcast comparisons and gathers run far below the bandwidth of a streaming Add. One
  * matmul rate and one bandwidth cannot predict all of them. The classes key on what the kernel
  * is (name, batch, transposes, broadcast, operand size), never on which model or module ran it,
@@ -34,6 +38,7 @@ const CACHED_OPERAND_BYTES = 512 * 512 * 4;
 export const KERNEL_CLASSES = [
   'matmul 2-D, right operand cached',
   'matmul 2-D, right operand large',
+  'matmul 2-D, right operand packed per call',
   'matmul 2-D transposed',
   'matmul batched',
   'matmul batched transposed',
@@ -114,8 +119,12 @@ function matmulClass(record: Pick<KernelRecord, 'inputs' | 'attrs' | 'matmul'>):
   if (batch > 1) return transposed ? 'matmul batched transposed' : 'matmul batched';
   if (transposed) return 'matmul 2-D transposed';
   const right = record.inputs[1];
-  const rightBytes = right === undefined ? 0 : elements(right.shape) * 4;
-  return rightBytes <= CACHED_OPERAND_BYTES ? 'matmul 2-D, right operand cached' : 'matmul 2-D, right operand large';
+  // Only a trace that was handed the weights marks them (TraceOptions.weights); without the mark
+  // every right operand counts as one the pass made.
+  if (right?.weight !== true) return 'matmul 2-D, right operand packed per call';
+  return elements(right.shape) * 4 <= CACHED_OPERAND_BYTES
+    ? 'matmul 2-D, right operand cached'
+    : 'matmul 2-D, right operand large';
 }
 
 /**
