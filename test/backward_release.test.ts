@@ -216,7 +216,8 @@ describe('a backward pass that frees as it goes', () => {
 
   it('a gradient that throws mid-pass, in the step or in a rerun, leaves no tensor behind', () => {
     const x = tf.tensor1d([1, 2, 3]);
-    const w = tf.variable(tf.tensor1d([1, 1, 1]));
+    const initial = tf.tensor1d([1, 1, 1]);
+    const w = tf.variable(initial);
     const before = tf.memory().numTensors;
     const failing = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
       (inputs[1] as tf.GradSaveFunc)([inputs[0] as tf.Tensor]);
@@ -240,6 +241,6 @@ describe('a backward pass that frees as it goes', () => {
       expect(() => attributeBackward(() => tf.tidy(() => tf.engine().gradients(loss, [w])), [w])).toThrow('planted');
       expect(tf.memory().numTensors).toBe(before);
     }
-    tf.dispose([x, w]);
+    tf.dispose([x, w, initial]);
   });
 });
