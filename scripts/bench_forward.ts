@@ -15,7 +15,13 @@ import type { ActiveBackend } from '../src/runtime/backend.js';
 import { loadModelConfig } from '../src/config/index.js';
 import { disposeWeights, forward, initWeights, tokenIds, weightEntries } from '../src/model/index.js';
 import { gflopsPerSecond, sharesByComponent } from '../src/timing/attribution.js';
-import { calibrateLargestMatmul, calibrateMatmul, dispatchLabel, dispatchOfRecord } from '../src/timing/calibrate.js';
+import {
+  calibrateLargestMatmul,
+  calibrateMatmul,
+  dispatchLabel,
+  dispatchOfRecord,
+  type MatmulDispatch,
+} from '../src/timing/calibrate.js';
 import { efficiency, whereTimeGoes } from '../src/timing/diagnosis.js';
 import { median } from '../src/timing/statistics.js';
 import { traceTotals } from '../src/trace/summary.js';
@@ -93,19 +99,20 @@ export interface AttentionCoreTiming {
 async function attentionCoreBare(
   records: readonly KernelRecord[],
 ): Promise<{ shapes: string[]; gflops: number } | null> {
-  const byLabel = new Map<string, { record: KernelRecord; count: number }>();
+  const byLabel = new Map<string, { dispatch: MatmulDispatch; count: number }>();
   for (const record of records) {
     if (record.nested || record.matmul === undefined || !CORE_PATH.test(record.path)) continue;
-    const label = dispatchLabel(dispatchOfRecord(record));
+    const dispatch = dispatchOfRecord(record);
+    const label = dispatchLabel(dispatch);
     const entry = byLabel.get(label);
-    if (entry === undefined) byLabel.set(label, { record, count: 1 });
+    if (entry === undefined) byLabel.set(label, { dispatch, count: 1 });
     else entry.count += 1;
   }
   if (byLabel.size === 0) return null;
   let flops = 0n;
   let ms = 0;
-  for (const { record, count } of byLabel.values()) {
-    const bare = await calibrateMatmul(dispatchOfRecord(record), { synchronous: true, minTimeMs: CORE_SHAPE_MS });
+  for (const { dispatch, count } of byLabel.values()) {
+    const bare = await calibrateMatmul(dispatch, { synchronous: true, minTimeMs: CORE_SHAPE_MS });
     flops += bare.flops * BigInt(count);
     ms += bare.summary.median * count;
   }

@@ -78,6 +78,28 @@ function heapTensor(shape: number[], dtype: HeapDtype): { values: number[]; x: t
   return { values, x: tf.tensor(values, shape, dtype) };
 }
 
+/**
+ * Each of `parts` holds the next block of `sizes[i]` along `axis` of the tensor `values` of
+ * `shape`, with that axis left out of its shape when `axisDropped`.
+ */
+function expectBlocksAlong(
+  parts: readonly tf.Tensor[],
+  values: readonly number[],
+  shape: readonly number[],
+  axis: number,
+  sizes: readonly number[],
+  axisDropped: boolean,
+): void {
+  let start = 0;
+  parts.forEach((part, i) => {
+    const begin = shape.map((_, a) => (a === axis ? start : 0));
+    const extent = shape.map((dim, a) => (a === axis ? sizes[i]! : dim));
+    expect(part.shape).toEqual(axisDropped ? shape.filter((_, a) => a !== axis) : extent);
+    expect(Array.from(part.dataSync())).toEqual(referenceSlice(values, shape, begin, extent));
+    start += sizes[i]!;
+  });
+}
+
 const arbitraryShape = fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 4 });
 const arbitraryDtype = fc.constantFrom(...DTYPES);
 
@@ -118,12 +140,7 @@ describe('wasm kernels that read their input in place', () => {
           const { values, x } = heapTensor(shape, dtype);
           const parts = tf.unstack(x, axis);
           expect(parts).toHaveLength(shape[axis]!);
-          parts.forEach((part, i) => {
-            const begin = shape.map((_, a) => (a === axis ? i : 0));
-            const extent = shape.map((dim, a) => (a === axis ? 1 : dim));
-            expect(part.shape).toEqual(shape.filter((_, a) => a !== axis));
-            expect(Array.from(part.dataSync())).toEqual(referenceSlice(values, shape, begin, extent));
-          });
+          expectBlocksAlong(parts, values, shape, axis, new Array<number>(shape[axis]!).fill(1), true);
           tf.dispose([x, ...parts]);
         },
       ),
@@ -146,14 +163,7 @@ describe('wasm kernels that read their input in place', () => {
         ({ shape, axis, sizes }, dtype) => {
           const { values, x } = heapTensor(shape, dtype);
           const parts = tf.split(x, sizes, axis);
-          let start = 0;
-          parts.forEach((part, i) => {
-            const begin = shape.map((_, a) => (a === axis ? start : 0));
-            const extent = shape.map((dim, a) => (a === axis ? sizes[i]! : dim));
-            expect(part.shape).toEqual(extent);
-            expect(Array.from(part.dataSync())).toEqual(referenceSlice(values, shape, begin, extent));
-            start += sizes[i]!;
-          });
+          expectBlocksAlong(parts, values, shape, axis, sizes, false);
           tf.dispose([x, ...parts]);
         },
       ),

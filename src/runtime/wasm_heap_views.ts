@@ -70,6 +70,18 @@ function sliceOf(
   return out;
 }
 
+/** x cut along `axis` into consecutive blocks of the given sizes, each a new heap tensor. */
+function blocksAlong(backend: WasmHeap, x: tf.TensorInfo, axis: number, sizes: readonly number[]): tf.TensorInfo[] {
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((extent) => {
+    const size = [...x.shape];
+    size[axis] = extent;
+    const out = sliceOf(backend, x, begin, size);
+    begin[axis]! += extent;
+    return out;
+  });
+}
+
 /**
  * x with the given axes reversed, into out: axes are merged where neighbours are both reversed or
  * both kept, and runs that are kept along the last axis are copied whole.
@@ -129,17 +141,15 @@ function unpackKernel(stock: tf.KernelConfig): tf.KernelFunc {
   return (args) => {
     const value = args.inputs['value']!;
     if (!HEAP_DTYPES.has(value.dtype)) return stock.kernelFunc(args);
-    const rank = value.shape.length;
     const axis = tf.util.parseAxisParam((args.attrs as unknown as tf.UnpackAttrs).axis, value.shape)[0]!;
-    const begin = new Array<number>(rank).fill(0);
-    const size = [...value.shape];
-    size[axis] = 1;
     const outShape = value.shape.filter((_, i) => i !== axis);
-    return Array.from({ length: value.shape[axis]! }, (_, i) => {
-      begin[axis] = i;
-      const { dataId, dtype } = sliceOf(args.backend as unknown as WasmHeap, value, begin, size);
-      return { dataId, dtype, shape: outShape };
-    });
+    const ones = new Array<number>(value.shape[axis]!).fill(1);
+    // Each block of one along the axis, with the axis dropped from its shape.
+    return blocksAlong(args.backend as unknown as WasmHeap, value, axis, ones).map(({ dataId, dtype }) => ({
+      dataId,
+      dtype,
+      shape: outShape,
+    }));
   };
 }
 
@@ -150,14 +160,7 @@ function splitKernel(stock: tf.KernelConfig): tf.KernelFunc {
     const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
     const splitAxis = tf.util.parseAxisParam(axis, x.shape)[0]!;
     const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, splitAxis);
-    const begin = new Array<number>(x.shape.length).fill(0);
-    return sizes.map((extent) => {
-      const size = [...x.shape];
-      size[splitAxis] = extent;
-      const out = sliceOf(args.backend as unknown as WasmHeap, x, begin, size);
-      begin[splitAxis]! += extent;
-      return out;
-    });
+    return blocksAlong(args.backend as unknown as WasmHeap, x, splitAxis, sizes);
   };
 }
 
