@@ -74,8 +74,16 @@ export interface ForwardBenchResult {
   /**
    * The core's own matmul shapes timed alone, weighted by how often the pass runs each: the rate
    * the runtime reaches at those shapes, beside the largest matmul's that "calibrated" means.
+   * `gflops` keeps one right operand, as the calibration keeps a weight; `fresh_gflops` makes a
+   * new one for every product, as the core's per-head slices are, so each product pays the
+   * packing of its right operand (calibrate.ts); `core_of_fresh` is the core's rate over it.
    */
-  readonly attention_core_bare: { readonly shapes: string[]; readonly gflops: number } | null;
+  readonly attention_core_bare: {
+    readonly shapes: string[];
+    readonly gflops: number;
+    readonly fresh_gflops: number;
+    readonly core_of_fresh: number;
+  } | null;
   readonly shares: { key: string; time_share: number; flop_share: number; gflops: number }[];
   readonly where_time_goes: string[];
 }
@@ -95,10 +103,10 @@ export interface AttentionCoreTiming {
   readonly kernels: number;
 }
 
-/** Time each distinct matmul shape of the attention core alone; the rate over all its products. */
+/** Time each distinct matmul shape of the attention core alone, right operand kept and fresh. */
 async function attentionCoreBare(
   records: readonly KernelRecord[],
-): Promise<{ shapes: string[]; gflops: number } | null> {
+): Promise<{ shapes: string[]; gflops: number; freshGflops: number } | null> {
   const byLabel = new Map<string, { dispatch: MatmulDispatch; count: number }>();
   for (const record of records) {
     if (record.nested || record.matmul === undefined || !CORE_PATH.test(record.path)) continue;
@@ -110,13 +118,24 @@ async function attentionCoreBare(
   }
   if (byLabel.size === 0) return null;
   let flops = 0n;
-  let ms = 0;
+  let keptMs = 0;
+  let freshMs = 0;
   for (const { dispatch, count } of byLabel.values()) {
-    const bare = await calibrateMatmul(dispatch, { synchronous: true, minTimeMs: CORE_SHAPE_MS });
-    flops += bare.flops * BigInt(count);
-    ms += bare.summary.median * count;
+    const kept = await calibrateMatmul(dispatch, { synchronous: true, minTimeMs: CORE_SHAPE_MS });
+    const fresh = await calibrateMatmul(dispatch, {
+      synchronous: true,
+      minTimeMs: CORE_SHAPE_MS,
+      rightOperand: 'fresh',
+    });
+    flops += kept.flops * BigInt(count);
+    keptMs += kept.summary.median * count;
+    freshMs += fresh.summary.median * count;
   }
-  return { shapes: [...byLabel.keys()], gflops: gflopsPerSecond(flops, ms) };
+  return {
+    shapes: [...byLabel.keys()],
+    gflops: gflopsPerSecond(flops, keptMs),
+    freshGflops: gflopsPerSecond(flops, freshMs),
+  };
 }
 
 /**
@@ -226,6 +245,8 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
             calibratedLabel: (calibration.fastPath ?? calibration.dispatched).label,
             tracedWallMs: lastTimedWallMs,
           });
+    const coreTiming = attentionCoreTiming(lastRecords, calibrated);
+    const coreBare = await attentionCoreBare(lastRecords);
     return {
       label: bench.label,
       model: config.name,
@@ -257,8 +278,16 @@ export async function benchForward(bench: BenchConfig, backend: ActiveBackend): 
               calibrated_gflops: calibrated,
             },
       efficiency: efficiency(forwardGflops, calibrated),
-      attention_core: attentionCoreTiming(lastRecords, calibrated),
-      attention_core_bare: await attentionCoreBare(lastRecords),
+      attention_core: coreTiming,
+      attention_core_bare:
+        coreBare === null
+          ? null
+          : {
+              shapes: coreBare.shapes,
+              gflops: coreBare.gflops,
+              fresh_gflops: coreBare.freshGflops,
+              core_of_fresh: coreTiming.gflops / coreBare.freshGflops,
+            },
       shares: sharesByComponent(lastRecords).map((row) => ({
         key: row.key,
         time_share: row.timeShare,

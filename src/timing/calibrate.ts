@@ -47,6 +47,14 @@ export interface CalibrateOptions {
   readonly synchronous: boolean;
   /** Called after each timed call (a calibration runs for about a second per shape). */
   readonly onCall?: () => void;
+  /**
+   * 'kept' (the default): every call multiplies by the same right operand, as a pass multiplies
+   * by a weight. 'fresh': each call gets a right operand made just before it (outside the clock),
+   * as a per-head attention core's slices of k^T and v are: on wasm, XNNPACK packs a right
+   * operand it has not seen on its first product and keeps the packed copy with the tensor, so a
+   * fresh operand pays the packing on every call.
+   */
+  readonly rightOperand?: 'kept' | 'fresh';
 }
 
 /** The dispatch of a traced matmul record (its operand shapes and transposes). */
@@ -132,10 +140,12 @@ export async function calibrateMatmul(dispatch: MatmulDispatch, options: Calibra
   const minRuns = options.minRuns ?? 5;
   const maxRuns = options.maxRuns ?? 1000;
   const warmupRuns = options.warmupRuns ?? 2;
+  const fresh = options.rightOperand === 'fresh';
   const a = tf.fill([...dispatch.aShape], 0.01);
-  const b = tf.fill([...dispatch.bShape], 0.01);
+  const keptB = fresh ? undefined : tf.fill([...dispatch.bShape], 0.01);
   try {
     const once = async (): Promise<number> => {
+      const b = keptB ?? tf.fill([...dispatch.bShape], 0.01);
       const start = performance.now();
       const out = tf.matMul(a, b, dispatch.transposeA, dispatch.transposeB);
       try {
@@ -143,6 +153,7 @@ export async function calibrateMatmul(dispatch: MatmulDispatch, options: Calibra
         return performance.now() - start;
       } finally {
         out.dispose();
+        if (b !== keptB) b.dispose();
       }
     };
     for (let i = 0; i < warmupRuns; i++) await once();
@@ -157,7 +168,7 @@ export async function calibrateMatmul(dispatch: MatmulDispatch, options: Calibra
     return { dispatch, label: dispatchLabel(dispatch), flops, summary, gflops: gflopsPerSecond(flops, summary.median) };
   } finally {
     a.dispose();
-    b.dispose();
+    keptB?.dispose();
   }
 }
 
