@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { blockedPairs, blockedScores, scoreBlocks, usefulScores } from '../src/analytic/attention_blocks.js';
 import type { AttentionSchedule } from '../src/config/attention_schedule.js';
@@ -51,6 +51,16 @@ function bruteForceBlocks(T: number, b: number, w: number | undefined) {
   }
   return pairs;
 }
+
+// Every test releases what it makes. The engine's own count: tf.memory() would ask a backend
+// that may not have started yet.
+let tensorsBefore = 0;
+beforeEach(() => {
+  tensorsBefore = tf.engine().state.numTensors;
+});
+afterEach(() => {
+  expect(tf.engine().state.numTensors).toBe(tensorsBefore);
+});
 
 describe('the blocked schedule in closed form', () => {
   it('equals brute force: scores, pairs, which pairs are masked, and the useful count', () => {
@@ -190,12 +200,12 @@ describe('windows per layer, dense and blocked, traced on cpu and meta', () => {
         await tf.setBackend('cpu');
         const weights = initWeights(config, { seed, init: 'random' });
         const ids = tokenIds(config, { batch, seq }, { seed, init: 'random' });
+        const dense = forward(config, weights, ids);
+        const logits = forward(config, weights, ids, {}, { attention: blocked });
         try {
-          const dense = forward(config, weights, ids).dataSync();
-          const logits = forward(config, weights, ids, {}, { attention: blocked }).dataSync();
-          expect(maxAbsDifference(logits, dense)).toBeLessThan(1e-5);
+          expect(maxAbsDifference(logits.dataSync(), dense.dataSync())).toBeLessThan(1e-5);
         } finally {
-          ids.dispose();
+          tf.dispose([dense, logits, ids]);
           disposeWeights(weights);
         }
       }),
@@ -351,12 +361,12 @@ describe('a window one position too wide is caught', () => {
     expect(lessEqualRow).toMatchObject({ tracedKernels: 1, estimatedKernels: 0 });
     const weights = initWeights(config, { seed: 3, init: 'random' });
     const ids = tokenIds(config, run, { seed: 3, init: 'random' });
+    const right = forward(config, weights, ids);
+    const wrong = forward(config, weights, ids, lessEqual);
     try {
-      const right = forward(config, weights, ids).dataSync();
-      const wrong = forward(config, weights, ids, lessEqual).dataSync();
-      expect(maxAbsDifference(wrong, right)).toBeGreaterThan(1e-3);
+      expect(maxAbsDifference(wrong.dataSync(), right.dataSync())).toBeGreaterThan(1e-3);
     } finally {
-      ids.dispose();
+      tf.dispose([right, wrong, ids]);
       disposeWeights(weights);
     }
   });

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { scope } from '../src/core/scope.js';
@@ -54,6 +54,15 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
     expect(tf.getBackend()).toBe(backend);
   });
 
+  // Every test releases what it makes: a leak here would show as a leak of the tracer's.
+  let tensorsBefore = 0;
+  beforeEach(() => {
+    tensorsBefore = tf.memory().numTensors;
+  });
+  afterEach(() => {
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+
   /** One RMSNorm-like block with a projection and a softmax, each in its own scope. */
   function smallProgram(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
     return tf.tidy(() =>
@@ -71,6 +80,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
     const w = tf.ones([5, 4]);
     const { result, records } = traceKernels(() => smallProgram(x, w));
     expect(result.shape).toEqual([2, 3, 5]);
+    tf.dispose([result, x, w]);
     expect(outline(records)).toEqual([
       'BatchMatMul @layers.0.attn.q_proj [2,3,4] [5,4] -> [2,3,5]',
       'Softmax @layers.0.attn.softmax [2,3,5] -> [2,3,5]',
@@ -174,7 +184,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
       [3, 4],
       [5, 4],
     ]);
-    tf.dispose(result);
+    tf.dispose([...result, x, w]);
     const matmuls = records.filter((record) => record.kernel === 'BatchMatMul');
     expect(matmuls.map((record) => [outline([record])[0], record.attrs])).toEqual([
       // forward: x w^T
@@ -193,11 +203,14 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
 
   test('weights are marked by their data as each kernel ran, through a gradient and past an assign', () => {
     const x = tf.ones([3, 4]);
-    const w = tf.variable(tf.ones([4, 5]));
+    const initial = tf.ones([4, 5]);
+    const w = tf.variable(initial);
     const { records } = traceKernels(
       () => {
-        const [, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.matMul(a, b)))([x, w]);
-        w.assign(tf.add(w, dw!));
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.matMul(a, b)))([x, w]);
+        const updated = tf.add(w, dw!);
+        w.assign(updated);
+        tf.dispose([dx!, dw!, updated]);
         tf.matMul(x, w).dispose();
       },
       { weights: [w] },
@@ -216,8 +229,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
       [false, false],
     ]);
     expect(marks('Add')).toEqual([[true, false]]);
-    w.dispose();
-    x.dispose();
+    tf.dispose([w, x, initial]);
   });
 
   test('the registry is restored after a throw: every original config object is back', () => {
@@ -239,7 +251,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
     expect(seenInside?.setupFunc).toBe(matmul?.config.setupFunc);
     expectRegistryIs(backend, before);
 
-    const product = tf.matMul(
+    const operands = [
       tf.tensor2d([
         [1, 2],
         [3, 4],
@@ -248,12 +260,13 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
         [5, 6],
         [7, 8],
       ]),
-    );
+    ] as const;
+    const product = tf.matMul(...operands);
     expect(product.arraySync()).toEqual([
       [19, 22],
       [43, 50],
     ]);
-    product.dispose();
+    tf.dispose([product, ...operands]);
   });
 
   test('a kernel registered after an earlier trace is traced too (the wrapper cache notices)', () => {
@@ -343,7 +356,7 @@ describe.each(['cpu', 'wasm'])('traceKernels on %s', (backend) => {
     const x = tf.ones([2, 3, 4]);
     const w = tf.ones([5, 4]);
     const { result, records } = traceKernels(() => smallProgram(x, w), { timeKernels: true });
-    result.dispose();
+    tf.dispose([result, x, w]);
     expect(records).toHaveLength(7);
     for (const record of records) {
       expect(typeof record.timeMs).toBe('number');

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import {
   einsumContraction,
@@ -10,6 +10,15 @@ import {
 import type { KernelRecord, Shaped } from '../src/trace/index.js';
 
 tf.enableProdMode();
+
+// Every test releases what it makes: a leak here would show as a leak of the tracer's.
+let tensorsBefore = 0;
+beforeEach(() => {
+  tensorsBefore = tf.memory().numTensors;
+});
+afterEach(() => {
+  expect(tf.memory().numTensors).toBe(tensorsBefore);
+});
 
 const shaped = (...shapes: number[][]): Shaped[] => shapes.map((shape) => ({ shape }));
 
@@ -167,12 +176,13 @@ describe('matmul counts of traced contraction kernels (cpu)', () => {
   });
 
   test('Conv2D gradients cost what the forward conv costs: 1296 each', () => {
+    const inputs = [tf.ones([1, 5, 5, 2]), tf.ones([3, 3, 2, 4])];
     const { result, records } = traceKernels(() =>
       tf.grads((x: tf.Tensor, filter: tf.Tensor) =>
         tf.sum(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'valid')),
-      )([tf.ones([1, 5, 5, 2]), tf.ones([3, 3, 2, 4])]),
+      )(inputs),
     );
-    tf.dispose(result);
+    tf.dispose([...result, ...inputs]);
     const byKernel = new Map(
       records.filter((record) => record.matmul !== undefined).map((record) => [record.kernel, record]),
     );
