@@ -18,8 +18,9 @@ import {
 import { backendHeapIsShared } from '../src/model/host_constant.js';
 import { streamFor } from '../src/model/seeded_random.js';
 import { fillTruncatedNormal } from '../src/model/truncated_normal.js';
-import { useBackend, weightFiller } from '../src/runtime/backend.js';
+import { useBackend, weightFiller, weightsMade } from '../src/runtime/backend.js';
 import { fillWorkersStarted } from '../src/runtime/parallel_fill.js';
+import { wasmPthreadPool } from '../src/runtime/wasm_threads.js';
 
 /**
  * Random values (untied, gated FFN): token table and lm_head 2 x 16384 x 256 = 8,388,608, and per
@@ -180,6 +181,28 @@ describe('weights filled on both cores', () => {
       ).toBeUndefined();
       expect(Array.from(job.state)).toEqual(rng.state());
     });
+  });
+
+  it('starts a new worker after a run has made its weights and stopped it, with the same bits', async () => {
+    await useBackend('wasm');
+    const before = weightBits(LARGE, { seed: 5, init: 'random', truncatedNormalFiller: parallel });
+    const started = fillWorkersStarted();
+    weightsMade();
+    const after = weightBits(LARGE, { seed: 5, init: 'random', truncatedNormalFiller: parallel });
+    expect(fillWorkersStarted()).toBe(started + 1);
+    expect(firstDifference(after.bits, before.bits)).toBeUndefined();
+  });
+
+  it("keeps only the pool workers XNNPACK's threads run on, and its products stay right", async () => {
+    await useBackend('wasm');
+    // 2 threads: the main thread and one worker; Emscripten started 8.
+    const pool = wasmPthreadPool();
+    expect([pool?.unusedWorkers.length, pool?.runningWorkers.length]).toEqual([0, 1]);
+    // Large enough that XNNPACK splits it over both threads: every entry of ones(m, k) x ones(k, n) is k.
+    const product = tf.matMul(tf.ones([256, 384]), tf.ones([384, 512]));
+    const values = product.dataSync();
+    expect([values.length, Math.min(...values), Math.max(...values)]).toEqual([256 * 512, 384, 384]);
+    product.dispose();
   });
 
   it('disposes every tensor it made when the fill fails', async () => {

@@ -166,6 +166,16 @@ export function weightFiller(): { truncatedNormalFiller?: TruncatedNormalFiller 
   return sharedHeapFiller === undefined ? {} : { truncatedNormalFiller: sharedHeapFiller };
 }
 
+let stopSharedHeapFiller: (() => void) | undefined;
+
+/**
+ * Ends the two-core fill's worker thread once a run has made its weights, so that it is not
+ * resident through the pass, where the run's memory peaks; a later fill starts it again.
+ */
+export function weightsMade(): void {
+  stopSharedHeapFiller?.();
+}
+
 async function activate(name: string): Promise<void> {
   if (name === 'native') {
     // The native backend runs on the wasm backend's instance: the single-thread build, started
@@ -181,8 +191,9 @@ async function activate(name: string): Promise<void> {
   if (name === 'wasm' && requestedWasmThreads() > 1 && tf.engine().registry['wasm'] === undefined) {
     const { startThreadedWasm } = await import('./wasm_threads.js');
     await startThreadedWasm(requestedWasmThreads());
-    const { parallelTruncatedNormalFiller, startFillWorker } = await import('./parallel_fill.js');
+    const { parallelTruncatedNormalFiller, startFillWorker, stopFillWorker } = await import('./parallel_fill.js');
     sharedHeapFiller = parallelTruncatedNormalFiller;
+    stopSharedHeapFiller = stopFillWorker;
     startFillWorker();
     return;
   }

@@ -116,6 +116,17 @@ function fillWorker(): Worker {
 }
 
 /**
+ * Ends the fill worker; a later fill starts a new one. A run calls it once its weights are made:
+ * the worker's isolate, about 10 MiB, would otherwise stay resident through the pass, where the
+ * run's memory peaks.
+ */
+export function stopFillWorker(): void {
+  const running = worker;
+  worker = undefined;
+  if (running !== undefined) void running.terminate();
+}
+
+/**
  * Starts the fill worker now, so that it has started and warmed up by the time weights are made
  * (the threaded backend's start-up calls it: the run's set-up then overlaps the worker's).
  */

@@ -33,7 +33,7 @@ import {
 } from '../model/index.js';
 import type { RoutingOptions } from '../model/moe.js';
 import { traceKernels } from '../trace/tracer.js';
-import { weightFiller, type ActiveBackend } from './backend.js';
+import { weightFiller, weightsMade, type ActiveBackend } from './backend.js';
 import type { MemoryGuardEstimate } from './memory_guard.js';
 import { RunProgress } from './progress.js';
 import type { RunOptions } from './run_options.js';
@@ -143,6 +143,7 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
   const inputs: tf.Tensor[] = [];
   try {
     weights = initWeights(config, { seed, init, onTensor: progress.makingWeights(G + 1), ...weightFiller() });
+    weightsMade();
     const model = weights;
     // Every id up front, outside the traces: the whole sequence, and its pieces as each pass takes them.
     const history = tokenIds(config, run, { seed, init }); // (B, P + G N)

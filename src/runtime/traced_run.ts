@@ -32,7 +32,7 @@ import { trainingStep } from '../model/training_step.js';
 import { measurePeakMemory, type MemoryPeak } from '../trace/memory_peak.js';
 import { traceTotals, type KernelTotals } from '../trace/summary.js';
 import { traceKernels } from '../trace/tracer.js';
-import { weightFiller, type ActiveBackend } from './backend.js';
+import { weightFiller, weightsMade, type ActiveBackend } from './backend.js';
 import { blockWeightRelease } from './block_release.js';
 import type { MemoryGuardEstimate } from './memory_guard.js';
 import { RunProgress } from './progress.js';
@@ -193,6 +193,7 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
       onTensor: progress.makingWeights(config.num_layers + 2),
       ...weightFiller(),
     });
+    weightsMade();
     ids = tokenIds(config, run, { seed, init });
     const modelWeights = weights;
     const modelIds = ids;
@@ -247,6 +248,7 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
   try {
     const onTensor = progress.makingWeights(2 * (config.num_layers + 2) + 1);
     weights = toTrainable(initWeights(config, { seed, init, onTensor, ...weightFiller() }));
+    weightsMade();
     optimizer = initAdamW(parametersOf(weights));
     const ids = tokenIds(config, run, { seed, init });
     inputs.push(ids);

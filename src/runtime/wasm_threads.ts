@@ -132,5 +132,32 @@ export async function startThreadedWasm(threads: number): Promise<number> {
   }
   started = true;
   for (const worker of workers) worker.unref(); // (5)
+  releaseIdlePoolWorkers();
   return getThreadsCount();
+}
+
+/** The part of Emscripten's pthread runtime, exported on the module as `PThread`, that holds the pool. */
+interface PthreadPool {
+  readonly unusedWorkers: NodeWorker[];
+  readonly runningWorkers: NodeWorker[];
+}
+
+/** The pool of the threaded build now running, or undefined if its module does not export it. */
+export function wasmPthreadPool(): PthreadPool | undefined {
+  const pool = (tf.backend() as unknown as { wasm?: { PThread?: Partial<PthreadPool> } }).wasm?.PThread;
+  return Array.isArray(pool?.unusedWorkers) && Array.isArray(pool.runningWorkers) ? (pool as PthreadPool) : undefined;
+}
+
+/**
+ * Emscripten starts a pool of 8 workers, whatever the thread count, and XNNPACK's thread pool,
+ * made once as the backend starts, takes threads - 1 of them; the rest never run a thread. Each
+ * holds a Node isolate and an instance of the module, about 8 MiB of resident memory: 54 MiB for
+ * the 7 idle ones at 2 threads, over a tenth of a weight-sized run's budget
+ * (scripts/bench_check.ts). They are ended here and taken out of the pool; a thread started
+ * later would get a new worker, which Emscripten makes when the pool is empty.
+ */
+function releaseIdlePoolWorkers(): void {
+  const pool = wasmPthreadPool();
+  if (pool === undefined) return;
+  for (const worker of pool.unusedWorkers.splice(0)) void worker.terminate();
 }

@@ -8,7 +8,7 @@
  * queued the work when the call returns), so the clock stops when the device has finished.
  */
 import * as tf from '@tensorflow/tfjs';
-import { weightFiller, type ActiveBackend } from '../runtime/backend.js';
+import { weightFiller, weightsMade, type ActiveBackend } from '../runtime/backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { disposeWeights, forward, initWeights, tokenIds, type WeightInit } from '../model/index.js';
 import { traceKernels } from '../trace/tracer.js';
@@ -101,6 +101,7 @@ export async function timeForward(
     ...weightFiller(),
     ...(options.onWeightTensor === undefined ? {} : { onTensor: options.onWeightTensor }),
   });
+  weightsMade();
   let ids: tf.Tensor2D | undefined;
   try {
     ids = tokenIds(config, run, { seed, init });
