@@ -35,7 +35,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/runtime/backend.js';
 import { packageRoot } from '../src/core/package_root.js';
 import { formatBytesBinary, formatFlops, formatPercent } from '../src/core/format.js';
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     clock_source: cpu.clockSource,
     simd_flags: cpu.flags.filter((flag) => ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f'].includes(flag)),
     node: process.version,
-    tfjs: tf.version.tfjs,
+    tfjs: tf.version_core,
     platform: `${os.platform()} ${os.release()}`,
     load_average_before: loadBefore,
   };

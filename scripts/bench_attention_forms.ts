@@ -16,7 +16,7 @@
  * (the default) gives the single-thread build.
  */
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/runtime/backend.js';
 import { median } from '../src/timing/statistics.js';
 

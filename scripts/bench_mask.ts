@@ -15,7 +15,7 @@
  * faster. FLOPLEDGER_WASM_THREADS=1 gives the single-thread build.
  */
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { bandMask } from '../src/model/causal_softmax.js';
 import { useBackend } from '../src/runtime/backend.js';
 import { median } from '../src/timing/statistics.js';

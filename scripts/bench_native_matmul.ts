@@ -9,7 +9,7 @@
  * sized to about 2 GFLOP, so a 64x64x64 product measures the per-call overhead of each path.
  */
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/runtime/backend.js';
 import { median } from '../src/timing/statistics.js';
 

@@ -31,7 +31,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { loadModelConfig, type ConfigOverrides } from '../src/config/index.js';
 import { packageRoot } from '../src/core/package_root.js';

@@ -23,7 +23,7 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { startThreadedWasm } from '../src/runtime/wasm_threads.js';
 import type { ActiveBackend } from '../src/runtime/backend.js';
 import { loadModelConfig } from '../src/config/index.js';

@@ -112,8 +112,26 @@ describe('start-up of the commands that do not run a model', () => {
     expect(packages).toContain('zod');
   });
 
-  it('sees TensorFlow.js when a command runs a model', () => {
+  it('sees TensorFlow.js core, not its umbrella, when a command runs a forward pass', () => {
     const { status, stderr, packages } = packagesLoadedBy(['trace', 'tiny', '--backend', 'meta', '--seq', '8']);
+    expect({ status, stderr }).toMatchObject({ status: 0 });
+    expect(packages).toContain('@tensorflow/tfjs-core');
+    // The umbrella brings layers, converter, data and webgl, and the gradients a forward pass never takes.
+    expect(
+      [...packages].filter((name) => /^@tensorflow\/tfjs(-layers|-converter|-data|-backend-webgl)?$/.test(name)),
+    ).toEqual([]);
+  });
+
+  it('loads the kernel gradients with the umbrella when a command runs a training step', () => {
+    const { status, stderr, packages } = packagesLoadedBy([
+      'verify',
+      'tiny',
+      '--train',
+      '--backend',
+      'meta',
+      '--seq',
+      '8',
+    ]);
     expect({ status, stderr }).toMatchObject({ status: 0 });
     expect(packages).toContain('@tensorflow/tfjs');
   });

@@ -65,7 +65,7 @@ describe.runIf(nativeInstalled)('the native backend (onnxruntime-node installed)
     const b = tf.tensor2d([7, 8, 9, 10, 11, 12], [3, 2]);
     // [1 2 3; 4 5 6] x [7 8; 9 10; 11 12] = [58 64; 139 154]
     expect(Array.from(tf.matMul(a, b).dataSync())).toEqual([58, 64, 139, 154]);
-    expect(Array.from(tf.matMul(a.transpose(), b.transpose(), true, true).dataSync())).toEqual([58, 64, 139, 154]);
+    expect(Array.from(tf.matMul(tf.transpose(a), tf.transpose(b), true, true).dataSync())).toEqual([58, 64, 139, 154]);
     // b^T a^T = (a b)^T
     expect(Array.from(tf.matMul(b, a, true, true).dataSync())).toEqual([58, 139, 64, 154]);
     tf.dispose([a, b]);

@@ -1,4 +1,4 @@
-import { util, type TensorInfo } from '@tensorflow/tfjs';
+import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 
 /** Kernels that fill or copy values take numeric real tensors only: meta has no complex storage. */
 export function assertRealNumeric(kernelName: string, x: TensorInfo): void {

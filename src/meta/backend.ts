@@ -15,7 +15,7 @@ import {
   type DataId,
   type DataType,
   type TensorInfo,
-} from '@tensorflow/tfjs';
+} from '@tensorflow/tfjs-core';
 
 import { UnavailableError } from '../core/errors.js';
 

@@ -5,7 +5,7 @@
  * src/model/host_constant.ts, which skips their values here: no array proportional to the model
  * is ever made for meta (test/meta_size.test.ts).
  */
-import { findBackendFactory, getKernel, registerBackend, registerKernel } from '@tensorflow/tfjs';
+import { findBackendFactory, getKernel, registerBackend, registerKernel } from '@tensorflow/tfjs-core';
 
 import { META_BACKEND_NAME, MetaBackend } from './backend.js';
 import { metaKernelConfigs } from './kernel_configs.js';

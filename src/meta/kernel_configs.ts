@@ -3,7 +3,7 @@
  * other in a file of its own under kernels/. Adding an elementwise kernel is a row there; any
  * other kernel (a gradient kernel, say) is one small file exporting its config plus one line here.
  */
-import type { KernelConfig } from '@tensorflow/tfjs';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
 
 import { elementwiseConfigs } from './kernels/elementwise.js';
 import { batchMatMulConfig } from './kernels/batch_mat_mul.js';

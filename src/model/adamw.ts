@@ -18,7 +18,7 @@
  * most three tensors of one parameter's size beyond the step's state, as an in-place optimizer
  * holds one or two (src/analytic/training/optimizer_peak.ts).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 export interface AdamWHyperparameters {
   readonly learningRate: number;

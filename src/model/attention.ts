@@ -16,7 +16,7 @@
  * multi-head path, kernel for kernel.
  */
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { DENSE_ATTENTION, type AttentionSchedule } from '../config/attention_schedule.js';
 import { scope } from '../core/scope.js';
 import { blockedAttentionCore } from './blocked_attention.js';

@@ -28,7 +28,7 @@
  * inputs are dropped from its tape entry as it is recorded (the filter's own rule, applied in
  * the same order); the filtered tape, the gradients and the kernels run are unchanged.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { atModulePath, currentModulePath } from '../core/scope.js';
 import { withPhase } from '../core/phase.js';

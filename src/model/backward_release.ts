@@ -28,7 +28,7 @@
  * The dy a caller hands to the outermost pass (tf.grads(f)(xs, dy)) is the caller's and stays;
  * a nested pass's dy is its outer node's, which is done with it (checkpoint.ts reads it no more).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 type GradientClosures = Record<string, () => tf.Tensor>;
 

@@ -29,7 +29,7 @@
  * sum over b). Grouped-query attention stacks a query block's G heads along the rows as the dense
  * core does: q_a (B, H, R, dk) -> (B, Hkv, G*R, dk), row g*R + r at position q0 + r.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { blockLeaf } from '../core/module_paths.js';
 import { scope } from '../core/scope.js';
 import { blockScores, type CausalSoftmaxParts } from './causal_softmax.js';

@@ -20,7 +20,7 @@
  * belongs to query position queryStart + r. With G = 1 everything here is plain multi-head attention.
  */
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { scope } from '../core/scope.js';
 import { headScores } from './head_matmul.js';
 import { backendHoldsValues } from './host_constant.js';

@@ -19,7 +19,7 @@
  * the outer tape (whose saved tensors the outer pass still has to free at its end), so the outer
  * tape is put back after the rerun.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { withPhase } from '../core/phase.js';
 

@@ -13,7 +13,7 @@
  * (Softmax, OneHot and its Cast, Sub, Multiply), all on wasm and cheap to add on meta. No
  * matmul either way.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * logits (B, T, V) float32, targets (B, T) int32 ids in [0, V) -> scalar mean loss.

@@ -8,7 +8,7 @@
  * gate (the product) and w2 in leaf scopes.
  */
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { scope } from '../core/scope.js';
 import { gelu } from './gelu_mlp.js';
 import { elementwiseKeeping } from './lean_gradients.js';

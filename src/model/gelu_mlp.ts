@@ -4,7 +4,7 @@
  * leaf scopes.
  */
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { scope } from '../core/scope.js';
 import { elementwiseKeeping } from './lean_gradients.js';
 import { linear } from './linear.js';

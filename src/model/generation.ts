@@ -10,7 +10,7 @@
  * up to rounding (test/generation.test.ts). Each call returns a new cache and leaves the one it
  * was given alone: the caller disposes it (disposeCache) once it is no longer needed.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { DENSE_ATTENTION } from '../config/attention_schedule.js';
 import type { ModelConfig } from '../config/model_config.js';
 import { cachedTensors, type AttentionCacheSlot, type LayerCache } from './attention.js';

@@ -22,7 +22,7 @@
  * The verifier matches a row computed per head by the sum of its kernels' FLOPs and the multiset
  * of their shapes (src/verify/matmul_check.ts): B * heads kernels of the row's (rows, k, n) / (B * heads).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** How the core is dispatched: by the rule above, or batched everywhere (to time the two side by side). */
 export type AttentionCoreDispatch = 'measured' | 'batched';

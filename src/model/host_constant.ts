@@ -7,7 +7,7 @@
  * the two rope tables alone are 1 GB, and at d_model 400,000,000 they pass the largest typed
  * array V8 can make. So the values are computed only where they are kept.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * What a backend that stores no values declares (src/meta/backend.ts implements it; meta sits

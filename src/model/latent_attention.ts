@@ -19,7 +19,7 @@
  * absorbed form, which reads the latents as they are (absorbedAttention).
  */
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { scope } from '../core/scope.js';
 import {
   attentionCore,

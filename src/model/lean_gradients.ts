@@ -13,7 +13,7 @@
  * same forward work) and closing over shapes and numbers, never over tensors: its gradient runs
  * the same kernels tfjs's own would (Sum and Reshape for a broadcast, Reshape, Multiply).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** dy (of `outShape`) summed over the axes `inShape` was broadcast along, then shaped as `inShape`. */
 function reducedTo(dy: tf.Tensor, inShape: readonly number[]): tf.Tensor {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { addKeepingNothing, reshapeKeepingNothing } from './lean_gradients.js';
 

@@ -26,7 +26,7 @@
  * per expert of another run, replayed. The routing taken is reported through `onRoute`, so the
  * verifier checks each expert's matmuls against the rows it really got.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import type { ExpertRouting, MoeArchitecture } from '../config/model_config.js';
 import { scope } from '../core/scope.js';

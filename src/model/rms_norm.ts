@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { offTape } from './lean_gradients.js';
 import { tokenAxes } from './token_axes.js';

@@ -9,7 +9,7 @@
  * exactly the model's projections and attention core.
  */
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { hostConstant } from './host_constant.js';
 

@@ -3,7 +3,7 @@
  * Called inside the `ffn` scope; runs w1, w3, silu, gate (the product) and w2 in leaf scopes.
  */
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { scope } from '../core/scope.js';
 import { gatedOutput } from './gated_ffn.js';
 import { linear } from './linear.js';

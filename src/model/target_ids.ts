@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { hostConstant } from './host_constant.js';

@@ -3,7 +3,7 @@
  * training step never holds two copies of the model. A variable takes over its tensor's storage
  * (no copy); the plain tensors are released.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { weightEntries, type TransformerWeights } from './index.js';
 import type { Parameter } from './adamw.js';

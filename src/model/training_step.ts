@@ -14,7 +14,7 @@
  * So after a step, and after a step that throws, the live tensors are exactly those before it
  * (weights and optimizer state are updated in place), plus the returned loss.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import type { ModelConfig } from '../config/model_config.js';
 import { forward, type ForwardOptions, type ModelParts, type TransformerWeights } from './index.js';
@@ -47,6 +47,13 @@ function valueAndGradients(
   lossOf: () => tf.Scalar,
   variables: tf.Variable[],
 ): { value: tf.Scalar; grads: tf.Tensor[] } {
+  // tfjs-core registers no kernel gradient; without them the step would fail kernels deep, at
+  // the first op whose gradient is missing (src/runtime/gradients.ts loads them).
+  if (tf.getGradient(tf.BatchMatMul) === undefined) {
+    throw new Error(
+      "trainingStep: tfjs's kernel gradients are not registered; import '@tensorflow/tfjs' (or call loadKernelGradients) before a training step",
+    );
+  }
   const { value, grads } = tf.engine().gradients(lossOf, variables, undefined, true);
   return { value, grads: grads.map((grad, index) => grad ?? tf.zerosLike(variables[index]!)) };
 }

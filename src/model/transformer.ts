@@ -22,7 +22,7 @@
  * where q, k and v are.
  */
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { DENSE_ATTENTION, type AttentionSchedule } from '../config/attention_schedule.js';
 import { architectureOf, type Architecture, type ModelConfig } from '../config/model_config.js';
 import { layerWindow } from '../config/windows.js';

@@ -21,7 +21,7 @@
  * test/model_variants.test.ts checks for random configs of every variant.
  */
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   architectureOf,
   isMoeLayer,

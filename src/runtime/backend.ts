@@ -18,7 +18,9 @@
 
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// The backends register themselves on import: tfjs-core alone has none.
+import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InputError, UnavailableError } from '../core/errors.js';
 import type { TruncatedNormalFiller } from '../model/index.js';

@@ -15,7 +15,7 @@
  * wrong number. The embeddings, the final norm and lm_head are kept: a tied lm_head reads the
  * token table at the end.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 
 import { layerIndexOf, path } from '../core/module_paths.js';
 import { weightEntries, type TransformerWeights } from '../model/index.js';

@@ -22,7 +22,7 @@
  * function behind BatchMatMul and _FusedMatMul differs, so every verification stays exact.
  */
 import { createRequire } from 'node:module';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { UnavailableError } from '../core/errors.js';
 import { MATMUL_MODEL_NAMES, matmulModelBytes } from './onnx_matmul_model.js';

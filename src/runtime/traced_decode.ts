@@ -9,7 +9,7 @@
  * an argmax of, so every backend runs the same passes. test/generation.test.ts proves the
  * greedy loop's logits on real backends.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import type { KernelRecord } from '../core/kernel_record.js';
 import type { ExpertRouting, ModelConfig } from '../config/model_config.js';
@@ -176,7 +176,7 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
       };
     };
     const slice = (start: number, size: number): tf.Tensor2D => {
-      const piece = history.slice([0, start], [B, size]); // (B, size)
+      const piece = tf.slice(history, [0, start], [B, size]); // (B, size)
       inputs.push(piece);
       return piece;
     };

@@ -6,7 +6,7 @@
  * which layer the pass has reached. Verification (src/verify) compares what these return with
  * the formulas; the trace and verify commands render it.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 
 import { InputError } from '../core/errors.js';
 import type { KernelRecord } from '../core/kernel_record.js';
@@ -34,6 +34,7 @@ import { traceTotals, type KernelTotals } from '../trace/summary.js';
 import { traceKernels } from '../trace/tracer.js';
 import { weightFiller, weightsMade, type ActiveBackend } from './backend.js';
 import { blockWeightRelease } from './block_release.js';
+import { loadKernelGradients } from './gradients.js';
 import type { MemoryGuardEstimate } from './memory_guard.js';
 import { RunProgress } from './progress.js';
 import type { ModelRunOptions } from './run_options.js';
@@ -238,6 +239,7 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
 export async function traceTrainingStep(options: TrainingTraceOptions): Promise<TracedTrainingStep> {
   const { config, run } = options;
   const { backend, real, init, seed, estimate: memoryEstimate } = await setUpRun(options, 'training step');
+  await loadKernelGradients();
   const hyper = options.hyper ?? DEFAULT_ADAMW;
   const checkpoint = options.checkpoint ?? 'none';
   const progress = new RunProgress(options.progress, `training step of ${runTitle(config, run, backend)}`);

@@ -14,7 +14,7 @@
  * Strings (and any dtype the heap views do not cover) and rank-0 reverses keep the stock kernel. The kernel names,
  * inputs, attrs and outputs are tfjs's, so a trace records exactly what it recorded before.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 type HeapArray = Float32Array | Int32Array | Uint8Array;
 

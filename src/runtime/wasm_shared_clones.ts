@@ -10,7 +10,7 @@
  * nothing more (src/analytic/training/runtime_saved.ts, test/saved_activations_trace.test.ts).
  * Reshape on wasm shares storage the same way (BackendWasm.incRef). Strings keep the stock kernel.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** The member of BackendWasm that adds a reference to a buffer (tfjs-backend-wasm's Reshape uses it). */
 interface ReferenceCounted {

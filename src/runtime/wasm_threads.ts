@@ -27,7 +27,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Worker as NodeWorker, type TransferListItem, type WorkerOptions } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 
 /**

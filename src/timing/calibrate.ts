@@ -12,7 +12,7 @@
  * Operands are made with tf.fill: matmul time does not depend on the values, and fill builds no
  * JavaScript array first.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { matmulFlops, product } from '../core/counting.js';
 import type { KernelRecord } from '../core/kernel_record.js';
 import { gflopsPerSecond } from './attribution.js';

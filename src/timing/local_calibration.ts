@@ -11,7 +11,7 @@
  * A round times every benchmark once; callers interleave rounds with the runs they predict, so
  * calibration and measurement see the same load on a shared machine, and take medians.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { KernelRecord } from '../core/kernel_record.js';
 import { traceKernels } from '../trace/tracer.js';
 import {

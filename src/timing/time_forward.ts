@@ -7,7 +7,7 @@
  * (wasm, cpu, tfjs-node on CPU), and after reading them back on the others (a GPU has only
  * queued the work when the call returns), so the clock stops when the device has finished.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { weightFiller, weightsMade, type ActiveBackend } from '../runtime/backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
 import { disposeWeights, forward, initWeights, tokenIds, type WeightInit } from '../model/index.js';

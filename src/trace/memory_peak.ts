@@ -21,7 +21,7 @@
  * stores values the way cpu does (meta shares storage where cpu does: reshape, identity, casts
  * that lose nothing). meta's own memory() reports 0 bytes held.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { layerIndexOf } from '../core/module_paths.js';
 import { currentModulePath } from '../core/scope.js';

@@ -23,7 +23,7 @@
  * forward pass); the cache is rebuilt whenever the registry's size, a registered config or its
  * kernelFunc has changed, so a kernel registered later is never missed.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { currentModulePath } from '../core/scope.js';
 import { isMatmulKernel, matmulFromKernel } from '../core/matmul_shapes.js';
 import { nonMatmulFlops } from '../core/flop_rules.js';

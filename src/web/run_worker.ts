@@ -6,6 +6,9 @@
  *
  * The verification is the CLI's: verifyModel and verifyTraining, reported by the same views.
  */
+// The backends register themselves on import (webgpu's below, only when chosen).
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';

@@ -1,4 +1,4 @@
-import { BatchMatMul, broadcast_util, util, type BatchMatMulAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { BatchMatMul, broadcast_util, util, type BatchMatMulAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

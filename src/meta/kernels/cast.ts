@@ -1,4 +1,4 @@
-import { Cast, util, type CastAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { Cast, util, type CastAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

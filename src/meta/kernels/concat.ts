@@ -1,4 +1,4 @@
-import { Concat, backend_util, util, type ConcatAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { Concat, backend_util, util, type ConcatAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -33,7 +33,7 @@ import {
   type DataType,
   type KernelConfig,
   type TensorInfo,
-} from '@tensorflow/tfjs';
+} from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { ExpandDims, util, type ExpandDimsAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { ExpandDims, util, type ExpandDimsAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import type { MetaBackend } from '../backend.js';
 import { metaKernel } from '../meta_kernel.js';

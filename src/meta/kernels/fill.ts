@@ -1,4 +1,4 @@
-import { Fill, util, type FillAttrs } from '@tensorflow/tfjs';
+import { Fill, util, type FillAttrs } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

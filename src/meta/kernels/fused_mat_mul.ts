@@ -1,4 +1,4 @@
-import { _FusedMatMul, broadcast_util, type TensorInfo, type _FusedMatMulAttrs } from '@tensorflow/tfjs';
+import { _FusedMatMul, broadcast_util, type TensorInfo, type _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 import { batchMatMulShape } from './batch_mat_mul.js';

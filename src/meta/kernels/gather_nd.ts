@@ -1,4 +1,4 @@
-import { GatherNd, backend_util, type TensorInfo } from '@tensorflow/tfjs';
+import { GatherNd, backend_util, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { GatherV2, backend_util, util, type GatherV2Attrs, type TensorInfo } from '@tensorflow/tfjs';
+import { GatherV2, backend_util, util, type GatherV2Attrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { Identity, type TensorInfo } from '@tensorflow/tfjs';
+import { Identity, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

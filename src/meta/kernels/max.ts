@@ -1,4 +1,4 @@
-import { Max, type MaxAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { Max, type MaxAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 import { reducedShape } from './sum.js';

@@ -1,4 +1,4 @@
-import { Mean, type MeanAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { Mean, type MeanAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 import { reducedShape } from './sum.js';

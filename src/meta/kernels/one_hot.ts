@@ -1,4 +1,4 @@
-import { OneHot, type OneHotAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { OneHot, type OneHotAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { Pack, util, type PackAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { Pack, util, type PackAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 import { expandDims } from './expand_dims.js';

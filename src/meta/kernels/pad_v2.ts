@@ -1,4 +1,4 @@
-import { PadV2, util, type PadV2Attrs, type TensorInfo } from '@tensorflow/tfjs';
+import { PadV2, util, type PadV2Attrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { Range, type RangeAttrs } from '@tensorflow/tfjs';
+import { Range, type RangeAttrs } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { Reshape, util, type ReshapeAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { Reshape, util, type ReshapeAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import type { MetaBackend } from '../backend.js';
 import { metaKernel } from '../meta_kernel.js';

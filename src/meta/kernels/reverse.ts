@@ -1,4 +1,4 @@
-import { Reverse, type TensorInfo } from '@tensorflow/tfjs';
+import { Reverse, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { ScatterNd, backend_util, type ScatterNdAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { ScatterNd, backend_util, type ScatterNdAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { Select, upcastType, util, type TensorInfo } from '@tensorflow/tfjs';
+import { Select, upcastType, util, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { Slice, slice_util, type SliceAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { Slice, slice_util, type SliceAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

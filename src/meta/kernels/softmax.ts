@@ -1,4 +1,4 @@
-import { Softmax, type SoftmaxAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { Softmax, type SoftmaxAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { SplitV, backend_util, util, type SplitVAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { SplitV, backend_util, util, type SplitVAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

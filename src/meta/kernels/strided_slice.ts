@@ -1,4 +1,4 @@
-import { StridedSlice, slice_util, type StridedSliceAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { StridedSlice, slice_util, type StridedSliceAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 import { reshape } from './reshape.js';

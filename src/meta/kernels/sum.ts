@@ -1,4 +1,4 @@
-import { Sum, backend_util, util, type SumAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { Sum, backend_util, util, type SumAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { Tile, util, type TensorInfo, type TileAttrs } from '@tensorflow/tfjs';
+import { Tile, util, type TensorInfo, type TileAttrs } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { TopK, type TensorInfo, type TopKAttrs } from '@tensorflow/tfjs';
+import { TopK, type TensorInfo, type TopKAttrs } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { Transpose, util, type TensorInfo, type TransposeAttrs } from '@tensorflow/tfjs';
+import { Transpose, util, type TensorInfo, type TransposeAttrs } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

@@ -1,4 +1,4 @@
-import { Unpack, type TensorInfo, type UnpackAttrs } from '@tensorflow/tfjs';
+import { Unpack, type TensorInfo, type UnpackAttrs } from '@tensorflow/tfjs-core';
 
 import { metaKernel } from '../meta_kernel.js';
 

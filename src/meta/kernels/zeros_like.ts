@@ -1,4 +1,4 @@
-import { ZerosLike, type TensorInfo } from '@tensorflow/tfjs';
+import { ZerosLike, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import { assertRealNumeric } from '../assert_real_numeric.js';
 import { metaKernel } from '../meta_kernel.js';
