@@ -23,7 +23,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InputError, UnavailableError } from '../core/errors.js';
-import type { TruncatedNormalFiller } from '../model/index.js';
+import type { ModelConfig } from '../config/model_config.js';
+import { initWeights, type InitOptions, type TransformerWeights, type TruncatedNormalFiller } from '../model/index.js';
 import { readWasmInputsInPlace } from './wasm_heap_views.js';
 import { shareWasmClones } from './wasm_shared_clones.js';
 
@@ -157,7 +158,7 @@ function requestedWasmThreads(): number {
 }
 
 /** Set once the threaded wasm build has started: its heap is shared, so weights can fill on both cores. */
-let sharedHeapFiller: TruncatedNormalFiller | undefined;
+let parallelFill: { readonly filler: TruncatedNormalFiller; readonly stopWorker: () => void } | undefined;
 
 /**
  * What initWeights takes as its truncatedNormalFiller: the two-core fill once the threaded wasm
@@ -165,17 +166,25 @@ let sharedHeapFiller: TruncatedNormalFiller | undefined;
  * active), else nothing, and each tensor is filled as it is made.
  */
 export function weightFiller(): { truncatedNormalFiller?: TruncatedNormalFiller } {
-  return sharedHeapFiller === undefined ? {} : { truncatedNormalFiller: sharedHeapFiller };
+  return parallelFill === undefined ? {} : { truncatedNormalFiller: parallelFill.filler };
 }
-
-let stopSharedHeapFiller: (() => void) | undefined;
 
 /**
  * Ends the two-core fill's worker thread once a run has made its weights, so that it is not
  * resident through the pass, where the run's memory peaks; a later fill starts it again.
  */
 export function weightsMade(): void {
-  stopSharedHeapFiller?.();
+  parallelFill?.stopWorker();
+}
+
+/** A run's weights, as initWeights makes them, filled on both cores where it can; then weightsMade. */
+export function initRunWeights(
+  config: ModelConfig,
+  options: Omit<InitOptions, 'truncatedNormalFiller'>,
+): TransformerWeights {
+  const weights = initWeights(config, { ...options, ...weightFiller() });
+  weightsMade();
+  return weights;
 }
 
 async function activate(name: string): Promise<void> {
@@ -194,8 +203,7 @@ async function activate(name: string): Promise<void> {
     const { startThreadedWasm } = await import('./wasm_threads.js');
     await startThreadedWasm(requestedWasmThreads());
     const { parallelTruncatedNormalFiller, startFillWorker, stopFillWorker } = await import('./parallel_fill.js');
-    sharedHeapFiller = parallelTruncatedNormalFiller;
-    stopSharedHeapFiller = stopFillWorker;
+    parallelFill = { filler: parallelTruncatedNormalFiller, stopWorker: stopFillWorker };
     startFillWorker();
     return;
   }

@@ -22,7 +22,6 @@ import {
   decodeStep,
   disposeCache,
   disposeWeights,
-  initWeights,
   prefill,
   tokenIds,
   weightEntries,
@@ -33,7 +32,7 @@ import {
 } from '../model/index.js';
 import type { RoutingOptions } from '../model/moe.js';
 import { traceKernels } from '../trace/tracer.js';
-import { weightFiller, weightsMade, type ActiveBackend } from './backend.js';
+import { initRunWeights, type ActiveBackend } from './backend.js';
 import type { MemoryGuardEstimate } from './memory_guard.js';
 import { RunProgress } from './progress.js';
 import type { RunOptions } from './run_options.js';
@@ -142,8 +141,7 @@ export async function traceDecode(options: DecodeTraceOptions): Promise<TracedDe
   let cache: KvCache | undefined;
   const inputs: tf.Tensor[] = [];
   try {
-    weights = initWeights(config, { seed, init, onTensor: progress.makingWeights(G + 1), ...weightFiller() });
-    weightsMade();
+    weights = initRunWeights(config, { seed, init, onTensor: progress.makingWeights(G + 1) });
     const model = weights;
     // Every id up front, outside the traces: the whole sequence, and its pieces as each pass takes them.
     const history = tokenIds(config, run, { seed, init }); // (B, P + G N)

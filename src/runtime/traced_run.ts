@@ -19,7 +19,6 @@ import { DEFAULT_ADAMW, disposeAdamW, initAdamW, type AdamWHyperparameters, type
 import {
   disposeWeights,
   forward,
-  initWeights,
   tokenIds,
   weightEntries,
   type BlockCheckpointing,
@@ -32,7 +31,7 @@ import { trainingStep } from '../model/training_step.js';
 import { measurePeakMemory, type MemoryPeak } from '../trace/memory_peak.js';
 import { traceTotals, type KernelTotals } from '../trace/summary.js';
 import { traceKernels } from '../trace/tracer.js';
-import { weightFiller, weightsMade, type ActiveBackend } from './backend.js';
+import { initRunWeights, type ActiveBackend } from './backend.js';
 import { blockWeightRelease } from './block_release.js';
 import { loadKernelGradients } from './gradients.js';
 import type { MemoryGuardEstimate } from './memory_guard.js';
@@ -188,13 +187,7 @@ export async function traceForward(options: ForwardTraceOptions): Promise<Traced
   let weights: TransformerWeights | undefined;
   let ids: tf.Tensor2D | undefined;
   try {
-    weights = initWeights(config, {
-      seed,
-      init,
-      onTensor: progress.makingWeights(config.num_layers + 2),
-      ...weightFiller(),
-    });
-    weightsMade();
+    weights = initRunWeights(config, { seed, init, onTensor: progress.makingWeights(config.num_layers + 2) });
     ids = tokenIds(config, run, { seed, init });
     const modelWeights = weights;
     const modelIds = ids;
@@ -249,8 +242,7 @@ export async function traceTrainingStep(options: TrainingTraceOptions): Promise<
   const inputs: tf.Tensor[] = [];
   try {
     const onTensor = progress.makingWeights(2 * (config.num_layers + 2) + 1);
-    weights = toTrainable(initWeights(config, { seed, init, onTensor, ...weightFiller() }));
-    weightsMade();
+    weights = toTrainable(initRunWeights(config, { seed, init, onTensor }));
     optimizer = initAdamW(parametersOf(weights));
     const ids = tokenIds(config, run, { seed, init });
     inputs.push(ids);

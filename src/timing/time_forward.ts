@@ -8,9 +8,9 @@
  * queued the work when the call returns), so the clock stops when the device has finished.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { weightFiller, weightsMade, type ActiveBackend } from '../runtime/backend.js';
+import { initRunWeights, type ActiveBackend } from '../runtime/backend.js';
 import type { ModelConfig, RunShape } from '../config/model_config.js';
-import { disposeWeights, forward, initWeights, tokenIds, type WeightInit } from '../model/index.js';
+import { disposeWeights, forward, tokenIds, type WeightInit } from '../model/index.js';
 import { traceKernels } from '../trace/tracer.js';
 import type { KernelRecord } from '../core/kernel_record.js';
 import { gflopsPerSecond } from './attribution.js';
@@ -95,13 +95,11 @@ export async function timeForward(
   const init = options.init ?? 'random';
   const seed = options.seed ?? 0;
   const progress = options.onProgress ?? (() => undefined);
-  const weights = initWeights(config, {
+  const weights = initRunWeights(config, {
     seed,
     init,
-    ...weightFiller(),
     ...(options.onWeightTensor === undefined ? {} : { onTensor: options.onWeightTensor }),
   });
-  weightsMade();
   let ids: tf.Tensor2D | undefined;
   try {
     ids = tokenIds(config, run, { seed, init });
